@@ -1,0 +1,206 @@
+// The cost of a call through cachet::cached, as ratios against baselines measured in the same run:
+// the floor is a boost::unordered_flat_map lookup plus a copy of the same value, and the usual
+// hand-written memo is a std::mutex around a std::unordered_map. bench/run_core.sh turns the
+// numbers into the table of bench/RESULTS.md.
+//
+// The value is a user with an id and two strings longer than the small-string buffer, so a copy
+// allocates twice, as it does in real services. Hits are pure: every key of the working set is
+// stored before a benchmark starts, and the benchmark fails if one of its calls missed.
+
+#include <cachet.hpp>
+
+#include <benchmark/benchmark.h>
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+struct user {
+  int id;
+  std::string name;   // 23 characters
+  std::string email;  // 30 characters
+};
+
+// Writes id's last ten decimal digits over the ten characters that end at `end`.
+void stamp_digits(std::string& s, std::size_t end, int id) {
+  auto n = static_cast<std::uint32_t>(id);
+  for (std::size_t i = 0; i < 10; ++i, n /= 10) s[end - 1 - i] = static_cast<char>('0' + n % 10);
+}
+
+// The function being cached; out of line so that its own cost is what a real loader's is at least.
+[[gnu::noinline]] user load_user(int id) {
+  user u{id, "display-name-0000000000", "someone.0000000000@example.com"};
+  stamp_digits(u.name, u.name.size(), id);
+  stamp_digits(u.email, 18, id);
+  return u;
+}
+
+constexpr std::size_t working_set = 10'000;
+constexpr std::size_t sequence_length = 1 << 16;  // a power of two, indexed with a mask
+
+// The working set (distinct ints spread over the whole range) and the order calls visit it in,
+// drawn once with a fixed seed, so every variant looks up the same keys in the same order.
+struct workload {
+  std::vector<int> keys;
+  std::vector<int> sequence;
+
+  workload() {
+    std::mt19937_64 rng(20261121);
+    boost::unordered_flat_map<int, bool> seen;
+    while (keys.size() < working_set) {
+      const int k = static_cast<int>(rng() >> 33);
+      if (seen.emplace(k, true).second) keys.push_back(k);
+    }
+    std::uniform_int_distribution<std::size_t> pick(0, working_set - 1);
+    sequence.reserve(sequence_length);
+    for (std::size_t i = 0; i < sequence_length; ++i) sequence.push_back(keys[pick(rng)]);
+  }
+};
+
+const workload& work() {
+  static const workload w;
+  return w;
+}
+
+// Threads start at different places in the sequence, so they do not call with the same keys in
+// lockstep.
+std::size_t start_for(const benchmark::State& state) {
+  return static_cast<std::size_t>(state.thread_index()) * (sequence_length / 2 + 7919);
+}
+
+// Runs the loop that calls `get` with the sequence's keys; every benchmark below shares it so that
+// only what is looked up differs between them.
+template <class Get>
+void run_hits(benchmark::State& state, Get&& get) {
+  const std::vector<int>& seq = work().sequence;
+  std::size_t i = start_for(state);
+  for (auto _ : state) {
+    user u = get(seq[i++ & (sequence_length - 1)]);
+    benchmark::DoNotOptimize(u);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// --- floor: a flat map lookup plus a copy -------------------------------------------------------
+
+const boost::unordered_flat_map<int, user>& floor_map() {
+  static const auto map = [] {
+    boost::unordered_flat_map<int, user> m;
+    for (int k : work().keys) m.emplace(k, load_user(k));
+    return m;
+  }();
+  return map;
+}
+
+void floor_flat_map(benchmark::State& state) {
+  const auto& map = floor_map();
+  run_hits(state, [&](int id) -> user { return map.find(id)->second; });
+}
+
+// --- cached hits --------------------------------------------------------------------------------
+
+// A cache of the whole working set, shared by every benchmark (and thread) that asks for it.
+template <class Cache>
+Cache& preloaded() {
+  static Cache cache;
+  [[maybe_unused]] static const bool loaded = [] {
+    for (int k : work().keys) cache(k);
+    return true;
+  }();
+  return cache;
+}
+
+// Checks, after the loop, that the calls were all hits.
+template <class Cache>
+void run_cached_hits(benchmark::State& state) {
+  Cache& cache = preloaded<Cache>();
+  const std::uint64_t misses_before = cache.stats().misses;
+  run_hits(state, [&](int id) { return cache(id); });
+  if (state.thread_index() == 0 && cache.stats().misses != misses_before) {
+    state.SkipWithError("a call missed; the benchmark is meant to measure hits only");
+  }
+}
+
+using cached_ttl300 = cachet::cached<&load_user, cachet::ttl<300>>;
+using cached_ttl0 = cachet::cached<&load_user, cachet::ttl<0>>;
+
+void cached_hit_ttl300(benchmark::State& state) { run_cached_hits<cached_ttl300>(state); }
+void cached_hit_ttl0(benchmark::State& state) { run_cached_hits<cached_ttl0>(state); }
+
+// --- the hand-written memo cachet replaces ------------------------------------------------------
+
+class mutex_memo {
+ public:
+  user operator()(int id) {
+    {
+      std::lock_guard lock(m_);
+      if (auto it = map_.find(id); it != map_.end()) return it->second;
+    }
+    user u = load_user(id);
+    std::lock_guard lock(m_);
+    return map_.try_emplace(id, std::move(u)).first->second;
+  }
+
+ private:
+  std::mutex m_;
+  std::unordered_map<int, user> map_;
+};
+
+void mutex_memo_hit(benchmark::State& state) {
+  mutex_memo& memo = preloaded<mutex_memo>();
+  run_hits(state, [&](int id) { return memo(id); });
+}
+
+// --- misses -------------------------------------------------------------------------------------
+
+// What a miss costs at the least: the function itself.
+void function_alone(benchmark::State& state) {
+  int id = 0;
+  for (auto _ : state) {
+    user u = load_user(++id);
+    benchmark::DoNotOptimize(u);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Every call has a key never seen before, in a full cache: a miss, a store and an eviction.
+void cached_miss_store_evict(benchmark::State& state) {
+  static cachet::cached<&load_user, cachet::ttl<300>, cachet::capacity<working_set>> cache;
+  static int id = 0;
+  [[maybe_unused]] static const bool full = [] {
+    for (std::size_t k = 0; k < working_set; ++k) cache(++id);
+    return true;
+  }();
+  const std::uint64_t hits_before = cache.stats().hits;
+  for (auto _ : state) {
+    user u = cache(++id);
+    benchmark::DoNotOptimize(u);
+  }
+  if (cache.stats().hits != hits_before) {
+    state.SkipWithError("a call hit; the benchmark is meant to measure misses only");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+}  // namespace
+
+BENCHMARK(floor_flat_map);
+BENCHMARK(cached_hit_ttl300);
+BENCHMARK(cached_hit_ttl0);
+BENCHMARK(mutex_memo_hit);
+
+// Two threads on one shared, preloaded cache; the floor's scaling is what the machine allows.
+BENCHMARK(floor_flat_map)->Name("mt/floor_flat_map")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(cached_hit_ttl300)->Name("mt/cached_hit_ttl300")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(cached_hit_ttl0)->Name("mt/cached_hit_ttl0")->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(mutex_memo_hit)->Name("mt/mutex_memo_hit")->Threads(1)->Threads(2)->UseRealTime();
+
+BENCHMARK(function_alone);
+BENCHMARK(cached_miss_store_evict);

@@ -1,0 +1,4 @@
+// Compile-time reference: <cachet.hpp> included, nothing instantiated.
+#include <cachet.hpp>
+
+int main() {}

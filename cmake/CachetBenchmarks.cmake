@@ -1,0 +1,32 @@
+# bench/*.cpp: Google Benchmark programs, always optimised (numbers from -O0 mislead). ctest only
+# smoke-runs each one for a moment, so a bench that no longer builds or crashes is noticed; real
+# measurements are taken by running <build>/bench/<name> by hand in a Release build.
+
+file(GLOB cachet_benches CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/bench/*.cpp")
+if(cachet_benches)
+  find_package(benchmark REQUIRED)
+endif()
+foreach(source IN LISTS cachet_benches)
+  get_filename_component(name "${source}" NAME_WE)
+  add_executable(bench_${name} "${source}")
+  set_target_properties(bench_${name} PROPERTIES
+    OUTPUT_NAME "${name}"
+    RUNTIME_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/bench")
+  # Placed after the build type's flags, so -O2 wins over a Debug build's -O0.
+  target_compile_options(bench_${name} PRIVATE -O2)
+  target_compile_definitions(bench_${name} PRIVATE NDEBUG)
+  target_link_libraries(bench_${name} PRIVATE benchmark::benchmark_main)
+  cachet_add_warnings(bench_${name})
+  # benchmark 1.7 reads --benchmark_min_time as seconds (a plain number).
+  add_test(NAME bench.${name}
+    COMMAND bench_${name} --benchmark_min_time=0.01 --benchmark_filter=.)
+  set_tests_properties(bench.${name} PROPERTIES LABELS bench TIMEOUT 300)
+  if(name MATCHES "^redis_")
+    target_link_libraries(bench_${name} PRIVATE cachet::redis)
+    cachet_use_redis_fixture()
+    set_tests_properties(bench.${name} PROPERTIES ${CACHET_REDIS_TEST_PROPERTIES}
+                                                  LABELS "bench;redis")
+  else()
+    target_link_libraries(bench_${name} PRIVATE cachet::cachet)
+  endif()
+endforeach()

@@ -1,0 +1,484 @@
+#ifndef CACHET_CACHED_HPP
+#define CACHET_CACHED_HPP
+
+#include <cachet/backend.hpp>
+#include <cachet/capacity.hpp>
+#include <cachet/detail/callable_traits.hpp>
+#include <cachet/detail/function_name.hpp>
+#include <cachet/detail/policy_pack.hpp>
+#include <cachet/detail/stages.hpp>
+#include <cachet/detail/store_settings.hpp>
+#include <cachet/instance_key.hpp>
+#include <cachet/key.hpp>
+#include <cachet/key_encoding.hpp>
+#include <cachet/memory.hpp>
+#include <cachet/options.hpp>
+#include <cachet/stats.hpp>
+#include <cachet/tags.hpp>
+#include <cachet/ttl.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace cachet {
+namespace detail {
+
+// The function a cached<&f> wraps: known at compile time, so it takes no storage.
+template <auto F>
+struct named_function {
+  using traits = callable_traits<decltype(F)>;
+  static constexpr std::string_view name() { return function_name<F>(); }
+
+  template <class... A>
+  decltype(auto) operator()(A&&... args) const {
+    return std::invoke(F, std::forward<A>(args)...);
+  }
+};
+
+// A function object that make_cached wraps (a lambda with captures, say), held by value.
+template <class F>
+struct function_object {
+  using traits = callable_traits<F>;
+  // A lambda's type has no name that is stable across builds; a remote backend needs a key<>.
+  static constexpr std::string_view name() { return {}; }
+
+  template <class... A>
+  decltype(auto) operator()(A&&... args) const {
+    return std::invoke(fn, std::forward<A>(args)...);
+  }
+
+  F fn;
+};
+
+template <class Traits, bool = Traits::known>
+struct params_of {
+  using type = type_list<>;
+};
+template <class Traits>
+struct params_of<Traits, true> {
+  using type = typename Traits::params;
+};
+
+template <class Traits, bool = Traits::known>
+struct result_of {
+  using type = int;
+};
+// A result cached<> rejects is replaced by int, so that only the static_assert that names the
+// rule is reported, not a cascade of errors from the machinery.
+template <class Traits>
+struct result_of<Traits, true> {
+  using result = typename Traits::result;
+  using type =
+      std::conditional_t<std::is_void_v<result> || std::is_reference_v<result>, int, result>;
+};
+
+// What cached<> uses when the pack leaves a facility out.
+struct default_key_policy : default_key {
+  template <class...>
+  static constexpr bool check() {
+    return true;
+  }
+};
+
+struct no_tags {
+  static constexpr std::size_t count = 0;
+  template <class...>
+  static constexpr bool check() {
+    return true;
+  }
+  template <class OnTag, class... Args>
+  static void render_all(std::string&, OnTag&&, const Args&...) {}
+};
+
+template <class T, class...>
+struct first {
+  using type = T;
+};
+template <class... T>
+using first_t = typename first<T..., void>::type;
+
+struct no_capacity {
+  static constexpr std::size_t value = 0;
+};
+
+// Stands in for the object parameter of a free function, so the member-only overloads can be
+// declared for every cached<> and disabled by their constraint.
+struct no_object {};
+
+template <class Traits, bool = Traits::known && Traits::is_member>
+struct object_of {
+  using type = no_object;
+};
+template <class Traits>
+struct object_of<Traits, true> {
+  using type = typename Traits::object;
+};
+
+
+template <class Traits, bool = Traits::known>
+struct declared_result {
+  using type = int;  // the first assert below already says what is wrong
+};
+template <class Traits>
+struct declared_result<Traits, true> {
+  using type = typename Traits::result;
+};
+
+// One static_assert per rule, so a bad cached<> reads like a checklist.
+template <class Traits, class Result = typename declared_result<Traits>::type>
+struct check_function {
+  static_assert(Traits::known,
+                "cachet::cached: the first argument must be a function, a member function or a "
+                "non-generic function object; wrap overloaded or generic callables in a lambda "
+                "with explicit parameter types");
+  static_assert(!std::is_void_v<Result>,
+                "cachet::cached: the function returns void, so there is nothing to cache; cache a "
+                "function that returns its result");
+  static_assert(!std::is_reference_v<Result>,
+                "cachet::cached: the function returns a reference, which the cache could not keep "
+                "alive; return the result by value");
+  static_assert(std::is_void_v<Result> || std::is_reference_v<Result> ||
+                    std::is_copy_constructible_v<Result>,
+                "cachet::cached: the result type must be copy constructible, since every hit "
+                "returns a copy of the stored result");
+  static constexpr bool value = true;
+};
+
+template <class Param>
+struct require_encodable_argument {
+  static_assert(key_encodable<std::remove_cvref_t<Param>>,
+                "cachet::cached: an argument type has no key encoding (the type is named in this "
+                "instantiation); specialise cachet::key_encoding<T> for it, or adapt the struct "
+                "with BOOST_HANA_DEFINE_STRUCT");
+  static constexpr bool value = key_encodable<std::remove_cvref_t<Param>>;
+};
+
+// Declared only: stands for "some loader" when asking whether a store can load asynchronously.
+template <class Value>
+struct any_loader {
+  Value operator()() const;
+};
+template <class Value>
+struct any_indexed_loader {
+  Value operator()(std::size_t) const;
+};
+
+// Stores of remote backends (Redis) also offer coroutines; cached<> then offers async().
+template <class Store, class Value>
+concept async_store = requires(Store& s, std::string key, std::vector<std::string> tags,
+                               std::vector<std::string> keys,
+                               std::vector<std::vector<std::string>> tags_of_keys) {
+  s.async_get_or_load(std::move(key), std::move(tags), any_loader<Value>{});
+  s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys),
+                           any_indexed_loader<Value>{});
+};
+
+template <class Function, class Params, class... Policies>
+class cached_impl;
+
+template <class Function, class... Params, class... Policies>
+class cached_impl<Function, type_list<Params...>, Policies...> {
+  using traits = typename Function::traits;
+  using pack = policy_pack<Policies...>;
+  static_assert(pack::unique);
+  static_assert(check_function<traits>::value);
+  static_assert((require_encodable_argument<Params>::value && ...));
+
+  static constexpr bool is_member = traits::known && traits::is_member;
+  static constexpr bool has_instance_key = pack::template has<instance_key_kind>;
+  using object_param = typename object_of<traits>::type;
+
+  using key_policy = typename pack::template find<key_kind, default_key_policy>;
+  using tags_policy = typename pack::template find<tags_kind, no_tags>;
+  using instance_key_policy = typename pack::template find<instance_key_kind, no_instance_key>;
+  using ttl_policy = typename pack::template find<ttl_kind, cachet::ttl<0>>;
+  using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
+  static_assert(key_policy::template check<std::remove_cvref_t<Params>...>());
+  static_assert(tags_policy::template check<std::remove_cvref_t<Params>...>());
+  static_assert(!pack::template has<instance_key_kind> || is_member,
+                "cachet::instance_key: only a member function's cache can be keyed by its object; "
+                "remove the policy, or cache a member function");
+
+ public:
+  /// The result type of the wrapped function, returned by value from every call.
+  using value_type = typename result_of<traits>::type;
+  using backend_type = typename pack::template find<backend_kind, cachet::backend<memory>>::type;
+
+ private:
+  static constexpr std::size_t tag_count = tags_policy::count;
+  using store_type = typename backend_type::template store<value_type, tag_count>;
+
+ public:
+
+  /// Uses the backend's process-wide instance and the policies' values.
+  cached_impl() : cached_impl(backend_type::shared(), options{}) {}
+  /// Overrides the policies' values (ttl, capacity) with those set in `opts`.
+  explicit cached_impl(const options& opts) : cached_impl(backend_type::shared(), opts) {}
+  /// Stores results in `backend`, which must outlive this object.
+  explicit cached_impl(backend_type& backend) : cached_impl(backend, options{}) {}
+  cached_impl(backend_type& backend, const options& opts)
+    requires std::is_default_constructible_v<Function>
+      : cached_impl(Function{}, backend, opts) {}
+
+  cached_impl(Function fn, backend_type& backend, const options& opts)
+      : fn_(std::move(fn)),
+        backend_(&backend),
+        store_(backend, store_settings{.name = Function::name(),
+                                       .ttl = effective_ttl(opts),
+                                       .capacity = opts.capacity.value_or(capacity_policy::value),
+                                       .has_key_template = pack::template has<key_kind>}),
+        call_stages_(opts),
+        load_stages_(opts) {}
+
+  cached_impl(const cached_impl&) = delete;
+  cached_impl& operator=(const cached_impl&) = delete;
+
+  /// Returns the stored result for these arguments, or calls the function and stores its result.
+  /// Concurrent calls with the same arguments call the function once; an exception it throws
+  /// reaches every one of them and is not stored.
+  value_type operator()(Params... args)
+    requires(!is_member)
+  {
+    return call(nullptr, args...);
+  }
+  value_type operator()(object_param& object, Params... args)
+    requires is_member
+  {
+    return call(&object, args...);
+  }
+
+  /// The same as a call, as a coroutine on the backend's executor (backends with an async store,
+  /// such as cachet::redis): `User u = co_await get_user.async(42);`. The arguments are copied
+  /// into the coroutine, so it may outlive them.
+  template <class S = store_type>
+    requires async_store<S, value_type> && (!is_member)
+  auto async(Params... args) {
+    std::string key(render(nullptr, args...));
+    return store_.async_get_or_load(
+        std::move(key), render_tags(args...),
+        [this, ... owned = std::remove_cvref_t<Params>(args)]() mutable -> decltype(auto) {
+          return fn_(owned...);
+        });
+  }
+  /// For a member function: the object must outlive the returned coroutine.
+  template <class S = store_type>
+    requires async_store<S, value_type> && is_member
+  auto async(object_param& object, Params... args) {
+    std::string key(render(&object, args...));
+    return store_.async_get_or_load(
+        std::move(key), render_tags(args...),
+        [this, target = &object,
+         ... owned = std::remove_cvref_t<Params>(args)]() mutable -> decltype(auto) {
+          return fn_(*target, owned...);
+        });
+  }
+
+  /// Many calls of a one-argument function at once: the stored results are fetched in one round
+  /// trip and only the misses are computed. Results come in the order of `args`.
+  ///
+  ///     std::vector<User> us = co_await get_user.async_many(std::vector{1, 2, 3});
+  template <class S = store_type, class Arg = std::remove_cvref_t<first_t<Params...>>>
+    requires async_store<S, value_type> && (!is_member) && (sizeof...(Params) == 1)
+  auto async_many(std::vector<Arg> args) {
+    std::vector<std::string> keys;
+    std::vector<std::vector<std::string>> tags;
+    keys.reserve(args.size());
+    tags.reserve(args.size());
+    for (const Arg& a : args) {
+      keys.emplace_back(render(nullptr, a));
+      tags.push_back(render_tags(a));
+    }
+    return store_.async_get_or_load_many(
+        std::move(keys), std::move(tags),
+        [this, owned = std::move(args)](std::size_t i) -> decltype(auto) { return fn_(owned[i]); });
+  }
+
+  /// The stored result for these arguments if it is fresh; never calls the function.
+  std::optional<value_type> peek(const std::remove_cvref_t<Params>&... args)
+    requires(!is_member || !has_instance_key)
+  {
+    return store_.peek(render(nullptr, args...));
+  }
+  std::optional<value_type> peek(const object_param& object,
+                                 const std::remove_cvref_t<Params>&... args)
+    requires is_member
+  {
+    return store_.peek(render(&object, args...));
+  }
+
+  /// Drops the entry for these arguments; a computation of it already under way is not stored.
+  void invalidate(const std::remove_cvref_t<Params>&... args)
+    requires(!is_member || !has_instance_key)
+  {
+    store_.erase(render(nullptr, args...));
+  }
+  void invalidate(const object_param& object, const std::remove_cvref_t<Params>&... args)
+    requires is_member
+  {
+    store_.erase(render(&object, args...));
+  }
+
+  /// Drops every entry of this function.
+  void clear() { store_.clear(); }
+
+  /// Makes every entry tagged `tag` stale, of every cached function on the same backend.
+  void invalidate_tag(std::string_view tag) { backend_->invalidate_tag(tag); }
+
+  cachet::stats stats() const { return store_.stats(); }
+
+  backend_type& backend() const noexcept { return *backend_; }
+
+  /// The key these arguments are stored under, as the backend sees it; for diagnostics.
+  std::string key(const std::remove_cvref_t<Params>&... args) const
+    requires(!is_member || !has_instance_key)
+  {
+    std::string out;
+    render_into(out, nullptr, args...);
+    return out;
+  }
+
+ private:
+  using call_stages = stages_for<call_stage_of, value_type, Policies...>;
+  using load_stages = stages_for<load_stage_of, value_type, Policies...>;
+
+  static std::chrono::nanoseconds effective_ttl(const options& opts) {
+    return opts.ttl ? std::chrono::nanoseconds(*opts.ttl) : std::chrono::nanoseconds(ttl_policy::value);
+  }
+
+  static std::vector<std::string> render_tags(const std::remove_cvref_t<Params>&... args) {
+    std::vector<std::string> tags;
+    tags.reserve(tag_count);
+    std::string scratch;
+    tags_policy::render_all(
+        scratch, [&](std::string_view tag) { tags.emplace_back(tag); }, args...);
+    return tags;
+  }
+
+  static void render_into(std::string& out, const object_param* object,
+                          const std::remove_cvref_t<Params>&... args) {
+    if constexpr (has_instance_key) {
+      instance_key_policy::render(out, *object);
+      out += ':';
+    }
+    key_policy::render(out, args...);
+  }
+
+  // Keys of hits are rendered into one buffer per thread, so a hit allocates nothing once the
+  // buffer has grown to the longest key. The view is only valid until the function runs: the
+  // store copies the key before it calls the function.
+  static std::string_view render(const object_param* object,
+                                 const std::remove_cvref_t<Params>&... args) {
+    thread_local std::string buffer;
+    buffer.clear();
+    render_into(buffer, object, args...);
+    return buffer;
+  }
+
+  value_type call(object_param* object, Params&... args) {
+    const std::string_view key = render(object, args...);
+    return call_stages_.run(key, [&]() -> value_type {
+      return store_.get_or_load(
+          key,
+          [&](auto&& on_tag) {
+            std::string scratch;
+            tags_policy::render_all(scratch, on_tag, args...);
+          },
+          [&](std::string_view stable_key) -> value_type {
+            return load_stages_.run(stable_key, [&]() -> value_type {
+              if constexpr (is_member) {
+                return fn_(*object, static_cast<pass_t<Params>>(args)...);
+              } else {
+                return fn_(static_cast<pass_t<Params>>(args)...);
+              }
+            });
+          });
+    });
+  }
+
+  // A stage may call the function more than once (a retry), so arguments are passed as lvalues
+  // each time; only rvalue-reference parameters are moved, as they must be.
+  template <class P>
+  using pass_t = std::conditional_t<std::is_rvalue_reference_v<P>, P, P&>;
+
+  [[no_unique_address]] Function fn_;
+  backend_type* backend_;
+  store_type store_;
+  [[no_unique_address]] call_stages call_stages_;
+  [[no_unique_address]] load_stages load_stages_;
+};
+
+}  // namespace detail
+
+/// A function whose results are cached, configured by policies given in any order:
+///
+///     User load_user(int id);
+///     cachet::cached<&load_user, cachet::ttl<300>> get_user;
+///     User u = get_user(42);             // computes, stores
+///     User v = get_user(42);             // returns the stored copy
+///
+/// `F` is a function or a member function; a member function's object comes first in each call
+/// (`find(repo, 42)`) and, unless `instance_key<>` says otherwise, is left out of the key, so
+/// every object shares one cache. Nothing is kept of the object after a call returns.
+template <auto F, class... Policies>
+class cached : public detail::cached_impl<detail::named_function<F>,
+                                          typename detail::params_of<detail::callable_traits<
+                                              decltype(F)>>::type,
+                                          Policies...> {
+  using base = detail::cached_impl<
+      detail::named_function<F>,
+      typename detail::params_of<detail::callable_traits<decltype(F)>>::type, Policies...>;
+
+ public:
+  using base::base;
+};
+
+/// A cached function object: what `make_cached` returns.
+template <class F, class... Policies>
+class cached_function
+    : public detail::cached_impl<detail::function_object<F>,
+                                 typename detail::params_of<detail::callable_traits<F>>::type,
+                                 Policies...> {
+  using base =
+      detail::cached_impl<detail::function_object<F>,
+                          typename detail::params_of<detail::callable_traits<F>>::type,
+                          Policies...>;
+
+ public:
+  using backend_type = typename base::backend_type;
+
+  explicit cached_function(F fn, const options& opts = {})
+      : base(detail::function_object<F>{std::move(fn)}, backend_type::shared(), opts) {}
+  cached_function(F fn, backend_type& backend, const options& opts = {})
+      : base(detail::function_object<F>{std::move(fn)}, backend, opts) {}
+};
+
+/// Caches any callable, lambdas with captures included:
+///
+///     auto sq = cachet::make_cached<cachet::ttl<10>, cachet::capacity<1024>>(
+///         [&](int x) { return x * x; });
+///
+/// The result is neither copyable nor movable (it owns its entries and in-flight computations):
+/// keep it where it is made, or in a `std::unique_ptr` via `std::make_unique<cached_function<...>>`.
+template <class... Policies, class F>
+cached_function<std::decay_t<F>, Policies...> make_cached(F&& fn, const options& opts = {}) {
+  return cached_function<std::decay_t<F>, Policies...>(std::forward<F>(fn), opts);
+}
+
+/// The same, storing results in `backend`, which must outlive the result.
+template <class... Policies, class F>
+cached_function<std::decay_t<F>, Policies...> make_cached(
+    F&& fn, typename cached_function<std::decay_t<F>, Policies...>::backend_type& backend,
+    const options& opts = {}) {
+  return cached_function<std::decay_t<F>, Policies...>(std::forward<F>(fn), backend, opts);
+}
+
+}  // namespace cachet
+
+#endif

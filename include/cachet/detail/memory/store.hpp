@@ -1,0 +1,362 @@
+#ifndef CACHET_DETAIL_MEMORY_STORE_HPP
+#define CACHET_DETAIL_MEMORY_STORE_HPP
+
+#include <cachet/detail/hash.hpp>
+#include <cachet/detail/memory/tag_generations.hpp>
+#include <cachet/detail/spinlock.hpp>
+#include <cachet/detail/store_settings.hpp>
+#include <cachet/error.hpp>
+#include <cachet/stats.hpp>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+namespace cachet::detail {
+
+// What a store needs from its backend: the time and the tag counters.
+template <class Backend>
+concept memory_store_backend = requires(Backend& b, const Backend& cb) {
+  { cb.now() } -> std::same_as<std::chrono::steady_clock::time_point>;
+  { b.tag_counters() } -> std::same_as<tag_generations&>;
+};
+
+// The results of one cached function, in process. Keys are hashed to shards, each with its own
+// lock, map, LRU list and counters, so hits on different keys from different threads do not
+// contend. Misses on one key are computed once (single flight): the first caller computes, later
+// callers wait for its result or its exception. Since a store's ttl is the same for every entry,
+// insertion order is expiry order, and a second list in that order lets each insert reclaim the
+// entries that have expired without a scan.
+template <class Value, std::size_t TagCount, class Backend>
+class memory_store {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+  using tag_stamps = std::array<tag_stamp, TagCount>;
+
+  memory_store(Backend& backend, const store_settings& settings)
+      : backend_(&backend),
+        ttl_(settings.ttl),
+        shard_count_(shard_count_for(settings.capacity)),
+        shards_(std::make_unique<shard[]>(shard_count_)) {
+    const std::size_t capacity = settings.capacity;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      shards_[i].capacity = capacity == 0 ? 0 : (capacity + shard_count_ - 1) / shard_count_;
+    }
+  }
+
+  memory_store(const memory_store&) = delete;
+  memory_store& operator=(const memory_store&) = delete;
+
+  ~memory_store() {
+    for (std::size_t i = 0; i < shard_count_; ++i) drop_all(shards_[i]);
+  }
+
+  // Returns the fresh stored value for key, or computes it with load(stable_key), where
+  // stable_key is the store's own copy of key. The entry's tags are those for_each_tag(on_tag)
+  // passes to on_tag; they are read before load so that an invalidation during it is not lost.
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
+    shard& s = shard_for(key);
+    {
+      std::lock_guard lock(s.lock);
+      if (const Value* hit = find_fresh(s, key, true)) {
+        ++s.counts.hits;
+        return *hit;
+      }
+      ++s.counts.misses;
+    }
+    // Rendering the tags may allocate, so it happens outside the lock; the lookup is repeated.
+    tag_stamps stamps{};
+    std::size_t tag_index = 0;
+    for_each_tag([&](std::string_view tag) {
+      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
+    });
+    std::shared_ptr<flight> f;
+    bool leading = false;
+    {
+      std::lock_guard lock(s.lock);
+      if (const Value* hit = find_fresh(s, key, true)) return *hit;
+      auto it = s.flights.find(key);
+      if (it != s.flights.end() && joinable(*it->second)) {
+        f = it->second;
+        ++f->waiters;
+      } else {
+        f = std::make_shared<flight>(std::string(key), stamps);
+        leading = true;
+        if (it != s.flights.end()) {
+          it->second = f;  // the old flight still answers its waiters but no longer stores
+        } else {
+          s.flights.emplace(f->key, f);
+        }
+      }
+    }
+    if (leading) return lead(s, *f, std::forward<Load>(load));
+    return wait(*f);
+  }
+
+  // The fresh stored value, without computing one; neither counted nor made more recent.
+  std::optional<Value> peek(std::string_view key) {
+    shard& s = shard_for(key);
+    std::lock_guard lock(s.lock);
+    if (const Value* hit = find_fresh(s, key, false)) return *hit;
+    return std::nullopt;
+  }
+
+  void erase(std::string_view key) {
+    shard& s = shard_for(key);
+    std::lock_guard lock(s.lock);
+    if (auto it = s.entries.find(key); it != s.entries.end()) unlink_and_delete(s, it->second);
+    // A load already running started before this call: its result must not be stored.
+    if (auto it = s.flights.find(key); it != s.flights.end()) it->second->doomed = true;
+  }
+
+  void clear() {
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      shard& s = shards_[i];
+      std::lock_guard lock(s.lock);
+      drop_all(s);
+      for (auto& [key, f] : s.flights) f->doomed = true;
+    }
+  }
+
+  std::size_t size() const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      std::lock_guard lock(shards_[i].lock);
+      n += shards_[i].entries.size();
+    }
+    return n;
+  }
+
+  cachet::stats stats() const {
+    cachet::stats total;
+    for (std::size_t i = 0; i < shard_count_; ++i) {
+      std::lock_guard lock(shards_[i].lock);
+      const cachet::stats& c = shards_[i].counts;
+      total.hits += c.hits;
+      total.misses += c.misses;
+      total.loads += c.loads;
+      total.load_errors += c.load_errors;
+      total.evictions += c.evictions;
+      total.expirations += c.expirations;
+      total.invalidations += c.invalidations;
+    }
+    return total;
+  }
+
+ private:
+  static constexpr auto never = time_point::max();
+
+  struct entry {
+    std::string key;
+    Value value;
+    time_point expires;
+    tag_stamps stamps;
+    entry* newer = nullptr;  // LRU list, most recent at head
+    entry* older = nullptr;
+    entry* next_to_expire = nullptr;  // insertion order, oldest at head
+    entry* prev_to_expire = nullptr;
+  };
+
+  struct flight {
+    flight(std::string k, const tag_stamps& s) : key(std::move(k)), stamps(s) {}
+    std::string key;
+    tag_stamps stamps;
+    std::thread::id leader = std::this_thread::get_id();
+    std::size_t waiters = 0;  // guarded by the shard's lock, like doomed
+    bool doomed = false;
+    std::mutex m;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::optional<Value> value;
+    std::exception_ptr error;
+  };
+
+  struct alignas(64) shard {
+    mutable spinlock lock;
+    boost::unordered_flat_map<std::string_view, entry*, string_hash, std::equal_to<>> entries;
+    boost::unordered_flat_map<std::string, std::shared_ptr<flight>, string_hash, std::equal_to<>>
+        flights;
+    entry* lru_head = nullptr;
+    entry* lru_tail = nullptr;
+    entry* expiry_head = nullptr;
+    entry* expiry_tail = nullptr;
+    std::size_t capacity = 0;
+    cachet::stats counts;
+  };
+
+  // Shards only pay when there is room for them: a small cache keeps one exact LRU order.
+  static std::size_t shard_count_for(std::size_t capacity) noexcept {
+    constexpr std::size_t most = 64;
+    constexpr std::size_t min_entries_per_shard = 64;
+    if (capacity == 0) return most;
+    std::size_t n = 1;
+    while (n < most && n * 2 * min_entries_per_shard <= capacity) n *= 2;
+    return n;
+  }
+
+  shard& shard_for(std::string_view key) const noexcept {
+    return shards_[(hash_bytes(key) >> 40) & (shard_count_ - 1)];
+  }
+
+  bool joinable(const flight& f) const noexcept {
+    return !f.doomed && backend_->tag_counters().current(f.stamps);
+  }
+
+  // The entry's value when it is still fresh; a stale entry found on the way is dropped.
+  const Value* find_fresh(shard& s, std::string_view key, bool touch) {
+    auto it = s.entries.find(key);
+    if (it == s.entries.end()) return nullptr;
+    entry* e = it->second;
+    if (e->expires != never && backend_->now() >= e->expires) {
+      ++s.counts.expirations;
+      unlink_and_delete(s, e);
+      return nullptr;
+    }
+    if constexpr (TagCount > 0) {
+      if (!backend_->tag_counters().current(e->stamps)) {
+        ++s.counts.invalidations;
+        unlink_and_delete(s, e);
+        return nullptr;
+      }
+    }
+    if (touch && s.lru_head != e) {
+      unlink_lru(s, e);
+      push_lru(s, e);
+    }
+    return &e->value;
+  }
+
+  template <class Load>
+  Value lead(shard& s, flight& f, Load&& load) {
+    std::optional<Value> result;
+    try {
+      result.emplace(std::forward<Load>(load)(std::string_view(f.key)));
+    } catch (...) {
+      finish(s, f, nullptr, std::current_exception());
+      throw;
+    }
+    finish(s, f, &*result, nullptr);
+    return std::move(*result);
+  }
+
+  void finish(shard& s, flight& f, const Value* value, std::exception_ptr error) {
+    std::size_t waiters;
+    {
+      std::lock_guard lock(s.lock);
+      auto it = s.flights.find(f.key);
+      const bool current = it != s.flights.end() && it->second.get() == &f;
+      if (current) {
+        // The flight stays alive through the waiters' shared_ptrs.
+        s.flights.erase(it);
+      }
+      if (value) {
+        ++s.counts.loads;
+        if (current && !f.doomed) store(s, f.key, *value, f.stamps);
+      } else {
+        ++s.counts.load_errors;
+      }
+      waiters = f.waiters;
+    }
+    if (waiters == 0) return;
+    {
+      std::lock_guard lock(f.m);
+      if (value) {
+        f.value.emplace(*value);
+      } else {
+        f.error = error;
+      }
+      f.done = true;
+    }
+    f.done_cv.notify_all();
+  }
+
+  Value wait(flight& f) {
+    if (f.leader == std::this_thread::get_id()) {
+      throw cachet::error(
+          "cachet::cached: the function called its own cache with the same arguments while "
+          "computing them, which would wait for itself forever; break the recursion");
+    }
+    std::unique_lock lock(f.m);
+    f.done_cv.wait(lock, [&] { return f.done; });
+    if (f.error) std::rethrow_exception(f.error);
+    return *f.value;
+  }
+
+  void store(shard& s, const std::string& key, const Value& value, const tag_stamps& stamps) {
+    if (auto it = s.entries.find(key); it != s.entries.end()) unlink_and_delete(s, it->second);
+    const time_point now = backend_->now();
+    reclaim_expired(s, now);
+    if (s.capacity != 0 && s.entries.size() >= s.capacity) {
+      ++s.counts.evictions;
+      unlink_and_delete(s, s.lru_tail);
+    }
+    const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
+    auto* e = new entry{key, value, expires, stamps};
+    s.entries.emplace(std::string_view(e->key), e);
+    push_lru(s, e);
+    e->prev_to_expire = s.expiry_tail;
+    (s.expiry_tail ? s.expiry_tail->next_to_expire : s.expiry_head) = e;
+    s.expiry_tail = e;
+  }
+
+  // A couple per insert keeps an unbounded cache from holding expired entries forever, at a
+  // bounded cost per insert.
+  void reclaim_expired(shard& s, time_point now) {
+    for (int i = 0; i < 2 && s.expiry_head && s.expiry_head->expires <= now; ++i) {
+      ++s.counts.expirations;
+      unlink_and_delete(s, s.expiry_head);
+    }
+  }
+
+  static void push_lru(shard& s, entry* e) noexcept {
+    e->newer = nullptr;
+    e->older = s.lru_head;
+    (s.lru_head ? s.lru_head->newer : s.lru_tail) = e;
+    s.lru_head = e;
+  }
+
+  static void unlink_lru(shard& s, entry* e) noexcept {
+    (e->newer ? e->newer->older : s.lru_head) = e->older;
+    (e->older ? e->older->newer : s.lru_tail) = e->newer;
+  }
+
+  static void unlink_and_delete(shard& s, entry* e) {
+    s.entries.erase(std::string_view(e->key));
+    unlink_lru(s, e);
+    (e->prev_to_expire ? e->prev_to_expire->next_to_expire : s.expiry_head) = e->next_to_expire;
+    (e->next_to_expire ? e->next_to_expire->prev_to_expire : s.expiry_tail) = e->prev_to_expire;
+    delete e;
+  }
+
+  static void drop_all(shard& s) {
+    for (entry* e = s.lru_head; e != nullptr;) {
+      entry* older = e->older;
+      delete e;
+      e = older;
+    }
+    s.entries.clear();
+    s.lru_head = s.lru_tail = s.expiry_head = s.expiry_tail = nullptr;
+  }
+
+  Backend* backend_;
+  std::chrono::nanoseconds ttl_;
+  std::size_t shard_count_;
+  std::unique_ptr<shard[]> shards_;
+};
+
+}  // namespace cachet::detail
+
+#endif

@@ -1,0 +1,550 @@
+#ifndef CACHET_DETAIL_REDIS_CONNECTION_HPP
+#define CACHET_DETAIL_REDIS_CONNECTION_HPP
+
+#include <cachet/detail/redis/backoff.hpp>
+#include <cachet/detail/redis/parser.hpp>
+#include <cachet/redis/config.hpp>
+#include <cachet/redis/error.hpp>
+#include <cachet/redis/request.hpp>
+#include <cachet/redis/resp3.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace cachet::redis {
+
+namespace detail {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+
+/// One request (one or more commands) on its way through a connection.
+struct pending_request {
+  explicit pending_request(const asio::any_io_executor& ex) : wake(ex) {}
+
+  std::string payload;
+  std::size_t expected = 0;  // replies that complete it
+  std::vector<value> replies;
+  clock::time_point deadline = clock::time_point::max();
+  std::chrono::milliseconds timeout{0};
+  bool idempotent = false;
+  bool internal = false;   // sent by the connection itself (health-check PING): no waiter
+  bool written = false;    // handed to the socket: its outcome is unknown if the connection drops
+  bool abandoned = false;  // the waiter gave up; its replies are read and discarded
+  bool done = false;
+  std::error_code ec;
+  std::string message;  // what() for ec
+  asio::steady_timer wake;  // the waiter sleeps on it until the deadline; cancel() wakes it
+};
+
+/// The command names of an encoded payload (arrays of bulk strings), upper-cased; used to refuse
+/// commands whose replies arrive as push messages and would desynchronise reply matching.
+inline std::vector<std::string> command_names(std::string_view payload) {
+  std::vector<std::string> names;
+  auto read_number = [&](char marker) -> long long {
+    if (payload.empty() || payload.front() != marker) return -1;
+    auto eol = payload.find("\r\n");
+    if (eol == std::string_view::npos) return -1;
+    long long n = 0;
+    for (char c : payload.substr(1, eol - 1)) n = n * 10 + (c - '0');
+    payload.remove_prefix(eol + 2);
+    return n;
+  };
+  while (!payload.empty()) {
+    long long args = read_number('*');
+    if (args < 0) break;
+    for (long long i = 0; i < args; ++i) {
+      long long len = read_number('$');
+      if (len < 0 || static_cast<std::size_t>(len) + 2 > payload.size()) return names;
+      if (i == 0) {
+        std::string name(payload.substr(0, static_cast<std::size_t>(len)));
+        for (char& c : name) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+        names.push_back(std::move(name));
+      }
+      payload.remove_prefix(static_cast<std::size_t>(len) + 2);
+    }
+  }
+  return names;
+}
+
+inline bool is_push_reply_command(std::string_view upper_name) {
+  constexpr std::string_view refused[] = {"SUBSCRIBE",  "PSUBSCRIBE",   "SSUBSCRIBE", "UNSUBSCRIBE",
+                                          "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR"};
+  return std::find(std::begin(refused), std::end(refused), upper_name) != std::end(refused);
+}
+
+inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+
+/// One logical connection to a Redis server: a background coroutine that connects, performs the
+/// handshake, then runs one reader loop, one writer loop and a health check, reconnecting with
+/// backoff until stop(). Requests from any number of coroutines are queued, coalesced into one
+/// write and matched with replies in FIFO order. All state lives on one strand; the public
+/// client reaches it through co_spawn onto that strand.
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  using strand_type = asio::strand<asio::any_io_executor>;
+
+  connection(const asio::any_io_executor& ex, config cfg)
+      : cfg_(std::move(cfg)),
+        strand_(asio::make_strand(ex)),
+        socket_(strand_),
+        resolver_(strand_),
+        writer_wake_(strand_),
+        health_timer_(strand_),
+        retry_timer_(strand_),
+        backoff_(cfg_.reconnect_min_delay, cfg_.reconnect_max_delay) {}
+
+  const config& cfg() const { return cfg_; }
+  const strand_type& strand() const { return strand_; }
+
+  // Everything below runs on the strand.
+
+  /// Receives every push message ('>'); without one, pushes are dropped.
+  std::function<void(value&&)> on_push;
+  /// Called after each successful handshake (replaying subscriptions, for instance).
+  std::function<void()> on_connected;
+
+  bool connected() const { return connected_; }
+  bool stopped() const { return stopped_; }
+
+  /// Starts the background coroutine unless it runs or the connection was stopped.
+  void start() {
+    if (running_ || stopped_) return;
+    running_ = true;
+    asio::co_spawn(strand_, run(shared_from_this()), asio::detached);
+  }
+
+  /// Stops for good: closes the socket, fails queued requests with connection_lost and written
+  /// ones with outcome_unknown. The background coroutine then finishes on its own.
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    close_transport(make_error_code(error::not_connected), "the client was closed");
+    resolver_.cancel();
+    retry_timer_.cancel();
+    fail_all(error::connection_lost, "the client was closed before the request was written");
+  }
+
+  /// Queues a request built by the caller (payload, expected reply count) for the writer and
+  /// starts the connection on first use.
+  void enqueue(const std::shared_ptr<pending_request>& p) {
+    write_queue_.push_back(p);
+    writer_wake_.cancel();
+    start();
+  }
+
+  /// Queues a request that must be written before any queued request (subscriptions replayed
+  /// right after the handshake).
+  void enqueue_front(const std::shared_ptr<pending_request>& p) {
+    write_queue_.push_front(p);
+    writer_wake_.cancel();
+  }
+
+  /// The waiter gave up on `p` (deadline or cancellation): drop it if it was never written;
+  /// otherwise its reply still arrives and is discarded, keeping replies in step.
+  void abandon(const std::shared_ptr<pending_request>& p) {
+    if (p->done) return;
+    p->abandoned = true;
+    if (!p->written) {
+      auto it = std::find(write_queue_.begin(), write_queue_.end(), p);
+      if (it != write_queue_.end()) write_queue_.erase(it);
+    }
+  }
+
+  /// Why the connection is (or last was) down, for error messages.
+  std::string down_reason() const {
+    if (connected_) return "connected";
+    if (last_failure_.empty()) return "not connected yet";
+    return "not connected: " + last_failure_;
+  }
+
+  /// Sets `p`'s deadline from `timeout` (zero: none), queues it and awaits it (see wait_for).
+  /// Runs on the strand. Throws request_error(not_connected) once the connection was stopped.
+  static asio::awaitable<void> submit(std::shared_ptr<connection> self,
+                                      std::shared_ptr<pending_request> p,
+                                      std::chrono::milliseconds timeout) {
+    if (self->stopped_)
+      throw request_error(error::not_connected,
+                          "cachet::redis: the client was closed; create a new one");
+    p->timeout = timeout;
+    if (timeout.count() > 0) p->deadline = clock::now() + timeout;
+    if (p->expected == 0) co_return;
+    self->enqueue(p);
+    co_await wait_for(std::move(self), std::move(p));
+  }
+
+  /// Awaits `p` on the strand until it completes, its deadline passes, or the caller cancels.
+  /// Throws request_error on anything but a complete set of replies (left in p->replies).
+  static asio::awaitable<void> wait_for(std::shared_ptr<connection> self,
+                                        std::shared_ptr<pending_request> p) {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    for (;;) {
+      if (p->done) break;
+      // Checked before each wait too: a cancellation emitted before the wait began is only
+      // recorded in the state, it does not abort the wait.
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) {
+        self->abandon(p);
+        throw request_error(error::cancelled,
+                            "cachet::redis: the request was cancelled by its caller; if it was "
+                            "already written its reply is discarded when it arrives");
+      }
+      if (clock::now() >= p->deadline) {
+        self->abandon(p);
+        throw request_error(
+            error::request_timeout,
+            "cachet::redis: request timed out after " + millis(p->timeout) + " (" +
+                (p->written ? std::string("written, no reply yet") : self->down_reason()) +
+                "); raise config.request_timeout or request_options::timeout, or check the "
+                "server");
+      }
+      p->wake.expires_at(p->deadline);
+      boost::system::error_code ignored;
+      co_await p->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    if (p->ec) throw request_error(p->ec, p->message);
+  }
+
+ private:
+  static void complete(const std::shared_ptr<pending_request>& p, std::error_code ec,
+                       std::string message = {}) {
+    if (p->done) return;
+    p->done = true;
+    p->ec = ec;
+    p->message = std::move(message);
+    p->wake.cancel();
+  }
+
+  void fail_all(error queued_error, const std::string& why) {
+    fail_in_flight(why);
+    auto queued = std::move(write_queue_);
+    write_queue_.clear();
+    for (auto& p : queued)
+      complete(p, queued_error, "cachet::redis: " + why + " (" + make_error_code(queued_error).message() + ")");
+  }
+
+  // The connection dropped: written requests cannot be answered any more. Idempotent ones go back
+  // to the front of the queue, in their original order, unless the connection is stopping.
+  void fail_in_flight(const std::string& why) {
+    auto flying = std::move(in_flight_);
+    in_flight_.clear();
+    std::vector<std::shared_ptr<pending_request>> resend;
+    for (auto& p : flying) {
+      if (p->abandoned || p->internal) {
+        complete(p, error::outcome_unknown);
+      } else if (p->idempotent && !stopped_) {
+        p->written = false;
+        p->replies.clear();
+        resend.push_back(p);
+      } else {
+        complete(p, error::outcome_unknown,
+                 "cachet::redis: the connection dropped after the request was written and before "
+                 "its reply (" + why + "); it may or may not have taken effect: check, or mark "
+                 "it request_options::idempotent to have it re-sent");
+      }
+    }
+    write_queue_.insert(write_queue_.begin(), resend.begin(), resend.end());
+  }
+
+  void close_transport(std::error_code reason, std::string why) {
+    if (socket_.is_open()) {
+      boost::system::error_code ignored;
+      socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      socket_.close(ignored);
+      last_failure_ = std::move(why) + " (" + reason.message() + ")";
+    }
+    writer_wake_.cancel();
+    health_timer_.cancel();
+  }
+
+  static asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    if (d.count() > 0) {
+      timer.expires_after(d);
+    } else {
+      timer.expires_at(clock::time_point::max());
+    }
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+
+  // Reads until one whole reply is parsed.
+  asio::awaitable<std::error_code> read_value(std::optional<value>& out) {
+    for (;;) {
+      std::error_code ec;
+      out.reset();
+      std::size_t used = parser_.parse(std::string_view(rbuf_).substr(rpos_), out, ec);
+      rpos_ += used;
+      if (ec) co_return ec;
+      if (out) co_return std::error_code{};
+      rbuf_.erase(0, rpos_);
+      rpos_ = 0;
+      constexpr std::size_t chunk = 16 * 1024;
+      std::size_t old = rbuf_.size();
+      rbuf_.resize(old + chunk);
+      auto [rec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + old, chunk),
+                                                       asio::as_tuple(asio::use_awaitable));
+      rbuf_.resize(old + n);
+      if (rec) co_return std::error_code(rec);
+      last_read_ = clock::now();
+    }
+  }
+
+  asio::awaitable<std::error_code> resolve_and_connect() {
+    using namespace asio::experimental::awaitable_operators;
+    auto resolved = co_await (resolver_.async_resolve(cfg_.host, std::to_string(cfg_.port),
+                                                      asio::as_tuple(asio::use_awaitable)) ||
+                              sleep_for(cfg_.resolve_timeout));
+    if (resolved.index() == 1) co_return make_error_code(error::resolve_timeout);
+    auto [rec, endpoints] = std::get<0>(std::move(resolved));
+    if (rec) co_return std::error_code(rec);
+    if (stopped_) co_return make_error_code(error::not_connected);
+
+    socket_ = asio::ip::tcp::socket(strand_);
+    auto connected = co_await (asio::async_connect(socket_, endpoints,
+                                                   asio::as_tuple(asio::use_awaitable)) ||
+                               sleep_for(cfg_.connect_timeout));
+    if (connected.index() == 1) {
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+      co_return make_error_code(error::connect_timeout);
+    }
+    auto [cec, endpoint] = std::get<0>(std::move(connected));
+    (void)endpoint;
+    if (cec) co_return std::error_code(cec);
+    boost::system::error_code ignored;
+    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    co_return std::error_code{};
+  }
+
+  asio::awaitable<std::error_code> handshake_steps() {
+    request hello;
+    std::vector<std::string> args{"3"};
+    if (!cfg_.password.empty()) {
+      args.insert(args.end(), {"AUTH", cfg_.username.empty() ? std::string("default") : cfg_.username,
+                               cfg_.password});
+    }
+    if (!cfg_.client_name.empty()) args.insert(args.end(), {"SETNAME", cfg_.client_name});
+    hello.push("HELLO", args);
+    if (cfg_.database != 0) hello.push("SELECT", cfg_.database);
+
+    auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(hello.payload()),
+                                               asio::as_tuple(asio::use_awaitable));
+    (void)n;
+    if (wec) co_return std::error_code(wec);
+    std::string refused;
+    for (std::size_t i = 0; i < hello.size(); ++i) {
+      std::optional<value> reply;
+      if (auto ec = co_await read_value(reply)) co_return ec;
+      if (reply->type == type::push) {
+        if (on_push) on_push(std::move(*reply));
+        --i;
+        continue;
+      }
+      if (reply->is_error() && refused.empty()) refused = reply->text;
+    }
+    if (!refused.empty()) {
+      handshake_refusal_ = std::move(refused);
+      co_return make_error_code(error::handshake_failed);
+    }
+    co_return std::error_code{};
+  }
+
+  asio::awaitable<std::error_code> connect_and_handshake() {
+    using namespace asio::experimental::awaitable_operators;
+    parser_.reset();
+    rbuf_.clear();
+    rpos_ = 0;
+    if (auto ec = co_await resolve_and_connect()) co_return ec;
+    if (stopped_) co_return make_error_code(error::not_connected);
+    auto result = co_await (handshake_steps() || sleep_for(cfg_.handshake_timeout));
+    if (result.index() == 1) co_return make_error_code(error::handshake_timeout);
+    co_return std::get<0>(result);
+  }
+
+  asio::awaitable<void> reader_loop() {
+    for (;;) {
+      std::optional<value> reply;
+      if (auto ec = co_await read_value(reply)) {
+        close_transport(ec, "reading failed");
+        co_return;
+      }
+      if (reply->type == type::push) {
+        if (on_push) on_push(std::move(*reply));
+        continue;
+      }
+      if (in_flight_.empty()) {
+        close_transport(make_error_code(error::unexpected_reply),
+                        "the server sent a reply no request was waiting for");
+        co_return;
+      }
+      auto& front = in_flight_.front();
+      front->replies.push_back(std::move(*reply));
+      if (front->replies.size() == front->expected) {
+        auto p = std::move(front);
+        in_flight_.pop_front();
+        complete(p, {});
+      }
+    }
+  }
+
+  asio::awaitable<void> writer_loop() {
+    std::string batch;
+    for (;;) {
+      if (!socket_.is_open()) co_return;
+      if (write_queue_.empty()) {
+        writer_wake_.expires_at(clock::time_point::max());
+        boost::system::error_code ignored;
+        co_await writer_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        continue;
+      }
+      // Everything queued so far goes out in one write: automatic pipelining.
+      batch.clear();
+      while (!write_queue_.empty()) {
+        auto p = std::move(write_queue_.front());
+        write_queue_.pop_front();
+        batch += p->payload;
+        p->written = true;
+        if (p->expected == 0) {
+          complete(p, {});
+        } else {
+          in_flight_.push_back(std::move(p));
+        }
+      }
+      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(batch),
+                                                asio::as_tuple(asio::use_awaitable));
+      (void)n;
+      if (ec) {
+        close_transport(ec, "writing failed");
+        co_return;
+      }
+    }
+  }
+
+  asio::awaitable<void> health_loop() {
+    const auto interval = cfg_.health_check_interval;
+    for (;;) {
+      if (!socket_.is_open()) co_return;
+      boost::system::error_code ignored;
+      const auto idle_since = last_read_;
+      if (interval.count() == 0 || clock::now() < idle_since + interval) {
+        if (interval.count() == 0) {
+          health_timer_.expires_at(clock::time_point::max());
+        } else {
+          health_timer_.expires_at(idle_since + interval);
+        }
+        co_await health_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        continue;
+      }
+      auto ping = std::make_shared<pending_request>(strand_);
+      request r;
+      r.push("PING");
+      ping->payload = std::string(r.payload());
+      ping->expected = 1;
+      ping->internal = true;
+      enqueue(ping);
+      ping->wake.expires_after(interval);
+      co_await ping->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      if (!socket_.is_open()) co_return;
+      if (!ping->done) {
+        close_transport(make_error_code(error::health_check_failed),
+                        "the health-check PING was not answered within " + millis(interval));
+        co_return;
+      }
+    }
+  }
+
+  static asio::awaitable<void> run(std::shared_ptr<connection> self) {
+    using namespace asio::experimental::awaitable_operators;
+    while (!self->stopped_) {
+      std::error_code ec = co_await self->connect_and_handshake();
+      if (self->stopped_) break;
+      if (ec) {
+        boost::system::error_code ignored;
+        self->socket_.close(ignored);
+        if (ec == error::handshake_failed) {
+          self->last_failure_ = "the server refused the handshake: " + self->handshake_refusal_;
+          // A refused handshake is a configuration problem: fail waiting requests now instead of
+          // letting them run into their deadlines; retries continue in the background.
+          auto queued = std::move(self->write_queue_);
+          self->write_queue_.clear();
+          for (auto& p : queued)
+            complete(p, ec,
+                     "cachet::redis: the server refused the handshake (HELLO/AUTH/SETNAME/SELECT): " +
+                         self->handshake_refusal_ +
+                         "; check config.username, password and database");
+        } else {
+          self->last_failure_ = "connecting to " + self->cfg_.host + ":" +
+                                std::to_string(self->cfg_.port) + " failed: " + ec.message();
+        }
+      } else {
+        self->backoff_.reset();
+        self->connected_ = true;
+        self->last_read_ = clock::now();
+        if (self->on_connected) self->on_connected();
+        try {
+          co_await (self->reader_loop() || self->writer_loop() || self->health_loop());
+        } catch (const std::exception&) {
+          // The loops report failures by closing the transport; nothing else can be thrown.
+        }
+        self->connected_ = false;
+        self->close_transport(make_error_code(error::connection_lost), "the connection dropped");
+        self->fail_in_flight(self->last_failure_);
+      }
+      if (self->stopped_) break;
+      self->retry_timer_.expires_after(self->backoff_.next());
+      boost::system::error_code ignored;
+      co_await self->retry_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    self->running_ = false;
+    self->fail_all(error::connection_lost, "the client was closed before the request was written");
+  }
+
+  config cfg_;
+  strand_type strand_;
+  asio::ip::tcp::socket socket_;
+  asio::ip::tcp::resolver resolver_;
+  asio::steady_timer writer_wake_;
+  asio::steady_timer health_timer_;
+  asio::steady_timer retry_timer_;
+  backoff backoff_;
+  parser parser_;
+  std::string rbuf_;
+  std::size_t rpos_ = 0;
+  std::deque<std::shared_ptr<pending_request>> write_queue_;
+  std::deque<std::shared_ptr<pending_request>> in_flight_;
+  clock::time_point last_read_ = clock::now();
+  std::string last_failure_;
+  std::string handshake_refusal_;
+  bool running_ = false;
+  bool stopped_ = false;
+  bool connected_ = false;
+};
+
+}  // namespace detail
+}  // namespace cachet::redis
+
+#endif

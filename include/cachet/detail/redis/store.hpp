@@ -1,0 +1,694 @@
+#ifndef CACHET_DETAIL_REDIS_STORE_HPP
+#define CACHET_DETAIL_REDIS_STORE_HPP
+
+#include <cachet/codec.hpp>
+#include <cachet/detail/hash.hpp>
+#include <cachet/detail/redis/backend_runtime.hpp>
+#include <cachet/detail/redis/store_envelope.hpp>
+#include <cachet/detail/store_settings.hpp>
+#include <cachet/error.hpp>
+#include <cachet/redis/error.hpp>
+#include <cachet/redis/request.hpp>
+#include <cachet/redis/resp3.hpp>
+#include <cachet/stats.hpp>
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace cachet::detail {
+
+template <class T>
+inline constexpr bool is_awaitable = false;
+template <class T, class Executor>
+inline constexpr bool is_awaitable<boost::asio::awaitable<T, Executor>> = true;
+
+// The results of one cached function in Redis. See store_envelope.hpp for what is stored, and
+// cachet::redis for the key layout.
+//
+// A read is one round trip, `MGET <value key> <fn key> <tag keys...>`: the reply holds the
+// entry and the current generations, which decide whether the entry is fresh and, on a miss,
+// stamp the new one. Misses on one key in this process are computed once (single flight); a
+// caller joins a computation only if it read the same generations, so an invalidation seen by
+// the caller is never answered with an older result. Redis failing never fails a call: the
+// function's result is returned and the failure counted (see backend_failed()).
+template <class Value, std::size_t TagCount, class Codec, class Backend>
+class redis_store {
+ public:
+  redis_store(Backend& backend, const store_settings& settings)
+      : backend_(&backend),
+        ttl_(settings.ttl),
+        name_(settings.name),
+        has_key_template_(settings.has_key_template) {
+    if (name_.empty() && !has_key_template_) {
+      throw cachet::error(
+          "cachet::backend<cachet::redis>: a function object has no name that is stable across "
+          "builds, so its entries would have no stable Redis key; give it a key template, e.g. "
+          "cachet::key<\"price:{}\">");
+    }
+  }
+
+  redis_store(const redis_store&) = delete;
+  redis_store& operator=(const redis_store&) = delete;
+
+  // Blocking: Redis is reached through the backend's I/O thread; the function runs on the
+  // caller's thread (a coroutine function on a private io_context, also on this thread).
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
+    redis_runtime& rt = backend_->runtime();
+    rt.require_off_io_thread("a cached call");
+    std::string owned_key(key);
+    std::vector<std::string> tags;
+    tags.reserve(TagCount);
+    for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
+
+    lookup found = rt.run(read(rt, owned_key, tags));
+    if (found.hit) return std::move(*found.hit);
+    auto [f, leading] = join_or_lead(owned_key, std::move(found));
+    if (!leading) return wait(*f);
+
+    leader lead{this, f};
+    std::optional<Value> result;
+    try {
+      result.emplace(run_load(load, std::string_view(f->key)));
+    } catch (...) {
+      lead.fail(std::current_exception());
+      throw;
+    }
+    lead.succeed(*result);
+    if (may_write(f)) {
+      std::string envelope = encode(*result, f->gens, tags);
+      if (!envelope.empty()) rt.run(write(rt, f->key, std::move(envelope)));
+    }
+    return std::move(*result);
+  }
+
+  // `load()` returns Value or awaitable<Value>, and owns what it needs.
+  template <class Load>
+  boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
+                                                  Load load) {
+    redis_runtime& rt = backend_->runtime();
+    lookup found = co_await read(rt, key, tags);
+    if (found.hit) co_return std::move(*found.hit);
+    auto [f, leading] = join_or_lead(key, std::move(found));
+    if (!leading) co_return co_await wait_async(f);
+
+    leader lead{this, f};
+    std::optional<Value> result;
+    std::exception_ptr failure;
+    try {
+      result.emplace(co_await run_load_async(load));
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      lead.fail(failure);
+      std::rethrow_exception(failure);
+    }
+    lead.succeed(*result);
+    if (may_write(f)) {
+      std::string envelope = encode(*result, f->gens, tags);
+      if (!envelope.empty()) co_await write(rt, f->key, std::move(envelope));
+    }
+    co_return std::move(*result);
+  }
+
+  // One MGET for every key and every generation they need; `load_at(i)` (Value or
+  // awaitable<Value>) computes the misses, one after the other; their results are written in
+  // one pipelined round trip. A key given twice is looked up and computed once.
+  template <class LoadAt>
+  boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+    if (tags.size() != keys.size()) {
+      throw cachet::error(
+          "cachet::redis: async_get_or_load_many needs one tag list per key; pass as many tag "
+          "lists as keys");
+    }
+    redis_runtime& rt = backend_->runtime();
+    const std::size_t n = keys.size();
+    std::vector<std::optional<Value>> results(n);
+    std::vector<lookup> found = co_await read_many(rt, keys, tags);
+
+    struct pending_write {
+      std::shared_ptr<flight> f;
+      std::string envelope;
+    };
+    std::vector<pending_write> writes;
+    std::vector<std::unique_ptr<leader>> led;  // retired when this returns, after the writes
+    boost::unordered_flat_map<std::string_view, std::size_t, string_hash, std::equal_to<>>
+        first_index;
+    std::exception_ptr failure;
+    for (std::size_t i = 0; i < n && !failure; ++i) {
+      if (found[i].hit) {
+        results[i] = std::move(found[i].hit);
+        continue;
+      }
+      if (auto [it, inserted] = first_index.try_emplace(keys[i], i); !inserted) {
+        results[i] = results[it->second];  // computed (or read) for an earlier position
+        continue;
+      }
+      auto [f, leading] = join_or_lead(keys[i], std::move(found[i]));
+      if (!leading) {
+        // The helper rethrows the leader's exception, which is the caller's answer too.
+        std::exception_ptr waited;
+        try {
+          results[i].emplace(co_await wait_async(f));
+        } catch (...) {
+          waited = std::current_exception();
+        }
+        failure = waited;
+        continue;
+      }
+      led.push_back(std::make_unique<leader>(this, f));
+      try {
+        results[i].emplace(co_await run_load_async([&] { return load_at(i); }));
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (failure) {
+        led.back()->fail(failure);
+        break;
+      }
+      led.back()->succeed(*results[i]);
+      if (may_write(f)) {
+        std::string envelope = encode(*results[i], f->gens, tags[i]);
+        if (!envelope.empty()) writes.push_back({f, std::move(envelope)});
+      }
+    }
+    // Results computed before a failure are still worth keeping.
+    if (!writes.empty()) {
+      resp3::request pipeline;
+      for (const pending_write& w : writes) push_set(pipeline, rt, w.f->key, w.envelope);
+      co_await write_pipeline(rt, std::move(pipeline));
+    }
+    led.clear();
+    if (failure) std::rethrow_exception(failure);
+    std::vector<Value> out;
+    out.reserve(n);
+    for (auto& r : results) out.push_back(std::move(*r));
+    co_return out;
+  }
+
+  // The fresh stored value, without computing one; hits and misses are not counted. Redis
+  // failing reads as nothing stored.
+  std::optional<Value> peek(std::string_view key) {
+    redis_runtime& rt = backend_->runtime();
+    rt.require_off_io_thread("peek");
+    // Peeking knows no tags: an entry is fresh if its function generation is current and every
+    // tag it was stamped with still holds its generation.
+    return rt.run(peek_async(rt, std::string(key)));
+  }
+
+  // Removes the entry. Unlike reads, this throws when Redis fails (request_error): the entry
+  // would otherwise stay and be served.
+  void erase(std::string_view key) {
+    redis_runtime& rt = backend_->runtime();
+    rt.require_off_io_thread("invalidate");
+    doom(key);
+    rt.run(delete_key(rt, value_key(rt, key)));
+  }
+
+  // Makes every entry of this function stale in O(1): its generation moves on. Throws
+  // request_error when Redis fails.
+  void clear() {
+    redis_runtime& rt = backend_->runtime();
+    rt.require_off_io_thread("clear");
+    {
+      std::lock_guard lock(flights_mutex_);
+      for (auto& [k, f] : flights_) f->doomed = true;
+    }
+    rt.run(bump(rt, function_key(rt)));
+  }
+
+  cachet::stats stats() const {
+    cachet::stats s;
+    s.hits = counts_.hits.load(std::memory_order_relaxed);
+    s.misses = counts_.misses.load(std::memory_order_relaxed);
+    s.loads = counts_.loads.load(std::memory_order_relaxed);
+    s.load_errors = counts_.load_errors.load(std::memory_order_relaxed);
+    s.invalidations = counts_.invalidations.load(std::memory_order_relaxed);
+    s.decode_errors = counts_.decode_errors.load(std::memory_order_relaxed);
+    s.backend_errors = counts_.backend_errors.load(std::memory_order_relaxed);
+    return s;
+  }
+
+ private:
+  struct lookup {
+    std::optional<Value> hit;
+    generations gens;  // empty when Redis could not be read: nothing is written then
+  };
+
+  // A waiting coroutine: resumed on its own executor, which it keeps from running out of work.
+  struct async_waiter {
+    virtual ~async_waiter() = default;
+    virtual void resume() = 0;
+  };
+  template <class Handler>
+  struct async_waiter_of final : async_waiter {
+    explicit async_waiter_of(Handler h)
+        : handler(std::move(h)), work(boost::asio::make_work_guard(handler)) {}
+    void resume() override {
+      auto ex = boost::asio::get_associated_executor(handler);
+      boost::asio::post(ex, std::move(handler));
+    }
+    Handler handler;
+    boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler>> work;
+  };
+
+  struct flight {
+    flight(std::string k, generations g) : key(std::move(k)), gens(std::move(g)) {}
+    std::string key;
+    generations gens;
+    std::thread::id leader = std::this_thread::get_id();
+    bool doomed = false;  // guarded by flights_mutex_
+    std::mutex m;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::optional<Value> value;
+    std::exception_ptr error;
+    std::vector<std::unique_ptr<async_waiter>> async_waiters;
+  };
+
+  struct counters {
+    std::atomic<std::uint64_t> hits{0};
+    std::atomic<std::uint64_t> misses{0};
+    std::atomic<std::uint64_t> loads{0};
+    std::atomic<std::uint64_t> load_errors{0};
+    std::atomic<std::uint64_t> invalidations{0};
+    std::atomic<std::uint64_t> decode_errors{0};
+    std::atomic<std::uint64_t> backend_errors{0};
+  };
+
+  // The one place that decides what a failed Redis operation means: the call goes on without
+  // Redis, except when the caller itself cancelled it.
+  void backend_failed(const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const resp3::request_error& error) {
+      if (error.code() == resp3::error::cancelled) throw;
+    } catch (...) {
+    }
+    counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::string value_key(const redis_runtime& rt, std::string_view key) const {
+    std::string out = rt.key_base();
+    if (!has_key_template_) {
+      out += name_;
+      out += ':';
+    } else if (key.starts_with("tag:") || key.starts_with("fn:")) {
+      throw cachet::error("cachet::redis: the key \"" + std::string(key) +
+                          "\" would share Redis keys with cachet's counters (" + rt.key_base() +
+                          "tag:... and fn:...); start the key template with something else");
+    }
+    out += key;
+    return out;
+  }
+
+  std::string function_key(const redis_runtime& rt) const { return rt.key_base() + "fn:" + name_; }
+
+  static std::string tag_key(const redis_runtime& rt, std::string_view tag) {
+    return rt.key_base() + "tag:" + std::string(tag);
+  }
+
+  // A generation counter's value from an MGET reply: missing is 0.
+  static std::int64_t generation(const resp3::value& v) {
+    if (v.is_null()) return 0;
+    const std::string& text = v.as_string();
+    std::int64_t g = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), g);
+    if (ec != std::errc{} || end != text.data() + text.size()) {
+      throw cachet::error("cachet::redis: a generation counter holds \"" + text +
+                          "\", not an integer; something else wrote to cachet's keys");
+    }
+    return g;
+  }
+
+  // Classifies the entry slot of an MGET reply, counting what it finds.
+  void classify(const resp3::value& slot, const std::vector<std::string>& tags, lookup& out) {
+    if (slot.is_null()) {
+      return;
+    }
+    if (!slot.is_string()) {
+      counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    switch (decode_envelope<Codec, Value>(slot.text, out.gens, tags, out.hit)) {
+      case envelope_state::fresh:
+        counts_.hits.fetch_add(1, std::memory_order_relaxed);
+        return;
+      case envelope_state::stale:
+        counts_.invalidations.fetch_add(1, std::memory_order_relaxed);
+        return;
+      case envelope_state::corrupt:
+        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+  }
+
+  boost::asio::awaitable<lookup> read(redis_runtime& rt, const std::string& key,
+                                      const std::vector<std::string>& tags) {
+    std::vector<std::string> keys;
+    keys.reserve(tags.size() + 2);
+    keys.push_back(value_key(rt, key));
+    keys.push_back(function_key(rt));
+    for (const auto& tag : tags) keys.push_back(tag_key(rt, tag));
+    lookup out;
+    std::exception_ptr failure;
+    try {
+      resp3::value reply = co_await rt.client().exec("MGET", keys);
+      const auto& slots = reply.as_array();
+      if (slots.size() != keys.size()) {
+        throw resp3::request_error(resp3::error::unexpected_reply,
+                                   "cachet::redis: MGET answered with the wrong number of values");
+      }
+      for (std::size_t i = 1; i < slots.size(); ++i) out.gens.push_back(generation(slots[i]));
+      classify(slots[0], tags, out);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      backend_failed(failure);
+      co_return lookup{};
+    }
+    co_return out;
+  }
+
+  boost::asio::awaitable<std::vector<lookup>> read_many(
+      redis_runtime& rt, const std::vector<std::string>& keys,
+      const std::vector<std::vector<std::string>>& tags) {
+    const std::size_t n = keys.size();
+    std::vector<std::string> mget;
+    mget.reserve(n + 1);
+    for (const auto& key : keys) mget.push_back(value_key(rt, key));
+    mget.push_back(function_key(rt));
+    // Each distinct tag's counter is read once, whatever number of keys carry it.
+    boost::unordered_flat_map<std::string, std::size_t> tag_slot;
+    for (const auto& list : tags) {
+      for (const auto& tag : list) {
+        if (tag_slot.try_emplace(tag, mget.size()).second) mget.push_back(tag_key(rt, tag));
+      }
+    }
+    std::vector<lookup> out(n);
+    if (n == 0) co_return out;
+    std::exception_ptr failure;
+    try {
+      resp3::value reply = co_await rt.client().exec("MGET", mget);
+      const auto& slots = reply.as_array();
+      if (slots.size() != mget.size()) {
+        throw resp3::request_error(resp3::error::unexpected_reply,
+                                   "cachet::redis: MGET answered with the wrong number of values");
+      }
+      std::vector<std::int64_t> counters(slots.size(), 0);
+      for (std::size_t i = n; i < slots.size(); ++i) counters[i] = generation(slots[i]);
+      for (std::size_t i = 0; i < n; ++i) {
+        out[i].gens.push_back(counters[n]);
+        for (const auto& tag : tags[i]) out[i].gens.push_back(counters[tag_slot.at(tag)]);
+      }
+      for (std::size_t i = 0; i < n; ++i) classify(slots[i], tags[i], out[i]);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      backend_failed(failure);
+      co_return std::vector<lookup>(n);
+    }
+    co_return out;
+  }
+
+  // Without the tags, an entry's freshness is judged by the tags it was stamped with.
+  boost::asio::awaitable<std::optional<Value>> peek_async(redis_runtime& rt, std::string key) {
+    std::exception_ptr failure;
+    try {
+      resp3::value stored = co_await rt.client().exec("GET", value_key(rt, key));
+      if (stored.is_null()) co_return std::nullopt;
+      std::vector<std::string> tags = stamped_tags(stored.as_string());
+      lookup out;
+      std::vector<std::string> keys{function_key(rt)};
+      for (const auto& tag : tags) keys.push_back(tag_key(rt, tag));
+      resp3::value reply = co_await rt.client().exec("MGET", keys);
+      for (const auto& slot : reply.as_array()) out.gens.push_back(generation(slot));
+      if (decode_envelope<Codec, Value>(stored.as_string(), out.gens, tags, out.hit) ==
+          envelope_state::corrupt) {
+        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      }
+      co_return std::move(out.hit);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    backend_failed(failure);
+    co_return std::nullopt;
+  }
+
+  static std::vector<std::string> stamped_tags(std::string_view text) {
+    std::vector<std::string> tags;
+    boost::json::error_code ec;
+    const boost::json::value parsed = boost::json::parse(text, ec);
+    if (ec || !parsed.is_object()) return tags;
+    const boost::json::value* stamps = parsed.get_object().if_contains("tags");
+    if (stamps == nullptr || !stamps->is_object()) return tags;
+    for (const auto& item : stamps->get_object()) tags.emplace_back(item.key());
+    return tags;
+  }
+
+  void push_set(resp3::request& r, const redis_runtime& rt, std::string_view key,
+                const std::string& envelope) const {
+    const std::string final_key = value_key(rt, key);
+    if (ttl_.count() > 0) {
+      // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever".
+      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(ttl_).count();
+      r.push("SET", final_key, envelope, "PX", ms);
+    } else {
+      r.push("SET", final_key, envelope);
+    }
+  }
+
+  // Encoding happens before any write is sent; a value that cannot be encoded is not stored
+  // (and counted like a failed write), the call still returns it.
+  std::string encode(const Value& value, const generations& gens,
+                     const std::vector<std::string>& tags) {
+    try {
+      return encode_envelope<Codec, Value>(value, gens, tags);
+    } catch (...) {
+      backend_failed(std::current_exception());
+      return {};
+    }
+  }
+
+  boost::asio::awaitable<void> write(redis_runtime& rt, std::string key, std::string envelope) {
+    resp3::request r;
+    push_set(r, rt, key, envelope);
+    co_await write_pipeline(rt, std::move(r));
+  }
+
+  boost::asio::awaitable<void> write_pipeline(redis_runtime& rt, resp3::request r) {
+    std::exception_ptr failure;
+    try {
+      std::vector<resp3::value> replies = co_await rt.client().exec(r);
+      for (const auto& reply : replies) {
+        if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) backend_failed(failure);
+  }
+
+  static boost::asio::awaitable<void> delete_key(redis_runtime& rt, std::string key) {
+    co_await rt.client().exec("DEL", key);
+  }
+
+  static boost::asio::awaitable<void> bump(redis_runtime& rt, std::string key) {
+    co_await rt.client().exec("INCR", key);
+  }
+
+  // Misses are counted here, under the lock that publishes flights, so that once `misses`
+  // reaches N every one of N callers has led or joined a flight.
+  std::pair<std::shared_ptr<flight>, bool> join_or_lead(const std::string& key, lookup found) {
+    std::lock_guard lock(flights_mutex_);
+    counts_.misses.fetch_add(1, std::memory_order_relaxed);
+    auto it = flights_.find(key);
+    if (it != flights_.end() && !it->second->doomed && it->second->gens == found.gens) {
+      return {it->second, false};
+    }
+    auto f = std::make_shared<flight>(key, std::move(found.gens));
+    if (it != flights_.end()) {
+      it->second = f;  // the older flight still answers its waiters but no longer writes
+    } else {
+      flights_.emplace(f->key, f);
+    }
+    return {f, true};
+  }
+
+  bool may_write(const std::shared_ptr<flight>& f) {
+    if (f->gens.empty()) return false;  // Redis was not readable: it is not written either
+    std::lock_guard lock(flights_mutex_);
+    auto it = flights_.find(f->key);
+    return it != flights_.end() && it->second == f && !f->doomed;
+  }
+
+  void doom(std::string_view key) {
+    std::lock_guard lock(flights_mutex_);
+    if (auto it = flights_.find(key); it != flights_.end()) it->second->doomed = true;
+  }
+
+  // The flight leaves the table only after its write, so that a caller whose read raced the
+  // write joins it instead of computing again.
+  void retire(const std::shared_ptr<flight>& f) {
+    std::lock_guard lock(flights_mutex_);
+    auto it = flights_.find(f->key);
+    if (it != flights_.end() && it->second == f) flights_.erase(it);
+  }
+
+  // The caller that computes a flight. Whatever ends the computation (a result, an exception,
+  // or the coroutine being destroyed mid-way), its waiters are answered and the flight retired.
+  struct leader {
+    leader(redis_store* s, std::shared_ptr<flight> fl) : store(s), f(std::move(fl)) {}
+    leader(const leader&) = delete;
+    leader& operator=(const leader&) = delete;
+    ~leader() {
+      if (!published) {
+        publish(*f, nullptr,
+                std::make_exception_ptr(cachet::error(
+                    "cachet::redis: the computation this call waited for was abandoned (its "
+                    "coroutine was destroyed before it finished); call again")));
+      }
+      store->retire(f);
+    }
+    void succeed(const Value& value) {
+      store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
+      published = true;
+      publish(*f, &value, nullptr);
+    }
+    void fail(std::exception_ptr error) {
+      store->counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
+      published = true;
+      publish(*f, nullptr, std::move(error));
+    }
+    redis_store* store;
+    std::shared_ptr<flight> f;
+    bool published = false;
+  };
+
+  static void publish(flight& f, const Value* value, std::exception_ptr error) {
+    std::vector<std::unique_ptr<async_waiter>> waiters;
+    {
+      std::lock_guard lock(f.m);
+      if (value) {
+        f.value.emplace(*value);
+      } else {
+        f.error = std::move(error);
+      }
+      f.done = true;
+      waiters.swap(f.async_waiters);
+    }
+    f.done_cv.notify_all();
+    for (auto& w : waiters) w->resume();
+  }
+
+  static Value result_of(flight& f) {
+    std::lock_guard lock(f.m);
+    if (f.error) std::rethrow_exception(f.error);
+    return *f.value;
+  }
+
+  static Value wait(flight& f) {
+    if (f.leader == std::this_thread::get_id()) {
+      throw cachet::error(
+          "cachet::cached: the function called its own cache with the same arguments while "
+          "computing them, which would wait for itself forever; break the recursion");
+    }
+    {
+      std::unique_lock lock(f.m);
+      f.done_cv.wait(lock, [&] { return f.done; });
+    }
+    return result_of(f);
+  }
+
+  static boost::asio::awaitable<Value> wait_async(std::shared_ptr<flight> f) {
+    co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
+        [f](auto handler) {
+          std::unique_lock lock(f->m);
+          if (!f->done) {
+            f->async_waiters.push_back(
+                std::make_unique<async_waiter_of<decltype(handler)>>(std::move(handler)));
+            return;
+          }
+          lock.unlock();
+          auto ex = boost::asio::get_associated_executor(handler);
+          boost::asio::post(ex, std::move(handler));
+        },
+        boost::asio::use_awaitable);
+    co_return result_of(*f);
+  }
+
+  // A coroutine function called from a blocking call runs to completion on this thread.
+  template <class Load>
+  static Value run_load(Load& load, std::string_view key) {
+    using result = std::invoke_result_t<Load&, std::string_view>;
+    if constexpr (is_awaitable<result>) {
+      boost::asio::io_context local;
+      std::optional<Value> value;
+      std::exception_ptr error;
+      boost::asio::co_spawn(local, load(key), [&](std::exception_ptr e, Value v) {
+        if (e) {
+          error = e;
+        } else {
+          value.emplace(std::move(v));
+        }
+      });
+      local.run();
+      if (error) std::rethrow_exception(error);
+      return std::move(*value);
+    } else {
+      return load(key);
+    }
+  }
+
+  template <class Load>
+  static boost::asio::awaitable<Value> run_load_async(Load&& load) {
+    if constexpr (is_awaitable<std::invoke_result_t<Load&>>) {
+      co_return co_await load();
+    } else {
+      co_return load();
+    }
+  }
+
+  Backend* backend_;
+  std::chrono::nanoseconds ttl_;
+  std::string name_;
+  bool has_key_template_;
+  std::mutex flights_mutex_;
+  boost::unordered_flat_map<std::string, std::shared_ptr<flight>, string_hash, std::equal_to<>>
+      flights_;
+  counters counts_;
+};
+
+}  // namespace cachet::detail
+
+#endif

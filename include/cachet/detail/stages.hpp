@@ -1,0 +1,79 @@
+#ifndef CACHET_DETAIL_STAGES_HPP
+#define CACHET_DETAIL_STAGES_HPP
+
+#include <cachet/options.hpp>
+
+#include <cstddef>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace cachet::detail {
+
+// The hook that lets a policy wrap a cached call without an edit of cached<>: a policy type P
+// may declare
+//   template <class Value> class call_stage;  // around every call, hits included
+//   template <class Value> class load_stage;  // around each call of the function, on a miss
+// Each stage is constructed from the cached object's cachet::options, lives as long as it, and is
+// called as `stage(key, next)`, where next() runs the rest of the call and returns its Value.
+// `key` is the rendered key; it stays valid until next() is called. Stages run in the order
+// their policies are given.
+
+template <class P, class Value, class = void>
+struct call_stage_of {
+  using type = std::tuple<>;
+};
+template <class P, class Value>
+struct call_stage_of<P, Value, std::void_t<typename P::template call_stage<Value>>> {
+  using type = std::tuple<typename P::template call_stage<Value>>;
+};
+
+template <class P, class Value, class = void>
+struct load_stage_of {
+  using type = std::tuple<>;
+};
+template <class P, class Value>
+struct load_stage_of<P, Value, std::void_t<typename P::template load_stage<Value>>> {
+  using type = std::tuple<typename P::template load_stage<Value>>;
+};
+
+template <class Stage>
+const options& options_for(const options& opts) noexcept {
+  return opts;
+}
+
+// The stages of one hook, each built in place from the options (stages may hold atomics and
+// locks, so they are neither copied nor moved).
+template <class Tuple>
+struct stage_list;
+
+template <class... Stages>
+struct stage_list<std::tuple<Stages...>> {
+  explicit stage_list(const options& opts) : items(options_for<Stages>(opts)...) {}
+
+  template <class Core>
+  decltype(auto) run(std::string_view key, Core&& core) {
+    return run_from<0>(key, core);
+  }
+
+ private:
+  template <std::size_t I, class Core>
+  decltype(auto) run_from(std::string_view key, Core& core) {
+    if constexpr (I == sizeof...(Stages)) {
+      return core();
+    } else {
+      return std::get<I>(items)(key, [&] { return run_from<I + 1>(key, core); });
+    }
+  }
+
+  [[no_unique_address]] std::tuple<Stages...> items;
+};
+
+template <template <class, class, class> class StageOf, class Value, class... Policies>
+using stages_for = stage_list<decltype(std::tuple_cat(
+    std::declval<typename StageOf<Policies, Value, void>::type>()...))>;
+
+}  // namespace cachet::detail
+
+#endif

@@ -1,0 +1,20 @@
+#ifndef CACHET_DETAIL_STORE_SETTINGS_HPP
+#define CACHET_DETAIL_STORE_SETTINGS_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <string_view>
+
+namespace cachet::detail {
+
+// What cached<> tells its backend's store about the function it caches.
+struct store_settings {
+  std::string_view name;  // the function's qualified name; empty for function objects
+  std::chrono::nanoseconds ttl{0};  // 0 = never expires
+  std::size_t capacity = 0;         // entries, 0 = unbounded (in-process stores)
+  bool has_key_template = false;    // false: keys are the default "arg:arg" rendering
+};
+
+}  // namespace cachet::detail
+
+#endif

@@ -1,0 +1,44 @@
+#ifndef CACHET_FWD_HPP
+#define CACHET_FWD_HPP
+
+// Declarations of cachet's public names, for headers that only mention them.
+
+#include <cachet/detail/fixed_string.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cachet {
+
+class error;
+class clock;
+class manual_clock;
+struct options;
+struct stats;
+class memory;
+class key_writer;
+
+template <class T>
+struct key_encoding;
+
+template <auto F, class... Policies>
+class cached;
+template <class F, class... Policies>
+class cached_function;
+
+template <std::uint64_t Seconds>
+struct ttl;
+template <detail::fixed_string S>
+struct key;
+template <detail::fixed_string... S>
+struct tags;
+template <std::size_t Entries>
+struct capacity;
+template <class B>
+struct backend;
+template <auto Projection>
+struct instance_key;
+
+}  // namespace cachet
+
+#endif

@@ -1,0 +1,70 @@
+#ifndef CACHET_MEMORY_HPP
+#define CACHET_MEMORY_HPP
+
+#include <cachet/clock.hpp>
+#include <cachet/detail/memory/store.hpp>
+#include <cachet/detail/memory/tag_generations.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <string_view>
+
+#if defined(__linux__)
+#include <time.h>
+#endif
+
+namespace cachet {
+
+/// The in-process backend, and the default one. Each cached function keeps its own entries (typed
+/// values, no serialisation); the backend holds what they share: the clock and the tag counters,
+/// so `invalidate_tag("user:42")` reaches every cached function on this backend.
+///
+///     cachet::manual_clock t;
+///     cachet::memory mem{t};                                  // for tests: time moves by hand
+///     cachet::cached<&load_user, cachet::ttl<60>> get_user{mem};
+///
+/// A memory backend must outlive the cached functions that use it.
+class memory {
+ public:
+  /// Stores the results of one cached function; used by cachet::cached.
+  template <class Value, std::size_t TagCount>
+  using store = detail::memory_store<Value, TagCount, memory>;
+
+  memory() = default;
+  explicit memory(const cachet::clock& c) noexcept : clock_(&c) {}
+  memory(const memory&) = delete;
+  memory& operator=(const memory&) = delete;
+
+  /// The process-wide instance that cached functions without an explicit backend use.
+  static memory& shared() {
+    static memory instance;
+    return instance;
+  }
+
+  /// Makes every entry tagged `tag`, of every cached function on this backend, stale. O(1).
+  void invalidate_tag(std::string_view tag) noexcept { tags_.bump(tag); }
+
+  std::chrono::steady_clock::time_point now() const noexcept {
+    if (clock_ != nullptr) return clock_->now();
+#if defined(__linux__)
+    // Expiry is set in seconds, so the coarse clock's few milliseconds of resolution are
+    // plenty, and it costs a fraction of the precise one on every hit.
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::chrono::steady_clock::time_point(std::chrono::seconds(ts.tv_sec) +
+                                                 std::chrono::nanoseconds(ts.tv_nsec));
+#else
+    return std::chrono::steady_clock::now();
+#endif
+  }
+
+  detail::tag_generations& tag_counters() noexcept { return tags_; }
+
+ private:
+  const cachet::clock* clock_ = nullptr;
+  detail::tag_generations tags_;
+};
+
+}  // namespace cachet
+
+#endif

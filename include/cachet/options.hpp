@@ -1,0 +1,21 @@
+#ifndef CACHET_OPTIONS_HPP
+#define CACHET_OPTIONS_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+
+namespace cachet {
+
+/// Run-time values that override the defaults given as policies, for services that read them
+/// from configuration. An empty field keeps the policy's value.
+///
+///     cachet::cached<&load_user, cachet::ttl<300>> get_user{cachet::options{.ttl = config_ttl}};
+struct options {
+  std::optional<std::chrono::milliseconds> ttl;  ///< 0 = never expires
+  std::optional<std::size_t> capacity;           ///< entries; 0 = unbounded
+};
+
+}  // namespace cachet
+
+#endif

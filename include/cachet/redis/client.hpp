@@ -1,0 +1,191 @@
+#ifndef CACHET_REDIS_CLIENT_HPP
+#define CACHET_REDIS_CLIENT_HPP
+
+#include <cachet/detail/redis/connection.hpp>
+#include <cachet/redis/config.hpp>
+#include <cachet/redis/error.hpp>
+#include <cachet/redis/request.hpp>
+#include <cachet/redis/resp3.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cachet::redis {
+
+/// Per-call options of client::exec.
+///   co_await c.exec(request_options{.timeout = 50ms, .idempotent = true}, "GET", "k");
+struct request_options {
+  /// Overrides config::request_timeout for this call; zero means no deadline.
+  std::optional<std::chrono::milliseconds> timeout = std::nullopt;
+  /// The command may safely run twice: if the connection drops after it was written and before
+  /// its reply arrived, it is re-sent on the next connection instead of failing with
+  /// error::outcome_unknown. Only set it for reads and for writes whose repetition is harmless.
+  bool idempotent = false;
+};
+
+/// A Redis client: one connection (RESP3), shared by any number of coroutines.
+///
+///   boost::asio::io_context io;
+///   auto c = cachet::redis::client(io.get_executor(), cachet::redis::config::from_env());
+///   boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
+///     co_await c.exec("SET", "k", "v", "PX", 5000);
+///     auto v = co_await c.exec("GET", "k");  // v.as_string() == "v"
+///   }, boost::asio::detached);
+///   io.run();
+///
+/// Requests from concurrent coroutines are queued and written together (automatic pipelining);
+/// replies are matched in order. The connection is opened on first use (or start()), kept alive
+/// with a health check, and re-established with capped, jittered exponential backoff. A request
+/// written but unanswered when the connection drops fails with error::outcome_unknown and is
+/// never silently re-sent, unless it is marked request_options::idempotent. A request not yet
+/// written waits for the next connection until its deadline.
+///
+/// Thread safety: exec() may be awaited from coroutines on any executor and thread; the
+/// connection's state lives on a strand of the executor given to the constructor.
+///
+/// Lifetime: the background coroutine owns the connection state (shared), not the client object.
+/// close() or the destructor stops it: the socket is closed, waiting requests complete with an
+/// error, and the coroutine finishes at the next turn of the executor. Keep running the
+/// io_context (or destroy it) afterwards; either frees everything. Results of exec() never refer
+/// to the client, so a client may be destroyed while coroutines still await it (they then fail
+/// with error::connection_lost or error::outcome_unknown).
+///
+/// Commands whose replies arrive as push messages (SUBSCRIBE and friends, MONITOR) are refused
+/// with error::unexpected_reply: use cachet::redis::subscriber. CLIENT REPLY OFF/SKIP must not be
+/// used (replies would no longer match requests).
+class client {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+
+  /// Creates the client; nothing is connected until start() or the first exec().
+  client(executor_type ex, config cfg)
+      : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))), executor_(std::move(ex)) {}
+
+  client(client&&) noexcept = default;
+  client& operator=(client&& other) noexcept {
+    if (this != &other) {
+      close();
+      conn_ = std::move(other.conn_);
+      executor_ = std::move(other.executor_);
+    }
+    return *this;
+  }
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  /// Stops the connection (see close()).
+  ~client() { close(); }
+
+  /// The executor given to the constructor.
+  executor_type get_executor() const { return executor_; }
+
+  /// The configuration the client was created with.
+  const config& get_config() const { return conn_->cfg(); }
+
+  /// Connects in the background now instead of on the first exec(). Idempotent.
+  void start() {
+    if (conn_) boost::asio::dispatch(conn_->strand(), [c = conn_] { c->start(); });
+  }
+
+  /// Closes the connection for good; later exec() calls throw request_error(not_connected).
+  /// Requests still queued fail with connection_lost, written ones with outcome_unknown.
+  void close() {
+    if (conn_) boost::asio::dispatch(conn_->strand(), [c = conn_] { c->stop(); });
+  }
+
+  /// Runs one command and returns its reply.
+  /// Throws server_error (with the server's text) on an error reply, request_error on anything
+  /// else (request_timeout, outcome_unknown, cancelled, not_connected, handshake_failed, ...).
+  ///   value v = co_await c.exec("INCRBY", "counter", 5);  // v.as_int()
+  /// Arguments are encoded before this returns, so temporaries may be passed safely.
+  template <class... Args>
+  boost::asio::awaitable<value> exec(std::string_view command, const Args&... args) {
+    return exec(request_options{}, command, args...);
+  }
+
+  /// exec(command, args...) with per-call options (deadline, idempotency).
+  template <class... Args>
+  boost::asio::awaitable<value> exec(const request_options& options, std::string_view command,
+                                     const Args&... args) {
+    request r;
+    r.push(command, args...);
+    return boost::asio::co_spawn(conn_->strand(), run_one(conn_, make_pending(r, options)),
+                                 boost::asio::use_awaitable);
+  }
+
+  /// Runs a pipeline (all commands written together) and returns one reply per command, in
+  /// order. Error replies are returned as values (value::is_error()), not thrown; transport
+  /// problems throw request_error. An empty request completes at once with no replies.
+  boost::asio::awaitable<std::vector<value>> exec(const request& req,
+                                                  const request_options& options = {}) {
+    return boost::asio::co_spawn(conn_->strand(), run_many(conn_, make_pending(req, options)),
+                                 boost::asio::use_awaitable);
+  }
+
+ private:
+  struct prepared {
+    std::shared_ptr<detail::pending_request> pending;
+    std::optional<std::chrono::milliseconds> timeout = std::nullopt;
+  };
+
+  prepared make_pending(const request& r, const request_options& options) const {
+    if (!conn_)
+      throw request_error(error::not_connected,
+                          "cachet::redis: exec() on a moved-from client; use the client it was "
+                          "moved to");
+    auto p = std::make_shared<detail::pending_request>(conn_->strand());
+    p->payload = std::string(r.payload());
+    p->expected = r.size();
+    p->idempotent = options.idempotent;
+    return {std::move(p), options.timeout};
+  }
+
+  // Runs on the strand.
+  static boost::asio::awaitable<void> submit(std::shared_ptr<detail::connection> conn,
+                                             prepared job) {
+    auto& p = job.pending;
+    for (const auto& name : detail::command_names(p->payload)) {
+      if (detail::is_push_reply_command(name))
+        throw request_error(error::unexpected_reply,
+                            "cachet::redis: " + name +
+                                " cannot be sent through client::exec (its replies are push "
+                                "messages); use cachet::redis::subscriber");
+    }
+    auto timeout = job.timeout.value_or(conn->cfg().request_timeout);
+    co_await detail::connection::submit(std::move(conn), std::move(p), timeout);
+  }
+
+  static boost::asio::awaitable<value> run_one(std::shared_ptr<detail::connection> conn,
+                                               prepared job) {
+    auto p = job.pending;
+    co_await submit(std::move(conn), std::move(job));
+    value& reply = p->replies.front();
+    if (reply.is_error()) throw server_error(std::move(reply.text));
+    co_return std::move(reply);
+  }
+
+  static boost::asio::awaitable<std::vector<value>> run_many(
+      std::shared_ptr<detail::connection> conn, prepared job) {
+    auto p = job.pending;
+    co_await submit(std::move(conn), std::move(job));
+    co_return std::move(p->replies);
+  }
+
+  std::shared_ptr<detail::connection> conn_;
+  executor_type executor_;
+};
+
+}  // namespace cachet::redis
+
+#endif

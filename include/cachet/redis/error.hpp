@@ -1,0 +1,190 @@
+#ifndef CACHET_REDIS_ERROR_HPP
+#define CACHET_REDIS_ERROR_HPP
+
+#include <cachet/error.hpp>
+
+#include <boost/system/is_error_code_enum.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace cachet::redis {
+
+/// Everything that can go wrong in cachet's Redis client, as an error code.
+/// Converts to both `std::error_code` and `boost::system::error_code`:
+///   std::error_code ec = cachet::redis::error::request_timeout;
+///   if (ec == cachet::redis::error::request_timeout) { ... }
+/// The values start at 1 so that no value means "success".
+enum class error {
+  // Protocol: malformed or unacceptable bytes from the server (reported by the parser).
+  invalid_type_byte = 1,  ///< a reply starts with a byte that is no RESP3 type (or a streamed part)
+  invalid_number,         ///< a number (`:`) or big number (`(`) is not a valid decimal integer
+  invalid_length,     ///< a length or count is malformed, negative other than -1, or out of range
+  expected_crlf,      ///< a line or blob is not terminated by CR LF where the protocol requires it
+  invalid_boolean,    ///< a boolean (`#`) is neither `t` nor `f`
+  invalid_double,     ///< a double (`,`) is not a valid floating point number
+  bulk_too_large,     ///< a string is longer than parse_limits::max_bulk_length
+  too_many_elements,  ///< an aggregate announces more elements than parse_limits::max_elements
+  nesting_too_deep,   ///< aggregates nest deeper than parse_limits::max_depth
+  unexpected_reply,   ///< a reply of a type the caller cannot use
+  // Connection and request (reported by the client).
+  resolve_timeout,             ///< resolving the server's host name took too long
+  connect_timeout,             ///< the TCP connection was not established in time
+  handshake_timeout,           ///< HELLO/AUTH/SELECT did not complete in time
+  handshake_failed,            ///< the server refused HELLO, AUTH or SELECT
+  not_connected,               ///< a request was made while disconnected and not queued
+  connection_lost,             ///< the connection dropped before the request was written
+  outcome_unknown,             ///< the request was written, the connection dropped before the reply
+  request_timeout,             ///< the request's deadline passed (a late reply is discarded)
+  health_check_failed,         ///< PING was not answered in time: the peer hangs
+  cancelled,                   ///< the operation was cancelled
+  server_error,                ///< the server answered with an error reply
+  queue_full,                  ///< the pub/sub receive queue overflowed
+  invalid_url,                 ///< the Redis URL could not be parsed
+  blocking_call_on_io_thread,  ///< a blocking call was made on the client's own I/O thread
+};
+
+}  // namespace cachet::redis
+
+// Specialised before any conversion of the enum is used, so every use sees them.
+namespace std {
+template <>
+struct is_error_code_enum<cachet::redis::error> : true_type {};
+}  // namespace std
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<cachet::redis::error> : std::true_type {};
+}  // namespace boost::system
+
+namespace cachet::redis {
+
+namespace detail {
+
+class error_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "cachet.redis"; }
+
+  std::string message(int value) const override {
+    switch (static_cast<redis::error>(value)) {
+      case redis::error::invalid_type_byte:
+        return "the server sent a reply starting with a byte that is not a RESP3 type "
+               "(streamed strings and aggregates are not supported)";
+      case redis::error::invalid_number:
+        return "the server sent a number that is not a valid 64-bit decimal integer";
+      case redis::error::invalid_length:
+        return "the server sent a malformed length or element count (not decimal, negative "
+               "other than -1, out of range, streamed, or too short for a verbatim string)";
+      case redis::error::expected_crlf:
+        return "the server sent a line or string not terminated by CR LF";
+      case redis::error::invalid_boolean:
+        return "the server sent a boolean other than #t or #f";
+      case redis::error::invalid_double:
+        return "the server sent a double that is not a valid floating point number";
+      case redis::error::bulk_too_large:
+        return "the server sent a string longer than parse_limits::max_bulk_length";
+      case redis::error::too_many_elements:
+        return "the server sent an aggregate with more elements than "
+               "parse_limits::max_elements";
+      case redis::error::nesting_too_deep:
+        return "the server sent aggregates nested deeper than parse_limits::max_depth";
+      case redis::error::unexpected_reply:
+        return "the reply has a type the caller cannot use";
+      case redis::error::resolve_timeout:
+        return "resolving the Redis host name timed out";
+      case redis::error::connect_timeout:
+        return "connecting to the Redis server timed out";
+      case redis::error::handshake_timeout:
+        return "the HELLO/AUTH/SELECT handshake with the Redis server timed out";
+      case redis::error::handshake_failed:
+        return "the Redis server refused the HELLO/AUTH/SELECT handshake";
+      case redis::error::not_connected:
+        return "the request was made while not connected to Redis and was not queued";
+      case redis::error::connection_lost:
+        return "the connection was lost before the request was written; it had no effect";
+      case redis::error::outcome_unknown:
+        return "the connection was lost after the request was written; it may or may not "
+               "have taken effect";
+      case redis::error::request_timeout:
+        return "the request's deadline passed before the reply arrived";
+      case redis::error::health_check_failed:
+        return "the Redis server did not answer the health-check PING in time";
+      case redis::error::cancelled:
+        return "the operation was cancelled";
+      case redis::error::server_error:
+        return "the Redis server answered with an error reply";
+      case redis::error::queue_full:
+        return "the pub/sub receive queue is full; messages were dropped";
+      case redis::error::invalid_url:
+        return "the Redis URL is malformed";
+      case redis::error::blocking_call_on_io_thread:
+        return "a blocking call was made on the Redis client's own I/O thread (it would "
+               "deadlock)";
+    }
+    return "unknown cachet.redis error " + std::to_string(value);
+  }
+};
+
+}  // namespace detail
+
+/// The category of every cachet::redis::error value; its name() is "cachet.redis".
+inline const std::error_category& error_category() noexcept {
+  static const detail::error_category_impl instance;
+  return instance;
+}
+
+/// Makes `std::error_code ec = error::x;` work (found by argument-dependent lookup).
+inline std::error_code make_error_code(error e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+/// The base of the Redis client's exceptions: a failed request or connection, with its code.
+///   try { ... } catch (const cachet::redis::request_error& e) { log(e.code(), e.what()); }
+class request_error : public cachet::error {
+ public:
+  /// `what` says what happened and what to do about it.
+  request_error(std::error_code code, const std::string& what) : cachet::error(what), code_(code) {}
+
+  /// what() is "cachet::redis: " followed by the code's message.
+  explicit request_error(std::error_code code)
+      : request_error(code, "cachet::redis: " + code.message()) {}
+
+  /// The reason, normally a cachet::redis::error.
+  std::error_code code() const noexcept { return code_; }
+
+ private:
+  std::error_code code_;
+};
+
+/// The server answered with an error reply; code() is error::server_error.
+///   catch (const cachet::redis::server_error& e) { if
+///   (e.server_message().starts_with("WRONGTYPE")) ... }
+class server_error : public request_error {
+ public:
+  /// `server_message` is the server's text verbatim, e.g. "WRONGTYPE Operation against a key ...".
+  explicit server_error(std::string server_message)
+      : request_error(redis::error::server_error,
+                      "cachet::redis: the server answered with an error: " + server_message),
+        // Shared, so copying the exception cannot throw; kept apart from what(), which would
+        // cut a blob error at its first NUL byte.
+        server_message_(std::make_shared<const std::string>(std::move(server_message))) {}
+
+  /// The server's error text, verbatim.
+  std::string_view server_message() const noexcept { return *server_message_; }
+
+ private:
+  std::shared_ptr<const std::string> server_message_;
+};
+
+/// The server sent bytes that are not valid RESP3 (or exceed the parse limits); the connection
+/// cannot be used any more. code() is one of the protocol values of cachet::redis::error.
+class protocol_error : public request_error {
+ public:
+  using request_error::request_error;
+};
+
+}  // namespace cachet::redis
+
+#endif

@@ -1,0 +1,274 @@
+#ifndef CACHET_REDIS_RESP3_HPP
+#define CACHET_REDIS_RESP3_HPP
+
+#include <cachet/redis/error.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cachet::redis {
+
+/// The RESP3 type of a reply value (RESP2 null bulk strings and arrays arrive as `null`).
+/// `attribute` is never the type of a parsed value: an attribute (`|`) is attached to the reply
+/// that follows it, in that reply's value::attributes.
+enum class type {
+  blob_string,      ///< `$`: binary-safe string
+  simple_string,    ///< `+`: e.g. OK
+  simple_error,     ///< `-`: e.g. ERR unknown command
+  blob_error,       ///< `!`: binary-safe error
+  number,           ///< `:`: signed 64-bit integer
+  double_type,      ///< `,`: double, including inf, -inf and nan
+  big_number,       ///< `(`: integer beyond 64 bits, kept as its decimal digits
+  boolean,          ///< `#`: t or f
+  null,             ///< `_`, or RESP2 `$-1` / `*-1`
+  array,            ///< `*`
+  map,              ///< `%`
+  set,              ///< `~`
+  attribute,        ///< `|`: see value::attributes
+  push,             ///< `>`: out-of-band data (pub/sub messages, invalidations)
+  verbatim_string,  ///< `=`: text with a 3-character format ("txt", "mkd")
+};
+
+/// The name of a type, e.g. "blob_string".
+constexpr std::string_view to_string(type t) noexcept {
+  switch (t) {
+    case type::blob_string:
+      return "blob_string";
+    case type::simple_string:
+      return "simple_string";
+    case type::simple_error:
+      return "simple_error";
+    case type::blob_error:
+      return "blob_error";
+    case type::number:
+      return "number";
+    case type::double_type:
+      return "double";
+    case type::big_number:
+      return "big_number";
+    case type::boolean:
+      return "boolean";
+    case type::null:
+      return "null";
+    case type::array:
+      return "array";
+    case type::map:
+      return "map";
+    case type::set:
+      return "set";
+    case type::attribute:
+      return "attribute";
+    case type::push:
+      return "push";
+    case type::verbatim_string:
+      return "verbatim_string";
+  }
+  return "unknown";
+}
+
+/// One RESP3 reply, as parsed by cachet::redis::detail::parser. Only the members that belong to
+/// `type` are meaningful; the others keep their defaults.
+///   value v = ...;                      // e.g. the reply to GET
+///   if (v.is_null()) return std::nullopt;
+///   return v.as_string();               // throws server_error on an error reply
+struct value {
+  redis::type type = redis::type::null;  ///< which RESP3 type this is
+  /// blob/simple/verbatim string body, error text, big number digits
+  std::string text;
+  std::string verbatim_format;  ///< "txt", "mkd", ... for verbatim strings
+  std::int64_t integer = 0;     ///< number
+  double real = 0;              ///< double
+  bool boolean = false;         ///< boolean
+  /// array/set/push elements; map: key0, value0, key1, value1, ...
+  std::vector<value> elements;
+  /// the attribute (`|`) that preceded this reply: key0, value0, key1, value1, ...
+  std::vector<value> attributes;
+
+  /// True for simple and blob errors (the server refused the command).
+  bool is_error() const noexcept {
+    return type == redis::type::simple_error || type == redis::type::blob_error;
+  }
+
+  /// True for null (`_`, `$-1`, `*-1`), e.g. GET of a missing key.
+  bool is_null() const noexcept { return type == redis::type::null; }
+
+  /// True for blob, simple and verbatim strings.
+  bool is_string() const noexcept {
+    return type == redis::type::blob_string || type == redis::type::simple_string ||
+           type == redis::type::verbatim_string;
+  }
+
+  /// The text of a blob, simple or verbatim string.
+  /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
+  const std::string& as_string() const {
+    if (!is_string()) fail("a string");
+    return text;
+  }
+
+  /// The integer of a number reply (`:`).
+  /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
+  std::int64_t as_int() const {
+    if (type != redis::type::number) fail("a number");
+    return integer;
+  }
+
+  /// The value of a double reply (`,`); a number reply (`:`) is converted.
+  /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
+  double as_double() const {
+    if (type == redis::type::number) return static_cast<double>(integer);
+    if (type != redis::type::double_type) fail("a double");
+    return real;
+  }
+
+  /// The value of a boolean reply (`#`).
+  /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
+  bool as_bool() const {
+    if (type != redis::type::boolean) fail("a boolean");
+    return boolean;
+  }
+
+  /// The elements of an array, set or push reply.
+  /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
+  const std::vector<value>& as_array() const {
+    if (type != redis::type::array && type != redis::type::set && type != redis::type::push) {
+      fail("an array, set or push");
+    }
+    return elements;
+  }
+
+  /// The elements of a map reply: key0, value0, key1, value1, ...
+  /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
+  const std::vector<value>& as_map() const {
+    if (type != redis::type::map) fail("a map");
+    return elements;
+  }
+
+  /// Structural equality (a nan double is unequal to itself, as for double).
+  friend bool operator==(const value&, const value&) = default;
+
+ private:
+  [[noreturn]] void fail(std::string_view expected) const {
+    if (is_error()) throw server_error(text);
+    throw request_error(error::unexpected_reply,
+                        "cachet::redis: expected " + std::string(expected) + " reply, got " +
+                            std::string(to_string(type)) +
+                            "; check the command's reply type (RESP3) or read value::type first");
+  }
+};
+
+namespace detail {
+
+inline void append_quoted(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f) {
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+inline void append_elements(std::string& out, const std::vector<value>& elements, bool pairs);
+
+inline void append_value(std::string& out, const value& v) {
+  if (!v.attributes.empty()) {
+    out += "|";
+    append_elements(out, v.attributes, true);
+    out += ' ';
+  }
+  switch (v.type) {
+    case type::blob_string:
+    case type::simple_string:
+      append_quoted(out, v.text);
+      break;
+    case type::verbatim_string:
+      out += v.verbatim_format;
+      out += ':';
+      append_quoted(out, v.text);
+      break;
+    case type::simple_error:
+    case type::blob_error:
+      out += "error(";
+      append_quoted(out, v.text);
+      out += ')';
+      break;
+    case type::number:
+      out += std::to_string(v.integer);
+      break;
+    case type::double_type:
+      if (std::isnan(v.real)) {
+        out += "nan";
+      } else if (std::isinf(v.real)) {
+        out += v.real < 0 ? "-inf" : "inf";
+      } else {
+        char buffer[32];  // the shortest round-trip form of any double fits
+        const auto result = std::to_chars(buffer, buffer + sizeof buffer, v.real);
+        out.append(buffer, result.ptr);
+      }
+      break;
+    case type::big_number:
+      out += "big(" + v.text + ')';
+      break;
+    case type::boolean:
+      out += v.boolean ? "true" : "false";
+      break;
+    case type::null:
+      out += "null";
+      break;
+    case type::array:
+      append_elements(out, v.elements, false);
+      break;
+    case type::set:
+      out += '~';
+      append_elements(out, v.elements, false);
+      break;
+    case type::push:
+      out += '>';
+      append_elements(out, v.elements, false);
+      break;
+    case type::map:
+    case type::attribute:
+      append_elements(out, v.elements, true);
+      break;
+  }
+}
+
+inline void append_elements(std::string& out, const std::vector<value>& elements, bool pairs) {
+  out += pairs ? '{' : '[';
+  for (std::size_t i = 0; i < elements.size(); ++i) {
+    if (i != 0) out += (pairs && i % 2 == 1) ? ": " : ", ";
+    append_value(out, elements[i]);
+  }
+  out += pairs ? '}' : ']';
+}
+
+}  // namespace detail
+
+/// A one-line rendering for diagnostics and test failures, e.g. `["a", 1, {"k": true}]`.
+/// Strings are quoted with non-printable bytes as \xNN; errors print as error("...").
+inline std::string to_string(const value& v) {
+  std::string out;
+  detail::append_value(out, v);
+  return out;
+}
+
+/// Writes to_string(v), so GoogleTest and loggers print values readably.
+inline std::ostream& operator<<(std::ostream& os, const value& v) { return os << to_string(v); }
+
+}  // namespace cachet::redis
+
+#endif

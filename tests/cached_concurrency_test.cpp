@@ -1,0 +1,177 @@
+#include <cachet.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+// Lets a test hold every caller of a function inside it until all of them have arrived, so
+// concurrency is forced by a condition, not hoped for with sleeps.
+class gate {
+ public:
+  void open() {
+    {
+      std::lock_guard lock(m_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(m_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Waits until a cached function has seen `n` misses: every caller has looked and is now either
+// computing or waiting for the one computation.
+template <class Cached>
+void wait_for_misses(const Cached& c, std::uint64_t n) {
+  while (c.stats().misses < n) std::this_thread::yield();
+}
+
+TEST(cached_concurrency, concurrent_misses_on_one_key_compute_once) {
+  constexpr int threads = 16;
+  cachet::memory backend;
+  gate release;
+  std::atomic<int> calls{0};
+  auto slow = cachet::make_cached(
+      [&](int x) {
+        ++calls;
+        release.wait();
+        return std::to_string(x);
+      },
+      backend);
+
+  std::vector<std::string> results(threads);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) pool.emplace_back([&, i] { results[i] = slow(7); });
+  wait_for_misses(slow, threads);
+  release.open();
+  for (auto& t : pool) t.join();
+
+  EXPECT_EQ(calls.load(), 1);
+  for (const auto& r : results) EXPECT_EQ(r, "7");
+  const cachet::stats s = slow.stats();
+  EXPECT_EQ(s.misses, static_cast<std::uint64_t>(threads));
+  EXPECT_EQ(s.loads, 1u);
+  EXPECT_EQ(s.hits, 0u);
+}
+
+TEST(cached_concurrency, every_waiter_gets_the_same_exception_and_it_is_not_cached) {
+  constexpr int threads = 8;
+  cachet::memory backend;
+  gate release;
+  std::atomic<int> calls{0};
+  auto failing = cachet::make_cached(
+      [&](int) -> int {
+        ++calls;
+        release.wait();
+        throw std::runtime_error("backend down");
+      },
+      backend);
+
+  std::vector<std::exception_ptr> errors(threads);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      try {
+        failing(1);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  }
+  wait_for_misses(failing, threads);
+  release.open();
+  for (auto& t : pool) t.join();
+
+  EXPECT_EQ(calls.load(), 1);
+  for (const auto& e : errors) {
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e, errors[0]);  // the very same exception object
+  }
+  EXPECT_EQ(failing.stats().load_errors, 1u);
+  EXPECT_FALSE(failing.peek(1).has_value());
+}
+
+TEST(cached_concurrency, many_threads_on_many_keys_get_exact_results_and_counts) {
+  constexpr int threads = 4;
+  constexpr int keys = 500;
+  constexpr int rounds = 20;
+  cachet::memory backend;
+  std::atomic<int> calls{0};
+  auto square = cachet::make_cached(
+      [&](int x) {
+        ++calls;
+        return static_cast<long>(x) * x;
+      },
+      backend);
+
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int r = 0; r < rounds; ++r) {
+        for (int k = 0; k < keys; ++k) {
+          const int x = (k * 7 + t * 13 + r) % keys;
+          if (square(x) != static_cast<long>(x) * x) ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(calls.load(), keys);  // unbounded, no ttl: each key computed exactly once
+  const cachet::stats s = square.stats();
+  EXPECT_EQ(s.loads, static_cast<std::uint64_t>(keys));
+  EXPECT_EQ(s.hits + s.misses, static_cast<std::uint64_t>(threads) * rounds * keys);
+}
+
+TEST(cached_concurrency, eviction_and_invalidation_under_load_never_serve_a_wrong_value) {
+  constexpr int threads = 4;
+  constexpr int iterations = 20000;
+  cachet::memory backend;
+  std::atomic<int> generation{0};
+  std::atomic<int> invalidated{0};  // the newest generation whose invalidation has completed
+  auto versioned = cachet::make_cached<cachet::capacity<64>, cachet::tags<"all">>(
+      [&](int x) { return std::to_string(x) + "@" + std::to_string(generation.load()); },
+      backend);
+
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < iterations; ++i) {
+        const int x = (i * 31 + t) % 200;
+        const int before = invalidated.load();
+        const std::string v = versioned(x);
+        const auto at = v.find('@');
+        // A value computed from data older than the last completed invalidation is stale.
+        if (v.substr(0, at) != std::to_string(x) || std::stoi(v.substr(at + 1)) < before) ++wrong;
+        if (t == 0 && i % 500 == 0) {
+          const int changed = generation.fetch_add(1) + 1;
+          versioned.invalidate_tag("all");
+          invalidated.store(changed);
+        }
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(versioned.stats().evictions, 0u);
+}
+
+}  // namespace

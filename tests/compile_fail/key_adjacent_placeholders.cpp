@@ -1,0 +1,10 @@
+// expect: cachet::key: two placeholders must be separated
+#include <cachet/key.hpp>
+
+#ifndef CACHET_PASSING_TWIN
+static_assert(cachet::key<"{}{}">::check<int, int>());
+#else
+static_assert(cachet::key<"{}:{}">::check<int, int>());
+#endif
+
+int main() {}

@@ -1,0 +1,107 @@
+#ifndef CACHET_TESTS_REDIS_CLIENT_TEST_SUPPORT_HPP
+#define CACHET_TESTS_REDIS_CLIENT_TEST_SUPPORT_HPP
+
+// Shared helpers of the redis client tests: run a test coroutine on an io_context, wait on a
+// server-side condition, unique key names.
+
+#include <cachet/redis/client.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+/// ASSERT_* for coroutines (gtest's ASSERT_* uses `return`): fails and ends the coroutine.
+#define CACHET_CO_ASSERT(condition)                    \
+  do {                                                 \
+    if (!(condition)) {                                \
+      ADD_FAILURE() << "assertion failed: " #condition; \
+      co_return;                                       \
+    }                                                  \
+  } while (false)
+
+namespace cachet_test {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+/// Runs `body(executor)` to completion on a fresh io_context. Fails the test if it throws, if it
+/// has not finished within `limit`, or if the io_context still has work once it finished (a
+/// client left a coroutine behind after close()/destruction).
+inline void run_async(const std::function<asio::awaitable<void>(asio::any_io_executor)>& body,
+                      std::chrono::seconds limit = std::chrono::seconds(30)) {
+  asio::io_context io;
+  bool finished = false;
+  std::exception_ptr failure;
+  asio::co_spawn(io, body(io.get_executor()), [&](std::exception_ptr e) {
+    finished = true;
+    failure = e;
+  });
+  io.run_for(limit);
+  ASSERT_TRUE(finished) << "the test coroutine did not finish within " << limit.count() << " s";
+  EXPECT_TRUE(io.stopped()) << "work was left on the io_context after the test coroutine ended";
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      FAIL() << "test coroutine threw: " << e.what();
+    }
+  }
+}
+
+/// Suspends the calling coroutine (a polling interval, never a synchronisation device).
+inline asio::awaitable<void> pause_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+/// The integer after "<field>:" in an INFO reply.
+inline long long info_field(const std::string& info, const std::string& field) {
+  auto at = info.find(field + ":");
+  if (at == std::string::npos) throw std::runtime_error("INFO has no field " + field);
+  return std::stoll(info.substr(at + field.size() + 1));
+}
+
+/// Waits (bounded polling of the condition) until the server reports exactly `n` clients blocked
+/// in a blocking command such as BLPOP.
+inline asio::awaitable<void> wait_blocked_clients(cachet::redis::client& admin, long long n) {
+  for (int i = 0; i < 2000; ++i) {
+    auto info = co_await admin.exec("INFO", "clients");
+    if (info_field(info.as_string(), "blocked_clients") == n) co_return;
+    co_await pause_for(std::chrono::milliseconds(5));
+  }
+  throw std::runtime_error("blocked_clients never reached " + std::to_string(n));
+}
+
+/// A key name unique to this process and test.
+inline std::string unique_key(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return "cachet:test:" + std::to_string(::getpid()) + ":" +
+         (info ? std::string(info->name()) : std::string("none")) + ":" + name;
+}
+
+/// Short limits so failures surface fast.
+inline cachet::redis::config fast_config(const std::string& url) {
+  auto cfg = cachet::redis::config::from_url(url);
+  cfg.resolve_timeout = 1s;
+  cfg.connect_timeout = 1s;
+  cfg.handshake_timeout = 1s;
+  cfg.request_timeout = 5s;
+  cfg.health_check_interval = 0ms;
+  cfg.reconnect_min_delay = 5ms;
+  cfg.reconnect_max_delay = 100ms;
+  return cfg;
+}
+
+}  // namespace cachet_test
+
+#endif

@@ -1,0 +1,135 @@
+#include <cachet/redis/config.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+using cachet::redis::config;
+
+// Expects from_url to throw request_error(invalid_url) whose message contains `needle`.
+void expect_invalid(const std::string& url, const std::string& needle) {
+  try {
+    (void)config::from_url(url);
+    ADD_FAILURE() << "accepted: " << url;
+  } catch (const cachet::redis::request_error& e) {
+    EXPECT_EQ(e.code(), cachet::redis::error::invalid_url) << url;
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+        << url << " -> " << e.what();
+  }
+}
+
+TEST(RedisConfig, DefaultsAreSensible) {
+  config cfg;
+  EXPECT_EQ(cfg.host, "localhost");
+  EXPECT_EQ(cfg.port, 6379);
+  EXPECT_EQ(cfg.database, 0);
+  EXPECT_EQ(cfg.client_name, "cachet");
+  EXPECT_GT(cfg.request_timeout.count(), 0);
+  EXPECT_LE(cfg.reconnect_min_delay, cfg.reconnect_max_delay);
+}
+
+TEST(RedisConfig, HostOnly) {
+  auto cfg = config::from_url("redis://cache.example");
+  EXPECT_EQ(cfg.host, "cache.example");
+  EXPECT_EQ(cfg.port, 6379);
+  EXPECT_EQ(cfg.username, "");
+  EXPECT_EQ(cfg.password, "");
+  EXPECT_EQ(cfg.database, 0);
+}
+
+TEST(RedisConfig, AllParts) {
+  auto cfg = config::from_url("redis://app:s3cret@10.0.0.7:6380/5");
+  EXPECT_EQ(cfg.host, "10.0.0.7");
+  EXPECT_EQ(cfg.port, 6380);
+  EXPECT_EQ(cfg.username, "app");
+  EXPECT_EQ(cfg.password, "s3cret");
+  EXPECT_EQ(cfg.database, 5);
+}
+
+TEST(RedisConfig, PasswordOnlyAndUserOnly) {
+  auto p = config::from_url("redis://:pw@h");
+  EXPECT_EQ(p.username, "");
+  EXPECT_EQ(p.password, "pw");
+  auto u = config::from_url("redis://someone@h:1");
+  EXPECT_EQ(u.username, "someone");
+  EXPECT_EQ(u.password, "");
+  EXPECT_EQ(u.port, 1);
+}
+
+TEST(RedisConfig, PercentDecodingInUserAndPassword) {
+  auto cfg = config::from_url("redis://us%65r%3Aname:p%40ss%2Fw%3a%25rd@h");
+  EXPECT_EQ(cfg.username, "user:name");
+  EXPECT_EQ(cfg.password, "p@ss/w:%rd");
+}
+
+TEST(RedisConfig, UnescapedAtInPasswordUsesLastAt) {
+  auto cfg = config::from_url("redis://u:p@ss@h:7");
+  EXPECT_EQ(cfg.password, "p@ss");
+  EXPECT_EQ(cfg.host, "h");
+  EXPECT_EQ(cfg.port, 7);
+}
+
+TEST(RedisConfig, Ipv6Host) {
+  auto cfg = config::from_url("redis://[::1]:6390/2");
+  EXPECT_EQ(cfg.host, "::1");
+  EXPECT_EQ(cfg.port, 6390);
+  EXPECT_EQ(cfg.database, 2);
+  EXPECT_EQ(config::from_url("redis://[fe80::1]").port, 6379);
+}
+
+TEST(RedisConfig, TrailingSlashMeansDefaultDatabase) {
+  EXPECT_EQ(config::from_url("redis://h/").database, 0);
+}
+
+TEST(RedisConfig, RejectsBadInputWithAReason) {
+  expect_invalid("http://h", "must start with redis://");
+  expect_invalid("rediss://h", "TLS");
+  expect_invalid("", "must start with redis://");
+  expect_invalid("redis://", "host is missing");
+  expect_invalid("redis://:6379", "host is missing");
+  expect_invalid("redis://u:p@", "host is missing");
+  expect_invalid("redis://h:", "port");
+  expect_invalid("redis://h:65536", "port \"65536\"");
+  expect_invalid("redis://h:0", "port 0");
+  expect_invalid("redis://h:12ab", "port \"12ab\"");
+  expect_invalid("redis://h:-1", "port \"-1\"");
+  expect_invalid("redis://h/x", "database \"x\"");
+  expect_invalid("redis://h/-3", "database \"-3\"");
+  expect_invalid("redis://h/1/2", "database \"1/2\"");
+  expect_invalid("redis://h?db=1", "query");
+  expect_invalid("redis://[::1", "']'");
+  expect_invalid("redis://[::1]x", "after the host");
+  expect_invalid("redis://u:p%4@h", "percent-escape in the password");
+  expect_invalid("redis://u%zz@h", "percent-escape in the user name");
+}
+
+TEST(RedisConfig, ErrorMessageNeverEchoesThePassword) {
+  try {
+    (void)config::from_url("redis://u:topsecret%G1@h");
+    FAIL() << "accepted";
+  } catch (const cachet::redis::request_error& e) {
+    EXPECT_EQ(std::string(e.what()).find("topsecret"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RedisConfig, IsACachetError) {
+  EXPECT_THROW((void)config::from_url("nope"), cachet::error);
+}
+
+TEST(RedisConfig, FromEnv) {
+  ::setenv("CACHET_REDIS_URL", "redis://envhost:7001/3", 1);
+  auto cfg = config::from_env();
+  EXPECT_EQ(cfg.host, "envhost");
+  EXPECT_EQ(cfg.port, 7001);
+  EXPECT_EQ(cfg.database, 3);
+  ::unsetenv("CACHET_REDIS_URL");
+  EXPECT_EQ(config::from_env().host, "localhost");
+  ::setenv("CACHET_REDIS_URL", "bad", 1);
+  EXPECT_THROW((void)config::from_env(), cachet::redis::request_error);
+  ::unsetenv("CACHET_REDIS_URL");
+}
+
+}  // namespace

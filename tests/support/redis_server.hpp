@@ -1,0 +1,280 @@
+#ifndef CACHET_TESTS_SUPPORT_REDIS_SERVER_HPP
+#define CACHET_TESTS_SUPPORT_REDIS_SERVER_HPP
+
+// Test support: real redis-server processes for the redis tests (never a mock).
+//
+//   cachet_test::private_redis_server server;          // own server: may be killed/paused/restarted
+//   auto cfg = cachet::redis::config::from_url(server.url());
+//   server.pause();  ...  server.resume();
+//
+//   std::string url = cachet_test::shared_redis_url();  // CTest fixture's server, or a private one
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+extern char** environ;
+
+namespace cachet_test {
+
+namespace detail {
+
+/// Throws std::runtime_error naming the failed system call and errno's text.
+[[noreturn]] inline void throw_errno(const std::string& what) {
+  throw std::runtime_error("cachet_test: " + what + ": " + std::strerror(errno));
+}
+
+/// A loopback port that was free a moment ago: bind port 0, read the kernel's choice back.
+inline unsigned short free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw_errno("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    throw_errno("bind/getsockname on 127.0.0.1:0");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// True when a server on 127.0.0.1:port answers a PING with +PONG (or a -LOADING/-NOAUTH error,
+/// which still proves it is up and speaking RESP) within a short bound.
+inline bool answers_ping(unsigned short port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  timeval tv{0, 200'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const char ping[] = "PING\r\n";
+    if (::send(fd, ping, sizeof ping - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof ping - 1)) {
+      char reply[64];
+      ssize_t n = ::recv(fd, reply, sizeof reply, 0);
+      ok = n > 0 && (reply[0] == '+' || reply[0] == '-');
+    }
+  }
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace detail
+
+/// A redis-server child process owned by the test (RAII), for tests that kill, pause or restart
+/// their server. Runs in the foreground (no daemonize) so signals reach it; listens on a free
+/// loopback port; persistence is off; DEBUG is enabled for local connections. The destructor
+/// always stops the process and removes its temporary directory.
+class private_redis_server {
+ public:
+  /// Starts the server; `extra_args` are appended to the command line (e.g. {"--maxclients", "5"}).
+  explicit private_redis_server(std::vector<std::string> extra_args = {})
+      : extra_args_(std::move(extra_args)) {
+    char pattern[] = "/tmp/cachet-redis-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) detail::throw_errno("mkdtemp");
+    dir_ = pattern;
+    // The free port can be taken by someone else between probing and redis binding it; then the
+    // server exits at once and we try another port.
+    for (int attempt = 0;; ++attempt) {
+      port_ = detail::free_loopback_port();
+      try {
+        start();
+        return;
+      } catch (const std::exception&) {
+        if (attempt == 4) {
+          std::filesystem::remove_all(dir_);
+          throw;
+        }
+      }
+    }
+  }
+
+  private_redis_server(const private_redis_server&) = delete;
+  private_redis_server& operator=(const private_redis_server&) = delete;
+
+  ~private_redis_server() {
+    try {
+      stop();
+    } catch (...) {
+      // A destructor must not throw; the child is SIGKILLed by stop() before anything can throw.
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  /// The loopback port the server listens on (stable across restart()).
+  unsigned short port() const { return port_; }
+  /// `redis://127.0.0.1:<port>`.
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  /// The child's pid, or -1 when it is not running.
+  pid_t pid() const { return pid_; }
+  /// The server's working directory (holds redis.log).
+  const std::filesystem::path& dir() const { return dir_; }
+
+  /// SIGTERM (after SIGCONT, in case it is paused) and reap; SIGKILL if it has not exited in 5 s.
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGCONT);
+    ::kill(pid_, SIGTERM);
+    if (!reap_within(std::chrono::seconds(5))) {
+      ::kill(pid_, SIGKILL);
+      reap_within(std::chrono::seconds(30));
+    }
+    pid_ = -1;
+  }
+
+  /// SIGKILL and reap: the server dies without closing its sockets gracefully.
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    reap_within(std::chrono::seconds(30));
+    pid_ = -1;
+  }
+
+  /// SIGSTOP: the server keeps its sockets open but answers nothing (a hung peer).
+  void pause() {
+    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  }
+
+  /// SIGCONT: undoes pause().
+  void resume() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+  }
+
+  /// Stops the server if it runs, then starts it again on the same port and directory.
+  void restart() {
+    stop();
+    start();
+  }
+
+  /// The tail of the server's log, for failure messages.
+  std::string log() const {
+    std::ifstream in(dir_ / "redis.log");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+ private:
+  void start() {
+    std::vector<std::string> args = {"redis-server",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--dir",
+                                     dir_.string(),
+                                     "--logfile",
+                                     (dir_ / "redis.log").string(),
+                                     "--save",
+                                     "",
+                                     "--appendonly",
+                                     "no",
+                                     "--daemonize",
+                                     "no",
+                                     "--enable-debug-command",
+                                     "local"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    pid_t child = -1;
+    int rc = ::posix_spawnp(&child, "redis-server", &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      errno = rc;
+      detail::throw_errno("posix_spawnp(redis-server)");
+    }
+    pid_ = child;
+
+    // Bounded polling of a condition: the server answers PING, or the child has exited.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!detail::answers_ping(port_)) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("cachet_test: redis-server exited during startup on port " +
+                                 std::to_string(port_) + "; log:\n" + log());
+      }
+      if (std::chrono::steady_clock::now() > give_up) {
+        stop();
+        throw std::runtime_error("cachet_test: redis-server did not answer PING within 10 s; log:\n" +
+                                 log());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  bool reap_within(std::chrono::steady_clock::duration limit) {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      int status = 0;
+      pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_ || (r < 0 && errno == ECHILD)) return true;
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+
+  std::vector<std::string> extra_args_;
+  std::filesystem::path dir_;
+  unsigned short port_ = 0;
+  pid_t pid_ = -1;
+};
+
+/// The URL of the redis-server shared by the test process: the CTest fixture's (file named by env
+/// CACHET_TEST_REDIS_URL_FILE, single line `redis://127.0.0.1:<port>`), or else a private server
+/// started on first call and stopped at process exit.
+inline std::string shared_redis_url() {
+  if (const char* file = std::getenv("CACHET_TEST_REDIS_URL_FILE"); file != nullptr && *file) {
+    std::ifstream in(file);
+    std::string line;
+    if (!std::getline(in, line))
+      throw std::runtime_error(std::string("cachet_test: cannot read a URL from ") + file +
+                               " (CACHET_TEST_REDIS_URL_FILE); is the redis fixture running?");
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\n'))
+      line.pop_back();
+    return line;
+  }
+  static private_redis_server server;
+  return server.url();
+}
+
+}  // namespace cachet_test
+
+#endif
