@@ -147,8 +147,7 @@ TEST(cached_concurrency, eviction_and_invalidation_under_load_never_serve_a_wron
   std::atomic<int> generation{0};
   std::atomic<int> invalidated{0};  // the newest generation whose invalidation has completed
   auto versioned = cachet::make_cached<cachet::capacity<64>, cachet::tags<"all">>(
-      [&](int x) { return std::to_string(x) + "@" + std::to_string(generation.load()); },
-      backend);
+      [&](int x) { return std::to_string(x) + "@" + std::to_string(generation.load()); }, backend);
 
   std::atomic<int> wrong{0};
   std::vector<std::thread> pool;

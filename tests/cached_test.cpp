@@ -170,15 +170,16 @@ TEST_F(cached_test, an_invalidation_during_a_load_is_not_lost) {
       backend);
   EXPECT_EQ(loader(3), 3);
   EXPECT_FALSE(loader.peek(3).has_value());
-
 }
 
 TEST_F(cached_test, invalidate_during_a_load_keeps_the_stale_result_out) {
   std::function<void()> during_load;
-  auto f = cachet::make_cached([&](int x) {
-    if (during_load) during_load();
-    return x + user_loads++;
-  }, backend);
+  auto f = cachet::make_cached(
+      [&](int x) {
+        if (during_load) during_load();
+        return x + user_loads++;
+      },
+      backend);
   during_load = [&] { f.invalidate(1); };
   f(1);
   EXPECT_FALSE(f.peek(1).has_value());
@@ -311,12 +312,14 @@ TEST_F(cached_test, a_recursive_call_for_the_same_key_fails_instead_of_hanging) 
 struct counting_policy : cachet::detail::policy<struct counting_kind> {
   static inline int calls = 0;
   static inline int loads = 0;
+  static inline std::string last_call_key;
   template <class Value>
   struct call_stage {
     explicit call_stage(const cachet::options&) {}
     template <class Next>
-    Value operator()(std::string_view, Next&& next) {
+    Value operator()(std::string_view key, Next&& next) {
       ++calls;
+      last_call_key = key;
       return next();
     }
   };
@@ -325,7 +328,7 @@ struct counting_policy : cachet::detail::policy<struct counting_kind> {
     explicit load_stage(const cachet::options&) {}
     template <class Next>
     Value operator()(std::string_view key, Next&& next) {
-      EXPECT_EQ(key, "7");
+      EXPECT_EQ(key, last_call_key);  // the same call, seen from both stages
       ++loads;
       return next();
     }
@@ -335,9 +338,13 @@ struct counting_policy : cachet::detail::policy<struct counting_kind> {
 TEST_F(cached_test, policies_can_wrap_calls_and_loads) {
   cachet::cached<&load_user, counting_policy, cachet::ttl<5>> get_user{backend};
   get_user(7);
+  const std::string key_of_7 = counting_policy::last_call_key;
   get_user(7);
-  EXPECT_EQ(counting_policy::calls, 2);
-  EXPECT_EQ(counting_policy::loads, 1);
+  EXPECT_EQ(counting_policy::last_call_key, key_of_7);
+  get_user(8);
+  EXPECT_NE(counting_policy::last_call_key, key_of_7);
+  EXPECT_EQ(counting_policy::calls, 3);
+  EXPECT_EQ(counting_policy::loads, 2);
 }
 
 }  // namespace

@@ -16,8 +16,7 @@ void expect_invalid(const std::string& url, const std::string& needle) {
     ADD_FAILURE() << "accepted: " << url;
   } catch (const cachet::redis::request_error& e) {
     EXPECT_EQ(e.code(), cachet::redis::error::invalid_url) << url;
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-        << url << " -> " << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << url << " -> " << e.what();
   }
 }
 
@@ -115,9 +114,7 @@ TEST(RedisConfig, ErrorMessageNeverEchoesThePassword) {
   }
 }
 
-TEST(RedisConfig, IsACachetError) {
-  EXPECT_THROW((void)config::from_url("nope"), cachet::error);
-}
+TEST(RedisConfig, IsACachetError) { EXPECT_THROW((void)config::from_url("nope"), cachet::error); }
 
 TEST(RedisConfig, FromEnv) {
   ::setenv("CACHET_REDIS_URL", "redis://envhost:7001/3", 1);

@@ -95,6 +95,9 @@ TEST(RedisError, ServerErrorKeepsTheServerTextVerbatim) {
     EXPECT_NE(std::string(e.what()).find(text), std::string::npos);
   }
   EXPECT_EQ(cachet::redis::server_error("").server_message(), "");
+  // A blob error may hold any byte; the message is not cut at a NUL.
+  const std::string binary("ERR a\0b", 7);
+  EXPECT_EQ(cachet::redis::server_error(binary).server_message(), binary);
 }
 
 TEST(RedisError, ProtocolErrorCarriesTheParserCode) {

@@ -3,6 +3,7 @@
 
 #include <cachet/backend.hpp>
 #include <cachet/capacity.hpp>
+#include <cachet/detail/binary_key.hpp>
 #include <cachet/detail/callable_traits.hpp>
 #include <cachet/detail/function_name.hpp>
 #include <cachet/detail/policy_pack.hpp>
@@ -112,7 +113,7 @@ struct no_capacity {
 // declared for every cached<> and disabled by their constraint.
 struct no_object {};
 
-template <class Traits, bool = Traits::known && Traits::is_member>
+template <class Traits, bool = Traits::known&& Traits::is_member>
 struct object_of {
   using type = no_object;
 };
@@ -120,7 +121,6 @@ template <class Traits>
 struct object_of<Traits, true> {
   using type = typename Traits::object;
 };
-
 
 template <class Traits, bool = Traits::known>
 struct declared_result {
@@ -176,8 +176,7 @@ concept async_store = requires(Store& s, std::string key, std::vector<std::strin
                                std::vector<std::string> keys,
                                std::vector<std::vector<std::string>> tags_of_keys) {
   s.async_get_or_load(std::move(key), std::move(tags), any_loader<Value>{});
-  s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys),
-                           any_indexed_loader<Value>{});
+  s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys), any_indexed_loader<Value>{});
 };
 
 template <class Function, class Params, class... Policies>
@@ -214,17 +213,17 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
  private:
   static constexpr std::size_t tag_count = tags_policy::count;
   using store_type = typename backend_type::template store<value_type, tag_count>;
+  static constexpr bool binary_keys = requires { requires store_type::binary_keys; };
 
  public:
-
   /// Uses the backend's process-wide instance and the policies' values.
   cached_impl() : cached_impl(backend_type::shared(), options{}) {}
   /// Overrides the policies' values (ttl, capacity) with those set in `opts`.
   explicit cached_impl(const options& opts) : cached_impl(backend_type::shared(), opts) {}
   /// Stores results in `backend`, which must outlive this object.
   explicit cached_impl(backend_type& backend) : cached_impl(backend, options{}) {}
-  cached_impl(backend_type& backend, const options& opts)
-    requires std::is_default_constructible_v<Function>
+  cached_impl(backend_type& backend,
+              const options& opts) requires std::is_default_constructible_v<Function>
       : cached_impl(Function{}, backend, opts) {}
 
   cached_impl(Function fn, backend_type& backend, const options& opts)
@@ -243,14 +242,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// Returns the stored result for these arguments, or calls the function and stores its result.
   /// Concurrent calls with the same arguments call the function once; an exception it throws
   /// reaches every one of them and is not stored.
-  value_type operator()(Params... args)
-    requires(!is_member)
-  {
-    return call(nullptr, args...);
-  }
-  value_type operator()(object_param& object, Params... args)
-    requires is_member
-  {
+  value_type operator()(Params... args) requires(!is_member) { return call(nullptr, args...); }
+  value_type operator()(object_param& object, Params... args) requires is_member {
     return call(&object, args...);
   }
 
@@ -258,8 +251,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// such as cachet::redis): `User u = co_await get_user.async(42);`. The arguments are copied
   /// into the coroutine, so it may outlive them.
   template <class S = store_type>
-    requires async_store<S, value_type> && (!is_member)
-  auto async(Params... args) {
+  requires async_store<S, value_type> &&(!is_member) auto async(Params... args) {
     std::string key(render(nullptr, args...));
     return store_.async_get_or_load(
         std::move(key), render_tags(args...),
@@ -269,15 +261,13 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
   /// For a member function: the object must outlive the returned coroutine.
   template <class S = store_type>
-    requires async_store<S, value_type> && is_member
-  auto async(object_param& object, Params... args) {
+  requires async_store<S, value_type> && is_member auto async(object_param& object,
+                                                              Params... args) {
     std::string key(render(&object, args...));
     return store_.async_get_or_load(
         std::move(key), render_tags(args...),
-        [this, target = &object,
-         ... owned = std::remove_cvref_t<Params>(args)]() mutable -> decltype(auto) {
-          return fn_(*target, owned...);
-        });
+        [this, target = &object, ... owned = std::remove_cvref_t<Params>(args)]() mutable
+        -> decltype(auto) { return fn_(*target, owned...); });
   }
 
   /// Many calls of a one-argument function at once: the stored results are fetched in one round
@@ -285,8 +275,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   ///
   ///     std::vector<User> us = co_await get_user.async_many(std::vector{1, 2, 3});
   template <class S = store_type, class Arg = std::remove_cvref_t<first_t<Params...>>>
-    requires async_store<S, value_type> && (!is_member) && (sizeof...(Params) == 1)
-  auto async_many(std::vector<Arg> args) {
+  requires async_store<S, value_type> &&(!is_member) &&
+      (sizeof...(Params) == 1) auto async_many(std::vector<Arg> args) {
     std::vector<std::string> keys;
     std::vector<std::vector<std::string>> tags;
     keys.reserve(args.size());
@@ -301,27 +291,22 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   /// The stored result for these arguments if it is fresh; never calls the function.
-  std::optional<value_type> peek(const std::remove_cvref_t<Params>&... args)
-    requires(!is_member || !has_instance_key)
-  {
+  std::optional<value_type> peek(const std::remove_cvref_t<Params>&... args) requires(
+      !is_member || !has_instance_key) {
     return store_.peek(render(nullptr, args...));
   }
   std::optional<value_type> peek(const object_param& object,
-                                 const std::remove_cvref_t<Params>&... args)
-    requires is_member
-  {
+                                 const std::remove_cvref_t<Params>&... args) requires is_member {
     return store_.peek(render(&object, args...));
   }
 
   /// Drops the entry for these arguments; a computation of it already under way is not stored.
-  void invalidate(const std::remove_cvref_t<Params>&... args)
-    requires(!is_member || !has_instance_key)
-  {
+  void invalidate(const std::remove_cvref_t<Params>&... args) requires(!is_member ||
+                                                                       !has_instance_key) {
     store_.erase(render(nullptr, args...));
   }
-  void invalidate(const object_param& object, const std::remove_cvref_t<Params>&... args)
-    requires is_member
-  {
+  void invalidate(const object_param& object,
+                  const std::remove_cvref_t<Params>&... args) requires is_member {
     store_.erase(render(&object, args...));
   }
 
@@ -337,8 +322,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
 
   /// The key these arguments are stored under, as the backend sees it; for diagnostics.
   std::string key(const std::remove_cvref_t<Params>&... args) const
-    requires(!is_member || !has_instance_key)
-  {
+      requires(!is_member || !has_instance_key) {
     std::string out;
     render_into(out, nullptr, args...);
     return out;
@@ -349,7 +333,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using load_stages = stages_for<load_stage_of, value_type, Policies...>;
 
   static std::chrono::nanoseconds effective_ttl(const options& opts) {
-    return opts.ttl ? std::chrono::nanoseconds(*opts.ttl) : std::chrono::nanoseconds(ttl_policy::value);
+    return opts.ttl ? std::chrono::nanoseconds(*opts.ttl)
+                    : std::chrono::nanoseconds(ttl_policy::value);
   }
 
   static std::vector<std::string> render_tags(const std::remove_cvref_t<Params>&... args) {
@@ -372,12 +357,21 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
 
   // Keys of hits are rendered into one buffer per thread, so a hit allocates nothing once the
   // buffer has grown to the longest key. The view is only valid until the function runs: the
-  // store copies the key before it calls the function.
+  // store copies the key before it calls the function. A store that keeps its keys to itself
+  // (in process) takes a binary key, cheaper to build than the text.
   static std::string_view render(const object_param* object,
                                  const std::remove_cvref_t<Params>&... args) {
     thread_local std::string buffer;
     buffer.clear();
-    render_into(buffer, object, args...);
+    if constexpr (binary_keys) {
+      if constexpr (has_instance_key) {
+        append_length_prefixed_by(
+            buffer, [&](std::string& out) { instance_key_policy::render(out, *object); });
+      }
+      (append_binary_key(buffer, args), ...);
+    } else {
+      render_into(buffer, object, args...);
+    }
     return buffer;
   }
 
@@ -427,13 +421,14 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
 /// (`find(repo, 42)`) and, unless `instance_key<>` says otherwise, is left out of the key, so
 /// every object shares one cache. Nothing is kept of the object after a call returns.
 template <auto F, class... Policies>
-class cached : public detail::cached_impl<detail::named_function<F>,
-                                          typename detail::params_of<detail::callable_traits<
-                                              decltype(F)>>::type,
-                                          Policies...> {
-  using base = detail::cached_impl<
-      detail::named_function<F>,
-      typename detail::params_of<detail::callable_traits<decltype(F)>>::type, Policies...>;
+class cached
+    : public detail::cached_impl<
+          detail::named_function<F>,
+          typename detail::params_of<detail::callable_traits<decltype(F)>>::type, Policies...> {
+  using base =
+      detail::cached_impl<detail::named_function<F>,
+                          typename detail::params_of<detail::callable_traits<decltype(F)>>::type,
+                          Policies...>;
 
  public:
   using base::base;
@@ -445,10 +440,9 @@ class cached_function
     : public detail::cached_impl<detail::function_object<F>,
                                  typename detail::params_of<detail::callable_traits<F>>::type,
                                  Policies...> {
-  using base =
-      detail::cached_impl<detail::function_object<F>,
-                          typename detail::params_of<detail::callable_traits<F>>::type,
-                          Policies...>;
+  using base = detail::cached_impl<detail::function_object<F>,
+                                   typename detail::params_of<detail::callable_traits<F>>::type,
+                                   Policies...>;
 
  public:
   using backend_type = typename base::backend_type;
@@ -465,7 +459,8 @@ class cached_function
 ///         [&](int x) { return x * x; });
 ///
 /// The result is neither copyable nor movable (it owns its entries and in-flight computations):
-/// keep it where it is made, or in a `std::unique_ptr` via `std::make_unique<cached_function<...>>`.
+/// keep it where it is made, or in a `std::unique_ptr` via
+/// `std::make_unique<cached_function<...>>`.
 template <class... Policies, class F>
 cached_function<std::decay_t<F>, Policies...> make_cached(F&& fn, const options& opts = {}) {
   return cached_function<std::decay_t<F>, Policies...>(std::forward<F>(fn), opts);

@@ -123,7 +123,8 @@ concept template_decoder = requires(std::string_view text) {
 template <class C, class T>
 concept codec_for = requires(const T& value, std::string_view text) {
   { C::encode(value) } -> std::convertible_to<std::string>;
-} && (template_decoder<C, T> || requires(std::string_view text) {
+}
+&&(template_decoder<C, T> || requires(std::string_view text) {
   { C::decode(text) } -> std::convertible_to<T>;
 });
 

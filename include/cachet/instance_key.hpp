@@ -29,7 +29,8 @@ template <auto Projection>
 struct instance_key : detail::policy<detail::instance_key_kind> {
   template <class Object>
   static void render(std::string& out, const Object& object) {
-    using projected = std::remove_cvref_t<std::invoke_result_t<decltype(Projection), const Object&>>;
+    using projected =
+        std::remove_cvref_t<std::invoke_result_t<decltype(Projection), const Object&>>;
     static_assert(key_encodable<projected>,
                   "cachet::instance_key: the projection's result has no key encoding; project to "
                   "an id, a string or another encodable value, or specialise "

@@ -12,8 +12,10 @@ namespace cachet {
 ///
 ///     cachet::cached<&load_user, cachet::ttl<300>> get_user{cachet::options{.ttl = config_ttl}};
 struct options {
-  std::optional<std::chrono::milliseconds> ttl;  ///< 0 = never expires
-  std::optional<std::size_t> capacity;           ///< entries; 0 = unbounded
+  // Every field has an initializer, so `options{.ttl = t}` compiles cleanly under g++'s
+  // -Wmissing-field-initializers.
+  std::optional<std::chrono::milliseconds> ttl = std::nullopt;  ///< 0 = never expires
+  std::optional<std::size_t> capacity = std::nullopt;           ///< entries; 0 = unbounded
 };
 
 }  // namespace cachet

@@ -11,10 +11,10 @@ namespace cachet {
 struct stats {
   std::uint64_t hits = 0;
   std::uint64_t misses = 0;
-  std::uint64_t loads = 0;        ///< calls of the function that returned a value
-  std::uint64_t load_errors = 0;  ///< calls of the function that threw (never cached)
-  std::uint64_t evictions = 0;    ///< entries dropped to respect the capacity
-  std::uint64_t expirations = 0;  ///< entries dropped because their ttl had passed
+  std::uint64_t loads = 0;          ///< calls of the function that returned a value
+  std::uint64_t load_errors = 0;    ///< calls of the function that threw (never cached)
+  std::uint64_t evictions = 0;      ///< entries dropped to respect the capacity
+  std::uint64_t expirations = 0;    ///< entries dropped because their ttl had passed
   std::uint64_t invalidations = 0;  ///< entries found stale by a tag invalidation
   std::uint64_t decode_errors = 0;  ///< stored values that could not be read back (remote backends)
   std::uint64_t backend_errors = 0;  ///< failed backend operations the call survived

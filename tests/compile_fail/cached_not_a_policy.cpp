@@ -6,7 +6,7 @@ int twice(int x) { return 2 * x; }
 #ifndef CACHET_PASSING_TWIN
 cachet::cached<&twice, int> c;
 #else
-cachet::cached<&twice, cachet::capacity<10>> c;
+cachet::cached<&twice, cachet::capacity<10> > c;
 #endif
 
 int main() { return c(1) == 2 ? 0 : 1; }

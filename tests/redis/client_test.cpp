@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -104,6 +105,18 @@ TEST(RedisClient, ArgumentsOfManyKinds) {
   });
 }
 
+TEST(RedisClient, LargeValuesCrossManyReads) {
+  run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    client c(ex, fast_config(cachet_test::shared_redis_url()));
+    std::string big(5 * 1024 * 1024 + 7, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131) % 251);
+    co_await c.exec("SET", unique_key("big"), big, "PX", 10000);
+    auto got = co_await c.exec("GET", unique_key("big"));
+    EXPECT_TRUE(got.as_string() == big) << "size " << got.as_string().size();
+    EXPECT_EQ((co_await c.exec("ECHO", "after")).as_string(), "after");
+  });
+}
+
 TEST(RedisClient, PipelineReturnsErrorRepliesAsValues) {
   run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
     client c(ex, fast_config(cachet_test::shared_redis_url()));
@@ -133,17 +146,19 @@ TEST(RedisClient, ManyConcurrentCoroutinesGetTheirOwnReplies) {
     int finished = 0;
     int correct = 0;
     asio::steady_timer all_done(ex, clock_type::time_point::max());
+    // Captureless: a coroutine lambda's captures die with the lambda object, its parameters
+    // live in the coroutine frame.
+    auto worker = [](client& c, int i) -> asio::awaitable<bool> {
+      const auto key = unique_key(std::to_string(i));
+      const auto val = "value-" + std::to_string(i * 7919);
+      auto set = co_await c.exec("SET", key, val);
+      auto get = co_await c.exec("GET", key);
+      auto len = co_await c.exec("STRLEN", key);
+      co_return set.text == "OK" &&
+          get.as_string() == val&& len.as_int() == static_cast<std::int64_t>(val.size());
+    };
     for (int i = 0; i < n; ++i) {
-      auto worker = [&c, i]() -> asio::awaitable<bool> {
-        const auto key = unique_key(std::to_string(i));
-        const auto val = "value-" + std::to_string(i * 7919);
-        auto set = co_await c.exec("SET", key, val);
-        auto get = co_await c.exec("GET", key);
-        auto len = co_await c.exec("STRLEN", key);
-        co_return set.text == "OK" && get.as_string() == val &&
-            len.as_int() == static_cast<std::int64_t>(val.size());
-      };
-      asio::co_spawn(ex, worker(), [&](std::exception_ptr e, bool ok) {
+      asio::co_spawn(ex, worker(c, i), [&](std::exception_ptr e, bool ok) {
         if (!e && ok) ++correct;
         if (++finished == n) all_done.cancel();
       });
@@ -176,6 +191,16 @@ TEST(RedisClient, ExecAfterCloseIsNotConnected) {
     EXPECT_EQ((co_await c.exec("PING")).text, "PONG");
     c.close();
     EXPECT_EQ(co_await error_of(c.exec("PING")), redis::error::not_connected);
+  });
+}
+
+TEST(RedisClient, MovedToClientWorksMovedFromClientRefuses) {
+  run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    client a(ex, fast_config(cachet_test::shared_redis_url()));
+    EXPECT_EQ((co_await a.exec("PING")).text, "PONG");
+    client b(std::move(a));
+    EXPECT_EQ((co_await b.exec("ECHO", "moved")).as_string(), "moved");
+    EXPECT_THROW((void)a.exec("PING"), redis::request_error);  // NOLINT(bugprone-use-after-move)
   });
 }
 
@@ -281,8 +306,8 @@ TEST(RedisClientPrivate, AuthenticatesAsAnAclUser) {
     client admin(ex, fast_config(server.url()));
     co_await admin.exec("ACL", "SETUSER", "cachet_user", "on", ">p@ss word", "~*", "+@all");
     // Percent-encoded in the URL: '@' -> %40, ' ' -> %20.
-    auto cfg = fast_config("redis://cachet_user:p%40ss%20word@127.0.0.1:" +
-                           std::to_string(server.port()));
+    auto cfg =
+        fast_config("redis://cachet_user:p%40ss%20word@127.0.0.1:" + std::to_string(server.port()));
     client user(ex, cfg);
     EXPECT_EQ((co_await user.exec("ACL", "WHOAMI")).as_string(), "cachet_user");
   });
@@ -303,6 +328,50 @@ TEST(RedisClientPrivate, WrongPasswordIsHandshakeFailedWithTheServersText) {
     EXPECT_NE(what.find("WRONGPASS"), std::string::npos) << what;
     // Refused at once, not after the request deadline.
     EXPECT_LT(clock_type::now() - start, cfg.request_timeout);
+  });
+}
+
+TEST(RedisClientPrivate, RefusedHandshakeRecoversOnceTheServerAcceptsUs) {
+  cachet_test::private_redis_server server;
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    client admin(ex, fast_config(server.url()));
+    auto cfg = fast_config(server.url());
+    cfg.username = "late_user";
+    cfg.password = "pw";
+    client user(ex, cfg);
+    EXPECT_EQ(co_await error_of(user.exec("PING")), redis::error::handshake_failed);
+    // While refused, requests fail fast too.
+    EXPECT_EQ(co_await error_of(user.exec("PING")), redis::error::handshake_failed);
+    co_await admin.exec("ACL", "SETUSER", "late_user", "on", ">pw", "~*", "+@all");
+    // The background retries (backoff) eventually succeed; poll the condition, bounded.
+    bool accepted = false;
+    for (int i = 0; i < 1000 && !accepted; ++i) {
+      try {
+        accepted = (co_await user.exec("ACL", "WHOAMI")).as_string() == "late_user";
+      } catch (const redis::request_error& e) {
+        EXPECT_EQ(e.code(), redis::error::handshake_failed);
+      }
+      if (!accepted) co_await cachet_test::pause_for(5ms);
+    }
+    EXPECT_TRUE(accepted);
+  });
+}
+
+TEST(RedisClientPrivate, HandshakeTimeoutOnAStoppedServer) {
+  cachet_test::private_redis_server server;
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    server.pause();  // the kernel still accepts the TCP connection; HELLO is never answered
+    auto cfg = fast_config(server.url());
+    cfg.handshake_timeout = 100ms;
+    client c(ex, cfg);
+    std::string what;
+    const auto start = clock_type::now();
+    EXPECT_EQ(co_await error_of(c.exec(request_options{.timeout = 500ms}, "PING"), &what),
+              redis::error::request_timeout);
+    EXPECT_LT(clock_type::now() - start, 2s);
+    EXPECT_NE(what.find("handshake"), std::string::npos) << what;
+    server.resume();
+    EXPECT_EQ((co_await c.exec(request_options{.timeout = 5s}, "PING")).text, "PONG");
   });
 }
 
@@ -342,9 +411,9 @@ TEST(RedisClientPrivate, ReconnectsAfterServerKillAndRestart) {
     server.kill();
     // While the server is down a request waits for a connection and then times out (idempotent:
     // had it been written to the dying connection before the drop was seen, it is re-sent).
-    EXPECT_EQ(co_await error_of(c.exec(request_options{.timeout = 100ms, .idempotent = true},
-                                       "PING")),
-              redis::error::request_timeout);
+    EXPECT_EQ(
+        co_await error_of(c.exec(request_options{.timeout = 100ms, .idempotent = true}, "PING")),
+        redis::error::request_timeout);
     server.restart();
     EXPECT_EQ((co_await c.exec(request_options{.timeout = 5s}, "PING")).text, "PONG");
   });
@@ -523,6 +592,27 @@ TEST(RedisClientPrivate, HealthCheckDetectsAStoppedServer) {
   });
 }
 
+TEST(RedisClientPrivate, HealthCheckPingsAnIdleConnectionAndKeepsIt) {
+  cachet_test::private_redis_server server;
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto cfg = fast_config(server.url());
+    cfg.health_check_interval = 50ms;
+    client c(ex, cfg);
+    client admin(ex, fast_config(server.url()));
+    const auto id = (co_await c.exec("CLIENT", "ID")).as_int();
+    // Condition: the server saw our idle connection send PING (bounded polling).
+    bool pinged = false;
+    for (int i = 0; i < 2000 && !pinged; ++i) {
+      auto list = (co_await admin.exec("CLIENT", "LIST", "ID", id)).as_string();
+      pinged = list.find("cmd=ping") != std::string::npos;
+      if (!pinged) co_await cachet_test::pause_for(5ms);
+    }
+    EXPECT_TRUE(pinged);
+    // Answered pings keep the connection: same id, no reconnect.
+    EXPECT_EQ((co_await c.exec("CLIENT", "ID")).as_int(), id);
+  });
+}
+
 TEST(RedisClientPrivate, DestroyingTheClientFailsWaitersAndLeavesNothingBehind) {
   cachet_test::private_redis_server server;
   run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
@@ -533,10 +623,11 @@ TEST(RedisClientPrivate, DestroyingTheClientFailsWaitersAndLeavesNothingBehind) 
     asio::steady_timer done(ex, clock_type::time_point::max());
     {
       client c(ex, cfg);
-      asio::co_spawn(ex, error_of(c.exec("BLPOP", "q", 0)), [&](std::exception_ptr, std::error_code ec) {
-        outcome = ec;
-        done.cancel();
-      });
+      asio::co_spawn(ex, error_of(c.exec("BLPOP", "q", 0)),
+                     [&](std::exception_ptr, std::error_code ec) {
+                       outcome = ec;
+                       done.cancel();
+                     });
       co_await cachet_test::wait_blocked_clients(admin, 1);
     }
     boost::system::error_code ignored;

@@ -21,12 +21,12 @@
 #include <string>
 
 /// ASSERT_* for coroutines (gtest's ASSERT_* uses `return`): fails and ends the coroutine.
-#define CACHET_CO_ASSERT(condition)                    \
-  do {                                                 \
-    if (!(condition)) {                                \
+#define CACHET_CO_ASSERT(condition)                     \
+  do {                                                  \
+    if (!(condition)) {                                 \
       ADD_FAILURE() << "assertion failed: " #condition; \
-      co_return;                                       \
-    }                                                  \
+      co_return;                                        \
+    }                                                   \
   } while (false)
 
 namespace cachet_test {

@@ -42,8 +42,7 @@ TEST(RedisScript, EvalshaFallsBackToEvalOnNoscript) {
   cachet_test::private_redis_server server;  // SCRIPT FLUSH would disturb a shared server
   run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
     redis::client c(ex, cachet_test::fast_config(server.url()));
-    const redis::script add{
-        "return redis.call('INCRBY', KEYS[1], ARGV[1]) + tonumber(ARGV[2])"};
+    const redis::script add{"return redis.call('INCRBY', KEYS[1], ARGV[1]) + tonumber(ARGV[2])"};
     EXPECT_EQ((co_await c.exec("SCRIPT", "EXISTS", add.sha1())).as_array()[0].as_int(), 0);
     // Named vectors: g++ 12 rejects braced lists inside co_await expressions.
     const std::vector<std::string> n{"n"}, five_plus_100{"5", "100"}, one_plus_0{"1", "0"};

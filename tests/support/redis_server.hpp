@@ -3,8 +3,8 @@
 
 // Test support: real redis-server processes for the redis tests (never a mock).
 //
-//   cachet_test::private_redis_server server;          // own server: may be killed/paused/restarted
-//   auto cfg = cachet::redis::config::from_url(server.url());
+//   cachet_test::private_redis_server server;          // own server: may be
+//   killed/paused/restarted auto cfg = cachet::redis::config::from_url(server.url());
 //   server.pause();  ...  server.resume();
 //
 //   std::string url = cachet_test::shared_redis_url();  // CTest fixture's server, or a private one
@@ -13,7 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -25,6 +25,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -41,6 +42,21 @@ namespace detail {
 /// Throws std::runtime_error naming the failed system call and errno's text.
 [[noreturn]] inline void throw_errno(const std::string& what) {
   throw std::runtime_error("cachet_test: " + what + ": " + std::strerror(errno));
+}
+
+/// The full path of `program` found in $PATH (execve does not search).
+inline std::string find_in_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    std::size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string candidate = dirs.substr(start, end - start) + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  throw std::runtime_error("cachet_test: " + program + " not found in PATH; install redis-server");
 }
 
 /// A loopback port that was free a moment ago: bind port 0, read the kernel's choice back.
@@ -93,7 +109,9 @@ inline bool answers_ping(unsigned short port) {
 /// A redis-server child process owned by the test (RAII), for tests that kill, pause or restart
 /// their server. Runs in the foreground (no daemonize) so signals reach it; listens on a free
 /// loopback port; persistence is off; DEBUG is enabled for local connections. The destructor
-/// always stops the process and removes its temporary directory.
+/// always stops the process and removes its temporary directory. The server is also SIGKILLed
+/// if the thread that started it (or restart()ed it) exits, so a crashed test leaves no server
+/// behind: start servers from the test's main thread or a thread that outlives them.
 class private_redis_server {
  public:
   /// Starts the server; `extra_args` are appended to the command line (e.g. {"--maxclients", "5"}).
@@ -139,6 +157,17 @@ class private_redis_server {
   pid_t pid() const { return pid_; }
   /// The server's working directory (holds redis.log).
   const std::filesystem::path& dir() const { return dir_; }
+
+  /// True while the child process exists (it may be paused).
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
 
   /// SIGTERM (after SIGCONT, in case it is paused) and reap; SIGKILL if it has not exited in 5 s.
   void stop() {
@@ -208,17 +237,24 @@ class private_redis_server {
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    pid_t child = -1;
-    int rc = ::posix_spawnp(&child, "redis-server", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      errno = rc;
-      detail::throw_errno("posix_spawnp(redis-server)");
+    // fork + execv rather than posix_spawn, to set PR_SET_PDEATHSIG: if the test process dies
+    // (crash, timeout kill) the server dies with it instead of lingering. The child only makes
+    // async-signal-safe calls (the process may have threads), with everything prepared here.
+    const std::string binary = detail::find_in_path("redis-server");
+    const pid_t parent = ::getpid();
+    pid_t child = ::fork();
+    if (child < 0) detail::throw_errno("fork");
+    if (child == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+      int null_fd = ::open("/dev/null", O_RDWR);
+      if (null_fd >= 0) {
+        ::dup2(null_fd, STDIN_FILENO);
+        ::dup2(null_fd, STDOUT_FILENO);
+        ::dup2(null_fd, STDERR_FILENO);
+      }
+      ::execve(binary.c_str(), argv.data(), environ);
+      ::_exit(127);
     }
     pid_ = child;
 
@@ -233,8 +269,8 @@ class private_redis_server {
       }
       if (std::chrono::steady_clock::now() > give_up) {
         stop();
-        throw std::runtime_error("cachet_test: redis-server did not answer PING within 10 s; log:\n" +
-                                 log());
+        throw std::runtime_error(
+            "cachet_test: redis-server did not answer PING within 10 s; log:\n" + log());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
@@ -272,6 +308,10 @@ inline std::string shared_redis_url() {
     return line;
   }
   static private_redis_server server;
+  static std::mutex guard;
+  std::lock_guard lock(guard);
+  // Killed with the thread that started it (see private_redis_server): start it again.
+  if (!server.running()) server.restart();
   return server.url();
 }
 

@@ -33,13 +33,13 @@ struct callable_traits<R (*)(P...)> : signature<R, void, P...> {
 template <class R, class... P>
 struct callable_traits<R (*)(P...) noexcept> : callable_traits<R (*)(P...)> {};
 
-#define CACHET_DETAIL_MEMBER_TRAITS(QUALIFIERS, OBJECT)                      \
-  template <class R, class C, class... P>                                    \
+#define CACHET_DETAIL_MEMBER_TRAITS(QUALIFIERS, OBJECT)                            \
+  template <class R, class C, class... P>                                          \
   struct callable_traits<R (C::*)(P...) QUALIFIERS> : signature<R, OBJECT, P...> { \
-    static constexpr bool known = true;                                      \
-  };                                                                         \
-  template <class R, class C, class... P>                                    \
-  struct callable_traits<R (C::*)(P...) QUALIFIERS noexcept>                 \
+    static constexpr bool known = true;                                            \
+  };                                                                               \
+  template <class R, class C, class... P>                                          \
+  struct callable_traits<R (C::*)(P...) QUALIFIERS noexcept>                       \
       : callable_traits<R (C::*)(P...) QUALIFIERS> {};
 CACHET_DETAIL_MEMBER_TRAITS(, C)
 CACHET_DETAIL_MEMBER_TRAITS(const, const C)

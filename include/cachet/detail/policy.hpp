@@ -14,8 +14,10 @@ struct policy {
 };
 
 template <class T>
-concept is_policy = requires { typename T::policy_kind; } &&
-                    std::derived_from<T, policy<typename T::policy_kind>>;
+concept is_policy = requires {
+  typename T::policy_kind;
+}
+&&std::derived_from<T, policy<typename T::policy_kind>>;
 
 // Makes a static_assert depend on a template parameter, so it fires only when instantiated.
 template <class...>

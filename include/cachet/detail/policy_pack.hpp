@@ -15,9 +15,10 @@ namespace cachet::detail {
 
 template <class T>
 struct require_policy {
-  static_assert(is_policy<T>,
-                "cachet::cached: every template argument after the function must be a cachet "
-                "policy, such as cachet::ttl<60>, cachet::key<\"user:{}\"> or cachet::capacity<1000>");
+  static_assert(
+      is_policy<T>,
+      "cachet::cached: every template argument after the function must be a cachet "
+      "policy, such as cachet::ttl<60>, cachet::key<\"user:{}\"> or cachet::capacity<1000>");
   static constexpr bool value = is_policy<T>;
 };
 
@@ -65,21 +66,22 @@ struct policy_pack {
   static constexpr bool all_policies = (require_policy<Policies>::value && ...);
 
   template <class Kind>
-  static constexpr std::size_t count = decltype(boost::hana::count_if(types, of_kind<Kind>{}))::value;
+  static constexpr std::size_t count =
+      decltype(boost::hana::count_if(types, of_kind<Kind>{}))::value;
 
   static constexpr bool unique =
-      all_policies &&
-      (require_unique_kind<typename kind_of<Policies>::type,
-                           count<typename kind_of<Policies>::type>>::value &&
-       ...);
+      all_policies && (require_unique_kind<typename kind_of<Policies>::type,
+                                           count<typename kind_of<Policies>::type>>::value &&
+                       ...);
 
   template <class Kind>
   static constexpr bool has = count<Kind> != 0;
 
   // The policy of Kind, or Default when the pack has none.
   template <class Kind, class Default>
-  using find = typename std::remove_cvref_t<decltype(boost::hana::find_if(types, of_kind<Kind>{})
-                                                        .value_or(boost::hana::type_c<Default>))>::type;
+  using find =
+      typename std::remove_cvref_t<decltype(boost::hana::find_if(types, of_kind<Kind>{})
+                                                .value_or(boost::hana::type_c<Default>))>::type;
 
   // Every policy for which Trait holds, as a Hana tuple of types: facilities that stack (a later
   // policy that wraps the call) are gathered this way, without an edit of cached<>.

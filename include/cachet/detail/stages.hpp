@@ -17,7 +17,8 @@ namespace cachet::detail {
 //   template <class Value> class load_stage;  // around each call of the function, on a miss
 // Each stage is constructed from the cached object's cachet::options, lives as long as it, and is
 // called as `stage(key, next)`, where next() runs the rest of the call and returns its Value.
-// `key` is the rendered key; it stays valid until next() is called. Stages run in the order
+// `key` identifies the call within its cached function (the store's key: binary for in-process
+// stores, the Redis key text for Redis); it stays valid until next() is called. Stages run in the order
 // their policies are given.
 
 template <class P, class Value, class = void>

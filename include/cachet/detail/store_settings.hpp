@@ -9,7 +9,7 @@ namespace cachet::detail {
 
 // What cached<> tells its backend's store about the function it caches.
 struct store_settings {
-  std::string_view name;  // the function's qualified name; empty for function objects
+  std::string_view name;            // the function's qualified name; empty for function objects
   std::chrono::nanoseconds ttl{0};  // 0 = never expires
   std::size_t capacity = 0;         // entries, 0 = unbounded (in-process stores)
   bool has_key_template = false;    // false: keys are the default "arg:arg" rendering

@@ -120,7 +120,8 @@ class client {
                                      const Args&... args) {
     request r;
     r.push(command, args...);
-    return boost::asio::co_spawn(conn_->strand(), run_one(conn_, make_pending(r, options)),
+    auto job = make_pending(r, options);  // first: it rejects a moved-from client
+    return boost::asio::co_spawn(conn_->strand(), run_one(conn_, std::move(job)),
                                  boost::asio::use_awaitable);
   }
 
@@ -129,7 +130,8 @@ class client {
   /// problems throw request_error. An empty request completes at once with no replies.
   boost::asio::awaitable<std::vector<value>> exec(const request& req,
                                                   const request_options& options = {}) {
-    return boost::asio::co_spawn(conn_->strand(), run_many(conn_, make_pending(req, options)),
+    auto job = make_pending(req, options);  // first: it rejects a moved-from client
+    return boost::asio::co_spawn(conn_->strand(), run_many(conn_, std::move(job)),
                                  boost::asio::use_awaitable);
   }
 

@@ -165,8 +165,8 @@ class subscriber {
   }
 
  private:
-  boost::asio::awaitable<void> change(const char* command, std::vector<std::string> names,
-                                      bool add, bool patterns) {
+  boost::asio::awaitable<void> change(const char* command, std::vector<std::string> names, bool add,
+                                      bool patterns) {
     return boost::asio::co_spawn(
         conn_->strand(), change_on_strand(conn_, state_, command, std::move(names), add, patterns),
         boost::asio::use_awaitable);

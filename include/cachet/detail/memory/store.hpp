@@ -26,6 +26,23 @@
 
 namespace cachet::detail {
 
+// A key with its hash, computed once per call: it picks the shard and probes the map.
+struct hashed_key {
+  std::string_view text;
+  std::uint64_t hash;
+};
+
+struct hashed_key_hash {
+  using is_avalanching = void;
+  std::size_t operator()(const hashed_key& k) const noexcept { return k.hash; }
+};
+
+struct hashed_key_equal {
+  bool operator()(const hashed_key& a, const hashed_key& b) const noexcept {
+    return a.hash == b.hash && a.text == b.text;
+  }
+};
+
 // What a store needs from its backend: the time and the tag counters.
 template <class Backend>
 concept memory_store_backend = requires(Backend& b, const Backend& cb) {
@@ -44,6 +61,8 @@ class memory_store {
  public:
   using time_point = std::chrono::steady_clock::time_point;
   using tag_stamps = std::array<tag_stamp, TagCount>;
+  // Keys stay in process, so cached<> may give them in binary (detail/binary_key.hpp).
+  static constexpr bool binary_keys = true;
 
   memory_store(Backend& backend, const store_settings& settings)
       : backend_(&backend),
@@ -67,7 +86,8 @@ class memory_store {
   // stable_key is the store's own copy of key. The entry's tags are those for_each_tag(on_tag)
   // passes to on_tag; they are read before load so that an invalidation during it is not lost.
   template <class ForEachTag, class Load>
-  Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
+  Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load) {
+    const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     {
       std::lock_guard lock(s.lock);
@@ -80,9 +100,8 @@ class memory_store {
     // Rendering the tags may allocate, so it happens outside the lock; the lookup is repeated.
     tag_stamps stamps{};
     std::size_t tag_index = 0;
-    for_each_tag([&](std::string_view tag) {
-      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
-    });
+    for_each_tag(
+        [&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
     std::shared_ptr<flight> f;
     bool leading = false;
     {
@@ -93,13 +112,10 @@ class memory_store {
         f = it->second;
         ++f->waiters;
       } else {
-        f = std::make_shared<flight>(std::string(key), stamps);
+        f = std::make_shared<flight>(std::string(key.text), key.hash, stamps);
         leading = true;
-        if (it != s.flights.end()) {
-          it->second = f;  // the old flight still answers its waiters but no longer stores
-        } else {
-          s.flights.emplace(f->key, f);
-        }
+        if (it != s.flights.end()) s.flights.erase(it);  // its waiters still get its result
+        s.flights.emplace(f->hashed(), f);
       }
     }
     if (leading) return lead(s, *f, std::forward<Load>(load));
@@ -107,14 +123,16 @@ class memory_store {
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
-  std::optional<Value> peek(std::string_view key) {
+  std::optional<Value> peek(std::string_view text) {
+    const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     std::lock_guard lock(s.lock);
     if (const Value* hit = find_fresh(s, key, false)) return *hit;
     return std::nullopt;
   }
 
-  void erase(std::string_view key) {
+  void erase(std::string_view text) {
+    const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     std::lock_guard lock(s.lock);
     if (auto it = s.entries.find(key); it != s.entries.end()) unlink_and_delete(s, it->second);
@@ -164,15 +182,20 @@ class memory_store {
     Value value;
     time_point expires;
     tag_stamps stamps;
+    std::uint64_t hash;
     entry* newer = nullptr;  // LRU list, most recent at head
     entry* older = nullptr;
+    std::uint64_t pushed_at = 0;      // the shard's push count when it last went to the LRU head
     entry* next_to_expire = nullptr;  // insertion order, oldest at head
     entry* prev_to_expire = nullptr;
   };
 
   struct flight {
-    flight(std::string k, const tag_stamps& s) : key(std::move(k)), stamps(s) {}
+    flight(std::string k, std::uint64_t h, const tag_stamps& s)
+        : key(std::move(k)), hash(h), stamps(s) {}
+    hashed_key hashed() const noexcept { return {key, hash}; }
     std::string key;
+    std::uint64_t hash;
     tag_stamps stamps;
     std::thread::id leader = std::this_thread::get_id();
     std::size_t waiters = 0;  // guarded by the shard's lock, like doomed
@@ -186,14 +209,17 @@ class memory_store {
 
   struct alignas(64) shard {
     mutable spinlock lock;
-    boost::unordered_flat_map<std::string_view, entry*, string_hash, std::equal_to<>> entries;
-    boost::unordered_flat_map<std::string, std::shared_ptr<flight>, string_hash, std::equal_to<>>
+    boost::unordered_flat_map<hashed_key, entry*, hashed_key_hash, hashed_key_equal> entries;
+    // Keyed by views of the flights' own keys.
+    boost::unordered_flat_map<hashed_key, std::shared_ptr<flight>, hashed_key_hash,
+                              hashed_key_equal>
         flights;
     entry* lru_head = nullptr;
     entry* lru_tail = nullptr;
     entry* expiry_head = nullptr;
     entry* expiry_tail = nullptr;
     std::size_t capacity = 0;
+    std::uint64_t pushes = 0;
     cachet::stats counts;
   };
 
@@ -207,8 +233,8 @@ class memory_store {
     return n;
   }
 
-  shard& shard_for(std::string_view key) const noexcept {
-    return shards_[(hash_bytes(key) >> 40) & (shard_count_ - 1)];
+  shard& shard_for(const hashed_key& key) const noexcept {
+    return shards_[(key.hash >> 40) & (shard_count_ - 1)];
   }
 
   bool joinable(const flight& f) const noexcept {
@@ -216,7 +242,7 @@ class memory_store {
   }
 
   // The entry's value when it is still fresh; a stale entry found on the way is dropped.
-  const Value* find_fresh(shard& s, std::string_view key, bool touch) {
+  const Value* find_fresh(shard& s, const hashed_key& key, bool touch) {
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return nullptr;
     entry* e = it->second;
@@ -232,7 +258,11 @@ class memory_store {
         return nullptr;
       }
     }
-    if (touch && s.lru_head != e) {
+    // Moving an entry to the LRU head writes to its neighbours' cache lines, the main cost of a
+    // hit. Only a bounded cache evicts by that order, and an entry pushed at most capacity/8
+    // pushes ago is within the most recent eighth already, far from eviction; small caches
+    // (below 8 entries a shard) keep an exact order.
+    if (touch && s.capacity != 0 && s.pushes - e->pushed_at > s.capacity / 8) {
       unlink_lru(s, e);
       push_lru(s, e);
     }
@@ -256,7 +286,7 @@ class memory_store {
     std::size_t waiters;
     {
       std::lock_guard lock(s.lock);
-      auto it = s.flights.find(f.key);
+      auto it = s.flights.find(f.hashed());
       const bool current = it != s.flights.end() && it->second.get() == &f;
       if (current) {
         // The flight stays alive through the waiters' shared_ptrs.
@@ -264,7 +294,7 @@ class memory_store {
       }
       if (value) {
         ++s.counts.loads;
-        if (current && !f.doomed) store(s, f.key, *value, f.stamps);
+        if (current && !f.doomed) store(s, f, *value);
       } else {
         ++s.counts.load_errors;
       }
@@ -295,8 +325,10 @@ class memory_store {
     return *f.value;
   }
 
-  void store(shard& s, const std::string& key, const Value& value, const tag_stamps& stamps) {
-    if (auto it = s.entries.find(key); it != s.entries.end()) unlink_and_delete(s, it->second);
+  void store(shard& s, const flight& f, const Value& value) {
+    if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) {
+      unlink_and_delete(s, it->second);
+    }
     const time_point now = backend_->now();
     reclaim_expired(s, now);
     if (s.capacity != 0 && s.entries.size() >= s.capacity) {
@@ -304,8 +336,8 @@ class memory_store {
       unlink_and_delete(s, s.lru_tail);
     }
     const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
-    auto* e = new entry{key, value, expires, stamps};
-    s.entries.emplace(std::string_view(e->key), e);
+    auto* e = new entry{f.key, value, expires, f.stamps, f.hash};
+    s.entries.emplace(hashed_key{e->key, e->hash}, e);
     push_lru(s, e);
     e->prev_to_expire = s.expiry_tail;
     (s.expiry_tail ? s.expiry_tail->next_to_expire : s.expiry_head) = e;
@@ -322,6 +354,7 @@ class memory_store {
   }
 
   static void push_lru(shard& s, entry* e) noexcept {
+    e->pushed_at = ++s.pushes;
     e->newer = nullptr;
     e->older = s.lru_head;
     (s.lru_head ? s.lru_head->newer : s.lru_tail) = e;
@@ -334,7 +367,7 @@ class memory_store {
   }
 
   static void unlink_and_delete(shard& s, entry* e) {
-    s.entries.erase(std::string_view(e->key));
+    s.entries.erase(hashed_key{e->key, e->hash});
     unlink_lru(s, e);
     (e->prev_to_expire ? e->prev_to_expire->next_to_expire : s.expiry_head) = e->next_to_expire;
     (e->next_to_expire ? e->next_to_expire->prev_to_expire : s.expiry_tail) = e->prev_to_expire;

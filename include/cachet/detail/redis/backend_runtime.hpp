@@ -48,7 +48,7 @@ class redis_runtime {
   /// "<prefix>:v<schema>:", which every key of the backend starts with.
   const std::string& key_base() const noexcept { return key_base_; }
 
-  bool on_io_thread() const noexcept { return io_.get_executor().running_in_this_thread(); }
+  bool on_io_thread() const noexcept { return work_.get_executor().running_in_this_thread(); }
 
   /// Throws request_error(blocking_call_on_io_thread) on the I/O thread, where a blocking call
   /// would wait for the thread it blocks.

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -57,7 +58,7 @@ struct pending_request {
   bool abandoned = false;  // the waiter gave up; its replies are read and discarded
   bool done = false;
   std::error_code ec;
-  std::string message;  // what() for ec
+  std::string message;      // what() for ec
   asio::steady_timer wake;  // the waiter sleeps on it until the deadline; cancel() wakes it
 };
 
@@ -92,8 +93,9 @@ inline std::vector<std::string> command_names(std::string_view payload) {
 }
 
 inline bool is_push_reply_command(std::string_view upper_name) {
-  constexpr std::string_view refused[] = {"SUBSCRIBE",  "PSUBSCRIBE",   "SSUBSCRIBE", "UNSUBSCRIBE",
-                                          "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR"};
+  constexpr std::string_view refused[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
+                                          "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+                                          "MONITOR"};
   return std::find(std::begin(refused), std::end(refused), upper_name) != std::end(refused);
 }
 
@@ -116,6 +118,7 @@ class connection : public std::enable_shared_from_this<connection> {
         writer_wake_(strand_),
         health_timer_(strand_),
         retry_timer_(strand_),
+        guard_timer_(strand_),
         backoff_(cfg_.reconnect_min_delay, cfg_.reconnect_max_delay) {}
 
   const config& cfg() const { return cfg_; }
@@ -146,6 +149,7 @@ class connection : public std::enable_shared_from_this<connection> {
     close_transport(make_error_code(error::not_connected), "the client was closed");
     resolver_.cancel();
     retry_timer_.cancel();
+    disarm_guard();
     fail_all(error::connection_lost, "the client was closed before the request was written");
   }
 
@@ -190,6 +194,8 @@ class connection : public std::enable_shared_from_this<connection> {
     if (self->stopped_)
       throw request_error(error::not_connected,
                           "cachet::redis: the client was closed; create a new one");
+    if (self->refused_ && !self->connected_)
+      throw request_error(error::handshake_failed, self->refusal_message());
     p->timeout = timeout;
     if (timeout.count() > 0) p->deadline = clock::now() + timeout;
     if (p->expected == 0) co_return;
@@ -226,10 +232,17 @@ class connection : public std::enable_shared_from_this<connection> {
       boost::system::error_code ignored;
       co_await p->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
-    if (p->ec) throw request_error(p->ec, p->message);
+    if (p->ec)
+      throw request_error(p->ec,
+                          p->message.empty() ? "cachet::redis: " + p->ec.message() : p->message);
   }
 
  private:
+  std::string refusal_message() const {
+    return "cachet::redis: the server refused the handshake (HELLO/AUTH/SETNAME/SELECT): " +
+           handshake_refusal_ + "; check config.username, password and database";
+  }
+
   static void complete(const std::shared_ptr<pending_request>& p, std::error_code ec,
                        std::string message = {}) {
     if (p->done) return;
@@ -244,7 +257,8 @@ class connection : public std::enable_shared_from_this<connection> {
     auto queued = std::move(write_queue_);
     write_queue_.clear();
     for (auto& p : queued)
-      complete(p, queued_error, "cachet::redis: " + why + " (" + make_error_code(queued_error).message() + ")");
+      complete(p, queued_error,
+               "cachet::redis: " + why + " (" + make_error_code(queued_error).message() + ")");
   }
 
   // The connection dropped: written requests cannot be answered any more. Idempotent ones go back
@@ -263,10 +277,16 @@ class connection : public std::enable_shared_from_this<connection> {
       } else {
         complete(p, error::outcome_unknown,
                  "cachet::redis: the connection dropped after the request was written and before "
-                 "its reply (" + why + "); it may or may not have taken effect: check, or mark "
-                 "it request_options::idempotent to have it re-sent");
+                 "its reply (" +
+                     why +
+                     "); it may or may not have taken effect: check, or mark "
+                     "it request_options::idempotent to have it re-sent");
       }
     }
+    // The connection's own requests (health-check PING, subscription replay) belong to it.
+    for (auto& p : write_queue_)
+      if (p->internal) complete(p, error::connection_lost);
+    std::erase_if(write_queue_, [](const auto& p) { return p->internal; });
     write_queue_.insert(write_queue_.begin(), resend.begin(), resend.end());
   }
 
@@ -279,16 +299,6 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     writer_wake_.cancel();
     health_timer_.cancel();
-  }
-
-  static asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    if (d.count() > 0) {
-      timer.expires_after(d);
-    } else {
-      timer.expires_at(clock::time_point::max());
-    }
-    co_await timer.async_wait(asio::use_awaitable);
   }
 
   // Reads until one whole reply is parsed.
@@ -313,27 +323,53 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
+  // A deadline for one connection phase. When it passes, `expire` (cancelling the resolver or
+  // closing the socket) makes the phase's operation finish with an error; this does not rely on
+  // per-operation cancellation, which the resolver does not support. A generation number keeps a
+  // late expiry from touching the next phase.
+  template <class Expire>
+  void arm_guard(std::chrono::milliseconds limit, Expire expire) {
+    ++guard_generation_;
+    guard_fired_ = false;
+    if (limit.count() == 0) return;
+    guard_timer_.expires_after(limit);
+    guard_timer_.async_wait([self = shared_from_this(), generation = guard_generation_,
+                             expire](boost::system::error_code ec) {
+      if (ec || generation != self->guard_generation_) return;
+      self->guard_fired_ = true;
+      expire(*self);
+    });
+  }
+
+  // Returns whether the deadline had passed.
+  bool disarm_guard() {
+    ++guard_generation_;
+    guard_timer_.cancel();
+    return guard_fired_;
+  }
+
+  static void close_socket(connection& c) {
+    boost::system::error_code ignored;
+    c.socket_.close(ignored);
+  }
+
   asio::awaitable<std::error_code> resolve_and_connect() {
-    using namespace asio::experimental::awaitable_operators;
-    auto resolved = co_await (resolver_.async_resolve(cfg_.host, std::to_string(cfg_.port),
-                                                      asio::as_tuple(asio::use_awaitable)) ||
-                              sleep_for(cfg_.resolve_timeout));
-    if (resolved.index() == 1) co_return make_error_code(error::resolve_timeout);
-    auto [rec, endpoints] = std::get<0>(std::move(resolved));
+    arm_guard(cfg_.resolve_timeout, [](connection& c) { c.resolver_.cancel(); });
+    auto [rec, endpoints] = co_await resolver_.async_resolve(cfg_.host, std::to_string(cfg_.port),
+                                                             asio::as_tuple(asio::use_awaitable));
+    if (disarm_guard()) co_return make_error_code(error::resolve_timeout);
     if (rec) co_return std::error_code(rec);
     if (stopped_) co_return make_error_code(error::not_connected);
 
     socket_ = asio::ip::tcp::socket(strand_);
-    auto connected = co_await (asio::async_connect(socket_, endpoints,
-                                                   asio::as_tuple(asio::use_awaitable)) ||
-                               sleep_for(cfg_.connect_timeout));
-    if (connected.index() == 1) {
-      boost::system::error_code ignored;
-      socket_.close(ignored);
+    arm_guard(cfg_.connect_timeout, close_socket);
+    auto [cec, endpoint] =
+        co_await asio::async_connect(socket_, endpoints, asio::as_tuple(asio::use_awaitable));
+    (void)endpoint;
+    if (disarm_guard()) {
+      close_socket(*this);
       co_return make_error_code(error::connect_timeout);
     }
-    auto [cec, endpoint] = std::get<0>(std::move(connected));
-    (void)endpoint;
     if (cec) co_return std::error_code(cec);
     boost::system::error_code ignored;
     socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -344,8 +380,9 @@ class connection : public std::enable_shared_from_this<connection> {
     request hello;
     std::vector<std::string> args{"3"};
     if (!cfg_.password.empty()) {
-      args.insert(args.end(), {"AUTH", cfg_.username.empty() ? std::string("default") : cfg_.username,
-                               cfg_.password});
+      args.insert(
+          args.end(),
+          {"AUTH", cfg_.username.empty() ? std::string("default") : cfg_.username, cfg_.password});
     }
     if (!cfg_.client_name.empty()) args.insert(args.end(), {"SETNAME", cfg_.client_name});
     hello.push("HELLO", args);
@@ -356,14 +393,16 @@ class connection : public std::enable_shared_from_this<connection> {
     (void)n;
     if (wec) co_return std::error_code(wec);
     std::string refused;
-    for (std::size_t i = 0; i < hello.size(); ++i) {
+    for (std::size_t answered = 0; answered < hello.size();) {
       std::optional<value> reply;
-      if (auto ec = co_await read_value(reply)) co_return ec;
+      // co_await is kept out of conditions: g++ 12 miscompiles some such forms.
+      auto ec = co_await read_value(reply);
+      if (ec) co_return ec;
       if (reply->type == type::push) {
         if (on_push) on_push(std::move(*reply));
-        --i;
         continue;
       }
+      ++answered;
       if (reply->is_error() && refused.empty()) refused = reply->text;
     }
     if (!refused.empty()) {
@@ -374,21 +413,23 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   asio::awaitable<std::error_code> connect_and_handshake() {
-    using namespace asio::experimental::awaitable_operators;
     parser_.reset();
     rbuf_.clear();
     rpos_ = 0;
-    if (auto ec = co_await resolve_and_connect()) co_return ec;
+    auto connect_ec = co_await resolve_and_connect();
+    if (connect_ec) co_return connect_ec;
     if (stopped_) co_return make_error_code(error::not_connected);
-    auto result = co_await (handshake_steps() || sleep_for(cfg_.handshake_timeout));
-    if (result.index() == 1) co_return make_error_code(error::handshake_timeout);
-    co_return std::get<0>(result);
+    arm_guard(cfg_.handshake_timeout, close_socket);
+    auto ec = co_await handshake_steps();
+    if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
+    co_return ec;
   }
 
   asio::awaitable<void> reader_loop() {
     for (;;) {
       std::optional<value> reply;
-      if (auto ec = co_await read_value(reply)) {
+      auto ec = co_await read_value(reply);
+      if (ec) {
         close_transport(ec, "reading failed");
         co_return;
       }
@@ -489,19 +530,17 @@ class connection : public std::enable_shared_from_this<connection> {
           self->last_failure_ = "the server refused the handshake: " + self->handshake_refusal_;
           // A refused handshake is a configuration problem: fail waiting requests now instead of
           // letting them run into their deadlines; retries continue in the background.
+          self->refused_ = true;
           auto queued = std::move(self->write_queue_);
           self->write_queue_.clear();
-          for (auto& p : queued)
-            complete(p, ec,
-                     "cachet::redis: the server refused the handshake (HELLO/AUTH/SETNAME/SELECT): " +
-                         self->handshake_refusal_ +
-                         "; check config.username, password and database");
+          for (auto& p : queued) complete(p, ec, self->refusal_message());
         } else {
           self->last_failure_ = "connecting to " + self->cfg_.host + ":" +
                                 std::to_string(self->cfg_.port) + " failed: " + ec.message();
         }
       } else {
         self->backoff_.reset();
+        self->refused_ = false;
         self->connected_ = true;
         self->last_read_ = clock::now();
         if (self->on_connected) self->on_connected();
@@ -530,6 +569,9 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::steady_timer writer_wake_;
   asio::steady_timer health_timer_;
   asio::steady_timer retry_timer_;
+  asio::steady_timer guard_timer_;
+  std::uint64_t guard_generation_ = 0;
+  bool guard_fired_ = false;
   backoff backoff_;
   parser parser_;
   std::string rbuf_;
@@ -542,6 +584,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool running_ = false;
   bool stopped_ = false;
   bool connected_ = false;
+  bool refused_ = false;  // the last handshake was refused: fail requests fast until one succeeds
 };
 
 }  // namespace detail

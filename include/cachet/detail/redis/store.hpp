@@ -113,10 +113,12 @@ class redis_store {
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
                                                   Load load) {
     redis_runtime& rt = backend_->runtime();
-    lookup found = co_await read(rt, key, tags);
+    lookup found = co_await on_io(rt, read(rt, key, tags));
     if (found.hit) co_return std::move(*found.hit);
-    auto [f, leading] = join_or_lead(key, std::move(found));
-    if (!leading) co_return co_await wait_async(f);
+    // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
+    std::pair<std::shared_ptr<flight>, bool> joined = join_or_lead(key, std::move(found));
+    std::shared_ptr<flight> f = std::move(joined.first);
+    if (!joined.second) co_return co_await wait_async(std::move(f));
 
     leader lead{this, f};
     std::optional<Value> result;
@@ -133,7 +135,7 @@ class redis_store {
     lead.succeed(*result);
     if (may_write(f)) {
       std::string envelope = encode(*result, f->gens, tags);
-      if (!envelope.empty()) co_await write(rt, f->key, std::move(envelope));
+      if (!envelope.empty()) co_await on_io(rt, write(rt, f->key, std::move(envelope)));
     }
     co_return std::move(*result);
   }
@@ -152,7 +154,7 @@ class redis_store {
     redis_runtime& rt = backend_->runtime();
     const std::size_t n = keys.size();
     std::vector<std::optional<Value>> results(n);
-    std::vector<lookup> found = co_await read_many(rt, keys, tags);
+    std::vector<lookup> found = co_await on_io(rt, read_many(rt, keys, tags));
 
     struct pending_write {
       std::shared_ptr<flight> f;
@@ -168,12 +170,13 @@ class redis_store {
         results[i] = std::move(found[i].hit);
         continue;
       }
-      if (auto [it, inserted] = first_index.try_emplace(keys[i], i); !inserted) {
-        results[i] = results[it->second];  // computed (or read) for an earlier position
+      if (auto first = first_index.try_emplace(keys[i], i); !first.second) {
+        results[i] = results[first.first->second];  // computed (or read) for an earlier position
         continue;
       }
-      auto [f, leading] = join_or_lead(keys[i], std::move(found[i]));
-      if (!leading) {
+      std::pair<std::shared_ptr<flight>, bool> joined = join_or_lead(keys[i], std::move(found[i]));
+      std::shared_ptr<flight> f = std::move(joined.first);
+      if (!joined.second) {
         // The helper rethrows the leader's exception, which is the caller's answer too.
         std::exception_ptr waited;
         try {
@@ -204,7 +207,7 @@ class redis_store {
     if (!writes.empty()) {
       resp3::request pipeline;
       for (const pending_write& w : writes) push_set(pipeline, rt, w.f->key, w.envelope);
-      co_await write_pipeline(rt, std::move(pipeline));
+      co_await on_io(rt, write_pipeline(rt, std::move(pipeline)));
     }
     led.clear();
     if (failure) std::rethrow_exception(failure);
@@ -631,20 +634,31 @@ class redis_store {
   }
 
   static boost::asio::awaitable<Value> wait_async(std::shared_ptr<flight> f) {
+    // The frame keeps the flight alive. The initiation is a named, trivially destructible
+    // object: g++ 12 mishandles temporaries with destructors in a co_await expression.
+    flight* waited = f.get();
+    auto initiation = [waited](auto handler) {
+      std::unique_lock lock(waited->m);
+      if (!waited->done) {
+        waited->async_waiters.push_back(
+            std::make_unique<async_waiter_of<decltype(handler)>>(std::move(handler)));
+        return;
+      }
+      lock.unlock();
+      auto ex = boost::asio::get_associated_executor(handler);
+      boost::asio::post(ex, std::move(handler));
+    };
     co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
-        [f](auto handler) {
-          std::unique_lock lock(f->m);
-          if (!f->done) {
-            f->async_waiters.push_back(
-                std::make_unique<async_waiter_of<decltype(handler)>>(std::move(handler)));
-            return;
-          }
-          lock.unlock();
-          auto ex = boost::asio::get_associated_executor(handler);
-          boost::asio::post(ex, std::move(handler));
-        },
-        boost::asio::use_awaitable);
+        initiation, boost::asio::use_awaitable);
     co_return result_of(*f);
+  }
+
+  // Redis operations of coroutines run on the backend's I/O thread, like those of blocking
+  // calls: the client's strand and its reference-counted executors then stay on one thread, and
+  // the caller's executor only sees the hop there and back.
+  template <class T>
+  static boost::asio::awaitable<T> on_io(redis_runtime& rt, boost::asio::awaitable<T> op) {
+    return boost::asio::co_spawn(rt.context(), std::move(op), boost::asio::use_awaitable);
   }
 
   // A coroutine function called from a blocking call runs to completion on this thread.

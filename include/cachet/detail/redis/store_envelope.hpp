@@ -13,6 +13,7 @@
 // every one of those counters still holds the generation written here.
 
 #include <cachet/codec.hpp>
+#include <cachet/error.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -40,6 +41,27 @@ enum class envelope_state {
   corrupt,  // not an envelope, or a value the codec cannot read
 };
 
+// Boost.JSON writes the bytes of a string as they are, and then cannot parse invalid UTF-8
+// back: such an entry would be written on every call and never read.
+inline bool valid_utf8(std::string_view text) noexcept {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const std::size_t length = lead < 0x80           ? 1
+                               : (lead >> 5) == 0x6  ? 2
+                               : (lead >> 4) == 0xE  ? 3
+                               : (lead >> 3) == 0x1E ? 4
+                                                     : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+// \throws cachet::error when the result holds a string that is not UTF-8.
 template <class Codec, class Value>
 std::string encode_envelope(const Value& value, const generations& gens,
                             const std::vector<std::string>& tags) {
@@ -52,7 +74,13 @@ std::string encode_envelope(const Value& value, const generations& gens,
   envelope["fn"] = gens.at(0);
   boost::json::object& stamps = envelope["tags"].emplace_object();
   for (std::size_t i = 0; i < tags.size(); ++i) stamps[tags[i]] = gens.at(i + 1);
-  return boost::json::serialize(envelope);
+  std::string text = boost::json::serialize(envelope);
+  if (!valid_utf8(text)) {
+    throw cachet::error(
+        "cachet::redis: the result holds a string that is not UTF-8, which JSON cannot carry; "
+        "it was not stored (use a codec<> that writes text, e.g. base64)");
+  }
+  return text;
 }
 
 template <class Codec, class Value>

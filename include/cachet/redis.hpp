@@ -1,0 +1,216 @@
+#ifndef CACHET_REDIS_HPP
+#define CACHET_REDIS_HPP
+
+/// \file
+/// The Redis backend, and everything else cachet has for Redis (client, configuration, errors).
+///
+///     #include <cachet/redis.hpp>
+///     cachet::redis::configure("redis://user:secret@127.0.0.1:6379/0");  // or CACHET_REDIS_URL
+///     cachet::cached<&load_user, cachet::ttl<300>, cachet::key<"user:{}">,
+///                    cachet::tags<"users">, cachet::backend<cachet::redis>> get_user;
+///     User u = get_user(42);
+///     get_user.invalidate_tag("users");
+///
+/// Keys in Redis (a prefix and a schema version keep deployments and formats apart):
+///
+/// | key                                   | holds                                              |
+/// |---------------------------------------|----------------------------------------------------|
+/// | `<prefix>:v<schema>:<key>`            | an entry, when the function has a cachet::key: the
+/// template's output verbatim (`cachet:v1:user:42`) | | `<prefix>:v<schema>:<function>:<args>`| an
+/// entry, without a key template (`cachet:v1:load_user:42`) | | `<prefix>:v<schema>:tag:<tag>` |
+/// the tag's generation (INCR by invalidate_tag)      | | `<prefix>:v<schema>:fn:<function>`    |
+/// the function's generation (INCR by clear())        |
+///
+/// An entry is a JSON envelope, `{"value": <result>, "fn": 0, "tags": {"users": 3}}`, fresh
+/// while each generation it names is still current (see detail/redis/store_envelope.hpp). A read
+/// is one `MGET` of the entry and its generations; a miss writes with `SET ... PX <ttl>`. Keys of
+/// one call go to one command, so a Redis Cluster needs them in one slot (a `{...}` hash tag).
+///
+/// Reads and writes that fail (Redis down, slow beyond config::request_timeout, foreign data)
+/// never fail a call: the function's result is returned and the failure counted in
+/// stats().backend_errors (or decode_errors). Invalidations (invalidate, invalidate_tag, clear)
+/// do throw on failure, since a lost invalidation would leave stale entries served.
+
+#include <cachet/backend.hpp>
+#include <cachet/cached.hpp>
+#include <cachet/codec.hpp>
+#include <cachet/detail/redis/backend_runtime.hpp>
+#include <cachet/detail/redis/store.hpp>
+#include <cachet/error.hpp>
+#include <cachet/redis/client.hpp>
+#include <cachet/redis/config.hpp>
+#include <cachet/redis/error.hpp>
+#include <cachet/redis/request.hpp>
+#include <cachet/redis/resp3.hpp>
+#include <cachet/redis/script.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace cachet {
+
+/// How a Redis backend names its keys.
+struct redis_options {
+  /// The first part of every key, so that several applications can share a server.
+  std::string key_prefix = "cachet";
+  /// The second part (`v1`): raise it when the stored format of results changes, and every
+  /// entry written by older code is ignored (and expires with its ttl).
+  std::uint64_t schema_version = 1;
+};
+
+/// The Redis backend: `cachet::backend<cachet::redis>`. One object is one connection to one
+/// server (pipelined, reconnecting), served by an I/O thread of its own.
+///
+///     cachet::redis cache{cachet::redis::config::from_url(url), {.key_prefix = "shop"}};
+///     cachet::cached<&load_user, cachet::backend<cachet::redis>> get_user{cache};
+///
+/// Without a backend object, cached functions use the process-wide one, configured with
+/// configure() or the environment variable CACHET_REDIS_URL. A backend must outlive the cached
+/// functions that use it; its destructor closes the connection and joins its thread.
+///
+/// It is also where cachet's Redis names live: cachet::redis::client, config, error, ...
+class redis {
+ public:
+  using client = resp3::client;    ///< the RESP3 client, see <cachet/redis/client.hpp>
+  using config = resp3::config;    ///< connection settings
+  using error = resp3::error;      ///< error codes (std::error_code enum)
+  using request = resp3::request;  ///< a pipeline of commands
+  using request_options = resp3::request_options;  ///< per-call deadline and idempotency
+  using request_error = resp3::request_error;      ///< a failed request (derives cachet::error)
+  using server_error = resp3::server_error;        ///< an error reply from the server
+  using protocol_error = resp3::protocol_error;    ///< malformed bytes from the server
+  using value = resp3::value;                      ///< one RESP3 reply
+  using type = resp3::type;                        ///< the RESP3 type of a reply
+  using script = resp3::script;                    ///< a Lua script run by EVALSHA
+  using options = redis_options;
+
+  /// Stores the results of one cached function; used by cachet::cached.
+  template <class Value, std::size_t TagCount, class Codec = json_codec>
+  using store = detail::redis_store<Value, TagCount, Codec, redis>;
+
+  /// Results are stored as bytes, so cachet::codec<> applies.
+  static constexpr bool serializes_values = true;
+  /// Keys must be the same in every process: a function object needs a cachet::key<>.
+  static constexpr bool needs_stable_keys = true;
+
+  /// Connects in the background to the server `cfg` names, and starts the I/O thread.
+  explicit redis(config cfg, redis_options opts = {}) : options_(std::move(opts)) {
+    owned_ = std::make_unique<detail::redis_runtime>(std::move(cfg), key_base(options_));
+    runtime_.store(owned_.get(), std::memory_order_release);
+  }
+
+  redis(const redis&) = delete;
+  redis& operator=(const redis&) = delete;
+
+  /// Configures the process-wide backend (shared()) from a URL,
+  /// `redis://[user[:password]@]host[:port][/db]`. Call it at start-up, before the first cached
+  /// call that uses it.
+  /// \throws request_error(error::invalid_url) on a bad URL; cachet::error when the shared
+  /// backend is already in use.
+  static void configure(std::string_view url, redis_options opts = {}) {
+    configure(config::from_url(url), std::move(opts));
+  }
+  static void configure(config cfg, redis_options opts = {}) {
+    redis& s = shared();
+    std::lock_guard lock(s.init_mutex_);
+    if (s.runtime_.load(std::memory_order_acquire) != nullptr) {
+      throw cachet::error(
+          "cachet::redis::configure: the shared Redis backend is already in use, connected to " +
+          s.owned_->client().get_config().host + ":" +
+          std::to_string(s.owned_->client().get_config().port) +
+          "; call configure() at start-up, before the first cached call");
+    }
+    s.pending_ = std::move(cfg);
+    s.options_ = std::move(opts);
+  }
+
+  /// The process-wide backend of cached functions given no backend object. It connects on first
+  /// use, to what configure() or else CACHET_REDIS_URL names; with neither, that use throws
+  /// cachet::error.
+  static redis& shared() {
+    static redis instance{deferred{}};
+    return instance;
+  }
+
+  /// Makes every entry tagged `tag`, of every cached function on this backend (and on every
+  /// process sharing the server and prefix), stale. O(1): one INCR.
+  /// \throws request_error when Redis fails, or when called on the backend's I/O thread
+  /// (co_await async_invalidate_tag there).
+  void invalidate_tag(std::string_view tag) {
+    detail::redis_runtime& rt = runtime();
+    rt.require_off_io_thread("invalidate_tag");
+    rt.run(bump(rt, std::string(tag)));
+  }
+
+  /// invalidate_tag for coroutines, on any executor.
+  boost::asio::awaitable<void> async_invalidate_tag(std::string tag) {
+    detail::redis_runtime& rt = runtime();
+    co_await boost::asio::co_spawn(rt.context(), bump(rt, std::move(tag)),
+                                   boost::asio::use_awaitable);
+  }
+
+  /// The backend's own client, for commands of your own on the same connection.
+  client& connection() { return runtime().client(); }
+
+  /// The key prefix and schema version.
+  const redis_options& key_options() const noexcept { return options_; }
+
+  /// What stores use; connects the shared backend on first use.
+  detail::redis_runtime& runtime() {
+    if (auto* rt = runtime_.load(std::memory_order_acquire)) return *rt;
+    std::lock_guard lock(init_mutex_);
+    if (auto* rt = runtime_.load(std::memory_order_relaxed)) return *rt;
+    if (!pending_) {
+      if (!config_in_environment()) {
+        throw cachet::error(
+            "cachet::redis: the shared Redis backend has no server to connect to; call "
+            "cachet::redis::configure(\"redis://host:port\") at start-up, set CACHET_REDIS_URL, "
+            "or give the cached function a cachet::redis object");
+      }
+      pending_ = config::from_env();
+    }
+    owned_ = std::make_unique<detail::redis_runtime>(std::move(*pending_), key_base(options_));
+    pending_.reset();
+    runtime_.store(owned_.get(), std::memory_order_release);
+    return *owned_;
+  }
+
+ private:
+  struct deferred {};
+  explicit redis(deferred) {}
+
+  static bool config_in_environment() {
+    const char* url = std::getenv("CACHET_REDIS_URL");
+    return url != nullptr && *url != '\0';
+  }
+
+  static std::string key_base(const redis_options& opts) {
+    return opts.key_prefix + ":v" + std::to_string(opts.schema_version) + ":";
+  }
+
+  static boost::asio::awaitable<void> bump(detail::redis_runtime& rt, std::string tag) {
+    co_await rt.client().exec("INCR", rt.key_base() + "tag:" + tag);
+  }
+
+  redis_options options_;
+  std::mutex init_mutex_;
+  std::optional<config> pending_;
+  std::unique_ptr<detail::redis_runtime> owned_;
+  std::atomic<detail::redis_runtime*> runtime_{nullptr};
+};
+
+}  // namespace cachet
+
+#endif

@@ -1,0 +1,474 @@
+// cachet::backend<cachet::redis> against a real redis-server.
+
+#include <cachet/redis.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/hana/define_struct.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <future>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "support/redis_server.hpp"
+
+namespace app {
+
+struct user {
+  BOOST_HANA_DEFINE_STRUCT(user, (long, id), (std::string, name));
+  friend bool operator==(const user&, const user&) = default;
+};
+
+user load_user(long id) { return {id, "user" + std::to_string(id)}; }
+std::string load_user_name(long id) { return "name" + std::to_string(id); }
+int twice(int x) { return x * 2; }
+int thrice(int x) { return x * 3; }
+int refuse(int) { throw std::runtime_error("refused"); }
+
+struct point {
+  int x = 0;
+  int y = 0;
+};
+
+// A codec that is not JSON: "x,y".
+struct point_codec {
+  static std::string encode(const point& p) {
+    return std::to_string(p.x) + "," + std::to_string(p.y);
+  }
+  static point decode(std::string_view text) {
+    const auto comma = text.find(',');
+    if (comma == std::string_view::npos) throw cachet::decode_error("point_codec: expected x,y");
+    return {std::stoi(std::string(text.substr(0, comma))),
+            std::stoi(std::string(text.substr(comma + 1)))};
+  }
+};
+
+}  // namespace app
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using cachet_test::private_redis_server;
+using cachet_test::shared_redis_url;
+
+std::string unique_prefix() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return "cachet-test-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "." +
+         info->name();
+}
+
+std::unique_ptr<cachet::redis> make_backend(const std::string& url,
+                                            std::chrono::milliseconds request_timeout = 2000ms) {
+  auto cfg = cachet::redis::config::from_url(url);
+  cfg.connect_timeout = 500ms;
+  cfg.handshake_timeout = 500ms;
+  cfg.request_timeout = request_timeout;
+  cfg.health_check_interval = 0ms;
+  cfg.reconnect_min_delay = 5ms;
+  cfg.reconnect_max_delay = 50ms;
+  return std::make_unique<cachet::redis>(cfg,
+                                         cachet::redis_options{.key_prefix = unique_prefix()});
+}
+
+// The test's own commands go through the backend's connection.
+template <class... Args>
+cachet::redis::value command(cachet::redis& backend, std::string_view name, const Args&... args) {
+  return backend.runtime().run(backend.connection().exec(name, args...));
+}
+
+std::string base(cachet::redis& backend) { return backend.key_options().key_prefix + ":v1:"; }
+
+// KEYS is fine in a test; the library never uses it.
+std::vector<std::string> keys_of(cachet::redis& backend) {
+  const auto reply = command(backend, "KEYS", backend.key_options().key_prefix + ":*");
+  std::vector<std::string> out;
+  for (const auto& k : reply.as_array()) out.push_back(k.as_string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+boost::json::object stored_envelope(cachet::redis& backend, const std::string& key) {
+  return boost::json::parse(command(backend, "GET", key).as_string()).as_object();
+}
+
+long long pttl(cachet::redis& backend, const std::string& key) {
+  return command(backend, "PTTL", key).as_int();
+}
+
+// Runs a test coroutine to completion; its exceptions fail the test.
+void run(asio::io_context& io, asio::awaitable<void> body) {
+  std::exception_ptr failure;
+  asio::co_spawn(io, std::move(body), [&](std::exception_ptr e) { failure = e; });
+  io.run();
+  io.restart();
+  if (failure) std::rethrow_exception(failure);
+}
+
+asio::awaitable<void> pause(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+template <class Value, std::size_t TagCount, class Codec = cachet::json_codec>
+using store = cachet::redis::store<Value, TagCount, Codec>;
+
+cachet::detail::store_settings named(std::string_view name) {
+  return {.name = name, .ttl = {}, .capacity = 0, .has_key_template = true};
+}
+
+using user_cache = cachet::cached<&app::load_user, cachet::ttl<300>, cachet::key<"user:{}">,
+                                  cachet::tags<"users">, cachet::backend<cachet::redis>>;
+
+TEST(RedisBackend, MissThenHitIsCountedAndStoredAsReadableJson) {
+  auto backend = make_backend(shared_redis_url());
+  user_cache get_user{*backend};
+
+  EXPECT_EQ(get_user(42), (app::user{42, "user42"}));
+  EXPECT_EQ(get_user(42), (app::user{42, "user42"}));
+
+  const cachet::stats s = get_user.stats();
+  EXPECT_EQ(s.misses, 1u);
+  EXPECT_EQ(s.hits, 1u);
+  EXPECT_EQ(s.loads, 1u);
+  EXPECT_EQ(s.backend_errors, 0u);
+  EXPECT_EQ(s.decode_errors, 0u);
+
+  // The key template's output, verbatim, under prefix and schema; no counter exists yet.
+  const std::string key = base(*backend) + "user:42";
+  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{key});
+  const auto envelope = stored_envelope(*backend, key);
+  EXPECT_EQ(envelope.at("value"), boost::json::parse(R"({"id": 42, "name": "user42"})"));
+  EXPECT_EQ(envelope.at("fn"), 0);
+  EXPECT_EQ(envelope.at("tags"), boost::json::parse(R"({"users": 0})"));
+  const long long ms = pttl(*backend, key);
+  EXPECT_GT(ms, 0);
+  EXPECT_LE(ms, 300'000);
+}
+
+TEST(RedisBackend, WithoutAKeyTemplateTheKeyIsTheFunctionNameAndArguments) {
+  auto backend = make_backend(shared_redis_url());
+  cachet::cached<&app::twice, cachet::backend<cachet::redis>> f{*backend};
+  EXPECT_EQ(f(21), 42);
+  const std::string name(cachet::detail::function_name<&app::twice>());
+  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{base(*backend) + name + ":21"});
+  // No ttl: no expiry.
+  EXPECT_EQ(pttl(*backend, base(*backend) + name + ":21"), -1);
+}
+
+TEST(RedisBackend, TtlFromOptionsIsSetInMilliseconds) {
+  auto backend = make_backend(shared_redis_url());
+  cachet::cached<&app::twice, cachet::ttl<300>, cachet::key<"t:{}">,
+                 cachet::backend<cachet::redis>>
+      f{*backend, cachet::options{.ttl = 1500ms, .capacity = {}}};
+  f(1);
+  const long long ms = pttl(*backend, base(*backend) + "t:1");
+  EXPECT_GT(ms, 0);
+  EXPECT_LE(ms, 1500);
+}
+
+TEST(RedisBackend, InvalidateTagReachesEveryFunctionCarryingIt) {
+  auto backend = make_backend(shared_redis_url());
+  cachet::cached<&app::load_user, cachet::key<"user:{}">, cachet::tags<"users", "user:{}">,
+                 cachet::backend<cachet::redis>>
+      get_user{*backend};
+  cachet::cached<&app::load_user_name, cachet::key<"name:{}">, cachet::tags<"users">,
+                 cachet::backend<cachet::redis>>
+      get_name{*backend};
+
+  get_user(1);
+  get_user(2);
+  get_name(1);
+  get_user.invalidate_tag("users");
+  EXPECT_EQ(command(*backend, "GET", base(*backend) + "tag:users").as_string(), "1");
+
+  EXPECT_EQ(get_user(1), (app::user{1, "user1"}));
+  EXPECT_EQ(get_user(2), (app::user{2, "user2"}));
+  EXPECT_EQ(get_name(1), "name1");
+  EXPECT_EQ(get_user.stats().loads, 4u);
+  EXPECT_EQ(get_user.stats().invalidations, 2u);
+  EXPECT_EQ(get_name.stats().loads, 2u);
+  EXPECT_EQ(get_name.stats().invalidations, 1u);
+
+  // A tag rendered from the arguments reaches only its entry.
+  backend->invalidate_tag("user:1");
+  get_user(1);
+  get_user(2);
+  get_name(1);
+  EXPECT_EQ(get_user.stats().loads, 5u);
+  EXPECT_EQ(get_user.stats().hits, 1u);
+  EXPECT_EQ(get_name.stats().hits, 1u);
+}
+
+TEST(RedisBackend, PeekInvalidateAndClear) {
+  auto backend = make_backend(shared_redis_url());
+  cachet::cached<&app::twice, cachet::key<"p:{}">, cachet::backend<cachet::redis>> f{*backend};
+
+  EXPECT_EQ(f.peek(3), std::nullopt);
+  EXPECT_EQ(f(3), 6);
+  EXPECT_EQ(f.peek(3), 6);
+
+  f.invalidate(3);
+  EXPECT_EQ(f.peek(3), std::nullopt);
+  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{});
+
+  f(3);
+  f(4);
+  f.clear();  // O(1): the function's generation moves on
+  EXPECT_EQ(f.peek(3), std::nullopt);
+  EXPECT_EQ(f.peek(4), std::nullopt);
+  EXPECT_EQ(f(3), 6);
+  EXPECT_EQ(f(3), 6);
+
+  const cachet::stats s = f.stats();
+  EXPECT_EQ(s.loads, 4u);
+  EXPECT_EQ(s.hits, 1u);
+  EXPECT_EQ(s.invalidations, 1u);  // the cleared f(3) entry, found stale
+  const std::string name(cachet::detail::function_name<&app::twice>());
+  EXPECT_EQ(command(*backend, "GET", base(*backend) + "fn:" + name).as_string(), "1");
+}
+
+TEST(RedisBackend, AnUnreadableEntryIsRecomputedCountedAndOverwritten) {
+  auto backend = make_backend(shared_redis_url());
+  user_cache get_user{*backend};
+  const std::string key = base(*backend) + "user:5";
+  const app::user expected{5, "user5"};
+
+  command(*backend, "SET", key, "{corrupt");
+  EXPECT_EQ(get_user(5), expected);
+  EXPECT_EQ(get_user.stats().decode_errors, 1u);
+  EXPECT_EQ(get_user.stats().loads, 1u);
+  EXPECT_EQ(stored_envelope(*backend, key).at("value"), boost::json::value_from(expected));
+
+  // Well formed, but of another type (an older schema, say).
+  command(*backend, "SET", key, R"({"value": "five", "fn": 0, "tags": {"users": 0}})");
+  EXPECT_EQ(get_user(5), expected);
+  // Not an envelope at all: a plain value another program wrote.
+  command(*backend, "SET", key, R"({"id": 5, "name": "user5"})");
+  EXPECT_EQ(get_user(5), expected);
+  EXPECT_EQ(get_user(5), expected);
+
+  const cachet::stats s = get_user.stats();
+  EXPECT_EQ(s.decode_errors, 3u);
+  EXPECT_EQ(s.loads, 3u);
+  EXPECT_EQ(s.hits, 1u);
+  EXPECT_EQ(s.backend_errors, 0u);
+}
+
+TEST(RedisBackend, RedisDownReturnsTheFunctionsResultThenRecovers) {
+  private_redis_server server;
+  auto backend = make_backend(server.url(), 300ms);
+  cachet::cached<&app::twice, cachet::key<"d:{}">, cachet::backend<cachet::redis>> f{*backend};
+  cachet::cached<&app::refuse, cachet::key<"r:{}">, cachet::backend<cachet::redis>> g{*backend};
+  EXPECT_EQ(f(1), 2);
+
+  server.kill();
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(f(1), 2);
+  EXPECT_EQ(f(2), 4);
+  // Each call waited at most about one request deadline for Redis.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2 * (300ms + 500ms));
+  EXPECT_THROW(g(1), std::runtime_error);  // the function's own failure still propagates
+  EXPECT_EQ(f.stats().backend_errors, 2u);
+  EXPECT_EQ(f.stats().loads, 3u);
+  EXPECT_EQ(g.stats().backend_errors, 1u);
+  EXPECT_EQ(g.stats().load_errors, 1u);
+  EXPECT_THROW(backend->invalidate_tag("x"), cachet::redis::request_error);
+
+  server.restart();  // empty: persistence is off
+  EXPECT_EQ(f(3), 6);
+  EXPECT_EQ(f.stats().backend_errors, 2u);
+  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{base(*backend) + "d:3"});
+  EXPECT_EQ(f(3), 6);
+  EXPECT_EQ(f.stats().hits, 1u);
+}
+
+TEST(RedisBackend, BlockingCallOnTheIoThreadFailsInsteadOfDeadlocking) {
+  auto backend = make_backend(shared_redis_url());
+  user_cache get_user{*backend};
+  std::promise<std::error_code> call;
+  std::promise<std::error_code> invalidation;
+  auto code_of = [](auto&& action) {
+    try {
+      action();
+    } catch (const cachet::redis::request_error& e) {
+      return e.code();
+    }
+    return std::error_code{};
+  };
+  asio::post(backend->runtime().context(), [&] {
+    call.set_value(code_of([&] { get_user(1); }));
+    invalidation.set_value(code_of([&] { backend->invalidate_tag("users"); }));
+  });
+  EXPECT_EQ(call.get_future().get(), cachet::redis::error::blocking_call_on_io_thread);
+  EXPECT_EQ(invalidation.get_future().get(), cachet::redis::error::blocking_call_on_io_thread);
+  EXPECT_EQ(get_user(1), (app::user{1, "user1"}));  // off the I/O thread all is well
+}
+
+TEST(RedisBackend, AsyncGetOrLoadMissesThenHits) {
+  auto backend = make_backend(shared_redis_url());
+  store<app::user, 1> users{*backend, named("async_users")};
+  asio::io_context io;
+  int loads = 0;
+  // Named, not literals: g++ 12 cannot keep a string literal argument in a coroutine frame.
+  const std::string key = "user:1";
+  const std::vector<std::string> tags{"users"};
+  run(io, [&]() -> asio::awaitable<void> {
+    auto a = co_await users.async_get_or_load(key, tags, [&] {
+      ++loads;
+      return app::user{1, "first"};
+    });
+    auto b = co_await users.async_get_or_load(key, tags, [&] {
+      ++loads;
+      return app::user{1, "second"};
+    });
+    EXPECT_EQ(a.name, std::string("first"));
+    EXPECT_EQ(b.name, std::string("first"));
+    co_await backend->async_invalidate_tag(tags[0]);
+    // A loader that is itself a coroutine.
+    auto c = co_await users.async_get_or_load(
+        key, tags, [&]() -> asio::awaitable<app::user> {
+          co_await pause(1ms);
+          ++loads;
+          co_return app::user{1, "third"};
+        });
+    EXPECT_EQ(c.name, std::string("third"));
+  }());
+  EXPECT_EQ(loads, 2);
+  const cachet::stats s = users.stats();
+  EXPECT_EQ(s.hits, 1u);
+  EXPECT_EQ(s.misses, 2u);
+  EXPECT_EQ(s.loads, 2u);
+  EXPECT_EQ(s.invalidations, 1u);
+  EXPECT_EQ(stored_envelope(*backend, base(*backend) + "user:1").at("value").at("name"),
+            boost::json::value("third"));
+}
+
+TEST(RedisBackend, AsyncLoaderExceptionsPropagateAndAreNotStored) {
+  auto backend = make_backend(shared_redis_url());
+  store<int, 0> s{*backend, named("async_throw")};
+  asio::io_context io;
+  const std::string key = "e:1";
+  run(io, [&]() -> asio::awaitable<void> {
+    bool thrown = false;
+    try {
+      co_await s.async_get_or_load(key, {}, []() -> int { throw std::runtime_error("no"); });
+    } catch (const std::runtime_error&) {
+      thrown = true;
+    }
+    EXPECT_TRUE(thrown);
+  }());
+  EXPECT_EQ(s.stats().load_errors, 1u);
+  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{});
+}
+
+long long mget_calls(cachet::redis& backend) {
+  const std::string info = command(backend, "INFO", "commandstats").as_string();
+  const auto at = info.find("cmdstat_mget:calls=");
+  if (at == std::string::npos) return 0;
+  return std::stoll(info.substr(at + std::string("cmdstat_mget:calls=").size()));
+}
+
+TEST(RedisBackend, AsyncManyReadsEveryKeyInOneMgetAndKeepsTheOrder) {
+  private_redis_server server;  // its own, so that the command count is ours alone
+  auto backend = make_backend(server.url());
+  store<int, 1> s{*backend, named("many")};
+  asio::io_context io;
+  std::vector<std::size_t> loaded;
+  const std::vector<std::string> keys{"n:1", "n:2", "n:3", "n:1"};
+  const std::vector<std::vector<std::string>> tags{{"t:1"}, {"t:2"}, {"t:3"}, {"t:1"}};
+  const std::vector<std::string> later_keys{"n:3", "n:1"};
+  const std::vector<std::vector<std::string>> later_tags{{"t:3"}, {"t:1"}};
+  run(io, [&]() -> asio::awaitable<void> {
+    co_await s.async_get_or_load(keys[1], tags[1], [] { return 99; });
+    const long long before = mget_calls(*backend);
+    auto values = co_await s.async_get_or_load_many(
+        keys, tags,
+        [&](std::size_t i) -> asio::awaitable<int> {
+          loaded.push_back(i);
+          co_return static_cast<int>(i) * 10 + 1;
+        });
+    EXPECT_EQ(mget_calls(*backend) - before, 1);
+    EXPECT_EQ(values, (std::vector<int>{1, 99, 21, 1}));
+    // Everything is stored now: a second batch is all hits.
+    auto again = co_await s.async_get_or_load_many(later_keys, later_tags,
+                                                   [&](std::size_t) { return -1; });
+    EXPECT_EQ(again, (std::vector<int>{21, 1}));
+  }());
+  EXPECT_EQ(loaded, (std::vector<std::size_t>{0, 2}));
+  EXPECT_EQ(s.stats().loads, 3u);
+  EXPECT_EQ(s.stats().hits, 3u);
+}
+
+TEST(RedisBackend, ACoroutineFunctionWorksFromABlockingCall) {
+  auto backend = make_backend(shared_redis_url());
+  store<int, 0> s{*backend, named("coro")};
+  auto load = [](std::string_view key) -> asio::awaitable<int> {
+    co_await pause(1ms);
+    co_return static_cast<int>(key.size());
+  };
+  EXPECT_EQ(s.get_or_load("abc", [](auto&&) {}, load), 3);
+  EXPECT_EQ(s.get_or_load("abc", [](auto&&) {}, load), 3);
+  EXPECT_EQ(s.stats().loads, 1u);
+  EXPECT_EQ(s.stats().hits, 1u);
+}
+
+TEST(RedisBackend, ACustomCodecsTextIsAJsonStringInTheEnvelope) {
+  auto backend = make_backend(shared_redis_url());
+  store<app::point, 0, app::point_codec> s{*backend, named("points")};
+  auto load = [](std::string_view) { return app::point{3, 4}; };
+  s.get_or_load("pt", [](auto&&) {}, load);
+  const auto hit = s.get_or_load("pt", [](auto&&) {}, load);
+  EXPECT_EQ(hit.x, 3);
+  EXPECT_EQ(hit.y, 4);
+  EXPECT_EQ(stored_envelope(*backend, base(*backend) + "pt").at("value"), boost::json::value("3,4"));
+  EXPECT_EQ(s.stats().hits, 1u);
+}
+
+TEST(RedisBackend, AKeyThatWouldOverwriteACounterIsRefused) {
+  auto backend = make_backend(shared_redis_url());
+  cachet::cached<&app::twice, cachet::key<"tag:{}">, cachet::backend<cachet::redis>> f{*backend};
+  EXPECT_THROW(f(1), cachet::error);
+  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{});
+}
+
+TEST(RedisBackend, AFunctionObjectWithoutAKeyTemplateIsRefused) {
+  auto backend = make_backend(shared_redis_url());
+  auto fn = [](int x) { return x; };
+  using cached_lambda = cachet::cached_function<decltype(fn), cachet::backend<cachet::redis>>;
+  EXPECT_THROW(cached_lambda(fn, *backend), cachet::error);
+  using keyed_lambda = cachet::cached_function<decltype(fn), cachet::key<"lambda:{}">,
+                                               cachet::backend<cachet::redis>>;
+  keyed_lambda keyed(fn, *backend);
+  EXPECT_EQ(keyed(8), 8);
+  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{base(*backend) + "lambda:8"});
+}
+
+TEST(RedisBackend, TwoFunctionsOnOneBackendDoNotShareEntries) {
+  auto backend = make_backend(shared_redis_url());
+  cachet::cached<&app::twice, cachet::backend<cachet::redis>> f{*backend};
+  cachet::cached<&app::thrice, cachet::backend<cachet::redis>> g{*backend};
+  EXPECT_EQ(f(5), 10);
+  EXPECT_EQ(g(5), 15);
+  EXPECT_EQ(f(5), 10);
+  EXPECT_EQ(g(5), 15);
+  EXPECT_EQ(keys_of(*backend).size(), 2u);
+}
+
+}  // namespace
