@@ -23,9 +23,8 @@ struct address {
 };
 
 struct user {
-  BOOST_HANA_DEFINE_STRUCT(user, (std::int64_t, id), (std::string, name),
-                           (std::optional<int>, age), (std::vector<address>, addresses),
-                           (bool, admin), (double, score));
+  BOOST_HANA_DEFINE_STRUCT(user, (std::int64_t, id), (std::string, name), (std::optional<int>, age),
+                           (std::vector<address>, addresses), (bool, admin), (double, score));
   friend bool operator==(const user&, const user&) = default;
 };
 
@@ -56,8 +55,8 @@ TEST(JsonCodec, HanaStructIsAnObjectKeyedByFieldName) {
 }
 
 TEST(JsonCodec, HanaStructRoundTrips) {
-  const app::user u{-3, "Bob \"the\" builder \xc3\xa9", std::nullopt, {{"A", "1"}, {"B", "2"}},
-                    false, 0.1};
+  const app::user u{
+      -3, "Bob \"the\" builder \xc3\xa9", std::nullopt, {{"A", "1"}, {"B", "2"}}, false, 0.1};
   EXPECT_EQ(json_codec::decode<app::user>(json_codec::encode(u)), u);
 }
 
@@ -93,8 +92,7 @@ TEST(JsonCodec, ContainersAndScalarsRoundTrip) {
   EXPECT_EQ(json_codec::decode<std::string>(json_codec::encode(std::string("a\nb\0c", 5))),
             std::string("a\nb\0c", 5));
   const std::array<app::address, 1> nested{{{"Oslo", "0150"}}};
-  EXPECT_EQ((json_codec::decode<std::array<app::address, 1>>(json_codec::encode(nested))),
-            nested);
+  EXPECT_EQ((json_codec::decode<std::array<app::address, 1>>(json_codec::encode(nested))), nested);
 }
 
 TEST(JsonCodec, NotJsonIsADecodeError) {

@@ -7,15 +7,15 @@
 
 namespace {
 
-using cachet::redis::config;
+using cachet::resp3::config;
 
 // Expects from_url to throw request_error(invalid_url) whose message contains `needle`.
 void expect_invalid(const std::string& url, const std::string& needle) {
   try {
     (void)config::from_url(url);
     ADD_FAILURE() << "accepted: " << url;
-  } catch (const cachet::redis::request_error& e) {
-    EXPECT_EQ(e.code(), cachet::redis::error::invalid_url) << url;
+  } catch (const cachet::resp3::request_error& e) {
+    EXPECT_EQ(e.code(), cachet::resp3::error::invalid_url) << url;
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << url << " -> " << e.what();
   }
 }
@@ -109,7 +109,7 @@ TEST(RedisConfig, ErrorMessageNeverEchoesThePassword) {
   try {
     (void)config::from_url("redis://u:topsecret%G1@h");
     FAIL() << "accepted";
-  } catch (const cachet::redis::request_error& e) {
+  } catch (const cachet::resp3::request_error& e) {
     EXPECT_EQ(std::string(e.what()).find("topsecret"), std::string::npos) << e.what();
   }
 }
@@ -125,7 +125,7 @@ TEST(RedisConfig, FromEnv) {
   ::unsetenv("CACHET_REDIS_URL");
   EXPECT_EQ(config::from_env().host, "localhost");
   ::setenv("CACHET_REDIS_URL", "bad", 1);
-  EXPECT_THROW((void)config::from_env(), cachet::redis::request_error);
+  EXPECT_THROW((void)config::from_env(), cachet::resp3::request_error);
   ::unsetenv("CACHET_REDIS_URL");
 }
 

@@ -13,7 +13,7 @@
 
 namespace {
 
-using cachet::redis::error;
+using cachet::resp3::error;
 
 const std::vector<error> all_errors = {
     error::invalid_type_byte,   error::invalid_number,    error::invalid_length,
@@ -32,7 +32,7 @@ TEST(RedisError, ConvertsToStdErrorCode) {
     EXPECT_TRUE(ec) << "no value may mean success";
     EXPECT_EQ(ec, e);
     EXPECT_EQ(ec.category().name(), std::string("cachet.redis"));
-    EXPECT_EQ(&ec.category(), &cachet::redis::error_category());
+    EXPECT_EQ(&ec.category(), &cachet::resp3::error_category());
     EXPECT_EQ(ec, make_error_code(e));
   }
   EXPECT_NE(std::error_code(error::cancelled), std::error_code(error::server_error));
@@ -61,23 +61,23 @@ TEST(RedisError, EveryValueHasItsOwnMessage) {
     messages.insert(message);
   }
   EXPECT_EQ(messages.size(), all_errors.size());
-  EXPECT_NE(cachet::redis::error_category().message(0).find("unknown"), std::string::npos);
+  EXPECT_NE(cachet::resp3::error_category().message(0).find("unknown"), std::string::npos);
 }
 
 TEST(RedisError, ExceptionHierarchy) {
-  static_assert(std::is_base_of_v<cachet::error, cachet::redis::request_error>);
-  static_assert(std::is_base_of_v<std::runtime_error, cachet::redis::request_error>);
-  static_assert(std::is_base_of_v<cachet::redis::request_error, cachet::redis::server_error>);
-  static_assert(std::is_base_of_v<cachet::redis::request_error, cachet::redis::protocol_error>);
+  static_assert(std::is_base_of_v<cachet::error, cachet::resp3::request_error>);
+  static_assert(std::is_base_of_v<std::runtime_error, cachet::resp3::request_error>);
+  static_assert(std::is_base_of_v<cachet::resp3::request_error, cachet::resp3::server_error>);
+  static_assert(std::is_base_of_v<cachet::resp3::request_error, cachet::resp3::protocol_error>);
 }
 
 TEST(RedisError, RequestErrorKeepsCodeAndMessage) {
-  const cachet::redis::request_error e(error::request_timeout,
+  const cachet::resp3::request_error e(error::request_timeout,
                                        "cachet::redis: request timed out after 250 ms");
   EXPECT_EQ(e.code(), error::request_timeout);
   EXPECT_STREQ(e.what(), "cachet::redis: request timed out after 250 ms");
 
-  const cachet::redis::request_error from_code(error::not_connected);
+  const cachet::resp3::request_error from_code(error::not_connected);
   EXPECT_EQ(from_code.code(), error::not_connected);
   EXPECT_EQ(std::string(from_code.what()),
             "cachet::redis: " + std::error_code(error::not_connected).message());
@@ -86,22 +86,22 @@ TEST(RedisError, RequestErrorKeepsCodeAndMessage) {
 TEST(RedisError, ServerErrorKeepsTheServerTextVerbatim) {
   const std::string text = "WRONGTYPE Operation against a key holding the wrong kind of value";
   try {
-    throw cachet::redis::server_error(text);
+    throw cachet::resp3::server_error(text);
   } catch (const cachet::error& e) {  // one catch for everything cachet throws
-    const auto* server = dynamic_cast<const cachet::redis::server_error*>(&e);
+    const auto* server = dynamic_cast<const cachet::resp3::server_error*>(&e);
     ASSERT_NE(server, nullptr);
     EXPECT_EQ(server->server_message(), text);
     EXPECT_EQ(server->code(), error::server_error);
     EXPECT_NE(std::string(e.what()).find(text), std::string::npos);
   }
-  EXPECT_EQ(cachet::redis::server_error("").server_message(), "");
+  EXPECT_EQ(cachet::resp3::server_error("").server_message(), "");
   // A blob error may hold any byte; the message is not cut at a NUL.
   const std::string binary("ERR a\0b", 7);
-  EXPECT_EQ(cachet::redis::server_error(binary).server_message(), binary);
+  EXPECT_EQ(cachet::resp3::server_error(binary).server_message(), binary);
 }
 
 TEST(RedisError, ProtocolErrorCarriesTheParserCode) {
-  const cachet::redis::protocol_error e(error::nesting_too_deep);
+  const cachet::resp3::protocol_error e(error::nesting_too_deep);
   EXPECT_EQ(e.code(), error::nesting_too_deep);
   EXPECT_NE(std::string(e.what()).find("max_depth"), std::string::npos);
 }

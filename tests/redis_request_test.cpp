@@ -23,16 +23,16 @@
 
 namespace {
 
-using cachet::redis::request;
-using cachet::redis::detail::request_argument;
+using cachet::resp3::request;
+using cachet::resp3::detail::request_argument;
 
 // What the request's payload means to a server: each command as its list of arguments.
 // Decoded with the RESP parser, so the test checks the framing as well as the bytes.
 std::vector<std::vector<std::string>> decode(std::string_view payload) {
   std::vector<std::vector<std::string>> commands;
-  cachet::redis::detail::parser parser;
+  cachet::resp3::detail::parser parser;
   while (!payload.empty()) {
-    std::optional<cachet::redis::value> reply;
+    std::optional<cachet::resp3::value> reply;
     std::error_code ec;
     const std::size_t used = parser.parse(payload, reply, ec);
     EXPECT_FALSE(ec) << ec.message();
@@ -42,9 +42,9 @@ std::vector<std::vector<std::string>> decode(std::string_view payload) {
     }
     payload.remove_prefix(used);
     std::vector<std::string> arguments;
-    EXPECT_EQ(reply->type, cachet::redis::type::array);
+    EXPECT_EQ(reply->type, cachet::resp3::type::array);
     for (const auto& argument : reply->elements) {
-      EXPECT_EQ(argument.type, cachet::redis::type::blob_string);
+      EXPECT_EQ(argument.type, cachet::resp3::type::blob_string);
       arguments.push_back(argument.text);
     }
     commands.push_back(std::move(arguments));

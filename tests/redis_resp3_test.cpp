@@ -36,11 +36,11 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
-using cachet::redis::error;
-using cachet::redis::type;
-using cachet::redis::value;
-using cachet::redis::detail::parse_limits;
-using cachet::redis::detail::parser;
+using cachet::resp3::error;
+using cachet::resp3::type;
+using cachet::resp3::value;
+using cachet::resp3::detail::parse_limits;
+using cachet::resp3::detail::parser;
 
 // ---- building expected values ----
 
@@ -400,30 +400,30 @@ TEST(Resp3Parser, ValueAccessors) {
   try {
     (void)number(1).as_string();
     ADD_FAILURE() << "as_string on a number must throw";
-  } catch (const cachet::redis::server_error&) {
+  } catch (const cachet::resp3::server_error&) {
     ADD_FAILURE() << "a number is not a server error";
-  } catch (const cachet::redis::request_error& e) {
+  } catch (const cachet::resp3::request_error& e) {
     EXPECT_EQ(e.code(), error::unexpected_reply);
   }
   try {
     (void)text_of(type::simple_error, "WRONGTYPE Operation against a key").as_int();
     ADD_FAILURE() << "as_int on an error must throw";
-  } catch (const cachet::redis::server_error& e) {
+  } catch (const cachet::resp3::server_error& e) {
     EXPECT_EQ(e.server_message(), "WRONGTYPE Operation against a key");
     EXPECT_EQ(e.code(), error::server_error);
   }
-  EXPECT_THROW((void)make(type::null).as_map(), cachet::redis::request_error);
-  EXPECT_THROW((void)blob("1").as_bool(), cachet::redis::request_error);
-  EXPECT_THROW((void)aggregate(type::map, {}).as_array(), cachet::redis::request_error);
+  EXPECT_THROW((void)make(type::null).as_map(), cachet::resp3::request_error);
+  EXPECT_THROW((void)blob("1").as_bool(), cachet::resp3::request_error);
+  EXPECT_THROW((void)aggregate(type::map, {}).as_array(), cachet::resp3::request_error);
 }
 
 TEST(Resp3Parser, ToStringForDiagnostics) {
-  EXPECT_EQ(cachet::redis::to_string(aggregate(
+  EXPECT_EQ(cachet::resp3::to_string(aggregate(
                 type::array, {blob("a\r\n"), number(-1), boolean(true), make(type::null)})),
             R"(["a\x0d\x0a", -1, true, null])");
-  EXPECT_EQ(cachet::redis::to_string(aggregate(type::map, {simple("k"), real(0.5)})),
+  EXPECT_EQ(cachet::resp3::to_string(aggregate(type::map, {simple("k"), real(0.5)})),
             R"({"k": 0.5})");
-  EXPECT_EQ(cachet::redis::to_string(with_attributes(simple("OK"), {simple("t"), number(1)})),
+  EXPECT_EQ(cachet::resp3::to_string(with_attributes(simple("OK"), {simple("t"), number(1)})),
             R"(|{"t": 1} "OK")");
 }
 

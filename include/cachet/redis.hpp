@@ -43,6 +43,7 @@
 #include <cachet/redis/request.hpp>
 #include <cachet/redis/resp3.hpp>
 #include <cachet/redis/script.hpp>
+#include <cachet/redis/subscriber.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -94,7 +95,8 @@ class redis {
   using value = resp3::value;                      ///< one RESP3 reply
   using type = resp3::type;                        ///< the RESP3 type of a reply
   using script = resp3::script;                    ///< a Lua script run by EVALSHA
-  using options = redis_options;
+  using subscriber = resp3::subscriber;            ///< pub/sub on a connection of its own
+  using message = resp3::message;                  ///< a pub/sub message
 
   /// Stores the results of one cached function; used by cachet::cached.
   template <class Value, std::size_t TagCount, class Codec = json_codec>

@@ -2,7 +2,7 @@
 #include <cachet/redis/request.hpp>
 
 int main() {
-  cachet::redis::request req;
+  cachet::resp3::request req;
 #ifndef CACHET_PASSING_TWIN
   req.push("SET", "k", true);
 #else

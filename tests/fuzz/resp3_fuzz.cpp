@@ -20,10 +20,10 @@
 
 namespace {
 
-using cachet::redis::type;
-using cachet::redis::value;
-using cachet::redis::detail::parse_limits;
-using cachet::redis::detail::parser;
+using cachet::resp3::type;
+using cachet::resp3::value;
+using cachet::resp3::detail::parse_limits;
+using cachet::resp3::detail::parser;
 
 // Reports the broken invariant before aborting, so a crash explains itself.
 void check_at(bool condition, const char* what, int line) {
@@ -95,9 +95,9 @@ run parse_in_chunks(std::string_view input, const parse_limits& limits, std::uin
       CHECK(used <= buffer.size());
       if (result.ec) {
         CHECK(!reply.has_value());
-        CHECK(&result.ec.category() == &cachet::redis::error_category());
-        CHECK(result.ec.value() >= static_cast<int>(cachet::redis::error::invalid_type_byte) &&
-              result.ec.value() <= static_cast<int>(cachet::redis::error::nesting_too_deep));
+        CHECK(&result.ec.category() == &cachet::resp3::error_category());
+        CHECK(result.ec.value() >= static_cast<int>(cachet::resp3::error::invalid_type_byte) &&
+              result.ec.value() <= static_cast<int>(cachet::resp3::error::nesting_too_deep));
         // After an error the parser takes nothing more and repeats the error.
         std::error_code again;
         CHECK(p.parse(buffer.substr(used), reply, again) == 0);

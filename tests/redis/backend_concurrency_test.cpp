@@ -93,10 +93,8 @@ TEST(RedisBackendConcurrency, ThreadsMissingOneKeyComputeOnce) {
 
 TEST(RedisBackendConcurrency, CoroutinesMissingOneKeyComputeOnce) {
   auto backend = make_backend();
-  cachet::redis::store<int, 1> s{*backend, {.name = "co_square",
-                                            .ttl = {},
-                                            .capacity = 0,
-                                            .has_key_template = true}};
+  cachet::redis::store<int, 1> s{
+      *backend, {.name = "co_square", .ttl = {}, .capacity = 0, .has_key_template = true}};
   asio::io_context io;
   int loads = 0;
   std::vector<int> results;
@@ -131,10 +129,8 @@ TEST(RedisBackendConcurrency, CoroutinesMissingOneKeyComputeOnce) {
 // Blocking callers and coroutines meet in one flight too, and its failure reaches all of them.
 TEST(RedisBackendConcurrency, AFailedComputationReachesEveryWaiter) {
   auto backend = make_backend();
-  cachet::redis::store<int, 0> s{*backend, {.name = "failing",
-                                            .ttl = {},
-                                            .capacity = 0,
-                                            .has_key_template = true}};
+  cachet::redis::store<int, 0> s{
+      *backend, {.name = "failing", .ttl = {}, .capacity = 0, .has_key_template = true}};
   const std::string key = "f:1";
   auto load = [&](auto&&...) -> int {
     wait_until([&] { return s.stats().misses >= callers; });
@@ -145,7 +141,8 @@ TEST(RedisBackendConcurrency, AFailedComputationReachesEveryWaiter) {
   for (std::size_t i = 0; i + 1 < callers; ++i) {
     threads.emplace_back([&] {
       try {
-        s.get_or_load(key, [](auto&&) {}, load);
+        s.get_or_load(
+            key, [](auto&&) {}, load);
       } catch (const std::runtime_error&) {
         ++failures;
       }

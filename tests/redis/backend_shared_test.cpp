@@ -19,8 +19,8 @@ namespace {
 
 // Declared before configure(), as a namespace-scope object would be: construction needs no
 // server.
-using add_one_cache = cachet::cached<&app::add_one, cachet::key<"plus1:{}">,
-                                     cachet::backend<cachet::redis>>;
+using add_one_cache =
+    cachet::cached<&app::add_one, cachet::key<"plus1:{}">, cachet::backend<cachet::redis>>;
 
 TEST(SharedRedisBackend, ConfigureBeforeFirstUseThenNeverAgain) {
   ::unsetenv("CACHET_REDIS_URL");

@@ -3,6 +3,7 @@
 #include <cachet/redis.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -40,6 +41,7 @@ std::string load_user_name(long id) { return "name" + std::to_string(id); }
 int twice(int x) { return x * 2; }
 int thrice(int x) { return x * 3; }
 int refuse(int) { throw std::runtime_error("refused"); }
+std::string bytes(int n) { return std::string(static_cast<std::size_t>(n), '\xff'); }
 
 struct point {
   int x = 0;
@@ -83,8 +85,7 @@ std::unique_ptr<cachet::redis> make_backend(const std::string& url,
   cfg.health_check_interval = 0ms;
   cfg.reconnect_min_delay = 5ms;
   cfg.reconnect_max_delay = 50ms;
-  return std::make_unique<cachet::redis>(cfg,
-                                         cachet::redis_options{.key_prefix = unique_prefix()});
+  return std::make_unique<cachet::redis>(cfg, cachet::redis_options{.key_prefix = unique_prefix()});
 }
 
 // The test's own commands go through the backend's connection.
@@ -174,8 +175,7 @@ TEST(RedisBackend, WithoutAKeyTemplateTheKeyIsTheFunctionNameAndArguments) {
 
 TEST(RedisBackend, TtlFromOptionsIsSetInMilliseconds) {
   auto backend = make_backend(shared_redis_url());
-  cachet::cached<&app::twice, cachet::ttl<300>, cachet::key<"t:{}">,
-                 cachet::backend<cachet::redis>>
+  cachet::cached<&app::twice, cachet::ttl<300>, cachet::key<"t:{}">, cachet::backend<cachet::redis>>
       f{*backend, cachet::options{.ttl = 1500ms, .capacity = {}}};
   f(1);
   const long long ms = pttl(*backend, base(*backend) + "t:1");
@@ -271,6 +271,17 @@ TEST(RedisBackend, AnUnreadableEntryIsRecomputedCountedAndOverwritten) {
   EXPECT_EQ(s.backend_errors, 0u);
 }
 
+TEST(RedisBackend, AResultJsonCannotCarryIsReturnedButNotStored) {
+  auto backend = make_backend(shared_redis_url());
+  cachet::cached<&app::bytes, cachet::key<"b:{}">, cachet::backend<cachet::redis>> f{*backend};
+  EXPECT_EQ(f(2), "\xff\xff");
+  EXPECT_EQ(f(2), "\xff\xff");
+  EXPECT_EQ(f.stats().loads, 2u);
+  EXPECT_EQ(f.stats().backend_errors, 2u);
+  EXPECT_EQ(f.stats().decode_errors, 0u);
+  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{});
+}
+
 TEST(RedisBackend, RedisDownReturnsTheFunctionsResultThenRecovers) {
   private_redis_server server;
   auto backend = make_backend(server.url(), 300ms);
@@ -342,12 +353,11 @@ TEST(RedisBackend, AsyncGetOrLoadMissesThenHits) {
     EXPECT_EQ(b.name, std::string("first"));
     co_await backend->async_invalidate_tag(tags[0]);
     // A loader that is itself a coroutine.
-    auto c = co_await users.async_get_or_load(
-        key, tags, [&]() -> asio::awaitable<app::user> {
-          co_await pause(1ms);
-          ++loads;
-          co_return app::user{1, "third"};
-        });
+    auto c = co_await users.async_get_or_load(key, tags, [&]() -> asio::awaitable<app::user> {
+      co_await pause(1ms);
+      ++loads;
+      co_return app::user{1, "third"};
+    });
     EXPECT_EQ(c.name, std::string("third"));
   }());
   EXPECT_EQ(loads, 2);
@@ -358,6 +368,67 @@ TEST(RedisBackend, AsyncGetOrLoadMissesThenHits) {
   EXPECT_EQ(s.invalidations, 1u);
   EXPECT_EQ(stored_envelope(*backend, base(*backend) + "user:1").at("value").at("name"),
             boost::json::value("third"));
+}
+
+TEST(RedisBackend, CachedAsyncAndAsyncManyShareEntriesWithBlockingCalls) {
+  auto backend = make_backend(shared_redis_url());
+  user_cache get_user{*backend};
+  asio::io_context io;
+  const std::vector<long> ids{1, 2, 3};
+  run(io, [&]() -> asio::awaitable<void> {
+    const app::user first = co_await get_user.async(1);
+    const app::user again = co_await get_user.async(1);
+    EXPECT_EQ(first, (app::user{1, "user1"}));
+    EXPECT_EQ(again, first);
+    const std::vector<app::user> users = co_await get_user.async_many(ids);
+    EXPECT_EQ(users, (std::vector<app::user>{{1, "user1"}, {2, "user2"}, {3, "user3"}}));
+  }());
+  EXPECT_EQ(get_user(3), (app::user{3, "user3"}));
+  const cachet::stats s = get_user.stats();
+  EXPECT_EQ(s.loads, 3u);
+  EXPECT_EQ(s.hits, 3u);
+  EXPECT_EQ(s.misses, 3u);
+  EXPECT_EQ(keys_of(*backend).size(), 3u);
+}
+
+// An invalidation seen by a caller is never answered with a computation that started before it.
+TEST(RedisBackend, ACallerAfterAnInvalidationDoesNotJoinAnOlderComputation) {
+  auto backend = make_backend(shared_redis_url());
+  store<std::string, 1> s{*backend, named("stale_flight")};
+  asio::io_context io;
+  const std::string key = "doc:1";
+  const std::vector<std::string> tags{"docs"};
+  bool first_loading = false;
+  bool second_done = false;
+  std::optional<std::string> first;
+  run(io, [&]() -> asio::awaitable<void> {
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          first = co_await s.async_get_or_load(key, tags, [&]() -> asio::awaitable<std::string> {
+            first_loading = true;
+            while (!second_done) co_await pause(1ms);
+            co_return std::string("old");
+          });
+        },
+        asio::detached);
+    while (!first_loading) co_await pause(1ms);
+    co_await backend->async_invalidate_tag(tags[0]);
+    const std::string second = co_await s.async_get_or_load(key, tags, [&] {
+      second_done = true;
+      return std::string("new");
+    });
+    EXPECT_EQ(second, std::string("new"));
+    while (!first) co_await pause(1ms);
+  }());
+  EXPECT_EQ(first, "old");  // the older caller gets its own computation's result
+  EXPECT_EQ(s.stats().loads, 2u);
+  // Only the current computation was stored.
+  EXPECT_EQ(stored_envelope(*backend, base(*backend) + key).at("value"), boost::json::value("new"));
+  EXPECT_EQ(s.get_or_load(
+                key, [&](auto&& on_tag) { on_tag(tags[0]); },
+                [](std::string_view) { return std::string("newer"); }),
+            "new");
 }
 
 TEST(RedisBackend, AsyncLoaderExceptionsPropagateAndAreNotStored) {
@@ -398,17 +469,16 @@ TEST(RedisBackend, AsyncManyReadsEveryKeyInOneMgetAndKeepsTheOrder) {
   run(io, [&]() -> asio::awaitable<void> {
     co_await s.async_get_or_load(keys[1], tags[1], [] { return 99; });
     const long long before = mget_calls(*backend);
-    auto values = co_await s.async_get_or_load_many(
-        keys, tags,
-        [&](std::size_t i) -> asio::awaitable<int> {
+    auto values =
+        co_await s.async_get_or_load_many(keys, tags, [&](std::size_t i) -> asio::awaitable<int> {
           loaded.push_back(i);
           co_return static_cast<int>(i) * 10 + 1;
         });
     EXPECT_EQ(mget_calls(*backend) - before, 1);
     EXPECT_EQ(values, (std::vector<int>{1, 99, 21, 1}));
     // Everything is stored now: a second batch is all hits.
-    auto again = co_await s.async_get_or_load_many(later_keys, later_tags,
-                                                   [&](std::size_t) { return -1; });
+    auto again =
+        co_await s.async_get_or_load_many(later_keys, later_tags, [&](std::size_t) { return -1; });
     EXPECT_EQ(again, (std::vector<int>{21, 1}));
   }());
   EXPECT_EQ(loaded, (std::vector<std::size_t>{0, 2}));
@@ -423,8 +493,12 @@ TEST(RedisBackend, ACoroutineFunctionWorksFromABlockingCall) {
     co_await pause(1ms);
     co_return static_cast<int>(key.size());
   };
-  EXPECT_EQ(s.get_or_load("abc", [](auto&&) {}, load), 3);
-  EXPECT_EQ(s.get_or_load("abc", [](auto&&) {}, load), 3);
+  EXPECT_EQ(s.get_or_load(
+                "abc", [](auto&&) {}, load),
+            3);
+  EXPECT_EQ(s.get_or_load(
+                "abc", [](auto&&) {}, load),
+            3);
   EXPECT_EQ(s.stats().loads, 1u);
   EXPECT_EQ(s.stats().hits, 1u);
 }
@@ -433,11 +507,14 @@ TEST(RedisBackend, ACustomCodecsTextIsAJsonStringInTheEnvelope) {
   auto backend = make_backend(shared_redis_url());
   store<app::point, 0, app::point_codec> s{*backend, named("points")};
   auto load = [](std::string_view) { return app::point{3, 4}; };
-  s.get_or_load("pt", [](auto&&) {}, load);
-  const auto hit = s.get_or_load("pt", [](auto&&) {}, load);
+  s.get_or_load(
+      "pt", [](auto&&) {}, load);
+  const auto hit = s.get_or_load(
+      "pt", [](auto&&) {}, load);
   EXPECT_EQ(hit.x, 3);
   EXPECT_EQ(hit.y, 4);
-  EXPECT_EQ(stored_envelope(*backend, base(*backend) + "pt").at("value"), boost::json::value("3,4"));
+  EXPECT_EQ(stored_envelope(*backend, base(*backend) + "pt").at("value"),
+            boost::json::value("3,4"));
   EXPECT_EQ(s.stats().hits, 1u);
 }
 

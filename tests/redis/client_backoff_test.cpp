@@ -8,7 +8,7 @@
 
 namespace {
 
-using cachet::redis::detail::backoff;
+using cachet::resp3::detail::backoff;
 using std::chrono::milliseconds;
 
 TEST(RedisBackoff, CeilingDoublesUpToTheCapAndDrawsStayUnderIt) {

@@ -21,7 +21,7 @@
 namespace {
 
 namespace asio = boost::asio;
-namespace redis = cachet::redis;
+namespace redis = cachet::resp3;
 using namespace std::chrono_literals;
 
 TEST(RedisClientConcurrency, CoroutinesOnManyThreadsGetTheirOwnReplies) {

@@ -20,7 +20,7 @@
 namespace {
 
 namespace asio = boost::asio;
-namespace redis = cachet::redis;
+namespace redis = cachet::resp3;
 using asio::ip::tcp;
 using namespace std::chrono_literals;
 

@@ -23,7 +23,7 @@
 namespace {
 
 namespace asio = boost::asio;
-namespace redis = cachet::redis;
+namespace redis = cachet::resp3;
 using namespace std::chrono_literals;
 using cachet_test::fast_config;
 using cachet_test::run_async;
@@ -54,7 +54,7 @@ asio::awaitable<std::error_code> error_of(asio::awaitable<T> op, std::string* wh
 TEST(RedisClient, IssueExampleCompilesAndWorks) {
   run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto cfg = fast_config(cachet_test::shared_redis_url());
-    auto c = cachet::redis::client(ex, cfg);
+    auto c = cachet::resp3::client(ex, cfg);
     auto r = co_await c.exec("SET", unique_key("k"), "v", "PX", 5000);
     EXPECT_EQ(r.type, type::simple_string);
     EXPECT_EQ(r.text, "OK");

@@ -73,7 +73,7 @@ inline long long info_field(const std::string& info, const std::string& field) {
 
 /// Waits (bounded polling of the condition) until the server reports exactly `n` clients blocked
 /// in a blocking command such as BLPOP.
-inline asio::awaitable<void> wait_blocked_clients(cachet::redis::client& admin, long long n) {
+inline asio::awaitable<void> wait_blocked_clients(cachet::resp3::client& admin, long long n) {
   for (int i = 0; i < 2000; ++i) {
     auto info = co_await admin.exec("INFO", "clients");
     if (info_field(info.as_string(), "blocked_clients") == n) co_return;
@@ -90,8 +90,8 @@ inline std::string unique_key(const std::string& name) {
 }
 
 /// Short limits so failures surface fast.
-inline cachet::redis::config fast_config(const std::string& url) {
-  auto cfg = cachet::redis::config::from_url(url);
+inline cachet::resp3::config fast_config(const std::string& url) {
+  auto cfg = cachet::resp3::config::from_url(url);
   cfg.resolve_timeout = 1s;
   cfg.connect_timeout = 1s;
   cfg.handshake_timeout = 1s;

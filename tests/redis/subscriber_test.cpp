@@ -17,7 +17,7 @@
 namespace {
 
 namespace asio = boost::asio;
-namespace redis = cachet::redis;
+namespace redis = cachet::resp3;
 using namespace std::chrono_literals;
 using cachet_test::run_async;
 using cachet_test::unique_key;

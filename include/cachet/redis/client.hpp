@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-namespace cachet::redis {
+namespace cachet::resp3 {
 
 /// Per-call options of client::exec.
 ///   co_await c.exec(request_options{.timeout = 50ms, .idempotent = true}, "GET", "k");

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <system_error>
 
-namespace cachet::redis {
+namespace cachet::resp3 {
 
 /// Where a cachet::redis::client connects, how it identifies itself, and its time limits.
 ///

@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace cachet::redis {
+namespace cachet::resp3 {
 
 /// Everything that can go wrong in cachet's Redis client, as an error code.
 /// Converts to both `std::error_code` and `boost::system::error_code`:
@@ -53,15 +53,15 @@ enum class error {
 // Specialised before any conversion of the enum is used, so every use sees them.
 namespace std {
 template <>
-struct is_error_code_enum<cachet::redis::error> : true_type {};
+struct is_error_code_enum<cachet::resp3::error> : true_type {};
 }  // namespace std
 
 namespace boost::system {
 template <>
-struct is_error_code_enum<cachet::redis::error> : std::true_type {};
+struct is_error_code_enum<cachet::resp3::error> : std::true_type {};
 }  // namespace boost::system
 
-namespace cachet::redis {
+namespace cachet::resp3 {
 
 namespace detail {
 
@@ -70,58 +70,58 @@ class error_category_impl final : public std::error_category {
   const char* name() const noexcept override { return "cachet.redis"; }
 
   std::string message(int value) const override {
-    switch (static_cast<redis::error>(value)) {
-      case redis::error::invalid_type_byte:
+    switch (static_cast<resp3::error>(value)) {
+      case resp3::error::invalid_type_byte:
         return "the server sent a reply starting with a byte that is not a RESP3 type "
                "(streamed strings and aggregates are not supported)";
-      case redis::error::invalid_number:
+      case resp3::error::invalid_number:
         return "the server sent a number that is not a valid 64-bit decimal integer";
-      case redis::error::invalid_length:
+      case resp3::error::invalid_length:
         return "the server sent a malformed length or element count (not decimal, negative "
                "other than -1, out of range, streamed, or too short for a verbatim string)";
-      case redis::error::expected_crlf:
+      case resp3::error::expected_crlf:
         return "the server sent a line or string not terminated by CR LF";
-      case redis::error::invalid_boolean:
+      case resp3::error::invalid_boolean:
         return "the server sent a boolean other than #t or #f";
-      case redis::error::invalid_double:
+      case resp3::error::invalid_double:
         return "the server sent a double that is not a valid floating point number";
-      case redis::error::bulk_too_large:
+      case resp3::error::bulk_too_large:
         return "the server sent a string longer than parse_limits::max_bulk_length";
-      case redis::error::too_many_elements:
+      case resp3::error::too_many_elements:
         return "the server sent an aggregate with more elements than "
                "parse_limits::max_elements";
-      case redis::error::nesting_too_deep:
+      case resp3::error::nesting_too_deep:
         return "the server sent aggregates nested deeper than parse_limits::max_depth";
-      case redis::error::unexpected_reply:
+      case resp3::error::unexpected_reply:
         return "the reply has a type the caller cannot use";
-      case redis::error::resolve_timeout:
+      case resp3::error::resolve_timeout:
         return "resolving the Redis host name timed out";
-      case redis::error::connect_timeout:
+      case resp3::error::connect_timeout:
         return "connecting to the Redis server timed out";
-      case redis::error::handshake_timeout:
+      case resp3::error::handshake_timeout:
         return "the HELLO/AUTH/SELECT handshake with the Redis server timed out";
-      case redis::error::handshake_failed:
+      case resp3::error::handshake_failed:
         return "the Redis server refused the HELLO/AUTH/SELECT handshake";
-      case redis::error::not_connected:
+      case resp3::error::not_connected:
         return "the request was made while not connected to Redis and was not queued";
-      case redis::error::connection_lost:
+      case resp3::error::connection_lost:
         return "the connection was lost before the request was written; it had no effect";
-      case redis::error::outcome_unknown:
+      case resp3::error::outcome_unknown:
         return "the connection was lost after the request was written; it may or may not "
                "have taken effect";
-      case redis::error::request_timeout:
+      case resp3::error::request_timeout:
         return "the request's deadline passed before the reply arrived";
-      case redis::error::health_check_failed:
+      case resp3::error::health_check_failed:
         return "the Redis server did not answer the health-check PING in time";
-      case redis::error::cancelled:
+      case resp3::error::cancelled:
         return "the operation was cancelled";
-      case redis::error::server_error:
+      case resp3::error::server_error:
         return "the Redis server answered with an error reply";
-      case redis::error::queue_full:
+      case resp3::error::queue_full:
         return "the pub/sub receive queue is full; messages were dropped";
-      case redis::error::invalid_url:
+      case resp3::error::invalid_url:
         return "the Redis URL is malformed";
-      case redis::error::blocking_call_on_io_thread:
+      case resp3::error::blocking_call_on_io_thread:
         return "a blocking call was made on the Redis client's own I/O thread (it would "
                "deadlock)";
     }
@@ -167,7 +167,7 @@ class server_error : public request_error {
  public:
   /// `server_message` is the server's text verbatim, e.g. "WRONGTYPE Operation against a key ...".
   explicit server_error(std::string server_message)
-      : request_error(redis::error::server_error,
+      : request_error(resp3::error::server_error,
                       "cachet::redis: the server answered with an error: " + server_message),
         // Shared, so copying the exception cannot throw; kept apart from what(), which would
         // cut a blob error at its first NUL byte.

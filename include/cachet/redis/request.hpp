@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace cachet::redis {
+namespace cachet::resp3 {
 
 namespace detail {
 

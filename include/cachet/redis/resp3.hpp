@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace cachet::redis {
+namespace cachet::resp3 {
 
 /// The RESP3 type of a reply value (RESP2 null bulk strings and arrays arrive as `null`).
 /// `attribute` is never the type of a parsed value: an attribute (`|`) is attached to the reply
@@ -77,7 +77,7 @@ constexpr std::string_view to_string(type t) noexcept {
 ///   if (v.is_null()) return std::nullopt;
 ///   return v.as_string();               // throws server_error on an error reply
 struct value {
-  redis::type type = redis::type::null;  ///< which RESP3 type this is
+  resp3::type type = resp3::type::null;  ///< which RESP3 type this is
   /// blob/simple/verbatim string body, error text, big number digits
   std::string text;
   std::string verbatim_format;  ///< "txt", "mkd", ... for verbatim strings
@@ -91,16 +91,16 @@ struct value {
 
   /// True for simple and blob errors (the server refused the command).
   bool is_error() const noexcept {
-    return type == redis::type::simple_error || type == redis::type::blob_error;
+    return type == resp3::type::simple_error || type == resp3::type::blob_error;
   }
 
   /// True for null (`_`, `$-1`, `*-1`), e.g. GET of a missing key.
-  bool is_null() const noexcept { return type == redis::type::null; }
+  bool is_null() const noexcept { return type == resp3::type::null; }
 
   /// True for blob, simple and verbatim strings.
   bool is_string() const noexcept {
-    return type == redis::type::blob_string || type == redis::type::simple_string ||
-           type == redis::type::verbatim_string;
+    return type == resp3::type::blob_string || type == resp3::type::simple_string ||
+           type == resp3::type::verbatim_string;
   }
 
   /// The text of a blob, simple or verbatim string.
@@ -113,29 +113,29 @@ struct value {
   /// The integer of a number reply (`:`).
   /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
   std::int64_t as_int() const {
-    if (type != redis::type::number) fail("a number");
+    if (type != resp3::type::number) fail("a number");
     return integer;
   }
 
   /// The value of a double reply (`,`); a number reply (`:`) is converted.
   /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
   double as_double() const {
-    if (type == redis::type::number) return static_cast<double>(integer);
-    if (type != redis::type::double_type) fail("a double");
+    if (type == resp3::type::number) return static_cast<double>(integer);
+    if (type != resp3::type::double_type) fail("a double");
     return real;
   }
 
   /// The value of a boolean reply (`#`).
   /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
   bool as_bool() const {
-    if (type != redis::type::boolean) fail("a boolean");
+    if (type != resp3::type::boolean) fail("a boolean");
     return boolean;
   }
 
   /// The elements of an array, set or push reply.
   /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
   const std::vector<value>& as_array() const {
-    if (type != redis::type::array && type != redis::type::set && type != redis::type::push) {
+    if (type != resp3::type::array && type != resp3::type::set && type != resp3::type::push) {
       fail("an array, set or push");
     }
     return elements;
@@ -144,7 +144,7 @@ struct value {
   /// The elements of a map reply: key0, value0, key1, value1, ...
   /// Throws server_error on an error reply, request_error(error::unexpected_reply) otherwise.
   const std::vector<value>& as_map() const {
-    if (type != redis::type::map) fail("a map");
+    if (type != resp3::type::map) fail("a map");
     return elements;
   }
 

@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-namespace cachet::redis {
+namespace cachet::resp3 {
 
 namespace detail {
 

@@ -25,7 +25,7 @@
 #include <utility>
 #include <vector>
 
-namespace cachet::redis {
+namespace cachet::resp3 {
 
 /// One pub/sub message.
 struct message {

@@ -38,7 +38,7 @@ template <class T>
 inline constexpr bool is_optional<std::optional<T>> = true;
 
 template <class T>
-  requires hana_struct<std::remove_cvref_t<T>>
+requires hana_struct<std::remove_cvref_t<T>>
 void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& from) {
   boost::json::object& object = out.emplace_object();
   boost::hana::for_each(boost::hana::accessors<std::remove_cvref_t<T>>(), [&](auto accessor) {
@@ -50,8 +50,7 @@ void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& f
 // Unknown keys are ignored, so a writer in another language (or a newer schema) may add fields;
 // a missing key is an error unless the field is a std::optional, which then stays empty.
 template <class T>
-  requires hana_struct<T>
-T tag_invoke(boost::json::value_to_tag<T>, const boost::json::value& from) {
+requires hana_struct<T> T tag_invoke(boost::json::value_to_tag<T>, const boost::json::value& from) {
   static_assert(std::is_default_constructible_v<T>,
                 "cachet::json: a struct read from JSON is built field by field, so it must be "
                 "default constructible; add a default constructor");

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <random>
 
-namespace cachet::redis::detail {
+namespace cachet::resp3::detail {
 
 /// Reconnect delays: capped exponential backoff with full jitter (a uniform draw in
 /// [0, min(max, min * 2^attempt)]), so many clients that lost the same server do not reconnect in

@@ -36,7 +36,7 @@
 #include <utility>
 #include <vector>
 
-namespace cachet::redis {
+namespace cachet::resp3 {
 
 namespace detail {
 

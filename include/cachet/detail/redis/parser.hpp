@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace cachet::redis::detail {
+namespace cachet::resp3::detail {
 
 /// Bounds on what the parser accepts from the server, checked before any memory is reserved,
 /// so a corrupt or hostile stream cannot make it allocate without limit.
