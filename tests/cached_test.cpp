@@ -317,7 +317,8 @@ struct counting_policy : cachet::detail::policy<struct counting_kind> {
   struct call_stage {
     explicit call_stage(const cachet::options&) {}
     template <class Next>
-    Value operator()(std::string_view key, Next&& next) {
+    Value operator()(std::string_view key, Next&& next, int id) {
+      EXPECT_GE(id, 7);  // the call's arguments reach the stage
       ++calls;
       last_call_key = key;
       return next();
@@ -326,8 +327,8 @@ struct counting_policy : cachet::detail::policy<struct counting_kind> {
   template <class Value>
   struct load_stage {
     explicit load_stage(const cachet::options&) {}
-    template <class Next>
-    Value operator()(std::string_view key, Next&& next) {
+    template <class Next, class... Args>
+    Value operator()(std::string_view key, Next&& next, const Args&...) {
       EXPECT_EQ(key, last_call_key);  // the same call, seen from both stages
       ++loads;
       return next();

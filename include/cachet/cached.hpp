@@ -377,23 +377,29 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
 
   value_type call(object_param* object, Params&... args) {
     const std::string_view key = render(object, args...);
-    return call_stages_.run(key, [&]() -> value_type {
-      return store_.get_or_load(
-          key,
-          [&](auto&& on_tag) {
-            std::string scratch;
-            tags_policy::render_all(scratch, on_tag, args...);
-          },
-          [&](std::string_view stable_key) -> value_type {
-            return load_stages_.run(stable_key, [&]() -> value_type {
-              if constexpr (is_member) {
-                return fn_(*object, static_cast<pass_t<Params>>(args)...);
-              } else {
-                return fn_(static_cast<pass_t<Params>>(args)...);
-              }
-            });
-          });
-    });
+    return call_stages_.run(
+        key,
+        [&]() -> value_type {
+          return store_.get_or_load(
+              key,
+              [&](auto&& on_tag) {
+                std::string scratch;
+                tags_policy::render_all(scratch, on_tag, args...);
+              },
+              [&](std::string_view stable_key) -> value_type {
+                return load_stages_.run(
+                    stable_key,
+                    [&]() -> value_type {
+                      if constexpr (is_member) {
+                        return fn_(*object, static_cast<pass_t<Params>>(args)...);
+                      } else {
+                        return fn_(static_cast<pass_t<Params>>(args)...);
+                      }
+                    },
+                    args...);
+              });
+        },
+        args...);
   }
 
   // A stage may call the function more than once (a retry), so arguments are passed as lvalues

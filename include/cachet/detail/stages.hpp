@@ -16,10 +16,12 @@ namespace cachet::detail {
 //   template <class Value> class call_stage;  // around every call, hits included
 //   template <class Value> class load_stage;  // around each call of the function, on a miss
 // Each stage is constructed from the cached object's cachet::options, lives as long as it, and is
-// called as `stage(key, next)`, where next() runs the rest of the call and returns its Value.
+// called as `stage(key, next, args...)`, where next() runs the rest of the call and returns its
+// Value, and args are the call's arguments (without a member function's object), so a stage can
+// render a template of its own over them.
 // `key` identifies the call within its cached function (the store's key: binary for in-process
-// stores, the Redis key text for Redis); it stays valid until next() is called. Stages run in the order
-// their policies are given.
+// stores, the Redis key text for Redis); it stays valid until next() is called. Stages run in the
+// order their policies are given.
 
 template <class P, class Value, class = void>
 struct call_stage_of {
@@ -53,18 +55,19 @@ template <class... Stages>
 struct stage_list<std::tuple<Stages...>> {
   explicit stage_list(const options& opts) : items(options_for<Stages>(opts)...) {}
 
-  template <class Core>
-  decltype(auto) run(std::string_view key, Core&& core) {
-    return run_from<0>(key, core);
+  template <class Core, class... Args>
+  decltype(auto) run(std::string_view key, Core&& core, const Args&... args) {
+    return run_from<0>(key, core, args...);
   }
 
  private:
-  template <std::size_t I, class Core>
-  decltype(auto) run_from(std::string_view key, Core& core) {
+  template <std::size_t I, class Core, class... Args>
+  decltype(auto) run_from(std::string_view key, Core& core, const Args&... args) {
     if constexpr (I == sizeof...(Stages)) {
       return core();
     } else {
-      return std::get<I>(items)(key, [&] { return run_from<I + 1>(key, core); });
+      return std::get<I>(items)(
+          key, [&] { return run_from<I + 1>(key, core, args...); }, args...);
     }
   }
 
