@@ -7,6 +7,7 @@
 #include <cachet/detail/callable_traits.hpp>
 #include <cachet/detail/function_name.hpp>
 #include <cachet/detail/policy_pack.hpp>
+#include <cachet/detail/redis/store_selection.hpp>
 #include <cachet/detail/stages.hpp>
 #include <cachet/detail/store_settings.hpp>
 #include <cachet/instance_key.hpp>
@@ -78,6 +79,23 @@ struct result_of<Traits, true> {
   using result = typename Traits::result;
   using type =
       std::conditional_t<std::is_void_v<result> || std::is_reference_v<result>, int, result>;
+};
+
+// A function that is itself a coroutine (returns boost::asio::awaitable<T>) caches its T. Told
+// apart by shape, so that this header needs no Asio.
+template <class R>
+concept coroutine_result = requires {
+  typename R::value_type;
+  typename R::executor_type;
+};
+
+template <class R>
+struct cached_value {
+  using type = R;
+};
+template <coroutine_result R>
+struct cached_value<R> {
+  using type = typename R::value_type;
 };
 
 // What cached<> uses when the pack leaves a facility out.
@@ -207,12 +225,25 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
 
  public:
   /// The result type of the wrapped function, returned by value from every call.
-  using value_type = typename result_of<traits>::type;
+  using value_type = typename cached_value<typename result_of<traits>::type>::type;
   using backend_type = typename pack::template find<backend_kind, cachet::backend<memory>>::type;
 
  private:
   static constexpr std::size_t tag_count = tags_policy::count;
-  using store_type = typename backend_type::template store<value_type, tag_count>;
+  using codec_policy = typename pack::template find<codec_kind, no_codec>;
+  using store_type =
+      typename store_for<backend_type, value_type, tag_count, typename codec_policy::type>::type;
+  static constexpr bool coroutine_function = coroutine_result<typename result_of<traits>::type>;
+  static_assert(
+      !requires { requires backend_type::needs_stable_keys; } || !Function::name().empty() ||
+          pack::template has<key_kind>,
+      "cachet::backend: this backend shares entries between processes, and a function "
+      "object has no name that is stable across builds; give it a key template, e.g. "
+      "cachet::key<\"price:{}\">");
+  static_assert(
+      !coroutine_function || requires { requires backend_type::serializes_values; },
+      "cachet::cached: a function that returns boost::asio::awaitable needs a backend "
+      "with coroutines, such as cachet::backend<cachet::redis>");
   static constexpr bool binary_keys = requires { requires store_type::binary_keys; };
 
  public:
@@ -386,17 +417,21 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                 std::string scratch;
                 tags_policy::render_all(scratch, on_tag, args...);
               },
-              [&](std::string_view stable_key) -> value_type {
-                return load_stages_.run(
-                    stable_key,
-                    [&]() -> value_type {
-                      if constexpr (is_member) {
-                        return fn_(*object, static_cast<pass_t<Params>>(args)...);
-                      } else {
-                        return fn_(static_cast<pass_t<Params>>(args)...);
-                      }
-                    },
-                    args...);
+              [&](std::string_view stable_key) -> decltype(auto) {
+                auto invoke = [&]() -> decltype(auto) {
+                  if constexpr (is_member) {
+                    return fn_(*object, static_cast<pass_t<Params>>(args)...);
+                  } else {
+                    return fn_(static_cast<pass_t<Params>>(args)...);
+                  }
+                };
+                // A coroutine function's result is awaited by the store; load stages wrap
+                // plain calls only.
+                if constexpr (coroutine_function) {
+                  return invoke();
+                } else {
+                  return load_stages_.run(stable_key, invoke, args...);
+                }
               });
         },
         args...);

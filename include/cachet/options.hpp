@@ -1,11 +1,17 @@
 #ifndef CACHET_OPTIONS_HPP
 #define CACHET_OPTIONS_HPP
 
+#include <cachet/clock.hpp>
+
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <optional>
 
 namespace cachet {
+
+class breaker;
 
 /// Run-time values that override the defaults given as policies, for services that read them
 /// from configuration. An empty field keeps the policy's value.
@@ -16,6 +22,28 @@ struct options {
   // -Wmissing-field-initializers.
   std::optional<std::chrono::milliseconds> ttl = std::nullopt;  ///< 0 = never expires
   std::optional<std::size_t> capacity = std::nullopt;           ///< entries; 0 = unbounded
+
+  /// The time rate_limit and circuit_breaker read; null = the steady clock. Must outlive
+  /// the cached object.
+  const cachet::clock* clock = nullptr;
+  /// Calls cachet::rate_limit admits per period (overrides rate_limit<N>).
+  std::optional<std::uint64_t> rate_limit = std::nullopt;
+  /// The period of cachet::rate_limit (overrides per<S>).
+  std::optional<std::chrono::milliseconds> rate_limit_period = std::nullopt;
+  /// Consecutive failures that open cachet::circuit_breaker (overrides circuit_breaker<N>).
+  std::optional<std::size_t> circuit_breaker_failures = std::nullopt;
+  /// How long an open cachet::circuit_breaker fails fast (overrides cooldown<S>).
+  std::optional<std::chrono::milliseconds> circuit_breaker_cooldown = std::nullopt;
+  /// A breaker for cachet::circuit_breaker to use instead of its own, so its state can be watched
+  /// and shared by several functions; its own settings then apply. Must outlive the cached object.
+  cachet::breaker* breaker = nullptr;
+  /// Retries after the first attempt made by cachet::retry (overrides retry<N>).
+  std::optional<std::size_t> retry_attempts = std::nullopt;
+  /// The first backoff delay of cachet::retry, doubled each retry (overrides backoff<Ms, ...>).
+  std::optional<std::chrono::milliseconds> retry_base_delay = std::nullopt;
+  /// How cachet::retry waits between attempts; empty = std::this_thread::sleep_for. Tests pass
+  /// one that records the delay instead of sleeping.
+  std::function<void(std::chrono::nanoseconds)> retry_sleep = nullptr;
 };
 
 }  // namespace cachet

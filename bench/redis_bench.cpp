@@ -1,0 +1,349 @@
+// The cost of going through cachet's Redis client and backend, against redis-benchmark on the same
+// server in the same run (bench/run_redis.sh does both and prints the ratios of bench/RESULTS.md).
+//
+// Latency benchmarks time every call on its own and report its median and 99th percentile
+// (counters p50_us, p99_us), which is what redis-benchmark reports; the throughput benchmark
+// reports calls per second of wall time. Every value read is ~100 bytes, as in redis-benchmark -d
+// 100.
+//
+// The server: CACHET_BENCH_REDIS_URL when set (bench/run_redis.sh), else the CTest fixture's
+// (CACHET_TEST_REDIS_URL_FILE), else a private redis-server started on first use and stopped at
+// exit, so that the bench runs with no arguments and leaves nothing behind.
+
+#include <cachet/redis.hpp>
+
+#include <benchmark/benchmark.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../tests/support/redis_server.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using bench_clock = std::chrono::steady_clock;
+
+constexpr std::size_t value_size = 100;   // redis-benchmark -d 100
+constexpr int coroutines = 64;            // callers sharing one connection
+constexpr int calls_per_coroutine = 100;  // per benchmark iteration of the throughput benchmark
+
+std::string server_url() {
+  if (const char* url = std::getenv("CACHET_BENCH_REDIS_URL"); url != nullptr && *url != '\0')
+    return url;
+  return cachet_test::shared_redis_url();
+}
+
+// Keys of this process, apart from other programs on the same server.
+const std::string& prefix() {
+  static const std::string p = "cachet-bench-" + std::to_string(::getpid());
+  return p;
+}
+
+std::string raw_key() { return prefix() + ":raw"; }
+
+// The loader of the cached benchmarks. The stored envelope, {"value":"<64 x>","fn":0,"tags":{}},
+// is about as long as redis-benchmark's 100-byte values; setup() checks it.
+std::string load_value(int id) { return std::string(64, static_cast<char>('a' + id % 26)); }
+
+cachet::redis::config bench_config() {
+  auto cfg = cachet::redis::config::from_url(server_url());
+  cfg.request_timeout = std::chrono::milliseconds(5000);  // a loaded machine must not fail calls
+  return cfg;
+}
+
+// A single-threaded io_context on the benchmark's thread and one client on it: the caller's
+// coroutines and the connection share that thread, as they do in a single-threaded service.
+struct client_rig {
+  asio::io_context io{1};
+  cachet::redis::client client{io.get_executor(), bench_config()};
+
+  // Runs `body` to completion on the benchmark's thread. The client keeps the io_context busy
+  // (its reader waits on the socket), so the completion handler stops it.
+  template <class Body>
+  void run(Body body) {
+    std::exception_ptr failure;
+    io.restart();
+    asio::co_spawn(io, std::move(body), [&](std::exception_ptr e) {
+      failure = e;
+      io.stop();
+    });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+  }
+};
+
+client_rig& rig() {
+  static client_rig r;
+  return r;
+}
+
+// The median and 99th percentile of one benchmark run's per-call latencies, in microseconds.
+void report_latencies(benchmark::State& state, std::vector<double>& us) {
+  if (us.empty()) return;
+  std::sort(us.begin(), us.end());
+  auto at = [&](double q) { return us[static_cast<std::size_t>(q * (us.size() - 1))]; };
+  state.counters["p50_us"] = at(0.50);
+  state.counters["p99_us"] = at(0.99);
+}
+
+void fail(benchmark::State& state, const std::exception& e) { state.SkipWithError(e.what()); }
+
+// Stores the raw GET value once per process.
+void ensure_raw_value() {
+  static const bool stored = [] {
+    rig().run([]() -> asio::awaitable<void> {
+      co_await rig().client.exec("SET", raw_key(), std::string(value_size, 'x'), "PX", 600000);
+    });
+    return true;
+  }();
+  (void)stored;
+}
+
+// One caller: a coroutine that awaits one GET after the other.
+void client_get_latency(benchmark::State& state) {
+  std::vector<double> us;
+  try {
+    ensure_raw_value();
+    rig().run([&]() -> asio::awaitable<void> {
+      auto& c = rig().client;
+      const std::string key = raw_key();
+      const cachet::redis::value check = co_await c.exec("GET", key);
+      if (check.as_string().size() != value_size)
+        throw std::runtime_error("redis_bench: GET returned a value of the wrong size");
+      for (auto _ : state) {
+        const auto start = bench_clock::now();
+        cachet::redis::value v = co_await c.exec("GET", key);
+        const auto stop = bench_clock::now();
+        benchmark::DoNotOptimize(v);
+        us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
+      }
+    });
+  } catch (const std::exception& e) {
+    fail(state, e);
+    return;
+  }
+  report_latencies(state, us);
+}
+BENCHMARK(client_get_latency)->Name("latency/client_get")->UseRealTime();
+
+// 64 coroutines on one client, each awaiting its GETs one after the other; the client coalesces
+// what they have queued into one write. One iteration is 64 x 100 GETs.
+void client_get_throughput(benchmark::State& state) {
+  try {
+    ensure_raw_value();
+    const std::string key = raw_key();
+    for (auto _ : state) {
+      rig().run([&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        int running = coroutines;
+        std::exception_ptr failure;
+        asio::steady_timer all_done(ex, bench_clock::time_point::max());
+        for (int i = 0; i < coroutines; ++i) {
+          asio::co_spawn(
+              ex,
+              [&]() -> asio::awaitable<void> {
+                for (int n = 0; n < calls_per_coroutine; ++n) {
+                  cachet::redis::value v = co_await rig().client.exec("GET", key);
+                  benchmark::DoNotOptimize(v);
+                }
+              },
+              [&](std::exception_ptr e) {
+                if (e && !failure) failure = e;
+                if (--running == 0) all_done.cancel();
+              });
+        }
+        boost::system::error_code ignored;
+        co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        if (failure) std::rethrow_exception(failure);
+      });
+    }
+  } catch (const std::exception& e) {
+    fail(state, e);
+    return;
+  }
+  state.SetItemsProcessed(state.iterations() * coroutines * calls_per_coroutine);
+}
+BENCHMARK(client_get_throughput)->Name("throughput/client_get_64")->UseRealTime();
+
+// The Redis backend: its own connection and I/O thread, as an application has it.
+using cached_value = cachet::cached<&load_value, cachet::ttl<300>, cachet::key<"bench:{}">,
+                                    cachet::backend<cachet::redis>>;
+
+struct backend_rig {
+  cachet::redis backend{bench_config(), {.key_prefix = prefix()}};
+  cached_value get_value{backend};
+
+  backend_rig() {
+    get_value(42);  // the miss that stores the entry every benchmark below hits
+    const auto stored =
+        backend.runtime().run(backend.connection().exec("STRLEN", prefix() + ":v1:bench:42"));
+    if (stored.as_int() < 80 || stored.as_int() > 120)
+      throw std::runtime_error("redis_bench: the stored entry is " +
+                               std::to_string(stored.as_int()) + " bytes, not ~100");
+  }
+};
+
+backend_rig& backend() {
+  static backend_rig r;
+  return r;
+}
+
+// What a hit sends, without the backend around it: the MGET of the entry and the function's
+// generation (absent until a clear(), like the real one), from one coroutine on the benchmark's
+// client.
+void client_mget_latency(benchmark::State& state) {
+  std::vector<double> us;
+  try {
+    backend();  // stores the entry
+    rig().run([&]() -> asio::awaitable<void> {
+      auto& c = rig().client;
+      const std::vector<std::string> keys{prefix() + ":v1:bench:42",
+                                          prefix() + ":v1:fn:load_value"};
+      for (auto _ : state) {
+        const auto start = bench_clock::now();
+        cachet::redis::value v = co_await c.exec("MGET", keys);
+        const auto stop = bench_clock::now();
+        benchmark::DoNotOptimize(v);
+        us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
+      }
+    });
+  } catch (const std::exception& e) {
+    fail(state, e);
+    return;
+  }
+  report_latencies(state, us);
+}
+BENCHMARK(client_mget_latency)->Name("latency/client_mget_entry")->UseRealTime();
+
+// The hand-off a blocking hit makes to the backend's I/O thread and back, around a plain GET.
+void backend_get_blocking_latency(benchmark::State& state) {
+  std::vector<double> us;
+  try {
+    ensure_raw_value();
+    auto& rt = backend().backend.runtime();
+    const std::string key = raw_key();
+    for (auto _ : state) {
+      const auto start = bench_clock::now();
+      cachet::redis::value v = rt.run(rt.client().exec("GET", key));
+      const auto stop = bench_clock::now();
+      benchmark::DoNotOptimize(v);
+      us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
+    }
+  } catch (const std::exception& e) {
+    fail(state, e);
+    return;
+  }
+  report_latencies(state, us);
+}
+BENCHMARK(backend_get_blocking_latency)->Name("latency/backend_get_blocking")->UseRealTime();
+
+// Fails the benchmark if any call since `before` missed: hits are what is measured.
+void require_hits_only(benchmark::State& state, const cachet::stats& before,
+                       const cachet::stats& after) {
+  if (after.misses != before.misses || after.backend_errors != before.backend_errors)
+    state.SkipWithError("redis_bench: a call that should have hit missed or failed");
+}
+
+// One caller, blocking: the call hands its MGET to the backend's I/O thread and waits.
+void cached_hit_blocking_latency(benchmark::State& state) {
+  std::vector<double> us;
+  try {
+    auto& b = backend();
+    const cachet::stats before = b.get_value.stats();
+    for (auto _ : state) {
+      const auto start = bench_clock::now();
+      std::string v = b.get_value(42);
+      const auto stop = bench_clock::now();
+      benchmark::DoNotOptimize(v);
+      us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
+    }
+    require_hits_only(state, before, b.get_value.stats());
+  } catch (const std::exception& e) {
+    fail(state, e);
+    return;
+  }
+  report_latencies(state, us);
+}
+BENCHMARK(cached_hit_blocking_latency)->Name("latency/cached_hit_blocking")->UseRealTime();
+
+// One caller, a coroutine on an io_context of the benchmark's thread: co_await get_value.async().
+void cached_hit_async_latency(benchmark::State& state) {
+  std::vector<double> us;
+  try {
+    auto& b = backend();
+    const cachet::stats before = b.get_value.stats();
+    asio::io_context io{1};
+    std::exception_ptr failure;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          for (auto _ : state) {
+            const auto start = bench_clock::now();
+            std::string v = co_await b.get_value.async(42);
+            const auto stop = bench_clock::now();
+            benchmark::DoNotOptimize(v);
+            us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
+          }
+        },
+        [&](std::exception_ptr e) { failure = e; });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+    require_hits_only(state, before, b.get_value.stats());
+  } catch (const std::exception& e) {
+    fail(state, e);
+    return;
+  }
+  report_latencies(state, us);
+}
+BENCHMARK(cached_hit_async_latency)->Name("latency/cached_hit_async")->UseRealTime();
+
+// 64 coroutines on one io_context of the benchmark's thread, all hitting through one backend.
+void cached_hit_async_throughput(benchmark::State& state) {
+  try {
+    auto& b = backend();
+    const cachet::stats before = b.get_value.stats();
+    for (auto _ : state) {
+      asio::io_context io{1};
+      std::exception_ptr failure;
+      for (int i = 0; i < coroutines; ++i) {
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+              for (int n = 0; n < calls_per_coroutine; ++n) {
+                std::string v = co_await b.get_value.async(42);
+                benchmark::DoNotOptimize(v);
+              }
+            },
+            [&](std::exception_ptr e) {
+              if (e && !failure) failure = e;
+            });
+      }
+      io.run();
+      if (failure) std::rethrow_exception(failure);
+    }
+    require_hits_only(state, before, b.get_value.stats());
+  } catch (const std::exception& e) {
+    fail(state, e);
+    return;
+  }
+  state.SetItemsProcessed(state.iterations() * coroutines * calls_per_coroutine);
+}
+BENCHMARK(cached_hit_async_throughput)->Name("throughput/cached_hit_async_64")->UseRealTime();
+
+}  // namespace

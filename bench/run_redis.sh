@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Builds bench/redis_bench.cpp, starts one private redis-server (free loopback port, temp dir,
+# stopped on exit), and runs redis-benchmark and redis_bench against it, alternating, ROUNDS times.
+# Prints the markdown tables of bench/RESULTS.md ("## Redis"): cachet's client and backend as
+# ratios against redis-benchmark measured in the same round on the same server.
+#
+# Placement decides loopback latency on a VM more than anything the client does (a wake-up across
+# vCPUs costs tens of microseconds), and the scheduler picks it differently from run to run. So the
+# server is pinned to the last CPU and both clients run pinned twice: on CPU 0 ("cross": the usual
+# deployment) and on the server's CPU ("same"); ratios only compare runs with the same placement.
+# Usage: bench/run_redis.sh   (env: BUILD_DIR, default /tmp/redis-bench-of-cachet; ROUNDS, default 3;
+#                              MIN_TIME seconds per benchmark, default 2)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${BUILD_DIR:-/tmp/redis-bench-of-cachet}
+rounds=${ROUNDS:-3}
+min_time=${MIN_TIME:-2}
+mkdir -p "$build"
+
+g++ -std=c++20 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$here/../include" \
+  "$here/redis_bench.cpp" -lbenchmark -lbenchmark_main -lboost_json -pthread \
+  -o "$build/redis_bench"
+
+server_dir=$(mktemp -d /tmp/cachet-redis-bench-server-XXXXXX)
+server_pid=
+stop_server() {
+  if [[ -n $server_pid ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$server_dir"
+}
+trap stop_server EXIT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+server_cpu=$(($(nproc) - 1))
+taskset -c "$server_cpu" redis-server --port "$port" --bind 127.0.0.1 --dir "$server_dir" --save "" --appendonly no \
+  --daemonize no --logfile "$server_dir/redis.log" &
+server_pid=$!
+for _ in $(seq 200); do
+  redis-cli -p "$port" ping >/dev/null 2>&1 && break
+  sleep 0.05
+done
+redis-cli -p "$port" ping >/dev/null
+
+# redis-benchmark -t get reads the key "key:__rand_int__" (no -r): give it a 100-byte value, as
+# -d 100 would for SET, so both sides read values of the same size.
+redis-cli -p "$port" set key:__rand_int__ "$(printf 'x%.0s' $(seq 100))" >/dev/null
+redis_version=$(redis-server --version | cut -d' ' -f3)
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+out="$build/results"
+rm -rf "$out"
+mkdir -p "$out"
+for round in $(seq "$rounds"); do
+  for placement in cross same; do
+    cpu=0
+    [[ $placement == same ]] && cpu=$server_cpu
+    tag="$placement.$round"
+    load >"$out/load.$tag.before"
+    taskset -c "$cpu" redis-benchmark -p "$port" -c 1 -n 20000 -t get -d 100 --csv \
+      >"$out/rb_c1.$tag.csv"
+    taskset -c "$cpu" redis-benchmark -p "$port" -c 50 -P 1 -n 100000 -t get -d 100 --csv \
+      >"$out/rb_c50_p1.$tag.csv"
+    taskset -c "$cpu" redis-benchmark -p "$port" -c 50 -P 16 -n 1000000 -t get -d 100 --csv \
+      >"$out/rb_c50_p16.$tag.csv"
+    CACHET_BENCH_REDIS_URL="redis://127.0.0.1:$port" taskset -c "$cpu" "$build/redis_bench" \
+      --benchmark_min_time="$min_time" --benchmark_out_format=json \
+      --benchmark_out="$out/cachet.$tag.json" >"$out/cachet.$tag.txt" 2>&1
+    load >"$out/load.$tag.after"
+  done
+done
+
+echo "## Machine"
+echo
+echo "- nproc: $(nproc); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "- $(g++ --version | head -n1); redis-server $redis_version; loopback TCP"
+echo
+for placement in cross same; do
+  if [[ $placement == cross ]]; then
+    echo "## Clients on CPU 0, the server on CPU $server_cpu (cross)"
+  else
+    echo "## Clients and the server on CPU $server_cpu (same)"
+  fi
+  echo
+  python3 - "$out" "$rounds" "$placement" <<'PY'
+import csv, json, statistics, sys
+
+out, rounds, placement = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+def rb(name, r):
+    rows = list(csv.DictReader(open(f"{out}/{name}.{placement}.{r}.csv")))
+    row = rows[0]
+    return {"rps": float(row["rps"]), "p50": float(row["p50_latency_ms"]) * 1000,
+            "p99": float(row["p99_latency_ms"]) * 1000}
+
+def cachet(r):
+    runs = json.load(open(f"{out}/cachet.{placement}.{r}.json"))["benchmarks"]
+    failed = [b["name"] for b in runs if b.get("error_occurred")]
+    if failed:
+        sys.exit("redis_bench failed: " + ", ".join(failed))
+    return {b["name"].removesuffix("/real_time"): b for b in runs}
+
+per_round = []
+for r in range(1, rounds + 1):
+    c = cachet(r)
+    per_round.append({
+        "load": open(f"{out}/load.{placement}.{r}.before").read().strip() + " -> " +
+                open(f"{out}/load.{placement}.{r}.after").read().strip(),
+        "rb_c1": rb("rb_c1", r), "rb_p1": rb("rb_c50_p1", r), "rb_p16": rb("rb_c50_p16", r),
+        "get": c["latency/client_get"], "mget": c["latency/client_mget_entry"],
+        "hop_get": c["latency/backend_get_blocking"], "hit_blocking": c["latency/cached_hit_blocking"],
+        "hit_async": c["latency/cached_hit_async"],
+        "tput": c["throughput/client_get_64"]["items_per_second"],
+        "hit_tput": c["throughput/cached_hit_async_64"]["items_per_second"],
+    })
+
+def med(f):
+    return statistics.median(f(x) for x in per_round)
+
+print(f"### Latency, one caller (median over {rounds} rounds; microseconds)\n")
+print("| what | p50 us | p99 us | p50 ratio to `redis-benchmark -c 1` |")
+print("|---|---:|---:|---:|")
+base = med(lambda x: x["rb_c1"]["p50"])
+print(f"| `redis-benchmark -c 1 -n 20000 -t get -d 100` | {base:.1f} | "
+      f"{med(lambda x: x['rb_c1']['p99']):.1f} | 1.00x |")
+for key, label in [("get", "client: `co_await c.exec(\"GET\", k)`, one coroutine"),
+                   ("mget", "client: `co_await c.exec(\"MGET\", entry, fn)`: what a hit sends"),
+                   ("hop_get", "backend I/O thread: `rt.run(c.exec(\"GET\", k))` from the caller"),
+                   ("hit_blocking", "backend: `get_value(42)` hit (blocking, MGET of 2 keys)"),
+                   ("hit_async", "backend: `co_await get_value.async(42)` hit")]:
+    p50 = med(lambda x: x[key]["p50_us"])
+    print(f"| {label} | {p50:.1f} | {med(lambda x: x[key]['p99_us']):.1f} | {p50 / base:.2f}x |")
+
+print(f"\n### Throughput, GET of 100 B (median over {rounds} rounds; thousands of calls/s)\n")
+print("| what | kcalls/s | ratio to `-c 50 -P 1` | ratio to `-c 50 -P 16` |")
+print("|---|---:|---:|---:|")
+p1, p16 = med(lambda x: x["rb_p1"]["rps"]), med(lambda x: x["rb_p16"]["rps"])
+for value, label in [(p1, "`redis-benchmark -c 50 -P 1 -n 100000 -t get -d 100`"),
+                     (p16, "`redis-benchmark -c 50 -P 16 -n 1000000 -t get -d 100`"),
+                     (med(lambda x: x["tput"]), "client: 64 coroutines, one connection"),
+                     (med(lambda x: x["hit_tput"]),
+                      "backend: 64 coroutines, `co_await get_value.async(42)` hits")]:
+    print(f"| {label} | {value / 1e3:.1f} | {value / p1:.2f}x | {value / p16:.2f}x |")
+
+print("\n### Every round (ratios against redis-benchmark of the same round)\n")
+print("| round | load before -> after | GET p50 / rb p50 | hit p50 / rb p50 (blocking, async) "
+      "| 64-coroutine GET / -P 1 | / -P 16 |")
+print("|---|---|---:|---:|---:|---:|")
+for i, x in enumerate(per_round, 1):
+    b = x["rb_c1"]["p50"]
+    print(f"| {i} | {x['load']} | {x['get']['p50_us'] / b:.2f}x "
+          f"| {x['hit_blocking']['p50_us'] / b:.2f}x, {x['hit_async']['p50_us'] / b:.2f}x "
+          f"| {x['tput'] / x['rb_p1']['rps']:.2f}x | {x['tput'] / x['rb_p16']['rps']:.2f}x |")
+
+get = med(lambda x: x["get"]["p50_us"]) / base
+hit = med(lambda x: x["hit_blocking"]["p50_us"]) / base
+tput = med(lambda x: x["tput"]) / p1
+print("\n### Goals\n")
+print(f"- one caller, p50 within 1.3x of `redis-benchmark -c 1`: client GET {get:.2f}x, "
+      f"cached hit {hit:.2f}x (blocking), "
+      f"{med(lambda x: x['hit_async']['p50_us']) / base:.2f}x (async) -> "
+      f"{'met' if hit <= 1.3 else 'NOT met'} for the cached hit, "
+      f"{'met' if get <= 1.3 else 'NOT met'} for the client alone")
+print(f"- 64 coroutines on one connection >= 1.0x `-c 50 -P 1`: {tput:.2f}x -> "
+      f"{'met' if tput >= 1.0 else 'NOT met'} ({med(lambda x: x['tput']) / p16:.2f}x of `-P 16`)")
+PY
+  echo
+done

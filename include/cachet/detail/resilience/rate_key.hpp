@@ -1,0 +1,72 @@
+#ifndef CACHET_DETAIL_RESILIENCE_RATE_KEY_HPP
+#define CACHET_DETAIL_RESILIENCE_RATE_KEY_HPP
+
+#include <cachet/detail/fixed_string.hpp>
+#include <cachet/detail/key/template.hpp>
+#include <cachet/detail/policy.hpp>
+#include <cachet/key_encoding.hpp>
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace cachet::detail {
+
+// Checks of a cachet::by<> template against the function's arguments. The key templates' own
+// checks name cachet::key or cachet::tags in their messages; these name cachet::by. Like a tag, a
+// rate key may use any subset of the arguments (by<"{}"> limits per first argument).
+
+template <fixed_string S, std::size_t Index, class Argument>
+constexpr bool check_rate_key_argument() {
+  if constexpr (parsed_key_template<S>.uses_argument(Index) && !key_encodable<Argument>) {
+    static_assert(wrong<Argument>,
+                  "cachet::by: an argument the rate key uses has no key encoding (the type is "
+                  "named in this instantiation); specialise cachet::key_encoding<T> or adapt the "
+                  "struct with BOOST_HANA_DEFINE_STRUCT");
+    return false;
+  } else {
+    return true;
+  }
+}
+
+template <fixed_string S, class... Args, std::size_t... I>
+constexpr bool check_rate_key_arguments(std::index_sequence<I...>) {
+  return (check_rate_key_argument<S, I, Args>() && ...);
+}
+
+/// Whether template S fits a function taking Args; otherwise a static_assert names the rule.
+template <fixed_string S, class... Args>
+constexpr bool check_rate_key_template() {
+  constexpr const auto& parsed = parsed_key_template<S>;
+  if constexpr (parsed.error == template_error::malformed) {
+    static_assert(wrong<Args...>,
+                  "cachet::by: malformed rate key template; write {} or {N}, and {{ or }} for a "
+                  "literal brace");
+    return false;
+  } else if constexpr (parsed.error == template_error::mixed_numbering) {
+    static_assert(wrong<Args...>,
+                  "cachet::by: a rate key template cannot mix automatic {} and numbered {N} "
+                  "placeholders; number all of them or none");
+    return false;
+  } else if constexpr (parsed.argument_bound > sizeof...(Args)) {
+    static_assert(wrong<argument_index<parsed.argument_bound - 1>, argument_count<sizeof...(Args)>>,
+                  "cachet::by: a placeholder of the rate key refers to argument N but the "
+                  "function takes fewer arguments (N and the count are argument_index and "
+                  "argument_count in the notes); count {N} from 0 and write no more {} than "
+                  "arguments");
+    return false;
+  } else if constexpr (!parsed.placeholders_separated()) {
+    static_assert(wrong<Args...>,
+                  "cachet::by: two placeholders of the rate key must be separated by a character "
+                  "no argument contains, like : / | #, or two callers could share a limit");
+    return false;
+  } else {
+    return check_rate_key_arguments<S, std::remove_cvref_t<Args>...>(
+        std::index_sequence_for<Args...>{});
+  }
+}
+
+}  // namespace cachet::detail
+
+#endif

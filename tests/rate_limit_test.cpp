@@ -1,0 +1,194 @@
+#include <cachet.hpp>
+#include <cachet/rate_limit.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t limit = 5;
+constexpr auto period = 10s;
+constexpr cachet::clock::duration interval = period / limit;
+
+int admitted_count(cachet::rate_limiter& limiter, std::string_view key, int attempts) {
+  int admitted = 0;
+  for (int i = 0; i < attempts; ++i) admitted += limiter.try_acquire(key).allowed ? 1 : 0;
+  return admitted;
+}
+
+TEST(rate_limiter, admits_exactly_the_limit_in_a_burst) {
+  cachet::manual_clock clock;
+  cachet::rate_limiter limiter(limit, period, &clock);
+  for (std::uint64_t i = 0; i < limit; ++i) {
+    const cachet::rate_limit_decision d = limiter.try_acquire("alice");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d.remaining, limit - 1 - i);
+    EXPECT_EQ(d.retry_after, cachet::clock::duration::zero());
+  }
+  const cachet::rate_limit_decision rejected = limiter.try_acquire("alice");
+  EXPECT_FALSE(rejected);
+  EXPECT_FALSE(rejected.allowed);
+  EXPECT_EQ(rejected.retry_after, interval);
+}
+
+TEST(rate_limiter, retry_after_is_exact_and_counts_down) {
+  cachet::manual_clock clock;
+  cachet::rate_limiter limiter(limit, period, &clock);
+  EXPECT_EQ(admitted_count(limiter, "k", limit), static_cast<int>(limit));
+  clock.advance(interval / 4);
+  EXPECT_EQ(limiter.try_acquire("k").retry_after, interval - interval / 4);
+  clock.advance(interval - interval / 4 - 1ns);
+  EXPECT_EQ(limiter.try_acquire("k").retry_after, 1ns);
+  clock.advance(1ns);
+  EXPECT_TRUE(limiter.try_acquire("k"));
+  EXPECT_EQ(limiter.try_acquire("k").retry_after, interval);
+}
+
+TEST(rate_limiter, the_window_slides_one_call_per_interval) {
+  cachet::manual_clock clock;
+  cachet::rate_limiter limiter(limit, period, &clock);
+  EXPECT_EQ(admitted_count(limiter, "k", 20), static_cast<int>(limit));
+  for (int step = 0; step < 7; ++step) {
+    clock.advance(interval);
+    EXPECT_EQ(admitted_count(limiter, "k", 20), 1) << "step " << step;
+  }
+  // After a whole idle period the bucket is full again, and no fuller.
+  clock.advance(period);
+  EXPECT_EQ(admitted_count(limiter, "k", 20), static_cast<int>(limit));
+  clock.advance(10 * period);
+  EXPECT_EQ(admitted_count(limiter, "k", 20), static_cast<int>(limit));
+}
+
+TEST(rate_limiter, a_partial_refill_admits_what_came_back) {
+  cachet::manual_clock clock;
+  cachet::rate_limiter limiter(limit, period, &clock);
+  EXPECT_EQ(admitted_count(limiter, "k", 20), static_cast<int>(limit));
+  clock.advance(3 * interval);
+  EXPECT_EQ(admitted_count(limiter, "k", 20), 3);
+}
+
+TEST(rate_limiter, keys_are_independent) {
+  cachet::manual_clock clock;
+  cachet::rate_limiter limiter(limit, period, &clock);
+  EXPECT_EQ(admitted_count(limiter, "alice", 20), static_cast<int>(limit));
+  EXPECT_EQ(admitted_count(limiter, "bob", 20), static_cast<int>(limit));
+  EXPECT_FALSE(limiter.try_acquire("alice"));
+  EXPECT_EQ(admitted_count(limiter, "carol", 2), 2);
+}
+
+TEST(rate_limiter, idle_keys_are_dropped_without_losing_state) {
+  cachet::manual_clock clock;
+  cachet::rate_limiter limiter(1, period, &clock);
+  for (int i = 0; i < 10000; ++i) ASSERT_TRUE(limiter.try_acquire("key" + std::to_string(i)));
+  EXPECT_EQ(limiter.tracked_keys(), 10000u);
+  clock.advance(period);
+  // Every bucket has refilled: new keys make room by dropping them.
+  for (int i = 0; i < 10000; ++i) ASSERT_TRUE(limiter.try_acquire("new" + std::to_string(i)));
+  EXPECT_LT(limiter.tracked_keys(), 15000u);
+  // Keys still limited are kept, whatever the churn.
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(limiter.try_acquire("new" + std::to_string(i)));
+}
+
+TEST(rate_limiter, rejects_impossible_settings) {
+  EXPECT_THROW(cachet::rate_limiter(0, 1s), cachet::error);
+  EXPECT_THROW(cachet::rate_limiter(10, 0s), cachet::error);
+  EXPECT_THROW(cachet::rate_limiter(10, 5ns), cachet::error);
+}
+
+int sends = 0;
+std::string send_report(int user, const std::string& kind) {
+  ++sends;
+  return std::to_string(user) + "/" + kind;
+}
+
+class rate_limit_policy : public ::testing::Test {
+ protected:
+  void SetUp() override { sends = 0; }
+  cachet::manual_clock clock;
+  cachet::memory backend{clock};
+};
+
+TEST_F(rate_limit_policy, counts_every_call_hits_included_and_throws_rate_limited) {
+  cachet::cached<&send_report, cachet::rate_limit<3, cachet::per<60>, cachet::by<"{}">>> report{
+      backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(report(1, "a"), "1/a");
+  EXPECT_EQ(report(1, "a"), "1/a");  // a hit, still counted
+  EXPECT_EQ(report(1, "b"), "1/b");  // the same user
+  try {
+    report(1, "a");
+    ADD_FAILURE() << "the fourth call of user 1 was admitted";
+  } catch (const cachet::rate_limited& e) {
+    EXPECT_EQ(e.retry_after(), 20s);
+    EXPECT_EQ(e.retry_after_seconds(), 20s);
+    EXPECT_NE(std::string(e.what()).find("retry after 20000 ms"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(report(2, "a"), "2/a");  // another user has a limit of its own
+  EXPECT_EQ(sends, 3);
+  clock.advance(20s);
+  EXPECT_EQ(report(1, "a"), "1/a");
+  EXPECT_THROW(report(1, "a"), cachet::error);  // rate_limited is a cachet::error
+}
+
+TEST_F(rate_limit_policy, without_by_one_limit_covers_the_whole_function) {
+  cachet::cached<&send_report, cachet::rate_limit<2, cachet::per<1>>> report{
+      backend, cachet::options{.clock = &clock}};
+  report(1, "a");
+  report(2, "b");
+  EXPECT_THROW(report(3, "c"), cachet::rate_limited);
+  clock.advance(500ms);
+  EXPECT_NO_THROW(report(3, "c"));
+}
+
+TEST_F(rate_limit_policy, options_override_the_numbers) {
+  cachet::cached<&send_report, cachet::rate_limit<1, cachet::per<1>, cachet::by<"{1}">>> report{
+      backend, cachet::options{.clock = &clock, .rate_limit = 4, .rate_limit_period = 8s}};
+  for (int i = 0; i < 4; ++i) report(i, "x");
+  try {
+    report(9, "x");
+    ADD_FAILURE() << "over the limit from options";
+  } catch (const cachet::rate_limited& e) {
+    EXPECT_EQ(e.retry_after(), 2s);
+  }
+  EXPECT_NO_THROW(report(9, "y"));
+}
+
+TEST_F(rate_limit_policy, composes_with_key_ttl_and_tags_in_any_order) {
+  cachet::cached<&send_report, cachet::tags<"user:{}">,
+                 cachet::rate_limit<2, cachet::by<"{}:{}">, cachet::per<10>>, cachet::ttl<5>,
+                 cachet::key<"report:{}/{}">>
+      a{backend, cachet::options{.clock = &clock}};
+  cachet::cached<&send_report, cachet::key<"r2:{}/{}">, cachet::ttl<5>,
+                 cachet::rate_limit<2, cachet::per<10>>, cachet::tags<"user:{}">>
+      b{backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(a(1, "x"), "1/x");
+  EXPECT_EQ(a(1, "x"), "1/x");
+  EXPECT_THROW(a(1, "x"), cachet::rate_limited);
+  EXPECT_EQ(a(1, "y"), "1/y");
+  EXPECT_EQ(sends, 2);
+  EXPECT_EQ(a.key(1, "x"), "report:1/x");
+  a.invalidate_tag("user:1");
+  clock.advance(5s);  // the limit of (1, x) refilled one call; the entry was dropped by its tag
+  EXPECT_EQ(a(1, "x"), "1/x");
+  EXPECT_EQ(sends, 3);
+
+  EXPECT_EQ(b(1, "x"), "1/x");
+  EXPECT_EQ(b(2, "x"), "2/x");
+  EXPECT_THROW(b(3, "x"), cachet::rate_limited);
+}
+
+TEST_F(rate_limit_policy, a_rejected_call_does_not_reach_the_cache) {
+  cachet::cached<&send_report, cachet::rate_limit<1, cachet::per<60>>> report{
+      backend, cachet::options{.clock = &clock}};
+  report(1, "a");
+  EXPECT_THROW(report(2, "b"), cachet::rate_limited);
+  EXPECT_EQ(sends, 1);
+  EXPECT_EQ(report.stats().misses, 1u);
+  EXPECT_FALSE(report.peek(2, "b"));
+}
+
+}  // namespace
