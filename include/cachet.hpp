@@ -13,13 +13,17 @@
 #include <cachet/backend.hpp>
 #include <cachet/cached.hpp>
 #include <cachet/capacity.hpp>
+#include <cachet/circuit_breaker.hpp>
 #include <cachet/clock.hpp>
 #include <cachet/error.hpp>
+#include <cachet/errors.hpp>
 #include <cachet/instance_key.hpp>
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>
 #include <cachet/memory.hpp>
 #include <cachet/options.hpp>
+#include <cachet/rate_limit.hpp>
+#include <cachet/retry.hpp>
 #include <cachet/stats.hpp>
 #include <cachet/tags.hpp>
 #include <cachet/ttl.hpp>

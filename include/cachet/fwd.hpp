@@ -17,6 +17,11 @@ struct options;
 struct stats;
 class memory;
 class key_writer;
+class rate_limited;
+class circuit_open;
+class rate_limiter;
+class breaker;
+class transient;
 
 template <class T>
 struct key_encoding;
@@ -38,6 +43,12 @@ template <class B>
 struct backend;
 template <auto Projection>
 struct instance_key;
+template <std::uint64_t Limit, class... Options>
+struct rate_limit;
+template <std::size_t Failures, class... Options>
+struct circuit_breaker;
+template <std::size_t Retries, class... Options>
+struct retry;
 
 }  // namespace cachet
 

@@ -13,13 +13,12 @@
 ///
 /// Keys in Redis (a prefix and a schema version keep deployments and formats apart):
 ///
-/// | key                                   | holds                                              |
-/// |---------------------------------------|----------------------------------------------------|
-/// | `<prefix>:v<schema>:<key>`            | an entry, when the function has a cachet::key: the
-/// template's output verbatim (`cachet:v1:user:42`) | | `<prefix>:v<schema>:<function>:<args>`| an
-/// entry, without a key template (`cachet:v1:load_user:42`) | | `<prefix>:v<schema>:tag:<tag>` |
-/// the tag's generation (INCR by invalidate_tag)      | | `<prefix>:v<schema>:fn:<function>`    |
-/// the function's generation (INCR by clear())        |
+/// - `<prefix>:v<schema>:<key>`: an entry, when the function has a cachet::key: the template's
+///   output verbatim (`cachet:v1:user:42`);
+/// - `<prefix>:v<schema>:<function>:<args>`: an entry, without a key template
+///   (`cachet:v1:load_user:42`);
+/// - `<prefix>:v<schema>:tag:<tag>`: the tag's generation (INCR by invalidate_tag);
+/// - `<prefix>:v<schema>:fn:<function>`: the function's generation (INCR by clear()).
 ///
 /// An entry is a JSON envelope, `{"value": <result>, "fn": 0, "tags": {"users": 3}}`, fresh
 /// while each generation it names is still current (see detail/redis/store_envelope.hpp). A read
