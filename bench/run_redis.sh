@@ -8,8 +8,8 @@
 # vCPUs costs tens of microseconds), and the scheduler picks it differently from run to run. So the
 # server is pinned to the last CPU and both clients run pinned twice: on CPU 0 ("cross": the usual
 # deployment) and on the server's CPU ("same"); ratios only compare runs with the same placement.
-# Usage: bench/run_redis.sh   (env: BUILD_DIR, default /tmp/redis-bench-of-cachet; ROUNDS, default 3;
-#                              MIN_TIME seconds per benchmark, default 2)
+# Usage: bench/run_redis.sh   (env: BUILD_DIR, default /tmp/redis-bench-of-cachet;
+#                              ROUNDS, default 3; MIN_TIME seconds per benchmark, default 2)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD_DIR:-/tmp/redis-bench-of-cachet}
@@ -21,7 +21,7 @@ g++ -std=c++20 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$here/../include
   "$here/redis_bench.cpp" -lbenchmark -lbenchmark_main -lboost_json -pthread \
   -o "$build/redis_bench"
 
-server_dir=$(mktemp -d /tmp/cachet-redis-bench-server-XXXXXX)
+server_dir=$(mktemp -d /tmp/redis-bench-of-cachet-server-XXXXXX)
 server_pid=
 stop_server() {
   if [[ -n $server_pid ]]; then
@@ -33,12 +33,13 @@ stop_server() {
 trap stop_server EXIT
 
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 port=$(free_port)
 server_cpu=$(($(nproc) - 1))
-taskset -c "$server_cpu" redis-server --port "$port" --bind 127.0.0.1 --dir "$server_dir" --save "" --appendonly no \
-  --daemonize no --logfile "$server_dir/redis.log" &
+taskset -c "$server_cpu" redis-server --port "$port" --bind 127.0.0.1 --dir "$server_dir" \
+  --save "" --appendonly no --daemonize no --logfile "$server_dir/redis.log" &
 server_pid=$!
 for _ in $(seq 200); do
   redis-cli -p "$port" ping >/dev/null 2>&1 && break
@@ -112,7 +113,8 @@ for r in range(1, rounds + 1):
                 open(f"{out}/load.{placement}.{r}.after").read().strip(),
         "rb_c1": rb("rb_c1", r), "rb_p1": rb("rb_c50_p1", r), "rb_p16": rb("rb_c50_p16", r),
         "get": c["latency/client_get"], "mget": c["latency/client_mget_entry"],
-        "hop_get": c["latency/backend_get_blocking"], "hit_blocking": c["latency/cached_hit_blocking"],
+        "hop_get": c["latency/backend_get_blocking"],
+        "hit_blocking": c["latency/cached_hit_blocking"],
         "hit_async": c["latency/cached_hit_async"],
         "tput": c["throughput/client_get_64"]["items_per_second"],
         "hit_tput": c["throughput/cached_hit_async_64"]["items_per_second"],

@@ -81,23 +81,6 @@ struct result_of<Traits, true> {
       std::conditional_t<std::is_void_v<result> || std::is_reference_v<result>, int, result>;
 };
 
-// A function that is itself a coroutine (returns boost::asio::awaitable<T>) caches its T. Told
-// apart by shape, so that this header needs no Asio.
-template <class R>
-concept coroutine_result = requires {
-  typename R::value_type;
-  typename R::executor_type;
-};
-
-template <class R>
-struct cached_value {
-  using type = R;
-};
-template <coroutine_result R>
-struct cached_value<R> {
-  using type = typename R::value_type;
-};
-
 // What cached<> uses when the pack leaves a facility out.
 struct default_key_policy : default_key {
   template <class...>
@@ -140,6 +123,23 @@ struct object_of<Traits, true> {
   using type = typename Traits::object;
 };
 
+// A function that is itself a coroutine (returns boost::asio::awaitable<T>) caches its T. Told
+// apart by shape, so that this header needs no Asio.
+template <class R>
+concept coroutine_result = requires {
+  typename R::value_type;
+  typename R::executor_type;
+};
+
+template <class R>
+struct cached_value {
+  using type = R;
+};
+template <coroutine_result R>
+struct cached_value<R> {
+  using type = typename R::value_type;
+};
+
 template <class Traits, bool = Traits::known>
 struct declared_result {
   using type = int;  // the first assert below already says what is wrong
@@ -163,7 +163,7 @@ struct check_function {
                 "cachet::cached: the function returns a reference, which the cache could not keep "
                 "alive; return the result by value");
   static_assert(std::is_void_v<Result> || std::is_reference_v<Result> ||
-                    std::is_copy_constructible_v<Result>,
+                    std::is_copy_constructible_v<typename cached_value<Result>::type>,
                 "cachet::cached: the result type must be copy constructible, since every hit "
                 "returns a copy of the stored result");
   static constexpr bool value = true;
