@@ -306,18 +306,24 @@ class connection : public std::enable_shared_from_this<connection> {
     for (;;) {
       std::error_code ec;
       out.reset();
-      std::size_t used = parser_.parse(std::string_view(rbuf_).substr(rpos_), out, ec);
+      std::size_t used =
+          parser_.parse(std::string_view(rbuf_.data() + rpos_, rend_ - rpos_), out, ec);
       rpos_ += used;
       if (ec) co_return ec;
       if (out) co_return std::error_code{};
-      rbuf_.erase(0, rpos_);
-      rpos_ = 0;
+      // Compacted once per read. The buffer only grows, and its size is not the filled part
+      // (rend_), so a read does not zero-fill the chunk it is about to overwrite.
+      if (rpos_ > 0) {
+        std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(rpos_),
+                  rbuf_.begin() + static_cast<std::ptrdiff_t>(rend_), rbuf_.begin());
+        rend_ -= rpos_;
+        rpos_ = 0;
+      }
       constexpr std::size_t chunk = 16 * 1024;
-      std::size_t old = rbuf_.size();
-      rbuf_.resize(old + chunk);
-      auto [rec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + old, chunk),
+      if (rbuf_.size() < rend_ + chunk) rbuf_.resize(rend_ + chunk);
+      auto [rec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
                                                        asio::as_tuple(asio::use_awaitable));
-      rbuf_.resize(old + n);
+      rend_ += n;
       if (rec) co_return std::error_code(rec);
       last_read_ = clock::now();
     }
@@ -416,6 +422,7 @@ class connection : public std::enable_shared_from_this<connection> {
     parser_.reset();
     rbuf_.clear();
     rpos_ = 0;
+    rend_ = 0;
     auto connect_ec = co_await resolve_and_connect();
     if (connect_ec) co_return connect_ec;
     if (stopped_) co_return make_error_code(error::not_connected);
@@ -575,7 +582,8 @@ class connection : public std::enable_shared_from_this<connection> {
   backoff backoff_;
   parser parser_;
   std::string rbuf_;
-  std::size_t rpos_ = 0;
+  std::size_t rpos_ = 0;  // parsed up to here
+  std::size_t rend_ = 0;  // received up to here
   std::deque<std::shared_ptr<pending_request>> write_queue_;
   std::deque<std::shared_ptr<pending_request>> in_flight_;
   clock::time_point last_read_ = clock::now();
