@@ -74,6 +74,25 @@ TEST_F(cached_test, entries_expire_after_their_ttl) {
   EXPECT_EQ(get_user.stats().expirations, 1u);
 }
 
+TEST_F(cached_test, a_clock_in_the_options_overrides_the_backends) {
+  cachet::manual_clock own;
+  cachet::cached<&load_user, cachet::ttl<300>> get_user{backend, cachet::options{.clock = &own}};
+  get_user(1);
+  clock.advance(1000s);  // the backend's clock: not this function's
+  get_user(1);
+  EXPECT_EQ(user_loads, 1);
+  own.advance(300s);
+  get_user(1);
+  EXPECT_EQ(user_loads, 2);
+}
+
+TEST_F(cached_test, the_default_key_is_the_function_name_and_the_arguments) {
+  cachet::cached<&load_user> get_user{backend};
+  EXPECT_EQ(get_user.key(42), "load_user:42");
+  cachet::cached<&orders_of> orders{backend};
+  EXPECT_EQ(orders.key(7, "a:b"), "orders_of:7:a%3Ab");
+}
+
 TEST_F(cached_test, ttl_zero_never_expires) {
   cachet::cached<&load_user, cachet::ttl<0>> get_user{backend};
   get_user(1);

@@ -263,7 +263,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         store_(backend, store_settings{.name = Function::name(),
                                        .ttl = effective_ttl(opts),
                                        .capacity = opts.capacity.value_or(capacity_policy::value),
-                                       .has_key_template = pack::template has<key_kind>}),
+                                       .has_key_template = pack::template has<key_kind>,
+                                       .clock = opts.clock}),
         call_stages_(opts),
         load_stages_(opts) {}
 
@@ -351,10 +352,18 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
 
   backend_type& backend() const noexcept { return *backend_; }
 
-  /// The key these arguments are stored under, as the backend sees it; for diagnostics.
+  /// The text key of these arguments, for diagnostics and logs: the key template's output, or
+  /// without one the function's name and the arguments (`load_user:42`). The Redis backend stores
+  /// it under its prefix; the in-memory store uses a binary form of the same arguments.
   std::string key(const std::remove_cvref_t<Params>&... args) const
       requires(!is_member || !has_instance_key) {
     std::string out;
+    if constexpr (!pack::template has<key_kind>) {
+      if (!Function::name().empty()) {
+        out += Function::name();
+        out += ':';
+      }
+    }
     render_into(out, nullptr, args...);
     return out;
   }

@@ -23,8 +23,9 @@ struct options {
   std::optional<std::chrono::milliseconds> ttl = std::nullopt;  ///< 0 = never expires
   std::optional<std::size_t> capacity = std::nullopt;           ///< entries; 0 = unbounded
 
-  /// The time rate_limit and circuit_breaker read; null = the steady clock. Must outlive
-  /// the cached object.
+  /// The time this cached function reads: expiry in the in-memory store, rate_limit and
+  /// circuit_breaker; null = the backend's clock (the steady clock). Must outlive the cached
+  /// object.
   const cachet::clock* clock = nullptr;
   /// Calls cachet::rate_limit admits per period (overrides rate_limit<N>).
   std::optional<std::uint64_t> rate_limit = std::nullopt;

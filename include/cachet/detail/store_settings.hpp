@@ -1,6 +1,8 @@
 #ifndef CACHET_DETAIL_STORE_SETTINGS_HPP
 #define CACHET_DETAIL_STORE_SETTINGS_HPP
 
+#include <cachet/clock.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <string_view>
@@ -13,6 +15,7 @@ struct store_settings {
   std::chrono::nanoseconds ttl{0};  // 0 = never expires
   std::size_t capacity = 0;         // entries, 0 = unbounded (in-process stores)
   bool has_key_template = false;    // false: keys are the default "arg:arg" rendering
+  const cachet::clock* clock = nullptr;  // null: the backend's clock
 };
 
 }  // namespace cachet::detail

@@ -66,6 +66,7 @@ class memory_store {
 
   memory_store(Backend& backend, const store_settings& settings)
       : backend_(&backend),
+        clock_(settings.clock),
         ttl_(settings.ttl),
         shard_count_(shard_count_for(settings.capacity)),
         shards_(std::make_unique<shard[]>(shard_count_)) {
@@ -246,7 +247,7 @@ class memory_store {
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return nullptr;
     entry* e = it->second;
-    if (e->expires != never && backend_->now() >= e->expires) {
+    if (e->expires != never && now() >= e->expires) {
       ++s.counts.expirations;
       unlink_and_delete(s, e);
       return nullptr;
@@ -329,7 +330,7 @@ class memory_store {
     if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) {
       unlink_and_delete(s, it->second);
     }
-    const time_point now = backend_->now();
+    const time_point now = this->now();
     reclaim_expired(s, now);
     if (s.capacity != 0 && s.entries.size() >= s.capacity) {
       ++s.counts.evictions;
@@ -384,7 +385,10 @@ class memory_store {
     s.lru_head = s.lru_tail = s.expiry_head = s.expiry_tail = nullptr;
   }
 
+  time_point now() const noexcept { return clock_ != nullptr ? clock_->now() : backend_->now(); }
+
   Backend* backend_;
+  const cachet::clock* clock_;  // options::clock, else the backend's
   std::chrono::nanoseconds ttl_;
   std::size_t shard_count_;
   std::unique_ptr<shard[]> shards_;
