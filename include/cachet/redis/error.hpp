@@ -133,8 +133,10 @@ class error_category_impl final : public std::error_category {
 
 /// The category of every cachet::redis::error value; its name() is "cachet.redis".
 inline const std::error_category& error_category() noexcept {
-  static const detail::error_category_impl instance;
-  return instance;
+  // Never destroyed: codes are still read while other statics, such as the process-wide
+  // backend, shut down at exit.
+  static const auto* const instance = new detail::error_category_impl;
+  return *instance;
 }
 
 /// Makes `std::error_code ec = error::x;` work (found by argument-dependent lookup).
