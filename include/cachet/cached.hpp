@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <ranges>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -303,12 +304,17 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   /// Many calls of a one-argument function at once: the stored results are fetched in one round
-  /// trip and only the misses are computed. Results come in the order of `args`.
+  /// trip and only the misses are computed. Results come in the order of `args`, any range of
+  /// values that convert to the argument type.
   ///
   ///     std::vector<User> us = co_await get_user.async_many(std::vector{1, 2, 3});
-  template <class S = store_type, class Arg = std::remove_cvref_t<first_t<Params...>>>
-  requires async_store<S, value_type> &&(!is_member) &&
-      (sizeof...(Params) == 1) auto async_many(std::vector<Arg> args) {
+  template <std::ranges::input_range Range, class S = store_type,
+            class Arg = std::remove_cvref_t<first_t<Params...>>>
+  requires async_store<S, value_type> &&(!is_member) && (sizeof...(Params) == 1) &&
+      std::convertible_to<std::ranges::range_reference_t<Range>, Arg> auto async_many(
+          Range&& range) {
+    std::vector<Arg> args;
+    for (auto&& a : range) args.emplace_back(static_cast<Arg>(a));
     std::vector<std::string> keys;
     std::vector<std::vector<std::string>> tags;
     keys.reserve(args.size());

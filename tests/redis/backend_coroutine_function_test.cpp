@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "support/redis_server.hpp"
 
@@ -24,6 +25,8 @@ boost::asio::awaitable<std::string> fetch_profile(int id) {
   ++loads;
   co_return "profile-" + std::to_string(id);
 }
+
+std::string name_of(long id) { return "name-" + std::to_string(id); }
 
 }  // namespace app
 
@@ -61,6 +64,26 @@ TEST(RedisCoroutineFunction, ItsResultIsCachedForBlockingAndAsyncCalls) {
   const cachet::stats s = profile.stats();
   EXPECT_EQ(s.loads, 1u);
   EXPECT_EQ(s.hits, 2u);
+}
+
+TEST(RedisAsyncMany, TakesAnyRangeOfConvertibleArguments) {
+  auto backend = make_backend();
+  cachet::cached<&app::name_of, cachet::key<"name:{}">, cachet::backend<cachet::redis>> names{
+      *backend};
+  boost::asio::io_context io;
+  auto result = boost::asio::co_spawn(
+      io,
+      [&]() -> boost::asio::awaitable<std::vector<std::string>> {
+        // g++ 12 rejects a braced list inside a co_await expression ("array used as
+        // initializer"), so the range is named first.
+        const std::vector ids{1, 2, 3};  // ints for a long parameter
+        co_return co_await names.async_many(ids);
+      },
+      boost::asio::use_future);
+  io.run();
+  EXPECT_EQ(result.get(), (std::vector<std::string>{"name-1", "name-2", "name-3"}));
+  EXPECT_EQ(names(2), "name-2");
+  EXPECT_EQ(names.stats().loads, 3u);
 }
 
 }  // namespace
