@@ -179,6 +179,17 @@ struct require_encodable_argument {
   static constexpr bool value = key_encodable<std::remove_cvref_t<Param>>;
 };
 
+// Stages (rate_limit, circuit_breaker, retry) wrap plain calls only; a coroutine call that
+// skipped them would silently not be limited.
+template <bool NoStages, class Store>
+struct require_no_stages_for_coroutines {
+  static_assert(NoStages,
+                "cachet::cached::async: rate_limit, circuit_breaker and retry do not apply to "
+                "coroutine calls yet; make the blocking call, or drop those policies from this "
+                "cached<>");
+  static constexpr bool value = NoStages;
+};
+
 // Declared only: stands for "some loader" when asking whether a store can load asynchronously.
 template <class Value>
 struct any_loader {
@@ -285,6 +296,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// into the coroutine, so it may outlive them.
   template <class S = store_type>
   requires async_store<S, value_type> &&(!is_member) auto async(Params... args) {
+    static_assert(require_no_stages_for_coroutines < call_stages::empty && load_stages::empty,
+                  S > ::value);
     std::string key(render(nullptr, args...));
     return store_.async_get_or_load(
         std::move(key), render_tags(args...),
@@ -296,6 +309,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   template <class S = store_type>
   requires async_store<S, value_type> && is_member auto async(object_param& object,
                                                               Params... args) {
+    static_assert(require_no_stages_for_coroutines < call_stages::empty && load_stages::empty,
+                  S > ::value);
     std::string key(render(&object, args...));
     return store_.async_get_or_load(
         std::move(key), render_tags(args...),
@@ -313,6 +328,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   requires async_store<S, value_type> &&(!is_member) && (sizeof...(Params) == 1) &&
       std::convertible_to<std::ranges::range_reference_t<Range>, Arg> auto async_many(
           Range&& range) {
+    static_assert(require_no_stages_for_coroutines < call_stages::empty && load_stages::empty,
+                  S > ::value);
     std::vector<Arg> args;
     for (auto&& a : range) args.emplace_back(static_cast<Arg>(a));
     std::vector<std::string> keys;

@@ -53,6 +53,8 @@ struct stage_list;
 
 template <class... Stages>
 struct stage_list<std::tuple<Stages...>> {
+  static constexpr bool empty = sizeof...(Stages) == 0;
+
   explicit stage_list(const options& opts) : items(options_for<Stages>(opts)...) {}
 
   template <class Core, class... Args>

@@ -1,0 +1,21 @@
+// expect: cachet::cached::async: rate_limit, circuit_breaker and retry do not apply
+#include <cachet.hpp>
+#include <cachet/redis.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+
+std::string name_of(int id) { return std::to_string(id); }
+
+#ifndef CACHET_PASSING_TWIN
+cachet::cached<&name_of, cachet::key<"name:{}">, cachet::backend<cachet::redis>,
+               cachet::rate_limit<10, cachet::per<1>>>
+    names;
+#else
+cachet::cached<&name_of, cachet::key<"name:{}">, cachet::backend<cachet::redis>> names;
+#endif
+
+boost::asio::awaitable<std::string> use() { co_return co_await names.async(1); }
+
+int main() { return 0; }
