@@ -188,6 +188,6 @@ class client {
   executor_type executor_;
 };
 
-}  // namespace cachet::redis
+}  // namespace cachet::resp3
 
 #endif

@@ -163,6 +163,6 @@ inline config config::from_env() {
   return from_url(url);
 }
 
-}  // namespace cachet::redis
+}  // namespace cachet::resp3
 
 #endif

@@ -48,7 +48,7 @@ enum class error {
   blocking_call_on_io_thread,  ///< a blocking call was made on the client's own I/O thread
 };
 
-}  // namespace cachet::redis
+}  // namespace cachet::resp3
 
 // Specialised before any conversion of the enum is used, so every use sees them.
 namespace std {
@@ -189,6 +189,6 @@ class protocol_error : public request_error {
   using request_error::request_error;
 };
 
-}  // namespace cachet::redis
+}  // namespace cachet::resp3
 
 #endif

@@ -201,6 +201,6 @@ class request {
   std::size_t size_ = 0;
 };
 
-}  // namespace cachet::redis
+}  // namespace cachet::resp3
 
 #endif

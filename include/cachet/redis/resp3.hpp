@@ -269,6 +269,6 @@ inline std::string to_string(const value& v) {
 /// Writes to_string(v), so GoogleTest and loggers print values readably.
 inline std::ostream& operator<<(std::ostream& os, const value& v) { return os << to_string(v); }
 
-}  // namespace cachet::redis
+}  // namespace cachet::resp3
 
 #endif

@@ -133,6 +133,6 @@ class script {
   std::string sha1_;
 };
 
-}  // namespace cachet::redis
+}  // namespace cachet::resp3
 
 #endif

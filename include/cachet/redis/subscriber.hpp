@@ -237,6 +237,6 @@ class subscriber {
   std::shared_ptr<detail::subscriber_state> state_;
 };
 
-}  // namespace cachet::redis
+}  // namespace cachet::resp3
 
 #endif

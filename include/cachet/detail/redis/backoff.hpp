@@ -43,6 +43,6 @@ class backoff {
   std::minstd_rand rng_;
 };
 
-}  // namespace cachet::redis::detail
+}  // namespace cachet::resp3::detail
 
 #endif

@@ -596,6 +596,6 @@ class connection : public std::enable_shared_from_this<connection> {
 };
 
 }  // namespace detail
-}  // namespace cachet::redis
+}  // namespace cachet::resp3
 
 #endif

@@ -511,6 +511,6 @@ class parser {
   std::optional<value>* out_ = nullptr;    // where a finished top-level reply goes
 };
 
-}  // namespace cachet::redis::detail
+}  // namespace cachet::resp3::detail
 
 #endif
