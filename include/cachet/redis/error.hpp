@@ -6,6 +6,7 @@
 #include <boost/system/is_error_code_enum.hpp>
 
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -133,9 +134,13 @@ class error_category_impl final : public std::error_category {
 
 /// The category of every cachet::redis::error value; its name() is "cachet.redis".
 inline const std::error_category& error_category() noexcept {
-  // Never destroyed: codes are still read while other statics, such as the process-wide
-  // backend, shut down at exit.
-  static const auto* const instance = new detail::error_category_impl;
+  // Built in static storage and never destroyed: codes are still read while other statics, such
+  // as the process-wide backend, shut down at exit. No heap either, so the first error a parser
+  // reports allocates nothing.
+  alignas(detail::error_category_impl) static unsigned char
+      storage[sizeof(detail::error_category_impl)];
+  static const auto* const instance =
+      ::new (static_cast<void*>(storage)) detail::error_category_impl();
   return *instance;
 }
 
