@@ -19,8 +19,10 @@
 #include <cachet/tags.hpp>
 #include <cachet/ttl.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <ranges>
@@ -438,8 +440,25 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     return buffer;
   }
 
+  // Arguments that are all numbers have a binary key of a size known here, built on the stack:
+  // the same bytes render() gives, without the thread's buffer.
+  static constexpr bool fixed_size_key =
+      binary_keys && !has_instance_key && (fixed_size_key_argument<Params> && ...);
+
   value_type call(object_param* object, Params&... args) {
-    const std::string_view key = render(object, args...);
+    if constexpr (fixed_size_key) {
+      std::array<char, (std::size_t{0} + ... + sizeof(std::remove_cvref_t<Params>))> bytes;
+      char* out = bytes.data();
+      ((std::memcpy(out, &args, sizeof(std::remove_cvref_t<Params>)),
+        out += sizeof(std::remove_cvref_t<Params>)),
+       ...);
+      return call_with_key(std::string_view(bytes.data(), bytes.size()), object, args...);
+    } else {
+      return call_with_key(render(object, args...), object, args...);
+    }
+  }
+
+  value_type call_with_key(std::string_view key, object_param* object, Params&... args) {
     return call_stages_.run(
         key,
         [&]() -> value_type {

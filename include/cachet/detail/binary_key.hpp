@@ -30,6 +30,13 @@ void append_length_prefixed_by(std::string& out, Render&& render) {
   std::memcpy(out.data() + start, &length, sizeof length);
 }
 
+// Arguments whose binary key is their bytes (see append_binary_key).
+template <class T>
+concept fixed_size_key_argument =
+    std::is_integral_v<std::remove_cvref_t<T>> || std::is_enum_v<std::remove_cvref_t<T>> ||
+    std::is_same_v < std::remove_cvref_t<T>,
+float > || std::is_same_v<std::remove_cvref_t<T>, double>;
+
 // The in-process key of one argument. An in-process store never shows its keys to anyone, so it
 // skips the text rendering a remote backend needs: numbers are their bytes, strings are
 // length-prefixed, anything else is its key text, length-prefixed. The argument types at each
@@ -38,8 +45,7 @@ template <class T>
 void append_binary_key(std::string& out, const T& value) {
   using U = std::remove_cvref_t<T>;
   // long double has padding bytes of no defined value, so it goes the text way.
-  if constexpr ((std::is_integral_v<U> || std::is_enum_v<U> || std::is_same_v<U, float> ||
-                 std::is_same_v<U, double>)) {
+  if constexpr (fixed_size_key_argument<U>) {
     char bytes[sizeof(U)];
     std::memcpy(bytes, &value, sizeof(U));
     out.append(bytes, sizeof(U));

@@ -2,6 +2,7 @@
 #define CACHET_DETAIL_MEMORY_STORE_HPP
 
 #include <cachet/detail/hash.hpp>
+#include <cachet/detail/memory/reader_slots.hpp>
 #include <cachet/detail/memory/tag_generations.hpp>
 #include <cachet/detail/spinlock.hpp>
 #include <cachet/detail/store_settings.hpp>
@@ -11,6 +12,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -69,10 +71,12 @@ class memory_store {
         clock_(settings.clock),
         ttl_(settings.ttl),
         shard_count_(shard_count_for(settings.capacity)),
-        shards_(std::make_unique<shard[]>(shard_count_)) {
+        shards_(std::make_unique<shard[]>(shard_count_)),
+        readers_(std::make_unique<reader_state[]>(reader_slot_count)) {
     const std::size_t capacity = settings.capacity;
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shards_[i].capacity = capacity == 0 ? 0 : (capacity + shard_count_ - 1) / shard_count_;
+      shards_[i].number = static_cast<std::uint32_t>(i + 1);
     }
   }
 
@@ -90,13 +94,35 @@ class memory_store {
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
-    {
-      std::lock_guard lock(s.lock);
+    // The hit path copies straight into the result, with no lock word or shared counter written.
+    if (const int slot = reader_slot(); slot >= 0) {
+      reader_state& r = readers_[slot];
+      bool move = false;
+      {
+        enter(r, s);
+        const leave_on_exit leave{r};
+        if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it->second)) {
+          if (!needs_move(s, *it->second)) {
+            r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            Value hit(it->second->value);
+            return hit;
+          }
+          move = true;
+        }
+      }
+      if (move) {
+        exclusive lock(*this, s);
+        if (const Value* hit = find_fresh(s, key, true)) {
+          ++s.counts.hits;
+          return *hit;
+        }
+      }
+    } else {
+      exclusive lock(*this, s);
       if (const Value* hit = find_fresh(s, key, true)) {
         ++s.counts.hits;
         return *hit;
       }
-      ++s.counts.misses;
     }
     // Rendering the tags may allocate, so it happens outside the lock; the lookup is repeated.
     tag_stamps stamps{};
@@ -106,7 +132,8 @@ class memory_store {
     std::shared_ptr<flight> f;
     bool leading = false;
     {
-      std::lock_guard lock(s.lock);
+      exclusive lock(*this, s);
+      ++s.counts.misses;
       if (const Value* hit = find_fresh(s, key, true)) return *hit;
       auto it = s.flights.find(key);
       if (it != s.flights.end() && joinable(*it->second)) {
@@ -126,16 +153,13 @@ class memory_store {
   // The fresh stored value, without computing one; neither counted nor made more recent.
   std::optional<Value> peek(std::string_view text) {
     const hashed_key key{text, hash_bytes(text)};
-    shard& s = shard_for(key);
-    std::lock_guard lock(s.lock);
-    if (const Value* hit = find_fresh(s, key, false)) return *hit;
-    return std::nullopt;
+    return read(shard_for(key), key, false);
   }
 
   void erase(std::string_view text) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
-    std::lock_guard lock(s.lock);
+    exclusive lock(*this, s);
     if (auto it = s.entries.find(key); it != s.entries.end()) unlink_and_delete(s, it->second);
     // A load already running started before this call: its result must not be stored.
     if (auto it = s.flights.find(key); it != s.flights.end()) it->second->doomed = true;
@@ -144,7 +168,7 @@ class memory_store {
   void clear() {
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shard& s = shards_[i];
-      std::lock_guard lock(s.lock);
+      exclusive lock(*this, s);
       drop_all(s);
       for (auto& [key, f] : s.flights) f->doomed = true;
     }
@@ -171,6 +195,9 @@ class memory_store {
       total.evictions += c.evictions;
       total.expirations += c.expirations;
       total.invalidations += c.invalidations;
+    }
+    for (int i = 0; i < reader_slot_count; ++i) {
+      total.hits += readers_[i].hits.load(std::memory_order_relaxed);
     }
     return total;
   }
@@ -209,7 +236,11 @@ class memory_store {
   };
 
   struct alignas(64) shard {
+    // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
+    // readers (reader_slot) write only their own slot's line.
     mutable spinlock lock;
+    std::atomic<bool> writing{false};
+    std::uint32_t number = 0;  // index + 1, as reader slots record it
     boost::unordered_flat_map<hashed_key, entry*, hashed_key_hash, hashed_key_equal> entries;
     // Keyed by views of the flights' own keys.
     boost::unordered_flat_map<hashed_key, std::shared_ptr<flight>, hashed_key_hash,
@@ -259,11 +290,7 @@ class memory_store {
         return nullptr;
       }
     }
-    // Moving an entry to the LRU head writes to its neighbours' cache lines, the main cost of a
-    // hit. Only a bounded cache evicts by that order, and an entry pushed at most capacity/8
-    // pushes ago is within the most recent eighth already, far from eviction; small caches
-    // (below 8 entries a shard) keep an exact order.
-    if (touch && s.capacity != 0 && s.pushes - e->pushed_at > s.capacity / 8) {
+    if (touch && needs_move(s, *e)) {
       unlink_lru(s, e);
       push_lru(s, e);
     }
@@ -286,7 +313,7 @@ class memory_store {
   void finish(shard& s, flight& f, const Value* value, std::exception_ptr error) {
     std::size_t waiters;
     {
-      std::lock_guard lock(s.lock);
+      exclusive lock(*this, s);
       auto it = s.flights.find(f.hashed());
       const bool current = it != s.flights.end() && it->second.get() == &f;
       if (current) {
@@ -387,11 +414,100 @@ class memory_store {
 
   time_point now() const noexcept { return clock_ != nullptr ? clock_->now() : backend_->now(); }
 
+  // Exclusive access to a shard: no other writer, and no reader inside it.
+  class exclusive {
+   public:
+    exclusive(const memory_store& store, shard& s) noexcept : s_(s) {
+      s.lock.lock();
+      s.writing.store(true, std::memory_order_seq_cst);
+      for (int i = 0; i < reader_slot_count; ++i) {
+        while (store.readers_[i].reading.load(std::memory_order_seq_cst) == s.number) {
+          std::this_thread::yield();
+        }
+      }
+    }
+    ~exclusive() {
+      s_.writing.store(false, std::memory_order_release);
+      s_.lock.unlock();
+    }
+    exclusive(const exclusive&) = delete;
+    exclusive& operator=(const exclusive&) = delete;
+
+   private:
+    shard& s_;
+  };
+
+  // The fresh value for key, copied out; `counted` calls count a hit and keep the LRU order.
+  // A thread with a reader slot writes no line that another reader writes: with a lock word or
+  // a counter per shard, two threads hitting random shards would pass the line back and forth.
+  std::optional<Value> read(shard& s, const hashed_key& key, bool counted) {
+    const int slot = reader_slot();
+    if (slot < 0) {
+      exclusive lock(*this, s);
+      const Value* hit = find_fresh(s, key, counted);
+      if (!hit) return std::nullopt;
+      if (counted) ++s.counts.hits;
+      return *hit;
+    }
+    reader_state& r = readers_[slot];
+    std::optional<Value> result;
+    bool move = false;
+    {
+      enter(r, s);
+      const leave_on_exit leave{r};
+      if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it->second)) {
+        result.emplace(it->second->value);
+        move = counted && needs_move(s, *it->second);
+      }
+    }
+    if (!result || !counted) return result;
+    r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (move) {
+      exclusive lock(*this, s);
+      if (auto it = s.entries.find(key); it != s.entries.end() && needs_move(s, *it->second)) {
+        unlink_lru(s, it->second);
+        push_lru(s, it->second);
+      }
+    }
+    return result;
+  }
+
+  struct leave_on_exit {
+    reader_state& r;
+    ~leave_on_exit() { r.reading.store(0, std::memory_order_release); }
+  };
+
+  static void enter(reader_state& r, const shard& s) noexcept {
+    for (;;) {
+      r.reading.store(s.number, std::memory_order_seq_cst);
+      if (!s.writing.load(std::memory_order_seq_cst)) return;
+      r.reading.store(0, std::memory_order_release);
+      while (s.writing.load(std::memory_order_acquire)) std::this_thread::yield();
+    }
+  }
+
+  bool fresh(const entry& e) const noexcept {
+    if (e.expires != never && now() >= e.expires) return false;
+    if constexpr (TagCount > 0) {
+      if (!backend_->tag_counters().current(e.stamps)) return false;
+    }
+    return true;
+  }
+
+  // Moving an entry to the LRU head writes to its neighbours' cache lines, the main cost of a
+  // hit. Only a bounded cache evicts by that order, and an entry pushed at most capacity/8
+  // pushes ago is within the most recent eighth already, far from eviction; small caches
+  // (below 8 entries a shard) keep an exact order.
+  static bool needs_move(const shard& s, const entry& e) noexcept {
+    return s.capacity != 0 && s.pushes - e.pushed_at > s.capacity / 8;
+  }
+
   Backend* backend_;
   const cachet::clock* clock_;  // options::clock, else the backend's
   std::chrono::nanoseconds ttl_;
   std::size_t shard_count_;
   std::unique_ptr<shard[]> shards_;
+  std::unique_ptr<reader_state[]> readers_;
 };
 
 }  // namespace cachet::detail

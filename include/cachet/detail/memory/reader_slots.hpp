@@ -1,0 +1,67 @@
+#ifndef CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
+#define CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
+
+#include <atomic>
+#include <cstdint>
+
+namespace cachet::detail {
+
+// Up to this many threads at a time read in-memory stores without writing a shared cache line;
+// further threads read under the shard's exclusive lock.
+inline constexpr int reader_slot_count = 32;
+
+inline std::atomic<std::uint32_t>& reader_slots_in_use() noexcept {
+  static std::atomic<std::uint32_t> in_use{0};
+  return in_use;
+}
+
+// A thread's reader slot, held from its first read to its exit, then free for another thread.
+class reader_slot_owner {
+ public:
+  reader_slot_owner() noexcept {
+    auto& in_use = reader_slots_in_use();
+    std::uint32_t seen = in_use.load(std::memory_order_relaxed);
+    while (seen != ~std::uint32_t{0}) {
+      int free = 0;
+      while ((seen >> free) & 1u) ++free;
+      if (in_use.compare_exchange_weak(seen, seen | (1u << free), std::memory_order_acq_rel)) {
+        index_ = free;
+        return;
+      }
+    }
+  }
+  ~reader_slot_owner() {
+    if (index_ >= 0) {
+      reader_slots_in_use().fetch_and(~(1u << index_), std::memory_order_acq_rel);
+    }
+  }
+  reader_slot_owner(const reader_slot_owner&) = delete;
+  reader_slot_owner& operator=(const reader_slot_owner&) = delete;
+
+  int index() const noexcept { return index_; }
+
+ private:
+  int index_ = -1;
+};
+
+// This thread's slot in [0, reader_slot_count), or -1 when all are taken.
+inline int reader_slot() noexcept {
+  // A plain int needs no initialisation guard on each call, unlike the owner object.
+  thread_local int index = -2;
+  if (index == -2) {
+    thread_local reader_slot_owner owner;
+    index = owner.index();
+  }
+  return index;
+}
+
+// One per slot and store, on a line of its own: which shard its thread is reading (0 = none) and
+// the hits it counted, written by that thread only.
+struct alignas(64) reader_state {
+  std::atomic<std::uint32_t> reading{0};
+  std::atomic<std::uint64_t> hits{0};
+};
+
+}  // namespace cachet::detail
+
+#endif
