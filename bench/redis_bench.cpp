@@ -104,6 +104,25 @@ void report_latencies(benchmark::State& state, std::vector<double>& us) {
 
 void fail(benchmark::State& state, const std::exception& e) { state.SkipWithError(e.what()); }
 
+// Appends the microseconds since `start` to `us`.
+void record_since(std::vector<double>& us, bench_clock::time_point start) {
+  us.push_back(std::chrono::duration<double, std::micro>(bench_clock::now() - start).count());
+}
+
+// Runs body(us), where the body records one latency per iteration, then reports them; an
+// exception skips the benchmark with its message.
+template <class Body>
+void latency_benchmark(benchmark::State& state, Body&& body) {
+  std::vector<double> us;
+  try {
+    body(us);
+  } catch (const std::exception& e) {
+    fail(state, e);
+    return;
+  }
+  report_latencies(state, us);
+}
+
 // Stores the raw GET value once per process.
 void ensure_raw_value() {
   static const bool stored = [] {
@@ -117,8 +136,7 @@ void ensure_raw_value() {
 
 // One caller: a coroutine that awaits one GET after the other.
 void client_get_latency(benchmark::State& state) {
-  std::vector<double> us;
-  try {
+  latency_benchmark(state, [&](std::vector<double>& us) {
     ensure_raw_value();
     rig().run([&]() -> asio::awaitable<void> {
       auto& c = rig().client;
@@ -129,16 +147,11 @@ void client_get_latency(benchmark::State& state) {
       for (auto _ : state) {
         const auto start = bench_clock::now();
         cachet::redis::value v = co_await c.exec("GET", key);
-        const auto stop = bench_clock::now();
+        record_since(us, start);
         benchmark::DoNotOptimize(v);
-        us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
       }
     });
-  } catch (const std::exception& e) {
-    fail(state, e);
-    return;
-  }
-  report_latencies(state, us);
+  });
 }
 BENCHMARK(client_get_latency)->Name("latency/client_get")->UseRealTime();
 
@@ -208,8 +221,7 @@ backend_rig& backend() {
 // generation (absent until a clear(), like the real one), from one coroutine on the benchmark's
 // client.
 void client_mget_latency(benchmark::State& state) {
-  std::vector<double> us;
-  try {
+  latency_benchmark(state, [&](std::vector<double>& us) {
     backend();  // stores the entry
     rig().run([&]() -> asio::awaitable<void> {
       auto& c = rig().client;
@@ -218,38 +230,27 @@ void client_mget_latency(benchmark::State& state) {
       for (auto _ : state) {
         const auto start = bench_clock::now();
         cachet::redis::value v = co_await c.exec("MGET", keys);
-        const auto stop = bench_clock::now();
+        record_since(us, start);
         benchmark::DoNotOptimize(v);
-        us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
       }
     });
-  } catch (const std::exception& e) {
-    fail(state, e);
-    return;
-  }
-  report_latencies(state, us);
+  });
 }
 BENCHMARK(client_mget_latency)->Name("latency/client_mget_entry")->UseRealTime();
 
 // The hand-off a blocking hit makes to the backend's I/O thread and back, around a plain GET.
 void backend_get_blocking_latency(benchmark::State& state) {
-  std::vector<double> us;
-  try {
+  latency_benchmark(state, [&](std::vector<double>& us) {
     ensure_raw_value();
     auto& rt = backend().backend.runtime();
     const std::string key = raw_key();
     for (auto _ : state) {
       const auto start = bench_clock::now();
       cachet::redis::value v = rt.run(rt.client().exec("GET", key));
-      const auto stop = bench_clock::now();
+      record_since(us, start);
       benchmark::DoNotOptimize(v);
-      us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
     }
-  } catch (const std::exception& e) {
-    fail(state, e);
-    return;
-  }
-  report_latencies(state, us);
+  });
 }
 BENCHMARK(backend_get_blocking_latency)->Name("latency/backend_get_blocking")->UseRealTime();
 
@@ -262,30 +263,23 @@ void require_hits_only(benchmark::State& state, const cachet::stats& before,
 
 // One caller, blocking: the call hands its MGET to the backend's I/O thread and waits.
 void cached_hit_blocking_latency(benchmark::State& state) {
-  std::vector<double> us;
-  try {
+  latency_benchmark(state, [&](std::vector<double>& us) {
     auto& b = backend();
     const cachet::stats before = b.get_value.stats();
     for (auto _ : state) {
       const auto start = bench_clock::now();
       std::string v = b.get_value(42);
-      const auto stop = bench_clock::now();
+      record_since(us, start);
       benchmark::DoNotOptimize(v);
-      us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
     }
     require_hits_only(state, before, b.get_value.stats());
-  } catch (const std::exception& e) {
-    fail(state, e);
-    return;
-  }
-  report_latencies(state, us);
+  });
 }
 BENCHMARK(cached_hit_blocking_latency)->Name("latency/cached_hit_blocking")->UseRealTime();
 
 // One caller, a coroutine on an io_context of the benchmark's thread: co_await get_value.async().
 void cached_hit_async_latency(benchmark::State& state) {
-  std::vector<double> us;
-  try {
+  latency_benchmark(state, [&](std::vector<double>& us) {
     auto& b = backend();
     const cachet::stats before = b.get_value.stats();
     asio::io_context io{1};
@@ -296,20 +290,15 @@ void cached_hit_async_latency(benchmark::State& state) {
           for (auto _ : state) {
             const auto start = bench_clock::now();
             std::string v = co_await b.get_value.async(42);
-            const auto stop = bench_clock::now();
+            record_since(us, start);
             benchmark::DoNotOptimize(v);
-            us.push_back(std::chrono::duration<double, std::micro>(stop - start).count());
           }
         },
         [&](std::exception_ptr e) { failure = e; });
     io.run();
     if (failure) std::rethrow_exception(failure);
     require_hits_only(state, before, b.get_value.stats());
-  } catch (const std::exception& e) {
-    fail(state, e);
-    return;
-  }
-  report_latencies(state, us);
+  });
 }
 BENCHMARK(cached_hit_async_latency)->Name("latency/cached_hit_async")->UseRealTime();
 
