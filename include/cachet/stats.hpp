@@ -18,6 +18,11 @@ struct stats {
   std::uint64_t invalidations = 0;  ///< entries found stale by a tag invalidation
   std::uint64_t decode_errors = 0;  ///< stored values that could not be read back (remote backends)
   std::uint64_t backend_errors = 0;  ///< failed backend operations the call survived
+  /// Calls answered by cachet::fail_safe with a result past its ttl, because no fresh one could
+  /// be had (the function threw, its breaker was open, or the call was rate limited).
+  std::uint64_t stale_served = 0;
+  /// Calls that skipped the backend because its breaker was open (Redis unreachable).
+  std::uint64_t backend_skipped = 0;
 
   friend bool operator==(const stats&, const stats&) = default;
 };

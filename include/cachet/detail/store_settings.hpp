@@ -16,6 +16,9 @@ struct store_settings {
   std::size_t capacity = 0;         // entries, 0 = unbounded (in-process stores)
   bool has_key_template = false;    // false: keys are the default "arg:arg" rendering
   const cachet::clock* clock = nullptr;  // null: the backend's clock
+  // cachet::fail_safe: how long past its ttl an entry is kept, to be served by stale() only; 0 =
+  // entries are dropped when they expire.
+  std::chrono::nanoseconds max_stale{0};
 };
 
 }  // namespace cachet::detail
