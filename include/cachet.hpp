@@ -17,6 +17,7 @@
 #include <cachet/clock.hpp>
 #include <cachet/error.hpp>
 #include <cachet/errors.hpp>
+#include <cachet/fail_safe.hpp>
 #include <cachet/instance_key.hpp>
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>

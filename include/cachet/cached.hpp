@@ -10,6 +10,8 @@
 #include <cachet/detail/redis/store_selection.hpp>
 #include <cachet/detail/stages.hpp>
 #include <cachet/detail/store_settings.hpp>
+#include <cachet/errors.hpp>
+#include <cachet/fail_safe.hpp>
 #include <cachet/instance_key.hpp>
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>
@@ -111,6 +113,17 @@ using first_t = typename first<T..., void>::type;
 
 struct no_capacity {
   static constexpr std::size_t value = 0;
+};
+
+struct no_fail_safe {
+  static constexpr std::chrono::seconds max_stale{0};
+};
+
+// A policy that answers a rate-limited call with the cached result when there is one
+// (rate_limit<..., serve_cached>).
+template <class P>
+inline constexpr bool serves_cached_when_limited = requires {
+  requires P::serves_cached;
 };
 
 // Stands in for the object parameter of a free function, so the member-only overloads can be
@@ -231,6 +244,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using instance_key_policy = typename pack::template find<instance_key_kind, no_instance_key>;
   using ttl_policy = typename pack::template find<ttl_kind, cachet::ttl<0>>;
   using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
+  using fail_safe_policy = typename pack::template find<fail_safe_kind, no_fail_safe>;
+  static constexpr bool has_fail_safe = pack::template has<fail_safe_kind>;
+  static constexpr bool serves_cached = (serves_cached_when_limited<Policies> || ...);
   static_assert(key_policy::template check<std::remove_cvref_t<Params>...>());
   static_assert(tags_policy::template check<std::remove_cvref_t<Params>...>());
   static_assert(!pack::template has<instance_key_kind> || is_member,
@@ -278,7 +294,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                        .ttl = effective_ttl(opts),
                                        .capacity = opts.capacity.value_or(capacity_policy::value),
                                        .has_key_template = pack::template has<key_kind>,
-                                       .clock = opts.clock}),
+                                       .clock = opts.clock,
+                                       .max_stale = effective_max_stale(opts)}),
         call_stages_(opts),
         load_stages_(opts) {}
 
@@ -402,6 +419,12 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                     : std::chrono::nanoseconds(ttl_policy::value);
   }
 
+  static std::chrono::nanoseconds effective_max_stale(const options& opts) {
+    if constexpr (!has_fail_safe) return std::chrono::nanoseconds(0);
+    return opts.fail_safe_max_stale ? std::chrono::nanoseconds(*opts.fail_safe_max_stale)
+                                    : std::chrono::nanoseconds(fail_safe_policy::max_stale);
+  }
+
   static std::vector<std::string> render_tags(const std::remove_cvref_t<Params>&... args) {
     std::vector<std::string> tags;
     tags.reserve(tag_count);
@@ -458,7 +481,45 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
+  // With fail_safe or serve_cached, a failed call may still be answered from the store. The
+  // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
+  // rendered again after a failure (or kept, when arguments may have been moved from).
   value_type call_with_key(std::string_view key, object_param* object, Params&... args) {
+    if constexpr (has_fail_safe || serves_cached) {
+      constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
+      std::conditional_t<keep_key, std::string, std::string_view> kept;
+      if constexpr (keep_key) kept.assign(key);
+      auto key_again = [&]() -> std::string_view {
+        if constexpr (keep_key) {
+          return kept;
+        } else if constexpr (fixed_size_key) {
+          return key;
+        } else {
+          return render(object, args...);
+        }
+      };
+      try {
+        return call_through_stages(key, object, args...);
+      } catch (const rate_limited&) {
+        if constexpr (serves_cached) {
+          if (std::optional<value_type> hit = store_.peek(key_again())) return std::move(*hit);
+        }
+        if constexpr (has_fail_safe) {
+          if (std::optional<value_type> stale = store_.stale(key_again())) return std::move(*stale);
+        }
+        throw;
+      } catch (...) {
+        if constexpr (has_fail_safe) {
+          if (std::optional<value_type> stale = store_.stale(key_again())) return std::move(*stale);
+        }
+        throw;
+      }
+    } else {
+      return call_through_stages(key, object, args...);
+    }
+  }
+
+  value_type call_through_stages(std::string_view key, object_param* object, Params&... args) {
     return call_stages_.run(
         key,
         [&]() -> value_type {

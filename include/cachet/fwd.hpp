@@ -49,6 +49,8 @@ template <std::size_t Failures, class... Options>
 struct circuit_breaker;
 template <std::size_t Retries, class... Options>
 struct retry;
+template <std::uint64_t MaxStaleSeconds>
+struct fail_safe;
 
 }  // namespace cachet
 

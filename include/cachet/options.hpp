@@ -45,6 +45,9 @@ struct options {
   /// How cachet::retry waits between attempts; empty = std::this_thread::sleep_for. Tests pass
   /// one that records the delay instead of sleeping.
   std::function<void(std::chrono::nanoseconds)> retry_sleep = nullptr;
+  /// How long past its ttl cachet::fail_safe keeps a result to serve when the function fails
+  /// (overrides fail_safe<S>; ignored without that policy).
+  std::optional<std::chrono::milliseconds> fail_safe_max_stale = std::nullopt;
 };
 
 }  // namespace cachet

@@ -70,6 +70,7 @@ class memory_store {
       : backend_(&backend),
         clock_(settings.clock),
         ttl_(settings.ttl),
+        max_stale_(settings.ttl.count() == 0 ? std::chrono::nanoseconds(0) : settings.max_stale),
         shard_count_(shard_count_for(settings.capacity)),
         shards_(std::make_unique<shard[]>(shard_count_)),
         readers_(std::make_unique<reader_state[]>(reader_slot_count)) {
@@ -156,6 +157,23 @@ class memory_store {
     return read(shard_for(key), key, false);
   }
 
+  // For cachet::fail_safe, after a call failed: the stored value, fresh or kept past its ttl
+  // (settings.max_stale), unless it was invalidated; counted in stale_served.
+  std::optional<Value> stale(std::string_view text) {
+    const hashed_key key{text, hash_bytes(text)};
+    shard& s = shard_for(key);
+    exclusive lock(*this, s);
+    auto it = s.entries.find(key);
+    if (it == s.entries.end()) return std::nullopt;
+    entry* e = it->second;
+    if (e->kept_until != never && now() >= e->kept_until) return std::nullopt;
+    if constexpr (TagCount > 0) {
+      if (!backend_->tag_counters().current(e->stamps)) return std::nullopt;
+    }
+    ++s.counts.stale_served;
+    return e->value;
+  }
+
   void erase(std::string_view text) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
@@ -195,6 +213,7 @@ class memory_store {
       total.evictions += c.evictions;
       total.expirations += c.expirations;
       total.invalidations += c.invalidations;
+      total.stale_served += c.stale_served;
     }
     for (int i = 0; i < reader_slot_count; ++i) {
       total.hits += readers_[i].hits.load(std::memory_order_relaxed);
@@ -209,6 +228,7 @@ class memory_store {
     std::string key;
     Value value;
     time_point expires;
+    time_point kept_until;  // expires, or later for cachet::fail_safe: the expiry list's order
     tag_stamps stamps;
     std::uint64_t hash;
     entry* newer = nullptr;  // LRU list, most recent at head
@@ -278,10 +298,15 @@ class memory_store {
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return nullptr;
     entry* e = it->second;
-    if (e->expires != never && now() >= e->expires) {
-      ++s.counts.expirations;
-      unlink_and_delete(s, e);
-      return nullptr;
+    if (e->expires != never) {
+      const time_point now = this->now();
+      if (now >= e->kept_until) {
+        ++s.counts.expirations;
+        unlink_and_delete(s, e);
+        return nullptr;
+      }
+      // Kept for stale(); the load that follows replaces it.
+      if (now >= e->expires) return nullptr;
     }
     if constexpr (TagCount > 0) {
       if (!backend_->tag_counters().current(e->stamps)) {
@@ -364,7 +389,7 @@ class memory_store {
       unlink_and_delete(s, s.lru_tail);
     }
     const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
-    auto* e = new entry{f.key, value, expires, f.stamps, f.hash};
+    auto* e = new entry{f.key, value, expires, expires + max_stale_, f.stamps, f.hash};
     s.entries.emplace(hashed_key{e->key, e->hash}, e);
     push_lru(s, e);
     e->prev_to_expire = s.expiry_tail;
@@ -375,7 +400,7 @@ class memory_store {
   // A couple per insert keeps an unbounded cache from holding expired entries forever, at a
   // bounded cost per insert.
   void reclaim_expired(shard& s, time_point now) {
-    for (int i = 0; i < 2 && s.expiry_head && s.expiry_head->expires <= now; ++i) {
+    for (int i = 0; i < 2 && s.expiry_head && s.expiry_head->kept_until <= now; ++i) {
       ++s.counts.expirations;
       unlink_and_delete(s, s.expiry_head);
     }
@@ -505,6 +530,7 @@ class memory_store {
   Backend* backend_;
   const cachet::clock* clock_;  // options::clock, else the backend's
   std::chrono::nanoseconds ttl_;
+  std::chrono::nanoseconds max_stale_;  // 0 unless cachet::fail_safe (and a ttl) is given
   std::size_t shard_count_;
   std::unique_ptr<shard[]> shards_;
   std::unique_ptr<reader_state[]> readers_;
