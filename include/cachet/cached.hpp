@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <ranges>
@@ -318,11 +319,12 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     static_assert(require_no_stages_for_coroutines < call_stages::empty && load_stages::empty,
                   S > ::value);
     std::string key(render(nullptr, args...));
-    return store_.async_get_or_load(
-        std::move(key), render_tags(args...),
-        [this, ... owned = std::remove_cvref_t<Params>(args)]() mutable -> decltype(auto) {
-          return fn_(owned...);
-        });
+    return with_fail_safe(
+        key, store_.async_get_or_load(
+                 key, render_tags(args...),
+                 [this, ... owned = std::remove_cvref_t<Params>(args)]() mutable -> decltype(auto) {
+                   return fn_(owned...);
+                 }));
   }
   /// For a member function: the object must outlive the returned coroutine.
   template <class S = store_type>
@@ -331,10 +333,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     static_assert(require_no_stages_for_coroutines < call_stages::empty && load_stages::empty,
                   S > ::value);
     std::string key(render(&object, args...));
-    return store_.async_get_or_load(
-        std::move(key), render_tags(args...),
-        [this, target = &object, ... owned = std::remove_cvref_t<Params>(args)]() mutable
-        -> decltype(auto) { return fn_(*target, owned...); });
+    return with_fail_safe(
+        key, store_.async_get_or_load(
+                 key, render_tags(args...),
+                 [this, target = &object, ... owned = std::remove_cvref_t<Params>(args)]() mutable
+                 -> decltype(auto) { return fn_(*target, owned...); }));
   }
 
   /// Many calls of a one-argument function at once: the stored results are fetched in one round
@@ -413,6 +416,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
  private:
   using call_stages = stages_for<call_stage_of, value_type, Policies...>;
   using load_stages = stages_for<load_stage_of, value_type, Policies...>;
+  static_assert(!coroutine_function || load_stages::empty,
+                "cachet::cached: circuit_breaker and retry wrap plain function calls and this "
+                "function is a coroutine (returns boost::asio::awaitable), so they would not see "
+                "its failures; drop those policies, or cache a function that returns its value");
 
   static std::chrono::nanoseconds effective_ttl(const options& opts) {
     return opts.ttl ? std::chrono::nanoseconds(*opts.ttl)
@@ -479,6 +486,29 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     } else {
       return call_with_key(render(object, args...), object, args...);
     }
+  }
+
+  template <class Awaitable>
+  Awaitable with_fail_safe(std::string& key, Awaitable op) {
+    if constexpr (has_fail_safe) {
+      return answer_failure_with_stale(std::move(op), std::move(key));
+    } else {
+      return op;
+    }
+  }
+
+  // No co_await in a catch block: the failure is kept, then the stale value fetched.
+  template <class Awaitable>
+  Awaitable answer_failure_with_stale(Awaitable op, std::string key) {
+    std::exception_ptr failure;
+    try {
+      co_return co_await std::move(op);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    std::optional<value_type> stale = co_await store_.async_stale(std::move(key));
+    if (stale) co_return std::move(*stale);
+    std::rethrow_exception(failure);
   }
 
   // With fail_safe or serve_cached, a failed call may still be answered from the store. The
