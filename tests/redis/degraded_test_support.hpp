@@ -61,6 +61,9 @@ cachet::redis::value raw_command(const std::string& url, std::string_view name,
                                  const Args&... args) {
   boost::asio::io_context io;
   auto cfg = degraded_config(url, 5000ms);
+  // A paused server (CLIENT PAUSE) holds the handshake too: wait for it, as for the command.
+  cfg.connect_timeout = 5000ms;
+  cfg.handshake_timeout = 5000ms;
   cfg.client_name = "cachet-test-raw";
   cachet::redis::client c(io.get_executor(), cfg);
   std::exception_ptr failure;
