@@ -90,7 +90,8 @@ struct redis_options {
     cachet::clock::duration cooldown = std::chrono::seconds(5);
     /// Requests let through at once while half-open; the first answer closes it.
     std::size_t half_open_probes = 1;
-    /// The breaker's time source; null = the steady clock. Must outlive the backend.
+    /// The breaker's time source; null = the steady clock (read with a resolution of a few
+    /// milliseconds). Must outlive the backend.
     const cachet::clock* clock = nullptr;
     /// Called after each state change with the old and the new state, on the thread that made
     /// the change (often the backend's I/O thread): it must not throw, block, or make blocking

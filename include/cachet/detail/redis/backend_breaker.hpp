@@ -7,27 +7,31 @@
 //
 // - A guarded operation is one Redis request of a cached call (a read, a write, peek, stale). An
 //   operation the breaker does not admit is skipped: the call goes on without Redis.
-// - Only transport failures count as failures: timeouts, a dropped or refused connection,
-//   malformed bytes. An error reply (OOM on SET, WRONGTYPE, ...) is an answer: Redis is up and
-//   paying its deadline costs nothing, so it does not count towards opening.
-// - While closed, admitting an operation is one atomic load; recording its success is a load
+// - Only transport failures count as failures: timeouts, a dropped or refused connection, a
+//   refused handshake, malformed bytes. An error reply (OOM on SET, WRONGTYPE, ...) is an answer:
+//   Redis is up and paying its deadline costs nothing, so it does not count towards opening.
+// - While closed, admitting an operation is one atomic load; recording its success, two loads
 //   and an uncontended increment on the I/O thread. The mutex is taken only on failures, and
-//   while open or half-open.
+//   while half-open; while open, a refusal takes a coarse clock read and three atomics.
 //
 // Invalidations are not skipped (a lost invalidation must surface as an exception): they take a
 // bypass ticket, always admitted, whose outcome still feeds the breaker.
 
 #include <cachet/clock.hpp>
 #include <cachet/detail/resilience/breaker_machine.hpp>
-#include <cachet/detail/resilience/option.hpp>
 #include <cachet/redis/error.hpp>
 
+#include <time.h>
+
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 namespace cachet::detail {
@@ -58,13 +62,35 @@ inline redis_outcome outcome_of(const std::exception_ptr& e) {
   }
 }
 
+// The breaker's time when none is injected: the steady clock, read coarsely where the system
+// offers it (CLOCK_MONOTONIC_COARSE: a few milliseconds of resolution, a few nanoseconds a read).
+// An open breaker reads it on every call it refuses, and a cooldown is seconds long.
+class coarse_steady_clock final : public cachet::clock {
+ public:
+  time_point now() const noexcept override {
+#ifdef CLOCK_MONOTONIC_COARSE
+    timespec ts{};
+    if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
+      return time_point(std::chrono::duration_cast<duration>(std::chrono::seconds(ts.tv_sec) +
+                                                             std::chrono::nanoseconds(ts.tv_nsec)));
+    }
+#endif
+    return std::chrono::steady_clock::now();
+  }
+
+  static const coarse_steady_clock& instance() noexcept {
+    static const coarse_steady_clock coarse;
+    return coarse;
+  }
+};
+
 class redis_backend_breaker {
  public:
   struct settings {
     std::size_t consecutive_failures = 5;  // 0: never opens
     clock::duration cooldown{};
     std::size_t half_open_probes = 1;
-    const cachet::clock* time = nullptr;  // null: the steady clock
+    const cachet::clock* time = nullptr;  // null: coarse_steady_clock
     std::function<void(circuit_state, circuit_state)> on_state_change;
   };
 
@@ -130,7 +156,7 @@ class redis_backend_breaker {
   };
 
   explicit redis_backend_breaker(settings s)
-      : time_(&clock_or_steady(s.time)),
+      : time_(s.time != nullptr ? s.time : &coarse_steady_clock::instance()),
         on_state_change_(std::move(s.on_state_change)),
         cooldown_(s.cooldown),
         machine_(breaker_limits{.consecutive_failures = s.consecutive_failures,

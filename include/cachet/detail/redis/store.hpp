@@ -105,10 +105,11 @@ class redis_store {
       if (found.hit) return std::move(*found.hit);
     }
     found.epoch = epoch;
-    auto [f, leading] = join_or_lead(owned_key, std::move(found));
-    if (!leading) return wait(*f);
+    auto [joined, leading] = join_or_lead(owned_key, std::move(found));
+    if (!leading) return wait(*joined);
 
-    leader lead{this, f};
+    leader lead{this, std::move(joined)};
+    const std::shared_ptr<flight>& f = lead.f;
     std::optional<Value> result;
     try {
       result.emplace(run_load(load, std::string_view(f->key)));
@@ -116,9 +117,13 @@ class redis_store {
       lead.fail(std::current_exception());
       throw;
     }
-    lead.succeed(*result);
-    if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
-      rt.run(write(rt, f->key, std::move(w->envelope), std::move(w->permit)));
+    if (f->gens.empty()) {
+      lead.succeed_unwritten(*result);
+    } else {
+      lead.succeed(*result);
+      if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
+        rt.run(write(rt, f->key, std::move(w->envelope), std::move(w->permit)));
+      }
     }
     return std::move(*result);
   }
@@ -139,10 +144,10 @@ class redis_store {
     found.epoch = epoch;
     // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
     std::pair<std::shared_ptr<flight>, bool> joined = join_or_lead(key, std::move(found));
-    std::shared_ptr<flight> f = std::move(joined.first);
-    if (!joined.second) co_return co_await wait_async(std::move(f));
+    if (!joined.second) co_return co_await wait_async(std::move(joined.first));
 
-    leader lead{this, f};
+    leader lead{this, std::move(joined.first)};
+    const std::shared_ptr<flight>& f = lead.f;
     std::optional<Value> result;
     std::exception_ptr failure;
     try {
@@ -153,6 +158,10 @@ class redis_store {
     if (failure) {
       lead.fail(failure);
       std::rethrow_exception(failure);
+    }
+    if (f->gens.empty()) {
+      lead.succeed_unwritten(*result);
+      co_return std::move(*result);
     }
     lead.succeed(*result);
     std::optional<prepared_write> w = prepare_write(rt, f, *result, tags);
@@ -344,7 +353,8 @@ class redis_store {
     generations gens;
     std::uint64_t epoch;
     std::thread::id leader = std::this_thread::get_id();
-    bool doomed = false;  // guarded by flights_mutex_
+    bool doomed = false;      // guarded by flights_mutex_
+    std::size_t joiners = 0;  // guarded by flights_mutex_
     std::mutex m;
     std::condition_variable done_cv;
     bool done = false;
@@ -668,6 +678,7 @@ class redis_store {
     auto it = flights_.find(key);
     if (it != flights_.end() && !it->second->doomed && it->second->gens == found.gens &&
         it->second->epoch == found.epoch) {
+      ++it->second->joiners;
       return {it->second, false};
     }
     auto f = std::make_shared<flight>(key, std::move(found.gens), found.epoch);
@@ -676,7 +687,7 @@ class redis_store {
     } else {
       flights_.emplace(f->key, f);
     }
-    return {f, true};
+    return {std::move(f), true};
   }
 
   bool may_write(const std::shared_ptr<flight>& f) {
@@ -692,11 +703,12 @@ class redis_store {
   }
 
   // The flight leaves the table only after its write, so that a caller whose read raced the
-  // write joins it instead of computing again.
-  void retire(const std::shared_ptr<flight>& f) {
+  // write joins it instead of computing again. Returns whether any caller joined it.
+  bool retire(const std::shared_ptr<flight>& f) {
     std::lock_guard lock(flights_mutex_);
     auto it = flights_.find(f->key);
     if (it != flights_.end() && it->second == f) flights_.erase(it);
+    return f->joiners > 0;
   }
 
   // The caller that computes a flight. Whatever ends the computation (a result, an exception,
@@ -712,12 +724,20 @@ class redis_store {
                     "cachet::redis: the computation this call waited for was abandoned (its "
                     "coroutine was destroyed before it finished); call again")));
       }
-      store->retire(f);
+      if (!retired) store->retire(f);
     }
     void succeed(const Value& value) {
       store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
       published = true;
       publish(*f, &value, nullptr);
+    }
+    // A result that is not written (Redis was not read): with no write to wait for, the flight
+    // leaves the table first, and its value is copied for waiters only if a caller joined.
+    void succeed_unwritten(const Value& value) {
+      store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
+      published = true;
+      retired = true;
+      publish(*f, store->retire(f) ? &value : nullptr, nullptr);
     }
     void fail(std::exception_ptr error) {
       store->counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
@@ -727,6 +747,7 @@ class redis_store {
     redis_store* store;
     std::shared_ptr<flight> f;
     bool published = false;
+    bool retired = false;
   };
 
   static void publish(flight& f, const Value* value, std::exception_ptr error) {
