@@ -32,8 +32,7 @@ namespace app {
 
 // A function's own failure: typed, and never cached.
 struct no_value : cachet::error {
-  explicit no_value(int k) : cachet::error("no value for " + std::to_string(k)), key(k) {}
-  int key;
+  explicit no_value(int k) : cachet::error("no value for " + std::to_string(k)) {}
 };
 
 std::atomic<std::uint64_t> returned{0};
@@ -118,8 +117,12 @@ class load_generator {
         if (app::fails(k) || v != app::value_of(k)) {
           seen_.problem(seen_.wrong, "f(" + std::to_string(k) + ") returned " + v);
         }
-      } catch (const app::no_value& e) {
-        if (e.key != k) seen_.problem(seen_.wrong, "f(" + std::to_string(k) + "): " + e.what());
+      } catch (const app::no_value&) {
+        // Not read: callers that shared a computation share its exception object, whose
+        // reference count libstdc++ keeps with atomics TSan does not see, so reading it here
+        // would be reported as a race with another caller's catch freeing it.
+        if (!app::fails(k))
+          seen_.problem(seen_.wrong, "f(" + std::to_string(k) + ") threw no_value");
       } catch (const std::exception& e) {
         seen_.problem(seen_.wrong, "f(" + std::to_string(k) + ") threw: " + e.what());
       }
@@ -268,24 +271,33 @@ TEST_F(FaultInjection, EveryFaultDegradesToTheFunctionAndRecovers) {
   EXPECT_TRUE(opens(10s)) << "CLIENT PAUSE";
   expect_recovery();
 
-  // Full: writes are refused with OOM, reads go on. Error replies are answers, so the breaker
-  // stays closed (unless three transport failures in a row happen meanwhile, which they should
-  // not on a healthy server).
+  // Full: writes are refused with OOM, reads go on. An error reply is an answer: it counts in
+  // backend_errors but is no failure for the breaker, so backend errors that are not breaker
+  // failures are exactly the refused writes (a timeout, should the loaded machine cause one,
+  // counts in both).
   const std::string junk(100'000, 'j');
   for (int i = 0; i < 20; ++i) {
     raw_command(server.url(), "SET", "junk:" + std::to_string(i), junk);
   }
   raw_command(server.url(), "CONFIG", "SET", "maxmemory-policy", "noeviction");
-  const auto opened_before = backend->backend_counters().opened;
+  const auto failures_before = backend->backend_counters().failures;
   const auto errors_before = f.stats().backend_errors;
   load.next_phase();  // misses, so that the callers write
   raw_command(server.url(), "CONFIG", "SET", "maxmemory", "1mb");
   EXPECT_TRUE(wait_until([&] {
+    if (backend->backend_state() == circuit_state::open) clock.advance(cooldown);
     return info_count(server.url(), "errorstats", "errorstat_OOM:count=") >= 20;
   })) << "no write was refused";
-  EXPECT_GT(f.stats().backend_errors, errors_before);
-  EXPECT_EQ(backend->backend_counters().opened, opened_before);
-  EXPECT_EQ(backend->backend_state(), circuit_state::closed);
+  // Redis counts a refusal before the reply reaches the backend: wait for the backend to see
+  // as many.
+  std::uint64_t errors = 0;
+  std::uint64_t failures = 0;
+  EXPECT_TRUE(wait_until([&] {
+    failures = backend->backend_counters().failures - failures_before;
+    errors = f.stats().backend_errors - errors_before;
+    return errors >= failures + 20;
+  })) << errors
+      << " backend errors, " << failures << " of them breaker failures";
   raw_command(server.url(), "CONFIG", "SET", "maxmemory", "0");
   expect_recovery();
 
