@@ -9,6 +9,9 @@
 // The server: CACHET_BENCH_REDIS_URL when set (bench/run_redis.sh), else the CTest fixture's
 // (CACHET_TEST_REDIS_URL_FILE), else a private redis-server started on first use and stopped at
 // exit, so that the bench runs with no arguments and leaves nothing behind.
+//
+// Degraded mode (degraded/...) needs no server: a backend aimed at a port nobody listens on,
+// whose breaker is open, against the function called directly, in the same run.
 
 #include <cachet/redis.hpp>
 
@@ -25,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <memory>
@@ -334,5 +338,94 @@ void cached_hit_async_throughput(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * coroutines * calls_per_coroutine);
 }
 BENCHMARK(cached_hit_async_throughput)->Name("throughput/cached_hit_async_64")->UseRealTime();
+
+// Degraded mode: Redis unreachable and the backend's breaker open, so a cached call skips Redis
+// and calls the function. Two functions: load_value (a 64-character string, tens of
+// nanoseconds), which shows what skipping costs in absolute terms, and origin_value, which does
+// a fixed amount of work, of the order of one loopback Redis round trip (tens of microseconds
+// on the machine of bench/RESULTS.md): a function cheaper than that would not be cached in Redis.
+constexpr int origin_work = 20000;  // dependent multiply-adds
+
+std::string origin_value(int id) {
+  auto h = static_cast<std::uint64_t>(id);
+  for (int i = 0; i < origin_work; ++i) {
+    h = h * 6364136223846793005u + 1442695040888963407u;
+    benchmark::DoNotOptimize(h);
+  }
+  return std::string(64, static_cast<char>('a' + h % 26));
+}
+
+using cached_origin = cachet::cached<&origin_value, cachet::ttl<300>, cachet::key<"origin:{}">,
+                                     cachet::backend<cachet::redis>>;
+
+// A port that was free a moment ago: nothing answers there.
+cachet::redis::config unreachable_config() {
+  cachet::redis::config cfg;
+  cfg.host = "127.0.0.1";
+  cfg.port = cachet_test::detail::free_loopback_port();
+  cfg.request_timeout = std::chrono::milliseconds(100);
+  return cfg;
+}
+
+struct degraded_rig {
+  cachet::redis backend{
+      unreachable_config(),
+      {.key_prefix = prefix(),
+       .breaker = {.consecutive_failures = 1, .cooldown = std::chrono::hours(1)}}};
+  cached_value get_value{backend};
+  cached_origin get_origin{backend};
+
+  degraded_rig() {
+    get_value(42);  // waits for its deadline once, which opens the breaker for the whole run
+    if (backend.backend_state() != cachet::circuit_state::open)
+      throw std::runtime_error("redis_bench: the breaker of the unreachable backend is not open");
+  }
+};
+
+degraded_rig& degraded() {
+  static degraded_rig r;
+  return r;
+}
+
+// Fails the benchmark unless every call since `before` skipped Redis.
+void require_skipped(benchmark::State& state, const cachet::stats& before,
+                     const cachet::stats& after) {
+  if (after.backend_skipped - before.backend_skipped !=
+          static_cast<std::uint64_t>(state.iterations()) ||
+      after.backend_errors != before.backend_errors)
+    state.SkipWithError("redis_bench: a degraded call did not skip Redis");
+}
+
+template <auto Function>
+void direct_call(benchmark::State& state) {
+  int id = 0;
+  for (auto _ : state) {
+    std::string v = Function(++id % 1024);
+    benchmark::DoNotOptimize(v);
+  }
+}
+
+template <auto Member>
+void degraded_call(benchmark::State& state) {
+  try {
+    auto& cached = degraded().*Member;
+    const cachet::stats before = cached.stats();
+    int id = 0;
+    for (auto _ : state) {
+      std::string v = cached(++id % 1024);
+      benchmark::DoNotOptimize(v);
+    }
+    require_skipped(state, before, cached.stats());
+  } catch (const std::exception& e) {
+    fail(state, e);
+  }
+}
+
+// CPU time (the default): nothing here waits, and on a shared machine the wall clock also counts
+// the time other processes take.
+BENCHMARK(direct_call<&load_value>)->Name("degraded/direct_load_value");
+BENCHMARK(degraded_call<&degraded_rig::get_value>)->Name("degraded/cached_load_value");
+BENCHMARK(direct_call<&origin_value>)->Name("degraded/direct_origin");
+BENCHMARK(degraded_call<&degraded_rig::get_origin>)->Name("degraded/cached_origin");
 
 }  // namespace

@@ -2,7 +2,9 @@
 # Builds bench/redis_bench.cpp, starts one private redis-server (free loopback port, temp dir,
 # stopped on exit), and runs redis-benchmark and redis_bench against it, alternating, ROUNDS times.
 # Prints the markdown tables of bench/RESULTS.md ("## Redis"): cachet's client and backend as
-# ratios against redis-benchmark measured in the same round on the same server.
+# ratios against redis-benchmark measured in the same round on the same server, and degraded mode
+# (Redis unreachable, the backend's breaker open) as a ratio against the function called directly
+# in the same run.
 #
 # Placement decides loopback latency on a VM more than anything the client does (a wake-up across
 # vCPUs costs tens of microseconds), and the scheduler picks it differently from run to run. So the
@@ -118,6 +120,9 @@ for r in range(1, rounds + 1):
         "hit_async": c["latency/cached_hit_async"],
         "tput": c["throughput/client_get_64"]["items_per_second"],
         "hit_tput": c["throughput/cached_hit_async_64"]["items_per_second"],
+        "deg": {name: c[f"degraded/{name}"]["cpu_time"]
+                for name in ["direct_load_value", "cached_load_value", "direct_origin",
+                             "cached_origin"]},
     })
 
 def med(f):
@@ -158,6 +163,19 @@ for i, x in enumerate(per_round, 1):
           f"| {x['hit_blocking']['p50_us'] / b:.2f}x, {x['hit_async']['p50_us'] / b:.2f}x "
           f"| {x['tput'] / x['rb_p1']['rps']:.2f}x | {x['tput'] / x['rb_p16']['rps']:.2f}x |")
 
+print(f"\n### Degraded mode: Redis unreachable, breaker open (median over {rounds} rounds; "
+      "CPU ns per call)\n")
+print("| function | called directly | cached, skipping Redis | ratio | added |")
+print("|---|---:|---:|---:|---:|")
+for fn, label in [("load_value", "`load_value`: a 64-character string"),
+                  ("origin_value", "`origin_value`: work of about one Redis round trip")]:
+    short = "origin" if fn == "origin_value" else fn
+    direct = med(lambda x: x["deg"][f"direct_{short}"])
+    cached = med(lambda x: x["deg"][f"cached_{short}"])
+    ratio = med(lambda x: x["deg"][f"cached_{short}"] / x["deg"][f"direct_{short}"])
+    added = med(lambda x: x["deg"][f"cached_{short}"] - x["deg"][f"direct_{short}"])
+    print(f"| {label} | {direct:.1f} | {cached:.1f} | {ratio:.2f}x | {added:.0f} ns |")
+
 get = med(lambda x: x["get"]["p50_us"]) / base
 hit = med(lambda x: x["hit_blocking"]["p50_us"]) / base
 tput = med(lambda x: x["tput"]) / p1
@@ -169,6 +187,11 @@ print(f"- one caller, p50 within 1.3x of `redis-benchmark -c 1`: client GET {get
       f"{'met' if get <= 1.3 else 'NOT met'} for the client alone")
 print(f"- 64 coroutines on one connection >= 1.0x `-c 50 -P 1`: {tput:.2f}x -> "
       f"{'met' if tput >= 1.0 else 'NOT met'} ({med(lambda x: x['tput']) / p16:.2f}x of `-P 16`)")
+degraded = med(lambda x: x["deg"]["cached_origin"] / x["deg"]["direct_origin"])
+print(f"- degraded mode, a cached call within 1.1x of the function called directly: {degraded:.2f}x "
+      f"for `origin_value` -> {'met' if degraded <= 1.1 else 'NOT met'} "
+      f"({med(lambda x: x['deg']['cached_load_value'] - x['deg']['direct_load_value']):.0f} ns "
+      f"added per call)")
 PY
   echo
 done

@@ -29,12 +29,23 @@
 /// never fail a call: the function's result is returned and the failure counted in
 /// stats().backend_errors (or decode_errors). Invalidations (invalidate, invalidate_tag, clear)
 /// do throw on failure, since a lost invalidation would leave stale entries served.
+///
+/// After redis_options::breaker_options::consecutive_failures transport failures in a row
+/// (timeouts, a lost or refused connection), the backend's circuit breaker opens: for the
+/// cooldown, cached calls skip Redis altogether (stats().backend_skipped), so they cost the
+/// function alone and no request deadline; nothing they compute is written. Then a probe
+/// request tests Redis: an answer closes the breaker, a failure opens it again. Error replies
+/// (OOM on a write under maxmemory, ...) prove Redis answers: they count in backend_errors, not
+/// towards opening. Invalidations still try Redis while it is open, and throw if it fails.
 
 #include <cachet/backend.hpp>
 #include <cachet/cached.hpp>
+#include <cachet/clock.hpp>
 #include <cachet/codec.hpp>
+#include <cachet/detail/redis/backend_breaker.hpp>
 #include <cachet/detail/redis/backend_runtime.hpp>
 #include <cachet/detail/redis/store.hpp>
+#include <cachet/detail/resilience/breaker_machine.hpp>
 #include <cachet/error.hpp>
 #include <cachet/redis/client.hpp>
 #include <cachet/redis/config.hpp>
@@ -49,9 +60,11 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,13 +74,38 @@
 
 namespace cachet {
 
-/// How a Redis backend names its keys.
+/// How a Redis backend names its keys, and when it stops asking a failing server.
+///
+///     cachet::redis cache{cfg, {.key_prefix = "shop",
+///                               .breaker = {.consecutive_failures = 3,
+///                                           .cooldown = std::chrono::seconds(2)}}};
 struct redis_options {
+  /// The backend's circuit breaker (see cachet::redis): one per backend object, shared by every
+  /// cached function on it.
+  struct breaker_options {
+    /// Transport failures in a row (timeouts, lost or refused connections) that open it; 0
+    /// keeps it closed forever, so every call tries Redis and may wait for its deadline.
+    std::size_t consecutive_failures = 5;
+    /// How long cached calls skip Redis once it is open, before probe requests test it.
+    cachet::clock::duration cooldown = std::chrono::seconds(5);
+    /// Requests let through at once while half-open; the first answer closes it.
+    std::size_t half_open_probes = 1;
+    /// The breaker's time source; null = the steady clock (read with a resolution of a few
+    /// milliseconds). Must outlive the backend.
+    const cachet::clock* clock = nullptr;
+    /// Called after each state change with the old and the new state, on the thread that made
+    /// the change (often the backend's I/O thread): it must not throw, block, or make blocking
+    /// calls on this backend.
+    std::function<void(circuit_state from, circuit_state to)> on_state_change = nullptr;
+  };
+
   /// The first part of every key, so that several applications can share a server.
   std::string key_prefix = "cachet";
   /// The second part (`v1`): raise it when the stored format of results changes, and every
   /// entry written by older code is ignored (and expires with its ttl).
   std::uint64_t schema_version = 1;
+  /// When the backend stops sending cached calls' requests to a failing server.
+  breaker_options breaker = {};
 };
 
 /// The Redis backend: `cachet::backend<cachet::redis>`. One object is one connection to one
@@ -107,8 +145,9 @@ class redis {
   static constexpr bool needs_stable_keys = true;
 
   /// Connects in the background to the server `cfg` names, and starts the I/O thread.
+  /// \throws cachet::error when opts.breaker cannot work (no probes, a negative cooldown).
   explicit redis(config cfg, redis_options opts = {}) : options_(std::move(opts)) {
-    owned_ = std::make_unique<detail::redis_runtime>(std::move(cfg), key_base(options_));
+    owned_ = make_runtime(std::move(cfg), options_);
     runtime_.store(owned_.get(), std::memory_order_release);
   }
 
@@ -133,6 +172,7 @@ class redis {
           std::to_string(s.owned_->client().get_config().port) +
           "; call configure() at start-up, before the first cached call");
     }
+    checked_breaker(opts.breaker);  // fails here rather than at the first cached call
     s.pending_ = std::move(cfg);
     s.options_ = std::move(opts);
   }
@@ -149,18 +189,33 @@ class redis {
   /// process sharing the server and prefix), stale. O(1): one INCR.
   /// \throws request_error when Redis fails, or when called on the backend's I/O thread
   /// (co_await async_invalidate_tag there).
+  /// It tries Redis even while the backend's breaker is open.
   void invalidate_tag(std::string_view tag) {
     detail::redis_runtime& rt = runtime();
     rt.require_off_io_thread("invalidate_tag");
-    rt.run(bump(rt, std::string(tag)));
+    rt.bump_tag_epoch();
+    rt.run(rt.invalidation("INCR", rt.key_base() + "tag:" + std::string(tag)));
   }
 
   /// invalidate_tag for coroutines, on any executor.
   boost::asio::awaitable<void> async_invalidate_tag(std::string tag) {
     detail::redis_runtime& rt = runtime();
-    co_await boost::asio::co_spawn(rt.context(), bump(rt, std::move(tag)),
+    rt.bump_tag_epoch();
+    co_await boost::asio::co_spawn(rt.context(),
+                                   rt.invalidation("INCR", rt.key_base() + "tag:" + tag),
                                    boost::asio::use_awaitable);
   }
+
+  /// The state of the backend's circuit breaker: closed (cached calls use Redis), open (they
+  /// skip it) or half-open (probe requests test it). An open breaker whose cooldown has ended
+  /// reports, and becomes, half-open.
+  ///
+  ///     if (cache.backend_state() != cachet::circuit_state::closed) alert("Redis degraded");
+  circuit_state backend_state() { return runtime().breaker().state(); }
+
+  /// What the backend's breaker has seen: Redis requests that were answered (successes) or
+  /// failed, operations it skipped (rejected), and its transitions.
+  breaker_counters backend_counters() { return runtime().breaker().counters(); }
 
   /// The backend's own client, for commands of your own on the same connection.
   client& connection() { return runtime().client(); }
@@ -182,7 +237,7 @@ class redis {
       }
       pending_ = config::from_env();
     }
-    owned_ = std::make_unique<detail::redis_runtime>(std::move(*pending_), key_base(options_));
+    owned_ = make_runtime(std::move(*pending_), options_);
     pending_.reset();
     runtime_.store(owned_.get(), std::memory_order_release);
     return *owned_;
@@ -201,8 +256,28 @@ class redis {
     return opts.key_prefix + ":v" + std::to_string(opts.schema_version) + ":";
   }
 
-  static boost::asio::awaitable<void> bump(detail::redis_runtime& rt, std::string tag) {
-    co_await rt.client().exec("INCR", rt.key_base() + "tag:" + tag);
+  static detail::redis_backend_breaker::settings checked_breaker(
+      const redis_options::breaker_options& b) {
+    if (b.half_open_probes == 0) {
+      throw cachet::error(
+          "cachet::redis: breaker.half_open_probes is 0, so the backend's breaker could never "
+          "close again; allow at least 1 probe");
+    }
+    if (b.cooldown.count() < 0) {
+      throw cachet::error(
+          "cachet::redis: breaker.cooldown is negative; give a duration of 0 or more");
+    }
+    return {.consecutive_failures = b.consecutive_failures,
+            .cooldown = b.cooldown,
+            .half_open_probes = b.half_open_probes,
+            .time = b.clock,
+            .on_state_change = b.on_state_change};
+  }
+
+  static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
+                                                             const redis_options& opts) {
+    return std::make_unique<detail::redis_runtime>(std::move(cfg), key_base(opts),
+                                                   checked_breaker(opts.breaker));
   }
 
   redis_options options_;

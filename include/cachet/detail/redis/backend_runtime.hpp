@@ -1,6 +1,7 @@
 #ifndef CACHET_DETAIL_REDIS_BACKEND_RUNTIME_HPP
 #define CACHET_DETAIL_REDIS_BACKEND_RUNTIME_HPP
 
+#include <cachet/detail/redis/backend_breaker.hpp>
 #include <cachet/redis/client.hpp>
 #include <cachet/redis/config.hpp>
 #include <cachet/redis/error.hpp>
@@ -10,10 +11,13 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
+#include <cstdint>
 #include <exception>
 #include <future>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -21,11 +25,14 @@
 namespace cachet::detail {
 
 // What a Redis backend runs on: an io_context on a thread of its own, and one client (one
-// connection, pipelined) on it. Blocking calls hand their work to that thread and wait for it.
+// connection, pipelined) on it, guarded by one circuit breaker. Blocking calls hand their work
+// to that thread and wait for it.
 class redis_runtime {
  public:
-  redis_runtime(resp3::config cfg, std::string key_base)
-      : work_(boost::asio::make_work_guard(io_)),
+  redis_runtime(resp3::config cfg, std::string key_base,
+                redis_backend_breaker::settings breaker = {})
+      : breaker_(std::move(breaker)),
+        work_(boost::asio::make_work_guard(io_)),
         client_(io_.get_executor(), std::move(cfg)),
         key_base_(std::move(key_base)) {
     client_.start();
@@ -48,6 +55,15 @@ class redis_runtime {
   /// "<prefix>:v<schema>:", which every key of the backend starts with.
   const std::string& key_base() const noexcept { return key_base_; }
 
+  /// Decides which operations of cached calls may use Redis.
+  redis_backend_breaker& breaker() noexcept { return breaker_; }
+
+  /// Counts this process's tag invalidations. A computation stamped with no generations (Redis
+  /// was not read) is joined only by callers that saw the same count, so a caller never gets a
+  /// result computed before an invalidate_tag it made.
+  std::uint64_t tag_epoch() const noexcept { return tag_epoch_.load(std::memory_order_acquire); }
+  void bump_tag_epoch() noexcept { tag_epoch_.fetch_add(1, std::memory_order_acq_rel); }
+
   bool on_io_thread() const noexcept { return work_.get_executor().running_in_this_thread(); }
 
   /// Throws request_error(blocking_call_on_io_thread) on the I/O thread, where a blocking call
@@ -60,6 +76,23 @@ class redis_runtime {
               " blocks, and was called on the Redis backend's own I/O thread, where it would wait "
               "for itself forever; from coroutines running there, co_await the async form "
               "(cached::async, redis::async_invalidate_tag)");
+    }
+  }
+
+  /// An invalidation's command (DEL, INCR) on `key`: sent whatever the breaker says, since a
+  /// lost invalidation must surface; its outcome still feeds the breaker, its failure is thrown.
+  boost::asio::awaitable<void> invalidation(std::string command, std::string key) {
+    redis_backend_breaker::ticket ticket = breaker_.bypass();
+    std::exception_ptr failure;
+    try {
+      co_await client_.exec(command, key);
+      ticket.answered();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      ticket.report(failure);
+      std::rethrow_exception(failure);
     }
   }
 
@@ -82,10 +115,13 @@ class redis_runtime {
   }
 
  private:
+  // First, so that it outlives the coroutines the io_context destroys: their tickets report to it.
+  redis_backend_breaker breaker_;
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   resp3::client client_;
   std::string key_base_;
+  std::atomic<std::uint64_t> tag_epoch_{0};
   std::thread thread_;
 };
 

@@ -1,8 +1,10 @@
 #ifndef CACHET_DETAIL_REDIS_STORE_HPP
 #define CACHET_DETAIL_REDIS_STORE_HPP
 
+#include <cachet/clock.hpp>
 #include <cachet/codec.hpp>
 #include <cachet/detail/hash.hpp>
+#include <cachet/detail/redis/backend_breaker.hpp>
 #include <cachet/detail/redis/backend_runtime.hpp>
 #include <cachet/detail/redis/store_envelope.hpp>
 #include <cachet/detail/store_settings.hpp>
@@ -57,12 +59,20 @@ inline constexpr bool is_awaitable<boost::asio::awaitable<T, Executor>> = true;
 // caller joins a computation only if it read the same generations, so an invalidation seen by
 // the caller is never answered with an older result. Redis failing never fails a call: the
 // function's result is returned and the failure counted (see backend_failed()).
+//
+// Every Redis operation of a call asks the backend's breaker first (backend_breaker.hpp). One it
+// refuses is skipped, counted in backend_skipped: a read is a miss that is computed but not
+// written, a write is dropped, peek() and stale() find nothing. Invalidations are never skipped.
 template <class Value, std::size_t TagCount, class Codec, class Backend>
 class redis_store {
+  using ticket = redis_backend_breaker::ticket;
+
  public:
   redis_store(Backend& backend, const store_settings& settings)
       : backend_(&backend),
         ttl_(settings.ttl),
+        max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
+        clock_(settings.clock),
         name_(settings.name),
         has_key_template_(settings.has_key_template) {
     if (name_.empty() && !has_key_template_) {
@@ -82,17 +92,24 @@ class redis_store {
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("a cached call");
+    check_key(rt, key);
     std::string owned_key(key);
     std::vector<std::string> tags;
-    tags.reserve(TagCount);
-    for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
+    const std::uint64_t epoch = rt.tag_epoch();
+    lookup found;
+    if (ticket t = admit(rt); t.admitted()) {
+      // Tags are rendered only when Redis is used: a degraded call pays for nothing it skips.
+      tags.reserve(TagCount);
+      for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
+      found = rt.run(read(rt, owned_key, tags, std::move(t)));
+      if (found.hit) return std::move(*found.hit);
+    }
+    found.epoch = epoch;
+    auto [joined, leading] = join_or_lead(owned_key, std::move(found));
+    if (!leading) return wait(*joined);
 
-    lookup found = rt.run(read(rt, owned_key, tags));
-    if (found.hit) return std::move(*found.hit);
-    auto [f, leading] = join_or_lead(owned_key, std::move(found));
-    if (!leading) return wait(*f);
-
-    leader lead{this, f};
+    leader lead{this, std::move(joined)};
+    const std::shared_ptr<flight>& f = lead.f;
     std::optional<Value> result;
     try {
       result.emplace(run_load(load, std::string_view(f->key)));
@@ -100,10 +117,13 @@ class redis_store {
       lead.fail(std::current_exception());
       throw;
     }
-    lead.succeed(*result);
-    if (may_write(f)) {
-      std::string envelope = encode(*result, f->gens, tags);
-      if (!envelope.empty()) rt.run(write(rt, f->key, std::move(envelope)));
+    if (f->gens.empty()) {
+      lead.succeed_unwritten(*result);
+    } else {
+      lead.succeed(*result);
+      if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
+        rt.run(write(rt, f->key, std::move(w->envelope), std::move(w->permit)));
+      }
     }
     return std::move(*result);
   }
@@ -113,14 +133,21 @@ class redis_store {
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
                                                   Load load) {
     redis_runtime& rt = backend_->runtime();
-    lookup found = co_await on_io(rt, read(rt, key, tags));
-    if (found.hit) co_return std::move(*found.hit);
+    check_key(rt, key);
+    const std::uint64_t epoch = rt.tag_epoch();
+    lookup found;
+    ticket t = admit(rt);
+    if (t.admitted()) {
+      found = co_await on_io(rt, read(rt, key, tags, std::move(t)));
+      if (found.hit) co_return std::move(*found.hit);
+    }
+    found.epoch = epoch;
     // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
     std::pair<std::shared_ptr<flight>, bool> joined = join_or_lead(key, std::move(found));
-    std::shared_ptr<flight> f = std::move(joined.first);
-    if (!joined.second) co_return co_await wait_async(std::move(f));
+    if (!joined.second) co_return co_await wait_async(std::move(joined.first));
 
-    leader lead{this, f};
+    leader lead{this, std::move(joined.first)};
+    const std::shared_ptr<flight>& f = lead.f;
     std::optional<Value> result;
     std::exception_ptr failure;
     try {
@@ -132,11 +159,13 @@ class redis_store {
       lead.fail(failure);
       std::rethrow_exception(failure);
     }
-    lead.succeed(*result);
-    if (may_write(f)) {
-      std::string envelope = encode(*result, f->gens, tags);
-      if (!envelope.empty()) co_await on_io(rt, write(rt, f->key, std::move(envelope)));
+    if (f->gens.empty()) {
+      lead.succeed_unwritten(*result);
+      co_return std::move(*result);
     }
+    lead.succeed(*result);
+    std::optional<prepared_write> w = prepare_write(rt, f, *result, tags);
+    if (w) co_await on_io(rt, write(rt, f->key, std::move(w->envelope), std::move(w->permit)));
     co_return std::move(*result);
   }
 
@@ -152,9 +181,14 @@ class redis_store {
           "lists as keys");
     }
     redis_runtime& rt = backend_->runtime();
+    for (const std::string& key : keys) check_key(rt, key);
     const std::size_t n = keys.size();
     std::vector<std::optional<Value>> results(n);
-    std::vector<lookup> found = co_await on_io(rt, read_many(rt, keys, tags));
+    const std::uint64_t epoch = rt.tag_epoch();
+    std::vector<lookup> found(n);
+    ticket t = n == 0 ? ticket() : admit(rt);
+    if (t.admitted()) found = co_await on_io(rt, read_many(rt, keys, tags, std::move(t)));
+    for (lookup& l : found) l.epoch = epoch;
 
     struct pending_write {
       std::shared_ptr<flight> f;
@@ -205,9 +239,12 @@ class redis_store {
     }
     // Results computed before a failure are still worth keeping.
     if (!writes.empty()) {
-      resp3::request pipeline;
-      for (const pending_write& w : writes) push_set(pipeline, rt, w.f->key, w.envelope);
-      co_await on_io(rt, write_pipeline(rt, std::move(pipeline)));
+      ticket permit = admit(rt);
+      if (permit.admitted()) {
+        resp3::request pipeline;
+        for (const pending_write& w : writes) push_set(pipeline, rt, w.f->key, w.envelope);
+        co_await on_io(rt, write_pipeline(rt, std::move(pipeline), std::move(permit)));
+      }
     }
     led.clear();
     if (failure) std::rethrow_exception(failure);
@@ -218,26 +255,48 @@ class redis_store {
   }
 
   // The fresh stored value, without computing one; hits and misses are not counted. Redis
-  // failing reads as nothing stored.
+  // failing (or skipped by the breaker) reads as nothing stored.
   std::optional<Value> peek(std::string_view key) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("peek");
-    // Peeking knows no tags: an entry is fresh if its function generation is current and every
-    // tag it was stamped with still holds its generation.
-    return rt.run(peek_async(rt, std::string(key)));
+    check_key(rt, key);
+    ticket t = admit(rt);
+    if (!t.admitted()) return std::nullopt;
+    return rt.run(find_stored(rt, std::string(key), false, std::move(t)));
+  }
+
+  // cachet::fail_safe, after a call failed: the stored value, fresh or past its ttl (kept
+  // max_stale longer), unless it was invalidated or cannot be decoded. Never throws because of
+  // Redis: failing, or skipped by the breaker, it finds nothing. Counts stale_served.
+  std::optional<Value> stale(std::string_view key) {
+    redis_runtime& rt = backend_->runtime();
+    rt.require_off_io_thread("a cached call");
+    check_key(rt, key);
+    ticket t = admit(rt);
+    if (!t.admitted()) return std::nullopt;
+    return served(rt.run(find_stored(rt, std::string(key), true, std::move(t))));
+  }
+
+  // stale() for coroutines, on any executor.
+  boost::asio::awaitable<std::optional<Value>> async_stale(std::string key) {
+    redis_runtime& rt = backend_->runtime();
+    check_key(rt, key);
+    ticket t = admit(rt);
+    if (!t.admitted()) co_return std::nullopt;
+    co_return served(co_await on_io(rt, find_stored(rt, std::move(key), true, std::move(t))));
   }
 
   // Removes the entry. Unlike reads, this throws when Redis fails (request_error): the entry
-  // would otherwise stay and be served.
+  // would otherwise stay and be served. It tries Redis even while the breaker is open.
   void erase(std::string_view key) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("invalidate");
     doom(key);
-    rt.run(delete_key(rt, value_key(rt, key)));
+    rt.run(rt.invalidation("DEL", value_key(rt, key)));
   }
 
   // Makes every entry of this function stale in O(1): its generation moves on. Throws
-  // request_error when Redis fails.
+  // request_error when Redis fails; tries Redis even while the breaker is open.
   void clear() {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("clear");
@@ -245,7 +304,7 @@ class redis_store {
       std::lock_guard lock(flights_mutex_);
       for (auto& [k, f] : flights_) f->doomed = true;
     }
-    rt.run(bump(rt, function_key(rt)));
+    rt.run(rt.invalidation("INCR", function_key(rt)));
   }
 
   cachet::stats stats() const {
@@ -254,16 +313,20 @@ class redis_store {
     s.misses = counts_.misses.load(std::memory_order_relaxed);
     s.loads = counts_.loads.load(std::memory_order_relaxed);
     s.load_errors = counts_.load_errors.load(std::memory_order_relaxed);
+    s.expirations = counts_.expirations.load(std::memory_order_relaxed);
     s.invalidations = counts_.invalidations.load(std::memory_order_relaxed);
     s.decode_errors = counts_.decode_errors.load(std::memory_order_relaxed);
     s.backend_errors = counts_.backend_errors.load(std::memory_order_relaxed);
+    s.stale_served = counts_.stale_served.load(std::memory_order_relaxed);
+    s.backend_skipped = counts_.backend_skipped.load(std::memory_order_relaxed);
     return s;
   }
 
  private:
   struct lookup {
     std::optional<Value> hit;
-    generations gens;  // empty when Redis could not be read: nothing is written then
+    generations gens;         // empty when Redis was not read: nothing is written then
+    std::uint64_t epoch = 0;  // redis_runtime::tag_epoch() before the read
   };
 
   // A waiting coroutine: resumed on its own executor, which it keeps from running out of work.
@@ -284,11 +347,14 @@ class redis_store {
   };
 
   struct flight {
-    flight(std::string k, generations g) : key(std::move(k)), gens(std::move(g)) {}
+    flight(std::string k, generations g, std::uint64_t e)
+        : key(std::move(k)), gens(std::move(g)), epoch(e) {}
     std::string key;
     generations gens;
+    std::uint64_t epoch;
     std::thread::id leader = std::this_thread::get_id();
-    bool doomed = false;  // guarded by flights_mutex_
+    bool doomed = false;      // guarded by flights_mutex_
+    std::size_t joiners = 0;  // guarded by flights_mutex_
     std::mutex m;
     std::condition_variable done_cv;
     bool done = false;
@@ -302,10 +368,34 @@ class redis_store {
     std::atomic<std::uint64_t> misses{0};
     std::atomic<std::uint64_t> loads{0};
     std::atomic<std::uint64_t> load_errors{0};
+    std::atomic<std::uint64_t> expirations{0};
     std::atomic<std::uint64_t> invalidations{0};
     std::atomic<std::uint64_t> decode_errors{0};
     std::atomic<std::uint64_t> backend_errors{0};
+    std::atomic<std::uint64_t> stale_served{0};
+    std::atomic<std::uint64_t> backend_skipped{0};
   };
+
+  // The breaker's leave for one Redis operation; a refusal is counted here.
+  ticket admit(redis_runtime& rt) {
+    ticket t = rt.breaker().admit();
+    if (!t.admitted()) counts_.backend_skipped.fetch_add(1, std::memory_order_relaxed);
+    return t;
+  }
+
+  std::optional<Value> served(std::optional<Value> value) {
+    if (value) counts_.stale_served.fetch_add(1, std::memory_order_relaxed);
+    return value;
+  }
+
+  // The time "fresh_until" is measured in (see store_envelope.hpp).
+  std::int64_t now_ms() const {
+    using std::chrono::duration_cast;
+    using std::chrono::milliseconds;
+    if (clock_ != nullptr)
+      return duration_cast<milliseconds>(clock_->now().time_since_epoch()).count();
+    return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
 
   // The one place that decides what a failed Redis operation means: the call goes on without
   // Redis, except when the caller itself cancelled it.
@@ -319,15 +409,22 @@ class redis_store {
     counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
   }
 
+  // Before any Redis operation, so that misuse is reported the same way whatever the breaker
+  // says, and never spends a half-open probe.
+  void check_key(const redis_runtime& rt, std::string_view key) const {
+    if (has_key_template_ && (key.starts_with("tag:") || key.starts_with("fn:"))) {
+      throw cachet::error("cachet::redis: the key \"" + std::string(key) +
+                          "\" would share Redis keys with cachet's counters (" + rt.key_base() +
+                          "tag:... and fn:...); start the key template with something else");
+    }
+  }
+
   std::string value_key(const redis_runtime& rt, std::string_view key) const {
+    check_key(rt, key);
     std::string out = rt.key_base();
     if (!has_key_template_) {
       out += name_;
       out += ':';
-    } else if (key.starts_with("tag:") || key.starts_with("fn:")) {
-      throw cachet::error("cachet::redis: the key \"" + std::string(key) +
-                          "\" would share Redis keys with cachet's counters (" + rt.key_base() +
-                          "tag:... and fn:...); start the key template with something else");
     }
     out += key;
     return out;
@@ -361,11 +458,15 @@ class redis_store {
       counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    switch (decode_envelope<Codec, Value>(slot.text, out.gens, tags, out.hit)) {
+    switch (decode_envelope<Codec, Value>(slot.text, out.gens, tags, now_ms(), out.hit)) {
       case envelope_state::fresh:
         counts_.hits.fetch_add(1, std::memory_order_relaxed);
         return;
-      case envelope_state::stale:
+      case envelope_state::expired:
+        out.hit.reset();
+        counts_.expirations.fetch_add(1, std::memory_order_relaxed);
+        return;
+      case envelope_state::invalidated:
         counts_.invalidations.fetch_add(1, std::memory_order_relaxed);
         return;
       case envelope_state::corrupt:
@@ -374,8 +475,14 @@ class redis_store {
     }
   }
 
+  // A failed operation's verdict goes to the breaker before the call decides what it means.
+  void operation_failed(ticket& t, const std::exception_ptr& e) {
+    t.report(e);
+    backend_failed(e);
+  }
+
   boost::asio::awaitable<lookup> read(redis_runtime& rt, const std::string& key,
-                                      const std::vector<std::string>& tags) {
+                                      const std::vector<std::string>& tags, ticket t) {
     std::vector<std::string> keys;
     keys.reserve(tags.size() + 2);
     keys.push_back(value_key(rt, key));
@@ -385,6 +492,7 @@ class redis_store {
     std::exception_ptr failure;
     try {
       resp3::value reply = co_await rt.client().exec("MGET", keys);
+      t.answered();
       const auto& slots = reply.as_array();
       if (slots.size() != keys.size()) {
         throw resp3::request_error(resp3::error::unexpected_reply,
@@ -396,7 +504,7 @@ class redis_store {
       failure = std::current_exception();
     }
     if (failure) {
-      backend_failed(failure);
+      operation_failed(t, failure);
       co_return lookup{};
     }
     co_return out;
@@ -404,7 +512,7 @@ class redis_store {
 
   boost::asio::awaitable<std::vector<lookup>> read_many(
       redis_runtime& rt, const std::vector<std::string>& keys,
-      const std::vector<std::vector<std::string>>& tags) {
+      const std::vector<std::vector<std::string>>& tags, ticket t) {
     const std::size_t n = keys.size();
     std::vector<std::string> mget;
     mget.reserve(n + 1);
@@ -422,6 +530,7 @@ class redis_store {
     std::exception_ptr failure;
     try {
       resp3::value reply = co_await rt.client().exec("MGET", mget);
+      t.answered();
       const auto& slots = reply.as_array();
       if (slots.size() != mget.size()) {
         throw resp3::request_error(resp3::error::unexpected_reply,
@@ -438,17 +547,21 @@ class redis_store {
       failure = std::current_exception();
     }
     if (failure) {
-      backend_failed(failure);
+      operation_failed(t, failure);
       co_return std::vector<lookup>(n);
     }
     co_return out;
   }
 
-  // Without the tags, an entry's freshness is judged by the tags it was stamped with.
-  boost::asio::awaitable<std::optional<Value>> peek_async(redis_runtime& rt, std::string key) {
+  // peek and stale know no tags: an entry is current if its function generation is, and every
+  // tag it was stamped with still holds its generation. `expired_too`: past "fresh_until" is
+  // found as well.
+  boost::asio::awaitable<std::optional<Value>> find_stored(redis_runtime& rt, std::string key,
+                                                           bool expired_too, ticket t) {
     std::exception_ptr failure;
     try {
       resp3::value stored = co_await rt.client().exec("GET", value_key(rt, key));
+      t.answered();
       if (stored.is_null()) co_return std::nullopt;
       std::vector<std::string> tags = stamped_tags(stored.as_string());
       lookup out;
@@ -456,15 +569,23 @@ class redis_store {
       for (const auto& tag : tags) keys.push_back(tag_key(rt, tag));
       resp3::value reply = co_await rt.client().exec("MGET", keys);
       for (const auto& slot : reply.as_array()) out.gens.push_back(generation(slot));
-      if (decode_envelope<Codec, Value>(stored.as_string(), out.gens, tags, out.hit) ==
-          envelope_state::corrupt) {
-        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      switch (
+          decode_envelope<Codec, Value>(stored.as_string(), out.gens, tags, now_ms(), out.hit)) {
+        case envelope_state::fresh:
+          co_return std::move(out.hit);
+        case envelope_state::expired:
+          if (expired_too) co_return std::move(out.hit);
+          co_return std::nullopt;
+        case envelope_state::invalidated:
+          co_return std::nullopt;
+        case envelope_state::corrupt:
+          counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+          co_return std::nullopt;
       }
-      co_return std::move(out.hit);
     } catch (...) {
       failure = std::current_exception();
     }
-    backend_failed(failure);
+    if (failure) operation_failed(t, failure);
     co_return std::nullopt;
   }
 
@@ -483,8 +604,9 @@ class redis_store {
                 const std::string& envelope) const {
     const std::string final_key = value_key(rt, key);
     if (ttl_.count() > 0) {
-      // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever".
-      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(ttl_).count();
+      // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
+      // fail_safe the entry outlives its freshness by max_stale, for stale().
+      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_).count();
       r.push("SET", final_key, envelope, "PX", ms);
     } else {
       r.push("SET", final_key, envelope);
@@ -496,38 +618,56 @@ class redis_store {
   std::string encode(const Value& value, const generations& gens,
                      const std::vector<std::string>& tags) {
     try {
-      return encode_envelope<Codec, Value>(value, gens, tags);
+      std::optional<std::int64_t> fresh_until;
+      if (max_stale_.count() > 0) {
+        fresh_until = now_ms() + std::chrono::ceil<std::chrono::milliseconds>(ttl_).count();
+      }
+      return encode_envelope<Codec, Value>(value, gens, tags, fresh_until);
     } catch (...) {
       backend_failed(std::current_exception());
       return {};
     }
   }
 
-  boost::asio::awaitable<void> write(redis_runtime& rt, std::string key, std::string envelope) {
-    resp3::request r;
-    push_set(r, rt, key, envelope);
-    co_await write_pipeline(rt, std::move(r));
+  struct prepared_write {
+    std::string envelope;
+    ticket permit;
+  };
+
+  // What the leader of `f` writes: nothing if the flight may not write, the value cannot be
+  // encoded, or the breaker (asked last, so that no probe is spent on nothing) refuses.
+  std::optional<prepared_write> prepare_write(redis_runtime& rt, const std::shared_ptr<flight>& f,
+                                              const Value& value,
+                                              const std::vector<std::string>& tags) {
+    if (!may_write(f)) return std::nullopt;
+    std::string envelope = encode(value, f->gens, tags);
+    if (envelope.empty()) return std::nullopt;
+    ticket permit = admit(rt);
+    if (!permit.admitted()) return std::nullopt;
+    return prepared_write{std::move(envelope), std::move(permit)};
   }
 
-  boost::asio::awaitable<void> write_pipeline(redis_runtime& rt, resp3::request r) {
+  boost::asio::awaitable<void> write(redis_runtime& rt, std::string key, std::string envelope,
+                                     ticket t) {
+    resp3::request r;
+    push_set(r, rt, key, envelope);
+    co_await write_pipeline(rt, std::move(r), std::move(t));
+  }
+
+  // An error reply (OOM under maxmemory, say) fails the write but proves Redis answers: it is
+  // counted in backend_errors and is no failure for the breaker.
+  boost::asio::awaitable<void> write_pipeline(redis_runtime& rt, resp3::request r, ticket t) {
     std::exception_ptr failure;
     try {
       std::vector<resp3::value> replies = co_await rt.client().exec(r);
+      t.answered();
       for (const auto& reply : replies) {
         if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
       }
     } catch (...) {
       failure = std::current_exception();
     }
-    if (failure) backend_failed(failure);
-  }
-
-  static boost::asio::awaitable<void> delete_key(redis_runtime& rt, std::string key) {
-    co_await rt.client().exec("DEL", key);
-  }
-
-  static boost::asio::awaitable<void> bump(redis_runtime& rt, std::string key) {
-    co_await rt.client().exec("INCR", key);
+    if (failure) operation_failed(t, failure);
   }
 
   // Misses are counted here, under the lock that publishes flights, so that once `misses`
@@ -536,16 +676,18 @@ class redis_store {
     std::lock_guard lock(flights_mutex_);
     counts_.misses.fetch_add(1, std::memory_order_relaxed);
     auto it = flights_.find(key);
-    if (it != flights_.end() && !it->second->doomed && it->second->gens == found.gens) {
+    if (it != flights_.end() && !it->second->doomed && it->second->gens == found.gens &&
+        it->second->epoch == found.epoch) {
+      ++it->second->joiners;
       return {it->second, false};
     }
-    auto f = std::make_shared<flight>(key, std::move(found.gens));
+    auto f = std::make_shared<flight>(key, std::move(found.gens), found.epoch);
     if (it != flights_.end()) {
       it->second = f;  // the older flight still answers its waiters but no longer writes
     } else {
       flights_.emplace(f->key, f);
     }
-    return {f, true};
+    return {std::move(f), true};
   }
 
   bool may_write(const std::shared_ptr<flight>& f) {
@@ -561,11 +703,12 @@ class redis_store {
   }
 
   // The flight leaves the table only after its write, so that a caller whose read raced the
-  // write joins it instead of computing again.
-  void retire(const std::shared_ptr<flight>& f) {
+  // write joins it instead of computing again. Returns whether any caller joined it.
+  bool retire(const std::shared_ptr<flight>& f) {
     std::lock_guard lock(flights_mutex_);
     auto it = flights_.find(f->key);
     if (it != flights_.end() && it->second == f) flights_.erase(it);
+    return f->joiners > 0;
   }
 
   // The caller that computes a flight. Whatever ends the computation (a result, an exception,
@@ -581,12 +724,20 @@ class redis_store {
                     "cachet::redis: the computation this call waited for was abandoned (its "
                     "coroutine was destroyed before it finished); call again")));
       }
-      store->retire(f);
+      if (!retired) store->retire(f);
     }
     void succeed(const Value& value) {
       store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
       published = true;
       publish(*f, &value, nullptr);
+    }
+    // A result that is not written (Redis was not read): with no write to wait for, the flight
+    // leaves the table first, and its value is copied for waiters only if a caller joined.
+    void succeed_unwritten(const Value& value) {
+      store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
+      published = true;
+      retired = true;
+      publish(*f, store->retire(f) ? &value : nullptr, nullptr);
     }
     void fail(std::exception_ptr error) {
       store->counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
@@ -596,6 +747,7 @@ class redis_store {
     redis_store* store;
     std::shared_ptr<flight> f;
     bool published = false;
+    bool retired = false;
   };
 
   static void publish(flight& f, const Value* value, std::exception_ptr error) {
@@ -695,6 +847,8 @@ class redis_store {
 
   Backend* backend_;
   std::chrono::nanoseconds ttl_;
+  std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
+  const cachet::clock* clock_;          // null: the system clock
   std::string name_;
   bool has_key_template_;
   std::mutex flights_mutex_;

@@ -11,6 +11,17 @@
 // clear() counter (<prefix>:v<schema>:fn:<function name>) and of each tag's counter
 // (<prefix>:v<schema>:tag:<tag>); a counter that does not exist is 0. The entry is fresh while
 // every one of those counters still holds the generation written here.
+//
+// With cachet::fail_safe (store_settings::max_stale > 0, and a ttl), the entry also says until
+// when it is fresh, and Redis keeps it max_stale longer than its ttl (PX = ttl + max_stale):
+//
+//     {"value": ..., "fn": 0, "tags": {}, "fresh_until": 1718000000000}
+//
+// "fresh_until" is in milliseconds since the epoch of the store's clock: the system clock (Unix
+// time) unless cachet::options::clock gives one, which only tests should, since the entry is read
+// by other processes whose clocks have other epochs. Past it the entry is expired: a miss for
+// calls (recomputed and overwritten), still served by stale() if no generation moved on. Entries
+// without "fresh_until" are fresh until Redis drops them.
 
 #include <cachet/codec.hpp>
 #include <cachet/error.hpp>
@@ -36,9 +47,10 @@ namespace cachet::detail {
 using generations = std::vector<std::int64_t>;
 
 enum class envelope_state {
-  fresh,    // the value is in `out`
-  stale,    // well formed, but a generation moved on since it was written
-  corrupt,  // not an envelope, or a value the codec cannot read
+  fresh,        // the value is in `out`
+  expired,      // past its "fresh_until"; the value is in `out` (for stale())
+  invalidated,  // well formed, but a generation moved on since it was written
+  corrupt,      // not an envelope, or a value the codec cannot read
 };
 
 // Boost.JSON writes the bytes of a string as they are, and then cannot parse invalid UTF-8
@@ -61,10 +73,12 @@ inline bool valid_utf8(std::string_view text) noexcept {
   return true;
 }
 
+// `fresh_until`: milliseconds, see above; none for an entry fresh until Redis drops it.
 // \throws cachet::error when the result holds a string that is not UTF-8.
 template <class Codec, class Value>
 std::string encode_envelope(const Value& value, const generations& gens,
-                            const std::vector<std::string>& tags) {
+                            const std::vector<std::string>& tags,
+                            std::optional<std::int64_t> fresh_until = std::nullopt) {
   boost::json::object envelope;
   if constexpr (is_json_codec<Codec>) {
     envelope["value"] = json_codec::to_json(value);
@@ -74,6 +88,7 @@ std::string encode_envelope(const Value& value, const generations& gens,
   envelope["fn"] = gens.at(0);
   boost::json::object& stamps = envelope["tags"].emplace_object();
   for (std::size_t i = 0; i < tags.size(); ++i) stamps[tags[i]] = gens.at(i + 1);
+  if (fresh_until) envelope["fresh_until"] = *fresh_until;
   std::string text = boost::json::serialize(envelope);
   if (!valid_utf8(text)) {
     throw cachet::error(
@@ -83,9 +98,11 @@ std::string encode_envelope(const Value& value, const generations& gens,
   return text;
 }
 
+// `now_ms`: the store's time, in the unit and epoch of "fresh_until".
 template <class Codec, class Value>
 envelope_state decode_envelope(std::string_view text, const generations& gens,
-                               const std::vector<std::string>& tags, std::optional<Value>& out) {
+                               const std::vector<std::string>& tags, std::int64_t now_ms,
+                               std::optional<Value>& out) {
   boost::json::error_code ec;
   const boost::json::value parsed = boost::json::parse(text, ec);
   if (ec) return envelope_state::corrupt;
@@ -94,8 +111,9 @@ envelope_state decode_envelope(std::string_view text, const generations& gens,
   const boost::json::value* value = envelope->if_contains("value");
   const boost::json::value* fn = envelope->if_contains("fn");
   const boost::json::value* stamps_value = envelope->if_contains("tags");
+  const boost::json::value* fresh_until = envelope->if_contains("fresh_until");
   if (value == nullptr || fn == nullptr || !fn->is_int64() || stamps_value == nullptr ||
-      !stamps_value->is_object()) {
+      !stamps_value->is_object() || (fresh_until != nullptr && !fresh_until->is_int64())) {
     return envelope_state::corrupt;
   }
   const boost::json::object& stamps = stamps_value->get_object();
@@ -105,7 +123,7 @@ envelope_state decode_envelope(std::string_view text, const generations& gens,
     if (stamp == nullptr || !stamp->is_int64()) return envelope_state::corrupt;
     current = current && stamp->get_int64() == gens.at(i + 1);
   }
-  if (!current) return envelope_state::stale;
+  if (!current) return envelope_state::invalidated;
   try {
     if constexpr (is_json_codec<Codec>) {
       out.emplace(json_codec::from_json<Value>(*value));
@@ -118,6 +136,7 @@ envelope_state decode_envelope(std::string_view text, const generations& gens,
     // Whatever the codec throws on foreign input, the entry is unreadable, hence a miss.
     return envelope_state::corrupt;
   }
+  if (fresh_until != nullptr && now_ms >= fresh_until->get_int64()) return envelope_state::expired;
   return envelope_state::fresh;
 }
 

@@ -1,0 +1,290 @@
+#ifndef CACHET_DETAIL_REDIS_BACKEND_BREAKER_HPP
+#define CACHET_DETAIL_REDIS_BACKEND_BREAKER_HPP
+
+// The circuit breaker of a Redis backend: one per connection, shared by every store on it. It
+// runs the same state machine as cachet::breaker (detail/resilience/breaker_machine.hpp); what
+// differs is what it guards and how cheaply:
+//
+// - A guarded operation is one Redis request of a cached call (a read, a write, peek, stale). An
+//   operation the breaker does not admit is skipped: the call goes on without Redis.
+// - Only transport failures count as failures: timeouts, a dropped or refused connection, a
+//   refused handshake, malformed bytes. An error reply (OOM on SET, WRONGTYPE, ...) is an answer:
+//   Redis is up and paying its deadline costs nothing, so it does not count towards opening.
+// - While closed, admitting an operation is one atomic load; recording its success, two loads
+//   and an uncontended increment on the I/O thread. The mutex is taken only on failures, and
+//   while half-open; while open, a refusal takes a coarse clock read and three atomics.
+//
+// Invalidations are not skipped (a lost invalidation must surface as an exception): they take a
+// bypass ticket, always admitted, whose outcome still feeds the breaker.
+
+#include <cachet/clock.hpp>
+#include <cachet/detail/resilience/breaker_machine.hpp>
+#include <cachet/redis/error.hpp>
+
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+namespace cachet::detail {
+
+// What one Redis request's failure says about the server.
+enum class redis_outcome {
+  answered,   // Redis replied (an error reply included): it is up
+  failed,     // no usable reply in time: the transport or the server is down
+  no_verdict  // the request ended for a reason of the caller's (cancelled, misuse)
+};
+
+inline redis_outcome outcome_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const resp3::server_error&) {
+    return redis_outcome::answered;
+  } catch (const resp3::request_error& error) {
+    const std::error_code code = error.code();
+    if (code == resp3::error::unexpected_reply) return redis_outcome::answered;
+    if (code == resp3::error::cancelled || code == resp3::error::blocking_call_on_io_thread ||
+        code == resp3::error::invalid_url || code == resp3::error::queue_full) {
+      return redis_outcome::no_verdict;
+    }
+    return redis_outcome::failed;  // timeouts, lost connections, malformed replies
+  } catch (...) {
+    // Thrown while reading a reply (a generation that is not a number, say): Redis answered.
+    return redis_outcome::answered;
+  }
+}
+
+// The breaker's time when none is injected: the steady clock, read coarsely where the system
+// offers it (CLOCK_MONOTONIC_COARSE: a few milliseconds of resolution, a few nanoseconds a read).
+// An open breaker reads it on every call it refuses, and a cooldown is seconds long.
+class coarse_steady_clock final : public cachet::clock {
+ public:
+  time_point now() const noexcept override {
+#ifdef CLOCK_MONOTONIC_COARSE
+    timespec ts{};
+    if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
+      return time_point(std::chrono::duration_cast<duration>(std::chrono::seconds(ts.tv_sec) +
+                                                             std::chrono::nanoseconds(ts.tv_nsec)));
+    }
+#endif
+    return std::chrono::steady_clock::now();
+  }
+
+  static const coarse_steady_clock& instance() noexcept {
+    static const coarse_steady_clock coarse;
+    return coarse;
+  }
+};
+
+class redis_backend_breaker {
+ public:
+  struct settings {
+    std::size_t consecutive_failures = 5;  // 0: never opens
+    clock::duration cooldown{};
+    std::size_t half_open_probes = 1;
+    const cachet::clock* time = nullptr;  // null: coarse_steady_clock
+    std::function<void(circuit_state, circuit_state)> on_state_change;
+  };
+
+  // The right of one operation to use Redis. A probe (admitted while half-open) that ends
+  // without a verdict counts as failed: its half-open slot must be given back, and reopening for
+  // a cooldown is the safe way to do that.
+  class ticket {
+   public:
+    ticket() = default;
+    ticket(ticket&& other) noexcept
+        : owner_(std::exchange(other.owner_, nullptr)),
+          admission_(other.admission_),
+          reported_(other.reported_) {}
+    ticket& operator=(ticket&& other) noexcept {
+      if (this != &other) {
+        settle();
+        owner_ = std::exchange(other.owner_, nullptr);
+        admission_ = other.admission_;
+        reported_ = other.reported_;
+      }
+      return *this;
+    }
+    ticket(const ticket&) = delete;
+    ticket& operator=(const ticket&) = delete;
+    ~ticket() { settle(); }
+
+    bool admitted() const noexcept { return owner_ != nullptr; }
+
+    // Redis replied; may be called again for later requests of the same operation.
+    void answered() {
+      if (owner_ == nullptr) return;
+      reported_ = true;
+      owner_->succeeded(admission_);
+    }
+
+    void report(const std::exception_ptr& e) {
+      if (owner_ == nullptr) return;
+      switch (outcome_of(e)) {
+        case redis_outcome::answered:
+          answered();
+          return;
+        case redis_outcome::failed:
+          reported_ = true;
+          owner_->failed(admission_);
+          return;
+        case redis_outcome::no_verdict:
+          return;
+      }
+    }
+
+   private:
+    friend class redis_backend_breaker;
+    ticket(redis_backend_breaker* owner, const breaker_machine::admission& a)
+        : owner_(owner), admission_(a) {}
+
+    void settle() {
+      if (owner_ != nullptr && admission_.probe && !reported_) owner_->failed(admission_);
+    }
+
+    redis_backend_breaker* owner_ = nullptr;
+    breaker_machine::admission admission_{};
+    bool reported_ = false;
+  };
+
+  explicit redis_backend_breaker(settings s)
+      : time_(s.time != nullptr ? s.time : &coarse_steady_clock::instance()),
+        on_state_change_(std::move(s.on_state_change)),
+        cooldown_(s.cooldown),
+        machine_(breaker_limits{.consecutive_failures = s.consecutive_failures,
+                                .cooldown = s.cooldown,
+                                .failure_rate_percent = 0,
+                                .window = 0,
+                                .probes = s.half_open_probes}) {}
+
+  redis_backend_breaker(const redis_backend_breaker&) = delete;
+  redis_backend_breaker& operator=(const redis_backend_breaker&) = delete;
+
+  // A ticket for an operation of a cached call; not admitted while the circuit is open, or
+  // half-open with its probes under way.
+  ticket admit() {
+    const circuit_state mirrored = state_.load(std::memory_order_acquire);
+    if (mirrored == circuit_state::closed) return ticket(this, closed_admission());
+    return admit_slowly(mirrored);
+  }
+
+  // A ticket that is always admitted (invalidations): its outcome is recorded, but it never
+  // takes a half-open probe's place.
+  ticket bypass() { return ticket(this, closed_admission()); }
+
+  circuit_state state() {
+    if (state_.load(std::memory_order_acquire) == circuit_state::closed) {
+      return circuit_state::closed;
+    }
+    const clock::time_point now = time_->now();
+    circuit_state current{};
+    notify(locked([&] {
+      auto change = machine_.update(now);
+      current = machine_.state();
+      return change;
+    }));
+    return current;
+  }
+
+  breaker_counters counters() const {
+    breaker_counters c;
+    {
+      std::lock_guard lock(mutex_);
+      c = machine_.counters();
+    }
+    c.successes += quiet_successes_.load(std::memory_order_relaxed);
+    c.rejected += quiet_rejections_.load(std::memory_order_relaxed);
+    return c;
+  }
+
+ private:
+  static breaker_machine::admission closed_admission() {
+    breaker_machine::admission a;
+    a.admitted = true;
+    return a;
+  }
+
+  ticket admit_slowly(circuit_state mirrored) {
+    const clock::time_point now = time_->now();
+    // Open and still cooling down: refused without the lock, which every call of a degraded
+    // backend would otherwise take.
+    if (mirrored == circuit_state::open &&
+        now.time_since_epoch().count() < open_until_.load(std::memory_order_acquire)) {
+      quiet_rejections_.fetch_add(1, std::memory_order_relaxed);
+      return ticket();
+    }
+    breaker_machine::admission a;
+    notify(locked([&] {
+      a = machine_.acquire(now);
+      return a.change;
+    }));
+    return a.admitted ? ticket(this, a) : ticket();
+  }
+
+  void succeeded(const breaker_machine::admission& a) {
+    // Closed with no failure counted: the machine would only count the success.
+    if (!a.probe && !failing_.load(std::memory_order_acquire) &&
+        state_.load(std::memory_order_acquire) == circuit_state::closed) {
+      quiet_successes_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    notify(locked([&] {
+      auto change = machine_.succeeded(a);
+      if (machine_.state() == circuit_state::closed) {
+        failing_.store(false, std::memory_order_release);
+      }
+      return change;
+    }));
+  }
+
+  void failed(const breaker_machine::admission& a) {
+    const clock::time_point now = time_->now();
+    notify(locked([&] {
+      auto change = machine_.failed(a, now);
+      if (change && change->to == circuit_state::open) {
+        open_until_.store((now + cooldown_).time_since_epoch().count(), std::memory_order_release);
+      }
+      // While closed the machine now counts towards opening, and the next success must reach it
+      // to reset the count.
+      failing_.store(machine_.state() == circuit_state::closed, std::memory_order_release);
+      return change;
+    }));
+  }
+
+  // Runs a step of the machine under the lock and mirrors its state for the lock-free paths.
+  template <class Step>
+  std::optional<state_change> locked(Step&& step) {
+    std::lock_guard lock(mutex_);
+    std::optional<state_change> change = step();
+    state_.store(machine_.state(), std::memory_order_release);
+    return change;
+  }
+
+  // Outside the lock, so the callback may ask for the state.
+  void notify(const std::optional<state_change>& change) const {
+    if (change && on_state_change_) on_state_change_(change->from, change->to);
+  }
+
+  const cachet::clock* time_;
+  std::function<void(circuit_state, circuit_state)> on_state_change_;
+  clock::duration cooldown_;
+  mutable std::mutex mutex_;
+  breaker_machine machine_;
+  std::atomic<circuit_state> state_{circuit_state::closed};
+  std::atomic<bool> failing_{false};
+  std::atomic<clock::duration::rep> open_until_{0};
+  std::atomic<std::uint64_t> quiet_successes_{0};
+  std::atomic<std::uint64_t> quiet_rejections_{0};
+};
+
+}  // namespace cachet::detail
+
+#endif

@@ -1,0 +1,103 @@
+#ifndef CACHET_TESTS_REDIS_DEGRADED_TEST_SUPPORT_HPP
+#define CACHET_TESTS_REDIS_DEGRADED_TEST_SUPPORT_HPP
+
+// Helpers of the tests of a Redis backend whose server fails: a backend with short limits and an
+// injectable breaker, a raw client of its own to look at the server, and bounded waits on
+// conditions (never a sleep standing in for synchronisation).
+
+#include <cachet/redis.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+namespace cachet_test {
+
+using namespace std::chrono_literals;
+
+/// A key prefix of this process and test, so that tests sharing a server never meet.
+inline std::string test_prefix() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  return "cachet-test-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "." +
+         info->name();
+}
+
+/// Short connection limits: a dead server is noticed fast, a restarted one found again fast.
+inline cachet::redis::config degraded_config(const std::string& url,
+                                             std::chrono::milliseconds request_timeout) {
+  auto cfg = cachet::redis::config::from_url(url);
+  cfg.connect_timeout = 500ms;
+  cfg.handshake_timeout = 500ms;
+  cfg.request_timeout = request_timeout;
+  cfg.health_check_interval = 0ms;
+  cfg.reconnect_min_delay = 5ms;
+  cfg.reconnect_max_delay = 50ms;
+  return cfg;
+}
+
+inline std::unique_ptr<cachet::redis> make_degradable_backend(
+    const std::string& url, std::chrono::milliseconds request_timeout,
+    cachet::redis_options::breaker_options breaker) {
+  return std::make_unique<cachet::redis>(
+      degraded_config(url, request_timeout),
+      cachet::redis_options{.key_prefix = test_prefix(), .breaker = std::move(breaker)});
+}
+
+/// One command on a connection of its own, apart from the backend under test (whose breaker
+/// and connection state must not be disturbed by the test's own looks).
+template <class... Args>
+cachet::redis::value raw_command(const std::string& url, std::string_view name,
+                                 const Args&... args) {
+  boost::asio::io_context io;
+  auto cfg = degraded_config(url, 5000ms);
+  // A paused server (CLIENT PAUSE) holds the handshake too: wait for it, as for the command.
+  cfg.connect_timeout = 5000ms;
+  cfg.handshake_timeout = 5000ms;
+  cfg.client_name = "cachet-test-raw";
+  cachet::redis::client c(io.get_executor(), cfg);
+  std::exception_ptr failure;
+  std::optional<cachet::redis::value> reply;
+  boost::asio::co_spawn(io, c.exec(name, args...),
+                        [&](std::exception_ptr e, cachet::redis::value v) {
+                          failure = e;
+                          if (!e) reply = std::move(v);
+                          c.close();
+                        });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*reply);
+}
+
+/// Polls `done` until it holds or `limit` passes; returns whether it held.
+template <class Condition>
+bool wait_until(Condition done, std::chrono::steady_clock::duration limit = 20s) {
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+/// How long `f()` takes.
+template <class F>
+std::chrono::steady_clock::duration time_of(F&& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::steady_clock::now() - start;
+}
+
+}  // namespace cachet_test
+
+#endif
