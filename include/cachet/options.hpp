@@ -24,7 +24,9 @@ struct options {
   std::optional<std::size_t> capacity = std::nullopt;           ///< entries; 0 = unbounded
 
   /// The time this cached function reads: expiry in the in-memory store, rate_limit and
-  /// circuit_breaker; null = the backend's clock (the steady clock). Must outlive the cached
+  /// circuit_breaker, and the time of the Redis store's "fresh_until" under cachet::fail_safe
+  /// (so every process sharing those entries must then share the clock: for tests); null = the
+  /// backend's clock (the steady clock; Unix time for "fresh_until"). Must outlive the cached
   /// object.
   const cachet::clock* clock = nullptr;
   /// Calls cachet::rate_limit admits per period (overrides rate_limit<N>).

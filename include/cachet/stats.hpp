@@ -21,7 +21,8 @@ struct stats {
   /// Calls answered by cachet::fail_safe with a result past its ttl, because no fresh one could
   /// be had (the function threw, its breaker was open, or the call was rate limited).
   std::uint64_t stale_served = 0;
-  /// Calls that skipped the backend because its breaker was open (Redis unreachable).
+  /// Backend operations (a call's read or write, a peek, a stale read) skipped because the
+  /// backend's breaker was open: Redis was unreachable, so the call went on without it.
   std::uint64_t backend_skipped = 0;
 
   friend bool operator==(const stats&, const stats&) = default;

@@ -573,9 +573,19 @@ class redis_store {
           decode_envelope<Codec, Value>(stored.as_string(), out.gens, tags, now_ms(), out.hit)) {
         case envelope_state::fresh:
           co_return std::move(out.hit);
-        case envelope_state::expired:
-          if (expired_too) co_return std::move(out.hit);
+        case envelope_state::expired: {
+          // Redis drops the entry max_stale after its freshness by the server's clock; the
+          // store's own clock (an injected one, say) must agree that it is not older than that.
+          const std::int64_t oldest =
+              now_ms() - std::chrono::ceil<std::chrono::milliseconds>(max_stale_).count();
+          std::optional<Value> ignored;
+          if (expired_too &&
+              decode_envelope<Codec, Value>(stored.as_string(), out.gens, tags, oldest, ignored) !=
+                  envelope_state::expired) {
+            co_return std::move(out.hit);
+          }
           co_return std::nullopt;
+        }
         case envelope_state::invalidated:
           co_return std::nullopt;
         case envelope_state::corrupt:

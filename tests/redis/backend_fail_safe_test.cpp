@@ -1,0 +1,129 @@
+// cachet::fail_safe through cached<> on the Redis backend: the blocking call and async().
+#include <cachet/fail_safe.hpp>
+#include <cachet/redis.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "redis/degraded_test_support.hpp"
+#include "support/redis_server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+struct outage : std::runtime_error {
+  outage() : std::runtime_error("quote service down") {}
+};
+
+// A quote: the symbol and the current generation, so a recomputed value differs from a stale one.
+struct quote_service {
+  int generation = 1;
+  bool down = false;
+  int calls = 0;
+  std::string quote(const std::string& symbol) {
+    ++calls;
+    if (down) throw outage();
+    return symbol + "@" + std::to_string(generation);
+  }
+};
+
+class redis_fail_safe : public ::testing::Test {
+ protected:
+  template <class... Policies>
+  auto make() {
+    return cachet::make_cached<cachet::key<"quote:{}">, cachet::backend<cachet::redis>,
+                               Policies...>(
+        [this](const std::string& symbol) { return service.quote(symbol); }, *backend,
+        cachet::options{.clock = &clock});
+  }
+
+  template <class Cached>
+  std::string await_async(Cached& c, const std::string& symbol) {
+    asio::io_context io;
+    std::optional<std::string> value;
+    std::exception_ptr failure;
+    asio::co_spawn(io, c.async(symbol), [&](std::exception_ptr e, std::string v) {
+      if (e) {
+        failure = e;
+      } else {
+        value = std::move(v);
+      }
+    });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+    return *value;
+  }
+
+  cachet::manual_clock clock;
+  std::unique_ptr<cachet::redis> backend =
+      cachet_test::make_degradable_backend(cachet_test::shared_redis_url(), 2000ms, {});
+  quote_service service;
+};
+
+TEST_F(redis_fail_safe, a_failed_call_after_the_ttl_is_answered_with_the_last_good_value) {
+  auto quote = make<cachet::ttl<30>, cachet::fail_safe<3600>>();
+  EXPECT_EQ(quote("ACME"), "ACME@1");
+  clock.advance(31s);
+  service.down = true;
+  EXPECT_EQ(quote("ACME"), "ACME@1");
+  EXPECT_EQ(service.calls, 2);
+  EXPECT_EQ(quote.stats().stale_served, 1u);
+  EXPECT_EQ(quote.peek("ACME"), std::nullopt);  // peek gives fresh values only
+  EXPECT_THROW(quote("INIT"), outage);          // nothing stored for it
+}
+
+TEST_F(redis_fail_safe, a_success_after_the_ttl_replaces_the_stale_value) {
+  auto quote = make<cachet::ttl<30>, cachet::fail_safe<3600>>();
+  EXPECT_EQ(quote("ACME"), "ACME@1");
+  clock.advance(31s);
+  service.generation = 2;
+  EXPECT_EQ(quote("ACME"), "ACME@2");
+  clock.advance(31s);
+  service.down = true;
+  EXPECT_EQ(quote("ACME"), "ACME@2");
+}
+
+TEST_F(redis_fail_safe, async_answers_a_failure_with_the_stale_value) {
+  auto quote = make<cachet::ttl<30>, cachet::fail_safe<3600>>();
+  EXPECT_EQ(await_async(quote, "ACME"), "ACME@1");
+  clock.advance(31s);
+  service.down = true;
+  EXPECT_EQ(await_async(quote, "ACME"), "ACME@1");
+  EXPECT_EQ(quote.stats().stale_served, 1u);
+  EXPECT_THROW(await_async(quote, "INIT"), outage);
+}
+
+TEST_F(redis_fail_safe, invalidated_entries_are_never_served) {
+  auto quote = make<cachet::ttl<30>, cachet::fail_safe<3600>, cachet::tags<"symbol:{}">>();
+  EXPECT_EQ(quote("ACME"), "ACME@1");
+  EXPECT_EQ(quote("INIT"), "INIT@1");
+  backend->invalidate_tag("symbol:ACME");
+  quote.invalidate("INIT");
+  service.down = true;
+  EXPECT_THROW(quote("ACME"), outage);
+  EXPECT_THROW(quote("INIT"), outage);
+  EXPECT_EQ(quote.stats().stale_served, 0u);
+}
+
+TEST_F(redis_fail_safe, nothing_older_than_the_maximum_staleness_is_served) {
+  auto quote = make<cachet::ttl<30>, cachet::fail_safe<60>>();
+  EXPECT_EQ(quote("ACME"), "ACME@1");
+  service.down = true;
+  clock.advance(89s);
+  EXPECT_EQ(quote("ACME"), "ACME@1");
+  clock.advance(1s);
+  EXPECT_THROW(quote("ACME"), outage);
+}
+
+}  // namespace
