@@ -5,7 +5,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace {
 
@@ -92,6 +95,32 @@ TEST(rate_limiter, idle_keys_are_dropped_without_losing_state) {
   EXPECT_LT(limiter.tracked_keys(), 15000u);
   // Keys still limited are kept, whatever the churn.
   for (int i = 0; i < 100; ++i) EXPECT_FALSE(limiter.try_acquire("new" + std::to_string(i)));
+}
+
+TEST(rate_limiter, the_empty_key_is_one_limit_that_takes_no_memory) {
+  cachet::manual_clock clock;
+  cachet::rate_limiter limiter(limit, period, &clock);
+  EXPECT_EQ(admitted_count(limiter, "", 20), static_cast<int>(limit));
+  EXPECT_EQ(limiter.try_acquire("").retry_after, interval);
+  EXPECT_EQ(admitted_count(limiter, "x", 20), static_cast<int>(limit));  // apart from other keys
+  EXPECT_EQ(limiter.tracked_keys(), 1u);
+  clock.advance(interval);
+  EXPECT_EQ(admitted_count(limiter, "", 20), 1);
+}
+
+// Keys spread over the shards, and the map of each shard grows and rehashes while keys already
+// in it keep their state.
+TEST(rate_limiter, many_keys_keep_their_state_as_the_maps_grow) {
+  cachet::manual_clock clock;
+  cachet::rate_limiter limiter(2, period, &clock);
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(limiter.try_acquire("k" + std::to_string(i)));
+  for (int i = 0; i < 5000; ++i) {
+    const cachet::rate_limit_decision d = limiter.try_acquire("k" + std::to_string(i));
+    ASSERT_TRUE(d) << i;
+    ASSERT_EQ(d.remaining, 0u) << i;
+  }
+  for (int i = 0; i < 5000; ++i) ASSERT_FALSE(limiter.try_acquire("k" + std::to_string(i))) << i;
+  EXPECT_EQ(limiter.tracked_keys(), 5000u);
 }
 
 TEST(rate_limiter, rejects_impossible_settings) {
@@ -181,6 +210,19 @@ TEST_F(rate_limit_policy, composes_with_key_ttl_and_tags_in_any_order) {
   EXPECT_THROW(b(3, "x"), cachet::rate_limited);
 }
 
+TEST_F(rate_limit_policy, options_say_whether_cached_results_are_served_and_where_limits_live) {
+  using plain = cachet::rate_limit<100, cachet::per<60>>;
+  using serving = cachet::rate_limit<100, cachet::serve_cached, cachet::per<60>>;
+  using local = cachet::rate_limit<100, cachet::per<60>, cachet::per_process, cachet::by<"{}">>;
+  static_assert(!plain::serves_cached && !plain::per_process_only);
+  static_assert(serving::serves_cached && !serving::per_process_only);
+  static_assert(!local::serves_cached && local::per_process_only);
+  // On an in-process backend, per_process changes nothing: the limit is local anyway.
+  cachet::cached<&send_report, local> report{backend, cachet::options{.clock = &clock}};
+  for (int i = 0; i < 100; ++i) report(1, "a");
+  EXPECT_THROW(report(1, "a"), cachet::rate_limited);
+}
+
 TEST_F(rate_limit_policy, a_rejected_call_does_not_reach_the_cache) {
   cachet::cached<&send_report, cachet::rate_limit<1, cachet::per<60>>> report{
       backend, cachet::options{.clock = &clock}};
@@ -189,6 +231,46 @@ TEST_F(rate_limit_policy, a_rejected_call_does_not_reach_the_cache) {
   EXPECT_EQ(sends, 1);
   EXPECT_EQ(report.stats().misses, 1u);
   EXPECT_FALSE(report.peek(2, "b"));
+}
+
+// A policy whose stage takes the whole context: it sees the cached object's backend and names,
+// which is how rate_limit finds a shared backend and scopes its limits there.
+struct seen_context {
+  const void* backend = nullptr;
+  std::string function_name;
+  std::string key_template;
+  std::optional<std::uint64_t> rate_limit;
+};
+seen_context seen;
+
+struct context_probe : cachet::detail::policy<context_probe> {
+  template <class Value>
+  class call_stage {
+   public:
+    template <class Backend>
+    explicit call_stage(const cachet::detail::stage_context<Backend>& context) {
+      seen = {&context.backend, std::string(context.function_name),
+              std::string(context.key_template), context.opts.rate_limit};
+    }
+    template <class Next, class... Args>
+    Value operator()(std::string_view, Next&& next, const Args&...) {
+      return std::forward<Next>(next)();
+    }
+  };
+};
+
+TEST_F(rate_limit_policy, a_stage_can_be_built_from_the_backend_and_the_names) {
+  cachet::cached<&send_report, context_probe> plain{backend, cachet::options{.rate_limit = 9}};
+  EXPECT_EQ(seen.backend, &backend);
+  EXPECT_EQ(seen.function_name, cachet::detail::function_name<&send_report>());
+  EXPECT_EQ(seen.key_template, "");
+  EXPECT_EQ(seen.rate_limit, 9u);
+  auto lambda = cachet::make_cached<context_probe, cachet::key<"lambda:{}">>(
+      [](int x) { return x; }, backend);
+  EXPECT_EQ(seen.function_name, "");
+  EXPECT_EQ(seen.key_template, "lambda:{}");
+  EXPECT_EQ(lambda(4), 4);
+  EXPECT_EQ(plain(1, "a"), "1/a");
 }
 
 }  // namespace
