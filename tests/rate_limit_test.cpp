@@ -210,6 +210,30 @@ TEST_F(rate_limit_policy, composes_with_key_ttl_and_tags_in_any_order) {
   EXPECT_THROW(b(3, "x"), cachet::rate_limited);
 }
 
+std::string pair_of(const std::string& a, const std::string& b) { return a + "|" + b; }
+long difference(int a, long b) { return a - b; }
+
+// In process, rate keys are the arguments' binary forms: still one limit per distinct value.
+TEST_F(rate_limit_policy, rate_keys_tell_all_argument_values_apart) {
+  cachet::cached<&pair_of, cachet::rate_limit<1, cachet::per<60>, cachet::by<"{}:{}">>> strings{
+      backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(strings("a:b", "c"), "a:b|c");
+  EXPECT_EQ(strings("a", "b:c"), "a|b:c");
+  EXPECT_EQ(strings("", "ab"), "|ab");
+  EXPECT_EQ(strings("ab", ""), "ab|");
+  EXPECT_THROW(strings("a", "b:c"), cachet::rate_limited);
+  cachet::cached<&difference, cachet::rate_limit<1, cachet::per<60>, cachet::by<"{1}/{0}">>>
+      numbers{backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(numbers(1, 2), -1);
+  EXPECT_EQ(numbers(2, 1), 1);
+  EXPECT_EQ(numbers(0, 0), 0);
+  EXPECT_THROW(numbers(2, 1), cachet::rate_limited);
+  cachet::cached<&difference, cachet::rate_limit<1, cachet::per<60>, cachet::by<"{1}">>> second{
+      backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(second(5, 7), -2);
+  EXPECT_THROW(second(6, 7), cachet::rate_limited);  // the first argument is not part of it
+}
+
 TEST_F(rate_limit_policy, options_say_whether_cached_results_are_served_and_where_limits_live) {
   using plain = cachet::rate_limit<100, cachet::per<60>>;
   using serving = cachet::rate_limit<100, cachet::serve_cached, cachet::per<60>>;

@@ -18,6 +18,7 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <concepts>
@@ -83,22 +84,27 @@ struct gcra {
     rep next;  // the TAT to store when admitted
   };
 
+  // Without `Remaining`, decision.remaining is left 0: callers that only admit or refuse (the
+  // rate_limit policy) skip its division, the slowest instruction of the step.
+  template <bool Remaining = true>
   step decide(rep seen, rep now) const noexcept {
     const rep start = std::max(seen, now);
     const rep backlog = start - now;
     if (backlog > tolerance) return {{false, clock::duration(backlog - tolerance), 0}, seen};
     const rep next = start + interval;
-    const rep room = tolerance - (next - now);
-    return {{true, clock::duration::zero(),
-             room < 0 ? 0 : static_cast<std::uint64_t>(room / interval) + 1},
-            next};
+    std::uint64_t remaining = 0;
+    if constexpr (Remaining) {
+      const rep room = tolerance - (next - now);
+      remaining = room < 0 ? 0 : static_cast<std::uint64_t>(room / interval) + 1;
+    }
+    return {{true, clock::duration::zero(), remaining}, next};
   }
 
-  template <class Atomic>
+  template <bool Remaining, class Atomic>
   rate_limit_decision admit(Atomic arrival, rep now) const noexcept {
     rep seen = arrival.load(std::memory_order_relaxed);
     for (;;) {
-      const step s = decide(seen, now);
+      const step s = decide<Remaining>(seen, now);
       if (!s.decision.allowed ||
           arrival.compare_exchange_weak(seen, s.next, std::memory_order_relaxed)) {
         return s.decision;
@@ -106,6 +112,8 @@ struct gcra {
     }
   }
 };
+
+struct rate_limiter_access;
 
 }  // namespace detail
 
@@ -148,30 +156,7 @@ class rate_limiter {
   rate_limiter& operator=(const rate_limiter&) = delete;
 
   /// Admits and counts one call with `key` if its limit allows, else tells when to retry.
-  rate_limit_decision try_acquire(std::string_view key) {
-    const rep now = now_ticks();
-    if (key.empty()) return rule_.admit(std::atomic_ref<rep>(whole_), now);
-    const key_view lookup{key, detail::hash_bytes(key)};
-    shard& s = shards_[(lookup.hash >> shard_shift) & (shard_count - 1)];
-    if (const int slot = detail::reader_slot(); slot >= 0) {
-      reader& r = readers_[slot];
-      if (enter(r, s)) {
-        const auto it = s.arrivals.find(lookup);
-        const bool found = it != s.arrivals.end();
-        const rate_limit_decision decision =
-            found ? rule_.admit(std::atomic_ref<rep>(it->second), now) : rate_limit_decision{};
-        r.reading.store(0, std::memory_order_release);
-        if (found) return decision;
-      }
-    }
-    exclusive lock(*this, s);
-    auto it = s.arrivals.find(lookup);
-    if (it == s.arrivals.end()) {
-      if (s.arrivals.size() >= s.sweep_at) sweep(s, now);
-      it = s.arrivals.emplace(stored_key{std::string(key), lookup.hash}, fresh).first;
-    }
-    return rule_.admit(std::atomic_ref<rep>(it->second), now);
-  }
+  rate_limit_decision try_acquire(std::string_view key) { return acquire<true>(key); }
 
   /// Calls admitted per period.
   std::uint64_t limit() const noexcept { return limit_; }
@@ -189,7 +174,35 @@ class rate_limiter {
   }
 
  private:
+  friend struct detail::rate_limiter_access;
   using rep = detail::gcra::rep;
+
+  template <bool Remaining>
+  rate_limit_decision acquire(std::string_view key) {
+    const rep now = now_ticks();
+    if (key.empty()) return rule_.admit<Remaining>(std::atomic_ref<rep>(whole_), now);
+    const key_view lookup{key, detail::hash_bytes(key)};
+    shard& s = shards_[(lookup.hash >> shard_shift) & (shard_count - 1)];
+    if (const int slot = detail::reader_slot(); slot >= 0) {
+      reader& r = readers_[slot];
+      if (enter(r, s)) {
+        const auto it = s.arrivals.find(lookup);
+        const bool found = it != s.arrivals.end();
+        const rate_limit_decision decision =
+            found ? rule_.admit<Remaining>(std::atomic_ref<rep>(it->second), now)
+                  : rate_limit_decision{};
+        r.reading.store(0, std::memory_order_release);
+        if (found) return decision;
+      }
+    }
+    exclusive lock(*this, s);
+    auto it = s.arrivals.find(lookup);
+    if (it == s.arrivals.end()) {
+      if (s.arrivals.size() >= s.sweep_at) sweep(s, now);
+      it = s.arrivals.emplace(stored_key{std::string(key), lookup.hash}, fresh).first;
+    }
+    return rule_.admit<Remaining>(std::atomic_ref<rep>(it->second), now);
+  }
 
   // Keys short enough for the string's own buffer (15 bytes with libstdc++) sit in the map's
   // slot next to their TAT: a lookup reads the map's metadata and one slot.
@@ -294,6 +307,14 @@ class rate_limiter {
 };
 
 namespace detail {
+
+// What the rate_limit policy calls: a decision without `remaining`, which it does not report.
+struct rate_limiter_access {
+  static rate_limit_decision admit(rate_limiter& limiter, std::string_view key) {
+    return limiter.acquire<false>(key);
+  }
+};
+
 struct rate_limit_kind {};
 struct per_kind {};
 struct by_kind {};
@@ -307,6 +328,12 @@ struct whole_function_rate_key {
   }
   template <class... Args>
   static void render(std::string&, const Args&...) {}
+  template <class... Args>
+  static constexpr std::size_t binary_size = 0;
+  template <class... Args>
+  static std::array<char, 0> binary_bytes(const Args&...) {
+    return {};
+  }
 };
 
 // A limit kept outside the process, which every process reaching it shares.
@@ -355,9 +382,22 @@ struct by : detail::option<detail::by_kind> {
   static constexpr bool check() {
     return detail::check_rate_key_template<S, Args...>();
   }
+  /// The key's text, under which a shared store (Redis) keeps the limit.
   template <class... Args>
   static void render(std::string& out, const Args&... args) {
     if constexpr (check<Args...>()) detail::render_key_template<S>(out, args...);
+  }
+  /// The key in process: the arguments' binary keys (see detail/resilience/rate_key.hpp).
+  template <class... Args>
+  static void render_binary(std::string& out, const Args&... args) {
+    if constexpr (check<Args...>()) detail::render_binary_rate_key<S>(out, args...);
+  }
+  /// The size of the binary key when it is known at compile time, else detail::variable_size.
+  template <class... Args>
+  static constexpr std::size_t binary_size = detail::rate_key_bytes<S, Args...>;
+  template <class... Args>
+  static auto binary_bytes(const Args&... args) {
+    return detail::binary_rate_key_bytes<S>(args...);
   }
 };
 
@@ -452,19 +492,37 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
     template <class Next, class... Args>
     Value operator()(std::string_view, Next&& next, const Args&... args) {
       if constexpr (rate_key::template check<Args...>()) {
-        thread_local std::string buffer;
-        buffer.clear();
-        rate_key::render(buffer, args...);
-        const rate_limit_decision decision =
-            shared_ ? shared_->try_acquire(buffer) : local_->try_acquire(buffer);
+        const rate_limit_decision decision = shared_ ? ask_shared(args...) : ask_local(args...);
         if (!decision) throw rate_limited(decision.retry_after);
-        return std::forward<Next>(next)();
-      } else {
-        return std::forward<Next>(next)();
       }
+      return std::forward<Next>(next)();
     }
 
    private:
+    // Others read a shared limit's keys: they are the template's text.
+    template <class... Args>
+    rate_limit_decision ask_shared(const Args&... args) {
+      thread_local std::string buffer;
+      buffer.clear();
+      rate_key::render(buffer, args...);
+      return shared_->try_acquire(buffer);
+    }
+
+    // A local limit's keys stay in the process: binary, and on the stack for numbers.
+    template <class... Args>
+    rate_limit_decision ask_local(const Args&... args) {
+      if constexpr (rate_key::template binary_size<Args...> == detail::variable_size) {
+        thread_local std::string buffer;
+        buffer.clear();
+        rate_key::render_binary(buffer, args...);
+        return detail::rate_limiter_access::admit(*local_, buffer);
+      } else {
+        const auto bytes = rate_key::binary_bytes(args...);
+        return detail::rate_limiter_access::admit(*local_,
+                                                  std::string_view(bytes.data(), bytes.size()));
+      }
+    }
+
     std::optional<rate_limiter> local_;
     std::unique_ptr<detail::shared_rate_limiter> shared_;
   };
