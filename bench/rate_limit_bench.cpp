@@ -64,9 +64,15 @@ constexpr std::size_t sequence_length = 1 << 16;  // a power of two, indexed wit
 constexpr std::uint64_t huge_limit = 1'000'000'000;
 using huge_period = cachet::per<1'000'000'000>;
 
+// Calls visit the whole working set, whose entries and rate-limit states do not fit in the
+// caches close to the core, or only its first `hot_keys` keys, whose do: the difference between
+// the two shows what the limiter's memory accesses cost, apart from its instructions.
+constexpr std::size_t hot_keys = 64;
+
 struct workload {
   std::vector<int> keys;
   std::vector<int> sequence;
+  std::vector<int> hot_sequence;
 
   workload() {
     std::mt19937_64 rng(20261121);
@@ -76,8 +82,13 @@ struct workload {
       if (seen.emplace(k, true).second) keys.push_back(k);
     }
     std::uniform_int_distribution<std::size_t> pick(0, working_set - 1);
+    std::uniform_int_distribution<std::size_t> pick_hot(0, hot_keys - 1);
     sequence.reserve(sequence_length);
-    for (std::size_t i = 0; i < sequence_length; ++i) sequence.push_back(keys[pick(rng)]);
+    hot_sequence.reserve(sequence_length);
+    for (std::size_t i = 0; i < sequence_length; ++i) {
+      sequence.push_back(keys[pick(rng)]);
+      hot_sequence.push_back(keys[pick_hot(rng)]);
+    }
   }
 };
 
@@ -89,8 +100,8 @@ const workload& work() {
 // The loop every local benchmark shares; out of line so that callgrind can count it alone
 // (bench/run_rate_limit.sh passes --toggle-collect for it).
 template <class Get>
-[[gnu::noinline]] void run_calls(benchmark::State& state, Get&& get) {
-  const std::vector<int>& seq = work().sequence;
+[[gnu::noinline]] void run_calls(benchmark::State& state, Get&& get, bool hot = false) {
+  const std::vector<int>& seq = hot ? work().hot_sequence : work().sequence;
   std::size_t i = static_cast<std::size_t>(state.thread_index()) * (sequence_length / 2 + 7919);
   for (auto _ : state) {
     auto r = get(seq[i++ & (sequence_length - 1)]);
@@ -111,10 +122,11 @@ Cache& preloaded() {
 
 // Fails the benchmark if a call missed: hits are what is measured.
 template <class Cache>
-void run_cached_hits(benchmark::State& state) {
+void run_cached_hits(benchmark::State& state, bool hot = false) {
   Cache& cache = preloaded<Cache>();
   const std::uint64_t misses_before = cache.stats().misses;
-  run_calls(state, [&](int id) { return cache(id); });
+  run_calls(
+      state, [&](int id) { return cache(id); }, hot);
   if (state.thread_index() == 0 && cache.stats().misses != misses_before) {
     state.SkipWithError("a call missed; the benchmark is meant to measure hits only");
   }
@@ -139,6 +151,10 @@ void hit_rate_limit_refilled(benchmark::State& state) {
 }
 void hit_rate_limit_whole(benchmark::State& state) { run_cached_hits<whole_limit_hit>(state); }
 void hit_circuit_breaker(benchmark::State& state) { run_cached_hits<breaker_hit>(state); }
+void hot_hit(benchmark::State& state) { run_cached_hits<plain_hit>(state, true); }
+void hot_hit_rate_limit_by_key(benchmark::State& state) {
+  run_cached_hits<keyed_limit_hit>(state, true);
+}
 
 // The limiter on its own, with the key text the keyed policy renders.
 void limiter_alone(benchmark::State& state) {
@@ -323,6 +339,8 @@ BENCHMARK(hit_rate_limit_refilled)->Name("local/hit_rate_limit_by_key_refilled")
 BENCHMARK(hit_rate_limit_whole)->Name("local/hit_rate_limit_whole");
 BENCHMARK(hit_circuit_breaker)->Name("local/hit_circuit_breaker");
 BENCHMARK(limiter_alone)->Name("local/limiter_alone");
+BENCHMARK(hot_hit)->Name("local/hot_hit");
+BENCHMARK(hot_hit_rate_limit_by_key)->Name("local/hot_hit_rate_limit_by_key");
 
 // The same for a fixed number of calls, for callgrind: counts do not depend on the machine's load.
 constexpr benchmark::IterationCount counted_calls = 100'000;

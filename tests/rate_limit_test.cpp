@@ -123,6 +123,22 @@ TEST(rate_limiter, many_keys_keep_their_state_as_the_maps_grow) {
   EXPECT_EQ(limiter.tracked_keys(), 5000u);
 }
 
+// Without a clock, time is the steady clock as of its last tick: cheap, a few milliseconds
+// coarse, and retry_after covers a tick so that waiting it is always enough.
+TEST(rate_limiter, the_default_clock_ticks_and_retry_after_covers_a_tick) {
+  cachet::rate_limiter limiter(1, std::chrono::hours(1));
+  ASSERT_TRUE(limiter.try_acquire("k"));
+  const cachet::rate_limit_decision d = limiter.try_acquire("k");
+  ASSERT_FALSE(d);
+  EXPECT_GT(d.retry_after, std::chrono::minutes(59));
+  EXPECT_LE(d.retry_after, std::chrono::hours(1) + cachet::detail::coarse_resolution());
+  const auto before = std::chrono::steady_clock::now().time_since_epoch().count();
+  const auto coarse = cachet::detail::coarse_now();
+  const auto after = std::chrono::steady_clock::now().time_since_epoch().count();
+  EXPECT_LE(coarse, after);  // never ahead of the steady clock
+  EXPECT_GT(coarse, before - cachet::detail::coarse_resolution().count() - 1'000'000'000);
+}
+
 TEST(rate_limiter, rejects_impossible_settings) {
   EXPECT_THROW(cachet::rate_limiter(0, 1s), cachet::error);
   EXPECT_THROW(cachet::rate_limiter(10, 0s), cachet::error);

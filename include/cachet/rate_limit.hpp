@@ -32,6 +32,10 @@
 #include <thread>
 #include <utility>
 
+#if defined(__linux__)
+#include <time.h>
+#endif
+
 namespace cachet {
 
 /// What cachet::rate_limiter::try_acquire decides about one call.
@@ -115,6 +119,37 @@ struct gcra {
 
 struct rate_limiter_access;
 
+// The time a rate_limiter reads when given no clock. As cachet::memory does for expiry, it is
+// the coarse monotonic clock on Linux: the precise one costs as much as the rest of a check, and
+// the coarse one's resolution (a tick, 1 to 4 ms) is far below a limit's period (seconds). It is
+// the steady clock's time, read at the last tick: never ahead of it, and behind it by less than
+// `coarse_resolution()`.
+inline clock::duration::rep coarse_now() noexcept {
+#if defined(__linux__)
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                     std::chrono::nanoseconds(ts.tv_nsec))
+      .count();
+#else
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+#endif
+}
+
+inline clock::duration coarse_resolution() noexcept {
+#if defined(__linux__)
+  static const clock::duration resolution = [] {
+    timespec ts{};
+    ::clock_getres(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                       std::chrono::nanoseconds(ts.tv_nsec));
+  }();
+  return resolution;
+#else
+  return clock::duration::zero();
+#endif
+}
+
 }  // namespace detail
 
 /// A local rate limiter, GCRA (the generic cell rate algorithm, a token bucket kept as one
@@ -139,10 +174,14 @@ struct rate_limiter_access;
 ///     }
 class rate_limiter {
  public:
-  /// Reads `time` (which must outlive the limiter), or the steady clock when it is null.
+  /// Reads `time` (which must outlive the limiter). Without one it reads the steady clock as of
+  /// its last tick (detail::coarse_now: a few milliseconds of resolution, for a fraction of the
+  /// cost): decisions are then those of a clock that ticks, so a call may be admitted up to one
+  /// tick early, and retry_after includes one tick, so that waiting it is always enough.
   /// \throws cachet::error when limit is 0 or the period is shorter than `limit` nanoseconds.
   rate_limiter(std::uint64_t limit, clock::duration period, const cachet::clock* time = nullptr)
       : time_(time),
+        slack_(time != nullptr ? clock::duration::zero() : detail::coarse_resolution()),
         rule_(detail::gcra::checked(limit, period)),
         limit_(limit),
         shards_(std::make_unique<shard[]>(shard_count)),
@@ -179,7 +218,15 @@ class rate_limiter {
 
   template <bool Remaining>
   rate_limit_decision acquire(std::string_view key) {
-    const rep now = now_ticks();
+    rate_limit_decision d = decide<Remaining>(key);
+    if (!d.allowed) d.retry_after += slack_;
+    return d;
+  }
+
+  template <bool Remaining>
+  rate_limit_decision decide(std::string_view key) {
+    const rep now =
+        time_ != nullptr ? time_->now().time_since_epoch().count() : detail::coarse_now();
     if (key.empty()) return rule_.admit<Remaining>(std::atomic_ref<rep>(whole_), now);
     const key_view lookup{key, detail::hash_bytes(key)};
     shard& s = shards_[(lookup.hash >> shard_shift) & (shard_count - 1)];
@@ -253,12 +300,6 @@ class rate_limiter {
     std::atomic<std::uint32_t> reading{0};  // the shard number being read, 0 = none
   };
 
-  rep now_ticks() const noexcept {
-    return (time_ != nullptr ? time_->now() : std::chrono::steady_clock::now())
-        .time_since_epoch()
-        .count();
-  }
-
   // False while a writer holds the shard: the caller then takes the writers' path.
   static bool enter(reader& r, const shard& s) noexcept {
     r.reading.store(s.number, std::memory_order_seq_cst);
@@ -299,6 +340,7 @@ class rate_limiter {
   }
 
   const cachet::clock* time_;
+  clock::duration slack_;  // added to retry_after: how far behind the time read may be
   detail::gcra rule_;
   std::uint64_t limit_;
   std::unique_ptr<shard[]> shards_;
@@ -425,7 +467,7 @@ struct per_process : detail::option<detail::per_process_kind> {};
 /// - `serve_cached`: over the limit, return the cached result if there is one;
 /// - `per_process`: keep the limit in the process even on a shared backend.
 /// `options::rate_limit` and `options::rate_limit_period` override the numbers; the limit reads
-/// `options::clock`.
+/// `options::clock`, or without one the steady clock at tick resolution (see rate_limiter).
 ///
 ///     cachet::cached<&send_report, cachet::rate_limit<100, cachet::per<60>, cachet::by<"{}">>>
 ///         report;  // 100 calls a minute per user id
