@@ -21,9 +21,10 @@
 #include <future>
 #include <memory>
 #include <random>
-#include <regex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "support/redis_server.hpp"
