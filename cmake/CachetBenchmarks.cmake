@@ -21,7 +21,7 @@ foreach(source IN LISTS cachet_benches)
   add_test(NAME bench.${name}
     COMMAND bench_${name} --benchmark_min_time=0.01 --benchmark_filter=.)
   set_tests_properties(bench.${name} PROPERTIES LABELS bench TIMEOUT 300)
-  if(name MATCHES "^redis_")
+  if(name MATCHES "^(redis|rate_limit)_")
     target_link_libraries(bench_${name} PRIVATE cachet::redis)
     cachet_use_redis_fixture()
     set_tests_properties(bench.${name} PROPERTIES ${CACHET_REDIS_TEST_PROPERTIES}

@@ -5,7 +5,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 namespace {
 
@@ -92,6 +95,48 @@ TEST(rate_limiter, idle_keys_are_dropped_without_losing_state) {
   EXPECT_LT(limiter.tracked_keys(), 15000u);
   // Keys still limited are kept, whatever the churn.
   for (int i = 0; i < 100; ++i) EXPECT_FALSE(limiter.try_acquire("new" + std::to_string(i)));
+}
+
+TEST(rate_limiter, the_empty_key_is_one_limit_that_takes_no_memory) {
+  cachet::manual_clock clock;
+  cachet::rate_limiter limiter(limit, period, &clock);
+  EXPECT_EQ(admitted_count(limiter, "", 20), static_cast<int>(limit));
+  EXPECT_EQ(limiter.try_acquire("").retry_after, interval);
+  EXPECT_EQ(admitted_count(limiter, "x", 20), static_cast<int>(limit));  // apart from other keys
+  EXPECT_EQ(limiter.tracked_keys(), 1u);
+  clock.advance(interval);
+  EXPECT_EQ(admitted_count(limiter, "", 20), 1);
+}
+
+// Keys spread over the shards, and the map of each shard grows and rehashes while keys already
+// in it keep their state.
+TEST(rate_limiter, many_keys_keep_their_state_as_the_maps_grow) {
+  cachet::manual_clock clock;
+  cachet::rate_limiter limiter(2, period, &clock);
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(limiter.try_acquire("k" + std::to_string(i)));
+  for (int i = 0; i < 5000; ++i) {
+    const cachet::rate_limit_decision d = limiter.try_acquire("k" + std::to_string(i));
+    ASSERT_TRUE(d) << i;
+    ASSERT_EQ(d.remaining, 0u) << i;
+  }
+  for (int i = 0; i < 5000; ++i) ASSERT_FALSE(limiter.try_acquire("k" + std::to_string(i))) << i;
+  EXPECT_EQ(limiter.tracked_keys(), 5000u);
+}
+
+// Without a clock, time is the steady clock as of its last tick: cheap, a few milliseconds
+// coarse, and retry_after covers a tick so that waiting it is always enough.
+TEST(rate_limiter, the_default_clock_ticks_and_retry_after_covers_a_tick) {
+  cachet::rate_limiter limiter(1, std::chrono::hours(1));
+  ASSERT_TRUE(limiter.try_acquire("k"));
+  const cachet::rate_limit_decision d = limiter.try_acquire("k");
+  ASSERT_FALSE(d);
+  EXPECT_GT(d.retry_after, std::chrono::minutes(59));
+  EXPECT_LE(d.retry_after, std::chrono::hours(1) + cachet::detail::coarse_resolution());
+  const auto before = std::chrono::steady_clock::now().time_since_epoch().count();
+  const auto coarse = cachet::detail::coarse_now();
+  const auto after = std::chrono::steady_clock::now().time_since_epoch().count();
+  EXPECT_LE(coarse, after);  // never ahead of the steady clock
+  EXPECT_GT(coarse, before - cachet::detail::coarse_resolution().count() - 1'000'000'000);
 }
 
 TEST(rate_limiter, rejects_impossible_settings) {
@@ -181,6 +226,43 @@ TEST_F(rate_limit_policy, composes_with_key_ttl_and_tags_in_any_order) {
   EXPECT_THROW(b(3, "x"), cachet::rate_limited);
 }
 
+std::string pair_of(const std::string& a, const std::string& b) { return a + "|" + b; }
+long difference(int a, long b) { return a - b; }
+
+// In process, rate keys are the arguments' binary forms: still one limit per distinct value.
+TEST_F(rate_limit_policy, rate_keys_tell_all_argument_values_apart) {
+  cachet::cached<&pair_of, cachet::rate_limit<1, cachet::per<60>, cachet::by<"{}:{}">>> strings{
+      backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(strings("a:b", "c"), "a:b|c");
+  EXPECT_EQ(strings("a", "b:c"), "a|b:c");
+  EXPECT_EQ(strings("", "ab"), "|ab");
+  EXPECT_EQ(strings("ab", ""), "ab|");
+  EXPECT_THROW(strings("a", "b:c"), cachet::rate_limited);
+  cachet::cached<&difference, cachet::rate_limit<1, cachet::per<60>, cachet::by<"{1}/{0}">>>
+      numbers{backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(numbers(1, 2), -1);
+  EXPECT_EQ(numbers(2, 1), 1);
+  EXPECT_EQ(numbers(0, 0), 0);
+  EXPECT_THROW(numbers(2, 1), cachet::rate_limited);
+  cachet::cached<&difference, cachet::rate_limit<1, cachet::per<60>, cachet::by<"{1}">>> second{
+      backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(second(5, 7), -2);
+  EXPECT_THROW(second(6, 7), cachet::rate_limited);  // the first argument is not part of it
+}
+
+TEST_F(rate_limit_policy, options_say_whether_cached_results_are_served_and_where_limits_live) {
+  using plain = cachet::rate_limit<100, cachet::per<60>>;
+  using serving = cachet::rate_limit<100, cachet::serve_cached, cachet::per<60>>;
+  using local = cachet::rate_limit<100, cachet::per<60>, cachet::per_process, cachet::by<"{}">>;
+  static_assert(!plain::serves_cached && !plain::per_process_only);
+  static_assert(serving::serves_cached && !serving::per_process_only);
+  static_assert(!local::serves_cached && local::per_process_only);
+  // On an in-process backend, per_process changes nothing: the limit is local anyway.
+  cachet::cached<&send_report, local> report{backend, cachet::options{.clock = &clock}};
+  for (int i = 0; i < 100; ++i) report(1, "a");
+  EXPECT_THROW(report(1, "a"), cachet::rate_limited);
+}
+
 TEST_F(rate_limit_policy, a_rejected_call_does_not_reach_the_cache) {
   cachet::cached<&send_report, cachet::rate_limit<1, cachet::per<60>>> report{
       backend, cachet::options{.clock = &clock}};
@@ -189,6 +271,74 @@ TEST_F(rate_limit_policy, a_rejected_call_does_not_reach_the_cache) {
   EXPECT_EQ(sends, 1);
   EXPECT_EQ(report.stats().misses, 1u);
   EXPECT_FALSE(report.peek(2, "b"));
+}
+
+TEST_F(rate_limit_policy, serve_cached_answers_a_limited_call_with_its_fresh_result) {
+  cachet::cached<&send_report, cachet::ttl<30>,
+                 cachet::rate_limit<2, cachet::per<3600>, cachet::serve_cached>>
+      report{backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(report(1, "a"), "1/a");
+  EXPECT_EQ(report(2, "b"), "2/b");
+  EXPECT_EQ(report(1, "a"), "1/a");  // over the limit, answered from the cache
+  EXPECT_EQ(sends, 2);
+  EXPECT_THROW(report(3, "c"), cachet::rate_limited);  // nothing cached for it
+  clock.advance(31s);
+  EXPECT_THROW(report(1, "a"), cachet::rate_limited);  // expired: only fresh results are served
+  EXPECT_EQ(sends, 2);
+  EXPECT_EQ(report.stats().stale_served, 0u);
+}
+
+TEST_F(rate_limit_policy, serve_cached_with_fail_safe_also_serves_expired_results) {
+  cachet::cached<&send_report, cachet::fail_safe<600>, cachet::ttl<30>,
+                 cachet::rate_limit<1, cachet::per<3600>, cachet::serve_cached>>
+      report{backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(report(1, "a"), "1/a");
+  EXPECT_EQ(report(1, "a"), "1/a");
+  EXPECT_EQ(report.stats().stale_served, 0u);  // fresh: served as a hit by serve_cached
+  clock.advance(31s);
+  EXPECT_EQ(report(1, "a"), "1/a");
+  EXPECT_EQ(report.stats().stale_served, 1u);
+  EXPECT_EQ(sends, 1);
+}
+
+// A policy whose stage takes the whole context: it sees the cached object's backend and names,
+// which is how rate_limit finds a shared backend and scopes its limits there.
+struct seen_context {
+  const void* backend = nullptr;
+  std::string function_name;
+  std::string key_template;
+  std::optional<std::uint64_t> rate_limit;
+};
+seen_context seen;
+
+struct context_probe : cachet::detail::policy<context_probe> {
+  template <class Value>
+  class call_stage {
+   public:
+    template <class Backend>
+    explicit call_stage(const cachet::detail::stage_context<Backend>& context) {
+      seen = {&context.backend, std::string(context.function_name),
+              std::string(context.key_template), context.opts.rate_limit};
+    }
+    template <class Next, class... Args>
+    Value operator()(std::string_view, Next&& next, const Args&...) {
+      return std::forward<Next>(next)();
+    }
+  };
+};
+
+TEST_F(rate_limit_policy, a_stage_can_be_built_from_the_backend_and_the_names) {
+  cachet::cached<&send_report, context_probe> plain{backend, cachet::options{.rate_limit = 9}};
+  EXPECT_EQ(seen.backend, &backend);
+  EXPECT_EQ(seen.function_name, cachet::detail::function_name<&send_report>());
+  EXPECT_EQ(seen.key_template, "");
+  EXPECT_EQ(seen.rate_limit, 9u);
+  auto lambda = cachet::make_cached<context_probe, cachet::key<"lambda:{}">>(
+      [](int x) { return x; }, backend);
+  EXPECT_EQ(seen.function_name, "");
+  EXPECT_EQ(seen.key_template, "lambda:{}");
+  EXPECT_EQ(lambda(4), 4);
+  EXPECT_EQ(plain(1, "a"), "1/a");
 }
 
 }  // namespace

@@ -297,8 +297,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                        .has_key_template = pack::template has<key_kind>,
                                        .clock = opts.clock,
                                        .max_stale = effective_max_stale(opts)}),
-        call_stages_(opts),
-        load_stages_(opts) {}
+        call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
+                                                 key_template_of<key_policy>}),
+        load_stages_(stage_context<backend_type>{opts, backend, Function::name(),
+                                                 key_template_of<key_policy>}) {}
 
   cached_impl(const cached_impl&) = delete;
   cached_impl& operator=(const cached_impl&) = delete;

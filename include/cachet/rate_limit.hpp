@@ -3,28 +3,38 @@
 
 #include <cachet/clock.hpp>
 #include <cachet/detail/fixed_string.hpp>
+#include <cachet/detail/hash.hpp>
 #include <cachet/detail/key/template.hpp>
+#include <cachet/detail/memory/reader_slots.hpp>
 #include <cachet/detail/policy.hpp>
 #include <cachet/detail/resilience/option.hpp>
 #include <cachet/detail/resilience/rate_key.hpp>
+#include <cachet/detail/spinlock.hpp>
+#include <cachet/detail/stages.hpp>
 #include <cachet/error.hpp>
 #include <cachet/errors.hpp>
 #include <cachet/options.hpp>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <thread>
 #include <utility>
+
+#if defined(__linux__)
+#include <time.h>
+#endif
 
 namespace cachet {
 
@@ -40,90 +50,25 @@ struct rate_limit_decision {
   std::uint64_t remaining = 0;
 
   explicit operator bool() const noexcept { return allowed; }
+
+  friend bool operator==(const rate_limit_decision&, const rate_limit_decision&) = default;
 };
 
-/// A local rate limiter, GCRA (the generic cell rate algorithm, a token bucket kept as one
-/// number): each key may make `limit` calls per `period` on average, in bursts of up to `limit`
-/// calls; one call's worth comes back every `interval() = period / limit`, so a full bucket
-/// refills in `period`. Over any span of time t a key gets at most `limit + t / interval()` calls.
-/// Thread-safe: each key's state is one atomic updated by compare-and-swap, in a map split into
-/// shards whose locks are only taken exclusively to add or drop keys. The state is one time value
-/// per key, so a shared store (Redis) can hold it for a distributed limit with the same decisions.
-///
-/// Memory stays bounded by the keys active within the last period: a key whose bucket has
-/// refilled is dropped when its shard grows, since its state equals that of a key never seen.
-///
-///     cachet::rate_limiter per_user(100, std::chrono::minutes(1));
-///     if (cachet::rate_limit_decision d = per_user.try_acquire(user_id); !d) {
-///       return too_many_requests(d.retry_after);
-///     }
-class rate_limiter {
- public:
-  /// \throws cachet::error when limit is 0 or the period is shorter than `limit` nanoseconds.
-  rate_limiter(std::uint64_t limit, clock::duration period, const cachet::clock* time = nullptr)
-      : time_(&detail::clock_or_steady(time)),
-        interval_(checked_interval(limit, period)),
-        tolerance_(interval_ * static_cast<rep>(limit - 1)),
-        limit_(limit),
-        shards_(std::make_unique<shard[]>(shard_count)) {}
+namespace detail {
 
-  rate_limiter(const rate_limiter&) = delete;
-  rate_limiter& operator=(const rate_limiter&) = delete;
-
-  /// Admits and counts one call with `key` if its limit allows, else tells when to retry.
-  rate_limit_decision try_acquire(std::string_view key) {
-    const rep now = time_->now().time_since_epoch().count();
-    const std::size_t hash = std::hash<std::string_view>{}(key);
-    shard& s = shards_[hash % shard_count];
-    {
-      std::shared_lock lock(s.mutex);
-      if (const auto it = s.arrivals.find(key); it != s.arrivals.end()) {
-        return admit(it->second, now);
-      }
-    }
-    std::unique_lock lock(s.mutex);
-    if (s.arrivals.size() >= s.sweep_at) sweep(s, now);
-    const auto it = s.arrivals.try_emplace(std::string(key), fresh).first;
-    return admit(it->second, now);
-  }
-
-  /// Calls admitted per period.
-  std::uint64_t limit() const noexcept { return limit_; }
-  /// The time between two calls at the sustained rate: period / limit.
-  clock::duration interval() const noexcept { return clock::duration(interval_); }
-  /// The keys currently kept (those seen recently); for monitoring memory.
-  std::size_t tracked_keys() const {
-    std::size_t total = 0;
-    for (std::size_t i = 0; i < shard_count; ++i) {
-      std::shared_lock lock(shards_[i].mutex);
-      total += shards_[i].arrivals.size();
-    }
-    return total;
-  }
-
- private:
+// GCRA, the generic cell rate algorithm: a key's whole state is its "theoretical arrival time"
+// (TAT), the time at which its bucket will be full again; a TAT at or before now is a full bucket,
+// the state of a key never seen. A call at `now` is admitted when the backlog max(TAT, now) - now
+// is at most `tolerance` = interval * (limit - 1), and then moves the TAT one interval on. The
+// Lua script of cachet::redis_rate_limiter takes exactly these steps, so that a limit kept in
+// Redis decides as a local one does.
+struct gcra {
   using rep = clock::duration::rep;
 
-  struct text_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
-  };
+  rep interval;
+  rep tolerance;
 
-  // Each key's "theoretical arrival time": when its bucket will be full again. Values at or
-  // before now mean a full bucket, the state of a key never seen.
-  struct shard {
-    mutable std::shared_mutex mutex;
-    std::unordered_map<std::string, std::atomic<rep>, text_hash, std::equal_to<>> arrivals;
-    std::size_t sweep_at = min_sweep;
-  };
-
-  static constexpr std::size_t shard_count = 64;
-  static constexpr std::size_t min_sweep = 64;
-  static constexpr rep fresh = std::numeric_limits<rep>::min();
-
-  static rep checked_interval(std::uint64_t limit, clock::duration period) {
+  static gcra checked(std::uint64_t limit, clock::duration period) {
     if (limit == 0) {
       throw error(
           "cachet::rate_limiter: the limit is 0, which would reject every call; admit at "
@@ -134,44 +79,289 @@ class rate_limiter {
           "cachet::rate_limiter: the period must be positive and at least `limit` "
           "nanoseconds long; use a longer period");
     }
-    return period.count() / static_cast<rep>(limit);
+    const rep interval = period.count() / static_cast<rep>(limit);
+    return {interval, interval * static_cast<rep>(limit - 1)};
   }
 
-  rate_limit_decision admit(std::atomic<rep>& arrival, rep now) const noexcept {
+  struct step {
+    rate_limit_decision decision;
+    rep next;  // the TAT to store when admitted
+  };
+
+  // Without `Remaining`, decision.remaining is left 0: callers that only admit or refuse (the
+  // rate_limit policy) skip its division, the slowest instruction of the step.
+  template <bool Remaining = true>
+  step decide(rep seen, rep now) const noexcept {
+    const rep start = std::max(seen, now);
+    const rep backlog = start - now;
+    if (backlog > tolerance) return {{false, clock::duration(backlog - tolerance), 0}, seen};
+    const rep next = start + interval;
+    std::uint64_t remaining = 0;
+    if constexpr (Remaining) {
+      const rep room = tolerance - (next - now);
+      remaining = room < 0 ? 0 : static_cast<std::uint64_t>(room / interval) + 1;
+    }
+    return {{true, clock::duration::zero(), remaining}, next};
+  }
+
+  template <bool Remaining, class Atomic>
+  rate_limit_decision admit(Atomic arrival, rep now) const noexcept {
     rep seen = arrival.load(std::memory_order_relaxed);
     for (;;) {
-      const rep start = std::max(seen, now);
-      const rep backlog = start - now;
-      if (backlog > tolerance_) return {false, clock::duration(backlog - tolerance_), 0};
-      const rep next = start + interval_;
-      if (arrival.compare_exchange_weak(seen, next, std::memory_order_relaxed)) {
-        const rep room = tolerance_ - (next - now);
-        return {true, clock::duration::zero(),
-                room < 0 ? 0 : static_cast<std::uint64_t>(room / interval_) + 1};
+      const step s = decide<Remaining>(seen, now);
+      if (!s.decision.allowed ||
+          arrival.compare_exchange_weak(seen, s.next, std::memory_order_relaxed)) {
+        return s.decision;
       }
     }
   }
+};
+
+struct rate_limiter_access;
+
+// The time a rate_limiter reads when given no clock. As cachet::memory does for expiry, it is
+// the coarse monotonic clock on Linux: the precise one costs as much as the rest of a check, and
+// the coarse one's resolution (a tick, 1 to 4 ms) is far below a limit's period (seconds). It is
+// the steady clock's time, read at the last tick: never ahead of it, and behind it by less than
+// `coarse_resolution()`.
+inline clock::duration::rep coarse_now() noexcept {
+#if defined(__linux__)
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                     std::chrono::nanoseconds(ts.tv_nsec))
+      .count();
+#else
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+#endif
+}
+
+inline clock::duration coarse_resolution() noexcept {
+#if defined(__linux__)
+  static const clock::duration resolution = [] {
+    timespec ts{};
+    ::clock_getres(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                       std::chrono::nanoseconds(ts.tv_nsec));
+  }();
+  return resolution;
+#else
+  return clock::duration::zero();
+#endif
+}
+
+}  // namespace detail
+
+/// A local rate limiter, GCRA (the generic cell rate algorithm, a token bucket kept as one
+/// number): each key may make `limit` calls per `period` on average, in bursts of up to `limit`
+/// calls; one call's worth comes back every `interval() = period / limit`, so a full bucket
+/// refills in `period`. Over any span of time t a key gets at most `limit + t / interval()` calls.
+///
+/// Thread-safe, and no lock or other memory written by one key's calls is written by another
+/// key's: each key's state is one atomic updated by compare-and-swap, found in a map split into
+/// shards that a thread reads after marking a reader slot of its own (see
+/// detail/memory/reader_slots.hpp); a shard's lock is only taken to add or drop keys. The empty
+/// key (one limit for everything) needs no map at all. The state is one time value per key, so a
+/// shared store can hold it for a distributed limit with the same decisions
+/// (cachet::redis_rate_limiter).
+///
+/// Memory stays bounded by the keys active within the last period: a key whose bucket has
+/// refilled is dropped when its shard grows, since its state equals that of a key never seen.
+///
+///     cachet::rate_limiter per_user(100, std::chrono::minutes(1));
+///     if (cachet::rate_limit_decision d = per_user.try_acquire(user_id); !d) {
+///       return too_many_requests(d.retry_after);
+///     }
+class rate_limiter {
+ public:
+  /// Reads `time` (which must outlive the limiter). Without one it reads the steady clock as of
+  /// its last tick (detail::coarse_now: a few milliseconds of resolution, for a fraction of the
+  /// cost): decisions are then those of a clock that ticks, so a call may be admitted up to one
+  /// tick early, and retry_after includes one tick, so that waiting it is always enough.
+  /// \throws cachet::error when limit is 0 or the period is shorter than `limit` nanoseconds.
+  rate_limiter(std::uint64_t limit, clock::duration period, const cachet::clock* time = nullptr)
+      : time_(time),
+        slack_(time != nullptr ? clock::duration::zero() : detail::coarse_resolution()),
+        rule_(detail::gcra::checked(limit, period)),
+        limit_(limit),
+        shards_(std::make_unique<shard[]>(shard_count)),
+        readers_(std::make_unique<reader[]>(detail::reader_slot_count)) {
+    for (std::size_t i = 0; i < shard_count; ++i) {
+      shards_[i].number = static_cast<std::uint32_t>(i + 1);
+    }
+  }
+
+  rate_limiter(const rate_limiter&) = delete;
+  rate_limiter& operator=(const rate_limiter&) = delete;
+
+  /// Admits and counts one call with `key` if its limit allows, else tells when to retry.
+  rate_limit_decision try_acquire(std::string_view key) { return acquire<true>(key); }
+
+  /// Calls admitted per period.
+  std::uint64_t limit() const noexcept { return limit_; }
+  /// The time between two calls at the sustained rate: period / limit.
+  clock::duration interval() const noexcept { return clock::duration(rule_.interval); }
+  /// The non-empty keys currently kept (those seen recently), for monitoring memory; the empty
+  /// key takes no memory of its own.
+  std::size_t tracked_keys() const {
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < shard_count; ++i) {
+      std::lock_guard lock(shards_[i].lock);
+      total += shards_[i].arrivals.size();
+    }
+    return total;
+  }
+
+ private:
+  friend struct detail::rate_limiter_access;
+  using rep = detail::gcra::rep;
+
+  template <bool Remaining>
+  rate_limit_decision acquire(std::string_view key) {
+    rate_limit_decision d = decide<Remaining>(key);
+    if (!d.allowed) d.retry_after += slack_;
+    return d;
+  }
+
+  template <bool Remaining>
+  rate_limit_decision decide(std::string_view key) {
+    const rep now =
+        time_ != nullptr ? time_->now().time_since_epoch().count() : detail::coarse_now();
+    if (key.empty()) return rule_.admit<Remaining>(std::atomic_ref<rep>(whole_), now);
+    const key_view lookup{key, detail::hash_bytes(key)};
+    shard& s = shards_[(lookup.hash >> shard_shift) & (shard_count - 1)];
+    if (const int slot = detail::reader_slot(); slot >= 0) {
+      reader& r = readers_[slot];
+      if (enter(r, s)) {
+        const auto it = s.arrivals.find(lookup);
+        const bool found = it != s.arrivals.end();
+        const rate_limit_decision decision =
+            found ? rule_.admit<Remaining>(std::atomic_ref<rep>(it->second), now)
+                  : rate_limit_decision{};
+        r.reading.store(0, std::memory_order_release);
+        if (found) return decision;
+      }
+    }
+    exclusive lock(*this, s);
+    auto it = s.arrivals.find(lookup);
+    if (it == s.arrivals.end()) {
+      if (s.arrivals.size() >= s.sweep_at) sweep(s, now);
+      it = s.arrivals.emplace(stored_key{std::string(key), lookup.hash}, fresh).first;
+    }
+    return rule_.admit<Remaining>(std::atomic_ref<rep>(it->second), now);
+  }
+
+  // Keys short enough for the string's own buffer (15 bytes with libstdc++) sit in the map's
+  // slot next to their TAT: a lookup reads the map's metadata and one slot.
+  struct stored_key {
+    std::string text;
+    std::uint64_t hash;
+  };
+  struct key_view {
+    std::string_view text;
+    std::uint64_t hash;
+  };
+  struct key_hash {
+    using is_transparent = void;
+    using is_avalanching = void;
+    std::size_t operator()(const stored_key& k) const noexcept { return k.hash; }
+    std::size_t operator()(const key_view& k) const noexcept { return k.hash; }
+  };
+  struct key_equal {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return a.hash == b.hash && std::string_view(a.text) == std::string_view(b.text);
+    }
+  };
+
+  // Values at or before now mean a full bucket, the state of a key never seen.
+  static constexpr rep fresh = std::numeric_limits<rep>::min();
+
+  static constexpr std::size_t shard_count = 64;
+  // The map places keys by the hash's top bits and filters by its low byte: shards take bits
+  // that neither uses until a shard holds millions of keys.
+  static constexpr int shard_shift = 40;
+  static constexpr std::size_t min_sweep = 64;
+
+  // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
+  // readers write only their own slot's line and the key's atomic.
+  struct alignas(64) shard {
+    mutable detail::spinlock lock;
+    std::atomic<bool> writing{false};
+    std::uint32_t number = 0;  // index + 1, as reader slots record it
+    // TATs are updated through std::atomic_ref by readers; the map moves them (rehash, erase)
+    // only while it is held exclusively.
+    boost::unordered_flat_map<stored_key, rep, key_hash, key_equal> arrivals;
+    std::size_t sweep_at = min_sweep;
+  };
+
+  struct alignas(64) reader {
+    std::atomic<std::uint32_t> reading{0};  // the shard number being read, 0 = none
+  };
+
+  // False while a writer holds the shard: the caller then takes the writers' path.
+  static bool enter(reader& r, const shard& s) noexcept {
+    r.reading.store(s.number, std::memory_order_seq_cst);
+    if (!s.writing.load(std::memory_order_seq_cst)) return true;
+    r.reading.store(0, std::memory_order_release);
+    return false;
+  }
+
+  // Exclusive access to a shard: no other writer, and no reader inside it.
+  class exclusive {
+   public:
+    exclusive(const rate_limiter& limiter, shard& s) noexcept : s_(s) {
+      s.lock.lock();
+      s.writing.store(true, std::memory_order_seq_cst);
+      for (int i = 0; i < detail::reader_slot_count; ++i) {
+        while (limiter.readers_[i].reading.load(std::memory_order_seq_cst) == s.number) {
+          std::this_thread::yield();
+        }
+      }
+    }
+    ~exclusive() {
+      s_.writing.store(false, std::memory_order_release);
+      s_.lock.unlock();
+    }
+    exclusive(const exclusive&) = delete;
+    exclusive& operator=(const exclusive&) = delete;
+
+   private:
+    shard& s_;
+  };
 
   // Drops the keys whose buckets are full again. Sweeping when the shard has doubled since the
   // last sweep keeps the cost amortised O(1) per new key.
   static void sweep(shard& s, rep now) {
-    std::erase_if(s.arrivals, [now](const auto& entry) {
-      return entry.second.load(std::memory_order_relaxed) <= now;
-    });
+    boost::unordered::erase_if(s.arrivals,
+                               [now](const auto& entry) { return entry.second <= now; });
     s.sweep_at = std::max(min_sweep, 2 * s.arrivals.size());
   }
 
   const cachet::clock* time_;
-  rep interval_;
-  rep tolerance_;
+  clock::duration slack_;  // added to retry_after: how far behind the time read may be
+  detail::gcra rule_;
   std::uint64_t limit_;
   std::unique_ptr<shard[]> shards_;
+  std::unique_ptr<reader[]> readers_;
+  alignas(64) rep whole_ = fresh;  // the empty key's TAT, only used through std::atomic_ref
 };
 
 namespace detail {
+
+// What the rate_limit policy calls: a decision without `remaining`, which it does not report.
+struct rate_limiter_access {
+  static rate_limit_decision admit(rate_limiter& limiter, std::string_view key) {
+    return limiter.acquire<false>(key);
+  }
+};
+
 struct rate_limit_kind {};
 struct per_kind {};
 struct by_kind {};
+struct serve_cached_kind {};
+struct per_process_kind {};
 
 struct whole_function_rate_key {
   template <class... Args>
@@ -180,6 +370,39 @@ struct whole_function_rate_key {
   }
   template <class... Args>
   static void render(std::string&, const Args&...) {}
+  template <class... Args>
+  static constexpr std::size_t binary_size = 0;
+  template <class... Args>
+  static std::array<char, 0> binary_bytes(const Args&...) {
+    return {};
+  }
+};
+
+// A limit kept outside the process, which every process reaching it shares.
+class shared_rate_limiter {
+ public:
+  virtual ~shared_rate_limiter() = default;
+  virtual rate_limit_decision try_acquire(std::string_view key) = 0;
+};
+
+struct shared_rate_limit_settings {
+  std::string_view scope;  // names the limited function; keys of two scopes never meet
+  std::uint64_t limit;
+  clock::duration period;
+  const cachet::clock* time;  // null: the shared store's own clock
+};
+
+// Customisation point of cachet::rate_limit: a backend whose stores are shared between processes
+// (cachet::redis) specialises it with
+//   static std::unique_ptr<shared_rate_limiter> make(Backend&, const shared_rate_limit_settings&);
+// so that rate_limit keeps its limits there. This header knows no backend: the specialisation
+// lives with the backend (<cachet/redis/rate_limiter.hpp> for Redis).
+template <class Backend>
+struct shared_rate_limits {};
+
+template <class Backend>
+concept shares_rate_limits = requires(Backend& b, const shared_rate_limit_settings& s) {
+  { shared_rate_limits<Backend>::make(b, s) } -> std::same_as<std::unique_ptr<shared_rate_limiter>>;
 };
 }  // namespace detail
 
@@ -201,68 +424,149 @@ struct by : detail::option<detail::by_kind> {
   static constexpr bool check() {
     return detail::check_rate_key_template<S, Args...>();
   }
+  /// The key's text, under which a shared store (Redis) keeps the limit.
   template <class... Args>
   static void render(std::string& out, const Args&... args) {
     if constexpr (check<Args...>()) detail::render_key_template<S>(out, args...);
   }
+  /// The key in process: the arguments' binary keys (see detail/resilience/rate_key.hpp).
+  template <class... Args>
+  static void render_binary(std::string& out, const Args&... args) {
+    if constexpr (check<Args...>()) detail::render_binary_rate_key<S>(out, args...);
+  }
+  /// The size of the binary key when it is known at compile time, else detail::variable_size.
+  template <class... Args>
+  static constexpr std::size_t binary_size = detail::rate_key_bytes<S, Args...>;
+  template <class... Args>
+  static auto binary_bytes(const Args&... args) {
+    return detail::binary_rate_key_bytes<S>(args...);
+  }
 };
+
+/// An option of cachet::rate_limit: a call over the limit returns the cached result for its
+/// arguments when there is one, instead of throwing cachet::rate_limited (which it still throws
+/// when nothing is cached).
+///
+///     cachet::cached<&quote, cachet::ttl<10>, cachet::rate_limit<100, cachet::per<60>,
+///                    cachet::serve_cached>> q;
+struct serve_cached : detail::option<detail::serve_cached_kind> {};
+
+/// An option of cachet::rate_limit: keeps the limit in this process even when the backend is
+/// shared (cachet::redis), so that each process admits `Limit` calls per period on its own and
+/// no call waits for the backend to be asked.
+///
+///     cachet::cached<&f, cachet::backend<cachet::redis>,
+///                    cachet::rate_limit<100, cachet::per<60>, cachet::per_process>> g;
+struct per_process : detail::option<detail::per_process_kind> {};
 
 /// Policy: admits at most `Limit` calls per period (GCRA, see cachet::rate_limiter), counting
 /// every call, hits included; a call over the limit throws cachet::rate_limited, whose
-/// `retry_after()` says when to try again. Options, in any order: `per<Seconds>` (required) and
-/// `by<"template">` (one limit per rendered key; without it one limit for the whole function).
-/// Defaults: `options::rate_limit` and `options::rate_limit_period` override them; the limiter
-/// reads `options::clock`.
+/// `retry_after()` says when to try again. Options, in any order, each at most once:
+/// - `per<Seconds>` (required): the period;
+/// - `by<"template">`: one limit per rendered key; without it one limit for the whole function;
+/// - `serve_cached`: over the limit, return the cached result if there is one;
+/// - `per_process`: keep the limit in the process even on a shared backend.
+/// `options::rate_limit` and `options::rate_limit_period` override the numbers; the limit reads
+/// `options::clock`, or without one the steady clock at tick resolution (see rate_limiter).
 ///
 ///     cachet::cached<&send_report, cachet::rate_limit<100, cachet::per<60>, cachet::by<"{}">>>
 ///         report;  // 100 calls a minute per user id
 ///
-/// The limit is local to the cached object (each process has its own).
+/// Where the limit lives follows the backend. With cachet::memory it is local to the cached
+/// object. With cachet::redis it is kept in Redis (cachet::redis_rate_limiter, one EVALSHA per
+/// call), under the function's name (or, for a function object, its key template): every cached
+/// object of that function on that server, in any process, shares one limit per key. Time is
+/// then the Redis server's, unless `options::clock` is given, whose time is sent instead (every
+/// process must then read the same clock). When Redis cannot answer, each process limits on its
+/// own (see cachet::redis_rate_limiter). `per_process` keeps the local limit.
 template <std::uint64_t Limit, class... Options>
 struct rate_limit : detail::policy<detail::rate_limit_kind> {
   static_assert(Limit > 0,
                 "cachet::rate_limit: the limit must be at least 1 call per period; leave the "
                 "policy out to admit every call");
-  static_assert((detail::is_option_of<Options, detail::per_kind, detail::by_kind> && ...),
-                "cachet::rate_limit: its options are cachet::per<Seconds> and cachet::by<\"...\">; "
-                "give other policies to cached<> directly");
+  static_assert((detail::is_option_of<Options, detail::per_kind, detail::by_kind,
+                                      detail::serve_cached_kind, detail::per_process_kind> &&
+                 ...),
+                "cachet::rate_limit: its options are cachet::per<Seconds>, cachet::by<\"...\">, "
+                "cachet::serve_cached and cachet::per_process; give other policies to cached<> "
+                "directly");
   static_assert(detail::option_count<detail::per_kind, Options...> == 1,
                 "cachet::rate_limit: give the period exactly once, e.g. "
                 "cachet::rate_limit<100, cachet::per<60>>");
   static_assert(detail::option_count<detail::by_kind, Options...> <= 1,
                 "cachet::rate_limit: give at most one cachet::by<> key template");
+  static_assert(detail::option_count<detail::serve_cached_kind, Options...> <= 1 &&
+                    detail::option_count<detail::per_process_kind, Options...> <= 1,
+                "cachet::rate_limit: an option is given twice; keep one");
 
   using period = detail::find_option_t<detail::per_kind, per<1>, Options...>;
   using rate_key =
       detail::find_option_t<detail::by_kind, detail::whole_function_rate_key, Options...>;
 
+  /// Whether a call over the limit returns the cached result when there is one (serve_cached).
+  static constexpr bool serves_cached =
+      detail::option_count<detail::serve_cached_kind, Options...> == 1;
+  /// Whether the limit stays in the process on a shared backend (per_process).
+  static constexpr bool per_process_only =
+      detail::option_count<detail::per_process_kind, Options...> == 1;
+
   /// Wraps every call of a cached function: the limiter is asked before the cache is.
   template <class Value>
   class call_stage {
    public:
-    explicit call_stage(const options& opts)
-        : limiter_(opts.rate_limit.value_or(Limit),
-                   opts.rate_limit_period
-                       ? std::chrono::duration_cast<clock::duration>(*opts.rate_limit_period)
-                       : std::chrono::duration_cast<clock::duration>(period::value),
-                   opts.clock) {}
+    template <class Backend>
+    explicit call_stage(const detail::stage_context<Backend>& context) {
+      const std::uint64_t limit = context.opts.rate_limit.value_or(Limit);
+      const clock::duration length =
+          context.opts.rate_limit_period
+              ? std::chrono::duration_cast<clock::duration>(*context.opts.rate_limit_period)
+              : std::chrono::duration_cast<clock::duration>(period::value);
+      if constexpr (!per_process_only && detail::shares_rate_limits<Backend>) {
+        const std::string_view scope =
+            context.function_name.empty() ? context.key_template : context.function_name;
+        shared_ = detail::shared_rate_limits<Backend>::make(
+            context.backend, {scope, limit, length, context.opts.clock});
+      } else {
+        local_.emplace(limit, length, context.opts.clock);
+      }
+    }
 
     template <class Next, class... Args>
     Value operator()(std::string_view, Next&& next, const Args&... args) {
       if constexpr (rate_key::template check<Args...>()) {
-        thread_local std::string buffer;
-        buffer.clear();
-        rate_key::render(buffer, args...);
-        const rate_limit_decision decision = limiter_.try_acquire(buffer);
+        const rate_limit_decision decision = shared_ ? ask_shared(args...) : ask_local(args...);
         if (!decision) throw rate_limited(decision.retry_after);
-        return std::forward<Next>(next)();
-      } else {
-        return std::forward<Next>(next)();
       }
+      return std::forward<Next>(next)();
     }
 
    private:
-    rate_limiter limiter_;
+    // Others read a shared limit's keys: they are the template's text.
+    template <class... Args>
+    rate_limit_decision ask_shared(const Args&... args) {
+      thread_local std::string buffer;
+      buffer.clear();
+      rate_key::render(buffer, args...);
+      return shared_->try_acquire(buffer);
+    }
+
+    // A local limit's keys stay in the process: binary, and on the stack for numbers.
+    template <class... Args>
+    rate_limit_decision ask_local(const Args&... args) {
+      if constexpr (rate_key::template binary_size<Args...> == detail::variable_size) {
+        thread_local std::string buffer;
+        buffer.clear();
+        rate_key::render_binary(buffer, args...);
+        return detail::rate_limiter_access::admit(*local_, buffer);
+      } else {
+        const auto bytes = rate_key::binary_bytes(args...);
+        return detail::rate_limiter_access::admit(*local_,
+                                                  std::string_view(bytes.data(), bytes.size()));
+      }
+    }
+
+    std::optional<rate_limiter> local_;
+    std::unique_ptr<detail::shared_rate_limiter> shared_;
   };
 };
 

@@ -134,6 +134,7 @@ class redis {
   using script = resp3::script;                    ///< a Lua script run by EVALSHA
   using subscriber = resp3::subscriber;            ///< pub/sub on a connection of its own
   using message = resp3::message;                  ///< a pub/sub message
+  using rate_limiter = class redis_rate_limiter;   ///< see <cachet/redis/rate_limiter.hpp>
 
   /// Stores the results of one cached function; used by cachet::cached.
   template <class Value, std::size_t TagCount, class Codec = json_codec>
@@ -288,5 +289,7 @@ class redis {
 };
 
 }  // namespace cachet
+
+#include <cachet/redis/rate_limiter.hpp>
 
 #endif

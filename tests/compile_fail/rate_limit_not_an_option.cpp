@@ -1,4 +1,4 @@
-// expect: cachet::rate_limit: its options are cachet::per<Seconds> and cachet::by
+// expect: cachet::rate_limit: its options are cachet::per<Seconds>, cachet::by
 #include <cachet.hpp>
 #include <cachet/rate_limit.hpp>
 

@@ -15,13 +15,34 @@ namespace cachet::detail {
 // may declare
 //   template <class Value> class call_stage;  // around every call, hits included
 //   template <class Value> class load_stage;  // around each call of the function, on a miss
-// Each stage is constructed from the cached object's cachet::options, lives as long as it, and is
-// called as `stage(key, next, args...)`, where next() runs the rest of the call and returns its
-// Value, and args are the call's arguments (without a member function's object), so a stage can
-// render a template of its own over them.
+// Each stage is constructed from a stage_context, or from the cached object's cachet::options
+// alone when it has no such constructor, lives as long as the cached object, and is called as
+// `stage(key, next, args...)`, where next() runs the rest of the call and returns its Value, and
+// args are the call's arguments (without a member function's object), so a stage can render a
+// template of its own over them.
 // `key` identifies the call within its cached function (the store's key: binary for in-process
 // stores, the Redis key text for Redis); it stays valid until next() is called. Stages run in the
 // order their policies are given.
+
+// What a stage is built from: the options, and the backend and names of the cached function, for
+// stages that keep state on the backend (a rate limit in Redis is shared by every process).
+template <class Backend>
+struct stage_context {
+  const options& opts;
+  Backend& backend;
+  std::string_view function_name;  // the function's qualified name; empty for function objects
+  std::string_view key_template;   // the cachet::key<> template; empty without one
+};
+
+// The template text of a key policy (cachet::key<S>::text), empty for the default key.
+template <class KeyPolicy>
+inline constexpr std::string_view key_template_of = [] {
+  if constexpr (requires { KeyPolicy::text; }) {
+    return std::string_view(KeyPolicy::text);
+  } else {
+    return std::string_view();
+  }
+}();
 
 template <class P, class Value, class = void>
 struct call_stage_of {
@@ -41,13 +62,18 @@ struct load_stage_of<P, Value, std::void_t<typename P::template load_stage<Value
   using type = std::tuple<typename P::template load_stage<Value>>;
 };
 
-template <class Stage>
-const options& options_for(const options& opts) noexcept {
-  return opts;
+// What Stage is constructed from: the whole context if it takes one, else the options.
+template <class Stage, class Backend>
+const auto& stage_argument(const stage_context<Backend>& context) noexcept {
+  if constexpr (std::is_constructible_v<Stage, const stage_context<Backend>&>) {
+    return context;
+  } else {
+    return context.opts;
+  }
 }
 
-// The stages of one hook, each built in place from the options (stages may hold atomics and
-// locks, so they are neither copied nor moved).
+// The stages of one hook, each built in place (stages may hold atomics and locks, so they are
+// neither copied nor moved).
 template <class Tuple>
 struct stage_list;
 
@@ -55,7 +81,9 @@ template <class... Stages>
 struct stage_list<std::tuple<Stages...>> {
   static constexpr bool empty = sizeof...(Stages) == 0;
 
-  explicit stage_list(const options& opts) : items(options_for<Stages>(opts)...) {}
+  template <class Backend>
+  explicit stage_list(const stage_context<Backend>& context)
+      : items(stage_argument<Stages>(context)...) {}
 
   template <class Core, class... Args>
   decltype(auto) run(std::string_view key, Core&& core, const Args&... args) {

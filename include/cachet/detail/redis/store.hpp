@@ -412,10 +412,13 @@ class redis_store {
   // Before any Redis operation, so that misuse is reported the same way whatever the breaker
   // says, and never spends a half-open probe.
   void check_key(const redis_runtime& rt, std::string_view key) const {
-    if (has_key_template_ && (key.starts_with("tag:") || key.starts_with("fn:"))) {
+    if (has_key_template_ &&
+        (key.starts_with("tag:") || key.starts_with("fn:") || key.starts_with("rate:"))) {
       throw cachet::error("cachet::redis: the key \"" + std::string(key) +
-                          "\" would share Redis keys with cachet's counters (" + rt.key_base() +
-                          "tag:... and fn:...); start the key template with something else");
+                          "\" would share Redis keys with cachet's counters and rate limits (" +
+                          rt.key_base() +
+                          "tag:..., fn:... and rate:...); start the key template with something "
+                          "else");
     }
   }
 

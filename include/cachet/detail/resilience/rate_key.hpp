@@ -1,13 +1,18 @@
 #ifndef CACHET_DETAIL_RESILIENCE_RATE_KEY_HPP
 #define CACHET_DETAIL_RESILIENCE_RATE_KEY_HPP
 
+#include <cachet/detail/binary_key.hpp>
 #include <cachet/detail/fixed_string.hpp>
 #include <cachet/detail/key/template.hpp>
 #include <cachet/detail/policy.hpp>
 #include <cachet/key_encoding.hpp>
 
+#include <array>
 #include <cstddef>
+#include <cstring>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -65,6 +70,75 @@ constexpr bool check_rate_key_template() {
     return check_rate_key_arguments<S, std::remove_cvref_t<Args>...>(
         std::index_sequence_for<Args...>{});
   }
+}
+
+// The in-process form of a rate key: the binary keys (detail/binary_key.hpp) of the arguments
+// the template names, in its order. Its literal text is the same for every call, so it is left
+// out; the text form is only needed where others read the key (Redis).
+template <fixed_string S, class... Args>
+void render_binary_rate_key(std::string& out, const Args&... args) {
+  [[maybe_unused]] const std::tuple<const Args&...> arguments(args...);
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          constexpr template_segment segment = parsed_key_template<S>.segments[I];
+          if constexpr (segment.is_argument) {
+            append_binary_key(out, std::get<segment.argument>(arguments));
+          }
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<parsed_key_template<S>.segment_count>{});
+}
+
+inline constexpr std::size_t variable_size = static_cast<std::size_t>(-1);
+
+// When every argument the template names is a number, the binary rate key has a size known at
+// compile time and is built on the stack: rate_key_bytes<S, Args...> is that size, or
+// variable_size when some named argument's key has a variable size.
+template <fixed_string S, class... Args>
+inline constexpr std::size_t rate_key_bytes = [] {
+  using types = std::tuple<std::remove_cvref_t<Args>...>;
+  std::size_t total = 0;
+  bool fixed = true;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          constexpr template_segment segment = parsed_key_template<S>.segments[I];
+          if constexpr (segment.is_argument) {
+            using argument = std::tuple_element_t<segment.argument, types>;
+            if constexpr (fixed_size_key_argument<argument>) {
+              total += sizeof(argument);
+            } else {
+              fixed = false;
+            }
+          }
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<parsed_key_template<S>.segment_count>{});
+  return fixed ? total : variable_size;
+}();
+
+template <fixed_string S, class... Args>
+std::array<char, rate_key_bytes<S, Args...>> binary_rate_key_bytes(const Args&... args) {
+  std::array<char, rate_key_bytes<S, Args...>> bytes;
+  [[maybe_unused]] const std::tuple<const Args&...> arguments(args...);
+  [[maybe_unused]] char* out = bytes.data();
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          constexpr template_segment segment = parsed_key_template<S>.segments[I];
+          if constexpr (segment.is_argument) {
+            const auto& value = std::get<segment.argument>(arguments);
+            std::memcpy(out, &value, sizeof value);
+            out += sizeof value;
+          }
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<parsed_key_template<S>.segment_count>{});
+  return bytes;
 }
 
 }  // namespace cachet::detail
