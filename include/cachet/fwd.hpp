@@ -51,6 +51,10 @@ template <std::size_t Retries, class... Options>
 struct retry;
 template <std::uint64_t MaxStaleSeconds>
 struct fail_safe;
+struct serve_cached;
+struct per_process;
+class redis;
+class redis_rate_limiter;
 
 }  // namespace cachet
 
