@@ -11,13 +11,16 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,6 +28,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace cachet::detail {
 
@@ -41,8 +45,48 @@ struct hashed_key_hash {
 
 struct hashed_key_equal {
   bool operator()(const hashed_key& a, const hashed_key& b) const noexcept {
-    return a.hash == b.hash && a.text == b.text;
+    return a.hash == b.hash && same_bytes(a.text, b.text);
   }
+};
+
+// Names one stored entry, for the records that outlive it (LRU order, expiry queue): `serial` is
+// unique within a shard, so a reference finds the entry it was made for, or nothing once that
+// entry is gone, even if its key has been stored again since.
+struct entry_ref {
+  std::uint64_t hash;
+  std::uint64_t serial;
+};
+
+// A stored entry's key, owned by its map slot. Short keys (the binary keys of numbers) sit in
+// std::string's inline buffer, so a lookup compares them without leaving the slot.
+struct stored_key {
+  std::uint64_t hash;
+  std::string text;
+  std::uint64_t serial;
+};
+
+// Stored keys are looked up by their text (hashed_key) or by the entry they name (entry_ref).
+struct stored_key_hash {
+  using is_transparent = void;
+  using is_avalanching = void;
+  std::size_t operator()(const stored_key& k) const noexcept { return k.hash; }
+  std::size_t operator()(const hashed_key& k) const noexcept { return k.hash; }
+  std::size_t operator()(const entry_ref& k) const noexcept { return k.hash; }
+};
+
+struct stored_key_equal {
+  using is_transparent = void;
+  bool operator()(const stored_key& a, const stored_key& b) const noexcept {
+    return a.hash == b.hash && same_bytes(a.text, b.text);
+  }
+  bool operator()(const hashed_key& a, const stored_key& b) const noexcept {
+    return a.hash == b.hash && same_bytes(a.text, b.text);
+  }
+  bool operator()(const stored_key& a, const hashed_key& b) const noexcept { return (*this)(b, a); }
+  bool operator()(const entry_ref& a, const stored_key& b) const noexcept {
+    return a.serial == b.serial && a.hash == b.hash;
+  }
+  bool operator()(const stored_key& a, const entry_ref& b) const noexcept { return (*this)(b, a); }
 };
 
 // What a store needs from its backend: the time and the tag counters.
@@ -56,8 +100,13 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // lock, map, LRU list and counters, so hits on different keys from different threads do not
 // contend. Misses on one key are computed once (single flight): the first caller computes, later
 // callers wait for its result or its exception. Since a store's ttl is the same for every entry,
-// insertion order is expiry order, and a second list in that order lets each insert reclaim the
-// entries that have expired without a scan.
+// insertion order is expiry order, and a queue in that order lets each insert reclaim the entries
+// that have expired without a scan.
+//
+// Entries live inside the map's slots, key, deadline and value side by side, as in a plain flat
+// map: a hit reads the slot and the value's own heap data, and no separate node. Slots move when
+// the map grows, so the LRU list and the expiry queue refer to entries by entry_ref, not by
+// address, and readers hold no pointer into a shard past leaving it.
 template <class Value, std::size_t TagCount, class Backend>
 class memory_store {
  public:
@@ -84,10 +133,6 @@ class memory_store {
   memory_store(const memory_store&) = delete;
   memory_store& operator=(const memory_store&) = delete;
 
-  ~memory_store() {
-    for (std::size_t i = 0; i < shard_count_; ++i) drop_all(shards_[i]);
-  }
-
   // Returns the fresh stored value for key, or computes it with load(stable_key), where
   // stable_key is the store's own copy of key. The entry's tags are those for_each_tag(on_tag)
   // passes to on_tag; they are read before load so that an invalidation during it is not lost.
@@ -102,10 +147,10 @@ class memory_store {
       {
         enter(r, s);
         const leave_on_exit leave{r};
-        if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it->second)) {
-          if (!needs_move(s, *it->second)) {
+        if (auto it = s.entries.find(key); it != s.entries.end() && fresh(it->second)) {
+          if (!needs_move(s, it->second)) {
             r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-            Value hit(it->second->value);
+            Value hit(it->second.value);
             return hit;
           }
           move = true;
@@ -165,20 +210,20 @@ class memory_store {
     exclusive lock(*this, s);
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return std::nullopt;
-    entry* e = it->second;
-    if (e->kept_until != never && now() >= e->kept_until) return std::nullopt;
+    const entry& e = it->second;
+    if (e.kept_until != never && now() >= e.kept_until) return std::nullopt;
     if constexpr (TagCount > 0) {
-      if (!backend_->tag_counters().current(e->stamps)) return std::nullopt;
+      if (!backend_->tag_counters().current(e.stamps)) return std::nullopt;
     }
     ++s.counts.stale_served;
-    return e->value;
+    return e.value;
   }
 
   void erase(std::string_view text) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     exclusive lock(*this, s);
-    if (auto it = s.entries.find(key); it != s.entries.end()) unlink_and_delete(s, it->second);
+    if (auto it = s.entries.find(key); it != s.entries.end()) remove(s, it);
     // A load already running started before this call: its result must not be stored.
     if (auto it = s.flights.find(key); it != s.flights.end()) it->second->doomed = true;
   }
@@ -224,18 +269,29 @@ class memory_store {
  private:
   static constexpr auto never = time_point::max();
 
+  using lru_list = std::list<entry_ref>;  // most recent at the front
+
+  // What a slot holds besides its key. A hit reads `expires` and then `value`, so they come first,
+  // next to the key.
   struct entry {
-    std::string key;
-    Value value;
+    entry(time_point expires_at, time_point kept, const Value& v, const tag_stamps& s)
+        : expires(expires_at), value(v), kept_until(kept), stamps(s) {}
     time_point expires;
-    time_point kept_until;  // expires, or later for cachet::fail_safe: the expiry list's order
+    Value value;
+    time_point kept_until;  // expires, or later for cachet::fail_safe: the expiry queue's order
     tag_stamps stamps;
-    std::uint64_t hash;
-    entry* newer = nullptr;  // LRU list, most recent at head
-    entry* older = nullptr;
-    std::uint64_t pushed_at = 0;      // the shard's push count when it last went to the LRU head
-    entry* next_to_expire = nullptr;  // insertion order, oldest at head
-    entry* prev_to_expire = nullptr;
+    // Bounded stores only: the entry's place in the LRU list, and the shard's push count when it
+    // last went to the front.
+    typename lru_list::iterator lru_position{};
+    std::uint64_t pushed_at = 0;
+  };
+
+  using entry_map = boost::unordered_flat_map<stored_key, entry, stored_key_hash, stored_key_equal>;
+
+  // One per insert into a store with a ttl; its entry may be gone by the time it is reached.
+  struct expiry_record {
+    entry_ref ref;
+    time_point kept_until;
   };
 
   struct flight {
@@ -261,17 +317,19 @@ class memory_store {
     mutable spinlock lock;
     std::atomic<bool> writing{false};
     std::uint32_t number = 0;  // index + 1, as reader slots record it
-    boost::unordered_flat_map<hashed_key, entry*, hashed_key_hash, hashed_key_equal> entries;
+    entry_map entries;
     // Keyed by views of the flights' own keys.
     boost::unordered_flat_map<hashed_key, std::shared_ptr<flight>, hashed_key_hash,
                               hashed_key_equal>
         flights;
-    entry* lru_head = nullptr;
-    entry* lru_tail = nullptr;
-    entry* expiry_head = nullptr;
-    entry* expiry_tail = nullptr;
+    lru_list lru;  // bounded stores only: one reference per entry
+    // Stores with a ttl only, in insertion order (= expiry order); records before expiry_next
+    // are consumed.
+    std::vector<expiry_record> expiry;
+    std::size_t expiry_next = 0;
     std::size_t capacity = 0;
     std::uint64_t pushes = 0;
+    std::uint64_t serials = 0;
     cachet::stats counts;
   };
 
@@ -297,29 +355,26 @@ class memory_store {
   const Value* find_fresh(shard& s, const hashed_key& key, bool touch) {
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return nullptr;
-    entry* e = it->second;
-    if (e->expires != never) {
+    entry& e = it->second;
+    if (e.expires != never) {
       const time_point now = this->now();
-      if (now >= e->kept_until) {
+      if (now >= e.kept_until) {
         ++s.counts.expirations;
-        unlink_and_delete(s, e);
+        remove(s, it);
         return nullptr;
       }
       // Kept for stale(); the load that follows replaces it.
-      if (now >= e->expires) return nullptr;
+      if (now >= e.expires) return nullptr;
     }
     if constexpr (TagCount > 0) {
-      if (!backend_->tag_counters().current(e->stamps)) {
+      if (!backend_->tag_counters().current(e.stamps)) {
         ++s.counts.invalidations;
-        unlink_and_delete(s, e);
+        remove(s, it);
         return nullptr;
       }
     }
-    if (touch && needs_move(s, *e)) {
-      unlink_lru(s, e);
-      push_lru(s, e);
-    }
-    return &e->value;
+    if (touch && needs_move(s, e)) move_to_front(s, e);
+    return &e.value;
   }
 
   template <class Load>
@@ -379,62 +434,88 @@ class memory_store {
   }
 
   void store(shard& s, const flight& f, const Value& value) {
-    if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) {
-      unlink_and_delete(s, it->second);
-    }
+    if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) remove(s, it);
     const time_point now = this->now();
     reclaim_expired(s, now);
     if (s.capacity != 0 && s.entries.size() >= s.capacity) {
       ++s.counts.evictions;
-      unlink_and_delete(s, s.lru_tail);
+      remove(s, s.entries.find(s.lru.back()));
     }
     const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
-    auto* e = new entry{f.key, value, expires, expires + max_stale_, f.stamps, f.hash};
-    s.entries.emplace(hashed_key{e->key, e->hash}, e);
-    push_lru(s, e);
-    e->prev_to_expire = s.expiry_tail;
-    (s.expiry_tail ? s.expiry_tail->next_to_expire : s.expiry_head) = e;
-    s.expiry_tail = e;
+    const time_point kept_until = expires == never ? never : expires + max_stale_;
+    const entry_ref ref{f.hash, ++s.serials};
+    // The list node first: if copying the value throws, no entry is left without its LRU place.
+    if (s.capacity != 0) s.lru.push_front(ref);
+    try {
+      entry& e = s.entries
+                     .try_emplace(stored_key{f.hash, f.key, ref.serial}, expires, kept_until, value,
+                                  f.stamps)
+                     .first->second;
+      if (s.capacity != 0) {
+        e.lru_position = s.lru.begin();
+        e.pushed_at = ++s.pushes;
+      }
+    } catch (...) {
+      if (s.capacity != 0) s.lru.pop_front();
+      throw;
+    }
+    // A record whose entry is gone is harmless, so it may come last.
+    if (expires != never) push_expiry(s, {ref, kept_until});
   }
 
   // A couple per insert keeps an unbounded cache from holding expired entries forever, at a
-  // bounded cost per insert.
+  // bounded cost per insert; records of entries removed earlier are passed over on the way.
   void reclaim_expired(shard& s, time_point now) {
-    for (int i = 0; i < 2 && s.expiry_head && s.expiry_head->kept_until <= now; ++i) {
-      ++s.counts.expirations;
-      unlink_and_delete(s, s.expiry_head);
+    int reclaimed = 0;
+    for (int seen = 0; seen < 8 && reclaimed < 2 && s.expiry_next < s.expiry.size(); ++seen) {
+      const expiry_record& r = s.expiry[s.expiry_next];
+      if (r.kept_until > now) return;
+      if (auto it = s.entries.find(r.ref); it != s.entries.end()) {
+        ++s.counts.expirations;
+        remove(s, it);
+        ++reclaimed;
+      }
+      ++s.expiry_next;
     }
   }
 
-  static void push_lru(shard& s, entry* e) noexcept {
-    e->pushed_at = ++s.pushes;
-    e->newer = nullptr;
-    e->older = s.lru_head;
-    (s.lru_head ? s.lru_head->newer : s.lru_tail) = e;
-    s.lru_head = e;
+  // Records of entries removed before they expired (replaced, erased, evicted, invalidated) wait
+  // in the queue until they reach its head. Once they could outnumber the live ones, they are
+  // dropped in one pass; the pass is paid for by the inserts and removals since the last one, so
+  // the queue costs O(1) per insert and stays within about twice the entries.
+  static void push_expiry(shard& s, expiry_record record) {
+    const auto consumed = static_cast<std::ptrdiff_t>(s.expiry_next);
+    const std::size_t pending = s.expiry.size() - s.expiry_next;
+    if (pending >= 2 * s.entries.size() + 16) {
+      const auto live_end =
+          std::remove_if(s.expiry.begin() + consumed, s.expiry.end(),
+                         [&](const expiry_record& r) { return !s.entries.contains(r.ref); });
+      s.expiry.erase(live_end, s.expiry.end());
+      s.expiry.erase(s.expiry.begin(), s.expiry.begin() + consumed);
+      s.expiry_next = 0;
+    } else if (s.expiry_next >= pending) {
+      s.expiry.erase(s.expiry.begin(), s.expiry.begin() + consumed);
+      s.expiry_next = 0;
+    }
+    s.expiry.push_back(record);
   }
 
-  static void unlink_lru(shard& s, entry* e) noexcept {
-    (e->newer ? e->newer->older : s.lru_head) = e->older;
-    (e->older ? e->older->newer : s.lru_tail) = e->newer;
+  // Moving an entry to the front of the LRU list touches only list nodes, not other slots.
+  static void move_to_front(shard& s, entry& e) noexcept {
+    s.lru.splice(s.lru.begin(), s.lru, e.lru_position);
+    e.pushed_at = ++s.pushes;
   }
 
-  static void unlink_and_delete(shard& s, entry* e) {
-    s.entries.erase(hashed_key{e->key, e->hash});
-    unlink_lru(s, e);
-    (e->prev_to_expire ? e->prev_to_expire->next_to_expire : s.expiry_head) = e->next_to_expire;
-    (e->next_to_expire ? e->next_to_expire->prev_to_expire : s.expiry_tail) = e->prev_to_expire;
-    delete e;
+  static void remove(shard& s, typename entry_map::iterator it) {
+    if (s.capacity != 0) s.lru.erase(it->second.lru_position);
+    s.entries.erase(it);
   }
 
   static void drop_all(shard& s) {
-    for (entry* e = s.lru_head; e != nullptr;) {
-      entry* older = e->older;
-      delete e;
-      e = older;
-    }
     s.entries.clear();
-    s.lru_head = s.lru_tail = s.expiry_head = s.expiry_tail = nullptr;
+    s.lru.clear();
+    s.expiry.clear();
+    s.expiry_next = 0;
   }
 
   time_point now() const noexcept { return clock_ != nullptr ? clock_->now() : backend_->now(); }
@@ -480,18 +561,17 @@ class memory_store {
     {
       enter(r, s);
       const leave_on_exit leave{r};
-      if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it->second)) {
-        result.emplace(it->second->value);
-        move = counted && needs_move(s, *it->second);
+      if (auto it = s.entries.find(key); it != s.entries.end() && fresh(it->second)) {
+        result.emplace(it->second.value);
+        move = counted && needs_move(s, it->second);
       }
     }
     if (!result || !counted) return result;
     r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (move) {
       exclusive lock(*this, s);
-      if (auto it = s.entries.find(key); it != s.entries.end() && needs_move(s, *it->second)) {
-        unlink_lru(s, it->second);
-        push_lru(s, it->second);
+      if (auto it = s.entries.find(key); it != s.entries.end() && needs_move(s, it->second)) {
+        move_to_front(s, it->second);
       }
     }
     return result;
@@ -519,10 +599,10 @@ class memory_store {
     return true;
   }
 
-  // Moving an entry to the LRU head writes to its neighbours' cache lines, the main cost of a
-  // hit. Only a bounded cache evicts by that order, and an entry pushed at most capacity/8
-  // pushes ago is within the most recent eighth already, far from eviction; small caches
-  // (below 8 entries a shard) keep an exact order.
+  // Moving an entry to the front of the LRU list writes to the shard and to list nodes, and a
+  // reader must take the shard's lock for it. Only a bounded cache evicts by that order, and an
+  // entry pushed at most capacity/8 pushes ago is within the most recent eighth already, far from
+  // eviction; small caches (below 8 entries a shard) keep an exact order.
   static bool needs_move(const shard& s, const entry& e) noexcept {
     return s.capacity != 0 && s.pushes - e.pushed_at > s.capacity / 8;
   }
