@@ -10,6 +10,7 @@
 #include <cachet/stats.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include <algorithm>
 #include <array>
@@ -57,38 +58,6 @@ struct entry_ref {
   std::uint64_t serial;
 };
 
-// A stored entry's key, owned by its map slot. Short keys (the binary keys of numbers) sit in
-// std::string's inline buffer, so a lookup compares them without leaving the slot.
-struct stored_key {
-  std::uint64_t hash;
-  std::string text;
-  std::uint64_t serial;
-};
-
-// Stored keys are looked up by their text (hashed_key) or by the entry they name (entry_ref).
-struct stored_key_hash {
-  using is_transparent = void;
-  using is_avalanching = void;
-  std::size_t operator()(const stored_key& k) const noexcept { return k.hash; }
-  std::size_t operator()(const hashed_key& k) const noexcept { return k.hash; }
-  std::size_t operator()(const entry_ref& k) const noexcept { return k.hash; }
-};
-
-struct stored_key_equal {
-  using is_transparent = void;
-  bool operator()(const stored_key& a, const stored_key& b) const noexcept {
-    return a.hash == b.hash && same_bytes(a.text, b.text);
-  }
-  bool operator()(const hashed_key& a, const stored_key& b) const noexcept {
-    return a.hash == b.hash && same_bytes(a.text, b.text);
-  }
-  bool operator()(const stored_key& a, const hashed_key& b) const noexcept { return (*this)(b, a); }
-  bool operator()(const entry_ref& a, const stored_key& b) const noexcept {
-    return a.serial == b.serial && a.hash == b.hash;
-  }
-  bool operator()(const stored_key& a, const entry_ref& b) const noexcept { return (*this)(b, a); }
-};
-
 // What a store needs from its backend: the time and the tag counters.
 template <class Backend>
 concept memory_store_backend = requires(Backend& b, const Backend& cb) {
@@ -103,9 +72,9 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // insertion order is expiry order, and a queue in that order lets each insert reclaim the entries
 // that have expired without a scan.
 //
-// Entries live inside the map's slots, key, deadline and value side by side, as in a plain flat
-// map: a hit reads the slot and the value's own heap data, and no separate node. Slots move when
-// the map grows, so the LRU list and the expiry queue refer to entries by entry_ref, not by
+// Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
+// flat map: a hit reads the slot and the value's own heap data, and no separate node. Slots move
+// when the table grows, so the LRU list and the expiry queue refer to entries by entry_ref, not by
 // address, and readers hold no pointer into a shard past leaving it.
 template <class Value, std::size_t TagCount, class Backend>
 class memory_store {
@@ -147,10 +116,10 @@ class memory_store {
       {
         enter(r, s);
         const leave_on_exit leave{r};
-        if (auto it = s.entries.find(key); it != s.entries.end() && fresh(it->second)) {
-          if (!needs_move(s, it->second)) {
+        if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it)) {
+          if (!needs_move(s, *it)) {
             r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-            Value hit(it->second.value);
+            Value hit(it->value);
             return hit;
           }
           move = true;
@@ -210,8 +179,8 @@ class memory_store {
     exclusive lock(*this, s);
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return std::nullopt;
-    const entry& e = it->second;
-    if (e.kept_until != never && now() >= e.kept_until) return std::nullopt;
+    const entry& e = *it;
+    if (e.expires != never && now() >= kept_until(e)) return std::nullopt;
     if constexpr (TagCount > 0) {
       if (!backend_->tag_counters().current(e.stamps)) return std::nullopt;
     }
@@ -269,31 +238,6 @@ class memory_store {
  private:
   static constexpr auto never = time_point::max();
 
-  using lru_list = std::list<entry_ref>;  // most recent at the front
-
-  // What a slot holds besides its key. A hit reads `expires` and then `value`, so they come first,
-  // next to the key.
-  struct entry {
-    entry(time_point expires_at, time_point kept, const Value& v, const tag_stamps& s)
-        : expires(expires_at), value(v), kept_until(kept), stamps(s) {}
-    time_point expires;
-    Value value;
-    time_point kept_until;  // expires, or later for cachet::fail_safe: the expiry queue's order
-    tag_stamps stamps;
-    // Bounded stores only: the entry's place in the LRU list, and the shard's push count when it
-    // last went to the front.
-    typename lru_list::iterator lru_position{};
-    std::uint64_t pushed_at = 0;
-  };
-
-  using entry_map = boost::unordered_flat_map<stored_key, entry, stored_key_hash, stored_key_equal>;
-
-  // One per insert into a store with a ttl; its entry may be gone by the time it is reached.
-  struct expiry_record {
-    entry_ref ref;
-    time_point kept_until;
-  };
-
   struct flight {
     flight(std::string k, std::uint64_t h, const tag_stamps& s)
         : key(std::move(k)), hash(h), stamps(s) {}
@@ -311,13 +255,70 @@ class memory_store {
     std::exception_ptr error;
   };
 
+  using lru_list = std::list<entry_ref>;  // most recent at the front
+  struct no_tag_stamps {};
+
+  // An entry, in its slot of the shard's table. What a hit reads (hash, key, deadline, value)
+  // comes first and a slot starts a cache line, so a hit on a value of up to about 80 bytes
+  // touches two lines of the table, as it would in a flat map of the values themselves; the
+  // rest is read on stores and evictions only. Short keys (the binary keys of numbers) sit in
+  // std::string's inline buffer, so comparing them does not leave the slot either.
+  struct alignas(alignof(Value) > 64 ? alignof(Value) : 64) entry {
+    entry(const flight& f, std::uint64_t serial_number, time_point expires_at, const Value& v)
+        : hash(f.hash), key(f.key), expires(expires_at), value(v), serial(serial_number) {
+      if constexpr (TagCount > 0) stamps = f.stamps;
+    }
+    std::uint64_t hash;
+    std::string key;
+    time_point expires;
+    Value value;
+    std::uint64_t serial;  // unique in the shard: see entry_ref
+    [[no_unique_address]] std::conditional_t<TagCount == 0, no_tag_stamps, tag_stamps> stamps;
+    // Bounded stores only: the entry's place in the LRU list, and the shard's push count when it
+    // last went to the front. Only these change while the entry is stored.
+    mutable typename lru_list::iterator lru_position{};
+    mutable std::uint64_t pushed_at = 0;
+  };
+
+  // An entry is found by its key, or as the entry an entry_ref names.
+  struct entry_hash {
+    using is_transparent = void;
+    using is_avalanching = void;
+    std::size_t operator()(const entry& e) const noexcept { return e.hash; }
+    std::size_t operator()(const hashed_key& k) const noexcept { return k.hash; }
+    std::size_t operator()(const entry_ref& r) const noexcept { return r.hash; }
+  };
+
+  struct entry_equal {
+    using is_transparent = void;
+    bool operator()(const entry& a, const entry& b) const noexcept {
+      return a.hash == b.hash && same_bytes(a.key, b.key);
+    }
+    bool operator()(const hashed_key& k, const entry& e) const noexcept {
+      return k.hash == e.hash && same_bytes(k.text, e.key);
+    }
+    bool operator()(const entry& e, const hashed_key& k) const noexcept { return (*this)(k, e); }
+    bool operator()(const entry_ref& r, const entry& e) const noexcept {
+      return r.serial == e.serial && r.hash == e.hash;
+    }
+    bool operator()(const entry& e, const entry_ref& r) const noexcept { return (*this)(r, e); }
+  };
+
+  using entry_table = boost::unordered_flat_set<entry, entry_hash, entry_equal>;
+
+  // One per insert into a store with a ttl; its entry may be gone by the time it is reached.
+  struct expiry_record {
+    entry_ref ref;
+    time_point kept_until;
+  };
+
   struct alignas(64) shard {
     // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
     // readers (reader_slot) write only their own slot's line.
     mutable spinlock lock;
     std::atomic<bool> writing{false};
     std::uint32_t number = 0;  // index + 1, as reader slots record it
-    entry_map entries;
+    entry_table entries;
     // Keyed by views of the flights' own keys.
     boost::unordered_flat_map<hashed_key, std::shared_ptr<flight>, hashed_key_hash,
                               hashed_key_equal>
@@ -355,10 +356,10 @@ class memory_store {
   const Value* find_fresh(shard& s, const hashed_key& key, bool touch) {
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return nullptr;
-    entry& e = it->second;
+    const entry& e = *it;
     if (e.expires != never) {
       const time_point now = this->now();
-      if (now >= e.kept_until) {
+      if (now >= kept_until(e)) {
         ++s.counts.expirations;
         remove(s, it);
         return nullptr;
@@ -442,15 +443,11 @@ class memory_store {
       remove(s, s.entries.find(s.lru.back()));
     }
     const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
-    const time_point kept_until = expires == never ? never : expires + max_stale_;
     const entry_ref ref{f.hash, ++s.serials};
     // The list node first: if copying the value throws, no entry is left without its LRU place.
     if (s.capacity != 0) s.lru.push_front(ref);
     try {
-      entry& e = s.entries
-                     .try_emplace(stored_key{f.hash, f.key, ref.serial}, expires, kept_until, value,
-                                  f.stamps)
-                     .first->second;
+      const entry& e = *s.entries.emplace(f, ref.serial, expires, value).first;
       if (s.capacity != 0) {
         e.lru_position = s.lru.begin();
         e.pushed_at = ++s.pushes;
@@ -460,7 +457,7 @@ class memory_store {
       throw;
     }
     // A record whose entry is gone is harmless, so it may come last.
-    if (expires != never) push_expiry(s, {ref, kept_until});
+    if (expires != never) push_expiry(s, {ref, expires + max_stale_});
   }
 
   // A couple per insert keeps an unbounded cache from holding expired entries forever, at a
@@ -501,13 +498,13 @@ class memory_store {
   }
 
   // Moving an entry to the front of the LRU list touches only list nodes, not other slots.
-  static void move_to_front(shard& s, entry& e) noexcept {
+  static void move_to_front(shard& s, const entry& e) noexcept {
     s.lru.splice(s.lru.begin(), s.lru, e.lru_position);
     e.pushed_at = ++s.pushes;
   }
 
-  static void remove(shard& s, typename entry_map::iterator it) {
-    if (s.capacity != 0) s.lru.erase(it->second.lru_position);
+  static void remove(shard& s, typename entry_table::const_iterator it) {
+    if (s.capacity != 0) s.lru.erase(it->lru_position);
     s.entries.erase(it);
   }
 
@@ -561,17 +558,17 @@ class memory_store {
     {
       enter(r, s);
       const leave_on_exit leave{r};
-      if (auto it = s.entries.find(key); it != s.entries.end() && fresh(it->second)) {
-        result.emplace(it->second.value);
-        move = counted && needs_move(s, it->second);
+      if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it)) {
+        result.emplace(it->value);
+        move = counted && needs_move(s, *it);
       }
     }
     if (!result || !counted) return result;
     r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (move) {
       exclusive lock(*this, s);
-      if (auto it = s.entries.find(key); it != s.entries.end() && needs_move(s, it->second)) {
-        move_to_front(s, it->second);
+      if (auto it = s.entries.find(key); it != s.entries.end() && needs_move(s, *it)) {
+        move_to_front(s, *it);
       }
     }
     return result;
@@ -589,6 +586,11 @@ class memory_store {
       r.reading.store(0, std::memory_order_release);
       while (s.writing.load(std::memory_order_acquire)) std::this_thread::yield();
     }
+  }
+
+  // Until then an entry is kept for stale() (cachet::fail_safe) after it stops being fresh.
+  time_point kept_until(const entry& e) const noexcept {
+    return e.expires == never ? never : e.expires + max_stale_;
   }
 
   bool fresh(const entry& e) const noexcept {
