@@ -93,10 +93,13 @@ print(f"- two threads >= 1.7x one thread: cached ttl<300> {two:.2f}x -> {outcome
 PY
 # Instruction and cache-miss counts do not depend on the machine's load, unlike times.
 if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
-  counted=(floor_flat_map cached_hit_ttl300 cached_hit_ttl0 mutex_memo_hit)
+  counted=(floor_flat_map cached_hit_ttl300 cached_hit_ttl0 mutex_memo_hit function_alone
+    cached_miss_store_evict)
   for name in "${counted[@]}"; do
+    loop='*run_hits*'
+    case $name in function_alone | cached_miss_store_evict) loop='*run_misses*' ;; esac
     valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file="$build/callgrind.$name" \
-      --toggle-collect='*run_hits*' "$build/cached_bench" --benchmark_filter="^counted/$name/" \
+      --toggle-collect="$loop" "$build/cached_bench" --benchmark_filter="^counted/$name/" \
       >/dev/null 2>&1
     callgrind_annotate --show=Ir,D1mr,D1mw "$build/callgrind.$name" | grep 'PROGRAM TOTALS' |
       sed -e 's/([^)]*)//g' -e 's/,//g' >"$build/callgrind.$name.totals"
@@ -110,13 +113,16 @@ totals = {}
 for name in names:
     fields = open(f"{build}/callgrind.{name}.totals").read().split()[:3]
     totals[name] = [0 if f == "." else int(f) / calls for f in fields]
-floor = totals["floor_flat_map"][0]
 print("\n## Single thread, counted by callgrind (per call; L1 as valgrind simulates it)\n")
-print("| variant | instructions | ratio to floor | D1 read misses | D1 write misses |")
+print("| variant | instructions | ratio to baseline | D1 read misses | D1 write misses |")
 print("|---|---:|---:|---:|---:|")
-for name in names:
-    ir, d1r, d1w = totals[name]
-    print(f"| {name} | {ir:.0f} | {ir / floor:.2f}x | {d1r:.2f} | {d1w:.2f} |")
+for baseline, group in [("floor_flat_map", ["floor_flat_map", "cached_hit_ttl300",
+                                            "cached_hit_ttl0", "mutex_memo_hit"]),
+                        ("function_alone", ["function_alone", "cached_miss_store_evict"])]:
+    base = totals[baseline][0]
+    for name in group:
+        ir, d1r, d1w = totals[name]
+        print(f"| {name} | {ir:.0f} | {ir / base:.2f}x | {d1r:.2f} | {d1w:.2f} |")
 PY
 fi
 echo
