@@ -58,6 +58,13 @@ struct entry_ref {
   std::uint64_t serial;
 };
 
+// One per insert into a store with a ttl; its entry may be gone by the time it is reached. Not
+// nested in memory_store, so that every store shares one std::vector of them.
+struct expiry_record {
+  entry_ref ref;
+  std::chrono::steady_clock::time_point kept_until;
+};
+
 // What a store needs from its backend: the time and the tag counters.
 template <class Backend>
 concept memory_store_backend = requires(Backend& b, const Backend& cb) {
@@ -305,12 +312,6 @@ class memory_store {
   };
 
   using entry_table = boost::unordered_flat_set<entry, entry_hash, entry_equal>;
-
-  // One per insert into a store with a ttl; its entry may be gone by the time it is reached.
-  struct expiry_record {
-    entry_ref ref;
-    time_point kept_until;
-  };
 
   struct alignas(64) shard {
     // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
