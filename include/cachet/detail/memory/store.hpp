@@ -10,14 +10,18 @@
 #include <cachet/stats.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,6 +29,7 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace cachet::detail {
 
@@ -41,8 +46,23 @@ struct hashed_key_hash {
 
 struct hashed_key_equal {
   bool operator()(const hashed_key& a, const hashed_key& b) const noexcept {
-    return a.hash == b.hash && a.text == b.text;
+    return a.hash == b.hash && same_bytes(a.text, b.text);
   }
+};
+
+// Names one stored entry, for the records that outlive it (LRU order, expiry queue): `serial` is
+// unique within a shard, so a reference finds the entry it was made for, or nothing once that
+// entry is gone, even if its key has been stored again since.
+struct entry_ref {
+  std::uint64_t hash;
+  std::uint64_t serial;
+};
+
+// One per insert into a store with a ttl; its entry may be gone by the time it is reached. Not
+// nested in memory_store, so that every store shares one std::vector of them.
+struct expiry_record {
+  entry_ref ref;
+  std::chrono::steady_clock::time_point kept_until;
 };
 
 // What a store needs from its backend: the time and the tag counters.
@@ -56,8 +76,13 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // lock, map, LRU list and counters, so hits on different keys from different threads do not
 // contend. Misses on one key are computed once (single flight): the first caller computes, later
 // callers wait for its result or its exception. Since a store's ttl is the same for every entry,
-// insertion order is expiry order, and a second list in that order lets each insert reclaim the
-// entries that have expired without a scan.
+// insertion order is expiry order, and a queue in that order lets each insert reclaim the entries
+// that have expired without a scan.
+//
+// Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
+// flat map: a hit reads the slot and the value's own heap data, and no separate node. Slots move
+// when the table grows, so the LRU list and the expiry queue refer to entries by entry_ref, not by
+// address, and readers hold no pointer into a shard past leaving it.
 template <class Value, std::size_t TagCount, class Backend>
 class memory_store {
  public:
@@ -84,10 +109,6 @@ class memory_store {
   memory_store(const memory_store&) = delete;
   memory_store& operator=(const memory_store&) = delete;
 
-  ~memory_store() {
-    for (std::size_t i = 0; i < shard_count_; ++i) drop_all(shards_[i]);
-  }
-
   // Returns the fresh stored value for key, or computes it with load(stable_key), where
   // stable_key is the store's own copy of key. The entry's tags are those for_each_tag(on_tag)
   // passes to on_tag; they are read before load so that an invalidation during it is not lost.
@@ -102,10 +123,10 @@ class memory_store {
       {
         enter(r, s);
         const leave_on_exit leave{r};
-        if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it->second)) {
-          if (!needs_move(s, *it->second)) {
+        if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it)) {
+          if (!needs_move(s, *it)) {
             r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-            Value hit(it->second->value);
+            Value hit(it->value);
             return hit;
           }
           move = true;
@@ -165,20 +186,20 @@ class memory_store {
     exclusive lock(*this, s);
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return std::nullopt;
-    entry* e = it->second;
-    if (e->kept_until != never && now() >= e->kept_until) return std::nullopt;
+    const entry& e = *it;
+    if (e.expires != never && now() >= kept_until(e)) return std::nullopt;
     if constexpr (TagCount > 0) {
-      if (!backend_->tag_counters().current(e->stamps)) return std::nullopt;
+      if (!backend_->tag_counters().current(e.stamps)) return std::nullopt;
     }
     ++s.counts.stale_served;
-    return e->value;
+    return e.value;
   }
 
   void erase(std::string_view text) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     exclusive lock(*this, s);
-    if (auto it = s.entries.find(key); it != s.entries.end()) unlink_and_delete(s, it->second);
+    if (auto it = s.entries.find(key); it != s.entries.end()) remove(s, it);
     // A load already running started before this call: its result must not be stored.
     if (auto it = s.flights.find(key); it != s.flights.end()) it->second->doomed = true;
   }
@@ -224,20 +245,6 @@ class memory_store {
  private:
   static constexpr auto never = time_point::max();
 
-  struct entry {
-    std::string key;
-    Value value;
-    time_point expires;
-    time_point kept_until;  // expires, or later for cachet::fail_safe: the expiry list's order
-    tag_stamps stamps;
-    std::uint64_t hash;
-    entry* newer = nullptr;  // LRU list, most recent at head
-    entry* older = nullptr;
-    std::uint64_t pushed_at = 0;      // the shard's push count when it last went to the LRU head
-    entry* next_to_expire = nullptr;  // insertion order, oldest at head
-    entry* prev_to_expire = nullptr;
-  };
-
   struct flight {
     flight(std::string k, std::uint64_t h, const tag_stamps& s)
         : key(std::move(k)), hash(h), stamps(s) {}
@@ -255,23 +262,76 @@ class memory_store {
     std::exception_ptr error;
   };
 
+  using lru_list = std::list<entry_ref>;  // most recent at the front
+  struct no_tag_stamps {};
+
+  // An entry, in its slot of the shard's table. What a hit reads (hash, key, deadline, value)
+  // comes first and a slot starts a cache line, so a hit on a value of up to about 80 bytes
+  // touches two lines of the table, as it would in a flat map of the values themselves; the
+  // rest is read on stores and evictions only. Short keys (the binary keys of numbers) sit in
+  // std::string's inline buffer, so comparing them does not leave the slot either.
+  struct alignas(alignof(Value) > 64 ? alignof(Value) : 64) entry {
+    entry(const flight& f, std::uint64_t serial_number, time_point expires_at, const Value& v)
+        : hash(f.hash), key(f.key), expires(expires_at), value(v), serial(serial_number) {
+      if constexpr (TagCount > 0) stamps = f.stamps;
+    }
+    std::uint64_t hash;
+    std::string key;
+    time_point expires;
+    Value value;
+    std::uint64_t serial;  // unique in the shard: see entry_ref
+    [[no_unique_address]] std::conditional_t<TagCount == 0, no_tag_stamps, tag_stamps> stamps;
+    // Bounded stores only: the entry's place in the LRU list, and the shard's push count when it
+    // last went to the front. Only these change while the entry is stored.
+    mutable typename lru_list::iterator lru_position{};
+    mutable std::uint64_t pushed_at = 0;
+  };
+
+  // An entry is found by its key, or as the entry an entry_ref names.
+  struct entry_hash {
+    using is_transparent = void;
+    using is_avalanching = void;
+    std::size_t operator()(const entry& e) const noexcept { return e.hash; }
+    std::size_t operator()(const hashed_key& k) const noexcept { return k.hash; }
+    std::size_t operator()(const entry_ref& r) const noexcept { return r.hash; }
+  };
+
+  struct entry_equal {
+    using is_transparent = void;
+    bool operator()(const entry& a, const entry& b) const noexcept {
+      return a.hash == b.hash && same_bytes(a.key, b.key);
+    }
+    bool operator()(const hashed_key& k, const entry& e) const noexcept {
+      return k.hash == e.hash && same_bytes(k.text, e.key);
+    }
+    bool operator()(const entry& e, const hashed_key& k) const noexcept { return (*this)(k, e); }
+    bool operator()(const entry_ref& r, const entry& e) const noexcept {
+      return r.serial == e.serial && r.hash == e.hash;
+    }
+    bool operator()(const entry& e, const entry_ref& r) const noexcept { return (*this)(r, e); }
+  };
+
+  using entry_table = boost::unordered_flat_set<entry, entry_hash, entry_equal>;
+
   struct alignas(64) shard {
     // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
     // readers (reader_slot) write only their own slot's line.
     mutable spinlock lock;
     std::atomic<bool> writing{false};
     std::uint32_t number = 0;  // index + 1, as reader slots record it
-    boost::unordered_flat_map<hashed_key, entry*, hashed_key_hash, hashed_key_equal> entries;
+    entry_table entries;
     // Keyed by views of the flights' own keys.
     boost::unordered_flat_map<hashed_key, std::shared_ptr<flight>, hashed_key_hash,
                               hashed_key_equal>
         flights;
-    entry* lru_head = nullptr;
-    entry* lru_tail = nullptr;
-    entry* expiry_head = nullptr;
-    entry* expiry_tail = nullptr;
+    lru_list lru;  // bounded stores only: one reference per entry
+    // Stores with a ttl only, in insertion order (= expiry order); records before expiry_next
+    // are consumed.
+    std::vector<expiry_record> expiry;
+    std::size_t expiry_next = 0;
     std::size_t capacity = 0;
     std::uint64_t pushes = 0;
+    std::uint64_t serials = 0;
     cachet::stats counts;
   };
 
@@ -297,29 +357,26 @@ class memory_store {
   const Value* find_fresh(shard& s, const hashed_key& key, bool touch) {
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return nullptr;
-    entry* e = it->second;
-    if (e->expires != never) {
+    const entry& e = *it;
+    if (e.expires != never) {
       const time_point now = this->now();
-      if (now >= e->kept_until) {
+      if (now >= kept_until(e)) {
         ++s.counts.expirations;
-        unlink_and_delete(s, e);
+        remove(s, it);
         return nullptr;
       }
       // Kept for stale(); the load that follows replaces it.
-      if (now >= e->expires) return nullptr;
+      if (now >= e.expires) return nullptr;
     }
     if constexpr (TagCount > 0) {
-      if (!backend_->tag_counters().current(e->stamps)) {
+      if (!backend_->tag_counters().current(e.stamps)) {
         ++s.counts.invalidations;
-        unlink_and_delete(s, e);
+        remove(s, it);
         return nullptr;
       }
     }
-    if (touch && needs_move(s, *e)) {
-      unlink_lru(s, e);
-      push_lru(s, e);
-    }
-    return &e->value;
+    if (touch && needs_move(s, e)) move_to_front(s, e);
+    return &e.value;
   }
 
   template <class Load>
@@ -379,62 +436,84 @@ class memory_store {
   }
 
   void store(shard& s, const flight& f, const Value& value) {
-    if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) {
-      unlink_and_delete(s, it->second);
-    }
+    if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) remove(s, it);
     const time_point now = this->now();
     reclaim_expired(s, now);
     if (s.capacity != 0 && s.entries.size() >= s.capacity) {
       ++s.counts.evictions;
-      unlink_and_delete(s, s.lru_tail);
+      remove(s, s.entries.find(s.lru.back()));
     }
     const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
-    auto* e = new entry{f.key, value, expires, expires + max_stale_, f.stamps, f.hash};
-    s.entries.emplace(hashed_key{e->key, e->hash}, e);
-    push_lru(s, e);
-    e->prev_to_expire = s.expiry_tail;
-    (s.expiry_tail ? s.expiry_tail->next_to_expire : s.expiry_head) = e;
-    s.expiry_tail = e;
+    const entry_ref ref{f.hash, ++s.serials};
+    // The list node first: if copying the value throws, no entry is left without its LRU place.
+    if (s.capacity != 0) s.lru.push_front(ref);
+    try {
+      const entry& e = *s.entries.emplace(f, ref.serial, expires, value).first;
+      if (s.capacity != 0) {
+        e.lru_position = s.lru.begin();
+        e.pushed_at = ++s.pushes;
+      }
+    } catch (...) {
+      if (s.capacity != 0) s.lru.pop_front();
+      throw;
+    }
+    // A record whose entry is gone is harmless, so it may come last.
+    if (expires != never) push_expiry(s, {ref, expires + max_stale_});
   }
 
   // A couple per insert keeps an unbounded cache from holding expired entries forever, at a
-  // bounded cost per insert.
+  // bounded cost per insert; records of entries removed earlier are passed over on the way.
   void reclaim_expired(shard& s, time_point now) {
-    for (int i = 0; i < 2 && s.expiry_head && s.expiry_head->kept_until <= now; ++i) {
-      ++s.counts.expirations;
-      unlink_and_delete(s, s.expiry_head);
+    int reclaimed = 0;
+    for (int seen = 0; seen < 8 && reclaimed < 2 && s.expiry_next < s.expiry.size(); ++seen) {
+      const expiry_record& r = s.expiry[s.expiry_next];
+      if (r.kept_until > now) return;
+      if (auto it = s.entries.find(r.ref); it != s.entries.end()) {
+        ++s.counts.expirations;
+        remove(s, it);
+        ++reclaimed;
+      }
+      ++s.expiry_next;
     }
   }
 
-  static void push_lru(shard& s, entry* e) noexcept {
-    e->pushed_at = ++s.pushes;
-    e->newer = nullptr;
-    e->older = s.lru_head;
-    (s.lru_head ? s.lru_head->newer : s.lru_tail) = e;
-    s.lru_head = e;
+  // Records of entries removed before they expired (replaced, erased, evicted, invalidated) wait
+  // in the queue until they reach its head. Once they could outnumber the live ones, they are
+  // dropped in one pass; the pass is paid for by the inserts and removals since the last one, so
+  // the queue costs O(1) per insert and stays within about twice the entries.
+  static void push_expiry(shard& s, expiry_record record) {
+    const auto consumed = static_cast<std::ptrdiff_t>(s.expiry_next);
+    const std::size_t pending = s.expiry.size() - s.expiry_next;
+    if (pending >= 2 * s.entries.size() + 16) {
+      const auto live_end =
+          std::remove_if(s.expiry.begin() + consumed, s.expiry.end(),
+                         [&](const expiry_record& r) { return !s.entries.contains(r.ref); });
+      s.expiry.erase(live_end, s.expiry.end());
+      s.expiry.erase(s.expiry.begin(), s.expiry.begin() + consumed);
+      s.expiry_next = 0;
+    } else if (s.expiry_next >= pending) {
+      s.expiry.erase(s.expiry.begin(), s.expiry.begin() + consumed);
+      s.expiry_next = 0;
+    }
+    s.expiry.push_back(record);
   }
 
-  static void unlink_lru(shard& s, entry* e) noexcept {
-    (e->newer ? e->newer->older : s.lru_head) = e->older;
-    (e->older ? e->older->newer : s.lru_tail) = e->newer;
+  // Moving an entry to the front of the LRU list touches only list nodes, not other slots.
+  static void move_to_front(shard& s, const entry& e) noexcept {
+    s.lru.splice(s.lru.begin(), s.lru, e.lru_position);
+    e.pushed_at = ++s.pushes;
   }
 
-  static void unlink_and_delete(shard& s, entry* e) {
-    s.entries.erase(hashed_key{e->key, e->hash});
-    unlink_lru(s, e);
-    (e->prev_to_expire ? e->prev_to_expire->next_to_expire : s.expiry_head) = e->next_to_expire;
-    (e->next_to_expire ? e->next_to_expire->prev_to_expire : s.expiry_tail) = e->prev_to_expire;
-    delete e;
+  static void remove(shard& s, typename entry_table::const_iterator it) {
+    if (s.capacity != 0) s.lru.erase(it->lru_position);
+    s.entries.erase(it);
   }
 
   static void drop_all(shard& s) {
-    for (entry* e = s.lru_head; e != nullptr;) {
-      entry* older = e->older;
-      delete e;
-      e = older;
-    }
     s.entries.clear();
-    s.lru_head = s.lru_tail = s.expiry_head = s.expiry_tail = nullptr;
+    s.lru.clear();
+    s.expiry.clear();
+    s.expiry_next = 0;
   }
 
   time_point now() const noexcept { return clock_ != nullptr ? clock_->now() : backend_->now(); }
@@ -480,18 +559,17 @@ class memory_store {
     {
       enter(r, s);
       const leave_on_exit leave{r};
-      if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it->second)) {
-        result.emplace(it->second->value);
-        move = counted && needs_move(s, *it->second);
+      if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it)) {
+        result.emplace(it->value);
+        move = counted && needs_move(s, *it);
       }
     }
     if (!result || !counted) return result;
     r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (move) {
       exclusive lock(*this, s);
-      if (auto it = s.entries.find(key); it != s.entries.end() && needs_move(s, *it->second)) {
-        unlink_lru(s, it->second);
-        push_lru(s, it->second);
+      if (auto it = s.entries.find(key); it != s.entries.end() && needs_move(s, *it)) {
+        move_to_front(s, *it);
       }
     }
     return result;
@@ -511,6 +589,11 @@ class memory_store {
     }
   }
 
+  // Until then an entry is kept for stale() (cachet::fail_safe) after it stops being fresh.
+  time_point kept_until(const entry& e) const noexcept {
+    return e.expires == never ? never : e.expires + max_stale_;
+  }
+
   bool fresh(const entry& e) const noexcept {
     if (e.expires != never && now() >= e.expires) return false;
     if constexpr (TagCount > 0) {
@@ -519,10 +602,10 @@ class memory_store {
     return true;
   }
 
-  // Moving an entry to the LRU head writes to its neighbours' cache lines, the main cost of a
-  // hit. Only a bounded cache evicts by that order, and an entry pushed at most capacity/8
-  // pushes ago is within the most recent eighth already, far from eviction; small caches
-  // (below 8 entries a shard) keep an exact order.
+  // Moving an entry to the front of the LRU list writes to the shard and to list nodes, and a
+  // reader must take the shard's lock for it. Only a bounded cache evicts by that order, and an
+  // entry pushed at most capacity/8 pushes ago is within the most recent eighth already, far from
+  // eviction; small caches (below 8 entries a shard) keep an exact order.
   static bool needs_move(const shard& s, const entry& e) noexcept {
     return s.capacity != 0 && s.pushes - e.pushed_at > s.capacity / 8;
   }
