@@ -367,4 +367,46 @@ TEST_F(cached_test, policies_can_wrap_calls_and_loads) {
   EXPECT_EQ(counting_policy::loads, 2);
 }
 
+// A value whose copies throw while `copies_fail` is set: the copy into the store then fails.
+bool copies_fail = false;
+struct fragile {
+  int value = 0;
+  explicit fragile(int v) : value(v) {}
+  fragile(const fragile& other) : value(other.value) {
+    if (copies_fail) throw std::runtime_error("copy failed");
+  }
+  fragile(fragile&&) noexcept = default;
+  fragile& operator=(const fragile&) = default;
+};
+int fragile_loads = 0;
+fragile make_fragile(int v) {
+  ++fragile_loads;
+  return fragile(v);
+}
+
+TEST_F(cached_test, a_result_that_cannot_be_stored_is_still_returned) {
+  cachet::cached<&make_fragile, cachet::ttl<60>> f{backend};
+  fragile_loads = 0;
+  copies_fail = true;
+  EXPECT_EQ(f(3).value, 3);
+  EXPECT_EQ(f.stats().loads, 1u);
+  copies_fail = false;
+  EXPECT_EQ(f(3).value, 3);  // not kept: computed again, and kept this time
+  EXPECT_EQ(f(3).value, 3);
+  EXPECT_EQ(fragile_loads, 2);
+}
+
+TEST_F(cached_test, expired_entries_are_reclaimed_as_new_ones_are_stored) {
+  // Below 128 entries of capacity a cache has one shard, so every insert sees every entry.
+  cachet::cached<&load_user, cachet::ttl<10>, cachet::capacity<100>> get_user{backend};
+  for (int id = 1; id <= 3; ++id) get_user(id);
+  clock.advance(11s);
+  EXPECT_EQ(get_user.stats().expirations, 0u);
+  get_user(4);  // reclaims two of the three expired entries
+  EXPECT_EQ(get_user.stats().expirations, 2u);
+  get_user(5);
+  EXPECT_EQ(get_user.stats().expirations, 3u);
+  EXPECT_EQ(get_user.stats().evictions, 0u);
+}
+
 }  // namespace

@@ -404,7 +404,14 @@ class memory_store {
       }
       if (value) {
         ++s.counts.loads;
-        if (current && !f.doomed) store(s, f, *value);
+        if (current && !f.doomed) {
+          // A result that cannot be copied into the store (its copy threw) is still returned
+          // to this call and its waiters; it is just not kept.
+          try {
+            store(s, f, *value);
+          } catch (...) {
+          }
+        }
       } else {
         ++s.counts.load_errors;
       }
@@ -413,8 +420,13 @@ class memory_store {
     if (waiters == 0) return;
     {
       std::lock_guard lock(f.m);
+      // Waiters must be woken whatever happens: a copy that throws reaches them as their error.
       if (value) {
-        f.value.emplace(*value);
+        try {
+          f.value.emplace(*value);
+        } catch (...) {
+          f.error = std::current_exception();
+        }
       } else {
         f.error = error;
       }
