@@ -91,6 +91,20 @@ class invalidation_replay : public ::testing::Test {
     return entry && entry->find("\"value\":" + std::to_string(value) + ",") != std::string::npos;
   }
 
+  // Back with its data, once it has loaded it (until then it answers -LOADING).
+  void restart_server() {
+    server.restart();
+    const bool loaded = cachet_test::wait_until([&] {
+      try {
+        raw_command(server.url(), "GET", "loaded?");
+        return true;
+      } catch (const cachet::redis::server_error&) {
+        return false;
+      }
+    });
+    if (!loaded) throw std::runtime_error("the restarted redis-server did not load its data");
+  }
+
   // The server refuses (NOPERM) what a replay sends, but still answers reads.
   void refuse_invalidations() {
     raw_command(server.url(), "ACL", "SETUSER", "default", "-del", "-incr");
@@ -117,7 +131,7 @@ TEST_F(invalidation_replay,
   EXPECT_EQ(backend->backend_state(), circuit_state::open);
   EXPECT_EQ(f(1), 102);  // open: Redis is not asked
 
-  server.restart();
+  restart_server();
   ASSERT_TRUE(holds_value(*backend, "n:1", 101));  // the old entry is back with the server
   EXPECT_EQ(stored(*backend, "tag:numbers"), std::nullopt);
   EXPECT_EQ(backend->pending_invalidations(), 1u);
@@ -148,7 +162,7 @@ TEST_F(invalidation_replay, a_key_invalidation_lost_in_an_outage_is_replayed_by_
   data.version = 2;
   EXPECT_THROW(f.invalidate(1), cachet::redis::request_error);
   EXPECT_EQ(backend->pending_invalidations(), 1u);
-  server.restart();
+  restart_server();
   ASSERT_TRUE(holds_value(*backend, "n:1", 101));
   ASSERT_EQ(backend->backend_state(), circuit_state::closed);
 
@@ -174,7 +188,7 @@ TEST_F(invalidation_replay, a_clear_lost_in_an_outage_is_replayed_by_the_next_ca
   data.version = 2;
   EXPECT_THROW(f.clear(), cachet::redis::request_error);
   EXPECT_EQ(backend->pending_invalidations(), 1u);
-  server.restart();
+  restart_server();
   ASSERT_TRUE(holds_value(*backend, "n:1", 101));
 
   EXPECT_EQ(f(1), 102);
@@ -204,7 +218,7 @@ TEST_F(invalidation_replay, while_an_invalidation_is_pending_nothing_is_served_f
   server.kill();
   data.version = 2;
   EXPECT_THROW(backend->invalidate_tag("numbers"), cachet::redis::request_error);
-  server.restart();
+  restart_server();
   refuse_invalidations();
   ASSERT_TRUE(holds_value(*backend, "n:1", 101));
   ASSERT_TRUE(holds_value(*backend, "other:3", 301));
@@ -260,7 +274,7 @@ TEST_F(invalidation_replay, identical_invalidations_are_kept_once_and_many_keys_
   EXPECT_THROW(f.invalidate(4), cachet::redis::request_error);
   EXPECT_EQ(backend->pending_invalidations(), 2u);
 
-  server.restart();
+  restart_server();
   ASSERT_TRUE(holds_value(*backend, "n:4", 401));
   EXPECT_EQ(f(4), 402);
   EXPECT_EQ(backend->pending_invalidations(), 0u);
@@ -280,7 +294,7 @@ TEST_F(invalidation_replay, replay_invalidations_sends_them_now_and_throws_while
   EXPECT_THROW(backend->replay_invalidations(), cachet::redis::request_error);
   EXPECT_EQ(backend->pending_invalidations(), 1u);
 
-  server.restart();
+  restart_server();
   ASSERT_TRUE(holds_value(*backend, "n:1", 101));
   backend->replay_invalidations();  // ignores the open breaker, like an invalidation
   EXPECT_EQ(backend->pending_invalidations(), 0u);
