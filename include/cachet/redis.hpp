@@ -28,7 +28,10 @@
 /// Reads and writes that fail (Redis down, slow beyond config::request_timeout, foreign data)
 /// never fail a call: the function's result is returned and the failure counted in
 /// stats().backend_errors (or decode_errors). Invalidations (invalidate, invalidate_tag, clear)
-/// do throw on failure, since a lost invalidation would leave stale entries served.
+/// do throw on failure, so the caller knows they are not confirmed; they are not lost either:
+/// the backend keeps them and replays them (one pipelined request) before any cached call uses
+/// Redis again. Until Redis confirms them, cached calls on the backend skip Redis, since an
+/// entry they should have removed may still be there (see pending_invalidations()).
 ///
 /// After redis_options::breaker_options::consecutive_failures transport failures in a row
 /// (timeouts, a lost or refused connection), the backend's circuit breaker opens: for the
@@ -36,7 +39,8 @@
 /// function alone and no request deadline; nothing they compute is written. Then a probe
 /// request tests Redis: an answer closes the breaker, a failure opens it again. Error replies
 /// (OOM on a write under maxmemory, ...) prove Redis answers: they count in backend_errors, not
-/// towards opening. Invalidations still try Redis while it is open, and throw if it fails.
+/// towards opening. Invalidations still try Redis while it is open, and throw if it fails. The
+/// probe replays the pending invalidations first; only once they are confirmed does it read.
 
 #include <cachet/backend.hpp>
 #include <cachet/cached.hpp>
@@ -106,6 +110,9 @@ struct redis_options {
   std::uint64_t schema_version = 1;
   /// When the backend stops sending cached calls' requests to a failing server.
   breaker_options breaker = {};
+  /// Failed invalidate(key) calls the backend keeps one by one for a replay; past this many, a
+  /// further one is kept as a clear() of its function (costing misses, never stale entries).
+  std::size_t max_pending_key_invalidations = 10'000;
 };
 
 /// The Redis backend: `cachet::backend<cachet::redis>`. One object is one connection to one
@@ -188,23 +195,44 @@ class redis {
 
   /// Makes every entry tagged `tag`, of every cached function on this backend (and on every
   /// process sharing the server and prefix), stale. O(1): one INCR.
-  /// \throws request_error when Redis fails, or when called on the backend's I/O thread
-  /// (co_await async_invalidate_tag there).
-  /// It tries Redis even while the backend's breaker is open.
+  /// \throws request_error (or server_error) when Redis fails, or when called on the backend's
+  /// I/O thread (co_await async_invalidate_tag there).
+  /// It tries Redis even while the backend's breaker is open. When it fails, the invalidation is
+  /// still kept and replayed (see pending_invalidations()): it may or may not have been applied,
+  /// and sending it again is harmless.
   void invalidate_tag(std::string_view tag) {
     detail::redis_runtime& rt = runtime();
     rt.require_off_io_thread("invalidate_tag");
     rt.bump_tag_epoch();
-    rt.run(rt.invalidation("INCR", rt.key_base() + "tag:" + std::string(tag)));
+    rt.run(rt.bump_generation(rt.key_base() + "tag:" + std::string(tag)));
   }
 
   /// invalidate_tag for coroutines, on any executor.
   boost::asio::awaitable<void> async_invalidate_tag(std::string tag) {
     detail::redis_runtime& rt = runtime();
     rt.bump_tag_epoch();
-    co_await boost::asio::co_spawn(rt.context(),
-                                   rt.invalidation("INCR", rt.key_base() + "tag:" + tag),
+    co_await boost::asio::co_spawn(rt.context(), rt.bump_generation(rt.key_base() + "tag:" + tag),
                                    boost::asio::use_awaitable);
+  }
+
+  /// Invalidations (invalidate, invalidate_tag, clear, of any cached function on this backend)
+  /// that failed and wait for a replay; 0 while Redis works. While it is not 0, cached calls on
+  /// this backend do not use Redis: the first one the breaker lets through replays them, in one
+  /// pipelined request, and only once Redis has confirmed them do calls read and write it again.
+  /// Identical invalidations are kept once. A replay refused by the server (an INCR under
+  /// `maxmemory`, say) keeps them pending. They live in this process: a backend destroyed with
+  /// some pending loses them (other processes never saw them either); replay_invalidations()
+  /// before shutting down sends them.
+  ///
+  ///     if (cache.pending_invalidations() > 0) alert("Redis missed invalidations");
+  std::size_t pending_invalidations() { return runtime().pending_invalidations(); }
+
+  /// Replays the pending invalidations now, whatever the breaker says (like an invalidation).
+  /// \throws request_error or server_error when they cannot all be confirmed; they stay pending.
+  void replay_invalidations() {
+    detail::redis_runtime& rt = runtime();
+    rt.require_off_io_thread("replay_invalidations");
+    rt.run(rt.replay_invalidations());
   }
 
   /// The state of the backend's circuit breaker: closed (cached calls use Redis), open (they
@@ -278,7 +306,8 @@ class redis {
   static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
                                                              const redis_options& opts) {
     return std::make_unique<detail::redis_runtime>(std::move(cfg), key_base(opts),
-                                                   checked_breaker(opts.breaker));
+                                                   checked_breaker(opts.breaker),
+                                                   opts.max_pending_key_invalidations);
   }
 
   redis_options options_;

@@ -14,8 +14,10 @@
 //   and an uncontended increment on the I/O thread. The mutex is taken only on failures, and
 //   while half-open; while open, a refusal takes a coarse clock read and three atomics.
 //
-// Invalidations are not skipped (a lost invalidation must surface as an exception): they take a
-// bypass ticket, always admitted, whose outcome still feeds the breaker.
+// Invalidations are not skipped (a failed invalidation must surface as an exception, and is kept
+// for a replay: backend_runtime.hpp): they take a bypass ticket, always admitted, whose outcome
+// still feeds the breaker. The replay is sent under the ticket of the operation that needs Redis
+// next, so a probe replays first and closes the breaker only once Redis has answered.
 
 #include <cachet/clock.hpp>
 #include <cachet/detail/resilience/breaker_machine.hpp>

@@ -2,16 +2,24 @@
 #define CACHET_DETAIL_REDIS_BACKEND_RUNTIME_HPP
 
 #include <cachet/detail/redis/backend_breaker.hpp>
+#include <cachet/detail/redis/invalidation_backlog.hpp>
 #include <cachet/redis/client.hpp>
 #include <cachet/redis/config.hpp>
 #include <cachet/redis/error.hpp>
+#include <cachet/redis/request.hpp>
+#include <cachet/redis/resp3.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <future>
@@ -21,20 +29,29 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace cachet::detail {
 
 // What a Redis backend runs on: an io_context on a thread of its own, and one client (one
 // connection, pipelined) on it, guarded by one circuit breaker. Blocking calls hand their work
 // to that thread and wait for it.
+//
+// Invalidations that fail are kept in a backlog (invalidation_backlog.hpp) until Redis confirms
+// them. While it is not empty, no operation of a cached call uses Redis before the backlog is
+// replayed (confirm_invalidations()): an entry a pending invalidation should have removed may
+// still be there. The backlog and the replay live on the I/O thread, so they need no lock;
+// other threads see only its size, mirrored in an atomic.
 class redis_runtime {
  public:
   redis_runtime(resp3::config cfg, std::string key_base,
-                redis_backend_breaker::settings breaker = {})
+                redis_backend_breaker::settings breaker = {},
+                std::size_t max_pending_deletes = 10'000)
       : breaker_(std::move(breaker)),
         work_(boost::asio::make_work_guard(io_)),
         client_(io_.get_executor(), std::move(cfg)),
-        key_base_(std::move(key_base)) {
+        key_base_(std::move(key_base)),
+        backlog_(max_pending_deletes) {
     client_.start();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -79,21 +96,57 @@ class redis_runtime {
     }
   }
 
-  /// An invalidation's command (DEL, INCR) on `key`: sent whatever the breaker says, since a
-  /// lost invalidation must surface; its outcome still feeds the breaker, its failure is thrown.
-  boost::asio::awaitable<void> invalidation(std::string command, std::string key) {
-    redis_backend_breaker::ticket ticket = breaker_.bypass();
-    std::exception_ptr failure;
-    try {
-      co_await client_.exec(command, key);
-      ticket.answered();
-    } catch (...) {
-      failure = std::current_exception();
+  /// DEL of an entry, `function_key` naming the generation of its function (what covers it when
+  /// too many DELs are pending).
+  boost::asio::awaitable<void> delete_entry(std::string key, std::string function_key) {
+    return invalidation(true, std::move(key), std::move(function_key));
+  }
+
+  /// INCR of a generation (a tag's, a function's).
+  boost::asio::awaitable<void> bump_generation(std::string key) {
+    return invalidation(false, std::move(key), {});
+  }
+
+  /// Invalidations that failed and wait to be replayed; any thread.
+  std::size_t pending_invalidations() const noexcept {
+    return pending_.load(std::memory_order_acquire);
+  }
+
+  /// Replays the pending invalidations (one pipelined request), or waits for the replay under
+  /// way. Returns null once none is pending, else why they could not all be confirmed: then the
+  /// caller's operation must not use Redis. On the I/O thread.
+  boost::asio::awaitable<std::exception_ptr> confirm_invalidations() {
+    while (backlog_.size() > 0) {
+      std::shared_ptr<replay_round> round = replaying_;
+      if (round) {
+        if (!round->finished) {
+          boost::system::error_code ignored;  // cancelled when the round ends
+          co_await round->done.async_wait(
+              boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+        }
+      } else {
+        round = std::make_shared<replay_round>(io_.get_executor());
+        replaying_ = round;
+        round->failure = co_await replay();
+        round->finished = true;
+        replaying_.reset();
+        round->done.cancel();
+      }
+      if (round->failure) co_return round->failure;
     }
-    if (failure) {
+    co_return nullptr;
+  }
+
+  /// confirm_invalidations() outside of any cached call, whatever the breaker says (like an
+  /// invalidation); throws why they could not be confirmed.
+  boost::asio::awaitable<void> replay_invalidations() {
+    if (backlog_.size() == 0) co_return;
+    redis_backend_breaker::ticket ticket = breaker_.bypass();
+    if (std::exception_ptr failure = co_await confirm_invalidations()) {
       ticket.report(failure);
       std::rethrow_exception(failure);
     }
+    ticket.answered();
   }
 
   /// Runs `op` on the I/O thread and waits for its result (or exception).
@@ -115,6 +168,67 @@ class redis_runtime {
   }
 
  private:
+  // One replay request; operations that need Redis meanwhile wait for its outcome.
+  struct replay_round {
+    explicit replay_round(boost::asio::io_context::executor_type ex)
+        : done(ex, boost::asio::steady_timer::time_point::max()) {}
+    boost::asio::steady_timer done;  // cancelled when it ends
+    bool finished = false;
+    std::exception_ptr failure;
+  };
+
+  // Sent whatever the breaker says, since a lost invalidation must surface; its outcome still
+  // feeds the breaker. On failure it is thrown, and kept for a replay: it may not have been
+  // applied. Success also settles the same command if it was pending.
+  boost::asio::awaitable<void> invalidation(bool is_delete, std::string key,
+                                            std::string function_key) {
+    redis_backend_breaker::ticket ticket = breaker_.bypass();
+    const std::uint64_t sent_at = backlog_.sequence();
+    std::exception_ptr failure;
+    try {
+      co_await client_.exec(is_delete ? "DEL" : "INCR", key);
+      ticket.answered();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      ticket.report(failure);
+      if (is_delete) {
+        backlog_.add_delete(std::move(key), function_key);
+      } else {
+        backlog_.add_bump(key);
+      }
+      pending_.store(backlog_.size(), std::memory_order_release);
+      std::rethrow_exception(failure);
+    }
+    backlog_.applied(is_delete, key, sent_at);
+    pending_.store(backlog_.size(), std::memory_order_release);
+  }
+
+  // Sends every pending invalidation in one pipeline; those answered without an error are
+  // confirmed. Returns the transport failure, or the first error reply (the command was refused,
+  // so it stays pending).
+  boost::asio::awaitable<std::exception_ptr> replay() {
+    const std::vector<invalidation_backlog::command> commands = backlog_.commands();
+    resp3::request pipeline;
+    for (const auto& c : commands) pipeline.push(c.is_delete ? "DEL" : "INCR", c.key);
+    std::exception_ptr failure;
+    try {
+      const std::vector<resp3::value> replies = co_await client_.exec(pipeline);
+      for (std::size_t i = 0; i < commands.size() && i < replies.size(); ++i) {
+        if (!replies[i].is_error()) {
+          backlog_.confirmed(commands[i]);
+        } else if (!failure) {
+          failure = std::make_exception_ptr(resp3::server_error(replies[i].text));
+        }
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    pending_.store(backlog_.size(), std::memory_order_release);
+    co_return failure;
+  }
+
   // First, so that it outlives the coroutines the io_context destroys: their tickets report to it.
   redis_backend_breaker breaker_;
   boost::asio::io_context io_{1};
@@ -122,6 +236,9 @@ class redis_runtime {
   resp3::client client_;
   std::string key_base_;
   std::atomic<std::uint64_t> tag_epoch_{0};
+  invalidation_backlog backlog_;             // I/O thread only
+  std::shared_ptr<replay_round> replaying_;  // I/O thread only
+  std::atomic<std::size_t> pending_{0};      // backlog_.size(), for every thread
   std::thread thread_;
 };
 

@@ -63,6 +63,11 @@ inline constexpr bool is_awaitable<boost::asio::awaitable<T, Executor>> = true;
 // Every Redis operation of a call asks the backend's breaker first (backend_breaker.hpp). One it
 // refuses is skipped, counted in backend_skipped: a read is a miss that is computed but not
 // written, a write is dropped, peek() and stale() find nothing. Invalidations are never skipped.
+//
+// An admitted operation first has the backend replay the invalidations that failed earlier
+// (redis_runtime::confirm_invalidations()): until they are confirmed, an entry one of them should
+// have removed may still be in Redis, so the operation fails like one Redis did not answer (the
+// call goes on without Redis, backend_errors).
 template <class Value, std::size_t TagCount, class Codec, class Backend>
 class redis_store {
   using ticket = redis_backend_breaker::ticket;
@@ -286,17 +291,18 @@ class redis_store {
     co_return served(co_await on_io(rt, find_stored(rt, std::move(key), true, std::move(t))));
   }
 
-  // Removes the entry. Unlike reads, this throws when Redis fails (request_error): the entry
-  // would otherwise stay and be served. It tries Redis even while the breaker is open.
+  // Removes the entry. Unlike reads, this throws when Redis fails (request_error, server_error),
+  // so the caller knows it is not confirmed; the backend keeps it and replays it before it uses
+  // Redis again. It tries Redis even while the breaker is open.
   void erase(std::string_view key) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("invalidate");
     doom(key);
-    rt.run(rt.invalidation("DEL", value_key(rt, key)));
+    rt.run(rt.delete_entry(value_key(rt, key), function_key(rt)));
   }
 
-  // Makes every entry of this function stale in O(1): its generation moves on. Throws
-  // request_error when Redis fails; tries Redis even while the breaker is open.
+  // Makes every entry of this function stale in O(1): its generation moves on. Fails, and is
+  // replayed, like erase().
   void clear() {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("clear");
@@ -304,7 +310,7 @@ class redis_store {
       std::lock_guard lock(flights_mutex_);
       for (auto& [k, f] : flights_) f->doomed = true;
     }
-    rt.run(rt.invalidation("INCR", function_key(rt)));
+    rt.run(rt.bump_generation(function_key(rt)));
   }
 
   cachet::stats stats() const {
@@ -493,6 +499,11 @@ class redis_store {
     for (const auto& tag : tags) keys.push_back(tag_key(rt, tag));
     lookup out;
     std::exception_ptr failure;
+    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+    if (failure) {
+      operation_failed(t, failure);
+      co_return lookup{};
+    }
     try {
       resp3::value reply = co_await rt.client().exec("MGET", keys);
       t.answered();
@@ -531,6 +542,11 @@ class redis_store {
     std::vector<lookup> out(n);
     if (n == 0) co_return out;
     std::exception_ptr failure;
+    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+    if (failure) {
+      operation_failed(t, failure);
+      co_return out;
+    }
     try {
       resp3::value reply = co_await rt.client().exec("MGET", mget);
       t.answered();
@@ -562,6 +578,11 @@ class redis_store {
   boost::asio::awaitable<std::optional<Value>> find_stored(redis_runtime& rt, std::string key,
                                                            bool expired_too, ticket t) {
     std::exception_ptr failure;
+    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+    if (failure) {
+      operation_failed(t, failure);
+      co_return std::nullopt;
+    }
     try {
       resp3::value stored = co_await rt.client().exec("GET", value_key(rt, key));
       t.answered();
@@ -671,6 +692,11 @@ class redis_store {
   // counted in backend_errors and is no failure for the breaker.
   boost::asio::awaitable<void> write_pipeline(redis_runtime& rt, resp3::request r, ticket t) {
     std::exception_ptr failure;
+    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+    if (failure) {
+      operation_failed(t, failure);
+      co_return;
+    }
     try {
       std::vector<resp3::value> replies = co_await rt.client().exec(r);
       t.answered();

@@ -1,0 +1,122 @@
+#ifndef CACHET_DETAIL_REDIS_INVALIDATION_BACKLOG_HPP
+#define CACHET_DETAIL_REDIS_INVALIDATION_BACKLOG_HPP
+
+// The invalidations of a Redis backend that failed, kept until Redis confirms them. A failed
+// DEL or INCR may or may not have been applied; sending it again is always safe: DEL is
+// idempotent, and a generation only has to move on (an extra bump costs misses, never a wrong
+// answer). So the backlog only has to remember *which* commands to send again, not how often.
+//
+// Memory is bounded: identical commands are one entry, a function's generation bump covers
+// every entry of that function (so its DELs are dropped), and past `max_deletes` DELs a new one
+// is remembered as a bump of its function's generation instead. Generation bumps (tags,
+// functions) are one entry per distinct tag or function.
+//
+// Every record carries a sequence number, so that a replay confirms only what it sent: a
+// command recorded again while the replay was under way stays for the next one.
+//
+// Not thread-safe: the backend touches it on its I/O thread only.
+
+#include <cachet/detail/hash.hpp>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cachet::detail {
+
+class invalidation_backlog {
+ public:
+  // One command of a replay, and the record it confirms.
+  struct command {
+    bool is_delete;  // DEL key; else INCR key
+    std::string key;
+    std::uint64_t sequence;
+  };
+
+  explicit invalidation_backlog(std::size_t max_deletes) : max_deletes_(max_deletes) {}
+
+  // The sequence number the next record will get: taken when a command is sent, it tells
+  // records made before it (smaller) from those made after.
+  std::uint64_t sequence() const noexcept { return next_; }
+
+  std::size_t size() const noexcept { return deletes_.size() + bumps_.size(); }
+
+  // A DEL of `key`, an entry of the function whose generation is `function_key`.
+  void add_delete(std::string key, const std::string& function_key) {
+    if (auto covering = bumps_.find(function_key); covering != bumps_.end()) {
+      // The bump covers the entry, but a replay under way may have sent it before this
+      // invalidation: renumbered, it is sent again.
+      covering->second = next_++;
+      return;
+    }
+    if (auto same = deletes_.find(key); same != deletes_.end()) {
+      same->second.sequence = next_++;
+      return;
+    }
+    if (deletes_.size() >= max_deletes_) {
+      add_bump(function_key);
+      return;
+    }
+    deletes_.try_emplace(std::move(key), delete_record{function_key, next_++});
+  }
+
+  // An INCR of a generation: a tag's or a function's. A function's also makes its DELs moot.
+  void add_bump(const std::string& key) {
+    bumps_.insert_or_assign(key, next_++);
+    // Linear, but rare: a failed clear(), or the first DEL past the bound for a function.
+    boost::unordered::erase_if(deletes_,
+                               [&](const auto& item) { return item.second.function_key == key; });
+  }
+
+  // A command sent when sequence() was `sent_at` was applied: what it repeats, recorded
+  // before it was sent, is done.
+  void applied(bool is_delete, std::string_view key, std::uint64_t sent_at) {
+    if (is_delete) {
+      if (auto it = deletes_.find(key); it != deletes_.end() && it->second.sequence < sent_at) {
+        deletes_.erase(it);
+      }
+    } else if (auto it = bumps_.find(key); it != bumps_.end() && it->second < sent_at) {
+      bumps_.erase(it);
+    }
+  }
+
+  // What a replay sends: every pending command once.
+  std::vector<command> commands() const {
+    std::vector<command> out;
+    out.reserve(size());
+    for (const auto& [key, record] : deletes_) out.push_back({true, key, record.sequence});
+    for (const auto& [key, sequence] : bumps_) out.push_back({false, key, sequence});
+    return out;
+  }
+
+  // `c`, from commands(), was applied: its record goes, unless it was recorded again since.
+  void confirmed(const command& c) {
+    if (c.is_delete) {
+      if (auto it = deletes_.find(c.key); it != deletes_.end() && it->second.sequence == c.sequence)
+        deletes_.erase(it);
+    } else if (auto it = bumps_.find(c.key); it != bumps_.end() && it->second == c.sequence) {
+      bumps_.erase(it);
+    }
+  }
+
+ private:
+  struct delete_record {
+    std::string function_key;
+    std::uint64_t sequence;
+  };
+
+  std::size_t max_deletes_;
+  std::uint64_t next_ = 1;
+  boost::unordered_flat_map<std::string, delete_record, string_hash, std::equal_to<>> deletes_;
+  boost::unordered_flat_map<std::string, std::uint64_t, string_hash, std::equal_to<>> bumps_;
+};
+
+}  // namespace cachet::detail
+
+#endif
