@@ -295,6 +295,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                        .ttl = effective_ttl(opts),
                                        .capacity = opts.capacity.value_or(capacity_policy::value),
                                        .has_key_template = pack::template has<key_kind>,
+                                       .key_template = key_template_of<key_policy>,
                                        .clock = opts.clock,
                                        .max_stale = effective_max_stale(opts)}),
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),

@@ -18,7 +18,8 @@
 /// - `<prefix>:v<schema>:<function>:<args>`: an entry, without a key template
 ///   (`cachet:v1:load_user:42`);
 /// - `<prefix>:v<schema>:tag:<tag>`: the tag's generation (INCR by invalidate_tag);
-/// - `<prefix>:v<schema>:fn:<function>`: the function's generation (INCR by clear()).
+/// - `<prefix>:v<schema>:fn:<function>`: the function's generation (INCR by clear()); for a
+///   function object, its key template stands for the function (`fn:price:{}`).
 ///
 /// An entry is a JSON envelope, `{"value": <result>, "fn": 0, "tags": {"users": 3}}`, fresh
 /// while each generation it names is still current (see detail/redis/store_envelope.hpp). A read

@@ -216,6 +216,20 @@ TEST(RedisBackend, InvalidateTagReachesEveryFunctionCarryingIt) {
   EXPECT_EQ(get_name.stats().hits, 1u);
 }
 
+TEST(RedisBackend, ClearOfAFunctionObjectLeavesOtherFunctionObjectsAlone) {
+  auto backend = make_backend(shared_redis_url());
+  auto square = cachet::make_cached<cachet::key<"square:{}">, cachet::backend<cachet::redis>>(
+      [](int x) { return x * x; }, *backend);
+  auto cube = cachet::make_cached<cachet::key<"cube:{}">, cachet::backend<cachet::redis>>(
+      [](int x) { return x * x * x; }, *backend);
+  EXPECT_EQ(square(3), 9);
+  EXPECT_EQ(cube(3), 27);
+  square.clear();
+  EXPECT_EQ(square.peek(3), std::nullopt);
+  EXPECT_EQ(cube.peek(3), 27);
+  EXPECT_EQ(command(*backend, "GET", base(*backend) + "fn:square:{}").as_string(), "1");
+}
+
 TEST(RedisBackend, PeekInvalidateAndClear) {
   auto backend = make_backend(shared_redis_url());
   cachet::cached<&app::twice, cachet::key<"p:{}">, cachet::backend<cachet::redis>> f{*backend};

@@ -79,6 +79,7 @@ class redis_store {
         max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
         clock_(settings.clock),
         name_(settings.name),
+        key_template_(settings.key_template),
         has_key_template_(settings.has_key_template) {
     if (name_.empty() && !has_key_template_) {
       throw cachet::error(
@@ -439,7 +440,11 @@ class redis_store {
     return out;
   }
 
-  std::string function_key(const redis_runtime& rt) const { return rt.key_base() + "fn:" + name_; }
+  // A function object has no name; its key template tells it from the others instead, so that
+  // its clear() does not make every function object's entries stale.
+  std::string function_key(const redis_runtime& rt) const {
+    return rt.key_base() + "fn:" + (name_.empty() ? key_template_ : name_);
+  }
 
   static std::string tag_key(const redis_runtime& rt, std::string_view tag) {
     return rt.key_base() + "tag:" + std::string(tag);
@@ -889,6 +894,7 @@ class redis_store {
   std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
   const cachet::clock* clock_;          // null: the system clock
   std::string name_;
+  std::string key_template_;
   bool has_key_template_;
   std::mutex flights_mutex_;
   boost::unordered_flat_map<std::string, std::shared_ptr<flight>, string_hash, std::equal_to<>>
