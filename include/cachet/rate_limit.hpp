@@ -301,34 +301,13 @@ class rate_limiter {
   };
 
   // False while a writer holds the shard: the caller then takes the writers' path.
-  static bool enter(reader& r, const shard& s) noexcept {
-    r.reading.store(s.number, std::memory_order_seq_cst);
-    if (!s.writing.load(std::memory_order_seq_cst)) return true;
-    r.reading.store(0, std::memory_order_release);
-    return false;
-  }
+  static bool enter(reader& r, const shard& s) noexcept { return detail::try_enter(r, s); }
 
   // Exclusive access to a shard: no other writer, and no reader inside it.
-  class exclusive {
+  class exclusive : detail::exclusive_shard<shard> {
    public:
-    exclusive(const rate_limiter& limiter, shard& s) noexcept : s_(s) {
-      s.lock.lock();
-      s.writing.store(true, std::memory_order_seq_cst);
-      for (int i = 0; i < detail::reader_slot_count; ++i) {
-        while (limiter.readers_[i].reading.load(std::memory_order_seq_cst) == s.number) {
-          std::this_thread::yield();
-        }
-      }
-    }
-    ~exclusive() {
-      s_.writing.store(false, std::memory_order_release);
-      s_.lock.unlock();
-    }
-    exclusive(const exclusive&) = delete;
-    exclusive& operator=(const exclusive&) = delete;
-
-   private:
-    shard& s_;
+    exclusive(const rate_limiter& limiter, shard& s) noexcept
+        : detail::exclusive_shard<shard>(limiter.readers_.get(), s) {}
   };
 
   // Drops the keys whose buckets are full again. Sweeping when the shard has doubled since the

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <thread>
 
 namespace cachet::detail {
 
@@ -60,6 +61,44 @@ inline int reader_slot() noexcept {
 struct alignas(64) reader_state {
   std::atomic<std::uint32_t> reading{0};
   std::atomic<std::uint64_t> hits{0};
+};
+
+// A shard read through reader slots has a lock, a `writing` flag and a number (index + 1, what a
+// reader's `reading` records). A reader writes only its own slot's line: with a lock word per
+// shard, threads hitting random shards would pass the line back and forth.
+
+// The reader announces the shard; false while a writer holds it (the reader then steps back).
+template <class Reader, class Shard>
+bool try_enter(Reader& r, const Shard& s) noexcept {
+  r.reading.store(s.number, std::memory_order_seq_cst);
+  if (!s.writing.load(std::memory_order_seq_cst)) return true;
+  r.reading.store(0, std::memory_order_release);
+  return false;
+}
+
+// Exclusive access to a shard: no other writer, and no reader of `readers` inside it.
+template <class Shard>
+class exclusive_shard {
+ public:
+  template <class Reader>
+  exclusive_shard(const Reader* readers, Shard& s) noexcept : s_(s) {
+    s.lock.lock();
+    s.writing.store(true, std::memory_order_seq_cst);
+    for (int i = 0; i < reader_slot_count; ++i) {
+      while (readers[i].reading.load(std::memory_order_seq_cst) == s.number) {
+        std::this_thread::yield();
+      }
+    }
+  }
+  ~exclusive_shard() {
+    s_.writing.store(false, std::memory_order_release);
+    s_.lock.unlock();
+  }
+  exclusive_shard(const exclusive_shard&) = delete;
+  exclusive_shard& operator=(const exclusive_shard&) = delete;
+
+ private:
+  Shard& s_;
 };
 
 }  // namespace cachet::detail

@@ -531,26 +531,10 @@ class memory_store {
   time_point now() const noexcept { return clock_ != nullptr ? clock_->now() : backend_->now(); }
 
   // Exclusive access to a shard: no other writer, and no reader inside it.
-  class exclusive {
+  class exclusive : exclusive_shard<shard> {
    public:
-    exclusive(const memory_store& store, shard& s) noexcept : s_(s) {
-      s.lock.lock();
-      s.writing.store(true, std::memory_order_seq_cst);
-      for (int i = 0; i < reader_slot_count; ++i) {
-        while (store.readers_[i].reading.load(std::memory_order_seq_cst) == s.number) {
-          std::this_thread::yield();
-        }
-      }
-    }
-    ~exclusive() {
-      s_.writing.store(false, std::memory_order_release);
-      s_.lock.unlock();
-    }
-    exclusive(const exclusive&) = delete;
-    exclusive& operator=(const exclusive&) = delete;
-
-   private:
-    shard& s_;
+    exclusive(const memory_store& store, shard& s) noexcept
+        : exclusive_shard<shard>(store.readers_.get(), s) {}
   };
 
   // The fresh value for key, copied out; `counted` calls count a hit and keep the LRU order.
@@ -593,10 +577,7 @@ class memory_store {
   };
 
   static void enter(reader_state& r, const shard& s) noexcept {
-    for (;;) {
-      r.reading.store(s.number, std::memory_order_seq_cst);
-      if (!s.writing.load(std::memory_order_seq_cst)) return;
-      r.reading.store(0, std::memory_order_release);
+    while (!try_enter(r, s)) {
       while (s.writing.load(std::memory_order_acquire)) std::this_thread::yield();
     }
   }
