@@ -11,11 +11,11 @@ namespace cachet::detail {
 
 // What cached<> tells its backend's store about the function it caches.
 struct store_settings {
-  std::string_view name;            // the function's qualified name; empty for function objects
-  std::chrono::nanoseconds ttl{0};  // 0 = never expires
-  std::size_t capacity = 0;         // entries, 0 = unbounded (in-process stores)
-  bool has_key_template = false;    // false: keys are the default "arg:arg" rendering
-  std::string_view key_template;    // the key<> template's text, if any
+  std::string_view name;               // the function's qualified name; empty for function objects
+  std::chrono::nanoseconds ttl{0};     // 0 = never expires
+  std::size_t capacity = 0;            // entries, 0 = unbounded (in-process stores)
+  bool has_key_template = false;       // false: keys are the default "arg:arg" rendering
+  std::string_view key_template = {};  // the key<> template's text, if any
   const cachet::clock* clock = nullptr;  // null: the backend's clock
   // cachet::fail_safe: how long past its ttl an entry is kept, to be served by stale() only; 0 =
   // entries are dropped when they expire.
