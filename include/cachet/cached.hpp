@@ -195,14 +195,23 @@ struct require_encodable_argument {
   static constexpr bool value = key_encodable<std::remove_cvref_t<Param>>;
 };
 
-// Stages (rate_limit, circuit_breaker, retry) wrap plain calls only; a coroutine call that
-// skipped them would silently not be limited.
+// async() runs the stages inside a coroutine, where a thread that sleeps stalls every coroutine
+// of its executor: retry's backoff would.
+template <bool RunInCoroutines, class Store>
+struct require_stages_that_run_in_coroutines {
+  static_assert(RunInCoroutines,
+                "cachet::cached::async: retry sleeps between attempts, which would stall the "
+                "coroutine's executor; make the blocking call, or drop retry from this cached<>");
+  static constexpr bool value = RunInCoroutines;
+};
+
+// A batch is one MGET for all its keys: a per-call stage has no single call to wrap there.
 template <bool NoStages, class Store>
-struct require_no_stages_for_coroutines {
+struct require_no_stages_for_batches {
   static_assert(NoStages,
-                "cachet::cached::async: rate_limit, circuit_breaker and retry do not apply to "
-                "coroutine calls yet; make the blocking call, or drop those policies from this "
-                "cached<>");
+                "cachet::cached::async_many: rate_limit, circuit_breaker and retry do not apply "
+                "to batched calls; co_await async() for each argument, or drop those policies "
+                "from this cached<>");
   static constexpr bool value = NoStages;
 };
 
@@ -316,31 +325,43 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
 
   /// The same as a call, as a coroutine on the backend's executor (backends with an async store,
   /// such as cachet::redis): `User u = co_await get_user.async(42);`. The arguments are copied
-  /// into the coroutine, so it may outlive them.
+  /// into the coroutine, so it may outlive them. rate_limit and circuit_breaker apply as to a
+  /// call, and throw from the co_await (a limit kept in Redis is checked without blocking);
+  /// retry does not compile here, since its backoff would block the executor.
   template <class S = store_type>
   requires async_store<S, value_type> &&(!is_member) auto async(Params... args) {
-    static_assert(require_no_stages_for_coroutines < call_stages::empty && load_stages::empty,
+    static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
+                      load_stages::run_in_coroutines,
                   S > ::value);
     std::string key(render(nullptr, args...));
-    return with_fail_safe(
-        key, store_.async_get_or_load(
-                 key, render_tags(args...),
-                 [this, ... owned = std::remove_cvref_t<Params>(args)]() mutable -> decltype(auto) {
-                   return fn_(owned...);
-                 }));
+    if constexpr (call_stages::empty && load_stages::empty) {
+      return with_fail_safe(key, store_.async_get_or_load(
+                                     key, render_tags(args...),
+                                     [this, ... owned = std::remove_cvref_t<Params>(args)]() mutable
+                                     -> decltype(auto) { return fn_(owned...); }));
+    } else {
+      return async_through_stages<S>(nullptr, std::move(key), render_tags(args...),
+                                     std::remove_cvref_t<Params>(args)...);
+    }
   }
   /// For a member function: the object must outlive the returned coroutine.
   template <class S = store_type>
   requires async_store<S, value_type> && is_member auto async(object_param& object,
                                                               Params... args) {
-    static_assert(require_no_stages_for_coroutines < call_stages::empty && load_stages::empty,
+    static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
+                      load_stages::run_in_coroutines,
                   S > ::value);
     std::string key(render(&object, args...));
-    return with_fail_safe(
-        key, store_.async_get_or_load(
-                 key, render_tags(args...),
-                 [this, target = &object, ... owned = std::remove_cvref_t<Params>(args)]() mutable
-                 -> decltype(auto) { return fn_(*target, owned...); }));
+    if constexpr (call_stages::empty && load_stages::empty) {
+      return with_fail_safe(
+          key, store_.async_get_or_load(
+                   key, render_tags(args...),
+                   [this, target = &object, ... owned = std::remove_cvref_t<Params>(args)]() mutable
+                   -> decltype(auto) { return fn_(*target, owned...); }));
+    } else {
+      return async_through_stages<S>(&object, std::move(key), render_tags(args...),
+                                     std::remove_cvref_t<Params>(args)...);
+    }
   }
 
   /// Many calls of a one-argument function at once: the stored results are fetched in one round
@@ -353,7 +374,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   requires async_store<S, value_type> &&(!is_member) && (sizeof...(Params) == 1) &&
       std::convertible_to<std::ranges::range_reference_t<Range>, Arg> auto async_many(
           Range&& range) {
-    static_assert(require_no_stages_for_coroutines < call_stages::empty && load_stages::empty,
+    static_assert(require_no_stages_for_batches < call_stages::empty && load_stages::empty,
                   S > ::value);
     std::vector<Arg> args;
     for (auto&& a : range) args.emplace_back(static_cast<Arg>(a));
@@ -498,6 +519,56 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     } else {
       return op;
     }
+  }
+
+  template <class S>
+  using async_result_t = decltype(std::declval<S&>().async_get_or_load(
+      std::string(), std::vector<std::string>(), any_loader<value_type>{}));
+
+  // async() with rate_limit or circuit_breaker. The call stages' coroutines may await the backend
+  // (a limit kept in Redis); load stages wrap the plain function's call inside the store's
+  // coroutine. As in call_with_key, a rate-limited call may be answered with a fresh stored value
+  // (serve_cached) and any failure with a stale one (fail_safe); no co_await in a catch block.
+  template <class S>
+  async_result_t<S> async_through_stages(object_param* object, std::string key,
+                                         std::vector<std::string> tags,
+                                         std::remove_cvref_t<Params>... owned) {
+    std::exception_ptr failure;
+    [[maybe_unused]] bool limited = false;
+    try {
+      auto load = [&]() -> decltype(auto) {
+        auto invoke = [&]() -> decltype(auto) {
+          if constexpr (is_member) {
+            return fn_(*object, static_cast<pass_t<Params>>(owned)...);
+          } else {
+            return fn_(static_cast<pass_t<Params>>(owned)...);
+          }
+        };
+        if constexpr (coroutine_function || load_stages::empty) {
+          return invoke();
+        } else {
+          return load_stages_.run(key, invoke, owned...);
+        }
+      };
+      auto core = [&] { return store_.async_get_or_load(key, tags, load); };
+      co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
+    } catch (const rate_limited&) {
+      limited = true;
+      failure = std::current_exception();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if constexpr (serves_cached) {
+      if (limited) {
+        std::optional<value_type> hit = co_await store_.async_peek(key);
+        if (hit) co_return std::move(*hit);
+      }
+    }
+    if constexpr (has_fail_safe) {
+      std::optional<value_type> stale = co_await store_.async_stale(std::move(key));
+      if (stale) co_return std::move(*stale);
+    }
+    std::rethrow_exception(failure);
   }
 
   // No co_await in a catch block: the failure is kept, then the stale value fetched.

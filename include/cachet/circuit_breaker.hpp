@@ -256,6 +256,10 @@ struct circuit_breaker : detail::policy<detail::circuit_breaker_kind> {
         : own_(opts.breaker != nullptr ? nullptr : std::make_unique<breaker>(settings(opts))),
           breaker_(opts.breaker != nullptr ? opts.breaker : own_.get()) {}
 
+    // The breaker only takes its lock briefly, so it may wrap a plain function's call inside a
+    // coroutine (cached<>::async).
+    static constexpr bool runs_in_coroutines = true;
+
     template <class Next, class... Args>
     Value operator()(std::string_view, Next&& next, const Args&...) {
       return breaker_->call(std::forward<Next>(next));

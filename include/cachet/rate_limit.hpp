@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 
 #if defined(__linux__)
@@ -383,6 +384,14 @@ template <class Backend>
 concept shares_rate_limits = requires(Backend& b, const shared_rate_limit_settings& s) {
   { shared_rate_limits<Backend>::make(b, s) } -> std::same_as<std::unique_ptr<shared_rate_limiter>>;
 };
+
+// A backend with coroutines also gives, for cached<>::async(),
+//   static Awaitable<rate_limit_decision> async_try_acquire(shared_rate_limiter&, std::string key);
+// which the limiter that make() returned answers without blocking.
+template <class Backend>
+concept awaits_rate_limits = requires(shared_rate_limiter& limiter, std::string key) {
+  shared_rate_limits<Backend>::async_try_acquire(limiter, std::move(key));
+};
 }  // namespace detail
 
 /// An option of cachet::rate_limit: the period the limit counts over, in seconds.
@@ -517,6 +526,32 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
         if (!decision) throw rate_limited(decision.retry_after);
       }
       return std::forward<Next>(next)();
+    }
+
+    static constexpr bool runs_in_coroutines = true;
+
+    /// The check inside a coroutine (cached<>::async): a limit kept on the backend is awaited
+    /// there, so the caller's executor never waits for it; a local one is decided at once.
+    /// \throws cachet::rate_limited from the awaitable when over the limit.
+    template <class Backend, class Next, class... Args>
+    std::invoke_result_t<Next&> async(std::string_view, Next next, const Args&... args) {
+      if constexpr (rate_key::template check<Args...>()) {
+        rate_limit_decision decision;
+        if constexpr (!per_process_only && detail::shares_rate_limits<Backend>) {
+          static_assert(detail::awaits_rate_limits<Backend>,
+                        "cachet::rate_limit: this backend keeps limits but cannot check them in "
+                        "a coroutine; specialise shared_rate_limits<Backend>::async_try_acquire, "
+                        "or add cachet::per_process");
+          std::string shared_key;
+          rate_key::render(shared_key, args...);
+          decision = co_await detail::shared_rate_limits<Backend>::async_try_acquire(
+              *shared_, std::move(shared_key));
+        } else {
+          decision = ask_local(args...);
+        }
+        if (!decision) throw rate_limited(decision.retry_after);
+      }
+      co_return co_await next();
     }
 
    private:

@@ -23,6 +23,16 @@ namespace cachet::detail {
 // `key` identifies the call within its cached function (the store's key: binary for in-process
 // stores, the Redis key text for Redis); it stays valid until next() is called. Stages run in the
 // order their policies are given.
+//
+// cached<>::async() runs inside a coroutine, on an executor other calls share, so only stages
+// that never block their thread may run there; such a stage says so with
+//   static constexpr bool runs_in_coroutines = true;
+// A load stage that does is run as is, around the plain function call inside the store's
+// coroutine. A call stage that does also offers
+//   template <class Backend, class Next, class... Args>
+//   std::invoke_result_t<Next&> async(std::string_view key, Next next, const Args&... args);
+// a coroutine (next() returns the awaitable of the rest of the call, boost::asio::awaitable<Value>
+// for Redis) that may co_await the backend. `key` and `args` stay valid until it completes.
 
 // What a stage is built from: the options, and the backend and names of the cached function, for
 // stages that keep state on the backend (a rate limit in Redis is shared by every process).
@@ -72,6 +82,11 @@ const auto& stage_argument(const stage_context<Backend>& context) noexcept {
   }
 }
 
+template <class Stage>
+inline constexpr bool runs_in_coroutines = requires {
+  requires Stage::runs_in_coroutines;
+};
+
 // The stages of one hook, each built in place (stages may hold atomics and locks, so they are
 // neither copied nor moved).
 template <class Tuple>
@@ -80,6 +95,7 @@ struct stage_list;
 template <class... Stages>
 struct stage_list<std::tuple<Stages...>> {
   static constexpr bool empty = sizeof...(Stages) == 0;
+  static constexpr bool run_in_coroutines = (runs_in_coroutines<Stages> && ...);
 
   template <class Backend>
   explicit stage_list(const stage_context<Backend>& context)
@@ -90,6 +106,13 @@ struct stage_list<std::tuple<Stages...>> {
     return run_from<0>(key, core, args...);
   }
 
+  // The call stages' coroutine forms around `core()`, which returns an awaitable. `core` and
+  // `args` must outlive the awaitable returned.
+  template <class Backend, class Core, class... Args>
+  auto run_async(std::string_view key, Core& core, const Args&... args) {
+    return run_async_from<Backend, 0>(key, core, std::tie(args...));
+  }
+
  private:
   template <std::size_t I, class Core, class... Args>
   decltype(auto) run_from(std::string_view key, Core& core, const Args&... args) {
@@ -98,6 +121,26 @@ struct stage_list<std::tuple<Stages...>> {
     } else {
       return std::get<I>(items)(
           key, [&] { return run_from<I + 1>(key, core, args...); }, args...);
+    }
+  }
+
+  // Each `next` outlives this frame (a stage's coroutine keeps it), so it holds pointers and
+  // references to the caller's objects rather than references to this frame's parameters.
+  template <class Backend, std::size_t I, class Core, class... Args>
+  auto run_async_from(std::string_view key, Core& core, std::tuple<const Args&...> args) {
+    if constexpr (I == sizeof...(Stages)) {
+      return core();
+    } else {
+      return std::apply(
+          [&](const Args&... a) {
+            return std::get<I>(items).template async<Backend>(
+                key,
+                [this, key, target = &core, args] {
+                  return run_async_from<Backend, I + 1>(key, *target, args);
+                },
+                a...);
+          },
+          args);
     }
   }
 

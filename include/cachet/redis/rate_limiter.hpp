@@ -306,6 +306,9 @@ struct shared_rate_limits<redis> {
     rate_limit_decision try_acquire(std::string_view key) override {
       return limiter_.try_acquire(key);
     }
+    boost::asio::awaitable<rate_limit_decision> async_try_acquire(std::string key) {
+      return limiter_.async_try_acquire(std::move(key));
+    }
 
    private:
     redis_rate_limiter limiter_;
@@ -314,6 +317,12 @@ struct shared_rate_limits<redis> {
   static std::unique_ptr<shared_rate_limiter> make(redis& backend,
                                                    const shared_rate_limit_settings& s) {
     return std::make_unique<limiter>(backend, s);
+  }
+
+  // For cached<>::async(): `l` is what make() returned.
+  static boost::asio::awaitable<rate_limit_decision> async_try_acquire(shared_rate_limiter& l,
+                                                                       std::string key) {
+    return static_cast<limiter&>(l).async_try_acquire(std::move(key));
   }
 };
 

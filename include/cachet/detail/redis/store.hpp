@@ -271,6 +271,15 @@ class redis_store {
     return rt.run(find_stored(rt, std::string(key), false, std::move(t)));
   }
 
+  // peek() for coroutines, on any executor.
+  boost::asio::awaitable<std::optional<Value>> async_peek(std::string key) {
+    redis_runtime& rt = backend_->runtime();
+    check_key(rt, key);
+    ticket t = admit(rt);
+    if (!t.admitted()) co_return std::nullopt;
+    co_return co_await on_io(rt, find_stored(rt, std::move(key), false, std::move(t)));
+  }
+
   // cachet::fail_safe, after a call failed: the stored value, fresh or past its ttl (kept
   // max_stale longer), unless it was invalidated or cannot be decoded. Never throws because of
   // Redis: failing, or skipped by the breaker, it finds nothing. Counts stale_served.

@@ -1,0 +1,200 @@
+// rate_limit and circuit_breaker through cached<>::async() on the Redis backend, against the
+// CTest fixture's redis-server. Time is a cachet::manual_clock wherever a count or a duration is
+// asserted.
+#include <cachet/circuit_breaker.hpp>
+#include <cachet/fail_safe.hpp>
+#include <cachet/rate_limit.hpp>
+#include <cachet/redis.hpp>
+#include <cachet/redis/rate_limiter.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "redis/degraded_test_support.hpp"
+#include "support/redis_server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+struct outage : std::runtime_error {
+  outage() : std::runtime_error("quote service down") {}
+};
+
+struct quote_service {
+  int generation = 1;
+  bool down = false;
+  int calls = 0;
+  std::string quote(const std::string& symbol) {
+    ++calls;
+    if (down) throw outage();
+    return symbol + "@" + std::to_string(generation);
+  }
+};
+
+// Runs one awaitable to completion on an io_context of its own; rethrows what it threw.
+template <class T>
+T await(asio::awaitable<T> op) {
+  asio::io_context io;
+  std::optional<T> value;
+  std::exception_ptr failure;
+  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T v) {
+    if (e) {
+      failure = e;
+    } else {
+      value = std::move(v);
+    }
+  });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*value);
+}
+
+int coroutine_calls = 0;
+asio::awaitable<std::string> fetch_quote(std::string symbol) {
+  ++coroutine_calls;
+  co_return symbol + "!";
+}
+
+class redis_async_stages : public ::testing::Test {
+ protected:
+  template <class... Policies>
+  auto make() {
+    return cachet::make_cached<cachet::key<"quote:{}">, cachet::backend<cachet::redis>,
+                               Policies...>(
+        [this](const std::string& symbol) { return service.quote(symbol); }, *backend,
+        cachet::options{.clock = &clock});
+  }
+
+  // Limits stay in Redis for their period of the server's time: each run of a test, even with
+  // --gtest_repeat, gets keys of its own.
+  static std::string unique_prefix() {
+    static int runs = 0;
+    return cachet_test::test_prefix() + "-" + std::to_string(++runs);
+  }
+
+  cachet::manual_clock clock;
+  std::unique_ptr<cachet::redis> backend = std::make_unique<cachet::redis>(
+      cachet_test::degraded_config(cachet_test::shared_redis_url(), 2000ms),
+      cachet::redis_options{.key_prefix = unique_prefix()});
+  quote_service service;
+};
+
+TEST_F(redis_async_stages, a_limit_in_redis_admits_exactly_the_limit_then_throws_at_co_await) {
+  auto quote = make<cachet::ttl<300>, cachet::rate_limit<3, cachet::per<3600>, cachet::by<"{}">>>();
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");  // a hit, still counted
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  std::optional<asio::awaitable<std::string>> over;
+  EXPECT_NO_THROW(over.emplace(quote.async("ACME")));  // nothing is decided before the co_await
+  try {
+    await(std::move(*over));
+    ADD_FAILURE() << "the fourth call was admitted";
+  } catch (const cachet::rate_limited& e) {
+    EXPECT_EQ(e.retry_after(), 20min);  // one call's worth of a 3-per-hour limit
+  }
+  EXPECT_EQ(await(quote.async("INIT")), "INIT@1");  // another key, a limit of its own
+  EXPECT_EQ(service.calls, 2);
+  clock.advance(20min);
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_THROW(await(quote.async("ACME")), cachet::rate_limited);
+}
+
+TEST_F(redis_async_stages, blocking_and_async_calls_share_one_limit) {
+  auto quote = make<cachet::ttl<300>, cachet::rate_limit<3, cachet::per<3600>>>();
+  auto other = make<cachet::ttl<300>, cachet::rate_limit<3, cachet::per<3600>>>();
+  EXPECT_EQ(quote("ACME"), "ACME@1");
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_EQ(await(other.async("INIT")), "INIT@1");  // the same key template: the same limit
+  EXPECT_THROW(quote("ACME"), cachet::rate_limited);
+  EXPECT_THROW(await(quote.async("ACME")), cachet::rate_limited);
+  EXPECT_THROW(await(other.async("ACME")), cachet::rate_limited);
+}
+
+TEST_F(redis_async_stages, a_local_limit_applies_to_async_calls_too) {
+  auto quote = make<cachet::rate_limit<2, cachet::per<3600>, cachet::per_process>>();
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_EQ(quote("ACME"), "ACME@1");
+  EXPECT_THROW(await(quote.async("ACME")), cachet::rate_limited);
+}
+
+TEST_F(redis_async_stages, a_coroutine_function_is_limited_too) {
+  coroutine_calls = 0;
+  cachet::cached<&fetch_quote, cachet::key<"fetch:{}">, cachet::backend<cachet::redis>,
+                 cachet::rate_limit<2, cachet::per<3600>>>
+      quote{*backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(await(quote.async("ACME")), "ACME!");
+  EXPECT_EQ(await(quote.async("INIT")), "INIT!");
+  EXPECT_THROW(await(quote.async("ACME")), cachet::rate_limited);
+  EXPECT_EQ(coroutine_calls, 2);
+}
+
+TEST_F(redis_async_stages, serve_cached_answers_a_limited_async_call_with_the_fresh_value) {
+  auto quote =
+      make<cachet::ttl<300>,
+           cachet::rate_limit<1, cachet::per<3600>, cachet::by<"{}">, cachet::serve_cached>>();
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  service.generation = 2;  // a call that got through would show it
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_EQ(service.calls, 1);
+  quote.invalidate("ACME");  // still limited, and nothing to serve
+  EXPECT_THROW(await(quote.async("ACME")), cachet::rate_limited);
+  EXPECT_EQ(await(quote.async("INIT")), "INIT@2");  // a limit of its own
+  EXPECT_EQ(await(quote.async("INIT")), "INIT@2");  // over it: served
+  EXPECT_EQ(service.calls, 2);
+}
+
+TEST_F(redis_async_stages, the_breaker_opens_after_failing_async_calls_and_then_fails_fast) {
+  auto quote = make<cachet::ttl<300>, cachet::circuit_breaker<3, cachet::cooldown<60>>>();
+  service.down = true;
+  for (int i = 0; i < 3; ++i) EXPECT_THROW(await(quote.async("ACME")), outage);
+  EXPECT_EQ(service.calls, 3);
+  std::optional<asio::awaitable<std::string>> refused;
+  EXPECT_NO_THROW(refused.emplace(quote.async("ACME")));
+  EXPECT_THROW(await(std::move(*refused)), cachet::circuit_open);
+  EXPECT_THROW(await(quote.async("INIT")), cachet::circuit_open);
+  EXPECT_EQ(service.calls, 3);  // open: the function is not called
+  clock.advance(60s);
+  service.down = false;
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");  // the probe closes it
+  EXPECT_EQ(await(quote.async("INIT")), "INIT@1");
+  EXPECT_EQ(service.calls, 5);
+}
+
+TEST_F(redis_async_stages, the_breaker_counts_blocking_and_async_failures_together) {
+  auto quote = make<cachet::circuit_breaker<2, cachet::cooldown<60>>>();
+  service.down = true;
+  EXPECT_THROW(quote("ACME"), outage);
+  EXPECT_THROW(await(quote.async("ACME")), outage);
+  EXPECT_THROW(quote("ACME"), cachet::circuit_open);
+  EXPECT_EQ(service.calls, 2);
+}
+
+TEST_F(redis_async_stages, fail_safe_serves_the_stale_value_while_the_breaker_is_open) {
+  auto quote = make<cachet::ttl<30>, cachet::fail_safe<3600>,
+                    cachet::circuit_breaker<2, cachet::cooldown<600>>>();
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  clock.advance(31s);
+  service.down = true;
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");  // failed: stale
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");  // failed again: the circuit opens
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");  // circuit_open: stale, without a call
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_EQ(quote.stats().stale_served, 3u);
+  EXPECT_THROW(await(quote.async("INIT")), cachet::circuit_open);  // nothing stored for it
+}
+
+}  // namespace
