@@ -195,13 +195,14 @@ struct require_encodable_argument {
   static constexpr bool value = key_encodable<std::remove_cvref_t<Param>>;
 };
 
-// async() runs the stages inside a coroutine, where a thread that sleeps stalls every coroutine
-// of its executor: retry's backoff would.
+// async() runs the stages inside a coroutine, where a thread that blocks stalls every coroutine
+// of its executor: only stages that say they do not may run there (see detail/stages.hpp).
 template <bool RunInCoroutines, class Store>
 struct require_stages_that_run_in_coroutines {
   static_assert(RunInCoroutines,
-                "cachet::cached::async: retry sleeps between attempts, which would stall the "
-                "coroutine's executor; make the blocking call, or drop retry from this cached<>");
+                "cachet::cached::async: a policy's stage may block its thread, which would stall "
+                "the coroutine's executor; make the blocking call, or drop that policy from this "
+                "cached<>");
   static constexpr bool value = RunInCoroutines;
 };
 
@@ -327,11 +328,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// such as cachet::redis): `User u = co_await get_user.async(42);`. The arguments are copied
   /// into the coroutine, so it may outlive them. rate_limit and circuit_breaker apply as to a
   /// call, and throw from the co_await (a limit kept in Redis is checked without blocking);
-  /// retry does not compile here, since its backoff would block the executor.
+  /// so does retry, whose backoff waits on a timer of the coroutine's executor.
   template <class S = store_type>
   requires async_store<S, value_type> &&(!is_member) auto async(Params... args) {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
-                      load_stages::run_in_coroutines,
+                      (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
     std::string key(render(nullptr, args...));
     if constexpr (call_stages::empty && load_stages::empty) {
@@ -349,7 +350,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   requires async_store<S, value_type> && is_member auto async(object_param& object,
                                                               Params... args) {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
-                      load_stages::run_in_coroutines,
+                      (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
     std::string key(render(&object, args...));
     if constexpr (call_stages::empty && load_stages::empty) {
@@ -525,10 +526,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using async_result_t = decltype(std::declval<S&>().async_get_or_load(
       std::string(), std::vector<std::string>(), any_loader<value_type>{}));
 
-  // async() with rate_limit or circuit_breaker. The call stages' coroutines may await the backend
-  // (a limit kept in Redis); load stages wrap the plain function's call inside the store's
-  // coroutine. As in call_with_key, a rate-limited call may be answered with a fresh stored value
-  // (serve_cached) and any failure with a stale one (fail_safe); no co_await in a catch block.
+  // async() with rate_limit, circuit_breaker or retry. The call stages' coroutines may await the
+  // backend (a limit kept in Redis); load stages wrap the plain function's call inside the store's
+  // coroutine, as coroutines themselves when they all can (retry's backoff awaits a timer). As in
+  // call_with_key, a rate-limited call may be answered with a fresh stored value (serve_cached) and
+  // any failure with a stale one (fail_safe); no co_await in a catch block.
   template <class S>
   async_result_t<S> async_through_stages(object_param* object, std::string key,
                                          std::vector<std::string> tags,
@@ -536,16 +538,26 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     std::exception_ptr failure;
     [[maybe_unused]] bool limited = false;
     try {
+      auto invoke = [&]() -> decltype(auto) {
+        if constexpr (is_member) {
+          return fn_(*object, static_cast<pass_t<Params>>(owned)...);
+        } else {
+          return fn_(static_cast<pass_t<Params>>(owned)...);
+        }
+      };
+      // Lives in this frame: the load stages' coroutines call it until the store's load ends.
+      [[maybe_unused]] auto invoke_async = [&]() -> async_result_t<S> {
+        if constexpr (coroutine_function) {
+          co_return co_await invoke();
+        } else {
+          co_return invoke();
+        }
+      };
       auto load = [&]() -> decltype(auto) {
-        auto invoke = [&]() -> decltype(auto) {
-          if constexpr (is_member) {
-            return fn_(*object, static_cast<pass_t<Params>>(owned)...);
-          } else {
-            return fn_(static_cast<pass_t<Params>>(owned)...);
-          }
-        };
         if constexpr (coroutine_function || load_stages::empty) {
           return invoke();
+        } else if constexpr (load_stages::have_async_forms) {
+          return load_stages_.template run_async<backend_type>(key, invoke_async, owned...);
         } else {
           return load_stages_.run(key, invoke, owned...);
         }

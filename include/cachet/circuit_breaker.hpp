@@ -89,6 +89,22 @@ class breaker {
     }
   }
 
+  /// The same as call() for a coroutine: `f()` returns an awaitable, whose outcome is recorded.
+  /// \throws cachet::circuit_open from the awaitable when the circuit does not let it through.
+  template <class F>
+  std::invoke_result_t<F&> call_async(F f) {
+    const detail::breaker_machine::admission admission = acquire();
+    try {
+      auto result = co_await f();
+      report(locked([&] { return machine_.succeeded(admission); }));
+      co_return result;
+    } catch (...) {
+      const clock::time_point now = time_->now();
+      report(locked([&] { return machine_.failed(admission, now); }));
+      throw;
+    }
+  }
+
   /// The current state; an open circuit whose cooldown has ended reports (and becomes)
   /// half-open.
   circuit_state state() {
@@ -263,6 +279,14 @@ struct circuit_breaker : detail::policy<detail::circuit_breaker_kind> {
     template <class Next, class... Args>
     Value operator()(std::string_view, Next&& next, const Args&...) {
       return breaker_->call(std::forward<Next>(next));
+    }
+
+    // Around retry's coroutine form (cached<>::async), it records the awaited outcome.
+    static constexpr bool has_async_form = true;
+
+    template <class Backend, class Next, class... Args>
+    std::invoke_result_t<Next&> async(std::string_view, Next next, const Args&...) {
+      return breaker_->call_async(std::move(next));
     }
 
    private:

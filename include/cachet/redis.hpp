@@ -50,6 +50,7 @@
 #include <cachet/detail/redis/backend_breaker.hpp>
 #include <cachet/detail/redis/backend_runtime.hpp>
 #include <cachet/detail/redis/store.hpp>
+#include <cachet/detail/resilience/backoff.hpp>
 #include <cachet/detail/resilience/breaker_machine.hpp>
 #include <cachet/error.hpp>
 #include <cachet/redis/client.hpp>
@@ -62,6 +63,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
@@ -317,6 +320,18 @@ class redis {
   std::unique_ptr<detail::redis_runtime> owned_;
   std::atomic<detail::redis_runtime*> runtime_{nullptr};
 };
+
+namespace detail {
+// cachet::retry's backoff in cached<>::async(): a timer of the awaiting coroutine's executor, so
+// the executor's thread runs other coroutines meanwhile.
+template <>
+struct backoff_timers<redis> {
+  static boost::asio::awaitable<void> wait(std::chrono::nanoseconds delay) {
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
+    co_await timer.async_wait(boost::asio::use_awaitable);
+  }
+};
+}  // namespace detail
 
 }  // namespace cachet
 

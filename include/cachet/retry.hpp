@@ -139,6 +139,8 @@ struct backoff : detail::option<detail::backoff_kind> {
 ///
 /// `options::retry_attempts` and `options::retry_base_delay` override the numbers;
 /// `options::retry_sleep` replaces the sleeping (tests record the delays instead).
+/// In cached<>::async() the backoff waits on a timer of the coroutine's executor instead of
+/// blocking its thread.
 /// Placed before cachet::circuit_breaker, it retries around the breaker (which then counts every
 /// attempt and stops the retries once open); placed after it, the breaker counts one failure per
 /// call whose retries all failed.
@@ -178,6 +180,38 @@ struct retry : detail::policy<detail::retry_kind> {
         sleep_ ? sleep_(d) : detail::sleep_for(d);
       };
       return detail::call_with_retries(next, retries_, base_, max_, is_transient, sleep);
+    }
+
+    // Its backoff waits on a timer in cached<>::async(), so it needs the coroutine form.
+    static constexpr bool has_async_form = true;
+
+    /// The retries inside a coroutine (cached<>::async): the backoff is awaited on a timer of
+    /// the coroutine's executor (`options::retry_sleep`, when set, is called instead), so the
+    /// executor runs other coroutines meanwhile.
+    template <class Backend, class Next, class... Args>
+    std::invoke_result_t<Next&> async(std::string_view, Next next, const Args&...) {
+      static_assert(detail::awaits_backoffs<Backend>,
+                    "cachet::retry: this backend cannot wait in a coroutine; specialise "
+                    "cachet::detail::backoff_timers<Backend>::wait, or make the blocking call");
+      for (std::size_t attempt = 0;; ++attempt) {
+        std::exception_ptr failure;
+        try {
+          co_return co_await next();
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        // Outside the handler: no co_await may appear in one.
+        if (attempt >= retries_ || detail::is_refusal(failure) || !predicate::test(failure)) {
+          std::rethrow_exception(failure);
+        }
+        const std::chrono::nanoseconds delay =
+            detail::full_jitter(detail::backoff_cap(attempt, base_, max_));
+        if (sleep_) {
+          sleep_(delay);
+        } else if constexpr (detail::awaits_backoffs<Backend>) {
+          co_await detail::backoff_timers<Backend>::wait(delay);
+        }
+      }
     }
 
    private:

@@ -1,4 +1,4 @@
-// rate_limit and circuit_breaker through cached<>::async() on the Redis backend, against the
+// rate_limit, circuit_breaker and retry through cached<>::async() on the Redis backend, against the
 // CTest fixture's redis-server. Time is a cachet::manual_clock wherever a count or a duration is
 // asserted.
 #include <cachet/circuit_breaker.hpp>
@@ -6,6 +6,7 @@
 #include <cachet/rate_limit.hpp>
 #include <cachet/redis.hpp>
 #include <cachet/redis/rate_limiter.hpp>
+#include <cachet/retry.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -20,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
@@ -33,12 +35,21 @@ struct outage : std::runtime_error {
   outage() : std::runtime_error("quote service down") {}
 };
 
+struct hiccup : std::runtime_error, cachet::transient {
+  hiccup() : std::runtime_error("quote service busy") {}
+};
+
 struct quote_service {
   int generation = 1;
   bool down = false;
+  int hiccups = 0;  // calls left that fail transiently
   int calls = 0;
   std::string quote(const std::string& symbol) {
     ++calls;
+    if (hiccups > 0) {
+      --hiccups;
+      throw hiccup();
+    }
     if (down) throw outage();
     return symbol + "@" + std::to_string(generation);
   }
@@ -78,6 +89,17 @@ class redis_async_stages : public ::testing::Test {
         cachet::options{.clock = &clock});
   }
 
+  // Backoffs are recorded, not waited for.
+  template <class... Policies>
+  auto make_recording() {
+    return cachet::make_cached<cachet::key<"quote:{}">, cachet::backend<cachet::redis>,
+                               Policies...>(
+        [this](const std::string& symbol) { return service.quote(symbol); }, *backend,
+        cachet::options{.clock = &clock, .retry_sleep = [this](std::chrono::nanoseconds d) {
+                          delays.push_back(d);
+                        }});
+  }
+
   // Limits stay in Redis for their period of the server's time: each run of a test, even with
   // --gtest_repeat, gets keys of its own.
   static std::string unique_prefix() {
@@ -90,6 +112,7 @@ class redis_async_stages : public ::testing::Test {
       cachet_test::degraded_config(cachet_test::shared_redis_url(), 2000ms),
       cachet::redis_options{.key_prefix = unique_prefix()});
   quote_service service;
+  std::vector<std::chrono::nanoseconds> delays;
 };
 
 TEST_F(redis_async_stages, a_limit_in_redis_admits_exactly_the_limit_then_throws_at_co_await) {
@@ -195,6 +218,75 @@ TEST_F(redis_async_stages, fail_safe_serves_the_stale_value_while_the_breaker_is
   EXPECT_EQ(service.calls, 3);
   EXPECT_EQ(quote.stats().stale_served, 3u);
   EXPECT_THROW(await(quote.async("INIT")), cachet::circuit_open);  // nothing stored for it
+}
+
+TEST_F(redis_async_stages, retry_calls_again_after_transient_failures_then_stores_the_value) {
+  auto quote = make_recording<cachet::ttl<300>, cachet::retry<3, cachet::backoff<100, 10000>>>();
+  service.hiccups = 2;
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_EQ(service.calls, 3);
+  ASSERT_EQ(delays.size(), 2u);
+  EXPECT_LE(delays[0], 100ms);  // full jitter under a cap that doubles
+  EXPECT_LE(delays[1], 200ms);
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");  // stored: a hit
+  EXPECT_EQ(service.calls, 3);
+}
+
+TEST_F(redis_async_stages, retry_gives_up_after_its_retries_with_the_last_failure) {
+  auto quote = make_recording<cachet::retry<2>>();
+  service.hiccups = 5;
+  EXPECT_THROW(await(quote.async("ACME")), hiccup);
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_EQ(delays.size(), 2u);
+}
+
+TEST_F(redis_async_stages, retry_does_not_call_again_after_a_failure_that_is_not_transient) {
+  auto quote = make_recording<cachet::retry<3>>();
+  service.down = true;
+  EXPECT_THROW(await(quote.async("ACME")), outage);
+  EXPECT_EQ(service.calls, 1);
+  EXPECT_TRUE(delays.empty());
+}
+
+TEST_F(redis_async_stages, retry_without_a_sleep_of_its_own_waits_on_a_timer) {
+  auto quote = make<cachet::retry<2, cachet::backoff<1, 1>>>();
+  service.hiccups = 2;
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_EQ(service.calls, 3);
+}
+
+TEST_F(redis_async_stages, retry_before_the_breaker_stops_once_it_opens_and_fail_safe_answers) {
+  auto quote = make_recording<cachet::ttl<30>, cachet::fail_safe<3600>, cachet::retry<5>,
+                              cachet::circuit_breaker<2, cachet::cooldown<600>>>();
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  clock.advance(31s);
+  service.hiccups = 100;
+  // Two attempts open the circuit; the third meets circuit_open, which is never retried.
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_EQ(delays.size(), 2u);
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");  // open: stale at once
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_EQ(delays.size(), 2u);
+  EXPECT_EQ(quote.stats().stale_served, 2u);
+  EXPECT_THROW(await(quote.async("INIT")), cachet::circuit_open);  // nothing stored for it
+}
+
+TEST_F(redis_async_stages, the_breaker_before_retry_counts_one_failure_per_exhausted_call) {
+  auto quote =
+      make_recording<cachet::circuit_breaker<2, cachet::cooldown<600>>, cachet::retry<2>>();
+  service.hiccups = 100;
+  EXPECT_THROW(await(quote.async("ACME")), hiccup);
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_THROW(await(quote.async("ACME")), hiccup);  // the second failure opens it
+  EXPECT_EQ(service.calls, 6);
+  EXPECT_THROW(await(quote.async("ACME")), cachet::circuit_open);
+  EXPECT_EQ(service.calls, 6);
+  EXPECT_EQ(delays.size(), 4u);
+  service.hiccups = 1;
+  clock.advance(600s);
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");  // the probe retries, then closes it
+  EXPECT_EQ(service.calls, 8);
 }
 
 }  // namespace

@@ -33,6 +33,11 @@ namespace cachet::detail {
 //   std::invoke_result_t<Next&> async(std::string_view key, Next next, const Args&... args);
 // a coroutine (next() returns the awaitable of the rest of the call, boost::asio::awaitable<Value>
 // for Redis) that may co_await the backend. `key` and `args` stay valid until it completes.
+// A load stage may offer the same coroutine form, saying so with
+//   static constexpr bool has_async_form = true;
+// When every load stage of a cached<> does, async() runs them all that way around the plain
+// function's call (then next() returns an awaitable too), so a stage may wait there (retry's
+// backoff) without blocking; a load stage with only the coroutine form needs that.
 
 // What a stage is built from: the options, and the backend and names of the cached function, for
 // stages that keep state on the backend (a rate limit in Redis is shared by every process).
@@ -87,6 +92,11 @@ inline constexpr bool runs_in_coroutines = requires {
   requires Stage::runs_in_coroutines;
 };
 
+template <class Stage>
+inline constexpr bool has_async_form = requires {
+  requires Stage::has_async_form;
+};
+
 // The stages of one hook, each built in place (stages may hold atomics and locks, so they are
 // neither copied nor moved).
 template <class Tuple>
@@ -96,6 +106,7 @@ template <class... Stages>
 struct stage_list<std::tuple<Stages...>> {
   static constexpr bool empty = sizeof...(Stages) == 0;
   static constexpr bool run_in_coroutines = (runs_in_coroutines<Stages> && ...);
+  static constexpr bool have_async_forms = (has_async_form<Stages> && ...);
 
   template <class Backend>
   explicit stage_list(const stage_context<Backend>& context)
@@ -106,7 +117,7 @@ struct stage_list<std::tuple<Stages...>> {
     return run_from<0>(key, core, args...);
   }
 
-  // The call stages' coroutine forms around `core()`, which returns an awaitable. `core` and
+  // The stages' coroutine forms around `core()`, which returns an awaitable. `core` and
   // `args` must outlive the awaitable returned.
   template <class Backend, class Core, class... Args>
   auto run_async(std::string_view key, Core& core, const Args&... args) {

@@ -62,6 +62,19 @@ decltype(auto) call_with_retries(F& f, std::size_t retries, std::chrono::nanosec
 
 inline void sleep_for(std::chrono::nanoseconds d) { std::this_thread::sleep_for(d); }
 
+// Customisation point of cachet::retry in cached<>::async(): a backend with coroutines
+// specialises it with
+//   static Awaitable<void> wait(std::chrono::nanoseconds);
+// which waits on a timer of the awaiting coroutine's executor, so no thread sleeps. This header
+// knows no Asio: the specialisation lives with the backend (<cachet/redis.hpp> for Redis).
+template <class Backend>
+struct backoff_timers {};
+
+template <class Backend>
+concept awaits_backoffs = requires(std::chrono::nanoseconds d) {
+  backoff_timers<Backend>::wait(d);
+};
+
 }  // namespace cachet::detail
 
 #endif
