@@ -55,23 +55,7 @@ struct quote_service {
   }
 };
 
-// Runs one awaitable to completion on an io_context of its own; rethrows what it threw.
-template <class T>
-T await(asio::awaitable<T> op) {
-  asio::io_context io;
-  std::optional<T> value;
-  std::exception_ptr failure;
-  asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T v) {
-    if (e) {
-      failure = e;
-    } else {
-      value = std::move(v);
-    }
-  });
-  io.run();
-  if (failure) std::rethrow_exception(failure);
-  return std::move(*value);
-}
+using cachet_test::await;
 
 int coroutine_calls = 0;
 asio::awaitable<std::string> fetch_quote(std::string symbol) {

@@ -48,23 +48,6 @@ class redis_fail_safe : public ::testing::Test {
         cachet::options{.clock = &clock});
   }
 
-  template <class Cached>
-  std::string await_async(Cached& c, const std::string& symbol) {
-    asio::io_context io;
-    std::optional<std::string> value;
-    std::exception_ptr failure;
-    asio::co_spawn(io, c.async(symbol), [&](std::exception_ptr e, std::string v) {
-      if (e) {
-        failure = e;
-      } else {
-        value = std::move(v);
-      }
-    });
-    io.run();
-    if (failure) std::rethrow_exception(failure);
-    return *value;
-  }
-
   cachet::manual_clock clock;
   std::unique_ptr<cachet::redis> backend =
       cachet_test::make_degradable_backend(cachet_test::shared_redis_url(), 2000ms, {});
@@ -96,12 +79,12 @@ TEST_F(redis_fail_safe, a_success_after_the_ttl_replaces_the_stale_value) {
 
 TEST_F(redis_fail_safe, async_answers_a_failure_with_the_stale_value) {
   auto quote = make<cachet::ttl<30>, cachet::fail_safe<3600>>();
-  EXPECT_EQ(await_async(quote, "ACME"), "ACME@1");
+  EXPECT_EQ(cachet_test::await(quote.async("ACME")), "ACME@1");
   clock.advance(31s);
   service.down = true;
-  EXPECT_EQ(await_async(quote, "ACME"), "ACME@1");
+  EXPECT_EQ(cachet_test::await(quote.async("ACME")), "ACME@1");
   EXPECT_EQ(quote.stats().stale_served, 1u);
-  EXPECT_THROW(await_async(quote, "INIT"), outage);
+  EXPECT_THROW(cachet_test::await(quote.async("INIT")), outage);
 }
 
 TEST_F(redis_fail_safe, invalidated_entries_are_never_served) {

@@ -7,6 +7,7 @@
 
 #include <cachet/redis.hpp>
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -96,6 +97,24 @@ std::chrono::steady_clock::duration time_of(F&& f) {
   const auto start = std::chrono::steady_clock::now();
   f();
   return std::chrono::steady_clock::now() - start;
+}
+
+/// Runs one awaitable to completion on an io_context of its own; rethrows what it threw.
+template <class T>
+T await(boost::asio::awaitable<T> op) {
+  boost::asio::io_context io;
+  std::optional<T> value;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T v) {
+    if (e) {
+      failure = e;
+    } else {
+      value = std::move(v);
+    }
+  });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*value);
 }
 
 }  // namespace cachet_test
