@@ -13,7 +13,6 @@
 #include <boost/json/value.hpp>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +26,7 @@
 #include <system_error>
 #include <vector>
 
+#include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
 
 namespace app {
@@ -67,26 +67,9 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
+using cachet_test::make_test_backend;
 using cachet_test::private_redis_server;
 using cachet_test::shared_redis_url;
-
-std::string unique_prefix() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return "cachet-test-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "." +
-         info->name();
-}
-
-std::unique_ptr<cachet::redis> make_backend(const std::string& url,
-                                            std::chrono::milliseconds request_timeout = 2000ms) {
-  auto cfg = cachet::redis::config::from_url(url);
-  cfg.connect_timeout = 500ms;
-  cfg.handshake_timeout = 500ms;
-  cfg.request_timeout = request_timeout;
-  cfg.health_check_interval = 0ms;
-  cfg.reconnect_min_delay = 5ms;
-  cfg.reconnect_max_delay = 50ms;
-  return std::make_unique<cachet::redis>(cfg, cachet::redis_options{.key_prefix = unique_prefix()});
-}
 
 // The test's own commands go through the backend's connection.
 template <class... Args>
@@ -138,7 +121,7 @@ using user_cache = cachet::cached<&app::load_user, cachet::ttl<300>, cachet::key
                                   cachet::tags<"users">, cachet::backend<cachet::redis>>;
 
 TEST(RedisBackend, MissThenHitIsCountedAndStoredAsReadableJson) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   user_cache get_user{*backend};
 
   EXPECT_EQ(get_user(42), (app::user{42, "user42"}));
@@ -164,7 +147,7 @@ TEST(RedisBackend, MissThenHitIsCountedAndStoredAsReadableJson) {
 }
 
 TEST(RedisBackend, WithoutAKeyTemplateTheKeyIsTheFunctionNameAndArguments) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   cachet::cached<&app::twice, cachet::backend<cachet::redis>> f{*backend};
   EXPECT_EQ(f(21), 42);
   const std::string name(cachet::detail::function_name<&app::twice>());
@@ -174,7 +157,7 @@ TEST(RedisBackend, WithoutAKeyTemplateTheKeyIsTheFunctionNameAndArguments) {
 }
 
 TEST(RedisBackend, TtlFromOptionsIsSetInMilliseconds) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   cachet::cached<&app::twice, cachet::ttl<300>, cachet::key<"t:{}">, cachet::backend<cachet::redis>>
       f{*backend, cachet::options{.ttl = 1500ms, .capacity = {}}};
   f(1);
@@ -184,7 +167,7 @@ TEST(RedisBackend, TtlFromOptionsIsSetInMilliseconds) {
 }
 
 TEST(RedisBackend, InvalidateTagReachesEveryFunctionCarryingIt) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   cachet::cached<&app::load_user, cachet::key<"user:{}">, cachet::tags<"users", "user:{}">,
                  cachet::backend<cachet::redis>>
       get_user{*backend};
@@ -217,7 +200,7 @@ TEST(RedisBackend, InvalidateTagReachesEveryFunctionCarryingIt) {
 }
 
 TEST(RedisBackend, ClearOfAFunctionObjectLeavesOtherFunctionObjectsAlone) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   auto square = cachet::make_cached<cachet::key<"square:{}">, cachet::backend<cachet::redis>>(
       [](int x) { return x * x; }, *backend);
   auto cube = cachet::make_cached<cachet::key<"cube:{}">, cachet::backend<cachet::redis>>(
@@ -231,7 +214,7 @@ TEST(RedisBackend, ClearOfAFunctionObjectLeavesOtherFunctionObjectsAlone) {
 }
 
 TEST(RedisBackend, PeekInvalidateAndClear) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   cachet::cached<&app::twice, cachet::key<"p:{}">, cachet::backend<cachet::redis>> f{*backend};
 
   EXPECT_EQ(f.peek(3), std::nullopt);
@@ -259,7 +242,7 @@ TEST(RedisBackend, PeekInvalidateAndClear) {
 }
 
 TEST(RedisBackend, AnUnreadableEntryIsRecomputedCountedAndOverwritten) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   user_cache get_user{*backend};
   const std::string key = base(*backend) + "user:5";
   const app::user expected{5, "user5"};
@@ -286,7 +269,7 @@ TEST(RedisBackend, AnUnreadableEntryIsRecomputedCountedAndOverwritten) {
 }
 
 TEST(RedisBackend, AResultJsonCannotCarryIsReturnedButNotStored) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   cachet::cached<&app::bytes, cachet::key<"b:{}">, cachet::backend<cachet::redis>> f{*backend};
   EXPECT_EQ(f(2), "\xff\xff");
   EXPECT_EQ(f(2), "\xff\xff");
@@ -298,7 +281,7 @@ TEST(RedisBackend, AResultJsonCannotCarryIsReturnedButNotStored) {
 
 TEST(RedisBackend, RedisDownReturnsTheFunctionsResultThenRecovers) {
   private_redis_server server;
-  auto backend = make_backend(server.url(), 300ms);
+  auto backend = make_test_backend(server.url(), 300ms);
   cachet::cached<&app::twice, cachet::key<"d:{}">, cachet::backend<cachet::redis>> f{*backend};
   cachet::cached<&app::refuse, cachet::key<"r:{}">, cachet::backend<cachet::redis>> g{*backend};
   EXPECT_EQ(f(1), 2);
@@ -328,7 +311,7 @@ TEST(RedisBackend, RedisDownReturnsTheFunctionsResultThenRecovers) {
 }
 
 TEST(RedisBackend, BlockingCallOnTheIoThreadFailsInsteadOfDeadlocking) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   user_cache get_user{*backend};
   std::promise<std::error_code> call;
   std::promise<std::error_code> invalidation;
@@ -350,7 +333,7 @@ TEST(RedisBackend, BlockingCallOnTheIoThreadFailsInsteadOfDeadlocking) {
 }
 
 TEST(RedisBackend, AsyncGetOrLoadMissesThenHits) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   store<app::user, 1> users{*backend, named("async_users")};
   asio::io_context io;
   int loads = 0;
@@ -388,7 +371,7 @@ TEST(RedisBackend, AsyncGetOrLoadMissesThenHits) {
 }
 
 TEST(RedisBackend, CachedAsyncAndAsyncManyShareEntriesWithBlockingCalls) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   user_cache get_user{*backend};
   asio::io_context io;
   const std::vector<long> ids{1, 2, 3};
@@ -410,7 +393,7 @@ TEST(RedisBackend, CachedAsyncAndAsyncManyShareEntriesWithBlockingCalls) {
 
 // An invalidation seen by a caller is never answered with a computation that started before it.
 TEST(RedisBackend, ACallerAfterAnInvalidationDoesNotJoinAnOlderComputation) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   store<std::string, 1> s{*backend, named("stale_flight")};
   asio::io_context io;
   const std::string key = "doc:1";
@@ -450,7 +433,7 @@ TEST(RedisBackend, ACallerAfterAnInvalidationDoesNotJoinAnOlderComputation) {
 }
 
 TEST(RedisBackend, AsyncLoaderExceptionsPropagateAndAreNotStored) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   store<int, 0> s{*backend, named("async_throw")};
   asio::io_context io;
   const std::string key = "e:1";
@@ -476,7 +459,7 @@ long long mget_calls(cachet::redis& backend) {
 
 TEST(RedisBackend, AsyncManyReadsEveryKeyInOneMgetAndKeepsTheOrder) {
   private_redis_server server;  // its own, so that the command count is ours alone
-  auto backend = make_backend(server.url());
+  auto backend = make_test_backend(server.url());
   store<int, 1> s{*backend, named("many")};
   asio::io_context io;
   std::vector<std::size_t> loaded;
@@ -505,7 +488,7 @@ TEST(RedisBackend, AsyncManyReadsEveryKeyInOneMgetAndKeepsTheOrder) {
 }
 
 TEST(RedisBackend, ACoroutineFunctionWorksFromABlockingCall) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   store<int, 0> s{*backend, named("coro")};
   auto load = [](std::string_view key) -> asio::awaitable<int> {
     co_await pause(1ms);
@@ -522,7 +505,7 @@ TEST(RedisBackend, ACoroutineFunctionWorksFromABlockingCall) {
 }
 
 TEST(RedisBackend, ACustomCodecsTextIsAJsonStringInTheEnvelope) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   store<app::point, 0, app::point_codec> s{*backend, named("points")};
   auto load = [](std::string_view) { return app::point{3, 4}; };
   s.get_or_load(
@@ -537,7 +520,7 @@ TEST(RedisBackend, ACustomCodecsTextIsAJsonStringInTheEnvelope) {
 }
 
 TEST(RedisBackend, AKeyThatWouldOverwriteACounterIsRefused) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   cachet::cached<&app::twice, cachet::key<"tag:{}">, cachet::backend<cachet::redis>> f{*backend};
   EXPECT_THROW(f(1), cachet::error);
   EXPECT_EQ(keys_of(*backend), std::vector<std::string>{});
@@ -545,7 +528,7 @@ TEST(RedisBackend, AKeyThatWouldOverwriteACounterIsRefused) {
 
 // Without a key template it fails to compile: tests/compile_fail/redis_lambda_without_key.cpp.
 TEST(RedisBackend, AFunctionObjectIsStoredUnderItsKeyTemplate) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   auto fn = [](int x) { return x; };
   using keyed_lambda = cachet::cached_function<decltype(fn), cachet::key<"lambda:{}">,
                                                cachet::backend<cachet::redis>>;
@@ -555,7 +538,7 @@ TEST(RedisBackend, AFunctionObjectIsStoredUnderItsKeyTemplate) {
 }
 
 TEST(RedisBackend, TwoFunctionsOnOneBackendDoNotShareEntries) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   cachet::cached<&app::twice, cachet::backend<cachet::redis>> f{*backend};
   cachet::cached<&app::thrice, cachet::backend<cachet::redis>> g{*backend};
   EXPECT_EQ(f(5), 10);

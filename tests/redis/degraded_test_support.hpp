@@ -1,9 +1,9 @@
 #ifndef CACHET_TESTS_REDIS_DEGRADED_TEST_SUPPORT_HPP
 #define CACHET_TESTS_REDIS_DEGRADED_TEST_SUPPORT_HPP
 
-// Helpers of the tests of a Redis backend whose server fails: a backend with short limits and an
-// injectable breaker, a raw client of its own to look at the server, and bounded waits on
-// conditions (never a sleep standing in for synchronisation).
+// Helpers of the Redis backend tests, above all those whose server fails: backends with short
+// limits (and an injectable breaker), a raw client of its own to look at the server, and bounded
+// waits on conditions (never a sleep standing in for synchronisation).
 
 #include <cachet/redis.hpp>
 
@@ -27,11 +27,14 @@ namespace cachet_test {
 
 using namespace std::chrono_literals;
 
-/// A key prefix of this process and test, so that tests sharing a server never meet.
+/// A key prefix of this process, test and run, so that tests sharing a server never meet: some
+/// state outlives a test in Redis (a rate limit's keys, for their period of the server's time),
+/// and each run of a test, even with --gtest_repeat, must start without it.
 inline std::string test_prefix() {
+  static int runs = 0;
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return "cachet-test-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "." +
-         info->name();
+  return "cachet-test-" + std::to_string(::getpid()) + "-" + std::to_string(++runs) + "-" +
+         info->test_suite_name() + "." + info->name();
 }
 
 /// Short connection limits: a dead server is noticed fast, a restarted one found again fast.
@@ -45,6 +48,14 @@ inline cachet::redis::config degraded_config(const std::string& url,
   cfg.reconnect_min_delay = 5ms;
   cfg.reconnect_max_delay = 50ms;
   return cfg;
+}
+
+/// A backend of its own for one test, with the short limits above.
+inline std::unique_ptr<cachet::redis> make_test_backend(
+    const std::string& url, std::chrono::milliseconds request_timeout = 2s,
+    const std::string& prefix = test_prefix()) {
+  return std::make_unique<cachet::redis>(degraded_config(url, request_timeout),
+                                         cachet::redis_options{.key_prefix = prefix});
 }
 
 inline std::unique_ptr<cachet::redis> make_degradable_backend(

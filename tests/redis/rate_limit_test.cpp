@@ -27,6 +27,7 @@
 #include <system_error>
 #include <vector>
 
+#include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
 
 namespace app {
@@ -42,8 +43,10 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
+using cachet_test::make_test_backend;
 using cachet_test::private_redis_server;
 using cachet_test::shared_redis_url;
+using cachet_test::test_prefix;
 
 constexpr std::uint64_t limit = 5;
 // Keys expire in the server's time, so a period far longer than a test runs keeps a test with a
@@ -51,28 +54,6 @@ constexpr std::uint64_t limit = 5;
 constexpr auto period = 1h;
 constexpr cachet::clock::duration interval =
     std::chrono::duration_cast<cachet::clock::duration>(period) / limit;
-
-// Limits outlive a test in Redis (for an hour of the server's time): each run of a test, even
-// with --gtest_repeat, gets keys of its own.
-std::string unique_prefix() {
-  static int runs = 0;
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return "cachet-test-" + std::to_string(::getpid()) + "-" + std::to_string(++runs) + "-" +
-         info->test_suite_name() + "." + info->name();
-}
-
-std::unique_ptr<cachet::redis> make_backend(const std::string& url,
-                                            std::chrono::milliseconds request_timeout = 2000ms,
-                                            const std::string& prefix = unique_prefix()) {
-  auto cfg = cachet::redis::config::from_url(url);
-  cfg.connect_timeout = 500ms;
-  cfg.handshake_timeout = 500ms;
-  cfg.request_timeout = request_timeout;
-  cfg.health_check_interval = 0ms;
-  cfg.reconnect_min_delay = 5ms;
-  cfg.reconnect_max_delay = 50ms;
-  return std::make_unique<cachet::redis>(cfg, cachet::redis_options{.key_prefix = prefix});
-}
 
 template <class... Args>
 cachet::redis::value command(cachet::redis& backend, std::string_view name, const Args&... args) {
@@ -99,7 +80,7 @@ int admitted_count(Limiter& limiter, std::string_view key, int attempts) {
 class redis_rate_limiter_test : public ::testing::Test {
  protected:
   cachet::manual_clock clock;
-  std::unique_ptr<cachet::redis> backend = make_backend(shared_redis_url());
+  std::unique_ptr<cachet::redis> backend = make_test_backend(shared_redis_url());
   cachet::redis::rate_limiter limiter{*backend, "api", limit, period, {.clock = &clock}};
 };
 
@@ -188,7 +169,7 @@ TEST_F(redis_rate_limiter_test, state_is_one_key_that_expires_when_the_bucket_is
 // The script and detail::gcra agree on every decision, including times beyond 2^53 ns (where
 // Lua's doubles lose nanoseconds) and an interval that is not a round number.
 TEST(redis_rate_limiter, decides_exactly_as_the_local_limiter) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   constexpr std::uint64_t odd_limit = 7;
   constexpr auto odd_period = 3s + 1ns;
   for (const auto start : {0ns, 1'700'000'000'123'456'789ns}) {
@@ -217,7 +198,7 @@ TEST(redis_rate_limiter, decides_exactly_as_the_local_limiter) {
 }
 
 TEST(redis_rate_limiter, reads_the_server_clock_by_default) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   cachet::redis::rate_limiter limiter{*backend, "api", limit, period};
   // An interval is 12 minutes: no call comes back while the test runs.
   EXPECT_EQ(admitted_count(limiter, "k", 20), static_cast<int>(limit));
@@ -234,7 +215,7 @@ TEST(redis_rate_limiter, reads_the_server_clock_by_default) {
 }
 
 TEST(redis_rate_limiter, async_try_acquire_makes_the_same_decisions) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   cachet::manual_clock clock;
   cachet::redis::rate_limiter limiter{*backend, "api", limit, period, {.clock = &clock}};
   asio::io_context io;
@@ -268,7 +249,7 @@ long long command_calls(cachet::redis& backend, const std::string& name) {
 
 TEST(redis_rate_limiter, one_evalsha_per_check_and_eval_only_when_the_server_lost_the_script) {
   private_redis_server server;  // its own, so that the command counts are ours alone
-  auto backend = make_backend(server.url());
+  auto backend = make_test_backend(server.url());
   cachet::manual_clock clock;
   cachet::redis::rate_limiter limiter{*backend, "api", limit, period, {.clock = &clock}};
   ASSERT_TRUE(limiter.try_acquire("k"));  // loads the script
@@ -289,7 +270,7 @@ TEST(redis_rate_limiter, one_evalsha_per_check_and_eval_only_when_the_server_los
 
 TEST(redis_rate_limiter, redis_down_limits_locally_counts_it_and_asks_redis_again_later) {
   private_redis_server server;
-  auto backend = make_backend(server.url(), 300ms);
+  auto backend = make_test_backend(server.url(), 300ms);
   cachet::manual_clock clock;
   cachet::redis::rate_limiter limiter{
       *backend, "api", limit, period, {.clock = &clock, .recheck_after = 10s}};
@@ -320,7 +301,7 @@ TEST(redis_rate_limiter, redis_down_limits_locally_counts_it_and_asks_redis_agai
 
 TEST(redis_rate_limiter, throw_error_lets_the_redis_error_through) {
   private_redis_server server;
-  auto backend = make_backend(server.url(), 300ms);
+  auto backend = make_test_backend(server.url(), 300ms);
   cachet::manual_clock clock;
   cachet::redis::rate_limiter limiter{
       *backend,
@@ -336,7 +317,7 @@ TEST(redis_rate_limiter, throw_error_lets_the_redis_error_through) {
 }
 
 TEST(redis_rate_limiter, a_blocking_check_on_the_io_thread_fails_instead_of_deadlocking) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   cachet::redis::rate_limiter limiter{*backend, "api", limit, period};
   std::promise<std::error_code> code;
   asio::post(backend->runtime().context(), [&] {
@@ -352,7 +333,7 @@ TEST(redis_rate_limiter, a_blocking_check_on_the_io_thread_fails_instead_of_dead
 }
 
 TEST(redis_rate_limiter, rejects_impossible_settings) {
-  auto backend = make_backend(shared_redis_url());
+  auto backend = make_test_backend(shared_redis_url());
   EXPECT_THROW(cachet::redis::rate_limiter(*backend, "", 1, 1s), cachet::error);
   EXPECT_THROW(cachet::redis::rate_limiter(*backend, "x", 0, 1s), cachet::error);
   EXPECT_THROW(cachet::redis::rate_limiter(*backend, "x", 10, 5ns), cachet::error);
@@ -371,7 +352,7 @@ class redis_rate_limit_policy : public ::testing::Test {
  protected:
   void SetUp() override { app::sends = 0; }
   cachet::manual_clock clock;
-  std::unique_ptr<cachet::redis> backend = make_backend(shared_redis_url());
+  std::unique_ptr<cachet::redis> backend = make_test_backend(shared_redis_url());
 };
 
 TEST_F(redis_rate_limit_policy, counts_every_call_in_redis_and_throws_rate_limited) {
@@ -527,7 +508,7 @@ std::size_t thread_count() {
 template <class Attempts>
 void expect_exactly_the_limit_per_window(Attempts attempts) {
   ASSERT_EQ(thread_count(), 1u) << "fork() needs a process without threads; run this test alone";
-  const std::string prefix = unique_prefix();
+  const std::string prefix = test_prefix();
   const std::string url = shared_redis_url();
   child_process child = child_process::start(
       [&](cachet::manual_clock& clock) { return attempts(url, prefix, clock); });
@@ -567,7 +548,7 @@ TEST(redis_rate_limiter_processes, two_processes_admit_exactly_the_limit_between
   expect_exactly_the_limit_per_window([](const std::string& url, const std::string& prefix,
                                          cachet::manual_clock& clock) {
     auto r = std::make_shared<rig<cachet::redis::rate_limiter>>();
-    r->backend = make_backend(url, 2000ms, prefix);
+    r->backend = make_test_backend(url, 2000ms, prefix);
     r->user = std::make_unique<cachet::redis::rate_limiter>(
         *r->backend, "api", limit, period, cachet::redis_rate_limiter_settings{.clock = &clock});
     return [r](int attempts) {
@@ -583,7 +564,7 @@ TEST(redis_rate_limiter_processes, the_policy_in_two_processes_admits_exactly_th
   expect_exactly_the_limit_per_window(
       [](const std::string& url, const std::string& prefix, cachet::manual_clock& clock) {
         auto r = std::make_shared<rig<report>>();
-        r->backend = make_backend(url, 2000ms, prefix);
+        r->backend = make_test_backend(url, 2000ms, prefix);
         r->user = std::make_unique<report>(*r->backend, cachet::options{.clock = &clock});
         return [r](int attempts) {
           int admitted = 0;
