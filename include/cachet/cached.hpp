@@ -341,7 +341,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// such as cachet::redis): `User u = co_await get_user.async(42);`. The arguments are copied
   /// into the coroutine, so it may outlive them. rate_limit and circuit_breaker apply as to a
   /// call, and throw from the co_await (a limit kept in Redis is checked without blocking);
-  /// so does retry, whose backoff waits on a timer of the coroutine's executor.
+  /// so does retry, whose backoff waits on a timer of the coroutine's executor. For a function
+  /// that is itself a coroutine, circuit_breaker and retry wrap the awaited call (so do they in
+  /// the blocking call), and each retry awaits a new call of the function.
   template <class S = store_type>
   requires async_store<S, value_type> &&(!is_member) auto async(Params... args) {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
@@ -390,10 +392,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// function call goes through circuit_breaker and retry as a call's does, one after the other.
   /// Every argument is settled: the results computed are stored even when another argument
   /// failed, and fail_safe answers a failed one (limited, circuit_open, or the function's
-  /// exception) with its stale value. If an argument is still unanswered, the batch throws its
-  /// failure (the first in argument order); calling again then finds the others stored. As a
-  /// limit counts hits too, a batch with more arguments than the limit admits succeeds only with
-  /// serve_cached (once the admitted ones are stored) or fail_safe.
+  /// exception) with its stale value, one more lookup for each. If an argument is still
+  /// unanswered, the batch throws its failure (the first in argument order); calling again then
+  /// finds the others stored. As a limit counts hits too, a batch with more arguments than the
+  /// limit admits succeeds only with serve_cached (once the admitted ones are stored) or
+  /// fail_safe.
   template <std::ranges::input_range Range, class S = store_type,
             class Arg = std::remove_cvref_t<first_t<Params...>>>
   requires async_store<S, value_type> &&(!is_member) && (sizeof...(Params) == 1) &&
@@ -557,10 +560,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       std::string(), std::vector<std::string>(), any_loader<value_type>{}));
 
   // async() with rate_limit, circuit_breaker or retry. The call stages' coroutines may await the
-  // backend (a limit kept in Redis); load stages wrap the plain function's call inside the store's
-  // coroutine, as coroutines themselves when they all can (retry's backoff awaits a timer). As in
-  // call_with_key, a rate-limited call may be answered with a fresh stored value (serve_cached) and
-  // any failure with a stale one (fail_safe); no co_await in a catch block.
+  // backend (a limit kept in Redis); load stages wrap the function's call inside the store's
+  // coroutine (see load_miss), as coroutines themselves when they all can (retry's backoff awaits
+  // a timer). As in call_with_key, a rate-limited call may be answered with a fresh stored value
+  // (serve_cached) and any failure with a stale one (fail_safe); no co_await in a catch block.
   template <class S>
   async_result_t<S> async_through_stages(object_param* object, std::string key,
                                          std::vector<std::string> tags,
