@@ -758,8 +758,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                     return fn_(static_cast<pass_t<Params>>(args)...);
                   }
                 };
-                // A coroutine function's result is awaited by the store; load stages wrap
-                // plain calls only.
+                // A coroutine function's awaitable is run by the store; the load stages'
+                // coroutine forms wrap it.
                 if constexpr (coroutine_function && !load_stages::empty) {
                   return load_in_coroutine<typename result_of<traits>::type>(stable_key, object,
                                                                              args...);
