@@ -206,15 +206,28 @@ struct require_stages_that_run_in_coroutines {
   static constexpr bool value = RunInCoroutines;
 };
 
-// A batch is one MGET for all its keys: a per-call stage has no single call to wrap there.
-template <bool NoStages, class Store>
-struct require_no_stages_for_batches {
-  static_assert(NoStages,
-                "cachet::cached::async_many: rate_limit, circuit_breaker and retry do not apply "
-                "to batched calls; co_await async() for each argument, or drop those policies "
-                "from this cached<>");
-  static constexpr bool value = NoStages;
+// The awaitable type `Awaitable` (boost::asio::awaitable<V, Executor>) with another value type,
+// named by shape so that this header needs no Asio.
+template <class Awaitable, class T>
+struct rebind_awaitable;
+template <template <class, class> class Awaitable, class V, class Executor, class T>
+struct rebind_awaitable<Awaitable<V, Executor>, T> {
+  using type = Awaitable<T, Executor>;
 };
+
+// What the call stages of one argument of a batch yield when they admit it: the batch's lookup
+// comes after every argument's stages, so there is no value to hand back yet.
+struct batch_admission {};
+
+inline bool is_rate_limited(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const rate_limited&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
 
 // Declared only: stands for "some loader" when asking whether a store can load asynchronously.
 template <class Value>
@@ -328,7 +341,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// such as cachet::redis): `User u = co_await get_user.async(42);`. The arguments are copied
   /// into the coroutine, so it may outlive them. rate_limit and circuit_breaker apply as to a
   /// call, and throw from the co_await (a limit kept in Redis is checked without blocking);
-  /// so does retry, whose backoff waits on a timer of the coroutine's executor.
+  /// so does retry, whose backoff waits on a timer of the coroutine's executor. For a function
+  /// that is itself a coroutine, circuit_breaker and retry wrap the awaited call (so do they in
+  /// the blocking call), and each retry awaits a new call of the function.
   template <class S = store_type>
   requires async_store<S, value_type> &&(!is_member) auto async(Params... args) {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
@@ -370,26 +385,43 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// values that convert to the argument type.
   ///
   ///     std::vector<User> us = co_await get_user.async_many(std::vector{1, 2, 3});
+  ///
+  /// Each argument is one call for the policies. rate_limit checks every argument, in order,
+  /// before the one lookup; an argument over the limit is neither looked up nor computed (with
+  /// serve_cached it is looked up in the same MGET, and a fresh value answers it). Each miss's
+  /// function call goes through circuit_breaker and retry as a call's does, one after the other.
+  /// Every argument is settled: the results computed are stored even when another argument
+  /// failed, and fail_safe answers a failed one (limited, circuit_open, or the function's
+  /// exception) with its stale value, one more lookup for each. If an argument is still
+  /// unanswered, the batch throws its failure (the first in argument order); calling again then
+  /// finds the others stored. As a limit counts hits too, a batch with more arguments than the
+  /// limit admits succeeds only with serve_cached (once the admitted ones are stored) or
+  /// fail_safe.
   template <std::ranges::input_range Range, class S = store_type,
             class Arg = std::remove_cvref_t<first_t<Params...>>>
   requires async_store<S, value_type> &&(!is_member) && (sizeof...(Params) == 1) &&
       std::convertible_to<std::ranges::range_reference_t<Range>, Arg> auto async_many(
           Range&& range) {
-    static_assert(require_no_stages_for_batches < call_stages::empty && load_stages::empty,
+    static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
+                      (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
     std::vector<Arg> args;
     for (auto&& a : range) args.emplace_back(static_cast<Arg>(a));
     std::vector<std::string> keys;
-    std::vector<std::vector<std::string>> tags;
     keys.reserve(args.size());
-    tags.reserve(args.size());
-    for (const Arg& a : args) {
-      keys.emplace_back(render(nullptr, a));
-      tags.push_back(render_tags(a));
+    for (const Arg& a : args) keys.emplace_back(render(nullptr, a));
+    if constexpr (call_stages::empty && load_stages::empty && !has_fail_safe) {
+      std::vector<std::vector<std::string>> tags;
+      tags.reserve(args.size());
+      for (const Arg& a : args) tags.push_back(render_tags(a));
+      return store_.async_get_or_load_many(
+          std::move(keys), std::move(tags),
+          [this, owned = std::move(args)](std::size_t i) -> decltype(auto) {
+            return fn_(owned[i]);
+          });
+    } else {
+      return async_many_through_stages<S>(std::move(keys), std::move(args));
     }
-    return store_.async_get_or_load_many(
-        std::move(keys), std::move(tags),
-        [this, owned = std::move(args)](std::size_t i) -> decltype(auto) { return fn_(owned[i]); });
   }
 
   /// The stored result for these arguments if it is fresh; never calls the function.
@@ -441,10 +473,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
  private:
   using call_stages = stages_for<call_stage_of, value_type, Policies...>;
   using load_stages = stages_for<load_stage_of, value_type, Policies...>;
-  static_assert(!coroutine_function || load_stages::empty,
-                "cachet::cached: circuit_breaker and retry wrap plain function calls and this "
-                "function is a coroutine (returns boost::asio::awaitable), so they would not see "
-                "its failures; drop those policies, or cache a function that returns its value");
+  static_assert(!coroutine_function || load_stages::empty || load_stages::have_async_forms,
+                "cachet::cached: a policy's load stage has no coroutine form, so it cannot wrap a "
+                "function that is itself a coroutine (returns boost::asio::awaitable); give the "
+                "stage `has_async_form` and async() (see cachet/detail/stages.hpp), or drop the "
+                "policy");
 
   static std::chrono::nanoseconds effective_ttl(const options& opts) {
     return opts.ttl ? std::chrono::nanoseconds(*opts.ttl)
@@ -527,10 +560,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       std::string(), std::vector<std::string>(), any_loader<value_type>{}));
 
   // async() with rate_limit, circuit_breaker or retry. The call stages' coroutines may await the
-  // backend (a limit kept in Redis); load stages wrap the plain function's call inside the store's
-  // coroutine, as coroutines themselves when they all can (retry's backoff awaits a timer). As in
-  // call_with_key, a rate-limited call may be answered with a fresh stored value (serve_cached) and
-  // any failure with a stale one (fail_safe); no co_await in a catch block.
+  // backend (a limit kept in Redis); load stages wrap the function's call inside the store's
+  // coroutine (see load_miss), as coroutines themselves when they all can (retry's backoff awaits
+  // a timer). As in call_with_key, a rate-limited call may be answered with a fresh stored value
+  // (serve_cached) and any failure with a stale one (fail_safe); no co_await in a catch block.
   template <class S>
   async_result_t<S> async_through_stages(object_param* object, std::string key,
                                          std::vector<std::string> tags,
@@ -538,30 +571,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     std::exception_ptr failure;
     [[maybe_unused]] bool limited = false;
     try {
-      auto invoke = [&]() -> decltype(auto) {
-        if constexpr (is_member) {
-          return fn_(*object, static_cast<pass_t<Params>>(owned)...);
-        } else {
-          return fn_(static_cast<pass_t<Params>>(owned)...);
-        }
-      };
-      // Lives in this frame: the load stages' coroutines call it until the store's load ends.
-      [[maybe_unused]] auto invoke_async = [&]() -> async_result_t<S> {
-        if constexpr (coroutine_function) {
-          co_return co_await invoke();
-        } else {
-          co_return invoke();
-        }
-      };
-      auto load = [&]() -> decltype(auto) {
-        if constexpr (coroutine_function || load_stages::empty) {
-          return invoke();
-        } else if constexpr (load_stages::have_async_forms) {
-          return load_stages_.template run_async<backend_type>(key, invoke_async, owned...);
-        } else {
-          return load_stages_.run(key, invoke, owned...);
-        }
-      };
+      // `key` and `owned` live in this frame until the store's load ends.
+      auto load = [&]() -> decltype(auto) { return load_miss<S>(key, object, owned...); };
       auto core = [&] { return store_.async_get_or_load(key, tags, load); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
     } catch (const rate_limited&) {
@@ -595,6 +606,100 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     std::optional<value_type> stale = co_await store_.async_stale(std::move(key));
     if (stale) co_return std::move(*stale);
     std::rethrow_exception(failure);
+  }
+
+  // async_many with stages or fail_safe; see its doc comment for what happens to each argument.
+  template <class S, class Arg>
+  typename rebind_awaitable<async_result_t<S>, std::vector<value_type>>::type
+  async_many_through_stages(std::vector<std::string> keys, std::vector<Arg> args) {
+    const std::size_t n = args.size();
+    std::vector<std::exception_ptr> failures(n);
+    if constexpr (!call_stages::empty) {
+      using admission = typename rebind_awaitable<async_result_t<S>, batch_admission>::type;
+      auto admit = []() -> admission { co_return batch_admission{}; };
+      for (std::size_t i = 0; i < n; ++i) {
+        try {
+          co_await call_stages_.template run_async<backend_type>(keys[i], admit, args[i]);
+        } catch (...) {
+          failures[i] = std::current_exception();
+        }
+      }
+    }
+    // The store's batch: the admitted arguments, and those that a fresh value may still answer.
+    std::vector<std::size_t> positions;
+    std::vector<std::string> batch_keys;
+    std::vector<std::vector<std::string>> batch_tags;
+    std::vector<bool> may_load;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (failures[i] && !(serves_cached && is_rate_limited(failures[i]))) continue;
+      positions.push_back(i);
+      batch_keys.push_back(keys[i]);
+      batch_tags.push_back(render_tags(args[i]));
+      may_load.push_back(!failures[i]);
+    }
+    auto load_at = [&](std::size_t j) -> decltype(auto) {
+      return load_miss<S>(keys[positions[j]], nullptr, args[positions[j]]);
+    };
+    auto outcomes = co_await store_.async_settle_many(std::move(batch_keys), std::move(batch_tags),
+                                                      std::move(may_load), load_at);
+    std::vector<std::optional<value_type>> values(n);
+    for (std::size_t j = 0; j < positions.size(); ++j) {
+      const std::size_t i = positions[j];
+      if (outcomes[j].value) {
+        values[i] = std::move(outcomes[j].value);
+      } else if (outcomes[j].failure) {
+        failures[i] = outcomes[j].failure;
+      }
+    }
+    std::vector<value_type> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if constexpr (has_fail_safe) {
+        if (!values[i]) values[i] = co_await store_.async_stale(keys[i]);
+      }
+      if (!values[i]) std::rethrow_exception(failures[i]);
+      out.push_back(std::move(*values[i]));
+    }
+    co_return out;
+  }
+
+  // The function's call on a miss in async() and async_many(), through the load stages: their
+  // coroutine forms when they all have one (always for a coroutine function), else their plain
+  // forms around the plain call. `key`, `object` and `args` must outlive what it returns.
+  template <class S, class... A>
+  decltype(auto) load_miss(std::string_view key, object_param* object, A&... args) {
+    if constexpr (load_stages::empty) {
+      return call_function(object, args...);
+    } else if constexpr (coroutine_function || load_stages::have_async_forms) {
+      return load_in_coroutine<async_result_t<S>>(key, object, args...);
+    } else {
+      return load_stages_.run(
+          key, [&]() -> decltype(auto) { return call_function(object, args...); }, args...);
+    }
+  }
+
+  // The function's call on a miss, inside a coroutine, with the load stages' coroutine forms
+  // around it: a retry awaits its backoff, and calls the function again (a coroutine function
+  // gives a new awaitable each time). `key`, `object` and `args` must outlive the awaitable.
+  template <class Awaitable, class... A>
+  Awaitable load_in_coroutine(std::string_view key, object_param* object, A&... args) {
+    auto invoke = [&]() -> Awaitable {
+      if constexpr (coroutine_function) {
+        co_return co_await call_function(object, args...);
+      } else {
+        co_return call_function(object, args...);
+      }
+    };
+    co_return co_await load_stages_.template run_async<backend_type>(key, invoke, args...);
+  }
+
+  template <class... A>
+  decltype(auto) call_function([[maybe_unused]] object_param* object, A&... args) {
+    if constexpr (is_member) {
+      return fn_(*object, static_cast<pass_t<Params>>(args)...);
+    } else {
+      return fn_(static_cast<pass_t<Params>>(args)...);
+    }
   }
 
   // With fail_safe or serve_cached, a failed call may still be answered from the store. The
@@ -653,9 +758,12 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                     return fn_(static_cast<pass_t<Params>>(args)...);
                   }
                 };
-                // A coroutine function's result is awaited by the store; load stages wrap
-                // plain calls only.
-                if constexpr (coroutine_function) {
+                // A coroutine function's awaitable is run by the store; the load stages'
+                // coroutine forms wrap it.
+                if constexpr (coroutine_function && !load_stages::empty) {
+                  return load_in_coroutine<typename result_of<traits>::type>(stable_key, object,
+                                                                             args...);
+                } else if constexpr (coroutine_function) {
                   return invoke();
                 } else {
                   return load_stages_.run(stable_key, invoke, args...);

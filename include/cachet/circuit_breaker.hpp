@@ -281,7 +281,8 @@ struct circuit_breaker : detail::policy<detail::circuit_breaker_kind> {
       return breaker_->call(std::forward<Next>(next));
     }
 
-    // Around retry's coroutine form (cached<>::async), it records the awaited outcome.
+    // Around retry's coroutine form, or a function that is itself a coroutine, it records the
+    // awaited outcome.
     static constexpr bool has_async_form = true;
 
     template <class Backend, class Next, class... Args>

@@ -139,8 +139,9 @@ struct backoff : detail::option<detail::backoff_kind> {
 ///
 /// `options::retry_attempts` and `options::retry_base_delay` override the numbers;
 /// `options::retry_sleep` replaces the sleeping (tests record the delays instead).
-/// In cached<>::async() the backoff waits on a timer of the coroutine's executor instead of
-/// blocking its thread.
+/// In cached<>::async() and async_many() the backoff waits on a timer of the coroutine's
+/// executor instead of blocking its thread; so it does around a function that is itself a
+/// coroutine, whose every retry awaits a new call of it.
 /// Placed before cachet::circuit_breaker, it retries around the breaker (which then counts every
 /// attempt and stops the retries once open); placed after it, the breaker counts one failure per
 /// call whose retries all failed.

@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <gtest/gtest.h>
 
@@ -237,6 +238,36 @@ TEST_F(redis_async_stages, retry_without_a_sleep_of_its_own_waits_on_a_timer) {
   service.hiccups = 2;
   EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
   EXPECT_EQ(service.calls, 3);
+}
+
+// With one thread, work posted as the first attempt fails can only run before the second
+// attempt if the backoff gave the thread back to the executor: a backoff that slept on the
+// thread would retry first.
+TEST_F(redis_async_stages, the_backoff_leaves_the_executors_thread_free) {
+  asio::io_context io;
+  bool posted_ran = false;
+  std::vector<bool> posted_ran_at_attempt;
+  auto quote = cachet::make_cached<cachet::key<"quote:{}">, cachet::backend<cachet::redis>,
+                                   cachet::retry<1, cachet::backoff<1, 1>>>(
+      [&](const std::string& symbol) {
+        posted_ran_at_attempt.push_back(posted_ran);
+        if (posted_ran_at_attempt.size() == 1) {
+          asio::post(io, [&] { posted_ran = true; });
+          throw hiccup();
+        }
+        return symbol;
+      },
+      *backend);
+  std::optional<std::string> answer;
+  std::exception_ptr failure;
+  asio::co_spawn(io, quote.async("ACME"), [&](std::exception_ptr e, std::string v) {
+    failure = e;
+    if (!e) answer = std::move(v);
+  });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  EXPECT_EQ(answer, "ACME");
+  EXPECT_EQ(posted_ran_at_attempt, (std::vector<bool>{false, true}));
 }
 
 TEST_F(redis_async_stages, retry_before_the_breaker_stops_once_it_opens_and_fail_safe_answers) {

@@ -1,9 +1,16 @@
 // A function that is itself a coroutine, cached through cached<> on the Redis backend: its T is
-// stored, and both the blocking call and async() await it.
+// stored, and both the blocking call and async() await it, with circuit_breaker, retry and
+// fail_safe around it. Time is a cachet::manual_clock wherever a count or a duration is asserted.
+#include <cachet/circuit_breaker.hpp>
+#include <cachet/fail_safe.hpp>
 #include <cachet/redis.hpp>
+#include <cachet/retry.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <gtest/gtest.h>
@@ -11,10 +18,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <exception>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
 
 namespace app {
@@ -84,6 +97,205 @@ TEST(RedisAsyncMany, TakesAnyRangeOfConvertibleArguments) {
   EXPECT_EQ(result.get(), (std::vector<std::string>{"name-1", "name-2", "name-3"}));
   EXPECT_EQ(names(2), "name-2");
   EXPECT_EQ(names.stats().loads, 3u);
+}
+
+namespace asio = boost::asio;
+using cachet_test::await;
+
+struct outage : std::runtime_error {
+  outage() : std::runtime_error("quote service down") {}
+};
+
+// Transient for the retry_if predicate below only: it does not derive from cachet::transient.
+struct busy : std::runtime_error {
+  busy() : std::runtime_error("quote service busy") {}
+};
+
+bool is_busy(const std::exception& e) { return dynamic_cast<const busy*>(&e) != nullptr; }
+
+// A quote service whose calls are coroutines that suspend before they answer, so that their
+// failures come from the awaited body, not from the call.
+struct coroutine_quote_service {
+  int generation = 1;
+  bool down = false;
+  int busy_answers = 0;              // awaited runs left that fail with busy
+  int calls = 0;                     // awaitables made
+  int runs = 0;                      // awaitables run
+  std::function<void()> on_run;      // called as each awaitable starts to run
+  std::function<void()> on_failure;  // called as each failure is thrown
+
+  asio::awaitable<std::string> quote(std::string symbol) {
+    ++calls;
+    return answer(std::move(symbol));
+  }
+
+ private:
+  asio::awaitable<std::string> answer(std::string symbol) {
+    ++runs;
+    if (on_run) on_run();
+    auto executor = co_await asio::this_coro::executor;
+    co_await asio::post(executor, asio::use_awaitable);
+    if (busy_answers > 0 || down) {
+      if (on_failure) on_failure();
+      if (busy_answers > 0) {
+        --busy_answers;
+        throw busy();
+      }
+      throw outage();
+    }
+    co_return symbol + "@" + std::to_string(generation);
+  }
+};
+
+class redis_coroutine_function_stages : public ::testing::Test {
+ protected:
+  template <class... Policies>
+  auto make() {
+    return cachet::make_cached<cachet::key<"cquote:{}">, cachet::backend<cachet::redis>,
+                               Policies...>(
+        [this](std::string symbol) { return service.quote(std::move(symbol)); }, *backend,
+        cachet::options{.clock = &clock});
+  }
+
+  // Backoffs are recorded, not waited for.
+  template <class... Policies>
+  auto make_recording() {
+    return cachet::make_cached<cachet::key<"cquote:{}">, cachet::backend<cachet::redis>,
+                               Policies...>(
+        [this](std::string symbol) { return service.quote(std::move(symbol)); }, *backend,
+        cachet::options{.clock = &clock, .retry_sleep = [this](std::chrono::nanoseconds d) {
+                          delays.push_back(d);
+                        }});
+  }
+
+  cachet::manual_clock clock;
+  std::unique_ptr<cachet::redis> backend = std::make_unique<cachet::redis>(
+      cachet_test::degraded_config(cachet_test::shared_redis_url(), 2000ms),
+      cachet::redis_options{.key_prefix = cachet_test::test_prefix()});
+  coroutine_quote_service service;
+  std::vector<std::chrono::nanoseconds> delays;
+};
+
+TEST_F(redis_coroutine_function_stages, the_breaker_opens_on_its_failures_then_fails_fast) {
+  auto quote = make<cachet::ttl<300>, cachet::circuit_breaker<3, cachet::cooldown<60>>>();
+  service.down = true;
+  EXPECT_THROW(await(quote.async("ACME")), outage);
+  EXPECT_THROW(quote("ACME"), outage);  // the blocking call counts toward the same breaker
+  EXPECT_THROW(await(quote.async("INIT")), outage);
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_THROW(await(quote.async("ACME")), cachet::circuit_open);
+  EXPECT_THROW(quote("INIT"), cachet::circuit_open);
+  EXPECT_EQ(service.calls, 3);  // open: the function is not called
+  EXPECT_EQ(service.runs, 3);
+}
+
+TEST_F(redis_coroutine_function_stages, after_the_cooldown_a_probe_closes_or_reopens_it) {
+  auto quote = make<cachet::ttl<300>, cachet::circuit_breaker<2, cachet::cooldown<60>>>();
+  service.down = true;
+  EXPECT_THROW(await(quote.async("ACME")), outage);
+  EXPECT_THROW(await(quote.async("ACME")), outage);
+  clock.advance(59s);
+  EXPECT_THROW(await(quote.async("ACME")), cachet::circuit_open);
+  EXPECT_EQ(service.calls, 2);
+  clock.advance(1s);
+  EXPECT_THROW(await(quote.async("ACME")), outage);  // the probe fails: open again
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_THROW(quote("ACME"), cachet::circuit_open);
+  EXPECT_EQ(service.calls, 3);
+  clock.advance(60s);
+  service.down = false;
+  EXPECT_EQ(quote("ACME"), "ACME@1");  // a blocking probe closes it
+  EXPECT_EQ(await(quote.async("INIT")), "INIT@1");
+  EXPECT_EQ(service.calls, 5);
+}
+
+TEST_F(redis_coroutine_function_stages, retry_awaits_a_new_call_per_attempt_in_async_calls) {
+  auto quote = make_recording<cachet::ttl<300>, cachet::retry<3, cachet::retry_if<&is_busy>>>();
+  service.busy_answers = 2;
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_EQ(service.runs, 3);
+  EXPECT_EQ(delays.size(), 2u);
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");  // stored: a hit
+  EXPECT_EQ(service.calls, 3);
+}
+
+TEST_F(redis_coroutine_function_stages, retry_awaits_a_new_call_per_attempt_in_blocking_calls) {
+  auto quote = make_recording<cachet::retry<3, cachet::retry_if<&is_busy>>>();
+  service.busy_answers = 3;
+  EXPECT_EQ(quote("ACME"), "ACME@1");
+  EXPECT_EQ(service.calls, 4);
+  EXPECT_EQ(service.runs, 4);
+  EXPECT_EQ(delays.size(), 3u);
+}
+
+TEST_F(redis_coroutine_function_stages, retry_gives_up_after_its_retries_with_the_last_failure) {
+  auto quote = make_recording<cachet::retry<2, cachet::retry_if<&is_busy>>>();
+  service.busy_answers = 10;
+  EXPECT_THROW(await(quote.async("ACME")), busy);
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_THROW(quote("ACME"), busy);
+  EXPECT_EQ(service.calls, 6);
+  EXPECT_EQ(delays.size(), 4u);
+}
+
+TEST_F(redis_coroutine_function_stages, retry_leaves_failures_the_predicate_rejects_alone) {
+  auto quote = make_recording<cachet::retry<3, cachet::retry_if<&is_busy>>>();
+  service.down = true;
+  EXPECT_THROW(await(quote.async("ACME")), outage);
+  EXPECT_EQ(service.calls, 1);
+  EXPECT_THROW(quote("ACME"), outage);
+  EXPECT_EQ(service.calls, 2);
+  EXPECT_TRUE(delays.empty());
+}
+
+TEST_F(redis_coroutine_function_stages, the_blocking_retry_waits_its_backoff_on_a_timer) {
+  auto quote = make<cachet::retry<2, cachet::retry_if<&is_busy>, cachet::backoff<1, 1>>>();
+  service.busy_answers = 2;
+  EXPECT_EQ(quote("ACME"), "ACME@1");
+  EXPECT_EQ(service.calls, 3);
+}
+
+// With one thread, work posted as the first attempt fails (after its own suspension) can only
+// run before the second attempt starts if the backoff gave the thread back to the executor.
+TEST_F(redis_coroutine_function_stages, the_backoff_leaves_the_executors_thread_free) {
+  auto quote = make<cachet::retry<1, cachet::retry_if<&is_busy>, cachet::backoff<1, 1>>>();
+  asio::io_context io;
+  bool posted_ran = false;
+  std::vector<bool> posted_ran_at_run;
+  service.busy_answers = 1;
+  service.on_run = [&] { posted_ran_at_run.push_back(posted_ran); };
+  service.on_failure = [&] { asio::post(io, [&] { posted_ran = true; }); };
+  std::optional<std::string> answer;
+  std::exception_ptr failure;
+  asio::co_spawn(io, quote.async("ACME"), [&](std::exception_ptr e, std::string v) {
+    failure = e;
+    if (!e) answer = std::move(v);
+  });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+  EXPECT_EQ(answer, "ACME@1");
+  EXPECT_EQ(posted_ran_at_run, (std::vector<bool>{false, true}));
+  EXPECT_EQ(service.calls, 2);
+}
+
+TEST_F(redis_coroutine_function_stages, fail_safe_serves_the_stale_value_when_retries_run_out) {
+  auto quote = make_recording<cachet::ttl<30>, cachet::fail_safe<3600>,
+                              cachet::retry<2, cachet::retry_if<&is_busy>>,
+                              cachet::circuit_breaker<2, cachet::cooldown<600>>>();
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  clock.advance(31s);
+  service.generation = 2;  // a call that got through would show it
+  service.busy_answers = 100;
+  // Two attempts open the circuit; the third meets circuit_open, which is never retried.
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_EQ(quote("ACME"), "ACME@1");  // open: stale at once
+  EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
+  EXPECT_EQ(service.calls, 3);
+  EXPECT_EQ(delays.size(), 2u);
+  EXPECT_EQ(quote.stats().stale_served, 3u);
+  EXPECT_THROW(await(quote.async("INIT")), cachet::circuit_open);  // nothing stored for it
 }
 
 }  // namespace

@@ -37,7 +37,15 @@ namespace cachet::detail {
 //   static constexpr bool has_async_form = true;
 // When every load stage of a cached<> does, async() runs them all that way around the plain
 // function's call (then next() returns an awaitable too), so a stage may wait there (retry's
-// backoff) without blocking; a load stage with only the coroutine form needs that.
+// backoff) without blocking; a load stage with only the coroutine form needs that. Around a
+// function that is itself a coroutine, the load stages always run in this form, in async() and
+// in the blocking call alike (the store then runs the awaitable to completion): next() awaits
+// the function, calling it anew, so a stage that calls next() again gets a new awaitable.
+//
+// In cached<>::async_many, each argument is a call of its own: its call stages run, one argument
+// after the other, before the batch's single lookup, around a next() that only admits it (its
+// awaitable yields an empty batch_admission, not a Value: a call stage's coroutine form returns
+// std::invoke_result_t<Next&>, whatever that is). Load stages wrap each miss's call as above.
 
 // What a stage is built from: the options, and the backend and names of the cached function, for
 // stages that keep state on the backend (a rate limit in Redis is shared by every process).

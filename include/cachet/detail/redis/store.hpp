@@ -175,89 +175,42 @@ class redis_store {
     co_return std::move(*result);
   }
 
+  // What one position of a batch came to: its value, or the failure that stopped it, or neither
+  // (a position that may not load, and missed).
+  struct batch_outcome {
+    std::optional<Value> value;
+    std::exception_ptr failure;
+  };
+
   // One MGET for every key and every generation they need; `load_at(i)` (Value or
   // awaitable<Value>) computes the misses, one after the other; their results are written in
-  // one pipelined round trip. A key given twice is looked up and computed once.
+  // one pipelined round trip. A key given twice is looked up and computed once. The first
+  // failure stops the batch and is thrown, once the results computed before it are written.
   template <class LoadAt>
   boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
       std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
-    if (tags.size() != keys.size()) {
-      throw cachet::error(
-          "cachet::redis: async_get_or_load_many needs one tag list per key; pass as many tag "
-          "lists as keys");
-    }
-    redis_runtime& rt = backend_->runtime();
-    for (const std::string& key : keys) check_key(rt, key);
-    const std::size_t n = keys.size();
-    std::vector<std::optional<Value>> results(n);
-    const std::uint64_t epoch = rt.tag_epoch();
-    std::vector<lookup> found(n);
-    ticket t = n == 0 ? ticket() : admit(rt);
-    if (t.admitted()) found = co_await on_io(rt, read_many(rt, keys, tags, std::move(t)));
-    for (lookup& l : found) l.epoch = epoch;
-
-    struct pending_write {
-      std::shared_ptr<flight> f;
-      std::string envelope;
-    };
-    std::vector<pending_write> writes;
-    std::vector<std::unique_ptr<leader>> led;  // retired when this returns, after the writes
-    boost::unordered_flat_map<std::string_view, std::size_t, string_hash, std::equal_to<>>
-        first_index;
-    std::exception_ptr failure;
-    for (std::size_t i = 0; i < n && !failure; ++i) {
-      if (found[i].hit) {
-        results[i] = std::move(found[i].hit);
-        continue;
-      }
-      if (auto first = first_index.try_emplace(keys[i], i); !first.second) {
-        results[i] = results[first.first->second];  // computed (or read) for an earlier position
-        continue;
-      }
-      std::pair<std::shared_ptr<flight>, bool> joined = join_or_lead(keys[i], std::move(found[i]));
-      std::shared_ptr<flight> f = std::move(joined.first);
-      if (!joined.second) {
-        // The helper rethrows the leader's exception, which is the caller's answer too.
-        std::exception_ptr waited;
-        try {
-          results[i].emplace(co_await wait_async(f));
-        } catch (...) {
-          waited = std::current_exception();
-        }
-        failure = waited;
-        continue;
-      }
-      led.push_back(std::make_unique<leader>(this, f));
-      try {
-        results[i].emplace(co_await run_load_async([&] { return load_at(i); }));
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      if (failure) {
-        led.back()->fail(failure);
-        break;
-      }
-      led.back()->succeed(*results[i]);
-      if (may_write(f)) {
-        std::string envelope = encode(*results[i], f->gens, tags[i]);
-        if (!envelope.empty()) writes.push_back({f, std::move(envelope)});
-      }
-    }
-    // Results computed before a failure are still worth keeping.
-    if (!writes.empty()) {
-      ticket permit = admit(rt);
-      if (permit.admitted()) {
-        resp3::request pipeline;
-        for (const pending_write& w : writes) push_set(pipeline, rt, w.f->key, w.envelope);
-        co_await on_io(rt, write_pipeline(rt, std::move(pipeline), std::move(permit)));
-      }
-    }
-    led.clear();
-    if (failure) std::rethrow_exception(failure);
+    std::vector<bool> every_one_loads;
+    std::vector<batch_outcome> outcomes =
+        co_await run_batch(std::move(keys), std::move(tags), std::move(every_one_loads), load_at,
+                           /*stop_at_failure=*/true);
     std::vector<Value> out;
-    out.reserve(n);
-    for (auto& r : results) out.push_back(std::move(*r));
+    out.reserve(outcomes.size());
+    for (batch_outcome& o : outcomes) {
+      if (o.failure) std::rethrow_exception(o.failure);
+      out.push_back(std::move(*o.value));
+    }
     co_return out;
+  }
+
+  // The same batch for calls that stand apart (cached<>::async_many with stages): every position
+  // is settled, whatever another came to, and a position whose `may_load` is false is only
+  // looked up (no flight is joined or led for it, so no other caller waits on it).
+  template <class LoadAt>
+  boost::asio::awaitable<std::vector<batch_outcome>> async_settle_many(
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags,
+      std::vector<bool> may_load, LoadAt load_at) {
+    co_return co_await run_batch(std::move(keys), std::move(tags), std::move(may_load), load_at,
+                                 /*stop_at_failure=*/false);
   }
 
   // The fresh stored value, without computing one; hits and misses are not counted. Redis
@@ -856,6 +809,97 @@ class redis_store {
     co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
         initiation, boost::asio::use_awaitable);
     co_return result_of(*f);
+  }
+
+  // The batches of async_get_or_load_many and async_settle_many. `may_load` is empty when every
+  // position may load. A position that repeats an earlier key shares its outcome (only its value,
+  // if it may not load itself).
+  template <class LoadAt>
+  boost::asio::awaitable<std::vector<batch_outcome>> run_batch(
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags,
+      std::vector<bool> may_load, LoadAt& load_at, bool stop_at_failure) {
+    if (tags.size() != keys.size() || (!may_load.empty() && may_load.size() != keys.size())) {
+      throw cachet::error(
+          "cachet::redis: a batch needs one tag list (and one may_load flag, if any) per key; "
+          "pass as many as keys");
+    }
+    redis_runtime& rt = backend_->runtime();
+    for (const std::string& key : keys) check_key(rt, key);
+    const std::size_t n = keys.size();
+    std::vector<batch_outcome> outcomes(n);
+    const std::uint64_t epoch = rt.tag_epoch();
+    std::vector<lookup> found(n);
+    ticket t = n == 0 ? ticket() : admit(rt);
+    if (t.admitted()) found = co_await on_io(rt, read_many(rt, keys, tags, std::move(t)));
+    for (lookup& l : found) l.epoch = epoch;
+
+    struct pending_write {
+      std::shared_ptr<flight> f;
+      std::string envelope;
+    };
+    std::vector<pending_write> writes;
+    std::vector<std::unique_ptr<leader>> led;  // retired when this returns, after the writes
+    boost::unordered_flat_map<std::string_view, std::size_t, string_hash, std::equal_to<>>
+        first_index;
+    bool stopped = false;
+    for (std::size_t i = 0; i < n && !stopped; ++i) {
+      batch_outcome& outcome = outcomes[i];
+      if (found[i].hit) {
+        outcome.value = std::move(found[i].hit);
+        continue;
+      }
+      const bool loads = may_load.empty() || may_load[i];
+      if (auto first = first_index.find(keys[i]); first != first_index.end()) {
+        // computed (or read) for an earlier position
+        if (loads) {
+          outcome = outcomes[first->second];
+        } else {
+          outcome.value = outcomes[first->second].value;
+        }
+        continue;
+      }
+      if (!loads) continue;
+      first_index.emplace(keys[i], i);
+      std::pair<std::shared_ptr<flight>, bool> joined = join_or_lead(keys[i], std::move(found[i]));
+      std::shared_ptr<flight> f = std::move(joined.first);
+      if (!joined.second) {
+        // The helper rethrows the leader's exception, which is this position's answer too.
+        try {
+          outcome.value.emplace(co_await wait_async(f));
+        } catch (...) {
+          outcome.failure = std::current_exception();
+        }
+        stopped = stop_at_failure && outcome.failure;
+        continue;
+      }
+      led.push_back(std::make_unique<leader>(this, f));
+      try {
+        outcome.value.emplace(co_await run_load_async([&] { return load_at(i); }));
+      } catch (...) {
+        outcome.failure = std::current_exception();
+      }
+      if (outcome.failure) {
+        led.back()->fail(outcome.failure);
+        stopped = stop_at_failure;
+        continue;
+      }
+      led.back()->succeed(*outcome.value);
+      if (may_write(f)) {
+        std::string envelope = encode(*outcome.value, f->gens, tags[i]);
+        if (!envelope.empty()) writes.push_back({f, std::move(envelope)});
+      }
+    }
+    // Results computed before a failure are still worth keeping.
+    if (!writes.empty()) {
+      ticket permit = admit(rt);
+      if (permit.admitted()) {
+        resp3::request pipeline;
+        for (const pending_write& w : writes) push_set(pipeline, rt, w.f->key, w.envelope);
+        co_await on_io(rt, write_pipeline(rt, std::move(pipeline), std::move(permit)));
+      }
+    }
+    led.clear();
+    co_return outcomes;
   }
 
   // Redis operations of coroutines run on the backend's I/O thread, like those of blocking
