@@ -195,14 +195,15 @@ struct require_encodable_argument {
   static constexpr bool value = key_encodable<std::remove_cvref_t<Param>>;
 };
 
-// async() runs the stages inside a coroutine, where a thread that blocks stalls every coroutine
-// of its executor: only stages that say they do not may run there (see detail/stages.hpp).
+// async() and async_many() run the stages inside a coroutine, where a thread that blocks stalls
+// every coroutine of its executor: only stages that say they do not may run there (see
+// detail/stages.hpp).
 template <bool RunInCoroutines, class Store>
 struct require_stages_that_run_in_coroutines {
   static_assert(RunInCoroutines,
-                "cachet::cached::async: a policy's stage may block its thread, which would stall "
-                "the coroutine's executor; make the blocking call, or drop that policy from this "
-                "cached<>");
+                "cachet::cached::async and async_many: a policy's stage may block its thread, "
+                "which would stall the coroutine's executor; make the blocking call, or drop that "
+                "policy from this cached<>");
   static constexpr bool value = RunInCoroutines;
 };
 

@@ -1,4 +1,4 @@
-// expect: cachet::cached::async: a policy's stage may block its thread
+// expect: cachet::cached::async and async_many: a policy.s stage may block its thread
 #include <cachet.hpp>
 #include <cachet/detail/policy.hpp>
 #include <cachet/redis.hpp>
