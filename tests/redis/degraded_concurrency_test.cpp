@@ -196,6 +196,9 @@ TEST(RedisDegradedConcurrency, DegradedCallsSendRedisNothing) {
   EXPECT_EQ(calls_of("set"), set_before);
   EXPECT_EQ(f.stats().backend_skipped - stats_before.backend_skipped, 100u);
   EXPECT_EQ(f.stats().loads - stats_before.loads, 100u);
+  // The count sees an MGET when one is sent.
+  (void)raw_command(rig.server.url(), "MGET", "cachet-test-degraded-probe");
+  EXPECT_EQ(calls_of("mget"), mget_before + 1);
 }
 
 }  // namespace
