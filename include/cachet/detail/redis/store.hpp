@@ -101,15 +101,16 @@ class redis_store {
     check_key(rt, key);
     std::string owned_key(key);
     const std::uint64_t epoch = rt.tag_epoch();
-    ticket t = admit(rt);
-    // Skipped by the breaker: nothing else is asked of Redis, so no tag is rendered either.
-    if (!t.admitted()) return load_unread(std::move(owned_key), epoch, load);
+    // Skipped by the breaker: nothing else is asked of Redis, so no tag is rendered either. The
+    // skip is counted with the miss, under the lock the claim takes anyway.
+    ticket t = rt.breaker().admit();
+    if (!t.admitted()) return load_unread(std::move(owned_key), epoch, load, true);
     std::vector<std::string> tags;
     tags.reserve(TagCount);
     for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
     lookup found = rt.run(read(rt, owned_key, tags, std::move(t)));
     if (found.hit) return std::move(*found.hit);
-    if (found.gens.empty()) return load_unread(std::move(owned_key), epoch, load);
+    if (found.gens.empty()) return load_unread(std::move(owned_key), epoch, load, false);
     found.epoch = epoch;
     auto [joined, leading] = join_or_lead(owned_key, std::move(found));
     if (!leading) return wait(*joined);
@@ -323,14 +324,16 @@ class redis_store {
     cachet::stats s;
     s.hits = counts_.hits.load(std::memory_order_relaxed);
     s.misses = counts_.misses.load(std::memory_order_relaxed);
-    s.loads = counts_.loads.load(std::memory_order_relaxed);
+    s.loads = counts_.loads.load(std::memory_order_relaxed) +
+              counts_.unread_loads.load(std::memory_order_relaxed);
     s.load_errors = counts_.load_errors.load(std::memory_order_relaxed);
     s.expirations = counts_.expirations.load(std::memory_order_relaxed);
     s.invalidations = counts_.invalidations.load(std::memory_order_relaxed);
     s.decode_errors = counts_.decode_errors.load(std::memory_order_relaxed);
     s.backend_errors = counts_.backend_errors.load(std::memory_order_relaxed);
     s.stale_served = counts_.stale_served.load(std::memory_order_relaxed);
-    s.backend_skipped = counts_.backend_skipped.load(std::memory_order_relaxed);
+    s.backend_skipped = counts_.backend_skipped.load(std::memory_order_relaxed) +
+                        counts_.unread_skips.load(std::memory_order_relaxed);
     return s;
   }
 
@@ -424,7 +427,17 @@ class redis_store {
     std::atomic<std::uint64_t> backend_errors{0};
     std::atomic<std::uint64_t> stale_served{0};
     std::atomic<std::uint64_t> backend_skipped{0};
+    // Written only under flights_mutex_, as `misses` is: counted by a load and a store, without
+    // the locked instruction of fetch_add, which a degraded call would otherwise pay for three
+    // times. stats() adds them to loads and backend_skipped.
+    std::atomic<std::uint64_t> unread_loads{0};
+    std::atomic<std::uint64_t> unread_skips{0};
   };
+
+  // A counter that only writers holding flights_mutex_ change.
+  static void count_locked(std::atomic<std::uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 
   // The breaker's leave for one Redis operation; a refusal is counted here.
   ticket admit(redis_runtime& rt) {
@@ -761,7 +774,7 @@ class redis_store {
   // reaches N every one of N callers has led or joined a flight.
   std::pair<std::shared_ptr<flight>, bool> join_or_lead(const std::string& key, lookup found) {
     std::lock_guard lock(flights_mutex_);
-    counts_.misses.fetch_add(1, std::memory_order_relaxed);
+    count_locked(counts_.misses);
     auto it = flights_.find(key);
     if (it != flights_.end() && it->second.joinable(found.gens, found.epoch)) {
       return {it->second.join(key), false};
@@ -784,12 +797,13 @@ class redis_store {
   // only when a second caller comes for the same key (flight_entry::join). A full flight per
   // call cost about 3x what is left of a degraded call (bench/RESULTS.md, "Degraded mode").
   template <class Load>
-  Value load_unread(std::string key, std::uint64_t epoch, Load& load) {
+  Value load_unread(std::string key, std::uint64_t epoch, Load& load, bool skipped) {
     claim mine(epoch);
     std::shared_ptr<flight> joined;
     {
       std::lock_guard lock(flights_mutex_);
-      counts_.misses.fetch_add(1, std::memory_order_relaxed);
+      count_locked(counts_.misses);
+      if (skipped) count_locked(counts_.unread_skips);
       auto [it, entered] = flights_.try_emplace(key);
       if (!entered && it->second.joinable(generations{}, epoch)) {
         joined = it->second.join(key);
@@ -804,19 +818,19 @@ class redis_store {
       result.emplace(run_load(load, std::string_view(key)));
     } catch (...) {
       counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
-      if (std::shared_ptr<flight> f = leave(key, mine)) {
+      if (std::shared_ptr<flight> f = leave(key, mine, false)) {
         publish(*f, nullptr, std::current_exception());
       }
       throw;
     }
-    counts_.loads.fetch_add(1, std::memory_order_relaxed);
-    if (std::shared_ptr<flight> f = leave(key, mine)) publish(*f, &*result, nullptr);
+    if (std::shared_ptr<flight> f = leave(key, mine, true)) publish(*f, &*result, nullptr);
     return std::move(*result);
   }
 
   // Takes `mine` out of the table; returns the flight of the callers that joined it, if any.
-  std::shared_ptr<flight> leave(const std::string& key, claim& mine) {
+  std::shared_ptr<flight> leave(const std::string& key, claim& mine, bool loaded) {
     std::lock_guard lock(flights_mutex_);
+    if (loaded) count_locked(counts_.unread_loads);
     if (auto it = flights_.find(key); it != flights_.end() && it->second.c == &mine) {
       flights_.erase(it);
     }
