@@ -11,7 +11,8 @@
 // exit, so that the bench runs with no arguments and leaves nothing behind.
 //
 // Degraded mode (degraded/...) needs no server: a backend aimed at a port nobody listens on,
-// whose breaker is open, against the function called directly, in the same run.
+// whose breaker is open, against the function called directly, in the same run, for a ladder of
+// function costs.
 
 #include <cachet/redis.hpp>
 
@@ -340,23 +341,24 @@ void cached_hit_async_throughput(benchmark::State& state) {
 BENCHMARK(cached_hit_async_throughput)->Name("throughput/cached_hit_async_64")->UseRealTime();
 
 // Degraded mode: Redis unreachable and the backend's breaker open, so a cached call skips Redis
-// and calls the function. Two functions: load_value (a 64-character string, tens of
-// nanoseconds), which shows what skipping costs in absolute terms, and origin_value, which does
-// a fixed amount of work, of the order of one loopback Redis round trip (tens of microseconds
-// on the machine of bench/RESULTS.md): a function cheaper than that would not be cached in Redis.
-constexpr int origin_work = 20000;  // dependent multiply-adds
-
-std::string origin_value(int id) {
+// and calls the function. What that adds is a fixed cost per call; what it is worth is its ratio
+// to the function, so the same cached call is measured over a ladder of functions, from one that
+// only builds its 64-character result (like load_value) to one that costs about a loopback Redis
+// round trip, each against the same function called directly, in the same run. A rung's work is
+// `Steps` dependent multiply-adds that the optimiser must keep (DoNotOptimize on each).
+template <int Steps>
+std::string work(int id) {
   auto h = static_cast<std::uint64_t>(id);
-  for (int i = 0; i < origin_work; ++i) {
+  for (int i = 0; i < Steps; ++i) {
     h = h * 6364136223846793005u + 1442695040888963407u;
     benchmark::DoNotOptimize(h);
   }
   return std::string(64, static_cast<char>('a' + h % 26));
 }
 
-using cached_origin = cachet::cached<&origin_value, cachet::ttl<300>, cachet::key<"origin:{}">,
-                                     cachet::backend<cachet::redis>>;
+template <int Steps, cachet::detail::fixed_string Key>
+using cached_work = cachet::cached<&work<Steps>, cachet::ttl<300>, cachet::key<Key>,
+                                   cachet::backend<cachet::redis>>;
 
 // A port that was free a moment ago: nothing answers there.
 cachet::redis::config unreachable_config() {
@@ -372,11 +374,15 @@ struct degraded_rig {
       unreachable_config(),
       {.key_prefix = prefix(),
        .breaker = {.consecutive_failures = 1, .cooldown = std::chrono::hours(1)}}};
-  cached_value get_value{backend};
-  cached_origin get_origin{backend};
+  cached_work<0, "w0:{}"> work_0{backend};
+  cached_work<80, "w80:{}"> work_80{backend};
+  cached_work<250, "w250:{}"> work_250{backend};
+  cached_work<900, "w900:{}"> work_900{backend};
+  cached_work<2500, "w2500:{}"> work_2500{backend};
+  cached_work<20000, "w20000:{}"> work_20000{backend};
 
   degraded_rig() {
-    get_value(42);  // waits for its deadline once, which opens the breaker for the whole run
+    work_0(42);  // waits for its deadline once, which opens the breaker for the whole run
     if (backend.backend_state() != cachet::circuit_state::open)
       throw std::runtime_error("redis_bench: the breaker of the unreachable backend is not open");
   }
@@ -387,20 +393,20 @@ degraded_rig& degraded() {
   return r;
 }
 
-// Fails the benchmark unless every call since `before` skipped Redis.
+// Fails the benchmark unless every call since `before` skipped Redis and computed its result.
 void require_skipped(benchmark::State& state, const cachet::stats& before,
                      const cachet::stats& after) {
-  if (after.backend_skipped - before.backend_skipped !=
-          static_cast<std::uint64_t>(state.iterations()) ||
-      after.backend_errors != before.backend_errors)
+  const auto calls = static_cast<std::uint64_t>(state.iterations());
+  if (after.backend_skipped - before.backend_skipped != calls ||
+      after.loads - before.loads != calls || after.backend_errors != before.backend_errors)
     state.SkipWithError("redis_bench: a degraded call did not skip Redis");
 }
 
-template <auto Function>
+template <int Steps>
 void direct_call(benchmark::State& state) {
   int id = 0;
   for (auto _ : state) {
-    std::string v = Function(++id % 1024);
+    std::string v = work<Steps>(++id % 1024);
     benchmark::DoNotOptimize(v);
   }
 }
@@ -422,10 +428,18 @@ void degraded_call(benchmark::State& state) {
 }
 
 // CPU time (the default): nothing here waits, and on a shared machine the wall clock also counts
-// the time other processes take.
-BENCHMARK(direct_call<&load_value>)->Name("degraded/direct_load_value");
-BENCHMARK(degraded_call<&degraded_rig::get_value>)->Name("degraded/cached_load_value");
-BENCHMARK(direct_call<&origin_value>)->Name("degraded/direct_origin");
-BENCHMARK(degraded_call<&degraded_rig::get_origin>)->Name("degraded/cached_origin");
+// the time other processes take. Named degraded/{direct,cached}/<steps> for bench/run_redis.sh.
+BENCHMARK(direct_call<0>)->Name("degraded/direct/0");
+BENCHMARK(degraded_call<&degraded_rig::work_0>)->Name("degraded/cached/0");
+BENCHMARK(direct_call<80>)->Name("degraded/direct/80");
+BENCHMARK(degraded_call<&degraded_rig::work_80>)->Name("degraded/cached/80");
+BENCHMARK(direct_call<250>)->Name("degraded/direct/250");
+BENCHMARK(degraded_call<&degraded_rig::work_250>)->Name("degraded/cached/250");
+BENCHMARK(direct_call<900>)->Name("degraded/direct/900");
+BENCHMARK(degraded_call<&degraded_rig::work_900>)->Name("degraded/cached/900");
+BENCHMARK(direct_call<2500>)->Name("degraded/direct/2500");
+BENCHMARK(degraded_call<&degraded_rig::work_2500>)->Name("degraded/cached/2500");
+BENCHMARK(direct_call<20000>)->Name("degraded/direct/20000");
+BENCHMARK(degraded_call<&degraded_rig::work_20000>)->Name("degraded/cached/20000");
 
 }  // namespace
