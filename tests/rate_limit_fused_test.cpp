@@ -87,7 +87,7 @@ TEST_F(rate_limit_fused, is_taken_when_the_limit_is_keyed_like_the_cache) {
                       cachet::tags<"u:{}">, cachet::fail_safe<60>>::value);
   static_assert(
       fused<&pair_of, cachet::rate_limit<1, cachet::per<1>, cachet::by<"{1}:{0}">>>::value);
-  // Not the same calls, not the only call stage, not in memory, or no key at all: the limiter.
+  // Not the same calls, not the only call stage, or no key at all: the limiter.
   static_assert(!fused<&first_of, cachet::rate_limit<1, cachet::per<1>, cachet::by<"{}">>>::value);
   static_assert(!fused<&load_user, cachet::rate_limit<1, cachet::per<1>>>::value);
   static_assert(!fused<&load_user, per_user, pass_through>::value);
@@ -249,12 +249,13 @@ TEST_F(rate_limit_fused, keys_of_several_arguments_in_any_order) {
   EXPECT_EQ(get("b", 1), "b/1");
 }
 
-// Without options::clock, the limit reads the steady clock at tick resolution, and retry_after
-// covers a tick, as the limiter does.
+// Without options::clock, the limit reads the cache's time: the backend's clock, by default the
+// steady clock at tick resolution, and retry_after then covers a tick, as the limiter's does.
 TEST_F(rate_limit_fused, the_default_clock_covers_a_tick) {
+  cachet::memory steady;
   cachet::cached<&load_user, cachet::ttl<300>,
                  cachet::rate_limit<1, cachet::per<3600>, cachet::by<"{}">>>
-      get{backend};
+      get{steady};
   EXPECT_EQ(get(1), "user1");
   try {
     get(1);
@@ -263,6 +264,13 @@ TEST_F(rate_limit_fused, the_default_clock_covers_a_tick) {
     EXPECT_GT(e.retry_after(), 59min);
     EXPECT_LE(e.retry_after(), 1h + cachet::detail::coarse_resolution());
   }
+}
+
+TEST_F(rate_limit_fused, without_options_clock_the_limit_follows_the_backends_clock) {
+  cachet::cached<&load_user, cachet::ttl<300>, per_user> get{backend};
+  EXPECT_EQ(admitted(get, 1, 10), 3);
+  clock.advance(interval);
+  EXPECT_EQ(admitted(get, 1, 10), 1);
 }
 
 }  // namespace

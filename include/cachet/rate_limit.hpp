@@ -332,20 +332,19 @@ namespace detail {
 
 // The steps of a rate_limiter on a state kept elsewhere: the Gate (see detail/memory/store.hpp)
 // of an in-memory store into which cached<> fuses a rate_limit whose key is the store's, so that
-// a hit checks the limit on the entry it has found. Same rule, time and retry_after as the
-// limiter the policy builds otherwise.
+// a hit checks the limit on the entry it has found. Same rule and retry_after as the limiter the
+// policy builds otherwise; the time is the store's, read once for the entry's expiry and the
+// limit: options::clock, else the memory backend's, which is the same coarse steady clock as
+// the limiter's unless the backend was given a clock of its own (then the limit follows it, as
+// options::clock says).
 struct gcra_gate {
   using state = gcra::rep;
   using decision = rate_limit_decision;
   static constexpr state initial = std::numeric_limits<state>::min();
 
   gcra rule;
-  const cachet::clock* time;
   clock::duration slack;  // as rate_limiter's: how far behind the time read may be
 
-  state now() const noexcept {
-    return time != nullptr ? time->now().time_since_epoch().count() : coarse_now();
-  }
   decision admit(std::atomic_ref<state> arrival, state at) const noexcept {
     return rule.admit<false>(arrival, at);
   }
@@ -497,7 +496,8 @@ struct per_process : detail::option<detail::per_process_kind> {};
 ///
 /// Where the limit lives follows the backend. With cachet::memory it is local to the cached
 /// object; when `by<>` names every argument, so that its keys are the cache's, each key's state
-/// is kept with the key's cache entry, and a hit checks the limit without a lookup of its own. With
+/// is kept with the key's cache entry, and a hit checks the limit without a lookup of its own
+/// (the limit then reads the cache's time: `options::clock`, else the backend's clock). With
 /// cachet::redis it is kept in Redis (cachet::redis_rate_limiter, one EVALSHA per call), under the
 /// function's name (or, for a function object, its key template): every cached object of that
 /// function on that server, in any process, shares one limit per key. Time is then the Redis
@@ -553,9 +553,9 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
             context.backend, {scope, limit, length, context.opts.clock});
       } else {
         local_.emplace(limit, length, context.opts.clock);
-        gate_ = {
-            detail::gcra::checked(limit, length), context.opts.clock,
-            context.opts.clock != nullptr ? clock::duration::zero() : detail::coarse_resolution()};
+        gate_ = {detail::gcra::checked(limit, length), context.opts.clock != nullptr
+                                                           ? clock::duration::zero()
+                                                           : detail::coarse_resolution()};
       }
     }
 

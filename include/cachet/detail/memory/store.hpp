@@ -71,9 +71,9 @@ struct expiry_record {
 // keeps one integer of state per key. A Gate type gives
 //   using state = <an integer type>;  static constexpr state initial;  // of a key never seen
 //   using decision = ...;                    // converts to true when the call is admitted
-//   time now() const;                        // the gate's own time
-//   decision admit(std::atomic_ref<state>, time now) const noexcept;  // by compare-and-swap
-//   bool idle(state, time now) const noexcept;  // the state means the same as `initial` now
+//   decision admit(std::atomic_ref<state>, ticks now) const noexcept;  // by compare-and-swap
+//   bool idle(state, ticks now) const noexcept;  // the state means the same as `initial` now
+// where `ticks` counts the store's time (options::clock, else the backend's) since its epoch.
 //   [[noreturn]] void refuse(const decision&) const;  // throws what a refused call throws
 template <class Gate>
 struct gate_traits {
@@ -422,15 +422,22 @@ class memory_store {
         enter(r, s);
         const leave_on_exit leave{r};
         auto it = s.entries.find(key);
+        bool hit;
         if constexpr (gated) {
-          // An entry holds its key's gate state, whether or not it is still fresh.
+          // An entry holds its key's gate state, whether or not it is still fresh. The gate and
+          // the freshness check read the time once.
+          hit = false;
           if (it != s.entries.end()) {
-            decision = gate.admit(std::atomic_ref<gate_state>(it->gate), gate.now());
+            const time_point t = now();
+            decision = gate.admit(std::atomic_ref<gate_state>(it->gate), ticks(t));
             admitted = static_cast<bool>(decision);
             refused = !admitted;
+            hit = admitted && fresh_at(*it, t);
           }
+        } else {
+          hit = it != s.entries.end() && fresh(*it);
         }
-        if (it != s.entries.end() && admitted && fresh(*it)) {
+        if (hit) {
           if (!needs_move(s, *it)) {
             r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
             Value hit(it->value);
@@ -508,7 +515,7 @@ class memory_store {
   // entry, or parked. The caller holds the shard exclusively, so the state cannot move.
   template <class G>
   gate_decision<G> admit_exclusive(shard& s, const hashed_key& key, const G& gate) {
-    const auto now = gate.now();
+    const auto now = ticks(this->now());
     if (auto it = s.entries.find(key); it != s.entries.end()) {
       return gate.admit(std::atomic_ref<gate_state>(it->gate), now);
     }
@@ -766,6 +773,18 @@ class memory_store {
     }
     return true;
   }
+
+  // The same at a time already read.
+  bool fresh_at(const entry& e, time_point now) const noexcept {
+    if (now >= e.expires) return false;
+    if constexpr (TagCount > 0) {
+      if (!backend_->tag_counters().current(e.stamps)) return false;
+    }
+    return true;
+  }
+
+  // A gate's time: the store's, in the clock's ticks.
+  static auto ticks(time_point t) noexcept { return t.time_since_epoch().count(); }
 
   // Moving an entry to the front of the LRU list writes to the shard and to list nodes, and a
   // reader must take the shard's lock for it. Only a bounded cache evicts by that order, and an
