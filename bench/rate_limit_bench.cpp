@@ -139,6 +139,10 @@ using keyed_limit_hit =
 using refilled_limit_hit =
     cachet::cached<&load_user, cachet::ttl<300>,
                    cachet::rate_limit<huge_limit, cachet::per<1>, cachet::by<"{}">>>;
+// The keyed limit is checked on the entry a hit finds (the limit's key is the cache's): the goal
+// is measured on that path, and a change that leaves it fails to compile here.
+static_assert(cachet::detail::fused_rate_limit_of<keyed_limit_hit>::value &&
+              cachet::detail::fused_rate_limit_of<refilled_limit_hit>::value);
 using whole_limit_hit =
     cachet::cached<&load_user, cachet::ttl<300>, cachet::rate_limit<huge_limit, huge_period>>;
 using breaker_hit =

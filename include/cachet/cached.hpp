@@ -31,6 +31,7 @@
 #include <ranges>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -249,8 +250,27 @@ concept async_store = requires(Store& s, std::string key, std::vector<std::strin
   s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys), any_indexed_loader<Value>{});
 };
 
+// The store of a cached<>; with `Fused`, an in-memory store that runs the only call stage's gate
+// itself (see fused_rate_limit in cached_impl).
+template <bool Fused, class Backend, class Value, std::size_t TagCount, class Codec, class Stages>
+struct store_of {
+  using type = typename store_for<Backend, Value, TagCount, Codec>::type;
+};
+template <class Value, std::size_t TagCount, class Stage>
+struct store_of<true, memory, Value, TagCount, void, std::tuple<Stage>> {
+  using type = memory_store<Value, TagCount, memory, typename Stage::entry_gate>;
+};
+
 template <class Function, class Params, class... Policies>
 class cached_impl;
+
+// Whether a cached<> checks its rate limit on its store's entries (see fused_rate_limit in
+// cached_impl): tests and benchmarks assert it of the configurations they measure, so that a
+// change cannot silently send them down the slower path.
+template <class Cached>
+struct fused_rate_limit_of {
+  static constexpr bool value = Cached::fused_rate_limit;
+};
 
 template <class Function, class... Params, class... Policies>
 class cached_impl<Function, type_list<Params...>, Policies...> {
@@ -286,8 +306,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
  private:
   static constexpr std::size_t tag_count = tags_policy::count;
   using codec_policy = typename pack::template find<codec_kind, no_codec>;
-  using store_type =
-      typename store_for<backend_type, value_type, tag_count, typename codec_policy::type>::type;
+  using call_stage_types = typename stages_for<call_stage_of, value_type, Policies...>::stage_types;
+  // A rate_limit keyed by every argument, the only call stage, on the in-memory backend: its
+  // state per key is the cache's per key, so the store keeps it in the entries and a hit checks
+  // it on the entry it has found, without a lookup in a limiter of its own (see
+  // detail/memory/store.hpp). The store's keys are the arguments alone, without an instance key.
+  static constexpr bool fused_rate_limit =
+      std::is_same_v<backend_type, memory> && !has_instance_key &&
+      std::is_void_v<typename codec_policy::type> &&
+      fuses_into_entries<call_stage_types, std::remove_cvref_t<Params>...>;
+  using store_type = typename store_of<fused_rate_limit, backend_type, value_type, tag_count,
+                                       typename codec_policy::type, call_stage_types>::type;
+  template <class Cached>
+  friend struct fused_rate_limit_of;
   static constexpr bool coroutine_function = coroutine_result<typename result_of<traits>::type>;
   static_assert(
       !requires { requires backend_type::needs_stable_keys; } || !Function::name().empty() ||
@@ -742,36 +773,37 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   value_type call_through_stages(std::string_view key, object_param* object, Params&... args) {
-    return call_stages_.run(
-        key,
-        [&]() -> value_type {
-          return store_.get_or_load(
-              key,
-              [&](auto&& on_tag) {
-                std::string scratch;
-                tags_policy::render_all(scratch, on_tag, args...);
-              },
-              [&](std::string_view stable_key) -> decltype(auto) {
-                auto invoke = [&]() -> decltype(auto) {
-                  if constexpr (is_member) {
-                    return fn_(*object, static_cast<pass_t<Params>>(args)...);
-                  } else {
-                    return fn_(static_cast<pass_t<Params>>(args)...);
-                  }
-                };
-                // A coroutine function's awaitable is run by the store; the load stages'
-                // coroutine forms wrap it.
-                if constexpr (coroutine_function && !load_stages::empty) {
-                  return load_in_coroutine<typename result_of<traits>::type>(stable_key, object,
-                                                                             args...);
-                } else if constexpr (coroutine_function) {
-                  return invoke();
-                } else {
-                  return load_stages_.run(stable_key, invoke, args...);
-                }
-              });
-        },
-        args...);
+    auto core = [&]() -> value_type {
+      auto for_each_tag = [&](auto&& on_tag) {
+        std::string scratch;
+        tags_policy::render_all(scratch, on_tag, args...);
+      };
+      auto load = [&](std::string_view stable_key) -> decltype(auto) {
+        // A coroutine function's awaitable is run by the store; the load stages' coroutine
+        // forms wrap it.
+        if constexpr (coroutine_function && !load_stages::empty) {
+          return load_in_coroutine<typename result_of<traits>::type>(stable_key, object, args...);
+        } else if constexpr (coroutine_function) {
+          return call_function(object, args...);
+        } else {
+          return load_stages_.run(
+              stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
+              args...);
+        }
+      };
+      if constexpr (fused_rate_limit) {
+        // The store checks the rate limit on the entry itself: see fused_rate_limit.
+        return store_.get_or_load(key, std::move(for_each_tag), std::move(load),
+                                  call_stages_.template stage<0>().gate());
+      } else {
+        return store_.get_or_load(key, std::move(for_each_tag), std::move(load));
+      }
+    };
+    if constexpr (fused_rate_limit) {
+      return core();
+    } else {
+      return call_stages_.run(key, core, args...);
+    }
   }
 
   // A stage may call the function more than once (a retry), so arguments are passed as lvalues

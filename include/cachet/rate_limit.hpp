@@ -330,6 +330,29 @@ class rate_limiter {
 
 namespace detail {
 
+// The steps of a rate_limiter on a state kept elsewhere: the Gate (see detail/memory/store.hpp)
+// of an in-memory store into which cached<> fuses a rate_limit whose key is the store's, so that
+// a hit checks the limit on the entry it has found. Same rule and retry_after as the limiter the
+// policy builds otherwise; the time is the store's, read once for the entry's expiry and the
+// limit: options::clock, else the memory backend's, which is the same coarse steady clock as
+// the limiter's unless the backend was given a clock of its own (then the limit follows it, as
+// options::clock says).
+struct gcra_gate {
+  using state = gcra::rep;
+  using decision = rate_limit_decision;
+  static constexpr state initial = std::numeric_limits<state>::min();
+
+  gcra rule;
+  clock::duration slack;  // as rate_limiter's: how far behind the time read may be
+
+  decision admit(std::atomic_ref<state> arrival, state at) const noexcept {
+    return rule.admit<false>(arrival, at);
+  }
+  // A full bucket, the state of a key never seen.
+  static bool idle(state arrival, state at) noexcept { return arrival <= at; }
+  [[noreturn]] void refuse(const decision& d) const { throw rate_limited(d.retry_after + slack); }
+};
+
 // What the rate_limit policy calls: a decision without `remaining`, which it does not report.
 struct rate_limiter_access {
   static rate_limit_decision admit(rate_limiter& limiter, std::string_view key) {
@@ -348,6 +371,8 @@ struct whole_function_rate_key {
   static constexpr bool check() {
     return true;
   }
+  template <std::size_t ArgumentCount>
+  static constexpr bool uses_every_argument = false;
   template <class... Args>
   static void render(std::string&, const Args&...) {}
   template <class... Args>
@@ -429,6 +454,15 @@ struct by : detail::option<detail::by_kind> {
   static auto binary_bytes(const Args&... args) {
     return detail::binary_rate_key_bytes<S>(args...);
   }
+  /// Whether the key names each of a function's `ArgumentCount` arguments: it then tells calls
+  /// apart exactly as the cache's key does.
+  template <std::size_t ArgumentCount>
+  static constexpr bool uses_every_argument = [] {
+    for (std::size_t i = 0; i < ArgumentCount; ++i) {
+      if (!detail::parsed_key_template<S>.uses_argument(i)) return false;
+    }
+    return ArgumentCount > 0;
+  }();
 };
 
 /// An option of cachet::rate_limit: a call over the limit returns the cached result for its
@@ -461,12 +495,15 @@ struct per_process : detail::option<detail::per_process_kind> {};
 ///         report;  // 100 calls a minute per user id
 ///
 /// Where the limit lives follows the backend. With cachet::memory it is local to the cached
-/// object. With cachet::redis it is kept in Redis (cachet::redis_rate_limiter, one EVALSHA per
-/// call), under the function's name (or, for a function object, its key template): every cached
-/// object of that function on that server, in any process, shares one limit per key. Time is
-/// then the Redis server's, unless `options::clock` is given, whose time is sent instead (every
-/// process must then read the same clock). When Redis cannot answer, each process limits on its
-/// own (see cachet::redis_rate_limiter). `per_process` keeps the local limit.
+/// object; when `by<>` names every argument, so that its keys are the cache's, each key's state
+/// is kept with the key's cache entry, and a hit checks the limit without a lookup of its own
+/// (the limit then reads the cache's time: `options::clock`, else the backend's clock). With
+/// cachet::redis it is kept in Redis (cachet::redis_rate_limiter, one EVALSHA per call), under the
+/// function's name (or, for a function object, its key template): every cached object of that
+/// function on that server, in any process, shares one limit per key. Time is then the Redis
+/// server's, unless `options::clock` is given, whose time is sent instead (every process must then
+/// read the same clock). When Redis cannot answer, each process limits on its own (see
+/// cachet::redis_rate_limiter). `per_process` keeps the local limit.
 template <std::uint64_t Limit, class... Options>
 struct rate_limit : detail::policy<detail::rate_limit_kind> {
   static_assert(Limit > 0,
@@ -516,8 +553,22 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
             context.backend, {scope, limit, length, context.opts.clock});
       } else {
         local_.emplace(limit, length, context.opts.clock);
+        gate_ = {detail::gcra::checked(limit, length), context.opts.clock != nullptr
+                                                           ? clock::duration::zero()
+                                                           : detail::coarse_resolution()};
       }
     }
+
+    /// A limit whose key names every argument tells calls apart as an in-memory cache's key
+    /// does: cached<> then keeps each key's state in its cache entry, where a hit finds it
+    /// without a lookup of its own (see detail/stages.hpp, "fuses_into_entries").
+    template <class... Args>
+    static constexpr bool keys_like_entries =
+        rate_key::template uses_every_argument<sizeof...(Args)>&&
+            rate_key::template check<Args...>();
+    using entry_gate = detail::gcra_gate;
+    /// The limit's rule, time and slack, for the store that keeps its states.
+    const entry_gate& gate() const noexcept { return gate_; }
 
     template <class Next, class... Args>
     Value operator()(std::string_view, Next&& next, const Args&... args) {
@@ -580,6 +631,7 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
     }
 
     std::optional<rate_limiter> local_;
+    detail::gcra_gate gate_{};  // a copy of local_'s settings
     std::unique_ptr<detail::shared_rate_limiter> shared_;
   };
 };

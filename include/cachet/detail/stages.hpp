@@ -47,6 +47,22 @@ namespace cachet::detail {
 // awaitable yields an empty batch_admission, not a Value: a call stage's coroutine form returns
 // std::invoke_result_t<Next&>, whatever that is). Load stages wrap each miss's call as above.
 
+// A call stage that only admits or refuses calls, by a state it keeps per call key (rate_limit),
+// may let the in-memory store keep that state in its entries, where a hit finds it with no
+// lookup of its own (see detail/memory/store.hpp). It then declares
+//   template <class... Args> static constexpr bool keys_like_entries;  // true when its key tells
+//                                       // calls apart exactly as the store's does (every argument)
+//   using entry_gate = ...;             // the store's Gate
+//   const entry_gate& gate() const noexcept;
+// and cached<> on cachet::memory, when that stage is its only call stage, hands gate() to the
+// store instead of running the stage around it.
+template <class StageTypes, class... Args>
+inline constexpr bool fuses_into_entries = false;
+template <class Stage, class... Args>
+inline constexpr bool fuses_into_entries<std::tuple<Stage>, Args...> = requires {
+  requires Stage::template keys_like_entries<Args...>;
+};
+
 // What a stage is built from: the options, and the backend and names of the cached function, for
 // stages that keep state on the backend (a rate limit in Redis is shared by every process).
 template <class Backend>
@@ -112,6 +128,7 @@ struct stage_list;
 
 template <class... Stages>
 struct stage_list<std::tuple<Stages...>> {
+  using stage_types = std::tuple<Stages...>;
   static constexpr bool empty = sizeof...(Stages) == 0;
   static constexpr bool run_in_coroutines = (runs_in_coroutines<Stages> && ...);
   static constexpr bool have_async_forms = (has_async_form<Stages> && ...);
@@ -119,6 +136,11 @@ struct stage_list<std::tuple<Stages...>> {
   template <class Backend>
   explicit stage_list(const stage_context<Backend>& context)
       : items(stage_argument<Stages>(context)...) {}
+
+  template <std::size_t I>
+  const auto& stage() const noexcept {
+    return std::get<I>(items);
+  }
 
   template <class Core, class... Args>
   decltype(auto) run(std::string_view key, Core&& core, const Args&... args) {

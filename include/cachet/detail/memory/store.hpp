@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -65,6 +66,26 @@ struct expiry_record {
   std::chrono::steady_clock::time_point kept_until;
 };
 
+// A per-call check that cached<> may fuse into an in-memory store: cachet::rate_limit, when its
+// key tells calls apart as the store's key does (see detail::gcra_gate in rate_limit.hpp). It
+// keeps one integer of state per key. A Gate type gives
+//   using state = <an integer type>;  static constexpr state initial;  // of a key never seen
+//   using decision = ...;                    // converts to true when the call is admitted
+//   decision admit(std::atomic_ref<state>, ticks now) const noexcept;  // by compare-and-swap
+//   bool idle(state, ticks now) const noexcept;  // the state means the same as `initial` now
+// where `ticks` counts the store's time (options::clock, else the backend's) since its epoch.
+//   [[noreturn]] void refuse(const decision&) const;  // throws what a refused call throws
+template <class Gate>
+struct gate_traits {
+  using state = typename Gate::state;
+  static constexpr state initial = Gate::initial;
+};
+template <>
+struct gate_traits<void> {
+  struct state {};
+  static constexpr state initial{};
+};
+
 // What a store needs from its backend: the time and the tag counters.
 template <class Backend>
 concept memory_store_backend = requires(Backend& b, const Backend& cb) {
@@ -83,13 +104,27 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // flat map: a hit reads the slot and the value's own heap data, and no separate node. Slots move
 // when the table grows, so the LRU list and the expiry queue refer to entries by entry_ref, not by
 // address, and readers hold no pointer into a shard past leaving it.
-template <class Value, std::size_t TagCount, class Backend>
+//
+// With a Gate (see above), every call is first admitted or refused by it, hits included, and the
+// store keeps the gate's state. The state of a key lives in the key's entry while there is one,
+// and otherwise in its shard's `parked` map; it moves between the two only under the shard's
+// exclusive lock (an entry stored, replaced, expired, evicted, erased, cleared). A call that
+// finds the entry under its reader slot, which excludes those moves, is admitted by a
+// compare-and-swap on the entry's state: no second lookup, no lock. A call that finds no entry
+// is admitted under the exclusive lock. So a key's state has exactly one home at any time and
+// every call is checked once against it, which keeps a limit exact through misses, single
+// flight, expiry, eviction, invalidation and failed loads. The alternative, an entry pointing
+// at the state kept in the limiter's own map, costs a hit one cache miss more over many keys,
+// and needs pins counted across two sets of locks to keep the state from being dropped.
+template <class Value, std::size_t TagCount, class Backend, class Gate = void>
 class memory_store {
  public:
   using time_point = std::chrono::steady_clock::time_point;
   using tag_stamps = std::array<tag_stamp, TagCount>;
   // Keys stay in process, so cached<> may give them in binary (detail/binary_key.hpp).
   static constexpr bool binary_keys = true;
+  // Whether every call passes Gate first (see the class comment).
+  static constexpr bool gated = !std::is_void_v<Gate>;
 
   memory_store(Backend& backend, const store_settings& settings)
       : backend_(&backend),
@@ -113,63 +148,17 @@ class memory_store {
   // stable_key is the store's own copy of key. The entry's tags are those for_each_tag(on_tag)
   // passes to on_tag; they are read before load so that an invalidation during it is not lost.
   template <class ForEachTag, class Load>
-  Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load) {
-    const hashed_key key{text, hash_bytes(text)};
-    shard& s = shard_for(key);
-    // The hit path copies straight into the result, with no lock word or shared counter written.
-    if (const int slot = reader_slot(); slot >= 0) {
-      reader_state& r = readers_[slot];
-      bool move = false;
-      {
-        enter(r, s);
-        const leave_on_exit leave{r};
-        if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it)) {
-          if (!needs_move(s, *it)) {
-            r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-            Value hit(it->value);
-            return hit;
-          }
-          move = true;
-        }
-      }
-      if (move) {
-        exclusive lock(*this, s);
-        if (const Value* hit = find_fresh(s, key, true)) {
-          ++s.counts.hits;
-          return *hit;
-        }
-      }
-    } else {
-      exclusive lock(*this, s);
-      if (const Value* hit = find_fresh(s, key, true)) {
-        ++s.counts.hits;
-        return *hit;
-      }
-    }
-    // Rendering the tags may allocate, so it happens outside the lock; the lookup is repeated.
-    tag_stamps stamps{};
-    std::size_t tag_index = 0;
-    for_each_tag(
-        [&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
-    std::shared_ptr<flight> f;
-    bool leading = false;
-    {
-      exclusive lock(*this, s);
-      ++s.counts.misses;
-      if (const Value* hit = find_fresh(s, key, true)) return *hit;
-      auto it = s.flights.find(key);
-      if (it != s.flights.end() && joinable(*it->second)) {
-        f = it->second;
-        ++f->waiters;
-      } else {
-        f = std::make_shared<flight>(std::string(key.text), key.hash, stamps);
-        leading = true;
-        if (it != s.flights.end()) s.flights.erase(it);  // its waiters still get its result
-        s.flights.emplace(f->hashed(), f);
-      }
-    }
-    if (leading) return lead(s, *f, std::forward<Load>(load));
-    return wait(*f);
+  Value get_or_load(std::string_view text, ForEachTag&& for_each_tag,
+                    Load&& load) requires(!gated) {
+    return find_or_load(text, for_each_tag, std::forward<Load>(load), no_gate{});
+  }
+
+  // The same, for a call that `gate` admits; when it refuses, gate.refuse() throws, and nothing
+  // is counted or loaded.
+  template <class ForEachTag, class Load, class G = Gate>
+  Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
+                    const G& gate) requires gated {
+    return find_or_load(text, for_each_tag, std::forward<Load>(load), gate);
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
@@ -245,6 +234,14 @@ class memory_store {
  private:
   static constexpr auto never = time_point::max();
 
+  // Stands for the gate of a store without one.
+  struct no_gate {
+    struct decision {};
+  };
+  template <class G>
+  using gate_decision = typename G::decision;
+  using gate_state = typename gate_traits<Gate>::state;
+
   struct flight {
     flight(std::string k, std::uint64_t h, const tag_stamps& s)
         : key(std::move(k)), hash(h), stamps(s) {}
@@ -278,6 +275,9 @@ class memory_store {
     std::uint64_t hash;
     std::string key;
     time_point expires;
+    // Gated stores only: the key's gate state, updated by compare-and-swap under reader slots;
+    // next to what a hit reads anyway, on the slot's first line.
+    [[no_unique_address]] mutable gate_state gate = gate_traits<Gate>::initial;
     Value value;
     std::uint64_t serial;  // unique in the shard: see entry_ref
     [[no_unique_address]] std::conditional_t<TagCount == 0, no_tag_stamps, tag_stamps> stamps;
@@ -313,6 +313,30 @@ class memory_store {
 
   using entry_table = boost::unordered_flat_set<entry, entry_hash, entry_equal>;
 
+  struct parked_key {
+    std::string text;
+    std::uint64_t hash;
+  };
+  struct parked_key_hash {
+    using is_transparent = void;
+    using is_avalanching = void;
+    std::size_t operator()(const parked_key& k) const noexcept { return k.hash; }
+    std::size_t operator()(const hashed_key& k) const noexcept { return k.hash; }
+  };
+  struct parked_key_equal {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return a.hash == b.hash && same_bytes(a.text, b.text);
+    }
+  };
+  static constexpr std::size_t min_parked_sweep = 64;
+  struct parked_states {
+    boost::unordered_flat_map<parked_key, gate_state, parked_key_hash, parked_key_equal> map;
+    std::size_t sweep_at = min_parked_sweep;
+  };
+  struct no_parked_states {};
+
   struct alignas(64) shard {
     // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
     // readers (reader_slot) write only their own slot's line.
@@ -333,6 +357,8 @@ class memory_store {
     std::uint64_t pushes = 0;
     std::uint64_t serials = 0;
     cachet::stats counts;
+    // Gated stores only: the gate states of keys that have no entry (see the class comment).
+    [[no_unique_address]] std::conditional_t<gated, parked_states, no_parked_states> parked;
   };
 
   // Shards only pay when there is room for them: a small cache keeps one exact LRU order.
@@ -377,6 +403,154 @@ class memory_store {
     }
     if (touch && needs_move(s, e)) move_to_front(s, e);
     return &e.value;
+  }
+
+  // get_or_load's body. Without a gate (a no_gate), `admitted` is a constant and every step of
+  // the gate is compiled out: the path of a hit is that of a store without gates.
+  template <class ForEachTag, class Load, class G>
+  Value find_or_load(std::string_view text, ForEachTag& for_each_tag, Load&& load, const G& gate) {
+    const hashed_key key{text, hash_bytes(text)};
+    shard& s = shard_for(key);
+    bool admitted = !gated;
+    [[maybe_unused]] gate_decision<G> decision{};
+    // The hit path copies straight into the result, with no lock word or shared counter written.
+    if (const int slot = reader_slot(); slot >= 0) {
+      reader_state& r = readers_[slot];
+      bool move = false;
+      [[maybe_unused]] bool refused = false;
+      {
+        enter(r, s);
+        const leave_on_exit leave{r};
+        auto it = s.entries.find(key);
+        bool hit;
+        if constexpr (gated) {
+          // An entry holds its key's gate state, whether or not it is still fresh. The gate and
+          // the freshness check read the time once.
+          hit = false;
+          if (it != s.entries.end()) {
+            const time_point t = now();
+            decision = gate.admit(std::atomic_ref<gate_state>(it->gate), ticks(t));
+            admitted = static_cast<bool>(decision);
+            refused = !admitted;
+            hit = admitted && fresh_at(*it, t);
+          }
+        } else {
+          hit = it != s.entries.end() && fresh(*it);
+        }
+        if (hit) {
+          if (!needs_move(s, *it)) {
+            r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            Value hit(it->value);
+            return hit;
+          }
+          move = true;
+        }
+      }
+      if constexpr (gated) {
+        if (refused) gate.refuse(decision);
+      }
+      if (move) {
+        exclusive lock(*this, s);
+        if (const Value* hit = find_fresh(s, key, true)) {
+          ++s.counts.hits;
+          return *hit;
+        }
+      }
+    } else {
+      {
+        exclusive lock(*this, s);
+        if constexpr (gated) {
+          decision = admit_exclusive(s, key, gate);
+          admitted = static_cast<bool>(decision);
+        }
+        if (admitted) {
+          if (const Value* hit = find_fresh(s, key, true)) {
+            ++s.counts.hits;
+            return *hit;
+          }
+        }
+      }
+      if constexpr (gated) {
+        if (!admitted) gate.refuse(decision);
+      }
+    }
+    if constexpr (gated) {
+      // No entry was found under the reader slot: the key's state is parked, or in an entry
+      // stored since; either way it stays where it is while the shard is held exclusively.
+      if (!admitted) {
+        {
+          exclusive lock(*this, s);
+          decision = admit_exclusive(s, key, gate);
+        }
+        if (!decision) gate.refuse(decision);
+      }
+    }
+    // Rendering the tags may allocate, so it happens outside the lock; the lookup is repeated.
+    tag_stamps stamps{};
+    std::size_t tag_index = 0;
+    for_each_tag(
+        [&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
+    std::shared_ptr<flight> f;
+    bool leading = false;
+    {
+      exclusive lock(*this, s);
+      ++s.counts.misses;
+      if (const Value* hit = find_fresh(s, key, true)) return *hit;
+      auto it = s.flights.find(key);
+      if (it != s.flights.end() && joinable(*it->second)) {
+        f = it->second;
+        ++f->waiters;
+      } else {
+        f = std::make_shared<flight>(std::string(key.text), key.hash, stamps);
+        leading = true;
+        if (it != s.flights.end()) s.flights.erase(it);  // its waiters still get its result
+        s.flights.emplace(f->hashed(), f);
+      }
+    }
+    if (leading) return lead(s, *f, std::forward<Load>(load));
+    return wait(*f);
+  }
+
+  // Admits or refuses one call with `key` against the key's state, wherever it is: in the key's
+  // entry, or parked. The caller holds the shard exclusively, so the state cannot move.
+  template <class G>
+  gate_decision<G> admit_exclusive(shard& s, const hashed_key& key, const G& gate) {
+    const auto now = ticks(this->now());
+    if (auto it = s.entries.find(key); it != s.entries.end()) {
+      return gate.admit(std::atomic_ref<gate_state>(it->gate), now);
+    }
+    if (auto it = s.parked.map.find(key); it != s.parked.map.end()) {
+      return gate.admit(std::atomic_ref<gate_state>(it->second), now);
+    }
+    gate_state state = gate_traits<Gate>::initial;  // a key never seen, or dropped when idle
+    const gate_decision<G> d = gate.admit(std::atomic_ref<gate_state>(state), now);
+    if (state != gate_traits<Gate>::initial) {
+      // Parked states of keys gone idle are dropped when the map has doubled since it was last
+      // swept: amortised O(1) per parked key, and the map stays within about twice the keys
+      // that matter.
+      if (s.parked.map.size() >= s.parked.sweep_at) {
+        boost::unordered::erase_if(
+            s.parked.map, [&](const auto& record) { return gate.idle(record.second, now); });
+        s.parked.sweep_at = std::max(min_parked_sweep, 2 * s.parked.map.size());
+      }
+      s.parked.map.emplace(parked_key{std::string(key.text), key.hash}, state);
+    }
+    return d;
+  }
+
+  // An entry's state stays with its key when the entry goes; under the exclusive lock.
+  static void park(shard& s, const entry& e) {
+    if constexpr (gated) s.parked.map.insert_or_assign(parked_key{e.key, e.hash}, e.gate);
+  }
+
+  // A new entry takes over its key's parked state; under the exclusive lock.
+  static void unpark(shard& s, const entry& e) noexcept {
+    if constexpr (gated) {
+      if (auto it = s.parked.map.find(hashed_key{e.key, e.hash}); it != s.parked.map.end()) {
+        e.gate = it->second;
+        s.parked.map.erase(it);
+      }
+    }
   }
 
   template <class Load>
@@ -461,6 +635,7 @@ class memory_store {
     if (s.capacity != 0) s.lru.push_front(ref);
     try {
       const entry& e = *s.entries.emplace(f, ref.serial, expires, value).first;
+      unpark(s, e);
       if (s.capacity != 0) {
         e.lru_position = s.lru.begin();
         e.pushed_at = ++s.pushes;
@@ -517,11 +692,15 @@ class memory_store {
   }
 
   static void remove(shard& s, typename entry_table::const_iterator it) {
+    park(s, *it);  // first: if it throws, the entry is still there with its state
     if (s.capacity != 0) s.lru.erase(it->lru_position);
     s.entries.erase(it);
   }
 
   static void drop_all(shard& s) {
+    if constexpr (gated) {
+      for (const entry& e : s.entries) park(s, e);
+    }
     s.entries.clear();
     s.lru.clear();
     s.expiry.clear();
@@ -594,6 +773,18 @@ class memory_store {
     }
     return true;
   }
+
+  // The same at a time already read.
+  bool fresh_at(const entry& e, time_point now) const noexcept {
+    if (now >= e.expires) return false;
+    if constexpr (TagCount > 0) {
+      if (!backend_->tag_counters().current(e.stamps)) return false;
+    }
+    return true;
+  }
+
+  // A gate's time: the store's, in the clock's ticks.
+  static auto ticks(time_point t) noexcept { return t.time_since_epoch().count(); }
 
   // Moving an entry to the front of the LRU list writes to the shard and to list nodes, and a
   // reader must take the shard's lock for it. Only a bounded cache evicts by that order, and an
