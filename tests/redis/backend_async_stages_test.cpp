@@ -85,17 +85,10 @@ class redis_async_stages : public ::testing::Test {
                         }});
   }
 
-  // Limits stay in Redis for their period of the server's time: each run of a test, even with
-  // --gtest_repeat, gets keys of its own.
-  static std::string unique_prefix() {
-    static int runs = 0;
-    return cachet_test::test_prefix() + "-" + std::to_string(++runs);
-  }
-
   cachet::manual_clock clock;
-  std::unique_ptr<cachet::redis> backend = std::make_unique<cachet::redis>(
-      cachet_test::degraded_config(cachet_test::shared_redis_url(), 2000ms),
-      cachet::redis_options{.key_prefix = unique_prefix()});
+  // Keys of this test and run: limits stay in Redis for their period of the server's time.
+  std::unique_ptr<cachet::redis> backend =
+      cachet_test::make_test_backend(cachet_test::shared_redis_url());
   quote_service service;
   std::vector<std::chrono::nanoseconds> delays;
 };
@@ -258,15 +251,7 @@ TEST_F(redis_async_stages, the_backoff_leaves_the_executors_thread_free) {
         return symbol;
       },
       *backend);
-  std::optional<std::string> answer;
-  std::exception_ptr failure;
-  asio::co_spawn(io, quote.async("ACME"), [&](std::exception_ptr e, std::string v) {
-    failure = e;
-    if (!e) answer = std::move(v);
-  });
-  io.run();
-  if (failure) std::rethrow_exception(failure);
-  EXPECT_EQ(answer, "ACME");
+  EXPECT_EQ(cachet_test::await(io, quote.async("ACME")), "ACME");
   EXPECT_EQ(posted_ran_at_attempt, (std::vector<bool>{false, true}));
 }
 

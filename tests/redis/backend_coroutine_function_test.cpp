@@ -266,15 +266,7 @@ TEST_F(redis_coroutine_function_stages, the_backoff_leaves_the_executors_thread_
   service.busy_answers = 1;
   service.on_run = [&] { posted_ran_at_run.push_back(posted_ran); };
   service.on_failure = [&] { asio::post(io, [&] { posted_ran = true; }); };
-  std::optional<std::string> answer;
-  std::exception_ptr failure;
-  asio::co_spawn(io, quote.async("ACME"), [&](std::exception_ptr e, std::string v) {
-    failure = e;
-    if (!e) answer = std::move(v);
-  });
-  io.run();
-  if (failure) std::rethrow_exception(failure);
-  EXPECT_EQ(answer, "ACME@1");
+  EXPECT_EQ(cachet_test::await(io, quote.async("ACME")), "ACME@1");
   EXPECT_EQ(posted_ran_at_run, (std::vector<bool>{false, true}));
   EXPECT_EQ(service.calls, 2);
 }

@@ -110,10 +110,10 @@ std::chrono::steady_clock::duration time_of(F&& f) {
   return std::chrono::steady_clock::now() - start;
 }
 
-/// Runs one awaitable to completion on an io_context of its own; rethrows what it threw.
+/// Runs one awaitable to completion on `io`, with whatever else is posted there; rethrows what it
+/// threw.
 template <class T>
-T await(boost::asio::awaitable<T> op) {
-  boost::asio::io_context io;
+T await(boost::asio::io_context& io, boost::asio::awaitable<T> op) {
   std::optional<T> value;
   std::exception_ptr failure;
   boost::asio::co_spawn(io, std::move(op), [&](std::exception_ptr e, T v) {
@@ -126,6 +126,13 @@ T await(boost::asio::awaitable<T> op) {
   io.run();
   if (failure) std::rethrow_exception(failure);
   return std::move(*value);
+}
+
+/// Runs one awaitable to completion on an io_context of its own; rethrows what it threw.
+template <class T>
+T await(boost::asio::awaitable<T> op) {
+  boost::asio::io_context io;
+  return await(io, std::move(op));
 }
 
 }  // namespace cachet_test
