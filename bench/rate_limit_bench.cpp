@@ -36,25 +36,14 @@
 #include <vector>
 
 #include "../tests/support/redis_server.hpp"
+#include "hit_workload.hpp"
 
 namespace {
 
 namespace asio = boost::asio;
+using namespace cachet_bench;
 
 // --- in memory ----------------------------------------------------------------------------------
-
-struct user {
-  int id;
-  std::string name;   // 23 characters
-  std::string email;  // 30 characters
-};
-
-[[gnu::noinline]] user load_user(int id) {
-  return {id, "display-name-0000000000", "someone.0000000000@example.com"};
-}
-
-constexpr std::size_t working_set = 10'000;
-constexpr std::size_t sequence_length = 1 << 16;  // a power of two, indexed with a mask
 
 // Admits every call of the benchmarks: 10^9 calls per 10^9 seconds, one a second in bursts of
 // 10^9. A key's bucket then stays far from full between two of its calls, so its state stays in
@@ -63,39 +52,6 @@ constexpr std::size_t sequence_length = 1 << 16;  // a power of two, indexed wit
 // and added again: the `refilled` variant measures that path, a key seen once in a while.
 constexpr std::uint64_t huge_limit = 1'000'000'000;
 using huge_period = cachet::per<1'000'000'000>;
-
-// Calls visit the whole working set, whose entries and rate-limit states do not fit in the
-// caches close to the core, or only its first `hot_keys` keys, whose do: the difference between
-// the two shows what the limiter's memory accesses cost, apart from its instructions.
-constexpr std::size_t hot_keys = 64;
-
-struct workload {
-  std::vector<int> keys;
-  std::vector<int> sequence;
-  std::vector<int> hot_sequence;
-
-  workload() {
-    std::mt19937_64 rng(20261121);
-    boost::unordered_flat_map<int, bool> seen;
-    while (keys.size() < working_set) {
-      const int k = static_cast<int>(rng() >> 33);
-      if (seen.emplace(k, true).second) keys.push_back(k);
-    }
-    std::uniform_int_distribution<std::size_t> pick(0, working_set - 1);
-    std::uniform_int_distribution<std::size_t> pick_hot(0, hot_keys - 1);
-    sequence.reserve(sequence_length);
-    hot_sequence.reserve(sequence_length);
-    for (std::size_t i = 0; i < sequence_length; ++i) {
-      sequence.push_back(keys[pick(rng)]);
-      hot_sequence.push_back(keys[pick_hot(rng)]);
-    }
-  }
-};
-
-const workload& work() {
-  static const workload w;
-  return w;
-}
 
 // The loop every local benchmark shares; out of line so that callgrind can count it alone
 // (bench/run_rate_limit.sh passes --toggle-collect for it).
@@ -108,16 +64,6 @@ template <class Get>
     benchmark::DoNotOptimize(r);
   }
   state.SetItemsProcessed(state.iterations());
-}
-
-template <class Cache>
-Cache& preloaded() {
-  static Cache cache;
-  [[maybe_unused]] static const bool loaded = [] {
-    for (int k : work().keys) cache(k);
-    return true;
-  }();
-  return cache;
 }
 
 // Fails the benchmark if a call missed: hits are what is measured.
