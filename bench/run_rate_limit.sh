@@ -21,27 +21,9 @@ g++ -std=c++20 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$here/../include
   "$here/rate_limit_bench.cpp" -lbenchmark -lbenchmark_main -lboost_json -pthread \
   -o "$build/rate_limit_bench"
 
-server_dir=$(mktemp -d /tmp/cachet-rate-bench-server-XXXXXX)
-server_pid=
-stop_server() {
-  if [[ -n $server_pid ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$server_dir"
-}
-trap stop_server EXIT
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
-redis-server --port "$port" --bind 127.0.0.1 --dir "$server_dir" --save "" --appendonly no \
-  --daemonize no --logfile "$server_dir/redis.log" &
-server_pid=$!
-for _ in $(seq 200); do
-  redis-cli -p "$port" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
-redis-cli -p "$port" ping >/dev/null
+# shellcheck source=redis_server.sh
+source "$here/redis_server.sh"
+start_redis_server
 
 echo "## Machine"
 echo

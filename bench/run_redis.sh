@@ -84,31 +84,10 @@ fi
 
 build_bench "$here/../include" "$build/redis_bench"
 
-server_dir=$(mktemp -d /tmp/redis-bench-of-cachet-server-XXXXXX)
-server_pid=
-stop_server() {
-  if [[ -n $server_pid ]]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$server_dir"
-}
-trap stop_server EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-port=$(free_port)
+# shellcheck source=redis_server.sh
+source "$here/redis_server.sh"
 server_cpu=$(($(nproc) - 1))
-taskset -c "$server_cpu" redis-server --port "$port" --bind 127.0.0.1 --dir "$server_dir" \
-  --save "" --appendonly no --daemonize no --logfile "$server_dir/redis.log" &
-server_pid=$!
-for _ in $(seq 200); do
-  redis-cli -p "$port" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
-redis-cli -p "$port" ping >/dev/null
+start_redis_server taskset -c "$server_cpu"
 
 # redis-benchmark -t get reads the key "key:__rand_int__" (no -r): give it a 100-byte value, as
 # -d 100 would for SET, so both sides read values of the same size.
