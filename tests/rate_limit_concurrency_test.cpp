@@ -7,37 +7,23 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
-#include <thread>
-#include <vector>
+
+#include "support/run_together.hpp"
 
 namespace {
 
+using cachet_test::run_together;
 using namespace std::chrono_literals;
 
 constexpr int thread_count = 8;
 constexpr int attempts_per_thread = 5000;
-
-// Threads start together, so the compare-and-swap loop really races.
-template <class Body>
-void run_together(Body body) {
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < thread_count; ++t) {
-    threads.emplace_back([&, t] {
-      ready.fetch_add(1);
-      while (ready.load() < thread_count) std::this_thread::yield();
-      body(t);
-    });
-  }
-  for (std::thread& th : threads) th.join();
-}
 
 TEST(rate_limit_concurrency, threads_hammering_one_key_get_exactly_the_limit) {
   constexpr std::uint64_t limit = 1000;
   cachet::manual_clock clock;
   cachet::rate_limiter limiter(limit, 60s, &clock);
   std::atomic<std::uint64_t> admitted{0};
-  run_together([&](int) {
+  run_together(thread_count, [&](int) {
     for (int i = 0; i < attempts_per_thread; ++i) {
       if (limiter.try_acquire("hot")) admitted.fetch_add(1);
     }
@@ -53,7 +39,7 @@ TEST(rate_limit_concurrency, exact_per_key_while_time_moves_and_keys_come_and_go
   for (int round = 0; round < rounds; ++round) {
     std::atomic<std::uint64_t> hot{0};
     std::atomic<std::uint64_t> cold{0};
-    run_together([&](int t) {
+    run_together(thread_count, [&](int t) {
       for (int i = 0; i < attempts_per_thread; ++i) {
         if (limiter.try_acquire("hot")) hot.fetch_add(1);
         // Fresh keys make shards sweep while others read them.
@@ -78,7 +64,7 @@ TEST(rate_limit_concurrency, the_policy_admits_exactly_the_limit_across_threads)
       backend, cachet::options{.clock = &clock}};
   std::atomic<std::uint64_t> admitted{0};
   std::atomic<std::uint64_t> refused{0};
-  run_together([&](int) {
+  run_together(thread_count, [&](int) {
     for (int i = 0; i < 200; ++i) {
       try {
         limited(i % 2);  // two users, each with its own limit

@@ -14,26 +14,13 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <vector>
+
+#include "support/run_together.hpp"
 
 namespace {
 
+using cachet_test::run_together;
 using namespace std::chrono_literals;
-
-// Threads start together, so that the compare-and-swaps and the moves of states really race.
-template <class Body>
-void run_together(int thread_count, Body body) {
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < thread_count; ++t) {
-    threads.emplace_back([&, t] {
-      ready.fetch_add(1);
-      while (ready.load() < thread_count) std::this_thread::yield();
-      body(t);
-    });
-  }
-  for (std::thread& th : threads) th.join();
-}
 
 std::atomic<int> loads{0};
 std::atomic<bool> failing{false};
