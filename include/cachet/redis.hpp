@@ -208,14 +208,15 @@ class redis {
     detail::redis_runtime& rt = runtime();
     rt.require_off_io_thread("invalidate_tag");
     rt.bump_tag_epoch();
-    rt.run(rt.bump_generation(rt.key_base() + "tag:" + std::string(tag)));
+    rt.run(rt.bump_generation(rt.counter_base() + "tag:" + std::string(tag)));
   }
 
   /// invalidate_tag for coroutines, on any executor.
   boost::asio::awaitable<void> async_invalidate_tag(std::string tag) {
     detail::redis_runtime& rt = runtime();
     rt.bump_tag_epoch();
-    co_await boost::asio::co_spawn(rt.context(), rt.bump_generation(rt.key_base() + "tag:" + tag),
+    co_await boost::asio::co_spawn(rt.context(),
+                                   rt.bump_generation(rt.counter_base() + "tag:" + tag),
                                    boost::asio::use_awaitable);
   }
 
@@ -285,8 +286,12 @@ class redis {
     return url != nullptr && *url != '\0';
   }
 
+  // Entries are "<prefix>:v<schema>:...", everything else "<prefix>:v<schema>#...".
   static std::string key_base(const redis_options& opts) {
     return opts.key_prefix + ":v" + std::to_string(opts.schema_version) + ":";
+  }
+  static std::string counter_base(const redis_options& opts) {
+    return opts.key_prefix + ":v" + std::to_string(opts.schema_version) + "#";
   }
 
   static detail::redis_backend_breaker::settings checked_breaker(
@@ -309,9 +314,9 @@ class redis {
 
   static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
                                                              const redis_options& opts) {
-    return std::make_unique<detail::redis_runtime>(std::move(cfg), key_base(opts),
-                                                   checked_breaker(opts.breaker),
-                                                   opts.max_pending_key_invalidations);
+    return std::make_unique<detail::redis_runtime>(
+        std::move(cfg), key_base(opts), counter_base(opts), checked_breaker(opts.breaker),
+        opts.max_pending_key_invalidations);
   }
 
   redis_options options_;
