@@ -67,8 +67,14 @@ struct rig {
     return backend->key_options().key_prefix + ":v1:" + key;
   }
 
+  // The entry's fields: "value" (the JSON of v) and "fresh_until" (f), when present.
   boost::json::object envelope(const std::string& key) {
-    return boost::json::parse(raw_command(url, "GET", redis_key(key)).as_string()).as_object();
+    boost::json::object out;
+    const auto v = raw_command(url, "HGET", redis_key(key), "v");
+    if (!v.is_null()) out["value"] = boost::json::parse(v.as_string());
+    const auto f = raw_command(url, "HGET", redis_key(key), "f");
+    if (!f.is_null()) out["fresh_until"] = std::stoll(f.as_string());
+    return out;
   }
 
   long long pttl(const std::string& key) {
@@ -193,8 +199,8 @@ TEST(RedisFailSafe, AStoreWithoutFailSafeStillHonoursFreshUntilWrittenByAnother)
 TEST(RedisFailSafe, AMalformedFreshUntilIsADecodeError) {
   cachet::manual_clock clock;
   rig r(cachet_test::shared_redis_url(), &clock);
-  raw_command(r.url, "SET", r.redis_key("doc:1"),
-              R"({"value": "old", "fn": 0, "tags": {"docs": 0}, "fresh_until": "soon"})");
+  r.call("doc:1", "old");
+  raw_command(r.url, "HSET", r.redis_key("doc:1"), "f", "soon");
   EXPECT_EQ(r.call("doc:1", "v1"), "v1");
   EXPECT_EQ(r.store.stats().decode_errors, 1u);
   EXPECT_EQ(r.envelope("doc:1").at("value"), "v1");

@@ -545,6 +545,8 @@ class redis_store {
         counts_.expirations.fetch_add(1, std::memory_order_relaxed);
       } else if (why == "invalidated") {
         counts_.invalidations.fetch_add(1, std::memory_order_relaxed);
+      } else if (why == "malformed") {
+        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
       }
       return false;
     }

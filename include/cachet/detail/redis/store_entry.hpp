@@ -109,8 +109,8 @@ end
 // token, the load window (ms), the counters' base. Modes: `load` (a call), `reload` (a call
 // whose hit could not be decoded: a miss whatever the entry holds).
 // Returns {1, v, f or ''} for a hit; {0, stamp, permit, why} for a miss with a permit, why being
-// missing, invalidated, expired or unreadable; {2} when the entry or a counter is not of cachet's
-// types (left as it is: nothing is written).
+// missing, invalidated, expired, malformed (`f` is no number) or unreadable; {2} when the entry or
+// a counter is not of cachet's types (left as it is: nothing is written).
 inline const std::string& read_entry_lua() {
   static const std::string source = std::string(stamp_lua) + R"lua(
 local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -124,6 +124,8 @@ local why = 'missing'
 if e[1] and e[2] then
   if e[2] ~= expected then
     why = 'invalidated'
+  elseif e[3] and not tonumber(e[3]) then
+    why = 'malformed'
   elseif e[3] and tonumber(e[3]) <= now then
     why = 'expired'
   elseif mode == 'load' then
