@@ -95,7 +95,7 @@ class redis_runtime {
   /// Decides which operations of cached calls may use Redis.
   redis_backend_breaker& breaker() noexcept { return breaker_; }
 
-  /// Counts this process's tag invalidations. A computation stamped with no generations (Redis
+  /// Counts this process's tag invalidations. A computation with no stamp (Redis
   /// was not read) is joined only by callers that saw the same count, so a caller never gets a
   /// result computed before an invalidate_tag it made.
   std::uint64_t tag_epoch() const noexcept { return tag_epoch_.load(std::memory_order_acquire); }

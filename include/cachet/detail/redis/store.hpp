@@ -134,7 +134,7 @@ class redis_store {
     }
     lead.succeed(*result);
     if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
-      rt.run(write(rt, std::move(w->entry), std::move(w->ticket_)));
+      rt.run(write(rt, std::move(w->entry), std::move(w->admission)));
     }
     return std::move(*result);
   }
@@ -180,7 +180,7 @@ class redis_store {
     }
     lead.succeed(*result);
     std::optional<prepared_write> w = prepare_write(rt, f, *result, tags);
-    if (w) co_await on_io(rt, write(rt, std::move(w->entry), std::move(w->ticket_)));
+    if (w) co_await on_io(rt, write(rt, std::move(w->entry), std::move(w->admission)));
     co_return std::move(*result);
   }
 
@@ -710,7 +710,7 @@ class redis_store {
 
   struct prepared_write {
     entry_write entry;
-    ticket ticket_;
+    ticket admission;  // the breaker's leave for the write
   };
 
   // What the leader of `f` writes: nothing if the flight may not write, the value cannot be
