@@ -41,7 +41,6 @@ std::string load_user_name(long id) { return "name" + std::to_string(id); }
 int twice(int x) { return x * 2; }
 int thrice(int x) { return x * 3; }
 int refuse(int) { throw std::runtime_error("refused"); }
-std::string bytes(int n) { return std::string(static_cast<std::size_t>(n), '\xff'); }
 
 struct point {
   int x = 0;
@@ -266,17 +265,6 @@ TEST(RedisBackend, AnUnreadableEntryIsRecomputedCountedAndOverwritten) {
   EXPECT_EQ(s.loads, 3u);
   EXPECT_EQ(s.hits, 1u);
   EXPECT_EQ(s.backend_errors, 0u);
-}
-
-TEST(RedisBackend, AResultJsonCannotCarryIsReturnedButNotStored) {
-  auto backend = make_test_backend(shared_redis_url());
-  cachet::cached<&app::bytes, cachet::key<"b:{}">, cachet::backend<cachet::redis>> f{*backend};
-  EXPECT_EQ(f(2), "\xff\xff");
-  EXPECT_EQ(f(2), "\xff\xff");
-  EXPECT_EQ(f.stats().loads, 2u);
-  EXPECT_EQ(f.stats().backend_errors, 2u);
-  EXPECT_EQ(f.stats().decode_errors, 0u);
-  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{});
 }
 
 TEST(RedisBackend, RedisDownReturnsTheFunctionsResultThenRecovers) {

@@ -155,8 +155,9 @@ T read_floating(const boost::json::value& json) {
   if (!json.is_double()) throw std::invalid_argument("expected a JSON number");
   const double number = json.get_double();
   if constexpr (std::same_as<T, float>) {
-    // Converting a double beyond float's range is undefined behaviour, so it is refused.
-    if (std::abs(number) > std::numeric_limits<float>::max()) {
+    // Rounding to the nearest float is exact for what a float wrote; a number beyond float's
+    // range (infinity after rounding) was not written by one.
+    if (std::isinf(static_cast<float>(number))) {
       throw std::invalid_argument("the number is out of the range of float");
     }
   }
