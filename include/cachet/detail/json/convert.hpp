@@ -221,14 +221,15 @@ boost::json::value write_map(const T& map) {
         std::ranges::all_of(map, [](const auto& entry) { return utf8::valid(entry.first); });
     if (keys_are_text) {
       boost::json::object& object = out.emplace_object();
-      for (const auto& [key, mapped] : map) object[key] = write<mapped_type>(mapped);
+      for (const auto& [key, mapped] : map) object[key] = detail::json::write<mapped_type>(mapped);
       // A multimap's repeated key would be lost in an object.
       if (object.size() == static_cast<std::size_t>(std::ranges::distance(map))) return out;
     }
   }
   boost::json::array& pairs = out.emplace_array();
   for (const auto& [key, mapped] : map) {
-    pairs.push_back(boost::json::array{write<key_type>(key), write<mapped_type>(mapped)});
+    pairs.push_back(boost::json::array{detail::json::write<key_type>(key),
+                                       detail::json::write<mapped_type>(mapped)});
   }
   return out;
 }
@@ -241,7 +242,7 @@ T read_map(const boost::json::value& json) {
   if (const auto* object = json.if_object()) {
     if constexpr (std::same_as<key_type, std::string>) {
       for (const auto& member : *object) {
-        map.emplace(std::string(member.key()), read<mapped_type>(member.value()));
+        map.emplace(std::string(member.key()), detail::json::read<mapped_type>(member.value()));
       }
       return map;
     }
@@ -253,7 +254,8 @@ T read_map(const boost::json::value& json) {
     if (pair == nullptr || pair->size() != 2) {
       throw std::invalid_argument("expected a [key, value] pair in the map's array");
     }
-    map.emplace(read<key_type>((*pair)[0]), read<mapped_type>((*pair)[1]));
+    map.emplace(detail::json::read<key_type>((*pair)[0]),
+                detail::json::read<mapped_type>((*pair)[1]));
   }
   return map;
 }
@@ -262,8 +264,8 @@ template <tuple_like T>
 boost::json::value write_tuple(const T& tuple) {
   return std::apply(
       [](const auto&... items) {
-        return boost::json::value(
-            boost::json::array{write<std::remove_cvref_t<decltype(items)>>(items)...});
+        return boost::json::value(boost::json::array{
+            detail::json::write<std::remove_cvref_t<decltype(items)>>(items)...});
       },
       tuple);
 }
@@ -276,7 +278,7 @@ T read_tuple(const boost::json::value& json) {
     throw std::invalid_argument("expected a JSON array of " + std::to_string(size) + " items");
   }
   return [&]<std::size_t... I>(std::index_sequence<I...>) {
-    return T{read<std::tuple_element_t<I, T>>((*array)[I])...};
+    return T{detail::json::read<std::tuple_element_t<I, T>>((*array)[I])...};
   }
   (std::make_index_sequence<size>());
 }
@@ -285,7 +287,7 @@ template <sequence T>
 boost::json::value write_sequence(const T& items) {
   boost::json::value out;
   boost::json::array& array = out.emplace_array();
-  for (const auto& item : items) array.push_back(write<typename T::value_type>(item));
+  for (const auto& item : items) array.push_back(detail::json::write<typename T::value_type>(item));
   return out;
 }
 
@@ -294,7 +296,8 @@ T read_sequence(const boost::json::value& json) {
   const auto* array = json.if_array();
   if (array == nullptr) throw std::invalid_argument("expected a JSON array");
   T items;
-  for (const auto& item : *array) items.insert(items.end(), read<typename T::value_type>(item));
+  for (const auto& item : *array)
+    items.insert(items.end(), detail::json::read<typename T::value_type>(item));
   return items;
 }
 
@@ -305,26 +308,26 @@ T read_sequence(const boost::json::value& json) {
 template <class T>
 boost::json::value write(const T& value) {
   if constexpr (std::same_as<T, std::string>) {
-    return write_string(value);
+    return detail::json::write_string(value);
   } else if constexpr (floating<T>) {
-    return write_floating(value);
+    return detail::json::write_floating(value);
   } else if constexpr (std::is_integral_v<T>) {
     return boost::json::value_from(value);
   } else if constexpr (is_optional<T>) {
     if (!value) return nullptr;
-    return write<typename T::value_type>(*value);
+    return detail::json::write<typename T::value_type>(*value);
   } else if constexpr (hana_struct<T>) {
     boost::json::value out;
-    write_struct(value, out, [](const auto& field, boost::json::value& json) {
-      json = write<std::remove_cvref_t<decltype(field)>>(field);
+    detail::json::write_struct(value, out, [](const auto& field, boost::json::value& json) {
+      json = detail::json::write<std::remove_cvref_t<decltype(field)>>(field);
     });
     return out;
   } else if constexpr (map_like<T>) {
-    return write_map(value);
+    return detail::json::write_map(value);
   } else if constexpr (tuple_like<T>) {
-    return write_tuple(value);
+    return detail::json::write_tuple(value);
   } else if constexpr (sequence<T>) {
-    return write_sequence(value);
+    return detail::json::write_sequence(value);
   } else {
     static_assert(boost::json::has_value_from<T>::value,
                   "cachet::json_codec: the type has no JSON conversion; adapt the struct with "
@@ -345,26 +348,26 @@ boost::json::value write(const T& value) {
 template <class T>
 T read(const boost::json::value& json) {
   if constexpr (std::is_const_v<T>) {
-    return read<std::remove_const_t<T>>(json);
+    return detail::json::read<std::remove_const_t<T>>(json);
   } else if constexpr (std::same_as<T, std::string>) {
-    return read_string(json);
+    return detail::json::read_string(json);
   } else if constexpr (floating<T>) {
-    return read_floating<T>(json);
+    return detail::json::read_floating<T>(json);
   } else if constexpr (std::is_integral_v<T>) {
     return boost::json::value_to<T>(json);
   } else if constexpr (is_optional<T>) {
     if (json.is_null()) return T{};
-    return T{read<typename T::value_type>(json)};
+    return T{detail::json::read<typename T::value_type>(json)};
   } else if constexpr (hana_struct<T>) {
-    return read_struct<T>(json, [](auto& field, const boost::json::value& item) {
-      field = read<std::remove_cvref_t<decltype(field)>>(item);
+    return detail::json::read_struct<T>(json, [](auto& field, const boost::json::value& item) {
+      field = detail::json::read<std::remove_cvref_t<decltype(field)>>(item);
     });
   } else if constexpr (map_like<T>) {
-    return read_map<T>(json);
+    return detail::json::read_map<T>(json);
   } else if constexpr (tuple_like<T>) {
-    return read_tuple<T>(json);
+    return detail::json::read_tuple<T>(json);
   } else if constexpr (sequence<T>) {
-    return read_sequence<T>(json);
+    return detail::json::read_sequence<T>(json);
   } else {
     static_assert(boost::json::has_value_to<T>::value,
                   "cachet::json_codec: the type has no JSON conversion; adapt the struct with "

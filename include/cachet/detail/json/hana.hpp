@@ -77,14 +77,14 @@ T read_struct(const boost::json::value& from, ReadField read_field) {
 template <class T>
 requires hana_struct<std::remove_cvref_t<T>>
 void tag_invoke(boost::json::value_from_tag, boost::json::value& out, const T& from) {
-  write_struct<std::remove_cvref_t<T>>(from, out, [](const auto& field, boost::json::value& json) {
-    boost::json::value_from(field, json);
-  });
+  detail::json::write_struct<std::remove_cvref_t<T>>(
+      from, out,
+      [](const auto& field, boost::json::value& json) { boost::json::value_from(field, json); });
 }
 
 template <class T>
 requires hana_struct<T> T tag_invoke(boost::json::value_to_tag<T>, const boost::json::value& from) {
-  return read_struct<T>(from, [](auto& field, const boost::json::value& json) {
+  return detail::json::read_struct<T>(from, [](auto& field, const boost::json::value& json) {
     field = boost::json::value_to<std::remove_cvref_t<decltype(field)>>(json);
   });
 }
