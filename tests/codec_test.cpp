@@ -12,7 +12,9 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <limits>
+#include <list>
 #include <map>
 #include <optional>
 #include <random>
@@ -424,6 +426,9 @@ TEST(JsonCodecContainers, EncodingsHoldInsideEveryContainer) {
                          R"(["Infinity",5E-1])");
   expect_text_round_trip(std::map<std::string, double>{{"a", nan}, {"b", 2}},
                          R"({"a":"NaN","b":2E0})");
+  expect_text_round_trip(std::vector<bool>{true, false}, "[true,false]");
+  expect_text_round_trip(std::deque<float>{-0.0f}, "[-0E0]");
+  expect_text_round_trip(std::list<std::string>{"\xfe", ""}, R"([{"base64":"/g=="},""])");
   expect_text_round_trip(std::vector<std::vector<std::string>>{{"\xff"}, {}},
                          R"([[{"base64":"/w=="}],[]])");
 }
