@@ -26,8 +26,9 @@
 /// | the quiet NaN, the same with sign bit   | `"NaN"`, `"-NaN"`                             |
 /// | any other NaN                           | `"NaN(0x7ff8000000000001)"`: its bits in hex  |
 /// | -0.0                                    | `-0E0` (a number)                             |
-/// | map whose std::string keys are not all UTF-8 (or repeat: multimap), map with other keys |
-/// `[[key, value], ...]`, keys encoded as above |
+/// | map with a std::string key not UTF-8    | `[[key, value], ...]`, keys encoded as above  |
+/// | multimap that repeats a std::string key | `[[key, value], ...]`                         |
+/// | map whose key is not a std::string      | `[[key, value], ...]` (as Boost.JSON writes)  |
 ///
 /// Strings of non-finite numbers are read only where a float or double is expected, the base64
 /// object only where a std::string is. Not UTF-8 means ill-formed by the Unicode standard:
