@@ -4,7 +4,7 @@
 // JSON text to a Boost.JSON value, with every number read exactly.
 //
 // Boost.JSON 1.81's own parser rounds some decimal numbers to a neighbouring double (about one
-// random double in five, DBL_MAX's float neighbour among them), while its serializer writes the
+// random double in five, FLT_MAX widened to double among them), while its serializer writes the
 // shortest text that reads back exactly. So this parser takes Boost.JSON's tokens but converts
 // the text of each non-integer number itself, with std::from_chars, which rounds correctly.
 
