@@ -6,29 +6,50 @@
 ///
 /// The default is JSON (Boost.JSON), so that services in other languages can read the values:
 /// numbers, bool, strings, `std::optional` (null when empty), sequence containers (arrays),
-/// maps with string keys (objects), `std::tuple`/`std::pair` (arrays) and structs adapted with
+/// maps (objects), `std::tuple`/`std::pair`/`std::array` (arrays) and structs adapted with
 /// `BOOST_HANA_DEFINE_STRUCT` (objects keyed by field name) all work out of the box, nested in any
-/// way; other types take a Boost.JSON `tag_invoke` overload. Strings must be UTF-8.
+/// way; other types take a Boost.JSON `tag_invoke` overload.
 /// \code
 /// struct User {
 ///   BOOST_HANA_DEFINE_STRUCT(User, (long, id), (std::string, name), (std::optional<int>, age));
 /// };
 /// cachet::json_codec::encode(User{7, "Ann", {}});  // {"id":7,"name":"Ann","age":null}
 /// \endcode
+/// Every value reads back exactly, byte for byte and bit for bit, wherever it is nested. Valid
+/// UTF-8 stays a plain JSON string and finite numbers plain JSON numbers; what JSON cannot spell
+/// takes a form any JSON reader accepts:
+///
+/// | value                                   | JSON                                          |
+/// |-----------------------------------------|-----------------------------------------------|
+/// | `std::string` that is not UTF-8         | `{"base64": "<RFC 4648 base64, padded>"}`     |
+/// | +/- infinity (float, double)            | `"Infinity"`, `"-Infinity"`                   |
+/// | the quiet NaN, the same with sign bit   | `"NaN"`, `"-NaN"`                             |
+/// | any other NaN                           | `"NaN(0x7ff8000000000001)"`: its bits in hex  |
+/// | -0.0                                    | `-0E0` (a number)                             |
+/// | map with a std::string key not UTF-8    | `[[key, value], ...]`, keys encoded as above  |
+/// | multimap that repeats a std::string key | `[[key, value], ...]`                         |
+/// | map whose key is not a std::string      | `[[key, value], ...]` (as Boost.JSON writes)  |
+///
+/// Strings of non-finite numbers are read only where a float or double is expected, the base64
+/// object only where a std::string is. Not UTF-8 means ill-formed by the Unicode standard:
+/// invalid bytes, truncated sequences, overlong forms, surrogates (U+D800-DFFF encoded as bytes)
+/// and code points above U+10FFFF. A user's own `tag_invoke` that writes such a string or a
+/// non-finite double makes encode throw cachet::error (its members can use to_json/from_json).
+///
 /// Reading a struct ignores unknown keys and leaves a missing std::optional field empty; any
-/// other mismatch throws cachet::decode_error. Linking: Boost.JSON is a compiled library
-/// (`-lboost_json`; the CMake target cachet::redis links it).
+/// other mismatch throws cachet::decode_error. Numbers are read exactly (std::from_chars;
+/// Boost.JSON 1.81's own parser misreads about one double in five by an ulp). Linking: Boost.JSON
+/// is a compiled library (`-lboost_json`; the CMake target cachet::redis links it).
 
-#include <cachet/detail/json/hana.hpp>
+#include <cachet/detail/json/convert.hpp>
+#include <cachet/detail/json/parse.hpp>
 #include <cachet/detail/policy.hpp>
 #include <cachet/detail/redis/store_selection.hpp>
 #include <cachet/error.hpp>
 
-#include <boost/json/parse.hpp>
+#include <boost/json/error.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <boost/json/value_from.hpp>
-#include <boost/json/value_to.hpp>
 
 #include <concepts>
 #include <exception>
@@ -45,12 +66,14 @@ class decode_error : public cachet::error {
   using cachet::error::error;
 };
 
-/// The default codec: JSON through Boost.JSON's value_from / value_to.
+/// The default codec: JSON through Boost.JSON, with the encodings above for what JSON cannot
+/// spell. Its text is always valid UTF-8 and valid JSON.
 ///
 ///     std::string text = cachet::json_codec::encode(std::vector<int>{1, 2});      // [1,2]
 ///     auto v = cachet::json_codec::decode<std::vector<int>>(text);
 struct json_codec {
   /// The value's JSON text.
+  /// \throws cachet::error when a user's own conversion writes what JSON cannot carry.
   template <class T>
   static std::string encode(const T& value) {
     return boost::json::serialize(to_json(value));
@@ -60,34 +83,28 @@ struct json_codec {
   /// \throws cachet::decode_error when `text` is not JSON, or not JSON of a T.
   template <class T>
   static T decode(std::string_view text) {
-    boost::json::value parsed;
-    try {
-      parsed = boost::json::parse(text);
-    } catch (const std::exception& e) {
-      throw decode_error(std::string("cachet::json_codec: the text is not valid JSON (") +
-                         e.what() + "); it was not written by this codec");
+    boost::json::error_code ec;
+    const boost::json::value parsed = detail::json::parse(text, ec);
+    if (ec) {
+      throw decode_error("cachet::json_codec: the text is not valid JSON (" + ec.message() +
+                         "); it was not written by this codec");
     }
     return from_json<T>(parsed);
   }
 
   /// The value as a Boost.JSON value (what encode serialises).
+  /// \throws cachet::error when a user's own conversion writes what JSON cannot carry.
   template <class T>
   static boost::json::value to_json(const T& value) {
-    static_assert(boost::json::has_value_from<T>::value,
-                  "cachet::json_codec: the type has no JSON conversion; adapt the struct with "
-                  "BOOST_HANA_DEFINE_STRUCT, or give it a Boost.JSON tag_invoke overload");
-    return boost::json::value_from(value);
+    return detail::json::write(value);
   }
 
   /// The value that `json` holds.
   /// \throws cachet::decode_error when `json` does not hold a T.
   template <class T>
   static T from_json(const boost::json::value& json) {
-    static_assert(boost::json::has_value_to<T>::value,
-                  "cachet::json_codec: the type has no JSON conversion; adapt the struct with "
-                  "BOOST_HANA_DEFINE_STRUCT, or give it a Boost.JSON tag_invoke overload");
     try {
-      return boost::json::value_to<T>(json);
+      return detail::json::read<T>(json);
     } catch (const std::exception& e) {
       throw decode_error(std::string("cachet::json_codec: the JSON does not hold the expected "
                                      "type (") +

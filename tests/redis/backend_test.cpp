@@ -44,7 +44,6 @@ std::string load_user_name(long id) { return "name" + std::to_string(id); }
 int twice(int x) { return x * 2; }
 int thrice(int x) { return x * 3; }
 int refuse(int) { throw std::runtime_error("refused"); }
-std::string bytes(int n) { return std::string(static_cast<std::size_t>(n), '\xff'); }
 
 struct point {
   int x = 0;
@@ -323,17 +322,6 @@ TEST(RedisBackend, ACorruptedCounterAffectsOnlyTheEntriesThatDependOnIt) {
   EXPECT_EQ(get_user(7), (app::user{7, "user7"}));
   EXPECT_EQ(get_user.stats().hits, 1u);
   EXPECT_EQ(backend->pending_invalidations(), 0u);
-}
-
-TEST(RedisBackend, AResultJsonCannotCarryIsReturnedButNotStored) {
-  auto backend = make_test_backend(shared_redis_url());
-  cachet::cached<&app::bytes, cachet::key<"b:{}">, cachet::backend<cachet::redis>> f{*backend};
-  EXPECT_EQ(f(2), "\xff\xff");
-  EXPECT_EQ(f(2), "\xff\xff");
-  EXPECT_EQ(f.stats().loads, 2u);
-  EXPECT_EQ(f.stats().backend_errors, 2u);
-  EXPECT_EQ(f.stats().decode_errors, 0u);
-  EXPECT_FALSE(holds_value(*backend, base(*backend) + "b:2"));
 }
 
 TEST(RedisBackend, RedisDownReturnsTheFunctionsResultThenRecovers) {
