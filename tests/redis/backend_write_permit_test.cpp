@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
@@ -68,6 +69,24 @@ TEST_F(write_permit, AnInvalidateBetweenReadAndWriteRefusesTheWrite) {
   app::while_computing = nullptr;
   EXPECT_EQ(read_elsewhere(7), 702);  // not the older result
   EXPECT_EQ(a_rows(7), 702);
+  EXPECT_EQ(app::loads, 2);
+}
+
+// A caller of the computing process that comes after the other process's invalidate must not
+// join the computation that started before it.
+TEST_F(write_permit, ACallerAfterAnotherProcesssInvalidateDoesNotJoinAnOlderComputation) {
+  app::while_computing = [&] {
+    app::while_computing = nullptr;
+    app::version = 2;
+    other_rows.invalidate(7);
+    int later = 0;
+    std::thread caller([&] { later = a_rows(7); });
+    caller.join();
+    EXPECT_EQ(later, 702);
+  };
+  EXPECT_EQ(a_rows(7), 701);
+  EXPECT_EQ(a_rows(7), 702);
+  EXPECT_EQ(read_elsewhere(7), 702);
   EXPECT_EQ(app::loads, 2);
 }
 

@@ -55,19 +55,30 @@ inline constexpr bool is_awaitable = false;
 template <class T, class Executor>
 inline constexpr bool is_awaitable<boost::asio::awaitable<T, Executor>> = true;
 
-// The results of one cached function in Redis. See store_entry.hpp for what is stored, the
-// scripts that read and write it, and why a confirmed invalidation is never undone; cachet::redis
-// for the key layout.
+// The results of one cached function in Redis. See store_entry.hpp for what is stored and the
+// scripts that read and write it, cachet::redis for the key layout.
 //
 // A read is one round trip, the read script (EVALSHA) over the entry and its counters: a hit
 // returns the value; a miss returns the stamp the result will carry and a write permit, and the
 // miss's write is one more round trip, the write script, which stores the result only if neither
 // the permit nor a counter was touched since. Misses on one key in this process are computed once
-// (single flight); a caller joins a computation only if it read the same stamp, so an
-// invalidation seen by the caller is never answered with an older result. A function that awaits
+// (single flight); a caller joins a computation only if it read the same stamp and permit, so
+// an invalidation seen by the caller is never answered with an older result. A function that awaits
 // its own cache with the same arguments gets a cachet::error instead of waiting for itself
 // (is_own_load()). Redis failing never fails a call: the function's result is returned and the
 // failure counted (see backend_failed()).
+//
+// Why a confirmed invalidation is never undone: scripts run atomically, so an invalidation falls
+// before or after each of them. A result is computed after its read script ran. If the
+// invalidation came before that read, the computation saw the new data. If it came between the
+// read and the write script, a DEL (invalidate) has destroyed the permit, or a SET
+// (invalidate_tag, clear) has changed a token of the stamp, so the write is refused. If it came
+// after the write, it removes (DEL) or outdates (SET) what was written. An evicted permit refuses
+// the write too: a lost write, never a stale value. A permit kept for a second process is still
+// one no invalidation has touched since the first process's read, and each write checks its own
+// stamp, so sharing it changes none of the above. In the process, a caller joins a computation
+// only if it read the same stamp and the same permit: a DEL since the computation's read gives
+// the next read a new permit.
 //
 // Every Redis operation of a call asks the backend's breaker first (backend_breaker.hpp). One it
 // refuses is skipped, counted in backend_skipped: a read is a miss that is computed but not
@@ -363,9 +374,14 @@ class redis_store {
     std::shared_ptr<flight> f;
     claim* c = nullptr;
 
-    bool joinable(const std::string& stamp, std::uint64_t epoch) const {
-      if (f) return !f->doomed && f->stamp == stamp && f->epoch == epoch;
-      return !c->doomed && stamp.empty() && c->epoch == epoch;
+    // A caller that read another permit saw the entry deleted (an invalidate) since this
+    // computation's read: it must not get its result.
+    bool joinable(const lookup& found) const {
+      if (f) {
+        return !f->doomed && f->stamp == found.stamp && f->permit == found.permit &&
+               f->epoch == found.epoch;
+      }
+      return !c->doomed && found.stamp.empty() && c->epoch == found.epoch;
     }
 
     // A claim turns into a flight when the first caller joins it.
@@ -766,7 +782,7 @@ class redis_store {
     std::lock_guard lock(flights_mutex_);
     count_locked(counts_.misses);
     auto it = flights_.find(key);
-    if (it != flights_.end() && it->second.joinable(found.stamp, found.epoch)) {
+    if (it != flights_.end() && it->second.joinable(found)) {
       return {it->second.join(key), false};
     }
     auto f =
@@ -798,7 +814,9 @@ class redis_store {
       count_locked(counts_.misses);
       if (skipped) count_locked(counts_.unread_skips);
       auto [it, entered] = flights_.try_emplace(key);
-      if (!entered && it->second.joinable(std::string(), epoch)) {
+      lookup unread;
+      unread.epoch = epoch;
+      if (!entered && it->second.joinable(unread)) {
         joined = it->second.join(key);
       } else {
         it->second = flight_entry{nullptr, &mine};  // an older one still answers its waiters
@@ -1104,18 +1122,25 @@ class redis_store {
     co_return own;
   }
 
-  // An async leader runs `load` on an awaitable thread of its own, spawned on its executor with
-  // a cancellation slot of its own, and records that thread's slot in the flight (see
-  // is_own_load()). The slot is the flight's, not the caller's: cancelling the caller does not
-  // cancel the load, which other callers may be waiting for.
+  // An async leader runs a coroutine function on an awaitable thread of its own, spawned on its
+  // executor with a cancellation slot of its own, and records that thread's slot in the flight
+  // (see is_own_load()). The slot is the flight's, not the caller's: cancelling the caller does
+  // not cancel the load, which other callers may be waiting for. A plain function runs right
+  // here, on the thread that entered the flight, where a blocking call it makes to its own cache
+  // is recognised as recursion (wait()).
   template <class Load>
   static boost::asio::awaitable<Value> lead_load(std::shared_ptr<flight> f, Load& load) {
-    boost::asio::cancellation_signal own_signal;
-    const auto executor = co_await boost::asio::this_coro::executor;
-    auto token = boost::asio::bind_cancellation_slot(own_signal.slot(), boost::asio::use_awaitable);
-    boost::asio::awaitable<Value> spawned =
-        boost::asio::co_spawn(executor, run_recorded(std::move(f), load), token);
-    co_return co_await std::move(spawned);
+    if constexpr (is_awaitable<std::invoke_result_t<Load&>>) {
+      boost::asio::cancellation_signal own_signal;
+      const auto executor = co_await boost::asio::this_coro::executor;
+      auto token =
+          boost::asio::bind_cancellation_slot(own_signal.slot(), boost::asio::use_awaitable);
+      boost::asio::awaitable<Value> spawned =
+          boost::asio::co_spawn(executor, run_recorded(std::move(f), load), token);
+      co_return co_await std::move(spawned);
+    } else {
+      co_return load();
+    }
   }
 
   template <class Load>
@@ -1126,7 +1151,7 @@ class redis_store {
       std::lock_guard lock(f->m);
       f->load_slot = state.slot();
     }
-    co_return co_await run_load_async(load);
+    co_return co_await load();
   }
 
   // Redis operations of coroutines run on the backend's I/O thread, like those of blocking
@@ -1157,15 +1182,6 @@ class redis_store {
       return std::move(*value);
     } else {
       return load(key);
-    }
-  }
-
-  template <class Load>
-  static boost::asio::awaitable<Value> run_load_async(Load&& load) {
-    if constexpr (is_awaitable<std::invoke_result_t<Load&>>) {
-      co_return co_await load();
-    } else {
-      co_return load();
     }
   }
 

@@ -26,15 +26,7 @@
 // every counter still holds the stamp's token; it then replaces the hash (DEL, HSET v g [f]), so
 // the permit is spent. invalidate(key) is a DEL: it destroys the permit with the entry.
 //
-// Why a confirmed invalidation is never undone: scripts run atomically, so an invalidation falls
-// before or after each of them. A result is computed after its read script ran. If the
-// invalidation came before that read, the computation saw the new data. If it came between the
-// read and the write script, a DEL has destroyed the permit and a SET of a counter has changed a
-// token of the stamp, so the write is refused. If it came after the write, it removes (DEL) or
-// outdates (SET) what was written. An evicted permit refuses the write too: a lost write, never a
-// stale value. A permit kept for a second process is still one no invalidation has touched since
-// the first process's read, and each write checks its own stamp, so sharing it changes none of
-// the above.
+// Why that makes a confirmed invalidation final: see redis_store (store.hpp).
 //
 // With cachet::fail_safe (store_settings::max_stale > 0, and a ttl), `f` holds the milliseconds
 // since the epoch of the store's clock (the system clock unless cachet::options::clock gives
