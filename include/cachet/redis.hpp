@@ -47,6 +47,7 @@
 #include <cachet/cached.hpp>
 #include <cachet/clock.hpp>
 #include <cachet/codec.hpp>
+#include <cachet/detail/key_registry.hpp>
 #include <cachet/detail/redis/backend_breaker.hpp>
 #include <cachet/detail/redis/backend_runtime.hpp>
 #include <cachet/detail/redis/store.hpp>
@@ -256,6 +257,9 @@ class redis {
   /// The key prefix and schema version.
   const redis_options& key_options() const noexcept { return options_; }
 
+  /// The key templates of the cached functions on this backend (see cachet::key).
+  detail::key_registry& key_templates() noexcept { return key_templates_; }
+
   /// What stores use; connects the shared backend on first use.
   detail::redis_runtime& runtime() {
     if (auto* rt = runtime_.load(std::memory_order_acquire)) return *rt;
@@ -319,6 +323,7 @@ class redis {
   std::optional<config> pending_;
   std::unique_ptr<detail::redis_runtime> owned_;
   std::atomic<detail::redis_runtime*> runtime_{nullptr};
+  detail::key_registry key_templates_;
 };
 
 namespace detail {
