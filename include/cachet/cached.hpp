@@ -6,10 +6,10 @@
 #include <cachet/detail/binary_key.hpp>
 #include <cachet/detail/callable_traits.hpp>
 #include <cachet/detail/function_name.hpp>
+#include <cachet/detail/key_registry.hpp>
 #include <cachet/detail/policy_pack.hpp>
 #include <cachet/detail/redis/store_selection.hpp>
 #include <cachet/detail/stages.hpp>
-#include <cachet/detail/key_registry.hpp>
 #include <cachet/detail/store_settings.hpp>
 #include <cachet/errors.hpp>
 #include <cachet/fail_safe.hpp>
