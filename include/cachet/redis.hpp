@@ -251,6 +251,29 @@ class redis {
   /// failed, operations it skipped (rejected), and its transitions.
   breaker_counters backend_counters() { return runtime().breaker().counters(); }
 
+  /// Why the backend's connection last failed, in words; empty while it is connected. Cached
+  /// calls never throw for Redis (they count stats().backend_errors and call the function), so
+  /// this is where a bad configuration shows: the server's own text when it refused the
+  /// handshake ("WRONGPASS invalid username-password pair or user is disabled.", "NOAUTH ...",
+  /// "ERR DB index is out of range"), else the transport's ("connecting to 127.0.0.1:6379
+  /// failed: Connection refused").
+  ///
+  ///     if (get_user.stats().backend_errors > 0) log("Redis: " + cache.last_error());
+  std::string last_error() { return runtime().client().last_error(); }
+
+  /// Checks that the server answers, blocking for at most config::request_timeout; call it at
+  /// start-up to fail loudly on a wrong address, password, user or database.
+  /// \throws request_error: handshake_failed with the server's text, not_connected with the
+  /// reason the connection failed, request_timeout; or when called on the backend's I/O thread.
+  ///
+  ///     cachet::redis cache{cfg};
+  ///     cache.verify();  // throws "... WRONGPASS invalid username-password pair ..."
+  void verify() {
+    detail::redis_runtime& rt = runtime();
+    rt.require_off_io_thread("verify");
+    rt.run(rt.client().exec("PING"));
+  }
+
   /// The backend's own client, for commands of your own on the same connection.
   client& connection() { return runtime().client(); }
 
