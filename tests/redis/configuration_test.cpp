@@ -23,9 +23,8 @@ using doubled_cache = cachet::cached<&doubled, cachet::ttl<60>, cachet::backend<
 
 // A backend whose breaker never opens, so every call really asks Redis.
 cachet::redis backend_for(cachet::redis::config cfg) {
-  return cachet::redis(std::move(cfg),
-                       {.key_prefix = cachet_test::test_prefix(),
-                        .breaker = {.consecutive_failures = 0}});
+  return cachet::redis(std::move(cfg), {.key_prefix = cachet_test::test_prefix(),
+                                        .breaker = {.consecutive_failures = 0}});
 }
 
 TEST(RedisConfiguration, NothingListeningCostsACallNoRequestDeadline) {
@@ -118,8 +117,8 @@ TEST_F(RedisRefusedHandshake, TheRightPasswordLeavesNoError) {
 }
 
 TEST(RedisConfiguration, NegativeTtlIsRefusedAtConstruction) {
-  cachet::redis backend = backend_for(
-      cachet_test::degraded_config(cachet_test::shared_redis_url(), 2s));
+  cachet::redis backend =
+      backend_for(cachet_test::degraded_config(cachet_test::shared_redis_url(), 2s));
   try {
     doubled_cache f{backend, cachet::options{.ttl = -1s}};
     ADD_FAILURE() << "a negative ttl was accepted";

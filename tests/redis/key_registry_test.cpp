@@ -48,9 +48,9 @@ TEST(RedisKeyRegistry, ADifferentFunctionWithTheSameTemplateIsRefusedNamingBoth)
 TEST(RedisKeyRegistry, ObjectsOfOneFunctionShareItsTemplateUntilTheLastIsGone) {
   auto backend = cachet_test::make_test_backend(cachet_test::shared_redis_url());
   auto first = std::make_unique<usd_price>(*backend);
-  auto longer = std::make_unique<
-      cachet::cached<&shop::usd, cachet::key<"price:{}">, cachet::ttl<60>,
-                     cachet::backend<cachet::redis>>>(*backend);
+  auto longer =
+      std::make_unique<cachet::cached<&shop::usd, cachet::key<"price:{}">, cachet::ttl<60>,
+                                      cachet::backend<cachet::redis>>>(*backend);
   EXPECT_EQ((*first)(7), 7);
   EXPECT_EQ((*longer)(7), 7);
   first.reset();
@@ -64,8 +64,8 @@ TEST(RedisKeyRegistry, FunctionObjectsWithTheSameTemplateAreRefused) {
   auto backend = cachet_test::make_test_backend(cachet_test::shared_redis_url());
   auto square = [](int x) { return x * x; };
   auto cube = [](int x) { return x * x * x; };
-  auto first = cachet::make_cached<cachet::key<"n:{}">, cachet::backend<cachet::redis>>(
-      square, *backend);
+  auto first =
+      cachet::make_cached<cachet::key<"n:{}">, cachet::backend<cachet::redis>>(square, *backend);
   EXPECT_EQ(first(3), 9);
   EXPECT_NE(construction_error([&] {
               auto c = cachet::make_cached<cachet::key<"n:{}">, cachet::backend<cachet::redis>>(
