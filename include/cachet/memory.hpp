@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
 #if defined(__linux__)
@@ -62,12 +63,12 @@ class memory {
   detail::tag_generations& tag_counters() noexcept { return tags_; }
 
   /// The key templates of the cached functions on this backend (see cachet::key).
-  detail::key_registry& key_templates() noexcept { return key_templates_; }
+  detail::key_registry& key_templates() noexcept { return *key_templates_; }
 
  private:
   const cachet::clock* clock_ = nullptr;
   detail::tag_generations tags_;
-  detail::key_registry key_templates_;
+  std::shared_ptr<detail::key_registry> key_templates_ = std::make_shared<detail::key_registry>();
 };
 
 }  // namespace cachet

@@ -281,7 +281,7 @@ class redis {
   const redis_options& key_options() const noexcept { return options_; }
 
   /// The key templates of the cached functions on this backend (see cachet::key).
-  detail::key_registry& key_templates() noexcept { return key_templates_; }
+  detail::key_registry& key_templates() noexcept { return *key_templates_; }
 
   /// What stores use; connects the shared backend on first use.
   detail::redis_runtime& runtime() {
@@ -346,7 +346,7 @@ class redis {
   std::optional<config> pending_;
   std::unique_ptr<detail::redis_runtime> owned_;
   std::atomic<detail::redis_runtime*> runtime_{nullptr};
-  detail::key_registry key_templates_;
+  std::shared_ptr<detail::key_registry> key_templates_ = std::make_shared<detail::key_registry>();
 };
 
 namespace detail {

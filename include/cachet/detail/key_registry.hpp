@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -49,8 +50,10 @@ constexpr function_identity identity_of() {
 
 // The key templates in use on one backend object, and the function each belongs to: two
 // different functions rendering keys from one template would read each other's results. Objects
-// of one function may share a template (two instances, different ttls). Thread-safe.
-class key_registry {
+// of one function may share a template (two instances, different ttls). Thread-safe. Held by
+// shared_ptr: a registration keeps it alive, so a cached object destroyed after its backend
+// (which the backend's contract forbids, but a test or a shutdown may do) touches no freed memory.
+class key_registry : public std::enable_shared_from_this<key_registry> {
  public:
   // Holds a template for one cached object until it is destroyed; empty when it holds nothing.
   class registration {
@@ -64,10 +67,10 @@ class key_registry {
 
    private:
     friend class key_registry;
-    registration(key_registry& registry, std::string_view key_template)
-        : registry_(&registry), key_template_(key_template) {}
+    registration(std::shared_ptr<key_registry> registry, std::string_view key_template)
+        : registry_(std::move(registry)), key_template_(key_template) {}
 
-    key_registry* registry_ = nullptr;
+    std::shared_ptr<key_registry> registry_;
     std::string key_template_;
   };
 
@@ -87,7 +90,7 @@ class key_registry {
                           " would read its results; give one of them a different key template");
     }
     ++it->second.objects;
-    return registration(*this, key_template);
+    return registration(shared_from_this(), key_template);
   }
 
  private:
