@@ -569,8 +569,8 @@ class connection : public std::enable_shared_from_this<connection> {
           // deadlines, so they fail now (the breaker counts it) and the caller goes on.
           self->fail_queued(make_error_code(error::not_connected),
                             "cachet::redis: " + self->last_failure_ +
-                                "; the request was not sent (check that the server runs and "
-                                "config.host and port)");
+                                "; no connection to send the request on (check that the server "
+                                "runs, and config.host and port)");
         }
         self->set_last_error(self->last_failure_);
       } else {
