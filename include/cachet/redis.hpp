@@ -34,6 +34,11 @@
 /// Redis again. Until Redis confirms them, cached calls on the backend skip Redis, since an
 /// entry they should have removed may still be there (see pending_invalidations()).
 ///
+/// A connection attempt that fails fails the requests waiting for it at once, so with Redis
+/// unreachable a cached call costs one refused attempt, not config::request_timeout. Since cached
+/// calls never throw for Redis, last_error() says why the connection failed (the server's own text
+/// for a refused password, user or database), and verify() throws it at start-up.
+///
 /// After redis_options::breaker_options::consecutive_failures transport failures in a row
 /// (timeouts, a lost or refused connection), the backend's circuit breaker opens: for the
 /// cooldown, cached calls skip Redis altogether (stats().backend_skipped), so they cost the
