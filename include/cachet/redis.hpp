@@ -163,7 +163,8 @@ class redis {
   static constexpr bool needs_stable_keys = true;
 
   /// Connects in the background to the server `cfg` names, and starts the I/O thread.
-  /// \throws cachet::error when opts.breaker cannot work (no probes, a negative cooldown).
+  /// \throws cachet::error when opts.breaker cannot work (no probes, a negative cooldown), or
+  /// `cfg` cannot (config::require_valid()).
   explicit redis(config cfg, redis_options opts = {}) : options_(std::move(opts)) {
     owned_ = make_runtime(std::move(cfg), options_);
     runtime_.store(owned_.get(), std::memory_order_release);
@@ -176,7 +177,7 @@ class redis {
   /// `redis://[user[:password]@]host[:port][/db]`. Call it at start-up, before the first cached
   /// call that uses it.
   /// \throws request_error(error::invalid_url) on a bad URL; cachet::error when the shared
-  /// backend is already in use.
+  /// backend is already in use, or a setting cannot work (config::require_valid()).
   static void configure(std::string_view url, redis_options opts = {}) {
     configure(config::from_url(url), std::move(opts));
   }
@@ -190,7 +191,8 @@ class redis {
           std::to_string(s.owned_->client().get_config().port) +
           "; call configure() at start-up, before the first cached call");
     }
-    checked_breaker(opts.breaker);  // fails here rather than at the first cached call
+    cfg.require_valid();  // both fail here rather than at the first cached call
+    checked_breaker(opts.breaker);
     s.pending_ = std::move(cfg);
     s.options_ = std::move(opts);
   }

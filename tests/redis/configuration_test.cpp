@@ -128,4 +128,17 @@ TEST(RedisConfiguration, NegativeTtlIsRefusedAtConstruction) {
   }
 }
 
+TEST(RedisConfiguration, AnUnusableConfigIsRefusedWhenTheBackendIsBuilt) {
+  auto cfg = cachet_test::degraded_config(cachet_test::shared_redis_url(), 2s);
+  cfg.request_timeout = -1s;
+  try {
+    cachet::redis backend{cfg};
+    ADD_FAILURE() << "a negative request_timeout was accepted";
+  } catch (const cachet::error& e) {
+    EXPECT_NE(std::string(e.what()).find("cachet::redis::config: request_timeout is negative"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace

@@ -75,8 +75,11 @@ class client {
   using executor_type = boost::asio::any_io_executor;
 
   /// Creates the client; nothing is connected until start() or the first exec().
+  /// \throws cachet::error when `cfg` cannot work (see config::require_valid()).
   client(executor_type ex, config cfg)
-      : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))), executor_(std::move(ex)) {}
+      : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))), executor_(std::move(ex)) {
+    conn_->cfg().require_valid();
+  }
 
   client(client&&) noexcept = default;
   client& operator=(client&& other) noexcept {
