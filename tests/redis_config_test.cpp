@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
@@ -127,6 +128,41 @@ TEST(RedisConfig, FromEnv) {
   ::setenv("CACHET_REDIS_URL", "bad", 1);
   EXPECT_THROW((void)config::from_env(), cachet::resp3::request_error);
   ::unsetenv("CACHET_REDIS_URL");
+}
+
+// Expects require_valid() to throw cachet::error whose message contains `needle`.
+void expect_unusable(const config& cfg, const std::string& needle) {
+  try {
+    cfg.require_valid();
+    ADD_FAILURE() << "accepted a config with " << needle;
+  } catch (const cachet::error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("cachet::redis::config: " + needle, 0), 0u) << e.what();
+  }
+}
+
+TEST(RedisConfig, UnusableValuesAreRefusedNamingTheField) {
+  using std::chrono::milliseconds;
+  config cfg;
+  EXPECT_NO_THROW(cfg.require_valid());
+  cfg.request_timeout = milliseconds(-1);
+  expect_unusable(cfg, "request_timeout is negative (-1 ms)");
+  cfg = {};
+  cfg.connect_timeout = milliseconds(-5);
+  expect_unusable(cfg, "connect_timeout is negative");
+  cfg = {};
+  cfg.health_check_interval = milliseconds(-5);
+  expect_unusable(cfg, "health_check_interval is negative");
+  cfg = {};
+  cfg.database = -1;
+  expect_unusable(cfg, "database is negative (-1)");
+  cfg = {};
+  cfg.reconnect_min_delay = milliseconds(500);
+  cfg.reconnect_max_delay = milliseconds(100);
+  expect_unusable(cfg, "reconnect_min_delay is above reconnect_max_delay");
+  cfg = {};
+  cfg.request_timeout = milliseconds(0);  // no deadline
+  cfg.health_check_interval = milliseconds(0);
+  EXPECT_NO_THROW(cfg.require_valid());
 }
 
 }  // namespace

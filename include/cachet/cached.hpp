@@ -6,6 +6,7 @@
 #include <cachet/detail/binary_key.hpp>
 #include <cachet/detail/callable_traits.hpp>
 #include <cachet/detail/function_name.hpp>
+#include <cachet/detail/key_registry.hpp>
 #include <cachet/detail/policy_pack.hpp>
 #include <cachet/detail/redis/store_selection.hpp>
 #include <cachet/detail/stages.hpp>
@@ -343,9 +344,12 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
               const options& opts) requires std::is_default_constructible_v<Function>
       : cached_impl(Function{}, backend, opts) {}
 
+  /// \throws cachet::error when `opts` holds a negative duration, or when another function on
+  /// `backend` has the same key template.
   cached_impl(Function fn, backend_type& backend, const options& opts)
       : fn_(std::move(fn)),
         backend_(&backend),
+        key_owner_(own_key_template(backend)),
         store_(backend, store_settings{.name = Function::name(),
                                        .ttl = effective_ttl(opts),
                                        .capacity = opts.capacity.value_or(capacity_policy::value),
@@ -356,7 +360,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),
-                                                 key_template_of<key_policy>}) {}
+                                                 key_template_of<key_policy>}) {
+    require_valid(opts);
+  }
 
   cached_impl(const cached_impl&) = delete;
   cached_impl& operator=(const cached_impl&) = delete;
@@ -510,6 +516,15 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                 "function that is itself a coroutine (returns boost::asio::awaitable); give the "
                 "stage `has_async_form` and async() (see cachet/detail/stages.hpp), or drop the "
                 "policy");
+
+  // Two different functions with one key template would answer with each other's results.
+  static key_registry::registration own_key_template(backend_type& backend) {
+    if constexpr (pack::template has<key_kind>) {
+      return backend.key_templates().enter(key_template_of<key_policy>, identity_of<Function>());
+    } else {
+      return {};
+    }
+  }
 
   static std::chrono::nanoseconds effective_ttl(const options& opts) {
     return opts.ttl ? std::chrono::nanoseconds(*opts.ttl)
@@ -813,6 +828,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
 
   [[no_unique_address]] Function fn_;
   backend_type* backend_;
+  key_registry::registration key_owner_;
   store_type store_;
   [[no_unique_address]] call_stages call_stages_;
   [[no_unique_address]] load_stages load_stages_;

@@ -2,11 +2,13 @@
 #define CACHET_MEMORY_HPP
 
 #include <cachet/clock.hpp>
+#include <cachet/detail/key_registry.hpp>
 #include <cachet/detail/memory/store.hpp>
 #include <cachet/detail/memory/tag_generations.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
 #if defined(__linux__)
@@ -60,9 +62,13 @@ class memory {
 
   detail::tag_generations& tag_counters() noexcept { return tags_; }
 
+  /// The key templates of the cached functions on this backend (see cachet::key).
+  detail::key_registry& key_templates() noexcept { return *key_templates_; }
+
  private:
   const cachet::clock* clock_ = nullptr;
   detail::tag_generations tags_;
+  std::shared_ptr<detail::key_registry> key_templates_ = std::make_shared<detail::key_registry>();
 };
 
 }  // namespace cachet

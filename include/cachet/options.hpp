@@ -2,12 +2,15 @@
 #define CACHET_OPTIONS_HPP
 
 #include <cachet/clock.hpp>
+#include <cachet/error.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace cachet {
 
@@ -17,6 +20,8 @@ class breaker;
 /// from configuration. An empty field keeps the policy's value.
 ///
 ///     cachet::cached<&load_user, cachet::ttl<300>> get_user{cachet::options{.ttl = config_ttl}};
+/// Durations must not be negative: a cached object built with one throws cachet::error naming
+/// the field.
 struct options {
   // Every field has an initializer, so `options{.ttl = t}` compiles cleanly under g++'s
   // -Wmissing-field-initializers.
@@ -52,6 +57,31 @@ struct options {
   std::optional<std::chrono::milliseconds> fail_safe_max_stale = std::nullopt;
 };
 
+namespace detail {
+
+inline void require_not_negative(const std::optional<std::chrono::milliseconds>& value,
+                                 std::string_view field, std::string_view fix) {
+  if (value && value->count() < 0) {
+    throw cachet::error("cachet::options: " + std::string(field) + " is negative (" +
+                        std::to_string(value->count()) + " ms); " + std::string(fix));
+  }
+}
+
+// Rejects durations no policy can work with, when a cached object is built from them: a negative
+// ttl would make the memory backend never cache and Redis cache forever. Counts, periods and
+// breaker settings are checked by the policies that use them.
+inline void require_valid(const options& opts) {
+  require_not_negative(opts.ttl, "ttl", "give 0 (never expires) or a positive duration");
+  require_not_negative(opts.fail_safe_max_stale, "fail_safe_max_stale",
+                       "give 0 (no stale results) or a positive duration");
+  require_not_negative(opts.retry_base_delay, "retry_base_delay",
+                       "give 0 (retry at once) or a positive duration");
+  require_not_negative(opts.rate_limit_period, "rate_limit_period", "give a positive duration");
+  require_not_negative(opts.circuit_breaker_cooldown, "circuit_breaker_cooldown",
+                       "give 0 or a positive duration");
+}
+
+}  // namespace detail
 }  // namespace cachet
 
 #endif

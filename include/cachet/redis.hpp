@@ -40,6 +40,11 @@
 /// Redis again. Until Redis confirms them, cached calls on the backend skip Redis, since an
 /// entry they should have removed may still be there (see pending_invalidations()).
 ///
+/// A connection attempt that fails fails the requests waiting for it at once, so with Redis
+/// unreachable a cached call costs one refused attempt, not config::request_timeout. Since cached
+/// calls never throw for Redis, last_error() says why the connection failed (the server's own text
+/// for a refused password, user or database), and verify() throws it at start-up.
+///
 /// After redis_options::breaker_options::consecutive_failures transport failures in a row
 /// (timeouts, a lost or refused connection), the backend's circuit breaker opens: for the
 /// cooldown, cached calls skip Redis altogether (stats().backend_skipped), so they cost the
@@ -53,6 +58,7 @@
 #include <cachet/cached.hpp>
 #include <cachet/clock.hpp>
 #include <cachet/codec.hpp>
+#include <cachet/detail/key_registry.hpp>
 #include <cachet/detail/redis/backend_breaker.hpp>
 #include <cachet/detail/redis/backend_runtime.hpp>
 #include <cachet/detail/redis/store.hpp>
@@ -163,7 +169,8 @@ class redis {
   static constexpr bool needs_stable_keys = true;
 
   /// Connects in the background to the server `cfg` names, and starts the I/O thread.
-  /// \throws cachet::error when opts.breaker cannot work (no probes, a negative cooldown).
+  /// \throws cachet::error when opts.breaker cannot work (no probes, a negative cooldown), or
+  /// `cfg` cannot (config::require_valid()).
   explicit redis(config cfg, redis_options opts = {}) : options_(std::move(opts)) {
     owned_ = make_runtime(std::move(cfg), options_);
     runtime_.store(owned_.get(), std::memory_order_release);
@@ -176,7 +183,7 @@ class redis {
   /// `redis://[user[:password]@]host[:port][/db]`. Call it at start-up, before the first cached
   /// call that uses it.
   /// \throws request_error(error::invalid_url) on a bad URL; cachet::error when the shared
-  /// backend is already in use.
+  /// backend is already in use, or a setting cannot work (config::require_valid()).
   static void configure(std::string_view url, redis_options opts = {}) {
     configure(config::from_url(url), std::move(opts));
   }
@@ -190,7 +197,8 @@ class redis {
           std::to_string(s.owned_->client().get_config().port) +
           "; call configure() at start-up, before the first cached call");
     }
-    checked_breaker(opts.breaker);  // fails here rather than at the first cached call
+    cfg.require_valid();  // both fail here rather than at the first cached call
+    checked_breaker(opts.breaker);
     s.pending_ = std::move(cfg);
     s.options_ = std::move(opts);
   }
@@ -257,11 +265,37 @@ class redis {
   /// failed, operations it skipped (rejected), and its transitions.
   breaker_counters backend_counters() { return runtime().breaker().counters(); }
 
+  /// Why the backend's connection last failed, in words; empty while it is connected. Cached
+  /// calls never throw for Redis (they count stats().backend_errors and call the function), so
+  /// this is where a bad configuration shows: the server's own text when it refused the
+  /// handshake ("WRONGPASS invalid username-password pair or user is disabled.", "NOAUTH ...",
+  /// "ERR DB index is out of range"), else the transport's ("connecting to 127.0.0.1:6379
+  /// failed: Connection refused").
+  ///
+  ///     if (get_user.stats().backend_errors > 0) log("Redis: " + cache.last_error());
+  std::string last_error() { return runtime().client().last_error(); }
+
+  /// Checks that the server answers, blocking for at most config::request_timeout; call it at
+  /// start-up to fail loudly on a wrong address, password, user or database.
+  /// \throws request_error: handshake_failed with the server's text, not_connected with the
+  /// reason the connection failed, request_timeout; or when called on the backend's I/O thread.
+  ///
+  ///     cachet::redis cache{cfg};
+  ///     cache.verify();  // throws "... WRONGPASS invalid username-password pair ..."
+  void verify() {
+    detail::redis_runtime& rt = runtime();
+    rt.require_off_io_thread("verify");
+    rt.run(rt.client().exec("PING"));
+  }
+
   /// The backend's own client, for commands of your own on the same connection.
   client& connection() { return runtime().client(); }
 
   /// The key prefix and schema version.
   const redis_options& key_options() const noexcept { return options_; }
+
+  /// The key templates of the cached functions on this backend (see cachet::key).
+  detail::key_registry& key_templates() noexcept { return *key_templates_; }
 
   /// What stores use; connects the shared backend on first use.
   detail::redis_runtime& runtime() {
@@ -330,6 +364,7 @@ class redis {
   std::optional<config> pending_;
   std::unique_ptr<detail::redis_runtime> owned_;
   std::atomic<detail::redis_runtime*> runtime_{nullptr};
+  std::shared_ptr<detail::key_registry> key_templates_ = std::make_shared<detail::key_registry>();
 };
 
 namespace detail {

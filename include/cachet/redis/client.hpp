@@ -49,7 +49,13 @@ struct request_options {
 /// with a health check, and re-established with capped, jittered exponential backoff. A request
 /// written but unanswered when the connection drops fails with error::outcome_unknown and is
 /// never silently re-sent, unless it is marked request_options::idempotent. A request not yet
-/// written waits for the next connection until its deadline.
+/// written waits for the next connection attempt, at most until its deadline: while the client
+/// waits out a backoff, a new request starts that attempt at once (requests made meanwhile share
+/// it). When the attempt fails (connection refused, a connect or handshake timeout) the waiting
+/// requests fail with error::not_connected and the reason, so a server that refuses connections
+/// costs a request one refused attempt, not its deadline. While the server refuses the handshake
+/// (a wrong password, an unknown user, a database out of range), requests fail at once with
+/// error::handshake_failed and the server's text, and last_error() keeps that text.
 ///
 /// Thread safety: exec() may be awaited from coroutines on any executor and thread; the
 /// connection's state lives on a strand of the executor given to the constructor.
@@ -69,8 +75,11 @@ class client {
   using executor_type = boost::asio::any_io_executor;
 
   /// Creates the client; nothing is connected until start() or the first exec().
+  /// \throws cachet::error when `cfg` cannot work (see config::require_valid()).
   client(executor_type ex, config cfg)
-      : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))), executor_(std::move(ex)) {}
+      : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))), executor_(std::move(ex)) {
+    conn_->cfg().require_valid();
+  }
 
   client(client&&) noexcept = default;
   client& operator=(client&& other) noexcept {
@@ -92,6 +101,14 @@ class client {
 
   /// The configuration the client was created with.
   const config& get_config() const { return conn_->cfg(); }
+
+  /// The last connection failure, in words: the server's own text when it refused the handshake
+  /// ("WRONGPASS invalid username-password pair ...", "ERR DB index is out of range"), else what
+  /// failed ("connecting to host:6379 failed: Connection refused", a lost connection). Empty
+  /// before the first attempt and while connected. Any thread.
+  ///
+  ///   if (auto why = c.last_error(); !why.empty()) log("Redis: " + why);
+  std::string last_error() const { return conn_ ? conn_->last_error() : std::string(); }
 
   /// Connects in the background now instead of on the first exec(). Idempotent.
   void start() {

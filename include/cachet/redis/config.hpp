@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 namespace cachet::resp3 {
 
@@ -58,6 +59,11 @@ struct config {
 
   /// from_url(getenv("CACHET_REDIS_URL")), or the defaults (localhost:6379) when it is unset.
   static config from_env();
+
+  /// Throws cachet::error naming the first field that cannot work: a negative duration or
+  /// database, or reconnect_min_delay above reconnect_max_delay. A client checks its config when
+  /// it is built.
+  void require_valid() const;
 };
 
 namespace detail {
@@ -155,6 +161,32 @@ inline config config::from_url(std::string_view url) {
   }
   if (!path.empty()) cfg.database = detail::parse_decimal<int>(path, 1 << 30, "database");
   return cfg;
+}
+
+inline void config::require_valid() const {
+  const std::pair<std::chrono::milliseconds, std::string_view> durations[] = {
+      {resolve_timeout, "resolve_timeout"},
+      {connect_timeout, "connect_timeout"},
+      {handshake_timeout, "handshake_timeout"},
+      {request_timeout, "request_timeout"},
+      {health_check_interval, "health_check_interval"},
+      {reconnect_min_delay, "reconnect_min_delay"},
+      {reconnect_max_delay, "reconnect_max_delay"}};
+  for (const auto& [value, field] : durations) {
+    if (value.count() < 0) {
+      throw cachet::error("cachet::redis::config: " + std::string(field) + " is negative (" +
+                          std::to_string(value.count()) + " ms); give 0 or a positive duration");
+    }
+  }
+  if (database < 0) {
+    throw cachet::error("cachet::redis::config: database is negative (" + std::to_string(database) +
+                        "); give a database index of 0 or more");
+  }
+  if (reconnect_min_delay > reconnect_max_delay) {
+    throw cachet::error(
+        "cachet::redis::config: reconnect_min_delay is above reconnect_max_delay; make the "
+        "minimum the smaller one");
+  }
 }
 
 inline config config::from_env() {

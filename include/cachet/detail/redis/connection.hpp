@@ -29,6 +29,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -159,6 +160,10 @@ class connection : public std::enable_shared_from_this<connection> {
     write_queue_.push_back(p);
     writer_wake_.cancel();
     start();
+    // A waiting request is worth a connection attempt now rather than after the backoff: it
+    // gets an answer, or the attempt's failure, at once instead of at its deadline. Requests
+    // made during one attempt share it.
+    if (backing_off_) retry_timer_.cancel();
   }
 
   /// Queues a request that must be written before any queued request (subscriptions replayed
@@ -177,6 +182,13 @@ class connection : public std::enable_shared_from_this<connection> {
       auto it = std::find(write_queue_.begin(), write_queue_.end(), p);
       if (it != write_queue_.end()) write_queue_.erase(it);
     }
+  }
+
+  /// The last connection failure (a refused or lost connection, the server's text refusing the
+  /// handshake); empty once a handshake succeeds. Any thread.
+  std::string last_error() const {
+    std::lock_guard lock(last_error_mutex_);
+    return last_error_;
   }
 
   /// Why the connection is (or last was) down, for error messages.
@@ -250,6 +262,17 @@ class connection : public std::enable_shared_from_this<connection> {
     p->ec = ec;
     p->message = std::move(message);
     p->wake.cancel();
+  }
+
+  void fail_queued(std::error_code ec, const std::string& message) {
+    auto queued = std::move(write_queue_);
+    write_queue_.clear();
+    for (auto& p : queued) complete(p, ec, message);
+  }
+
+  void set_last_error(std::string text) {
+    std::lock_guard lock(last_error_mutex_);
+    last_error_ = std::move(text);
   }
 
   void fail_all(error queued_error, const std::string& why) {
@@ -538,17 +561,23 @@ class connection : public std::enable_shared_from_this<connection> {
           // A refused handshake is a configuration problem: fail waiting requests now instead of
           // letting them run into their deadlines; retries continue in the background.
           self->refused_ = true;
-          auto queued = std::move(self->write_queue_);
-          self->write_queue_.clear();
-          for (auto& p : queued) complete(p, ec, self->refusal_message());
+          self->fail_queued(ec, self->refusal_message());
         } else {
           self->last_failure_ = "connecting to " + self->cfg_.host + ":" +
                                 std::to_string(self->cfg_.port) + " failed: " + ec.message();
+          // The requests waited for this attempt: waiting for the next one could outlast their
+          // deadlines, so they fail now (the breaker counts it) and the caller goes on.
+          self->fail_queued(make_error_code(error::not_connected),
+                            "cachet::redis: " + self->last_failure_ +
+                                "; no connection to send the request on (check that the server "
+                                "runs, and config.host and port)");
         }
+        self->set_last_error(self->last_failure_);
       } else {
         self->backoff_.reset();
         self->refused_ = false;
         self->connected_ = true;
+        self->set_last_error({});
         self->last_read_ = clock::now();
         if (self->on_connected) self->on_connected();
         try {
@@ -558,12 +587,15 @@ class connection : public std::enable_shared_from_this<connection> {
         }
         self->connected_ = false;
         self->close_transport(make_error_code(error::connection_lost), "the connection dropped");
+        self->set_last_error(self->last_failure_);
         self->fail_in_flight(self->last_failure_);
       }
       if (self->stopped_) break;
       self->retry_timer_.expires_after(self->backoff_.next());
       boost::system::error_code ignored;
+      self->backing_off_ = true;
       co_await self->retry_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      self->backing_off_ = false;
     }
     self->running_ = false;
     self->fail_all(error::connection_lost, "the client was closed before the request was written");
@@ -593,6 +625,9 @@ class connection : public std::enable_shared_from_this<connection> {
   bool stopped_ = false;
   bool connected_ = false;
   bool refused_ = false;  // the last handshake was refused: fail requests fast until one succeeds
+  bool backing_off_ = false;  // waiting out the backoff before the next connection attempt
+  mutable std::mutex last_error_mutex_;
+  std::string last_error_;  // last_failure_ for other threads, empty while connected
 };
 
 }  // namespace detail
