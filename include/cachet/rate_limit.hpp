@@ -422,9 +422,11 @@ concept awaits_rate_limits = requires(shared_rate_limiter& limiter, std::string 
 /// An option of cachet::rate_limit: the period the limit counts over, in seconds.
 template <std::uint64_t Seconds>
 struct per : detail::option<detail::per_kind> {
-  static_assert(Seconds > 0,
-                "cachet::per: the period must be at least 1 second; write e.g. cachet::per<60> "
-                "for a limit per minute");
+  static constexpr void check_values() {
+    static_assert(Seconds > 0,
+                  "cachet::per: the period must be at least 1 second; write e.g. cachet::per<60> "
+                  "for a limit per minute");
+  }
   static constexpr std::chrono::seconds value{Seconds};
 };
 
@@ -506,9 +508,6 @@ struct per_process : detail::option<detail::per_process_kind> {};
 /// cachet::redis_rate_limiter). `per_process` keeps the local limit.
 template <std::uint64_t Limit, class... Options>
 struct rate_limit : detail::policy<detail::rate_limit_kind> {
-  static_assert(Limit > 0,
-                "cachet::rate_limit: the limit must be at least 1 call per period; leave the "
-                "policy out to admit every call");
   static_assert((detail::is_option_of<Options, detail::per_kind, detail::by_kind,
                                       detail::serve_cached_kind, detail::per_process_kind> &&
                  ...),
@@ -525,6 +524,13 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
                 "cachet::rate_limit: an option is given twice; keep one");
 
   using period = detail::find_option_t<detail::per_kind, per<1>, Options...>;
+
+  static constexpr void check_values() {
+    static_assert(Limit > 0,
+                  "cachet::rate_limit: the limit must be at least 1 call per period; leave the "
+                  "policy out to admit every call");
+    static_cast<void>((detail::check_values<Options>() && ...));
+  }
   using rate_key =
       detail::find_option_t<detail::by_kind, detail::whole_function_rate_key, Options...>;
 
