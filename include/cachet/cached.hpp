@@ -21,6 +21,7 @@
 #include <cachet/tags.hpp>
 #include <cachet/ttl.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -338,6 +339,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
   using fail_safe_policy = typename pack::template find<fail_safe_kind, no_fail_safe>;
   static constexpr bool has_fail_safe = pack::template has<fail_safe_kind>;
+  static_assert(!has_fail_safe || ttl_policy::value.count() > 0,
+                "cachet::fail_safe: a result without a ttl never goes stale, so there is nothing "
+                "for fail_safe to serve; give a ttl, e.g. cachet::ttl<30>");
   static constexpr bool serves_cached = (serves_cached_when_limited<Policies> || ...);
   static_assert(reported(key_policy::template check<std::remove_cvref_t<Params>...>()));
   static_assert(reported(tags_policy::template check<std::remove_cvref_t<Params>...>()));
@@ -577,15 +581,21 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                 "stage `has_async_form` and async() (see cachet/detail/stages.hpp), or drop the "
                 "policy");
 
+  // A ttl longer than max_ttl (`milliseconds::max()`, "forever") would overflow the store's
+  // nanosecond expiry times: it never expires, as a ttl of 0.
   static std::chrono::nanoseconds effective_ttl(const options& opts) {
+    if (opts.ttl && *opts.ttl > max_ttl) return std::chrono::nanoseconds(0);
     return opts.ttl ? std::chrono::nanoseconds(*opts.ttl)
                     : std::chrono::nanoseconds(ttl_policy::value);
   }
 
+  // As with the ttl, a longer time than max_ttl is kept as max_ttl.
   static std::chrono::nanoseconds effective_max_stale(const options& opts) {
     if constexpr (!has_fail_safe) return std::chrono::nanoseconds(0);
-    return opts.fail_safe_max_stale ? std::chrono::nanoseconds(*opts.fail_safe_max_stale)
-                                    : std::chrono::nanoseconds(fail_safe_policy::max_stale);
+    return opts.fail_safe_max_stale
+               ? std::chrono::nanoseconds(std::min<std::chrono::milliseconds>(
+                     *opts.fail_safe_max_stale, max_ttl))
+               : std::chrono::nanoseconds(fail_safe_policy::max_stale);
   }
 
   static std::vector<std::string> render_tags(const std::remove_cvref_t<Params>&... args) {
