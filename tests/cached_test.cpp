@@ -178,8 +178,8 @@ std::string count_wait(std::chrono::milliseconds wait) {
 TEST_F(cached_test, duration_arguments_of_any_unit_share_a_key) {
   cachet::cached<&describe_wait> describe{backend};
   EXPECT_EQ(describe.key(std::chrono::minutes(2)), describe.key(120s));
-  EXPECT_EQ(describe.key(120s), std::string(cachet::detail::function_name<&describe_wait>()) +
-                                    ":120000000000ns");
+  EXPECT_EQ(describe.key(120s),
+            std::string(cachet::detail::function_name<&describe_wait>()) + ":120000000000ns");
   cachet::cached<&count_wait, cachet::key<"w:{}">> counted{backend};
   counted(2min);
   counted(120s);

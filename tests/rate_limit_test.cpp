@@ -192,8 +192,8 @@ TEST_F(rate_limit_policy, without_by_one_limit_covers_the_whole_function) {
 TEST_F(rate_limit_policy, a_whole_function_limit_reads_the_backends_clock_as_a_keyed_one_does) {
   // No options::clock: both limits must follow the backend's manual clock.
   cachet::cached<&send_report, cachet::rate_limit<2, cachet::per<60>>> whole{backend};
-  cachet::cached<&send_report, cachet::rate_limit<2, cachet::per<60>, cachet::by<"{}:{}">>>
-      keyed{backend};
+  cachet::cached<&send_report, cachet::rate_limit<2, cachet::per<60>, cachet::by<"{}:{}">>> keyed{
+      backend};
   static_assert(!cachet::detail::fused_rate_limit_of<decltype(whole)>::value);
   static_assert(cachet::detail::fused_rate_limit_of<decltype(keyed)>::value);
   whole(1, "a");

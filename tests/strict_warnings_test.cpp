@@ -49,8 +49,8 @@ TEST(strict_warnings, every_policy_on_the_memory_backend_compiles_and_caches) {
 TEST(strict_warnings, a_limited_member_function_and_a_lambda_compile_and_cache) {
   cachet::manual_clock clock;
   cachet::memory backend{clock};
-  cachet::cached<&repository::find, cachet::rate_limit<2, cachet::per<1>, cachet::by<"{}">>>
-      find{backend};
+  cachet::cached<&repository::find, cachet::rate_limit<2, cachet::per<1>, cachet::by<"{}">>> find{
+      backend};
   const repository repo;
   EXPECT_EQ(find(repo, 21), 42);
   EXPECT_EQ(find(repo, 21), 42);

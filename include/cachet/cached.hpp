@@ -172,9 +172,9 @@ inline constexpr bool is_reference_wrapper<std::reference_wrapper<T>> = true;
 // hit would hand out a view into the first caller's value, long gone. Function pointers are not
 // views.
 template <class R>
-inline constexpr bool is_view_result =
-    (std::is_pointer_v<R> && !std::is_function_v<std::remove_pointer_t<R>>) ||
-    std::ranges::view<R> || is_reference_wrapper<R>;
+inline constexpr bool is_view_result = (std::is_pointer_v<R> &&
+                                        !std::is_function_v<std::remove_pointer_t<R>>) ||
+                                       std::ranges::view<R> || is_reference_wrapper<R>;
 
 // A result that one of check_function's asserts rejects.
 template <class R>
@@ -592,10 +592,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // As with the ttl, a longer time than max_ttl is kept as max_ttl.
   static std::chrono::nanoseconds effective_max_stale(const options& opts) {
     if constexpr (!has_fail_safe) return std::chrono::nanoseconds(0);
-    return opts.fail_safe_max_stale
-               ? std::chrono::nanoseconds(std::min<std::chrono::milliseconds>(
-                     *opts.fail_safe_max_stale, max_ttl))
-               : std::chrono::nanoseconds(fail_safe_policy::max_stale);
+    return opts.fail_safe_max_stale ? std::chrono::nanoseconds(std::min<std::chrono::milliseconds>(
+                                          *opts.fail_safe_max_stale, max_ttl))
+                                    : std::chrono::nanoseconds(fail_safe_policy::max_stale);
   }
 
   static std::vector<std::string> render_tags(const std::remove_cvref_t<Params>&... args) {
@@ -802,8 +801,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   template <class... A>
-  decltype(auto) call_function([[maybe_unused]] object_param* object,
-                               [[maybe_unused]] A&... args) {
+  decltype(auto) call_function([[maybe_unused]] object_param* object, [[maybe_unused]] A&... args) {
     if constexpr (is_rejected_result<typename declared_result<traits>::type>) {
       // check_function has rejected the result; an int in its place adds no errors of its own.
       return value_type{};

@@ -54,8 +54,8 @@
 #include <concepts>
 #include <cstddef>
 #include <optional>
-#include <ratio>
 #include <ranges>
+#include <ratio>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -297,9 +297,9 @@ void append_nanoseconds(std::string& out, std::chrono::duration<Rep, Period> val
     __extension__ using wide_magnitude = unsigned __int128;
     constexpr auto per_unit = std::ratio_divide<Period, std::nano>::num;
     const wide product = static_cast<wide>(value.count()) * static_cast<wide>(per_unit);
-    wide_magnitude magnitude =
-        product < 0 ? wide_magnitude{0} - static_cast<wide_magnitude>(product)
-                    : static_cast<wide_magnitude>(product);
+    wide_magnitude magnitude = product < 0
+                                   ? wide_magnitude{0} - static_cast<wide_magnitude>(product)
+                                   : static_cast<wide_magnitude>(product);
     char digits[40];
     char* first = digits + sizeof digits;
     do {

@@ -1,4 +1,4 @@
-// expect: cachet::tags: 
+// expect: cachet::tags:
 #include <cachet.hpp>
 
 #include <string>
