@@ -184,7 +184,8 @@ struct failure_rate_kind {};
 struct half_open_probes_kind {};
 }  // namespace detail
 
-/// An option of cachet::circuit_breaker: how long the circuit stays open, in seconds.
+/// An option of cachet::circuit_breaker: how long the circuit stays open, in seconds (at least 1:
+/// a breaker with no cooldown would never stop a call).
 template <std::uint64_t Seconds>
 struct cooldown : detail::option<detail::cooldown_kind> {
   static constexpr void check_values() {

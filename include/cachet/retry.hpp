@@ -132,7 +132,8 @@ struct backoff : detail::option<detail::backoff_kind> {
 };
 
 /// Policy: on a miss, calls the function again after a failure the user marks transient, at most
-/// `Retries` more times, with exponential backoff and full jitter (see cachet::retry_call).
+/// `Retries` more times (from 1 to 20), with exponential backoff and full jitter (see
+/// cachet::retry_call).
 /// Transient means: accepted by the retry_if<&predicate> option, or without it, derived from
 /// cachet::transient. cachet::rate_limited and cachet::circuit_open are never retried.
 ///
