@@ -13,6 +13,18 @@ function(cachet_add_warnings target)
   endif()
 endfunction()
 
+# What many users build with. A header-only library's warnings are its users' warnings, so the
+# header checks and the tests that instantiate the templates as a user's program does
+# (strict_warnings_test, redis/umbrella_test) build with them too. The other tests keep the
+# base set: the flags are about cachet's headers, not the tests' own code.
+set(CACHET_STRICT_WARNING_FLAGS -Wshadow -Wconversion -Wsign-conversion -Wold-style-cast)
+
+function(cachet_add_strict_warnings target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE ${CACHET_STRICT_WARNING_FLAGS})
+  endif()
+endfunction()
+
 # The same flags as a list, for tests that call the compiler themselves (compile-fail, headers).
 set(CACHET_WARNING_FLAGS -Wall -Wextra -Wpedantic)
 if(CACHET_WERROR)

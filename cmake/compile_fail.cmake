@@ -1,7 +1,7 @@
 # Runs one compile-fail test (cmake -P). Inputs:
 #   COMPILER  the C++ compiler          SOURCE  tests/compile_fail/<name>.cpp
 #   FLAGS     ;-list of compiler flags  MODE    fail | twin
-# MODE=fail: compiling SOURCE must fail, and the diagnostics must match the regex given on the
+# MODE=fail: compiling SOURCE must fail, and the first error must match the regex given on the
 # file's first line as `// expect: <regex>`. MODE=twin: SOURCE with -DCACHET_PASSING_TWIN must
 # compile, so the failing half fails for the reason the test names and nothing else.
 
@@ -38,5 +38,10 @@ elseif(result EQUAL 0)
 elseif(NOT output MATCHES "${expected}")
   message(FATAL_ERROR "failed to compile as it should, but no diagnostic matches: ${expected}")
 else()
+  # The first error is the one a user reads: it must be the expected one, not a cascade's.
+  string(REGEX MATCH "error: [^\n]*" first_error "${output}")
+  if(NOT first_error MATCHES "${expected}")
+    message(FATAL_ERROR "the expected diagnostic is not the first error: ${first_error}")
+  endif()
   message("failed to compile as expected; diagnostic matched: ${expected}")
 endif()

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -111,6 +115,82 @@ TEST_F(cached_test, options_override_the_policies_at_run_time) {
   get_user(2);  // capacity 1: evicts 1
   EXPECT_FALSE(get_user.peek(1).has_value());
   EXPECT_EQ(get_user.stats().evictions, 1u);
+}
+
+TEST_F(cached_test, a_ttl_past_max_ttl_in_the_options_never_expires) {
+  cachet::cached<&load_user, cachet::ttl<300>> get_user{
+      backend, cachet::options{.ttl = std::chrono::milliseconds::max()}};
+  get_user(1);
+  get_user(1);
+  clock.advance(24h * 365 * 200);
+  get_user(1);
+  EXPECT_EQ(user_loads, 1);
+}
+
+TEST_F(cached_test, the_longest_ttl_expires_after_it_and_not_before) {
+  cachet::cached<&load_user, cachet::ttl<cachet::max_ttl.count()>> get_user{backend};
+  get_user(1);
+  clock.advance(cachet::max_ttl - 1s);
+  get_user(1);
+  EXPECT_EQ(user_loads, 1);
+  clock.advance(1s);
+  get_user(1);
+  EXPECT_EQ(user_loads, 2);
+}
+
+int halvings = 0;
+double halve(double x) {
+  ++halvings;
+  return x / 2;
+}
+
+TEST_F(cached_test, nans_of_different_bits_share_one_entry) {
+  const double quiet = std::numeric_limits<double>::quiet_NaN();
+  const double other = std::nan("7");
+  const double negative = -quiet;
+  std::uint64_t bits[3];
+  std::memcpy(&bits[0], &quiet, sizeof quiet);
+  std::memcpy(&bits[1], &other, sizeof other);
+  std::memcpy(&bits[2], &negative, sizeof negative);
+  ASSERT_NE(bits[0], bits[1]);
+  ASSERT_NE(bits[0], bits[2]);
+  halvings = 0;
+  cachet::cached<&halve> half{backend};
+  EXPECT_TRUE(std::isnan(half(quiet)));
+  EXPECT_TRUE(std::isnan(half(other)));
+  EXPECT_TRUE(std::isnan(half(negative)));
+  EXPECT_EQ(halvings, 1);
+  EXPECT_EQ(half.key(other), half.key(quiet));
+  // A string key (the text path) agrees.
+  cachet::cached<&halve, cachet::key<"h:{}">> keyed{backend};
+  keyed(quiet);
+  keyed(other);
+  EXPECT_EQ(halvings, 2);
+}
+
+std::string describe_wait(std::chrono::seconds wait) { return std::to_string(wait.count()); }
+int waits = 0;
+std::string count_wait(std::chrono::milliseconds wait) {
+  ++waits;
+  return std::to_string(wait.count());
+}
+
+TEST_F(cached_test, duration_arguments_of_any_unit_share_a_key) {
+  cachet::cached<&describe_wait> describe{backend};
+  EXPECT_EQ(describe.key(std::chrono::minutes(2)), describe.key(120s));
+  EXPECT_EQ(describe.key(120s),
+            std::string(cachet::detail::function_name<&describe_wait>()) + ":120000000000ns");
+  cachet::cached<&count_wait, cachet::key<"w:{}">> counted{backend};
+  counted(2min);
+  counted(120s);
+  counted(120000ms);
+  EXPECT_EQ(waits, 1);
+}
+
+TEST_F(cached_test, a_lambda_given_directly_has_no_name_in_its_key) {
+  cachet::cached<[](int x) { return x + 1; }> next{backend};
+  EXPECT_EQ(next(1), 2);
+  EXPECT_EQ(next.key(1), "1");
 }
 
 TEST_F(cached_test, invalidate_drops_one_entry_and_clear_drops_all) {

@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -162,6 +163,25 @@ TEST(key_encoding, floating_point_text_reads_back_as_the_same_value) {
     EXPECT_EQ(parsed, value) << text;
     EXPECT_TRUE(only_argument_alphabet(text)) << text;
   }
+}
+
+TEST(key_encoding, a_duration_is_its_value_in_nanoseconds_whatever_its_unit) {
+  using namespace std::chrono;
+  EXPECT_EQ(to_key_text(seconds(120)), "120000000000ns");
+  EXPECT_EQ(to_key_text(minutes(2)), to_key_text(seconds(120)));
+  EXPECT_EQ(to_key_text(milliseconds(1500)), to_key_text(microseconds(1'500'000)));
+  EXPECT_EQ(to_key_text(nanoseconds(-7)), "-7ns");
+  EXPECT_EQ(to_key_text(days(0)), "0ns");
+  // Past what 64 bits of nanoseconds hold, still exact.
+  EXPECT_EQ(to_key_text(hours(std::numeric_limits<std::int64_t>::max())),
+            "33204139332677192905200000000000ns");
+  EXPECT_EQ(to_key_text(hours(std::numeric_limits<std::int64_t>::min())),
+            "-33204139332677192908800000000000ns");
+  EXPECT_EQ(to_key_text(duration<double>(1.5)), "1.5e+09ns");
+  EXPECT_EQ(to_key_text(duration<double>(std::numeric_limits<double>::quiet_NaN())), "nanns");
+  EXPECT_TRUE(only_argument_alphabet(to_key_text(-hours(5))));
+  static_assert(cachet::key_encodable<std::vector<seconds>>);
+  static_assert(!cachet::key_encodable<duration<std::int64_t, std::pico>>);
 }
 
 TEST(key_encoding, strings_escape_every_byte_outside_the_safe_alphabet) {

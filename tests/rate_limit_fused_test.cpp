@@ -84,7 +84,7 @@ class rate_limit_fused : public ::testing::Test {
 TEST_F(rate_limit_fused, is_taken_when_the_limit_is_keyed_like_the_cache) {
   static_assert(fused<&load_user, cachet::ttl<300>, per_user>::value);
   static_assert(fused<&load_user, per_user, cachet::key<"user:{}">, cachet::capacity<8>,
-                      cachet::tags<"u:{}">, cachet::fail_safe<60>>::value);
+                      cachet::tags<"u:{}">, cachet::ttl<300>, cachet::fail_safe<60>>::value);
   static_assert(
       fused<&pair_of, cachet::rate_limit<1, cachet::per<1>, cachet::by<"{1}:{0}">>>::value);
   // Not the same calls, not the only call stage, or no key at all: the limiter.

@@ -189,6 +189,34 @@ TEST_F(rate_limit_policy, without_by_one_limit_covers_the_whole_function) {
   EXPECT_NO_THROW(report(3, "c"));
 }
 
+TEST_F(rate_limit_policy, a_whole_function_limit_reads_the_backends_clock_as_a_keyed_one_does) {
+  // No options::clock: both limits must follow the backend's manual clock.
+  cachet::cached<&send_report, cachet::rate_limit<2, cachet::per<60>>> whole{backend};
+  cachet::cached<&send_report, cachet::rate_limit<2, cachet::per<60>, cachet::by<"{}:{}">>> keyed{
+      backend};
+  static_assert(!cachet::detail::fused_rate_limit_of<decltype(whole)>::value);
+  static_assert(cachet::detail::fused_rate_limit_of<decltype(keyed)>::value);
+  whole(1, "a");
+  whole(1, "a");
+  keyed(1, "a");
+  keyed(1, "a");
+  try {
+    whole(1, "a");
+    ADD_FAILURE() << "the whole-function limit admitted a third call";
+  } catch (const cachet::rate_limited& e) {
+    EXPECT_EQ(e.retry_after(), 30s);  // exact: the manual clock, no tick of slack
+  }
+  try {
+    keyed(1, "a");
+    ADD_FAILURE() << "the keyed limit admitted a third call";
+  } catch (const cachet::rate_limited& e) {
+    EXPECT_EQ(e.retry_after(), 30s);
+  }
+  clock.advance(30s);
+  EXPECT_NO_THROW(whole(1, "a"));
+  EXPECT_NO_THROW(keyed(1, "a"));
+}
+
 TEST_F(rate_limit_policy, options_override_the_numbers) {
   cachet::cached<&send_report, cachet::rate_limit<1, cachet::per<1>, cachet::by<"{1}">>> report{
       backend, cachet::options{.clock = &clock, .rate_limit = 4, .rate_limit_period = 8s}};

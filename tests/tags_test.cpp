@@ -86,6 +86,14 @@ TEST(tags, check_accepts_templates_over_any_subset_of_the_arguments) {
   SUCCEED();
 }
 
+TEST(tags, tag_gives_the_text_a_cached_call_tags_its_entry_with) {
+  EXPECT_EQ(cachet::tag<"txt:{}">("a b"), "txt:a%20b");
+  EXPECT_EQ(cachet::tag<"users">(), "users");
+  EXPECT_EQ(cachet::tag<"pair:{1}/{0}">(7, std::string("eu west")), "pair:eu%20west/7");
+  EXPECT_EQ(render_each<cachet::tags<"txt:{}">>(std::string("a:b")),
+            std::vector<std::string>{cachet::tag<"txt:{}">(std::string("a:b"))});
+}
+
 TEST(tags, is_a_tags_policy) {
   static_assert(cachet::detail::is_policy<user_tags>);
   static_assert(std::is_same_v<user_tags::policy_kind, cachet::detail::tags_kind>);

@@ -22,6 +22,7 @@
 #include <cachet/tags.hpp>
 #include <cachet/ttl.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -44,7 +45,15 @@ namespace detail {
 template <auto F>
 struct named_function {
   using traits = callable_traits<decltype(F)>;
-  static constexpr std::string_view name() { return function_name<F>(); }
+  // A function object given directly (`cached<[](int x) { ... }>`) has no name that is the same
+  // across builds and compilers, as for make_cached.
+  static constexpr std::string_view name() {
+    if constexpr (std::is_class_v<decltype(F)>) {
+      return {};
+    } else {
+      return function_name<F>();
+    }
+  }
 
   template <class... A>
   decltype(auto) operator()(A&&... args) const {
@@ -74,19 +83,6 @@ struct params_of {
 template <class Traits>
 struct params_of<Traits, true> {
   using type = typename Traits::params;
-};
-
-template <class Traits, bool = Traits::known>
-struct result_of {
-  using type = int;
-};
-// A result cached<> rejects is replaced by int, so that only the static_assert that names the
-// rule is reported, not a cascade of errors from the machinery.
-template <class Traits>
-struct result_of<Traits, true> {
-  using result = typename Traits::result;
-  using type =
-      std::conditional_t<std::is_void_v<result> || std::is_reference_v<result>, int, result>;
 };
 
 // What cached<> uses when the pack leaves a facility out.
@@ -168,6 +164,33 @@ struct declared_result<Traits, true> {
   using type = typename Traits::result;
 };
 
+template <class T>
+inline constexpr bool is_reference_wrapper = false;
+template <class T>
+inline constexpr bool is_reference_wrapper<std::reference_wrapper<T>> = true;
+
+// A result that refers to memory it does not own (std::string_view, std::span, const char*): a
+// hit would hand out a view into the first caller's value, long gone. Function pointers are not
+// views.
+template <class R>
+inline constexpr bool is_view_result = (std::is_pointer_v<R> &&
+                                        !std::is_function_v<std::remove_pointer_t<R>>) ||
+                                       std::ranges::view<R> || is_reference_wrapper<R>;
+
+// A result that one of check_function's asserts rejects.
+template <class R>
+inline constexpr bool is_rejected_result =
+    std::is_void_v<R> || std::is_reference_v<R> || is_view_result<typename cached_value<R>::type> ||
+    !std::is_copy_constructible_v<typename cached_value<R>::type>;
+
+// A rejected result is replaced by int, so that only the static_assert that names the rule is
+// reported, not a cascade of errors from the machinery.
+template <class Traits>
+struct result_of {
+  using result = typename declared_result<Traits>::type;
+  using type = std::conditional_t<is_rejected_result<result>, int, result>;
+};
+
 // One static_assert per rule, so a bad cached<> reads like a checklist.
 template <class Traits, class Result = typename declared_result<Traits>::type>
 struct check_function {
@@ -181,20 +204,44 @@ struct check_function {
   static_assert(!std::is_reference_v<Result>,
                 "cachet::cached: the function returns a reference, which the cache could not keep "
                 "alive; return the result by value");
-  static_assert(std::is_void_v<Result> || std::is_reference_v<Result> ||
-                    std::is_copy_constructible_v<typename cached_value<Result>::type>,
+  static constexpr bool is_value = !std::is_void_v<Result> && !std::is_reference_v<Result>;
+  static_assert(!is_value || !is_view_result<typename cached_value<Result>::type>,
+                "cachet::cached: the function returns a view or a pointer (std::string_view, "
+                "std::span, const char*), which a hit would return into a value that is gone; "
+                "return an owning type such as std::string or std::vector");
+  static_assert(!is_value || std::is_copy_constructible_v<typename cached_value<Result>::type>,
                 "cachet::cached: the result type must be copy constructible, since every hit "
                 "returns a copy of the stored result");
+  // True either way, so that the caller's assert adds no bare "static assertion failed".
   static constexpr bool value = true;
+};
+
+// An out-parameter is filled only when the function runs; a hit would leave it untouched.
+template <class Param>
+struct require_no_out_parameter {
+  static_assert(!std::is_lvalue_reference_v<Param> ||
+                    std::is_const_v<std::remove_reference_t<Param>>,
+                "cachet::cached: a parameter is a non-const lvalue reference (an out-parameter), "
+                "which a hit would leave untouched; return the value instead, and take the "
+                "parameter by value or const reference");
+  static constexpr bool value = true;  // as check_function's
 };
 
 template <class Param>
 struct require_encodable_argument {
-  static_assert(key_encodable<std::remove_cvref_t<Param>>,
+  using type = std::remove_cvref_t<Param>;
+  // Pointers and unordered containers have messages of their own, which say what to pass.
+  static constexpr bool has_own_message = encoding_kind_of<type>() == encoding_kind::pointer ||
+                                          encoding_kind_of<type>() == encoding_kind::unordered;
+  static constexpr bool reported_by_encoding = [] {
+    if constexpr (has_own_message) require_key_encoding<type>();
+    return has_own_message;
+  }();
+  static_assert(key_encodable<type> || reported_by_encoding,
                 "cachet::cached: an argument type has no key encoding (the type is named in this "
                 "instantiation); specialise cachet::key_encoding<T> for it, or adapt the struct "
-                "with BOOST_HANA_DEFINE_STRUCT");
-  static constexpr bool value = key_encodable<std::remove_cvref_t<Param>>;
+                "with BOOST_HANA_DEFINE_STRUCT (#include <boost/hana/define_struct.hpp>)");
+  static constexpr bool value = true;  // as check_function's
 };
 
 // async() and async_many() run the stages inside a coroutine, where a thread that blocks stalls
@@ -206,7 +253,7 @@ struct require_stages_that_run_in_coroutines {
                 "cachet::cached::async and async_many: a policy's stage may block its thread, "
                 "which would stall the coroutine's executor; make the blocking call, or drop that "
                 "policy from this cached<>");
-  static constexpr bool value = RunInCoroutines;
+  static constexpr bool value = true;  // as check_function's
 };
 
 // The awaitable type `Awaitable` (boost::asio::awaitable<V, Executor>) with another value type,
@@ -277,8 +324,9 @@ template <class Function, class... Params, class... Policies>
 class cached_impl<Function, type_list<Params...>, Policies...> {
   using traits = typename Function::traits;
   using pack = policy_pack<Policies...>;
-  static_assert(pack::unique);
+  static_assert(pack::unique && pack::values_checked);
   static_assert(check_function<traits>::value);
+  static_assert((require_no_out_parameter<Params>::value && ...));
   static_assert((require_encodable_argument<Params>::value && ...));
 
   static constexpr bool is_member = traits::known && traits::is_member;
@@ -292,9 +340,12 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
   using fail_safe_policy = typename pack::template find<fail_safe_kind, no_fail_safe>;
   static constexpr bool has_fail_safe = pack::template has<fail_safe_kind>;
+  static_assert(!has_fail_safe || ttl_policy::value.count() > 0,
+                "cachet::fail_safe: a result without a ttl never goes stale, so there is nothing "
+                "for fail_safe to serve; give a ttl, e.g. cachet::ttl<30>");
   static constexpr bool serves_cached = (serves_cached_when_limited<Policies> || ...);
-  static_assert(key_policy::template check<std::remove_cvref_t<Params>...>());
-  static_assert(tags_policy::template check<std::remove_cvref_t<Params>...>());
+  static_assert(reported(key_policy::template check<std::remove_cvref_t<Params>...>()));
+  static_assert(reported(tags_policy::template check<std::remove_cvref_t<Params>...>()));
   static_assert(!pack::template has<instance_key_kind> || is_member,
                 "cachet::instance_key: only a member function's cache can be keyed by its object; "
                 "remove the policy, or cache a member function");
@@ -462,6 +513,25 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
+  /// On a backend without coroutines (cachet::memory), async() and async_many() are one compile
+  /// error that says so, instead of a list of unsatisfied constraints.
+  template <class S = store_type, class... A>
+  requires(!async_store<S, value_type>) value_type async(A&&...) {
+    static_assert(wrong<S>,
+                  "cachet::cached::async: this backend has no coroutines (cachet::memory); make "
+                  "the blocking call, or use a backend that has them, such as "
+                  "cachet::backend<cachet::redis>");
+    std::terminate();  // never runs: the program does not compile
+  }
+  template <class S = store_type, class Range>
+  requires(!async_store<S, value_type>) std::vector<value_type> async_many(Range&&) {
+    static_assert(wrong<S>,
+                  "cachet::cached::async_many: this backend has no coroutines (cachet::memory); "
+                  "make the blocking calls, or use a backend that has them, such as "
+                  "cachet::backend<cachet::redis>");
+    std::terminate();  // as async's
+  }
+
   /// The stored result for these arguments if it is fresh; never calls the function.
   std::optional<value_type> peek(const std::remove_cvref_t<Params>&... args) requires(
       !is_member || !has_instance_key) {
@@ -526,14 +596,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
+  // A ttl longer than max_ttl (`milliseconds::max()`, "forever") would overflow the store's
+  // nanosecond expiry times: it never expires, as a ttl of 0.
   static std::chrono::nanoseconds effective_ttl(const options& opts) {
+    if (opts.ttl && *opts.ttl > max_ttl) return std::chrono::nanoseconds(0);
     return opts.ttl ? std::chrono::nanoseconds(*opts.ttl)
                     : std::chrono::nanoseconds(ttl_policy::value);
   }
 
+  // As with the ttl, a longer time than max_ttl is kept as max_ttl.
   static std::chrono::nanoseconds effective_max_stale(const options& opts) {
     if constexpr (!has_fail_safe) return std::chrono::nanoseconds(0);
-    return opts.fail_safe_max_stale ? std::chrono::nanoseconds(*opts.fail_safe_max_stale)
+    return opts.fail_safe_max_stale ? std::chrono::nanoseconds(std::min<std::chrono::milliseconds>(
+                                          *opts.fail_safe_max_stale, max_ttl))
                                     : std::chrono::nanoseconds(fail_safe_policy::max_stale);
   }
 
@@ -584,7 +659,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     if constexpr (fixed_size_key) {
       std::array<char, (std::size_t{0} + ... + sizeof(std::remove_cvref_t<Params>))> bytes;
       char* out = bytes.data();
-      ((std::memcpy(out, &args, sizeof(std::remove_cvref_t<Params>)),
+      ((copy_key_bytes<std::remove_cvref_t<Params>>(out, args),
         out += sizeof(std::remove_cvref_t<Params>)),
        ...);
       return call_with_key(std::string_view(bytes.data(), bytes.size()), object, args...);
@@ -741,8 +816,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   template <class... A>
-  decltype(auto) call_function([[maybe_unused]] object_param* object, A&... args) {
-    if constexpr (is_member) {
+  decltype(auto) call_function([[maybe_unused]] object_param* object, [[maybe_unused]] A&... args) {
+    if constexpr (is_rejected_result<typename declared_result<traits>::type>) {
+      // check_function has rejected the result; an int in its place adds no errors of its own.
+      return value_type{};
+    } else if constexpr (is_member) {
       return fn_(*object, static_cast<pass_t<Params>>(args)...);
     } else {
       return fn_(static_cast<pass_t<Params>>(args)...);

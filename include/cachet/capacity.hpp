@@ -17,9 +17,11 @@ struct capacity_kind {};
 ///     auto sq = cachet::make_cached<cachet::capacity<1024>>([](int x) { return x * x; });
 template <std::size_t Entries>
 struct capacity : detail::policy<detail::capacity_kind> {
-  static_assert(Entries > 0,
-                "cachet::capacity: the capacity must be at least 1; leave the policy out for an "
-                "unbounded cache");
+  static constexpr void check_values() {
+    static_assert(Entries > 0,
+                  "cachet::capacity: the capacity must be at least 1; leave the policy out for an "
+                  "unbounded cache");
+  }
   static constexpr std::size_t value = Entries;
 };
 

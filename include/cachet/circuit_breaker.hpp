@@ -184,9 +184,15 @@ struct failure_rate_kind {};
 struct half_open_probes_kind {};
 }  // namespace detail
 
-/// An option of cachet::circuit_breaker: how long the circuit stays open, in seconds.
+/// An option of cachet::circuit_breaker: how long the circuit stays open, in seconds (at least 1:
+/// a breaker with no cooldown would never stop a call).
 template <std::uint64_t Seconds>
 struct cooldown : detail::option<detail::cooldown_kind> {
+  static constexpr void check_values() {
+    static_assert(Seconds > 0,
+                  "cachet::cooldown: the circuit must stay open at least 1 second, or the breaker "
+                  "never stops a call; give e.g. cachet::cooldown<30>");
+  }
   static constexpr std::chrono::seconds value{Seconds};
 };
 
@@ -194,12 +200,14 @@ struct cooldown : detail::option<detail::cooldown_kind> {
 /// calls failed.
 template <unsigned Percent, std::size_t Calls>
 struct failure_rate : detail::option<detail::failure_rate_kind> {
-  static_assert(Percent > 0 && Percent <= 100,
-                "cachet::failure_rate: the percentage must be from 1 to 100, e.g. "
-                "cachet::failure_rate<50, 20>");
-  static_assert(Calls > 0,
-                "cachet::failure_rate: the window must hold at least 1 call, e.g. "
-                "cachet::failure_rate<50, 20>");
+  static constexpr void check_values() {
+    static_assert(Percent > 0 && Percent <= 100,
+                  "cachet::failure_rate: the percentage must be from 1 to 100, e.g. "
+                  "cachet::failure_rate<50, 20>");
+    static_assert(Calls > 0,
+                  "cachet::failure_rate: the window must hold at least 1 call, e.g. "
+                  "cachet::failure_rate<50, 20>");
+  }
   static constexpr unsigned percent = Percent;
   static constexpr std::size_t calls = Calls;
 };
@@ -207,9 +215,11 @@ struct failure_rate : detail::option<detail::failure_rate_kind> {
 /// An option of cachet::circuit_breaker: probe calls let through at once while half-open.
 template <std::size_t Probes>
 struct half_open_probes : detail::option<detail::half_open_probes_kind> {
-  static_assert(Probes > 0,
-                "cachet::half_open_probes: allow at least 1 probe, or the circuit could never "
-                "close again");
+  static constexpr void check_values() {
+    static_assert(Probes > 0,
+                  "cachet::half_open_probes: allow at least 1 probe, or the circuit could never "
+                  "close again");
+  }
   static constexpr std::size_t value = Probes;
 };
 
@@ -227,9 +237,12 @@ struct half_open_probes : detail::option<detail::half_open_probes_kind> {
 /// whose state and counters can then be watched (and shared by several functions).
 template <std::size_t Failures, class... Options>
 struct circuit_breaker : detail::policy<detail::circuit_breaker_kind> {
-  static_assert(Failures > 0,
-                "cachet::circuit_breaker: the failure threshold must be at least 1 consecutive "
-                "failure; leave the policy out to never open the circuit");
+  static constexpr void check_values() {
+    static_assert(Failures > 0,
+                  "cachet::circuit_breaker: the failure threshold must be at least 1 consecutive "
+                  "failure; leave the policy out to never open the circuit");
+    static_cast<void>((detail::check_values<Options>() && ...));
+  }
   static_assert((detail::is_option_of<Options, detail::cooldown_kind, detail::failure_rate_kind,
                                       detail::half_open_probes_kind> &&
                  ...),

@@ -2,6 +2,7 @@
 #define CACHET_FAIL_SAFE_HPP
 
 #include <cachet/detail/policy.hpp>
+#include <cachet/ttl.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -19,13 +20,21 @@ struct fail_safe_kind {};
 ///     // prices fresh for 30 s; if the price service fails, the last good price up to 1 h old
 ///     cachet::cached<&prices, cachet::ttl<30>, cachet::fail_safe<3600>, cachet::retry<3>> price;
 ///
+/// It needs a ttl (`ttl<N>` with N > 0): without one a result never goes stale, and there is
+/// nothing for fail_safe to serve.
+///
 /// An entry that was invalidated (invalidate, invalidate_tag, clear) is gone: it is never served,
 /// however recent. `options::fail_safe_max_stale` overrides the policy's value at run time.
 template <std::uint64_t MaxStaleSeconds>
 struct fail_safe : detail::policy<detail::fail_safe_kind> {
-  static_assert(MaxStaleSeconds > 0,
-                "cachet::fail_safe: the maximum staleness must be at least 1 second; leave the "
-                "policy out to never serve a result past its ttl");
+  static constexpr void check_values() {
+    static_assert(MaxStaleSeconds > 0,
+                  "cachet::fail_safe: the maximum staleness must be at least 1 second; leave the "
+                  "policy out to never serve a result past its ttl");
+    static_assert(MaxStaleSeconds <= max_ttl.count(),
+                  "cachet::fail_safe: the maximum staleness must be at most 100 years "
+                  "(cachet::max_ttl), or the time an entry is kept would overflow");
+  }
   static constexpr std::chrono::seconds max_stale{MaxStaleSeconds};
 };
 

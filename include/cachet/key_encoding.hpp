@@ -24,6 +24,11 @@
 ///
 /// Inside `( )` an element whose text is empty (an empty string) is written `""`, so `()` (no
 /// elements) and `("")` (one empty string) differ.
+
+///
+/// A `std::chrono::duration` is its value in nanoseconds followed by `ns`, so `seconds(120)` and
+/// `minutes(2)` are both `120000000000ns`; a floating-point count gives floating-point text
+/// (`1.5e+09ns`). A period finer than a nanosecond (std::pico) has no encoding.
 ///
 /// So a rendered argument only ever contains `[A-Za-z0-9_.+%(),~"-]`: the *argument alphabet*.
 /// Any other character (`:` `/` `|` `#` `{` ...) never occurs in an argument, which is what makes
@@ -44,11 +49,13 @@
 #include <boost/hana/unpack.hpp>
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <optional>
 #include <ranges>
+#include <ratio>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -98,6 +105,7 @@ enum class encoding_kind {
   char_array,
   optional,
   tuple,
+  duration,
   range,
   hana_struct,
 };
@@ -114,6 +122,19 @@ template <class T>
 inline constexpr bool is_std_optional = false;
 template <class T>
 inline constexpr bool is_std_optional<std::optional<T>> = true;
+
+template <class T>
+inline constexpr bool is_std_duration = false;
+template <class Rep, class Period>
+inline constexpr bool is_std_duration<std::chrono::duration<Rep, Period>> = true;
+
+// A duration with a count of whole nanoseconds (every standard period from nanoseconds up) or a
+// floating-point count, whose nanosecond value is then a floating-point number too.
+template <class Duration>
+inline constexpr bool has_nanosecond_value =
+    std::is_floating_point_v<typename Duration::rep> ||
+    (std::is_integral_v<typename Duration::rep> && sizeof(typename Duration::rep) <= 8 &&
+     std::ratio_divide<typename Duration::period, std::nano>::den == 1);
 
 template <class T>
 inline constexpr bool is_std_tuple_or_pair = false;
@@ -154,6 +175,12 @@ consteval encoding_kind encoding_kind_of() {
     return optional;
   } else if constexpr (is_std_tuple_or_pair<T>) {
     return tuple;
+  } else if constexpr (is_std_duration<T>) {
+    if constexpr (has_nanosecond_value<T>) {
+      return duration;
+    } else {
+      return none;
+    }
   } else if constexpr (requires { typename T::hasher; }) {
     return unordered;
   } else if constexpr (std::ranges::input_range<const T>) {
@@ -252,6 +279,37 @@ void append_number(std::string& out, Number value) {
   // Large enough for any integer and for the shortest form of any long double.
   char buffer[64];
   out.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
+}
+
+// Appends a duration's value in nanoseconds. An integer count times its period in nanoseconds
+// needs up to 127 bits (years(1'000'000'000)), so the product is taken in 128 bits.
+template <class Rep, class Period>
+void append_nanoseconds(std::string& out, std::chrono::duration<Rep, Period> value) {
+  if constexpr (std::is_floating_point_v<Rep>) {
+    const Rep nanoseconds = std::chrono::duration<Rep, std::nano>(value).count();
+    if (std::isnan(nanoseconds)) {
+      out.append("nan");
+    } else {
+      append_number(out, nanoseconds);
+    }
+  } else {
+    __extension__ using wide = __int128;
+    __extension__ using wide_magnitude = unsigned __int128;
+    constexpr auto per_unit = std::ratio_divide<Period, std::nano>::num;
+    const wide product = static_cast<wide>(value.count()) * static_cast<wide>(per_unit);
+    wide_magnitude magnitude = product < 0
+                                   ? wide_magnitude{0} - static_cast<wide_magnitude>(product)
+                                   : static_cast<wide_magnitude>(product);
+    char digits[40];
+    char* first = digits + sizeof digits;
+    do {
+      *--first = static_cast<char>('0' + static_cast<int>(magnitude % 10));
+      magnitude /= 10;
+    } while (magnitude != 0);
+    if (product < 0) out.push_back('-');
+    out.append(first, digits + sizeof digits);
+  }
+  out.append("ns");
 }
 
 struct key_writer_access;
@@ -360,6 +418,8 @@ void render_value(std::string& out, const T& value) {
         },
         value);
     out.push_back(')');
+  } else if constexpr (kind == duration) {
+    append_nanoseconds(out, value);
   } else if constexpr (kind == range) {
     using value_type = std::remove_cv_t<std::ranges::range_value_t<const T>>;
     out.push_back('(');

@@ -60,6 +60,9 @@ class memory {
 #endif
   }
 
+  /// The clock this backend was given, or null when it reads the steady clock.
+  const cachet::clock* given_clock() const noexcept { return clock_; }
+
   detail::tag_generations& tag_counters() noexcept { return tags_; }
 
   /// The key templates of the cached functions on this backend (see cachet::key).

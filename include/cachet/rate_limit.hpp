@@ -232,7 +232,7 @@ class rate_limiter {
     const key_view lookup{key, detail::hash_bytes(key)};
     shard& s = shards_[(lookup.hash >> shard_shift) & (shard_count - 1)];
     if (const int slot = detail::reader_slot(); slot >= 0) {
-      reader& r = readers_[slot];
+      reader& r = readers_[static_cast<std::size_t>(slot)];
       if (enter(r, s)) {
         const auto it = s.arrivals.find(lookup);
         const bool found = it != s.arrivals.end();
@@ -422,9 +422,11 @@ concept awaits_rate_limits = requires(shared_rate_limiter& limiter, std::string 
 /// An option of cachet::rate_limit: the period the limit counts over, in seconds.
 template <std::uint64_t Seconds>
 struct per : detail::option<detail::per_kind> {
-  static_assert(Seconds > 0,
-                "cachet::per: the period must be at least 1 second; write e.g. cachet::per<60> "
-                "for a limit per minute");
+  static constexpr void check_values() {
+    static_assert(Seconds > 0,
+                  "cachet::per: the period must be at least 1 second; write e.g. cachet::per<60> "
+                  "for a limit per minute");
+  }
   static constexpr std::chrono::seconds value{Seconds};
 };
 
@@ -489,7 +491,8 @@ struct per_process : detail::option<detail::per_process_kind> {};
 /// - `serve_cached`: over the limit, return the cached result if there is one;
 /// - `per_process`: keep the limit in the process even on a shared backend.
 /// `options::rate_limit` and `options::rate_limit_period` override the numbers; the limit reads
-/// `options::clock`, or without one the steady clock at tick resolution (see rate_limiter).
+/// `options::clock`, else the clock the backend was given (`cachet::memory{clock}`), else the
+/// steady clock at tick resolution (see rate_limiter).
 ///
 ///     cachet::cached<&send_report, cachet::rate_limit<100, cachet::per<60>, cachet::by<"{}">>>
 ///         report;  // 100 calls a minute per user id
@@ -506,9 +509,6 @@ struct per_process : detail::option<detail::per_process_kind> {};
 /// cachet::redis_rate_limiter). `per_process` keeps the local limit.
 template <std::uint64_t Limit, class... Options>
 struct rate_limit : detail::policy<detail::rate_limit_kind> {
-  static_assert(Limit > 0,
-                "cachet::rate_limit: the limit must be at least 1 call per period; leave the "
-                "policy out to admit every call");
   static_assert((detail::is_option_of<Options, detail::per_kind, detail::by_kind,
                                       detail::serve_cached_kind, detail::per_process_kind> &&
                  ...),
@@ -525,6 +525,13 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
                 "cachet::rate_limit: an option is given twice; keep one");
 
   using period = detail::find_option_t<detail::per_kind, per<1>, Options...>;
+
+  static constexpr void check_values() {
+    static_assert(Limit > 0,
+                  "cachet::rate_limit: the limit must be at least 1 call per period; leave the "
+                  "policy out to admit every call");
+    static_cast<void>((detail::check_values<Options>() && ...));
+  }
   using rate_key =
       detail::find_option_t<detail::by_kind, detail::whole_function_rate_key, Options...>;
 
@@ -552,10 +559,15 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
         shared_ = detail::shared_rate_limits<Backend>::make(
             context.backend, {scope, limit, length, context.opts.clock});
       } else {
-        local_.emplace(limit, length, context.opts.clock);
-        gate_ = {detail::gcra::checked(limit, length), context.opts.clock != nullptr
-                                                           ? clock::duration::zero()
-                                                           : detail::coarse_resolution()};
+        // The cache's time, as a limit kept in the entries reads it: options::clock, else the
+        // clock the backend was given (cachet::memory{clock}), else the coarse steady clock.
+        const cachet::clock* time = context.opts.clock;
+        if constexpr (requires { context.backend.given_clock(); }) {
+          if (time == nullptr) time = context.backend.given_clock();
+        }
+        local_.emplace(limit, length, time);
+        gate_ = {detail::gcra::checked(limit, length),
+                 time != nullptr ? clock::duration::zero() : detail::coarse_resolution()};
       }
     }
 

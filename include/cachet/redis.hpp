@@ -2,7 +2,8 @@
 #define CACHET_REDIS_HPP
 
 /// \file
-/// The Redis backend, and everything else cachet has for Redis (client, configuration, errors).
+/// The Redis backend, and everything else cachet has for Redis (client, configuration, errors),
+/// with the core of <cachet.hpp>: every policy, so this one header is enough.
 ///
 ///     #include <cachet/redis.hpp>
 ///     cachet::redis::configure("redis://user:secret@127.0.0.1:6379/0");  // or CACHET_REDIS_URL
@@ -54,6 +55,7 @@
 /// towards opening. Invalidations still try Redis while it is open, and throw if it fails. The
 /// probe replays the pending invalidations first; only once they are confirmed does it read.
 
+#include <cachet.hpp>
 #include <cachet/backend.hpp>
 #include <cachet/cached.hpp>
 #include <cachet/clock.hpp>

@@ -122,15 +122,18 @@ struct retry_if : detail::option<detail::retry_if_kind> {
 /// milliseconds (defaults: backoff<100, 10000>).
 template <std::uint64_t BaseMilliseconds, std::uint64_t MaxMilliseconds>
 struct backoff : detail::option<detail::backoff_kind> {
-  static_assert(BaseMilliseconds > 0 && MaxMilliseconds >= BaseMilliseconds,
-                "cachet::backoff: the first delay must be at least 1 ms and the largest at least "
-                "the first, e.g. cachet::backoff<100, 10000>");
+  static constexpr void check_values() {
+    static_assert(BaseMilliseconds > 0 && MaxMilliseconds >= BaseMilliseconds,
+                  "cachet::backoff: the first delay must be at least 1 ms and the largest at least "
+                  "the first, e.g. cachet::backoff<100, 10000>");
+  }
   static constexpr std::chrono::milliseconds base{BaseMilliseconds};
   static constexpr std::chrono::milliseconds max{MaxMilliseconds};
 };
 
 /// Policy: on a miss, calls the function again after a failure the user marks transient, at most
-/// `Retries` more times, with exponential backoff and full jitter (see cachet::retry_call).
+/// `Retries` more times (from 1 to 20), with exponential backoff and full jitter (see
+/// cachet::retry_call).
 /// Transient means: accepted by the retry_if<&predicate> option, or without it, derived from
 /// cachet::transient. cachet::rate_limited and cachet::circuit_open are never retried.
 ///
@@ -147,9 +150,6 @@ struct backoff : detail::option<detail::backoff_kind> {
 /// call whose retries all failed.
 template <std::size_t Retries, class... Options>
 struct retry : detail::policy<detail::retry_kind> {
-  static_assert(Retries > 0,
-                "cachet::retry: give at least 1 retry; leave the policy out to call the function "
-                "once");
   static_assert((detail::is_option_of<Options, detail::retry_if_kind, detail::backoff_kind> && ...),
                 "cachet::retry: its options are cachet::retry_if<&predicate> and "
                 "cachet::backoff<FirstMs, MaxMs>; give other policies to cached<> directly");
@@ -160,6 +160,20 @@ struct retry : detail::policy<detail::retry_kind> {
   using predicate =
       detail::find_option_t<detail::retry_if_kind, detail::default_retry_if, Options...>;
   using delays = detail::find_option_t<detail::backoff_kind, backoff<100, 10000>, Options...>;
+
+  /// The most retries a policy may give: with the default backoff, 20 retries already wait
+  /// about 2.5 minutes in all.
+  static constexpr std::size_t max_retries = 20;
+
+  static constexpr void check_values() {
+    static_assert(Retries > 0,
+                  "cachet::retry: give at least 1 retry; leave the policy out to call the function "
+                  "once");
+    static_assert(Retries <= max_retries,
+                  "cachet::retry: give at most 20 retries, or one call could back off for hours; "
+                  "use fewer retries, or retry in the caller");
+    static_cast<void>((detail::check_values<Options>() && ...));
+  }
 
   /// Wraps each call of the function on a miss.
   template <class Value>

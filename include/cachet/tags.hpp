@@ -24,7 +24,7 @@ struct tags_kind {};
 /// tag. Each tag is a template like cachet::key's over any subset of the arguments (or none), with
 /// the same syntax and checks. A tag's text is what a user would write for simple arguments:
 /// `tags<"user:{}">` gives `user:42` for 42 and `user:alice` for "alice"; other values follow the
-/// key encoding (cachet::to_key_text gives the text of one value).
+/// key encoding. cachet::tag gives the text of one tag, for `invalidate_tag`.
 /// \code
 /// cachet::cached<&load_user, cachet::tags<"users", "user:{}">> get_user;
 /// \endcode
@@ -68,6 +68,22 @@ struct tags : detail::policy<detail::tags_kind> {
     }
   }
 };
+
+/// The text of one tag, from a template written as in cachet::tags and the values of its
+/// placeholders (`{}` takes the next value, `{N}` value N), escaped as cachet::tags escapes an
+/// argument: what `invalidate_tag` needs, without building the text by hand.
+/// \code
+/// cachet::cached<&load_doc, cachet::tags<"txt:{}">> get_doc;
+/// get_doc.invalidate_tag(cachet::tag<"txt:{}">("a b"));  // "txt:a%20b", as get_doc("a b") tagged
+/// \endcode
+template <detail::fixed_string S, class... Values>
+std::string tag(const Values&... values) {
+  std::string text;
+  if constexpr (detail::check_key_template<S, detail::template_use::tags, Values...>()) {
+    detail::render_key_template<S>(text, values...);
+  }
+  return text;
+}
 
 }  // namespace cachet
 

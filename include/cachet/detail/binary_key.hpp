@@ -3,8 +3,10 @@
 
 #include <cachet/key_encoding.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -37,6 +39,20 @@ concept fixed_size_key_argument =
     std::is_same_v < std::remove_cvref_t<T>,
 float > || std::is_same_v<std::remove_cvref_t<T>, double>;
 
+// Copies the bytes of a number argument to `out`. Every NaN is copied as the same quiet NaN, so
+// NaNs of different bits share one entry, as they share the key text `nan`.
+template <fixed_size_key_argument T>
+void copy_key_bytes(char* out, const T& value) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(value)) {
+      const T canonical = std::numeric_limits<T>::quiet_NaN();
+      std::memcpy(out, &canonical, sizeof(T));
+      return;
+    }
+  }
+  std::memcpy(out, &value, sizeof(T));
+}
+
 // The in-process key of one argument. An in-process store never shows its keys to anyone, so it
 // skips the text rendering a remote backend needs: numbers are their bytes, strings are
 // length-prefixed, anything else is its key text, length-prefixed. The argument types at each
@@ -47,7 +63,7 @@ void append_binary_key(std::string& out, const T& value) {
   // long double has padding bytes of no defined value, so it goes the text way.
   if constexpr (fixed_size_key_argument<U>) {
     char bytes[sizeof(U)];
-    std::memcpy(bytes, &value, sizeof(U));
+    copy_key_bytes<U>(bytes, value);
     out.append(bytes, sizeof(U));
   } else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view>) {
     append_length_prefixed(out, std::string_view(value));

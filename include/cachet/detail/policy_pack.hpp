@@ -19,7 +19,9 @@ struct require_policy {
       is_policy<T>,
       "cachet::cached: every template argument after the function must be a cachet "
       "policy, such as cachet::ttl<60>, cachet::key<\"user:{}\"> or cachet::capacity<1000>");
-  static constexpr bool value = is_policy<T>;
+  // True either way: the assert above has said what is wrong, and a second, bare "static
+  // assertion failed" from the caller's assert would only repeat it.
+  static constexpr bool value = true;
 };
 
 template <class Kind, std::size_t Count>
@@ -27,7 +29,7 @@ struct require_unique_kind {
   static_assert(Count <= 1,
                 "cachet::cached: a policy is given twice (the kind named in this instantiation); "
                 "keep one, policies do not override each other");
-  static constexpr bool value = Count <= 1;
+  static constexpr bool value = true;  // as require_policy's
 };
 
 template <class T>
@@ -73,6 +75,9 @@ struct policy_pack {
       all_policies && (require_unique_kind<typename kind_of<Policies>::type,
                                            count<typename kind_of<Policies>::type>>::value &&
                        ...);
+
+  // Every policy's values checked (see check_values); always true, like the two above.
+  static constexpr bool values_checked = (check_values<Policies>() && ...);
 
   template <class Kind>
   static constexpr bool has = count<Kind> != 0;

@@ -71,7 +71,9 @@ inline std::string sha1_hex(std::string_view data) {
   tail[rest] = 0x80;
   std::size_t tail_size = rest + 1 + 8 <= 64 ? 64 : 128;
   std::uint64_t bits = static_cast<std::uint64_t>(data.size()) * 8;
-  for (int i = 0; i < 8; ++i) tail[tail_size - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
+  for (std::size_t i = 0; i < 8; ++i) {
+    tail[tail_size - 1 - i] = static_cast<unsigned char>(bits >> (8 * i));
+  }
   process(tail.data());
   if (tail_size == 128) process(tail.data() + 64);
 

@@ -39,8 +39,8 @@ namespace detail {
 // Lives on the connection's strand; shared by the subscriber, its connection's push handler and
 // pending receive() calls.
 struct subscriber_state {
-  subscriber_state(const asio::any_io_executor& ex, std::size_t capacity)
-      : capacity(capacity == 0 ? 1 : capacity), wake(ex, clock::time_point::max()) {}
+  subscriber_state(const asio::any_io_executor& ex, std::size_t wanted_capacity)
+      : capacity(wanted_capacity == 0 ? 1 : wanted_capacity), wake(ex, clock::time_point::max()) {}
 
   std::set<std::string> channels;  // wanted: replayed after every reconnect
   std::set<std::string> patterns;

@@ -226,7 +226,7 @@ class memory_store {
       total.stale_served += c.stale_served;
     }
     for (int i = 0; i < reader_slot_count; ++i) {
-      total.hits += readers_[i].hits.load(std::memory_order_relaxed);
+      total.hits += readers_[static_cast<std::size_t>(i)].hits.load(std::memory_order_relaxed);
     }
     return total;
   }
@@ -415,7 +415,7 @@ class memory_store {
     [[maybe_unused]] gate_decision<G> decision{};
     // The hit path copies straight into the result, with no lock word or shared counter written.
     if (const int slot = reader_slot(); slot >= 0) {
-      reader_state& r = readers_[slot];
+      reader_state& r = readers_[static_cast<std::size_t>(slot)];
       bool move = false;
       [[maybe_unused]] bool refused = false;
       {
@@ -440,8 +440,8 @@ class memory_store {
         if (hit) {
           if (!needs_move(s, *it)) {
             r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-            Value hit(it->value);
-            return hit;
+            Value copy(it->value);
+            return copy;
           }
           move = true;
         }
@@ -728,7 +728,7 @@ class memory_store {
       if (counted) ++s.counts.hits;
       return *hit;
     }
-    reader_state& r = readers_[slot];
+    reader_state& r = readers_[static_cast<std::size_t>(slot)];
     std::optional<Value> result;
     bool move = false;
     {
