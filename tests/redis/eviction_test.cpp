@@ -156,7 +156,8 @@ void PrintTo(damage how, std::ostream* out) {
 class DamagedCounter : public ::testing::TestWithParam<std::tuple<counter, damage>> {};
 
 TEST_P(DamagedCounter, OnlyItsEntriesMissAndItKeepsWorking) {
-  const auto [which, how] = GetParam();
+  const counter which = std::get<0>(GetParam());
+  const damage how = std::get<1>(GetParam());
   const std::string url = cachet_test::shared_redis_url();
   cachet_test::data_connection data{url};
   auto backend = cachet_test::make_test_backend(url);
