@@ -84,11 +84,6 @@ inline std::string function_counter_key(const std::string& prefix, std::string_v
   return prefix + ":v1:fn:" + std::string(function);
 }
 
-/// The Redis key of an entry of a function with a key template, for the template's output `key`.
-inline std::string entry_key(const std::string& prefix, std::string_view key) {
-  return prefix + ":v1:" + std::string(key);
-}
-
 }  // namespace cachet_test
 
 #endif

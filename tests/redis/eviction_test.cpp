@@ -1,5 +1,5 @@
 // Issue #9, point 2: a lost or rolled-back counter never revives an entry it invalidated. The
-// counters go under memory pressure (a private server with a small maxmemory, for each
+// counters go under memory pressure (a private server whose maxmemory they nearly fill, for each
 // eviction policy), by hand (deleted, set back to where it started, overwritten with a string or
 // a list) and with a restart that loses everything (no persistence). A read that returns a
 // value computed before a confirmed invalidation is a stale read; there must be none, nothing
@@ -78,13 +78,13 @@ long info_field(cachet_test::data_connection& data, std::string_view section,
 
 constexpr int items = 20'000;
 constexpr int load_threads = 4;
-constexpr long maxmemory_bytes = 16L << 20;
+// Room left above what the entries and counters take when maxmemory is set.
+constexpr long headroom_bytes = 1L << 20;
 
 class EvictionPolicy : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EvictionPolicy, NoInvalidatedEntryComesBackWhenItsCounterIsEvicted) {
-  cachet_test::private_redis_server server{
-      {"--maxmemory", std::to_string(maxmemory_bytes), "--maxmemory-policy", GetParam()}};
+  cachet_test::private_redis_server server{{"--maxmemory-policy", GetParam()}};
   cachet_test::data_connection data{server.url()};
   auto backend = cachet_test::make_test_backend(server.url());
   item_cache cache{*backend};
@@ -94,8 +94,7 @@ TEST_P(EvictionPolicy, NoInvalidatedEntryComesBackWhenItsCounterIsEvicted) {
     for (int id = t; id < items; id += load_threads) cache(id);
   });
   ASSERT_EQ(cache.stats().loads, static_cast<std::uint64_t>(items));
-  ASSERT_EQ(cache.stats().backend_errors, 0u) << "the entries did not fit: raise maxmemory";
-  ASSERT_EQ(info_field(data, "stats", "evicted_keys"), 0);
+  ASSERT_EQ(cache.stats().backend_errors, 0u);
 
   for (int id = 0; id < items; ++id) {
     eviction_app::item_versions[static_cast<std::size_t>(id)] = 1;
@@ -103,8 +102,11 @@ TEST_P(EvictionPolicy, NoInvalidatedEntryComesBackWhenItsCounterIsEvicted) {
   }
   ASSERT_EQ(backend->pending_invalidations(), 0u);
 
-  // Filler keys until the server has evicted as many keys as there are entries (or, under a
-  // volatile policy, has nothing left to evict and refuses writes), bounded by 8x maxmemory.
+  // maxmemory just above what cachet's keys take now, whatever their layout; then filler keys
+  // until the server has evicted as many keys as there are entries (or, under a volatile
+  // policy, has nothing left to evict and refuses writes), bounded by 8x maxmemory.
+  const long maxmemory_bytes = info_field(data, "memory", "used_memory") + headroom_bytes;
+  data.exec("CONFIG", "SET", "maxmemory", maxmemory_bytes);
   const std::string filler(1024, 'x');
   long evicted = 0;
   bool refused = false;
@@ -274,9 +276,8 @@ TEST_P(RestartWithoutPersistence, AResultComputedBeforeAnInvalidationIsNeverRead
   load.join();
   EXPECT_EQ(computed_before, 0);
 
-  cachet_test::data_connection data{server.url()};
-  EXPECT_EQ(data.exec("EXISTS", cachet_test::entry_key(prefix, "gated:1")).as_int(), 1)
-      << "the reader's result did not reach the restarted server: the race did not happen";
+  // Its write reached the restarted server (which may refuse it), so the race really happened.
+  EXPECT_EQ(reader.stats().backend_errors, 0u) << "the reader's write met no server";
   EXPECT_EQ(reader(1), 1) << "the reader read its own result from before the invalidation";
   EXPECT_EQ(writer(1), 1) << "the writer read a result from before its own invalidation";
 }
