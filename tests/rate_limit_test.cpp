@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -215,6 +216,18 @@ TEST_F(rate_limit_policy, a_whole_function_limit_reads_the_backends_clock_as_a_k
   clock.advance(30s);
   EXPECT_NO_THROW(whole(1, "a"));
   EXPECT_NO_THROW(keyed(1, "a"));
+}
+
+double scale(double x, int factor) { return x * factor; }
+
+TEST_F(rate_limit_policy, nans_of_different_bits_share_one_limit) {
+  // Keyed by the first argument only: the limiter's own keys, not the cache entries'.
+  cachet::cached<&scale, cachet::rate_limit<1, cachet::per<60>, cachet::by<"{0}">>> scaled{
+      backend, cachet::options{.clock = &clock}};
+  static_assert(!cachet::detail::fused_rate_limit_of<decltype(scaled)>::value);
+  scaled(std::nan("1"), 2);
+  EXPECT_THROW(scaled(std::nan("2"), 3), cachet::rate_limited);
+  EXPECT_THROW(scaled(-std::nan("3"), 4), cachet::rate_limited);
 }
 
 TEST_F(rate_limit_policy, options_override_the_numbers) {

@@ -131,7 +131,7 @@ std::array<char, rate_key_bytes<S, Args...>> binary_rate_key_bytes(const Args&..
           constexpr template_segment segment = parsed_key_template<S>.segments[I];
           if constexpr (segment.is_argument) {
             const auto& value = std::get<segment.argument>(arguments);
-            std::memcpy(out, &value, sizeof value);
+            copy_key_bytes<std::remove_cvref_t<decltype(value)>>(out, value);
             out += sizeof value;
           }
         }(),
