@@ -33,7 +33,7 @@ class memory {
   using store = detail::memory_store<Value, TagCount, memory>;
 
   memory() = default;
-  explicit memory(const cachet::clock& c) noexcept : clock_(&c) {}
+  explicit memory(const cachet::clock& c) : clock_(&c) {}
   memory(const memory&) = delete;
   memory& operator=(const memory&) = delete;
 
