@@ -116,8 +116,8 @@ struct json_codec {
 /// Policy: the codec a remote backend stores results with, instead of JSON.
 /// `C` has `static std::string encode(const T&)` and `static T decode(std::string_view)`
 /// (throwing on bad input; cachet::decode_error preferably), either for the one result type T or
-/// as templates, `C::template decode<T>(text)`. The Redis backend keeps the text as a JSON
-/// string inside its envelope, so it must be UTF-8 (base64 binary formats).
+/// as templates, `C::template decode<T>(text)`. The Redis backend keeps the text as it is, in the
+/// `v` field of the entry's hash, so any bytes will do (binary formats too).
 /// \code
 /// struct csv_codec {
 ///   static std::string encode(const Point& p);

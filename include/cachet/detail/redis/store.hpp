@@ -712,7 +712,7 @@ class redis_store {
   std::optional<entry_write> encode(const Value& value, const std::shared_ptr<flight>& f,
                                     const std::vector<std::string>& tags) {
     try {
-      entry_write w{f->key, tags, f->stamp, f->permit, encode_entry_value<Codec>(value), {}};
+      entry_write w{f->key, tags, f->stamp, f->permit, codec_encode<Codec>(value), {}};
       if (max_stale_.count() > 0) {
         w.fresh_until =
             std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(ttl_).count());

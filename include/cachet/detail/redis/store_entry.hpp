@@ -34,48 +34,12 @@
 // Redis keeps the entry max_stale longer than its ttl. Past `f` a call misses (and recomputes);
 // stale() still serves it while it is current and not older than max_stale.
 
-#include <cachet/codec.hpp>
-#include <cachet/error.hpp>
 #include <cachet/redis/script.hpp>
 
-#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace cachet::detail {
-
-// Boost.JSON writes the bytes of a string as they are, and then cannot parse invalid UTF-8
-// back: such an entry would be written on every call and never read.
-inline bool valid_utf8(std::string_view text) noexcept {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    const std::size_t length = lead < 0x80           ? 1
-                               : (lead >> 5) == 0x6  ? 2
-                               : (lead >> 4) == 0xE  ? 3
-                               : (lead >> 3) == 0x1E ? 4
-                                                     : 0;
-    if (length == 0 || i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
-// The text of field `v`.
-// \throws cachet::error when json_codec's text is not UTF-8 (it could not be read back).
-template <class Codec, class Value>
-std::string encode_entry_value(const Value& value) {
-  std::string text = codec_encode<Codec>(value);
-  if (is_json_codec<Codec> && !valid_utf8(text)) {
-    throw cachet::error(
-        "cachet::redis: the result holds a string that is not UTF-8, which JSON cannot carry; "
-        "it was not stored (use a codec<> that writes text, e.g. base64)");
-  }
-  return text;
-}
 
 // The stamp of the counters KEYS[first..], "<name>=<token>\n" each, <name> being the key past
 // `base`. A missing counter is created with `token`, or, without one, makes it false. A counter
