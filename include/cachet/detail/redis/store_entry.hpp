@@ -46,10 +46,15 @@ namespace cachet::detail {
 // that is not a string makes it nil.
 inline constexpr std::string_view stamp_lua = R"lua(
 local function stamp(first, base, token)
+  local held = redis.call('MGET', unpack(KEYS, first))
   local lines = {}
   for i = first, #KEYS do
-    local current = redis.pcall('GET', KEYS[i])
-    if type(current) == 'table' then return nil end
+    local current = held[i - first + 1]
+    if not current then
+      -- MGET reads a key of another type as nil too: only GET tells it from a missing one.
+      current = redis.pcall('GET', KEYS[i])
+      if type(current) == 'table' then return nil end
+    end
     if not current then
       if not token then return false end
       redis.call('SET', KEYS[i], token)
@@ -70,12 +75,10 @@ end
 inline const std::string& read_entry_lua() {
   static const std::string source = std::string(stamp_lua) + R"lua(
 local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local kind = redis.call('TYPE', KEYS[1]).ok
-if kind ~= 'hash' and kind ~= 'none' then return {2} end
+local e = redis.pcall('HMGET', KEYS[1], 'v', 'g', 'f', 'p')
+if e.err then return {2} end
 local expected = stamp(2, base, token)
 if not expected then return {2} end
-local e = {}
-if kind == 'hash' then e = redis.call('HMGET', KEYS[1], 'v', 'g', 'f', 'p') end
 local why = 'missing'
 if e[1] and e[2] then
   if e[2] ~= expected then
@@ -90,13 +93,14 @@ if e[1] and e[2] then
     why = 'unreadable'
   end
 end
+local existed = e[1] or e[2] or e[3] or e[4]
 local permit = e[4]
 if not permit then
   permit = token
   redis.call('HSET', KEYS[1], 'p', permit)
 end
 local ttl = redis.call('PTTL', KEYS[1])
-if kind == 'none' or (ttl >= 0 and ttl < window) then redis.call('PEXPIRE', KEYS[1], window) end
+if not existed or (ttl >= 0 and ttl < window) then redis.call('PEXPIRE', KEYS[1], window) end
 return {0, expected, permit, why}
 )lua";
   return source;
