@@ -50,10 +50,10 @@ int main() {
   const user second = get_user(42);
   std::cout << "  " << second.name << "\n";
 
-  // Any program can read the entry: it is plain JSON.
+  // Any program can read the entry: a hash whose field v is plain JSON.
   cachet::redis& backend = cachet::redis::shared();
   const auto stored =
-      backend.runtime().run(backend.connection().exec("GET", prefix + ":v1:user:42"));
+      backend.runtime().run(backend.connection().exec("HGET", prefix + ":v1:user:42", "v"));
   std::cout << "in Redis at " << prefix << ":v1:user:42:\n  " << stored.as_string() << "\n";
 
   std::cout << "after invalidate_tag(\"users\"):\n";

@@ -11,20 +11,26 @@
 ///     User u = get_user(42);
 ///     get_user.invalidate_tag("users");
 ///
-/// Keys in Redis (a prefix and a schema version keep deployments and formats apart):
+/// Keys in Redis (a prefix and a schema version keep deployments and formats apart). Entries
+/// have ':' right after the schema version, everything else of cachet's has '#', so no key
+/// template and no argument value can name a counter or a rate limit:
 ///
 /// - `<prefix>:v<schema>:<key>`: an entry, when the function has a cachet::key: the template's
 ///   output verbatim (`cachet:v1:user:42`);
 /// - `<prefix>:v<schema>:<function>:<args>`: an entry, without a key template
 ///   (`cachet:v1:load_user:42`);
-/// - `<prefix>:v<schema>:tag:<tag>`: the tag's generation (INCR by invalidate_tag);
-/// - `<prefix>:v<schema>:fn:<function>`: the function's generation (INCR by clear()); for a
-///   function object, its key template stands for the function (`fn:price:{}`).
+/// - `<prefix>:v<schema>#tag:<tag>`: the tag's counter (a fresh token SET by invalidate_tag);
+/// - `<prefix>:v<schema>#fn:<function>`: the function's counter (a fresh token SET by clear());
+///   for a function object, its key template stands for the function (`#fn:price:{}`);
+/// - `<prefix>:v<schema>#rate:<name>:<key>`: a rate limit's state (redis_rate_limiter).
 ///
-/// An entry is a JSON envelope, `{"value": <result>, "fn": 0, "tags": {"users": 3}}`, fresh
-/// while each generation it names is still current (see detail/redis/store_envelope.hpp). A read
-/// is one `MGET` of the entry and its generations; a miss writes with `SET ... PX <ttl>`. Keys of
-/// one call go to one command, so a Redis Cluster needs them in one slot (a `{...}` hash tag).
+/// An entry is a hash: `v` the value (JSON text), `g` the tokens its counters held when it was
+/// computed, `f` when fail_safe is on, until when it is fresh, `p` a miss's write permit. It is
+/// current while every counter still holds its token (see detail/redis/store_entry.hpp, which
+/// also says why a confirmed invalidation is never undone). A read is one script (EVALSHA) over
+/// the entry and its counters; a miss's write is one more, which stores the result only if no
+/// invalidation came since the read. Keys of one call go to one script, so a Redis Cluster
+/// needs them in one slot (a `{...}` hash tag).
 ///
 /// Reads and writes that fail (Redis down, slow beyond config::request_timeout, foreign data)
 /// never fail a call: the function's result is returned and the failure counted in
@@ -198,7 +204,7 @@ class redis {
   }
 
   /// Makes every entry tagged `tag`, of every cached function on this backend (and on every
-  /// process sharing the server and prefix), stale. O(1): one INCR.
+  /// process sharing the server and prefix), stale. O(1): one SET of a fresh token to its counter.
   /// \throws request_error (or server_error) when Redis fails, or when called on the backend's
   /// I/O thread (co_await async_invalidate_tag there).
   /// It tries Redis even while the backend's breaker is open. When it fails, the invalidation is
@@ -208,14 +214,15 @@ class redis {
     detail::redis_runtime& rt = runtime();
     rt.require_off_io_thread("invalidate_tag");
     rt.bump_tag_epoch();
-    rt.run(rt.bump_generation(rt.key_base() + "tag:" + std::string(tag)));
+    rt.run(rt.bump_generation(rt.counter_base() + "tag:" + std::string(tag)));
   }
 
   /// invalidate_tag for coroutines, on any executor.
   boost::asio::awaitable<void> async_invalidate_tag(std::string tag) {
     detail::redis_runtime& rt = runtime();
     rt.bump_tag_epoch();
-    co_await boost::asio::co_spawn(rt.context(), rt.bump_generation(rt.key_base() + "tag:" + tag),
+    co_await boost::asio::co_spawn(rt.context(),
+                                   rt.bump_generation(rt.counter_base() + "tag:" + tag),
                                    boost::asio::use_awaitable);
   }
 
@@ -223,7 +230,7 @@ class redis {
   /// that failed and wait for a replay; 0 while Redis works. While it is not 0, cached calls on
   /// this backend do not use Redis: the first one the breaker lets through replays them, in one
   /// pipelined request, and only once Redis has confirmed them do calls read and write it again.
-  /// Identical invalidations are kept once. A replay refused by the server (an INCR under
+  /// Identical invalidations are kept once. A replay refused by the server (a SET under
   /// `maxmemory`, say) keeps them pending. They live in this process: a backend destroyed with
   /// some pending loses them (other processes never saw them either); replay_invalidations()
   /// before shutting down sends them.
@@ -285,8 +292,12 @@ class redis {
     return url != nullptr && *url != '\0';
   }
 
+  // Entries are "<prefix>:v<schema>:...", everything else "<prefix>:v<schema>#...".
   static std::string key_base(const redis_options& opts) {
     return opts.key_prefix + ":v" + std::to_string(opts.schema_version) + ":";
+  }
+  static std::string counter_base(const redis_options& opts) {
+    return opts.key_prefix + ":v" + std::to_string(opts.schema_version) + "#";
   }
 
   static detail::redis_backend_breaker::settings checked_breaker(
@@ -309,9 +320,9 @@ class redis {
 
   static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
                                                              const redis_options& opts) {
-    return std::make_unique<detail::redis_runtime>(std::move(cfg), key_base(opts),
-                                                   checked_breaker(opts.breaker),
-                                                   opts.max_pending_key_invalidations);
+    return std::make_unique<detail::redis_runtime>(
+        std::move(cfg), key_base(opts), counter_base(opts), checked_breaker(opts.breaker),
+        opts.max_pending_key_invalidations);
   }
 
   redis_options options_;

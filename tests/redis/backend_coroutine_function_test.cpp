@@ -7,6 +7,7 @@
 #include <cachet/retry.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -40,6 +41,24 @@ boost::asio::awaitable<std::string> fetch_profile(int id) {
 }
 
 std::string name_of(long id) { return "name-" + std::to_string(id); }
+
+// The cache of countdown() itself, set by the tests.
+std::function<boost::asio::awaitable<int>(int)> countdown_cache;
+
+// Awaits its own cache: with n - 1 down to 0, and past 100 with n itself, which is recursion.
+boost::asio::awaitable<int> countdown(int n) {
+  if (n > 100) co_return co_await countdown_cache(n);
+  if (n == 0) co_return 0;
+  co_return 1 + co_await countdown_cache(n - 1);
+}
+
+int slow_loads = 0;
+
+boost::asio::awaitable<std::string> slow_profile(int id) {
+  ++slow_loads;
+  co_await boost::asio::post(co_await boost::asio::this_coro::executor, boost::asio::use_awaitable);
+  co_return "slow-" + std::to_string(id);
+}
 
 }  // namespace app
 
@@ -77,6 +96,58 @@ TEST(RedisCoroutineFunction, ItsResultIsCachedForBlockingAndAsyncCalls) {
   const cachet::stats s = profile.stats();
   EXPECT_EQ(s.loads, 1u);
   EXPECT_EQ(s.hits, 2u);
+}
+
+bool is_recursion(const cachet::error& e) {
+  return std::string(e.what()).starts_with(
+      "cachet::cached: the function called its own cache with the same arguments");
+}
+
+// As for a plain function, in the blocking call (whose coroutine runs on a private io_context)
+// and in async() (whose load runs on an awaitable thread of its own).
+TEST(RedisCoroutineFunction, AwaitingItsOwnCacheWithTheSameArgumentsIsAnError) {
+  auto backend = make_backend();
+  cachet::cached<&app::countdown, cachet::key<"countdown:{}">, cachet::backend<cachet::redis>>
+      countdown{*backend};
+  app::countdown_cache = [&](int n) { return countdown.async(n); };
+
+  EXPECT_EQ(countdown(3), 3);  // other arguments: no recursion
+  EXPECT_EQ(cachet_test::await(countdown.async(5)), 5);
+  try {
+    countdown(101);
+    ADD_FAILURE() << "no error";
+  } catch (const cachet::error& e) {
+    EXPECT_TRUE(is_recursion(e)) << e.what();
+  }
+  try {
+    cachet_test::await(countdown.async(102));
+    ADD_FAILURE() << "no error";
+  } catch (const cachet::error& e) {
+    EXPECT_TRUE(is_recursion(e)) << e.what();
+  }
+  EXPECT_EQ(countdown.stats().load_errors, 2u);
+  EXPECT_EQ(countdown.peek(101), std::nullopt);
+  app::countdown_cache = nullptr;
+}
+
+// Two coroutines asking for one key at once: the second waits for the first's computation,
+// which is no recursion.
+TEST(RedisCoroutineFunction, ConcurrentAsyncCallsShareOneComputation) {
+  auto backend = make_backend();
+  cachet::cached<&app::slow_profile, cachet::key<"slow:{}">, cachet::backend<cachet::redis>>
+      profile{*backend};
+  app::slow_loads = 0;
+  boost::asio::io_context io;
+  std::vector<std::string> answers;
+  auto ask = [&]() -> boost::asio::awaitable<void> {
+    answers.push_back(co_await profile.async(9));
+  };
+  boost::asio::co_spawn(io, ask(), boost::asio::detached);
+  boost::asio::co_spawn(io, ask(), boost::asio::detached);
+  io.run();
+  EXPECT_EQ(answers, (std::vector<std::string>{"slow-9", "slow-9"}));
+  EXPECT_EQ(app::slow_loads, 1);
+  EXPECT_EQ(profile.stats().loads, 1u);
 }
 
 TEST(RedisAsyncMany, TakesAnyRangeOfConvertibleArguments) {

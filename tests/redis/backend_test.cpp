@@ -29,6 +29,9 @@
 #include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
 
+// A free function whose default keys look like a tag counter's name: "tag:<args>".
+int tag(int x) { return x + 1; }
+
 namespace app {
 
 struct user {
@@ -78,18 +81,29 @@ cachet::redis::value command(cachet::redis& backend, std::string_view name, cons
 }
 
 std::string base(cachet::redis& backend) { return backend.key_options().key_prefix + ":v1:"; }
+std::string counters(cachet::redis& backend) { return backend.key_options().key_prefix + ":v1#"; }
 
-// KEYS is fine in a test; the library never uses it.
+// The entries' keys (not the counters'). KEYS is fine in a test; the library never uses it.
 std::vector<std::string> keys_of(cachet::redis& backend) {
-  const auto reply = command(backend, "KEYS", backend.key_options().key_prefix + ":*");
+  const auto reply = command(backend, "KEYS", base(backend) + "*");
   std::vector<std::string> out;
   for (const auto& k : reply.as_array()) out.push_back(k.as_string());
   std::sort(out.begin(), out.end());
   return out;
 }
 
-boost::json::object stored_envelope(cachet::redis& backend, const std::string& key) {
-  return boost::json::parse(command(backend, "GET", key).as_string()).as_object();
+// The value an entry holds, as JSON.
+boost::json::value stored_value(cachet::redis& backend, const std::string& key) {
+  return boost::json::parse(command(backend, "HGET", key, "v").as_string());
+}
+
+// Whether an entry holds a value (a miss whose result was not written leaves only its permit).
+bool holds_value(cachet::redis& backend, const std::string& key) {
+  return command(backend, "HEXISTS", key, "v").as_int() == 1;
+}
+
+std::string counter(cachet::redis& backend, const std::string& name) {
+  return command(backend, "GET", counters(backend) + name).as_string();
 }
 
 long long pttl(cachet::redis& backend, const std::string& key) {
@@ -134,13 +148,17 @@ TEST(RedisBackend, MissThenHitIsCountedAndStoredAsReadableJson) {
   EXPECT_EQ(s.backend_errors, 0u);
   EXPECT_EQ(s.decode_errors, 0u);
 
-  // The key template's output, verbatim, under prefix and schema; no counter exists yet.
+  // The key template's output, verbatim, under prefix and schema; the counters apart, under '#',
+  // created by the first read.
   const std::string key = base(*backend) + "user:42";
   EXPECT_EQ(keys_of(*backend), std::vector<std::string>{key});
-  const auto envelope = stored_envelope(*backend, key);
-  EXPECT_EQ(envelope.at("value"), boost::json::parse(R"({"id": 42, "name": "user42"})"));
-  EXPECT_EQ(envelope.at("fn"), 0);
-  EXPECT_EQ(envelope.at("tags"), boost::json::parse(R"({"users": 0})"));
+  EXPECT_EQ(stored_value(*backend, key), boost::json::parse(R"({"id": 42, "name": "user42"})"));
+  const std::string fn = counter(*backend, "fn:app::load_user");
+  const std::string users = counter(*backend, "tag:users");
+  EXPECT_EQ(fn.size(), 33u);  // 128 random bits in hex, then a count
+  EXPECT_EQ(command(*backend, "HGET", key, "g").as_string(),
+            "fn:app::load_user=" + fn + "\ntag:users=" + users + "\n");
+  EXPECT_EQ(command(*backend, "HEXISTS", key, "p").as_int(), 0);  // the write spent the permit
   const long long ms = pttl(*backend, key);
   EXPECT_GT(ms, 0);
   EXPECT_LE(ms, 300'000);
@@ -178,8 +196,9 @@ TEST(RedisBackend, InvalidateTagReachesEveryFunctionCarryingIt) {
   get_user(1);
   get_user(2);
   get_name(1);
+  const std::string before = counter(*backend, "tag:users");
   get_user.invalidate_tag("users");
-  EXPECT_EQ(command(*backend, "GET", base(*backend) + "tag:users").as_string(), "1");
+  EXPECT_NE(counter(*backend, "tag:users"), before);
 
   EXPECT_EQ(get_user(1), (app::user{1, "user1"}));
   EXPECT_EQ(get_user(2), (app::user{2, "user2"}));
@@ -207,10 +226,11 @@ TEST(RedisBackend, ClearOfAFunctionObjectLeavesOtherFunctionObjectsAlone) {
       [](int x) { return x * x * x; }, *backend);
   EXPECT_EQ(square(3), 9);
   EXPECT_EQ(cube(3), 27);
+  const std::string before = counter(*backend, "fn:square:{}");
   square.clear();
   EXPECT_EQ(square.peek(3), std::nullopt);
   EXPECT_EQ(cube.peek(3), 27);
-  EXPECT_EQ(command(*backend, "GET", base(*backend) + "fn:square:{}").as_string(), "1");
+  EXPECT_NE(counter(*backend, "fn:square:{}"), before);
 }
 
 TEST(RedisBackend, PeekInvalidateAndClear) {
@@ -227,7 +247,10 @@ TEST(RedisBackend, PeekInvalidateAndClear) {
 
   f(3);
   f(4);
-  f.clear();  // O(1): the function's generation moves on
+  const std::string name(cachet::detail::function_name<&app::twice>());
+  const std::string before = counter(*backend, "fn:" + name);
+  f.clear();  // O(1): the function's counter gets a fresh token
+  EXPECT_NE(counter(*backend, "fn:" + name), before);
   EXPECT_EQ(f.peek(3), std::nullopt);
   EXPECT_EQ(f.peek(4), std::nullopt);
   EXPECT_EQ(f(3), 6);
@@ -237,8 +260,6 @@ TEST(RedisBackend, PeekInvalidateAndClear) {
   EXPECT_EQ(s.loads, 4u);
   EXPECT_EQ(s.hits, 1u);
   EXPECT_EQ(s.invalidations, 1u);  // the cleared f(3) entry, found stale
-  const std::string name(cachet::detail::function_name<&app::twice>());
-  EXPECT_EQ(command(*backend, "GET", base(*backend) + "fn:" + name).as_string(), "1");
 }
 
 TEST(RedisBackend, AnUnreadableEntryIsRecomputedCountedAndOverwritten) {
@@ -247,25 +268,61 @@ TEST(RedisBackend, AnUnreadableEntryIsRecomputedCountedAndOverwritten) {
   const std::string key = base(*backend) + "user:5";
   const app::user expected{5, "user5"};
 
-  command(*backend, "SET", key, "{corrupt");
+  EXPECT_EQ(get_user(5), expected);
+  command(*backend, "HSET", key, "v", "{corrupt");
   EXPECT_EQ(get_user(5), expected);
   EXPECT_EQ(get_user.stats().decode_errors, 1u);
-  EXPECT_EQ(get_user.stats().loads, 1u);
-  EXPECT_EQ(stored_envelope(*backend, key).at("value"), boost::json::value_from(expected));
+  EXPECT_EQ(get_user.stats().loads, 2u);
+  EXPECT_EQ(stored_value(*backend, key), boost::json::value_from(expected));
+  EXPECT_EQ(get_user(5), expected);  // overwritten: a hit
 
   // Well formed, but of another type (an older schema, say).
-  command(*backend, "SET", key, R"({"value": "five", "fn": 0, "tags": {"users": 0}})");
-  EXPECT_EQ(get_user(5), expected);
-  // Not an envelope at all: a plain value another program wrote.
-  command(*backend, "SET", key, R"({"id": 5, "name": "user5"})");
+  command(*backend, "HSET", key, "v", R"("five")");
   EXPECT_EQ(get_user(5), expected);
   EXPECT_EQ(get_user(5), expected);
 
   const cachet::stats s = get_user.stats();
-  EXPECT_EQ(s.decode_errors, 3u);
+  EXPECT_EQ(s.decode_errors, 2u);
   EXPECT_EQ(s.loads, 3u);
-  EXPECT_EQ(s.hits, 1u);
+  EXPECT_EQ(s.hits, 2u);
   EXPECT_EQ(s.backend_errors, 0u);
+}
+
+// A key of another type (another program's string, say) is left as it is: every call computes.
+TEST(RedisBackend, AForeignKeyIsLeftIntactAndNeverServed) {
+  auto backend = make_test_backend(shared_redis_url());
+  user_cache get_user{*backend};
+  const std::string key = base(*backend) + "user:6";
+  command(*backend, "SET", key, R"({"id": 6, "name": "user6"})");
+  EXPECT_EQ(get_user(6), (app::user{6, "user6"}));
+  EXPECT_EQ(get_user(6), (app::user{6, "user6"}));
+  EXPECT_EQ(command(*backend, "GET", key).as_string(), R"({"id": 6, "name": "user6"})");
+  const cachet::stats s = get_user.stats();
+  EXPECT_EQ(s.decode_errors, 2u);
+  EXPECT_EQ(s.loads, 2u);
+  EXPECT_EQ(s.hits, 0u);
+  EXPECT_EQ(s.backend_errors, 0u);
+  EXPECT_EQ(get_user.peek(6), std::nullopt);
+}
+
+// A counter of another type makes the entries that depend on it misses, and only those.
+TEST(RedisBackend, ACorruptedCounterAffectsOnlyTheEntriesThatDependOnIt) {
+  auto backend = make_test_backend(shared_redis_url());
+  user_cache get_user{*backend};
+  cachet::cached<&app::twice, cachet::key<"w:{}">, cachet::backend<cachet::redis>> f{*backend};
+  command(*backend, "HSET", counters(*backend) + "tag:users", "x", "1");
+  EXPECT_EQ(get_user(7), (app::user{7, "user7"}));
+  EXPECT_EQ(get_user(7), (app::user{7, "user7"}));
+  EXPECT_EQ(get_user.stats().loads, 2u);
+  EXPECT_EQ(f(4), 8);
+  EXPECT_EQ(f(4), 8);
+  EXPECT_EQ(f.stats().hits, 1u);
+  // An invalidation repairs it: the counter holds a token again.
+  get_user.invalidate_tag("users");
+  EXPECT_EQ(get_user(7), (app::user{7, "user7"}));
+  EXPECT_EQ(get_user(7), (app::user{7, "user7"}));
+  EXPECT_EQ(get_user.stats().hits, 1u);
+  EXPECT_EQ(backend->pending_invalidations(), 0u);
 }
 
 TEST(RedisBackend, AResultJsonCannotCarryIsReturnedButNotStored) {
@@ -276,7 +333,7 @@ TEST(RedisBackend, AResultJsonCannotCarryIsReturnedButNotStored) {
   EXPECT_EQ(f.stats().loads, 2u);
   EXPECT_EQ(f.stats().backend_errors, 2u);
   EXPECT_EQ(f.stats().decode_errors, 0u);
-  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{});
+  EXPECT_FALSE(holds_value(*backend, base(*backend) + "b:2"));
 }
 
 TEST(RedisBackend, RedisDownReturnsTheFunctionsResultThenRecovers) {
@@ -303,8 +360,8 @@ TEST(RedisBackend, RedisDownReturnsTheFunctionsResultThenRecovers) {
   EXPECT_EQ(f(3), 6);
   EXPECT_EQ(f.stats().backend_errors, 2u);
   // The failed invalidate_tag was replayed before the call read Redis.
-  const std::vector<std::string> expected_keys{base(*backend) + "d:3", base(*backend) + "tag:x"};
-  EXPECT_EQ(keys_of(*backend), expected_keys);
+  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{base(*backend) + "d:3"});
+  EXPECT_EQ(command(*backend, "EXISTS", counters(*backend) + "tag:x").as_int(), 1);
   EXPECT_EQ(backend->pending_invalidations(), 0u);
   EXPECT_EQ(f(3), 6);
   EXPECT_EQ(f.stats().hits, 1u);
@@ -366,7 +423,7 @@ TEST(RedisBackend, AsyncGetOrLoadMissesThenHits) {
   EXPECT_EQ(s.misses, 2u);
   EXPECT_EQ(s.loads, 2u);
   EXPECT_EQ(s.invalidations, 1u);
-  EXPECT_EQ(stored_envelope(*backend, base(*backend) + "user:1").at("value").at("name"),
+  EXPECT_EQ(stored_value(*backend, base(*backend) + "user:1").at("name"),
             boost::json::value("third"));
 }
 
@@ -425,7 +482,7 @@ TEST(RedisBackend, ACallerAfterAnInvalidationDoesNotJoinAnOlderComputation) {
   EXPECT_EQ(first, "old");  // the older caller gets its own computation's result
   EXPECT_EQ(s.stats().loads, 2u);
   // Only the current computation was stored.
-  EXPECT_EQ(stored_envelope(*backend, base(*backend) + key).at("value"), boost::json::value("new"));
+  EXPECT_EQ(stored_value(*backend, base(*backend) + key), boost::json::value("new"));
   EXPECT_EQ(s.get_or_load(
                 key, [&](auto&& on_tag) { on_tag(tags[0]); },
                 [](std::string_view) { return std::string("newer"); }),
@@ -447,17 +504,19 @@ TEST(RedisBackend, AsyncLoaderExceptionsPropagateAndAreNotStored) {
     EXPECT_TRUE(thrown);
   }());
   EXPECT_EQ(s.stats().load_errors, 1u);
-  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{});
+  EXPECT_FALSE(holds_value(*backend, base(*backend) + key));
 }
 
-long long mget_calls(cachet::redis& backend) {
+long long calls_of(cachet::redis& backend, const std::string& command_name) {
   const std::string info = command(backend, "INFO", "commandstats").as_string();
-  const auto at = info.find("cmdstat_mget:calls=");
+  const std::string field = "cmdstat_" + command_name + ":calls=";
+  const auto at = info.find(field);
   if (at == std::string::npos) return 0;
-  return std::stoll(info.substr(at + std::string("cmdstat_mget:calls=").size()));
+  return std::stoll(info.substr(at + field.size()));
 }
 
-TEST(RedisBackend, AsyncManyReadsEveryKeyInOneMgetAndKeepsTheOrder) {
+// One read script per distinct key, pipelined; every position counts one hit or one miss.
+TEST(RedisBackend, AsyncManyReadsEachKeyOnceAndKeepsTheOrder) {
   private_redis_server server;  // its own, so that the command count is ours alone
   auto backend = make_test_backend(server.url());
   store<int, 1> s{*backend, named("many")};
@@ -465,26 +524,31 @@ TEST(RedisBackend, AsyncManyReadsEveryKeyInOneMgetAndKeepsTheOrder) {
   std::vector<std::size_t> loaded;
   const std::vector<std::string> keys{"n:1", "n:2", "n:3", "n:1"};
   const std::vector<std::vector<std::string>> tags{{"t:1"}, {"t:2"}, {"t:3"}, {"t:1"}};
-  const std::vector<std::string> later_keys{"n:3", "n:1"};
-  const std::vector<std::vector<std::string>> later_tags{{"t:3"}, {"t:1"}};
+  const std::vector<std::string> later_keys{"n:3", "n:1", "n:1"};
+  const std::vector<std::vector<std::string>> later_tags{{"t:3"}, {"t:1"}, {"t:1"}};
   run(io, [&]() -> asio::awaitable<void> {
     co_await s.async_get_or_load(keys[1], tags[1], [] { return 99; });
-    const long long before = mget_calls(*backend);
+    const long long before = calls_of(*backend, "evalsha");
     auto values =
         co_await s.async_get_or_load_many(keys, tags, [&](std::size_t i) -> asio::awaitable<int> {
           loaded.push_back(i);
           co_return static_cast<int>(i) * 10 + 1;
         });
-    EXPECT_EQ(mget_calls(*backend) - before, 1);
+    // 3 reads (n:1 once), then 2 writes.
+    EXPECT_EQ(calls_of(*backend, "evalsha") - before, 5);
     EXPECT_EQ(values, (std::vector<int>{1, 99, 21, 1}));
-    // Everything is stored now: a second batch is all hits.
+    EXPECT_EQ(s.stats().misses, 4u);  // n:2 alone, then n:1, n:3 and n:1 again
+    EXPECT_EQ(s.stats().hits, 1u);    // n:2
+    // Everything is stored now: a second batch is all hits, the repeated key's included.
     auto again =
         co_await s.async_get_or_load_many(later_keys, later_tags, [&](std::size_t) { return -1; });
-    EXPECT_EQ(again, (std::vector<int>{21, 1}));
+    EXPECT_EQ(again, (std::vector<int>{21, 1, 1}));
   }());
+  EXPECT_EQ(calls_of(*backend, "mget"), 0);
   EXPECT_EQ(loaded, (std::vector<std::size_t>{0, 2}));
   EXPECT_EQ(s.stats().loads, 3u);
-  EXPECT_EQ(s.stats().hits, 3u);
+  EXPECT_EQ(s.stats().hits, 4u);
+  EXPECT_EQ(s.stats().misses, 4u);
 }
 
 TEST(RedisBackend, ACoroutineFunctionWorksFromABlockingCall) {
@@ -504,7 +568,7 @@ TEST(RedisBackend, ACoroutineFunctionWorksFromABlockingCall) {
   EXPECT_EQ(s.stats().hits, 1u);
 }
 
-TEST(RedisBackend, ACustomCodecsTextIsAJsonStringInTheEnvelope) {
+TEST(RedisBackend, ACustomCodecsTextIsStoredAsItIs) {
   auto backend = make_test_backend(shared_redis_url());
   store<app::point, 0, app::point_codec> s{*backend, named("points")};
   auto load = [](std::string_view) { return app::point{3, 4}; };
@@ -514,16 +578,26 @@ TEST(RedisBackend, ACustomCodecsTextIsAJsonStringInTheEnvelope) {
       "pt", [](auto&&) {}, load);
   EXPECT_EQ(hit.x, 3);
   EXPECT_EQ(hit.y, 4);
-  EXPECT_EQ(stored_envelope(*backend, base(*backend) + "pt").at("value"),
-            boost::json::value("3,4"));
+  EXPECT_EQ(command(*backend, "HGET", base(*backend) + "pt", "v").as_string(), "3,4");
   EXPECT_EQ(s.stats().hits, 1u);
 }
 
-TEST(RedisBackend, AKeyThatWouldOverwriteACounterIsRefused) {
+// Entries are "<prefix>:v1:...", counters "<prefix>:v1#...": no key can reach a counter.
+TEST(RedisBackend, AKeyLikeACountersNameIsAnOrdinaryEntry) {
   auto backend = make_test_backend(shared_redis_url());
   cachet::cached<&app::twice, cachet::key<"tag:{}">, cachet::backend<cachet::redis>> f{*backend};
-  EXPECT_THROW(f(1), cachet::error);
-  EXPECT_EQ(keys_of(*backend), std::vector<std::string>{});
+  cachet::cached<&tag, cachet::backend<cachet::redis>> by_default_key{*backend};
+  EXPECT_EQ(f(1), 2);
+  EXPECT_EQ(by_default_key(42), 43);
+  backend->invalidate_tag("1");
+  backend->invalidate_tag("42");
+  EXPECT_EQ(f(1), 2);
+  EXPECT_EQ(by_default_key(42), 43);
+  EXPECT_EQ(f.stats().hits, 1u);
+  EXPECT_EQ(by_default_key.stats().hits, 1u);
+  EXPECT_EQ(backend->pending_invalidations(), 0u);
+  const std::vector<std::string> entries{base(*backend) + "tag:1", base(*backend) + "tag:42"};
+  EXPECT_EQ(keys_of(*backend), entries);
 }
 
 // Without a key template it fails to compile: tests/compile_fail/redis_lambda_without_key.cpp.

@@ -67,8 +67,14 @@ struct rig {
     return backend->key_options().key_prefix + ":v1:" + key;
   }
 
-  boost::json::object envelope(const std::string& key) {
-    return boost::json::parse(raw_command(url, "GET", redis_key(key)).as_string()).as_object();
+  // The entry's fields: "value" (the JSON of v) and "fresh_until" (f), when present.
+  boost::json::object entry(const std::string& key) {
+    boost::json::object out;
+    const auto v = raw_command(url, "HGET", redis_key(key), "v");
+    if (!v.is_null()) out["value"] = boost::json::parse(v.as_string());
+    const auto f = raw_command(url, "HGET", redis_key(key), "f");
+    if (!f.is_null()) out["fresh_until"] = std::stoll(f.as_string());
+    return out;
   }
 
   long long pttl(const std::string& key) {
@@ -86,9 +92,9 @@ TEST(RedisFailSafe, AnEntrySaysUntilWhenItIsFreshAndOutlivesItsTtlByMaxStale) {
   rig r(cachet_test::shared_redis_url(), &clock);
 
   EXPECT_EQ(r.call("doc:1", "v1"), "v1");
-  auto envelope = r.envelope("doc:1");
-  EXPECT_EQ(envelope.at("fresh_until"), ms_of(clock) + 10'000);
-  EXPECT_EQ(envelope.at("value"), "v1");
+  auto fields = r.entry("doc:1");
+  EXPECT_EQ(fields.at("fresh_until"), ms_of(clock) + 10'000);
+  EXPECT_EQ(fields.at("value"), "v1");
   const long long kept = r.pttl("doc:1");
   EXPECT_GT(kept, 60'000);  // past the ttl, for stale()
   EXPECT_LE(kept, 70'000);
@@ -102,9 +108,9 @@ TEST(RedisFailSafe, AnEntrySaysUntilWhenItIsFreshAndOutlivesItsTtlByMaxStale) {
   EXPECT_EQ(s.misses, 2u);
   EXPECT_EQ(s.expirations, 1u);
   EXPECT_EQ(s.loads, 2u);
-  envelope = r.envelope("doc:1");
-  EXPECT_EQ(envelope.at("value"), "v2");
-  EXPECT_EQ(envelope.at("fresh_until"), ms_of(clock) + 10'000);
+  fields = r.entry("doc:1");
+  EXPECT_EQ(fields.at("value"), "v2");
+  EXPECT_EQ(fields.at("fresh_until"), ms_of(clock) + 10'000);
 }
 
 TEST(RedisFailSafe, StaleServesAFreshOrExpiredEntryUntilItIsInvalidated) {
@@ -168,7 +174,7 @@ TEST(RedisFailSafe, WithoutMaxStaleEntriesCarryNoFreshUntilAndExpireWithTheirTtl
   cachet::manual_clock clock;
   rig r(cachet_test::shared_redis_url(), &clock, 0s);
   r.call("doc:1", "v1");
-  EXPECT_FALSE(r.envelope("doc:1").contains("fresh_until"));
+  EXPECT_FALSE(r.entry("doc:1").contains("fresh_until"));
   EXPECT_LE(r.pttl("doc:1"), 10'000);
   clock.advance(1000h);  // Redis, not this clock, decides when such an entry goes
   EXPECT_EQ(r.call("doc:1", "v2"), "v1");
@@ -193,11 +199,11 @@ TEST(RedisFailSafe, AStoreWithoutFailSafeStillHonoursFreshUntilWrittenByAnother)
 TEST(RedisFailSafe, AMalformedFreshUntilIsADecodeError) {
   cachet::manual_clock clock;
   rig r(cachet_test::shared_redis_url(), &clock);
-  raw_command(r.url, "SET", r.redis_key("doc:1"),
-              R"({"value": "old", "fn": 0, "tags": {"docs": 0}, "fresh_until": "soon"})");
+  r.call("doc:1", "old");
+  raw_command(r.url, "HSET", r.redis_key("doc:1"), "f", "soon");
   EXPECT_EQ(r.call("doc:1", "v1"), "v1");
   EXPECT_EQ(r.store.stats().decode_errors, 1u);
-  EXPECT_EQ(r.envelope("doc:1").at("value"), "v1");
+  EXPECT_EQ(r.entry("doc:1").at("value"), "v1");
 }
 
 TEST(RedisFailSafe, WithoutAClockFreshUntilIsUnixTimeInMilliseconds) {
@@ -210,7 +216,7 @@ TEST(RedisFailSafe, WithoutAClockFreshUntilIsUnixTimeInMilliseconds) {
   const std::int64_t before = unix_ms();
   r.call("doc:1", "v1");
   const std::int64_t after = unix_ms();
-  const std::int64_t fresh_until = r.envelope("doc:1").at("fresh_until").as_int64();
+  const std::int64_t fresh_until = r.entry("doc:1").at("fresh_until").as_int64();
   EXPECT_GE(fresh_until, before + 10'000);
   EXPECT_LE(fresh_until, after + 10'000);
 }

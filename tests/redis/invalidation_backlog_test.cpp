@@ -13,10 +13,10 @@ namespace {
 
 using cachet::detail::invalidation_backlog;
 
-// The commands of a replay as "DEL key" / "INCR key", sorted.
+// The commands of a replay as "DEL key" / "SET key", sorted.
 std::vector<std::string> sent(const invalidation_backlog& b) {
   std::vector<std::string> out;
-  for (const auto& c : b.commands()) out.push_back((c.is_delete ? "DEL " : "INCR ") + c.key);
+  for (const auto& c : b.commands()) out.push_back((c.is_delete ? "DEL " : "SET ") + c.key);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -28,7 +28,7 @@ TEST(InvalidationBacklog, KeepsEachCommandOnce) {
   b.add_delete("k1", "fn:f");
   b.add_delete("k1", "fn:f");
   EXPECT_EQ(b.size(), 2u);
-  EXPECT_EQ(sent(b), (std::vector<std::string>{"DEL k1", "INCR tag:a"}));
+  EXPECT_EQ(sent(b), (std::vector<std::string>{"DEL k1", "SET tag:a"}));
 }
 
 TEST(InvalidationBacklog, AFunctionsBumpCoversItsDeletesAndPastTheBoundReplacesThem) {
@@ -36,11 +36,11 @@ TEST(InvalidationBacklog, AFunctionsBumpCoversItsDeletesAndPastTheBoundReplacesT
   b.add_delete("k1", "fn:f");
   b.add_delete("g1", "fn:g");
   b.add_delete("k2", "fn:f");  // one too many: f's generation moves on instead
-  EXPECT_EQ(sent(b), (std::vector<std::string>{"DEL g1", "INCR fn:f"}));
+  EXPECT_EQ(sent(b), (std::vector<std::string>{"DEL g1", "SET fn:f"}));
   b.add_delete("k3", "fn:f");  // covered
   EXPECT_EQ(b.size(), 2u);
   b.add_bump("fn:g");  // a failed clear() of g covers its deletes too
-  EXPECT_EQ(sent(b), (std::vector<std::string>{"INCR fn:f", "INCR fn:g"}));
+  EXPECT_EQ(sent(b), (std::vector<std::string>{"SET fn:f", "SET fn:g"}));
 }
 
 TEST(InvalidationBacklog, AReplayConfirmsOnlyWhatWasNotRecordedAgainMeanwhile) {
@@ -53,7 +53,7 @@ TEST(InvalidationBacklog, AReplayConfirmsOnlyWhatWasNotRecordedAgainMeanwhile) {
   b.add_bump("tag:a");
   b.add_delete("g1", "fn:g");
   for (const auto& c : replay) b.confirmed(c);
-  EXPECT_EQ(sent(b), (std::vector<std::string>{"INCR fn:g", "INCR tag:a"}));
+  EXPECT_EQ(sent(b), (std::vector<std::string>{"SET fn:g", "SET tag:a"}));
   for (const auto& c : b.commands()) b.confirmed(c);
   EXPECT_EQ(b.size(), 0u);
 }
@@ -62,7 +62,7 @@ TEST(InvalidationBacklog, ACommandAppliedLaterSettlesWhatItRepeats) {
   invalidation_backlog b(10);
   b.add_bump("tag:a");
   const auto sent_at = b.sequence();
-  b.add_delete("k1", "fn:f");          // failed after the INCR below was sent
+  b.add_delete("k1", "fn:f");          // failed after the bump below was sent
   b.applied(false, "tag:a", sent_at);  // an invalidate_tag that went through
   b.applied(true, "k1", sent_at);      // sent before k1's failure was recorded: not settled
   EXPECT_EQ(sent(b), (std::vector<std::string>{"DEL k1"}));

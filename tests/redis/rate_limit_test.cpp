@@ -68,7 +68,7 @@ std::vector<std::string> keys_of(cachet::redis& backend) {
   return out;
 }
 
-std::string base(cachet::redis& backend) { return backend.key_options().key_prefix + ":v1:"; }
+std::string counters(cachet::redis& backend) { return backend.key_options().key_prefix + ":v1#"; }
 
 template <class Limiter>
 int admitted_count(Limiter& limiter, std::string_view key, int attempts) {
@@ -140,7 +140,7 @@ TEST_F(redis_rate_limiter_test, state_is_one_key_that_expires_when_the_bucket_is
   EXPECT_EQ(keys_of(*backend), std::vector<std::string>{});
   clock.set(cachet::clock::time_point(1'234'567'890'123ns));
   ASSERT_TRUE(limiter.try_acquire("user:42"));
-  const std::string key = base(*backend) + "rate:api:user:42";
+  const std::string key = counters(*backend) + "rate:api:user:42";
   EXPECT_EQ(limiter.redis_key("user:42"), key);
   EXPECT_EQ(keys_of(*backend), std::vector<std::string>{key});
   // The theoretical arrival time, readable: seconds and nanoseconds.
@@ -371,8 +371,8 @@ TEST_F(redis_rate_limit_policy, counts_every_call_in_redis_and_throws_rate_limit
   // Under the function's name, next to its entries.
   const auto keys = keys_of(*backend);
   const std::string limit_key =
-      base(*backend) + "rate:" + std::string(cachet::detail::function_name<&app::send_report>()) +
-      ":1";
+      counters(*backend) +
+      "rate:" + std::string(cachet::detail::function_name<&app::send_report>()) + ":1";
   EXPECT_NE(std::find(keys.begin(), keys.end(), limit_key), keys.end()) << limit_key;
   clock.advance(20min);
   EXPECT_EQ(report(1), 1);
@@ -405,7 +405,7 @@ TEST_F(redis_rate_limit_policy, per_process_keeps_a_local_limit_per_cached_objec
   EXPECT_THROW(a(3), cachet::rate_limited);
   EXPECT_NO_THROW(b(3));  // b has a limit of its own
   for (const std::string& key : keys_of(*backend)) {
-    EXPECT_EQ(key.find(":rate:"), std::string::npos) << key;
+    EXPECT_EQ(key.find("#rate:"), std::string::npos) << key;
   }
 }
 
@@ -416,7 +416,7 @@ TEST_F(redis_rate_limit_policy, a_function_object_is_limited_under_its_key_templ
   EXPECT_EQ(square(3), 9);
   EXPECT_THROW(square(4), cachet::rate_limited);
   const auto keys = keys_of(*backend);
-  EXPECT_NE(std::find(keys.begin(), keys.end(), base(*backend) + "rate:sq:{}:"), keys.end());
+  EXPECT_NE(std::find(keys.begin(), keys.end(), counters(*backend) + "rate:sq:{}:"), keys.end());
 }
 
 // --- two processes ------------------------------------------------------------------------------

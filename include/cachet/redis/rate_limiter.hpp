@@ -64,7 +64,7 @@ struct redis_rate_limiter_settings {
 
 /// A rate limit kept in Redis: GCRA with the decisions of cachet::rate_limiter (same limit,
 /// burst, retry_after and remaining), its state one key per limited key,
-/// `<prefix>:v<schema>:rate:<name>:<key>`, holding the key's theoretical arrival time as
+/// `<prefix>:v<schema>#rate:<name>:<key>`, holding the key's theoretical arrival time as
 /// `<seconds>.<nanoseconds>` and expiring (PX) when its bucket is full again, so idle keys
 /// vanish. Each check is one round trip: a Lua script run by EVALSHA (EVAL once, if the server
 /// does not know it yet) that reads the time, decides and stores. Several processes (or hosts)
@@ -138,7 +138,7 @@ class redis_rate_limiter {
   /// Decisions made locally because Redis failed or was late (redis_outage_policy).
   std::uint64_t fallbacks() const noexcept { return fallbacks_.load(std::memory_order_relaxed); }
 
-  /// The Redis key that holds `key`'s state: `<prefix>:v<schema>:rate:<name>:<key>`.
+  /// The Redis key that holds `key`'s state: `<prefix>:v<schema>#rate:<name>:<key>`.
   std::string redis_key(std::string_view key) { return redis_key_in(backend_->runtime(), key); }
 
  private:
@@ -223,8 +223,8 @@ return {1, 0, q + 1}
 
   std::string redis_key_in(const detail::redis_runtime& rt, std::string_view key) const {
     std::string out;
-    out.reserve(rt.key_base().size() + 6 + name_.size() + key.size());
-    out += rt.key_base();
+    out.reserve(rt.counter_base().size() + 6 + name_.size() + key.size());
+    out += rt.counter_base();
     out += "rate:";
     out += name_;
     out += ':';

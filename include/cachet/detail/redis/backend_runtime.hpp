@@ -21,9 +21,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <future>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -44,13 +46,15 @@ namespace cachet::detail {
 // other threads see only its size, mirrored in an atomic.
 class redis_runtime {
  public:
-  redis_runtime(resp3::config cfg, std::string key_base,
+  redis_runtime(resp3::config cfg, std::string key_base, std::string counter_base,
                 redis_backend_breaker::settings breaker = {},
                 std::size_t max_pending_deletes = 10'000)
       : breaker_(std::move(breaker)),
         work_(boost::asio::make_work_guard(io_)),
         client_(io_.get_executor(), std::move(cfg)),
         key_base_(std::move(key_base)),
+        counter_base_(std::move(counter_base)),
+        token_origin_(random_origin()),
         backlog_(max_pending_deletes) {
     client_.start();
     thread_ = std::thread([this] { io_.run(); });
@@ -69,13 +73,29 @@ class redis_runtime {
   resp3::client& client() noexcept { return client_; }
   boost::asio::io_context& context() noexcept { return io_; }
 
-  /// "<prefix>:v<schema>:", which every key of the backend starts with.
+  /// "<prefix>:v<schema>:", which every entry's key starts with.
   const std::string& key_base() const noexcept { return key_base_; }
+
+  /// "<prefix>:v<schema>#", which every other key of the backend (counters, rate limits) starts
+  /// with: no entry key can, since they all have ':' right after the schema version.
+  const std::string& counter_base() const noexcept { return counter_base_; }
+
+  /// A token no call of any process has made or will make: this backend's 128 random bits, then
+  /// a count, in hex. What counters and write permits hold (see store_entry.hpp). Any thread.
+  std::string fresh_token() {
+    const std::uint64_t n = tokens_made_.fetch_add(1, std::memory_order_relaxed);
+    char count[17];
+    const int length =
+        std::snprintf(count, sizeof count, "%llx", static_cast<unsigned long long>(n));
+    std::string token = token_origin_;
+    token.append(count, static_cast<std::size_t>(length));
+    return token;
+  }
 
   /// Decides which operations of cached calls may use Redis.
   redis_backend_breaker& breaker() noexcept { return breaker_; }
 
-  /// Counts this process's tag invalidations. A computation stamped with no generations (Redis
+  /// Counts this process's tag invalidations. A computation with no stamp (Redis
   /// was not read) is joined only by callers that saw the same count, so a caller never gets a
   /// result computed before an invalidate_tag it made.
   std::uint64_t tag_epoch() const noexcept { return tag_epoch_.load(std::memory_order_acquire); }
@@ -102,7 +122,7 @@ class redis_runtime {
     return invalidation(true, std::move(key), std::move(function_key));
   }
 
-  /// INCR of a generation (a tag's, a function's).
+  /// SET of a counter (a tag's, a function's) to a fresh token.
   boost::asio::awaitable<void> bump_generation(std::string key) {
     return invalidation(false, std::move(key), {});
   }
@@ -168,6 +188,13 @@ class redis_runtime {
   }
 
  private:
+  static std::string random_origin() {
+    std::random_device entropy;
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", entropy(), entropy(), entropy(), entropy());
+    return hex;
+  }
+
   // One replay request; operations that need Redis meanwhile wait for its outcome.
   struct replay_round {
     explicit replay_round(boost::asio::io_context::executor_type ex)
@@ -186,7 +213,11 @@ class redis_runtime {
     const std::uint64_t sent_at = backlog_.sequence();
     std::exception_ptr failure;
     try {
-      co_await client_.exec(is_delete ? "DEL" : "INCR", key);
+      if (is_delete) {
+        co_await client_.exec("DEL", key);
+      } else {
+        co_await client_.exec("SET", key, fresh_token());
+      }
       ticket.answered();
     } catch (...) {
       failure = std::current_exception();
@@ -211,7 +242,13 @@ class redis_runtime {
   boost::asio::awaitable<std::exception_ptr> replay() {
     const std::vector<invalidation_backlog::command> commands = backlog_.commands();
     resp3::request pipeline;
-    for (const auto& c : commands) pipeline.push(c.is_delete ? "DEL" : "INCR", c.key);
+    for (const auto& c : commands) {
+      if (c.is_delete) {
+        pipeline.push("DEL", c.key);
+      } else {
+        pipeline.push("SET", c.key, fresh_token());
+      }
+    }
     std::exception_ptr failure;
     try {
       const std::vector<resp3::value> replies = co_await client_.exec(pipeline);
@@ -235,6 +272,9 @@ class redis_runtime {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   resp3::client client_;
   std::string key_base_;
+  std::string counter_base_;
+  std::string token_origin_;
+  std::atomic<std::uint64_t> tokens_made_{0};
   std::atomic<std::uint64_t> tag_epoch_{0};
   invalidation_backlog backlog_;             // I/O thread only
   std::shared_ptr<replay_round> replaying_;  // I/O thread only

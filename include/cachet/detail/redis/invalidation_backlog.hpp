@@ -2,9 +2,10 @@
 #define CACHET_DETAIL_REDIS_INVALIDATION_BACKLOG_HPP
 
 // The invalidations of a Redis backend that failed, kept until Redis confirms them. A failed
-// DEL or INCR may or may not have been applied; sending it again is always safe: DEL is
-// idempotent, and a generation only has to move on (an extra bump costs misses, never a wrong
-// answer). So the backlog only has to remember *which* commands to send again, not how often.
+// DEL or counter bump (SET of a fresh token) may or may not have been applied; sending it again
+// is always safe: DEL is idempotent, and a counter only has to move on (a replay sends another
+// fresh token; an extra bump costs misses, never a wrong answer). So the backlog only has to
+// remember *which* commands to send again, not how often.
 //
 // Memory is bounded: identical commands are one entry, a function's generation bump covers
 // every entry of that function (so its DELs are dropped), and past `max_deletes` DELs a new one
@@ -34,7 +35,7 @@ class invalidation_backlog {
  public:
   // One command of a replay, and the record it confirms.
   struct command {
-    bool is_delete;  // DEL key; else INCR key
+    bool is_delete;  // DEL key; else SET key <fresh token>
     std::string key;
     std::uint64_t sequence;
   };
@@ -66,7 +67,7 @@ class invalidation_backlog {
     deletes_.try_emplace(std::move(key), delete_record{function_key, next_++});
   }
 
-  // An INCR of a generation: a tag's or a function's. A function's also makes its DELs moot.
+  // A bump of a counter: a tag's or a function's. A function's also makes its DELs moot.
   void add_bump(const std::string& key) {
     bumps_.insert_or_assign(key, next_++);
     // Linear, but rare: a failed clear(), or the first DEL past the bound for a function.

@@ -6,7 +6,7 @@
 #include <cachet/detail/hash.hpp>
 #include <cachet/detail/redis/backend_breaker.hpp>
 #include <cachet/detail/redis/backend_runtime.hpp>
-#include <cachet/detail/redis/store_envelope.hpp>
+#include <cachet/detail/redis/store_entry.hpp>
 #include <cachet/detail/store_settings.hpp>
 #include <cachet/error.hpp>
 #include <cachet/redis/error.hpp>
@@ -17,13 +17,18 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -50,15 +55,30 @@ inline constexpr bool is_awaitable = false;
 template <class T, class Executor>
 inline constexpr bool is_awaitable<boost::asio::awaitable<T, Executor>> = true;
 
-// The results of one cached function in Redis. See store_envelope.hpp for what is stored, and
-// cachet::redis for the key layout.
+// The results of one cached function in Redis. See store_entry.hpp for what is stored and the
+// scripts that read and write it, cachet::redis for the key layout.
 //
-// A read is one round trip, `MGET <value key> <fn key> <tag keys...>`: the reply holds the
-// entry and the current generations, which decide whether the entry is fresh and, on a miss,
-// stamp the new one. Misses on one key in this process are computed once (single flight); a
-// caller joins a computation only if it read the same generations, so an invalidation seen by
-// the caller is never answered with an older result. Redis failing never fails a call: the
-// function's result is returned and the failure counted (see backend_failed()).
+// A read is one round trip, the read script (EVALSHA) over the entry and its counters: a hit
+// returns the value; a miss returns the stamp the result will carry and a write permit, and the
+// miss's write is one more round trip, the write script, which stores the result only if neither
+// the permit nor a counter was touched since. Misses on one key in this process are computed once
+// (single flight); a caller joins a computation only if it read the same stamp and permit, so
+// an invalidation seen by the caller is never answered with an older result. A function that awaits
+// its own cache with the same arguments gets a cachet::error instead of waiting for itself
+// (is_own_load()). Redis failing never fails a call: the function's result is returned and the
+// failure counted (see backend_failed()).
+//
+// Why a confirmed invalidation is never undone: scripts run atomically, so an invalidation falls
+// before or after each of them. A result is computed after its read script ran. If the
+// invalidation came before that read, the computation saw the new data. If it came between the
+// read and the write script, a DEL (invalidate) has destroyed the permit, or a SET
+// (invalidate_tag, clear) has changed a token of the stamp, so the write is refused. If it came
+// after the write, it removes (DEL) or outdates (SET) what was written. An evicted permit refuses
+// the write too: a lost write, never a stale value. A permit kept for a second process is still
+// one no invalidation has touched since the first process's read, and each write checks its own
+// stamp, so sharing it changes none of the above. In the process, a caller joins a computation
+// only if it read the same stamp and the same permit: a DEL since the computation's read gives
+// the next read a new permit.
 //
 // Every Redis operation of a call asks the backend's breaker first (backend_breaker.hpp). One it
 // refuses is skipped, counted in backend_skipped: a read is a miss that is computed but not
@@ -98,7 +118,6 @@ class redis_store {
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("a cached call");
-    check_key(rt, key);
     std::string owned_key(key);
     const std::uint64_t epoch = rt.tag_epoch();
     // Skipped by the breaker: nothing else is asked of Redis, so no tag is rendered either. The
@@ -110,9 +129,9 @@ class redis_store {
     for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
     lookup found = rt.run(read(rt, owned_key, tags, std::move(t)));
     if (found.hit) return std::move(*found.hit);
-    if (found.gens.empty()) return load_unread(std::move(owned_key), epoch, load, false);
+    if (found.stamp.empty()) return load_unread(std::move(owned_key), epoch, load, false);
     found.epoch = epoch;
-    auto [joined, leading] = join_or_lead(owned_key, std::move(found));
+    auto [joined, leading] = join_or_lead(owned_key, std::move(found), /*blocking=*/true);
     if (!leading) return wait(*joined);
 
     leader lead{this, std::move(joined)};
@@ -126,7 +145,7 @@ class redis_store {
     }
     lead.succeed(*result);
     if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
-      rt.run(write(rt, f->key, std::move(w->envelope), std::move(w->permit)));
+      rt.run(write(rt, std::move(w->entry), std::move(w->admission)));
     }
     return std::move(*result);
   }
@@ -136,7 +155,6 @@ class redis_store {
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
                                                   Load load) {
     redis_runtime& rt = backend_->runtime();
-    check_key(rt, key);
     const std::uint64_t epoch = rt.tag_epoch();
     lookup found;
     ticket t = admit(rt);
@@ -146,15 +164,20 @@ class redis_store {
     }
     found.epoch = epoch;
     // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
-    std::pair<std::shared_ptr<flight>, bool> joined = join_or_lead(key, std::move(found));
-    if (!joined.second) co_return co_await wait_async(std::move(joined.first));
+    std::pair<std::shared_ptr<flight>, bool> joined =
+        join_or_lead(key, std::move(found), /*blocking=*/false);
+    if (!joined.second) {
+      const bool own = co_await is_own_load(*joined.first);
+      if (own) throw_recursion();
+      co_return co_await wait_async(std::move(joined.first));
+    }
 
     leader lead{this, std::move(joined.first)};
     const std::shared_ptr<flight>& f = lead.f;
     std::optional<Value> result;
     std::exception_ptr failure;
     try {
-      result.emplace(co_await run_load_async(load));
+      result.emplace(co_await lead_load(f, load));
     } catch (...) {
       failure = std::current_exception();
     }
@@ -162,13 +185,13 @@ class redis_store {
       lead.fail(failure);
       std::rethrow_exception(failure);
     }
-    if (f->gens.empty()) {
+    if (f->stamp.empty()) {
       lead.succeed_unwritten(*result);
       co_return std::move(*result);
     }
     lead.succeed(*result);
     std::optional<prepared_write> w = prepare_write(rt, f, *result, tags);
-    if (w) co_await on_io(rt, write(rt, f->key, std::move(w->envelope), std::move(w->permit)));
+    if (w) co_await on_io(rt, write(rt, std::move(w->entry), std::move(w->admission)));
     co_return std::move(*result);
   }
 
@@ -179,10 +202,11 @@ class redis_store {
     std::exception_ptr failure;
   };
 
-  // One MGET for every key and every generation they need; `load_at(i)` (Value or
+  // One pipelined round trip of read scripts, one per distinct key; `load_at(i)` (Value or
   // awaitable<Value>) computes the misses, one after the other; their results are written in
-  // one pipelined round trip. A key given twice is looked up and computed once. The first
-  // failure stops the batch and is thrown, once the results computed before it are written.
+  // one pipelined round trip of write scripts. A key given twice is looked up and computed once,
+  // and counted at each of its positions (a hit or a miss each). The first failure stops the
+  // batch and is thrown, once the results computed before it are written.
   template <class LoadAt>
   boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
       std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
@@ -215,7 +239,6 @@ class redis_store {
   std::optional<Value> peek(std::string_view key) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("peek");
-    check_key(rt, key);
     ticket t = admit(rt);
     if (!t.admitted()) return std::nullopt;
     return rt.run(find_stored(rt, std::string(key), false, std::move(t)));
@@ -224,7 +247,6 @@ class redis_store {
   // peek() for coroutines, on any executor.
   boost::asio::awaitable<std::optional<Value>> async_peek(std::string key) {
     redis_runtime& rt = backend_->runtime();
-    check_key(rt, key);
     ticket t = admit(rt);
     if (!t.admitted()) co_return std::nullopt;
     co_return co_await on_io(rt, find_stored(rt, std::move(key), false, std::move(t)));
@@ -236,7 +258,6 @@ class redis_store {
   std::optional<Value> stale(std::string_view key) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("a cached call");
-    check_key(rt, key);
     ticket t = admit(rt);
     if (!t.admitted()) return std::nullopt;
     return served(rt.run(find_stored(rt, std::string(key), true, std::move(t))));
@@ -245,7 +266,6 @@ class redis_store {
   // stale() for coroutines, on any executor.
   boost::asio::awaitable<std::optional<Value>> async_stale(std::string key) {
     redis_runtime& rt = backend_->runtime();
-    check_key(rt, key);
     ticket t = admit(rt);
     if (!t.admitted()) co_return std::nullopt;
     co_return served(co_await on_io(rt, find_stored(rt, std::move(key), true, std::move(t))));
@@ -261,8 +281,8 @@ class redis_store {
     rt.run(rt.delete_entry(value_key(rt, key), function_key(rt)));
   }
 
-  // Makes every entry of this function stale in O(1): its generation moves on. Fails, and is
-  // replayed, like erase().
+  // Makes every entry of this function stale in O(1): its counter gets a fresh token. Fails, and
+  // is replayed, like erase().
   void clear() {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("clear");
@@ -293,7 +313,8 @@ class redis_store {
  private:
   struct lookup {
     std::optional<Value> hit;
-    generations gens;         // empty when Redis was not read: nothing is written then
+    std::string stamp;        // empty without a permit (Redis was not read): nothing is written
+    std::string permit;       // the write permit the read script gave
     std::uint64_t epoch = 0;  // redis_runtime::tag_epoch() before the read
   };
 
@@ -315,12 +336,18 @@ class redis_store {
   };
 
   struct flight {
-    flight(std::string k, generations g, std::uint64_t e)
-        : key(std::move(k)), gens(std::move(g)), epoch(e) {}
+    flight(std::string k, std::string s, std::string p, std::uint64_t e)
+        : key(std::move(k)), stamp(std::move(s)), permit(std::move(p)), epoch(e) {}
     std::string key;
-    generations gens;
+    std::string stamp;
+    std::string permit;
     std::uint64_t epoch;
     std::thread::id leader = std::this_thread::get_id();
+    // A blocking call leads it: its thread runs nothing but the function until it is done.
+    bool led_blocking = false;
+    // Set (under m) as an async leader's load starts: the cancellation slot of the awaitable
+    // thread the load runs on, which names it to the coroutines that load awaits.
+    boost::asio::cancellation_slot load_slot;
     bool doomed = false;      // guarded by flights_mutex_
     std::size_t joiners = 0;  // guarded by flights_mutex_
     std::mutex m;
@@ -347,16 +374,22 @@ class redis_store {
     std::shared_ptr<flight> f;
     claim* c = nullptr;
 
-    bool joinable(const generations& gens, std::uint64_t epoch) const {
-      if (f) return !f->doomed && f->gens == gens && f->epoch == epoch;
-      return !c->doomed && gens.empty() && c->epoch == epoch;
+    // A caller that read another permit saw the entry deleted (an invalidate) since this
+    // computation's read: it must not get its result.
+    bool joinable(const lookup& found) const {
+      if (f) {
+        return !f->doomed && f->stamp == found.stamp && f->permit == found.permit &&
+               f->epoch == found.epoch;
+      }
+      return !c->doomed && found.stamp.empty() && c->epoch == found.epoch;
     }
 
     // A claim turns into a flight when the first caller joins it.
     std::shared_ptr<flight> join(const std::string& key) {
       if (!f) {
-        f = std::make_shared<flight>(key, generations{}, c->epoch);
+        f = std::make_shared<flight>(key, std::string(), std::string(), c->epoch);
         f->leader = c->leader;
+        f->led_blocking = true;
         c->joined = f;
       }
       ++f->joiners;
@@ -404,13 +437,20 @@ class redis_store {
     return value;
   }
 
-  // The time "fresh_until" is measured in (see store_envelope.hpp).
+  // The time `f` is measured in (see store_entry.hpp).
   std::int64_t now_ms() const {
     using std::chrono::duration_cast;
     using std::chrono::milliseconds;
     if (clock_ != nullptr)
       return duration_cast<milliseconds>(clock_->now().time_since_epoch()).count();
     return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
+  // How long a permit waits for its write: a load may take this long and still be stored. The
+  // ttl when longer, so that the permit of an entry that lives long does not shorten it.
+  std::int64_t load_window_ms() const {
+    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_);
+    return std::max<std::int64_t>(ttl.count(), 60'000);
   }
 
   // The one place that decides what a failed Redis operation means: the call goes on without
@@ -425,21 +465,7 @@ class redis_store {
     counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
   }
 
-  // Before any Redis operation, so that misuse is reported the same way whatever the breaker
-  // says, and never spends a half-open probe.
-  void check_key(const redis_runtime& rt, std::string_view key) const {
-    if (has_key_template_ &&
-        (key.starts_with("tag:") || key.starts_with("fn:") || key.starts_with("rate:"))) {
-      throw cachet::error("cachet::redis: the key \"" + std::string(key) +
-                          "\" would share Redis keys with cachet's counters and rate limits (" +
-                          rt.key_base() +
-                          "tag:..., fn:... and rate:...); start the key template with something "
-                          "else");
-    }
-  }
-
   std::string value_key(const redis_runtime& rt, std::string_view key) const {
-    check_key(rt, key);
     std::string out = rt.key_base();
     if (!has_key_template_) {
       out += name_;
@@ -452,50 +478,97 @@ class redis_store {
   // A function object has no name; its key template tells it from the others instead, so that
   // its clear() does not make every function object's entries stale.
   std::string function_key(const redis_runtime& rt) const {
-    return rt.key_base() + "fn:" + (name_.empty() ? key_template_ : name_);
+    return rt.counter_base() + "fn:" + (name_.empty() ? key_template_ : name_);
   }
 
   static std::string tag_key(const redis_runtime& rt, std::string_view tag) {
-    return rt.key_base() + "tag:" + std::string(tag);
+    return rt.counter_base() + "tag:" + std::string(tag);
   }
 
-  // A generation counter's value from an MGET reply: missing is 0.
-  static std::int64_t generation(const resp3::value& v) {
-    if (v.is_null()) return 0;
-    const std::string& text = v.as_string();
-    std::int64_t g = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), g);
-    if (ec != std::errc{} || end != text.data() + text.size()) {
-      throw cachet::error("cachet::redis: a generation counter holds \"" + text +
-                          "\", not an integer; something else wrote to cachet's keys");
-    }
-    return g;
+  // One script call of a pipeline.
+  struct script_call {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+  };
+
+  // The entry of `key`, then the counters it depends on: KEYS of both scripts.
+  std::vector<std::string> entry_keys(const redis_runtime& rt, std::string_view key,
+                                      const std::vector<std::string>& tags) const {
+    std::vector<std::string> keys;
+    keys.reserve(tags.size() + 2);
+    keys.push_back(value_key(rt, key));
+    keys.push_back(function_key(rt));
+    for (const auto& tag : tags) keys.push_back(tag_key(rt, tag));
+    return keys;
   }
 
-  // Classifies the entry slot of an MGET reply, counting what it finds.
-  void classify(const resp3::value& slot, const std::vector<std::string>& tags, lookup& out) {
-    if (slot.is_null()) {
-      return;
+  // One pipeline of `calls` by EVALSHA. Those the server has no script for yet (NOSCRIPT, so
+  // they did not run) go again by EVAL, in a second pipeline, which also caches the script.
+  static boost::asio::awaitable<std::vector<resp3::value>> run_script(
+      redis_runtime& rt, const resp3::script& script, const std::vector<script_call>& calls) {
+    resp3::request pipeline;
+    for (const script_call& c : calls) {
+      pipeline.push("EVALSHA", script.sha1(), c.keys.size(), c.keys, c.args);
     }
-    if (!slot.is_string()) {
-      counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
-      return;
+    std::vector<resp3::value> replies = co_await rt.client().exec(pipeline);
+    if (replies.size() != calls.size()) {
+      throw resp3::request_error(resp3::error::unexpected_reply,
+                                 "cachet::redis: a pipeline of scripts got the wrong number of "
+                                 "replies");
     }
-    switch (decode_envelope<Codec, Value>(slot.text, out.gens, tags, now_ms(), out.hit)) {
-      case envelope_state::fresh:
-        counts_.hits.fetch_add(1, std::memory_order_relaxed);
-        return;
-      case envelope_state::expired:
-        out.hit.reset();
-        counts_.expirations.fetch_add(1, std::memory_order_relaxed);
-        return;
-      case envelope_state::invalidated:
-        counts_.invalidations.fetch_add(1, std::memory_order_relaxed);
-        return;
-      case envelope_state::corrupt:
+    std::vector<std::size_t> unknown;
+    resp3::request again;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      if (replies[i].is_error() && replies[i].text.starts_with("NOSCRIPT")) {
+        unknown.push_back(i);
+        again.push("EVAL", script.source(), calls[i].keys.size(), calls[i].keys, calls[i].args);
+      }
+    }
+    if (unknown.empty()) co_return replies;
+    std::vector<resp3::value> retried = co_await rt.client().exec(again);
+    for (std::size_t k = 0; k < unknown.size() && k < retried.size(); ++k) {
+      replies[unknown[k]] = std::move(retried[k]);
+    }
+    co_return replies;
+  }
+
+  // A read that may decode, else the miss its reply describes, counting what it finds.
+  // Returns whether the hit could not be decoded (then the read is made again in reload mode).
+  bool classify(const resp3::value& reply, lookup& out) {
+    if (reply.is_error()) {
+      // OOM under noeviction, say: Redis answered, but this read gave no permit.
+      counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    const auto& parts = reply.as_array();
+    const std::int64_t status = parts.empty() ? 2 : parts[0].as_int();
+    if (status == 1 && parts.size() >= 2) {
+      try {
+        out.hit.emplace(codec_decode<Codec, Value>(parts[1].as_string()));
+      } catch (const std::exception&) {
+        // Whatever the codec throws on foreign input, the entry is unreadable, hence a miss.
         counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
-        return;
+        return true;
+      }
+      counts_.hits.fetch_add(1, std::memory_order_relaxed);
+      return false;
     }
+    if (status == 0 && parts.size() >= 4) {
+      out.stamp = parts[1].as_string();
+      out.permit = parts[2].as_string();
+      const std::string& why = parts[3].as_string();
+      if (why == "expired") {
+        counts_.expirations.fetch_add(1, std::memory_order_relaxed);
+      } else if (why == "invalidated") {
+        counts_.invalidations.fetch_add(1, std::memory_order_relaxed);
+      } else if (why == "malformed") {
+        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      }
+      return false;
+    }
+    // Not cachet's: the entry or a counter is of another type. Left as it is, and not written.
+    counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
 
   // A failed operation's verdict goes to the breaker before the call decides what it means.
@@ -504,55 +577,27 @@ class redis_store {
     backend_failed(e);
   }
 
-  boost::asio::awaitable<lookup> read(redis_runtime& rt, const std::string& key,
-                                      const std::vector<std::string>& tags, ticket t) {
-    std::vector<std::string> keys;
-    keys.reserve(tags.size() + 2);
-    keys.push_back(value_key(rt, key));
-    keys.push_back(function_key(rt));
-    for (const auto& tag : tags) keys.push_back(tag_key(rt, tag));
-    lookup out;
-    std::exception_ptr failure;
-    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
-    if (failure) {
-      operation_failed(t, failure);
-      co_return lookup{};
-    }
-    try {
-      resp3::value reply = co_await rt.client().exec("MGET", keys);
-      t.answered();
-      const auto& slots = reply.as_array();
-      if (slots.size() != keys.size()) {
-        throw resp3::request_error(resp3::error::unexpected_reply,
-                                   "cachet::redis: MGET answered with the wrong number of values");
-      }
-      for (std::size_t i = 1; i < slots.size(); ++i) out.gens.push_back(generation(slots[i]));
-      classify(slots[0], tags, out);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      operation_failed(t, failure);
-      co_return lookup{};
-    }
-    co_return out;
+  script_call read_call(const redis_runtime& rt, std::string_view key,
+                        const std::vector<std::string>& tags, const char* mode) {
+    return script_call{entry_keys(rt, key, tags),
+                       {mode, std::to_string(now_ms()), backend_->runtime().fresh_token(),
+                        std::to_string(load_window_ms()), rt.counter_base()}};
   }
 
+  boost::asio::awaitable<lookup> read(redis_runtime& rt, const std::string& key,
+                                      const std::vector<std::string>& tags, ticket t) {
+    std::vector<std::string> keys{key};
+    std::vector<std::vector<std::string>> tag_lists{tags};
+    std::vector<lookup> found = co_await read_many(rt, keys, tag_lists, std::move(t));
+    co_return std::move(found.front());
+  }
+
+  // The read script for each of `keys` (distinct), in one pipeline; those whose hit could not be
+  // decoded are read again in reload mode (a second pipeline), which gives them a permit.
   boost::asio::awaitable<std::vector<lookup>> read_many(
       redis_runtime& rt, const std::vector<std::string>& keys,
       const std::vector<std::vector<std::string>>& tags, ticket t) {
     const std::size_t n = keys.size();
-    std::vector<std::string> mget;
-    mget.reserve(n + 1);
-    for (const auto& key : keys) mget.push_back(value_key(rt, key));
-    mget.push_back(function_key(rt));
-    // Each distinct tag's counter is read once, whatever number of keys carry it.
-    boost::unordered_flat_map<std::string, std::size_t> tag_slot;
-    for (const auto& list : tags) {
-      for (const auto& tag : list) {
-        if (tag_slot.try_emplace(tag, mget.size()).second) mget.push_back(tag_key(rt, tag));
-      }
-    }
     std::vector<lookup> out(n);
     if (n == 0) co_return out;
     std::exception_ptr failure;
@@ -562,20 +607,23 @@ class redis_store {
       co_return out;
     }
     try {
-      resp3::value reply = co_await rt.client().exec("MGET", mget);
+      std::vector<script_call> calls;
+      calls.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) calls.push_back(read_call(rt, keys[i], tags[i], "load"));
+      std::vector<resp3::value> replies = co_await run_script(rt, read_entry_script(), calls);
       t.answered();
-      const auto& slots = reply.as_array();
-      if (slots.size() != mget.size()) {
-        throw resp3::request_error(resp3::error::unexpected_reply,
-                                   "cachet::redis: MGET answered with the wrong number of values");
-      }
-      std::vector<std::int64_t> counters(slots.size(), 0);
-      for (std::size_t i = n; i < slots.size(); ++i) counters[i] = generation(slots[i]);
+      std::vector<std::size_t> unreadable;
       for (std::size_t i = 0; i < n; ++i) {
-        out[i].gens.push_back(counters[n]);
-        for (const auto& tag : tags[i]) out[i].gens.push_back(counters[tag_slot.at(tag)]);
+        if (classify(replies[i], out[i])) unreadable.push_back(i);
       }
-      for (std::size_t i = 0; i < n; ++i) classify(slots[i], tags[i], out[i]);
+      if (!unreadable.empty()) {
+        std::vector<script_call> again;
+        for (std::size_t i : unreadable) again.push_back(read_call(rt, keys[i], tags[i], "reload"));
+        replies = co_await run_script(rt, read_entry_script(), again);
+        for (std::size_t k = 0; k < unreadable.size(); ++k) {
+          classify(replies[k], out[unreadable[k]]);
+        }
+      }
     } catch (...) {
       failure = std::current_exception();
     }
@@ -586,9 +634,8 @@ class redis_store {
     co_return out;
   }
 
-  // peek and stale know no tags: an entry is current if its function generation is, and every
-  // tag it was stamped with still holds its generation. `expired_too`: past "fresh_until" is
-  // found as well.
+  // peek and stale know no tags: the script checks the counters the entry's stamp names.
+  // `expired_too`: past `f`, but not by more than max_stale, is found as well.
   boost::asio::awaitable<std::optional<Value>> find_stored(redis_runtime& rt, std::string key,
                                                            bool expired_too, ticket t) {
     std::exception_ptr failure;
@@ -598,38 +645,40 @@ class redis_store {
       co_return std::nullopt;
     }
     try {
-      resp3::value stored = co_await rt.client().exec("GET", value_key(rt, key));
+      std::vector<script_call> calls{script_call{{value_key(rt, key)}, {rt.counter_base()}}};
+      std::vector<resp3::value> replies = co_await run_script(rt, peek_entry_script(), calls);
       t.answered();
-      if (stored.is_null()) co_return std::nullopt;
-      std::vector<std::string> tags = stamped_tags(stored.as_string());
-      lookup out;
-      std::vector<std::string> keys{function_key(rt)};
-      for (const auto& tag : tags) keys.push_back(tag_key(rt, tag));
-      resp3::value reply = co_await rt.client().exec("MGET", keys);
-      for (const auto& slot : reply.as_array()) out.gens.push_back(generation(slot));
-      switch (
-          decode_envelope<Codec, Value>(stored.as_string(), out.gens, tags, now_ms(), out.hit)) {
-        case envelope_state::fresh:
-          co_return std::move(out.hit);
-        case envelope_state::expired: {
-          // Redis drops the entry max_stale after its freshness by the server's clock; the
-          // store's own clock (an injected one, say) must agree that it is not older than that.
-          const std::int64_t oldest =
-              now_ms() - std::chrono::ceil<std::chrono::milliseconds>(max_stale_).count();
-          std::optional<Value> ignored;
-          if (expired_too &&
-              decode_envelope<Codec, Value>(stored.as_string(), out.gens, tags, oldest, ignored) !=
-                  envelope_state::expired) {
-            co_return std::move(out.hit);
-          }
-          co_return std::nullopt;
-        }
-        case envelope_state::invalidated:
-          co_return std::nullopt;
-        case envelope_state::corrupt:
+      const auto& parts = replies.front().as_array();
+      if (parts.empty() || parts[0].as_int() != 1 || parts.size() < 3) {
+        if (!parts.empty() && parts[0].as_int() == 2) {
           counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
-          co_return std::nullopt;
+        }
+        co_return std::nullopt;
       }
+      std::optional<Value> value;
+      try {
+        value.emplace(codec_decode<Codec, Value>(parts[1].as_string()));
+      } catch (const std::exception&) {
+        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+        co_return std::nullopt;
+      }
+      const std::string& fresh_until_text = parts[2].as_string();
+      if (fresh_until_text.empty()) co_return value;
+      std::int64_t fresh_until = 0;
+      auto [end, ec] = std::from_chars(
+          fresh_until_text.data(), fresh_until_text.data() + fresh_until_text.size(), fresh_until);
+      if (ec != std::errc{} || end != fresh_until_text.data() + fresh_until_text.size()) {
+        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+        co_return std::nullopt;
+      }
+      const std::int64_t now = now_ms();
+      if (now < fresh_until) co_return value;
+      // Redis drops the entry max_stale after its freshness by the server's clock; the store's
+      // own clock (an injected one, say) must agree that it is not older than that.
+      const std::int64_t oldest =
+          now - std::chrono::ceil<std::chrono::milliseconds>(max_stale_).count();
+      if (expired_too && oldest < fresh_until) co_return value;
+      co_return std::nullopt;
     } catch (...) {
       failure = std::current_exception();
     }
@@ -637,49 +686,47 @@ class redis_store {
     co_return std::nullopt;
   }
 
-  static std::vector<std::string> stamped_tags(std::string_view text) {
+  // What the write script of one result needs.
+  struct entry_write {
+    std::string key;
     std::vector<std::string> tags;
-    boost::json::error_code ec;
-    const boost::json::value parsed = boost::json::parse(text, ec);
-    if (ec || !parsed.is_object()) return tags;
-    const boost::json::value* stamps = parsed.get_object().if_contains("tags");
-    if (stamps == nullptr || !stamps->is_object()) return tags;
-    for (const auto& item : stamps->get_object()) tags.emplace_back(item.key());
-    return tags;
-  }
+    std::string stamp;
+    std::string permit;
+    std::string value;
+    std::string fresh_until;  // empty without fail_safe
+  };
 
-  void push_set(resp3::request& r, const redis_runtime& rt, std::string_view key,
-                const std::string& envelope) const {
-    const std::string final_key = value_key(rt, key);
-    if (ttl_.count() > 0) {
-      // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
-      // fail_safe the entry outlives its freshness by max_stale, for stale().
-      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_).count();
-      r.push("SET", final_key, envelope, "PX", ms);
-    } else {
-      r.push("SET", final_key, envelope);
-    }
+  script_call write_call(const redis_runtime& rt, const entry_write& w) const {
+    // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
+    // fail_safe the entry outlives its freshness by max_stale, for stale().
+    const std::int64_t px =
+        ttl_.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_).count()
+                         : 0;
+    return script_call{
+        entry_keys(rt, w.key, w.tags),
+        {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px), rt.counter_base()}};
   }
 
   // Encoding happens before any write is sent; a value that cannot be encoded is not stored
   // (and counted like a failed write), the call still returns it.
-  std::string encode(const Value& value, const generations& gens,
-                     const std::vector<std::string>& tags) {
+  std::optional<entry_write> encode(const Value& value, const std::shared_ptr<flight>& f,
+                                    const std::vector<std::string>& tags) {
     try {
-      std::optional<std::int64_t> fresh_until;
+      entry_write w{f->key, tags, f->stamp, f->permit, encode_entry_value<Codec>(value), {}};
       if (max_stale_.count() > 0) {
-        fresh_until = now_ms() + std::chrono::ceil<std::chrono::milliseconds>(ttl_).count();
+        w.fresh_until =
+            std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(ttl_).count());
       }
-      return encode_envelope<Codec, Value>(value, gens, tags, fresh_until);
+      return w;
     } catch (...) {
       backend_failed(std::current_exception());
-      return {};
+      return std::nullopt;
     }
   }
 
   struct prepared_write {
-    std::string envelope;
-    ticket permit;
+    entry_write entry;
+    ticket admission;  // the breaker's leave for the write
   };
 
   // What the leader of `f` writes: nothing if the flight may not write, the value cannot be
@@ -688,23 +735,25 @@ class redis_store {
                                               const Value& value,
                                               const std::vector<std::string>& tags) {
     if (!may_write(f)) return std::nullopt;
-    std::string envelope = encode(value, f->gens, tags);
-    if (envelope.empty()) return std::nullopt;
+    std::optional<entry_write> w = encode(value, f, tags);
+    if (!w) return std::nullopt;
     ticket permit = admit(rt);
     if (!permit.admitted()) return std::nullopt;
-    return prepared_write{std::move(envelope), std::move(permit)};
+    return prepared_write{std::move(*w), std::move(permit)};
   }
 
-  boost::asio::awaitable<void> write(redis_runtime& rt, std::string key, std::string envelope,
-                                     ticket t) {
-    resp3::request r;
-    push_set(r, rt, key, envelope);
-    co_await write_pipeline(rt, std::move(r), std::move(t));
+  boost::asio::awaitable<void> write(redis_runtime& rt, entry_write w, ticket t) {
+    std::vector<entry_write> writes;
+    writes.push_back(std::move(w));
+    co_await write_many(rt, std::move(writes), std::move(t));
   }
 
-  // An error reply (OOM under maxmemory, say) fails the write but proves Redis answers: it is
-  // counted in backend_errors and is no failure for the breaker.
-  boost::asio::awaitable<void> write_pipeline(redis_runtime& rt, resp3::request r, ticket t) {
+  // The write scripts of `writes`, in one pipeline. A refused write (an invalidation came
+  // between the read and the write) is no error. An error reply (OOM under maxmemory, say) fails
+  // the write but proves Redis answers: it is counted in backend_errors and is no failure for
+  // the breaker.
+  boost::asio::awaitable<void> write_many(redis_runtime& rt, std::vector<entry_write> writes,
+                                          ticket t) {
     std::exception_ptr failure;
     if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
     if (failure) {
@@ -712,7 +761,10 @@ class redis_store {
       co_return;
     }
     try {
-      std::vector<resp3::value> replies = co_await rt.client().exec(r);
+      std::vector<script_call> calls;
+      calls.reserve(writes.size());
+      for (const entry_write& w : writes) calls.push_back(write_call(rt, w));
+      std::vector<resp3::value> replies = co_await run_script(rt, write_entry_script(), calls);
       t.answered();
       for (const auto& reply : replies) {
         if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
@@ -725,14 +777,17 @@ class redis_store {
 
   // Misses are counted here, under the lock that publishes flights, so that once `misses`
   // reaches N every one of N callers has led or joined a flight.
-  std::pair<std::shared_ptr<flight>, bool> join_or_lead(const std::string& key, lookup found) {
+  std::pair<std::shared_ptr<flight>, bool> join_or_lead(const std::string& key, lookup found,
+                                                        bool blocking) {
     std::lock_guard lock(flights_mutex_);
     count_locked(counts_.misses);
     auto it = flights_.find(key);
-    if (it != flights_.end() && it->second.joinable(found.gens, found.epoch)) {
+    if (it != flights_.end() && it->second.joinable(found)) {
       return {it->second.join(key), false};
     }
-    auto f = std::make_shared<flight>(key, std::move(found.gens), found.epoch);
+    auto f =
+        std::make_shared<flight>(key, std::move(found.stamp), std::move(found.permit), found.epoch);
+    f->led_blocking = blocking;
     if (it != flights_.end()) {
       // The older flight (or claim) still answers its waiters but no longer writes.
       it->second = flight_entry{f};
@@ -759,7 +814,9 @@ class redis_store {
       count_locked(counts_.misses);
       if (skipped) count_locked(counts_.unread_skips);
       auto [it, entered] = flights_.try_emplace(key);
-      if (!entered && it->second.joinable(generations{}, epoch)) {
+      lookup unread;
+      unread.epoch = epoch;
+      if (!entered && it->second.joinable(unread)) {
         joined = it->second.join(key);
       } else {
         it->second = flight_entry{nullptr, &mine};  // an older one still answers its waiters
@@ -792,7 +849,7 @@ class redis_store {
   }
 
   bool may_write(const std::shared_ptr<flight>& f) {
-    if (f->gens.empty()) return false;  // Redis was not readable: it is not written either
+    if (f->stamp.empty()) return false;  // no permit: Redis was not read, it is not written
     std::lock_guard lock(flights_mutex_);
     auto it = flights_.find(f->key);
     return it != flights_.end() && it->second.f == f && !f->doomed;
@@ -874,11 +931,7 @@ class redis_store {
   }
 
   static Value wait(flight& f) {
-    if (f.leader == std::this_thread::get_id()) {
-      throw cachet::error(
-          "cachet::cached: the function called its own cache with the same arguments while "
-          "computing them, which would wait for itself forever; break the recursion");
-    }
+    if (f.leader == std::this_thread::get_id()) throw_recursion();
     {
       std::unique_lock lock(f.m);
       f.done_cv.wait(lock, [&] { return f.done; });
@@ -907,8 +960,9 @@ class redis_store {
   }
 
   // The batches of async_get_or_load_many and async_settle_many. `may_load` is empty when every
-  // position may load. A position that repeats an earlier key shares its outcome (only its value,
-  // if it may not load itself).
+  // position may load. Each distinct key is read once; a position that repeats an earlier key
+  // shares its outcome (only its value, if it may not load itself). Every position counts as one
+  // hit or one miss, repeats included.
   template <class LoadAt>
   boost::asio::awaitable<std::vector<batch_outcome>> run_batch(
       std::vector<std::string> keys, std::vector<std::vector<std::string>> tags,
@@ -919,33 +973,63 @@ class redis_store {
           "pass as many as keys");
     }
     redis_runtime& rt = backend_->runtime();
-    for (const std::string& key : keys) check_key(rt, key);
     const std::size_t n = keys.size();
     std::vector<batch_outcome> outcomes(n);
     const std::uint64_t epoch = rt.tag_epoch();
-    std::vector<lookup> found(n);
+
+    std::vector<std::string> distinct_keys;
+    std::vector<std::vector<std::string>> distinct_tags;
+    std::vector<std::size_t> slot(n);   // position -> its key in distinct_keys
+    std::vector<std::size_t> last_use;  // distinct key -> its last position
+    {
+      boost::unordered_flat_map<std::string_view, std::size_t, string_hash, std::equal_to<>> seen;
+      for (std::size_t i = 0; i < n; ++i) {
+        auto [it, first] = seen.try_emplace(keys[i], distinct_keys.size());
+        if (first) {
+          distinct_keys.push_back(keys[i]);
+          distinct_tags.push_back(tags[i]);
+          last_use.push_back(i);
+        }
+        slot[i] = it->second;
+        last_use[it->second] = i;
+      }
+    }
+    std::vector<lookup> found(distinct_keys.size());
     ticket t = n == 0 ? ticket() : admit(rt);
-    if (t.admitted()) found = co_await on_io(rt, read_many(rt, keys, tags, std::move(t)));
+    if (t.admitted()) {
+      found = co_await on_io(rt, read_many(rt, distinct_keys, distinct_tags, std::move(t)));
+    }
     for (lookup& l : found) l.epoch = epoch;
 
     struct pending_write {
       std::shared_ptr<flight> f;
-      std::string envelope;
+      entry_write entry;
     };
     std::vector<pending_write> writes;
     std::vector<std::unique_ptr<leader>> led;  // retired when this returns, after the writes
+    std::vector<bool> visited(distinct_keys.size(), false);
     boost::unordered_flat_map<std::string_view, std::size_t, string_hash, std::equal_to<>>
         first_index;
     bool stopped = false;
     for (std::size_t i = 0; i < n && !stopped; ++i) {
       batch_outcome& outcome = outcomes[i];
-      if (found[i].hit) {
-        outcome.value = std::move(found[i].hit);
+      lookup& l = found[slot[i]];
+      const bool repeat = visited[slot[i]];
+      visited[slot[i]] = true;
+      if (l.hit) {
+        // The read counted the first position's hit.
+        if (repeat) counts_.hits.fetch_add(1, std::memory_order_relaxed);
+        if (last_use[slot[i]] == i) {
+          outcome.value = std::move(l.hit);
+        } else {
+          outcome.value = l.hit;
+        }
         continue;
       }
       const bool loads = may_load.empty() || may_load[i];
       if (auto first = first_index.find(keys[i]); first != first_index.end()) {
         // computed (or read) for an earlier position
+        count_miss();
         if (loads) {
           outcome = outcomes[first->second];
         } else {
@@ -953,13 +1037,19 @@ class redis_store {
         }
         continue;
       }
-      if (!loads) continue;
+      if (!loads) {
+        count_miss();
+        continue;
+      }
       first_index.emplace(keys[i], i);
-      std::pair<std::shared_ptr<flight>, bool> joined = join_or_lead(keys[i], std::move(found[i]));
+      std::pair<std::shared_ptr<flight>, bool> joined =
+          join_or_lead(keys[i], std::move(l), /*blocking=*/false);
       std::shared_ptr<flight> f = std::move(joined.first);
       if (!joined.second) {
         // The helper rethrows the leader's exception, which is this position's answer too.
         try {
+          const bool own = co_await is_own_load(*f);
+          if (own) throw_recursion();
           outcome.value.emplace(co_await wait_async(f));
         } catch (...) {
           outcome.failure = std::current_exception();
@@ -969,7 +1059,8 @@ class redis_store {
       }
       led.push_back(std::make_unique<leader>(this, f));
       try {
-        outcome.value.emplace(co_await run_load_async([&] { return load_at(i); }));
+        auto load_here = [&] { return load_at(i); };
+        outcome.value.emplace(co_await lead_load(f, load_here));
       } catch (...) {
         outcome.failure = std::current_exception();
       }
@@ -980,21 +1071,87 @@ class redis_store {
       }
       led.back()->succeed(*outcome.value);
       if (may_write(f)) {
-        std::string envelope = encode(*outcome.value, f->gens, tags[i]);
-        if (!envelope.empty()) writes.push_back({f, std::move(envelope)});
+        if (std::optional<entry_write> w = encode(*outcome.value, f, tags[i])) {
+          writes.push_back({f, std::move(*w)});
+        }
       }
     }
     // Results computed before a failure are still worth keeping.
     if (!writes.empty()) {
       ticket permit = admit(rt);
       if (permit.admitted()) {
-        resp3::request pipeline;
-        for (const pending_write& w : writes) push_set(pipeline, rt, w.f->key, w.envelope);
-        co_await on_io(rt, write_pipeline(rt, std::move(pipeline), std::move(permit)));
+        std::vector<entry_write> entries;
+        entries.reserve(writes.size());
+        for (pending_write& w : writes) entries.push_back(std::move(w.entry));
+        co_await on_io(rt, write_many(rt, std::move(entries), std::move(permit)));
       }
     }
     led.clear();
     co_return outcomes;
+  }
+
+  // A miss that leads or joins no flight (a position of a batch that shares another's).
+  void count_miss() {
+    std::lock_guard lock(flights_mutex_);
+    count_locked(counts_.misses);
+  }
+
+  [[noreturn]] static void throw_recursion() {
+    throw cachet::error(
+        "cachet::cached: the function called its own cache with the same arguments while "
+        "computing them, which would wait for itself forever; break the recursion");
+  }
+
+  // Whether the coroutine about to wait for `f` is part of f's own computation, which would
+  // then wait for itself. A blocking leader's thread runs nothing but its function until the
+  // flight is done (a coroutine function on a private io_context), so a coroutine on that thread
+  // is part of it. An async leader's load runs on an awaitable thread of its own (lead_load()),
+  // and every coroutine it awaits shares that thread's cancellation state.
+  static boost::asio::awaitable<bool> is_own_load(flight& f) {
+    const boost::asio::cancellation_state state =
+        co_await boost::asio::this_coro::cancellation_state;
+    const boost::asio::cancellation_slot mine = state.slot();
+    bool own = false;
+    {
+      std::lock_guard lock(f.m);
+      if (!f.done) {
+        own = f.led_blocking ? f.leader == std::this_thread::get_id()
+                             : mine.is_connected() && mine == f.load_slot;
+      }
+    }
+    co_return own;
+  }
+
+  // An async leader runs a coroutine function on an awaitable thread of its own, spawned on its
+  // executor with a cancellation slot of its own, and records that thread's slot in the flight
+  // (see is_own_load()). The slot is the flight's, not the caller's: cancelling the caller does
+  // not cancel the load, which other callers may be waiting for. A plain function runs right
+  // here, on the thread that entered the flight, where a blocking call it makes to its own cache
+  // is recognised as recursion (wait()).
+  template <class Load>
+  static boost::asio::awaitable<Value> lead_load(std::shared_ptr<flight> f, Load& load) {
+    if constexpr (is_awaitable<std::invoke_result_t<Load&>>) {
+      boost::asio::cancellation_signal own_signal;
+      const auto executor = co_await boost::asio::this_coro::executor;
+      auto token =
+          boost::asio::bind_cancellation_slot(own_signal.slot(), boost::asio::use_awaitable);
+      boost::asio::awaitable<Value> spawned =
+          boost::asio::co_spawn(executor, run_recorded(std::move(f), load), token);
+      co_return co_await std::move(spawned);
+    } else {
+      co_return load();
+    }
+  }
+
+  template <class Load>
+  static boost::asio::awaitable<Value> run_recorded(std::shared_ptr<flight> f, Load& load) {
+    const boost::asio::cancellation_state state =
+        co_await boost::asio::this_coro::cancellation_state;
+    {
+      std::lock_guard lock(f->m);
+      f->load_slot = state.slot();
+    }
+    co_return co_await load();
   }
 
   // Redis operations of coroutines run on the backend's I/O thread, like those of blocking
@@ -1025,15 +1182,6 @@ class redis_store {
       return std::move(*value);
     } else {
       return load(key);
-    }
-  }
-
-  template <class Load>
-  static boost::asio::awaitable<Value> run_load_async(Load&& load) {
-    if constexpr (is_awaitable<std::invoke_result_t<Load&>>) {
-      co_return co_await load();
-    } else {
-      co_return load();
     }
   }
 

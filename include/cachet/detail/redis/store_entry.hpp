@@ -1,0 +1,194 @@
+#ifndef CACHET_DETAIL_REDIS_STORE_ENTRY_HPP
+#define CACHET_DETAIL_REDIS_STORE_ENTRY_HPP
+
+// How the Redis backend stores one result, and the two Lua scripts that read and write it.
+//
+// An entry, `<prefix>:v<schema>:<key>`, is a hash that other languages can read:
+//
+//     v   the result as the codec writes it (JSON text for json_codec)
+//     g   its stamp: the counters it depends on and the tokens they held before the result was
+//         computed, one line each, "fn:<function>=<token>\n" then "tag:<tag>=<token>\n" in the
+//         order of the function's tags
+//     f   with cachet::fail_safe: until when it is fresh (see below)
+//     p   a write permit: the token of a miss whose result may be written here
+//
+// Counters, `<prefix>:v<schema>#fn:<function>` and `#tag:<tag>`, hold tokens that never repeat
+// (redis_runtime::fresh_token()): invalidate_tag and clear() SET a fresh one. An entry is current
+// while every counter named in `g` still holds the token written there. A counter that is gone
+// (evicted, never created) holds no token, so it matches no stamp: losing one costs misses and
+// never revives an entry. The read script creates a missing counter with a fresh token in the
+// same step, so that the entry a miss then writes has a real stamp.
+//
+// The read script, in `load` mode, either returns the value (current and, with `f`, fresh), or
+// makes the read a miss: it puts a permit `p` on the entry (keeping one already there, so that
+// misses of several processes on one key do not refuse each other's writes) and returns it with
+// the stamp. The write script stores the result only if the entry still holds that permit and
+// every counter still holds the stamp's token; it then replaces the hash (DEL, HSET v g [f]), so
+// the permit is spent. invalidate(key) is a DEL: it destroys the permit with the entry.
+//
+// Why that makes a confirmed invalidation final: see redis_store (store.hpp).
+//
+// With cachet::fail_safe (store_settings::max_stale > 0, and a ttl), `f` holds the milliseconds
+// since the epoch of the store's clock (the system clock unless cachet::options::clock gives
+// one, which only tests should, since other processes read the entry) until which it is fresh;
+// Redis keeps the entry max_stale longer than its ttl. Past `f` a call misses (and recomputes);
+// stale() still serves it while it is current and not older than max_stale.
+
+#include <cachet/codec.hpp>
+#include <cachet/error.hpp>
+#include <cachet/redis/script.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace cachet::detail {
+
+// Boost.JSON writes the bytes of a string as they are, and then cannot parse invalid UTF-8
+// back: such an entry would be written on every call and never read.
+inline bool valid_utf8(std::string_view text) noexcept {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const std::size_t length = lead < 0x80           ? 1
+                               : (lead >> 5) == 0x6  ? 2
+                               : (lead >> 4) == 0xE  ? 3
+                               : (lead >> 3) == 0x1E ? 4
+                                                     : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+// The text of field `v`.
+// \throws cachet::error when json_codec's text is not UTF-8 (it could not be read back).
+template <class Codec, class Value>
+std::string encode_entry_value(const Value& value) {
+  std::string text = codec_encode<Codec>(value);
+  if (is_json_codec<Codec> && !valid_utf8(text)) {
+    throw cachet::error(
+        "cachet::redis: the result holds a string that is not UTF-8, which JSON cannot carry; "
+        "it was not stored (use a codec<> that writes text, e.g. base64)");
+  }
+  return text;
+}
+
+// The stamp of the counters KEYS[first..], "<name>=<token>\n" each, <name> being the key past
+// `base`. A missing counter is created with `token`, or, without one, makes it false. A counter
+// that is not a string makes it nil.
+inline constexpr std::string_view stamp_lua = R"lua(
+local function stamp(first, base, token)
+  local lines = {}
+  for i = first, #KEYS do
+    local current = redis.pcall('GET', KEYS[i])
+    if type(current) == 'table' then return nil end
+    if not current then
+      if not token then return false end
+      redis.call('SET', KEYS[i], token)
+      current = token
+    end
+    lines[#lines + 1] = string.sub(KEYS[i], #base + 1) .. '=' .. current .. '\n'
+  end
+  return table.concat(lines)
+end
+)lua";
+
+// KEYS: the entry, its function's counter, its tags' counters. ARGV: mode, now (ms), a fresh
+// token, the load window (ms), the counters' base. Modes: `load` (a call), `reload` (a call
+// whose hit could not be decoded: a miss whatever the entry holds).
+// Returns {1, v, f or ''} for a hit; {0, stamp, permit, why} for a miss with a permit, why being
+// missing, invalidated, expired, malformed (`f` is no number) or unreadable; {2} when the entry or
+// a counter is not of cachet's types (left as it is: nothing is written).
+inline const std::string& read_entry_lua() {
+  static const std::string source = std::string(stamp_lua) + R"lua(
+local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'hash' and kind ~= 'none' then return {2} end
+local expected = stamp(2, base, token)
+if not expected then return {2} end
+local e = {}
+if kind == 'hash' then e = redis.call('HMGET', KEYS[1], 'v', 'g', 'f', 'p') end
+local why = 'missing'
+if e[1] and e[2] then
+  if e[2] ~= expected then
+    why = 'invalidated'
+  elseif e[3] and not tonumber(e[3]) then
+    why = 'malformed'
+  elseif e[3] and tonumber(e[3]) <= now then
+    why = 'expired'
+  elseif mode == 'load' then
+    return {1, e[1], e[3] or ''}
+  else
+    why = 'unreadable'
+  end
+end
+local permit = e[4]
+if not permit then
+  permit = token
+  redis.call('HSET', KEYS[1], 'p', permit)
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if kind == 'none' or (ttl >= 0 and ttl < window) then redis.call('PEXPIRE', KEYS[1], window) end
+return {0, expected, permit, why}
+)lua";
+  return source;
+}
+
+// peek() and stale(): the value if the entry is current, whatever `f` says, without a permit.
+// Writes nothing (so it runs under maxmemory too); the counters are those `g` names, under
+// ARGV[1], the counters' base. KEYS: the entry. Returns {1, v, f or ''}, {0} for nothing, or {2}
+// when the entry is not a hash.
+inline constexpr std::string_view peek_entry_lua = R"lua(#!lua flags=no-writes
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return {0} end
+if kind ~= 'hash' then return {2} end
+local e = redis.call('HMGET', KEYS[1], 'v', 'g', 'f')
+if not e[1] or not e[2] then return {0} end
+for name, held in string.gmatch(e[2], '([^\n]*)=(%x*)\n') do
+  if redis.pcall('GET', ARGV[1] .. name) ~= held then return {0} end
+end
+return {1, e[1], e[3] or ''}
+)lua";
+
+// KEYS: the entry, its counters as for the read. ARGV: the permit, the stamp, v, f ('' for
+// none), the entry's ttl in ms (0 for none), the counters' base. Returns 1 when written, 0 when
+// refused (the permit is gone or another's, or a counter moved on).
+inline const std::string& write_entry_lua() {
+  static const std::string source = std::string(stamp_lua) + R"lua(
+local permit = redis.pcall('HGET', KEYS[1], 'p')
+if type(permit) == 'table' or permit ~= ARGV[1] then return 0 end
+if stamp(2, ARGV[6], nil) ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+if ARGV[4] == '' then
+  redis.call('HSET', KEYS[1], 'v', ARGV[3], 'g', ARGV[2])
+else
+  redis.call('HSET', KEYS[1], 'v', ARGV[3], 'g', ARGV[2], 'f', ARGV[4])
+end
+if ARGV[5] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
+return 1
+)lua";
+  return source;
+}
+
+inline const resp3::script& read_entry_script() {
+  static const resp3::script s{read_entry_lua()};
+  return s;
+}
+
+inline const resp3::script& peek_entry_script() {
+  static const resp3::script s{std::string(peek_entry_lua)};
+  return s;
+}
+
+inline const resp3::script& write_entry_script() {
+  static const resp3::script s{write_entry_lua()};
+  return s;
+}
+
+}  // namespace cachet::detail
+
+#endif
