@@ -76,12 +76,12 @@ class data_connection {
 
 /// The Redis key of the generation counter of `tag` on a backend with `prefix` (schema 1).
 inline std::string tag_counter_key(const std::string& prefix, std::string_view tag) {
-  return prefix + ":v1:tag:" + std::string(tag);
+  return prefix + ":v1#tag:" + std::string(tag);
 }
 
 /// The Redis key of the generation counter (clear()) of the function named `function`.
 inline std::string function_counter_key(const std::string& prefix, std::string_view function) {
-  return prefix + ":v1:fn:" + std::string(function);
+  return prefix + ":v1#fn:" + std::string(function);
 }
 
 }  // namespace cachet_test
