@@ -477,9 +477,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   ///
   /// Each argument is one call for the policies. rate_limit checks every argument, in order,
   /// before the one lookup; an argument over the limit is neither looked up nor computed (with
-  /// serve_cached it is looked up in the same round trip, and a fresh value answers it). Each miss's
-  /// function call goes through circuit_breaker and retry as a call's does, one after the other.
-  /// Every argument is settled: the results computed are stored even when another argument
+  /// serve_cached it is looked up in the same round trip, and a fresh value answers it). Each
+  /// miss's function call goes through circuit_breaker and retry as a call's does, one after the
+  /// other. Every argument is settled: the results computed are stored even when another argument
   /// failed, and fail_safe answers a failed one (limited, circuit_open, or the function's
   /// exception) with its stale value, one more lookup for each. If an argument is still
   /// unanswered, the batch throws its failure (the first in argument order); calling again then

@@ -166,8 +166,7 @@ void expect_nothing_wrong_stored(const std::string& url, cachet::redis& backend)
     if (stored.is_null()) continue;  // expired, deleted, or only a miss's permit
     const int k = std::stoi(name.substr(base.size() + 3));
     EXPECT_FALSE(app::fails(k)) << name << " holds " << stored.as_string();
-    EXPECT_EQ(boost::json::parse(stored.as_string()), boost::json::value(app::value_of(k)))
-        << name;
+    EXPECT_EQ(boost::json::parse(stored.as_string()), boost::json::value(app::value_of(k))) << name;
   }
 }
 
