@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ clang libclang-rt-14-dev libgtest-dev libbenchmark-dev
-          libboost1.81-dev libboost-json1.81-dev redis-server redis-tools python3)
+          libboost1.81-dev libboost-json1.81-dev redis-server redis-tools python3
+          libssl-dev openssl prometheus-cpp-dev libhiredis-dev)
 
 missing=()
 for p in "${packages[@]}"; do
