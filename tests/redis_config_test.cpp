@@ -3,12 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
 using cachet::resp3::config;
+
+void expect_unusable(const config& cfg, const std::string& needle);
 
 // Expects from_url to throw request_error(invalid_url) whose message contains `needle`.
 void expect_invalid(const std::string& url, const std::string& needle) {
@@ -86,7 +91,6 @@ TEST(RedisConfig, TrailingSlashMeansDefaultDatabase) {
 
 TEST(RedisConfig, RejectsBadInputWithAReason) {
   expect_invalid("http://h", "must start with redis://");
-  expect_invalid("rediss://h", "TLS");
   expect_invalid("", "must start with redis://");
   expect_invalid("redis://", "host is missing");
   expect_invalid("redis://:6379", "host is missing");
@@ -99,11 +103,125 @@ TEST(RedisConfig, RejectsBadInputWithAReason) {
   expect_invalid("redis://h/x", "database \"x\"");
   expect_invalid("redis://h/-3", "database \"-3\"");
   expect_invalid("redis://h/1/2", "database \"1/2\"");
-  expect_invalid("redis://h?db=1", "query");
+  expect_invalid("redis://h?db=1", "query parameters are TLS options: use rediss://");
   expect_invalid("redis://[::1", "']'");
   expect_invalid("redis://[::1]x", "after the host");
   expect_invalid("redis://u:p%4@h", "percent-escape in the password");
   expect_invalid("redis://u%zz@h", "percent-escape in the user name");
+}
+
+// One URL and every field it must set; fields not listed keep their defaults.
+struct url_case {
+  std::string url;
+  std::string host = "localhost";
+  std::uint16_t port = 6379;
+  std::string username = {};
+  std::string password = {};
+  int database = 0;
+  bool tls = false;
+  bool verify_peer = true;
+  std::string ca_file = {};
+  std::string cert_file = {};
+  std::string key_file = {};
+  std::string sni = {};
+  std::vector<std::pair<std::string, std::uint16_t>> sentinels = {};
+  std::string master_name = {};
+};
+
+TEST(RedisConfig, TlsAndSentinelUrls) {
+  const url_case cases[] = {
+      {.url = "rediss://cache.example", .host = "cache.example", .tls = true},
+      {.url = "rediss://user:pw@cache.example:6380/0?ca=/etc/ssl/ca.pem",
+       .host = "cache.example",
+       .port = 6380,
+       .username = "user",
+       .password = "pw",
+       .tls = true,
+       .ca_file = "/etc/ssl/ca.pem"},
+      {.url = "rediss://h:1/2?ca=%2Ftmp%2Fa%20b.pem&cert=c.pem&key=k.pem&sni=redis.internal",
+       .host = "h",
+       .port = 1,
+       .database = 2,
+       .tls = true,
+       .ca_file = "/tmp/a b.pem",
+       .cert_file = "c.pem",
+       .key_file = "k.pem",
+       .sni = "redis.internal"},
+      {.url = "rediss://[::1]:6390?verify=no",
+       .host = "::1",
+       .port = 6390,
+       .tls = true,
+       .verify_peer = false},
+      {.url = "rediss://h?verify=yes", .host = "h", .tls = true},
+      {.url = "redis-sentinel://s1:26379,s2:26380/mymaster",
+       .sentinels = {{"s1", 26379}, {"s2", 26380}},
+       .master_name = "mymaster"},
+      {.url = "redis-sentinel://s1/mymaster",
+       .sentinels = {{"s1", 26379}},
+       .master_name = "mymaster"},
+      {.url = "redis-sentinel://app:pw@[::1]:5000,s2/my%20master/3?ca=ca.pem",
+       .username = "app",
+       .password = "pw",
+       .database = 3,
+       .tls = true,
+       .ca_file = "ca.pem",
+       .sentinels = {{"::1", 5000}, {"s2", 26379}},
+       .master_name = "my master"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.url);
+    const auto cfg = config::from_url(c.url);
+    EXPECT_EQ(cfg.host, c.host);
+    EXPECT_EQ(cfg.port, c.port);
+    EXPECT_EQ(cfg.username, c.username);
+    EXPECT_EQ(cfg.password, c.password);
+    EXPECT_EQ(cfg.database, c.database);
+    EXPECT_EQ(cfg.tls.enabled, c.tls);
+    EXPECT_EQ(cfg.tls.verify_peer, c.verify_peer);
+    EXPECT_EQ(cfg.tls.ca_file, c.ca_file);
+    EXPECT_EQ(cfg.tls.cert_file, c.cert_file);
+    EXPECT_EQ(cfg.tls.key_file, c.key_file);
+    EXPECT_EQ(cfg.tls.sni, c.sni);
+    std::vector<std::pair<std::string, std::uint16_t>> sentinels;
+    for (const auto& s : cfg.sentinel.addresses) sentinels.emplace_back(s.host, s.port);
+    EXPECT_EQ(sentinels, c.sentinels);
+    EXPECT_EQ(cfg.sentinel.master_name, c.master_name);
+    EXPECT_NO_THROW(cfg.require_valid());
+  }
+}
+
+TEST(RedisConfig, RejectsBadTlsAndSentinelUrlsWithAReason) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"rediss://h?ca", "query parameter \"ca\" has no '='"},
+      {"rediss://h?cipher=x",
+       "unknown query parameter \"cipher\" (known: ca, cert, key, sni, verify)"},
+      {"rediss://h?verify=maybe", "verify must be yes or no"},
+      {"rediss://h?ca=%zz", "percent-escape in the query"},
+      {"rediss://", "host is missing"},
+      {"rediss://h#x", "fragments"},
+      {"redis-sentinel://s1:26379", "master name is missing"},
+      {"redis-sentinel://s1:26379/", "master name is missing"},
+      {"redis-sentinel:///mymaster", "host is missing"},
+      {"redis-sentinel://s1,,s2/m", "host is missing"},
+      {"redis-sentinel://s1:0/m", "port 0"},
+      {"redis-sentinel://s1:x/m", "port \"x\""},
+      {"redis-sentinel://s1/m/x", "database \"x\""},
+      {"redis-sentinel://s1/m?bad=1", "unknown query parameter \"bad\""},
+  };
+  for (const auto& [url, needle] : cases) expect_invalid(url, needle);
+}
+
+TEST(RedisConfig, UnusableTlsAndSentinelFieldsAreRefusedNamingTheField) {
+  config cfg;
+  cfg.sentinel.addresses = {{"s1", 26379}};
+  expect_unusable(cfg, "sentinel.addresses is set but sentinel.master_name is empty");
+  cfg = {};
+  cfg.tls.ca_file = "ca.pem";
+  expect_unusable(cfg, "TLS files or sni are set but tls.enabled is false");
+  cfg = {};
+  cfg.tls.enabled = true;
+  cfg.tls.key_file = "k.pem";
+  expect_unusable(cfg, "tls.key_file is set without tls.cert_file");
 }
 
 TEST(RedisConfig, ErrorMessageNeverEchoesThePassword) {

@@ -16,14 +16,20 @@ namespace {
 using cachet::resp3::error;
 
 const std::vector<error> all_errors = {
-    error::invalid_type_byte,   error::invalid_number,    error::invalid_length,
-    error::expected_crlf,       error::invalid_boolean,   error::invalid_double,
-    error::bulk_too_large,      error::too_many_elements, error::nesting_too_deep,
-    error::unexpected_reply,    error::resolve_timeout,   error::connect_timeout,
-    error::handshake_timeout,   error::handshake_failed,  error::not_connected,
-    error::connection_lost,     error::outcome_unknown,   error::request_timeout,
-    error::health_check_failed, error::cancelled,         error::server_error,
-    error::queue_full,          error::invalid_url,       error::blocking_call_on_io_thread,
+    error::invalid_type_byte,    error::invalid_number,
+    error::invalid_length,       error::expected_crlf,
+    error::invalid_boolean,      error::invalid_double,
+    error::bulk_too_large,       error::too_many_elements,
+    error::nesting_too_deep,     error::unexpected_reply,
+    error::resolve_timeout,      error::connect_timeout,
+    error::handshake_timeout,    error::handshake_failed,
+    error::not_connected,        error::connection_lost,
+    error::outcome_unknown,      error::request_timeout,
+    error::health_check_failed,  error::cancelled,
+    error::server_error,         error::queue_full,
+    error::invalid_url,          error::blocking_call_on_io_thread,
+    error::tls_handshake_failed, error::sentinel_unavailable,
+    error::not_master,
 };
 
 TEST(RedisError, ConvertsToStdErrorCode) {

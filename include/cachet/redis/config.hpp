@@ -3,6 +3,7 @@
 
 #include <cachet/redis/error.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -10,9 +11,51 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 namespace cachet::resp3 {
+
+/// TLS settings of a connection (`rediss://` turns it on). Peer verification is on by default:
+/// the server's certificate must chain to a trusted CA and name the host (or `sni`).
+///
+///   cfg.tls = {.enabled = true, .ca_file = "/etc/ssl/redis-ca.pem"};
+struct tls_options {
+  /// Speak TLS (OpenSSL, through Asio SSL). URL: the `rediss://` scheme.
+  bool enabled = false;
+  /// Verify the server's certificate chain and host name. Turn it off only for tests against
+  /// self-made certificates you cannot distribute. URL: `verify=no`.
+  bool verify_peer = true;
+  /// PEM file of the CA certificates to trust; empty: the system's default store. URL: `ca=`.
+  std::string ca_file;
+  /// PEM file of the client certificate (chain), for servers with `tls-auth-clients yes`.
+  /// URL: `cert=`.
+  std::string cert_file;
+  /// PEM file of the client certificate's private key; empty: taken from cert_file. URL: `key=`.
+  std::string key_file;
+  /// Server name sent in the TLS handshake (SNI) and checked against the certificate; empty:
+  /// the host connected to (an IP address is checked but not sent as SNI). URL: `sni=`.
+  std::string sni;
+};
+
+/// Where a Sentinel-managed master is found (`redis-sentinel://` fills it). When `addresses` is
+/// not empty, config::host and port are ignored: each connection attempt asks the sentinels, in
+/// turn, for the master's address (SENTINEL GET-MASTER-ADDR-BY-NAME), connects there, and
+/// confirms with ROLE that it is a master.
+///
+///   cfg.sentinel = {.addresses = {{"s1", 26379}, {"s2", 26379}}, .master_name = "mymaster"};
+struct sentinel_options {
+  /// One sentinel's address.
+  struct address {
+    std::string host;
+    std::uint16_t port = 26379;
+  };
+  /// The sentinels to ask; the one that answered last is asked first next time.
+  std::vector<address> addresses;
+  /// The name the sentinels monitor the master under (`sentinel monitor <name> ...`).
+  std::string master_name;
+};
 
 /// Where a cachet::redis::client connects, how it identifies itself, and its time limits.
 ///
@@ -49,20 +92,32 @@ struct config {
   /// Reconnect delays: full jitter over a capped exponential (min * 2^attempt, at most max).
   std::chrono::milliseconds reconnect_min_delay{50};
   std::chrono::milliseconds reconnect_max_delay{2000};
+  /// TLS; off unless enabled (`rediss://`).
+  tls_options tls;
+  /// Sentinel; used when it names sentinels (`redis-sentinel://`).
+  sentinel_options sentinel;
 
-  /// Parses `redis://[user[:password]@]host[:port][/db]` (user and password percent-decoded;
-  /// IPv6 hosts in brackets). Fields the URL does not name keep their defaults.
-  /// Throws request_error with error::invalid_url, saying what is wrong, on bad input.
+  /// Parses one of
+  ///
+  ///   redis://[user[:password]@]host[:port][/db]
+  ///   rediss://[user[:password]@]host[:port][/db][?ca=F&cert=F&key=F&sni=NAME&verify=yes|no]
+  ///   redis-sentinel://[user[:password]@]s1[:port][,s2[:port]...]/master[/db][?TLS options]
+  ///
+  /// (user, password and query values percent-decoded; IPv6 hosts in brackets; a sentinel's
+  /// port defaults to 26379). A query on redis-sentinel:// turns TLS on for the sentinels and the
+  /// master. The user and password are for the master. Fields the URL does not name keep their
+  /// defaults. Throws request_error with error::invalid_url, saying what is wrong, on bad input.
   ///
   ///   auto cfg = config::from_url("redis://:p%40ss@127.0.0.1:6379/1");  // password "p@ss", db 1
+  ///   auto tls = config::from_url("rediss://cache.example:6380?ca=/etc/ssl/ca.pem");
   static config from_url(std::string_view url);
 
   /// from_url(getenv("CACHET_REDIS_URL")), or the defaults (localhost:6379) when it is unset.
   static config from_env();
 
   /// Throws cachet::error naming the first field that cannot work: a negative duration or
-  /// database, or reconnect_min_delay above reconnect_max_delay. A client checks its config when
-  /// it is built.
+  /// database, reconnect_min_delay above reconnect_max_delay, sentinels without a master name,
+  /// or a TLS file set while TLS is off. A client checks its config when it is built.
   void require_valid() const;
 };
 
@@ -71,7 +126,10 @@ namespace detail {
 [[noreturn]] inline void throw_invalid_url(const std::string& what) {
   throw request_error(make_error_code(error::invalid_url),
                       "cachet::redis::config::from_url: " + what +
-                          "; expected redis://[user[:password]@]host[:port][/db]");
+                          "; expected redis://[user[:password]@]host[:port][/db], "
+                          "rediss://...[?ca=&cert=&key=&sni=&verify=] or "
+                          "redis-sentinel://[user[:password]@]host[:port][,host[:port]...]/"
+                          "master[/db]");
 }
 
 inline int hex_digit(char c) {
@@ -115,18 +173,91 @@ Int parse_decimal(std::string_view text, Int max, std::string_view part) {
 
 }  // namespace detail
 
-inline config config::from_url(std::string_view url) {
-  constexpr std::string_view scheme = "redis://";
-  if (url.substr(0, scheme.size()) != scheme) {
-    if (url.substr(0, 9) == "rediss://")
-      detail::throw_invalid_url("TLS (rediss://) is not supported");
-    detail::throw_invalid_url("the URL must start with redis://");
-  }
-  std::string_view rest = url.substr(scheme.size());
-  if (rest.find_first_of("?#") != std::string_view::npos)
-    detail::throw_invalid_url("query parameters and fragments are not supported");
+namespace detail {
 
+// `[v6]`, `host` or either with `:port`; `default_port` when there is no port.
+inline std::pair<std::string, std::uint16_t> parse_host_port(std::string_view text,
+                                                             std::uint16_t default_port) {
+  std::string_view host_text = text;
+  std::string_view after_host;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) throw_invalid_url("an IPv6 host must be closed with ']'");
+    host_text = text.substr(1, close - 1);
+    after_host = text.substr(close + 1);
+  } else if (auto colon = text.find(':'); colon != std::string_view::npos) {
+    host_text = text.substr(0, colon);
+    after_host = text.substr(colon);
+  }
+  if (host_text.empty()) throw_invalid_url("the host is missing");
+  std::uint16_t port = default_port;
+  if (!after_host.empty()) {
+    if (after_host.front() != ':') throw_invalid_url("unexpected text after the host");
+    port = parse_decimal<std::uint16_t>(after_host.substr(1), 65535, "port");
+    if (port == 0) throw_invalid_url("port 0 is not a valid port");
+  }
+  return {std::string(host_text), port};
+}
+
+// `ca=...&cert=...&key=...&sni=...&verify=yes|no` into `tls`.
+inline void parse_tls_query(std::string_view query, tls_options& tls) {
+  while (!query.empty()) {
+    std::string_view pair = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos)
+      throw_invalid_url("query parameter \"" + std::string(pair) + "\" has no '='");
+    std::string_view name = pair.substr(0, eq);
+    std::string value = percent_decode(pair.substr(eq + 1), "query");
+    if (name == "ca") {
+      tls.ca_file = std::move(value);
+    } else if (name == "cert") {
+      tls.cert_file = std::move(value);
+    } else if (name == "key") {
+      tls.key_file = std::move(value);
+    } else if (name == "sni") {
+      tls.sni = std::move(value);
+    } else if (name == "verify") {
+      if (value != "yes" && value != "no")
+        throw_invalid_url("verify must be yes or no, not \"" + value + "\"");
+      tls.verify_peer = value == "yes";
+    } else {
+      throw_invalid_url("unknown query parameter \"" + std::string(name) +
+                        "\" (known: ca, cert, key, sni, verify)");
+    }
+  }
+}
+
+}  // namespace detail
+
+inline config config::from_url(std::string_view url) {
+  constexpr std::string_view plain_scheme = "redis://";
+  constexpr std::string_view tls_scheme = "rediss://";
+  constexpr std::string_view sentinel_scheme = "redis-sentinel://";
   config cfg;
+  std::string_view rest;
+  bool sentinel = false;
+  if (url.starts_with(plain_scheme)) {
+    rest = url.substr(plain_scheme.size());
+  } else if (url.starts_with(tls_scheme)) {
+    rest = url.substr(tls_scheme.size());
+    cfg.tls.enabled = true;
+  } else if (url.starts_with(sentinel_scheme)) {
+    rest = url.substr(sentinel_scheme.size());
+    sentinel = true;
+  } else {
+    detail::throw_invalid_url("the URL must start with redis://, rediss:// or redis-sentinel://");
+  }
+  if (rest.find('#') != std::string_view::npos)
+    detail::throw_invalid_url("fragments are not supported");
+  if (auto question = rest.find('?'); question != std::string_view::npos) {
+    if (!cfg.tls.enabled && !sentinel)
+      detail::throw_invalid_url("query parameters are TLS options: use rediss://");
+    detail::parse_tls_query(rest.substr(question + 1), cfg.tls);
+    cfg.tls.enabled = true;
+    rest = rest.substr(0, question);
+  }
+
   // The last '@' ends the user info, so an unescaped '@' in a password still parses.
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {
     std::string_view userinfo = rest.substr(0, at);
@@ -137,27 +268,23 @@ inline config config::from_url(std::string_view url) {
       cfg.password = detail::percent_decode(userinfo.substr(colon + 1), "password");
   }
 
-  std::string_view hostport = rest.substr(0, rest.find('/'));
+  std::string_view hosts = rest.substr(0, rest.find('/'));
   std::string_view path =
-      hostport.size() < rest.size() ? rest.substr(hostport.size() + 1) : std::string_view{};
-  std::string_view host_text = hostport;
-  std::string_view after_host;
-  if (!hostport.empty() && hostport.front() == '[') {
-    auto close = hostport.find(']');
-    if (close == std::string_view::npos)
-      detail::throw_invalid_url("an IPv6 host must be closed with ']'");
-    host_text = hostport.substr(1, close - 1);
-    after_host = hostport.substr(close + 1);
-  } else if (auto colon = hostport.find(':'); colon != std::string_view::npos) {
-    host_text = hostport.substr(0, colon);
-    after_host = hostport.substr(colon);
-  }
-  cfg.host = std::string(host_text);
-  if (cfg.host.empty()) detail::throw_invalid_url("the host is missing");
-  if (!after_host.empty()) {
-    if (after_host.front() != ':') detail::throw_invalid_url("unexpected text after the host");
-    cfg.port = detail::parse_decimal<std::uint16_t>(after_host.substr(1), 65535, "port");
-    if (cfg.port == 0) detail::throw_invalid_url("port 0 is not a valid port");
+      hosts.size() < rest.size() ? rest.substr(hosts.size() + 1) : std::string_view{};
+  if (sentinel) {
+    for (std::string_view list = hosts;;) {
+      std::string_view one = list.substr(0, list.find(','));
+      auto [host, port] = detail::parse_host_port(one, 26379);
+      cfg.sentinel.addresses.push_back({std::move(host), port});
+      if (one.size() == list.size()) break;
+      list.remove_prefix(one.size() + 1);
+    }
+    std::string_view name = path.substr(0, path.find('/'));
+    if (name.empty()) detail::throw_invalid_url("the master name is missing (after the sentinels)");
+    cfg.sentinel.master_name = detail::percent_decode(name, "master name");
+    path = name.size() < path.size() ? path.substr(name.size() + 1) : std::string_view{};
+  } else {
+    std::tie(cfg.host, cfg.port) = detail::parse_host_port(hosts, 6379);
   }
   if (!path.empty()) cfg.database = detail::parse_decimal<int>(path, 1 << 30, "database");
   return cfg;
@@ -186,6 +313,22 @@ inline void config::require_valid() const {
     throw cachet::error(
         "cachet::redis::config: reconnect_min_delay is above reconnect_max_delay; make the "
         "minimum the smaller one");
+  }
+  if (!sentinel.addresses.empty() && sentinel.master_name.empty()) {
+    throw cachet::error(
+        "cachet::redis::config: sentinel.addresses is set but sentinel.master_name is empty; name "
+        "the master the sentinels monitor");
+  }
+  if (!tls.enabled &&
+      !(tls.ca_file.empty() && tls.cert_file.empty() && tls.key_file.empty() && tls.sni.empty())) {
+    throw cachet::error(
+        "cachet::redis::config: TLS files or sni are set but tls.enabled is false; set "
+        "tls.enabled (rediss://) or clear them");
+  }
+  if (tls.cert_file.empty() && !tls.key_file.empty()) {
+    throw cachet::error(
+        "cachet::redis::config: tls.key_file is set without tls.cert_file; give the client "
+        "certificate too");
   }
 }
 

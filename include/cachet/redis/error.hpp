@@ -47,6 +47,9 @@ enum class error {
   queue_full,                  ///< the pub/sub receive queue overflowed
   invalid_url,                 ///< the Redis URL could not be parsed
   blocking_call_on_io_thread,  ///< a blocking call was made on the client's own I/O thread
+  tls_handshake_failed,  ///< the TLS handshake failed (certificate not verified, no client cert)
+  sentinel_unavailable,  ///< no sentinel answered with the master's address
+  not_master,            ///< the server Sentinel named is not (or no longer) a master
 };
 
 }  // namespace cachet::resp3
@@ -125,6 +128,12 @@ class error_category_impl final : public std::error_category {
       case resp3::error::blocking_call_on_io_thread:
         return "a blocking call was made on the Redis client's own I/O thread (it would "
                "deadlock)";
+      case resp3::error::tls_handshake_failed:
+        return "the TLS handshake with the Redis server failed";
+      case resp3::error::sentinel_unavailable:
+        return "no Redis Sentinel answered with the master's address";
+      case resp3::error::not_master:
+        return "the Redis server named by Sentinel is not a master (a failover is under way)";
     }
     return "unknown cachet.redis error " + std::to_string(value);
   }

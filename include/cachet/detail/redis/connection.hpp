@@ -3,6 +3,7 @@
 
 #include <cachet/detail/redis/backoff.hpp>
 #include <cachet/detail/redis/parser.hpp>
+#include <cachet/detail/redis/transport.hpp>
 #include <cachet/redis/config.hpp>
 #include <cachet/redis/error.hpp>
 #include <cachet/redis/request.hpp>
@@ -23,6 +24,7 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -114,7 +116,7 @@ class connection : public std::enable_shared_from_this<connection> {
   connection(const asio::any_io_executor& ex, config cfg)
       : cfg_(std::move(cfg)),
         strand_(asio::make_strand(ex)),
-        socket_(strand_),
+        socket_(strand_, cfg_.tls),
         resolver_(strand_),
         writer_wake_(strand_),
         health_timer_(strand_),
@@ -382,18 +384,20 @@ class connection : public std::enable_shared_from_this<connection> {
     c.socket_.close(ignored);
   }
 
-  asio::awaitable<std::error_code> resolve_and_connect() {
+  // TCP, then TLS when configured (within the handshake's limit).
+  asio::awaitable<std::error_code> resolve_and_connect(const std::string& host,
+                                                       std::uint16_t port) {
     arm_guard(cfg_.resolve_timeout, [](connection& c) { c.resolver_.cancel(); });
-    auto [rec, endpoints] = co_await resolver_.async_resolve(cfg_.host, std::to_string(cfg_.port),
+    auto [rec, endpoints] = co_await resolver_.async_resolve(host, std::to_string(port),
                                                              asio::as_tuple(asio::use_awaitable));
     if (disarm_guard()) co_return make_error_code(error::resolve_timeout);
     if (rec) co_return std::error_code(rec);
     if (stopped_) co_return make_error_code(error::not_connected);
 
-    socket_ = asio::ip::tcp::socket(strand_);
+    socket_.renew();
     arm_guard(cfg_.connect_timeout, close_socket);
-    auto [cec, endpoint] =
-        co_await asio::async_connect(socket_, endpoints, asio::as_tuple(asio::use_awaitable));
+    auto [cec, endpoint] = co_await asio::async_connect(socket_.socket(), endpoints,
+                                                        asio::as_tuple(asio::use_awaitable));
     (void)endpoint;
     if (disarm_guard()) {
       close_socket(*this);
@@ -401,8 +405,88 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     if (cec) co_return std::error_code(cec);
     boost::system::error_code ignored;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    socket_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    arm_guard(cfg_.handshake_timeout, close_socket);
+    auto tls_ec = co_await socket_.tls_handshake(host);
+    if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
+    if (tls_ec) co_return make_error_code(error::tls_handshake_failed);
     co_return std::error_code{};
+  }
+
+  bool behind_sentinel() const { return !cfg_.sentinel.addresses.empty(); }
+
+  // Asks the sentinels in turn for the master's address; the one that answers is asked first
+  // next time.
+  asio::awaitable<std::error_code> ask_sentinels(std::string& host, std::uint16_t& port) {
+    const auto& sentinels = cfg_.sentinel.addresses;
+    std::string failures;
+    for (std::size_t tried = 0; tried < sentinels.size(); ++tried) {
+      const std::size_t index = (next_sentinel_ + tried) % sentinels.size();
+      std::string why;
+      auto ec = co_await ask_sentinel(sentinels[index], host, port, why);
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+      if (stopped_) co_return make_error_code(error::not_connected);
+      if (!ec) {
+        next_sentinel_ = index;
+        co_return std::error_code{};
+      }
+      failures += (failures.empty() ? "" : "; ") + sentinels[index].host + ":" +
+                  std::to_string(sentinels[index].port) + " " + why;
+    }
+    connect_refusal_ = "no sentinel gave the address of master \"" + cfg_.sentinel.master_name +
+                       "\" (" + failures + ")";
+    co_return make_error_code(error::sentinel_unavailable);
+  }
+
+  asio::awaitable<std::error_code> ask_sentinel(const sentinel_options::address& sentinel,
+                                                std::string& host, std::uint16_t& port,
+                                                std::string& why) {
+    reset_reader();
+    auto ec = co_await resolve_and_connect(sentinel.host, sentinel.port);
+    if (ec) {
+      why = ec == error::tls_handshake_failed ? socket_.failure() : ec.message();
+      co_return ec;
+    }
+    request ask;
+    ask.push("SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg_.sentinel.master_name);
+    arm_guard(cfg_.handshake_timeout, close_socket);
+    auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(ask.payload()),
+                                               asio::as_tuple(asio::use_awaitable));
+    (void)n;
+    std::optional<value> reply;
+    ec = wec;
+    if (!ec) ec = co_await read_value(reply);
+    if (disarm_guard()) ec = make_error_code(error::handshake_timeout);
+    if (ec) {
+      why = ec.message();
+      co_return ec;
+    }
+    const auto& address = reply->elements;
+    if (reply->is_error()) {
+      why = "answered: " + reply->text;
+    } else if (reply->is_null()) {
+      why = "monitors no master of that name";
+    } else if (address.size() != 2 || !address[0].is_string() || !address[1].is_string()) {
+      why = "gave no host and port";
+    } else {
+      const std::string& port_text = address[1].text;
+      auto [end, pec] =
+          std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+      if (pec == std::errc{} && end == port_text.data() + port_text.size()) {
+        host = address[0].text;
+        co_return std::error_code{};
+      }
+      why = "gave the port \"" + port_text + "\"";
+    }
+    co_return make_error_code(error::sentinel_unavailable);
+  }
+
+  void reset_reader() {
+    parser_.reset();
+    rbuf_.clear();
+    rpos_ = 0;
+    rend_ = 0;
   }
 
   asio::awaitable<std::error_code> handshake_steps() {
@@ -416,12 +500,15 @@ class connection : public std::enable_shared_from_this<connection> {
     if (!cfg_.client_name.empty()) args.insert(args.end(), {"SETNAME", cfg_.client_name});
     hello.push("HELLO", args);
     if (cfg_.database != 0) hello.push("SELECT", cfg_.database);
+    // Behind Sentinel, the server named may have been demoted since: it must say it is a master.
+    if (behind_sentinel()) hello.push("ROLE");
 
     auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(hello.payload()),
                                                asio::as_tuple(asio::use_awaitable));
     (void)n;
     if (wec) co_return std::error_code(wec);
     std::string refused;
+    std::string role;
     for (std::size_t answered = 0; answered < hello.size();) {
       std::optional<value> reply;
       // co_await is kept out of conditions: g++ 12 miscompiles some such forms.
@@ -433,20 +520,32 @@ class connection : public std::enable_shared_from_this<connection> {
       }
       ++answered;
       if (reply->is_error() && refused.empty()) refused = reply->text;
+      if (behind_sentinel() && answered == hello.size() && !reply->elements.empty())
+        role = reply->elements.front().text;
     }
     if (!refused.empty()) {
       handshake_refusal_ = std::move(refused);
       co_return make_error_code(error::handshake_failed);
     }
+    if (behind_sentinel() && role != "master") {
+      connect_refusal_ = target_ + " is not a master (ROLE: " + role + ")";
+      co_return make_error_code(error::not_master);
+    }
     co_return std::error_code{};
   }
 
   asio::awaitable<std::error_code> connect_and_handshake() {
-    parser_.reset();
-    rbuf_.clear();
-    rpos_ = 0;
-    rend_ = 0;
-    auto connect_ec = co_await resolve_and_connect();
+    std::string host = cfg_.host;
+    std::uint16_t port = cfg_.port;
+    if (behind_sentinel()) {
+      auto ec = co_await ask_sentinels(host, port);
+      if (ec) co_return ec;
+    }
+    reset_reader();
+    target_ = host + ":" + std::to_string(port);
+    auto connect_ec = co_await resolve_and_connect(host, port);
+    if (connect_ec == error::tls_handshake_failed)
+      connect_refusal_ = "the TLS handshake with " + target_ + " failed: " + socket_.failure();
     if (connect_ec) co_return connect_ec;
     if (stopped_) co_return make_error_code(error::not_connected);
     arm_guard(cfg_.handshake_timeout, close_socket);
@@ -472,12 +571,20 @@ class connection : public std::enable_shared_from_this<connection> {
                         "the server sent a reply no request was waiting for");
         co_return;
       }
+      // A master demoted by a failover refuses writes: ask Sentinel again.
+      const bool demoted =
+          behind_sentinel() && reply->is_error() && reply->text.starts_with("READONLY");
       auto& front = in_flight_.front();
       front->replies.push_back(std::move(*reply));
       if (front->replies.size() == front->expected) {
         auto p = std::move(front);
         in_flight_.pop_front();
         complete(p, {});
+      }
+      if (demoted) {
+        close_transport(make_error_code(error::not_master),
+                        target_ + " answered READONLY: it is a replica now");
+        co_return;
       }
     }
   }
@@ -562,9 +669,15 @@ class connection : public std::enable_shared_from_this<connection> {
           // letting them run into their deadlines; retries continue in the background.
           self->refused_ = true;
           self->fail_queued(ec, self->refusal_message());
+        } else if (ec == error::tls_handshake_failed || ec == error::sentinel_unavailable ||
+                   ec == error::not_master) {
+          self->last_failure_ = self->connect_refusal_;
+          self->fail_queued(ec, "cachet::redis: " + self->last_failure_ + "; " +
+                                    (ec == error::tls_handshake_failed
+                                         ? "check config.tls (ca_file, cert_file, key_file, sni)"
+                                         : "check config.sentinel and the sentinels' state"));
         } else {
-          self->last_failure_ = "connecting to " + self->cfg_.host + ":" +
-                                std::to_string(self->cfg_.port) + " failed: " + ec.message();
+          self->last_failure_ = "connecting to " + self->target_ + " failed: " + ec.message();
           // The requests waited for this attempt: waiting for the next one could outlast their
           // deadlines, so they fail now (the breaker counts it) and the caller goes on.
           self->fail_queued(make_error_code(error::not_connected),
@@ -603,7 +716,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   config cfg_;
   strand_type strand_;
-  asio::ip::tcp::socket socket_;
+  transport socket_;  // the TCP socket, or TLS over it
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer writer_wake_;
   asio::steady_timer health_timer_;
@@ -621,6 +734,9 @@ class connection : public std::enable_shared_from_this<connection> {
   clock::time_point last_read_ = clock::now();
   std::string last_failure_;
   std::string handshake_refusal_;
+  std::string target_;           // host:port of the last connection attempt
+  std::string connect_refusal_;  // why TLS or Sentinel failed the last attempt
+  std::size_t next_sentinel_ = 0;
   bool running_ = false;
   bool stopped_ = false;
   bool connected_ = false;
