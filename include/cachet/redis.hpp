@@ -280,7 +280,9 @@ class redis {
   /// Checks that the server answers, blocking for at most config::request_timeout; call it at
   /// start-up to fail loudly on a wrong address, password, user or database.
   /// \throws request_error: handshake_failed with the server's text, not_connected with the
-  /// reason the connection failed, request_timeout; or when called on the backend's I/O thread.
+  /// reason the connection failed, tls_handshake_failed with OpenSSL's reason ("certificate
+  /// verify failed"), sentinel_unavailable or not_master, request_timeout; or when called on the
+  /// backend's I/O thread.
   ///
   ///     cachet::redis cache{cfg};
   ///     cache.verify();  // throws "... WRONGPASS invalid username-password pair ..."

@@ -551,6 +551,14 @@ class connection : public std::enable_shared_from_this<connection> {
     arm_guard(cfg_.handshake_timeout, close_socket);
     auto ec = co_await handshake_steps();
     if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
+    // With TLS 1.3 a server refuses a client certificate after the handshake: its alert, or
+    // just a reset, ends the first read.
+    if (cfg_.tls.enabled && ec && ec != error::handshake_failed && ec != error::not_master) {
+      connect_refusal_ = "the server ended the TLS session with " + target_ +
+                         " before answering HELLO (" + ec.message() +
+                         "); a server with tls-auth-clients needs a client certificate";
+      co_return make_error_code(error::tls_handshake_failed);
+    }
     co_return ec;
   }
 
