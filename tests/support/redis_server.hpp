@@ -115,11 +115,18 @@ inline bool answers_ping(unsigned short port) {
 class private_redis_server {
  public:
   /// Starts the server; `extra_args` are appended to the command line (e.g. {"--maxclients", "5"}).
-  explicit private_redis_server(std::vector<std::string> extra_args = {})
+  /// A non-empty `config_text` is written to redis.conf in the server's directory and given as
+  /// its configuration file, which a sentinel (`--sentinel`) needs: it rewrites it with its state.
+  explicit private_redis_server(std::vector<std::string> extra_args = {},
+                                const std::string& config_text = {})
       : extra_args_(std::move(extra_args)) {
     char pattern[] = "/tmp/cachet-redis-XXXXXX";
     if (::mkdtemp(pattern) == nullptr) detail::throw_errno("mkdtemp");
     dir_ = pattern;
+    if (!config_text.empty()) {
+      config_file_ = (dir_ / "redis.conf").string();
+      std::ofstream(config_file_) << config_text;
+    }
     // The free port can be taken by someone else between probing and redis binding it; then the
     // server exits at once and we try another port.
     for (int attempt = 0;; ++attempt) {
@@ -233,6 +240,7 @@ class private_redis_server {
                                      "--enable-debug-command",
                                      "local"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    if (!config_file_.empty()) args.insert(args.begin() + 1, config_file_);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -288,6 +296,7 @@ class private_redis_server {
   }
 
   std::vector<std::string> extra_args_;
+  std::string config_file_;
   std::filesystem::path dir_;
   unsigned short port_ = 0;
   pid_t pid_ = -1;
