@@ -26,7 +26,7 @@ mkdir -p "$build"
 
 build_bench() {  # include dir, output
   g++ -std=c++20 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$1" \
-    "$here/redis_bench.cpp" -lbenchmark -lbenchmark_main -lboost_json -pthread -o "$2"
+    "$here/redis_bench.cpp" -lbenchmark -lbenchmark_main -lboost_json -lssl -lcrypto -pthread -o "$2"
 }
 
 # The degraded ladder of the JSON files given: per rung, the direct and cached CPU ns (medians
