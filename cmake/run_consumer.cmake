@@ -2,7 +2,7 @@
 # empty directory each time, and runs it. Inputs, by MODE:
 #   install  BUILD_DIR PREFIX                  cmake --install the cachet build tree into PREFIX
 #   project  SOURCE_DIR BINARY_DIR [OPTIONS]   configure + build a CMake project, run ./consumer
-#   plain    SOURCE INCLUDE_DIR BINARY_DIR     COMPILER -std=c++20 -I INCLUDE_DIR SOURCE, run it
+#   plain    SOURCE INCLUDE_DIR BINARY_DIR     COMPILER -std=c++20 -I INCLUDE_DIR SOURCE [LIBS], run it
 # Always: CMAKE_COMMAND, COMPILER, GENERATOR.
 
 function(run)
@@ -27,7 +27,8 @@ elseif(MODE STREQUAL "project")
 elseif(MODE STREQUAL "plain")
   file(REMOVE_RECURSE "${BINARY_DIR}")
   file(MAKE_DIRECTORY "${BINARY_DIR}")
-  run("${COMPILER}" -std=c++20 -I "${INCLUDE_DIR}" "${SOURCE}" -o "${BINARY_DIR}/consumer")
+  separate_arguments(libs UNIX_COMMAND "${LIBS}")
+  run("${COMPILER}" -std=c++20 -I "${INCLUDE_DIR}" "${SOURCE}" -o "${BINARY_DIR}/consumer" ${libs})
   run("${BINARY_DIR}/consumer")
 else()
   message(FATAL_ERROR "run_consumer.cmake: unknown MODE '${MODE}'")
