@@ -182,8 +182,9 @@ class redis {
   redis& operator=(const redis&) = delete;
 
   /// Configures the process-wide backend (shared()) from a URL,
-  /// `redis://[user[:password]@]host[:port][/db]`. Call it at start-up, before the first cached
-  /// call that uses it.
+  /// `redis://[user[:password]@]host[:port][/db]`, `rediss://...?ca=...` (TLS) or
+  /// `redis-sentinel://s1:26379,s2:26379/mymaster` (see config::from_url). Call it at start-up,
+  /// before the first cached call that uses it.
   /// \throws request_error(error::invalid_url) on a bad URL; cachet::error when the shared
   /// backend is already in use, or a setting cannot work (config::require_valid()).
   static void configure(std::string_view url, redis_options opts = {}) {

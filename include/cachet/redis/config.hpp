@@ -42,7 +42,8 @@ struct tls_options {
 /// Where a Sentinel-managed master is found (`redis-sentinel://` fills it). When `addresses` is
 /// not empty, config::host and port are ignored: each connection attempt asks the sentinels, in
 /// turn, for the master's address (SENTINEL GET-MASTER-ADDR-BY-NAME), connects there, and
-/// confirms with ROLE that it is a master.
+/// confirms with ROLE that it is a master. Each sentinel gets connect_timeout to accept the
+/// connection and handshake_timeout to answer.
 ///
 ///   cfg.sentinel = {.addresses = {{"s1", 26379}, {"s2", 26379}}, .master_name = "mymaster"};
 struct sentinel_options {

@@ -552,8 +552,9 @@ class connection : public std::enable_shared_from_this<connection> {
     auto ec = co_await handshake_steps();
     if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
     // With TLS 1.3 a server refuses a client certificate after the handshake: its alert, or
-    // just a reset, ends the first read.
-    if (cfg_.tls.enabled && ec && ec != error::handshake_failed && ec != error::not_master) {
+    // just a reset, ends the first read. (Errors of cachet's own category are the server's
+    // answers or malformed bytes, not the transport's.)
+    if (cfg_.tls.enabled && ec && ec.category() != error_category()) {
       connect_refusal_ = "the server ended the TLS session with " + target_ +
                          " before answering HELLO (" + ec.message() +
                          "); a server with tls-auth-clients needs a client certificate";
