@@ -110,7 +110,11 @@ class transport {
     const std::string& name = tls_options_.sni.empty() ? host : tls_options_.sni;
     boost::system::error_code not_an_address;
     asio::ip::make_address(name, not_an_address);
-    if (not_an_address) ::SSL_set_tlsext_host_name(tls_->native_handle(), name.c_str());
+    // SSL_set_tlsext_host_name, without the macro's C cast; OpenSSL copies the name.
+    if (not_an_address) {
+      ::SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(name.c_str()));
+    }
     if (tls_options_.verify_peer)
       tls_->set_verify_callback(asio::ssl::host_name_verification(name));
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client,
