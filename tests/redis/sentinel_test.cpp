@@ -56,8 +56,10 @@ std::string role_of(const private_redis_server& server) {
 // One master, its replica, three sentinels monitoring it as "mymaster" with a quorum of two.
 class sentinel_group {
  public:
+  // No diskless-sync delay (5 s by default): the replica syncs at once.
   sentinel_group()
-      : replica_({"--replicaof", "127.0.0.1", std::to_string(master_.port())}),
+      : master_({"--repl-diskless-sync-delay", "0"}),
+        replica_({"--replicaof", "127.0.0.1", std::to_string(master_.port())}),
         sentinels_(make_sentinels(master_.port())) {}
 
   private_redis_server& master() { return master_; }
@@ -214,6 +216,37 @@ TEST(RedisSentinel, CachedCallsFollowTheMastersDeathWithBoundedFailures) {
   const auto bound = failures_to_open + static_cast<std::uint64_t>(run.took / cooldown) + 5;
   EXPECT_GE(run.failed, 1u);
   EXPECT_LE(run.failed, bound) << run.calls << " calls in " << run.took.count() << " ms";
+  expect_writes_reach_the_new_master(warmed.cube);
+}
+
+TEST(RedisSentinel, AWriteAnsweredReadonlyMakesTheBackendAskSentinelAgain) {
+  sentinel_group group;
+  warmed_backend warmed(group);
+  // Swap the roles by hand, then tell every sentinel; the backend's connection to the old master
+  // stays open (reads on a replica still work), so only the READONLY answer can move it.
+  EXPECT_EQ(raw_command(group.replica().url(), "REPLICAOF", "NO", "ONE").text, "OK");
+  EXPECT_EQ(
+      raw_command(group.master().url(), "REPLICAOF", "127.0.0.1", group.replica().port()).text,
+      "OK");
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(raw_command(group.sentinel(i).url(), "SENTINEL", "REMOVE", "mymaster").text, "OK");
+    EXPECT_EQ(raw_command(group.sentinel(i).url(), "SENTINEL", "MONITOR", "mymaster", "127.0.0.1",
+                          group.replica().port(), 2)
+                  .text,
+              "OK");
+  }
+  try {
+    warmed.cube.invalidate_tag("any");
+    FAIL() << "a write to a replica was accepted";
+  } catch (const cachet::redis::server_error& e) {
+    EXPECT_EQ(std::string(e.server_message()).rfind("READONLY", 0), 0u) << e.server_message();
+  }
+  EXPECT_TRUE(wait_until([&] {
+    EXPECT_EQ(warmed.cube(1), 1);
+    return raw_command(group.replica().url(), "CLIENT", "LIST").as_string().find("name=cachet ") !=
+           std::string::npos;
+  })) << warmed.cache->last_error();
+  EXPECT_EQ(warmed.cache->pending_invalidations(), 0u);
   expect_writes_reach_the_new_master(warmed.cube);
 }
 
