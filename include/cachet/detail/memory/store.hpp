@@ -341,10 +341,9 @@ class memory_store {
   struct no_parked_states {};
 
   struct alignas(64) shard {
-    // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
-    // readers (reader_slot) write only their own slot's line.
+    // Writers take the lock and wait until no reader slot shows this shard; readers
+    // (reader_slot) write only their own slot's line, and step back while the lock is held.
     mutable spinlock lock;
-    std::atomic<bool> writing{false};
     std::uint32_t number = 0;  // index + 1, as reader slots record it
     entry_table entries;
     // Keyed by views of the flights' own keys.
@@ -728,7 +727,7 @@ class memory_store {
 
   static void enter(reader_state& r, const shard& s) noexcept {
     while (!try_enter(r, s)) {
-      while (s.writing.load(std::memory_order_acquire)) std::this_thread::yield();
+      while (s.lock.held()) std::this_thread::yield();
     }
   }
 
