@@ -53,6 +53,21 @@ struct hashed_key_equal {
   }
 };
 
+// The part of an in-memory store's load under way that does not depend on the value type, so
+// that every store shares one type of map of them (memory_store::flight has the rest).
+struct flight_header {
+  flight_header(std::string_view k, std::uint64_t h) : key(k), hash(h) {}
+  hashed_key hashed() const noexcept { return {key, hash}; }
+  std::string key;  // the store's copy, which the load is given
+  std::uint64_t hash;
+  std::thread::id leader = std::this_thread::get_id();
+  bool doomed = false;  // erased or cleared during the load: its result is not stored
+};
+
+// Loads under way in a shard, keyed by views of their own keys.
+using flight_map =
+    boost::unordered_flat_map<hashed_key, flight_header*, hashed_key_hash, hashed_key_equal>;
+
 // Names a bounded shard's entry by its node in the shard's lru_order.
 struct lru_ref {
   std::uint64_t hash;
@@ -251,14 +266,10 @@ class memory_store {
 
   // A load under way, on its leader's stack; the shard's `flights` map points at it while other
   // callers may join it. Guarded by the shard's lock.
-  struct flight {
-    flight(std::string_view k, std::uint64_t h, const tag_stamps& s) : key(k), hash(h), stamps(s) {}
-    hashed_key hashed() const noexcept { return {key, hash}; }
-    std::string key;  // the store's copy, which the load is given
-    std::uint64_t hash;
+  struct flight : flight_header {
+    flight(std::string_view k, std::uint64_t h, const tag_stamps& s)
+        : flight_header(k, h), stamps(s) {}
     tag_stamps stamps;
-    std::thread::id leader = std::this_thread::get_id();
-    bool doomed = false;
     // Made by the first caller that waits: a load that nobody waits for allocates nothing.
     std::shared_ptr<flight_result> result;
   };
@@ -346,8 +357,7 @@ class memory_store {
     mutable spinlock lock;
     std::uint32_t number = 0;  // index + 1, as reader slots record it
     entry_table entries;
-    // Keyed by views of the flights' own keys.
-    boost::unordered_flat_map<hashed_key, flight*, hashed_key_hash, hashed_key_equal> flights;
+    flight_map flights;   // of this store's flights
     lru_order lru;        // bounded stores only: one node per entry
     expiry_queue expiry;  // stores with a ttl only
     std::size_t capacity = 0;
@@ -370,7 +380,8 @@ class memory_store {
     return shards_[(key.hash >> 40) & (shard_count_ - 1)];
   }
 
-  bool joinable(const flight& f) const noexcept {
+  bool joinable(const flight_header& h) const noexcept {
+    const flight& f = static_cast<const flight&>(h);
     return !f.doomed && backend_->tag_counters().current(f.stamps);
   }
 
@@ -493,7 +504,7 @@ class memory_store {
       if (const Value* hit = find_fresh(s, key, true)) return *hit;
       auto it = s.flights.find(key);
       if (it != s.flights.end() && joinable(*it->second)) {
-        flight& f = *it->second;
+        flight& f = static_cast<flight&>(*it->second);
         if (f.leader == std::this_thread::get_id()) {
           throw cachet::error(
               "cachet::cached: the function called its own cache with the same arguments while "
