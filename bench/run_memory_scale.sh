@@ -87,7 +87,7 @@ if [[ ${CALLGRIND:-0} == 1 ]] && command -v valgrind >/dev/null; then
     out="$build/callgrind.memory_scale.${name//\//_}"
     CACHET_BENCH_MAX_ENTRIES=1000000 CACHET_BENCH_HIT_ITERATIONS=$hits valgrind \
       --tool=callgrind --cache-sim=yes --callgrind-out-file="$out" --toggle-collect='*run_hits*' \
-      "$build/memory_scale_bench" --benchmark_filter="^$name/1000000\$" >/dev/null 2>&1
+      "$build/memory_scale_bench" --benchmark_filter="^$name/1000000/" >/dev/null 2>&1
     callgrind_annotate --show=Ir,D1mr,DLmr "$out" | grep 'PROGRAM TOTALS' |
       sed -e 's/([^)]*)//g' -e 's/,//g' |
       awk -v n="$hits" -v label="$name" \

@@ -105,8 +105,9 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // lock, map, LRU list and counters, so hits on different keys from different threads do not
 // contend. Misses on one key are computed once (single flight): the first caller computes, later
 // callers wait for its result or its exception. Since a store's ttl is the same for every entry,
-// insertion order is expiry order, and a queue in that order lets each insert reclaim the entries
-// that have expired without a scan.
+// insertion order is expiry order, and a queue in that order lets each insert of an unbounded
+// store reclaim the entries that have expired without a scan (a bounded store reclaims them from
+// the least recent end of its LRU order).
 //
 // Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
 // flat map: a hit reads the slot and the value's own heap data, and no separate node. An entry
@@ -359,7 +360,7 @@ class memory_store {
     entry_table entries;
     flight_map flights;   // of this store's flights
     lru_order lru;        // bounded stores only: one node per entry
-    expiry_queue expiry;  // stores with a ttl only
+    expiry_queue expiry;  // unbounded stores with a ttl only
     std::size_t capacity = 0;
     cachet::stats counts;
     // Gated stores only: the gate states of keys that have no entry (see the class comment).
@@ -632,7 +633,13 @@ class memory_store {
   void store(shard& s, const flight& f, const Value& value) {
     if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) remove(s, it);
     const time_point now = this->now();
-    reclaim_expired(s, now);
+    if (ttl_.count() != 0) {
+      if (s.capacity != 0) {
+        reclaim_least_recent(s, now);
+      } else {
+        reclaim_expired(s, now);
+      }
+    }
     if (s.capacity != 0 && s.entries.size() >= s.capacity) {
       ++s.counts.evictions;
       const std::uint32_t oldest = s.lru.back();
@@ -648,9 +655,22 @@ class memory_store {
       throw;
     }
     // A record whose entry is gone is harmless, so it may come last.
-    if (expires != never) {
+    if (expires != never && s.capacity == 0) {
       s.expiry.push({f.hash, expires}, s.entries.size(),
                     [&](const expiry_queue::record& r) { return s.entries.contains(r); });
+    }
+  }
+
+  // A bounded cache reclaims expired entries from the least recent end of its LRU order, a
+  // couple per insert: an entry nobody reads drifts there, the entry to evict when the shard is
+  // full is the one looked at anyway, and no expiry record is kept per entry.
+  void reclaim_least_recent(shard& s, time_point now) {
+    for (int reclaimed = 0; reclaimed < 2 && s.lru.back() != lru_order::none; ++reclaimed) {
+      const std::uint32_t oldest = s.lru.back();
+      const auto it = s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest});
+      if (now < kept_until(*it)) return;
+      ++s.counts.expirations;
+      remove(s, it);
     }
   }
 
