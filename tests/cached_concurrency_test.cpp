@@ -106,6 +106,79 @@ TEST(cached_concurrency, every_waiter_gets_the_same_exception_and_it_is_not_cach
   EXPECT_FALSE(failing.peek(1).has_value());
 }
 
+// A load's waiters share its result only once a second caller arrives (the first load of a key
+// allocates nothing for them). A load invalidated while it runs is left to its own waiters, and
+// callers after the invalidation start a second load: each group gets its own load's result.
+TEST(cached_concurrency, waiters_of_a_load_replaced_during_it_get_that_loads_result) {
+  constexpr int first_group = 6;
+  constexpr int second_group = 5;
+  cachet::memory backend;
+  gate releases[2];
+  std::atomic<int> calls{0};
+  auto numbered = cachet::make_cached(
+      [&](int) {
+        const int n = ++calls;
+        releases[n - 1].wait();
+        return n;
+      },
+      backend);
+
+  std::vector<int> results(first_group + second_group);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < first_group; ++i) pool.emplace_back([&, i] { results[i] = numbered(1); });
+  wait_for_misses(numbered, first_group);
+  numbered.invalidate(1);  // the running load's result must not be stored
+  for (int i = first_group; i < first_group + second_group; ++i) {
+    pool.emplace_back([&, i] { results[i] = numbered(1); });
+  }
+  wait_for_misses(numbered, first_group + second_group);
+  releases[0].open();
+  releases[1].open();
+  for (auto& t : pool) t.join();
+
+  EXPECT_EQ(calls.load(), 2);
+  for (int i = 0; i < first_group; ++i) EXPECT_EQ(results[i], 1) << i;
+  for (int i = first_group; i < first_group + second_group; ++i) EXPECT_EQ(results[i], 2) << i;
+  EXPECT_EQ(numbered.peek(1), 2);
+  const cachet::stats s = numbered.stats();
+  EXPECT_EQ(s.loads, 2u);
+  EXPECT_EQ(s.misses, static_cast<std::uint64_t>(first_group + second_group));
+}
+
+// Many rounds of one leader and a changing number of waiters (none in the first round): every
+// round computes once, and every caller of a round gets that round's result.
+TEST(cached_concurrency, rounds_of_waiters_each_share_exactly_one_load) {
+  constexpr int rounds = 8;
+  cachet::memory backend;
+  std::atomic<int> calls{0};
+  std::vector<gate> releases(rounds);
+  auto numbered = cachet::make_cached(
+      [&](int round) {
+        ++calls;
+        releases[static_cast<std::size_t>(round)].wait();
+        return round * 100;
+      },
+      backend);
+
+  std::uint64_t misses = 0;
+  for (int round = 0; round < rounds; ++round) {
+    const int callers = 1 + round;
+    std::vector<int> results(static_cast<std::size_t>(callers));
+    std::vector<std::thread> pool;
+    for (int i = 0; i < callers; ++i) {
+      pool.emplace_back([&, i] { results[static_cast<std::size_t>(i)] = numbered(round); });
+    }
+    misses += static_cast<std::uint64_t>(callers);
+    wait_for_misses(numbered, misses);
+    releases[static_cast<std::size_t>(round)].open();
+    for (auto& t : pool) t.join();
+    EXPECT_EQ(calls.load(), round + 1);
+    for (int r : results) EXPECT_EQ(r, round * 100);
+  }
+  EXPECT_EQ(numbered.stats().loads, static_cast<std::uint64_t>(rounds));
+  EXPECT_EQ(numbered.stats().hits, 0u);
+}
+
 TEST(cached_concurrency, many_threads_on_many_keys_get_exact_results_and_counts) {
   constexpr int threads = 4;
   constexpr int keys = 500;

@@ -285,11 +285,10 @@ class rate_limiter {
   static constexpr int shard_shift = 40;
   static constexpr std::size_t min_sweep = 64;
 
-  // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
+  // Writers take the lock and wait until no reader slot shows this shard;
   // readers write only their own slot's line and the key's atomic.
   struct alignas(64) shard {
     mutable detail::spinlock lock;
-    std::atomic<bool> writing{false};
     std::uint32_t number = 0;  // index + 1, as reader slots record it
     // TATs are updated through std::atomic_ref by readers; the map moves them (rehash, erase)
     // only while it is held exclusively.

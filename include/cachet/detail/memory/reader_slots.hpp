@@ -2,6 +2,7 @@
 #define CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
 
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <thread>
 
@@ -25,7 +26,8 @@ class reader_slot_owner {
     while (seen != ~std::uint32_t{0}) {
       int free = 0;
       while ((seen >> free) & 1u) ++free;
-      if (in_use.compare_exchange_weak(seen, seen | (1u << free), std::memory_order_acq_rel)) {
+      // Sequentially consistent, as a writer's read of the slots in use (see exclusive_shard).
+      if (in_use.compare_exchange_weak(seen, seen | (1u << free), std::memory_order_seq_cst)) {
         index_ = free;
         return;
       }
@@ -63,15 +65,16 @@ struct alignas(64) reader_state {
   std::atomic<std::uint64_t> hits{0};
 };
 
-// A shard read through reader slots has a lock, a `writing` flag and a number (index + 1, what a
-// reader's `reading` records). A reader writes only its own slot's line: with a lock word per
-// shard, threads hitting random shards would pass the line back and forth.
+// A shard read through reader slots has a spinlock, which writers hold, and a number (index + 1,
+// what a reader's `reading` records). A reader writes only its own slot's line: with a lock word
+// per shard, threads hitting random shards would pass the line back and forth. One word serves
+// as the writers' lock and as the flag readers check, so a writer pays one locked instruction.
 
 // The reader announces the shard; false while a writer holds it (the reader then steps back).
 template <class Reader, class Shard>
 bool try_enter(Reader& r, const Shard& s) noexcept {
   r.reading.store(s.number, std::memory_order_seq_cst);
-  if (!s.writing.load(std::memory_order_seq_cst)) return true;
+  if (!s.lock.held()) return true;
   r.reading.store(0, std::memory_order_release);
   return false;
 }
@@ -83,17 +86,17 @@ class exclusive_shard {
   template <class Reader>
   exclusive_shard(const Reader* readers, Shard& s) noexcept : s_(s) {
     s.lock.lock();
-    s.writing.store(true, std::memory_order_seq_cst);
-    for (int i = 0; i < reader_slot_count; ++i) {
+    // Only the slots some thread holds: a thread that takes a slot after this read takes it after
+    // the lock was taken, so its first enter sees the lock held and steps back.
+    for (std::uint32_t held = reader_slots_in_use().load(std::memory_order_seq_cst); held != 0;
+         held &= held - 1) {
+      const int i = std::countr_zero(held);
       while (readers[i].reading.load(std::memory_order_seq_cst) == s.number) {
         std::this_thread::yield();
       }
     }
   }
-  ~exclusive_shard() {
-    s_.writing.store(false, std::memory_order_release);
-    s_.lock.unlock();
-  }
+  ~exclusive_shard() { s_.lock.unlock(); }
   exclusive_shard(const exclusive_shard&) = delete;
   exclusive_shard& operator=(const exclusive_shard&) = delete;
 

@@ -2,7 +2,10 @@
 #define CACHET_DETAIL_MEMORY_STORE_HPP
 
 #include <cachet/detail/hash.hpp>
+#include <cachet/detail/memory/expiry_queue.hpp>
+#include <cachet/detail/memory/lru_order.hpp>
 #include <cachet/detail/memory/reader_slots.hpp>
+#include <cachet/detail/memory/stored_key.hpp>
 #include <cachet/detail/memory/tag_generations.hpp>
 #include <cachet/detail/spinlock.hpp>
 #include <cachet/detail/store_settings.hpp>
@@ -21,7 +24,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,19 +53,25 @@ struct hashed_key_equal {
   }
 };
 
-// Names one stored entry, for the records that outlive it (LRU order, expiry queue): `serial` is
-// unique within a shard, so a reference finds the entry it was made for, or nothing once that
-// entry is gone, even if its key has been stored again since.
-struct entry_ref {
+// The part of an in-memory store's load under way that does not depend on the value type, so
+// that every store shares one type of map of them (memory_store::flight has the rest).
+struct flight_header {
+  flight_header(std::string_view k, std::uint64_t h) : key(k), hash(h) {}
+  hashed_key hashed() const noexcept { return {key, hash}; }
+  std::string key;  // the store's copy, which the load is given
   std::uint64_t hash;
-  std::uint64_t serial;
+  std::thread::id leader = std::this_thread::get_id();
+  bool doomed = false;  // erased or cleared during the load: its result is not stored
 };
 
-// One per insert into a store with a ttl; its entry may be gone by the time it is reached. Not
-// nested in memory_store, so that every store shares one std::vector of them.
-struct expiry_record {
-  entry_ref ref;
-  std::chrono::steady_clock::time_point kept_until;
+// Loads under way in a shard, keyed by views of their own keys.
+using flight_map =
+    boost::unordered_flat_map<hashed_key, flight_header*, hashed_key_hash, hashed_key_equal>;
+
+// Names a bounded shard's entry by its node in the shard's lru_order.
+struct lru_ref {
+  std::uint64_t hash;
+  std::uint32_t node;
 };
 
 // A per-call check that cached<> may fuse into an in-memory store: cachet::rate_limit, when its
@@ -97,13 +105,19 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // lock, map, LRU list and counters, so hits on different keys from different threads do not
 // contend. Misses on one key are computed once (single flight): the first caller computes, later
 // callers wait for its result or its exception. Since a store's ttl is the same for every entry,
-// insertion order is expiry order, and a queue in that order lets each insert reclaim the entries
-// that have expired without a scan.
+// insertion order is expiry order, and a queue in that order lets each insert of an unbounded
+// store reclaim the entries that have expired without a scan (a bounded store reclaims them from
+// the least recent end of its LRU order).
 //
 // Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
-// flat map: a hit reads the slot and the value's own heap data, and no separate node. Slots move
-// when the table grows, so the LRU list and the expiry queue refer to entries by entry_ref, not by
-// address, and readers hold no pointer into a shard past leaving it.
+// flat map: a hit reads the slot and the value's own heap data, and no separate node. An entry
+// is only what a hit reads (a 12-byte key, the deadline, the value) and 4 bytes naming its LRU
+// node: a `long -> long` entry takes 32 bytes, twice the flat map's slot. The key's hash is not
+// kept; it is computed again when the table grows. Slots move when the table grows, so the LRU
+// order and the expiry queue refer to entries by key hash and node or deadline, not by address,
+// and readers hold no pointer into a shard past leaving it. A miss allocates nothing of its own
+// but the entry's slot: the record of a load under way lives on its leader's stack, and what
+// its waiters share is made only when a second caller arrives.
 //
 // With a Gate (see above), every call is first admitted or refused by it, hits included, and the
 // store keeps the gate's state. The state of a key lives in the key's entry while there is one,
@@ -242,16 +256,8 @@ class memory_store {
   using gate_decision = typename G::decision;
   using gate_state = typename gate_traits<Gate>::state;
 
-  struct flight {
-    flight(std::string k, std::uint64_t h, const tag_stamps& s)
-        : key(std::move(k)), hash(h), stamps(s) {}
-    hashed_key hashed() const noexcept { return {key, hash}; }
-    std::string key;
-    std::uint64_t hash;
-    tag_stamps stamps;
-    std::thread::id leader = std::this_thread::get_id();
-    std::size_t waiters = 0;  // guarded by the shard's lock, like doomed
-    bool doomed = false;
+  // What the callers waiting for a load share with its leader.
+  struct flight_result {
     std::mutex m;
     std::condition_variable done_cv;
     bool done = false;
@@ -259,56 +265,65 @@ class memory_store {
     std::exception_ptr error;
   };
 
-  using lru_list = std::list<entry_ref>;  // most recent at the front
-  struct no_tag_stamps {};
-
-  // An entry, in its slot of the shard's table. What a hit reads (hash, key, deadline, value)
-  // comes first and a slot starts a cache line, so a hit on a value of up to about 80 bytes
-  // touches two lines of the table, as it would in a flat map of the values themselves; the
-  // rest is read on stores and evictions only. Short keys (the binary keys of numbers) sit in
-  // std::string's inline buffer, so comparing them does not leave the slot either.
-  struct alignas(alignof(Value) > 64 ? alignof(Value) : 64) entry {
-    entry(const flight& f, std::uint64_t serial_number, time_point expires_at, const Value& v)
-        : hash(f.hash), key(f.key), expires(expires_at), value(v), serial(serial_number) {
-      if constexpr (TagCount > 0) stamps = f.stamps;
-    }
-    std::uint64_t hash;
-    std::string key;
-    time_point expires;
-    // Gated stores only: the key's gate state, updated by compare-and-swap under reader slots;
-    // next to what a hit reads anyway, on the slot's first line.
-    [[no_unique_address]] mutable gate_state gate = gate_traits<Gate>::initial;
-    Value value;
-    std::uint64_t serial;  // unique in the shard: see entry_ref
-    [[no_unique_address]] std::conditional_t<TagCount == 0, no_tag_stamps, tag_stamps> stamps;
-    // Bounded stores only: the entry's place in the LRU list, and the shard's push count when it
-    // last went to the front. Only these change while the entry is stored.
-    mutable typename lru_list::iterator lru_position{};
-    mutable std::uint64_t pushed_at = 0;
+  // A load under way, on its leader's stack; the shard's `flights` map points at it while other
+  // callers may join it. Guarded by the shard's lock.
+  struct flight : flight_header {
+    flight(std::string_view k, std::uint64_t h, const tag_stamps& s)
+        : flight_header(k, h), stamps(s) {}
+    tag_stamps stamps;
+    // Made by the first caller that waits: a load that nobody waits for allocates nothing.
+    std::shared_ptr<flight_result> result;
   };
 
-  // An entry is found by its key, or as the entry an entry_ref names.
+  struct no_tag_stamps {};
+
+  // An entry, in its slot of the shard's table; what a hit reads comes first.
+  struct entry {
+    entry(std::string_view k, std::uint32_t node, time_point expires_at, const tag_stamps& s,
+          const Value& v)
+        : key(k), lru_node(node), expires(expires_at), value(v) {
+      if constexpr (TagCount > 0) stamps = s;
+    }
+    stored_key key;
+    // Bounded stores only: the entry's node in the shard's lru_order, unique in the shard.
+    std::uint32_t lru_node;
+    time_point expires;
+    // Gated stores only: the key's gate state, updated by compare-and-swap under reader slots;
+    // next to what a hit reads anyway.
+    [[no_unique_address]] mutable gate_state gate = gate_traits<Gate>::initial;
+    Value value;
+    [[no_unique_address]] std::conditional_t<TagCount == 0, no_tag_stamps, tag_stamps> stamps;
+  };
+
+  // An entry is found by its key, by its LRU node, or by its expiry record.
   struct entry_hash {
     using is_transparent = void;
     using is_avalanching = void;
-    std::size_t operator()(const entry& e) const noexcept { return e.hash; }
+    std::size_t operator()(const entry& e) const noexcept { return hash_bytes(e.key.view()); }
     std::size_t operator()(const hashed_key& k) const noexcept { return k.hash; }
-    std::size_t operator()(const entry_ref& r) const noexcept { return r.hash; }
+    std::size_t operator()(const lru_ref& r) const noexcept { return r.hash; }
+    std::size_t operator()(const expiry_queue::record& r) const noexcept { return r.hash; }
   };
 
   struct entry_equal {
     using is_transparent = void;
     bool operator()(const entry& a, const entry& b) const noexcept {
-      return a.hash == b.hash && same_bytes(a.key, b.key);
+      return a.key.equals(b.key.view());
     }
     bool operator()(const hashed_key& k, const entry& e) const noexcept {
-      return k.hash == e.hash && same_bytes(k.text, e.key);
+      return e.key.equals(k.text);
     }
     bool operator()(const entry& e, const hashed_key& k) const noexcept { return (*this)(k, e); }
-    bool operator()(const entry_ref& r, const entry& e) const noexcept {
-      return r.serial == e.serial && r.hash == e.hash;
+    bool operator()(const lru_ref& r, const entry& e) const noexcept {
+      return r.node == e.lru_node;
     }
-    bool operator()(const entry& e, const entry_ref& r) const noexcept { return (*this)(r, e); }
+    bool operator()(const entry& e, const lru_ref& r) const noexcept { return (*this)(r, e); }
+    bool operator()(const expiry_queue::record& r, const entry& e) const noexcept {
+      return r.expires == e.expires && r.hash == hash_bytes(e.key.view());
+    }
+    bool operator()(const entry& e, const expiry_queue::record& r) const noexcept {
+      return (*this)(r, e);
+    }
   };
 
   using entry_table = boost::unordered_flat_set<entry, entry_hash, entry_equal>;
@@ -338,24 +353,15 @@ class memory_store {
   struct no_parked_states {};
 
   struct alignas(64) shard {
-    // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
-    // readers (reader_slot) write only their own slot's line.
+    // Writers take the lock and wait until no reader slot shows this shard; readers
+    // (reader_slot) write only their own slot's line, and step back while the lock is held.
     mutable spinlock lock;
-    std::atomic<bool> writing{false};
     std::uint32_t number = 0;  // index + 1, as reader slots record it
     entry_table entries;
-    // Keyed by views of the flights' own keys.
-    boost::unordered_flat_map<hashed_key, std::shared_ptr<flight>, hashed_key_hash,
-                              hashed_key_equal>
-        flights;
-    lru_list lru;  // bounded stores only: one reference per entry
-    // Stores with a ttl only, in insertion order (= expiry order); records before expiry_next
-    // are consumed.
-    std::vector<expiry_record> expiry;
-    std::size_t expiry_next = 0;
+    flight_map flights;   // of this store's flights
+    lru_order lru;        // bounded stores only: one node per entry
+    expiry_queue expiry;  // unbounded stores with a ttl only
     std::size_t capacity = 0;
-    std::uint64_t pushes = 0;
-    std::uint64_t serials = 0;
     cachet::stats counts;
     // Gated stores only: the gate states of keys that have no entry (see the class comment).
     [[no_unique_address]] std::conditional_t<gated, parked_states, no_parked_states> parked;
@@ -375,7 +381,8 @@ class memory_store {
     return shards_[(key.hash >> 40) & (shard_count_ - 1)];
   }
 
-  bool joinable(const flight& f) const noexcept {
+  bool joinable(const flight_header& h) const noexcept {
+    const flight& f = static_cast<const flight&>(h);
     return !f.doomed && backend_->tag_counters().current(f.stamps);
   }
 
@@ -490,25 +497,30 @@ class memory_store {
     std::size_t tag_index = 0;
     for_each_tag(
         [&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
-    std::shared_ptr<flight> f;
-    bool leading = false;
+    std::optional<flight> own;
+    std::shared_ptr<flight_result> joined;
     {
       exclusive lock(*this, s);
       ++s.counts.misses;
       if (const Value* hit = find_fresh(s, key, true)) return *hit;
       auto it = s.flights.find(key);
       if (it != s.flights.end() && joinable(*it->second)) {
-        f = it->second;
-        ++f->waiters;
+        flight& f = static_cast<flight&>(*it->second);
+        if (f.leader == std::this_thread::get_id()) {
+          throw cachet::error(
+              "cachet::cached: the function called its own cache with the same arguments while "
+              "computing them, which would wait for itself forever; break the recursion");
+        }
+        if (!f.result) f.result = std::make_shared<flight_result>();
+        joined = f.result;
       } else {
-        f = std::make_shared<flight>(std::string(key.text), key.hash, stamps);
-        leading = true;
+        own.emplace(key.text, key.hash, stamps);
         if (it != s.flights.end()) s.flights.erase(it);  // its waiters still get its result
-        s.flights.emplace(f->hashed(), f);
+        s.flights.emplace(own->hashed(), &*own);
       }
     }
-    if (leading) return lead(s, *f, std::forward<Load>(load));
-    return wait(*f);
+    if (own) return lead(s, *own, std::forward<Load>(load));
+    return wait(*joined);
   }
 
   // Admits or refuses one call with `key` against the key's state, wherever it is: in the key's
@@ -540,13 +552,17 @@ class memory_store {
 
   // An entry's state stays with its key when the entry goes; under the exclusive lock.
   static void park(shard& s, const entry& e) {
-    if constexpr (gated) s.parked.map.insert_or_assign(parked_key{e.key, e.hash}, e.gate);
+    if constexpr (gated) {
+      const std::string_view key = e.key.view();
+      s.parked.map.insert_or_assign(parked_key{std::string(key), hash_bytes(key)}, e.gate);
+    }
   }
 
   // A new entry takes over its key's parked state; under the exclusive lock.
   static void unpark(shard& s, const entry& e) noexcept {
     if constexpr (gated) {
-      if (auto it = s.parked.map.find(hashed_key{e.key, e.hash}); it != s.parked.map.end()) {
+      const std::string_view key = e.key.view();
+      if (auto it = s.parked.map.find(hashed_key{key, hash_bytes(key)}); it != s.parked.map.end()) {
         e.gate = it->second;
         s.parked.map.erase(it);
       }
@@ -567,15 +583,13 @@ class memory_store {
   }
 
   void finish(shard& s, flight& f, const Value* value, std::exception_ptr error) {
-    std::size_t waiters;
+    std::shared_ptr<flight_result> result;
     {
       exclusive lock(*this, s);
       auto it = s.flights.find(f.hashed());
-      const bool current = it != s.flights.end() && it->second.get() == &f;
-      if (current) {
-        // The flight stays alive through the waiters' shared_ptrs.
-        s.flights.erase(it);
-      }
+      const bool current = it != s.flights.end() && it->second == &f;
+      // Once out of the map, no caller can join: the waiters it has keep `result` alive.
+      if (current) s.flights.erase(it);
       if (value) {
         ++s.counts.loads;
         if (current && !f.doomed) {
@@ -589,111 +603,99 @@ class memory_store {
       } else {
         ++s.counts.load_errors;
       }
-      waiters = f.waiters;
+      result = std::move(f.result);
     }
-    if (waiters == 0) return;
+    if (!result) return;
     {
-      std::lock_guard lock(f.m);
+      std::lock_guard lock(result->m);
       // Waiters must be woken whatever happens: a copy that throws reaches them as their error.
       if (value) {
         try {
-          f.value.emplace(*value);
+          result->value.emplace(*value);
         } catch (...) {
-          f.error = std::current_exception();
+          result->error = std::current_exception();
         }
       } else {
-        f.error = error;
+        result->error = error;
       }
-      f.done = true;
+      result->done = true;
     }
-    f.done_cv.notify_all();
+    result->done_cv.notify_all();
   }
 
-  Value wait(flight& f) {
-    if (f.leader == std::this_thread::get_id()) {
-      throw cachet::error(
-          "cachet::cached: the function called its own cache with the same arguments while "
-          "computing them, which would wait for itself forever; break the recursion");
-    }
-    std::unique_lock lock(f.m);
-    f.done_cv.wait(lock, [&] { return f.done; });
-    if (f.error) std::rethrow_exception(f.error);
-    return *f.value;
+  static Value wait(flight_result& r) {
+    std::unique_lock lock(r.m);
+    r.done_cv.wait(lock, [&] { return r.done; });
+    if (r.error) std::rethrow_exception(r.error);
+    return *r.value;
   }
 
   void store(shard& s, const flight& f, const Value& value) {
     if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) remove(s, it);
     const time_point now = this->now();
-    reclaim_expired(s, now);
+    if (ttl_.count() != 0) {
+      if (s.capacity != 0) {
+        reclaim_least_recent(s, now);
+      } else {
+        reclaim_expired(s, now);
+      }
+    }
     if (s.capacity != 0 && s.entries.size() >= s.capacity) {
       ++s.counts.evictions;
-      remove(s, s.entries.find(s.lru.back()));
+      const std::uint32_t oldest = s.lru.back();
+      remove(s, s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest}));
     }
     const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
-    const entry_ref ref{f.hash, ++s.serials};
-    // The list node first: if copying the value throws, no entry is left without its LRU place.
-    if (s.capacity != 0) s.lru.push_front(ref);
+    // The node first: if copying the value throws, no entry is left without its LRU place.
+    const std::uint32_t node = s.capacity != 0 ? s.lru.push_front(f.hash) : lru_order::none;
     try {
-      const entry& e = *s.entries.emplace(f, ref.serial, expires, value).first;
-      unpark(s, e);
-      if (s.capacity != 0) {
-        e.lru_position = s.lru.begin();
-        e.pushed_at = ++s.pushes;
-      }
+      unpark(s, *s.entries.emplace(f.key, node, expires, f.stamps, value).first);
     } catch (...) {
-      if (s.capacity != 0) s.lru.pop_front();
+      if (node != lru_order::none) s.lru.erase(node);
       throw;
     }
     // A record whose entry is gone is harmless, so it may come last.
-    if (expires != never) push_expiry(s, {ref, expires + max_stale_});
+    if (expires != never && s.capacity == 0) {
+      s.expiry.push({f.hash, expires}, s.entries.size(),
+                    [&](const expiry_queue::record& r) { return s.entries.contains(r); });
+    }
+  }
+
+  // A bounded cache reclaims expired entries from the least recent end of its LRU order, a
+  // couple per insert: an entry nobody reads drifts there, the entry to evict when the shard is
+  // full is the one looked at anyway, and no expiry record is kept per entry.
+  void reclaim_least_recent(shard& s, time_point now) {
+    for (int reclaimed = 0; reclaimed < 2 && s.lru.back() != lru_order::none; ++reclaimed) {
+      const std::uint32_t oldest = s.lru.back();
+      const auto it = s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest});
+      if (now < kept_until(*it)) return;
+      ++s.counts.expirations;
+      remove(s, it);
+    }
   }
 
   // A couple per insert keeps an unbounded cache from holding expired entries forever, at a
   // bounded cost per insert; records of entries removed earlier are passed over on the way.
   void reclaim_expired(shard& s, time_point now) {
     int reclaimed = 0;
-    for (int seen = 0; seen < 8 && reclaimed < 2 && s.expiry_next < s.expiry.size(); ++seen) {
-      const expiry_record& r = s.expiry[s.expiry_next];
-      if (r.kept_until > now) return;
-      if (auto it = s.entries.find(r.ref); it != s.entries.end()) {
+    for (int seen = 0; seen < 8 && reclaimed < 2 && s.expiry.has_next(); ++seen) {
+      const expiry_queue::record& r = s.expiry.next();
+      if (r.expires + max_stale_ > now) return;
+      if (auto it = s.entries.find(r); it != s.entries.end()) {
         ++s.counts.expirations;
         remove(s, it);
         ++reclaimed;
       }
-      ++s.expiry_next;
+      s.expiry.pop();
     }
-  }
-
-  // Records of entries removed before they expired (replaced, erased, evicted, invalidated) wait
-  // in the queue until they reach its head. Once they could outnumber the live ones, they are
-  // dropped in one pass; the pass is paid for by the inserts and removals since the last one, so
-  // the queue costs O(1) per insert and stays within about twice the entries.
-  static void push_expiry(shard& s, expiry_record record) {
-    const auto consumed = static_cast<std::ptrdiff_t>(s.expiry_next);
-    const std::size_t pending = s.expiry.size() - s.expiry_next;
-    if (pending >= 2 * s.entries.size() + 16) {
-      const auto live_end =
-          std::remove_if(s.expiry.begin() + consumed, s.expiry.end(),
-                         [&](const expiry_record& r) { return !s.entries.contains(r.ref); });
-      s.expiry.erase(live_end, s.expiry.end());
-      s.expiry.erase(s.expiry.begin(), s.expiry.begin() + consumed);
-      s.expiry_next = 0;
-    } else if (s.expiry_next >= pending) {
-      s.expiry.erase(s.expiry.begin(), s.expiry.begin() + consumed);
-      s.expiry_next = 0;
-    }
-    s.expiry.push_back(record);
   }
 
   // Moving an entry to the front of the LRU list touches only list nodes, not other slots.
-  static void move_to_front(shard& s, const entry& e) noexcept {
-    s.lru.splice(s.lru.begin(), s.lru, e.lru_position);
-    e.pushed_at = ++s.pushes;
-  }
+  static void move_to_front(shard& s, const entry& e) noexcept { s.lru.move_to_front(e.lru_node); }
 
   static void remove(shard& s, typename entry_table::const_iterator it) {
     park(s, *it);  // first: if it throws, the entry is still there with its state
-    if (s.capacity != 0) s.lru.erase(it->lru_position);
+    if (s.capacity != 0) s.lru.erase(it->lru_node);
     s.entries.erase(it);
   }
 
@@ -704,7 +706,6 @@ class memory_store {
     s.entries.clear();
     s.lru.clear();
     s.expiry.clear();
-    s.expiry_next = 0;
   }
 
   time_point now() const noexcept { return clock_ != nullptr ? clock_->now() : backend_->now(); }
@@ -757,7 +758,7 @@ class memory_store {
 
   static void enter(reader_state& r, const shard& s) noexcept {
     while (!try_enter(r, s)) {
-      while (s.writing.load(std::memory_order_acquire)) std::this_thread::yield();
+      while (s.lock.held()) std::this_thread::yield();
     }
   }
 
@@ -791,7 +792,7 @@ class memory_store {
   // entry pushed at most capacity/8 pushes ago is within the most recent eighth already, far from
   // eviction; small caches (below 8 entries a shard) keep an exact order.
   static bool needs_move(const shard& s, const entry& e) noexcept {
-    return s.capacity != 0 && s.pushes - e.pushed_at > s.capacity / 8;
+    return s.capacity != 0 && !s.lru.pushed_within(e.lru_node, s.capacity / 8);
   }
 
   Backend* backend_;
