@@ -102,7 +102,7 @@ class subscriber {
       if (!state->patterns.empty()) replay.push("PSUBSCRIBE", state->patterns);
       if (replay.size() == 0) return;
       auto p = std::make_shared<detail::pending_request>(conn->strand());
-      p->payload = std::string(replay.payload());
+      p->commands = std::move(replay);
       p->expected = 0;  // confirmations arrive as pushes
       p->internal = true;
       conn->enqueue_front(p);
@@ -191,7 +191,7 @@ class subscriber {
     r.push(command, names);
     r.push("PING");
     auto p = std::make_shared<detail::pending_request>(conn->strand());
-    p->payload = std::string(r.payload());
+    p->commands = std::move(r);
     p->expected = 1;
     p->idempotent = true;  // (un)subscribing twice is harmless
     co_await detail::connection::submit(conn, p, conn->cfg().request_timeout);

@@ -46,9 +46,13 @@ using clock = std::chrono::steady_clock;
 
 /// One request (one or more commands) on its way through a connection.
 struct pending_request {
-  explicit pending_request(const asio::any_io_executor& ex) : wake(ex) {}
+  // The timer is bound to the strand's inner executor, not to the strand: a strand converted to
+  // any_io_executor does not fit its small buffer and would cost an allocation per request. Its
+  // waiter is a coroutine on the strand, which is where the wait completes either way.
+  explicit pending_request(const asio::strand<asio::any_io_executor>& strand)
+      : wake(strand.get_inner_executor()) {}
 
-  std::string payload;
+  request commands;          // encoded once, by the caller, and written from here
   std::size_t expected = 0;  // replies that complete it
   std::vector<value> replies;
   clock::time_point deadline = clock::time_point::max();
@@ -63,10 +67,22 @@ struct pending_request {
   asio::steady_timer wake;  // the waiter sleeps on it until the deadline; cancel() wakes it
 };
 
-/// The command names of an encoded payload (arrays of bulk strings), upper-cased; used to refuse
-/// commands whose replies arrive as push messages and would desynchronise reply matching.
-inline std::vector<std::string> command_names(std::string_view payload) {
-  std::vector<std::string> names;
+/// Whether `name` (any case) is a command whose replies arrive as push messages, which would
+/// desynchronise reply matching.
+inline bool is_push_reply_command(std::string_view name) {
+  constexpr std::string_view refused[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
+                                          "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+                                          "MONITOR"};
+  auto upper = [](char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; };
+  return std::any_of(std::begin(refused), std::end(refused), [&](std::string_view r) {
+    return r.size() == name.size() && std::equal(r.begin(), r.end(), name.begin(),
+                                                 [&](char a, char b) { return a == upper(b); });
+  });
+}
+
+/// The first command of an encoded payload (arrays of bulk strings) that is_push_reply_command
+/// refuses, as written; empty if there is none.
+inline std::string_view first_push_reply_command(std::string_view payload) {
   auto read_number = [&](char marker) -> long long {
     if (payload.empty() || payload.front() != marker) return -1;
     auto eol = payload.find("\r\n");
@@ -81,23 +97,13 @@ inline std::vector<std::string> command_names(std::string_view payload) {
     if (args < 0) break;
     for (long long i = 0; i < args; ++i) {
       long long len = read_number('$');
-      if (len < 0 || static_cast<std::size_t>(len) + 2 > payload.size()) return names;
-      if (i == 0) {
-        std::string name(payload.substr(0, static_cast<std::size_t>(len)));
-        for (char& c : name) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
-        names.push_back(std::move(name));
-      }
+      if (len < 0 || static_cast<std::size_t>(len) + 2 > payload.size()) return {};
+      auto argument = payload.substr(0, static_cast<std::size_t>(len));
+      if (i == 0 && is_push_reply_command(argument)) return argument;
       payload.remove_prefix(static_cast<std::size_t>(len) + 2);
     }
   }
-  return names;
-}
-
-inline bool is_push_reply_command(std::string_view upper_name) {
-  constexpr std::string_view refused[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
-                                          "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
-                                          "MONITOR"};
-  return std::find(std::begin(refused), std::end(refused), upper_name) != std::end(refused);
+  return {};
 }
 
 inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
@@ -203,16 +209,22 @@ class connection : public std::enable_shared_from_this<connection> {
   static asio::awaitable<void> submit(std::shared_ptr<connection> self,
                                       std::shared_ptr<pending_request> p,
                                       std::chrono::milliseconds timeout) {
-    if (self->stopped_)
+    if (!self->admit(p, timeout)) co_return;
+    co_await wait_for(std::move(self), std::move(p));
+  }
+
+  /// submit() without the wait, for callers that await wait_for() in their own frame: returns
+  /// whether `p` was queued (false: it expects no reply and is complete). Runs on the strand.
+  bool admit(const std::shared_ptr<pending_request>& p, std::chrono::milliseconds timeout) {
+    if (stopped_)
       throw request_error(error::not_connected,
                           "cachet::redis: the client was closed; create a new one");
-    if (self->refused_ && !self->connected_)
-      throw request_error(error::handshake_failed, self->refusal_message());
+    if (refused_ && !connected_) throw request_error(error::handshake_failed, refusal_message());
     p->timeout = timeout;
     if (timeout.count() > 0) p->deadline = clock::now() + timeout;
-    if (p->expected == 0) co_return;
-    self->enqueue(p);
-    co_await wait_for(std::move(self), std::move(p));
+    if (p->expected == 0) return false;
+    enqueue(p);
+    return true;
   }
 
   /// Awaits `p` on the strand until it completes, its deadline passes, or the caller cancels.
@@ -497,7 +509,7 @@ class connection : public std::enable_shared_from_this<connection> {
       while (!write_queue_.empty()) {
         auto p = std::move(write_queue_.front());
         write_queue_.pop_front();
-        batch += p->payload;
+        batch += p->commands.payload();
         p->written = true;
         if (p->expected == 0) {
           complete(p, {});
@@ -531,9 +543,7 @@ class connection : public std::enable_shared_from_this<connection> {
         continue;
       }
       auto ping = std::make_shared<pending_request>(strand_);
-      request r;
-      r.push("PING");
-      ping->payload = std::string(r.payload());
+      ping->commands.push("PING");
       ping->expected = 1;
       ping->internal = true;
       enqueue(ping);
