@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -175,20 +176,21 @@ class client {
     return conn.admit(p, options.timeout.value_or(conn.cfg().request_timeout));
   }
 
-  static boost::asio::awaitable<value> run_one(std::shared_ptr<detail::connection> conn,
-                                               std::shared_ptr<detail::pending_request> p,
-                                               request_options options) {
+  static detail::strand_awaitable<value> run_one(std::shared_ptr<detail::connection> conn,
+                                                 std::shared_ptr<detail::pending_request> p,
+                                                 request_options options) {
     if (admit(*conn, p, options)) co_await detail::connection::wait_for(std::move(conn), p);
     value& reply = p->replies.front();
     if (reply.is_error()) throw server_error(std::move(reply.text));
     co_return std::move(reply);
   }
 
-  static boost::asio::awaitable<std::vector<value>> run_many(
+  static detail::strand_awaitable<std::vector<value>> run_many(
       std::shared_ptr<detail::connection> conn, std::shared_ptr<detail::pending_request> p,
       request_options options) {
     if (admit(*conn, p, options)) co_await detail::connection::wait_for(std::move(conn), p);
-    co_return std::move(p->replies);
+    co_return std::vector<value>(std::make_move_iterator(p->replies.begin()),
+                                 std::make_move_iterator(p->replies.end()));
   }
 
   std::shared_ptr<detail::connection> conn_;

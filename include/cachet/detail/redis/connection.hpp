@@ -21,6 +21,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -44,17 +45,27 @@ namespace detail {
 namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 
+/// The executor a connection's state lives on.
+using strand_type = asio::strand<asio::any_io_executor>;
+
+/// Coroutines that run on a connection's strand are typed on it: a strand does not fit
+/// any_io_executor's small buffer, so erasing it there would cost allocations on every co_spawn,
+/// wait and completion.
+template <class T>
+using strand_awaitable = asio::awaitable<T, strand_type>;
+inline constexpr asio::use_awaitable_t<strand_type> on_strand{};
+
 /// One request (one or more commands) on its way through a connection.
 struct pending_request {
   // The timer is bound to the strand's inner executor, not to the strand: a strand converted to
   // any_io_executor does not fit its small buffer and would cost an allocation per request. Its
   // waiter is a coroutine on the strand, which is where the wait completes either way.
-  explicit pending_request(const asio::strand<asio::any_io_executor>& strand)
-      : wake(strand.get_inner_executor()) {}
+  explicit pending_request(const strand_type& strand) : wake(strand.get_inner_executor()) {}
 
   request commands;          // encoded once, by the caller, and written from here
   std::size_t expected = 0;  // replies that complete it
-  std::vector<value> replies;
+  // Room for one reply inline: most requests are one command, and this saves their allocation.
+  boost::container::small_vector<value, 1> replies;
   clock::time_point deadline = clock::time_point::max();
   std::chrono::milliseconds timeout{0};
   bool idempotent = false;
@@ -115,7 +126,7 @@ inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d
 /// client reaches it through co_spawn onto that strand.
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  using strand_type = asio::strand<asio::any_io_executor>;
+  using strand_type = detail::strand_type;
 
   connection(const asio::any_io_executor& ex, config cfg)
       : cfg_(std::move(cfg)),
@@ -206,9 +217,9 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// Sets `p`'s deadline from `timeout` (zero: none), queues it and awaits it (see wait_for).
   /// Runs on the strand. Throws request_error(not_connected) once the connection was stopped.
-  static asio::awaitable<void> submit(std::shared_ptr<connection> self,
-                                      std::shared_ptr<pending_request> p,
-                                      std::chrono::milliseconds timeout) {
+  static strand_awaitable<void> submit(std::shared_ptr<connection> self,
+                                       std::shared_ptr<pending_request> p,
+                                       std::chrono::milliseconds timeout) {
     if (!self->admit(p, timeout)) co_return;
     co_await wait_for(std::move(self), std::move(p));
   }
@@ -229,8 +240,8 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// Awaits `p` on the strand until it completes, its deadline passes, or the caller cancels.
   /// Throws request_error on anything but a complete set of replies (left in p->replies).
-  static asio::awaitable<void> wait_for(std::shared_ptr<connection> self,
-                                        std::shared_ptr<pending_request> p) {
+  static strand_awaitable<void> wait_for(std::shared_ptr<connection> self,
+                                         std::shared_ptr<pending_request> p) {
     co_await asio::this_coro::throw_if_cancelled(false);
     for (;;) {
       if (p->done) break;
@@ -254,7 +265,7 @@ class connection : public std::enable_shared_from_this<connection> {
       }
       p->wake.expires_at(p->deadline);
       boost::system::error_code ignored;
-      co_await p->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await p->wake.async_wait(asio::redirect_error(on_strand, ignored));
     }
     if (p->ec)
       throw request_error(p->ec,
@@ -337,7 +348,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   // Reads until one whole reply is parsed.
-  asio::awaitable<std::error_code> read_value(std::optional<value>& out) {
+  strand_awaitable<std::error_code> read_value(std::optional<value>& out) {
     for (;;) {
       std::error_code ec;
       out.reset();
@@ -357,7 +368,7 @@ class connection : public std::enable_shared_from_this<connection> {
       constexpr std::size_t chunk = 16 * 1024;
       if (rbuf_.size() < rend_ + chunk) rbuf_.resize(rend_ + chunk);
       auto [rec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
-                                                       asio::as_tuple(asio::use_awaitable));
+                                                       asio::as_tuple(on_strand));
       rend_ += n;
       if (rec) co_return std::error_code(rec);
       last_read_ = clock::now();
@@ -394,10 +405,10 @@ class connection : public std::enable_shared_from_this<connection> {
     c.socket_.close(ignored);
   }
 
-  asio::awaitable<std::error_code> resolve_and_connect() {
+  strand_awaitable<std::error_code> resolve_and_connect() {
     arm_guard(cfg_.resolve_timeout, [](connection& c) { c.resolver_.cancel(); });
     auto [rec, endpoints] = co_await resolver_.async_resolve(cfg_.host, std::to_string(cfg_.port),
-                                                             asio::as_tuple(asio::use_awaitable));
+                                                             asio::as_tuple(on_strand));
     if (disarm_guard()) co_return make_error_code(error::resolve_timeout);
     if (rec) co_return std::error_code(rec);
     if (stopped_) co_return make_error_code(error::not_connected);
@@ -405,7 +416,7 @@ class connection : public std::enable_shared_from_this<connection> {
     socket_ = asio::ip::tcp::socket(strand_);
     arm_guard(cfg_.connect_timeout, close_socket);
     auto [cec, endpoint] =
-        co_await asio::async_connect(socket_, endpoints, asio::as_tuple(asio::use_awaitable));
+        co_await asio::async_connect(socket_, endpoints, asio::as_tuple(on_strand));
     (void)endpoint;
     if (disarm_guard()) {
       close_socket(*this);
@@ -417,7 +428,7 @@ class connection : public std::enable_shared_from_this<connection> {
     co_return std::error_code{};
   }
 
-  asio::awaitable<std::error_code> handshake_steps() {
+  strand_awaitable<std::error_code> handshake_steps() {
     request hello;
     std::vector<std::string> args{"3"};
     if (!cfg_.password.empty()) {
@@ -430,7 +441,7 @@ class connection : public std::enable_shared_from_this<connection> {
     if (cfg_.database != 0) hello.push("SELECT", cfg_.database);
 
     auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(hello.payload()),
-                                               asio::as_tuple(asio::use_awaitable));
+                                               asio::as_tuple(on_strand));
     (void)n;
     if (wec) co_return std::error_code(wec);
     std::string refused;
@@ -453,7 +464,7 @@ class connection : public std::enable_shared_from_this<connection> {
     co_return std::error_code{};
   }
 
-  asio::awaitable<std::error_code> connect_and_handshake() {
+  strand_awaitable<std::error_code> connect_and_handshake() {
     parser_.reset();
     rbuf_.clear();
     rpos_ = 0;
@@ -467,7 +478,7 @@ class connection : public std::enable_shared_from_this<connection> {
     co_return ec;
   }
 
-  asio::awaitable<void> reader_loop() {
+  strand_awaitable<void> reader_loop() {
     for (;;) {
       std::optional<value> reply;
       auto ec = co_await read_value(reply);
@@ -494,14 +505,14 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
-  asio::awaitable<void> writer_loop() {
+  strand_awaitable<void> writer_loop() {
     std::string batch;
     for (;;) {
       if (!socket_.is_open()) co_return;
       if (write_queue_.empty()) {
         writer_wake_.expires_at(clock::time_point::max());
         boost::system::error_code ignored;
-        co_await writer_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await writer_wake_.async_wait(asio::redirect_error(on_strand, ignored));
         continue;
       }
       // Everything queued so far goes out in one write: automatic pipelining.
@@ -517,8 +528,8 @@ class connection : public std::enable_shared_from_this<connection> {
           in_flight_.push_back(std::move(p));
         }
       }
-      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(batch),
-                                                asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] =
+          co_await asio::async_write(socket_, asio::buffer(batch), asio::as_tuple(on_strand));
       (void)n;
       if (ec) {
         close_transport(ec, "writing failed");
@@ -527,7 +538,7 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
-  asio::awaitable<void> health_loop() {
+  strand_awaitable<void> health_loop() {
     const auto interval = cfg_.health_check_interval;
     for (;;) {
       if (!socket_.is_open()) co_return;
@@ -539,7 +550,7 @@ class connection : public std::enable_shared_from_this<connection> {
         } else {
           health_timer_.expires_at(idle_since + interval);
         }
-        co_await health_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await health_timer_.async_wait(asio::redirect_error(on_strand, ignored));
         continue;
       }
       auto ping = std::make_shared<pending_request>(strand_);
@@ -548,7 +559,7 @@ class connection : public std::enable_shared_from_this<connection> {
       ping->internal = true;
       enqueue(ping);
       ping->wake.expires_after(interval);
-      co_await ping->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await ping->wake.async_wait(asio::redirect_error(on_strand, ignored));
       if (!socket_.is_open()) co_return;
       if (!ping->done) {
         close_transport(make_error_code(error::health_check_failed),
@@ -558,7 +569,7 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
-  static asio::awaitable<void> run(std::shared_ptr<connection> self) {
+  static strand_awaitable<void> run(std::shared_ptr<connection> self) {
     using namespace asio::experimental::awaitable_operators;
     while (!self->stopped_) {
       std::error_code ec = co_await self->connect_and_handshake();
@@ -604,7 +615,7 @@ class connection : public std::enable_shared_from_this<connection> {
       self->retry_timer_.expires_after(self->backoff_.next());
       boost::system::error_code ignored;
       self->backing_off_ = true;
-      co_await self->retry_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await self->retry_timer_.async_wait(asio::redirect_error(on_strand, ignored));
       self->backing_off_ = false;
     }
     self->running_ = false;
