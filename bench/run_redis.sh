@@ -83,6 +83,11 @@ if [[ ${1:-} == degraded ]]; then
 fi
 
 build_bench "$here/../include" "$build/redis_bench"
+# The hand-written hiredis memo (bench/redis_hiredis_memo_bench.cpp): the peer of the cached hit.
+pkg-config --exists hiredis || { echo "run_redis.sh: hiredis (libhiredis-dev) is missing" >&2; exit 1; }
+g++ -std=c++20 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$here/../include" \
+  "$here/redis_hiredis_memo_bench.cpp" -lbenchmark -lbenchmark_main -lboost_json \
+  $(pkg-config --libs hiredis) -pthread -o "$build/hiredis_memo"
 
 # shellcheck source=redis_server.sh
 source "$here/redis_server.sh"
@@ -106,6 +111,8 @@ for round in $(seq "$rounds"); do
     load >"$out/load.$tag.before"
     taskset -c "$cpu" redis-benchmark -p "$port" -c 1 -n 20000 -t get -d 100 --csv \
       >"$out/rb_c1.$tag.csv"
+    taskset -c "$cpu" redis-benchmark -p "$port" -c 8 -P 1 -n 100000 -t get -d 100 --csv \
+      >"$out/rb_c8_p1.$tag.csv"
     taskset -c "$cpu" redis-benchmark -p "$port" -c 50 -P 1 -n 100000 -t get -d 100 --csv \
       >"$out/rb_c50_p1.$tag.csv"
     taskset -c "$cpu" redis-benchmark -p "$port" -c 50 -P 16 -n 1000000 -t get -d 100 --csv \
@@ -113,6 +120,9 @@ for round in $(seq "$rounds"); do
     CACHET_BENCH_REDIS_URL="redis://127.0.0.1:$port" taskset -c "$cpu" "$build/redis_bench" \
       --benchmark_min_time="$min_time" --benchmark_out_format=json \
       --benchmark_out="$out/cachet.$tag.json" >"$out/cachet.$tag.txt" 2>&1
+    CACHET_BENCH_REDIS_URL="redis://127.0.0.1:$port" taskset -c "$cpu" "$build/hiredis_memo" \
+      --benchmark_min_time="$min_time" --benchmark_out_format=json \
+      --benchmark_out="$out/memo.$tag.json" >"$out/memo.$tag.txt" 2>&1
     load >"$out/load.$tag.after"
   done
 done
@@ -140,17 +150,22 @@ def rb(name, r):
     return {"rps": float(row["rps"]), "p50": float(row["p50_latency_ms"]) * 1000,
             "p99": float(row["p99_latency_ms"]) * 1000}
 
-def cachet(r):
-    runs = json.load(open(f"{out}/cachet.{placement}.{r}.json"))["benchmarks"]
+def cachet(r, program="cachet"):
+    runs = json.load(open(f"{out}/{program}.{placement}.{r}.json"))["benchmarks"]
     failed = [b["name"] for b in runs if b.get("error_occurred")]
     if failed:
         sys.exit("redis_bench failed: " + ", ".join(failed))
-    return {b["name"].removesuffix("/real_time"): b for b in runs}
+    return {b["name"].replace("/real_time", ""): b for b in runs}
 
 per_round = []
 for r in range(1, rounds + 1):
     c = cachet(r)
+    m = cachet(r, "memo")
     per_round.append({
+        "rb_c8": rb("rb_c8_p1", r), "memo": m["latency/hiredis_memo_hit"],
+        "memo_8": m["throughput/hiredis_memo_hit/threads:8"]["items_per_second"],
+        "memo_64": m["throughput/hiredis_memo_hit/threads:64"]["items_per_second"],
+        "hit_8": c["throughput/cached_hit_blocking/threads:8"]["items_per_second"],
         "load": open(f"{out}/load.{placement}.{r}.before").read().strip() + " -> " +
                 open(f"{out}/load.{placement}.{r}.after").read().strip(),
         "rb_c1": rb("rb_c1", r), "rb_p1": rb("rb_c50_p1", r), "rb_p16": rb("rb_c50_p16", r),
@@ -176,7 +191,8 @@ print(f"| `redis-benchmark -c 1 -n 20000 -t get -d 100` | {base:.1f} | "
 for key, label in [("get", "client: `co_await c.exec(\"GET\", k)`, one coroutine"),
                    ("mget", "client: `co_await c.exec(\"MGET\", entry, fn)`: what a hit sends"),
                    ("hop_get", "backend I/O thread: `rt.run(c.exec(\"GET\", k))` from the caller"),
-                   ("hit_blocking", "backend: `get_value(42)` hit (blocking, MGET of 2 keys)"),
+                   ("memo", "hiredis memo: GET + Boost.JSON parse, blocking (the peer)"),
+                   ("hit_blocking", "backend: `get_value(42)` hit (blocking, one script call)"),
                    ("hit_async", "backend: `co_await get_value.async(42)` hit")]:
     p50 = med(lambda x: x[key]["p50_us"])
     print(f"| {label} | {p50:.1f} | {med(lambda x: x[key]['p99_us']):.1f} | {p50 / base:.2f}x |")
@@ -189,8 +205,18 @@ for value, label in [(p1, "`redis-benchmark -c 50 -P 1 -n 100000 -t get -d 100`"
                      (p16, "`redis-benchmark -c 50 -P 16 -n 1000000 -t get -d 100`"),
                      (med(lambda x: x["tput"]), "client: 64 coroutines, one connection"),
                      (med(lambda x: x["hit_tput"]),
-                      "backend: 64 coroutines, `co_await get_value.async(42)` hits")]:
+                      "backend: 64 coroutines, `co_await get_value.async(42)` hits"),
+                     (med(lambda x: x["memo_64"]), "hiredis memo: 64 threads, a connection each")]:
     print(f"| {label} | {value / 1e3:.1f} | {value / p1:.2f}x | {value / p16:.2f}x |")
+
+print(f"\n### Eight threads of blocking calls (median over {rounds} rounds; thousands of calls/s)\n")
+print("| what | kcalls/s | ratio to `redis-benchmark -c 8 -P 1` |")
+print("|---|---:|---:|")
+c8 = med(lambda x: x["rb_c8"]["rps"])
+for value, label in [(c8, "`redis-benchmark -c 8 -P 1 -n 100000 -t get -d 100`"),
+                     (med(lambda x: x["memo_8"]), "hiredis memo: 8 threads, a connection each"),
+                     (med(lambda x: x["hit_8"]), "backend: 8 threads, `get_value(42)` hits")]:
+    print(f"| {label} | {value / 1e3:.1f} | {value / c8:.2f}x |")
 
 print("\n### Every round (ratios against redis-benchmark of the same round)\n")
 print("| round | load before -> after | GET p50 / rb p50 | hit p50 / rb p50 (blocking, async) "
@@ -217,7 +243,17 @@ for s in steps:
 get = med(lambda x: x["get"]["p50_us"]) / base
 hit = med(lambda x: x["hit_blocking"]["p50_us"]) / base
 tput = med(lambda x: x["tput"]) / p1
+memo = med(lambda x: x["hit_blocking"]["p50_us"] / x["memo"]["p50_us"])
+hit_8 = med(lambda x: x["hit_8"] / x["rb_c8"]["rps"])
+hit_64 = med(lambda x: x["hit_tput"] / x["rb_p1"]["rps"])
 print("\n### Goals\n")
+print(f"- issue #11, one blocking caller: hit p50 {hit:.2f}x `-c 1` (goal <= 1.15x: "
+      f"{'met' if hit <= 1.15 else 'NOT met'}), {memo:.2f}x the hiredis memo (goal <= 1.0x: "
+      f"{'met' if memo <= 1.0 else 'NOT met'})")
+print(f"- issue #11, 8 threads of blocking hits: {hit_8:.2f}x `-c 8 -P 1` (goal >= 1.0x: "
+      f"{'met' if hit_8 >= 1.0 else 'NOT met'})")
+print(f"- issue #11, 64 coroutines of `async()` hits: {hit_64:.2f}x `-c 50 -P 1` (goal >= 2.0x: "
+      f"{'met' if hit_64 >= 2.0 else 'NOT met'})")
 print(f"- one caller, p50 within 1.3x of `redis-benchmark -c 1`: client GET {get:.2f}x, "
       f"cached hit {hit:.2f}x (blocking), "
       f"{med(lambda x: x['hit_async']['p50_us']) / base:.2f}x (async) -> "

@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -135,10 +136,9 @@ class client {
   template <class... Args>
   boost::asio::awaitable<value> exec(const request_options& options, std::string_view command,
                                      const Args&... args) {
-    request r;
-    r.push(command, args...);
-    auto job = make_pending(r, options);  // first: it rejects a moved-from client
-    return boost::asio::co_spawn(conn_->strand(), run_one(conn_, std::move(job)),
+    auto p = make_pending();             // first: it rejects a moved-from client
+    p->commands.push(command, args...);  // encoded once, where the writer takes it from
+    return boost::asio::co_spawn(conn_->strand(), run_one(conn_, std::move(p), options),
                                  boost::asio::use_awaitable);
   }
 
@@ -147,58 +147,50 @@ class client {
   /// problems throw request_error. An empty request completes at once with no replies.
   boost::asio::awaitable<std::vector<value>> exec(const request& req,
                                                   const request_options& options = {}) {
-    auto job = make_pending(req, options);  // first: it rejects a moved-from client
-    return boost::asio::co_spawn(conn_->strand(), run_many(conn_, std::move(job)),
+    auto p = make_pending();  // first: it rejects a moved-from client
+    p->commands = req;
+    return boost::asio::co_spawn(conn_->strand(), run_many(conn_, std::move(p), options),
                                  boost::asio::use_awaitable);
   }
 
  private:
-  struct prepared {
-    std::shared_ptr<detail::pending_request> pending;
-    std::optional<std::chrono::milliseconds> timeout = std::nullopt;
-  };
-
-  prepared make_pending(const request& r, const request_options& options) const {
+  std::shared_ptr<detail::pending_request> make_pending() const {
     if (!conn_)
       throw request_error(error::not_connected,
                           "cachet::redis: exec() on a moved-from client; use the client it was "
                           "moved to");
-    auto p = std::make_shared<detail::pending_request>(conn_->strand());
-    p->payload = std::string(r.payload());
-    p->expected = r.size();
+    return std::make_shared<detail::pending_request>(conn_->strand());
+  }
+
+  // Runs on the strand, in the frame of run_one or run_many: refuses what the connection cannot
+  // match replies for, then queues `p`. Returns whether there is a reply to wait for.
+  static bool admit(detail::connection& conn, const std::shared_ptr<detail::pending_request>& p,
+                    const request_options& options) {
+    if (auto name = detail::first_push_reply_command(p->commands.payload()); !name.empty())
+      throw request_error(error::unexpected_reply,
+                          "cachet::redis: " + std::string(name) +
+                              " cannot be sent through client::exec (its replies are push "
+                              "messages); use cachet::redis::subscriber");
+    p->expected = p->commands.size();
     p->idempotent = options.idempotent;
-    return {std::move(p), options.timeout};
+    return conn.admit(p, options.timeout.value_or(conn.cfg().request_timeout));
   }
 
-  // Runs on the strand.
-  static boost::asio::awaitable<void> submit(std::shared_ptr<detail::connection> conn,
-                                             prepared job) {
-    auto& p = job.pending;
-    for (const auto& name : detail::command_names(p->payload)) {
-      if (detail::is_push_reply_command(name))
-        throw request_error(error::unexpected_reply,
-                            "cachet::redis: " + name +
-                                " cannot be sent through client::exec (its replies are push "
-                                "messages); use cachet::redis::subscriber");
-    }
-    auto timeout = job.timeout.value_or(conn->cfg().request_timeout);
-    co_await detail::connection::submit(std::move(conn), std::move(p), timeout);
-  }
-
-  static boost::asio::awaitable<value> run_one(std::shared_ptr<detail::connection> conn,
-                                               prepared job) {
-    auto p = job.pending;
-    co_await submit(std::move(conn), std::move(job));
+  static detail::strand_awaitable<value> run_one(std::shared_ptr<detail::connection> conn,
+                                                 std::shared_ptr<detail::pending_request> p,
+                                                 request_options options) {
+    if (admit(*conn, p, options)) co_await detail::connection::wait_for(std::move(conn), p);
     value& reply = p->replies.front();
     if (reply.is_error()) throw server_error(std::move(reply.text));
     co_return std::move(reply);
   }
 
-  static boost::asio::awaitable<std::vector<value>> run_many(
-      std::shared_ptr<detail::connection> conn, prepared job) {
-    auto p = job.pending;
-    co_await submit(std::move(conn), std::move(job));
-    co_return std::move(p->replies);
+  static detail::strand_awaitable<std::vector<value>> run_many(
+      std::shared_ptr<detail::connection> conn, std::shared_ptr<detail::pending_request> p,
+      request_options options) {
+    if (admit(*conn, p, options)) co_await detail::connection::wait_for(std::move(conn), p);
+    co_return std::vector<value>(std::make_move_iterator(p->replies.begin()),
+                                 std::make_move_iterator(p->replies.end()));
   }
 
   std::shared_ptr<detail::connection> conn_;

@@ -131,6 +131,8 @@ class request {
     // Only valid arguments are encoded, so a rejected one yields its static_assert alone.
     if constexpr ((detail::request_argument<Args> && ...)) {
       const std::size_t old_size = payload_.size();
+      // One allocation for the whole command in the common case (strings and numbers).
+      payload_.reserve(old_size + 16 + command.size() + (std::size_t{0} + ... + size_hint(args)));
       try {
         append_header('*', 1 + (std::size_t{0} + ... + detail::argument_count(args)));
         append_bulk(command);
@@ -156,6 +158,17 @@ class request {
   }
 
  private:
+  // Roughly the encoded size of a string or number argument; ranges grow the buffer as needed.
+  template <class T>
+  static std::size_t size_hint(const T& arg) {
+    if constexpr (std::is_convertible_v<const T&, std::string_view> && !std::is_pointer_v<T> &&
+                  !detail::is_char_array_v<T>) {
+      return std::string_view(arg).size() + 16;
+    } else {
+      return 32;
+    }
+  }
+
   void append_header(char marker, std::size_t n) {
     char buffer[24];
     buffer[0] = marker;

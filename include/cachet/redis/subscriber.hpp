@@ -102,7 +102,7 @@ class subscriber {
       if (!state->patterns.empty()) replay.push("PSUBSCRIBE", state->patterns);
       if (replay.size() == 0) return;
       auto p = std::make_shared<detail::pending_request>(conn->strand());
-      p->payload = std::string(replay.payload());
+      p->commands = std::move(replay);
       p->expected = 0;  // confirmations arrive as pushes
       p->internal = true;
       conn->enqueue_front(p);
@@ -172,7 +172,7 @@ class subscriber {
         boost::asio::use_awaitable);
   }
 
-  static boost::asio::awaitable<void> change_on_strand(
+  static detail::strand_awaitable<void> change_on_strand(
       std::shared_ptr<detail::connection> conn, std::shared_ptr<detail::subscriber_state> state,
       const char* command, std::vector<std::string> names, bool add, bool patterns) {
     if (names.empty()) co_return;
@@ -191,7 +191,7 @@ class subscriber {
     r.push(command, names);
     r.push("PING");
     auto p = std::make_shared<detail::pending_request>(conn->strand());
-    p->payload = std::string(r.payload());
+    p->commands = std::move(r);
     p->expected = 1;
     p->idempotent = true;  // (un)subscribing twice is harmless
     co_await detail::connection::submit(conn, p, conn->cfg().request_timeout);
@@ -202,7 +202,7 @@ class subscriber {
     }
   }
 
-  static boost::asio::awaitable<message> receive_on_strand(
+  static detail::strand_awaitable<message> receive_on_strand(
       std::shared_ptr<detail::subscriber_state> state) {
     namespace asio = boost::asio;
     co_await asio::this_coro::throw_if_cancelled(false);
@@ -229,7 +229,7 @@ class subscriber {
         throw request_error(error::cancelled, "cachet::redis::subscriber: receive() cancelled");
       state->wake.expires_at(detail::clock::time_point::max());
       boost::system::error_code ignored;
-      co_await state->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await state->wake.async_wait(asio::redirect_error(detail::on_strand, ignored));
     }
   }
 

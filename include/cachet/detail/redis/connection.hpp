@@ -22,6 +22,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -46,13 +47,27 @@ namespace detail {
 namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 
+/// The executor a connection's state lives on.
+using strand_type = asio::strand<asio::any_io_executor>;
+
+/// Coroutines that run on a connection's strand are typed on it: a strand does not fit
+/// any_io_executor's small buffer, so erasing it there would cost allocations on every co_spawn,
+/// wait and completion.
+template <class T>
+using strand_awaitable = asio::awaitable<T, strand_type>;
+inline constexpr asio::use_awaitable_t<strand_type> on_strand{};
+
 /// One request (one or more commands) on its way through a connection.
 struct pending_request {
-  explicit pending_request(const asio::any_io_executor& ex) : wake(ex) {}
+  // The timer is bound to the strand's inner executor, not to the strand: a strand converted to
+  // any_io_executor does not fit its small buffer and would cost an allocation per request. Its
+  // waiter is a coroutine on the strand, which is where the wait completes either way.
+  explicit pending_request(const strand_type& strand) : wake(strand.get_inner_executor()) {}
 
-  std::string payload;
+  request commands;          // encoded once, by the caller, and written from here
   std::size_t expected = 0;  // replies that complete it
-  std::vector<value> replies;
+  // Room for one reply inline: most requests are one command, and this saves their allocation.
+  boost::container::small_vector<value, 1> replies;
   clock::time_point deadline = clock::time_point::max();
   std::chrono::milliseconds timeout{0};
   bool idempotent = false;
@@ -65,10 +80,22 @@ struct pending_request {
   asio::steady_timer wake;  // the waiter sleeps on it until the deadline; cancel() wakes it
 };
 
-/// The command names of an encoded payload (arrays of bulk strings), upper-cased; used to refuse
-/// commands whose replies arrive as push messages and would desynchronise reply matching.
-inline std::vector<std::string> command_names(std::string_view payload) {
-  std::vector<std::string> names;
+/// Whether `name` (any case) is a command whose replies arrive as push messages, which would
+/// desynchronise reply matching.
+inline bool is_push_reply_command(std::string_view name) {
+  constexpr std::string_view refused[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
+                                          "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+                                          "MONITOR"};
+  auto upper = [](char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; };
+  return std::any_of(std::begin(refused), std::end(refused), [&](std::string_view r) {
+    return r.size() == name.size() && std::equal(r.begin(), r.end(), name.begin(),
+                                                 [&](char a, char b) { return a == upper(b); });
+  });
+}
+
+/// The first command of an encoded payload (arrays of bulk strings) that is_push_reply_command
+/// refuses, as written; empty if there is none.
+inline std::string_view first_push_reply_command(std::string_view payload) {
   auto read_number = [&](char marker) -> long long {
     if (payload.empty() || payload.front() != marker) return -1;
     auto eol = payload.find("\r\n");
@@ -83,23 +110,13 @@ inline std::vector<std::string> command_names(std::string_view payload) {
     if (args < 0) break;
     for (long long i = 0; i < args; ++i) {
       long long len = read_number('$');
-      if (len < 0 || static_cast<std::size_t>(len) + 2 > payload.size()) return names;
-      if (i == 0) {
-        std::string name(payload.substr(0, static_cast<std::size_t>(len)));
-        for (char& c : name) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
-        names.push_back(std::move(name));
-      }
+      if (len < 0 || static_cast<std::size_t>(len) + 2 > payload.size()) return {};
+      auto argument = payload.substr(0, static_cast<std::size_t>(len));
+      if (i == 0 && is_push_reply_command(argument)) return argument;
       payload.remove_prefix(static_cast<std::size_t>(len) + 2);
     }
   }
-  return names;
-}
-
-inline bool is_push_reply_command(std::string_view upper_name) {
-  constexpr std::string_view refused[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
-                                          "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
-                                          "MONITOR"};
-  return std::find(std::begin(refused), std::end(refused), upper_name) != std::end(refused);
+  return {};
 }
 
 inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
@@ -111,7 +128,7 @@ inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d
 /// client reaches it through co_spawn onto that strand.
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  using strand_type = asio::strand<asio::any_io_executor>;
+  using strand_type = detail::strand_type;
 
   connection(const asio::any_io_executor& ex, config cfg)
       : cfg_(std::move(cfg)),
@@ -202,25 +219,31 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// Sets `p`'s deadline from `timeout` (zero: none), queues it and awaits it (see wait_for).
   /// Runs on the strand. Throws request_error(not_connected) once the connection was stopped.
-  static asio::awaitable<void> submit(std::shared_ptr<connection> self,
-                                      std::shared_ptr<pending_request> p,
-                                      std::chrono::milliseconds timeout) {
-    if (self->stopped_)
+  static strand_awaitable<void> submit(std::shared_ptr<connection> self,
+                                       std::shared_ptr<pending_request> p,
+                                       std::chrono::milliseconds timeout) {
+    if (!self->admit(p, timeout)) co_return;
+    co_await wait_for(std::move(self), std::move(p));
+  }
+
+  /// submit() without the wait, for callers that await wait_for() in their own frame: returns
+  /// whether `p` was queued (false: it expects no reply and is complete). Runs on the strand.
+  bool admit(const std::shared_ptr<pending_request>& p, std::chrono::milliseconds timeout) {
+    if (stopped_)
       throw request_error(error::not_connected,
                           "cachet::redis: the client was closed; create a new one");
-    if (self->refused_ && !self->connected_)
-      throw request_error(error::handshake_failed, self->refusal_message());
+    if (refused_ && !connected_) throw request_error(error::handshake_failed, refusal_message());
     p->timeout = timeout;
     if (timeout.count() > 0) p->deadline = clock::now() + timeout;
-    if (p->expected == 0) co_return;
-    self->enqueue(p);
-    co_await wait_for(std::move(self), std::move(p));
+    if (p->expected == 0) return false;
+    enqueue(p);
+    return true;
   }
 
   /// Awaits `p` on the strand until it completes, its deadline passes, or the caller cancels.
   /// Throws request_error on anything but a complete set of replies (left in p->replies).
-  static asio::awaitable<void> wait_for(std::shared_ptr<connection> self,
-                                        std::shared_ptr<pending_request> p) {
+  static strand_awaitable<void> wait_for(std::shared_ptr<connection> self,
+                                         std::shared_ptr<pending_request> p) {
     co_await asio::this_coro::throw_if_cancelled(false);
     for (;;) {
       if (p->done) break;
@@ -244,7 +267,7 @@ class connection : public std::enable_shared_from_this<connection> {
       }
       p->wake.expires_at(p->deadline);
       boost::system::error_code ignored;
-      co_await p->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await p->wake.async_wait(asio::redirect_error(on_strand, ignored));
     }
     if (p->ec)
       throw request_error(p->ec,
@@ -327,7 +350,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   // Reads until one whole reply is parsed.
-  asio::awaitable<std::error_code> read_value(std::optional<value>& out) {
+  strand_awaitable<std::error_code> read_value(std::optional<value>& out) {
     for (;;) {
       std::error_code ec;
       out.reset();
@@ -347,7 +370,7 @@ class connection : public std::enable_shared_from_this<connection> {
       constexpr std::size_t chunk = 16 * 1024;
       if (rbuf_.size() < rend_ + chunk) rbuf_.resize(rend_ + chunk);
       auto [rec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
-                                                       asio::as_tuple(asio::use_awaitable));
+                                                       asio::as_tuple(on_strand));
       rend_ += n;
       if (rec) co_return std::error_code(rec);
       last_read_ = clock::now();
@@ -385,19 +408,19 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   // TCP, then TLS when configured (within the handshake's limit).
-  asio::awaitable<std::error_code> resolve_and_connect(const std::string& host,
-                                                       std::uint16_t port) {
+  strand_awaitable<std::error_code> resolve_and_connect(const std::string& host,
+                                                        std::uint16_t port) {
     arm_guard(cfg_.resolve_timeout, [](connection& c) { c.resolver_.cancel(); });
-    auto [rec, endpoints] = co_await resolver_.async_resolve(host, std::to_string(port),
-                                                             asio::as_tuple(asio::use_awaitable));
+    auto [rec, endpoints] =
+        co_await resolver_.async_resolve(host, std::to_string(port), asio::as_tuple(on_strand));
     if (disarm_guard()) co_return make_error_code(error::resolve_timeout);
     if (rec) co_return std::error_code(rec);
     if (stopped_) co_return make_error_code(error::not_connected);
 
     socket_.renew();
     arm_guard(cfg_.connect_timeout, close_socket);
-    auto [cec, endpoint] = co_await asio::async_connect(socket_.socket(), endpoints,
-                                                        asio::as_tuple(asio::use_awaitable));
+    auto [cec, endpoint] =
+        co_await asio::async_connect(socket_.socket(), endpoints, asio::as_tuple(on_strand));
     (void)endpoint;
     if (disarm_guard()) {
       close_socket(*this);
@@ -407,7 +430,7 @@ class connection : public std::enable_shared_from_this<connection> {
     boost::system::error_code ignored;
     socket_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
     arm_guard(cfg_.handshake_timeout, close_socket);
-    auto tls_ec = co_await socket_.tls_handshake(host);
+    auto tls_ec = co_await socket_.tls_handshake<strand_type>(host);
     if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
     if (tls_ec) co_return make_error_code(error::tls_handshake_failed);
     co_return std::error_code{};
@@ -417,7 +440,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // Asks the sentinels in turn for the master's address; the one that answers is asked first
   // next time.
-  asio::awaitable<std::error_code> ask_sentinels(std::string& host, std::uint16_t& port) {
+  strand_awaitable<std::error_code> ask_sentinels(std::string& host, std::uint16_t& port) {
     const auto& sentinels = cfg_.sentinel.addresses;
     std::string failures;
     for (std::size_t tried = 0; tried < sentinels.size(); ++tried) {
@@ -439,9 +462,9 @@ class connection : public std::enable_shared_from_this<connection> {
     co_return make_error_code(error::sentinel_unavailable);
   }
 
-  asio::awaitable<std::error_code> ask_sentinel(const sentinel_options::address& sentinel,
-                                                std::string& host, std::uint16_t& port,
-                                                std::string& why) {
+  strand_awaitable<std::error_code> ask_sentinel(const sentinel_options::address& sentinel,
+                                                 std::string& host, std::uint16_t& port,
+                                                 std::string& why) {
     reset_reader();
     auto ec = co_await resolve_and_connect(sentinel.host, sentinel.port);
     if (ec) {
@@ -451,8 +474,8 @@ class connection : public std::enable_shared_from_this<connection> {
     request ask;
     ask.push("SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg_.sentinel.master_name);
     arm_guard(cfg_.handshake_timeout, close_socket);
-    auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(ask.payload()),
-                                               asio::as_tuple(asio::use_awaitable));
+    auto [wec, n] =
+        co_await asio::async_write(socket_, asio::buffer(ask.payload()), asio::as_tuple(on_strand));
     (void)n;
     std::optional<value> reply;
     ec = wec;
@@ -489,7 +512,7 @@ class connection : public std::enable_shared_from_this<connection> {
     rend_ = 0;
   }
 
-  asio::awaitable<std::error_code> handshake_steps() {
+  strand_awaitable<std::error_code> handshake_steps() {
     request hello;
     std::vector<std::string> args{"3"};
     if (!cfg_.password.empty()) {
@@ -504,7 +527,7 @@ class connection : public std::enable_shared_from_this<connection> {
     if (behind_sentinel()) hello.push("ROLE");
 
     auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(hello.payload()),
-                                               asio::as_tuple(asio::use_awaitable));
+                                               asio::as_tuple(on_strand));
     (void)n;
     if (wec) co_return std::error_code(wec);
     std::string refused;
@@ -534,7 +557,7 @@ class connection : public std::enable_shared_from_this<connection> {
     co_return std::error_code{};
   }
 
-  asio::awaitable<std::error_code> connect_and_handshake() {
+  strand_awaitable<std::error_code> connect_and_handshake() {
     std::string host = cfg_.host;
     std::uint16_t port = cfg_.port;
     if (behind_sentinel()) {
@@ -563,7 +586,7 @@ class connection : public std::enable_shared_from_this<connection> {
     co_return ec;
   }
 
-  asio::awaitable<void> reader_loop() {
+  strand_awaitable<void> reader_loop() {
     for (;;) {
       std::optional<value> reply;
       auto ec = co_await read_value(reply);
@@ -598,14 +621,14 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
-  asio::awaitable<void> writer_loop() {
+  strand_awaitable<void> writer_loop() {
     std::string batch;
     for (;;) {
       if (!socket_.is_open()) co_return;
       if (write_queue_.empty()) {
         writer_wake_.expires_at(clock::time_point::max());
         boost::system::error_code ignored;
-        co_await writer_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await writer_wake_.async_wait(asio::redirect_error(on_strand, ignored));
         continue;
       }
       // Everything queued so far goes out in one write: automatic pipelining.
@@ -613,7 +636,7 @@ class connection : public std::enable_shared_from_this<connection> {
       while (!write_queue_.empty()) {
         auto p = std::move(write_queue_.front());
         write_queue_.pop_front();
-        batch += p->payload;
+        batch += p->commands.payload();
         p->written = true;
         if (p->expected == 0) {
           complete(p, {});
@@ -621,8 +644,8 @@ class connection : public std::enable_shared_from_this<connection> {
           in_flight_.push_back(std::move(p));
         }
       }
-      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(batch),
-                                                asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] =
+          co_await asio::async_write(socket_, asio::buffer(batch), asio::as_tuple(on_strand));
       (void)n;
       if (ec) {
         close_transport(ec, "writing failed");
@@ -631,7 +654,7 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
-  asio::awaitable<void> health_loop() {
+  strand_awaitable<void> health_loop() {
     const auto interval = cfg_.health_check_interval;
     for (;;) {
       if (!socket_.is_open()) co_return;
@@ -643,18 +666,16 @@ class connection : public std::enable_shared_from_this<connection> {
         } else {
           health_timer_.expires_at(idle_since + interval);
         }
-        co_await health_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await health_timer_.async_wait(asio::redirect_error(on_strand, ignored));
         continue;
       }
       auto ping = std::make_shared<pending_request>(strand_);
-      request r;
-      r.push("PING");
-      ping->payload = std::string(r.payload());
+      ping->commands.push("PING");
       ping->expected = 1;
       ping->internal = true;
       enqueue(ping);
       ping->wake.expires_after(interval);
-      co_await ping->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await ping->wake.async_wait(asio::redirect_error(on_strand, ignored));
       if (!socket_.is_open()) co_return;
       if (!ping->done) {
         close_transport(make_error_code(error::health_check_failed),
@@ -664,7 +685,7 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
-  static asio::awaitable<void> run(std::shared_ptr<connection> self) {
+  static strand_awaitable<void> run(std::shared_ptr<connection> self) {
     using namespace asio::experimental::awaitable_operators;
     while (!self->stopped_) {
       std::error_code ec = co_await self->connect_and_handshake();
@@ -716,7 +737,7 @@ class connection : public std::enable_shared_from_this<connection> {
       self->retry_timer_.expires_after(self->backoff_.next());
       boost::system::error_code ignored;
       self->backing_off_ = true;
-      co_await self->retry_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await self->retry_timer_.async_wait(asio::redirect_error(on_strand, ignored));
       self->backing_off_ = false;
     }
     self->running_ = false;

@@ -103,8 +103,10 @@ class transport {
 
   /// After the TCP connect to `host`: the TLS handshake (nothing without TLS). The certificate is
   /// checked against tls_options::sni, else `host`; the same name goes out as SNI unless it is
-  /// an IP address. On failure, failure() holds OpenSSL's reason.
-  asio::awaitable<std::error_code> tls_handshake(const std::string& host) {
+  /// an IP address. On failure, failure() holds OpenSSL's reason. A coroutine on `Executor`, the
+  /// executor of the connection's own coroutines (awaitables only await their own kind).
+  template <class Executor>
+  asio::awaitable<std::error_code, Executor> tls_handshake(const std::string& host) {
     failure_.clear();
     if (!tls_) co_return std::error_code{};
     const std::string& name = tls_options_.sni.empty() ? host : tls_options_.sni;
@@ -118,7 +120,7 @@ class transport {
     if (tls_options_.verify_peer)
       tls_->set_verify_callback(asio::ssl::host_name_verification(name));
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client,
-                                               asio::as_tuple(asio::use_awaitable));
+                                               asio::as_tuple(asio::use_awaitable_t<Executor>{}));
     if (!ec) co_return std::error_code{};
     failure_ = ec.message();
     const long verdict = ::SSL_get_verify_result(tls_->native_handle());
