@@ -7,6 +7,8 @@
 #include <cachet/detail/callable_traits.hpp>
 #include <cachet/detail/function_name.hpp>
 #include <cachet/detail/key_registry.hpp>
+#include <cachet/detail/observe/call_observation.hpp>
+#include <cachet/detail/observe/registry.hpp>
 #include <cachet/detail/policy_pack.hpp>
 #include <cachet/detail/redis/store_selection.hpp>
 #include <cachet/detail/stages.hpp>
@@ -17,6 +19,8 @@
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>
 #include <cachet/memory.hpp>
+#include <cachet/name.hpp>
+#include <cachet/observer.hpp>
 #include <cachet/options.hpp>
 #include <cachet/stats.hpp>
 #include <cachet/tags.hpp>
@@ -340,6 +344,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
   using fail_safe_policy = typename pack::template find<fail_safe_kind, no_fail_safe>;
   static constexpr bool has_fail_safe = pack::template has<fail_safe_kind>;
+  using observer_type = typename pack::template find<observer_kind, no_observer>::type;
+  static constexpr bool has_observer = pack::template has<observer_kind>;
+  using call_observation_type =
+      std::conditional_t<has_observer, call_observation, no_call_observation>;
   static_assert(!has_fail_safe || ttl_policy::value.count() > 0,
                 "cachet::fail_safe: a result without a ttl never goes stale, so there is nothing "
                 "for fail_safe to serve; give a ttl, e.g. cachet::ttl<30>");
@@ -546,19 +554,49 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   void invalidate(const std::remove_cvref_t<Params>&... args) requires(!is_member ||
                                                                        !has_instance_key) {
     store_.erase(render(nullptr, args...));
+    if constexpr (observes<event_kind::invalidation, observer_type>) {
+      notify<event_kind::invalidation>(text_key(nullptr, args...));
+    }
   }
   void invalidate(const object_param& object,
                   const std::remove_cvref_t<Params>&... args) requires is_member {
     store_.erase(render(&object, args...));
+    if constexpr (observes<event_kind::invalidation, observer_type>) {
+      notify<event_kind::invalidation>(text_key(&object, args...));
+    }
   }
 
   /// Drops every entry of this function.
-  void clear() { store_.clear(); }
+  void clear() {
+    store_.clear();
+    notify<event_kind::invalidation>({});
+  }
 
   /// Makes every entry tagged `tag` stale, of every cached function on the same backend.
-  void invalidate_tag(std::string_view tag) { backend_->invalidate_tag(tag); }
+  void invalidate_tag(std::string_view tag) {
+    backend_->invalidate_tag(tag);
+    notify<event_kind::invalidation>(tag);
+  }
 
   cachet::stats stats() const { return store_.stats(); }
+
+  /// This object's observer (see cachet::observer); only with an observer<> policy.
+  template <class O = observer_type>
+  requires has_observer O& observer() noexcept { return observed_.observer; }
+
+  /// The name events and metrics give this cache: its name<> policy, else its key template, else
+  /// its function's name, else "anonymous" (a function object without key<>).
+  static constexpr std::string_view name() noexcept {
+    if constexpr (pack::template has<name_kind>) {
+      return pack::template find<name_kind, void>::value;
+    } else if constexpr (!key_template_of<key_policy>.empty()) {
+      return key_template_of<key_policy>;
+    } else if constexpr (!Function::name().empty()) {
+      return Function::name();
+    } else {
+      return "anonymous";
+    }
+  }
 
   backend_type& backend() const noexcept { return *backend_; }
 
@@ -567,15 +605,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// it under its prefix; the in-memory store uses a binary form of the same arguments.
   std::string key(const std::remove_cvref_t<Params>&... args) const
       requires(!is_member || !has_instance_key) {
-    std::string out;
-    if constexpr (!pack::template has<key_kind>) {
-      if (!Function::name().empty()) {
-        out += Function::name();
-        out += ':';
-      }
-    }
-    render_into(out, nullptr, args...);
-    return out;
+    return text_key(nullptr, args...);
   }
 
  private:
@@ -621,6 +651,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     return tags;
   }
 
+  static std::string text_key(const object_param* object,
+                              const std::remove_cvref_t<Params>&... args) {
+    std::string out;
+    if constexpr (!pack::template has<key_kind>) {
+      if (!Function::name().empty()) {
+        out += Function::name();
+        out += ':';
+      }
+    }
+    render_into(out, object, args...);
+    return out;
+  }
+
   static void render_into(std::string& out, const object_param* object,
                           const std::remove_cvref_t<Params>&... args) {
     if constexpr (has_instance_key) {
@@ -656,15 +699,139 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       binary_keys && !has_instance_key && (fixed_size_key_argument<Params> && ...);
 
   value_type call(object_param* object, Params&... args) {
+    call_observation_type seen;
+    if constexpr (has_observer) {
+      const std::string text = text_key(object, args...);
+      seen.key = text;
+      return counted(seen, object, args...);
+    } else {
+      return counted(seen, object, args...);
+    }
+  }
+
+  // rate_limited and circuit_open are counted as they leave the call: its stages throw them.
+  value_type counted(call_observation_type& seen, object_param* object, Params&... args) {
+    if constexpr (call_stages::empty && load_stages::empty) {
+      value_type result = call_keyed(seen, object, args...);
+      observe_success(seen);
+      return result;
+    } else {
+      try {
+        value_type result = call_keyed(seen, object, args...);
+        observe_success(seen);
+        return result;
+      } catch (const rate_limited&) {
+        metrics_.count_rate_limited();
+        if constexpr (has_observer) {
+          notify<event_kind::rate_limited>(seen.key, {}, std::current_exception());
+        }
+        throw;
+      } catch (const circuit_open&) {
+        metrics_.count_circuit_open();
+        if constexpr (has_observer) {
+          notify<event_kind::circuit_open>(seen.key, {}, std::current_exception());
+        }
+        throw;
+      }
+    }
+  }
+
+  void observe_success([[maybe_unused]] const call_observation_type& seen) {
+    if constexpr (observes<event_kind::hit, observer_type>) {
+      if (!seen.missed && !seen.loaded && !seen.answered_after_failure) {
+        notify<event_kind::hit>(seen.key);
+      }
+    }
+    if constexpr (observes<event_kind::eviction, observer_type>) {
+      if (seen.loaded) report_evictions();
+    }
+  }
+
+  // The store decides which entry goes, under its own lock; its count tells how many went. Each
+  // is reported once, by the first call to see it, which is usually the one whose store made
+  // room for its result.
+  void report_evictions() {
+    const std::uint64_t total = store_.stats().evictions;
+    std::uint64_t reported = observed_.evictions_reported.load(std::memory_order_relaxed);
+    do {
+      if (reported >= total) return;
+    } while (!observed_.evictions_reported.compare_exchange_weak(reported, total,
+                                                                 std::memory_order_relaxed));
+    for (; reported < total; ++reported) notify<event_kind::eviction>({});
+  }
+
+  template <event_kind K>
+  void notify([[maybe_unused]] std::string_view key,
+              [[maybe_unused]] std::chrono::nanoseconds duration = {},
+              [[maybe_unused]] std::exception_ptr error = nullptr) {
+    if constexpr (observes<K, observer_type>) {
+      detail::notify<K>(observed_.observer, event{name(), key, duration, std::move(error)});
+    }
+  }
+
+  // A miss is the store's to decide: the in-memory store renders the tags once it has found no
+  // fresh entry; other stores render them for every lookup, so a load marks their misses.
+  static constexpr bool tags_mean_miss = std::is_same_v<backend_type, memory>;
+
+  void observe_miss([[maybe_unused]] call_observation_type& seen) {
+    if constexpr (has_observer) {
+      if (seen.missed) return;
+      seen.missed = true;
+      notify<event_kind::miss>(seen.key);
+    }
+  }
+
+  // The function's call, timed for the load-duration histogram and the observer.
+  template <class Load>
+  value_type timed_load(call_observation_type& seen, Load&& load) {
+    if constexpr (has_observer) {
+      observe_miss(seen);
+      seen.loaded = true;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      value_type result = std::forward<Load>(load)();
+      const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now() - start);
+      metrics_.record_load(took);
+      notify<event_kind::load>(seen_key(seen), took);
+      return result;
+    } catch (const circuit_open&) {
+      throw;  // the breaker refused the call before the function ran: on_circuit_open says so
+    } catch (...) {
+      notify<event_kind::load_error>(seen_key(seen),
+                                     std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now() - start),
+                                     std::current_exception());
+      throw;
+    }
+  }
+
+  static std::string_view seen_key([[maybe_unused]] const call_observation_type& seen) {
+    if constexpr (has_observer) {
+      return seen.key;
+    } else {
+      return {};
+    }
+  }
+
+  void observe_answer_after_failure([[maybe_unused]] call_observation_type& seen, bool stale) {
+    if constexpr (has_observer) {
+      seen.answered_after_failure = true;
+      if (stale) notify<event_kind::stale_served>(seen.key);
+    }
+  }
+
+  value_type call_keyed(call_observation_type& seen, object_param* object, Params&... args) {
     if constexpr (fixed_size_key) {
       std::array<char, (std::size_t{0} + ... + sizeof(std::remove_cvref_t<Params>))> bytes;
       char* out = bytes.data();
       ((copy_key_bytes<std::remove_cvref_t<Params>>(out, args),
         out += sizeof(std::remove_cvref_t<Params>)),
        ...);
-      return call_with_key(std::string_view(bytes.data(), bytes.size()), object, args...);
+      return call_with_key(seen, std::string_view(bytes.data(), bytes.size()), object, args...);
     } else {
-      return call_with_key(render(object, args...), object, args...);
+      return call_with_key(seen, render(object, args...), object, args...);
     }
   }
 
@@ -830,7 +997,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // With fail_safe or serve_cached, a failed call may still be answered from the store. The
   // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
   // rendered again after a failure (or kept, when arguments may have been moved from).
-  value_type call_with_key(std::string_view key, object_param* object, Params&... args) {
+  value_type call_with_key(call_observation_type& seen, std::string_view key, object_param* object,
+                           Params&... args) {
     if constexpr (has_fail_safe || serves_cached) {
       constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
       std::conditional_t<keep_key, std::string, std::string_view> kept;
@@ -845,29 +1013,40 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         }
       };
       try {
-        return call_through_stages(key, object, args...);
+        return call_through_stages(seen, key, object, args...);
       } catch (const rate_limited&) {
         if constexpr (serves_cached) {
-          if (std::optional<value_type> hit = store_.peek(key_again())) return std::move(*hit);
+          if (std::optional<value_type> hit = store_.peek(key_again())) {
+            observe_answer_after_failure(seen, false);
+            return std::move(*hit);
+          }
         }
         if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) return std::move(*stale);
+          if (std::optional<value_type> stale = store_.stale(key_again())) {
+            observe_answer_after_failure(seen, true);
+            return std::move(*stale);
+          }
         }
         throw;
       } catch (...) {
         if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) return std::move(*stale);
+          if (std::optional<value_type> stale = store_.stale(key_again())) {
+            observe_answer_after_failure(seen, true);
+            return std::move(*stale);
+          }
         }
         throw;
       }
     } else {
-      return call_through_stages(key, object, args...);
+      return call_through_stages(seen, key, object, args...);
     }
   }
 
-  value_type call_through_stages(std::string_view key, object_param* object, Params&... args) {
+  value_type call_through_stages(call_observation_type& seen, std::string_view key,
+                                 object_param* object, Params&... args) {
     auto core = [&]() -> value_type {
       auto for_each_tag = [&](auto&& on_tag) {
+        if constexpr (tags_mean_miss) observe_miss(seen);
         std::string scratch;
         tags_policy::render_all(scratch, on_tag, args...);
       };
@@ -879,9 +1058,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         } else if constexpr (coroutine_function) {
           return call_function(object, args...);
         } else {
-          return load_stages_.run(
-              stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
-              args...);
+          return timed_load(seen, [&]() -> decltype(auto) {
+            return load_stages_.run(
+                stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
+                args...);
+          });
         }
       };
       if constexpr (fused_rate_limit) {
@@ -910,6 +1091,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   store_type store_;
   [[no_unique_address]] call_stages call_stages_;
   [[no_unique_address]] load_stages load_stages_;
+  [[no_unique_address]] observer_state<observer_type> observed_;
+  // Last: it registers once the store is built, and leaves before the store is destroyed.
+  registered_cache metrics_{name(), this, [](const void* self) {
+                              return static_cast<const cached_impl*>(self)->store_.stats();
+                            }};
 };
 
 }  // namespace detail
