@@ -85,25 +85,23 @@ TEST_F(observer_test, a_miss_loads_and_a_hit_does_not) {
 }
 
 TEST_F(observer_test, an_expired_entry_is_a_miss) {
-  cachet::cached<&square, cachet::ttl<60>, cachet::name<"squares">, cachet::observer<recorder>>
-      sq{backend};
+  cachet::cached<&square, cachet::ttl<60>, cachet::name<"squares">, cachet::observer<recorder>> sq{
+      backend};
   sq(2);
   clock.advance(60s);
   sq(2);
-  EXPECT_EQ(sq.observer().events,
-            (strings{"miss squares square:2", "load squares square:2", "miss squares square:2",
-                     "load squares square:2"}));
+  EXPECT_EQ(sq.observer().events, (strings{"miss squares square:2", "load squares square:2",
+                                           "miss squares square:2", "load squares square:2"}));
 }
 
 TEST_F(observer_test, a_failed_load_is_reported_with_its_exception_and_not_stored) {
-  cachet::cached<&flaky, cachet::ttl<60>, cachet::name<"f">, cachet::observer<recorder>> f{
-      backend};
+  cachet::cached<&flaky, cachet::ttl<60>, cachet::name<"f">, cachet::observer<recorder>> f{backend};
   fail_next = true;
   EXPECT_THROW(f(1), std::runtime_error);
   fail_next = false;
   EXPECT_EQ(f(1), 2);
-  EXPECT_EQ(f.observer().events,
-            (strings{"miss f flaky:1", "load_error f flaky:1", "miss f flaky:1", "load f flaky:1"}));
+  EXPECT_EQ(f.observer().events, (strings{"miss f flaky:1", "load_error f flaky:1",
+                                          "miss f flaky:1", "load f flaky:1"}));
 }
 
 TEST_F(observer_test, evictions_are_reported_once_each) {
@@ -136,9 +134,8 @@ TEST_F(observer_test, a_stale_answer_after_a_failure_is_reported_and_is_not_a_hi
   clock.advance(20s);
   fail_next = true;
   EXPECT_EQ(f(1), 2);
-  EXPECT_EQ(f.observer().events,
-            (strings{"miss f flaky:1", "load f flaky:1", "miss f flaky:1", "load_error f flaky:1",
-                     "stale_served f flaky:1"}));
+  EXPECT_EQ(f.observer().events, (strings{"miss f flaky:1", "load f flaky:1", "miss f flaky:1",
+                                          "load_error f flaky:1", "stale_served f flaky:1"}));
   EXPECT_EQ(f.stats().stale_served, 1u);
 }
 

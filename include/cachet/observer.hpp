@@ -26,23 +26,23 @@ enum class event_kind {
 template <event_kind K, class T>
 inline constexpr bool observes = [] {
   if constexpr (K == event_kind::hit) {
-    return requires(T& o, const event& e) { o.on_hit(e); };
+    return requires(T & o, const event& e) { o.on_hit(e); };
   } else if constexpr (K == event_kind::miss) {
-    return requires(T& o, const event& e) { o.on_miss(e); };
+    return requires(T & o, const event& e) { o.on_miss(e); };
   } else if constexpr (K == event_kind::load) {
-    return requires(T& o, const event& e) { o.on_load(e); };
+    return requires(T & o, const event& e) { o.on_load(e); };
   } else if constexpr (K == event_kind::load_error) {
-    return requires(T& o, const event& e) { o.on_load_error(e); };
+    return requires(T & o, const event& e) { o.on_load_error(e); };
   } else if constexpr (K == event_kind::eviction) {
-    return requires(T& o, const event& e) { o.on_eviction(e); };
+    return requires(T & o, const event& e) { o.on_eviction(e); };
   } else if constexpr (K == event_kind::invalidation) {
-    return requires(T& o, const event& e) { o.on_invalidation(e); };
+    return requires(T & o, const event& e) { o.on_invalidation(e); };
   } else if constexpr (K == event_kind::stale_served) {
-    return requires(T& o, const event& e) { o.on_stale_served(e); };
+    return requires(T & o, const event& e) { o.on_stale_served(e); };
   } else if constexpr (K == event_kind::rate_limited) {
-    return requires(T& o, const event& e) { o.on_rate_limited(e); };
+    return requires(T & o, const event& e) { o.on_rate_limited(e); };
   } else {
-    return requires(T& o, const event& e) { o.on_circuit_open(e); };
+    return requires(T & o, const event& e) { o.on_circuit_open(e); };
   }
 }();
 
