@@ -207,4 +207,12 @@ TEST_F(observer_test, concurrent_calls_report_exactly_what_stats_count) {
   EXPECT_EQ(o.loads.load(), 50);
 }
 
+TEST(memory_health, is_always_ready) {
+  cachet::memory backend;
+  const cachet::health h = backend.health();
+  EXPECT_TRUE(h.ready());
+  EXPECT_TRUE(h.connected);
+  EXPECT_TRUE(h.last_error.empty());
+}
+
 }  // namespace
