@@ -344,8 +344,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
   using fail_safe_policy = typename pack::template find<fail_safe_kind, no_fail_safe>;
   static constexpr bool has_fail_safe = pack::template has<fail_safe_kind>;
-  using observer_type = typename pack::template find<observer_kind, no_observer>::type;
-  static constexpr bool has_observer = pack::template has<observer_kind>;
+  using declared_observer = typename pack::template find<observer_kind, no_observer>::type;
+  static constexpr bool has_observer = usable_observer<declared_observer>;
+  using observer_type = std::conditional_t<has_observer, declared_observer, no_observer::type>;
   using call_observation_type =
       std::conditional_t<has_observer, call_observation, no_call_observation>;
   static_assert(!has_fail_safe || ttl_policy::value.count() > 0,

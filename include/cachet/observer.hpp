@@ -54,6 +54,12 @@ inline constexpr bool observes_any =
     observes<event_kind::stale_served, T> || observes<event_kind::rate_limited, T> ||
     observes<event_kind::circuit_open, T>;
 
+// An observer<T> that check_values accepts; a rejected one is replaced by no_observer, so that
+// only the assert that names the rule is reported.
+template <class T>
+inline constexpr bool usable_observer =
+    std::is_class_v<T>&& observes_any<T>&& std::is_default_constructible_v<T>;
+
 template <event_kind K, class T>
 void notify(T& o, const event& e) {
   if constexpr (K == event_kind::hit) {
