@@ -702,8 +702,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   value_type call(object_param* object, Params&... args) {
     call_observation_type seen;
     if constexpr (has_observer) {
-      const std::string text = text_key(object, args...);
-      seen.key = text;
+      auto render_text = [&] { return text_key(object, args...); };
+      seen.render = [](const void* render) {
+        return (*static_cast<const decltype(render_text)*>(render))();
+      };
+      seen.arguments = &render_text;
       return counted(seen, object, args...);
     } else {
       return counted(seen, object, args...);
@@ -724,23 +727,23 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       } catch (const rate_limited&) {
         metrics_.count_rate_limited();
         if constexpr (has_observer) {
-          notify<event_kind::rate_limited>(seen.key, {}, std::current_exception());
+          notify_call<event_kind::rate_limited>(seen, {}, std::current_exception());
         }
         throw;
       } catch (const circuit_open&) {
         metrics_.count_circuit_open();
         if constexpr (has_observer) {
-          notify<event_kind::circuit_open>(seen.key, {}, std::current_exception());
+          notify_call<event_kind::circuit_open>(seen, {}, std::current_exception());
         }
         throw;
       }
     }
   }
 
-  void observe_success([[maybe_unused]] const call_observation_type& seen) {
+  void observe_success([[maybe_unused]] call_observation_type& seen) {
     if constexpr (observes<event_kind::hit, observer_type>) {
       if (!seen.missed && !seen.loaded && !seen.answered_after_failure) {
-        notify<event_kind::hit>(seen.key);
+        notify_call<event_kind::hit>(seen);
       }
     }
     if constexpr (observes<event_kind::eviction, observer_type>) {
@@ -770,6 +773,14 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
+  // An event of this call: its key is rendered only for a member the observer declares.
+  template <event_kind K>
+  void notify_call([[maybe_unused]] call_observation_type& seen,
+                   [[maybe_unused]] std::chrono::nanoseconds duration = {},
+                   [[maybe_unused]] std::exception_ptr error = nullptr) {
+    if constexpr (observes<K, observer_type>) notify<K>(seen.key(), duration, std::move(error));
+  }
+
   // A miss is the store's to decide: the in-memory store renders the tags once it has found no
   // fresh entry; other stores render them for every lookup, so a load marks their misses.
   static constexpr bool tags_mean_miss = std::is_same_v<backend_type, memory>;
@@ -778,7 +789,13 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     if constexpr (has_observer) {
       if (seen.missed) return;
       seen.missed = true;
-      notify<event_kind::miss>(seen.key);
+      // The function may move the arguments: the key of its events is rendered before it runs.
+      if constexpr (observes<event_kind::load, observer_type> ||
+                    observes<event_kind::load_error, observer_type> ||
+                    observes<event_kind::stale_served, observer_type>) {
+        seen.key();
+      }
+      notify_call<event_kind::miss>(seen);
     }
   }
 
@@ -795,31 +812,23 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::chrono::steady_clock::now() - start);
       metrics_.record_load(took);
-      notify<event_kind::load>(seen_key(seen), took);
+      notify_call<event_kind::load>(seen, took);
       return result;
     } catch (const circuit_open&) {
       throw;  // the breaker refused the call before the function ran: on_circuit_open says so
     } catch (...) {
-      notify<event_kind::load_error>(seen_key(seen),
-                                     std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                         std::chrono::steady_clock::now() - start),
-                                     std::current_exception());
+      notify_call<event_kind::load_error>(seen,
+                                          std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                              std::chrono::steady_clock::now() - start),
+                                          std::current_exception());
       throw;
-    }
-  }
-
-  static std::string_view seen_key([[maybe_unused]] const call_observation_type& seen) {
-    if constexpr (has_observer) {
-      return seen.key;
-    } else {
-      return {};
     }
   }
 
   void observe_answer_after_failure([[maybe_unused]] call_observation_type& seen, bool stale) {
     if constexpr (has_observer) {
       seen.answered_after_failure = true;
-      if (stale) notify<event_kind::stale_served>(seen.key);
+      if (stale) notify_call<event_kind::stale_served>(seen);
     }
   }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace cachet::detail {
@@ -12,7 +13,20 @@ namespace cachet::detail {
 // What one cached call has seen of its own way through the store, so that it tells its observer
 // whether it was a hit: the store reports only the value.
 struct call_observation {
-  std::string_view key;  // the call's text key, for the events
+  // The call's text key, rendered when the first event needs it: a hit whose observer has no
+  // on_hit renders nothing, and a miss renders it before the function may move the arguments.
+  std::string_view key() {
+    if (!rendered) {
+      text = render(arguments);
+      rendered = true;
+    }
+    return text;
+  }
+
+  std::string (*render)(const void* arguments) = nullptr;
+  const void* arguments = nullptr;
+  std::string text;
+  bool rendered = false;
   bool missed = false;
   bool loaded = false;
   bool answered_after_failure = false;  // by fail_safe or serve_cached
