@@ -708,6 +708,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       };
       seen.arguments = &render_text;
       return counted(seen, object, args...);
+    } else if constexpr (call_stages::empty && load_stages::empty) {
+      return call_keyed(seen, object, args...);  // nothing to observe or count on the way out
     } else {
       return counted(seen, object, args...);
     }
