@@ -1,7 +1,5 @@
 #include <cachet.hpp>
 
-#include "support/run_together.hpp"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -182,29 +180,6 @@ TEST_F(observer_test, the_name_is_the_key_template_else_the_function_name) {
   EXPECT_NE(without.name().find("square"), std::string_view::npos);
   EXPECT_EQ(named.name(), "squares");
   EXPECT_EQ(lambda.name(), "anonymous");
-}
-
-struct counting {
-  std::atomic<int> hits{0}, misses{0}, loads{0};
-  void on_hit(const cachet::event&) { ++hits; }
-  void on_miss(const cachet::event&) { ++misses; }
-  void on_load(const cachet::event&) { ++loads; }
-};
-
-TEST_F(observer_test, concurrent_calls_report_exactly_what_stats_count) {
-  cachet::cached<&square, cachet::observer<counting>> sq{backend};
-  constexpr int threads = 8;
-  constexpr int calls = 2000;
-  cachet_test::run_together(threads, [&](int t) {
-    for (int i = 0; i < calls; ++i) sq((i + t) % 50);
-  });
-  const cachet::stats s = sq.stats();
-  const counting& o = sq.observer();
-  EXPECT_EQ(o.hits.load() + o.misses.load(), threads * calls);
-  EXPECT_EQ(static_cast<std::uint64_t>(o.hits.load()), s.hits);
-  EXPECT_EQ(static_cast<std::uint64_t>(o.misses.load()), s.misses);
-  EXPECT_EQ(static_cast<std::uint64_t>(o.loads.load()), s.loads);
-  EXPECT_EQ(o.loads.load(), 50);
 }
 
 TEST(memory_health, is_always_ready) {
