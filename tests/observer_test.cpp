@@ -182,6 +182,18 @@ TEST_F(observer_test, the_name_is_the_key_template_else_the_function_name) {
   EXPECT_EQ(lambda.name(), "anonymous");
 }
 
+std::string consume(std::string&& s) {
+  std::string taken = std::move(s);
+  return taken + "!";
+}
+
+TEST_F(observer_test, the_key_of_a_load_is_rendered_before_the_function_moves_its_argument) {
+  cachet::cached<&consume, cachet::name<"consume">, cachet::observer<recorder>> c{backend};
+  EXPECT_EQ(c(std::string("abc")), "abc!");
+  const std::string key = c.key("abc");
+  EXPECT_EQ(c.observer().events, (strings{"miss consume " + key, "load consume " + key}));
+}
+
 TEST(memory_health, is_always_ready) {
   cachet::memory backend;
   const cachet::health h = backend.health();
