@@ -7,8 +7,7 @@
 #include <cachet/detail/callable_traits.hpp>
 #include <cachet/detail/function_name.hpp>
 #include <cachet/detail/key_registry.hpp>
-#include <cachet/detail/observe/call_observation.hpp>
-#include <cachet/detail/observe/registry.hpp>
+#include <cachet/detail/observe/observed_cache.hpp>
 #include <cachet/detail/policy_pack.hpp>
 #include <cachet/detail/redis/store_selection.hpp>
 #include <cachet/detail/stages.hpp>
@@ -347,8 +346,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using declared_observer = typename pack::template find<observer_kind, no_observer>::type;
   static constexpr bool has_observer = usable_observer<declared_observer>;
   using observer_type = std::conditional_t<has_observer, declared_observer, no_observer::type>;
-  using call_observation_type =
-      std::conditional_t<has_observer, call_observation, no_call_observation>;
+  using call_observation_type = typename observed_cache<observer_type>::call;
   static_assert(!has_fail_safe || ttl_policy::value.count() > 0,
                 "cachet::fail_safe: a result without a ttl never goes stale, so there is nothing "
                 "for fail_safe to serve; give a ttl, e.g. cachet::ttl<30>");
@@ -556,34 +554,34 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                                                        !has_instance_key) {
     store_.erase(render(nullptr, args...));
     if constexpr (observes<event_kind::invalidation, observer_type>) {
-      notify<event_kind::invalidation>(text_key(nullptr, args...));
+      observed_.template notify<event_kind::invalidation>(text_key(nullptr, args...));
     }
   }
   void invalidate(const object_param& object,
                   const std::remove_cvref_t<Params>&... args) requires is_member {
     store_.erase(render(&object, args...));
     if constexpr (observes<event_kind::invalidation, observer_type>) {
-      notify<event_kind::invalidation>(text_key(&object, args...));
+      observed_.template notify<event_kind::invalidation>(text_key(&object, args...));
     }
   }
 
   /// Drops every entry of this function.
   void clear() {
     store_.clear();
-    notify<event_kind::invalidation>({});
+    observed_.template notify<event_kind::invalidation>(std::string_view());
   }
 
   /// Makes every entry tagged `tag` stale, of every cached function on the same backend.
   void invalidate_tag(std::string_view tag) {
     backend_->invalidate_tag(tag);
-    notify<event_kind::invalidation>(tag);
+    observed_.template notify<event_kind::invalidation>(tag);
   }
 
   cachet::stats stats() const { return store_.stats(); }
 
   /// This object's observer (see cachet::observer); only with an observer<> policy.
   template <class O = observer_type>
-  requires has_observer O& observer() noexcept { return observed_.observer; }
+  requires has_observer O& observer() noexcept { return observed_.observer(); }
 
   /// The name events and metrics give this cache: its name<> policy, else its key template, else
   /// its function's name, else "anonymous" (a function object without key<>).
@@ -719,118 +717,20 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   value_type counted(call_observation_type& seen, object_param* object, Params&... args) {
     if constexpr (call_stages::empty && load_stages::empty) {
       value_type result = call_keyed(seen, object, args...);
-      observe_success(seen);
+      observed_.succeeded(seen);
       return result;
     } else {
       try {
         value_type result = call_keyed(seen, object, args...);
-        observe_success(seen);
+        observed_.succeeded(seen);
         return result;
       } catch (const rate_limited&) {
-        metrics_.count_rate_limited();
-        if constexpr (has_observer) {
-          notify_call<event_kind::rate_limited>(seen, {}, std::current_exception());
-        }
+        observed_.refused_by_rate_limit(seen);
         throw;
       } catch (const circuit_open&) {
-        metrics_.count_circuit_open();
-        if constexpr (has_observer) {
-          notify_call<event_kind::circuit_open>(seen, {}, std::current_exception());
-        }
+        observed_.refused_by_breaker(seen);
         throw;
       }
-    }
-  }
-
-  void observe_success([[maybe_unused]] call_observation_type& seen) {
-    if constexpr (observes<event_kind::hit, observer_type>) {
-      if (!seen.missed && !seen.loaded && !seen.answered_after_failure) {
-        notify_call<event_kind::hit>(seen);
-      }
-    }
-    if constexpr (observes<event_kind::eviction, observer_type>) {
-      if (seen.loaded) report_evictions();
-    }
-  }
-
-  // The store decides which entry goes, under its own lock; its count tells how many went. Each
-  // is reported once, by the first call to see it, which is usually the one whose store made
-  // room for its result.
-  void report_evictions() {
-    const std::uint64_t total = store_.stats().evictions;
-    std::uint64_t reported = observed_.evictions_reported.load(std::memory_order_relaxed);
-    do {
-      if (reported >= total) return;
-    } while (!observed_.evictions_reported.compare_exchange_weak(reported, total,
-                                                                 std::memory_order_relaxed));
-    for (; reported < total; ++reported) notify<event_kind::eviction>({});
-  }
-
-  template <event_kind K>
-  void notify([[maybe_unused]] std::string_view key,
-              [[maybe_unused]] std::chrono::nanoseconds duration = {},
-              [[maybe_unused]] std::exception_ptr error = nullptr) {
-    if constexpr (observes<K, observer_type>) {
-      detail::notify<K>(observed_.observer, event{name(), key, duration, std::move(error)});
-    }
-  }
-
-  // An event of this call: its key is rendered only for a member the observer declares.
-  template <event_kind K>
-  void notify_call([[maybe_unused]] call_observation_type& seen,
-                   [[maybe_unused]] std::chrono::nanoseconds duration = {},
-                   [[maybe_unused]] std::exception_ptr error = nullptr) {
-    if constexpr (observes<K, observer_type>) notify<K>(seen.key(), duration, std::move(error));
-  }
-
-  // A miss is the store's to decide: the in-memory store renders the tags once it has found no
-  // fresh entry; other stores render them for every lookup, so a load marks their misses.
-  static constexpr bool tags_mean_miss = std::is_same_v<backend_type, memory>;
-
-  void observe_miss([[maybe_unused]] call_observation_type& seen) {
-    if constexpr (has_observer) {
-      if (seen.missed) return;
-      seen.missed = true;
-      // The function may move the arguments: the key of its events is rendered before it runs.
-      if constexpr (observes<event_kind::load, observer_type> ||
-                    observes<event_kind::load_error, observer_type> ||
-                    observes<event_kind::stale_served, observer_type>) {
-        seen.key();
-      }
-      notify_call<event_kind::miss>(seen);
-    }
-  }
-
-  // The function's call, timed for the load-duration histogram and the observer.
-  template <class Load>
-  value_type timed_load(call_observation_type& seen, Load&& load) {
-    if constexpr (has_observer) {
-      observe_miss(seen);
-      seen.loaded = true;
-    }
-    const auto start = std::chrono::steady_clock::now();
-    try {
-      value_type result = std::forward<Load>(load)();
-      const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::steady_clock::now() - start);
-      metrics_.record_load(took);
-      notify_call<event_kind::load>(seen, took);
-      return result;
-    } catch (const circuit_open&) {
-      throw;  // the breaker refused the call before the function ran: on_circuit_open says so
-    } catch (...) {
-      notify_call<event_kind::load_error>(seen,
-                                          std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                              std::chrono::steady_clock::now() - start),
-                                          std::current_exception());
-      throw;
-    }
-  }
-
-  void observe_answer_after_failure([[maybe_unused]] call_observation_type& seen, bool stale) {
-    if constexpr (has_observer) {
-      seen.answered_after_failure = true;
-      if (stale) notify_call<event_kind::stale_served>(seen);
     }
   }
 
@@ -1029,13 +929,13 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       } catch (const rate_limited&) {
         if constexpr (serves_cached) {
           if (std::optional<value_type> hit = store_.peek(key_again())) {
-            observe_answer_after_failure(seen, false);
+            observed_.answered_after_failure(seen, false);
             return std::move(*hit);
           }
         }
         if constexpr (has_fail_safe) {
           if (std::optional<value_type> stale = store_.stale(key_again())) {
-            observe_answer_after_failure(seen, true);
+            observed_.answered_after_failure(seen, true);
             return std::move(*stale);
           }
         }
@@ -1043,7 +943,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       } catch (...) {
         if constexpr (has_fail_safe) {
           if (std::optional<value_type> stale = store_.stale(key_again())) {
-            observe_answer_after_failure(seen, true);
+            observed_.answered_after_failure(seen, true);
             return std::move(*stale);
           }
         }
@@ -1058,7 +958,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                  object_param* object, Params&... args) {
     auto core = [&]() -> value_type {
       auto for_each_tag = [&](auto&& on_tag) {
-        if constexpr (tags_mean_miss) observe_miss(seen);
+        observed_.tags_rendered(seen);
         std::string scratch;
         tags_policy::render_all(scratch, on_tag, args...);
       };
@@ -1070,7 +970,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         } else if constexpr (coroutine_function) {
           return call_function(object, args...);
         } else {
-          return timed_load(seen, [&]() -> decltype(auto) {
+          return observed_.template timed_load<value_type>(seen, [&]() -> decltype(auto) {
             return load_stages_.run(
                 stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
                 args...);
@@ -1103,11 +1003,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   store_type store_;
   [[no_unique_address]] call_stages call_stages_;
   [[no_unique_address]] load_stages load_stages_;
-  [[no_unique_address]] observer_state<observer_type> observed_;
-  // Last: it registers once the store is built, and leaves before the store is destroyed.
-  registered_cache metrics_{name(), this, [](const void* self) {
-                              return static_cast<const cached_impl*>(self)->store_.stats();
-                            }};
+  // Last: it registers this object with the registry of live caches once the store is built, and
+  // leaves before the store is destroyed.
+  observed_cache<observer_type> observed_{
+      name(), std::is_same_v<backend_type, memory>, this,
+      [](const void* self) { return static_cast<const cached_impl*>(self)->store_.stats(); }};
 };
 
 }  // namespace detail
