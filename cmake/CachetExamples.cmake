@@ -4,6 +4,9 @@
 file(GLOB cachet_examples CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/examples/*.cpp")
 foreach(source IN LISTS cachet_examples)
   get_filename_component(name "${source}" NAME_WE)
+  if(name MATCHES "^prometheus_" AND NOT TARGET cachet::prometheus)
+    continue()  # prometheus-cpp is not installed
+  endif()
   add_executable(example_${name} "${source}")
   # Binaries land in <build>/examples/<name>, where the demo script and users look for them.
   set_target_properties(example_${name} PROPERTIES
@@ -17,6 +20,14 @@ foreach(source IN LISTS cachet_examples)
     cachet_use_redis_fixture()
     set_tests_properties(example.${name} PROPERTIES ${CACHET_REDIS_TEST_PROPERTIES}
                                                     LABELS "example;redis")
+  elseif(name MATCHES "^prometheus_")
+    target_link_libraries(example_${name} PRIVATE cachet::prometheus prometheus-cpp::pull)
+    # tests/prometheus_service_test.cpp starts it and reads /metrics over HTTP.
+    if(TARGET prometheus_service_test)
+      target_compile_definitions(prometheus_service_test PRIVATE
+        "CACHET_EXAMPLE_${name}=\"$<TARGET_FILE:example_${name}>\"")
+      add_dependencies(prometheus_service_test example_${name})
+    endif()
   else()
     target_link_libraries(example_${name} PRIVATE cachet::cachet)
   endif()

@@ -7,6 +7,7 @@
 #include <cachet/detail/callable_traits.hpp>
 #include <cachet/detail/function_name.hpp>
 #include <cachet/detail/key_registry.hpp>
+#include <cachet/detail/observe/observed_cache.hpp>
 #include <cachet/detail/policy_pack.hpp>
 #include <cachet/detail/redis/store_selection.hpp>
 #include <cachet/detail/stages.hpp>
@@ -17,6 +18,8 @@
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>
 #include <cachet/memory.hpp>
+#include <cachet/name.hpp>
+#include <cachet/observer.hpp>
 #include <cachet/options.hpp>
 #include <cachet/stats.hpp>
 #include <cachet/tags.hpp>
@@ -340,6 +343,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
   using fail_safe_policy = typename pack::template find<fail_safe_kind, no_fail_safe>;
   static constexpr bool has_fail_safe = pack::template has<fail_safe_kind>;
+  using declared_observer = typename pack::template find<observer_kind, no_observer>::type;
+  static constexpr bool has_observer = usable_observer<declared_observer>;
+  using observer_type = std::conditional_t<has_observer, declared_observer, no_observer::type>;
+  using call_observation_type = typename observed_cache<observer_type>::call;
   static_assert(!has_fail_safe || ttl_policy::value.count() > 0,
                 "cachet::fail_safe: a result without a ttl never goes stale, so there is nothing "
                 "for fail_safe to serve; give a ttl, e.g. cachet::ttl<30>");
@@ -546,19 +553,49 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   void invalidate(const std::remove_cvref_t<Params>&... args) requires(!is_member ||
                                                                        !has_instance_key) {
     store_.erase(render(nullptr, args...));
+    if constexpr (observes<event_kind::invalidation, observer_type>) {
+      observed_.template notify<event_kind::invalidation>(text_key(nullptr, args...));
+    }
   }
   void invalidate(const object_param& object,
                   const std::remove_cvref_t<Params>&... args) requires is_member {
     store_.erase(render(&object, args...));
+    if constexpr (observes<event_kind::invalidation, observer_type>) {
+      observed_.template notify<event_kind::invalidation>(text_key(&object, args...));
+    }
   }
 
   /// Drops every entry of this function.
-  void clear() { store_.clear(); }
+  void clear() {
+    store_.clear();
+    observed_.template notify<event_kind::invalidation>(std::string_view());
+  }
 
   /// Makes every entry tagged `tag` stale, of every cached function on the same backend.
-  void invalidate_tag(std::string_view tag) { backend_->invalidate_tag(tag); }
+  void invalidate_tag(std::string_view tag) {
+    backend_->invalidate_tag(tag);
+    observed_.template notify<event_kind::invalidation>(tag);
+  }
 
   cachet::stats stats() const { return store_.stats(); }
+
+  /// This object's observer (see cachet::observer); only with an observer<> policy.
+  template <class O = observer_type>
+  requires has_observer O& observer() noexcept { return observed_.observer(); }
+
+  /// The name events and metrics give this cache: its name<> policy, else its key template, else
+  /// its function's name, else "anonymous" (a function object without key<>).
+  static constexpr std::string_view name() noexcept {
+    if constexpr (pack::template has<name_kind>) {
+      return pack::template find<name_kind, void>::value;
+    } else if constexpr (!key_template_of<key_policy>.empty()) {
+      return key_template_of<key_policy>;
+    } else if constexpr (!Function::name().empty()) {
+      return Function::name();
+    } else {
+      return "anonymous";
+    }
+  }
 
   backend_type& backend() const noexcept { return *backend_; }
 
@@ -567,15 +604,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// it under its prefix; the in-memory store uses a binary form of the same arguments.
   std::string key(const std::remove_cvref_t<Params>&... args) const
       requires(!is_member || !has_instance_key) {
-    std::string out;
-    if constexpr (!pack::template has<key_kind>) {
-      if (!Function::name().empty()) {
-        out += Function::name();
-        out += ':';
-      }
-    }
-    render_into(out, nullptr, args...);
-    return out;
+    return text_key(nullptr, args...);
   }
 
  private:
@@ -621,6 +650,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     return tags;
   }
 
+  static std::string text_key(const object_param* object,
+                              const std::remove_cvref_t<Params>&... args) {
+    std::string out;
+    if constexpr (!pack::template has<key_kind>) {
+      if (!Function::name().empty()) {
+        out += Function::name();
+        out += ':';
+      }
+    }
+    render_into(out, object, args...);
+    return out;
+  }
+
   static void render_into(std::string& out, const object_param* object,
                           const std::remove_cvref_t<Params>&... args) {
     if constexpr (has_instance_key) {
@@ -656,15 +698,52 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       binary_keys && !has_instance_key && (fixed_size_key_argument<Params> && ...);
 
   value_type call(object_param* object, Params&... args) {
+    call_observation_type seen;
+    if constexpr (has_observer) {
+      auto render_text = [&] { return text_key(object, args...); };
+      seen.render = [](const void* render) {
+        return (*static_cast<const decltype(render_text)*>(render))();
+      };
+      seen.arguments = &render_text;
+      return counted(seen, object, args...);
+    } else if constexpr (call_stages::empty && load_stages::empty) {
+      return call_keyed(seen, object, args...);  // nothing to observe or count on the way out
+    } else {
+      return counted(seen, object, args...);
+    }
+  }
+
+  // rate_limited and circuit_open are counted as they leave the call: its stages throw them.
+  value_type counted(call_observation_type& seen, object_param* object, Params&... args) {
+    if constexpr (call_stages::empty && load_stages::empty) {
+      value_type result = call_keyed(seen, object, args...);
+      observed_.succeeded(seen);
+      return result;
+    } else {
+      try {
+        value_type result = call_keyed(seen, object, args...);
+        observed_.succeeded(seen);
+        return result;
+      } catch (const rate_limited&) {
+        observed_.refused_by_rate_limit(seen);
+        throw;
+      } catch (const circuit_open&) {
+        observed_.refused_by_breaker(seen);
+        throw;
+      }
+    }
+  }
+
+  value_type call_keyed(call_observation_type& seen, object_param* object, Params&... args) {
     if constexpr (fixed_size_key) {
       std::array<char, (std::size_t{0} + ... + sizeof(std::remove_cvref_t<Params>))> bytes;
       char* out = bytes.data();
       ((copy_key_bytes<std::remove_cvref_t<Params>>(out, args),
         out += sizeof(std::remove_cvref_t<Params>)),
        ...);
-      return call_with_key(std::string_view(bytes.data(), bytes.size()), object, args...);
+      return call_with_key(seen, std::string_view(bytes.data(), bytes.size()), object, args...);
     } else {
-      return call_with_key(render(object, args...), object, args...);
+      return call_with_key(seen, render(object, args...), object, args...);
     }
   }
 
@@ -830,7 +909,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // With fail_safe or serve_cached, a failed call may still be answered from the store. The
   // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
   // rendered again after a failure (or kept, when arguments may have been moved from).
-  value_type call_with_key(std::string_view key, object_param* object, Params&... args) {
+  value_type call_with_key(call_observation_type& seen, std::string_view key, object_param* object,
+                           Params&... args) {
     if constexpr (has_fail_safe || serves_cached) {
       constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
       std::conditional_t<keep_key, std::string, std::string_view> kept;
@@ -845,29 +925,40 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         }
       };
       try {
-        return call_through_stages(key, object, args...);
+        return call_through_stages(seen, key, object, args...);
       } catch (const rate_limited&) {
         if constexpr (serves_cached) {
-          if (std::optional<value_type> hit = store_.peek(key_again())) return std::move(*hit);
+          if (std::optional<value_type> hit = store_.peek(key_again())) {
+            observed_.answered_after_failure(seen, false);
+            return std::move(*hit);
+          }
         }
         if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) return std::move(*stale);
+          if (std::optional<value_type> stale = store_.stale(key_again())) {
+            observed_.answered_after_failure(seen, true);
+            return std::move(*stale);
+          }
         }
         throw;
       } catch (...) {
         if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) return std::move(*stale);
+          if (std::optional<value_type> stale = store_.stale(key_again())) {
+            observed_.answered_after_failure(seen, true);
+            return std::move(*stale);
+          }
         }
         throw;
       }
     } else {
-      return call_through_stages(key, object, args...);
+      return call_through_stages(seen, key, object, args...);
     }
   }
 
-  value_type call_through_stages(std::string_view key, object_param* object, Params&... args) {
+  value_type call_through_stages(call_observation_type& seen, std::string_view key,
+                                 object_param* object, Params&... args) {
     auto core = [&]() -> value_type {
       auto for_each_tag = [&](auto&& on_tag) {
+        observed_.tags_rendered(seen);
         std::string scratch;
         tags_policy::render_all(scratch, on_tag, args...);
       };
@@ -879,9 +970,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         } else if constexpr (coroutine_function) {
           return call_function(object, args...);
         } else {
-          return load_stages_.run(
-              stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
-              args...);
+          return observed_.template timed_load<value_type>(seen, [&]() -> decltype(auto) {
+            return load_stages_.run(
+                stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
+                args...);
+          });
         }
       };
       if constexpr (fused_rate_limit) {
@@ -910,6 +1003,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   store_type store_;
   [[no_unique_address]] call_stages call_stages_;
   [[no_unique_address]] load_stages load_stages_;
+  // Last: it registers this object with the registry of live caches once the store is built, and
+  // leaves before the store is destroyed.
+  observed_cache<observer_type> observed_{
+      name(), std::is_same_v<backend_type, memory>, this,
+      [](const void* self) { return static_cast<const cached_impl*>(self)->store_.stats(); }};
 };
 
 }  // namespace detail

@@ -22,6 +22,9 @@ class circuit_open;
 class rate_limiter;
 class breaker;
 class transient;
+struct event;
+struct health;
+class prometheus_collector;
 
 template <class T>
 struct key_encoding;
@@ -52,6 +55,10 @@ struct retry;
 template <std::uint64_t MaxStaleSeconds>
 struct fail_safe;
 struct serve_cached;
+template <class T>
+struct observer;
+template <detail::fixed_string S>
+struct name;
 struct per_process;
 class redis;
 class redis_rate_limiter;

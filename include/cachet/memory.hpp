@@ -5,6 +5,7 @@
 #include <cachet/detail/key_registry.hpp>
 #include <cachet/detail/memory/store.hpp>
 #include <cachet/detail/memory/tag_generations.hpp>
+#include <cachet/health.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -64,6 +65,9 @@ class memory {
   const cachet::clock* given_clock() const noexcept { return clock_; }
 
   detail::tag_generations& tag_counters() noexcept { return tags_; }
+
+  /// Always ready: the process's own memory has no connection to lose (see cachet::health).
+  cachet::health health() const noexcept { return {}; }
 
   /// The key templates of the cached functions on this backend (see cachet::key).
   detail::key_registry& key_templates() noexcept { return *key_templates_; }

@@ -67,6 +67,7 @@
 #include <cachet/detail/resilience/backoff.hpp>
 #include <cachet/detail/resilience/breaker_machine.hpp>
 #include <cachet/error.hpp>
+#include <cachet/health.hpp>
 #include <cachet/redis/client.hpp>
 #include <cachet/redis/config.hpp>
 #include <cachet/redis/error.hpp>
@@ -86,6 +87,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -277,6 +279,31 @@ class redis {
   ///
   ///     if (get_user.stats().backend_errors > 0) log("Redis: " + cache.last_error());
   std::string last_error() { return runtime().client().last_error(); }
+
+  /// For readiness probes: the breaker's state, the pending invalidations, and one PING, timed,
+  /// blocking for at most config::request_timeout (it is sent whatever the breaker says, as
+  /// verify()'s). Never throws for Redis: a failed PING reports `connected = false` and why in
+  /// `last_error`. \throws request_error when called on the backend's I/O thread.
+  ///
+  ///     if (!cache.health().ready()) return http_503();
+  cachet::health health() {
+    detail::redis_runtime& rt = runtime();
+    rt.require_off_io_thread("health");
+    cachet::health h;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      rt.run(rt.client().exec("PING"));
+      h.round_trip = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now() - start);
+    } catch (const std::exception& e) {
+      h.connected = false;
+      h.last_error = rt.client().last_error();
+      if (h.last_error.empty()) h.last_error = e.what();
+    }
+    h.breaker = rt.breaker().state();
+    h.pending_invalidations = rt.pending_invalidations();
+    return h;
+  }
 
   /// Checks that the server answers, blocking for at most config::request_timeout; call it at
   /// start-up to fail loudly on a wrong address, password, user or database.

@@ -1,0 +1,205 @@
+#include <cachet.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// Every event, in order, as "kind cache key".
+struct recorder {
+  std::mutex m;
+  std::vector<std::string> events;
+  std::vector<cachet::event> loads;
+
+  void add(const char* kind, const cachet::event& e) {
+    std::lock_guard lock(m);
+    events.push_back(std::string(kind) + " " + std::string(e.cache) + " " + std::string(e.key));
+  }
+  void on_hit(const cachet::event& e) { add("hit", e); }
+  void on_miss(const cachet::event& e) { add("miss", e); }
+  void on_load(const cachet::event& e) {
+    add("load", e);
+    std::lock_guard lock(m);
+    loads.push_back(e);
+  }
+  void on_load_error(const cachet::event& e) {
+    add("load_error", e);
+    EXPECT_TRUE(e.error != nullptr);
+  }
+  void on_eviction(const cachet::event& e) { add("eviction", e); }
+  void on_invalidation(const cachet::event& e) { add("invalidation", e); }
+  void on_stale_served(const cachet::event& e) { add("stale_served", e); }
+  void on_rate_limited(const cachet::event& e) {
+    add("rate_limited", e);
+    EXPECT_TRUE(e.error != nullptr);
+  }
+  void on_circuit_open(const cachet::event& e) { add("circuit_open", e); }
+};
+
+using strings = std::vector<std::string>;
+
+std::atomic<int> loads{0};
+int square(int x) {
+  ++loads;
+  return x * x;
+}
+
+bool fail_next = false;
+int flaky(int x) {
+  if (fail_next) throw std::runtime_error("flaky failed");
+  return x + 1;
+}
+
+class observer_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    loads = 0;
+    fail_next = false;
+  }
+  cachet::manual_clock clock;
+  cachet::memory backend{clock};
+};
+
+TEST_F(observer_test, a_miss_loads_and_a_hit_does_not) {
+  cachet::cached<&square, cachet::ttl<60>, cachet::key<"sq:{}">, cachet::observer<recorder>> sq{
+      backend};
+  EXPECT_EQ(sq(3), 9);
+  EXPECT_EQ(sq(3), 9);
+  EXPECT_EQ(sq(4), 16);
+  EXPECT_EQ(sq.observer().events, (strings{"miss sq:{} sq:3", "load sq:{} sq:3", "hit sq:{} sq:3",
+                                           "miss sq:{} sq:4", "load sq:{} sq:4"}));
+  ASSERT_EQ(sq.observer().loads.size(), 2u);
+  EXPECT_GE(sq.observer().loads[0].duration.count(), 0);
+  EXPECT_EQ(sq.observer().loads[0].error, nullptr);
+}
+
+TEST_F(observer_test, an_expired_entry_is_a_miss) {
+  cachet::cached<&square, cachet::ttl<60>, cachet::name<"squares">, cachet::observer<recorder>> sq{
+      backend};
+  sq(2);
+  clock.advance(60s);
+  sq(2);
+  EXPECT_EQ(sq.observer().events, (strings{"miss squares square:2", "load squares square:2",
+                                           "miss squares square:2", "load squares square:2"}));
+}
+
+TEST_F(observer_test, a_failed_load_is_reported_with_its_exception_and_not_stored) {
+  cachet::cached<&flaky, cachet::ttl<60>, cachet::name<"f">, cachet::observer<recorder>> f{backend};
+  fail_next = true;
+  EXPECT_THROW(f(1), std::runtime_error);
+  fail_next = false;
+  EXPECT_EQ(f(1), 2);
+  EXPECT_EQ(f.observer().events, (strings{"miss f flaky:1", "load_error f flaky:1",
+                                          "miss f flaky:1", "load f flaky:1"}));
+}
+
+TEST_F(observer_test, evictions_are_reported_once_each) {
+  cachet::cached<&square, cachet::capacity<2>, cachet::name<"sq">, cachet::observer<recorder>> sq{
+      backend};
+  for (int i = 0; i < 5; ++i) sq(i);
+  int evictions = 0;
+  for (const std::string& e : sq.observer().events) evictions += e == "eviction sq ";
+  EXPECT_EQ(evictions, 3);
+  EXPECT_EQ(sq.stats().evictions, 3u);
+}
+
+TEST_F(observer_test, invalidations_through_the_object_are_reported) {
+  cachet::cached<&square, cachet::tags<"squares">, cachet::name<"sq">, cachet::observer<recorder>>
+      sq{backend};
+  sq(1);
+  sq.invalidate(1);
+  sq.invalidate_tag("squares");
+  sq.clear();
+  EXPECT_EQ(sq.observer().events,
+            (strings{"miss sq square:1", "load sq square:1", "invalidation sq square:1",
+                     "invalidation sq squares", "invalidation sq "}));
+}
+
+TEST_F(observer_test, a_stale_answer_after_a_failure_is_reported_and_is_not_a_hit) {
+  cachet::cached<&flaky, cachet::ttl<10>, cachet::fail_safe<60>, cachet::name<"f">,
+                 cachet::observer<recorder>>
+      f{backend};
+  EXPECT_EQ(f(1), 2);
+  clock.advance(20s);
+  fail_next = true;
+  EXPECT_EQ(f(1), 2);
+  EXPECT_EQ(f.observer().events, (strings{"miss f flaky:1", "load f flaky:1", "miss f flaky:1",
+                                          "load_error f flaky:1", "stale_served f flaky:1"}));
+  EXPECT_EQ(f.stats().stale_served, 1u);
+}
+
+TEST_F(observer_test, a_rate_limited_call_is_reported_and_counted_in_no_other_event) {
+  cachet::cached<&square, cachet::rate_limit<1, cachet::per<60>>, cachet::name<"sq">,
+                 cachet::observer<recorder>>
+      sq{backend, cachet::options{.clock = &clock}};
+  sq(5);
+  EXPECT_THROW(sq(5), cachet::rate_limited);
+  EXPECT_EQ(sq.observer().events,
+            (strings{"miss sq square:5", "load sq square:5", "rate_limited sq square:5"}));
+}
+
+TEST_F(observer_test, a_call_refused_by_an_open_breaker_is_reported) {
+  cachet::cached<&flaky, cachet::circuit_breaker<1, cachet::cooldown<30>>, cachet::name<"f">,
+                 cachet::observer<recorder>>
+      f{backend, cachet::options{.clock = &clock}};
+  fail_next = true;
+  EXPECT_THROW(f(1), std::runtime_error);
+  EXPECT_THROW(f(1), cachet::circuit_open);
+  EXPECT_EQ(f.observer().events, (strings{"miss f flaky:1", "load_error f flaky:1",
+                                          "miss f flaky:1", "circuit_open f flaky:1"}));
+}
+
+struct hits_only {
+  std::atomic<int> hits{0};
+  void on_hit(const cachet::event&) { ++hits; }
+};
+
+TEST_F(observer_test, only_declared_members_are_called) {
+  cachet::cached<&square, cachet::observer<hits_only>> sq{backend};
+  sq(2);
+  sq(2);
+  sq(2);
+  EXPECT_EQ(sq.observer().hits.load(), 2);
+}
+
+TEST_F(observer_test, the_name_is_the_key_template_else_the_function_name) {
+  cachet::cached<&square, cachet::key<"sq:{}">> with_key{backend};
+  cachet::cached<&square> without{backend};
+  cachet::cached<&square, cachet::key<"other:{}">, cachet::name<"squares">> named{backend};
+  auto lambda = cachet::make_cached([](int x) { return x; }, backend);
+  EXPECT_EQ(with_key.name(), "sq:{}");
+  EXPECT_NE(without.name().find("square"), std::string_view::npos);
+  EXPECT_EQ(named.name(), "squares");
+  EXPECT_EQ(lambda.name(), "anonymous");
+}
+
+std::string consume(std::string&& s) {
+  std::string taken = std::move(s);
+  return taken + "!";
+}
+
+TEST_F(observer_test, the_key_of_a_load_is_rendered_before_the_function_moves_its_argument) {
+  cachet::cached<&consume, cachet::name<"consume">, cachet::observer<recorder>> c{backend};
+  EXPECT_EQ(c(std::string("abc")), "abc!");
+  const std::string key = c.key("abc");
+  EXPECT_EQ(c.observer().events, (strings{"miss consume " + key, "load consume " + key}));
+}
+
+TEST(memory_health, is_always_ready) {
+  cachet::memory backend;
+  const cachet::health h = backend.health();
+  EXPECT_TRUE(h.ready());
+  EXPECT_TRUE(h.connected);
+  EXPECT_TRUE(h.last_error.empty());
+}
+
+}  // namespace
