@@ -379,6 +379,12 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       "object has no name that is stable across builds; give it a key template, e.g. "
       "cachet::key<\"price:{}\">");
   static_assert(
+      !pack::template has<capacity_kind> ||
+          !requires { requires !backend_type::bounds_entries_per_function; },
+      "cachet::capacity: this backend (cachet::redis) cannot bound one function's entries, so "
+      "the policy would be ignored; remove it, and bound Redis's memory with maxmemory and "
+      "maxmemory-policy allkeys-lru");
+  static_assert(
       !coroutine_function || requires { requires backend_type::serializes_values; },
       "cachet::cached: a function that returns boost::asio::awaitable needs a backend "
       "with coroutines, such as cachet::backend<cachet::redis>");
