@@ -298,6 +298,35 @@ concept async_store = requires(Store& s, std::string key, std::vector<std::strin
   s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys), any_indexed_loader<Value>{});
 };
 
+// The coroutine forms that <cachet/async.hpp> gives a store with only blocking ones (cachet::memory
+// 's), so that this header needs no Asio: it specialises this template for that store, built from
+// the store and its backend.
+template <class Store>
+struct blocking_store_coroutines {
+  static_assert(wrong<Store>,
+                "cachet::cached::async: the in-memory backend's coroutine forms (async, "
+                "async_many) are in their own header, which needs Boost.Asio; #include "
+                "<cachet/async.hpp>");
+  template <class... A>
+  explicit blocking_store_coroutines(A&&...) {}
+};
+
+// What cached<>::async() calls the coroutines of a store through.
+template <class Store, class Value>
+using coroutines_of_t =
+    std::conditional_t<async_store<Store, Value>, Store, blocking_store_coroutines<Store>>;
+
+// What async_many's range holds: the argument of a one-parameter function, else a std::tuple of
+// the arguments.
+template <class... Params>
+struct batch_argument {
+  using type = std::tuple<std::remove_cvref_t<Params>...>;
+};
+template <class Param>
+struct batch_argument<Param> {
+  using type = std::remove_cvref_t<Param>;
+};
+
 // The store of a cached<>; with `Fused`, an in-memory store that runs the only call stage's gate
 // itself (see fused_rate_limit in cached_impl).
 template <bool Fused, class Backend, class Value, std::size_t TagCount, class Codec, class Stages>
@@ -384,10 +413,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       "cachet::capacity: this backend (cachet::redis) cannot bound one function's entries, so "
       "the policy would be ignored; remove it, and bound Redis's memory with maxmemory and "
       "maxmemory-policy allkeys-lru");
-  static_assert(
-      !coroutine_function || requires { requires backend_type::serializes_values; },
-      "cachet::cached: a function that returns boost::asio::awaitable needs a backend "
-      "with coroutines, such as cachet::backend<cachet::redis>");
+  // A blocking call runs a coroutine function's awaitable to completion on the backend's own
+  // executor; the in-memory backend has none, so there it is only awaited (async()).
+  static constexpr bool runs_coroutines_blocking = requires {
+    requires backend_type::serializes_values;
+  };
   static constexpr bool binary_keys = requires { requires store_type::binary_keys; };
 
  public:
@@ -439,17 +469,21 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// so does retry, whose backoff waits on a timer of the coroutine's executor. For a function
   /// that is itself a coroutine, circuit_breaker and retry wrap the awaited call (so do they in
   /// the blocking call), and each retry awaits a new call of the function.
+  ///
+  /// On cachet::memory, `#include <cachet/async.hpp>` (it needs Boost.Asio) for the same calls;
+  /// see there for how they run.
   template <class S = store_type>
-  requires async_store<S, value_type> &&(!is_member) auto async(Params... args) {
+  requires(!is_member) auto async(Params... args) {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
                       (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
     std::string key(render(nullptr, args...));
     if constexpr (call_stages::empty && load_stages::empty) {
-      return with_fail_safe(key, store_.async_get_or_load(
-                                     key, render_tags(args...),
-                                     [this, ... owned = std::remove_cvref_t<Params>(args)]() mutable
-                                     -> decltype(auto) { return fn_(owned...); }));
+      return with_fail_safe<S>(
+          key, coroutines<S>().async_get_or_load(
+                   key, render_tags(args...),
+                   [this, ... owned = std::remove_cvref_t<Params>(
+                              args)]() mutable -> decltype(auto) { return fn_(owned...); }));
     } else {
       return async_through_stages<S>(nullptr, std::move(key), render_tags(args...),
                                      std::remove_cvref_t<Params>(args)...);
@@ -457,15 +491,14 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
   /// For a member function: the object must outlive the returned coroutine.
   template <class S = store_type>
-  requires async_store<S, value_type> && is_member auto async(object_param& object,
-                                                              Params... args) {
+  requires is_member auto async(object_param& object, Params... args) {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
                       (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
     std::string key(render(&object, args...));
     if constexpr (call_stages::empty && load_stages::empty) {
-      return with_fail_safe(
-          key, store_.async_get_or_load(
+      return with_fail_safe<S>(
+          key, coroutines<S>().async_get_or_load(
                    key, render_tags(args...),
                    [this, target = &object, ... owned = std::remove_cvref_t<Params>(args)]() mutable
                    -> decltype(auto) { return fn_(*target, owned...); }));
@@ -475,11 +508,13 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
-  /// Many calls of a one-argument function at once: the stored results are fetched in one round
-  /// trip and only the misses are computed. Results come in the order of `args`, any range of
-  /// values that convert to the argument type.
+  /// Many calls at once: the stored results are fetched in one round trip and only the misses
+  /// are computed. Results come in the order of `args`, any range of values that convert to the
+  /// argument type; for a function of several parameters, a range of std::tuple of them.
   ///
   ///     std::vector<User> us = co_await get_user.async_many(std::vector{1, 2, 3});
+  ///     std::vector<double> ps = co_await price.async_many(
+  ///         std::vector{std::tuple{"ACME"s, 2}, std::tuple{"INIT"s, 1}});
   ///
   /// Each argument is one call for the policies. rate_limit checks every argument, in order,
   /// before the one lookup; an argument over the limit is neither looked up nor computed (with
@@ -493,8 +528,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// limit admits succeeds only with serve_cached (once the admitted ones are stored) or
   /// fail_safe.
   template <std::ranges::input_range Range, class S = store_type,
-            class Arg = std::remove_cvref_t<first_t<Params...>>>
-  requires async_store<S, value_type> &&(!is_member) && (sizeof...(Params) == 1) &&
+            class Arg = typename batch_argument<Params...>::type>
+  requires(!is_member) && (sizeof...(Params) > 0) &&
       std::convertible_to<std::ranges::range_reference_t<Range>, Arg> auto async_many(
           Range&& range) {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
@@ -504,38 +539,21 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     for (auto&& a : range) args.emplace_back(static_cast<Arg>(a));
     std::vector<std::string> keys;
     keys.reserve(args.size());
-    for (const Arg& a : args) keys.emplace_back(render(nullptr, a));
+    for (const Arg& a : args) {
+      keys.emplace_back(spread(a, [](const auto&... p) { return render(nullptr, p...); }));
+    }
     if constexpr (call_stages::empty && load_stages::empty && !has_fail_safe) {
       std::vector<std::vector<std::string>> tags;
       tags.reserve(args.size());
-      for (const Arg& a : args) tags.push_back(render_tags(a));
-      return store_.async_get_or_load_many(
+      for (const Arg& a : args) tags.push_back(spread(a, &render_tags_of));
+      return coroutines<S>().async_get_or_load_many(
           std::move(keys), std::move(tags),
-          [this, owned = std::move(args)](std::size_t i) -> decltype(auto) {
-            return fn_(owned[i]);
+          [this, owned = std::move(args)](std::size_t i) mutable -> decltype(auto) {
+            return spread(owned[i], [this](auto&... p) -> decltype(auto) { return fn_(p...); });
           });
     } else {
       return async_many_through_stages<S>(std::move(keys), std::move(args));
     }
-  }
-
-  /// On a backend without coroutines (cachet::memory), async() and async_many() are one compile
-  /// error that says so, instead of a list of unsatisfied constraints.
-  template <class S = store_type, class... A>
-  requires(!async_store<S, value_type>) value_type async(A&&...) {
-    static_assert(wrong<S>,
-                  "cachet::cached::async: this backend has no coroutines (cachet::memory); make "
-                  "the blocking call, or use a backend that has them, such as "
-                  "cachet::backend<cachet::redis>");
-    std::terminate();  // never runs: the program does not compile
-  }
-  template <class S = store_type, class Range>
-  requires(!async_store<S, value_type>) std::vector<value_type> async_many(Range&&) {
-    static_assert(wrong<S>,
-                  "cachet::cached::async_many: this backend has no coroutines (cachet::memory); "
-                  "make the blocking calls, or use a backend that has them, such as "
-                  "cachet::backend<cachet::redis>");
-    std::terminate();  // as async's
   }
 
   /// The stored result for these arguments if it is fresh; never calls the function.
@@ -662,6 +680,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       binary_keys && !has_instance_key && (fixed_size_key_argument<Params> && ...);
 
   value_type call(object_param* object, Params&... args) {
+    static_assert(!coroutine_function || runs_coroutines_blocking,
+                  "cachet::cached: a function that returns boost::asio::awaitable is awaited on "
+                  "this backend, not called blocking; write co_await c.async(...) (#include "
+                  "<cachet/async.hpp>), or use a backend that runs coroutines, such as "
+                  "cachet::backend<cachet::redis>");
     if constexpr (fixed_size_key) {
       std::array<char, (std::size_t{0} + ... + sizeof(std::remove_cvref_t<Params>))> bytes;
       char* out = bytes.data();
@@ -674,18 +697,43 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
-  template <class Awaitable>
+  template <class S, class Awaitable>
   Awaitable with_fail_safe(std::string& key, Awaitable op) {
     if constexpr (has_fail_safe) {
-      return answer_failure_with_stale(std::move(op), std::move(key));
+      return answer_failure_with_stale<S>(std::move(op), std::move(key));
     } else {
       return op;
     }
   }
 
+  // The store's coroutine forms: its own (Redis), or those <cachet/async.hpp> gives a store that
+  // has only blocking ones (cachet::memory). Either is a handle: the store outlives it.
   template <class S>
-  using async_result_t = decltype(std::declval<S&>().async_get_or_load(
+  decltype(auto) coroutines() {
+    if constexpr (async_store<S, value_type>) {
+      return (store_);
+    } else {
+      return blocking_store_coroutines<S>(store_, *backend_);
+    }
+  }
+
+  template <class S>
+  using async_result_t = decltype(std::declval<coroutines_of_t<S, value_type>&>().async_get_or_load(
       std::string(), std::vector<std::string>(), any_loader<value_type>{}));
+
+  // Calls f with the arguments of one call of a batch (async_many): the argument itself, or the
+  // elements of its tuple.
+  template <class A, class F>
+  static decltype(auto) spread(A& argument, F&& f) {
+    if constexpr (sizeof...(Params) == 1) {
+      return std::invoke(std::forward<F>(f), argument);
+    } else {
+      return std::apply(std::forward<F>(f), argument);
+    }
+  }
+  static std::vector<std::string> render_tags_of(const std::remove_cvref_t<Params>&... args) {
+    return render_tags(args...);
+  }
 
   // async() with rate_limit, circuit_breaker or retry. The call stages' coroutines may await the
   // backend (a limit kept in Redis); load stages wrap the function's call inside the store's
@@ -701,7 +749,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     try {
       // `key` and `owned` live in this frame until the store's load ends.
       auto load = [&]() -> decltype(auto) { return load_miss<S>(key, object, owned...); };
-      auto core = [&] { return store_.async_get_or_load(key, tags, load); };
+      auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
     } catch (const rate_limited&) {
       limited = true;
@@ -711,19 +759,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
     if constexpr (serves_cached) {
       if (limited) {
-        std::optional<value_type> hit = co_await store_.async_peek(key);
+        std::optional<value_type> hit = co_await coroutines<S>().async_peek(key);
         if (hit) co_return std::move(*hit);
       }
     }
     if constexpr (has_fail_safe) {
-      std::optional<value_type> stale = co_await store_.async_stale(std::move(key));
+      std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
       if (stale) co_return std::move(*stale);
     }
     std::rethrow_exception(failure);
   }
 
   // No co_await in a catch block: the failure is kept, then the stale value fetched.
-  template <class Awaitable>
+  template <class S, class Awaitable>
   Awaitable answer_failure_with_stale(Awaitable op, std::string key) {
     std::exception_ptr failure;
     try {
@@ -731,7 +779,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     } catch (...) {
       failure = std::current_exception();
     }
-    std::optional<value_type> stale = co_await store_.async_stale(std::move(key));
+    std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
     if (stale) co_return std::move(*stale);
     std::rethrow_exception(failure);
   }
@@ -747,7 +795,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       auto admit = []() -> admission { co_return batch_admission{}; };
       for (std::size_t i = 0; i < n; ++i) {
         try {
-          co_await call_stages_.template run_async<backend_type>(keys[i], admit, args[i]);
+          co_await spread(args[i], [&](const auto&... p) {
+            return call_stages_.template run_async<backend_type>(keys[i], admit, p...);
+          });
         } catch (...) {
           failures[i] = std::current_exception();
         }
@@ -762,14 +812,16 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       if (failures[i] && !(serves_cached && is_rate_limited(failures[i]))) continue;
       positions.push_back(i);
       batch_keys.push_back(keys[i]);
-      batch_tags.push_back(render_tags(args[i]));
+      batch_tags.push_back(spread(args[i], &render_tags_of));
       may_load.push_back(!failures[i]);
     }
     auto load_at = [&](std::size_t j) -> decltype(auto) {
-      return load_miss<S>(keys[positions[j]], nullptr, args[positions[j]]);
+      return spread(args[positions[j]], [&](auto&... p) -> decltype(auto) {
+        return load_miss<S>(keys[positions[j]], nullptr, p...);
+      });
     };
-    auto outcomes = co_await store_.async_settle_many(std::move(batch_keys), std::move(batch_tags),
-                                                      std::move(may_load), load_at);
+    auto outcomes = co_await coroutines<S>().async_settle_many(
+        std::move(batch_keys), std::move(batch_tags), std::move(may_load), load_at);
     std::vector<std::optional<value_type>> values(n);
     for (std::size_t j = 0; j < positions.size(); ++j) {
       const std::size_t i = positions[j];
@@ -783,7 +835,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       if constexpr (has_fail_safe) {
-        if (!values[i]) values[i] = co_await store_.async_stale(keys[i]);
+        if (!values[i]) values[i] = co_await coroutines<S>().async_stale(keys[i]);
       }
       if (!values[i]) std::rethrow_exception(failures[i]);
       out.push_back(std::move(*values[i]));
