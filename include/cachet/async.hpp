@@ -252,18 +252,22 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
       result = joined.first->value;
       failure = joined.first->failure;
     } else {
-      // Stamped before the load, so that an invalidation during it keeps its result out.
-      std::vector<tag_stamp> stamps;
-      stamps.reserve(tags.size());
-      for (const std::string& tag : tags) stamps.push_back(backend.tag_counters().stamp(tag));
-      try {
-        result.emplace(co_await load());
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      if (result && still_current(backend, stamps)) {
-        auto stored = [&]() -> Value { return *result; };
-        store_through(store, key, tags, stored);
+      // A flight that ended between the lookup above and this one has stored its result.
+      result = store.peek(key);
+      if (!result) {
+        // Stamped before the load, so that an invalidation during it keeps its result out.
+        std::vector<tag_stamp> stamps;
+        stamps.reserve(tags.size());
+        for (const std::string& tag : tags) stamps.push_back(backend.tag_counters().stamp(tag));
+        try {
+          result.emplace(co_await load());
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        if (result && still_current(backend, stamps)) {
+          auto loaded = [&]() -> Value { return *result; };
+          store_through(store, key, tags, loaded);
+        }
       }
       joined.first->value = result;
       joined.first->failure = failure;
