@@ -211,7 +211,8 @@ struct check_function {
                 "return an owning type such as std::string or std::vector");
   static_assert(!is_value || std::is_copy_constructible_v<typename cached_value<Result>::type>,
                 "cachet::cached: the result type must be copy constructible, since every hit "
-                "returns a copy of the stored result");
+                "returns a copy of the stored result; return a copyable type, such as "
+                "std::shared_ptr<const T> for a move-only T");
   // True either way, so that the caller's assert adds no bare "static assertion failed".
   static constexpr bool value = true;
 };

@@ -1,4 +1,4 @@
-// expect: cachet::cached::async: the in-memory backend's coroutine forms .* #include <cachet/async.hpp>
+// expect: cachet::cached::async: the in-memory backend's coroutine forms .*async.hpp
 #include <cachet.hpp>
 #ifdef CACHET_PASSING_TWIN
 #include <cachet/async.hpp>
