@@ -24,9 +24,10 @@ add_test(NAME single_header.current
 set_tests_properties(single_header.current PROPERTIES LABELS single_header TIMEOUT 60)
 
 # The committed Redis single header stands alone too: a unit that uses the Redis backend and
-# async() on the in-memory one, against single_include/ and Boost only. Compiling it is the test.
+# async() on the in-memory one, against single_include/ and Boost only. Compiling it is the test,
+# so only the test builds it.
 if(TARGET Boost::json)
-  add_library(single_header_redis OBJECT
+  add_library(single_header_redis OBJECT EXCLUDE_FROM_ALL
     "${PROJECT_SOURCE_DIR}/tests/single_include/redis_single_header.cpp")
   target_include_directories(single_header_redis PRIVATE "${PROJECT_SOURCE_DIR}/single_include")
   target_compile_features(single_header_redis PRIVATE cxx_std_20)
