@@ -12353,10 +12353,11 @@ struct shared_rate_limits<redis> {
 //   backoff) leads a flight of coroutines: another coroutine that asks for the same key suspends
 //   until the leader's result (or exception) arrives, and is resumed on its own executor; no
 //   thread is blocked. The result is then stored unless a tag of the entry was invalidated
-//   meanwhile (it is returned either way); an invalidate(args) or clear() during the load does
-//   not keep it out. Such a flight is not seen by blocking calls, which lead their own; stats
-//   count its leader's miss and load, not its waiters or the hits found before it. A load that
-//   awaits a call of its own cached function with the same key never completes.
+//   meanwhile (it is returned either way; one that races the store itself removes the entry
+//   just after); an invalidate(args) or clear() during the load does not keep it out. Such a flight
+//   is not seen by blocking calls, which lead their own; stats count its leader's miss and load,
+//   not its waiters or the hits found before it. A load that awaits a call of its own cached
+//   function with the same key never completes.
 // - Cancellation: the operations do not support per-operation cancellation; a cancelled parent
 //   stops at the next suspension, and a flight's leader that is destroyed before it completes
 //   leaves its waiters suspended, so keep the io_context running until the work is done.
@@ -12596,6 +12597,9 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
         if (result && still_current(backend, stamps)) {
           auto loaded = [&]() -> Value { return *result; };
           store_through(store, key, tags, loaded);
+          // The store stamps the tags again when it stores: an invalidation that landed between
+          // the check and the store would not make the entry stale, so it is dropped.
+          if (!still_current(backend, stamps)) store.erase(key);
         }
       }
       joined.first->value = result;
