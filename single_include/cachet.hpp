@@ -3319,8 +3319,10 @@ std::string tag(const Values&... values) {
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -3865,15 +3867,20 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// Drops the entry for these arguments; a computation of it already under way is not stored.
   void invalidate(const std::remove_cvref_t<Params>&... args) requires(!is_member ||
                                                                        !has_instance_key) {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.erase(render(nullptr, args...));
   }
   void invalidate(const object_param& object,
                   const std::remove_cvref_t<Params>&... args) requires is_member {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.erase(render(&object, args...));
   }
 
   /// Drops every entry of this function.
-  void clear() { store_.clear(); }
+  void clear() {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
+    store_.clear();
+  }
 
   /// Makes every entry tagged `tag` stale, of every cached function on the same backend.
   void invalidate_tag(std::string_view tag) { backend_->invalidate_tag(tag); }
@@ -4009,7 +4016,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     if constexpr (async_store<S, value_type>) {
       return (store_);
     } else {
-      return blocking_store_coroutines<S>(store_, *backend_);
+      return blocking_store_coroutines<S>(store_, *backend_, erasures_);
     }
   }
 
@@ -4262,6 +4269,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   backend_type* backend_;
   key_registry::registration key_owner_;
   store_type store_;
+  // Counts invalidate() and clear() calls, so that a coroutine's load that a blocking store's
+  // flight cannot see (<cachet/async.hpp>) keeps its result out of the store after one.
+  std::atomic<std::uint64_t> erasures_{0};
   [[no_unique_address]] call_stages call_stages_;
   [[no_unique_address]] load_stages load_stages_;
 };

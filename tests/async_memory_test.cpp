@@ -191,6 +191,23 @@ TEST_F(single_flight, a_tag_invalidated_during_the_load_keeps_its_result_out_of_
   EXPECT_EQ(c.peek(4), std::nullopt);  // later callers do not
 }
 
+TEST_F(single_flight, an_invalidate_during_the_load_keeps_its_result_out_of_the_store) {
+  std::optional<int> result;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { result = co_await c.async(4); }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        c.invalidate(4);
+        opened.open();
+        co_return;
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(result, 40);
+  EXPECT_EQ(c.peek(4), std::nullopt);
+}
+
 TEST_F(single_flight, a_finished_flight_is_a_hit_for_the_next_coroutine) {
   opened.open();
   asio::co_spawn(

@@ -25,10 +25,10 @@
 //   until the leader's result (or exception) arrives, and is resumed on its own executor; no
 //   thread is blocked. The result is then stored unless a tag of the entry was invalidated
 //   meanwhile (it is returned either way; one that races the store itself removes the entry
-//   just after); an invalidate(args) or clear() during the load does not keep it out. Such a flight
-//   is not seen by blocking calls, which lead their own; stats count its leader's miss and load,
-//   not its waiters or the hits found before it. A load that awaits a call of its own cached
-//   function with the same key never completes.
+//   just after); so is it after an invalidate(args) or clear() of the function during the load.
+//   Such a flight is not seen by blocking calls, which lead their own; stats count its leader's
+//   miss and load, not its waiters or the hits found before it. A load that awaits a call of its
+//   own cached function with the same key never completes.
 // - Cancellation: the operations do not support per-operation cancellation; a cancelled parent
 //   stops at the next suspension, and a flight's leader that is destroyed before it completes
 //   leaves its waiters suspended, so keep the io_context running until the work is done.
@@ -45,8 +45,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -172,14 +174,17 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
     std::exception_ptr failure;
   };
 
-  blocking_store_coroutines(store_type& store, Backend& backend)
-      : store_(&store), backend_(&backend) {}
+  // `erasures` counts the cached function's invalidate() and clear() calls.
+  blocking_store_coroutines(store_type& store, Backend& backend,
+                            const std::atomic<std::uint64_t>& erasures)
+      : store_(&store), backend_(&backend), erasures_(&erasures) {}
 
   // `load()` returns Value, or an awaitable of it, and owns what it needs.
   template <class Load>
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
                                                   Load load) {
-    return get_or_load(*store_, *backend_, std::move(key), std::move(tags), std::move(load));
+    return get_or_load(*store_, *backend_, *erasures_, std::move(key), std::move(tags),
+                       std::move(load));
   }
 
   // One call after the other: in process, a batch saves no round trip. The first failure stops
@@ -187,7 +192,7 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   template <class LoadAt>
   boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
       std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
-    return get_or_load_many(*store_, *backend_, std::move(keys), std::move(tags),
+    return get_or_load_many(*store_, *backend_, *erasures_, std::move(keys), std::move(tags),
                             std::move(load_at));
   }
 
@@ -197,8 +202,8 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   boost::asio::awaitable<std::vector<batch_outcome>> async_settle_many(
       std::vector<std::string> keys, std::vector<std::vector<std::string>> tags,
       std::vector<bool> may_load, LoadAt load_at) {
-    return settle_many(*store_, *backend_, std::move(keys), std::move(tags), std::move(may_load),
-                       std::move(load_at));
+    return settle_many(*store_, *backend_, *erasures_, std::move(keys), std::move(tags),
+                       std::move(may_load), std::move(load_at));
   }
 
   boost::asio::awaitable<std::optional<Value>> async_peek(std::string key) {
@@ -214,10 +219,12 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   // suspend.
   template <class Load>
   static boost::asio::awaitable<Value> get_or_load(store_type& store, Backend& backend,
+                                                   const std::atomic<std::uint64_t>& erasures,
                                                    std::string key, std::vector<std::string> tags,
                                                    Load load) {
     if constexpr (suspends<std::invoke_result_t<Load&>, Value>) {
-      co_return co_await lead_or_join(store, backend, std::move(key), std::move(tags), load);
+      co_return co_await lead_or_join(store, backend, erasures, std::move(key), std::move(tags),
+                                      load);
     } else {
       co_return store_through(store, key, tags, load);
     }
@@ -240,6 +247,7 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
 
   template <class Load>
   static boost::asio::awaitable<Value> lead_or_join(store_type& store, Backend& backend,
+                                                    const std::atomic<std::uint64_t>& erasures,
                                                     std::string key, std::vector<std::string> tags,
                                                     Load& load) {
     if (std::optional<Value> hit = store.peek(key)) co_return std::move(*hit);
@@ -258,20 +266,25 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
       result = store.peek(key);
       if (!result) {
         // Stamped before the load, so that an invalidation during it keeps its result out.
+        const std::uint64_t erased = erasures.load(std::memory_order_acquire);
         std::vector<tag_stamp> stamps;
         stamps.reserve(tags.size());
         for (const std::string& tag : tags) stamps.push_back(backend.tag_counters().stamp(tag));
+        auto unchanged = [&] {
+          return erasures.load(std::memory_order_acquire) == erased &&
+                 still_current(backend, stamps);
+        };
         try {
           result.emplace(co_await load());
         } catch (...) {
           failure = std::current_exception();
         }
-        if (result && still_current(backend, stamps)) {
+        if (result && unchanged()) {
           auto loaded = [&]() -> Value { return *result; };
           store_through(store, key, tags, loaded);
           // The store stamps the tags again when it stores: an invalidation that landed between
           // the check and the store would not make the entry stale, so it is dropped.
-          if (!still_current(backend, stamps)) store.erase(key);
+          if (!unchanged()) store.erase(key);
         }
       }
       joined.first->value = result;
@@ -291,21 +304,22 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
 
   template <class LoadAt>
   static boost::asio::awaitable<std::vector<Value>> get_or_load_many(
-      store_type& store, Backend& backend, std::vector<std::string> keys,
-      std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+      store_type& store, Backend& backend, const std::atomic<std::uint64_t>& erasures,
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
     std::vector<Value> out;
     out.reserve(keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
       auto load = [&]() -> decltype(auto) { return load_at(i); };
-      out.push_back(co_await get_or_load(store, backend, keys[i], tags[i], load));
+      out.push_back(co_await get_or_load(store, backend, erasures, keys[i], tags[i], load));
     }
     co_return out;
   }
 
   template <class LoadAt>
   static boost::asio::awaitable<std::vector<batch_outcome>> settle_many(
-      store_type& store, Backend& backend, std::vector<std::string> keys,
-      std::vector<std::vector<std::string>> tags, std::vector<bool> may_load, LoadAt load_at) {
+      store_type& store, Backend& backend, const std::atomic<std::uint64_t>& erasures,
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags,
+      std::vector<bool> may_load, LoadAt load_at) {
     std::vector<batch_outcome> out(keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (!may_load[i]) {
@@ -314,7 +328,8 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
       }
       try {
         auto load = [&]() -> decltype(auto) { return load_at(i); };
-        out[i].value.emplace(co_await get_or_load(store, backend, keys[i], tags[i], load));
+        out[i].value.emplace(
+            co_await get_or_load(store, backend, erasures, keys[i], tags[i], load));
       } catch (...) {
         out[i].failure = std::current_exception();
       }
@@ -332,6 +347,7 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
 
   store_type* store_;
   Backend* backend_;
+  const std::atomic<std::uint64_t>* erasures_;
 };
 
 // cachet::retry's backoff in async() on cachet::memory: a timer of the awaiting coroutine's
