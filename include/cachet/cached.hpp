@@ -27,8 +27,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -214,7 +216,8 @@ struct check_function {
                 "return an owning type such as std::string or std::vector");
   static_assert(!is_value || std::is_copy_constructible_v<typename cached_value<Result>::type>,
                 "cachet::cached: the result type must be copy constructible, since every hit "
-                "returns a copy of the stored result");
+                "returns a copy of the stored result; return a copyable type, such as "
+                "std::shared_ptr<const T> for a move-only T");
   // True either way, so that the caller's assert adds no bare "static assertion failed".
   static constexpr bool value = true;
 };
@@ -299,6 +302,35 @@ concept async_store = requires(Store& s, std::string key, std::vector<std::strin
                                std::vector<std::vector<std::string>> tags_of_keys) {
   s.async_get_or_load(std::move(key), std::move(tags), any_loader<Value>{});
   s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys), any_indexed_loader<Value>{});
+};
+
+// The coroutine forms that <cachet/async.hpp> gives a store with only blocking ones (cachet::memory
+// 's), so that this header needs no Asio: it specialises this template for that store, built from
+// the store and its backend.
+template <class Store>
+struct blocking_store_coroutines {
+  static_assert(wrong<Store>,
+                "cachet::cached::async: the in-memory backend's coroutine forms (async, "
+                "async_many) are in their own header, which needs Boost.Asio; #include "
+                "<cachet/async.hpp>");
+  template <class... A>
+  explicit blocking_store_coroutines(A&&...) {}
+};
+
+// What cached<>::async() calls the coroutines of a store through.
+template <class Store, class Value>
+using coroutines_of_t =
+    std::conditional_t<async_store<Store, Value>, Store, blocking_store_coroutines<Store>>;
+
+// What async_many's range holds: the argument of a one-parameter function, else a std::tuple of
+// the arguments.
+template <class... Params>
+struct batch_argument {
+  using type = std::tuple<std::remove_cvref_t<Params>...>;
+};
+template <class Param>
+struct batch_argument<Param> {
+  using type = std::remove_cvref_t<Param>;
 };
 
 // The store of a cached<>; with `Fused`, an in-memory store that runs the only call stage's gate
@@ -386,9 +418,16 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       "object has no name that is stable across builds; give it a key template, e.g. "
       "cachet::key<\"price:{}\">");
   static_assert(
-      !coroutine_function || requires { requires backend_type::serializes_values; },
-      "cachet::cached: a function that returns boost::asio::awaitable needs a backend "
-      "with coroutines, such as cachet::backend<cachet::redis>");
+      !pack::template has<capacity_kind> ||
+          !requires { requires !backend_type::bounds_entries_per_function; },
+      "cachet::capacity: this backend (cachet::redis) cannot bound one function's entries, so "
+      "the policy would be ignored; remove it, and bound Redis's memory with maxmemory and "
+      "maxmemory-policy allkeys-lru");
+  // A blocking call runs a coroutine function's awaitable to completion on the backend's own
+  // executor; the in-memory backend has none, so there it is only awaited (async()).
+  static constexpr bool runs_coroutines_blocking = requires {
+    requires backend_type::serializes_values;
+  };
   static constexpr bool binary_keys = requires { requires store_type::binary_keys; };
 
  public:
@@ -440,17 +479,21 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// so does retry, whose backoff waits on a timer of the coroutine's executor. For a function
   /// that is itself a coroutine, circuit_breaker and retry wrap the awaited call (so do they in
   /// the blocking call), and each retry awaits a new call of the function.
+  ///
+  /// On cachet::memory, `#include <cachet/async.hpp>` (it needs Boost.Asio) for the same calls;
+  /// see there for how they run.
   template <class S = store_type>
-  requires async_store<S, value_type> &&(!is_member) auto async(Params... args) {
+  requires(!is_member) auto async(Params... args) {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
                       (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
     std::string key(render(nullptr, args...));
     if constexpr (call_stages::empty && load_stages::empty) {
-      return with_fail_safe(key, store_.async_get_or_load(
-                                     key, render_tags(args...),
-                                     [this, ... owned = std::remove_cvref_t<Params>(args)]() mutable
-                                     -> decltype(auto) { return fn_(owned...); }));
+      return with_fail_safe<S>(
+          key, coroutines<S>().async_get_or_load(
+                   key, render_tags(args...),
+                   [this, ... owned = std::remove_cvref_t<Params>(
+                              args)]() mutable -> decltype(auto) { return fn_(owned...); }));
     } else {
       return async_through_stages<S>(nullptr, std::move(key), render_tags(args...),
                                      std::remove_cvref_t<Params>(args)...);
@@ -458,15 +501,14 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
   /// For a member function: the object must outlive the returned coroutine.
   template <class S = store_type>
-  requires async_store<S, value_type> && is_member auto async(object_param& object,
-                                                              Params... args) {
+  requires is_member auto async(object_param& object, Params... args) {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
                       (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
     std::string key(render(&object, args...));
     if constexpr (call_stages::empty && load_stages::empty) {
-      return with_fail_safe(
-          key, store_.async_get_or_load(
+      return with_fail_safe<S>(
+          key, coroutines<S>().async_get_or_load(
                    key, render_tags(args...),
                    [this, target = &object, ... owned = std::remove_cvref_t<Params>(args)]() mutable
                    -> decltype(auto) { return fn_(*target, owned...); }));
@@ -476,11 +518,13 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
-  /// Many calls of a one-argument function at once: the stored results are fetched in one round
-  /// trip and only the misses are computed. Results come in the order of `args`, any range of
-  /// values that convert to the argument type.
+  /// Many calls at once: the stored results are fetched in one round trip and only the misses
+  /// are computed. Results come in the order of `args`, any range of values that convert to the
+  /// argument type; for a function of several parameters, a range of std::tuple of them.
   ///
   ///     std::vector<User> us = co_await get_user.async_many(std::vector{1, 2, 3});
+  ///     std::vector<double> ps = co_await price.async_many(
+  ///         std::vector{std::tuple{"ACME"s, 2}, std::tuple{"INIT"s, 1}});
   ///
   /// Each argument is one call for the policies. rate_limit checks every argument, in order,
   /// before the one lookup; an argument over the limit is neither looked up nor computed (with
@@ -494,8 +538,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// limit admits succeeds only with serve_cached (once the admitted ones are stored) or
   /// fail_safe.
   template <std::ranges::input_range Range, class S = store_type,
-            class Arg = std::remove_cvref_t<first_t<Params...>>>
-  requires async_store<S, value_type> &&(!is_member) && (sizeof...(Params) == 1) &&
+            class Arg = typename batch_argument<Params...>::type>
+  requires(!is_member) && (sizeof...(Params) > 0) &&
       std::convertible_to<std::ranges::range_reference_t<Range>, Arg> auto async_many(
           Range&& range) {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
@@ -505,38 +549,21 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     for (auto&& a : range) args.emplace_back(static_cast<Arg>(a));
     std::vector<std::string> keys;
     keys.reserve(args.size());
-    for (const Arg& a : args) keys.emplace_back(render(nullptr, a));
+    for (const Arg& a : args) {
+      keys.emplace_back(spread(a, [](const auto&... p) { return render(nullptr, p...); }));
+    }
     if constexpr (call_stages::empty && load_stages::empty && !has_fail_safe) {
       std::vector<std::vector<std::string>> tags;
       tags.reserve(args.size());
-      for (const Arg& a : args) tags.push_back(render_tags(a));
-      return store_.async_get_or_load_many(
+      for (const Arg& a : args) tags.push_back(spread(a, &render_tags_of));
+      return coroutines<S>().async_get_or_load_many(
           std::move(keys), std::move(tags),
-          [this, owned = std::move(args)](std::size_t i) -> decltype(auto) {
-            return fn_(owned[i]);
+          [this, owned = std::move(args)](std::size_t i) mutable -> decltype(auto) {
+            return spread(owned[i], [this](auto&... p) -> decltype(auto) { return fn_(p...); });
           });
     } else {
       return async_many_through_stages<S>(std::move(keys), std::move(args));
     }
-  }
-
-  /// On a backend without coroutines (cachet::memory), async() and async_many() are one compile
-  /// error that says so, instead of a list of unsatisfied constraints.
-  template <class S = store_type, class... A>
-  requires(!async_store<S, value_type>) value_type async(A&&...) {
-    static_assert(wrong<S>,
-                  "cachet::cached::async: this backend has no coroutines (cachet::memory); make "
-                  "the blocking call, or use a backend that has them, such as "
-                  "cachet::backend<cachet::redis>");
-    std::terminate();  // never runs: the program does not compile
-  }
-  template <class S = store_type, class Range>
-  requires(!async_store<S, value_type>) std::vector<value_type> async_many(Range&&) {
-    static_assert(wrong<S>,
-                  "cachet::cached::async_many: this backend has no coroutines (cachet::memory); "
-                  "make the blocking calls, or use a backend that has them, such as "
-                  "cachet::backend<cachet::redis>");
-    std::terminate();  // as async's
   }
 
   /// The stored result for these arguments if it is fresh; never calls the function.
@@ -552,6 +579,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// Drops the entry for these arguments; a computation of it already under way is not stored.
   void invalidate(const std::remove_cvref_t<Params>&... args) requires(!is_member ||
                                                                        !has_instance_key) {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.erase(render(nullptr, args...));
     if constexpr (observes<event_kind::invalidation, observer_type>) {
       observed_.template notify<event_kind::invalidation>(text_key(nullptr, args...));
@@ -559,6 +587,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
   void invalidate(const object_param& object,
                   const std::remove_cvref_t<Params>&... args) requires is_member {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.erase(render(&object, args...));
     if constexpr (observes<event_kind::invalidation, observer_type>) {
       observed_.template notify<event_kind::invalidation>(text_key(&object, args...));
@@ -567,6 +596,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
 
   /// Drops every entry of this function.
   void clear() {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.clear();
     observed_.template notify<event_kind::invalidation>(std::string_view());
   }
@@ -698,6 +728,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       binary_keys && !has_instance_key && (fixed_size_key_argument<Params> && ...);
 
   value_type call(object_param* object, Params&... args) {
+    static_assert(!coroutine_function || runs_coroutines_blocking,
+                  "cachet::cached: a function that returns boost::asio::awaitable is awaited on "
+                  "this backend, not called blocking; write co_await c.async(...) (#include "
+                  "<cachet/async.hpp>), or use a backend that runs coroutines, such as "
+                  "cachet::backend<cachet::redis>");
     call_observation_type seen;
     if constexpr (has_observer) {
       auto render_text = [&] { return text_key(object, args...); };
@@ -747,18 +782,43 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
-  template <class Awaitable>
+  template <class S, class Awaitable>
   Awaitable with_fail_safe(std::string& key, Awaitable op) {
     if constexpr (has_fail_safe) {
-      return answer_failure_with_stale(std::move(op), std::move(key));
+      return answer_failure_with_stale<S>(std::move(op), std::move(key));
     } else {
       return op;
     }
   }
 
+  // The store's coroutine forms: its own (Redis), or those <cachet/async.hpp> gives a store that
+  // has only blocking ones (cachet::memory). Either is a handle: the store outlives it.
   template <class S>
-  using async_result_t = decltype(std::declval<S&>().async_get_or_load(
+  decltype(auto) coroutines() {
+    if constexpr (async_store<S, value_type>) {
+      return (store_);
+    } else {
+      return blocking_store_coroutines<S>(store_, *backend_, erasures_);
+    }
+  }
+
+  template <class S>
+  using async_result_t = decltype(std::declval<coroutines_of_t<S, value_type>&>().async_get_or_load(
       std::string(), std::vector<std::string>(), any_loader<value_type>{}));
+
+  // Calls f with the arguments of one call of a batch (async_many): the argument itself, or the
+  // elements of its tuple.
+  template <class A, class F>
+  static decltype(auto) spread(A& argument, F&& f) {
+    if constexpr (sizeof...(Params) == 1) {
+      return std::invoke(std::forward<F>(f), argument);
+    } else {
+      return std::apply(std::forward<F>(f), argument);
+    }
+  }
+  static std::vector<std::string> render_tags_of(const std::remove_cvref_t<Params>&... args) {
+    return render_tags(args...);
+  }
 
   // async() with rate_limit, circuit_breaker or retry. The call stages' coroutines may await the
   // backend (a limit kept in Redis); load stages wrap the function's call inside the store's
@@ -774,7 +834,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     try {
       // `key` and `owned` live in this frame until the store's load ends.
       auto load = [&]() -> decltype(auto) { return load_miss<S>(key, object, owned...); };
-      auto core = [&] { return store_.async_get_or_load(key, tags, load); };
+      auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
     } catch (const rate_limited&) {
       limited = true;
@@ -784,19 +844,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
     if constexpr (serves_cached) {
       if (limited) {
-        std::optional<value_type> hit = co_await store_.async_peek(key);
+        std::optional<value_type> hit = co_await coroutines<S>().async_peek(key);
         if (hit) co_return std::move(*hit);
       }
     }
     if constexpr (has_fail_safe) {
-      std::optional<value_type> stale = co_await store_.async_stale(std::move(key));
+      std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
       if (stale) co_return std::move(*stale);
     }
     std::rethrow_exception(failure);
   }
 
   // No co_await in a catch block: the failure is kept, then the stale value fetched.
-  template <class Awaitable>
+  template <class S, class Awaitable>
   Awaitable answer_failure_with_stale(Awaitable op, std::string key) {
     std::exception_ptr failure;
     try {
@@ -804,7 +864,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     } catch (...) {
       failure = std::current_exception();
     }
-    std::optional<value_type> stale = co_await store_.async_stale(std::move(key));
+    std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
     if (stale) co_return std::move(*stale);
     std::rethrow_exception(failure);
   }
@@ -820,7 +880,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       auto admit = []() -> admission { co_return batch_admission{}; };
       for (std::size_t i = 0; i < n; ++i) {
         try {
-          co_await call_stages_.template run_async<backend_type>(keys[i], admit, args[i]);
+          co_await spread(args[i], [&](const auto&... p) {
+            return call_stages_.template run_async<backend_type>(keys[i], admit, p...);
+          });
         } catch (...) {
           failures[i] = std::current_exception();
         }
@@ -835,14 +897,16 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       if (failures[i] && !(serves_cached && is_rate_limited(failures[i]))) continue;
       positions.push_back(i);
       batch_keys.push_back(keys[i]);
-      batch_tags.push_back(render_tags(args[i]));
+      batch_tags.push_back(spread(args[i], &render_tags_of));
       may_load.push_back(!failures[i]);
     }
     auto load_at = [&](std::size_t j) -> decltype(auto) {
-      return load_miss<S>(keys[positions[j]], nullptr, args[positions[j]]);
+      return spread(args[positions[j]], [&](auto&... p) -> decltype(auto) {
+        return load_miss<S>(keys[positions[j]], nullptr, p...);
+      });
     };
-    auto outcomes = co_await store_.async_settle_many(std::move(batch_keys), std::move(batch_tags),
-                                                      std::move(may_load), load_at);
+    auto outcomes = co_await coroutines<S>().async_settle_many(
+        std::move(batch_keys), std::move(batch_tags), std::move(may_load), load_at);
     std::vector<std::optional<value_type>> values(n);
     for (std::size_t j = 0; j < positions.size(); ++j) {
       const std::size_t i = positions[j];
@@ -856,7 +920,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       if constexpr (has_fail_safe) {
-        if (!values[i]) values[i] = co_await store_.async_stale(keys[i]);
+        if (!values[i]) values[i] = co_await coroutines<S>().async_stale(keys[i]);
       }
       if (!values[i]) std::rethrow_exception(failures[i]);
       out.push_back(std::move(*values[i]));
@@ -1001,6 +1065,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   backend_type* backend_;
   key_registry::registration key_owner_;
   store_type store_;
+  // Counts invalidate() and clear() calls, so that a coroutine's load that a blocking store's
+  // flight cannot see (<cachet/async.hpp>) keeps its result out of the store after one.
+  std::atomic<std::uint64_t> erasures_{0};
   [[no_unique_address]] call_stages call_stages_;
   [[no_unique_address]] load_stages load_stages_;
   // Last: it registers this object with the registry of live caches once the store is built, and

@@ -217,8 +217,8 @@ template <std::size_t Probes>
 struct half_open_probes : detail::option<detail::half_open_probes_kind> {
   static constexpr void check_values() {
     static_assert(Probes > 0,
-                  "cachet::half_open_probes: allow at least 1 probe, or the circuit could never "
-                  "close again");
+                  "cachet::half_open_probes: with 0 probes the circuit could never close again; "
+                  "allow at least 1, e.g. cachet::half_open_probes<1>");
   }
   static constexpr std::size_t value = Probes;
 };

@@ -157,9 +157,15 @@ std::string codec_encode(const T& value) {
   return std::string(C::encode(value));
 }
 
+// Asserts as codec_encode does: the store instantiates either first.
 template <class C, class T>
 T codec_decode(std::string_view text) {
-  if constexpr (template_decoder<C, T>) {
+  static_assert(codec_for<C, T>,
+                "cachet::codec: the codec cannot handle the cached result type; give it static "
+                "std::string encode(const T&) and static T decode(std::string_view)");
+  if constexpr (!codec_for<C, T>) {
+    std::terminate();  // never runs: the program does not compile
+  } else if constexpr (template_decoder<C, T>) {
     return C::template decode<T>(text);
   } else {
     return C::decode(text);

@@ -33,7 +33,8 @@ struct fail_safe : detail::policy<detail::fail_safe_kind> {
                   "policy out to never serve a result past its ttl");
     static_assert(MaxStaleSeconds <= max_ttl.count(),
                   "cachet::fail_safe: the maximum staleness must be at most 100 years "
-                  "(cachet::max_ttl), or the time an entry is kept would overflow");
+                  "(cachet::max_ttl), or the time an entry is kept would overflow; give fewer "
+                  "seconds");
   }
   static constexpr std::chrono::seconds max_stale{MaxStaleSeconds};
 };

@@ -518,7 +518,7 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
                 "cachet::rate_limit: give the period exactly once, e.g. "
                 "cachet::rate_limit<100, cachet::per<60>>");
   static_assert(detail::option_count<detail::by_kind, Options...> <= 1,
-                "cachet::rate_limit: give at most one cachet::by<> key template");
+                "cachet::rate_limit: a cachet::by<> key template is given twice; keep one");
   static_assert(detail::option_count<detail::serve_cached_kind, Options...> <= 1 &&
                     detail::option_count<detail::per_process_kind, Options...> <= 1,
                 "cachet::rate_limit: an option is given twice; keep one");

@@ -171,6 +171,9 @@ class redis {
   static constexpr bool serializes_values = true;
   /// Keys must be the same in every process: a function object needs a cachet::key<>.
   static constexpr bool needs_stable_keys = true;
+  /// Redis evicts by its own maxmemory policy, across every function: cachet::capacity<> is
+  /// refused at compile time rather than silently ignored.
+  static constexpr bool bounds_entries_per_function = false;
 
   /// Connects in the background to the server `cfg` names, and starts the I/O thread.
   /// \throws cachet::error when opts.breaker cannot work (no probes, a negative cooldown), or

@@ -11,7 +11,9 @@ namespace cachet::detail {
 /// The data member is public because a class NTTP must be structural.
 template <std::size_t N>
 struct fixed_string {
-  static_assert(N > 0, "cachet::detail::fixed_string: construct it from a string literal");
+  static_assert(N > 0,
+                "cachet::detail::fixed_string: an empty array is not a string literal; pass a "
+                "string literal, e.g. cachet::key<\"user:{}\">");
 
   char chars[N]{};
 

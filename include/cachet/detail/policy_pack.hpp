@@ -5,7 +5,6 @@
 
 #include <boost/hana/basic_tuple.hpp>
 #include <boost/hana/count_if.hpp>
-#include <boost/hana/filter.hpp>
 #include <boost/hana/find_if.hpp>
 #include <boost/hana/type.hpp>
 
@@ -50,15 +49,6 @@ struct of_kind {
   }
 };
 
-// A Hana predicate on type_c<P>: does Trait<P> hold?
-template <template <class> class Trait>
-struct satisfies {
-  template <class T>
-  constexpr auto operator()(T) const {
-    return boost::hana::bool_c<Trait<typename T::type>::value>;
-  }
-};
-
 // The policies given to one cached<>, in any order. It is parsed once: every element must be a
 // policy, no kind may appear twice, and each facility asks for its own kind with a default.
 template <class... Policies>
@@ -87,11 +77,6 @@ struct policy_pack {
   using find =
       typename std::remove_cvref_t<decltype(boost::hana::find_if(types, of_kind<Kind>{})
                                                 .value_or(boost::hana::type_c<Default>))>::type;
-
-  // Every policy for which Trait holds, as a Hana tuple of types: facilities that stack (a later
-  // policy that wraps the call) are gathered this way, without an edit of cached<>.
-  template <template <class> class Trait>
-  static constexpr auto select = boost::hana::filter(types, satisfies<Trait>{});
 };
 
 }  // namespace cachet::detail

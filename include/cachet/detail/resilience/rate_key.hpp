@@ -63,8 +63,9 @@ constexpr bool check_rate_key_template() {
     return false;
   } else if constexpr (!parsed.placeholders_separated()) {
     static_assert(wrong<Args...>,
-                  "cachet::by: two placeholders of the rate key must be separated by a character "
-                  "no argument contains, like : / | #, or two callers could share a limit");
+                  "cachet::by: two placeholders of the rate key must be separated, or two callers "
+                  "could share a limit; put a character no argument contains between them, e.g. "
+                  "cachet::by<\"{0}:{1}\">");
     return false;
   } else {
     return check_rate_key_arguments<S, std::remove_cvref_t<Args>...>(

@@ -1,0 +1,18 @@
+// expect: cachet::capacity: this backend \(cachet::redis\) cannot bound one function's entries
+#include <cachet/redis.hpp>
+
+#include <string>
+
+std::string quote(const std::string& symbol) { return symbol + "@1"; }
+
+#ifndef CACHET_PASSING_TWIN
+using cached_quote = cachet::cached<&quote, cachet::backend<cachet::redis>, cachet::capacity<1024>>;
+#else
+using cached_quote = cachet::cached<&quote, cachet::backend<cachet::redis>, cachet::ttl<30>>;
+#endif
+
+int main() {
+  cachet::redis backend(cachet::redis::config::from_env());
+  cached_quote get_quote{backend};
+  return get_quote("ACME").empty() ? 1 : 0;
+}
