@@ -11,8 +11,9 @@
 //     cachet::cached<&load_user, cachet::ttl<300>, cachet::key<"user:{}">> get_user;
 //
 // This header brings the core and the in-memory backend; it does not include Boost.Asio. The
-// Redis backend is in <cachet/redis.hpp>. Nothing in namespace cachet::detail (headers under
-// cachet/detail/) is API: it may change in any release.
+// Redis backend is in <cachet/redis.hpp>, the Prometheus collector in <cachet/prometheus.hpp>.
+// Nothing in namespace cachet::detail (headers under cachet/detail/) is API: it may change in any
+// release.
 
 // ---- begin <cachet/backend.hpp> ----
 #ifndef CACHET_BACKEND_HPP
@@ -966,6 +967,605 @@ class key_registry : public std::enable_shared_from_this<key_registry> {
 
 #endif
 // ---- end <cachet/detail/key_registry.hpp> ----
+// ---- begin <cachet/detail/observe/observed_cache.hpp> ----
+#ifndef CACHET_DETAIL_OBSERVE_OBSERVED_CACHE_HPP
+#define CACHET_DETAIL_OBSERVE_OBSERVED_CACHE_HPP
+
+// ---- begin <cachet/detail/observe/registry.hpp> ----
+#ifndef CACHET_DETAIL_OBSERVE_REGISTRY_HPP
+#define CACHET_DETAIL_OBSERVE_REGISTRY_HPP
+
+// ---- begin <cachet/stats.hpp> ----
+#ifndef CACHET_STATS_HPP
+#define CACHET_STATS_HPP
+
+#include <cstdint>
+
+namespace cachet {
+
+/// Counters of one cached function since it was constructed.
+/// `misses` counts calls that found no fresh entry; `loads` counts calls of the wrapped function,
+/// so concurrent misses on one key add one load (single flight) but several misses.
+struct stats {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t loads = 0;          ///< calls of the function that returned a value
+  std::uint64_t load_errors = 0;    ///< calls of the function that threw (never cached)
+  std::uint64_t evictions = 0;      ///< entries dropped to respect the capacity
+  std::uint64_t expirations = 0;    ///< entries dropped because their ttl had passed
+  std::uint64_t invalidations = 0;  ///< entries found stale by a tag invalidation
+  std::uint64_t decode_errors = 0;  ///< stored values that could not be read back (remote backends)
+  std::uint64_t backend_errors = 0;  ///< failed backend operations the call survived
+  /// Calls answered by cachet::fail_safe with a result past its ttl, because no fresh one could
+  /// be had (the function threw, its breaker was open, or the call was rate limited).
+  std::uint64_t stale_served = 0;
+  /// Backend operations (a call's read or write, a peek, a stale read) skipped because the
+  /// backend's breaker was open: Redis was unreachable, so the call went on without it.
+  std::uint64_t backend_skipped = 0;
+
+  friend bool operator==(const stats&, const stats&) = default;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/stats.hpp> ----
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cachet::detail {
+
+// How long a cached function's loads took, in the buckets Prometheus clients use by default.
+class load_histogram {
+ public:
+  static constexpr std::array<double, 11> upper_bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                          0.5,   1.0,  2.5,   5.0,  10.0};
+
+  // Counts per bucket, not cumulative; the last is +Inf.
+  struct snapshot {
+    std::array<std::uint64_t, upper_bounds.size() + 1> counts{};
+    double sum_seconds = 0;
+  };
+
+  void record(std::chrono::nanoseconds d) noexcept {
+    const double seconds = std::chrono::duration<double>(d).count();
+    std::size_t i = 0;
+    while (i < upper_bounds.size() && seconds > upper_bounds[i]) ++i;
+    counts_[i].fetch_add(1, std::memory_order_relaxed);
+    sum_ns_.fetch_add(static_cast<std::uint64_t>(d.count() < 0 ? 0 : d.count()),
+                      std::memory_order_relaxed);
+  }
+
+  snapshot read() const noexcept {
+    snapshot s;
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+      s.counts[i] = counts_[i].load(std::memory_order_relaxed);
+    }
+    s.sum_seconds = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+    return s;
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, upper_bounds.size() + 1> counts_{};
+  std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+// What one live cached object reports to a metrics collector: its store's stats() and the
+// counts only cached<> itself sees.
+struct cache_report {
+  std::string_view name;
+  cachet::stats stats;
+  std::uint64_t rate_limited = 0;
+  std::uint64_t circuit_open = 0;
+  load_histogram::snapshot load_durations;
+};
+
+class cache_registry;
+
+// One cached object's place in the registry: registered while it lives. It must be the cached
+// object's last member, so that it registers after the store is built and leaves before the
+// store is destroyed.
+class registered_cache {
+ public:
+  using stats_function = cachet::stats (*)(const void* owner);
+
+  registered_cache(std::string_view name, const void* owner, stats_function stats_of);
+  ~registered_cache();
+  registered_cache(const registered_cache&) = delete;
+  registered_cache& operator=(const registered_cache&) = delete;
+
+  std::string_view name() const noexcept { return name_; }
+  void count_rate_limited() noexcept { rate_limited_.fetch_add(1, std::memory_order_relaxed); }
+  void count_circuit_open() noexcept { circuit_open_.fetch_add(1, std::memory_order_relaxed); }
+  void record_load(std::chrono::nanoseconds d) noexcept { load_durations_.record(d); }
+
+  cache_report report() const {
+    return {name_, stats_of_(owner_), rate_limited_.load(std::memory_order_relaxed),
+            circuit_open_.load(std::memory_order_relaxed), load_durations_.read()};
+  }
+
+ private:
+  std::string_view name_;  // static storage: a policy's, a key template's or a function's name
+  const void* owner_;
+  stats_function stats_of_;
+  std::atomic<std::uint64_t> rate_limited_{0};
+  std::atomic<std::uint64_t> circuit_open_{0};
+  load_histogram load_durations_;
+};
+
+// Every live cached object of the process, for collectors that walk them (cachet::
+// prometheus_collector). Objects enter and leave from any thread; a walk holds the lock, so an
+// object being destroyed waits for the walk to end.
+class cache_registry {
+ public:
+  static cache_registry& instance() {
+    static cache_registry registry;
+    return registry;
+  }
+
+  // Calls f(const cache_report&) for every live cached object.
+  template <class F>
+  void for_each(F&& f) const {
+    std::lock_guard lock(mutex_);
+    for (const registered_cache* c : caches_) f(c->report());
+  }
+
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return caches_.size();
+  }
+
+ private:
+  friend class registered_cache;
+
+  void enter(const registered_cache* c) {
+    std::lock_guard lock(mutex_);
+    caches_.push_back(c);
+  }
+  void leave(const registered_cache* c) noexcept {
+    std::lock_guard lock(mutex_);
+    for (auto& slot : caches_) {
+      if (slot == c) {
+        slot = caches_.back();
+        caches_.pop_back();
+        return;
+      }
+    }
+  }
+
+  mutable std::mutex mutex_;
+  std::vector<const registered_cache*> caches_;
+};
+
+inline registered_cache::registered_cache(std::string_view name, const void* owner,
+                                          stats_function stats_of)
+    : name_(name), owner_(owner), stats_of_(stats_of) {
+  cache_registry::instance().enter(this);
+}
+
+inline registered_cache::~registered_cache() { cache_registry::instance().leave(this); }
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/observe/registry.hpp> ----
+// ---- begin <cachet/errors.hpp> ----
+#ifndef CACHET_ERRORS_HPP
+#define CACHET_ERRORS_HPP
+
+
+#include <chrono>
+#include <string>
+
+namespace cachet {
+namespace detail {
+
+// Whole milliseconds, rounded up so that waiting the stated time is always enough.
+inline std::string milliseconds_text(std::chrono::nanoseconds d) {
+  return std::to_string(std::chrono::ceil<std::chrono::milliseconds>(d).count()) + " ms";
+}
+
+}  // namespace detail
+
+/// Thrown by cachet::rate_limit (and reported by cachet::rate_limiter) when a call is over its
+/// limit. `retry_after()` is when the next call will be admitted, what an HTTP 429 answer puts in
+/// its Retry-After header:
+///
+///     catch (const cachet::rate_limited& e) {
+///       reply(429, {"Retry-After", std::to_string(e.retry_after_seconds().count())});
+///     }
+class rate_limited : public error {
+ public:
+  explicit rate_limited(std::chrono::nanoseconds retry_after)
+      : error("cachet::rate_limit: the call is over its rate limit and was not made; retry after " +
+              detail::milliseconds_text(retry_after) + ", or raise the limit"),
+        retry_after_(retry_after) {}
+
+  /// How long until a call with the same rate key is admitted.
+  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
+  /// The same in whole seconds, rounded up (never 0), for an HTTP Retry-After header.
+  std::chrono::seconds retry_after_seconds() const noexcept {
+    const auto s = std::chrono::ceil<std::chrono::seconds>(retry_after_);
+    return s.count() > 0 ? s : std::chrono::seconds(1);
+  }
+
+ private:
+  std::chrono::nanoseconds retry_after_;
+};
+
+/// Thrown by cachet::circuit_breaker (and cachet::breaker::call) instead of calling a function
+/// that keeps failing. `retry_after()` is the time until the breaker lets a probe call through;
+/// zero when it is half-open and its probes are already under way.
+class circuit_open : public error {
+ public:
+  explicit circuit_open(std::chrono::nanoseconds retry_after)
+      : error(retry_after.count() > 0
+                  ? "cachet::circuit_breaker: the circuit is open after repeated failures, so the "
+                    "function was not called; retry after " +
+                        detail::milliseconds_text(retry_after) +
+                        ", when a probe call will test whether it has recovered"
+                  : std::string("cachet::circuit_breaker: the circuit is half-open and its probe "
+                                "calls are under way, so the function was not called; retry "
+                                "shortly")),
+        retry_after_(retry_after) {}
+
+  /// How long until the breaker half-opens; zero when it already has.
+  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
+
+ private:
+  std::chrono::nanoseconds retry_after_;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/errors.hpp> ----
+// ---- begin <cachet/event.hpp> ----
+#ifndef CACHET_EVENT_HPP
+#define CACHET_EVENT_HPP
+
+#include <chrono>
+#include <exception>
+#include <string_view>
+
+namespace cachet {
+
+/// What a cachet::observer is told about one thing that happened to a cached function. The views
+/// are valid only during the call of the observer's member: copy what you keep.
+///
+///     struct log_loads {
+///       void on_load(const cachet::event& e) {
+///         std::clog << e.cache << ' ' << e.key << ' ' << e.duration.count() << "ns\n";
+///       }
+///     };
+struct event {
+  /// The cache's name: its name<> policy, else its key template, else its function's name
+  /// (see cachet::name).
+  std::string_view cache;
+  /// The text key of the call (as cached<>::key() renders it); for on_invalidation after
+  /// invalidate_tag, the tag; empty for on_eviction (the store chose which entry went) and after
+  /// clear().
+  std::string_view key;
+  /// How long the function ran, for on_load and on_load_error; zero otherwise.
+  std::chrono::nanoseconds duration{0};
+  /// The exception the call failed with: for on_load_error, on_rate_limited and on_circuit_open.
+  std::exception_ptr error = nullptr;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/event.hpp> ----
+// ---- begin <cachet/observer.hpp> ----
+#ifndef CACHET_OBSERVER_HPP
+#define CACHET_OBSERVER_HPP
+
+
+#include <type_traits>
+
+namespace cachet {
+namespace detail {
+struct observer_kind {};
+
+enum class event_kind {
+  hit,
+  miss,
+  load,
+  load_error,
+  eviction,
+  invalidation,
+  stale_served,
+  rate_limited,
+  circuit_open,
+};
+
+// Whether T declares the member for events of kind K: only declared members are called.
+template <event_kind K, class T>
+inline constexpr bool observes = [] {
+  if constexpr (K == event_kind::hit) {
+    return requires(T & o, const event& e) { o.on_hit(e); };
+  } else if constexpr (K == event_kind::miss) {
+    return requires(T & o, const event& e) { o.on_miss(e); };
+  } else if constexpr (K == event_kind::load) {
+    return requires(T & o, const event& e) { o.on_load(e); };
+  } else if constexpr (K == event_kind::load_error) {
+    return requires(T & o, const event& e) { o.on_load_error(e); };
+  } else if constexpr (K == event_kind::eviction) {
+    return requires(T & o, const event& e) { o.on_eviction(e); };
+  } else if constexpr (K == event_kind::invalidation) {
+    return requires(T & o, const event& e) { o.on_invalidation(e); };
+  } else if constexpr (K == event_kind::stale_served) {
+    return requires(T & o, const event& e) { o.on_stale_served(e); };
+  } else if constexpr (K == event_kind::rate_limited) {
+    return requires(T & o, const event& e) { o.on_rate_limited(e); };
+  } else {
+    return requires(T & o, const event& e) { o.on_circuit_open(e); };
+  }
+}();
+
+template <class T>
+inline constexpr bool observes_any =
+    observes<event_kind::hit, T> || observes<event_kind::miss, T> ||
+    observes<event_kind::load, T> || observes<event_kind::load_error, T> ||
+    observes<event_kind::eviction, T> || observes<event_kind::invalidation, T> ||
+    observes<event_kind::stale_served, T> || observes<event_kind::rate_limited, T> ||
+    observes<event_kind::circuit_open, T>;
+
+// An observer<T> that check_values accepts; a rejected one is replaced by no_observer, so that
+// only the assert that names the rule is reported.
+template <class T>
+inline constexpr bool usable_observer =
+    std::is_class_v<T>&& observes_any<T>&& std::is_default_constructible_v<T>;
+
+template <event_kind K, class T>
+void notify(T& o, const event& e) {
+  if constexpr (K == event_kind::hit) {
+    o.on_hit(e);
+  } else if constexpr (K == event_kind::miss) {
+    o.on_miss(e);
+  } else if constexpr (K == event_kind::load) {
+    o.on_load(e);
+  } else if constexpr (K == event_kind::load_error) {
+    o.on_load_error(e);
+  } else if constexpr (K == event_kind::eviction) {
+    o.on_eviction(e);
+  } else if constexpr (K == event_kind::invalidation) {
+    o.on_invalidation(e);
+  } else if constexpr (K == event_kind::stale_served) {
+    o.on_stale_served(e);
+  } else if constexpr (K == event_kind::rate_limited) {
+    o.on_rate_limited(e);
+  } else {
+    o.on_circuit_open(e);
+  }
+}
+
+// What a cached<> without observer<> holds in its place: nothing, and it observes nothing.
+struct no_observer {
+  struct type {};
+};
+}  // namespace detail
+
+/// Calls members of a `T` of your own when things happen to a cached function, synchronously, on
+/// the thread where they happen, once per occurrence. Every member is optional; only those `T`
+/// declares are called, and a cached<> without observer<> pays nothing for any of them.
+///
+///     struct hit_counter {
+///       std::atomic<int> hits{0};
+///       void on_hit(const cachet::event&) { ++hits; }
+///     };
+///     cachet::cached<&load_user, cachet::ttl<300>, cachet::observer<hit_counter>> get_user;
+///     int n = get_user.observer().hits;
+///
+/// Members, each `void on_X(const cachet::event&)`: on_hit, on_miss (a call found no fresh entry),
+/// on_load and on_load_error (the function returned or threw; event::duration says how long it
+/// ran), on_eviction (an entry dropped to respect the capacity), on_invalidation (invalidate(),
+/// clear(), invalidate_tag() through this object), on_stale_served (cachet::fail_safe answered),
+/// on_rate_limited and on_circuit_open (the call threw cachet::rate_limited or
+/// cachet::circuit_open). Each cached object default-constructs its own `T`; reach it with
+/// `observer()`. Members may be called from several threads at once, so a `T` with state must be
+/// thread-safe. A member must not throw: the exception would reach the caller instead of the
+/// result.
+template <class T>
+struct observer : detail::policy<detail::observer_kind> {
+  static constexpr void check_values() {
+    static_assert(std::is_class_v<T>,
+                  "cachet::observer: the observer must be a class type with members such as "
+                  "void on_hit(const cachet::event&); declare such a struct and pass it");
+    static_assert(!std::is_class_v<T> || detail::observes_any<T>,
+                  "cachet::observer: the type declares none of on_hit, on_miss, on_load, "
+                  "on_load_error, on_eviction, on_invalidation, on_stale_served, on_rate_limited, "
+                  "on_circuit_open taking const cachet::event&; declare at least one");
+    static_assert(!std::is_class_v<T> || std::is_default_constructible_v<T>,
+                  "cachet::observer: each cached object default-constructs its observer; give the "
+                  "type a default constructor, and set it up through cached<>::observer()");
+  }
+  using type = T;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/observer.hpp> ----
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace cachet::detail {
+
+// What one cached call has seen of its own way through the store, so that it tells its observer
+// whether it was a hit: the store reports only the value.
+struct call_observation {
+  // The call's text key, rendered when the first event needs it: a hit whose observer has no
+  // on_hit renders nothing, and a miss renders it before the function may move the arguments.
+  std::string_view key() {
+    if (!rendered) {
+      text = render(arguments);
+      rendered = true;
+    }
+    return text;
+  }
+
+  std::string (*render)(const void* arguments) = nullptr;
+  const void* arguments = nullptr;
+  std::string text;
+  bool rendered = false;
+  bool missed = false;
+  bool loaded = false;
+  bool answered_after_failure = false;  // by fail_safe or serve_cached
+};
+
+// A call of a cached<> without observer<> keeps nothing.
+struct no_call_observation {};
+
+// What one cached object tells its observer (if it has one) and the registry of live caches, as
+// its calls go: cached<> calls these at a few points of a call, and `if constexpr` leaves nothing
+// of what the observer does not declare.
+template <class T>
+class observed_cache {
+  static constexpr bool has_observer = !std::is_same_v<T, no_observer::type>;
+
+ public:
+  using call = std::conditional_t<has_observer, call_observation, no_call_observation>;
+
+  // `tags_mean_miss`: the store renders a call's tags only once it has found no fresh entry (the
+  // in-memory store); other stores render them for every lookup, so a load marks their misses.
+  observed_cache(std::string_view name, bool tags_mean_miss, const void* owner,
+                 registered_cache::stats_function stats_of)
+      : name_(name), tags_mean_miss_(tags_mean_miss), metrics_(name, owner, stats_of) {}
+
+  T& observer() noexcept { return observer_; }
+
+  template <event_kind K>
+  void notify([[maybe_unused]] std::string_view key,
+              [[maybe_unused]] std::chrono::nanoseconds duration = {},
+              [[maybe_unused]] std::exception_ptr error = nullptr) {
+    if constexpr (observes<K, T>) {
+      detail::notify<K>(observer_, event{name_, key, duration, std::move(error)});
+    }
+  }
+
+  // An event of this call: its key is rendered only for a member the observer declares.
+  template <event_kind K>
+  void notify([[maybe_unused]] call& seen, [[maybe_unused]] std::chrono::nanoseconds duration = {},
+              [[maybe_unused]] std::exception_ptr error = nullptr) {
+    if constexpr (observes<K, T>) notify<K>(seen.key(), duration, std::move(error));
+  }
+
+  // The store is rendering the call's tags.
+  void tags_rendered(call& seen) {
+    if (tags_mean_miss_) missed(seen);
+  }
+
+  // The function's call, timed for the load-duration histogram and the observer.
+  template <class Value, class Load>
+  Value timed_load(call& seen, Load&& load) {
+    if constexpr (has_observer) {
+      missed(seen);
+      seen.loaded = true;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      Value result = std::forward<Load>(load)();
+      const auto took = since(start);
+      metrics_.record_load(took);
+      notify<event_kind::load>(seen, took);
+      return result;
+    } catch (const cachet::circuit_open&) {
+      throw;  // the breaker refused the call before the function ran: on_circuit_open says so
+    } catch (...) {
+      notify<event_kind::load_error>(seen, since(start), std::current_exception());
+      throw;
+    }
+  }
+
+  // fail_safe or serve_cached answered the call from the store after it failed.
+  void answered_after_failure([[maybe_unused]] call& seen, [[maybe_unused]] bool stale) {
+    if constexpr (has_observer) {
+      seen.answered_after_failure = true;
+      if (stale) notify<event_kind::stale_served>(seen);
+    }
+  }
+
+  void succeeded([[maybe_unused]] call& seen) {
+    if constexpr (observes<event_kind::hit, T>) {
+      if (!seen.missed && !seen.loaded && !seen.answered_after_failure) {
+        notify<event_kind::hit>(seen);
+      }
+    }
+    if constexpr (observes<event_kind::eviction, T>) {
+      if (seen.loaded) report_evictions();
+    }
+  }
+
+  void refused_by_rate_limit(call& seen) {
+    metrics_.count_rate_limited();
+    notify<event_kind::rate_limited>(seen, {}, std::current_exception());
+  }
+
+  void refused_by_breaker(call& seen) {
+    metrics_.count_circuit_open();
+    notify<event_kind::circuit_open>(seen, {}, std::current_exception());
+  }
+
+ private:
+  static std::chrono::nanoseconds since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                start);
+  }
+
+  void missed([[maybe_unused]] call& seen) {
+    if constexpr (has_observer) {
+      if (seen.missed) return;
+      seen.missed = true;
+      // The function may move the arguments: the key of its events is rendered before it runs.
+      if constexpr (observes<event_kind::load, T> || observes<event_kind::load_error, T> ||
+                    observes<event_kind::stale_served, T>) {
+        seen.key();
+      }
+      notify<event_kind::miss>(seen);
+    }
+  }
+
+  // The store decides which entry goes, under its own lock; its count tells how many went. Each
+  // is reported once, by the first call to see it, which is usually the one whose store made
+  // room for its result.
+  void report_evictions() {
+    const std::uint64_t total = metrics_.report().stats.evictions;
+    std::uint64_t reported = evictions_reported_.load(std::memory_order_relaxed);
+    do {
+      if (reported >= total) return;
+    } while (
+        !evictions_reported_.compare_exchange_weak(reported, total, std::memory_order_relaxed));
+    for (; reported < total; ++reported) notify<event_kind::eviction>(std::string_view());
+  }
+
+  std::string_view name_;
+  bool tags_mean_miss_;
+  [[no_unique_address]] T observer_{};
+  std::atomic<std::uint64_t> evictions_reported_{0};
+  registered_cache metrics_;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/observe/observed_cache.hpp> ----
 // ---- begin <cachet/detail/policy_pack.hpp> ----
 #ifndef CACHET_DETAIL_POLICY_PACK_HPP
 #define CACHET_DETAIL_POLICY_PACK_HPP
@@ -1446,77 +2046,6 @@ struct store_settings {
 
 #endif
 // ---- end <cachet/detail/store_settings.hpp> ----
-// ---- begin <cachet/errors.hpp> ----
-#ifndef CACHET_ERRORS_HPP
-#define CACHET_ERRORS_HPP
-
-
-#include <chrono>
-#include <string>
-
-namespace cachet {
-namespace detail {
-
-// Whole milliseconds, rounded up so that waiting the stated time is always enough.
-inline std::string milliseconds_text(std::chrono::nanoseconds d) {
-  return std::to_string(std::chrono::ceil<std::chrono::milliseconds>(d).count()) + " ms";
-}
-
-}  // namespace detail
-
-/// Thrown by cachet::rate_limit (and reported by cachet::rate_limiter) when a call is over its
-/// limit. `retry_after()` is when the next call will be admitted, what an HTTP 429 answer puts in
-/// its Retry-After header:
-///
-///     catch (const cachet::rate_limited& e) {
-///       reply(429, {"Retry-After", std::to_string(e.retry_after_seconds().count())});
-///     }
-class rate_limited : public error {
- public:
-  explicit rate_limited(std::chrono::nanoseconds retry_after)
-      : error("cachet::rate_limit: the call is over its rate limit and was not made; retry after " +
-              detail::milliseconds_text(retry_after) + ", or raise the limit"),
-        retry_after_(retry_after) {}
-
-  /// How long until a call with the same rate key is admitted.
-  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
-  /// The same in whole seconds, rounded up (never 0), for an HTTP Retry-After header.
-  std::chrono::seconds retry_after_seconds() const noexcept {
-    const auto s = std::chrono::ceil<std::chrono::seconds>(retry_after_);
-    return s.count() > 0 ? s : std::chrono::seconds(1);
-  }
-
- private:
-  std::chrono::nanoseconds retry_after_;
-};
-
-/// Thrown by cachet::circuit_breaker (and cachet::breaker::call) instead of calling a function
-/// that keeps failing. `retry_after()` is the time until the breaker lets a probe call through;
-/// zero when it is half-open and its probes are already under way.
-class circuit_open : public error {
- public:
-  explicit circuit_open(std::chrono::nanoseconds retry_after)
-      : error(retry_after.count() > 0
-                  ? "cachet::circuit_breaker: the circuit is open after repeated failures, so the "
-                    "function was not called; retry after " +
-                        detail::milliseconds_text(retry_after) +
-                        ", when a probe call will test whether it has recovered"
-                  : std::string("cachet::circuit_breaker: the circuit is half-open and its probe "
-                                "calls are under way, so the function was not called; retry "
-                                "shortly")),
-        retry_after_(retry_after) {}
-
-  /// How long until the breaker half-opens; zero when it already has.
-  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
-
- private:
-  std::chrono::nanoseconds retry_after_;
-};
-
-}  // namespace cachet
-
-#endif
-// ---- end <cachet/errors.hpp> ----
 // ---- begin <cachet/fail_safe.hpp> ----
 #ifndef CACHET_FAIL_SAFE_HPP
 #define CACHET_FAIL_SAFE_HPP
@@ -2121,11 +2650,187 @@ struct string_hash {
 
 #endif
 // ---- end <cachet/detail/hash.hpp> ----
+// ---- begin <cachet/detail/memory/expiry_queue.hpp> ----
+#ifndef CACHET_DETAIL_MEMORY_EXPIRY_QUEUE_HPP
+#define CACHET_DETAIL_MEMORY_EXPIRY_QUEUE_HPP
+
+#include <boost/unordered/unordered_flat_set.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace cachet::detail {
+
+// A shard's entries in the order they expire, for a store whose ttl is the same for every entry,
+// so that insertion order is expiry order and each insert can reclaim the entries that have
+// expired without a scan. A record names its entry by its key's hash and its deadline; the entry
+// may be gone by the time the record is reached. Not a template: every store shares this code.
+class expiry_queue {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  struct record {
+    std::uint64_t hash;
+    time_point expires;
+  };
+
+  bool has_next() const noexcept { return next_ < records_.size(); }
+  const record& next() const noexcept { return records_[next_]; }
+  void pop() noexcept { ++next_; }
+
+  // Records of entries removed before they expired (replaced, erased, evicted, invalidated) wait
+  // in the queue until they reach its head. Once they could outnumber the `live` entries, they
+  // are dropped in one pass, with duplicates (an entry stored again under the same key and
+  // deadline): the pass is paid for by the inserts since the last one, so the queue costs O(1)
+  // per insert and stays within about twice the entries. `is_live(record)` tells whether an
+  // entry with that key hash and deadline is stored.
+  template <class IsLive>
+  void push(record r, std::size_t live, IsLive&& is_live) {
+    const std::size_t pending = records_.size() - next_;
+    if (pending >= 2 * live + 16) {
+      boost::unordered_flat_set<record, record_hash, record_equal> kept;
+      auto out = records_.begin();
+      for (auto it = records_.begin() + static_cast<std::ptrdiff_t>(next_); it != records_.end();
+           ++it) {
+        if (is_live(*it) && kept.insert(*it).second) *out++ = *it;
+      }
+      records_.erase(out, records_.end());
+      next_ = 0;
+    } else if (next_ >= pending) {
+      records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(next_));
+      next_ = 0;
+    }
+    records_.push_back(r);
+  }
+
+  void clear() noexcept {
+    records_.clear();
+    next_ = 0;
+  }
+
+ private:
+  struct record_hash {
+    std::size_t operator()(const record& r) const noexcept {
+      return r.hash ^ static_cast<std::uint64_t>(r.expires.time_since_epoch().count());
+    }
+  };
+  struct record_equal {
+    bool operator()(const record& a, const record& b) const noexcept {
+      return a.hash == b.hash && a.expires == b.expires;
+    }
+  };
+
+  std::vector<record> records_;
+  std::size_t next_ = 0;  // records before it are consumed
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/memory/expiry_queue.hpp> ----
+// ---- begin <cachet/detail/memory/lru_order.hpp> ----
+#ifndef CACHET_DETAIL_MEMORY_LRU_ORDER_HPP
+#define CACHET_DETAIL_MEMORY_LRU_ORDER_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace cachet::detail {
+
+// The recency order of a bounded shard's entries: a doubly linked list whose nodes sit in one
+// vector and link by index, so a store allocates no node per entry, and an entry names its node
+// in 4 bytes. A node records the hash of its entry's key, which finds the entry to evict in the
+// table, and the push count when it last went to the front. Not a template: every store shares
+// this code.
+class lru_order {
+ public:
+  static constexpr std::uint32_t none = ~std::uint32_t{0};
+
+  // A new node at the front for an entry whose key hashes to `hash`; throws std::bad_alloc, and
+  // then nothing has changed.
+  std::uint32_t push_front(std::uint64_t hash) {
+    std::uint32_t n = free_;
+    if (n == none) {
+      nodes_.push_back({});
+      n = static_cast<std::uint32_t>(nodes_.size() - 1);
+    } else {
+      free_ = nodes_[n].older;
+    }
+    nodes_[n].hash = hash;
+    link_front(n);
+    return n;
+  }
+
+  void move_to_front(std::uint32_t n) noexcept {
+    unlink(n);
+    link_front(n);
+  }
+
+  void erase(std::uint32_t n) noexcept {
+    unlink(n);
+    nodes_[n].older = free_;
+    free_ = n;
+  }
+
+  // The least recently used node, or `none`.
+  std::uint32_t back() const noexcept { return oldest_; }
+
+  std::uint64_t hash_of(std::uint32_t n) const noexcept { return nodes_[n].hash; }
+
+  // Whether the node went to the front within the last `pushes` pushes.
+  bool pushed_within(std::uint32_t n, std::uint64_t pushes) const noexcept {
+    return pushes_ - nodes_[n].pushed_at <= pushes;
+  }
+
+  void clear() noexcept {
+    nodes_.clear();
+    free_ = newest_ = oldest_ = none;
+  }
+
+ private:
+  struct node {
+    std::uint64_t hash = 0;
+    std::uint64_t pushed_at = 0;
+    std::uint32_t newer = none;
+    std::uint32_t older = none;  // on the free list: the next free node
+  };
+
+  void link_front(std::uint32_t n) noexcept {
+    node& x = nodes_[n];
+    x.newer = none;
+    x.older = newest_;
+    x.pushed_at = ++pushes_;
+    if (newest_ != none) nodes_[newest_].newer = n;
+    newest_ = n;
+    if (oldest_ == none) oldest_ = n;
+  }
+
+  void unlink(std::uint32_t n) noexcept {
+    const node& x = nodes_[n];
+    (x.newer != none ? nodes_[x.newer].older : newest_) = x.older;
+    (x.older != none ? nodes_[x.older].newer : oldest_) = x.newer;
+  }
+
+  std::vector<node> nodes_;
+  std::uint32_t free_ = none;
+  std::uint32_t newest_ = none;
+  std::uint32_t oldest_ = none;
+  std::uint64_t pushes_ = 0;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/memory/lru_order.hpp> ----
 // ---- begin <cachet/detail/memory/reader_slots.hpp> ----
 #ifndef CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
 #define CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
 
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <thread>
 
@@ -2149,7 +2854,8 @@ class reader_slot_owner {
     while (seen != ~std::uint32_t{0}) {
       int free = 0;
       while ((seen >> free) & 1u) ++free;
-      if (in_use.compare_exchange_weak(seen, seen | (1u << free), std::memory_order_acq_rel)) {
+      // Sequentially consistent, as a writer's read of the slots in use (see exclusive_shard).
+      if (in_use.compare_exchange_weak(seen, seen | (1u << free), std::memory_order_seq_cst)) {
         index_ = free;
         return;
       }
@@ -2187,15 +2893,16 @@ struct alignas(64) reader_state {
   std::atomic<std::uint64_t> hits{0};
 };
 
-// A shard read through reader slots has a lock, a `writing` flag and a number (index + 1, what a
-// reader's `reading` records). A reader writes only its own slot's line: with a lock word per
-// shard, threads hitting random shards would pass the line back and forth.
+// A shard read through reader slots has a spinlock, which writers hold, and a number (index + 1,
+// what a reader's `reading` records). A reader writes only its own slot's line: with a lock word
+// per shard, threads hitting random shards would pass the line back and forth. One word serves
+// as the writers' lock and as the flag readers check, so a writer pays one locked instruction.
 
 // The reader announces the shard; false while a writer holds it (the reader then steps back).
 template <class Reader, class Shard>
 bool try_enter(Reader& r, const Shard& s) noexcept {
   r.reading.store(s.number, std::memory_order_seq_cst);
-  if (!s.writing.load(std::memory_order_seq_cst)) return true;
+  if (!s.lock.held()) return true;
   r.reading.store(0, std::memory_order_release);
   return false;
 }
@@ -2207,17 +2914,17 @@ class exclusive_shard {
   template <class Reader>
   exclusive_shard(const Reader* readers, Shard& s) noexcept : s_(s) {
     s.lock.lock();
-    s.writing.store(true, std::memory_order_seq_cst);
-    for (int i = 0; i < reader_slot_count; ++i) {
+    // Only the slots some thread holds: a thread that takes a slot after this read takes it after
+    // the lock was taken, so its first enter sees the lock held and steps back.
+    for (std::uint32_t held = reader_slots_in_use().load(std::memory_order_seq_cst); held != 0;
+         held &= held - 1) {
+      const int i = std::countr_zero(held);
       while (readers[i].reading.load(std::memory_order_seq_cst) == s.number) {
         std::this_thread::yield();
       }
     }
   }
-  ~exclusive_shard() {
-    s_.writing.store(false, std::memory_order_release);
-    s_.lock.unlock();
-  }
+  ~exclusive_shard() { s_.lock.unlock(); }
   exclusive_shard(const exclusive_shard&) = delete;
   exclusive_shard& operator=(const exclusive_shard&) = delete;
 
@@ -2229,6 +2936,97 @@ class exclusive_shard {
 
 #endif
 // ---- end <cachet/detail/memory/reader_slots.hpp> ----
+// ---- begin <cachet/detail/memory/stored_key.hpp> ----
+#ifndef CACHET_DETAIL_MEMORY_STORED_KEY_HPP
+#define CACHET_DETAIL_MEMORY_STORED_KEY_HPP
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <string_view>
+
+namespace cachet::detail {
+
+// An in-memory store's copy of a key, in 12 bytes: up to 11 bytes inline (the binary key of any
+// number, or of two ints), longer ones on the heap. Against std::string's 32 bytes this is what
+// lets an entry of a long key and a long value fit 32 bytes. Move-only: entries never copy keys.
+class stored_key {
+ public:
+  static constexpr std::size_t inline_capacity = 11;
+
+  explicit stored_key(std::string_view text) {
+    if (text.size() <= inline_capacity) {
+      size_ = static_cast<std::uint8_t>(text.size());
+      if (!text.empty()) std::memcpy(bytes_, text.data(), text.size());
+      return;
+    }
+    // A heap key is its length followed by its bytes.
+    char* block = static_cast<char*>(::operator new(sizeof(std::size_t) + text.size()));
+    const std::size_t length = text.size();
+    std::memcpy(block, &length, sizeof length);
+    std::memcpy(block + sizeof length, text.data(), text.size());
+    std::memcpy(bytes_, &block, sizeof block);
+    size_ = on_heap;
+  }
+
+  stored_key(stored_key&& other) noexcept : size_(other.size_) {
+    std::memcpy(bytes_, other.bytes_, sizeof bytes_);
+    other.size_ = 0;
+  }
+
+  stored_key& operator=(stored_key&& other) noexcept {
+    if (this != &other) {
+      release();
+      std::memcpy(bytes_, other.bytes_, sizeof bytes_);
+      size_ = other.size_;
+      other.size_ = 0;
+    }
+    return *this;
+  }
+
+  stored_key(const stored_key&) = delete;
+  stored_key& operator=(const stored_key&) = delete;
+
+  ~stored_key() { release(); }
+
+  std::string_view view() const noexcept {
+    if (size_ != on_heap) return {bytes_, size_};
+    const char* block = heap_block();
+    std::size_t length;
+    std::memcpy(&length, block, sizeof length);
+    return {block + sizeof length, length};
+  }
+
+  bool equals(std::string_view text) const noexcept {
+    if (size_ != on_heap) return size_ == text.size() && same_bytes({bytes_, size_}, text);
+    return same_bytes(view(), text);
+  }
+
+ private:
+  static constexpr std::uint8_t on_heap = 0xff;
+
+  char* heap_block() const noexcept {
+    char* block;
+    std::memcpy(&block, bytes_, sizeof block);
+    return block;
+  }
+
+  void release() noexcept {
+    if (size_ == on_heap) ::operator delete(heap_block());
+  }
+
+  char bytes_[inline_capacity];
+  std::uint8_t size_;
+};
+
+static_assert(sizeof(stored_key) == 12);
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/memory/stored_key.hpp> ----
 // ---- begin <cachet/detail/memory/tag_generations.hpp> ----
 #ifndef CACHET_DETAIL_MEMORY_TAG_GENERATIONS_HPP
 #define CACHET_DETAIL_MEMORY_TAG_GENERATIONS_HPP
@@ -2303,8 +3101,10 @@ namespace cachet::detail {
 // than a futex round trip, so waiting spins briefly and then yields the core to the holder.
 class spinlock {
  public:
+  // Sequentially consistent, so that an in-memory store's reader that announces itself and then
+  // finds the lock free is seen by the thread that takes it (detail/memory/reader_slots.hpp).
   void lock() noexcept {
-    for (int spins = 0; locked_.exchange(true, std::memory_order_acquire); ++spins) {
+    for (int spins = 0; locked_.exchange(true, std::memory_order_seq_cst); ++spins) {
       while (locked_.load(std::memory_order_relaxed)) {
         if (++spins > 64) std::this_thread::yield();
       }
@@ -2312,6 +3112,7 @@ class spinlock {
   }
   bool try_lock() noexcept { return !locked_.exchange(true, std::memory_order_acquire); }
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  bool held() const noexcept { return locked_.load(std::memory_order_seq_cst); }
 
  private:
   std::atomic<bool> locked_{false};
@@ -2321,41 +3122,6 @@ class spinlock {
 
 #endif
 // ---- end <cachet/detail/spinlock.hpp> ----
-// ---- begin <cachet/stats.hpp> ----
-#ifndef CACHET_STATS_HPP
-#define CACHET_STATS_HPP
-
-#include <cstdint>
-
-namespace cachet {
-
-/// Counters of one cached function since it was constructed.
-/// `misses` counts calls that found no fresh entry; `loads` counts calls of the wrapped function,
-/// so concurrent misses on one key add one load (single flight) but several misses.
-struct stats {
-  std::uint64_t hits = 0;
-  std::uint64_t misses = 0;
-  std::uint64_t loads = 0;          ///< calls of the function that returned a value
-  std::uint64_t load_errors = 0;    ///< calls of the function that threw (never cached)
-  std::uint64_t evictions = 0;      ///< entries dropped to respect the capacity
-  std::uint64_t expirations = 0;    ///< entries dropped because their ttl had passed
-  std::uint64_t invalidations = 0;  ///< entries found stale by a tag invalidation
-  std::uint64_t decode_errors = 0;  ///< stored values that could not be read back (remote backends)
-  std::uint64_t backend_errors = 0;  ///< failed backend operations the call survived
-  /// Calls answered by cachet::fail_safe with a result past its ttl, because no fresh one could
-  /// be had (the function threw, its breaker was open, or the call was rate limited).
-  std::uint64_t stale_served = 0;
-  /// Backend operations (a call's read or write, a peek, a stale read) skipped because the
-  /// backend's breaker was open: Redis was unreachable, so the call went on without it.
-  std::uint64_t backend_skipped = 0;
-
-  friend bool operator==(const stats&, const stats&) = default;
-};
-
-}  // namespace cachet
-
-#endif
-// ---- end <cachet/stats.hpp> ----
 
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
@@ -2369,7 +3135,6 @@ struct stats {
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -2399,19 +3164,25 @@ struct hashed_key_equal {
   }
 };
 
-// Names one stored entry, for the records that outlive it (LRU order, expiry queue): `serial` is
-// unique within a shard, so a reference finds the entry it was made for, or nothing once that
-// entry is gone, even if its key has been stored again since.
-struct entry_ref {
+// The part of an in-memory store's load under way that does not depend on the value type, so
+// that every store shares one type of map of them (memory_store::flight has the rest).
+struct flight_header {
+  flight_header(std::string_view k, std::uint64_t h) : key(k), hash(h) {}
+  hashed_key hashed() const noexcept { return {key, hash}; }
+  std::string key;  // the store's copy, which the load is given
   std::uint64_t hash;
-  std::uint64_t serial;
+  std::thread::id leader = std::this_thread::get_id();
+  bool doomed = false;  // erased or cleared during the load: its result is not stored
 };
 
-// One per insert into a store with a ttl; its entry may be gone by the time it is reached. Not
-// nested in memory_store, so that every store shares one std::vector of them.
-struct expiry_record {
-  entry_ref ref;
-  std::chrono::steady_clock::time_point kept_until;
+// Loads under way in a shard, keyed by views of their own keys.
+using flight_map =
+    boost::unordered_flat_map<hashed_key, flight_header*, hashed_key_hash, hashed_key_equal>;
+
+// Names a bounded shard's entry by its node in the shard's lru_order.
+struct lru_ref {
+  std::uint64_t hash;
+  std::uint32_t node;
 };
 
 // A per-call check that cached<> may fuse into an in-memory store: cachet::rate_limit, when its
@@ -2445,13 +3216,19 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // lock, map, LRU list and counters, so hits on different keys from different threads do not
 // contend. Misses on one key are computed once (single flight): the first caller computes, later
 // callers wait for its result or its exception. Since a store's ttl is the same for every entry,
-// insertion order is expiry order, and a queue in that order lets each insert reclaim the entries
-// that have expired without a scan.
+// insertion order is expiry order, and a queue in that order lets each insert of an unbounded
+// store reclaim the entries that have expired without a scan (a bounded store reclaims them from
+// the least recent end of its LRU order).
 //
 // Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
-// flat map: a hit reads the slot and the value's own heap data, and no separate node. Slots move
-// when the table grows, so the LRU list and the expiry queue refer to entries by entry_ref, not by
-// address, and readers hold no pointer into a shard past leaving it.
+// flat map: a hit reads the slot and the value's own heap data, and no separate node. An entry
+// is only what a hit reads (a 12-byte key, the deadline, the value) and 4 bytes naming its LRU
+// node: a `long -> long` entry takes 32 bytes, twice the flat map's slot. The key's hash is not
+// kept; it is computed again when the table grows. Slots move when the table grows, so the LRU
+// order and the expiry queue refer to entries by key hash and node or deadline, not by address,
+// and readers hold no pointer into a shard past leaving it. A miss allocates nothing of its own
+// but the entry's slot: the record of a load under way lives on its leader's stack, and what
+// its waiters share is made only when a second caller arrives.
 //
 // With a Gate (see above), every call is first admitted or refused by it, hits included, and the
 // store keeps the gate's state. The state of a key lives in the key's entry while there is one,
@@ -2590,16 +3367,8 @@ class memory_store {
   using gate_decision = typename G::decision;
   using gate_state = typename gate_traits<Gate>::state;
 
-  struct flight {
-    flight(std::string k, std::uint64_t h, const tag_stamps& s)
-        : key(std::move(k)), hash(h), stamps(s) {}
-    hashed_key hashed() const noexcept { return {key, hash}; }
-    std::string key;
-    std::uint64_t hash;
-    tag_stamps stamps;
-    std::thread::id leader = std::this_thread::get_id();
-    std::size_t waiters = 0;  // guarded by the shard's lock, like doomed
-    bool doomed = false;
+  // What the callers waiting for a load share with its leader.
+  struct flight_result {
     std::mutex m;
     std::condition_variable done_cv;
     bool done = false;
@@ -2607,56 +3376,65 @@ class memory_store {
     std::exception_ptr error;
   };
 
-  using lru_list = std::list<entry_ref>;  // most recent at the front
-  struct no_tag_stamps {};
-
-  // An entry, in its slot of the shard's table. What a hit reads (hash, key, deadline, value)
-  // comes first and a slot starts a cache line, so a hit on a value of up to about 80 bytes
-  // touches two lines of the table, as it would in a flat map of the values themselves; the
-  // rest is read on stores and evictions only. Short keys (the binary keys of numbers) sit in
-  // std::string's inline buffer, so comparing them does not leave the slot either.
-  struct alignas(alignof(Value) > 64 ? alignof(Value) : 64) entry {
-    entry(const flight& f, std::uint64_t serial_number, time_point expires_at, const Value& v)
-        : hash(f.hash), key(f.key), expires(expires_at), value(v), serial(serial_number) {
-      if constexpr (TagCount > 0) stamps = f.stamps;
-    }
-    std::uint64_t hash;
-    std::string key;
-    time_point expires;
-    // Gated stores only: the key's gate state, updated by compare-and-swap under reader slots;
-    // next to what a hit reads anyway, on the slot's first line.
-    [[no_unique_address]] mutable gate_state gate = gate_traits<Gate>::initial;
-    Value value;
-    std::uint64_t serial;  // unique in the shard: see entry_ref
-    [[no_unique_address]] std::conditional_t<TagCount == 0, no_tag_stamps, tag_stamps> stamps;
-    // Bounded stores only: the entry's place in the LRU list, and the shard's push count when it
-    // last went to the front. Only these change while the entry is stored.
-    mutable typename lru_list::iterator lru_position{};
-    mutable std::uint64_t pushed_at = 0;
+  // A load under way, on its leader's stack; the shard's `flights` map points at it while other
+  // callers may join it. Guarded by the shard's lock.
+  struct flight : flight_header {
+    flight(std::string_view k, std::uint64_t h, const tag_stamps& s)
+        : flight_header(k, h), stamps(s) {}
+    tag_stamps stamps;
+    // Made by the first caller that waits: a load that nobody waits for allocates nothing.
+    std::shared_ptr<flight_result> result;
   };
 
-  // An entry is found by its key, or as the entry an entry_ref names.
+  struct no_tag_stamps {};
+
+  // An entry, in its slot of the shard's table; what a hit reads comes first.
+  struct entry {
+    entry(std::string_view k, std::uint32_t node, time_point expires_at, const tag_stamps& s,
+          const Value& v)
+        : key(k), lru_node(node), expires(expires_at), value(v) {
+      if constexpr (TagCount > 0) stamps = s;
+    }
+    stored_key key;
+    // Bounded stores only: the entry's node in the shard's lru_order, unique in the shard.
+    std::uint32_t lru_node;
+    time_point expires;
+    // Gated stores only: the key's gate state, updated by compare-and-swap under reader slots;
+    // next to what a hit reads anyway.
+    [[no_unique_address]] mutable gate_state gate = gate_traits<Gate>::initial;
+    Value value;
+    [[no_unique_address]] std::conditional_t<TagCount == 0, no_tag_stamps, tag_stamps> stamps;
+  };
+
+  // An entry is found by its key, by its LRU node, or by its expiry record.
   struct entry_hash {
     using is_transparent = void;
     using is_avalanching = void;
-    std::size_t operator()(const entry& e) const noexcept { return e.hash; }
+    std::size_t operator()(const entry& e) const noexcept { return hash_bytes(e.key.view()); }
     std::size_t operator()(const hashed_key& k) const noexcept { return k.hash; }
-    std::size_t operator()(const entry_ref& r) const noexcept { return r.hash; }
+    std::size_t operator()(const lru_ref& r) const noexcept { return r.hash; }
+    std::size_t operator()(const expiry_queue::record& r) const noexcept { return r.hash; }
   };
 
   struct entry_equal {
     using is_transparent = void;
     bool operator()(const entry& a, const entry& b) const noexcept {
-      return a.hash == b.hash && same_bytes(a.key, b.key);
+      return a.key.equals(b.key.view());
     }
     bool operator()(const hashed_key& k, const entry& e) const noexcept {
-      return k.hash == e.hash && same_bytes(k.text, e.key);
+      return e.key.equals(k.text);
     }
     bool operator()(const entry& e, const hashed_key& k) const noexcept { return (*this)(k, e); }
-    bool operator()(const entry_ref& r, const entry& e) const noexcept {
-      return r.serial == e.serial && r.hash == e.hash;
+    bool operator()(const lru_ref& r, const entry& e) const noexcept {
+      return r.node == e.lru_node;
     }
-    bool operator()(const entry& e, const entry_ref& r) const noexcept { return (*this)(r, e); }
+    bool operator()(const entry& e, const lru_ref& r) const noexcept { return (*this)(r, e); }
+    bool operator()(const expiry_queue::record& r, const entry& e) const noexcept {
+      return r.expires == e.expires && r.hash == hash_bytes(e.key.view());
+    }
+    bool operator()(const entry& e, const expiry_queue::record& r) const noexcept {
+      return (*this)(r, e);
+    }
   };
 
   using entry_table = boost::unordered_flat_set<entry, entry_hash, entry_equal>;
@@ -2686,24 +3464,15 @@ class memory_store {
   struct no_parked_states {};
 
   struct alignas(64) shard {
-    // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
-    // readers (reader_slot) write only their own slot's line.
+    // Writers take the lock and wait until no reader slot shows this shard; readers
+    // (reader_slot) write only their own slot's line, and step back while the lock is held.
     mutable spinlock lock;
-    std::atomic<bool> writing{false};
     std::uint32_t number = 0;  // index + 1, as reader slots record it
     entry_table entries;
-    // Keyed by views of the flights' own keys.
-    boost::unordered_flat_map<hashed_key, std::shared_ptr<flight>, hashed_key_hash,
-                              hashed_key_equal>
-        flights;
-    lru_list lru;  // bounded stores only: one reference per entry
-    // Stores with a ttl only, in insertion order (= expiry order); records before expiry_next
-    // are consumed.
-    std::vector<expiry_record> expiry;
-    std::size_t expiry_next = 0;
+    flight_map flights;   // of this store's flights
+    lru_order lru;        // bounded stores only: one node per entry
+    expiry_queue expiry;  // unbounded stores with a ttl only
     std::size_t capacity = 0;
-    std::uint64_t pushes = 0;
-    std::uint64_t serials = 0;
     cachet::stats counts;
     // Gated stores only: the gate states of keys that have no entry (see the class comment).
     [[no_unique_address]] std::conditional_t<gated, parked_states, no_parked_states> parked;
@@ -2723,7 +3492,8 @@ class memory_store {
     return shards_[(key.hash >> 40) & (shard_count_ - 1)];
   }
 
-  bool joinable(const flight& f) const noexcept {
+  bool joinable(const flight_header& h) const noexcept {
+    const flight& f = static_cast<const flight&>(h);
     return !f.doomed && backend_->tag_counters().current(f.stamps);
   }
 
@@ -2838,25 +3608,30 @@ class memory_store {
     std::size_t tag_index = 0;
     for_each_tag(
         [&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
-    std::shared_ptr<flight> f;
-    bool leading = false;
+    std::optional<flight> own;
+    std::shared_ptr<flight_result> joined;
     {
       exclusive lock(*this, s);
       ++s.counts.misses;
       if (const Value* hit = find_fresh(s, key, true)) return *hit;
       auto it = s.flights.find(key);
       if (it != s.flights.end() && joinable(*it->second)) {
-        f = it->second;
-        ++f->waiters;
+        flight& f = static_cast<flight&>(*it->second);
+        if (f.leader == std::this_thread::get_id()) {
+          throw cachet::error(
+              "cachet::cached: the function called its own cache with the same arguments while "
+              "computing them, which would wait for itself forever; break the recursion");
+        }
+        if (!f.result) f.result = std::make_shared<flight_result>();
+        joined = f.result;
       } else {
-        f = std::make_shared<flight>(std::string(key.text), key.hash, stamps);
-        leading = true;
+        own.emplace(key.text, key.hash, stamps);
         if (it != s.flights.end()) s.flights.erase(it);  // its waiters still get its result
-        s.flights.emplace(f->hashed(), f);
+        s.flights.emplace(own->hashed(), &*own);
       }
     }
-    if (leading) return lead(s, *f, std::forward<Load>(load));
-    return wait(*f);
+    if (own) return lead(s, *own, std::forward<Load>(load));
+    return wait(*joined);
   }
 
   // Admits or refuses one call with `key` against the key's state, wherever it is: in the key's
@@ -2888,13 +3663,17 @@ class memory_store {
 
   // An entry's state stays with its key when the entry goes; under the exclusive lock.
   static void park(shard& s, const entry& e) {
-    if constexpr (gated) s.parked.map.insert_or_assign(parked_key{e.key, e.hash}, e.gate);
+    if constexpr (gated) {
+      const std::string_view key = e.key.view();
+      s.parked.map.insert_or_assign(parked_key{std::string(key), hash_bytes(key)}, e.gate);
+    }
   }
 
   // A new entry takes over its key's parked state; under the exclusive lock.
   static void unpark(shard& s, const entry& e) noexcept {
     if constexpr (gated) {
-      if (auto it = s.parked.map.find(hashed_key{e.key, e.hash}); it != s.parked.map.end()) {
+      const std::string_view key = e.key.view();
+      if (auto it = s.parked.map.find(hashed_key{key, hash_bytes(key)}); it != s.parked.map.end()) {
         e.gate = it->second;
         s.parked.map.erase(it);
       }
@@ -2915,15 +3694,13 @@ class memory_store {
   }
 
   void finish(shard& s, flight& f, const Value* value, std::exception_ptr error) {
-    std::size_t waiters;
+    std::shared_ptr<flight_result> result;
     {
       exclusive lock(*this, s);
       auto it = s.flights.find(f.hashed());
-      const bool current = it != s.flights.end() && it->second.get() == &f;
-      if (current) {
-        // The flight stays alive through the waiters' shared_ptrs.
-        s.flights.erase(it);
-      }
+      const bool current = it != s.flights.end() && it->second == &f;
+      // Once out of the map, no caller can join: the waiters it has keep `result` alive.
+      if (current) s.flights.erase(it);
       if (value) {
         ++s.counts.loads;
         if (current && !f.doomed) {
@@ -2937,111 +3714,99 @@ class memory_store {
       } else {
         ++s.counts.load_errors;
       }
-      waiters = f.waiters;
+      result = std::move(f.result);
     }
-    if (waiters == 0) return;
+    if (!result) return;
     {
-      std::lock_guard lock(f.m);
+      std::lock_guard lock(result->m);
       // Waiters must be woken whatever happens: a copy that throws reaches them as their error.
       if (value) {
         try {
-          f.value.emplace(*value);
+          result->value.emplace(*value);
         } catch (...) {
-          f.error = std::current_exception();
+          result->error = std::current_exception();
         }
       } else {
-        f.error = error;
+        result->error = error;
       }
-      f.done = true;
+      result->done = true;
     }
-    f.done_cv.notify_all();
+    result->done_cv.notify_all();
   }
 
-  Value wait(flight& f) {
-    if (f.leader == std::this_thread::get_id()) {
-      throw cachet::error(
-          "cachet::cached: the function called its own cache with the same arguments while "
-          "computing them, which would wait for itself forever; break the recursion");
-    }
-    std::unique_lock lock(f.m);
-    f.done_cv.wait(lock, [&] { return f.done; });
-    if (f.error) std::rethrow_exception(f.error);
-    return *f.value;
+  static Value wait(flight_result& r) {
+    std::unique_lock lock(r.m);
+    r.done_cv.wait(lock, [&] { return r.done; });
+    if (r.error) std::rethrow_exception(r.error);
+    return *r.value;
   }
 
   void store(shard& s, const flight& f, const Value& value) {
     if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) remove(s, it);
     const time_point now = this->now();
-    reclaim_expired(s, now);
+    if (ttl_.count() != 0) {
+      if (s.capacity != 0) {
+        reclaim_least_recent(s, now);
+      } else {
+        reclaim_expired(s, now);
+      }
+    }
     if (s.capacity != 0 && s.entries.size() >= s.capacity) {
       ++s.counts.evictions;
-      remove(s, s.entries.find(s.lru.back()));
+      const std::uint32_t oldest = s.lru.back();
+      remove(s, s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest}));
     }
     const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
-    const entry_ref ref{f.hash, ++s.serials};
-    // The list node first: if copying the value throws, no entry is left without its LRU place.
-    if (s.capacity != 0) s.lru.push_front(ref);
+    // The node first: if copying the value throws, no entry is left without its LRU place.
+    const std::uint32_t node = s.capacity != 0 ? s.lru.push_front(f.hash) : lru_order::none;
     try {
-      const entry& e = *s.entries.emplace(f, ref.serial, expires, value).first;
-      unpark(s, e);
-      if (s.capacity != 0) {
-        e.lru_position = s.lru.begin();
-        e.pushed_at = ++s.pushes;
-      }
+      unpark(s, *s.entries.emplace(f.key, node, expires, f.stamps, value).first);
     } catch (...) {
-      if (s.capacity != 0) s.lru.pop_front();
+      if (node != lru_order::none) s.lru.erase(node);
       throw;
     }
     // A record whose entry is gone is harmless, so it may come last.
-    if (expires != never) push_expiry(s, {ref, expires + max_stale_});
+    if (expires != never && s.capacity == 0) {
+      s.expiry.push({f.hash, expires}, s.entries.size(),
+                    [&](const expiry_queue::record& r) { return s.entries.contains(r); });
+    }
+  }
+
+  // A bounded cache reclaims expired entries from the least recent end of its LRU order, a
+  // couple per insert: an entry nobody reads drifts there, the entry to evict when the shard is
+  // full is the one looked at anyway, and no expiry record is kept per entry.
+  void reclaim_least_recent(shard& s, time_point now) {
+    for (int reclaimed = 0; reclaimed < 2 && s.lru.back() != lru_order::none; ++reclaimed) {
+      const std::uint32_t oldest = s.lru.back();
+      const auto it = s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest});
+      if (now < kept_until(*it)) return;
+      ++s.counts.expirations;
+      remove(s, it);
+    }
   }
 
   // A couple per insert keeps an unbounded cache from holding expired entries forever, at a
   // bounded cost per insert; records of entries removed earlier are passed over on the way.
   void reclaim_expired(shard& s, time_point now) {
     int reclaimed = 0;
-    for (int seen = 0; seen < 8 && reclaimed < 2 && s.expiry_next < s.expiry.size(); ++seen) {
-      const expiry_record& r = s.expiry[s.expiry_next];
-      if (r.kept_until > now) return;
-      if (auto it = s.entries.find(r.ref); it != s.entries.end()) {
+    for (int seen = 0; seen < 8 && reclaimed < 2 && s.expiry.has_next(); ++seen) {
+      const expiry_queue::record& r = s.expiry.next();
+      if (r.expires + max_stale_ > now) return;
+      if (auto it = s.entries.find(r); it != s.entries.end()) {
         ++s.counts.expirations;
         remove(s, it);
         ++reclaimed;
       }
-      ++s.expiry_next;
+      s.expiry.pop();
     }
-  }
-
-  // Records of entries removed before they expired (replaced, erased, evicted, invalidated) wait
-  // in the queue until they reach its head. Once they could outnumber the live ones, they are
-  // dropped in one pass; the pass is paid for by the inserts and removals since the last one, so
-  // the queue costs O(1) per insert and stays within about twice the entries.
-  static void push_expiry(shard& s, expiry_record record) {
-    const auto consumed = static_cast<std::ptrdiff_t>(s.expiry_next);
-    const std::size_t pending = s.expiry.size() - s.expiry_next;
-    if (pending >= 2 * s.entries.size() + 16) {
-      const auto live_end =
-          std::remove_if(s.expiry.begin() + consumed, s.expiry.end(),
-                         [&](const expiry_record& r) { return !s.entries.contains(r.ref); });
-      s.expiry.erase(live_end, s.expiry.end());
-      s.expiry.erase(s.expiry.begin(), s.expiry.begin() + consumed);
-      s.expiry_next = 0;
-    } else if (s.expiry_next >= pending) {
-      s.expiry.erase(s.expiry.begin(), s.expiry.begin() + consumed);
-      s.expiry_next = 0;
-    }
-    s.expiry.push_back(record);
   }
 
   // Moving an entry to the front of the LRU list touches only list nodes, not other slots.
-  static void move_to_front(shard& s, const entry& e) noexcept {
-    s.lru.splice(s.lru.begin(), s.lru, e.lru_position);
-    e.pushed_at = ++s.pushes;
-  }
+  static void move_to_front(shard& s, const entry& e) noexcept { s.lru.move_to_front(e.lru_node); }
 
   static void remove(shard& s, typename entry_table::const_iterator it) {
     park(s, *it);  // first: if it throws, the entry is still there with its state
-    if (s.capacity != 0) s.lru.erase(it->lru_position);
+    if (s.capacity != 0) s.lru.erase(it->lru_node);
     s.entries.erase(it);
   }
 
@@ -3052,7 +3817,6 @@ class memory_store {
     s.entries.clear();
     s.lru.clear();
     s.expiry.clear();
-    s.expiry_next = 0;
   }
 
   time_point now() const noexcept { return clock_ != nullptr ? clock_->now() : backend_->now(); }
@@ -3105,7 +3869,7 @@ class memory_store {
 
   static void enter(reader_state& r, const shard& s) noexcept {
     while (!try_enter(r, s)) {
-      while (s.writing.load(std::memory_order_acquire)) std::this_thread::yield();
+      while (s.lock.held()) std::this_thread::yield();
     }
   }
 
@@ -3139,7 +3903,7 @@ class memory_store {
   // entry pushed at most capacity/8 pushes ago is within the most recent eighth already, far from
   // eviction; small caches (below 8 entries a shard) keep an exact order.
   static bool needs_move(const shard& s, const entry& e) noexcept {
-    return s.capacity != 0 && s.pushes - e.pushed_at > s.capacity / 8;
+    return s.capacity != 0 && !s.lru.pushed_within(e.lru_node, s.capacity / 8);
   }
 
   Backend* backend_;
@@ -3155,6 +3919,217 @@ class memory_store {
 
 #endif
 // ---- end <cachet/detail/memory/store.hpp> ----
+// ---- begin <cachet/health.hpp> ----
+#ifndef CACHET_HEALTH_HPP
+#define CACHET_HEALTH_HPP
+
+// ---- begin <cachet/detail/resilience/breaker_machine.hpp> ----
+#ifndef CACHET_DETAIL_RESILIENCE_BREAKER_MACHINE_HPP
+#define CACHET_DETAIL_RESILIENCE_BREAKER_MACHINE_HPP
+
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace cachet {
+
+/// The state of a circuit breaker.
+enum class circuit_state {
+  closed,     ///< calls go through; failures are counted
+  open,       ///< calls fail fast with cachet::circuit_open until the cooldown ends
+  half_open,  ///< a bounded number of probe calls go through; one success closes, a failure opens
+};
+
+/// What a circuit breaker has seen since it was made.
+struct breaker_counters {
+  std::uint64_t successes = 0;    ///< calls that returned
+  std::uint64_t failures = 0;     ///< calls that threw
+  std::uint64_t rejected = 0;     ///< calls refused with cachet::circuit_open
+  std::uint64_t opened = 0;       ///< transitions to open
+  std::uint64_t half_opened = 0;  ///< transitions to half-open
+  std::uint64_t closed = 0;       ///< transitions from half-open to closed
+};
+
+namespace detail {
+
+struct breaker_limits {
+  std::size_t consecutive_failures = 5;  // 0: this trigger is off
+  clock::duration cooldown{};
+  unsigned failure_rate_percent = 0;  // 0: this trigger is off
+  std::size_t window = 0;             // calls the failure rate is taken over
+  std::size_t probes = 1;
+};
+
+struct state_change {
+  circuit_state from;
+  circuit_state to;
+};
+
+// The breaker's logic, without locks, I/O or a clock of its own: every event carries the time,
+// so tests drive it step by step. Not thread-safe; cachet::breaker guards it with a mutex.
+class breaker_machine {
+ public:
+  struct admission {
+    bool admitted = false;
+    bool probe = false;                  // admitted as one of the half-open probes
+    std::uint64_t epoch = 0;             // the state's epoch when admitted
+    clock::duration retry_after{};       // when refused
+    std::optional<state_change> change;  // open -> half-open, when the cooldown just ended
+  };
+
+  explicit breaker_machine(const breaker_limits& limits)
+      : limits_(limits), outcomes_(limits.failure_rate_percent > 0 ? limits.window : 0) {}
+
+  circuit_state state() const noexcept { return state_; }
+  const breaker_counters& counters() const noexcept { return counters_; }
+
+  // Ends the cooldown if its time has come; what a state query and every call do first.
+  std::optional<state_change> update(clock::time_point now) {
+    if (state_ == circuit_state::open && now >= open_until_) {
+      probes_in_flight_ = 0;
+      ++counters_.half_opened;
+      return move_to(circuit_state::half_open);
+    }
+    return std::nullopt;
+  }
+
+  admission acquire(clock::time_point now) {
+    admission result;
+    result.change = update(now);
+    result.epoch = epoch_;
+    if (state_ == circuit_state::closed) {
+      result.admitted = true;
+    } else if (state_ == circuit_state::half_open && probes_in_flight_ < limits_.probes) {
+      ++probes_in_flight_;
+      result.admitted = true;
+      result.probe = true;
+    } else {
+      ++counters_.rejected;
+      if (state_ == circuit_state::open) result.retry_after = open_until_ - now;
+    }
+    return result;
+  }
+
+  // A probe's outcome decides only the half-open period it was admitted in; one that outlived it
+  // (another probe already decided) just counts.
+  std::optional<state_change> succeeded(const admission& call) {
+    ++counters_.successes;
+    if (is_current_probe(call)) {
+      ++counters_.closed;
+      reset_closed();
+      return move_to(circuit_state::closed);
+    }
+    if (state_ == circuit_state::closed) {
+      consecutive_failures_ = 0;
+      record(false);
+    }
+    return std::nullopt;
+  }
+
+  std::optional<state_change> failed(const admission& call, clock::time_point now) {
+    ++counters_.failures;
+    if (is_current_probe(call)) return open(now);
+    if (state_ != circuit_state::closed || call.probe) return std::nullopt;
+    ++consecutive_failures_;
+    record(true);
+    const bool by_count =
+        limits_.consecutive_failures > 0 && consecutive_failures_ >= limits_.consecutive_failures;
+    const bool by_rate = !outcomes_.empty() && recorded_ == outcomes_.size() &&
+                         failures_in_window_ * 100 >= limits_.failure_rate_percent * recorded_;
+    return by_count || by_rate ? open(now) : std::nullopt;
+  }
+
+ private:
+  bool is_current_probe(const admission& call) const noexcept {
+    return call.probe && call.epoch == epoch_ && state_ == circuit_state::half_open;
+  }
+
+  std::optional<state_change> move_to(circuit_state to) {
+    const state_change change{state_, to};
+    state_ = to;
+    ++epoch_;
+    return change;
+  }
+
+  std::optional<state_change> open(clock::time_point now) {
+    open_until_ = now + limits_.cooldown;
+    ++counters_.opened;
+    return move_to(circuit_state::open);
+  }
+
+  void reset_closed() {
+    consecutive_failures_ = 0;
+    recorded_ = next_ = failures_in_window_ = 0;
+  }
+
+  // The failure-rate window: the outcomes of the last `window` calls in a ring.
+  void record(bool failure) {
+    if (outcomes_.empty()) return;
+    if (recorded_ == outcomes_.size()) {
+      if (outcomes_[next_]) --failures_in_window_;
+    } else {
+      ++recorded_;
+    }
+    outcomes_[next_] = failure;
+    if (failure) ++failures_in_window_;
+    next_ = (next_ + 1) % outcomes_.size();
+  }
+
+  breaker_limits limits_;
+  circuit_state state_ = circuit_state::closed;
+  std::uint64_t epoch_ = 0;  // counts state changes
+  clock::time_point open_until_{};
+  std::size_t consecutive_failures_ = 0;
+  std::size_t probes_in_flight_ = 0;
+  std::vector<bool> outcomes_;
+  std::size_t recorded_ = 0;
+  std::size_t next_ = 0;
+  std::size_t failures_in_window_ = 0;
+  breaker_counters counters_;
+};
+
+}  // namespace detail
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/detail/resilience/breaker_machine.hpp> ----
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace cachet {
+
+/// What a backend's health() reports, for readiness probes and dashboards.
+///
+///     cachet::health h = cache.health();   // cachet::redis: one PING, at most request_timeout
+///     if (!h.ready()) return http_503(h.last_error);
+struct health {
+  /// Whether the backend answered: the in-memory backend always does; cachet::redis when its PING
+  /// was answered.
+  bool connected = true;
+  /// The backend's circuit breaker: open while cached calls skip an unreachable server.
+  circuit_state breaker = circuit_state::closed;
+  /// Why the connection last failed, with the server's own text when it refused us
+  /// ("WRONGPASS ..."); empty while connected.
+  std::string last_error;
+  /// Invalidations that failed and wait for a replay (cachet::redis::pending_invalidations()).
+  std::size_t pending_invalidations = 0;
+  /// How long the PING took; zero for the in-memory backend and when it was not answered.
+  std::chrono::nanoseconds round_trip{0};
+
+  /// Connected, breaker closed and nothing pending: cached calls use the backend normally.
+  bool ready() const noexcept {
+    return connected && breaker == circuit_state::closed && pending_invalidations == 0;
+  }
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/health.hpp> ----
 
 #include <chrono>
 #include <cstddef>
@@ -3215,6 +4190,9 @@ class memory {
 
   detail::tag_generations& tag_counters() noexcept { return tags_; }
 
+  /// Always ready: the process's own memory has no connection to lose (see cachet::health).
+  cachet::health health() const noexcept { return {}; }
+
   /// The key templates of the cached functions on this backend (see cachet::key).
   detail::key_registry& key_templates() noexcept { return *key_templates_; }
 
@@ -3228,6 +4206,38 @@ class memory {
 
 #endif
 // ---- end <cachet/memory.hpp> ----
+// ---- begin <cachet/name.hpp> ----
+#ifndef CACHET_NAME_HPP
+#define CACHET_NAME_HPP
+
+
+#include <string_view>
+
+namespace cachet {
+namespace detail {
+struct name_kind {};
+}  // namespace detail
+
+/// The name a cached function goes by in observer events (event::cache) and in metrics (the
+/// label cache="..."). Without it, the name is the key template, else the function's qualified
+/// name, else (a function object without key<>) "anonymous".
+///
+///     cachet::cached<&load_user, cachet::ttl<300>, cachet::name<"users">> get_user;
+template <detail::fixed_string S>
+struct name : detail::policy<detail::name_kind> {
+  static constexpr void check_values() {
+    static_assert(S.size() > 0,
+                  "cachet::name: the name is empty, and metrics and events need one to tell "
+                  "caches apart; give a name such as cachet::name<\"users\">, or leave the policy "
+                  "out to use the key template or the function's name");
+  }
+  static constexpr std::string_view value = S.view();
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/name.hpp> ----
 // ---- begin <cachet/tags.hpp> ----
 #ifndef CACHET_TAGS_HPP
 #define CACHET_TAGS_HPP
@@ -3667,6 +4677,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
   using fail_safe_policy = typename pack::template find<fail_safe_kind, no_fail_safe>;
   static constexpr bool has_fail_safe = pack::template has<fail_safe_kind>;
+  using declared_observer = typename pack::template find<observer_kind, no_observer>::type;
+  static constexpr bool has_observer = usable_observer<declared_observer>;
+  using observer_type = std::conditional_t<has_observer, declared_observer, no_observer::type>;
+  using call_observation_type = typename observed_cache<observer_type>::call;
   static_assert(!has_fail_safe || ttl_policy::value.count() > 0,
                 "cachet::fail_safe: a result without a ttl never goes stale, so there is nothing "
                 "for fail_safe to serve; give a ttl, e.g. cachet::ttl<30>");
@@ -3869,23 +4883,51 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                                                        !has_instance_key) {
     erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.erase(render(nullptr, args...));
+    if constexpr (observes<event_kind::invalidation, observer_type>) {
+      observed_.template notify<event_kind::invalidation>(text_key(nullptr, args...));
+    }
   }
   void invalidate(const object_param& object,
                   const std::remove_cvref_t<Params>&... args) requires is_member {
     erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.erase(render(&object, args...));
+    if constexpr (observes<event_kind::invalidation, observer_type>) {
+      observed_.template notify<event_kind::invalidation>(text_key(&object, args...));
+    }
   }
 
   /// Drops every entry of this function.
   void clear() {
     erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.clear();
+    observed_.template notify<event_kind::invalidation>(std::string_view());
   }
 
   /// Makes every entry tagged `tag` stale, of every cached function on the same backend.
-  void invalidate_tag(std::string_view tag) { backend_->invalidate_tag(tag); }
+  void invalidate_tag(std::string_view tag) {
+    backend_->invalidate_tag(tag);
+    observed_.template notify<event_kind::invalidation>(tag);
+  }
 
   cachet::stats stats() const { return store_.stats(); }
+
+  /// This object's observer (see cachet::observer); only with an observer<> policy.
+  template <class O = observer_type>
+  requires has_observer O& observer() noexcept { return observed_.observer(); }
+
+  /// The name events and metrics give this cache: its name<> policy, else its key template, else
+  /// its function's name, else "anonymous" (a function object without key<>).
+  static constexpr std::string_view name() noexcept {
+    if constexpr (pack::template has<name_kind>) {
+      return pack::template find<name_kind, void>::value;
+    } else if constexpr (!key_template_of<key_policy>.empty()) {
+      return key_template_of<key_policy>;
+    } else if constexpr (!Function::name().empty()) {
+      return Function::name();
+    } else {
+      return "anonymous";
+    }
+  }
 
   backend_type& backend() const noexcept { return *backend_; }
 
@@ -3894,15 +4936,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// it under its prefix; the in-memory store uses a binary form of the same arguments.
   std::string key(const std::remove_cvref_t<Params>&... args) const
       requires(!is_member || !has_instance_key) {
-    std::string out;
-    if constexpr (!pack::template has<key_kind>) {
-      if (!Function::name().empty()) {
-        out += Function::name();
-        out += ':';
-      }
-    }
-    render_into(out, nullptr, args...);
-    return out;
+    return text_key(nullptr, args...);
   }
 
  private:
@@ -3948,6 +4982,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     return tags;
   }
 
+  static std::string text_key(const object_param* object,
+                              const std::remove_cvref_t<Params>&... args) {
+    std::string out;
+    if constexpr (!pack::template has<key_kind>) {
+      if (!Function::name().empty()) {
+        out += Function::name();
+        out += ':';
+      }
+    }
+    render_into(out, object, args...);
+    return out;
+  }
+
   static void render_into(std::string& out, const object_param* object,
                           const std::remove_cvref_t<Params>&... args) {
     if constexpr (has_instance_key) {
@@ -3988,15 +5035,52 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                   "this backend, not called blocking; write co_await c.async(...) (#include "
                   "<cachet/async.hpp>), or use a backend that runs coroutines, such as "
                   "cachet::backend<cachet::redis>");
+    call_observation_type seen;
+    if constexpr (has_observer) {
+      auto render_text = [&] { return text_key(object, args...); };
+      seen.render = [](const void* render) {
+        return (*static_cast<const decltype(render_text)*>(render))();
+      };
+      seen.arguments = &render_text;
+      return counted(seen, object, args...);
+    } else if constexpr (call_stages::empty && load_stages::empty) {
+      return call_keyed(seen, object, args...);  // nothing to observe or count on the way out
+    } else {
+      return counted(seen, object, args...);
+    }
+  }
+
+  // rate_limited and circuit_open are counted as they leave the call: its stages throw them.
+  value_type counted(call_observation_type& seen, object_param* object, Params&... args) {
+    if constexpr (call_stages::empty && load_stages::empty) {
+      value_type result = call_keyed(seen, object, args...);
+      observed_.succeeded(seen);
+      return result;
+    } else {
+      try {
+        value_type result = call_keyed(seen, object, args...);
+        observed_.succeeded(seen);
+        return result;
+      } catch (const rate_limited&) {
+        observed_.refused_by_rate_limit(seen);
+        throw;
+      } catch (const circuit_open&) {
+        observed_.refused_by_breaker(seen);
+        throw;
+      }
+    }
+  }
+
+  value_type call_keyed(call_observation_type& seen, object_param* object, Params&... args) {
     if constexpr (fixed_size_key) {
       std::array<char, (std::size_t{0} + ... + sizeof(std::remove_cvref_t<Params>))> bytes;
       char* out = bytes.data();
       ((copy_key_bytes<std::remove_cvref_t<Params>>(out, args),
         out += sizeof(std::remove_cvref_t<Params>)),
        ...);
-      return call_with_key(std::string_view(bytes.data(), bytes.size()), object, args...);
+      return call_with_key(seen, std::string_view(bytes.data(), bytes.size()), object, args...);
     } else {
-      return call_with_key(render(object, args...), object, args...);
+      return call_with_key(seen, render(object, args...), object, args...);
     }
   }
 
@@ -4191,7 +5275,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // With fail_safe or serve_cached, a failed call may still be answered from the store. The
   // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
   // rendered again after a failure (or kept, when arguments may have been moved from).
-  value_type call_with_key(std::string_view key, object_param* object, Params&... args) {
+  value_type call_with_key(call_observation_type& seen, std::string_view key, object_param* object,
+                           Params&... args) {
     if constexpr (has_fail_safe || serves_cached) {
       constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
       std::conditional_t<keep_key, std::string, std::string_view> kept;
@@ -4206,29 +5291,40 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         }
       };
       try {
-        return call_through_stages(key, object, args...);
+        return call_through_stages(seen, key, object, args...);
       } catch (const rate_limited&) {
         if constexpr (serves_cached) {
-          if (std::optional<value_type> hit = store_.peek(key_again())) return std::move(*hit);
+          if (std::optional<value_type> hit = store_.peek(key_again())) {
+            observed_.answered_after_failure(seen, false);
+            return std::move(*hit);
+          }
         }
         if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) return std::move(*stale);
+          if (std::optional<value_type> stale = store_.stale(key_again())) {
+            observed_.answered_after_failure(seen, true);
+            return std::move(*stale);
+          }
         }
         throw;
       } catch (...) {
         if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) return std::move(*stale);
+          if (std::optional<value_type> stale = store_.stale(key_again())) {
+            observed_.answered_after_failure(seen, true);
+            return std::move(*stale);
+          }
         }
         throw;
       }
     } else {
-      return call_through_stages(key, object, args...);
+      return call_through_stages(seen, key, object, args...);
     }
   }
 
-  value_type call_through_stages(std::string_view key, object_param* object, Params&... args) {
+  value_type call_through_stages(call_observation_type& seen, std::string_view key,
+                                 object_param* object, Params&... args) {
     auto core = [&]() -> value_type {
       auto for_each_tag = [&](auto&& on_tag) {
+        observed_.tags_rendered(seen);
         std::string scratch;
         tags_policy::render_all(scratch, on_tag, args...);
       };
@@ -4240,9 +5336,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         } else if constexpr (coroutine_function) {
           return call_function(object, args...);
         } else {
-          return load_stages_.run(
-              stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
-              args...);
+          return observed_.template timed_load<value_type>(seen, [&]() -> decltype(auto) {
+            return load_stages_.run(
+                stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
+                args...);
+          });
         }
       };
       if constexpr (fused_rate_limit) {
@@ -4274,6 +5372,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   std::atomic<std::uint64_t> erasures_{0};
   [[no_unique_address]] call_stages call_stages_;
   [[no_unique_address]] load_stages load_stages_;
+  // Last: it registers this object with the registry of live caches once the store is built, and
+  // leaves before the store is destroyed.
+  observed_cache<observer_type> observed_{
+      name(), std::is_same_v<backend_type, memory>, this,
+      [](const void* self) { return static_cast<const cached_impl*>(self)->store_.stats(); }};
 };
 
 }  // namespace detail
@@ -4350,178 +5453,6 @@ cached_function<std::decay_t<F>, Policies...> make_cached(
 #ifndef CACHET_CIRCUIT_BREAKER_HPP
 #define CACHET_CIRCUIT_BREAKER_HPP
 
-// ---- begin <cachet/detail/resilience/breaker_machine.hpp> ----
-#ifndef CACHET_DETAIL_RESILIENCE_BREAKER_MACHINE_HPP
-#define CACHET_DETAIL_RESILIENCE_BREAKER_MACHINE_HPP
-
-
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <vector>
-
-namespace cachet {
-
-/// The state of a circuit breaker.
-enum class circuit_state {
-  closed,     ///< calls go through; failures are counted
-  open,       ///< calls fail fast with cachet::circuit_open until the cooldown ends
-  half_open,  ///< a bounded number of probe calls go through; one success closes, a failure opens
-};
-
-/// What a circuit breaker has seen since it was made.
-struct breaker_counters {
-  std::uint64_t successes = 0;    ///< calls that returned
-  std::uint64_t failures = 0;     ///< calls that threw
-  std::uint64_t rejected = 0;     ///< calls refused with cachet::circuit_open
-  std::uint64_t opened = 0;       ///< transitions to open
-  std::uint64_t half_opened = 0;  ///< transitions to half-open
-  std::uint64_t closed = 0;       ///< transitions from half-open to closed
-};
-
-namespace detail {
-
-struct breaker_limits {
-  std::size_t consecutive_failures = 5;  // 0: this trigger is off
-  clock::duration cooldown{};
-  unsigned failure_rate_percent = 0;  // 0: this trigger is off
-  std::size_t window = 0;             // calls the failure rate is taken over
-  std::size_t probes = 1;
-};
-
-struct state_change {
-  circuit_state from;
-  circuit_state to;
-};
-
-// The breaker's logic, without locks, I/O or a clock of its own: every event carries the time,
-// so tests drive it step by step. Not thread-safe; cachet::breaker guards it with a mutex.
-class breaker_machine {
- public:
-  struct admission {
-    bool admitted = false;
-    bool probe = false;                  // admitted as one of the half-open probes
-    std::uint64_t epoch = 0;             // the state's epoch when admitted
-    clock::duration retry_after{};       // when refused
-    std::optional<state_change> change;  // open -> half-open, when the cooldown just ended
-  };
-
-  explicit breaker_machine(const breaker_limits& limits)
-      : limits_(limits), outcomes_(limits.failure_rate_percent > 0 ? limits.window : 0) {}
-
-  circuit_state state() const noexcept { return state_; }
-  const breaker_counters& counters() const noexcept { return counters_; }
-
-  // Ends the cooldown if its time has come; what a state query and every call do first.
-  std::optional<state_change> update(clock::time_point now) {
-    if (state_ == circuit_state::open && now >= open_until_) {
-      probes_in_flight_ = 0;
-      ++counters_.half_opened;
-      return move_to(circuit_state::half_open);
-    }
-    return std::nullopt;
-  }
-
-  admission acquire(clock::time_point now) {
-    admission result;
-    result.change = update(now);
-    result.epoch = epoch_;
-    if (state_ == circuit_state::closed) {
-      result.admitted = true;
-    } else if (state_ == circuit_state::half_open && probes_in_flight_ < limits_.probes) {
-      ++probes_in_flight_;
-      result.admitted = true;
-      result.probe = true;
-    } else {
-      ++counters_.rejected;
-      if (state_ == circuit_state::open) result.retry_after = open_until_ - now;
-    }
-    return result;
-  }
-
-  // A probe's outcome decides only the half-open period it was admitted in; one that outlived it
-  // (another probe already decided) just counts.
-  std::optional<state_change> succeeded(const admission& call) {
-    ++counters_.successes;
-    if (is_current_probe(call)) {
-      ++counters_.closed;
-      reset_closed();
-      return move_to(circuit_state::closed);
-    }
-    if (state_ == circuit_state::closed) {
-      consecutive_failures_ = 0;
-      record(false);
-    }
-    return std::nullopt;
-  }
-
-  std::optional<state_change> failed(const admission& call, clock::time_point now) {
-    ++counters_.failures;
-    if (is_current_probe(call)) return open(now);
-    if (state_ != circuit_state::closed || call.probe) return std::nullopt;
-    ++consecutive_failures_;
-    record(true);
-    const bool by_count =
-        limits_.consecutive_failures > 0 && consecutive_failures_ >= limits_.consecutive_failures;
-    const bool by_rate = !outcomes_.empty() && recorded_ == outcomes_.size() &&
-                         failures_in_window_ * 100 >= limits_.failure_rate_percent * recorded_;
-    return by_count || by_rate ? open(now) : std::nullopt;
-  }
-
- private:
-  bool is_current_probe(const admission& call) const noexcept {
-    return call.probe && call.epoch == epoch_ && state_ == circuit_state::half_open;
-  }
-
-  std::optional<state_change> move_to(circuit_state to) {
-    const state_change change{state_, to};
-    state_ = to;
-    ++epoch_;
-    return change;
-  }
-
-  std::optional<state_change> open(clock::time_point now) {
-    open_until_ = now + limits_.cooldown;
-    ++counters_.opened;
-    return move_to(circuit_state::open);
-  }
-
-  void reset_closed() {
-    consecutive_failures_ = 0;
-    recorded_ = next_ = failures_in_window_ = 0;
-  }
-
-  // The failure-rate window: the outcomes of the last `window` calls in a ring.
-  void record(bool failure) {
-    if (outcomes_.empty()) return;
-    if (recorded_ == outcomes_.size()) {
-      if (outcomes_[next_]) --failures_in_window_;
-    } else {
-      ++recorded_;
-    }
-    outcomes_[next_] = failure;
-    if (failure) ++failures_in_window_;
-    next_ = (next_ + 1) % outcomes_.size();
-  }
-
-  breaker_limits limits_;
-  circuit_state state_ = circuit_state::closed;
-  std::uint64_t epoch_ = 0;  // counts state changes
-  clock::time_point open_until_{};
-  std::size_t consecutive_failures_ = 0;
-  std::size_t probes_in_flight_ = 0;
-  std::vector<bool> outcomes_;
-  std::size_t recorded_ = 0;
-  std::size_t next_ = 0;
-  std::size_t failures_in_window_ = 0;
-  breaker_counters counters_;
-};
-
-}  // namespace detail
-}  // namespace cachet
-
-#endif
-// ---- end <cachet/detail/resilience/breaker_machine.hpp> ----
 // ---- begin <cachet/detail/resilience/option.hpp> ----
 #ifndef CACHET_DETAIL_RESILIENCE_OPTION_HPP
 #define CACHET_DETAIL_RESILIENCE_OPTION_HPP
@@ -5311,11 +6242,10 @@ class rate_limiter {
   static constexpr int shard_shift = 40;
   static constexpr std::size_t min_sweep = 64;
 
-  // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
+  // Writers take the lock and wait until no reader slot shows this shard;
   // readers write only their own slot's line and the key's atomic.
   struct alignas(64) shard {
     mutable detail::spinlock lock;
-    std::atomic<bool> writing{false};
     std::uint32_t number = 0;  // index + 1, as reader slots record it
     // TATs are updated through std::atomic_ref by readers; the map moves them (rehash, erase)
     // only while it is held exclusively.

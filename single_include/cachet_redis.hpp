@@ -11,8 +11,9 @@
 //     cachet::cached<&load_user, cachet::ttl<300>, cachet::key<"user:{}">> get_user;
 //
 // This header brings the core and the in-memory backend; it does not include Boost.Asio. The
-// Redis backend is in <cachet/redis.hpp>. Nothing in namespace cachet::detail (headers under
-// cachet/detail/) is API: it may change in any release.
+// Redis backend is in <cachet/redis.hpp>, the Prometheus collector in <cachet/prometheus.hpp>.
+// Nothing in namespace cachet::detail (headers under cachet/detail/) is API: it may change in any
+// release.
 
 // ---- begin <cachet/backend.hpp> ----
 #ifndef CACHET_BACKEND_HPP
@@ -966,6 +967,605 @@ class key_registry : public std::enable_shared_from_this<key_registry> {
 
 #endif
 // ---- end <cachet/detail/key_registry.hpp> ----
+// ---- begin <cachet/detail/observe/observed_cache.hpp> ----
+#ifndef CACHET_DETAIL_OBSERVE_OBSERVED_CACHE_HPP
+#define CACHET_DETAIL_OBSERVE_OBSERVED_CACHE_HPP
+
+// ---- begin <cachet/detail/observe/registry.hpp> ----
+#ifndef CACHET_DETAIL_OBSERVE_REGISTRY_HPP
+#define CACHET_DETAIL_OBSERVE_REGISTRY_HPP
+
+// ---- begin <cachet/stats.hpp> ----
+#ifndef CACHET_STATS_HPP
+#define CACHET_STATS_HPP
+
+#include <cstdint>
+
+namespace cachet {
+
+/// Counters of one cached function since it was constructed.
+/// `misses` counts calls that found no fresh entry; `loads` counts calls of the wrapped function,
+/// so concurrent misses on one key add one load (single flight) but several misses.
+struct stats {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t loads = 0;          ///< calls of the function that returned a value
+  std::uint64_t load_errors = 0;    ///< calls of the function that threw (never cached)
+  std::uint64_t evictions = 0;      ///< entries dropped to respect the capacity
+  std::uint64_t expirations = 0;    ///< entries dropped because their ttl had passed
+  std::uint64_t invalidations = 0;  ///< entries found stale by a tag invalidation
+  std::uint64_t decode_errors = 0;  ///< stored values that could not be read back (remote backends)
+  std::uint64_t backend_errors = 0;  ///< failed backend operations the call survived
+  /// Calls answered by cachet::fail_safe with a result past its ttl, because no fresh one could
+  /// be had (the function threw, its breaker was open, or the call was rate limited).
+  std::uint64_t stale_served = 0;
+  /// Backend operations (a call's read or write, a peek, a stale read) skipped because the
+  /// backend's breaker was open: Redis was unreachable, so the call went on without it.
+  std::uint64_t backend_skipped = 0;
+
+  friend bool operator==(const stats&, const stats&) = default;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/stats.hpp> ----
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cachet::detail {
+
+// How long a cached function's loads took, in the buckets Prometheus clients use by default.
+class load_histogram {
+ public:
+  static constexpr std::array<double, 11> upper_bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                          0.5,   1.0,  2.5,   5.0,  10.0};
+
+  // Counts per bucket, not cumulative; the last is +Inf.
+  struct snapshot {
+    std::array<std::uint64_t, upper_bounds.size() + 1> counts{};
+    double sum_seconds = 0;
+  };
+
+  void record(std::chrono::nanoseconds d) noexcept {
+    const double seconds = std::chrono::duration<double>(d).count();
+    std::size_t i = 0;
+    while (i < upper_bounds.size() && seconds > upper_bounds[i]) ++i;
+    counts_[i].fetch_add(1, std::memory_order_relaxed);
+    sum_ns_.fetch_add(static_cast<std::uint64_t>(d.count() < 0 ? 0 : d.count()),
+                      std::memory_order_relaxed);
+  }
+
+  snapshot read() const noexcept {
+    snapshot s;
+    for (std::size_t i = 0; i < counts_.size(); ++i) {
+      s.counts[i] = counts_[i].load(std::memory_order_relaxed);
+    }
+    s.sum_seconds = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+    return s;
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, upper_bounds.size() + 1> counts_{};
+  std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+// What one live cached object reports to a metrics collector: its store's stats() and the
+// counts only cached<> itself sees.
+struct cache_report {
+  std::string_view name;
+  cachet::stats stats;
+  std::uint64_t rate_limited = 0;
+  std::uint64_t circuit_open = 0;
+  load_histogram::snapshot load_durations;
+};
+
+class cache_registry;
+
+// One cached object's place in the registry: registered while it lives. It must be the cached
+// object's last member, so that it registers after the store is built and leaves before the
+// store is destroyed.
+class registered_cache {
+ public:
+  using stats_function = cachet::stats (*)(const void* owner);
+
+  registered_cache(std::string_view name, const void* owner, stats_function stats_of);
+  ~registered_cache();
+  registered_cache(const registered_cache&) = delete;
+  registered_cache& operator=(const registered_cache&) = delete;
+
+  std::string_view name() const noexcept { return name_; }
+  void count_rate_limited() noexcept { rate_limited_.fetch_add(1, std::memory_order_relaxed); }
+  void count_circuit_open() noexcept { circuit_open_.fetch_add(1, std::memory_order_relaxed); }
+  void record_load(std::chrono::nanoseconds d) noexcept { load_durations_.record(d); }
+
+  cache_report report() const {
+    return {name_, stats_of_(owner_), rate_limited_.load(std::memory_order_relaxed),
+            circuit_open_.load(std::memory_order_relaxed), load_durations_.read()};
+  }
+
+ private:
+  std::string_view name_;  // static storage: a policy's, a key template's or a function's name
+  const void* owner_;
+  stats_function stats_of_;
+  std::atomic<std::uint64_t> rate_limited_{0};
+  std::atomic<std::uint64_t> circuit_open_{0};
+  load_histogram load_durations_;
+};
+
+// Every live cached object of the process, for collectors that walk them (cachet::
+// prometheus_collector). Objects enter and leave from any thread; a walk holds the lock, so an
+// object being destroyed waits for the walk to end.
+class cache_registry {
+ public:
+  static cache_registry& instance() {
+    static cache_registry registry;
+    return registry;
+  }
+
+  // Calls f(const cache_report&) for every live cached object.
+  template <class F>
+  void for_each(F&& f) const {
+    std::lock_guard lock(mutex_);
+    for (const registered_cache* c : caches_) f(c->report());
+  }
+
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return caches_.size();
+  }
+
+ private:
+  friend class registered_cache;
+
+  void enter(const registered_cache* c) {
+    std::lock_guard lock(mutex_);
+    caches_.push_back(c);
+  }
+  void leave(const registered_cache* c) noexcept {
+    std::lock_guard lock(mutex_);
+    for (auto& slot : caches_) {
+      if (slot == c) {
+        slot = caches_.back();
+        caches_.pop_back();
+        return;
+      }
+    }
+  }
+
+  mutable std::mutex mutex_;
+  std::vector<const registered_cache*> caches_;
+};
+
+inline registered_cache::registered_cache(std::string_view name, const void* owner,
+                                          stats_function stats_of)
+    : name_(name), owner_(owner), stats_of_(stats_of) {
+  cache_registry::instance().enter(this);
+}
+
+inline registered_cache::~registered_cache() { cache_registry::instance().leave(this); }
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/observe/registry.hpp> ----
+// ---- begin <cachet/errors.hpp> ----
+#ifndef CACHET_ERRORS_HPP
+#define CACHET_ERRORS_HPP
+
+
+#include <chrono>
+#include <string>
+
+namespace cachet {
+namespace detail {
+
+// Whole milliseconds, rounded up so that waiting the stated time is always enough.
+inline std::string milliseconds_text(std::chrono::nanoseconds d) {
+  return std::to_string(std::chrono::ceil<std::chrono::milliseconds>(d).count()) + " ms";
+}
+
+}  // namespace detail
+
+/// Thrown by cachet::rate_limit (and reported by cachet::rate_limiter) when a call is over its
+/// limit. `retry_after()` is when the next call will be admitted, what an HTTP 429 answer puts in
+/// its Retry-After header:
+///
+///     catch (const cachet::rate_limited& e) {
+///       reply(429, {"Retry-After", std::to_string(e.retry_after_seconds().count())});
+///     }
+class rate_limited : public error {
+ public:
+  explicit rate_limited(std::chrono::nanoseconds retry_after)
+      : error("cachet::rate_limit: the call is over its rate limit and was not made; retry after " +
+              detail::milliseconds_text(retry_after) + ", or raise the limit"),
+        retry_after_(retry_after) {}
+
+  /// How long until a call with the same rate key is admitted.
+  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
+  /// The same in whole seconds, rounded up (never 0), for an HTTP Retry-After header.
+  std::chrono::seconds retry_after_seconds() const noexcept {
+    const auto s = std::chrono::ceil<std::chrono::seconds>(retry_after_);
+    return s.count() > 0 ? s : std::chrono::seconds(1);
+  }
+
+ private:
+  std::chrono::nanoseconds retry_after_;
+};
+
+/// Thrown by cachet::circuit_breaker (and cachet::breaker::call) instead of calling a function
+/// that keeps failing. `retry_after()` is the time until the breaker lets a probe call through;
+/// zero when it is half-open and its probes are already under way.
+class circuit_open : public error {
+ public:
+  explicit circuit_open(std::chrono::nanoseconds retry_after)
+      : error(retry_after.count() > 0
+                  ? "cachet::circuit_breaker: the circuit is open after repeated failures, so the "
+                    "function was not called; retry after " +
+                        detail::milliseconds_text(retry_after) +
+                        ", when a probe call will test whether it has recovered"
+                  : std::string("cachet::circuit_breaker: the circuit is half-open and its probe "
+                                "calls are under way, so the function was not called; retry "
+                                "shortly")),
+        retry_after_(retry_after) {}
+
+  /// How long until the breaker half-opens; zero when it already has.
+  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
+
+ private:
+  std::chrono::nanoseconds retry_after_;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/errors.hpp> ----
+// ---- begin <cachet/event.hpp> ----
+#ifndef CACHET_EVENT_HPP
+#define CACHET_EVENT_HPP
+
+#include <chrono>
+#include <exception>
+#include <string_view>
+
+namespace cachet {
+
+/// What a cachet::observer is told about one thing that happened to a cached function. The views
+/// are valid only during the call of the observer's member: copy what you keep.
+///
+///     struct log_loads {
+///       void on_load(const cachet::event& e) {
+///         std::clog << e.cache << ' ' << e.key << ' ' << e.duration.count() << "ns\n";
+///       }
+///     };
+struct event {
+  /// The cache's name: its name<> policy, else its key template, else its function's name
+  /// (see cachet::name).
+  std::string_view cache;
+  /// The text key of the call (as cached<>::key() renders it); for on_invalidation after
+  /// invalidate_tag, the tag; empty for on_eviction (the store chose which entry went) and after
+  /// clear().
+  std::string_view key;
+  /// How long the function ran, for on_load and on_load_error; zero otherwise.
+  std::chrono::nanoseconds duration{0};
+  /// The exception the call failed with: for on_load_error, on_rate_limited and on_circuit_open.
+  std::exception_ptr error = nullptr;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/event.hpp> ----
+// ---- begin <cachet/observer.hpp> ----
+#ifndef CACHET_OBSERVER_HPP
+#define CACHET_OBSERVER_HPP
+
+
+#include <type_traits>
+
+namespace cachet {
+namespace detail {
+struct observer_kind {};
+
+enum class event_kind {
+  hit,
+  miss,
+  load,
+  load_error,
+  eviction,
+  invalidation,
+  stale_served,
+  rate_limited,
+  circuit_open,
+};
+
+// Whether T declares the member for events of kind K: only declared members are called.
+template <event_kind K, class T>
+inline constexpr bool observes = [] {
+  if constexpr (K == event_kind::hit) {
+    return requires(T & o, const event& e) { o.on_hit(e); };
+  } else if constexpr (K == event_kind::miss) {
+    return requires(T & o, const event& e) { o.on_miss(e); };
+  } else if constexpr (K == event_kind::load) {
+    return requires(T & o, const event& e) { o.on_load(e); };
+  } else if constexpr (K == event_kind::load_error) {
+    return requires(T & o, const event& e) { o.on_load_error(e); };
+  } else if constexpr (K == event_kind::eviction) {
+    return requires(T & o, const event& e) { o.on_eviction(e); };
+  } else if constexpr (K == event_kind::invalidation) {
+    return requires(T & o, const event& e) { o.on_invalidation(e); };
+  } else if constexpr (K == event_kind::stale_served) {
+    return requires(T & o, const event& e) { o.on_stale_served(e); };
+  } else if constexpr (K == event_kind::rate_limited) {
+    return requires(T & o, const event& e) { o.on_rate_limited(e); };
+  } else {
+    return requires(T & o, const event& e) { o.on_circuit_open(e); };
+  }
+}();
+
+template <class T>
+inline constexpr bool observes_any =
+    observes<event_kind::hit, T> || observes<event_kind::miss, T> ||
+    observes<event_kind::load, T> || observes<event_kind::load_error, T> ||
+    observes<event_kind::eviction, T> || observes<event_kind::invalidation, T> ||
+    observes<event_kind::stale_served, T> || observes<event_kind::rate_limited, T> ||
+    observes<event_kind::circuit_open, T>;
+
+// An observer<T> that check_values accepts; a rejected one is replaced by no_observer, so that
+// only the assert that names the rule is reported.
+template <class T>
+inline constexpr bool usable_observer =
+    std::is_class_v<T>&& observes_any<T>&& std::is_default_constructible_v<T>;
+
+template <event_kind K, class T>
+void notify(T& o, const event& e) {
+  if constexpr (K == event_kind::hit) {
+    o.on_hit(e);
+  } else if constexpr (K == event_kind::miss) {
+    o.on_miss(e);
+  } else if constexpr (K == event_kind::load) {
+    o.on_load(e);
+  } else if constexpr (K == event_kind::load_error) {
+    o.on_load_error(e);
+  } else if constexpr (K == event_kind::eviction) {
+    o.on_eviction(e);
+  } else if constexpr (K == event_kind::invalidation) {
+    o.on_invalidation(e);
+  } else if constexpr (K == event_kind::stale_served) {
+    o.on_stale_served(e);
+  } else if constexpr (K == event_kind::rate_limited) {
+    o.on_rate_limited(e);
+  } else {
+    o.on_circuit_open(e);
+  }
+}
+
+// What a cached<> without observer<> holds in its place: nothing, and it observes nothing.
+struct no_observer {
+  struct type {};
+};
+}  // namespace detail
+
+/// Calls members of a `T` of your own when things happen to a cached function, synchronously, on
+/// the thread where they happen, once per occurrence. Every member is optional; only those `T`
+/// declares are called, and a cached<> without observer<> pays nothing for any of them.
+///
+///     struct hit_counter {
+///       std::atomic<int> hits{0};
+///       void on_hit(const cachet::event&) { ++hits; }
+///     };
+///     cachet::cached<&load_user, cachet::ttl<300>, cachet::observer<hit_counter>> get_user;
+///     int n = get_user.observer().hits;
+///
+/// Members, each `void on_X(const cachet::event&)`: on_hit, on_miss (a call found no fresh entry),
+/// on_load and on_load_error (the function returned or threw; event::duration says how long it
+/// ran), on_eviction (an entry dropped to respect the capacity), on_invalidation (invalidate(),
+/// clear(), invalidate_tag() through this object), on_stale_served (cachet::fail_safe answered),
+/// on_rate_limited and on_circuit_open (the call threw cachet::rate_limited or
+/// cachet::circuit_open). Each cached object default-constructs its own `T`; reach it with
+/// `observer()`. Members may be called from several threads at once, so a `T` with state must be
+/// thread-safe. A member must not throw: the exception would reach the caller instead of the
+/// result.
+template <class T>
+struct observer : detail::policy<detail::observer_kind> {
+  static constexpr void check_values() {
+    static_assert(std::is_class_v<T>,
+                  "cachet::observer: the observer must be a class type with members such as "
+                  "void on_hit(const cachet::event&); declare such a struct and pass it");
+    static_assert(!std::is_class_v<T> || detail::observes_any<T>,
+                  "cachet::observer: the type declares none of on_hit, on_miss, on_load, "
+                  "on_load_error, on_eviction, on_invalidation, on_stale_served, on_rate_limited, "
+                  "on_circuit_open taking const cachet::event&; declare at least one");
+    static_assert(!std::is_class_v<T> || std::is_default_constructible_v<T>,
+                  "cachet::observer: each cached object default-constructs its observer; give the "
+                  "type a default constructor, and set it up through cached<>::observer()");
+  }
+  using type = T;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/observer.hpp> ----
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace cachet::detail {
+
+// What one cached call has seen of its own way through the store, so that it tells its observer
+// whether it was a hit: the store reports only the value.
+struct call_observation {
+  // The call's text key, rendered when the first event needs it: a hit whose observer has no
+  // on_hit renders nothing, and a miss renders it before the function may move the arguments.
+  std::string_view key() {
+    if (!rendered) {
+      text = render(arguments);
+      rendered = true;
+    }
+    return text;
+  }
+
+  std::string (*render)(const void* arguments) = nullptr;
+  const void* arguments = nullptr;
+  std::string text;
+  bool rendered = false;
+  bool missed = false;
+  bool loaded = false;
+  bool answered_after_failure = false;  // by fail_safe or serve_cached
+};
+
+// A call of a cached<> without observer<> keeps nothing.
+struct no_call_observation {};
+
+// What one cached object tells its observer (if it has one) and the registry of live caches, as
+// its calls go: cached<> calls these at a few points of a call, and `if constexpr` leaves nothing
+// of what the observer does not declare.
+template <class T>
+class observed_cache {
+  static constexpr bool has_observer = !std::is_same_v<T, no_observer::type>;
+
+ public:
+  using call = std::conditional_t<has_observer, call_observation, no_call_observation>;
+
+  // `tags_mean_miss`: the store renders a call's tags only once it has found no fresh entry (the
+  // in-memory store); other stores render them for every lookup, so a load marks their misses.
+  observed_cache(std::string_view name, bool tags_mean_miss, const void* owner,
+                 registered_cache::stats_function stats_of)
+      : name_(name), tags_mean_miss_(tags_mean_miss), metrics_(name, owner, stats_of) {}
+
+  T& observer() noexcept { return observer_; }
+
+  template <event_kind K>
+  void notify([[maybe_unused]] std::string_view key,
+              [[maybe_unused]] std::chrono::nanoseconds duration = {},
+              [[maybe_unused]] std::exception_ptr error = nullptr) {
+    if constexpr (observes<K, T>) {
+      detail::notify<K>(observer_, event{name_, key, duration, std::move(error)});
+    }
+  }
+
+  // An event of this call: its key is rendered only for a member the observer declares.
+  template <event_kind K>
+  void notify([[maybe_unused]] call& seen, [[maybe_unused]] std::chrono::nanoseconds duration = {},
+              [[maybe_unused]] std::exception_ptr error = nullptr) {
+    if constexpr (observes<K, T>) notify<K>(seen.key(), duration, std::move(error));
+  }
+
+  // The store is rendering the call's tags.
+  void tags_rendered(call& seen) {
+    if (tags_mean_miss_) missed(seen);
+  }
+
+  // The function's call, timed for the load-duration histogram and the observer.
+  template <class Value, class Load>
+  Value timed_load(call& seen, Load&& load) {
+    if constexpr (has_observer) {
+      missed(seen);
+      seen.loaded = true;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      Value result = std::forward<Load>(load)();
+      const auto took = since(start);
+      metrics_.record_load(took);
+      notify<event_kind::load>(seen, took);
+      return result;
+    } catch (const cachet::circuit_open&) {
+      throw;  // the breaker refused the call before the function ran: on_circuit_open says so
+    } catch (...) {
+      notify<event_kind::load_error>(seen, since(start), std::current_exception());
+      throw;
+    }
+  }
+
+  // fail_safe or serve_cached answered the call from the store after it failed.
+  void answered_after_failure([[maybe_unused]] call& seen, [[maybe_unused]] bool stale) {
+    if constexpr (has_observer) {
+      seen.answered_after_failure = true;
+      if (stale) notify<event_kind::stale_served>(seen);
+    }
+  }
+
+  void succeeded([[maybe_unused]] call& seen) {
+    if constexpr (observes<event_kind::hit, T>) {
+      if (!seen.missed && !seen.loaded && !seen.answered_after_failure) {
+        notify<event_kind::hit>(seen);
+      }
+    }
+    if constexpr (observes<event_kind::eviction, T>) {
+      if (seen.loaded) report_evictions();
+    }
+  }
+
+  void refused_by_rate_limit(call& seen) {
+    metrics_.count_rate_limited();
+    notify<event_kind::rate_limited>(seen, {}, std::current_exception());
+  }
+
+  void refused_by_breaker(call& seen) {
+    metrics_.count_circuit_open();
+    notify<event_kind::circuit_open>(seen, {}, std::current_exception());
+  }
+
+ private:
+  static std::chrono::nanoseconds since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                start);
+  }
+
+  void missed([[maybe_unused]] call& seen) {
+    if constexpr (has_observer) {
+      if (seen.missed) return;
+      seen.missed = true;
+      // The function may move the arguments: the key of its events is rendered before it runs.
+      if constexpr (observes<event_kind::load, T> || observes<event_kind::load_error, T> ||
+                    observes<event_kind::stale_served, T>) {
+        seen.key();
+      }
+      notify<event_kind::miss>(seen);
+    }
+  }
+
+  // The store decides which entry goes, under its own lock; its count tells how many went. Each
+  // is reported once, by the first call to see it, which is usually the one whose store made
+  // room for its result.
+  void report_evictions() {
+    const std::uint64_t total = metrics_.report().stats.evictions;
+    std::uint64_t reported = evictions_reported_.load(std::memory_order_relaxed);
+    do {
+      if (reported >= total) return;
+    } while (
+        !evictions_reported_.compare_exchange_weak(reported, total, std::memory_order_relaxed));
+    for (; reported < total; ++reported) notify<event_kind::eviction>(std::string_view());
+  }
+
+  std::string_view name_;
+  bool tags_mean_miss_;
+  [[no_unique_address]] T observer_{};
+  std::atomic<std::uint64_t> evictions_reported_{0};
+  registered_cache metrics_;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/observe/observed_cache.hpp> ----
 // ---- begin <cachet/detail/policy_pack.hpp> ----
 #ifndef CACHET_DETAIL_POLICY_PACK_HPP
 #define CACHET_DETAIL_POLICY_PACK_HPP
@@ -1446,77 +2046,6 @@ struct store_settings {
 
 #endif
 // ---- end <cachet/detail/store_settings.hpp> ----
-// ---- begin <cachet/errors.hpp> ----
-#ifndef CACHET_ERRORS_HPP
-#define CACHET_ERRORS_HPP
-
-
-#include <chrono>
-#include <string>
-
-namespace cachet {
-namespace detail {
-
-// Whole milliseconds, rounded up so that waiting the stated time is always enough.
-inline std::string milliseconds_text(std::chrono::nanoseconds d) {
-  return std::to_string(std::chrono::ceil<std::chrono::milliseconds>(d).count()) + " ms";
-}
-
-}  // namespace detail
-
-/// Thrown by cachet::rate_limit (and reported by cachet::rate_limiter) when a call is over its
-/// limit. `retry_after()` is when the next call will be admitted, what an HTTP 429 answer puts in
-/// its Retry-After header:
-///
-///     catch (const cachet::rate_limited& e) {
-///       reply(429, {"Retry-After", std::to_string(e.retry_after_seconds().count())});
-///     }
-class rate_limited : public error {
- public:
-  explicit rate_limited(std::chrono::nanoseconds retry_after)
-      : error("cachet::rate_limit: the call is over its rate limit and was not made; retry after " +
-              detail::milliseconds_text(retry_after) + ", or raise the limit"),
-        retry_after_(retry_after) {}
-
-  /// How long until a call with the same rate key is admitted.
-  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
-  /// The same in whole seconds, rounded up (never 0), for an HTTP Retry-After header.
-  std::chrono::seconds retry_after_seconds() const noexcept {
-    const auto s = std::chrono::ceil<std::chrono::seconds>(retry_after_);
-    return s.count() > 0 ? s : std::chrono::seconds(1);
-  }
-
- private:
-  std::chrono::nanoseconds retry_after_;
-};
-
-/// Thrown by cachet::circuit_breaker (and cachet::breaker::call) instead of calling a function
-/// that keeps failing. `retry_after()` is the time until the breaker lets a probe call through;
-/// zero when it is half-open and its probes are already under way.
-class circuit_open : public error {
- public:
-  explicit circuit_open(std::chrono::nanoseconds retry_after)
-      : error(retry_after.count() > 0
-                  ? "cachet::circuit_breaker: the circuit is open after repeated failures, so the "
-                    "function was not called; retry after " +
-                        detail::milliseconds_text(retry_after) +
-                        ", when a probe call will test whether it has recovered"
-                  : std::string("cachet::circuit_breaker: the circuit is half-open and its probe "
-                                "calls are under way, so the function was not called; retry "
-                                "shortly")),
-        retry_after_(retry_after) {}
-
-  /// How long until the breaker half-opens; zero when it already has.
-  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
-
- private:
-  std::chrono::nanoseconds retry_after_;
-};
-
-}  // namespace cachet
-
-#endif
-// ---- end <cachet/errors.hpp> ----
 // ---- begin <cachet/fail_safe.hpp> ----
 #ifndef CACHET_FAIL_SAFE_HPP
 #define CACHET_FAIL_SAFE_HPP
@@ -2121,11 +2650,187 @@ struct string_hash {
 
 #endif
 // ---- end <cachet/detail/hash.hpp> ----
+// ---- begin <cachet/detail/memory/expiry_queue.hpp> ----
+#ifndef CACHET_DETAIL_MEMORY_EXPIRY_QUEUE_HPP
+#define CACHET_DETAIL_MEMORY_EXPIRY_QUEUE_HPP
+
+#include <boost/unordered/unordered_flat_set.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace cachet::detail {
+
+// A shard's entries in the order they expire, for a store whose ttl is the same for every entry,
+// so that insertion order is expiry order and each insert can reclaim the entries that have
+// expired without a scan. A record names its entry by its key's hash and its deadline; the entry
+// may be gone by the time the record is reached. Not a template: every store shares this code.
+class expiry_queue {
+ public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  struct record {
+    std::uint64_t hash;
+    time_point expires;
+  };
+
+  bool has_next() const noexcept { return next_ < records_.size(); }
+  const record& next() const noexcept { return records_[next_]; }
+  void pop() noexcept { ++next_; }
+
+  // Records of entries removed before they expired (replaced, erased, evicted, invalidated) wait
+  // in the queue until they reach its head. Once they could outnumber the `live` entries, they
+  // are dropped in one pass, with duplicates (an entry stored again under the same key and
+  // deadline): the pass is paid for by the inserts since the last one, so the queue costs O(1)
+  // per insert and stays within about twice the entries. `is_live(record)` tells whether an
+  // entry with that key hash and deadline is stored.
+  template <class IsLive>
+  void push(record r, std::size_t live, IsLive&& is_live) {
+    const std::size_t pending = records_.size() - next_;
+    if (pending >= 2 * live + 16) {
+      boost::unordered_flat_set<record, record_hash, record_equal> kept;
+      auto out = records_.begin();
+      for (auto it = records_.begin() + static_cast<std::ptrdiff_t>(next_); it != records_.end();
+           ++it) {
+        if (is_live(*it) && kept.insert(*it).second) *out++ = *it;
+      }
+      records_.erase(out, records_.end());
+      next_ = 0;
+    } else if (next_ >= pending) {
+      records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(next_));
+      next_ = 0;
+    }
+    records_.push_back(r);
+  }
+
+  void clear() noexcept {
+    records_.clear();
+    next_ = 0;
+  }
+
+ private:
+  struct record_hash {
+    std::size_t operator()(const record& r) const noexcept {
+      return r.hash ^ static_cast<std::uint64_t>(r.expires.time_since_epoch().count());
+    }
+  };
+  struct record_equal {
+    bool operator()(const record& a, const record& b) const noexcept {
+      return a.hash == b.hash && a.expires == b.expires;
+    }
+  };
+
+  std::vector<record> records_;
+  std::size_t next_ = 0;  // records before it are consumed
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/memory/expiry_queue.hpp> ----
+// ---- begin <cachet/detail/memory/lru_order.hpp> ----
+#ifndef CACHET_DETAIL_MEMORY_LRU_ORDER_HPP
+#define CACHET_DETAIL_MEMORY_LRU_ORDER_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace cachet::detail {
+
+// The recency order of a bounded shard's entries: a doubly linked list whose nodes sit in one
+// vector and link by index, so a store allocates no node per entry, and an entry names its node
+// in 4 bytes. A node records the hash of its entry's key, which finds the entry to evict in the
+// table, and the push count when it last went to the front. Not a template: every store shares
+// this code.
+class lru_order {
+ public:
+  static constexpr std::uint32_t none = ~std::uint32_t{0};
+
+  // A new node at the front for an entry whose key hashes to `hash`; throws std::bad_alloc, and
+  // then nothing has changed.
+  std::uint32_t push_front(std::uint64_t hash) {
+    std::uint32_t n = free_;
+    if (n == none) {
+      nodes_.push_back({});
+      n = static_cast<std::uint32_t>(nodes_.size() - 1);
+    } else {
+      free_ = nodes_[n].older;
+    }
+    nodes_[n].hash = hash;
+    link_front(n);
+    return n;
+  }
+
+  void move_to_front(std::uint32_t n) noexcept {
+    unlink(n);
+    link_front(n);
+  }
+
+  void erase(std::uint32_t n) noexcept {
+    unlink(n);
+    nodes_[n].older = free_;
+    free_ = n;
+  }
+
+  // The least recently used node, or `none`.
+  std::uint32_t back() const noexcept { return oldest_; }
+
+  std::uint64_t hash_of(std::uint32_t n) const noexcept { return nodes_[n].hash; }
+
+  // Whether the node went to the front within the last `pushes` pushes.
+  bool pushed_within(std::uint32_t n, std::uint64_t pushes) const noexcept {
+    return pushes_ - nodes_[n].pushed_at <= pushes;
+  }
+
+  void clear() noexcept {
+    nodes_.clear();
+    free_ = newest_ = oldest_ = none;
+  }
+
+ private:
+  struct node {
+    std::uint64_t hash = 0;
+    std::uint64_t pushed_at = 0;
+    std::uint32_t newer = none;
+    std::uint32_t older = none;  // on the free list: the next free node
+  };
+
+  void link_front(std::uint32_t n) noexcept {
+    node& x = nodes_[n];
+    x.newer = none;
+    x.older = newest_;
+    x.pushed_at = ++pushes_;
+    if (newest_ != none) nodes_[newest_].newer = n;
+    newest_ = n;
+    if (oldest_ == none) oldest_ = n;
+  }
+
+  void unlink(std::uint32_t n) noexcept {
+    const node& x = nodes_[n];
+    (x.newer != none ? nodes_[x.newer].older : newest_) = x.older;
+    (x.older != none ? nodes_[x.older].newer : oldest_) = x.newer;
+  }
+
+  std::vector<node> nodes_;
+  std::uint32_t free_ = none;
+  std::uint32_t newest_ = none;
+  std::uint32_t oldest_ = none;
+  std::uint64_t pushes_ = 0;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/memory/lru_order.hpp> ----
 // ---- begin <cachet/detail/memory/reader_slots.hpp> ----
 #ifndef CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
 #define CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
 
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <thread>
 
@@ -2149,7 +2854,8 @@ class reader_slot_owner {
     while (seen != ~std::uint32_t{0}) {
       int free = 0;
       while ((seen >> free) & 1u) ++free;
-      if (in_use.compare_exchange_weak(seen, seen | (1u << free), std::memory_order_acq_rel)) {
+      // Sequentially consistent, as a writer's read of the slots in use (see exclusive_shard).
+      if (in_use.compare_exchange_weak(seen, seen | (1u << free), std::memory_order_seq_cst)) {
         index_ = free;
         return;
       }
@@ -2187,15 +2893,16 @@ struct alignas(64) reader_state {
   std::atomic<std::uint64_t> hits{0};
 };
 
-// A shard read through reader slots has a lock, a `writing` flag and a number (index + 1, what a
-// reader's `reading` records). A reader writes only its own slot's line: with a lock word per
-// shard, threads hitting random shards would pass the line back and forth.
+// A shard read through reader slots has a spinlock, which writers hold, and a number (index + 1,
+// what a reader's `reading` records). A reader writes only its own slot's line: with a lock word
+// per shard, threads hitting random shards would pass the line back and forth. One word serves
+// as the writers' lock and as the flag readers check, so a writer pays one locked instruction.
 
 // The reader announces the shard; false while a writer holds it (the reader then steps back).
 template <class Reader, class Shard>
 bool try_enter(Reader& r, const Shard& s) noexcept {
   r.reading.store(s.number, std::memory_order_seq_cst);
-  if (!s.writing.load(std::memory_order_seq_cst)) return true;
+  if (!s.lock.held()) return true;
   r.reading.store(0, std::memory_order_release);
   return false;
 }
@@ -2207,17 +2914,17 @@ class exclusive_shard {
   template <class Reader>
   exclusive_shard(const Reader* readers, Shard& s) noexcept : s_(s) {
     s.lock.lock();
-    s.writing.store(true, std::memory_order_seq_cst);
-    for (int i = 0; i < reader_slot_count; ++i) {
+    // Only the slots some thread holds: a thread that takes a slot after this read takes it after
+    // the lock was taken, so its first enter sees the lock held and steps back.
+    for (std::uint32_t held = reader_slots_in_use().load(std::memory_order_seq_cst); held != 0;
+         held &= held - 1) {
+      const int i = std::countr_zero(held);
       while (readers[i].reading.load(std::memory_order_seq_cst) == s.number) {
         std::this_thread::yield();
       }
     }
   }
-  ~exclusive_shard() {
-    s_.writing.store(false, std::memory_order_release);
-    s_.lock.unlock();
-  }
+  ~exclusive_shard() { s_.lock.unlock(); }
   exclusive_shard(const exclusive_shard&) = delete;
   exclusive_shard& operator=(const exclusive_shard&) = delete;
 
@@ -2229,6 +2936,97 @@ class exclusive_shard {
 
 #endif
 // ---- end <cachet/detail/memory/reader_slots.hpp> ----
+// ---- begin <cachet/detail/memory/stored_key.hpp> ----
+#ifndef CACHET_DETAIL_MEMORY_STORED_KEY_HPP
+#define CACHET_DETAIL_MEMORY_STORED_KEY_HPP
+
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <string_view>
+
+namespace cachet::detail {
+
+// An in-memory store's copy of a key, in 12 bytes: up to 11 bytes inline (the binary key of any
+// number, or of two ints), longer ones on the heap. Against std::string's 32 bytes this is what
+// lets an entry of a long key and a long value fit 32 bytes. Move-only: entries never copy keys.
+class stored_key {
+ public:
+  static constexpr std::size_t inline_capacity = 11;
+
+  explicit stored_key(std::string_view text) {
+    if (text.size() <= inline_capacity) {
+      size_ = static_cast<std::uint8_t>(text.size());
+      if (!text.empty()) std::memcpy(bytes_, text.data(), text.size());
+      return;
+    }
+    // A heap key is its length followed by its bytes.
+    char* block = static_cast<char*>(::operator new(sizeof(std::size_t) + text.size()));
+    const std::size_t length = text.size();
+    std::memcpy(block, &length, sizeof length);
+    std::memcpy(block + sizeof length, text.data(), text.size());
+    std::memcpy(bytes_, &block, sizeof block);
+    size_ = on_heap;
+  }
+
+  stored_key(stored_key&& other) noexcept : size_(other.size_) {
+    std::memcpy(bytes_, other.bytes_, sizeof bytes_);
+    other.size_ = 0;
+  }
+
+  stored_key& operator=(stored_key&& other) noexcept {
+    if (this != &other) {
+      release();
+      std::memcpy(bytes_, other.bytes_, sizeof bytes_);
+      size_ = other.size_;
+      other.size_ = 0;
+    }
+    return *this;
+  }
+
+  stored_key(const stored_key&) = delete;
+  stored_key& operator=(const stored_key&) = delete;
+
+  ~stored_key() { release(); }
+
+  std::string_view view() const noexcept {
+    if (size_ != on_heap) return {bytes_, size_};
+    const char* block = heap_block();
+    std::size_t length;
+    std::memcpy(&length, block, sizeof length);
+    return {block + sizeof length, length};
+  }
+
+  bool equals(std::string_view text) const noexcept {
+    if (size_ != on_heap) return size_ == text.size() && same_bytes({bytes_, size_}, text);
+    return same_bytes(view(), text);
+  }
+
+ private:
+  static constexpr std::uint8_t on_heap = 0xff;
+
+  char* heap_block() const noexcept {
+    char* block;
+    std::memcpy(&block, bytes_, sizeof block);
+    return block;
+  }
+
+  void release() noexcept {
+    if (size_ == on_heap) ::operator delete(heap_block());
+  }
+
+  char bytes_[inline_capacity];
+  std::uint8_t size_;
+};
+
+static_assert(sizeof(stored_key) == 12);
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/memory/stored_key.hpp> ----
 // ---- begin <cachet/detail/memory/tag_generations.hpp> ----
 #ifndef CACHET_DETAIL_MEMORY_TAG_GENERATIONS_HPP
 #define CACHET_DETAIL_MEMORY_TAG_GENERATIONS_HPP
@@ -2303,8 +3101,10 @@ namespace cachet::detail {
 // than a futex round trip, so waiting spins briefly and then yields the core to the holder.
 class spinlock {
  public:
+  // Sequentially consistent, so that an in-memory store's reader that announces itself and then
+  // finds the lock free is seen by the thread that takes it (detail/memory/reader_slots.hpp).
   void lock() noexcept {
-    for (int spins = 0; locked_.exchange(true, std::memory_order_acquire); ++spins) {
+    for (int spins = 0; locked_.exchange(true, std::memory_order_seq_cst); ++spins) {
       while (locked_.load(std::memory_order_relaxed)) {
         if (++spins > 64) std::this_thread::yield();
       }
@@ -2312,6 +3112,7 @@ class spinlock {
   }
   bool try_lock() noexcept { return !locked_.exchange(true, std::memory_order_acquire); }
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  bool held() const noexcept { return locked_.load(std::memory_order_seq_cst); }
 
  private:
   std::atomic<bool> locked_{false};
@@ -2321,41 +3122,6 @@ class spinlock {
 
 #endif
 // ---- end <cachet/detail/spinlock.hpp> ----
-// ---- begin <cachet/stats.hpp> ----
-#ifndef CACHET_STATS_HPP
-#define CACHET_STATS_HPP
-
-#include <cstdint>
-
-namespace cachet {
-
-/// Counters of one cached function since it was constructed.
-/// `misses` counts calls that found no fresh entry; `loads` counts calls of the wrapped function,
-/// so concurrent misses on one key add one load (single flight) but several misses.
-struct stats {
-  std::uint64_t hits = 0;
-  std::uint64_t misses = 0;
-  std::uint64_t loads = 0;          ///< calls of the function that returned a value
-  std::uint64_t load_errors = 0;    ///< calls of the function that threw (never cached)
-  std::uint64_t evictions = 0;      ///< entries dropped to respect the capacity
-  std::uint64_t expirations = 0;    ///< entries dropped because their ttl had passed
-  std::uint64_t invalidations = 0;  ///< entries found stale by a tag invalidation
-  std::uint64_t decode_errors = 0;  ///< stored values that could not be read back (remote backends)
-  std::uint64_t backend_errors = 0;  ///< failed backend operations the call survived
-  /// Calls answered by cachet::fail_safe with a result past its ttl, because no fresh one could
-  /// be had (the function threw, its breaker was open, or the call was rate limited).
-  std::uint64_t stale_served = 0;
-  /// Backend operations (a call's read or write, a peek, a stale read) skipped because the
-  /// backend's breaker was open: Redis was unreachable, so the call went on without it.
-  std::uint64_t backend_skipped = 0;
-
-  friend bool operator==(const stats&, const stats&) = default;
-};
-
-}  // namespace cachet
-
-#endif
-// ---- end <cachet/stats.hpp> ----
 
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
@@ -2369,7 +3135,6 @@ struct stats {
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -2399,19 +3164,25 @@ struct hashed_key_equal {
   }
 };
 
-// Names one stored entry, for the records that outlive it (LRU order, expiry queue): `serial` is
-// unique within a shard, so a reference finds the entry it was made for, or nothing once that
-// entry is gone, even if its key has been stored again since.
-struct entry_ref {
+// The part of an in-memory store's load under way that does not depend on the value type, so
+// that every store shares one type of map of them (memory_store::flight has the rest).
+struct flight_header {
+  flight_header(std::string_view k, std::uint64_t h) : key(k), hash(h) {}
+  hashed_key hashed() const noexcept { return {key, hash}; }
+  std::string key;  // the store's copy, which the load is given
   std::uint64_t hash;
-  std::uint64_t serial;
+  std::thread::id leader = std::this_thread::get_id();
+  bool doomed = false;  // erased or cleared during the load: its result is not stored
 };
 
-// One per insert into a store with a ttl; its entry may be gone by the time it is reached. Not
-// nested in memory_store, so that every store shares one std::vector of them.
-struct expiry_record {
-  entry_ref ref;
-  std::chrono::steady_clock::time_point kept_until;
+// Loads under way in a shard, keyed by views of their own keys.
+using flight_map =
+    boost::unordered_flat_map<hashed_key, flight_header*, hashed_key_hash, hashed_key_equal>;
+
+// Names a bounded shard's entry by its node in the shard's lru_order.
+struct lru_ref {
+  std::uint64_t hash;
+  std::uint32_t node;
 };
 
 // A per-call check that cached<> may fuse into an in-memory store: cachet::rate_limit, when its
@@ -2445,13 +3216,19 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // lock, map, LRU list and counters, so hits on different keys from different threads do not
 // contend. Misses on one key are computed once (single flight): the first caller computes, later
 // callers wait for its result or its exception. Since a store's ttl is the same for every entry,
-// insertion order is expiry order, and a queue in that order lets each insert reclaim the entries
-// that have expired without a scan.
+// insertion order is expiry order, and a queue in that order lets each insert of an unbounded
+// store reclaim the entries that have expired without a scan (a bounded store reclaims them from
+// the least recent end of its LRU order).
 //
 // Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
-// flat map: a hit reads the slot and the value's own heap data, and no separate node. Slots move
-// when the table grows, so the LRU list and the expiry queue refer to entries by entry_ref, not by
-// address, and readers hold no pointer into a shard past leaving it.
+// flat map: a hit reads the slot and the value's own heap data, and no separate node. An entry
+// is only what a hit reads (a 12-byte key, the deadline, the value) and 4 bytes naming its LRU
+// node: a `long -> long` entry takes 32 bytes, twice the flat map's slot. The key's hash is not
+// kept; it is computed again when the table grows. Slots move when the table grows, so the LRU
+// order and the expiry queue refer to entries by key hash and node or deadline, not by address,
+// and readers hold no pointer into a shard past leaving it. A miss allocates nothing of its own
+// but the entry's slot: the record of a load under way lives on its leader's stack, and what
+// its waiters share is made only when a second caller arrives.
 //
 // With a Gate (see above), every call is first admitted or refused by it, hits included, and the
 // store keeps the gate's state. The state of a key lives in the key's entry while there is one,
@@ -2590,16 +3367,8 @@ class memory_store {
   using gate_decision = typename G::decision;
   using gate_state = typename gate_traits<Gate>::state;
 
-  struct flight {
-    flight(std::string k, std::uint64_t h, const tag_stamps& s)
-        : key(std::move(k)), hash(h), stamps(s) {}
-    hashed_key hashed() const noexcept { return {key, hash}; }
-    std::string key;
-    std::uint64_t hash;
-    tag_stamps stamps;
-    std::thread::id leader = std::this_thread::get_id();
-    std::size_t waiters = 0;  // guarded by the shard's lock, like doomed
-    bool doomed = false;
+  // What the callers waiting for a load share with its leader.
+  struct flight_result {
     std::mutex m;
     std::condition_variable done_cv;
     bool done = false;
@@ -2607,56 +3376,65 @@ class memory_store {
     std::exception_ptr error;
   };
 
-  using lru_list = std::list<entry_ref>;  // most recent at the front
-  struct no_tag_stamps {};
-
-  // An entry, in its slot of the shard's table. What a hit reads (hash, key, deadline, value)
-  // comes first and a slot starts a cache line, so a hit on a value of up to about 80 bytes
-  // touches two lines of the table, as it would in a flat map of the values themselves; the
-  // rest is read on stores and evictions only. Short keys (the binary keys of numbers) sit in
-  // std::string's inline buffer, so comparing them does not leave the slot either.
-  struct alignas(alignof(Value) > 64 ? alignof(Value) : 64) entry {
-    entry(const flight& f, std::uint64_t serial_number, time_point expires_at, const Value& v)
-        : hash(f.hash), key(f.key), expires(expires_at), value(v), serial(serial_number) {
-      if constexpr (TagCount > 0) stamps = f.stamps;
-    }
-    std::uint64_t hash;
-    std::string key;
-    time_point expires;
-    // Gated stores only: the key's gate state, updated by compare-and-swap under reader slots;
-    // next to what a hit reads anyway, on the slot's first line.
-    [[no_unique_address]] mutable gate_state gate = gate_traits<Gate>::initial;
-    Value value;
-    std::uint64_t serial;  // unique in the shard: see entry_ref
-    [[no_unique_address]] std::conditional_t<TagCount == 0, no_tag_stamps, tag_stamps> stamps;
-    // Bounded stores only: the entry's place in the LRU list, and the shard's push count when it
-    // last went to the front. Only these change while the entry is stored.
-    mutable typename lru_list::iterator lru_position{};
-    mutable std::uint64_t pushed_at = 0;
+  // A load under way, on its leader's stack; the shard's `flights` map points at it while other
+  // callers may join it. Guarded by the shard's lock.
+  struct flight : flight_header {
+    flight(std::string_view k, std::uint64_t h, const tag_stamps& s)
+        : flight_header(k, h), stamps(s) {}
+    tag_stamps stamps;
+    // Made by the first caller that waits: a load that nobody waits for allocates nothing.
+    std::shared_ptr<flight_result> result;
   };
 
-  // An entry is found by its key, or as the entry an entry_ref names.
+  struct no_tag_stamps {};
+
+  // An entry, in its slot of the shard's table; what a hit reads comes first.
+  struct entry {
+    entry(std::string_view k, std::uint32_t node, time_point expires_at, const tag_stamps& s,
+          const Value& v)
+        : key(k), lru_node(node), expires(expires_at), value(v) {
+      if constexpr (TagCount > 0) stamps = s;
+    }
+    stored_key key;
+    // Bounded stores only: the entry's node in the shard's lru_order, unique in the shard.
+    std::uint32_t lru_node;
+    time_point expires;
+    // Gated stores only: the key's gate state, updated by compare-and-swap under reader slots;
+    // next to what a hit reads anyway.
+    [[no_unique_address]] mutable gate_state gate = gate_traits<Gate>::initial;
+    Value value;
+    [[no_unique_address]] std::conditional_t<TagCount == 0, no_tag_stamps, tag_stamps> stamps;
+  };
+
+  // An entry is found by its key, by its LRU node, or by its expiry record.
   struct entry_hash {
     using is_transparent = void;
     using is_avalanching = void;
-    std::size_t operator()(const entry& e) const noexcept { return e.hash; }
+    std::size_t operator()(const entry& e) const noexcept { return hash_bytes(e.key.view()); }
     std::size_t operator()(const hashed_key& k) const noexcept { return k.hash; }
-    std::size_t operator()(const entry_ref& r) const noexcept { return r.hash; }
+    std::size_t operator()(const lru_ref& r) const noexcept { return r.hash; }
+    std::size_t operator()(const expiry_queue::record& r) const noexcept { return r.hash; }
   };
 
   struct entry_equal {
     using is_transparent = void;
     bool operator()(const entry& a, const entry& b) const noexcept {
-      return a.hash == b.hash && same_bytes(a.key, b.key);
+      return a.key.equals(b.key.view());
     }
     bool operator()(const hashed_key& k, const entry& e) const noexcept {
-      return k.hash == e.hash && same_bytes(k.text, e.key);
+      return e.key.equals(k.text);
     }
     bool operator()(const entry& e, const hashed_key& k) const noexcept { return (*this)(k, e); }
-    bool operator()(const entry_ref& r, const entry& e) const noexcept {
-      return r.serial == e.serial && r.hash == e.hash;
+    bool operator()(const lru_ref& r, const entry& e) const noexcept {
+      return r.node == e.lru_node;
     }
-    bool operator()(const entry& e, const entry_ref& r) const noexcept { return (*this)(r, e); }
+    bool operator()(const entry& e, const lru_ref& r) const noexcept { return (*this)(r, e); }
+    bool operator()(const expiry_queue::record& r, const entry& e) const noexcept {
+      return r.expires == e.expires && r.hash == hash_bytes(e.key.view());
+    }
+    bool operator()(const entry& e, const expiry_queue::record& r) const noexcept {
+      return (*this)(r, e);
+    }
   };
 
   using entry_table = boost::unordered_flat_set<entry, entry_hash, entry_equal>;
@@ -2686,24 +3464,15 @@ class memory_store {
   struct no_parked_states {};
 
   struct alignas(64) shard {
-    // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
-    // readers (reader_slot) write only their own slot's line.
+    // Writers take the lock and wait until no reader slot shows this shard; readers
+    // (reader_slot) write only their own slot's line, and step back while the lock is held.
     mutable spinlock lock;
-    std::atomic<bool> writing{false};
     std::uint32_t number = 0;  // index + 1, as reader slots record it
     entry_table entries;
-    // Keyed by views of the flights' own keys.
-    boost::unordered_flat_map<hashed_key, std::shared_ptr<flight>, hashed_key_hash,
-                              hashed_key_equal>
-        flights;
-    lru_list lru;  // bounded stores only: one reference per entry
-    // Stores with a ttl only, in insertion order (= expiry order); records before expiry_next
-    // are consumed.
-    std::vector<expiry_record> expiry;
-    std::size_t expiry_next = 0;
+    flight_map flights;   // of this store's flights
+    lru_order lru;        // bounded stores only: one node per entry
+    expiry_queue expiry;  // unbounded stores with a ttl only
     std::size_t capacity = 0;
-    std::uint64_t pushes = 0;
-    std::uint64_t serials = 0;
     cachet::stats counts;
     // Gated stores only: the gate states of keys that have no entry (see the class comment).
     [[no_unique_address]] std::conditional_t<gated, parked_states, no_parked_states> parked;
@@ -2723,7 +3492,8 @@ class memory_store {
     return shards_[(key.hash >> 40) & (shard_count_ - 1)];
   }
 
-  bool joinable(const flight& f) const noexcept {
+  bool joinable(const flight_header& h) const noexcept {
+    const flight& f = static_cast<const flight&>(h);
     return !f.doomed && backend_->tag_counters().current(f.stamps);
   }
 
@@ -2838,25 +3608,30 @@ class memory_store {
     std::size_t tag_index = 0;
     for_each_tag(
         [&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
-    std::shared_ptr<flight> f;
-    bool leading = false;
+    std::optional<flight> own;
+    std::shared_ptr<flight_result> joined;
     {
       exclusive lock(*this, s);
       ++s.counts.misses;
       if (const Value* hit = find_fresh(s, key, true)) return *hit;
       auto it = s.flights.find(key);
       if (it != s.flights.end() && joinable(*it->second)) {
-        f = it->second;
-        ++f->waiters;
+        flight& f = static_cast<flight&>(*it->second);
+        if (f.leader == std::this_thread::get_id()) {
+          throw cachet::error(
+              "cachet::cached: the function called its own cache with the same arguments while "
+              "computing them, which would wait for itself forever; break the recursion");
+        }
+        if (!f.result) f.result = std::make_shared<flight_result>();
+        joined = f.result;
       } else {
-        f = std::make_shared<flight>(std::string(key.text), key.hash, stamps);
-        leading = true;
+        own.emplace(key.text, key.hash, stamps);
         if (it != s.flights.end()) s.flights.erase(it);  // its waiters still get its result
-        s.flights.emplace(f->hashed(), f);
+        s.flights.emplace(own->hashed(), &*own);
       }
     }
-    if (leading) return lead(s, *f, std::forward<Load>(load));
-    return wait(*f);
+    if (own) return lead(s, *own, std::forward<Load>(load));
+    return wait(*joined);
   }
 
   // Admits or refuses one call with `key` against the key's state, wherever it is: in the key's
@@ -2888,13 +3663,17 @@ class memory_store {
 
   // An entry's state stays with its key when the entry goes; under the exclusive lock.
   static void park(shard& s, const entry& e) {
-    if constexpr (gated) s.parked.map.insert_or_assign(parked_key{e.key, e.hash}, e.gate);
+    if constexpr (gated) {
+      const std::string_view key = e.key.view();
+      s.parked.map.insert_or_assign(parked_key{std::string(key), hash_bytes(key)}, e.gate);
+    }
   }
 
   // A new entry takes over its key's parked state; under the exclusive lock.
   static void unpark(shard& s, const entry& e) noexcept {
     if constexpr (gated) {
-      if (auto it = s.parked.map.find(hashed_key{e.key, e.hash}); it != s.parked.map.end()) {
+      const std::string_view key = e.key.view();
+      if (auto it = s.parked.map.find(hashed_key{key, hash_bytes(key)}); it != s.parked.map.end()) {
         e.gate = it->second;
         s.parked.map.erase(it);
       }
@@ -2915,15 +3694,13 @@ class memory_store {
   }
 
   void finish(shard& s, flight& f, const Value* value, std::exception_ptr error) {
-    std::size_t waiters;
+    std::shared_ptr<flight_result> result;
     {
       exclusive lock(*this, s);
       auto it = s.flights.find(f.hashed());
-      const bool current = it != s.flights.end() && it->second.get() == &f;
-      if (current) {
-        // The flight stays alive through the waiters' shared_ptrs.
-        s.flights.erase(it);
-      }
+      const bool current = it != s.flights.end() && it->second == &f;
+      // Once out of the map, no caller can join: the waiters it has keep `result` alive.
+      if (current) s.flights.erase(it);
       if (value) {
         ++s.counts.loads;
         if (current && !f.doomed) {
@@ -2937,111 +3714,99 @@ class memory_store {
       } else {
         ++s.counts.load_errors;
       }
-      waiters = f.waiters;
+      result = std::move(f.result);
     }
-    if (waiters == 0) return;
+    if (!result) return;
     {
-      std::lock_guard lock(f.m);
+      std::lock_guard lock(result->m);
       // Waiters must be woken whatever happens: a copy that throws reaches them as their error.
       if (value) {
         try {
-          f.value.emplace(*value);
+          result->value.emplace(*value);
         } catch (...) {
-          f.error = std::current_exception();
+          result->error = std::current_exception();
         }
       } else {
-        f.error = error;
+        result->error = error;
       }
-      f.done = true;
+      result->done = true;
     }
-    f.done_cv.notify_all();
+    result->done_cv.notify_all();
   }
 
-  Value wait(flight& f) {
-    if (f.leader == std::this_thread::get_id()) {
-      throw cachet::error(
-          "cachet::cached: the function called its own cache with the same arguments while "
-          "computing them, which would wait for itself forever; break the recursion");
-    }
-    std::unique_lock lock(f.m);
-    f.done_cv.wait(lock, [&] { return f.done; });
-    if (f.error) std::rethrow_exception(f.error);
-    return *f.value;
+  static Value wait(flight_result& r) {
+    std::unique_lock lock(r.m);
+    r.done_cv.wait(lock, [&] { return r.done; });
+    if (r.error) std::rethrow_exception(r.error);
+    return *r.value;
   }
 
   void store(shard& s, const flight& f, const Value& value) {
     if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) remove(s, it);
     const time_point now = this->now();
-    reclaim_expired(s, now);
+    if (ttl_.count() != 0) {
+      if (s.capacity != 0) {
+        reclaim_least_recent(s, now);
+      } else {
+        reclaim_expired(s, now);
+      }
+    }
     if (s.capacity != 0 && s.entries.size() >= s.capacity) {
       ++s.counts.evictions;
-      remove(s, s.entries.find(s.lru.back()));
+      const std::uint32_t oldest = s.lru.back();
+      remove(s, s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest}));
     }
     const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
-    const entry_ref ref{f.hash, ++s.serials};
-    // The list node first: if copying the value throws, no entry is left without its LRU place.
-    if (s.capacity != 0) s.lru.push_front(ref);
+    // The node first: if copying the value throws, no entry is left without its LRU place.
+    const std::uint32_t node = s.capacity != 0 ? s.lru.push_front(f.hash) : lru_order::none;
     try {
-      const entry& e = *s.entries.emplace(f, ref.serial, expires, value).first;
-      unpark(s, e);
-      if (s.capacity != 0) {
-        e.lru_position = s.lru.begin();
-        e.pushed_at = ++s.pushes;
-      }
+      unpark(s, *s.entries.emplace(f.key, node, expires, f.stamps, value).first);
     } catch (...) {
-      if (s.capacity != 0) s.lru.pop_front();
+      if (node != lru_order::none) s.lru.erase(node);
       throw;
     }
     // A record whose entry is gone is harmless, so it may come last.
-    if (expires != never) push_expiry(s, {ref, expires + max_stale_});
+    if (expires != never && s.capacity == 0) {
+      s.expiry.push({f.hash, expires}, s.entries.size(),
+                    [&](const expiry_queue::record& r) { return s.entries.contains(r); });
+    }
+  }
+
+  // A bounded cache reclaims expired entries from the least recent end of its LRU order, a
+  // couple per insert: an entry nobody reads drifts there, the entry to evict when the shard is
+  // full is the one looked at anyway, and no expiry record is kept per entry.
+  void reclaim_least_recent(shard& s, time_point now) {
+    for (int reclaimed = 0; reclaimed < 2 && s.lru.back() != lru_order::none; ++reclaimed) {
+      const std::uint32_t oldest = s.lru.back();
+      const auto it = s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest});
+      if (now < kept_until(*it)) return;
+      ++s.counts.expirations;
+      remove(s, it);
+    }
   }
 
   // A couple per insert keeps an unbounded cache from holding expired entries forever, at a
   // bounded cost per insert; records of entries removed earlier are passed over on the way.
   void reclaim_expired(shard& s, time_point now) {
     int reclaimed = 0;
-    for (int seen = 0; seen < 8 && reclaimed < 2 && s.expiry_next < s.expiry.size(); ++seen) {
-      const expiry_record& r = s.expiry[s.expiry_next];
-      if (r.kept_until > now) return;
-      if (auto it = s.entries.find(r.ref); it != s.entries.end()) {
+    for (int seen = 0; seen < 8 && reclaimed < 2 && s.expiry.has_next(); ++seen) {
+      const expiry_queue::record& r = s.expiry.next();
+      if (r.expires + max_stale_ > now) return;
+      if (auto it = s.entries.find(r); it != s.entries.end()) {
         ++s.counts.expirations;
         remove(s, it);
         ++reclaimed;
       }
-      ++s.expiry_next;
+      s.expiry.pop();
     }
-  }
-
-  // Records of entries removed before they expired (replaced, erased, evicted, invalidated) wait
-  // in the queue until they reach its head. Once they could outnumber the live ones, they are
-  // dropped in one pass; the pass is paid for by the inserts and removals since the last one, so
-  // the queue costs O(1) per insert and stays within about twice the entries.
-  static void push_expiry(shard& s, expiry_record record) {
-    const auto consumed = static_cast<std::ptrdiff_t>(s.expiry_next);
-    const std::size_t pending = s.expiry.size() - s.expiry_next;
-    if (pending >= 2 * s.entries.size() + 16) {
-      const auto live_end =
-          std::remove_if(s.expiry.begin() + consumed, s.expiry.end(),
-                         [&](const expiry_record& r) { return !s.entries.contains(r.ref); });
-      s.expiry.erase(live_end, s.expiry.end());
-      s.expiry.erase(s.expiry.begin(), s.expiry.begin() + consumed);
-      s.expiry_next = 0;
-    } else if (s.expiry_next >= pending) {
-      s.expiry.erase(s.expiry.begin(), s.expiry.begin() + consumed);
-      s.expiry_next = 0;
-    }
-    s.expiry.push_back(record);
   }
 
   // Moving an entry to the front of the LRU list touches only list nodes, not other slots.
-  static void move_to_front(shard& s, const entry& e) noexcept {
-    s.lru.splice(s.lru.begin(), s.lru, e.lru_position);
-    e.pushed_at = ++s.pushes;
-  }
+  static void move_to_front(shard& s, const entry& e) noexcept { s.lru.move_to_front(e.lru_node); }
 
   static void remove(shard& s, typename entry_table::const_iterator it) {
     park(s, *it);  // first: if it throws, the entry is still there with its state
-    if (s.capacity != 0) s.lru.erase(it->lru_position);
+    if (s.capacity != 0) s.lru.erase(it->lru_node);
     s.entries.erase(it);
   }
 
@@ -3052,7 +3817,6 @@ class memory_store {
     s.entries.clear();
     s.lru.clear();
     s.expiry.clear();
-    s.expiry_next = 0;
   }
 
   time_point now() const noexcept { return clock_ != nullptr ? clock_->now() : backend_->now(); }
@@ -3105,7 +3869,7 @@ class memory_store {
 
   static void enter(reader_state& r, const shard& s) noexcept {
     while (!try_enter(r, s)) {
-      while (s.writing.load(std::memory_order_acquire)) std::this_thread::yield();
+      while (s.lock.held()) std::this_thread::yield();
     }
   }
 
@@ -3139,7 +3903,7 @@ class memory_store {
   // entry pushed at most capacity/8 pushes ago is within the most recent eighth already, far from
   // eviction; small caches (below 8 entries a shard) keep an exact order.
   static bool needs_move(const shard& s, const entry& e) noexcept {
-    return s.capacity != 0 && s.pushes - e.pushed_at > s.capacity / 8;
+    return s.capacity != 0 && !s.lru.pushed_within(e.lru_node, s.capacity / 8);
   }
 
   Backend* backend_;
@@ -3155,6 +3919,217 @@ class memory_store {
 
 #endif
 // ---- end <cachet/detail/memory/store.hpp> ----
+// ---- begin <cachet/health.hpp> ----
+#ifndef CACHET_HEALTH_HPP
+#define CACHET_HEALTH_HPP
+
+// ---- begin <cachet/detail/resilience/breaker_machine.hpp> ----
+#ifndef CACHET_DETAIL_RESILIENCE_BREAKER_MACHINE_HPP
+#define CACHET_DETAIL_RESILIENCE_BREAKER_MACHINE_HPP
+
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace cachet {
+
+/// The state of a circuit breaker.
+enum class circuit_state {
+  closed,     ///< calls go through; failures are counted
+  open,       ///< calls fail fast with cachet::circuit_open until the cooldown ends
+  half_open,  ///< a bounded number of probe calls go through; one success closes, a failure opens
+};
+
+/// What a circuit breaker has seen since it was made.
+struct breaker_counters {
+  std::uint64_t successes = 0;    ///< calls that returned
+  std::uint64_t failures = 0;     ///< calls that threw
+  std::uint64_t rejected = 0;     ///< calls refused with cachet::circuit_open
+  std::uint64_t opened = 0;       ///< transitions to open
+  std::uint64_t half_opened = 0;  ///< transitions to half-open
+  std::uint64_t closed = 0;       ///< transitions from half-open to closed
+};
+
+namespace detail {
+
+struct breaker_limits {
+  std::size_t consecutive_failures = 5;  // 0: this trigger is off
+  clock::duration cooldown{};
+  unsigned failure_rate_percent = 0;  // 0: this trigger is off
+  std::size_t window = 0;             // calls the failure rate is taken over
+  std::size_t probes = 1;
+};
+
+struct state_change {
+  circuit_state from;
+  circuit_state to;
+};
+
+// The breaker's logic, without locks, I/O or a clock of its own: every event carries the time,
+// so tests drive it step by step. Not thread-safe; cachet::breaker guards it with a mutex.
+class breaker_machine {
+ public:
+  struct admission {
+    bool admitted = false;
+    bool probe = false;                  // admitted as one of the half-open probes
+    std::uint64_t epoch = 0;             // the state's epoch when admitted
+    clock::duration retry_after{};       // when refused
+    std::optional<state_change> change;  // open -> half-open, when the cooldown just ended
+  };
+
+  explicit breaker_machine(const breaker_limits& limits)
+      : limits_(limits), outcomes_(limits.failure_rate_percent > 0 ? limits.window : 0) {}
+
+  circuit_state state() const noexcept { return state_; }
+  const breaker_counters& counters() const noexcept { return counters_; }
+
+  // Ends the cooldown if its time has come; what a state query and every call do first.
+  std::optional<state_change> update(clock::time_point now) {
+    if (state_ == circuit_state::open && now >= open_until_) {
+      probes_in_flight_ = 0;
+      ++counters_.half_opened;
+      return move_to(circuit_state::half_open);
+    }
+    return std::nullopt;
+  }
+
+  admission acquire(clock::time_point now) {
+    admission result;
+    result.change = update(now);
+    result.epoch = epoch_;
+    if (state_ == circuit_state::closed) {
+      result.admitted = true;
+    } else if (state_ == circuit_state::half_open && probes_in_flight_ < limits_.probes) {
+      ++probes_in_flight_;
+      result.admitted = true;
+      result.probe = true;
+    } else {
+      ++counters_.rejected;
+      if (state_ == circuit_state::open) result.retry_after = open_until_ - now;
+    }
+    return result;
+  }
+
+  // A probe's outcome decides only the half-open period it was admitted in; one that outlived it
+  // (another probe already decided) just counts.
+  std::optional<state_change> succeeded(const admission& call) {
+    ++counters_.successes;
+    if (is_current_probe(call)) {
+      ++counters_.closed;
+      reset_closed();
+      return move_to(circuit_state::closed);
+    }
+    if (state_ == circuit_state::closed) {
+      consecutive_failures_ = 0;
+      record(false);
+    }
+    return std::nullopt;
+  }
+
+  std::optional<state_change> failed(const admission& call, clock::time_point now) {
+    ++counters_.failures;
+    if (is_current_probe(call)) return open(now);
+    if (state_ != circuit_state::closed || call.probe) return std::nullopt;
+    ++consecutive_failures_;
+    record(true);
+    const bool by_count =
+        limits_.consecutive_failures > 0 && consecutive_failures_ >= limits_.consecutive_failures;
+    const bool by_rate = !outcomes_.empty() && recorded_ == outcomes_.size() &&
+                         failures_in_window_ * 100 >= limits_.failure_rate_percent * recorded_;
+    return by_count || by_rate ? open(now) : std::nullopt;
+  }
+
+ private:
+  bool is_current_probe(const admission& call) const noexcept {
+    return call.probe && call.epoch == epoch_ && state_ == circuit_state::half_open;
+  }
+
+  std::optional<state_change> move_to(circuit_state to) {
+    const state_change change{state_, to};
+    state_ = to;
+    ++epoch_;
+    return change;
+  }
+
+  std::optional<state_change> open(clock::time_point now) {
+    open_until_ = now + limits_.cooldown;
+    ++counters_.opened;
+    return move_to(circuit_state::open);
+  }
+
+  void reset_closed() {
+    consecutive_failures_ = 0;
+    recorded_ = next_ = failures_in_window_ = 0;
+  }
+
+  // The failure-rate window: the outcomes of the last `window` calls in a ring.
+  void record(bool failure) {
+    if (outcomes_.empty()) return;
+    if (recorded_ == outcomes_.size()) {
+      if (outcomes_[next_]) --failures_in_window_;
+    } else {
+      ++recorded_;
+    }
+    outcomes_[next_] = failure;
+    if (failure) ++failures_in_window_;
+    next_ = (next_ + 1) % outcomes_.size();
+  }
+
+  breaker_limits limits_;
+  circuit_state state_ = circuit_state::closed;
+  std::uint64_t epoch_ = 0;  // counts state changes
+  clock::time_point open_until_{};
+  std::size_t consecutive_failures_ = 0;
+  std::size_t probes_in_flight_ = 0;
+  std::vector<bool> outcomes_;
+  std::size_t recorded_ = 0;
+  std::size_t next_ = 0;
+  std::size_t failures_in_window_ = 0;
+  breaker_counters counters_;
+};
+
+}  // namespace detail
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/detail/resilience/breaker_machine.hpp> ----
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace cachet {
+
+/// What a backend's health() reports, for readiness probes and dashboards.
+///
+///     cachet::health h = cache.health();   // cachet::redis: one PING, at most request_timeout
+///     if (!h.ready()) return http_503(h.last_error);
+struct health {
+  /// Whether the backend answered: the in-memory backend always does; cachet::redis when its PING
+  /// was answered.
+  bool connected = true;
+  /// The backend's circuit breaker: open while cached calls skip an unreachable server.
+  circuit_state breaker = circuit_state::closed;
+  /// Why the connection last failed, with the server's own text when it refused us
+  /// ("WRONGPASS ..."); empty while connected.
+  std::string last_error;
+  /// Invalidations that failed and wait for a replay (cachet::redis::pending_invalidations()).
+  std::size_t pending_invalidations = 0;
+  /// How long the PING took; zero for the in-memory backend and when it was not answered.
+  std::chrono::nanoseconds round_trip{0};
+
+  /// Connected, breaker closed and nothing pending: cached calls use the backend normally.
+  bool ready() const noexcept {
+    return connected && breaker == circuit_state::closed && pending_invalidations == 0;
+  }
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/health.hpp> ----
 
 #include <chrono>
 #include <cstddef>
@@ -3215,6 +4190,9 @@ class memory {
 
   detail::tag_generations& tag_counters() noexcept { return tags_; }
 
+  /// Always ready: the process's own memory has no connection to lose (see cachet::health).
+  cachet::health health() const noexcept { return {}; }
+
   /// The key templates of the cached functions on this backend (see cachet::key).
   detail::key_registry& key_templates() noexcept { return *key_templates_; }
 
@@ -3228,6 +4206,38 @@ class memory {
 
 #endif
 // ---- end <cachet/memory.hpp> ----
+// ---- begin <cachet/name.hpp> ----
+#ifndef CACHET_NAME_HPP
+#define CACHET_NAME_HPP
+
+
+#include <string_view>
+
+namespace cachet {
+namespace detail {
+struct name_kind {};
+}  // namespace detail
+
+/// The name a cached function goes by in observer events (event::cache) and in metrics (the
+/// label cache="..."). Without it, the name is the key template, else the function's qualified
+/// name, else (a function object without key<>) "anonymous".
+///
+///     cachet::cached<&load_user, cachet::ttl<300>, cachet::name<"users">> get_user;
+template <detail::fixed_string S>
+struct name : detail::policy<detail::name_kind> {
+  static constexpr void check_values() {
+    static_assert(S.size() > 0,
+                  "cachet::name: the name is empty, and metrics and events need one to tell "
+                  "caches apart; give a name such as cachet::name<\"users\">, or leave the policy "
+                  "out to use the key template or the function's name");
+  }
+  static constexpr std::string_view value = S.view();
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/name.hpp> ----
 // ---- begin <cachet/tags.hpp> ----
 #ifndef CACHET_TAGS_HPP
 #define CACHET_TAGS_HPP
@@ -3667,6 +4677,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
   using fail_safe_policy = typename pack::template find<fail_safe_kind, no_fail_safe>;
   static constexpr bool has_fail_safe = pack::template has<fail_safe_kind>;
+  using declared_observer = typename pack::template find<observer_kind, no_observer>::type;
+  static constexpr bool has_observer = usable_observer<declared_observer>;
+  using observer_type = std::conditional_t<has_observer, declared_observer, no_observer::type>;
+  using call_observation_type = typename observed_cache<observer_type>::call;
   static_assert(!has_fail_safe || ttl_policy::value.count() > 0,
                 "cachet::fail_safe: a result without a ttl never goes stale, so there is nothing "
                 "for fail_safe to serve; give a ttl, e.g. cachet::ttl<30>");
@@ -3869,23 +4883,51 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                                                        !has_instance_key) {
     erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.erase(render(nullptr, args...));
+    if constexpr (observes<event_kind::invalidation, observer_type>) {
+      observed_.template notify<event_kind::invalidation>(text_key(nullptr, args...));
+    }
   }
   void invalidate(const object_param& object,
                   const std::remove_cvref_t<Params>&... args) requires is_member {
     erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.erase(render(&object, args...));
+    if constexpr (observes<event_kind::invalidation, observer_type>) {
+      observed_.template notify<event_kind::invalidation>(text_key(&object, args...));
+    }
   }
 
   /// Drops every entry of this function.
   void clear() {
     erasures_.fetch_add(1, std::memory_order_acq_rel);
     store_.clear();
+    observed_.template notify<event_kind::invalidation>(std::string_view());
   }
 
   /// Makes every entry tagged `tag` stale, of every cached function on the same backend.
-  void invalidate_tag(std::string_view tag) { backend_->invalidate_tag(tag); }
+  void invalidate_tag(std::string_view tag) {
+    backend_->invalidate_tag(tag);
+    observed_.template notify<event_kind::invalidation>(tag);
+  }
 
   cachet::stats stats() const { return store_.stats(); }
+
+  /// This object's observer (see cachet::observer); only with an observer<> policy.
+  template <class O = observer_type>
+  requires has_observer O& observer() noexcept { return observed_.observer(); }
+
+  /// The name events and metrics give this cache: its name<> policy, else its key template, else
+  /// its function's name, else "anonymous" (a function object without key<>).
+  static constexpr std::string_view name() noexcept {
+    if constexpr (pack::template has<name_kind>) {
+      return pack::template find<name_kind, void>::value;
+    } else if constexpr (!key_template_of<key_policy>.empty()) {
+      return key_template_of<key_policy>;
+    } else if constexpr (!Function::name().empty()) {
+      return Function::name();
+    } else {
+      return "anonymous";
+    }
+  }
 
   backend_type& backend() const noexcept { return *backend_; }
 
@@ -3894,15 +4936,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// it under its prefix; the in-memory store uses a binary form of the same arguments.
   std::string key(const std::remove_cvref_t<Params>&... args) const
       requires(!is_member || !has_instance_key) {
-    std::string out;
-    if constexpr (!pack::template has<key_kind>) {
-      if (!Function::name().empty()) {
-        out += Function::name();
-        out += ':';
-      }
-    }
-    render_into(out, nullptr, args...);
-    return out;
+    return text_key(nullptr, args...);
   }
 
  private:
@@ -3948,6 +4982,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     return tags;
   }
 
+  static std::string text_key(const object_param* object,
+                              const std::remove_cvref_t<Params>&... args) {
+    std::string out;
+    if constexpr (!pack::template has<key_kind>) {
+      if (!Function::name().empty()) {
+        out += Function::name();
+        out += ':';
+      }
+    }
+    render_into(out, object, args...);
+    return out;
+  }
+
   static void render_into(std::string& out, const object_param* object,
                           const std::remove_cvref_t<Params>&... args) {
     if constexpr (has_instance_key) {
@@ -3988,15 +5035,52 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                   "this backend, not called blocking; write co_await c.async(...) (#include "
                   "<cachet/async.hpp>), or use a backend that runs coroutines, such as "
                   "cachet::backend<cachet::redis>");
+    call_observation_type seen;
+    if constexpr (has_observer) {
+      auto render_text = [&] { return text_key(object, args...); };
+      seen.render = [](const void* render) {
+        return (*static_cast<const decltype(render_text)*>(render))();
+      };
+      seen.arguments = &render_text;
+      return counted(seen, object, args...);
+    } else if constexpr (call_stages::empty && load_stages::empty) {
+      return call_keyed(seen, object, args...);  // nothing to observe or count on the way out
+    } else {
+      return counted(seen, object, args...);
+    }
+  }
+
+  // rate_limited and circuit_open are counted as they leave the call: its stages throw them.
+  value_type counted(call_observation_type& seen, object_param* object, Params&... args) {
+    if constexpr (call_stages::empty && load_stages::empty) {
+      value_type result = call_keyed(seen, object, args...);
+      observed_.succeeded(seen);
+      return result;
+    } else {
+      try {
+        value_type result = call_keyed(seen, object, args...);
+        observed_.succeeded(seen);
+        return result;
+      } catch (const rate_limited&) {
+        observed_.refused_by_rate_limit(seen);
+        throw;
+      } catch (const circuit_open&) {
+        observed_.refused_by_breaker(seen);
+        throw;
+      }
+    }
+  }
+
+  value_type call_keyed(call_observation_type& seen, object_param* object, Params&... args) {
     if constexpr (fixed_size_key) {
       std::array<char, (std::size_t{0} + ... + sizeof(std::remove_cvref_t<Params>))> bytes;
       char* out = bytes.data();
       ((copy_key_bytes<std::remove_cvref_t<Params>>(out, args),
         out += sizeof(std::remove_cvref_t<Params>)),
        ...);
-      return call_with_key(std::string_view(bytes.data(), bytes.size()), object, args...);
+      return call_with_key(seen, std::string_view(bytes.data(), bytes.size()), object, args...);
     } else {
-      return call_with_key(render(object, args...), object, args...);
+      return call_with_key(seen, render(object, args...), object, args...);
     }
   }
 
@@ -4191,7 +5275,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // With fail_safe or serve_cached, a failed call may still be answered from the store. The
   // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
   // rendered again after a failure (or kept, when arguments may have been moved from).
-  value_type call_with_key(std::string_view key, object_param* object, Params&... args) {
+  value_type call_with_key(call_observation_type& seen, std::string_view key, object_param* object,
+                           Params&... args) {
     if constexpr (has_fail_safe || serves_cached) {
       constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
       std::conditional_t<keep_key, std::string, std::string_view> kept;
@@ -4206,29 +5291,40 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         }
       };
       try {
-        return call_through_stages(key, object, args...);
+        return call_through_stages(seen, key, object, args...);
       } catch (const rate_limited&) {
         if constexpr (serves_cached) {
-          if (std::optional<value_type> hit = store_.peek(key_again())) return std::move(*hit);
+          if (std::optional<value_type> hit = store_.peek(key_again())) {
+            observed_.answered_after_failure(seen, false);
+            return std::move(*hit);
+          }
         }
         if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) return std::move(*stale);
+          if (std::optional<value_type> stale = store_.stale(key_again())) {
+            observed_.answered_after_failure(seen, true);
+            return std::move(*stale);
+          }
         }
         throw;
       } catch (...) {
         if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) return std::move(*stale);
+          if (std::optional<value_type> stale = store_.stale(key_again())) {
+            observed_.answered_after_failure(seen, true);
+            return std::move(*stale);
+          }
         }
         throw;
       }
     } else {
-      return call_through_stages(key, object, args...);
+      return call_through_stages(seen, key, object, args...);
     }
   }
 
-  value_type call_through_stages(std::string_view key, object_param* object, Params&... args) {
+  value_type call_through_stages(call_observation_type& seen, std::string_view key,
+                                 object_param* object, Params&... args) {
     auto core = [&]() -> value_type {
       auto for_each_tag = [&](auto&& on_tag) {
+        observed_.tags_rendered(seen);
         std::string scratch;
         tags_policy::render_all(scratch, on_tag, args...);
       };
@@ -4240,9 +5336,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         } else if constexpr (coroutine_function) {
           return call_function(object, args...);
         } else {
-          return load_stages_.run(
-              stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
-              args...);
+          return observed_.template timed_load<value_type>(seen, [&]() -> decltype(auto) {
+            return load_stages_.run(
+                stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
+                args...);
+          });
         }
       };
       if constexpr (fused_rate_limit) {
@@ -4274,6 +5372,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   std::atomic<std::uint64_t> erasures_{0};
   [[no_unique_address]] call_stages call_stages_;
   [[no_unique_address]] load_stages load_stages_;
+  // Last: it registers this object with the registry of live caches once the store is built, and
+  // leaves before the store is destroyed.
+  observed_cache<observer_type> observed_{
+      name(), std::is_same_v<backend_type, memory>, this,
+      [](const void* self) { return static_cast<const cached_impl*>(self)->store_.stats(); }};
 };
 
 }  // namespace detail
@@ -4350,178 +5453,6 @@ cached_function<std::decay_t<F>, Policies...> make_cached(
 #ifndef CACHET_CIRCUIT_BREAKER_HPP
 #define CACHET_CIRCUIT_BREAKER_HPP
 
-// ---- begin <cachet/detail/resilience/breaker_machine.hpp> ----
-#ifndef CACHET_DETAIL_RESILIENCE_BREAKER_MACHINE_HPP
-#define CACHET_DETAIL_RESILIENCE_BREAKER_MACHINE_HPP
-
-
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <vector>
-
-namespace cachet {
-
-/// The state of a circuit breaker.
-enum class circuit_state {
-  closed,     ///< calls go through; failures are counted
-  open,       ///< calls fail fast with cachet::circuit_open until the cooldown ends
-  half_open,  ///< a bounded number of probe calls go through; one success closes, a failure opens
-};
-
-/// What a circuit breaker has seen since it was made.
-struct breaker_counters {
-  std::uint64_t successes = 0;    ///< calls that returned
-  std::uint64_t failures = 0;     ///< calls that threw
-  std::uint64_t rejected = 0;     ///< calls refused with cachet::circuit_open
-  std::uint64_t opened = 0;       ///< transitions to open
-  std::uint64_t half_opened = 0;  ///< transitions to half-open
-  std::uint64_t closed = 0;       ///< transitions from half-open to closed
-};
-
-namespace detail {
-
-struct breaker_limits {
-  std::size_t consecutive_failures = 5;  // 0: this trigger is off
-  clock::duration cooldown{};
-  unsigned failure_rate_percent = 0;  // 0: this trigger is off
-  std::size_t window = 0;             // calls the failure rate is taken over
-  std::size_t probes = 1;
-};
-
-struct state_change {
-  circuit_state from;
-  circuit_state to;
-};
-
-// The breaker's logic, without locks, I/O or a clock of its own: every event carries the time,
-// so tests drive it step by step. Not thread-safe; cachet::breaker guards it with a mutex.
-class breaker_machine {
- public:
-  struct admission {
-    bool admitted = false;
-    bool probe = false;                  // admitted as one of the half-open probes
-    std::uint64_t epoch = 0;             // the state's epoch when admitted
-    clock::duration retry_after{};       // when refused
-    std::optional<state_change> change;  // open -> half-open, when the cooldown just ended
-  };
-
-  explicit breaker_machine(const breaker_limits& limits)
-      : limits_(limits), outcomes_(limits.failure_rate_percent > 0 ? limits.window : 0) {}
-
-  circuit_state state() const noexcept { return state_; }
-  const breaker_counters& counters() const noexcept { return counters_; }
-
-  // Ends the cooldown if its time has come; what a state query and every call do first.
-  std::optional<state_change> update(clock::time_point now) {
-    if (state_ == circuit_state::open && now >= open_until_) {
-      probes_in_flight_ = 0;
-      ++counters_.half_opened;
-      return move_to(circuit_state::half_open);
-    }
-    return std::nullopt;
-  }
-
-  admission acquire(clock::time_point now) {
-    admission result;
-    result.change = update(now);
-    result.epoch = epoch_;
-    if (state_ == circuit_state::closed) {
-      result.admitted = true;
-    } else if (state_ == circuit_state::half_open && probes_in_flight_ < limits_.probes) {
-      ++probes_in_flight_;
-      result.admitted = true;
-      result.probe = true;
-    } else {
-      ++counters_.rejected;
-      if (state_ == circuit_state::open) result.retry_after = open_until_ - now;
-    }
-    return result;
-  }
-
-  // A probe's outcome decides only the half-open period it was admitted in; one that outlived it
-  // (another probe already decided) just counts.
-  std::optional<state_change> succeeded(const admission& call) {
-    ++counters_.successes;
-    if (is_current_probe(call)) {
-      ++counters_.closed;
-      reset_closed();
-      return move_to(circuit_state::closed);
-    }
-    if (state_ == circuit_state::closed) {
-      consecutive_failures_ = 0;
-      record(false);
-    }
-    return std::nullopt;
-  }
-
-  std::optional<state_change> failed(const admission& call, clock::time_point now) {
-    ++counters_.failures;
-    if (is_current_probe(call)) return open(now);
-    if (state_ != circuit_state::closed || call.probe) return std::nullopt;
-    ++consecutive_failures_;
-    record(true);
-    const bool by_count =
-        limits_.consecutive_failures > 0 && consecutive_failures_ >= limits_.consecutive_failures;
-    const bool by_rate = !outcomes_.empty() && recorded_ == outcomes_.size() &&
-                         failures_in_window_ * 100 >= limits_.failure_rate_percent * recorded_;
-    return by_count || by_rate ? open(now) : std::nullopt;
-  }
-
- private:
-  bool is_current_probe(const admission& call) const noexcept {
-    return call.probe && call.epoch == epoch_ && state_ == circuit_state::half_open;
-  }
-
-  std::optional<state_change> move_to(circuit_state to) {
-    const state_change change{state_, to};
-    state_ = to;
-    ++epoch_;
-    return change;
-  }
-
-  std::optional<state_change> open(clock::time_point now) {
-    open_until_ = now + limits_.cooldown;
-    ++counters_.opened;
-    return move_to(circuit_state::open);
-  }
-
-  void reset_closed() {
-    consecutive_failures_ = 0;
-    recorded_ = next_ = failures_in_window_ = 0;
-  }
-
-  // The failure-rate window: the outcomes of the last `window` calls in a ring.
-  void record(bool failure) {
-    if (outcomes_.empty()) return;
-    if (recorded_ == outcomes_.size()) {
-      if (outcomes_[next_]) --failures_in_window_;
-    } else {
-      ++recorded_;
-    }
-    outcomes_[next_] = failure;
-    if (failure) ++failures_in_window_;
-    next_ = (next_ + 1) % outcomes_.size();
-  }
-
-  breaker_limits limits_;
-  circuit_state state_ = circuit_state::closed;
-  std::uint64_t epoch_ = 0;  // counts state changes
-  clock::time_point open_until_{};
-  std::size_t consecutive_failures_ = 0;
-  std::size_t probes_in_flight_ = 0;
-  std::vector<bool> outcomes_;
-  std::size_t recorded_ = 0;
-  std::size_t next_ = 0;
-  std::size_t failures_in_window_ = 0;
-  breaker_counters counters_;
-};
-
-}  // namespace detail
-}  // namespace cachet
-
-#endif
-// ---- end <cachet/detail/resilience/breaker_machine.hpp> ----
 // ---- begin <cachet/detail/resilience/option.hpp> ----
 #ifndef CACHET_DETAIL_RESILIENCE_OPTION_HPP
 #define CACHET_DETAIL_RESILIENCE_OPTION_HPP
@@ -5311,11 +6242,10 @@ class rate_limiter {
   static constexpr int shard_shift = 40;
   static constexpr std::size_t min_sweep = 64;
 
-  // Writers take the lock, raise `writing` and wait until no reader slot shows this shard;
+  // Writers take the lock and wait until no reader slot shows this shard;
   // readers write only their own slot's line and the key's atomic.
   struct alignas(64) shard {
     mutable detail::spinlock lock;
-    std::atomic<bool> writing{false};
     std::uint32_t number = 0;  // index + 1, as reader slots record it
     // TATs are updated through std::atomic_ref by readers; the map moves them (rehash, erase)
     // only while it is held exclusively.
@@ -7051,6 +7981,9 @@ enum class error {
   queue_full,                  ///< the pub/sub receive queue overflowed
   invalid_url,                 ///< the Redis URL could not be parsed
   blocking_call_on_io_thread,  ///< a blocking call was made on the client's own I/O thread
+  tls_handshake_failed,  ///< the TLS handshake failed (certificate not verified, no client cert)
+  sentinel_unavailable,  ///< no sentinel answered with the master's address
+  not_master,            ///< the server Sentinel named is not (or no longer) a master
 };
 
 }  // namespace cachet::resp3
@@ -7129,6 +8062,12 @@ class error_category_impl final : public std::error_category {
       case resp3::error::blocking_call_on_io_thread:
         return "a blocking call was made on the Redis client's own I/O thread (it would "
                "deadlock)";
+      case resp3::error::tls_handshake_failed:
+        return "the TLS handshake with the Redis server failed";
+      case resp3::error::sentinel_unavailable:
+        return "no Redis Sentinel answered with the master's address";
+      case resp3::error::not_master:
+        return "the Redis server named by Sentinel is not a master (a failover is under way)";
     }
     return "unknown cachet.redis error " + std::to_string(value);
   }
@@ -8448,11 +9387,20 @@ class parser {
 
 #endif
 // ---- end <cachet/detail/redis/parser.hpp> ----
+// ---- begin <cachet/detail/redis/transport.hpp> ----
+#ifndef CACHET_DETAIL_REDIS_TRANSPORT_HPP
+#define CACHET_DETAIL_REDIS_TRANSPORT_HPP
+
+// The byte stream under a connection: a TCP socket, or TLS (OpenSSL through Asio SSL) over one.
+// The connection reads and writes through it without knowing which; only connecting differs
+// (tls_handshake() after the TCP connect).
+
 // ---- begin <cachet/redis/config.hpp> ----
 #ifndef CACHET_REDIS_CONFIG_HPP
 #define CACHET_REDIS_CONFIG_HPP
 
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -8460,9 +9408,52 @@ class parser {
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 namespace cachet::resp3 {
+
+/// TLS settings of a connection (`rediss://` turns it on). Peer verification is on by default:
+/// the server's certificate must chain to a trusted CA and name the host (or `sni`).
+///
+///   cfg.tls = {.enabled = true, .ca_file = "/etc/ssl/redis-ca.pem"};
+struct tls_options {
+  /// Speak TLS (OpenSSL, through Asio SSL). URL: the `rediss://` scheme.
+  bool enabled = false;
+  /// Verify the server's certificate chain and host name. Turn it off only for tests against
+  /// self-made certificates you cannot distribute. URL: `verify=no`.
+  bool verify_peer = true;
+  /// PEM file of the CA certificates to trust; empty: the system's default store. URL: `ca=`.
+  std::string ca_file;
+  /// PEM file of the client certificate (chain), for servers with `tls-auth-clients yes`.
+  /// URL: `cert=`.
+  std::string cert_file;
+  /// PEM file of the client certificate's private key; empty: taken from cert_file. URL: `key=`.
+  std::string key_file;
+  /// Server name sent in the TLS handshake (SNI) and checked against the certificate; empty:
+  /// the host connected to (an IP address is checked but not sent as SNI). URL: `sni=`.
+  std::string sni;
+};
+
+/// Where a Sentinel-managed master is found (`redis-sentinel://` fills it). When `addresses` is
+/// not empty, config::host and port are ignored: each connection attempt asks the sentinels, in
+/// turn, for the master's address (SENTINEL GET-MASTER-ADDR-BY-NAME), connects there, and
+/// confirms with ROLE that it is a master. Each sentinel gets connect_timeout to accept the
+/// connection and handshake_timeout to answer.
+///
+///   cfg.sentinel = {.addresses = {{"s1", 26379}, {"s2", 26379}}, .master_name = "mymaster"};
+struct sentinel_options {
+  /// One sentinel's address.
+  struct address {
+    std::string host;
+    std::uint16_t port = 26379;
+  };
+  /// The sentinels to ask; the one that answered last is asked first next time.
+  std::vector<address> addresses;
+  /// The name the sentinels monitor the master under (`sentinel monitor <name> ...`).
+  std::string master_name;
+};
 
 /// Where a cachet::redis::client connects, how it identifies itself, and its time limits.
 ///
@@ -8499,20 +9490,32 @@ struct config {
   /// Reconnect delays: full jitter over a capped exponential (min * 2^attempt, at most max).
   std::chrono::milliseconds reconnect_min_delay{50};
   std::chrono::milliseconds reconnect_max_delay{2000};
+  /// TLS; off unless enabled (`rediss://`).
+  tls_options tls;
+  /// Sentinel; used when it names sentinels (`redis-sentinel://`).
+  sentinel_options sentinel;
 
-  /// Parses `redis://[user[:password]@]host[:port][/db]` (user and password percent-decoded;
-  /// IPv6 hosts in brackets). Fields the URL does not name keep their defaults.
-  /// Throws request_error with error::invalid_url, saying what is wrong, on bad input.
+  /// Parses one of
+  ///
+  ///   redis://[user[:password]@]host[:port][/db]
+  ///   rediss://[user[:password]@]host[:port][/db][?ca=F&cert=F&key=F&sni=NAME&verify=yes|no]
+  ///   redis-sentinel://[user[:password]@]s1[:port][,s2[:port]...]/master[/db][?TLS options]
+  ///
+  /// (user, password and query values percent-decoded; IPv6 hosts in brackets; a sentinel's
+  /// port defaults to 26379). A query on redis-sentinel:// turns TLS on for the sentinels and the
+  /// master. The user and password are for the master. Fields the URL does not name keep their
+  /// defaults. Throws request_error with error::invalid_url, saying what is wrong, on bad input.
   ///
   ///   auto cfg = config::from_url("redis://:p%40ss@127.0.0.1:6379/1");  // password "p@ss", db 1
+  ///   auto tls = config::from_url("rediss://cache.example:6380?ca=/etc/ssl/ca.pem");
   static config from_url(std::string_view url);
 
   /// from_url(getenv("CACHET_REDIS_URL")), or the defaults (localhost:6379) when it is unset.
   static config from_env();
 
   /// Throws cachet::error naming the first field that cannot work: a negative duration or
-  /// database, or reconnect_min_delay above reconnect_max_delay. A client checks its config when
-  /// it is built.
+  /// database, reconnect_min_delay above reconnect_max_delay, sentinels without a master name,
+  /// or a TLS file set while TLS is off. A client checks its config when it is built.
   void require_valid() const;
 };
 
@@ -8521,7 +9524,10 @@ namespace detail {
 [[noreturn]] inline void throw_invalid_url(const std::string& what) {
   throw request_error(make_error_code(error::invalid_url),
                       "cachet::redis::config::from_url: " + what +
-                          "; expected redis://[user[:password]@]host[:port][/db]");
+                          "; expected redis://[user[:password]@]host[:port][/db], "
+                          "rediss://...[?ca=&cert=&key=&sni=&verify=] or "
+                          "redis-sentinel://[user[:password]@]host[:port][,host[:port]...]/"
+                          "master[/db]");
 }
 
 inline int hex_digit(char c) {
@@ -8565,18 +9571,91 @@ Int parse_decimal(std::string_view text, Int max, std::string_view part) {
 
 }  // namespace detail
 
-inline config config::from_url(std::string_view url) {
-  constexpr std::string_view scheme = "redis://";
-  if (url.substr(0, scheme.size()) != scheme) {
-    if (url.substr(0, 9) == "rediss://")
-      detail::throw_invalid_url("TLS (rediss://) is not supported");
-    detail::throw_invalid_url("the URL must start with redis://");
-  }
-  std::string_view rest = url.substr(scheme.size());
-  if (rest.find_first_of("?#") != std::string_view::npos)
-    detail::throw_invalid_url("query parameters and fragments are not supported");
+namespace detail {
 
+// `[v6]`, `host` or either with `:port`; `default_port` when there is no port.
+inline std::pair<std::string, std::uint16_t> parse_host_port(std::string_view text,
+                                                             std::uint16_t default_port) {
+  std::string_view host_text = text;
+  std::string_view after_host;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos) throw_invalid_url("an IPv6 host must be closed with ']'");
+    host_text = text.substr(1, close - 1);
+    after_host = text.substr(close + 1);
+  } else if (auto colon = text.find(':'); colon != std::string_view::npos) {
+    host_text = text.substr(0, colon);
+    after_host = text.substr(colon);
+  }
+  if (host_text.empty()) throw_invalid_url("the host is missing");
+  std::uint16_t port = default_port;
+  if (!after_host.empty()) {
+    if (after_host.front() != ':') throw_invalid_url("unexpected text after the host");
+    port = parse_decimal<std::uint16_t>(after_host.substr(1), 65535, "port");
+    if (port == 0) throw_invalid_url("port 0 is not a valid port");
+  }
+  return {std::string(host_text), port};
+}
+
+// `ca=...&cert=...&key=...&sni=...&verify=yes|no` into `tls`.
+inline void parse_tls_query(std::string_view query, tls_options& tls) {
+  while (!query.empty()) {
+    std::string_view pair = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos)
+      throw_invalid_url("query parameter \"" + std::string(pair) + "\" has no '='");
+    std::string_view name = pair.substr(0, eq);
+    std::string value = percent_decode(pair.substr(eq + 1), "query");
+    if (name == "ca") {
+      tls.ca_file = std::move(value);
+    } else if (name == "cert") {
+      tls.cert_file = std::move(value);
+    } else if (name == "key") {
+      tls.key_file = std::move(value);
+    } else if (name == "sni") {
+      tls.sni = std::move(value);
+    } else if (name == "verify") {
+      if (value != "yes" && value != "no")
+        throw_invalid_url("verify must be yes or no, not \"" + value + "\"");
+      tls.verify_peer = value == "yes";
+    } else {
+      throw_invalid_url("unknown query parameter \"" + std::string(name) +
+                        "\" (known: ca, cert, key, sni, verify)");
+    }
+  }
+}
+
+}  // namespace detail
+
+inline config config::from_url(std::string_view url) {
+  constexpr std::string_view plain_scheme = "redis://";
+  constexpr std::string_view tls_scheme = "rediss://";
+  constexpr std::string_view sentinel_scheme = "redis-sentinel://";
   config cfg;
+  std::string_view rest;
+  bool sentinel = false;
+  if (url.starts_with(plain_scheme)) {
+    rest = url.substr(plain_scheme.size());
+  } else if (url.starts_with(tls_scheme)) {
+    rest = url.substr(tls_scheme.size());
+    cfg.tls.enabled = true;
+  } else if (url.starts_with(sentinel_scheme)) {
+    rest = url.substr(sentinel_scheme.size());
+    sentinel = true;
+  } else {
+    detail::throw_invalid_url("the URL must start with redis://, rediss:// or redis-sentinel://");
+  }
+  if (rest.find('#') != std::string_view::npos)
+    detail::throw_invalid_url("fragments are not supported");
+  if (auto question = rest.find('?'); question != std::string_view::npos) {
+    if (!cfg.tls.enabled && !sentinel)
+      detail::throw_invalid_url("query parameters are TLS options: use rediss://");
+    detail::parse_tls_query(rest.substr(question + 1), cfg.tls);
+    cfg.tls.enabled = true;
+    rest = rest.substr(0, question);
+  }
+
   // The last '@' ends the user info, so an unescaped '@' in a password still parses.
   if (auto at = rest.rfind('@'); at != std::string_view::npos) {
     std::string_view userinfo = rest.substr(0, at);
@@ -8587,27 +9666,23 @@ inline config config::from_url(std::string_view url) {
       cfg.password = detail::percent_decode(userinfo.substr(colon + 1), "password");
   }
 
-  std::string_view hostport = rest.substr(0, rest.find('/'));
+  std::string_view hosts = rest.substr(0, rest.find('/'));
   std::string_view path =
-      hostport.size() < rest.size() ? rest.substr(hostport.size() + 1) : std::string_view{};
-  std::string_view host_text = hostport;
-  std::string_view after_host;
-  if (!hostport.empty() && hostport.front() == '[') {
-    auto close = hostport.find(']');
-    if (close == std::string_view::npos)
-      detail::throw_invalid_url("an IPv6 host must be closed with ']'");
-    host_text = hostport.substr(1, close - 1);
-    after_host = hostport.substr(close + 1);
-  } else if (auto colon = hostport.find(':'); colon != std::string_view::npos) {
-    host_text = hostport.substr(0, colon);
-    after_host = hostport.substr(colon);
-  }
-  cfg.host = std::string(host_text);
-  if (cfg.host.empty()) detail::throw_invalid_url("the host is missing");
-  if (!after_host.empty()) {
-    if (after_host.front() != ':') detail::throw_invalid_url("unexpected text after the host");
-    cfg.port = detail::parse_decimal<std::uint16_t>(after_host.substr(1), 65535, "port");
-    if (cfg.port == 0) detail::throw_invalid_url("port 0 is not a valid port");
+      hosts.size() < rest.size() ? rest.substr(hosts.size() + 1) : std::string_view{};
+  if (sentinel) {
+    for (std::string_view list = hosts;;) {
+      std::string_view one = list.substr(0, list.find(','));
+      auto [host, port] = detail::parse_host_port(one, 26379);
+      cfg.sentinel.addresses.push_back({std::move(host), port});
+      if (one.size() == list.size()) break;
+      list.remove_prefix(one.size() + 1);
+    }
+    std::string_view name = path.substr(0, path.find('/'));
+    if (name.empty()) detail::throw_invalid_url("the master name is missing (after the sentinels)");
+    cfg.sentinel.master_name = detail::percent_decode(name, "master name");
+    path = name.size() < path.size() ? path.substr(name.size() + 1) : std::string_view{};
+  } else {
+    std::tie(cfg.host, cfg.port) = detail::parse_host_port(hosts, 6379);
   }
   if (!path.empty()) cfg.database = detail::parse_decimal<int>(path, 1 << 30, "database");
   return cfg;
@@ -8637,6 +9712,22 @@ inline void config::require_valid() const {
         "cachet::redis::config: reconnect_min_delay is above reconnect_max_delay; make the "
         "minimum the smaller one");
   }
+  if (!sentinel.addresses.empty() && sentinel.master_name.empty()) {
+    throw cachet::error(
+        "cachet::redis::config: sentinel.addresses is set but sentinel.master_name is empty; name "
+        "the master the sentinels monitor");
+  }
+  if (!tls.enabled &&
+      !(tls.ca_file.empty() && tls.cert_file.empty() && tls.key_file.empty() && tls.sni.empty())) {
+    throw cachet::error(
+        "cachet::redis::config: TLS files or sni are set but tls.enabled is false; set "
+        "tls.enabled (rediss://) or clear them");
+  }
+  if (tls.cert_file.empty() && !tls.key_file.empty()) {
+    throw cachet::error(
+        "cachet::redis::config: tls.key_file is set without tls.cert_file; give the client "
+        "certificate too");
+  }
 }
 
 inline config config::from_env() {
@@ -8649,6 +9740,157 @@ inline config config::from_env() {
 
 #endif
 // ---- end <cachet/redis/config.hpp> ----
+
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace cachet::resp3::detail {
+
+namespace asio = boost::asio;
+
+/// The OpenSSL context of `tls`, or null when TLS is off. Throws cachet::error naming the file
+/// that cannot be loaded, with OpenSSL's reason.
+inline std::shared_ptr<asio::ssl::context> make_tls_context(const tls_options& tls) {
+  if (!tls.enabled) return nullptr;
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  ::SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  auto check = [](boost::system::error_code ec, const char* field, const std::string& file,
+                  const char* fix) {
+    if (ec) {
+      throw cachet::error("cachet::redis::config: " + std::string(field) + " \"" + file +
+                          "\" cannot be used (" + ec.message() + "); " + fix);
+    }
+  };
+  boost::system::error_code ec;
+  if (tls.verify_peer) {
+    context->set_verify_mode(asio::ssl::verify_peer, ec);
+    if (tls.ca_file.empty()) {
+      context->set_default_verify_paths(ec);
+      check(ec, "tls.ca_file", "(system default)", "give a PEM file of CA certificates");
+    } else {
+      context->load_verify_file(tls.ca_file, ec);
+      check(ec, "tls.ca_file", tls.ca_file, "give a readable PEM file of CA certificates");
+    }
+  } else {
+    context->set_verify_mode(asio::ssl::verify_none, ec);
+  }
+  if (!tls.cert_file.empty()) {
+    context->use_certificate_chain_file(tls.cert_file, ec);
+    check(ec, "tls.cert_file", tls.cert_file, "give a readable PEM client certificate");
+    const std::string& key = tls.key_file.empty() ? tls.cert_file : tls.key_file;
+    context->use_private_key_file(key, asio::ssl::context::pem, ec);
+    check(ec, "tls.key_file", key, "give the PEM private key of tls.cert_file");
+  }
+  return context;
+}
+
+/// A TCP socket, or a TLS stream over one; an AsyncReadStream and AsyncWriteStream either way.
+class transport {
+ public:
+  using executor_type = asio::any_io_executor;
+  using socket_type = asio::ip::tcp::socket;
+  using tls_stream_type = asio::ssl::stream<socket_type>;
+
+  /// Throws cachet::error when the TLS files of `tls` cannot be loaded.
+  transport(const executor_type& ex, const tls_options& tls)
+      : executor_(ex), tls_options_(tls), tls_context_(make_tls_context(tls)), plain_(ex) {
+    renew();
+  }
+
+  executor_type get_executor() const noexcept { return executor_; }
+
+  /// The TCP socket to connect, set options on, and close.
+  socket_type& socket() noexcept { return tls_ ? tls_->next_layer() : plain_; }
+  bool is_open() const noexcept { return tls_ ? tls_->next_layer().is_open() : plain_.is_open(); }
+
+  /// Fresh, unconnected socket (and TLS session) for the next connection attempt.
+  void renew() {
+    if (tls_context_) {
+      tls_.emplace(executor_, *tls_context_);
+    } else {
+      plain_ = socket_type(executor_);
+    }
+  }
+
+  // As on a socket. No TLS close_notify is sent: the peer learns of the end from the TCP close,
+  // and a hung peer cannot delay it.
+  void shutdown(socket_type::shutdown_type what, boost::system::error_code& ec) {
+    socket().shutdown(what, ec);
+  }
+  void close(boost::system::error_code& ec) { socket().close(ec); }
+
+  /// After the TCP connect to `host`: the TLS handshake (nothing without TLS). The certificate is
+  /// checked against tls_options::sni, else `host`; the same name goes out as SNI unless it is
+  /// an IP address. On failure, failure() holds OpenSSL's reason. A coroutine on `Executor`, the
+  /// executor of the connection's own coroutines (awaitables only await their own kind).
+  template <class Executor>
+  asio::awaitable<std::error_code, Executor> tls_handshake(const std::string& host) {
+    failure_.clear();
+    if (!tls_) co_return std::error_code{};
+    const std::string& name = tls_options_.sni.empty() ? host : tls_options_.sni;
+    boost::system::error_code not_an_address;
+    asio::ip::make_address(name, not_an_address);
+    // SSL_set_tlsext_host_name, without the macro's C cast; OpenSSL copies the name.
+    if (not_an_address) {
+      ::SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(name.c_str()));
+    }
+    if (tls_options_.verify_peer)
+      tls_->set_verify_callback(asio::ssl::host_name_verification(name));
+    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client,
+                                               asio::as_tuple(asio::use_awaitable_t<Executor>{}));
+    if (!ec) co_return std::error_code{};
+    failure_ = ec.message();
+    const long verdict = ::SSL_get_verify_result(tls_->native_handle());
+    if (verdict != X509_V_OK) {
+      failure_ += std::string(": ") + ::X509_verify_cert_error_string(verdict);
+    }
+    co_return std::error_code(ec);
+  }
+
+  /// Why the last tls_handshake() failed, in OpenSSL's words.
+  const std::string& failure() const noexcept { return failure_; }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    if (tls_) return tls_->async_read_some(buffers, std::forward<Token>(token));
+    return plain_.async_read_some(buffers, std::forward<Token>(token));
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    if (tls_) return tls_->async_write_some(buffers, std::forward<Token>(token));
+    return plain_.async_write_some(buffers, std::forward<Token>(token));
+  }
+
+ private:
+  executor_type executor_;
+  tls_options tls_options_;
+  std::shared_ptr<asio::ssl::context> tls_context_;
+  socket_type plain_;
+  std::optional<tls_stream_type> tls_;  // engaged when TLS is on
+  std::string failure_;
+};
+
+}  // namespace cachet::resp3::detail
+
+#endif
+// ---- end <cachet/detail/redis/transport.hpp> ----
 // ---- begin <cachet/redis/request.hpp> ----
 #ifndef CACHET_REDIS_REQUEST_HPP
 #define CACHET_REDIS_REQUEST_HPP
@@ -8781,6 +10023,8 @@ class request {
     // Only valid arguments are encoded, so a rejected one yields its static_assert alone.
     if constexpr ((detail::request_argument<Args> && ...)) {
       const std::size_t old_size = payload_.size();
+      // One allocation for the whole command in the common case (strings and numbers).
+      payload_.reserve(old_size + 16 + command.size() + (std::size_t{0} + ... + size_hint(args)));
       try {
         append_header('*', 1 + (std::size_t{0} + ... + detail::argument_count(args)));
         append_bulk(command);
@@ -8806,6 +10050,17 @@ class request {
   }
 
  private:
+  // Roughly the encoded size of a string or number argument; ranges grow the buffer as needed.
+  template <class T>
+  static std::size_t size_hint(const T& arg) {
+    if constexpr (std::is_convertible_v<const T&, std::string_view> && !std::is_pointer_v<T> &&
+                  !detail::is_char_array_v<T>) {
+      return std::string_view(arg).size() + 16;
+    } else {
+      return 32;
+    }
+  }
+
   void append_header(char marker, std::size_t n) {
     char buffer[24];
     buffer[0] = marker;
@@ -8869,8 +10124,10 @@ class request {
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -8892,13 +10149,27 @@ namespace detail {
 namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 
+/// The executor a connection's state lives on.
+using strand_type = asio::strand<asio::any_io_executor>;
+
+/// Coroutines that run on a connection's strand are typed on it: a strand does not fit
+/// any_io_executor's small buffer, so erasing it there would cost allocations on every co_spawn,
+/// wait and completion.
+template <class T>
+using strand_awaitable = asio::awaitable<T, strand_type>;
+inline constexpr asio::use_awaitable_t<strand_type> on_strand{};
+
 /// One request (one or more commands) on its way through a connection.
 struct pending_request {
-  explicit pending_request(const asio::any_io_executor& ex) : wake(ex) {}
+  // The timer is bound to the strand's inner executor, not to the strand: a strand converted to
+  // any_io_executor does not fit its small buffer and would cost an allocation per request. Its
+  // waiter is a coroutine on the strand, which is where the wait completes either way.
+  explicit pending_request(const strand_type& strand) : wake(strand.get_inner_executor()) {}
 
-  std::string payload;
+  request commands;          // encoded once, by the caller, and written from here
   std::size_t expected = 0;  // replies that complete it
-  std::vector<value> replies;
+  // Room for one reply inline: most requests are one command, and this saves their allocation.
+  boost::container::small_vector<value, 1> replies;
   clock::time_point deadline = clock::time_point::max();
   std::chrono::milliseconds timeout{0};
   bool idempotent = false;
@@ -8911,10 +10182,22 @@ struct pending_request {
   asio::steady_timer wake;  // the waiter sleeps on it until the deadline; cancel() wakes it
 };
 
-/// The command names of an encoded payload (arrays of bulk strings), upper-cased; used to refuse
-/// commands whose replies arrive as push messages and would desynchronise reply matching.
-inline std::vector<std::string> command_names(std::string_view payload) {
-  std::vector<std::string> names;
+/// Whether `name` (any case) is a command whose replies arrive as push messages, which would
+/// desynchronise reply matching.
+inline bool is_push_reply_command(std::string_view name) {
+  constexpr std::string_view refused[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
+                                          "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+                                          "MONITOR"};
+  auto upper = [](char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; };
+  return std::any_of(std::begin(refused), std::end(refused), [&](std::string_view r) {
+    return r.size() == name.size() && std::equal(r.begin(), r.end(), name.begin(),
+                                                 [&](char a, char b) { return a == upper(b); });
+  });
+}
+
+/// The first command of an encoded payload (arrays of bulk strings) that is_push_reply_command
+/// refuses, as written; empty if there is none.
+inline std::string_view first_push_reply_command(std::string_view payload) {
   auto read_number = [&](char marker) -> long long {
     if (payload.empty() || payload.front() != marker) return -1;
     auto eol = payload.find("\r\n");
@@ -8929,23 +10212,13 @@ inline std::vector<std::string> command_names(std::string_view payload) {
     if (args < 0) break;
     for (long long i = 0; i < args; ++i) {
       long long len = read_number('$');
-      if (len < 0 || static_cast<std::size_t>(len) + 2 > payload.size()) return names;
-      if (i == 0) {
-        std::string name(payload.substr(0, static_cast<std::size_t>(len)));
-        for (char& c : name) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
-        names.push_back(std::move(name));
-      }
+      if (len < 0 || static_cast<std::size_t>(len) + 2 > payload.size()) return {};
+      auto argument = payload.substr(0, static_cast<std::size_t>(len));
+      if (i == 0 && is_push_reply_command(argument)) return argument;
       payload.remove_prefix(static_cast<std::size_t>(len) + 2);
     }
   }
-  return names;
-}
-
-inline bool is_push_reply_command(std::string_view upper_name) {
-  constexpr std::string_view refused[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
-                                          "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
-                                          "MONITOR"};
-  return std::find(std::begin(refused), std::end(refused), upper_name) != std::end(refused);
+  return {};
 }
 
 inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
@@ -8957,12 +10230,12 @@ inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d
 /// client reaches it through co_spawn onto that strand.
 class connection : public std::enable_shared_from_this<connection> {
  public:
-  using strand_type = asio::strand<asio::any_io_executor>;
+  using strand_type = detail::strand_type;
 
   connection(const asio::any_io_executor& ex, config cfg)
       : cfg_(std::move(cfg)),
         strand_(asio::make_strand(ex)),
-        socket_(strand_),
+        socket_(strand_, cfg_.tls),
         resolver_(strand_),
         writer_wake_(strand_),
         health_timer_(strand_),
@@ -9048,25 +10321,31 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// Sets `p`'s deadline from `timeout` (zero: none), queues it and awaits it (see wait_for).
   /// Runs on the strand. Throws request_error(not_connected) once the connection was stopped.
-  static asio::awaitable<void> submit(std::shared_ptr<connection> self,
-                                      std::shared_ptr<pending_request> p,
-                                      std::chrono::milliseconds timeout) {
-    if (self->stopped_)
+  static strand_awaitable<void> submit(std::shared_ptr<connection> self,
+                                       std::shared_ptr<pending_request> p,
+                                       std::chrono::milliseconds timeout) {
+    if (!self->admit(p, timeout)) co_return;
+    co_await wait_for(std::move(self), std::move(p));
+  }
+
+  /// submit() without the wait, for callers that await wait_for() in their own frame: returns
+  /// whether `p` was queued (false: it expects no reply and is complete). Runs on the strand.
+  bool admit(const std::shared_ptr<pending_request>& p, std::chrono::milliseconds timeout) {
+    if (stopped_)
       throw request_error(error::not_connected,
                           "cachet::redis: the client was closed; create a new one");
-    if (self->refused_ && !self->connected_)
-      throw request_error(error::handshake_failed, self->refusal_message());
+    if (refused_ && !connected_) throw request_error(error::handshake_failed, refusal_message());
     p->timeout = timeout;
     if (timeout.count() > 0) p->deadline = clock::now() + timeout;
-    if (p->expected == 0) co_return;
-    self->enqueue(p);
-    co_await wait_for(std::move(self), std::move(p));
+    if (p->expected == 0) return false;
+    enqueue(p);
+    return true;
   }
 
   /// Awaits `p` on the strand until it completes, its deadline passes, or the caller cancels.
   /// Throws request_error on anything but a complete set of replies (left in p->replies).
-  static asio::awaitable<void> wait_for(std::shared_ptr<connection> self,
-                                        std::shared_ptr<pending_request> p) {
+  static strand_awaitable<void> wait_for(std::shared_ptr<connection> self,
+                                         std::shared_ptr<pending_request> p) {
     co_await asio::this_coro::throw_if_cancelled(false);
     for (;;) {
       if (p->done) break;
@@ -9090,7 +10369,7 @@ class connection : public std::enable_shared_from_this<connection> {
       }
       p->wake.expires_at(p->deadline);
       boost::system::error_code ignored;
-      co_await p->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await p->wake.async_wait(asio::redirect_error(on_strand, ignored));
     }
     if (p->ec)
       throw request_error(p->ec,
@@ -9173,7 +10452,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   // Reads until one whole reply is parsed.
-  asio::awaitable<std::error_code> read_value(std::optional<value>& out) {
+  strand_awaitable<std::error_code> read_value(std::optional<value>& out) {
     for (;;) {
       std::error_code ec;
       out.reset();
@@ -9193,7 +10472,7 @@ class connection : public std::enable_shared_from_this<connection> {
       constexpr std::size_t chunk = 16 * 1024;
       if (rbuf_.size() < rend_ + chunk) rbuf_.resize(rend_ + chunk);
       auto [rec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
-                                                       asio::as_tuple(asio::use_awaitable));
+                                                       asio::as_tuple(on_strand));
       rend_ += n;
       if (rec) co_return std::error_code(rec);
       last_read_ = clock::now();
@@ -9230,18 +10509,20 @@ class connection : public std::enable_shared_from_this<connection> {
     c.socket_.close(ignored);
   }
 
-  asio::awaitable<std::error_code> resolve_and_connect() {
+  // TCP, then TLS when configured (within the handshake's limit).
+  strand_awaitable<std::error_code> resolve_and_connect(const std::string& host,
+                                                        std::uint16_t port) {
     arm_guard(cfg_.resolve_timeout, [](connection& c) { c.resolver_.cancel(); });
-    auto [rec, endpoints] = co_await resolver_.async_resolve(cfg_.host, std::to_string(cfg_.port),
-                                                             asio::as_tuple(asio::use_awaitable));
+    auto [rec, endpoints] =
+        co_await resolver_.async_resolve(host, std::to_string(port), asio::as_tuple(on_strand));
     if (disarm_guard()) co_return make_error_code(error::resolve_timeout);
     if (rec) co_return std::error_code(rec);
     if (stopped_) co_return make_error_code(error::not_connected);
 
-    socket_ = asio::ip::tcp::socket(strand_);
+    socket_.renew();
     arm_guard(cfg_.connect_timeout, close_socket);
     auto [cec, endpoint] =
-        co_await asio::async_connect(socket_, endpoints, asio::as_tuple(asio::use_awaitable));
+        co_await asio::async_connect(socket_.socket(), endpoints, asio::as_tuple(on_strand));
     (void)endpoint;
     if (disarm_guard()) {
       close_socket(*this);
@@ -9249,11 +10530,91 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     if (cec) co_return std::error_code(cec);
     boost::system::error_code ignored;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    socket_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    arm_guard(cfg_.handshake_timeout, close_socket);
+    auto tls_ec = co_await socket_.tls_handshake<strand_type>(host);
+    if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
+    if (tls_ec) co_return make_error_code(error::tls_handshake_failed);
     co_return std::error_code{};
   }
 
-  asio::awaitable<std::error_code> handshake_steps() {
+  bool behind_sentinel() const { return !cfg_.sentinel.addresses.empty(); }
+
+  // Asks the sentinels in turn for the master's address; the one that answers is asked first
+  // next time.
+  strand_awaitable<std::error_code> ask_sentinels(std::string& host, std::uint16_t& port) {
+    const auto& sentinels = cfg_.sentinel.addresses;
+    std::string failures;
+    for (std::size_t tried = 0; tried < sentinels.size(); ++tried) {
+      const std::size_t index = (next_sentinel_ + tried) % sentinels.size();
+      std::string why;
+      auto ec = co_await ask_sentinel(sentinels[index], host, port, why);
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+      if (stopped_) co_return make_error_code(error::not_connected);
+      if (!ec) {
+        next_sentinel_ = index;
+        co_return std::error_code{};
+      }
+      failures += (failures.empty() ? "" : "; ") + sentinels[index].host + ":" +
+                  std::to_string(sentinels[index].port) + " " + why;
+    }
+    connect_refusal_ = "no sentinel gave the address of master \"" + cfg_.sentinel.master_name +
+                       "\" (" + failures + ")";
+    co_return make_error_code(error::sentinel_unavailable);
+  }
+
+  strand_awaitable<std::error_code> ask_sentinel(const sentinel_options::address& sentinel,
+                                                 std::string& host, std::uint16_t& port,
+                                                 std::string& why) {
+    reset_reader();
+    auto ec = co_await resolve_and_connect(sentinel.host, sentinel.port);
+    if (ec) {
+      why = ec == error::tls_handshake_failed ? socket_.failure() : ec.message();
+      co_return ec;
+    }
+    request ask;
+    ask.push("SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg_.sentinel.master_name);
+    arm_guard(cfg_.handshake_timeout, close_socket);
+    auto [wec, n] =
+        co_await asio::async_write(socket_, asio::buffer(ask.payload()), asio::as_tuple(on_strand));
+    (void)n;
+    std::optional<value> reply;
+    ec = wec;
+    if (!ec) ec = co_await read_value(reply);
+    if (disarm_guard()) ec = make_error_code(error::handshake_timeout);
+    if (ec) {
+      why = ec.message();
+      co_return ec;
+    }
+    const auto& address = reply->elements;
+    if (reply->is_error()) {
+      why = "answered: " + reply->text;
+    } else if (reply->is_null()) {
+      why = "monitors no master of that name";
+    } else if (address.size() != 2 || !address[0].is_string() || !address[1].is_string()) {
+      why = "gave no host and port";
+    } else {
+      const std::string& port_text = address[1].text;
+      auto [end, pec] =
+          std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+      if (pec == std::errc{} && end == port_text.data() + port_text.size()) {
+        host = address[0].text;
+        co_return std::error_code{};
+      }
+      why = "gave the port \"" + port_text + "\"";
+    }
+    co_return make_error_code(error::sentinel_unavailable);
+  }
+
+  void reset_reader() {
+    parser_.reset();
+    rbuf_.clear();
+    rpos_ = 0;
+    rend_ = 0;
+  }
+
+  strand_awaitable<std::error_code> handshake_steps() {
     request hello;
     std::vector<std::string> args{"3"};
     if (!cfg_.password.empty()) {
@@ -9264,12 +10625,15 @@ class connection : public std::enable_shared_from_this<connection> {
     if (!cfg_.client_name.empty()) args.insert(args.end(), {"SETNAME", cfg_.client_name});
     hello.push("HELLO", args);
     if (cfg_.database != 0) hello.push("SELECT", cfg_.database);
+    // Behind Sentinel, the server named may have been demoted since: it must say it is a master.
+    if (behind_sentinel()) hello.push("ROLE");
 
     auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(hello.payload()),
-                                               asio::as_tuple(asio::use_awaitable));
+                                               asio::as_tuple(on_strand));
     (void)n;
     if (wec) co_return std::error_code(wec);
     std::string refused;
+    std::string role;
     for (std::size_t answered = 0; answered < hello.size();) {
       std::optional<value> reply;
       // co_await is kept out of conditions: g++ 12 miscompiles some such forms.
@@ -9281,29 +10645,50 @@ class connection : public std::enable_shared_from_this<connection> {
       }
       ++answered;
       if (reply->is_error() && refused.empty()) refused = reply->text;
+      if (behind_sentinel() && answered == hello.size() && !reply->elements.empty())
+        role = reply->elements.front().text;
     }
     if (!refused.empty()) {
       handshake_refusal_ = std::move(refused);
       co_return make_error_code(error::handshake_failed);
     }
+    if (behind_sentinel() && role != "master") {
+      connect_refusal_ = target_ + " is not a master (ROLE: " + role + ")";
+      co_return make_error_code(error::not_master);
+    }
     co_return std::error_code{};
   }
 
-  asio::awaitable<std::error_code> connect_and_handshake() {
-    parser_.reset();
-    rbuf_.clear();
-    rpos_ = 0;
-    rend_ = 0;
-    auto connect_ec = co_await resolve_and_connect();
+  strand_awaitable<std::error_code> connect_and_handshake() {
+    std::string host = cfg_.host;
+    std::uint16_t port = cfg_.port;
+    if (behind_sentinel()) {
+      auto ec = co_await ask_sentinels(host, port);
+      if (ec) co_return ec;
+    }
+    reset_reader();
+    target_ = host + ":" + std::to_string(port);
+    auto connect_ec = co_await resolve_and_connect(host, port);
+    if (connect_ec == error::tls_handshake_failed)
+      connect_refusal_ = "the TLS handshake with " + target_ + " failed: " + socket_.failure();
     if (connect_ec) co_return connect_ec;
     if (stopped_) co_return make_error_code(error::not_connected);
     arm_guard(cfg_.handshake_timeout, close_socket);
     auto ec = co_await handshake_steps();
     if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
+    // With TLS 1.3 a server refuses a client certificate after the handshake: its alert, or
+    // just a reset, ends the first read. (Errors of cachet's own category are the server's
+    // answers or malformed bytes, not the transport's.)
+    if (cfg_.tls.enabled && ec && ec.category() != error_category()) {
+      connect_refusal_ = "the server ended the TLS session with " + target_ +
+                         " before answering HELLO (" + ec.message() +
+                         "); a server with tls-auth-clients needs a client certificate";
+      co_return make_error_code(error::tls_handshake_failed);
+    }
     co_return ec;
   }
 
-  asio::awaitable<void> reader_loop() {
+  strand_awaitable<void> reader_loop() {
     for (;;) {
       std::optional<value> reply;
       auto ec = co_await read_value(reply);
@@ -9320,6 +10705,9 @@ class connection : public std::enable_shared_from_this<connection> {
                         "the server sent a reply no request was waiting for");
         co_return;
       }
+      // A master demoted by a failover refuses writes: ask Sentinel again.
+      const bool demoted =
+          behind_sentinel() && reply->is_error() && reply->text.starts_with("READONLY");
       auto& front = in_flight_.front();
       front->replies.push_back(std::move(*reply));
       if (front->replies.size() == front->expected) {
@@ -9327,17 +10715,22 @@ class connection : public std::enable_shared_from_this<connection> {
         in_flight_.pop_front();
         complete(p, {});
       }
+      if (demoted) {
+        close_transport(make_error_code(error::not_master),
+                        target_ + " answered READONLY: it is a replica now");
+        co_return;
+      }
     }
   }
 
-  asio::awaitable<void> writer_loop() {
+  strand_awaitable<void> writer_loop() {
     std::string batch;
     for (;;) {
       if (!socket_.is_open()) co_return;
       if (write_queue_.empty()) {
         writer_wake_.expires_at(clock::time_point::max());
         boost::system::error_code ignored;
-        co_await writer_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await writer_wake_.async_wait(asio::redirect_error(on_strand, ignored));
         continue;
       }
       // Everything queued so far goes out in one write: automatic pipelining.
@@ -9345,7 +10738,7 @@ class connection : public std::enable_shared_from_this<connection> {
       while (!write_queue_.empty()) {
         auto p = std::move(write_queue_.front());
         write_queue_.pop_front();
-        batch += p->payload;
+        batch += p->commands.payload();
         p->written = true;
         if (p->expected == 0) {
           complete(p, {});
@@ -9353,8 +10746,8 @@ class connection : public std::enable_shared_from_this<connection> {
           in_flight_.push_back(std::move(p));
         }
       }
-      auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(batch),
-                                                asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] =
+          co_await asio::async_write(socket_, asio::buffer(batch), asio::as_tuple(on_strand));
       (void)n;
       if (ec) {
         close_transport(ec, "writing failed");
@@ -9363,7 +10756,7 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
-  asio::awaitable<void> health_loop() {
+  strand_awaitable<void> health_loop() {
     const auto interval = cfg_.health_check_interval;
     for (;;) {
       if (!socket_.is_open()) co_return;
@@ -9375,18 +10768,16 @@ class connection : public std::enable_shared_from_this<connection> {
         } else {
           health_timer_.expires_at(idle_since + interval);
         }
-        co_await health_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        co_await health_timer_.async_wait(asio::redirect_error(on_strand, ignored));
         continue;
       }
       auto ping = std::make_shared<pending_request>(strand_);
-      request r;
-      r.push("PING");
-      ping->payload = std::string(r.payload());
+      ping->commands.push("PING");
       ping->expected = 1;
       ping->internal = true;
       enqueue(ping);
       ping->wake.expires_after(interval);
-      co_await ping->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await ping->wake.async_wait(asio::redirect_error(on_strand, ignored));
       if (!socket_.is_open()) co_return;
       if (!ping->done) {
         close_transport(make_error_code(error::health_check_failed),
@@ -9396,7 +10787,7 @@ class connection : public std::enable_shared_from_this<connection> {
     }
   }
 
-  static asio::awaitable<void> run(std::shared_ptr<connection> self) {
+  static strand_awaitable<void> run(std::shared_ptr<connection> self) {
     using namespace asio::experimental::awaitable_operators;
     while (!self->stopped_) {
       std::error_code ec = co_await self->connect_and_handshake();
@@ -9410,9 +10801,15 @@ class connection : public std::enable_shared_from_this<connection> {
           // letting them run into their deadlines; retries continue in the background.
           self->refused_ = true;
           self->fail_queued(ec, self->refusal_message());
+        } else if (ec == error::tls_handshake_failed || ec == error::sentinel_unavailable ||
+                   ec == error::not_master) {
+          self->last_failure_ = self->connect_refusal_;
+          self->fail_queued(ec, "cachet::redis: " + self->last_failure_ + "; " +
+                                    (ec == error::tls_handshake_failed
+                                         ? "check config.tls (ca_file, cert_file, key_file, sni)"
+                                         : "check config.sentinel and the sentinels' state"));
         } else {
-          self->last_failure_ = "connecting to " + self->cfg_.host + ":" +
-                                std::to_string(self->cfg_.port) + " failed: " + ec.message();
+          self->last_failure_ = "connecting to " + self->target_ + " failed: " + ec.message();
           // The requests waited for this attempt: waiting for the next one could outlast their
           // deadlines, so they fail now (the breaker counts it) and the caller goes on.
           self->fail_queued(make_error_code(error::not_connected),
@@ -9442,7 +10839,7 @@ class connection : public std::enable_shared_from_this<connection> {
       self->retry_timer_.expires_after(self->backoff_.next());
       boost::system::error_code ignored;
       self->backing_off_ = true;
-      co_await self->retry_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await self->retry_timer_.async_wait(asio::redirect_error(on_strand, ignored));
       self->backing_off_ = false;
     }
     self->running_ = false;
@@ -9451,7 +10848,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   config cfg_;
   strand_type strand_;
-  asio::ip::tcp::socket socket_;
+  transport socket_;  // the TCP socket, or TLS over it
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer writer_wake_;
   asio::steady_timer health_timer_;
@@ -9469,6 +10866,9 @@ class connection : public std::enable_shared_from_this<connection> {
   clock::time_point last_read_ = clock::now();
   std::string last_failure_;
   std::string handshake_refusal_;
+  std::string target_;           // host:port of the last connection attempt
+  std::string connect_refusal_;  // why TLS or Sentinel failed the last attempt
+  std::size_t next_sentinel_ = 0;
   bool running_ = false;
   bool stopped_ = false;
   bool connected_ = false;
@@ -9491,6 +10891,7 @@ class connection : public std::enable_shared_from_this<connection> {
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -9612,10 +11013,9 @@ class client {
   template <class... Args>
   boost::asio::awaitable<value> exec(const request_options& options, std::string_view command,
                                      const Args&... args) {
-    request r;
-    r.push(command, args...);
-    auto job = make_pending(r, options);  // first: it rejects a moved-from client
-    return boost::asio::co_spawn(conn_->strand(), run_one(conn_, std::move(job)),
+    auto p = make_pending();             // first: it rejects a moved-from client
+    p->commands.push(command, args...);  // encoded once, where the writer takes it from
+    return boost::asio::co_spawn(conn_->strand(), run_one(conn_, std::move(p), options),
                                  boost::asio::use_awaitable);
   }
 
@@ -9624,58 +11024,50 @@ class client {
   /// problems throw request_error. An empty request completes at once with no replies.
   boost::asio::awaitable<std::vector<value>> exec(const request& req,
                                                   const request_options& options = {}) {
-    auto job = make_pending(req, options);  // first: it rejects a moved-from client
-    return boost::asio::co_spawn(conn_->strand(), run_many(conn_, std::move(job)),
+    auto p = make_pending();  // first: it rejects a moved-from client
+    p->commands = req;
+    return boost::asio::co_spawn(conn_->strand(), run_many(conn_, std::move(p), options),
                                  boost::asio::use_awaitable);
   }
 
  private:
-  struct prepared {
-    std::shared_ptr<detail::pending_request> pending;
-    std::optional<std::chrono::milliseconds> timeout = std::nullopt;
-  };
-
-  prepared make_pending(const request& r, const request_options& options) const {
+  std::shared_ptr<detail::pending_request> make_pending() const {
     if (!conn_)
       throw request_error(error::not_connected,
                           "cachet::redis: exec() on a moved-from client; use the client it was "
                           "moved to");
-    auto p = std::make_shared<detail::pending_request>(conn_->strand());
-    p->payload = std::string(r.payload());
-    p->expected = r.size();
+    return std::make_shared<detail::pending_request>(conn_->strand());
+  }
+
+  // Runs on the strand, in the frame of run_one or run_many: refuses what the connection cannot
+  // match replies for, then queues `p`. Returns whether there is a reply to wait for.
+  static bool admit(detail::connection& conn, const std::shared_ptr<detail::pending_request>& p,
+                    const request_options& options) {
+    if (auto name = detail::first_push_reply_command(p->commands.payload()); !name.empty())
+      throw request_error(error::unexpected_reply,
+                          "cachet::redis: " + std::string(name) +
+                              " cannot be sent through client::exec (its replies are push "
+                              "messages); use cachet::redis::subscriber");
+    p->expected = p->commands.size();
     p->idempotent = options.idempotent;
-    return {std::move(p), options.timeout};
+    return conn.admit(p, options.timeout.value_or(conn.cfg().request_timeout));
   }
 
-  // Runs on the strand.
-  static boost::asio::awaitable<void> submit(std::shared_ptr<detail::connection> conn,
-                                             prepared job) {
-    auto& p = job.pending;
-    for (const auto& name : detail::command_names(p->payload)) {
-      if (detail::is_push_reply_command(name))
-        throw request_error(error::unexpected_reply,
-                            "cachet::redis: " + name +
-                                " cannot be sent through client::exec (its replies are push "
-                                "messages); use cachet::redis::subscriber");
-    }
-    auto timeout = job.timeout.value_or(conn->cfg().request_timeout);
-    co_await detail::connection::submit(std::move(conn), std::move(p), timeout);
-  }
-
-  static boost::asio::awaitable<value> run_one(std::shared_ptr<detail::connection> conn,
-                                               prepared job) {
-    auto p = job.pending;
-    co_await submit(std::move(conn), std::move(job));
+  static detail::strand_awaitable<value> run_one(std::shared_ptr<detail::connection> conn,
+                                                 std::shared_ptr<detail::pending_request> p,
+                                                 request_options options) {
+    if (admit(*conn, p, options)) co_await detail::connection::wait_for(std::move(conn), p);
     value& reply = p->replies.front();
     if (reply.is_error()) throw server_error(std::move(reply.text));
     co_return std::move(reply);
   }
 
-  static boost::asio::awaitable<std::vector<value>> run_many(
-      std::shared_ptr<detail::connection> conn, prepared job) {
-    auto p = job.pending;
-    co_await submit(std::move(conn), std::move(job));
-    co_return std::move(p->replies);
+  static detail::strand_awaitable<std::vector<value>> run_many(
+      std::shared_ptr<detail::connection> conn, std::shared_ptr<detail::pending_request> p,
+      request_options options) {
+    if (admit(*conn, p, options)) co_await detail::connection::wait_for(std::move(conn), p);
+    co_return std::vector<value>(std::make_move_iterator(p->replies.begin()),
+                                 std::make_move_iterator(p->replies.end()));
   }
 
   std::shared_ptr<detail::connection> conn_;
@@ -11557,7 +12949,7 @@ class subscriber {
       if (!state->patterns.empty()) replay.push("PSUBSCRIBE", state->patterns);
       if (replay.size() == 0) return;
       auto p = std::make_shared<detail::pending_request>(conn->strand());
-      p->payload = std::string(replay.payload());
+      p->commands = std::move(replay);
       p->expected = 0;  // confirmations arrive as pushes
       p->internal = true;
       conn->enqueue_front(p);
@@ -11627,7 +13019,7 @@ class subscriber {
         boost::asio::use_awaitable);
   }
 
-  static boost::asio::awaitable<void> change_on_strand(
+  static detail::strand_awaitable<void> change_on_strand(
       std::shared_ptr<detail::connection> conn, std::shared_ptr<detail::subscriber_state> state,
       const char* command, std::vector<std::string> names, bool add, bool patterns) {
     if (names.empty()) co_return;
@@ -11646,7 +13038,7 @@ class subscriber {
     r.push(command, names);
     r.push("PING");
     auto p = std::make_shared<detail::pending_request>(conn->strand());
-    p->payload = std::string(r.payload());
+    p->commands = std::move(r);
     p->expected = 1;
     p->idempotent = true;  // (un)subscribing twice is harmless
     co_await detail::connection::submit(conn, p, conn->cfg().request_timeout);
@@ -11657,7 +13049,7 @@ class subscriber {
     }
   }
 
-  static boost::asio::awaitable<message> receive_on_strand(
+  static detail::strand_awaitable<message> receive_on_strand(
       std::shared_ptr<detail::subscriber_state> state) {
     namespace asio = boost::asio;
     co_await asio::this_coro::throw_if_cancelled(false);
@@ -11684,7 +13076,7 @@ class subscriber {
         throw request_error(error::cancelled, "cachet::redis::subscriber: receive() cancelled");
       state->wake.expires_at(detail::clock::time_point::max());
       boost::system::error_code ignored;
-      co_await state->wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      co_await state->wake.async_wait(asio::redirect_error(detail::on_strand, ignored));
     }
   }
 
@@ -11708,6 +13100,7 @@ class subscriber {
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -11807,8 +13200,9 @@ class redis {
   redis& operator=(const redis&) = delete;
 
   /// Configures the process-wide backend (shared()) from a URL,
-  /// `redis://[user[:password]@]host[:port][/db]`. Call it at start-up, before the first cached
-  /// call that uses it.
+  /// `redis://[user[:password]@]host[:port][/db]`, `rediss://...?ca=...` (TLS) or
+  /// `redis-sentinel://s1:26379,s2:26379/mymaster` (see config::from_url). Call it at start-up,
+  /// before the first cached call that uses it.
   /// \throws request_error(error::invalid_url) on a bad URL; cachet::error when the shared
   /// backend is already in use, or a setting cannot work (config::require_valid()).
   static void configure(std::string_view url, redis_options opts = {}) {
@@ -11902,10 +13296,37 @@ class redis {
   ///     if (get_user.stats().backend_errors > 0) log("Redis: " + cache.last_error());
   std::string last_error() { return runtime().client().last_error(); }
 
+  /// For readiness probes: the breaker's state, the pending invalidations, and one PING, timed,
+  /// blocking for at most config::request_timeout (it is sent whatever the breaker says, as
+  /// verify()'s). Never throws for Redis: a failed PING reports `connected = false` and why in
+  /// `last_error`. \throws request_error when called on the backend's I/O thread.
+  ///
+  ///     if (!cache.health().ready()) return http_503();
+  cachet::health health() {
+    detail::redis_runtime& rt = runtime();
+    rt.require_off_io_thread("health");
+    cachet::health h;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      rt.run(rt.client().exec("PING"));
+      h.round_trip = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now() - start);
+    } catch (const std::exception& e) {
+      h.connected = false;
+      h.last_error = rt.client().last_error();
+      if (h.last_error.empty()) h.last_error = e.what();
+    }
+    h.breaker = rt.breaker().state();
+    h.pending_invalidations = rt.pending_invalidations();
+    return h;
+  }
+
   /// Checks that the server answers, blocking for at most config::request_timeout; call it at
   /// start-up to fail loudly on a wrong address, password, user or database.
   /// \throws request_error: handshake_failed with the server's text, not_connected with the
-  /// reason the connection failed, request_timeout; or when called on the backend's I/O thread.
+  /// reason the connection failed, tls_handshake_failed with OpenSSL's reason ("certificate
+  /// verify failed"), sentinel_unavailable or not_master, request_timeout; or when called on the
+  /// backend's I/O thread.
   ///
   ///     cachet::redis cache{cfg};
   ///     cache.verify();  // throws "... WRONGPASS invalid username-password pair ..."
