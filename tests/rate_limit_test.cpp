@@ -13,18 +13,6 @@
 
 #include "support/rate_limiter_decisions.hpp"
 
-namespace {
-
-using namespace std::chrono_literals;
-
-constexpr std::uint64_t limit = 5;
-constexpr auto period = 10s;
-constexpr cachet::clock::duration interval = period / limit;
-
-using cachet_test::admitted_count;
-
-}  // namespace
-
 namespace cachet_test {
 
 // The decisions every limiter makes (support/rate_limiter_decisions.hpp), with state in memory.
@@ -38,6 +26,14 @@ INSTANTIATE_TYPED_TEST_SUITE_P(local, rate_limiter_decisions, ::testing::Types<l
 }  // namespace cachet_test
 
 namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t limit = 5;
+constexpr auto period = 10s;
+constexpr cachet::clock::duration interval = period / limit;
+
+using cachet_test::admitted_count;
 
 TEST(rate_limiter, idle_keys_are_dropped_without_losing_state) {
   cachet::manual_clock clock;

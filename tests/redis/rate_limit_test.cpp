@@ -40,6 +40,22 @@ int send_report(int user) {
 int other_report(int user) { return -user; }
 }  // namespace app
 
+namespace cachet_test {
+
+// The decisions every limiter makes (support/rate_limiter_decisions.hpp), with state in Redis.
+struct redis_limiter {
+  explicit redis_limiter(cachet::manual_clock& clock)
+      : limiter{*backend, "api", decisions::limit, decisions::period, {.clock = &clock}} {}
+  // Every decision came from Redis, none from the local fallback.
+  ~redis_limiter() { EXPECT_EQ(limiter.fallbacks(), 0u); }
+
+  std::unique_ptr<cachet::redis> backend = make_test_backend(shared_redis_url());
+  cachet::redis::rate_limiter limiter;
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(redis, rate_limiter_decisions, ::testing::Types<redis_limiter>);
+}  // namespace cachet_test
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -72,26 +88,6 @@ std::vector<std::string> keys_of(cachet::redis& backend) {
 std::string counters(cachet::redis& backend) { return backend.key_options().key_prefix + ":v1#"; }
 
 using cachet_test::admitted_count;
-
-}  // namespace
-
-namespace cachet_test {
-
-// The decisions every limiter makes (support/rate_limiter_decisions.hpp), with state in Redis.
-struct redis_limiter {
-  explicit redis_limiter(cachet::manual_clock& clock)
-      : limiter{*backend, "api", decisions::limit, decisions::period, {.clock = &clock}} {}
-  // Every decision came from Redis, none from the local fallback.
-  ~redis_limiter() { EXPECT_EQ(limiter.fallbacks(), 0u); }
-
-  std::unique_ptr<cachet::redis> backend = make_test_backend(shared_redis_url());
-  cachet::redis::rate_limiter limiter;
-};
-
-INSTANTIATE_TYPED_TEST_SUITE_P(redis, rate_limiter_decisions, ::testing::Types<redis_limiter>);
-}  // namespace cachet_test
-
-namespace {
 
 class redis_rate_limiter_test : public ::testing::Test {
  protected:
