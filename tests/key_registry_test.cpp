@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/construction_error.hpp"
+
 namespace shop {
 int usd(int id) { return id; }
 int eur(int id) { return id * 10; }
@@ -21,14 +23,7 @@ namespace {
 using usd_price = cachet::cached<&shop::usd, cachet::key<"price:{}">>;
 using eur_price = cachet::cached<&shop::eur, cachet::key<"price:{}">>;
 
-std::string construction_error(const auto& make) {
-  try {
-    make();
-  } catch (const cachet::error& e) {
-    return e.what();
-  }
-  return {};
-}
+using cachet_test::construction_error;
 
 TEST(KeyRegistry, ADifferentFunctionWithTheSameTemplateIsRefusedNamingBoth) {
   cachet::memory backend;

@@ -11,6 +11,20 @@
 #include <string_view>
 #include <utility>
 
+#include "support/rate_limiter_decisions.hpp"
+
+namespace cachet_test {
+
+// The decisions every limiter makes (support/rate_limiter_decisions.hpp), with state in memory.
+struct local_limiter {
+  explicit local_limiter(cachet::manual_clock& clock)
+      : limiter(decisions::limit, decisions::period, &clock) {}
+  cachet::rate_limiter limiter;
+};
+
+INSTANTIATE_TYPED_TEST_SUITE_P(local, rate_limiter_decisions, ::testing::Types<local_limiter>);
+}  // namespace cachet_test
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -19,71 +33,7 @@ constexpr std::uint64_t limit = 5;
 constexpr auto period = 10s;
 constexpr cachet::clock::duration interval = period / limit;
 
-int admitted_count(cachet::rate_limiter& limiter, std::string_view key, int attempts) {
-  int admitted = 0;
-  for (int i = 0; i < attempts; ++i) admitted += limiter.try_acquire(key).allowed ? 1 : 0;
-  return admitted;
-}
-
-TEST(rate_limiter, admits_exactly_the_limit_in_a_burst) {
-  cachet::manual_clock clock;
-  cachet::rate_limiter limiter(limit, period, &clock);
-  for (std::uint64_t i = 0; i < limit; ++i) {
-    const cachet::rate_limit_decision d = limiter.try_acquire("alice");
-    ASSERT_TRUE(d);
-    EXPECT_EQ(d.remaining, limit - 1 - i);
-    EXPECT_EQ(d.retry_after, cachet::clock::duration::zero());
-  }
-  const cachet::rate_limit_decision rejected = limiter.try_acquire("alice");
-  EXPECT_FALSE(rejected);
-  EXPECT_FALSE(rejected.allowed);
-  EXPECT_EQ(rejected.retry_after, interval);
-}
-
-TEST(rate_limiter, retry_after_is_exact_and_counts_down) {
-  cachet::manual_clock clock;
-  cachet::rate_limiter limiter(limit, period, &clock);
-  EXPECT_EQ(admitted_count(limiter, "k", limit), static_cast<int>(limit));
-  clock.advance(interval / 4);
-  EXPECT_EQ(limiter.try_acquire("k").retry_after, interval - interval / 4);
-  clock.advance(interval - interval / 4 - 1ns);
-  EXPECT_EQ(limiter.try_acquire("k").retry_after, 1ns);
-  clock.advance(1ns);
-  EXPECT_TRUE(limiter.try_acquire("k"));
-  EXPECT_EQ(limiter.try_acquire("k").retry_after, interval);
-}
-
-TEST(rate_limiter, the_window_slides_one_call_per_interval) {
-  cachet::manual_clock clock;
-  cachet::rate_limiter limiter(limit, period, &clock);
-  EXPECT_EQ(admitted_count(limiter, "k", 20), static_cast<int>(limit));
-  for (int step = 0; step < 7; ++step) {
-    clock.advance(interval);
-    EXPECT_EQ(admitted_count(limiter, "k", 20), 1) << "step " << step;
-  }
-  // After a whole idle period the bucket is full again, and no fuller.
-  clock.advance(period);
-  EXPECT_EQ(admitted_count(limiter, "k", 20), static_cast<int>(limit));
-  clock.advance(10 * period);
-  EXPECT_EQ(admitted_count(limiter, "k", 20), static_cast<int>(limit));
-}
-
-TEST(rate_limiter, a_partial_refill_admits_what_came_back) {
-  cachet::manual_clock clock;
-  cachet::rate_limiter limiter(limit, period, &clock);
-  EXPECT_EQ(admitted_count(limiter, "k", 20), static_cast<int>(limit));
-  clock.advance(3 * interval);
-  EXPECT_EQ(admitted_count(limiter, "k", 20), 3);
-}
-
-TEST(rate_limiter, keys_are_independent) {
-  cachet::manual_clock clock;
-  cachet::rate_limiter limiter(limit, period, &clock);
-  EXPECT_EQ(admitted_count(limiter, "alice", 20), static_cast<int>(limit));
-  EXPECT_EQ(admitted_count(limiter, "bob", 20), static_cast<int>(limit));
-  EXPECT_FALSE(limiter.try_acquire("alice"));
-  EXPECT_EQ(admitted_count(limiter, "carol", 2), 2);
-}
+using cachet_test::admitted_count;
 
 TEST(rate_limiter, idle_keys_are_dropped_without_losing_state) {
   cachet::manual_clock clock;

@@ -2,6 +2,7 @@
 #define CACHET_MEMORY_HPP
 
 #include <cachet/clock.hpp>
+#include <cachet/detail/coarse_clock.hpp>
 #include <cachet/detail/key_registry.hpp>
 #include <cachet/detail/memory/store.hpp>
 #include <cachet/detail/memory/tag_generations.hpp>
@@ -12,9 +13,6 @@
 #include <memory>
 #include <string_view>
 
-#if defined(__linux__)
-#include <time.h>
-#endif
 
 namespace cachet {
 
@@ -49,16 +47,9 @@ class memory {
 
   std::chrono::steady_clock::time_point now() const noexcept {
     if (clock_ != nullptr) return clock_->now();
-#if defined(__linux__)
-    // Expiry is set in seconds, so the coarse clock's few milliseconds of resolution are
-    // plenty, and it costs a fraction of the precise one on every hit.
-    timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return std::chrono::steady_clock::time_point(std::chrono::seconds(ts.tv_sec) +
-                                                 std::chrono::nanoseconds(ts.tv_nsec));
-#else
-    return std::chrono::steady_clock::now();
-#endif
+    // Expiry is set in seconds: the coarse clock is plenty, and cheaper on every hit.
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(detail::coarse_now()));
   }
 
   /// The clock this backend was given, or null when it reads the steady clock.

@@ -2,6 +2,7 @@
 #define CACHET_RATE_LIMIT_HPP
 
 #include <cachet/clock.hpp>
+#include <cachet/detail/coarse_clock.hpp>
 #include <cachet/detail/fixed_string.hpp>
 #include <cachet/detail/hash.hpp>
 #include <cachet/detail/key/template.hpp>
@@ -33,9 +34,6 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__linux__)
-#include <time.h>
-#endif
 
 namespace cachet {
 
@@ -119,37 +117,6 @@ struct gcra {
 };
 
 struct rate_limiter_access;
-
-// The time a rate_limiter reads when given no clock. As cachet::memory does for expiry, it is
-// the coarse monotonic clock on Linux: the precise one costs as much as the rest of a check, and
-// the coarse one's resolution (a tick, 1 to 4 ms) is far below a limit's period (seconds). It is
-// the steady clock's time, read at the last tick: never ahead of it, and behind it by less than
-// `coarse_resolution()`.
-inline clock::duration::rep coarse_now() noexcept {
-#if defined(__linux__)
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
-                                                     std::chrono::nanoseconds(ts.tv_nsec))
-      .count();
-#else
-  return std::chrono::steady_clock::now().time_since_epoch().count();
-#endif
-}
-
-inline clock::duration coarse_resolution() noexcept {
-#if defined(__linux__)
-  static const clock::duration resolution = [] {
-    timespec ts{};
-    ::clock_getres(CLOCK_MONOTONIC_COARSE, &ts);
-    return std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
-                                                       std::chrono::nanoseconds(ts.tv_nsec));
-  }();
-  return resolution;
-#else
-  return clock::duration::zero();
-#endif
-}
 
 }  // namespace detail
 

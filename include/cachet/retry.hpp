@@ -30,6 +30,36 @@ class transient {
 };
 
 namespace detail {
+// cachet's own refusals are answers, not failures: retrying them would defeat their purpose.
+inline bool is_refusal(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const rate_limited&) {
+    return true;
+  } catch (const circuit_open&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// Calls f, and again after a backoff while it throws something is_transient accepts, at most
+// `retries` more times. The last failure propagates unchanged.
+template <class F, class IsTransient, class Sleep>
+decltype(auto) call_with_retries(F& f, std::size_t retries, std::chrono::nanoseconds base,
+                                 std::chrono::nanoseconds max_delay, IsTransient& is_transient,
+                                 Sleep& sleep) {
+  for (std::size_t attempt = 0;; ++attempt) {
+    try {
+      return f();
+    } catch (...) {
+      const std::exception_ptr failure = std::current_exception();
+      if (attempt >= retries || is_refusal(failure) || !is_transient(failure)) throw;
+    }
+    sleep(full_jitter(backoff_cap(attempt, base, max_delay)));
+  }
+}
+
 inline bool derives_from_transient(const std::exception_ptr& failure) {
   try {
     std::rethrow_exception(failure);

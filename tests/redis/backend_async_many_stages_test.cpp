@@ -15,12 +15,11 @@
 #include <chrono>
 #include <memory>
 #include <optional>
-#include <set>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "redis/degraded_test_support.hpp"
+#include "support/quote_service.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -29,31 +28,9 @@ using namespace std::chrono_literals;
 using cachet_test::await;
 using strings = std::vector<std::string>;
 
-struct outage : std::runtime_error {
-  outage() : std::runtime_error("quote service down") {}
-};
-
-struct hiccup : std::runtime_error, cachet::transient {
-  hiccup() : std::runtime_error("quote service busy") {}
-};
-
-struct quote_service {
-  int generation = 1;
-  bool down = false;
-  std::set<std::string> failing;  // symbols whose calls fail
-  int hiccups = 0;                // calls left that fail transiently
-  strings called;                 // the symbols of every call, in order
-
-  std::string quote(const std::string& symbol) {
-    called.push_back(symbol);
-    if (hiccups > 0) {
-      --hiccups;
-      throw hiccup();
-    }
-    if (down || failing.contains(symbol)) throw outage();
-    return symbol + "@" + std::to_string(generation);
-  }
-};
+using cachet_test::hiccup;
+using cachet_test::outage;
+using cachet_test::quote_service;
 
 class redis_async_many_stages : public ::testing::Test {
  protected:

@@ -19,12 +19,12 @@
 #include <exception>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "redis/degraded_test_support.hpp"
+#include "support/quote_service.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -32,29 +32,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-struct outage : std::runtime_error {
-  outage() : std::runtime_error("quote service down") {}
-};
-
-struct hiccup : std::runtime_error, cachet::transient {
-  hiccup() : std::runtime_error("quote service busy") {}
-};
-
-struct quote_service {
-  int generation = 1;
-  bool down = false;
-  int hiccups = 0;  // calls left that fail transiently
-  int calls = 0;
-  std::string quote(const std::string& symbol) {
-    ++calls;
-    if (hiccups > 0) {
-      --hiccups;
-      throw hiccup();
-    }
-    if (down) throw outage();
-    return symbol + "@" + std::to_string(generation);
-  }
-};
+using cachet_test::hiccup;
+using cachet_test::outage;
+using cachet_test::quote_service;
 
 using cachet_test::await;
 

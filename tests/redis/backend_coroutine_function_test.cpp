@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "redis/degraded_test_support.hpp"
+#include "support/quote_service.hpp"
 #include "support/redis_server.hpp"
 
 namespace app {
@@ -173,9 +174,7 @@ TEST(RedisAsyncMany, TakesAnyRangeOfConvertibleArguments) {
 namespace asio = boost::asio;
 using cachet_test::await;
 
-struct outage : std::runtime_error {
-  outage() : std::runtime_error("quote service down") {}
-};
+using cachet_test::outage;
 
 // Transient for the retry_if predicate below only: it does not derive from cachet::transient.
 struct busy : std::runtime_error {

@@ -11,10 +11,10 @@
 #include <exception>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
 #include "redis/degraded_test_support.hpp"
+#include "support/quote_service.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -22,21 +22,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-struct outage : std::runtime_error {
-  outage() : std::runtime_error("quote service down") {}
-};
-
-// A quote: the symbol and the current generation, so a recomputed value differs from a stale one.
-struct quote_service {
-  int generation = 1;
-  bool down = false;
-  int calls = 0;
-  std::string quote(const std::string& symbol) {
-    ++calls;
-    if (down) throw outage();
-    return symbol + "@" + std::to_string(generation);
-  }
-};
+using cachet_test::outage;
+using cachet_test::quote_service;
 
 class redis_fail_safe : public ::testing::Test {
  protected:

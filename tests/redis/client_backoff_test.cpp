@@ -1,6 +1,6 @@
 // The reconnect delay schedule (no server needed).
 
-#include <cachet/detail/redis/backoff.hpp>
+#include <cachet/detail/resilience/backoff.hpp>
 
 #include <gtest/gtest.h>
 
@@ -8,11 +8,11 @@
 
 namespace {
 
-using cachet::resp3::detail::backoff;
+using cachet::detail::backoff_schedule;
 using std::chrono::milliseconds;
 
 TEST(RedisBackoff, CeilingDoublesUpToTheCapAndDrawsStayUnderIt) {
-  backoff b(milliseconds(10), milliseconds(100));
+  backoff_schedule b(milliseconds(10), milliseconds(100));
   const milliseconds expected_ceilings[] = {milliseconds(10), milliseconds(20),  milliseconds(40),
                                             milliseconds(80), milliseconds(100), milliseconds(100)};
   for (auto ceiling : expected_ceilings) {
@@ -24,7 +24,7 @@ TEST(RedisBackoff, CeilingDoublesUpToTheCapAndDrawsStayUnderIt) {
 }
 
 TEST(RedisBackoff, ResetStartsOverAndManyAttemptsNeverOverflow) {
-  backoff b(milliseconds(50), milliseconds(2000));
+  backoff_schedule b(milliseconds(50), milliseconds(2000));
   for (int i = 0; i < 1000; ++i) EXPECT_LE(b.next(), milliseconds(2000));
   EXPECT_EQ(b.ceiling(), milliseconds(2000));
   b.reset();
@@ -33,7 +33,7 @@ TEST(RedisBackoff, ResetStartsOverAndManyAttemptsNeverOverflow) {
 
 TEST(RedisBackoff, FullJitterSpreadsTheDelays) {
   // Full jitter draws uniformly in [0, ceiling]: over many draws at the cap both halves occur.
-  backoff b(milliseconds(1000), milliseconds(1000));
+  backoff_schedule b(milliseconds(1000), milliseconds(1000));
   int low = 0, high = 0;
   for (int i = 0; i < 200; ++i) (b.next() < milliseconds(500) ? low : high)++;
   EXPECT_GT(low, 0);
@@ -41,7 +41,7 @@ TEST(RedisBackoff, FullJitterSpreadsTheDelays) {
 }
 
 TEST(RedisBackoff, DegenerateLimitsAreClamped) {
-  backoff b(milliseconds(0), milliseconds(0));
+  backoff_schedule b(milliseconds(0), milliseconds(0));
   EXPECT_EQ(b.ceiling(), milliseconds(1));
   EXPECT_LE(b.next(), milliseconds(1));
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "redis/degraded_test_support.hpp"
+#include "support/construction_error.hpp"
 #include "support/redis_server.hpp"
 
 namespace shop {
@@ -23,14 +24,7 @@ using usd_price =
 using eur_price =
     cachet::cached<&shop::eur, cachet::key<"price:{}">, cachet::backend<cachet::redis>>;
 
-std::string construction_error(const auto& make) {
-  try {
-    make();
-  } catch (const cachet::error& e) {
-    return e.what();
-  }
-  return {};
-}
+using cachet_test::construction_error;
 
 TEST(RedisKeyRegistry, ADifferentFunctionWithTheSameTemplateIsRefusedNamingBoth) {
   auto backend = cachet_test::make_test_backend(cachet_test::shared_redis_url());

@@ -20,10 +20,9 @@
 // next, so a probe replays first and closes the breaker only once Redis has answered.
 
 #include <cachet/clock.hpp>
+#include <cachet/detail/coarse_clock.hpp>
 #include <cachet/detail/resilience/breaker_machine.hpp>
 #include <cachet/redis/error.hpp>
-
-#include <time.h>
 
 #include <atomic>
 #include <chrono>
@@ -63,28 +62,6 @@ inline redis_outcome outcome_of(const std::exception_ptr& e) {
     return redis_outcome::answered;
   }
 }
-
-// The breaker's time when none is injected: the steady clock, read coarsely where the system
-// offers it (CLOCK_MONOTONIC_COARSE: a few milliseconds of resolution, a few nanoseconds a read).
-// An open breaker reads it on every call it refuses, and a cooldown is seconds long.
-class coarse_steady_clock final : public cachet::clock {
- public:
-  time_point now() const noexcept override {
-#ifdef CLOCK_MONOTONIC_COARSE
-    timespec ts{};
-    if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
-      return time_point(std::chrono::duration_cast<duration>(std::chrono::seconds(ts.tv_sec) +
-                                                             std::chrono::nanoseconds(ts.tv_nsec)));
-    }
-#endif
-    return std::chrono::steady_clock::now();
-  }
-
-  static const coarse_steady_clock& instance() noexcept {
-    static const coarse_steady_clock coarse;
-    return coarse;
-  }
-};
 
 class redis_backend_breaker {
  public:

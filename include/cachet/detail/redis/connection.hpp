@@ -1,9 +1,9 @@
 #ifndef CACHET_DETAIL_REDIS_CONNECTION_HPP
 #define CACHET_DETAIL_REDIS_CONNECTION_HPP
 
-#include <cachet/detail/redis/backoff.hpp>
 #include <cachet/detail/redis/parser.hpp>
 #include <cachet/detail/redis/transport.hpp>
+#include <cachet/detail/resilience/backoff.hpp>
 #include <cachet/redis/config.hpp>
 #include <cachet/redis/error.hpp>
 #include <cachet/redis/request.hpp>
@@ -754,7 +754,7 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::steady_timer guard_timer_;
   std::uint64_t guard_generation_ = 0;
   bool guard_fired_ = false;
-  backoff backoff_;
+  ::cachet::detail::backoff_schedule backoff_;
   parser parser_;
   std::string rbuf_;
   std::size_t rpos_ = 0;  // parsed up to here

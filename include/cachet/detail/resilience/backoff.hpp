@@ -1,15 +1,15 @@
 #ifndef CACHET_DETAIL_RESILIENCE_BACKOFF_HPP
 #define CACHET_DETAIL_RESILIENCE_BACKOFF_HPP
 
-#include <cachet/errors.hpp>
+// The one backoff of cachet: cachet::retry's delays and the Redis client's reconnect delays. It
+// depends on nothing but the standard library, so the RESP3 client includes it without depending
+// on the cache.
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
-#include <exception>
 #include <random>
 #include <thread>
-#include <utility>
 
 namespace cachet::detail {
 
@@ -30,35 +30,27 @@ inline std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds cap) {
   return std::chrono::nanoseconds(pick(generator));
 }
 
-// cachet's own refusals are answers, not failures: retrying them would defeat their purpose.
-inline bool is_refusal(const std::exception_ptr& failure) {
-  try {
-    std::rethrow_exception(failure);
-  } catch (const rate_limited&) {
-    return true;
-  } catch (const circuit_open&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
+/// Successive delays of one reconnecting client: full jitter under a cap that doubles from
+/// `min_delay` up to `max_delay` (both at least 1 ms). reset() after a success.
+class backoff_schedule {
+ public:
+  backoff_schedule(std::chrono::milliseconds min_delay, std::chrono::milliseconds max_delay)
+      : min_(std::max(min_delay, std::chrono::milliseconds(1))),
+        max_(std::max(std::chrono::nanoseconds(max_delay), min_)) {}
 
-// Calls f, and again after a backoff while it throws something is_transient accepts, at most
-// `retries` more times. The last failure propagates unchanged.
-template <class F, class IsTransient, class Sleep>
-decltype(auto) call_with_retries(F& f, std::size_t retries, std::chrono::nanoseconds base,
-                                 std::chrono::nanoseconds max_delay, IsTransient& is_transient,
-                                 Sleep& sleep) {
-  for (std::size_t attempt = 0;; ++attempt) {
-    try {
-      return f();
-    } catch (...) {
-      const std::exception_ptr failure = std::current_exception();
-      if (attempt >= retries || is_refusal(failure) || !is_transient(failure)) throw;
-    }
-    sleep(full_jitter(backoff_cap(attempt, base, max_delay)));
-  }
-}
+  /// The delay before the next attempt; each call doubles the cap until it reaches max_delay.
+  std::chrono::nanoseconds next() { return full_jitter(backoff_cap(attempt_++, min_, max_)); }
+
+  /// The cap the next call to next() draws under (for tests and diagnostics).
+  std::chrono::nanoseconds ceiling() const noexcept { return backoff_cap(attempt_, min_, max_); }
+
+  void reset() noexcept { attempt_ = 0; }
+
+ private:
+  std::chrono::nanoseconds min_;
+  std::chrono::nanoseconds max_;
+  std::size_t attempt_ = 0;
+};
 
 inline void sleep_for(std::chrono::nanoseconds d) { std::this_thread::sleep_for(d); }
 
