@@ -2565,6 +2565,69 @@ struct key : detail::policy<detail::key_kind> {
 #ifndef CACHET_MEMORY_HPP
 #define CACHET_MEMORY_HPP
 
+// ---- begin <cachet/detail/coarse_clock.hpp> ----
+#ifndef CACHET_DETAIL_COARSE_CLOCK_HPP
+#define CACHET_DETAIL_COARSE_CLOCK_HPP
+
+// The time cachet reads on hot paths when given no clock: the steady clock, read coarsely where
+// the system offers it (CLOCK_MONOTONIC_COARSE on Linux: a tick of 1 to 4 ms, for a fraction of
+// the cost of a precise read). Every period it is compared with (expiry, a rate limit, a breaker's
+// cooldown) is seconds long. The memory backend, the rate limiters and the Redis backend's
+// breaker all read this one.
+
+
+#include <chrono>
+
+#if defined(__linux__)
+#include <time.h>
+#endif
+
+namespace cachet::detail {
+
+// The steady clock's time read at its last tick: never ahead of it, and behind it by less than
+// coarse_resolution().
+inline clock::duration::rep coarse_now() noexcept {
+#if defined(__linux__)
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                     std::chrono::nanoseconds(ts.tv_nsec))
+      .count();
+#else
+  return std::chrono::steady_clock::now().time_since_epoch().count();
+#endif
+}
+
+inline clock::duration coarse_resolution() noexcept {
+#if defined(__linux__)
+  static const clock::duration resolution = [] {
+    timespec ts{};
+    ::clock_getres(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                       std::chrono::nanoseconds(ts.tv_nsec));
+  }();
+  return resolution;
+#else
+  return clock::duration::zero();
+#endif
+}
+
+// coarse_now() as a cachet::clock, for code that holds a clock pointer whether or not one was
+// injected.
+class coarse_steady_clock final : public clock {
+ public:
+  time_point now() const noexcept override { return time_point(duration(coarse_now())); }
+
+  static const coarse_steady_clock& instance() noexcept {
+    static const coarse_steady_clock coarse;
+    return coarse;
+  }
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/coarse_clock.hpp> ----
 // ---- begin <cachet/detail/memory/store.hpp> ----
 #ifndef CACHET_DETAIL_MEMORY_STORE_HPP
 #define CACHET_DETAIL_MEMORY_STORE_HPP
@@ -4136,9 +4199,6 @@ struct health {
 #include <memory>
 #include <string_view>
 
-#if defined(__linux__)
-#include <time.h>
-#endif
 
 namespace cachet {
 
@@ -4173,16 +4233,9 @@ class memory {
 
   std::chrono::steady_clock::time_point now() const noexcept {
     if (clock_ != nullptr) return clock_->now();
-#if defined(__linux__)
-    // Expiry is set in seconds, so the coarse clock's few milliseconds of resolution are
-    // plenty, and it costs a fraction of the precise one on every hit.
-    timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return std::chrono::steady_clock::time_point(std::chrono::seconds(ts.tv_sec) +
-                                                 std::chrono::nanoseconds(ts.tv_nsec));
-#else
-    return std::chrono::steady_clock::now();
-#endif
+    // Expiry is set in seconds: the coarse clock is plenty, and cheaper on every hit.
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(detail::coarse_now()));
   }
 
   /// The clock this backend was given, or null when it reads the steady clock.
@@ -5990,9 +6043,6 @@ std::array<char, rate_key_bytes<S, Args...>> binary_rate_key_bytes(const Args&..
 #include <type_traits>
 #include <utility>
 
-#if defined(__linux__)
-#include <time.h>
-#endif
 
 namespace cachet {
 
@@ -6076,37 +6126,6 @@ struct gcra {
 };
 
 struct rate_limiter_access;
-
-// The time a rate_limiter reads when given no clock. As cachet::memory does for expiry, it is
-// the coarse monotonic clock on Linux: the precise one costs as much as the rest of a check, and
-// the coarse one's resolution (a tick, 1 to 4 ms) is far below a limit's period (seconds). It is
-// the steady clock's time, read at the last tick: never ahead of it, and behind it by less than
-// `coarse_resolution()`.
-inline clock::duration::rep coarse_now() noexcept {
-#if defined(__linux__)
-  timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
-                                                     std::chrono::nanoseconds(ts.tv_nsec))
-      .count();
-#else
-  return std::chrono::steady_clock::now().time_since_epoch().count();
-#endif
-}
-
-inline clock::duration coarse_resolution() noexcept {
-#if defined(__linux__)
-  static const clock::duration resolution = [] {
-    timespec ts{};
-    ::clock_getres(CLOCK_MONOTONIC_COARSE, &ts);
-    return std::chrono::duration_cast<clock::duration>(std::chrono::seconds(ts.tv_sec) +
-                                                       std::chrono::nanoseconds(ts.tv_nsec));
-  }();
-  return resolution;
-#else
-  return clock::duration::zero();
-#endif
-}
 
 }  // namespace detail
 
@@ -6616,14 +6635,15 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
 #ifndef CACHET_DETAIL_RESILIENCE_BACKOFF_HPP
 #define CACHET_DETAIL_RESILIENCE_BACKOFF_HPP
 
+// The one backoff of cachet: cachet::retry's delays and the Redis client's reconnect delays. It
+// depends on nothing but the standard library, so the RESP3 client includes it without depending
+// on the cache.
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
-#include <exception>
 #include <random>
 #include <thread>
-#include <utility>
 
 namespace cachet::detail {
 
@@ -6644,35 +6664,27 @@ inline std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds cap) {
   return std::chrono::nanoseconds(pick(generator));
 }
 
-// cachet's own refusals are answers, not failures: retrying them would defeat their purpose.
-inline bool is_refusal(const std::exception_ptr& failure) {
-  try {
-    std::rethrow_exception(failure);
-  } catch (const rate_limited&) {
-    return true;
-  } catch (const circuit_open&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
+/// Successive delays of one reconnecting client: full jitter under a cap that doubles from
+/// `min_delay` up to `max_delay` (both at least 1 ms). reset() after a success.
+class backoff_schedule {
+ public:
+  backoff_schedule(std::chrono::milliseconds min_delay, std::chrono::milliseconds max_delay)
+      : min_(std::max(min_delay, std::chrono::milliseconds(1))),
+        max_(std::max(std::chrono::nanoseconds(max_delay), min_)) {}
 
-// Calls f, and again after a backoff while it throws something is_transient accepts, at most
-// `retries` more times. The last failure propagates unchanged.
-template <class F, class IsTransient, class Sleep>
-decltype(auto) call_with_retries(F& f, std::size_t retries, std::chrono::nanoseconds base,
-                                 std::chrono::nanoseconds max_delay, IsTransient& is_transient,
-                                 Sleep& sleep) {
-  for (std::size_t attempt = 0;; ++attempt) {
-    try {
-      return f();
-    } catch (...) {
-      const std::exception_ptr failure = std::current_exception();
-      if (attempt >= retries || is_refusal(failure) || !is_transient(failure)) throw;
-    }
-    sleep(full_jitter(backoff_cap(attempt, base, max_delay)));
-  }
-}
+  /// The delay before the next attempt; each call doubles the cap until it reaches max_delay.
+  std::chrono::nanoseconds next() { return full_jitter(backoff_cap(attempt_++, min_, max_)); }
+
+  /// The cap the next call to next() draws under (for tests and diagnostics).
+  std::chrono::nanoseconds ceiling() const noexcept { return backoff_cap(attempt_, min_, max_); }
+
+  void reset() noexcept { attempt_ = 0; }
+
+ private:
+  std::chrono::nanoseconds min_;
+  std::chrono::nanoseconds max_;
+  std::size_t attempt_ = 0;
+};
 
 inline void sleep_for(std::chrono::nanoseconds d) { std::this_thread::sleep_for(d); }
 
@@ -6717,6 +6729,36 @@ class transient {
 };
 
 namespace detail {
+// cachet's own refusals are answers, not failures: retrying them would defeat their purpose.
+inline bool is_refusal(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const rate_limited&) {
+    return true;
+  } catch (const circuit_open&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// Calls f, and again after a backoff while it throws something is_transient accepts, at most
+// `retries` more times. The last failure propagates unchanged.
+template <class F, class IsTransient, class Sleep>
+decltype(auto) call_with_retries(F& f, std::size_t retries, std::chrono::nanoseconds base,
+                                 std::chrono::nanoseconds max_delay, IsTransient& is_transient,
+                                 Sleep& sleep) {
+  for (std::size_t attempt = 0;; ++attempt) {
+    try {
+      return f();
+    } catch (...) {
+      const std::exception_ptr failure = std::current_exception();
+      if (attempt >= retries || is_refusal(failure) || !is_transient(failure)) throw;
+    }
+    sleep(full_jitter(backoff_cap(attempt, base, max_delay)));
+  }
+}
+
 inline bool derives_from_transient(const std::exception_ptr& failure) {
   try {
     std::rethrow_exception(failure);
@@ -8142,8 +8184,6 @@ class protocol_error : public request_error {
 #endif
 // ---- end <cachet/redis/error.hpp> ----
 
-#include <time.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -8182,28 +8222,6 @@ inline redis_outcome outcome_of(const std::exception_ptr& e) {
     return redis_outcome::answered;
   }
 }
-
-// The breaker's time when none is injected: the steady clock, read coarsely where the system
-// offers it (CLOCK_MONOTONIC_COARSE: a few milliseconds of resolution, a few nanoseconds a read).
-// An open breaker reads it on every call it refuses, and a cooldown is seconds long.
-class coarse_steady_clock final : public cachet::clock {
- public:
-  time_point now() const noexcept override {
-#ifdef CLOCK_MONOTONIC_COARSE
-    timespec ts{};
-    if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
-      return time_point(std::chrono::duration_cast<duration>(std::chrono::seconds(ts.tv_sec) +
-                                                             std::chrono::nanoseconds(ts.tv_nsec)));
-    }
-#endif
-    return std::chrono::steady_clock::now();
-  }
-
-  static const coarse_steady_clock& instance() noexcept {
-    static const coarse_steady_clock coarse;
-    return coarse;
-  }
-};
 
 class redis_backend_breaker {
  public:
@@ -8546,56 +8564,6 @@ class invalidation_backlog {
 #ifndef CACHET_DETAIL_REDIS_CONNECTION_HPP
 #define CACHET_DETAIL_REDIS_CONNECTION_HPP
 
-// ---- begin <cachet/detail/redis/backoff.hpp> ----
-#ifndef CACHET_DETAIL_REDIS_BACKOFF_HPP
-#define CACHET_DETAIL_REDIS_BACKOFF_HPP
-
-#include <algorithm>
-#include <chrono>
-#include <cstdint>
-#include <random>
-
-namespace cachet::resp3::detail {
-
-/// Reconnect delays: capped exponential backoff with full jitter (a uniform draw in
-/// [0, min(max, min * 2^attempt)]), so many clients that lost the same server do not reconnect in
-/// lockstep. reset() after a successful connection.
-class backoff {
- public:
-  backoff(std::chrono::milliseconds min_delay, std::chrono::milliseconds max_delay)
-      : min_(std::max(min_delay, std::chrono::milliseconds(1))),
-        max_(std::max(max_delay, min_)),
-        rng_(std::random_device{}()) {}
-
-  /// The delay before the next attempt; each call doubles the ceiling until it reaches the cap.
-  std::chrono::milliseconds next() {
-    std::chrono::milliseconds ceiling = max_;
-    // Past 2^20 * min the cap has long been reached; stop doubling to avoid overflow.
-    if (attempt_ < 20) ceiling = std::min(max_, min_ * (std::int64_t{1} << attempt_));
-    ++attempt_;
-    std::uniform_int_distribution<std::int64_t> draw(0, ceiling.count());
-    return std::chrono::milliseconds(draw(rng_));
-  }
-
-  /// The ceiling the next call to next() draws under (for tests and diagnostics).
-  std::chrono::milliseconds ceiling() const {
-    if (attempt_ >= 20) return max_;
-    return std::min(max_, min_ * (std::int64_t{1} << attempt_));
-  }
-
-  void reset() { attempt_ = 0; }
-
- private:
-  std::chrono::milliseconds min_;
-  std::chrono::milliseconds max_;
-  unsigned attempt_ = 0;
-  std::minstd_rand rng_;
-};
-
-}  // namespace cachet::resp3::detail
-
-#endif
-// ---- end <cachet/detail/redis/backoff.hpp> ----
 // ---- begin <cachet/detail/redis/parser.hpp> ----
 #ifndef CACHET_DETAIL_REDIS_PARSER_HPP
 #define CACHET_DETAIL_REDIS_PARSER_HPP
@@ -10856,7 +10824,7 @@ class connection : public std::enable_shared_from_this<connection> {
   asio::steady_timer guard_timer_;
   std::uint64_t guard_generation_ = 0;
   bool guard_fired_ = false;
-  backoff backoff_;
+  ::cachet::detail::backoff_schedule backoff_;
   parser parser_;
   std::string rbuf_;
   std::size_t rpos_ = 0;  // parsed up to here
