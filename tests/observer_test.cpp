@@ -205,6 +205,31 @@ TEST_F(observer_test, the_key_of_a_load_is_rendered_before_the_function_moves_it
   EXPECT_EQ(c.observer().events, (strings{"miss consume " + key, "load consume " + key}));
 }
 
+// Writes to a log of the test's: it has no default constructor, so it is given to the
+// constructor.
+struct logging_observer {
+  explicit logging_observer(std::vector<std::string>& to) : log(&to) {}
+  void on_miss(const cachet::event& e) { log->push_back("miss " + std::string(e.key)); }
+  std::vector<std::string>* log;
+  int generation = 0;
+};
+
+TEST_F(observer_test, an_observer_given_to_the_constructor_is_the_one_called) {
+  std::vector<std::string> log;
+  logging_observer given{log};
+  given.generation = 1;
+  cachet::cached<&square, cachet::name<"given">, cachet::observer<logging_observer>> sq{
+      cachet::options{}, given};
+  given.generation = 2;  // an lvalue is copied in
+  cachet::cached<&flaky, cachet::name<"given_on_backend">, cachet::observer<logging_observer>> f{
+      backend, cachet::options{}, logging_observer{log}};
+  EXPECT_EQ(sq(3), 9);
+  EXPECT_EQ(f(4), 5);
+  EXPECT_EQ(log, (strings{"miss " + sq.key(3), "miss " + f.key(4)}));
+  EXPECT_EQ(sq.observer().generation, 1);
+  EXPECT_EQ(sq.observer().log, &log);
+}
+
 // async() and async_many() report what a blocking call with the same outcome reports.
 
 namespace asio = boost::asio;

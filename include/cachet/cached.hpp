@@ -441,9 +441,27 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
               const options& opts) requires std::is_default_constructible_v<Function>
       : cached_impl(Function{}, backend, opts) {}
 
+  /// With an observer<T> policy: calls `observer` instead of a default-constructed T; it is
+  /// moved or copied in, as any argument taken by value (see cachet::observer).
+  cached_impl(const options& opts, observer_type observer) requires has_observer
+      && std::is_default_constructible_v<Function>
+      : cached_impl(Function{}, backend_type::shared(), opts, std::move(observer)) {}
+  cached_impl(backend_type& backend, const options& opts,
+              observer_type observer) requires has_observer
+      && std::is_default_constructible_v<Function>
+      : cached_impl(Function{}, backend, opts, std::move(observer)) {}
+
   /// \throws cachet::error when `opts` holds a negative duration, or when another function on
   /// `backend` has the same key template.
   cached_impl(Function fn, backend_type& backend, const options& opts)
+      : cached_impl(std::move(fn), backend, opts, given_observer{}) {}
+
+ private:
+  // No observer given: the observer<T> policy's T is default-constructed.
+  struct given_observer {};
+
+  template <class Given>
+  cached_impl(Function fn, backend_type& backend, const options& opts, Given&& observer)
       : fn_(std::move(fn)),
         backend_(&backend),
         key_owner_(own_key_template(backend)),
@@ -457,10 +475,25 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),
-                                                 key_template_of<key_policy>}) {
+                                                 key_template_of<key_policy>}),
+        observed_(make_observed(std::forward<Given>(observer))) {
     require_valid(opts);
   }
 
+  template <class Given>
+  observed_cache<observer_type> make_observed(Given&& observer) {
+    auto stats_of = [](const void* self) {
+      return static_cast<const cached_impl*>(self)->store_.stats();
+    };
+    if constexpr (std::is_same_v<std::remove_cvref_t<Given>, given_observer>) {
+      return {name(), std::is_same_v<backend_type, memory>, this, stats_of};
+    } else {
+      return {name(), std::is_same_v<backend_type, memory>, this, stats_of,
+              std::forward<Given>(observer)};
+    }
+  }
+
+ public:
   cached_impl(const cached_impl&) = delete;
   cached_impl& operator=(const cached_impl&) = delete;
 
@@ -1154,9 +1187,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   [[no_unique_address]] load_stages load_stages_;
   // Last: it registers this object with the registry of live caches once the store is built, and
   // leaves before the store is destroyed.
-  observed_cache<observer_type> observed_{
-      name(), std::is_same_v<backend_type, memory>, this,
-      [](const void* self) { return static_cast<const cached_impl*>(self)->store_.stats(); }};
+  observed_cache<observer_type> observed_;
 };
 
 }  // namespace detail

@@ -60,9 +60,19 @@ class observed_cache {
 
   // `tags_mean_miss`: the store renders a call's tags only once it has found no fresh entry (the
   // in-memory store); other stores render them for every lookup, so a load marks their misses.
+  // `given`: the observer passed to the cached object's constructor, if any.
+  template <class... Given>
   observed_cache(std::string_view name, bool tags_mean_miss, const void* owner,
-                 registered_cache::stats_function stats_of)
-      : name_(name), tags_mean_miss_(tags_mean_miss), metrics_(name, owner, stats_of) {}
+                 registered_cache::stats_function stats_of, Given&&... given)
+      : name_(name),
+        tags_mean_miss_(tags_mean_miss),
+        observer_(std::forward<Given>(given)...),
+        metrics_(name, owner, stats_of) {
+    static_assert(sizeof...(Given) > 0 || std::is_default_constructible_v<T>,
+                  "cachet::observer: the observer type has no default constructor, so the cached "
+                  "object cannot make one; pass one after the options, e.g. "
+                  "c{cachet::options{}, my_observer{...}}");
+  }
 
   T& observer() noexcept { return observer_; }
 
@@ -208,7 +218,7 @@ class observed_cache {
 
   std::string_view name_;
   bool tags_mean_miss_;
-  [[no_unique_address]] T observer_{};
+  [[no_unique_address]] T observer_;
   std::atomic<std::uint64_t> evictions_reported_{0};
   registered_cache metrics_;
 };
