@@ -895,8 +895,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     for (const Arg& a : args) tags.push_back(spread(a, &render_tags_of));
     auto load_at = [&](std::size_t i) -> decltype(auto) {
       return load_observed(seen[i], [&]() -> decltype(auto) {
-        return spread(
-            args[i], [this](auto&... p) -> decltype(auto) { return call_function(nullptr, p...); });
+        return spread(args[i],
+                      [&](auto&... p) -> decltype(auto) { return call_function(nullptr, p...); });
       });
     };
     std::vector<value_type> out =
