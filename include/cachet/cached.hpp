@@ -486,6 +486,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       return static_cast<const cached_impl*>(self)->store_.stats();
     };
     if constexpr (std::is_same_v<std::remove_cvref_t<Given>, given_observer>) {
+      static_assert(std::is_default_constructible_v<observer_type>,
+                    "cachet::observer: the observer type has no default constructor, so the "
+                    "cached object cannot make one; pass one after the options, e.g. "
+                    "c{cachet::options{}, my_observer{...}}");
       return {name(), std::is_same_v<backend_type, memory>, this, stats_of};
     } else {
       return {name(), std::is_same_v<backend_type, memory>, this, stats_of,

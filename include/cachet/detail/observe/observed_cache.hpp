@@ -66,7 +66,7 @@ class observed_cache {
                  registered_cache::stats_function stats_of, Given&&... given)
       : name_(name),
         tags_mean_miss_(tags_mean_miss),
-        observer_(make_observer(std::forward<Given>(given)...)),
+        observer_(std::forward<Given>(given)...),
         metrics_(name, owner, stats_of) {}
 
   T& observer() noexcept { return observer_; }
@@ -180,15 +180,6 @@ class observed_cache {
   }
 
  private:
-  template <class... Given>
-  static T make_observer(Given&&... given) {
-    static_assert(sizeof...(Given) > 0 || std::is_default_constructible_v<T>,
-                  "cachet::observer: the observer type has no default constructor, so the cached "
-                  "object cannot make one; pass one after the options, e.g. "
-                  "c{cachet::options{}, my_observer{...}}");
-    return T(std::forward<Given>(given)...);
-  }
-
   static std::chrono::nanoseconds since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                                 start);
