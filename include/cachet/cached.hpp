@@ -454,11 +454,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   /// \throws cachet::error when `opts` holds a negative duration, or when another function on
   /// `backend` has the same key template.
   cached_impl(Function fn, backend_type& backend, const options& opts)
-      : cached_impl(std::move(fn), backend, opts, given_observer{}) {}
+      : cached_impl(std::move(fn), backend, opts, no_observer_given{}) {}
 
  private:
-  // No observer given: the observer<T> policy's T is default-constructed.
-  struct given_observer {};
+  // The constructor was given no observer: the observer<T> policy's T is default-constructed.
+  struct no_observer_given {};
 
   template <class Given>
   cached_impl(Function fn, backend_type& backend, const options& opts, Given&& observer)
@@ -485,7 +485,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     auto stats_of = [](const void* self) {
       return static_cast<const cached_impl*>(self)->store_.stats();
     };
-    if constexpr (std::is_same_v<std::remove_cvref_t<Given>, given_observer>) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<Given>, no_observer_given>) {
       static_assert(std::is_default_constructible_v<observer_type>,
                     "cachet::observer: the observer type has no default constructor, so the "
                     "cached object cannot make one; pass one after the options, e.g. "
