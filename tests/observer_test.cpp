@@ -1,10 +1,21 @@
 #include <cachet.hpp>
+#include <cachet/async.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <exception>
 #include <mutex>
+#include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -192,6 +203,207 @@ TEST_F(observer_test, the_key_of_a_load_is_rendered_before_the_function_moves_it
   EXPECT_EQ(c(std::string("abc")), "abc!");
   const std::string key = c.key("abc");
   EXPECT_EQ(c.observer().events, (strings{"miss consume " + key, "load consume " + key}));
+}
+
+// Writes to a log of the test's: it has no default constructor, so it is given to the
+// constructor.
+struct logging_observer {
+  explicit logging_observer(std::vector<std::string>& to) : log(&to) {}
+  void on_miss(const cachet::event& e) { log->push_back("miss " + std::string(e.key)); }
+  std::vector<std::string>* log;
+  int generation = 0;
+};
+
+TEST_F(observer_test, an_observer_given_to_the_constructor_is_the_one_called) {
+  std::vector<std::string> log;
+  logging_observer given{log};
+  given.generation = 1;
+  cachet::cached<&square, cachet::name<"given">, cachet::observer<logging_observer>> sq{
+      cachet::options{}, given};
+  given.generation = 2;  // an lvalue is copied in
+  cachet::cached<&flaky, cachet::name<"given_on_backend">, cachet::observer<logging_observer>> f{
+      backend, cachet::options{}, logging_observer{log}};
+  EXPECT_EQ(sq(3), 9);
+  EXPECT_EQ(f(4), 5);
+  EXPECT_EQ(log, (strings{"miss " + sq.key(3), "miss " + f.key(4)}));
+  EXPECT_EQ(sq.observer().generation, 1);
+  EXPECT_EQ(sq.observer().log, &log);
+}
+
+// async() and async_many() report what a blocking call with the same outcome reports.
+
+namespace asio = boost::asio;
+
+// Runs `body` as a coroutine on a fresh io_context until it is done, and rethrows what it threw.
+template <class Body>
+void run_coroutine(Body body) {
+  asio::io_context io;
+  std::exception_ptr failure;
+  asio::co_spawn(io, std::move(body), [&](std::exception_ptr e) { failure = e; });
+  io.run();
+  if (failure) std::rethrow_exception(failure);
+}
+
+// What the metrics collector reads of the live cache named `name`.
+cachet::detail::cache_report report_of(std::string_view name) {
+  std::optional<cachet::detail::cache_report> found;
+  cachet::detail::cache_registry::instance().for_each([&](const cachet::detail::cache_report& r) {
+    if (r.name == name) found = r;
+  });
+  EXPECT_TRUE(found.has_value()) << name;
+  return found.value_or(cachet::detail::cache_report{});
+}
+
+std::uint64_t timed_loads(const cachet::detail::cache_report& r) {
+  return std::accumulate(r.load_durations.counts.begin(), r.load_durations.counts.end(),
+                         std::uint64_t{0});
+}
+
+TEST_F(observer_test, async_reports_a_miss_its_timed_load_and_a_hit) {
+  cachet::cached<&square, cachet::ttl<60>, cachet::key<"asq:{}">, cachet::observer<recorder>> sq{
+      backend};
+  run_coroutine([&]() -> asio::awaitable<void> {
+    EXPECT_EQ(co_await sq.async(3), 9);
+    EXPECT_EQ(co_await sq.async(3), 9);
+    EXPECT_EQ(co_await sq.async(4), 16);
+  });
+  EXPECT_EQ(sq.observer().events,
+            (strings{"miss asq:{} asq:3", "load asq:{} asq:3", "hit asq:{} asq:3",
+                     "miss asq:{} asq:4", "load asq:{} asq:4"}));
+  EXPECT_EQ(timed_loads(report_of("asq:{}")), 2u);
+}
+
+TEST_F(observer_test, async_reports_a_failed_load_and_then_a_stale_answer) {
+  cachet::cached<&flaky, cachet::ttl<10>, cachet::fail_safe<60>, cachet::name<"async_f">,
+                 cachet::observer<recorder>>
+      f{backend};
+  run_coroutine([&]() -> asio::awaitable<void> {
+    EXPECT_EQ(co_await f.async(1), 2);
+    clock.advance(20s);
+    fail_next = true;
+    EXPECT_EQ(co_await f.async(1), 2);
+  });
+  EXPECT_EQ(f.observer().events,
+            (strings{"miss async_f flaky:1", "load async_f flaky:1", "miss async_f flaky:1",
+                     "load_error async_f flaky:1", "stale_served async_f flaky:1"}));
+  EXPECT_EQ(timed_loads(report_of("async_f")), 1u);  // the histogram counts loads that returned
+}
+
+TEST_F(observer_test, async_reports_a_rate_limited_call_and_counts_it) {
+  cachet::cached<&square, cachet::rate_limit<1, cachet::per<60>>, cachet::name<"async_rl">,
+                 cachet::observer<recorder>>
+      sq{backend, cachet::options{.clock = &clock}};
+  run_coroutine([&]() -> asio::awaitable<void> {
+    EXPECT_EQ(co_await sq.async(5), 25);
+    bool limited = false;
+    try {
+      co_await sq.async(5);
+    } catch (const cachet::rate_limited&) {
+      limited = true;
+    }
+    EXPECT_TRUE(limited);
+  });
+  EXPECT_EQ(sq.observer().events, (strings{"miss async_rl square:5", "load async_rl square:5",
+                                           "rate_limited async_rl square:5"}));
+  EXPECT_EQ(report_of("async_rl").rate_limited, 1u);
+}
+
+TEST_F(observer_test, async_reports_a_call_refused_by_an_open_breaker_and_counts_it) {
+  cachet::cached<&flaky, cachet::circuit_breaker<1, cachet::cooldown<30>>, cachet::name<"async_cb">,
+                 cachet::observer<recorder>>
+      f{backend, cachet::options{.clock = &clock}};
+  fail_next = true;
+  run_coroutine([&]() -> asio::awaitable<void> {
+    std::vector<std::string> thrown;
+    for (int i = 0; i < 2; ++i) {
+      try {
+        co_await f.async(1);
+      } catch (const cachet::circuit_open&) {
+        thrown.push_back("circuit_open");
+      } catch (const std::runtime_error&) {
+        thrown.push_back("runtime_error");
+      }
+    }
+    EXPECT_EQ(thrown, (strings{"runtime_error", "circuit_open"}));
+  });
+  EXPECT_EQ(f.observer().events,
+            (strings{"miss async_cb flaky:1", "load_error async_cb flaky:1",
+                     "miss async_cb flaky:1", "circuit_open async_cb flaky:1"}));
+  EXPECT_EQ(report_of("async_cb").circuit_open, 1u);
+}
+
+// A coroutine function whose load suspends on a timer of its executor.
+asio::awaitable<int> slow_square(int x) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, 20ms);
+  co_await timer.async_wait(asio::use_awaitable);
+  co_return x* x;
+}
+
+TEST_F(observer_test, a_suspending_loads_duration_covers_its_suspension) {
+  cachet::cached<&slow_square, cachet::ttl<60>, cachet::name<"async_slow">,
+                 cachet::observer<recorder>>
+      s{backend};
+  run_coroutine([&]() -> asio::awaitable<void> {
+    EXPECT_EQ(co_await s.async(2), 4);
+    EXPECT_EQ(co_await s.async(2), 4);
+  });
+  const std::string key = s.key(2);
+  EXPECT_EQ(s.observer().events,
+            (strings{"miss async_slow " + key, "load async_slow " + key, "hit async_slow " + key}));
+  ASSERT_EQ(s.observer().loads.size(), 1u);
+  EXPECT_GE(s.observer().loads[0].duration, 20ms);
+  const cachet::detail::cache_report r = report_of("async_slow");
+  EXPECT_EQ(timed_loads(r), 1u);
+  EXPECT_GE(r.load_durations.sum_seconds, 0.020);
+}
+
+TEST_F(observer_test, async_many_reports_each_argument_as_a_call) {
+  cachet::cached<&square, cachet::ttl<60>, cachet::name<"many">, cachet::observer<recorder>> sq{
+      backend};
+  EXPECT_EQ(sq(2), 4);
+  const std::vector<int> xs{1, 2};
+  run_coroutine([&]() -> asio::awaitable<void> {
+    const std::vector<int> squares = co_await sq.async_many(xs);
+    const std::vector<int> expected{1, 4};
+    EXPECT_EQ(squares, expected);
+  });
+  EXPECT_EQ(sq.observer().events,
+            (strings{"miss many square:2", "load many square:2", "miss many square:1",
+                     "load many square:1", "hit many square:2"}));
+  EXPECT_EQ(timed_loads(report_of("many")), 2u);
+}
+
+TEST_F(observer_test, async_many_reports_stale_answers_and_refusals_of_each_argument) {
+  cachet::cached<&flaky, cachet::ttl<10>, cachet::fail_safe<60>, cachet::name<"many_fs">,
+                 cachet::observer<recorder>>
+      f{backend};
+  cachet::cached<&square, cachet::rate_limit<1, cachet::per<60>>, cachet::name<"many_rl">,
+                 cachet::observer<recorder>>
+      sq{backend, cachet::options{.clock = &clock}};
+  const std::vector<int> ones{1};
+  const std::vector<int> sevens{7, 7};
+  run_coroutine([&]() -> asio::awaitable<void> {
+    const std::vector<int> fresh = co_await f.async_many(ones);
+    clock.advance(20s);
+    fail_next = true;
+    const std::vector<int> stale = co_await f.async_many(ones);
+    EXPECT_EQ(fresh, stale);
+    EXPECT_EQ(stale.size(), 1u);
+    EXPECT_EQ(stale.at(0), 2);
+    bool limited = false;
+    try {
+      co_await sq.async_many(sevens);
+    } catch (const cachet::rate_limited&) {
+      limited = true;
+    }
+    EXPECT_TRUE(limited);
+  });
+  EXPECT_EQ(f.observer().events,
+            (strings{"miss many_fs flaky:1", "load many_fs flaky:1", "miss many_fs flaky:1",
+                     "load_error many_fs flaky:1", "stale_served many_fs flaky:1"}));
+  EXPECT_EQ(sq.observer().events, (strings{"miss many_rl square:7", "load many_rl square:7",
+                                           "rate_limited many_rl square:7"}));
+  EXPECT_EQ(report_of("many_rl").rate_limited, 1u);
 }
 
 TEST(memory_health, is_always_ready) {

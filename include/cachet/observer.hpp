@@ -57,8 +57,7 @@ inline constexpr bool observes_any =
 // An observer<T> that check_values accepts; a rejected one is replaced by no_observer, so that
 // only the assert that names the rule is reported.
 template <class T>
-inline constexpr bool usable_observer =
-    std::is_class_v<T>&& observes_any<T>&& std::is_default_constructible_v<T>;
+inline constexpr bool usable_observer = std::is_class_v<T>&& observes_any<T>;
 
 template <event_kind K, class T>
 void notify(T& o, const event& e) {
@@ -105,10 +104,15 @@ struct no_observer {
 /// ran), on_eviction (an entry dropped to respect the capacity), on_invalidation (invalidate(),
 /// clear(), invalidate_tag() through this object), on_stale_served (cachet::fail_safe answered),
 /// on_rate_limited and on_circuit_open (the call threw cachet::rate_limited or
-/// cachet::circuit_open). Each cached object default-constructs its own `T`; reach it with
-/// `observer()`. Members may be called from several threads at once, so a `T` with state must be
-/// thread-safe. A member must not throw: the exception would reach the caller instead of the
-/// result.
+/// cachet::circuit_open). Each cached object default-constructs its own `T`, or takes one given
+/// to its constructor after the options, moved or copied in as any argument by value:
+///
+///     cachet::cached<&load_user, cachet::observer<event_log>> get_user{cachet::options{},
+///                                                                      event_log{std::clog}};
+///
+/// Reach it with `observer()`. Members may be called from several threads at once, so a `T` with
+/// state must be thread-safe. A member must not throw: the exception would reach the caller instead
+/// of the result.
 template <class T>
 struct observer : detail::policy<detail::observer_kind> {
   static constexpr void check_values() {
@@ -119,9 +123,6 @@ struct observer : detail::policy<detail::observer_kind> {
                   "cachet::observer: the type declares none of on_hit, on_miss, on_load, "
                   "on_load_error, on_eviction, on_invalidation, on_stale_served, on_rate_limited, "
                   "on_circuit_open taking const cachet::event&; declare at least one");
-    static_assert(!std::is_class_v<T> || std::is_default_constructible_v<T>,
-                  "cachet::observer: each cached object default-constructs its observer; give the "
-                  "type a default constructor, and set it up through cached<>::observer()");
   }
   using type = T;
 };

@@ -1,21 +1,36 @@
 // Observer events and health() on the Redis backend, against the shared fixture server and
 // private servers the tests stop and restart.
 
+#include <cachet/circuit_breaker.hpp>
+#include <cachet/fail_safe.hpp>
+#include <cachet/rate_limit.hpp>
 #include <cachet/redis.hpp>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
 
 namespace app {
 int triple(int x) { return 3 * x; }
+
+bool quintuple_fails = false;
+int quintuple(int x) {
+  if (quintuple_fails) throw std::runtime_error("quintuple failed");
+  return 5 * x;
+}
 }  // namespace app
 
 namespace {
@@ -59,6 +74,97 @@ TEST(RedisObserver, AnotherObjectsEntryIsAHit) {
   reader(5);
   EXPECT_EQ(reader.observer().hits.load(), 1);
   EXPECT_EQ(reader.observer().misses.load(), 0);
+}
+
+// Every event, in order, as "kind key".
+struct recorder {
+  std::mutex m;
+  std::vector<std::string> events;
+
+  void add(const char* kind, const cachet::event& e) {
+    std::lock_guard lock(m);
+    events.push_back(std::string(kind) + " " + std::string(e.key));
+  }
+  void on_hit(const cachet::event& e) { add("hit", e); }
+  void on_miss(const cachet::event& e) { add("miss", e); }
+  void on_load(const cachet::event& e) { add("load", e); }
+  void on_load_error(const cachet::event& e) { add("load_error", e); }
+  void on_stale_served(const cachet::event& e) { add("stale_served", e); }
+  void on_rate_limited(const cachet::event& e) { add("rate_limited", e); }
+  void on_circuit_open(const cachet::event& e) { add("circuit_open", e); }
+};
+
+using strings = std::vector<std::string>;
+
+// What the metrics collector reads of the live cache named `name`.
+cachet::detail::cache_report report_of(std::string_view name) {
+  std::optional<cachet::detail::cache_report> found;
+  cachet::detail::cache_registry::instance().for_each([&](const cachet::detail::cache_report& r) {
+    if (r.name == name) found = r;
+  });
+  EXPECT_TRUE(found.has_value()) << name;
+  return found.value_or(cachet::detail::cache_report{});
+}
+
+std::uint64_t timed_loads(const cachet::detail::cache_report& r) {
+  return std::accumulate(r.load_durations.counts.begin(), r.load_durations.counts.end(),
+                         std::uint64_t{0});
+}
+
+class RedisAsyncObserver : public ::testing::Test {
+ protected:
+  void SetUp() override { app::quintuple_fails = false; }
+
+  cachet::manual_clock clock;
+  std::unique_ptr<cachet::redis> backend = make_test_backend(shared_redis_url());
+};
+
+TEST_F(RedisAsyncObserver, AsyncAndAsyncManyReportMissesTimedLoadsAndHits) {
+  cachet::cached<&app::triple, cachet::ttl<300>, cachet::key<"at:{}">,
+                 cachet::backend<cachet::redis>, cachet::observer<recorder>>
+      f{*backend};
+  EXPECT_EQ(cachet_test::await(f.async(1)), 3);
+  EXPECT_EQ(cachet_test::await(f.async(1)), 3);
+  const std::vector<int> xs{1, 2};
+  EXPECT_EQ(cachet_test::await(f.async_many(xs)), (std::vector<int>{3, 6}));
+  EXPECT_EQ(f.observer().events,
+            (strings{"miss at:1", "load at:1", "hit at:1", "miss at:2", "load at:2", "hit at:1"}));
+  EXPECT_EQ(f.stats().hits, 2u);
+  EXPECT_EQ(f.stats().loads, 2u);
+  EXPECT_EQ(timed_loads(report_of("at:{}")), 2u);
+}
+
+TEST_F(RedisAsyncObserver, AsyncReportsAFailedLoadAndThenAStaleAnswer) {
+  cachet::cached<&app::quintuple, cachet::ttl<10>, cachet::fail_safe<60>, cachet::key<"aq:{}">,
+                 cachet::backend<cachet::redis>, cachet::observer<recorder>>
+      f{*backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(cachet_test::await(f.async(1)), 5);
+  clock.advance(20s);
+  app::quintuple_fails = true;
+  EXPECT_EQ(cachet_test::await(f.async(1)), 5);
+  EXPECT_EQ(f.observer().events, (strings{"miss aq:1", "load aq:1", "miss aq:1", "load_error aq:1",
+                                          "stale_served aq:1"}));
+  EXPECT_EQ(f.stats().stale_served, 1u);
+}
+
+TEST_F(RedisAsyncObserver, AsyncReportsAndCountsRateLimitedAndCircuitOpenCalls) {
+  cachet::cached<&app::triple, cachet::rate_limit<1, cachet::per<3600>>, cachet::key<"arl:{}">,
+                 cachet::backend<cachet::redis>, cachet::observer<recorder>>
+      limited{*backend, cachet::options{.clock = &clock}};
+  EXPECT_EQ(cachet_test::await(limited.async(4)), 12);
+  EXPECT_THROW(cachet_test::await(limited.async(4)), cachet::rate_limited);
+  EXPECT_EQ(limited.observer().events, (strings{"miss arl:4", "load arl:4", "rate_limited arl:4"}));
+  EXPECT_EQ(report_of("arl:{}").rate_limited, 1u);
+
+  cachet::cached<&app::quintuple, cachet::circuit_breaker<1, cachet::cooldown<60>>,
+                 cachet::key<"acb:{}">, cachet::backend<cachet::redis>, cachet::observer<recorder>>
+      guarded{*backend, cachet::options{.clock = &clock}};
+  app::quintuple_fails = true;
+  EXPECT_THROW(cachet_test::await(guarded.async(1)), std::runtime_error);
+  EXPECT_THROW(cachet_test::await(guarded.async(1)), cachet::circuit_open);
+  EXPECT_EQ(guarded.observer().events,
+            (strings{"miss acb:1", "load_error acb:1", "miss acb:1", "circuit_open acb:1"}));
+  EXPECT_EQ(report_of("acb:{}").circuit_open, 1u);
 }
 
 TEST(RedisHealth, AServerThatAnswersIsReady) {

@@ -30,6 +30,12 @@ struct call_observation {
     return text;
   }
 
+  // A coroutine's call renders its key at once: its arguments outlive no frame of the caller.
+  void assign_key(std::string key) {
+    text = std::move(key);
+    rendered = true;
+  }
+
   std::string (*render)(const void* arguments) = nullptr;
   const void* arguments = nullptr;
   std::string text;
@@ -54,9 +60,14 @@ class observed_cache {
 
   // `tags_mean_miss`: the store renders a call's tags only once it has found no fresh entry (the
   // in-memory store); other stores render them for every lookup, so a load marks their misses.
+  // `given`: the observer passed to the cached object's constructor, if any.
+  template <class... Given>
   observed_cache(std::string_view name, bool tags_mean_miss, const void* owner,
-                 registered_cache::stats_function stats_of)
-      : name_(name), tags_mean_miss_(tags_mean_miss), metrics_(name, owner, stats_of) {}
+                 registered_cache::stats_function stats_of, Given&&... given)
+      : name_(name),
+        tags_mean_miss_(tags_mean_miss),
+        observer_(std::forward<Given>(given)...),
+        metrics_(name, owner, stats_of) {}
 
   T& observer() noexcept { return observer_; }
 
@@ -103,6 +114,29 @@ class observed_cache {
     }
   }
 
+  // timed_load for a load that suspends (async() of a coroutine function, or of load stages'
+  // coroutine forms): timed until its awaitable completes.
+  template <class Awaitable>
+  Awaitable timed_async_load(call& seen, Awaitable load) {
+    if constexpr (has_observer) {
+      missed(seen);
+      seen.loaded = true;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      auto result = co_await std::move(load);
+      const auto took = since(start);
+      metrics_.record_load(took);
+      notify<event_kind::load>(seen, took);
+      co_return result;
+    } catch (const cachet::circuit_open&) {
+      throw;
+    } catch (...) {
+      notify<event_kind::load_error>(seen, since(start), std::current_exception());
+      throw;
+    }
+  }
+
   // fail_safe or serve_cached answered the call from the store after it failed.
   void answered_after_failure([[maybe_unused]] call& seen, [[maybe_unused]] bool stale) {
     if constexpr (has_observer) {
@@ -122,14 +156,27 @@ class observed_cache {
     }
   }
 
-  void refused_by_rate_limit(call& seen) {
+  void refused_by_rate_limit(call& seen, std::exception_ptr failure = std::current_exception()) {
     metrics_.count_rate_limited();
-    notify<event_kind::rate_limited>(seen, {}, std::current_exception());
+    notify<event_kind::rate_limited>(seen, {}, std::move(failure));
   }
 
-  void refused_by_breaker(call& seen) {
+  void refused_by_breaker(call& seen, std::exception_ptr failure = std::current_exception()) {
     metrics_.count_circuit_open();
-    notify<event_kind::circuit_open>(seen, {}, std::current_exception());
+    notify<event_kind::circuit_open>(seen, {}, std::move(failure));
+  }
+
+  // A call of a batch (async_many) that failed: reported as a blocking call's failure is.
+  void failed(call& seen, const std::exception_ptr& failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const cachet::rate_limited&) {
+      refused_by_rate_limit(seen, failure);
+    } catch (const cachet::circuit_open&) {
+      refused_by_breaker(seen, failure);
+    } catch (...) {
+      // the load reported it already (on_load_error)
+    }
   }
 
  private:
@@ -166,7 +213,7 @@ class observed_cache {
 
   std::string_view name_;
   bool tags_mean_miss_;
-  [[no_unique_address]] T observer_{};
+  [[no_unique_address]] T observer_;
   std::atomic<std::uint64_t> evictions_reported_{0};
   registered_cache metrics_;
 };
