@@ -201,6 +201,7 @@ class redis {
           "; call configure() at start-up, before the first cached call");
     }
     cfg.require_valid();  // both fail here rather than at the first cached call
+    refuse_cluster(cfg);
     checked_breaker(opts.breaker);
     s.pending_ = std::move(cfg);
     s.options_ = std::move(opts);
@@ -357,8 +358,20 @@ class redis {
             .on_state_change = b.on_state_change};
   }
 
+  // The backend's keys (an entry with its tag and function counters in one script) span slots;
+  // until they are laid out per cluster bucket, a cluster is refused rather than half-served.
+  static void refuse_cluster(const config& cfg) {
+    if (!cfg.cluster.seeds.empty()) {
+      throw cachet::error(
+          "cachet::redis: Redis Cluster (redis-cluster://) is not supported by the cached-function "
+          "backend yet; point it at one server, a Sentinel group or a TLS server, and use "
+          "cachet::redis::cluster_client for direct cluster commands");
+    }
+  }
+
   static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
                                                              const redis_options& opts) {
+    refuse_cluster(cfg);
     return std::make_unique<detail::redis_runtime>(
         std::move(cfg), key_base(opts), counter_base(opts), checked_breaker(opts.breaker),
         opts.max_pending_key_invalidations);
