@@ -68,6 +68,7 @@
 #include <cachet/detail/resilience/breaker_machine.hpp>
 #include <cachet/error.hpp>
 #include <cachet/redis/client.hpp>
+#include <cachet/redis/cluster_client.hpp>
 #include <cachet/redis/config.hpp>
 #include <cachet/redis/error.hpp>
 #include <cachet/redis/request.hpp>
@@ -159,6 +160,8 @@ class redis {
   using script = resp3::script;                    ///< a Lua script run by EVALSHA
   using subscriber = resp3::subscriber;            ///< pub/sub on a connection of its own
   using message = resp3::message;                  ///< a pub/sub message
+  using cluster_client = resp3::cluster_client;    ///< Redis Cluster commands, routed by slot
+  using cluster_command = resp3::cluster_command;  ///< a command and the key that routes it
   using rate_limiter = class redis_rate_limiter;   ///< see <cachet/redis/rate_limiter.hpp>
 
   /// Stores the results of one cached function; used by cachet::cached.
