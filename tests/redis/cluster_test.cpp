@@ -85,7 +85,7 @@ class RedisCluster : public ::testing::Test {
 // expressions ("array used as initializer").
 template <class... Args>
 cluster_command cmd(const std::string& key, const Args&... args) {
-  return {.key = key, .args = {std::string(args)...}};
+  return {.key = key, .args = std::vector<std::string>{std::string(args)...}};
 }
 
 std::string key_in(const std::string& tag, const std::string& name) {
@@ -273,6 +273,33 @@ TEST_F(RedisCluster, NoSeedAnsweringIsATypedError) {
     } catch (const redis::request_error& e) {
       EXPECT_EQ(e.code(), redis::error::cluster_unavailable) << e.what();
     }
+  });
+}
+
+TEST(RedisClusterClient, BadInputIsATypedError) {
+  asio::io_context io;
+  auto one_server = fast_config("redis://127.0.0.1:1");
+  EXPECT_THROW(cluster_client(io.get_executor(), one_server), cachet::error);
+  auto cfg = fast_config("redis-cluster://127.0.0.1:1");
+  EXPECT_THROW(cluster_client(io.get_executor(), cfg, {.max_redirects = -1}), cachet::error);
+  cluster_client moved_from(io.get_executor(), cfg);
+  cluster_client moved_to = std::move(moved_from);
+  EXPECT_THROW((void)moved_from.masters(),
+               redis::request_error);  // NOLINT(bugprone-use-after-move)
+}
+
+TEST(RedisClusterClient, ACommandWithoutArgumentsIsATypedError) {
+  run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    cluster_client c(ex, fast_config("redis-cluster://127.0.0.1:1"));
+    std::string what;
+    auto no_arguments = cmd("k");
+    try {
+      co_await c.exec(std::move(no_arguments));
+    } catch (const cachet::error& e) {
+      what = e.what();
+    }
+    EXPECT_EQ(what.rfind("cachet::redis::cluster_client: a command has no arguments", 0), 0u)
+        << what;
   });
 }
 

@@ -37,8 +37,8 @@ namespace cachet::resp3 {
 ///
 ///   cluster_command{.key = "user:42", .args = {"GET", "user:42"}}
 struct cluster_command {
-  std::string key;
-  std::vector<std::string> args;
+  std::string key = {};
+  std::vector<std::string> args = {};
 };
 
 /// Limits of a cluster_client's routing.
@@ -106,7 +106,7 @@ class cluster_client {
   /// server_error on an error reply (other than a redirect), request_error as client::exec does,
   /// and request_error(too_many_redirects / cluster_unavailable) when it cannot be routed.
   boost::asio::awaitable<value> exec(cluster_command command, request_options options = {}) {
-    auto s = state_;
+    auto s = checked_state();
     auto slot = cluster_slot(command.key);
     value reply = co_await run_routed(s, slot, std::move(command.args), options);
     if (reply.is_error()) throw server_error(std::move(reply.text));
@@ -119,7 +119,7 @@ class cluster_client {
   /// routing failure.
   boost::asio::awaitable<std::vector<value>> exec_many(std::vector<cluster_command> commands,
                                                        request_options options = {}) {
-    auto s = state_;
+    auto s = checked_state();
     co_await s->refresh_if_due();
     // The groups and the wait for them share one strand, so their countdown needs no lock.
     auto strand = boost::asio::make_strand(s->executor);
@@ -130,30 +130,33 @@ class cluster_client {
   /// Fetches the slot map now.
   /// \throws request_error(cluster_unavailable) when no node answers with one.
   boost::asio::awaitable<void> refresh() {
-    auto s = state_;
+    auto s = checked_state();
     co_await s->refresh(nullptr);
   }
 
   /// The masters of the current slot map, as "host:port" (empty before the first refresh).
   std::vector<std::string> masters() const {
-    std::lock_guard lock(state_->mutex);
+    auto s = checked_state();
+    std::lock_guard lock(s->mutex);
     std::vector<std::string> out;
-    for (const auto& [address, n] : state_->nodes)
+    for (const auto& [address, n] : s->nodes)
       if (n->owns_slots) out.push_back(address);
     return out;
   }
 
   /// The address ("host:port") the map routes `slot` to; empty when no node owns it.
   std::string owner_of(std::uint16_t slot) const {
-    std::lock_guard lock(state_->mutex);
-    const auto& n = state_->slots.at(slot);
+    auto s = checked_state();
+    std::lock_guard lock(s->mutex);
+    const auto& n = s->slots.at(slot);
     return n ? n->address : std::string();
   }
 
   /// How many times the slot map was fetched (for tests and monitoring).
   std::size_t refresh_count() const {
-    std::lock_guard lock(state_->mutex);
-    return state_->refreshes;
+    auto s = checked_state();
+    std::lock_guard lock(s->mutex);
+    return s->refreshes;
   }
 
  private:
@@ -516,6 +519,14 @@ class cluster_client {
       const auto& c = (*commands)[i];
       (*replies)[i] = co_await run_routed(s, cluster_slot(c.key), c.args, options);
     }
+  }
+
+  std::shared_ptr<state> checked_state() const {
+    if (!state_)
+      throw request_error(error::not_connected,
+                          "cachet::redis::cluster_client: used after being moved from; use the "
+                          "cluster_client it was moved to");
+    return state_;
   }
 
   std::shared_ptr<state> state_;
