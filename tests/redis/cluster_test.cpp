@@ -41,9 +41,12 @@ class RedisCluster : public ::testing::Test {
  public:
   static void SetUpTestSuite() {
     for (int i = 0; i < 3; ++i)
-      servers().push_back(std::make_unique<cachet_test::private_redis_server>(
-          std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-config-file",
-                                   "nodes.conf", "--cluster-node-timeout", "5000"}));
+      servers().push_back(
+          std::make_unique<cachet_test::private_redis_server>(std::vector<std::string>{
+              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+              "--cluster-node-timeout", "5000",
+              // Without it the bus port is the port + 10000, which fails above port 55535.
+              "--cluster-port", std::to_string(cachet_test::detail::free_loopback_port())}));
     std::string create = "redis-cli --cluster create";
     for (const auto& s : servers()) create += " 127.0.0.1:" + std::to_string(s->port());
     create += " --cluster-yes > /dev/null";
