@@ -34,6 +34,7 @@ cachet::resp3::cluster_command set_of(int i) {
 template <class Get>
 long run(asio::io_context& io, int workers, clock_type::time_point until, Get get) {
   long done = 0;
+  int running = workers;
   for (int w = 0; w < workers; ++w) {
     asio::co_spawn(
         io,
@@ -42,6 +43,7 @@ long run(asio::io_context& io, int workers, clock_type::time_point until, Get ge
             co_await get(i);
             ++done;
           }
+          if (--running == 0) io.stop();  // the client's health check would keep run() going
         },
         asio::detached);
   }
@@ -67,6 +69,7 @@ int main(int argc, char** argv) {
         io,
         [&]() -> asio::awaitable<void> {
           for (int i = 0; i < key_count; ++i) co_await c.exec(set_of(i));
+          io.stop();
         },
         asio::detached);
     io.run();
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
         io,
         [&]() -> asio::awaitable<void> {
           for (int i = 0; i < key_count; ++i) co_await c.exec("SET", key_of(i), "value");
+          io.stop();
         },
         asio::detached);
     io.run();
