@@ -123,6 +123,19 @@ TEST_F(RedisCluster, CommandsReachTheOwnerOfEverySlot) {
   });
 }
 
+// A seed that refuses connections is skipped: the slot map comes from the next one.
+TEST_F(RedisCluster, ADeadSeedIsSkipped) {
+  run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    auto cfg = cluster_config();
+    cfg.cluster.seeds.insert(cfg.cluster.seeds.begin(), {"127.0.0.1", 1});
+    cluster_client c(ex, cfg);
+    co_await c.exec(cmd("deadseed", "SET", "deadseed", "v"));
+    EXPECT_EQ((co_await c.exec(cmd("deadseed", "GET", "deadseed"))).as_string(), "v");
+    EXPECT_EQ(c.masters().size(), 3u);
+    EXPECT_EQ(c.refresh_count(), 1u);
+  });
+}
+
 TEST_F(RedisCluster, ExecManySplitsByNodeAndKeepsTheOrder) {
   run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
     cluster_client c(ex, cluster_config());
