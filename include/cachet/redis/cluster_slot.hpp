@@ -14,15 +14,14 @@ inline constexpr std::uint16_t cluster_slot_count = 16384;
 ///
 ///   static_assert(crc16_xmodem("123456789") == 0x31C3);
 constexpr std::uint16_t crc16_xmodem(std::string_view bytes) noexcept {
-  std::uint16_t crc = 0;
+  unsigned crc = 0;  // unsigned arithmetic throughout; the low 16 bits are the checksum
   for (char c : bytes) {
-    crc = static_cast<std::uint16_t>(crc ^ (static_cast<std::uint8_t>(c) << 8));
-    for (int bit = 0; bit < 8; ++bit) {
-      crc = (crc & 0x8000U) != 0 ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021U)
-                                 : static_cast<std::uint16_t>(crc << 1);
-    }
+    crc ^= static_cast<unsigned>(static_cast<std::uint8_t>(c)) << 8U;
+    for (int bit = 0; bit < 8; ++bit)
+      crc = (crc & 0x8000U) != 0 ? (crc << 1U) ^ 0x1021U : crc << 1U;
+    crc &= 0xFFFFU;
   }
-  return crc;
+  return static_cast<std::uint16_t>(crc);
 }
 
 /// The part of `key` that Redis Cluster hashes: the text between the first '{' and the next '}'
