@@ -276,6 +276,7 @@ TEST_F(RedisCluster, LiveMigrationUnderLoadLosesNoIncrement) {
     EXPECT_EQ(total, succeeded);
     EXPECT_GE(total, counters * 20);
     EXPECT_EQ(c.owner_of(slot), to);
+    EXPECT_GT(c.refresh_count(), 1u) << "the load met MOVED after the migration";
   });
 }
 
