@@ -224,6 +224,37 @@ TEST(RedisConfig, UnusableTlsAndSentinelFieldsAreRefusedNamingTheField) {
   expect_unusable(cfg, "tls.key_file is set without tls.cert_file");
 }
 
+TEST(RedisConfig, ClusterUrlNamesTheSeeds) {
+  auto cfg = config::from_url("redis-cluster://app:pw@10.0.0.1:7000,[::1]:7001,n3");
+  std::vector<std::pair<std::string, std::uint16_t>> seeds;
+  for (const auto& s : cfg.cluster.seeds) seeds.emplace_back(s.host, s.port);
+  const std::vector<std::pair<std::string, std::uint16_t>> expected = {
+      {"10.0.0.1", 7000}, {"::1", 7001}, {"n3", 6379}};
+  EXPECT_EQ(seeds, expected);
+  EXPECT_EQ(cfg.username, "app");
+  EXPECT_EQ(cfg.password, "pw");
+  EXPECT_FALSE(cfg.tls.enabled);
+  EXPECT_NO_THROW(cfg.require_valid());
+  auto tls = config::from_url("redis-cluster://n1:7000?ca=ca.pem");
+  EXPECT_TRUE(tls.tls.enabled);
+  EXPECT_EQ(tls.tls.ca_file, "ca.pem");
+}
+
+TEST(RedisConfig, RejectsBadClusterUrlsWithAReason) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"redis-cluster://", "host is missing"},
+      {"redis-cluster://n1,,n2", "host is missing"},
+      {"redis-cluster://n1:x", "port \"x\""},
+      {"redis-cluster://n1/1", "a cluster has only database 0"},
+      {"redis-cluster://n1?bad=1", "unknown query parameter \"bad\""},
+  };
+  for (const auto& [url, needle] : cases) expect_invalid(url, needle);
+  config cfg;
+  cfg.cluster.seeds = {{"n1", 7000}};
+  cfg.database = 2;
+  expect_unusable(cfg, "cluster.seeds is set with database 2");
+}
+
 TEST(RedisConfig, ErrorMessageNeverEchoesThePassword) {
   try {
     (void)config::from_url("redis://u:topsecret%G1@h");

@@ -29,7 +29,8 @@ const std::vector<error> all_errors = {
     error::server_error,         error::queue_full,
     error::invalid_url,          error::blocking_call_on_io_thread,
     error::tls_handshake_failed, error::sentinel_unavailable,
-    error::not_master,
+    error::not_master,           error::cluster_unavailable,
+    error::too_many_redirects,
 };
 
 TEST(RedisError, ConvertsToStdErrorCode) {

@@ -69,6 +69,7 @@
 #include <cachet/error.hpp>
 #include <cachet/health.hpp>
 #include <cachet/redis/client.hpp>
+#include <cachet/redis/cluster_client.hpp>
 #include <cachet/redis/config.hpp>
 #include <cachet/redis/error.hpp>
 #include <cachet/redis/request.hpp>
@@ -161,6 +162,8 @@ class redis {
   using script = resp3::script;                    ///< a Lua script run by EVALSHA
   using subscriber = resp3::subscriber;            ///< pub/sub on a connection of its own
   using message = resp3::message;                  ///< a pub/sub message
+  using cluster_client = resp3::cluster_client;    ///< Redis Cluster commands, routed by slot
+  using cluster_command = resp3::cluster_command;  ///< a command and the key that routes it
   using rate_limiter = class redis_rate_limiter;   ///< see <cachet/redis/rate_limiter.hpp>
 
   /// Stores the results of one cached function; used by cachet::cached.
@@ -206,6 +209,7 @@ class redis {
           "; call configure() at start-up, before the first cached call");
     }
     cfg.require_valid();  // both fail here rather than at the first cached call
+    refuse_cluster(cfg);
     checked_breaker(opts.breaker);
     s.pending_ = std::move(cfg);
     s.options_ = std::move(opts);
@@ -387,8 +391,20 @@ class redis {
             .on_state_change = b.on_state_change};
   }
 
+  // The backend's keys (an entry with its tag and function counters in one script) span slots;
+  // until they are laid out per cluster bucket, a cluster is refused rather than half-served.
+  static void refuse_cluster(const config& cfg) {
+    if (!cfg.cluster.seeds.empty()) {
+      throw cachet::error(
+          "cachet::redis: Redis Cluster (redis-cluster://) is not supported by the cached-function "
+          "backend yet; point it at one server, a Sentinel group or a TLS server, and use "
+          "cachet::redis::cluster_client for direct cluster commands");
+    }
+  }
+
   static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
                                                              const redis_options& opts) {
+    refuse_cluster(cfg);
     return std::make_unique<detail::redis_runtime>(
         std::move(cfg), key_base(opts), counter_base(opts), checked_breaker(opts.breaker),
         opts.max_pending_key_invalidations);

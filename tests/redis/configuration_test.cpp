@@ -5,6 +5,8 @@
 
 #include <cachet/redis.hpp>
 
+#include <boost/asio/io_context.hpp>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -139,6 +141,24 @@ TEST(RedisConfiguration, AnUnusableConfigIsRefusedWhenTheBackendIsBuilt) {
               std::string::npos)
         << e.what();
   }
+}
+
+// Until the backend lays its keys out per cluster slot, a cluster URL is refused with a reason
+// rather than served half (scripts whose keys span slots fail with CROSSSLOT on a cluster).
+TEST(RedisConfiguration, AClusterUrlIsRefusedByTheBackendWithAReason) {
+  const auto cfg = cachet::redis::config::from_url("redis-cluster://127.0.0.1:7000,127.0.0.1:7001");
+  try {
+    cachet::redis backend{cfg};
+    ADD_FAILURE() << "a cluster config was accepted by the backend";
+  } catch (const cachet::error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("cachet::redis: Redis Cluster (redis-cluster://) is not "
+                                          "supported by the cached-function backend yet",
+                                          0),
+              0u)
+        << e.what();
+  }
+  boost::asio::io_context io;
+  EXPECT_THROW(cachet::resp3::client(io.get_executor(), cfg), cachet::error);
 }
 
 }  // namespace

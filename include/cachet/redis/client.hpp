@@ -76,10 +76,15 @@ class client {
   using executor_type = boost::asio::any_io_executor;
 
   /// Creates the client; nothing is connected until start() or the first exec().
-  /// \throws cachet::error when `cfg` cannot work (see config::require_valid()).
+  /// \throws cachet::error when `cfg` cannot work (see config::require_valid()) or names
+  /// cluster seeds.
   client(executor_type ex, config cfg)
       : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))), executor_(std::move(ex)) {
     conn_->cfg().require_valid();
+    if (!conn_->cfg().cluster.seeds.empty())
+      throw cachet::error(
+          "cachet::redis::client: the config names Redis Cluster seeds (redis-cluster://) but a "
+          "client talks to one server; use cachet::redis::cluster_client, or clear cfg.cluster");
   }
 
   client(client&&) noexcept = default;

@@ -58,6 +58,22 @@ struct sentinel_options {
   std::string master_name;
 };
 
+/// The seed nodes of a Redis Cluster (`redis-cluster://` fills it). When `seeds` is not empty,
+/// config::host and port are ignored: a cachet::redis::cluster_client asks the seeds, in turn,
+/// for the slot map and discovers the other nodes from it. Every node shares the rest of the
+/// config (user, password, TLS, time limits); the database must be 0.
+///
+///   cfg.cluster = {.seeds = {{"10.0.0.1", 7000}, {"10.0.0.2", 7000}}};
+struct cluster_options {
+  /// One node's address.
+  struct address {
+    std::string host;
+    std::uint16_t port = 6379;
+  };
+  /// Nodes to ask for the slot map; any reachable member of the cluster will do.
+  std::vector<address> seeds;
+};
+
 /// Where a cachet::redis::client connects, how it identifies itself, and its time limits.
 ///
 ///   auto cfg = cachet::redis::config::from_url("redis://app:s3cret@cache.local:6380/2");
@@ -97,15 +113,19 @@ struct config {
   tls_options tls;
   /// Sentinel; used when it names sentinels (`redis-sentinel://`).
   sentinel_options sentinel;
+  /// Cluster seeds; used by cluster_client when it names some (`redis-cluster://`).
+  cluster_options cluster;
 
   /// Parses one of
   ///
   ///   redis://[user[:password]@]host[:port][/db]
   ///   rediss://[user[:password]@]host[:port][/db][?ca=F&cert=F&key=F&sni=NAME&verify=yes|no]
   ///   redis-sentinel://[user[:password]@]s1[:port][,s2[:port]...]/master[/db][?TLS options]
+  ///   redis-cluster://[user[:password]@]n1[:port][,n2[:port]...][?TLS options]
   ///
   /// (user, password and query values percent-decoded; IPv6 hosts in brackets; a sentinel's
-  /// port defaults to 26379). A query on redis-sentinel:// turns TLS on for the sentinels and the
+  /// port defaults to 26379, a cluster node's to 6379). A query on redis-sentinel:// or
+  /// redis-cluster:// turns TLS on for the sentinels and the
   /// master. The user and password are for the master. Fields the URL does not name keep their
   /// defaults. Throws request_error with error::invalid_url, saying what is wrong, on bad input.
   ///
@@ -118,6 +138,7 @@ struct config {
 
   /// Throws cachet::error naming the first field that cannot work: a negative duration or
   /// database, reconnect_min_delay above reconnect_max_delay, sentinels without a master name,
+  /// cluster seeds with a database other than 0,
   /// or a TLS file set while TLS is off. A client checks its config when it is built.
   void require_valid() const;
 };
@@ -130,7 +151,7 @@ namespace detail {
                           "; expected redis://[user[:password]@]host[:port][/db], "
                           "rediss://...[?ca=&cert=&key=&sni=&verify=] or "
                           "redis-sentinel://[user[:password]@]host[:port][,host[:port]...]/"
-                          "master[/db]");
+                          "master[/db] or redis-cluster://host[:port][,host[:port]...]");
 }
 
 inline int hex_digit(char c) {
@@ -235,9 +256,11 @@ inline config config::from_url(std::string_view url) {
   constexpr std::string_view plain_scheme = "redis://";
   constexpr std::string_view tls_scheme = "rediss://";
   constexpr std::string_view sentinel_scheme = "redis-sentinel://";
+  constexpr std::string_view cluster_scheme = "redis-cluster://";
   config cfg;
   std::string_view rest;
   bool sentinel = false;
+  bool cluster = false;
   if (url.starts_with(plain_scheme)) {
     rest = url.substr(plain_scheme.size());
   } else if (url.starts_with(tls_scheme)) {
@@ -246,13 +269,17 @@ inline config config::from_url(std::string_view url) {
   } else if (url.starts_with(sentinel_scheme)) {
     rest = url.substr(sentinel_scheme.size());
     sentinel = true;
+  } else if (url.starts_with(cluster_scheme)) {
+    rest = url.substr(cluster_scheme.size());
+    cluster = true;
   } else {
-    detail::throw_invalid_url("the URL must start with redis://, rediss:// or redis-sentinel://");
+    detail::throw_invalid_url(
+        "the URL must start with redis://, rediss://, redis-sentinel:// or redis-cluster://");
   }
   if (rest.find('#') != std::string_view::npos)
     detail::throw_invalid_url("fragments are not supported");
   if (auto question = rest.find('?'); question != std::string_view::npos) {
-    if (!cfg.tls.enabled && !sentinel)
+    if (!cfg.tls.enabled && !sentinel && !cluster)
       detail::throw_invalid_url("query parameters are TLS options: use rediss://");
     detail::parse_tls_query(rest.substr(question + 1), cfg.tls);
     cfg.tls.enabled = true;
@@ -284,6 +311,16 @@ inline config config::from_url(std::string_view url) {
     if (name.empty()) detail::throw_invalid_url("the master name is missing (after the sentinels)");
     cfg.sentinel.master_name = detail::percent_decode(name, "master name");
     path = name.size() < path.size() ? path.substr(name.size() + 1) : std::string_view{};
+  } else if (cluster) {
+    for (std::string_view list = hosts;;) {
+      std::string_view one = list.substr(0, list.find(','));
+      auto [host, port] = detail::parse_host_port(one, 6379);
+      cfg.cluster.seeds.push_back({std::move(host), port});
+      if (one.size() == list.size()) break;
+      list.remove_prefix(one.size() + 1);
+    }
+    if (!path.empty())
+      detail::throw_invalid_url("a cluster has only database 0: drop the path after the nodes");
   } else {
     std::tie(cfg.host, cfg.port) = detail::parse_host_port(hosts, 6379);
   }
@@ -319,6 +356,11 @@ inline void config::require_valid() const {
     throw cachet::error(
         "cachet::redis::config: sentinel.addresses is set but sentinel.master_name is empty; name "
         "the master the sentinels monitor");
+  }
+  if (!cluster.seeds.empty() && database != 0) {
+    throw cachet::error("cachet::redis::config: cluster.seeds is set with database " +
+                        std::to_string(database) +
+                        "; a Redis Cluster has only database 0: set database to 0");
   }
   if (!tls.enabled &&
       !(tls.ca_file.empty() && tls.cert_file.empty() && tls.key_file.empty() && tls.sni.empty())) {

@@ -50,6 +50,8 @@ enum class error {
   tls_handshake_failed,  ///< the TLS handshake failed (certificate not verified, no client cert)
   sentinel_unavailable,  ///< no sentinel answered with the master's address
   not_master,            ///< the server Sentinel named is not (or no longer) a master
+  cluster_unavailable,   ///< no cluster node answered with the slot map, or a slot has no owner
+  too_many_redirects,    ///< a cluster request was redirected (MOVED/ASK/TRYAGAIN) too often
 };
 
 }  // namespace cachet::resp3
@@ -134,6 +136,10 @@ class error_category_impl final : public std::error_category {
         return "no Redis Sentinel answered with the master's address";
       case resp3::error::not_master:
         return "the Redis server named by Sentinel is not a master (a failover is under way)";
+      case resp3::error::cluster_unavailable:
+        return "no Redis Cluster node answered with a slot map covering the key's slot";
+      case resp3::error::too_many_redirects:
+        return "the Redis Cluster redirected the request more often than allowed";
     }
     return "unknown cachet.redis error " + std::to_string(value);
   }
