@@ -1323,8 +1323,7 @@ inline constexpr bool observes_any =
 // An observer<T> that check_values accepts; a rejected one is replaced by no_observer, so that
 // only the assert that names the rule is reported.
 template <class T>
-inline constexpr bool usable_observer =
-    std::is_class_v<T>&& observes_any<T>&& std::is_default_constructible_v<T>;
+inline constexpr bool usable_observer = std::is_class_v<T>&& observes_any<T>;
 
 template <event_kind K, class T>
 void notify(T& o, const event& e) {
@@ -1371,10 +1370,15 @@ struct no_observer {
 /// ran), on_eviction (an entry dropped to respect the capacity), on_invalidation (invalidate(),
 /// clear(), invalidate_tag() through this object), on_stale_served (cachet::fail_safe answered),
 /// on_rate_limited and on_circuit_open (the call threw cachet::rate_limited or
-/// cachet::circuit_open). Each cached object default-constructs its own `T`; reach it with
-/// `observer()`. Members may be called from several threads at once, so a `T` with state must be
-/// thread-safe. A member must not throw: the exception would reach the caller instead of the
-/// result.
+/// cachet::circuit_open). Each cached object default-constructs its own `T`, or takes one given
+/// to its constructor after the options, moved or copied in as any argument by value:
+///
+///     cachet::cached<&load_user, cachet::observer<event_log>> get_user{cachet::options{},
+///                                                                      event_log{std::clog}};
+///
+/// Reach it with `observer()`. Members may be called from several threads at once, so a `T` with
+/// state must be thread-safe. A member must not throw: the exception would reach the caller instead
+/// of the result.
 template <class T>
 struct observer : detail::policy<detail::observer_kind> {
   static constexpr void check_values() {
@@ -1385,9 +1389,6 @@ struct observer : detail::policy<detail::observer_kind> {
                   "cachet::observer: the type declares none of on_hit, on_miss, on_load, "
                   "on_load_error, on_eviction, on_invalidation, on_stale_served, on_rate_limited, "
                   "on_circuit_open taking const cachet::event&; declare at least one");
-    static_assert(!std::is_class_v<T> || std::is_default_constructible_v<T>,
-                  "cachet::observer: each cached object default-constructs its observer; give the "
-                  "type a default constructor, and set it up through cached<>::observer()");
   }
   using type = T;
 };
@@ -1421,6 +1422,12 @@ struct call_observation {
     return text;
   }
 
+  // A coroutine's call renders its key at once: its arguments outlive no frame of the caller.
+  void assign_key(std::string key) {
+    text = std::move(key);
+    rendered = true;
+  }
+
   std::string (*render)(const void* arguments) = nullptr;
   const void* arguments = nullptr;
   std::string text;
@@ -1445,9 +1452,14 @@ class observed_cache {
 
   // `tags_mean_miss`: the store renders a call's tags only once it has found no fresh entry (the
   // in-memory store); other stores render them for every lookup, so a load marks their misses.
+  // `given`: the observer passed to the cached object's constructor, if any.
+  template <class... Given>
   observed_cache(std::string_view name, bool tags_mean_miss, const void* owner,
-                 registered_cache::stats_function stats_of)
-      : name_(name), tags_mean_miss_(tags_mean_miss), metrics_(name, owner, stats_of) {}
+                 registered_cache::stats_function stats_of, Given&&... given)
+      : name_(name),
+        tags_mean_miss_(tags_mean_miss),
+        observer_(std::forward<Given>(given)...),
+        metrics_(name, owner, stats_of) {}
 
   T& observer() noexcept { return observer_; }
 
@@ -1494,6 +1506,29 @@ class observed_cache {
     }
   }
 
+  // timed_load for a load that suspends (async() of a coroutine function, or of load stages'
+  // coroutine forms): timed until its awaitable completes.
+  template <class Awaitable>
+  Awaitable timed_async_load(call& seen, Awaitable load) {
+    if constexpr (has_observer) {
+      missed(seen);
+      seen.loaded = true;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      auto result = co_await std::move(load);
+      const auto took = since(start);
+      metrics_.record_load(took);
+      notify<event_kind::load>(seen, took);
+      co_return result;
+    } catch (const cachet::circuit_open&) {
+      throw;
+    } catch (...) {
+      notify<event_kind::load_error>(seen, since(start), std::current_exception());
+      throw;
+    }
+  }
+
   // fail_safe or serve_cached answered the call from the store after it failed.
   void answered_after_failure([[maybe_unused]] call& seen, [[maybe_unused]] bool stale) {
     if constexpr (has_observer) {
@@ -1513,14 +1548,27 @@ class observed_cache {
     }
   }
 
-  void refused_by_rate_limit(call& seen) {
+  void refused_by_rate_limit(call& seen, std::exception_ptr failure = std::current_exception()) {
     metrics_.count_rate_limited();
-    notify<event_kind::rate_limited>(seen, {}, std::current_exception());
+    notify<event_kind::rate_limited>(seen, {}, std::move(failure));
   }
 
-  void refused_by_breaker(call& seen) {
+  void refused_by_breaker(call& seen, std::exception_ptr failure = std::current_exception()) {
     metrics_.count_circuit_open();
-    notify<event_kind::circuit_open>(seen, {}, std::current_exception());
+    notify<event_kind::circuit_open>(seen, {}, std::move(failure));
+  }
+
+  // A call of a batch (async_many) that failed: reported as a blocking call's failure is.
+  void failed(call& seen, const std::exception_ptr& failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const cachet::rate_limited&) {
+      refused_by_rate_limit(seen, failure);
+    } catch (const cachet::circuit_open&) {
+      refused_by_breaker(seen, failure);
+    } catch (...) {
+      // the load reported it already (on_load_error)
+    }
   }
 
  private:
@@ -1557,7 +1605,7 @@ class observed_cache {
 
   std::string_view name_;
   bool tags_mean_miss_;
-  [[no_unique_address]] T observer_{};
+  [[no_unique_address]] T observer_;
   std::atomic<std::uint64_t> evictions_reported_{0};
   registered_cache metrics_;
 };
@@ -4796,9 +4844,27 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
               const options& opts) requires std::is_default_constructible_v<Function>
       : cached_impl(Function{}, backend, opts) {}
 
+  /// With an observer<T> policy: calls `observer` instead of a default-constructed T; it is
+  /// moved or copied in, as any argument taken by value (see cachet::observer).
+  cached_impl(const options& opts, observer_type observer) requires has_observer
+      && std::is_default_constructible_v<Function>
+      : cached_impl(Function{}, backend_type::shared(), opts, std::move(observer)) {}
+  cached_impl(backend_type& backend, const options& opts,
+              observer_type observer) requires has_observer
+      && std::is_default_constructible_v<Function>
+      : cached_impl(Function{}, backend, opts, std::move(observer)) {}
+
   /// \throws cachet::error when `opts` holds a negative duration, or when another function on
   /// `backend` has the same key template.
   cached_impl(Function fn, backend_type& backend, const options& opts)
+      : cached_impl(std::move(fn), backend, opts, no_observer_given{}) {}
+
+ private:
+  // The constructor was given no observer: the observer<T> policy's T is default-constructed.
+  struct no_observer_given {};
+
+  template <class Given>
+  cached_impl(Function fn, backend_type& backend, const options& opts, Given&& observer)
       : fn_(std::move(fn)),
         backend_(&backend),
         key_owner_(own_key_template(backend)),
@@ -4812,10 +4878,29 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),
-                                                 key_template_of<key_policy>}) {
+                                                 key_template_of<key_policy>}),
+        observed_(make_observed(std::forward<Given>(observer))) {
     require_valid(opts);
   }
 
+  template <class Given>
+  observed_cache<observer_type> make_observed(Given&& observer) {
+    auto stats_of = [](const void* self) {
+      return static_cast<const cached_impl*>(self)->store_.stats();
+    };
+    if constexpr (std::is_same_v<std::remove_cvref_t<Given>, no_observer_given>) {
+      static_assert(std::is_default_constructible_v<observer_type>,
+                    "cachet::observer: the observer type has no default constructor, so the "
+                    "cached object cannot make one; pass one after the options, e.g. "
+                    "c{cachet::options{}, my_observer{...}}");
+      return {name(), std::is_same_v<backend_type, memory>, this, stats_of};
+    } else {
+      return {name(), std::is_same_v<backend_type, memory>, this, stats_of,
+              std::forward<Given>(observer)};
+    }
+  }
+
+ public:
   cached_impl(const cached_impl&) = delete;
   cached_impl& operator=(const cached_impl&) = delete;
 
@@ -4842,17 +4927,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
                       (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
-    std::string key(render(nullptr, args...));
-    if constexpr (call_stages::empty && load_stages::empty) {
-      return with_fail_safe<S>(
-          key, coroutines<S>().async_get_or_load(
-                   key, render_tags(args...),
-                   [this, ... owned = std::remove_cvref_t<Params>(
-                              args)]() mutable -> decltype(auto) { return fn_(owned...); }));
-    } else {
-      return async_through_stages<S>(nullptr, std::move(key), render_tags(args...),
-                                     std::remove_cvref_t<Params>(args)...);
-    }
+    return observed_async<S>(nullptr, std::remove_cvref_t<Params>(args)...);
   }
   /// For a member function: the object must outlive the returned coroutine.
   template <class S = store_type>
@@ -4860,17 +4935,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
                       (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
-    std::string key(render(&object, args...));
-    if constexpr (call_stages::empty && load_stages::empty) {
-      return with_fail_safe<S>(
-          key, coroutines<S>().async_get_or_load(
-                   key, render_tags(args...),
-                   [this, target = &object, ... owned = std::remove_cvref_t<Params>(args)]() mutable
-                   -> decltype(auto) { return fn_(*target, owned...); }));
-    } else {
-      return async_through_stages<S>(&object, std::move(key), render_tags(args...),
-                                     std::remove_cvref_t<Params>(args)...);
-    }
+    return observed_async<S>(&object, std::remove_cvref_t<Params>(args)...);
   }
 
   /// Many calls at once: the stored results are fetched in one round trip and only the misses
@@ -4908,14 +4973,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       keys.emplace_back(spread(a, [](const auto&... p) { return render(nullptr, p...); }));
     }
     if constexpr (call_stages::empty && load_stages::empty && !has_fail_safe) {
-      std::vector<std::vector<std::string>> tags;
-      tags.reserve(args.size());
-      for (const Arg& a : args) tags.push_back(spread(a, &render_tags_of));
-      return coroutines<S>().async_get_or_load_many(
-          std::move(keys), std::move(tags),
-          [this, owned = std::move(args)](std::size_t i) mutable -> decltype(auto) {
-            return spread(owned[i], [this](auto&... p) -> decltype(auto) { return fn_(p...); });
-          });
+      return observed_async_many<S>(std::move(keys), std::move(args));
     } else {
       return async_many_through_stages<S>(std::move(keys), std::move(args));
     }
@@ -5137,12 +5195,62 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
-  template <class S, class Awaitable>
-  Awaitable with_fail_safe(std::string& key, Awaitable op) {
-    if constexpr (has_fail_safe) {
-      return answer_failure_with_stale<S>(std::move(op), std::move(key));
+  template <class S>
+  using async_result_t = decltype(std::declval<coroutines_of_t<S, value_type>&>().async_get_or_load(
+      std::string(), std::vector<std::string>(), any_loader<value_type>{}));
+  template <class S>
+  using async_many_result_t =
+      typename rebind_awaitable<async_result_t<S>, std::vector<value_type>>::type;
+
+  // async(): the call's coroutine, which owns the arguments and tells the observer what came of
+  // the call, as counted() does for a blocking one.
+  template <class S>
+  async_result_t<S> observed_async(object_param* object, std::remove_cvref_t<Params>... owned) {
+    call_observation_type seen;
+    if constexpr (has_observer) seen.assign_key(text_key(object, owned...));
+    try {
+      value_type result = co_await async_call<S>(seen, object, owned...);
+      observed_.succeeded(seen);
+      co_return result;
+    } catch (const rate_limited&) {
+      observed_.refused_by_rate_limit(seen);
+      throw;
+    } catch (const circuit_open&) {
+      observed_.refused_by_breaker(seen);
+      throw;
+    }
+  }
+
+  // `seen`, `object` and `owned` must outlive the awaitable.
+  template <class S>
+  async_result_t<S> async_call(call_observation_type& seen, object_param* object,
+                               std::remove_cvref_t<Params>&... owned) {
+    std::string key(render(object, owned...));
+    if constexpr (call_stages::empty && load_stages::empty) {
+      auto load = [this, &seen, object, &owned...]() -> decltype(auto) {
+        return load_observed(seen,
+                             [&]() -> decltype(auto) { return call_function(object, owned...); });
+      };
+      auto op = coroutines<S>().async_get_or_load(key, render_tags(owned...), std::move(load));
+      if constexpr (has_fail_safe) {
+        return answer_failure_with_stale<S>(seen, std::move(op), std::move(key));
+      } else {
+        return op;
+      }
     } else {
-      return op;
+      return async_through_stages<S>(seen, object, std::move(key), render_tags(owned...), owned...);
+    }
+  }
+
+  // A miss's load in async() and async_many(), timed and reported as a blocking call's: the
+  // value, or an awaitable of it timed until it completes (a coroutine function, or load
+  // stages' coroutine forms).
+  template <class Load>
+  decltype(auto) load_observed(call_observation_type& seen, Load&& load) {
+    if constexpr (std::is_convertible_v<std::invoke_result_t<Load&>, value_type>) {
+      return observed_.template timed_load<value_type>(seen, load);
+    } else {
+      return observed_.timed_async_load(seen, load());
     }
   }
 
@@ -5156,10 +5264,6 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       return blocking_store_coroutines<S>(store_, *backend_, erasures_);
     }
   }
-
-  template <class S>
-  using async_result_t = decltype(std::declval<coroutines_of_t<S, value_type>&>().async_get_or_load(
-      std::string(), std::vector<std::string>(), any_loader<value_type>{}));
 
   // Calls f with the arguments of one call of a batch (async_many): the argument itself, or the
   // elements of its tuple.
@@ -5175,20 +5279,57 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     return render_tags(args...);
   }
 
+  // One observation per argument of a batch, each a call for the observer.
+  template <class Arg>
+  static std::vector<call_observation_type> batch_observations(const std::vector<Arg>& args) {
+    std::vector<call_observation_type> seen(args.size());
+    if constexpr (has_observer) {
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        seen[i].assign_key(
+            spread(args[i], [](const auto&... p) { return text_key(nullptr, p...); }));
+      }
+    }
+    return seen;
+  }
+
+  // async_many without stages or fail_safe: the store's batch stops at the first failure, whose
+  // load has reported it; the calls of a batch that succeeds are reported each.
+  template <class S, class Arg>
+  async_many_result_t<S> observed_async_many(std::vector<std::string> keys, std::vector<Arg> args) {
+    std::vector<call_observation_type> seen = batch_observations(args);
+    std::vector<std::vector<std::string>> tags;
+    tags.reserve(args.size());
+    for (const Arg& a : args) tags.push_back(spread(a, &render_tags_of));
+    auto load_at = [&](std::size_t i) -> decltype(auto) {
+      return load_observed(seen[i], [&]() -> decltype(auto) {
+        return spread(args[i],
+                      [&](auto&... p) -> decltype(auto) { return call_function(nullptr, p...); });
+      });
+    };
+    std::vector<value_type> out =
+        co_await coroutines<S>().async_get_or_load_many(std::move(keys), std::move(tags), load_at);
+    for (call_observation_type& call : seen) observed_.succeeded(call);
+    co_return out;
+  }
+
   // async() with rate_limit, circuit_breaker or retry. The call stages' coroutines may await the
   // backend (a limit kept in Redis); load stages wrap the function's call inside the store's
   // coroutine (see load_miss), as coroutines themselves when they all can (retry's backoff awaits
   // a timer). As in call_with_key, a rate-limited call may be answered with a fresh stored value
   // (serve_cached) and any failure with a stale one (fail_safe); no co_await in a catch block.
+  // `seen`, `object` and `owned` must outlive the awaitable.
   template <class S>
-  async_result_t<S> async_through_stages(object_param* object, std::string key,
-                                         std::vector<std::string> tags,
-                                         std::remove_cvref_t<Params>... owned) {
+  async_result_t<S> async_through_stages(call_observation_type& seen, object_param* object,
+                                         std::string key, std::vector<std::string> tags,
+                                         std::remove_cvref_t<Params>&... owned) {
     std::exception_ptr failure;
     [[maybe_unused]] bool limited = false;
     try {
-      // `key` and `owned` live in this frame until the store's load ends.
-      auto load = [&]() -> decltype(auto) { return load_miss<S>(key, object, owned...); };
+      // `key` lives in this frame until the store's load ends.
+      auto load = [&]() -> decltype(auto) {
+        return load_observed(
+            seen, [&]() -> decltype(auto) { return load_miss<S>(key, object, owned...); });
+      };
       auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
     } catch (const rate_limited&) {
@@ -5200,19 +5341,25 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     if constexpr (serves_cached) {
       if (limited) {
         std::optional<value_type> hit = co_await coroutines<S>().async_peek(key);
-        if (hit) co_return std::move(*hit);
+        if (hit) {
+          observed_.answered_after_failure(seen, false);
+          co_return std::move(*hit);
+        }
       }
     }
     if constexpr (has_fail_safe) {
       std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
-      if (stale) co_return std::move(*stale);
+      if (stale) {
+        observed_.answered_after_failure(seen, true);
+        co_return std::move(*stale);
+      }
     }
     std::rethrow_exception(failure);
   }
 
   // No co_await in a catch block: the failure is kept, then the stale value fetched.
   template <class S, class Awaitable>
-  Awaitable answer_failure_with_stale(Awaitable op, std::string key) {
+  Awaitable answer_failure_with_stale(call_observation_type& seen, Awaitable op, std::string key) {
     std::exception_ptr failure;
     try {
       co_return co_await std::move(op);
@@ -5220,15 +5367,20 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       failure = std::current_exception();
     }
     std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
-    if (stale) co_return std::move(*stale);
+    if (stale) {
+      observed_.answered_after_failure(seen, true);
+      co_return std::move(*stale);
+    }
     std::rethrow_exception(failure);
   }
 
   // async_many with stages or fail_safe; see its doc comment for what happens to each argument.
+  // Each argument is reported as a blocking call would be, whether or not the batch throws.
   template <class S, class Arg>
-  typename rebind_awaitable<async_result_t<S>, std::vector<value_type>>::type
-  async_many_through_stages(std::vector<std::string> keys, std::vector<Arg> args) {
+  async_many_result_t<S> async_many_through_stages(std::vector<std::string> keys,
+                                                   std::vector<Arg> args) {
     const std::size_t n = args.size();
+    std::vector<call_observation_type> seen = batch_observations(args);
     std::vector<std::exception_ptr> failures(n);
     if constexpr (!call_stages::empty) {
       using admission = typename rebind_awaitable<async_result_t<S>, batch_admission>::type;
@@ -5256,8 +5408,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       may_load.push_back(!failures[i]);
     }
     auto load_at = [&](std::size_t j) -> decltype(auto) {
-      return spread(args[positions[j]], [&](auto&... p) -> decltype(auto) {
-        return load_miss<S>(keys[positions[j]], nullptr, p...);
+      const std::size_t i = positions[j];
+      return load_observed(seen[i], [&, i]() -> decltype(auto) {
+        return spread(args[i], [&](auto&... p) -> decltype(auto) {
+          return load_miss<S>(keys[i], nullptr, p...);
+        });
       });
     };
     auto outcomes = co_await coroutines<S>().async_settle_many(
@@ -5267,19 +5422,31 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       const std::size_t i = positions[j];
       if (outcomes[j].value) {
         values[i] = std::move(outcomes[j].value);
+        if (failures[i]) observed_.answered_after_failure(seen[i], false);  // serve_cached
       } else if (outcomes[j].failure) {
         failures[i] = outcomes[j].failure;
       }
     }
+    if constexpr (has_fail_safe) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (values[i]) continue;
+        values[i] = co_await coroutines<S>().async_stale(keys[i]);
+        if (values[i]) observed_.answered_after_failure(seen[i], true);
+      }
+    }
+    std::exception_ptr first_failure;
     std::vector<value_type> out;
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      if constexpr (has_fail_safe) {
-        if (!values[i]) values[i] = co_await coroutines<S>().async_stale(keys[i]);
+      if (values[i]) {
+        observed_.succeeded(seen[i]);
+        out.push_back(std::move(*values[i]));
+      } else {
+        observed_.failed(seen[i], failures[i]);
+        if (!first_failure) first_failure = failures[i];
       }
-      if (!values[i]) std::rethrow_exception(failures[i]);
-      out.push_back(std::move(*values[i]));
     }
+    if (first_failure) std::rethrow_exception(first_failure);
     co_return out;
   }
 
@@ -5427,9 +5594,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   [[no_unique_address]] load_stages load_stages_;
   // Last: it registers this object with the registry of live caches once the store is built, and
   // leaves before the store is destroyed.
-  observed_cache<observer_type> observed_{
-      name(), std::is_same_v<backend_type, memory>, this,
-      [](const void* self) { return static_cast<const cached_impl*>(self)->store_.stats(); }};
+  observed_cache<observer_type> observed_;
 };
 
 }  // namespace detail

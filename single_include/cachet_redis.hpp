@@ -1323,8 +1323,7 @@ inline constexpr bool observes_any =
 // An observer<T> that check_values accepts; a rejected one is replaced by no_observer, so that
 // only the assert that names the rule is reported.
 template <class T>
-inline constexpr bool usable_observer =
-    std::is_class_v<T>&& observes_any<T>&& std::is_default_constructible_v<T>;
+inline constexpr bool usable_observer = std::is_class_v<T>&& observes_any<T>;
 
 template <event_kind K, class T>
 void notify(T& o, const event& e) {
@@ -1371,10 +1370,15 @@ struct no_observer {
 /// ran), on_eviction (an entry dropped to respect the capacity), on_invalidation (invalidate(),
 /// clear(), invalidate_tag() through this object), on_stale_served (cachet::fail_safe answered),
 /// on_rate_limited and on_circuit_open (the call threw cachet::rate_limited or
-/// cachet::circuit_open). Each cached object default-constructs its own `T`; reach it with
-/// `observer()`. Members may be called from several threads at once, so a `T` with state must be
-/// thread-safe. A member must not throw: the exception would reach the caller instead of the
-/// result.
+/// cachet::circuit_open). Each cached object default-constructs its own `T`, or takes one given
+/// to its constructor after the options, moved or copied in as any argument by value:
+///
+///     cachet::cached<&load_user, cachet::observer<event_log>> get_user{cachet::options{},
+///                                                                      event_log{std::clog}};
+///
+/// Reach it with `observer()`. Members may be called from several threads at once, so a `T` with
+/// state must be thread-safe. A member must not throw: the exception would reach the caller instead
+/// of the result.
 template <class T>
 struct observer : detail::policy<detail::observer_kind> {
   static constexpr void check_values() {
@@ -1385,9 +1389,6 @@ struct observer : detail::policy<detail::observer_kind> {
                   "cachet::observer: the type declares none of on_hit, on_miss, on_load, "
                   "on_load_error, on_eviction, on_invalidation, on_stale_served, on_rate_limited, "
                   "on_circuit_open taking const cachet::event&; declare at least one");
-    static_assert(!std::is_class_v<T> || std::is_default_constructible_v<T>,
-                  "cachet::observer: each cached object default-constructs its observer; give the "
-                  "type a default constructor, and set it up through cached<>::observer()");
   }
   using type = T;
 };
@@ -1421,6 +1422,12 @@ struct call_observation {
     return text;
   }
 
+  // A coroutine's call renders its key at once: its arguments outlive no frame of the caller.
+  void assign_key(std::string key) {
+    text = std::move(key);
+    rendered = true;
+  }
+
   std::string (*render)(const void* arguments) = nullptr;
   const void* arguments = nullptr;
   std::string text;
@@ -1445,9 +1452,14 @@ class observed_cache {
 
   // `tags_mean_miss`: the store renders a call's tags only once it has found no fresh entry (the
   // in-memory store); other stores render them for every lookup, so a load marks their misses.
+  // `given`: the observer passed to the cached object's constructor, if any.
+  template <class... Given>
   observed_cache(std::string_view name, bool tags_mean_miss, const void* owner,
-                 registered_cache::stats_function stats_of)
-      : name_(name), tags_mean_miss_(tags_mean_miss), metrics_(name, owner, stats_of) {}
+                 registered_cache::stats_function stats_of, Given&&... given)
+      : name_(name),
+        tags_mean_miss_(tags_mean_miss),
+        observer_(std::forward<Given>(given)...),
+        metrics_(name, owner, stats_of) {}
 
   T& observer() noexcept { return observer_; }
 
@@ -1494,6 +1506,29 @@ class observed_cache {
     }
   }
 
+  // timed_load for a load that suspends (async() of a coroutine function, or of load stages'
+  // coroutine forms): timed until its awaitable completes.
+  template <class Awaitable>
+  Awaitable timed_async_load(call& seen, Awaitable load) {
+    if constexpr (has_observer) {
+      missed(seen);
+      seen.loaded = true;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      auto result = co_await std::move(load);
+      const auto took = since(start);
+      metrics_.record_load(took);
+      notify<event_kind::load>(seen, took);
+      co_return result;
+    } catch (const cachet::circuit_open&) {
+      throw;
+    } catch (...) {
+      notify<event_kind::load_error>(seen, since(start), std::current_exception());
+      throw;
+    }
+  }
+
   // fail_safe or serve_cached answered the call from the store after it failed.
   void answered_after_failure([[maybe_unused]] call& seen, [[maybe_unused]] bool stale) {
     if constexpr (has_observer) {
@@ -1513,14 +1548,27 @@ class observed_cache {
     }
   }
 
-  void refused_by_rate_limit(call& seen) {
+  void refused_by_rate_limit(call& seen, std::exception_ptr failure = std::current_exception()) {
     metrics_.count_rate_limited();
-    notify<event_kind::rate_limited>(seen, {}, std::current_exception());
+    notify<event_kind::rate_limited>(seen, {}, std::move(failure));
   }
 
-  void refused_by_breaker(call& seen) {
+  void refused_by_breaker(call& seen, std::exception_ptr failure = std::current_exception()) {
     metrics_.count_circuit_open();
-    notify<event_kind::circuit_open>(seen, {}, std::current_exception());
+    notify<event_kind::circuit_open>(seen, {}, std::move(failure));
+  }
+
+  // A call of a batch (async_many) that failed: reported as a blocking call's failure is.
+  void failed(call& seen, const std::exception_ptr& failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const cachet::rate_limited&) {
+      refused_by_rate_limit(seen, failure);
+    } catch (const cachet::circuit_open&) {
+      refused_by_breaker(seen, failure);
+    } catch (...) {
+      // the load reported it already (on_load_error)
+    }
   }
 
  private:
@@ -1557,7 +1605,7 @@ class observed_cache {
 
   std::string_view name_;
   bool tags_mean_miss_;
-  [[no_unique_address]] T observer_{};
+  [[no_unique_address]] T observer_;
   std::atomic<std::uint64_t> evictions_reported_{0};
   registered_cache metrics_;
 };
@@ -4796,9 +4844,27 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
               const options& opts) requires std::is_default_constructible_v<Function>
       : cached_impl(Function{}, backend, opts) {}
 
+  /// With an observer<T> policy: calls `observer` instead of a default-constructed T; it is
+  /// moved or copied in, as any argument taken by value (see cachet::observer).
+  cached_impl(const options& opts, observer_type observer) requires has_observer
+      && std::is_default_constructible_v<Function>
+      : cached_impl(Function{}, backend_type::shared(), opts, std::move(observer)) {}
+  cached_impl(backend_type& backend, const options& opts,
+              observer_type observer) requires has_observer
+      && std::is_default_constructible_v<Function>
+      : cached_impl(Function{}, backend, opts, std::move(observer)) {}
+
   /// \throws cachet::error when `opts` holds a negative duration, or when another function on
   /// `backend` has the same key template.
   cached_impl(Function fn, backend_type& backend, const options& opts)
+      : cached_impl(std::move(fn), backend, opts, no_observer_given{}) {}
+
+ private:
+  // The constructor was given no observer: the observer<T> policy's T is default-constructed.
+  struct no_observer_given {};
+
+  template <class Given>
+  cached_impl(Function fn, backend_type& backend, const options& opts, Given&& observer)
       : fn_(std::move(fn)),
         backend_(&backend),
         key_owner_(own_key_template(backend)),
@@ -4812,10 +4878,29 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),
-                                                 key_template_of<key_policy>}) {
+                                                 key_template_of<key_policy>}),
+        observed_(make_observed(std::forward<Given>(observer))) {
     require_valid(opts);
   }
 
+  template <class Given>
+  observed_cache<observer_type> make_observed(Given&& observer) {
+    auto stats_of = [](const void* self) {
+      return static_cast<const cached_impl*>(self)->store_.stats();
+    };
+    if constexpr (std::is_same_v<std::remove_cvref_t<Given>, no_observer_given>) {
+      static_assert(std::is_default_constructible_v<observer_type>,
+                    "cachet::observer: the observer type has no default constructor, so the "
+                    "cached object cannot make one; pass one after the options, e.g. "
+                    "c{cachet::options{}, my_observer{...}}");
+      return {name(), std::is_same_v<backend_type, memory>, this, stats_of};
+    } else {
+      return {name(), std::is_same_v<backend_type, memory>, this, stats_of,
+              std::forward<Given>(observer)};
+    }
+  }
+
+ public:
   cached_impl(const cached_impl&) = delete;
   cached_impl& operator=(const cached_impl&) = delete;
 
@@ -4842,17 +4927,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
                       (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
-    std::string key(render(nullptr, args...));
-    if constexpr (call_stages::empty && load_stages::empty) {
-      return with_fail_safe<S>(
-          key, coroutines<S>().async_get_or_load(
-                   key, render_tags(args...),
-                   [this, ... owned = std::remove_cvref_t<Params>(
-                              args)]() mutable -> decltype(auto) { return fn_(owned...); }));
-    } else {
-      return async_through_stages<S>(nullptr, std::move(key), render_tags(args...),
-                                     std::remove_cvref_t<Params>(args)...);
-    }
+    return observed_async<S>(nullptr, std::remove_cvref_t<Params>(args)...);
   }
   /// For a member function: the object must outlive the returned coroutine.
   template <class S = store_type>
@@ -4860,17 +4935,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     static_assert(require_stages_that_run_in_coroutines < call_stages::run_in_coroutines &&
                       (load_stages::run_in_coroutines || load_stages::have_async_forms),
                   S > ::value);
-    std::string key(render(&object, args...));
-    if constexpr (call_stages::empty && load_stages::empty) {
-      return with_fail_safe<S>(
-          key, coroutines<S>().async_get_or_load(
-                   key, render_tags(args...),
-                   [this, target = &object, ... owned = std::remove_cvref_t<Params>(args)]() mutable
-                   -> decltype(auto) { return fn_(*target, owned...); }));
-    } else {
-      return async_through_stages<S>(&object, std::move(key), render_tags(args...),
-                                     std::remove_cvref_t<Params>(args)...);
-    }
+    return observed_async<S>(&object, std::remove_cvref_t<Params>(args)...);
   }
 
   /// Many calls at once: the stored results are fetched in one round trip and only the misses
@@ -4908,14 +4973,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       keys.emplace_back(spread(a, [](const auto&... p) { return render(nullptr, p...); }));
     }
     if constexpr (call_stages::empty && load_stages::empty && !has_fail_safe) {
-      std::vector<std::vector<std::string>> tags;
-      tags.reserve(args.size());
-      for (const Arg& a : args) tags.push_back(spread(a, &render_tags_of));
-      return coroutines<S>().async_get_or_load_many(
-          std::move(keys), std::move(tags),
-          [this, owned = std::move(args)](std::size_t i) mutable -> decltype(auto) {
-            return spread(owned[i], [this](auto&... p) -> decltype(auto) { return fn_(p...); });
-          });
+      return observed_async_many<S>(std::move(keys), std::move(args));
     } else {
       return async_many_through_stages<S>(std::move(keys), std::move(args));
     }
@@ -5137,12 +5195,62 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
-  template <class S, class Awaitable>
-  Awaitable with_fail_safe(std::string& key, Awaitable op) {
-    if constexpr (has_fail_safe) {
-      return answer_failure_with_stale<S>(std::move(op), std::move(key));
+  template <class S>
+  using async_result_t = decltype(std::declval<coroutines_of_t<S, value_type>&>().async_get_or_load(
+      std::string(), std::vector<std::string>(), any_loader<value_type>{}));
+  template <class S>
+  using async_many_result_t =
+      typename rebind_awaitable<async_result_t<S>, std::vector<value_type>>::type;
+
+  // async(): the call's coroutine, which owns the arguments and tells the observer what came of
+  // the call, as counted() does for a blocking one.
+  template <class S>
+  async_result_t<S> observed_async(object_param* object, std::remove_cvref_t<Params>... owned) {
+    call_observation_type seen;
+    if constexpr (has_observer) seen.assign_key(text_key(object, owned...));
+    try {
+      value_type result = co_await async_call<S>(seen, object, owned...);
+      observed_.succeeded(seen);
+      co_return result;
+    } catch (const rate_limited&) {
+      observed_.refused_by_rate_limit(seen);
+      throw;
+    } catch (const circuit_open&) {
+      observed_.refused_by_breaker(seen);
+      throw;
+    }
+  }
+
+  // `seen`, `object` and `owned` must outlive the awaitable.
+  template <class S>
+  async_result_t<S> async_call(call_observation_type& seen, object_param* object,
+                               std::remove_cvref_t<Params>&... owned) {
+    std::string key(render(object, owned...));
+    if constexpr (call_stages::empty && load_stages::empty) {
+      auto load = [this, &seen, object, &owned...]() -> decltype(auto) {
+        return load_observed(seen,
+                             [&]() -> decltype(auto) { return call_function(object, owned...); });
+      };
+      auto op = coroutines<S>().async_get_or_load(key, render_tags(owned...), std::move(load));
+      if constexpr (has_fail_safe) {
+        return answer_failure_with_stale<S>(seen, std::move(op), std::move(key));
+      } else {
+        return op;
+      }
     } else {
-      return op;
+      return async_through_stages<S>(seen, object, std::move(key), render_tags(owned...), owned...);
+    }
+  }
+
+  // A miss's load in async() and async_many(), timed and reported as a blocking call's: the
+  // value, or an awaitable of it timed until it completes (a coroutine function, or load
+  // stages' coroutine forms).
+  template <class Load>
+  decltype(auto) load_observed(call_observation_type& seen, Load&& load) {
+    if constexpr (std::is_convertible_v<std::invoke_result_t<Load&>, value_type>) {
+      return observed_.template timed_load<value_type>(seen, load);
+    } else {
+      return observed_.timed_async_load(seen, load());
     }
   }
 
@@ -5156,10 +5264,6 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       return blocking_store_coroutines<S>(store_, *backend_, erasures_);
     }
   }
-
-  template <class S>
-  using async_result_t = decltype(std::declval<coroutines_of_t<S, value_type>&>().async_get_or_load(
-      std::string(), std::vector<std::string>(), any_loader<value_type>{}));
 
   // Calls f with the arguments of one call of a batch (async_many): the argument itself, or the
   // elements of its tuple.
@@ -5175,20 +5279,57 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     return render_tags(args...);
   }
 
+  // One observation per argument of a batch, each a call for the observer.
+  template <class Arg>
+  static std::vector<call_observation_type> batch_observations(const std::vector<Arg>& args) {
+    std::vector<call_observation_type> seen(args.size());
+    if constexpr (has_observer) {
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        seen[i].assign_key(
+            spread(args[i], [](const auto&... p) { return text_key(nullptr, p...); }));
+      }
+    }
+    return seen;
+  }
+
+  // async_many without stages or fail_safe: the store's batch stops at the first failure, whose
+  // load has reported it; the calls of a batch that succeeds are reported each.
+  template <class S, class Arg>
+  async_many_result_t<S> observed_async_many(std::vector<std::string> keys, std::vector<Arg> args) {
+    std::vector<call_observation_type> seen = batch_observations(args);
+    std::vector<std::vector<std::string>> tags;
+    tags.reserve(args.size());
+    for (const Arg& a : args) tags.push_back(spread(a, &render_tags_of));
+    auto load_at = [&](std::size_t i) -> decltype(auto) {
+      return load_observed(seen[i], [&]() -> decltype(auto) {
+        return spread(args[i],
+                      [&](auto&... p) -> decltype(auto) { return call_function(nullptr, p...); });
+      });
+    };
+    std::vector<value_type> out =
+        co_await coroutines<S>().async_get_or_load_many(std::move(keys), std::move(tags), load_at);
+    for (call_observation_type& call : seen) observed_.succeeded(call);
+    co_return out;
+  }
+
   // async() with rate_limit, circuit_breaker or retry. The call stages' coroutines may await the
   // backend (a limit kept in Redis); load stages wrap the function's call inside the store's
   // coroutine (see load_miss), as coroutines themselves when they all can (retry's backoff awaits
   // a timer). As in call_with_key, a rate-limited call may be answered with a fresh stored value
   // (serve_cached) and any failure with a stale one (fail_safe); no co_await in a catch block.
+  // `seen`, `object` and `owned` must outlive the awaitable.
   template <class S>
-  async_result_t<S> async_through_stages(object_param* object, std::string key,
-                                         std::vector<std::string> tags,
-                                         std::remove_cvref_t<Params>... owned) {
+  async_result_t<S> async_through_stages(call_observation_type& seen, object_param* object,
+                                         std::string key, std::vector<std::string> tags,
+                                         std::remove_cvref_t<Params>&... owned) {
     std::exception_ptr failure;
     [[maybe_unused]] bool limited = false;
     try {
-      // `key` and `owned` live in this frame until the store's load ends.
-      auto load = [&]() -> decltype(auto) { return load_miss<S>(key, object, owned...); };
+      // `key` lives in this frame until the store's load ends.
+      auto load = [&]() -> decltype(auto) {
+        return load_observed(
+            seen, [&]() -> decltype(auto) { return load_miss<S>(key, object, owned...); });
+      };
       auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
     } catch (const rate_limited&) {
@@ -5200,19 +5341,25 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     if constexpr (serves_cached) {
       if (limited) {
         std::optional<value_type> hit = co_await coroutines<S>().async_peek(key);
-        if (hit) co_return std::move(*hit);
+        if (hit) {
+          observed_.answered_after_failure(seen, false);
+          co_return std::move(*hit);
+        }
       }
     }
     if constexpr (has_fail_safe) {
       std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
-      if (stale) co_return std::move(*stale);
+      if (stale) {
+        observed_.answered_after_failure(seen, true);
+        co_return std::move(*stale);
+      }
     }
     std::rethrow_exception(failure);
   }
 
   // No co_await in a catch block: the failure is kept, then the stale value fetched.
   template <class S, class Awaitable>
-  Awaitable answer_failure_with_stale(Awaitable op, std::string key) {
+  Awaitable answer_failure_with_stale(call_observation_type& seen, Awaitable op, std::string key) {
     std::exception_ptr failure;
     try {
       co_return co_await std::move(op);
@@ -5220,15 +5367,20 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       failure = std::current_exception();
     }
     std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
-    if (stale) co_return std::move(*stale);
+    if (stale) {
+      observed_.answered_after_failure(seen, true);
+      co_return std::move(*stale);
+    }
     std::rethrow_exception(failure);
   }
 
   // async_many with stages or fail_safe; see its doc comment for what happens to each argument.
+  // Each argument is reported as a blocking call would be, whether or not the batch throws.
   template <class S, class Arg>
-  typename rebind_awaitable<async_result_t<S>, std::vector<value_type>>::type
-  async_many_through_stages(std::vector<std::string> keys, std::vector<Arg> args) {
+  async_many_result_t<S> async_many_through_stages(std::vector<std::string> keys,
+                                                   std::vector<Arg> args) {
     const std::size_t n = args.size();
+    std::vector<call_observation_type> seen = batch_observations(args);
     std::vector<std::exception_ptr> failures(n);
     if constexpr (!call_stages::empty) {
       using admission = typename rebind_awaitable<async_result_t<S>, batch_admission>::type;
@@ -5256,8 +5408,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       may_load.push_back(!failures[i]);
     }
     auto load_at = [&](std::size_t j) -> decltype(auto) {
-      return spread(args[positions[j]], [&](auto&... p) -> decltype(auto) {
-        return load_miss<S>(keys[positions[j]], nullptr, p...);
+      const std::size_t i = positions[j];
+      return load_observed(seen[i], [&, i]() -> decltype(auto) {
+        return spread(args[i], [&](auto&... p) -> decltype(auto) {
+          return load_miss<S>(keys[i], nullptr, p...);
+        });
       });
     };
     auto outcomes = co_await coroutines<S>().async_settle_many(
@@ -5267,19 +5422,31 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       const std::size_t i = positions[j];
       if (outcomes[j].value) {
         values[i] = std::move(outcomes[j].value);
+        if (failures[i]) observed_.answered_after_failure(seen[i], false);  // serve_cached
       } else if (outcomes[j].failure) {
         failures[i] = outcomes[j].failure;
       }
     }
+    if constexpr (has_fail_safe) {
+      for (std::size_t i = 0; i < n; ++i) {
+        if (values[i]) continue;
+        values[i] = co_await coroutines<S>().async_stale(keys[i]);
+        if (values[i]) observed_.answered_after_failure(seen[i], true);
+      }
+    }
+    std::exception_ptr first_failure;
     std::vector<value_type> out;
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-      if constexpr (has_fail_safe) {
-        if (!values[i]) values[i] = co_await coroutines<S>().async_stale(keys[i]);
+      if (values[i]) {
+        observed_.succeeded(seen[i]);
+        out.push_back(std::move(*values[i]));
+      } else {
+        observed_.failed(seen[i], failures[i]);
+        if (!first_failure) first_failure = failures[i];
       }
-      if (!values[i]) std::rethrow_exception(failures[i]);
-      out.push_back(std::move(*values[i]));
     }
+    if (first_failure) std::rethrow_exception(first_failure);
     co_return out;
   }
 
@@ -5427,9 +5594,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   [[no_unique_address]] load_stages load_stages_;
   // Last: it registers this object with the registry of live caches once the store is built, and
   // leaves before the store is destroyed.
-  observed_cache<observer_type> observed_{
-      name(), std::is_same_v<backend_type, memory>, this,
-      [](const void* self) { return static_cast<const cached_impl*>(self)->store_.stats(); }};
+  observed_cache<observer_type> observed_;
 };
 
 }  // namespace detail
@@ -8026,6 +8191,8 @@ enum class error {
   tls_handshake_failed,  ///< the TLS handshake failed (certificate not verified, no client cert)
   sentinel_unavailable,  ///< no sentinel answered with the master's address
   not_master,            ///< the server Sentinel named is not (or no longer) a master
+  cluster_unavailable,   ///< no cluster node answered with the slot map, or a slot has no owner
+  too_many_redirects,    ///< a cluster request was redirected (MOVED/ASK/TRYAGAIN) too often
 };
 
 }  // namespace cachet::resp3
@@ -8110,6 +8277,10 @@ class error_category_impl final : public std::error_category {
         return "no Redis Sentinel answered with the master's address";
       case resp3::error::not_master:
         return "the Redis server named by Sentinel is not a master (a failover is under way)";
+      case resp3::error::cluster_unavailable:
+        return "no Redis Cluster node answered with a slot map covering the key's slot";
+      case resp3::error::too_many_redirects:
+        return "the Redis Cluster redirected the request more often than allowed";
     }
     return "unknown cachet.redis error " + std::to_string(value);
   }
@@ -9423,6 +9594,22 @@ struct sentinel_options {
   std::string master_name;
 };
 
+/// The seed nodes of a Redis Cluster (`redis-cluster://` fills it). When `seeds` is not empty,
+/// config::host and port are ignored: a cachet::redis::cluster_client asks the seeds, in turn,
+/// for the slot map and discovers the other nodes from it. Every node shares the rest of the
+/// config (user, password, TLS, time limits); the database must be 0.
+///
+///   cfg.cluster = {.seeds = {{"10.0.0.1", 7000}, {"10.0.0.2", 7000}}};
+struct cluster_options {
+  /// One node's address.
+  struct address {
+    std::string host;
+    std::uint16_t port = 6379;
+  };
+  /// Nodes to ask for the slot map; any reachable member of the cluster will do.
+  std::vector<address> seeds;
+};
+
 /// Where a cachet::redis::client connects, how it identifies itself, and its time limits.
 ///
 ///   auto cfg = cachet::redis::config::from_url("redis://app:s3cret@cache.local:6380/2");
@@ -9462,15 +9649,19 @@ struct config {
   tls_options tls;
   /// Sentinel; used when it names sentinels (`redis-sentinel://`).
   sentinel_options sentinel;
+  /// Cluster seeds; used by cluster_client when it names some (`redis-cluster://`).
+  cluster_options cluster;
 
   /// Parses one of
   ///
   ///   redis://[user[:password]@]host[:port][/db]
   ///   rediss://[user[:password]@]host[:port][/db][?ca=F&cert=F&key=F&sni=NAME&verify=yes|no]
   ///   redis-sentinel://[user[:password]@]s1[:port][,s2[:port]...]/master[/db][?TLS options]
+  ///   redis-cluster://[user[:password]@]n1[:port][,n2[:port]...][?TLS options]
   ///
   /// (user, password and query values percent-decoded; IPv6 hosts in brackets; a sentinel's
-  /// port defaults to 26379). A query on redis-sentinel:// turns TLS on for the sentinels and the
+  /// port defaults to 26379, a cluster node's to 6379). A query on redis-sentinel:// or
+  /// redis-cluster:// turns TLS on for the sentinels and the
   /// master. The user and password are for the master. Fields the URL does not name keep their
   /// defaults. Throws request_error with error::invalid_url, saying what is wrong, on bad input.
   ///
@@ -9483,6 +9674,7 @@ struct config {
 
   /// Throws cachet::error naming the first field that cannot work: a negative duration or
   /// database, reconnect_min_delay above reconnect_max_delay, sentinels without a master name,
+  /// cluster seeds with a database other than 0,
   /// or a TLS file set while TLS is off. A client checks its config when it is built.
   void require_valid() const;
 };
@@ -9495,7 +9687,7 @@ namespace detail {
                           "; expected redis://[user[:password]@]host[:port][/db], "
                           "rediss://...[?ca=&cert=&key=&sni=&verify=] or "
                           "redis-sentinel://[user[:password]@]host[:port][,host[:port]...]/"
-                          "master[/db]");
+                          "master[/db] or redis-cluster://host[:port][,host[:port]...]");
 }
 
 inline int hex_digit(char c) {
@@ -9600,9 +9792,11 @@ inline config config::from_url(std::string_view url) {
   constexpr std::string_view plain_scheme = "redis://";
   constexpr std::string_view tls_scheme = "rediss://";
   constexpr std::string_view sentinel_scheme = "redis-sentinel://";
+  constexpr std::string_view cluster_scheme = "redis-cluster://";
   config cfg;
   std::string_view rest;
   bool sentinel = false;
+  bool cluster = false;
   if (url.starts_with(plain_scheme)) {
     rest = url.substr(plain_scheme.size());
   } else if (url.starts_with(tls_scheme)) {
@@ -9611,13 +9805,17 @@ inline config config::from_url(std::string_view url) {
   } else if (url.starts_with(sentinel_scheme)) {
     rest = url.substr(sentinel_scheme.size());
     sentinel = true;
+  } else if (url.starts_with(cluster_scheme)) {
+    rest = url.substr(cluster_scheme.size());
+    cluster = true;
   } else {
-    detail::throw_invalid_url("the URL must start with redis://, rediss:// or redis-sentinel://");
+    detail::throw_invalid_url(
+        "the URL must start with redis://, rediss://, redis-sentinel:// or redis-cluster://");
   }
   if (rest.find('#') != std::string_view::npos)
     detail::throw_invalid_url("fragments are not supported");
   if (auto question = rest.find('?'); question != std::string_view::npos) {
-    if (!cfg.tls.enabled && !sentinel)
+    if (!cfg.tls.enabled && !sentinel && !cluster)
       detail::throw_invalid_url("query parameters are TLS options: use rediss://");
     detail::parse_tls_query(rest.substr(question + 1), cfg.tls);
     cfg.tls.enabled = true;
@@ -9649,6 +9847,16 @@ inline config config::from_url(std::string_view url) {
     if (name.empty()) detail::throw_invalid_url("the master name is missing (after the sentinels)");
     cfg.sentinel.master_name = detail::percent_decode(name, "master name");
     path = name.size() < path.size() ? path.substr(name.size() + 1) : std::string_view{};
+  } else if (cluster) {
+    for (std::string_view list = hosts;;) {
+      std::string_view one = list.substr(0, list.find(','));
+      auto [host, port] = detail::parse_host_port(one, 6379);
+      cfg.cluster.seeds.push_back({std::move(host), port});
+      if (one.size() == list.size()) break;
+      list.remove_prefix(one.size() + 1);
+    }
+    if (!path.empty())
+      detail::throw_invalid_url("a cluster has only database 0: drop the path after the nodes");
   } else {
     std::tie(cfg.host, cfg.port) = detail::parse_host_port(hosts, 6379);
   }
@@ -9684,6 +9892,11 @@ inline void config::require_valid() const {
     throw cachet::error(
         "cachet::redis::config: sentinel.addresses is set but sentinel.master_name is empty; name "
         "the master the sentinels monitor");
+  }
+  if (!cluster.seeds.empty() && database != 0) {
+    throw cachet::error("cachet::redis::config: cluster.seeds is set with database " +
+                        std::to_string(database) +
+                        "; a Redis Cluster has only database 0: set database to 0");
   }
   if (!tls.enabled &&
       !(tls.ca_file.empty() && tls.cert_file.empty() && tls.key_file.empty() && tls.sni.empty())) {
@@ -10921,10 +11134,15 @@ class client {
   using executor_type = boost::asio::any_io_executor;
 
   /// Creates the client; nothing is connected until start() or the first exec().
-  /// \throws cachet::error when `cfg` cannot work (see config::require_valid()).
+  /// \throws cachet::error when `cfg` cannot work (see config::require_valid()) or names
+  /// cluster seeds.
   client(executor_type ex, config cfg)
       : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))), executor_(std::move(ex)) {
     conn_->cfg().require_valid();
+    if (!conn_->cfg().cluster.seeds.empty())
+      throw cachet::error(
+          "cachet::redis::client: the config names Redis Cluster seeds (redis-cluster://) but a "
+          "client talks to one server; use cachet::redis::cluster_client, or clear cfg.cluster");
   }
 
   client(client&&) noexcept = default;
@@ -12817,6 +13035,588 @@ class redis_store {
 
 #endif
 // ---- end <cachet/detail/redis/store.hpp> ----
+// ---- begin <cachet/redis/cluster_client.hpp> ----
+#ifndef CACHET_REDIS_CLUSTER_CLIENT_HPP
+#define CACHET_REDIS_CLUSTER_CLIENT_HPP
+
+// ---- begin <cachet/redis/cluster_slot.hpp> ----
+#ifndef CACHET_REDIS_CLUSTER_SLOT_HPP
+#define CACHET_REDIS_CLUSTER_SLOT_HPP
+
+#include <cstdint>
+#include <string_view>
+
+namespace cachet::resp3 {
+
+/// Number of hash slots in a Redis Cluster.
+inline constexpr std::uint16_t cluster_slot_count = 16384;
+
+/// CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0, no reflection), the checksum Redis
+/// Cluster hashes keys with.
+///
+///   static_assert(crc16_xmodem("123456789") == 0x31C3);
+constexpr std::uint16_t crc16_xmodem(std::string_view bytes) noexcept {
+  unsigned crc = 0;  // unsigned arithmetic throughout; the low 16 bits are the checksum
+  for (char c : bytes) {
+    crc ^= static_cast<unsigned>(static_cast<std::uint8_t>(c)) << 8U;
+    for (int bit = 0; bit < 8; ++bit)
+      crc = (crc & 0x8000U) != 0 ? (crc << 1U) ^ 0x1021U : crc << 1U;
+    crc &= 0xFFFFU;
+  }
+  return static_cast<std::uint16_t>(crc);
+}
+
+/// The part of `key` that Redis Cluster hashes: the text between the first '{' and the next '}'
+/// when that is not empty (a hash tag), else the whole key. Keys sharing a tag share a slot,
+/// which multi-key commands and scripts require.
+constexpr std::string_view cluster_hashed_part(std::string_view key) noexcept {
+  auto open = key.find('{');
+  if (open == std::string_view::npos) return key;
+  auto close = key.find('}', open + 1);
+  if (close == std::string_view::npos || close == open + 1) return key;
+  return key.substr(open + 1, close - open - 1);
+}
+
+/// The hash slot (0..16383) Redis Cluster stores `key` in.
+///
+///   cluster_slot("{user1000}.following") == cluster_slot("{user1000}.followers")
+constexpr std::uint16_t cluster_slot(std::string_view key) noexcept {
+  return static_cast<std::uint16_t>(crc16_xmodem(cluster_hashed_part(key)) % cluster_slot_count);
+}
+
+}  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/cluster_slot.hpp> ----
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cachet::resp3 {
+
+/// One command for a cluster_client: its arguments (the command name first) and the key that
+/// routes it (the slot of `key` picks the node).
+///
+///   cluster_command{.key = "user:42", .args = {"GET", "user:42"}}
+struct cluster_command {
+  std::string key = {};
+  std::vector<std::string> args = {};
+};
+
+/// Limits of a cluster_client's routing.
+struct cluster_routing_options {
+  /// How often one command may be redirected (MOVED, ASK, TRYAGAIN, a node that refuses
+  /// connections) before it fails with error::too_many_redirects.
+  int max_redirects = 5;
+  /// The slot map is fetched again at the first command after it is this old (besides after
+  /// every MOVED and every node that cannot be reached). Zero: only on those events.
+  std::chrono::milliseconds refresh_interval{30000};
+};
+
+/// A Redis Cluster client: one pipelined cachet::redis::client per master node, commands routed
+/// by the CRC16 hash slot of their key (hash tags respected).
+///
+///   boost::asio::io_context io;
+///   auto cfg = cachet::redis::config::from_url("redis-cluster://10.0.0.1:7000,10.0.0.2:7000");
+///   cachet::redis::cluster_client c(io.get_executor(), cfg);
+///   co_await c.exec({.key = "k", .args = {"SET", "k", "v"}});
+///
+/// The slot map comes from `CLUSTER SHARDS` (`CLUSTER SLOTS` on servers before 7), asked of the
+/// known nodes and then the seeds in turn. It is fetched again after a `MOVED` reply (the
+/// command goes to the node MOVED names at once), after a node could not be reached (another
+/// node is asked), and periodically. `ASK` sends `ASKING` and the command to the named node
+/// without changing the map; `TRYAGAIN` (a multi-key command during a migration) is retried.
+/// Each command is redirected at most cluster_routing_options::max_redirects times. A command
+/// is re-sent only when it certainly had no effect (not yet written) or was refused with a
+/// redirect; one written and then cut off fails with error::outcome_unknown as on client.
+///
+/// Thread safety: any member may be called from any thread; the slot map is guarded by a mutex
+/// held only to read or replace it, never across a wait.
+class cluster_client {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+
+  /// Nothing is connected until the first command.
+  /// \throws cachet::error when `cfg` names no cluster seeds or cannot work
+  /// (config::require_valid()), or `routing` allows no attempt.
+  cluster_client(executor_type ex, config cfg, cluster_routing_options routing = {})
+      : state_(std::make_shared<state>(std::move(ex), std::move(cfg), routing)) {
+    state_->cfg.require_valid();
+    if (state_->cfg.cluster.seeds.empty())
+      throw cachet::error(
+          "cachet::redis::cluster_client: the config names no cluster seeds; use a "
+          "redis-cluster://host:port[,host:port...] URL or fill cfg.cluster.seeds");
+    if (routing.max_redirects < 0 || routing.refresh_interval.count() < 0)
+      throw cachet::error(
+          "cachet::redis::cluster_client: max_redirects or refresh_interval is negative; give "
+          "0 or more");
+  }
+
+  cluster_client(cluster_client&&) noexcept = default;
+  cluster_client& operator=(cluster_client&&) noexcept = default;
+  cluster_client(const cluster_client&) = delete;
+  cluster_client& operator=(const cluster_client&) = delete;
+
+  /// Closes every node's connection (see client::close()).
+  ~cluster_client() {
+    if (!state_) return;
+    std::lock_guard lock(state_->mutex);
+    for (auto& [address, n] : state_->nodes) n->conn->close();
+  }
+
+  /// Runs one command on the node owning its key's slot and returns its reply. Throws
+  /// server_error on an error reply (other than a redirect), request_error as client::exec does,
+  /// and request_error(too_many_redirects / cluster_unavailable) when it cannot be routed.
+  boost::asio::awaitable<value> exec(cluster_command command, request_options options = {}) {
+    auto s = checked_state();
+    auto slot = cluster_slot(command.key);
+    value reply = co_await run_routed(s, slot, std::move(command.args), options);
+    if (reply.is_error()) throw server_error(std::move(reply.text));
+    co_return reply;
+  }
+
+  /// Runs many commands: those for one node are written together as one pipeline, the nodes are
+  /// asked in parallel, and the replies come back in the order of `commands`. Error replies are
+  /// returned as values; a command redirected is re-routed alone. Throws the first transport or
+  /// routing failure.
+  boost::asio::awaitable<std::vector<value>> exec_many(std::vector<cluster_command> commands,
+                                                       request_options options = {}) {
+    auto s = checked_state();
+    co_await s->refresh_if_due();
+    // The groups and the wait for them share one strand, so their countdown needs no lock.
+    auto strand = boost::asio::make_strand(s->executor);
+    co_return co_await boost::asio::co_spawn(
+        strand, run_groups(s, strand, std::move(commands), options), boost::asio::use_awaitable);
+  }
+
+  /// Fetches the slot map now.
+  /// \throws request_error(cluster_unavailable) when no node answers with one.
+  boost::asio::awaitable<void> refresh() {
+    auto s = checked_state();
+    co_await s->refresh(nullptr);
+  }
+
+  /// The masters of the current slot map, as "host:port" (empty before the first refresh).
+  std::vector<std::string> masters() const {
+    auto s = checked_state();
+    std::lock_guard lock(s->mutex);
+    std::vector<std::string> out;
+    for (const auto& [address, n] : s->nodes)
+      if (n->owns_slots) out.push_back(address);
+    return out;
+  }
+
+  /// The address ("host:port") the map routes `slot` to; empty when no node owns it.
+  std::string owner_of(std::uint16_t slot) const {
+    auto s = checked_state();
+    std::lock_guard lock(s->mutex);
+    const auto& n = s->slots.at(slot);
+    return n ? n->address : std::string();
+  }
+
+  /// How many times the slot map was fetched (for tests and monitoring).
+  std::size_t refresh_count() const {
+    auto s = checked_state();
+    std::lock_guard lock(s->mutex);
+    return s->refreshes;
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  struct node {
+    std::string address;
+    std::string host;
+    std::uint16_t port = 0;
+    std::shared_ptr<client> conn;
+    bool owns_slots = false;
+  };
+
+  struct state {
+    state(executor_type ex, config c, cluster_routing_options r)
+        : executor(std::move(ex)), cfg(std::move(c)), routing(r), slots(cluster_slot_count) {}
+
+    executor_type executor;
+    config cfg;
+    cluster_routing_options routing;
+    mutable std::mutex mutex;
+    std::map<std::string, std::shared_ptr<node>> nodes;  // by address
+    std::vector<std::shared_ptr<node>> slots;            // slot -> owner, null when unknown
+    clock::time_point refreshed_at{};
+    std::size_t refreshes = 0;
+
+    // Called with the mutex held.
+    std::shared_ptr<node> node_at_locked(const std::string& host, std::uint16_t port) {
+      std::string address = host + ":" + std::to_string(port);
+      auto& n = nodes[address];
+      if (!n) {
+        n = std::make_shared<node>();
+        n->address = address;
+        n->host = host;
+        n->port = port;
+        config one = cfg;
+        one.host = host;
+        one.port = port;
+        one.cluster = {};
+        n->conn = std::make_shared<client>(executor, std::move(one));
+      }
+      return n;
+    }
+
+    std::shared_ptr<node> node_at(const std::string& host, std::uint16_t port) {
+      std::lock_guard lock(mutex);
+      return node_at_locked(host, port);
+    }
+
+    std::shared_ptr<node> owner(std::uint16_t slot) {
+      std::lock_guard lock(mutex);
+      return slots[slot];
+    }
+
+    void assign(std::uint16_t slot, const std::shared_ptr<node>& n) {
+      std::lock_guard lock(mutex);
+      n->owns_slots = true;
+      slots[slot] = n;
+    }
+
+    boost::asio::awaitable<void> refresh_if_due() {
+      bool due = false;
+      {
+        std::lock_guard lock(mutex);
+        due = refreshes == 0 || (routing.refresh_interval.count() > 0 &&
+                                 clock::now() - refreshed_at >= routing.refresh_interval);
+      }
+      if (due) co_await refresh(nullptr);
+    }
+
+    // Asks the known nodes (the one that just failed last), then the seeds, for the slot map.
+    boost::asio::awaitable<void> refresh(std::shared_ptr<node> failed) {
+      std::vector<std::shared_ptr<node>> candidates;
+      {
+        std::lock_guard lock(mutex);
+        for (const auto& [address, n] : nodes)
+          if (n != failed && n->owns_slots) candidates.push_back(n);
+        for (const auto& seed : cfg.cluster.seeds) {
+          auto n = node_at_locked(seed.host, seed.port);
+          if (n != failed) candidates.push_back(n);
+        }
+        if (failed) candidates.push_back(failed);
+      }
+      std::string why;
+      for (const auto& n : candidates) {
+        try {
+          auto map = co_await fetch_map(*n);
+          install(map);
+          co_return;
+        } catch (const std::exception& e) {
+          why = n->address + ": " + e.what();
+        }
+      }
+      throw request_error(error::cluster_unavailable,
+                          "cachet::redis::cluster_client: no node answered CLUSTER SHARDS or "
+                          "CLUSTER SLOTS (last: " +
+                              why + ")");
+    }
+
+    struct range {
+      std::uint16_t first = 0;
+      std::uint16_t last = 0;
+      std::string host;
+      std::uint16_t port = 0;
+    };
+
+    boost::asio::awaitable<std::vector<range>> fetch_map(node& n) {
+      request shards;
+      shards.push("CLUSTER", "SHARDS");
+      auto replies = co_await n.conn->exec(shards, request_options{.idempotent = true});
+      if (!replies.front().is_error()) co_return parse_shards(replies.front(), n.host);
+      request slots_request;  // servers before 7.0 know only CLUSTER SLOTS
+      slots_request.push("CLUSTER", "SLOTS");
+      auto old = co_await n.conn->exec(slots_request, request_options{.idempotent = true});
+      co_return parse_slots(old.front(), n.host);
+    }
+
+    // A node may announce an empty or "?" endpoint: then it is reached where it was asked.
+    static std::string usable_host(const std::string& announced, const std::string& asked_host) {
+      return announced.empty() || announced == "?" ? asked_host : announced;
+    }
+
+    static const value* field(const value& map, std::string_view name) {
+      const auto& kv = map.as_map();
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
+        if (kv[i].is_string() && kv[i].text == name) return &kv[i + 1];
+      return nullptr;
+    }
+
+    static std::vector<range> parse_shards(const value& reply, const std::string& asked_host) {
+      std::vector<range> out;
+      for (const auto& shard : reply.as_array()) {
+        const value* slot_bounds = field(shard, "slots");
+        const value* members = field(shard, "nodes");
+        if (!slot_bounds || !members) continue;
+        const value* master = nullptr;
+        for (const auto& m : members->as_array()) {
+          const value* role = field(m, "role");
+          const value* health = field(m, "health");
+          if (role && role->as_string() == "master" && (!health || health->as_string() == "online"))
+            master = &m;
+        }
+        if (!master) continue;
+        const value* endpoint = field(*master, "endpoint");
+        const value* ip = field(*master, "ip");
+        const value* port = field(*master, "port");
+        if (!port) continue;
+        std::string host = endpoint && endpoint->is_string() ? endpoint->as_string() : "";
+        if ((host.empty() || host == "?") && ip) host = ip->as_string();
+        const auto& b = slot_bounds->as_array();
+        for (std::size_t i = 0; i + 1 < b.size(); i += 2)
+          out.push_back({static_cast<std::uint16_t>(b[i].as_int()),
+                         static_cast<std::uint16_t>(b[i + 1].as_int()),
+                         usable_host(host, asked_host),
+                         static_cast<std::uint16_t>(port->as_int())});
+      }
+      return out;
+    }
+
+    static std::vector<range> parse_slots(const value& reply, const std::string& asked_host) {
+      std::vector<range> out;
+      for (const auto& entry : reply.as_array()) {
+        const auto& e = entry.as_array();
+        if (e.size() < 3) continue;
+        const auto& master = e[2].as_array();
+        if (master.size() < 2) continue;
+        out.push_back({static_cast<std::uint16_t>(e[0].as_int()),
+                       static_cast<std::uint16_t>(e[1].as_int()),
+                       usable_host(master[0].is_string() ? master[0].as_string() : "", asked_host),
+                       static_cast<std::uint16_t>(master[1].as_int())});
+      }
+      return out;
+    }
+
+    void install(const std::vector<range>& map) {
+      std::lock_guard lock(mutex);
+      std::vector<std::shared_ptr<node>> fresh(cluster_slot_count);
+      for (auto& [address, n] : nodes) n->owns_slots = false;
+      for (const auto& r : map) {
+        auto n = node_at_locked(r.host, r.port);
+        n->owns_slots = true;
+        for (std::uint32_t s = r.first; s <= r.last && s < cluster_slot_count; ++s) fresh[s] = n;
+      }
+      slots = std::move(fresh);
+      refreshed_at = clock::now();
+      ++refreshes;
+    }
+  };
+
+  // A redirect reply, "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>".
+  struct redirect {
+    bool ask = false;
+    std::string host;
+    std::uint16_t port = 0;
+  };
+
+  static std::optional<redirect> parse_redirect(const value& reply) {
+    if (!reply.is_error()) return std::nullopt;
+    std::string_view text = reply.text;
+    bool ask = text.starts_with("ASK ");
+    if (!ask && !text.starts_with("MOVED ")) return std::nullopt;
+    auto space = text.find(' ', text.find(' ') + 1);
+    auto colon = text.rfind(':');
+    if (space == std::string_view::npos || colon == std::string_view::npos || colon < space)
+      return std::nullopt;
+    redirect r;
+    r.ask = ask;
+    r.host = std::string(text.substr(space + 1, colon - space - 1));
+    int port = 0;
+    for (char c : text.substr(colon + 1)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      port = port * 10 + (c - '0');
+      if (port > 65535) return std::nullopt;
+    }
+    r.port = static_cast<std::uint16_t>(port);
+    return r;
+  }
+
+  static bool is_try_again(const value& reply) {
+    return reply.is_error() && std::string_view(reply.text).starts_with("TRYAGAIN");
+  }
+
+  static request encode(const std::vector<std::string>& args, bool asking) {
+    request r;
+    if (asking) r.push("ASKING");
+    r.push(args.front(), std::span<const std::string>(args).subspan(1));
+    return r;
+  }
+
+  static void require_command(const std::vector<std::string>& args) {
+    if (args.empty())
+      throw cachet::error(
+          "cachet::redis::cluster_client: a command has no arguments; put the command name "
+          "first in cluster_command::args");
+  }
+
+  // Sends `args` to the owner of `slot`, following redirects; returns the final reply (an error
+  // reply other than a redirect is returned, not thrown).
+  static boost::asio::awaitable<value> run_routed(std::shared_ptr<state> s, std::uint16_t slot,
+                                                  std::vector<std::string> args,
+                                                  request_options options) {
+    require_command(args);
+    co_await s->refresh_if_due();
+    std::shared_ptr<node> target = s->owner(slot);
+    bool asking = false;
+    for (int attempt = 0;; ++attempt) {
+      if (!target) {
+        co_await s->refresh(nullptr);
+        target = s->owner(slot);
+        if (!target)
+          throw request_error(error::cluster_unavailable,
+                              "cachet::redis::cluster_client: no node owns slot " +
+                                  std::to_string(slot) + " in the cluster's slot map");
+      }
+      if (attempt > s->routing.max_redirects)
+        throw request_error(error::too_many_redirects,
+                            "cachet::redis::cluster_client: slot " + std::to_string(slot) +
+                                " was redirected more than " +
+                                std::to_string(s->routing.max_redirects) +
+                                " times; the cluster is resharding or its map is inconsistent");
+      std::vector<value> replies;
+      bool unreachable = false;
+      try {
+        replies = co_await target->conn->exec(encode(args, asking), options);
+      } catch (const request_error& e) {
+        // Not written, so it had no effect: ask another node for the map and try again.
+        if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
+        unreachable = true;
+      }
+      if (unreachable) {
+        co_await s->refresh(target);
+        target = s->owner(slot);
+        asking = false;
+        continue;
+      }
+      value& reply = replies.back();
+      if (auto r = parse_redirect(reply)) {
+        auto to = s->node_at(r->host, r->port);
+        if (!r->ask) {
+          s->assign(slot, to);
+          co_await s->refresh(nullptr);
+        }
+        target = to;
+        asking = r->ask;
+        continue;
+      }
+      if (is_try_again(reply)) {
+        asking = false;
+        target = s->owner(slot);
+        continue;
+      }
+      co_return std::move(reply);
+    }
+  }
+
+  using strand_type = boost::asio::strand<executor_type>;
+
+  // Runs on `strand`: starts one group per node, then waits until all have finished.
+  static boost::asio::awaitable<std::vector<value>> run_groups(
+      std::shared_ptr<state> s, strand_type strand, std::vector<cluster_command> commands,
+      request_options options) {
+    std::map<std::shared_ptr<node>, std::vector<std::size_t>> by_node;
+    for (std::size_t i = 0; i < commands.size(); ++i)
+      by_node[s->owner(cluster_slot(commands[i].key))].push_back(i);
+    std::vector<value> replies(commands.size());
+    struct countdown {
+      explicit countdown(const strand_type& ex, std::size_t n) : left(n), finished(ex) {}
+      std::size_t left;
+      std::exception_ptr first_failure;
+      boost::asio::steady_timer finished;
+    };
+    auto groups = std::make_shared<countdown>(strand, by_node.size());
+    groups->finished.expires_at(boost::asio::steady_timer::time_point::max());
+    for (auto& [owner, indexes] : by_node) {
+      boost::asio::co_spawn(strand,
+                            run_group(s, owner, std::move(indexes), &commands, &replies, options),
+                            [groups](std::exception_ptr failure) {
+                              if (failure && !groups->first_failure)
+                                groups->first_failure = failure;
+                              if (--groups->left == 0) groups->finished.cancel();
+                            });
+    }
+    if (groups->left > 0) {
+      boost::system::error_code cancelled;  // the last group cancels the wait
+      co_await groups->finished.async_wait(
+          boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
+    }
+    if (groups->first_failure) std::rethrow_exception(groups->first_failure);
+    co_return replies;
+  }
+
+  // One node's share of exec_many: one pipeline; commands redirected are re-routed alone.
+  static boost::asio::awaitable<void> run_group(std::shared_ptr<state> s,
+                                                std::shared_ptr<node> owner,
+                                                std::vector<std::size_t> indexes,
+                                                const std::vector<cluster_command>* commands,
+                                                std::vector<value>* replies,
+                                                request_options options) {
+    std::vector<value> got;
+    if (owner) {
+      request pipeline;
+      for (auto i : indexes) {
+        const auto& args = (*commands)[i].args;
+        require_command(args);
+        pipeline.push(args.front(), std::span<const std::string>(args).subspan(1));
+      }
+      try {
+        got = co_await owner->conn->exec(pipeline, options);
+      } catch (const request_error& e) {
+        if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
+        got.clear();  // nothing was written: each command is routed alone below
+      }
+    }
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      auto i = indexes[k];
+      if (k < got.size() && !parse_redirect(got[k]) && !is_try_again(got[k])) {
+        (*replies)[i] = std::move(got[k]);
+        continue;
+      }
+      const auto& c = (*commands)[i];
+      (*replies)[i] = co_await run_routed(s, cluster_slot(c.key), c.args, options);
+    }
+  }
+
+  std::shared_ptr<state> checked_state() const {
+    if (!state_)
+      throw request_error(error::not_connected,
+                          "cachet::redis::cluster_client: used after being moved from; use the "
+                          "cluster_client it was moved to");
+    return state_;
+  }
+
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/cluster_client.hpp> ----
 // ---- begin <cachet/redis/subscriber.hpp> ----
 #ifndef CACHET_REDIS_SUBSCRIBER_HPP
 #define CACHET_REDIS_SUBSCRIBER_HPP
@@ -13142,6 +13942,8 @@ class redis {
   using script = resp3::script;                    ///< a Lua script run by EVALSHA
   using subscriber = resp3::subscriber;            ///< pub/sub on a connection of its own
   using message = resp3::message;                  ///< a pub/sub message
+  using cluster_client = resp3::cluster_client;    ///< Redis Cluster commands, routed by slot
+  using cluster_command = resp3::cluster_command;  ///< a command and the key that routes it
   using rate_limiter = class redis_rate_limiter;   ///< see <cachet/redis/rate_limiter.hpp>
 
   /// Stores the results of one cached function; used by cachet::cached.
@@ -13187,6 +13989,7 @@ class redis {
           "; call configure() at start-up, before the first cached call");
     }
     cfg.require_valid();  // both fail here rather than at the first cached call
+    refuse_cluster(cfg);
     checked_breaker(opts.breaker);
     s.pending_ = std::move(cfg);
     s.options_ = std::move(opts);
@@ -13368,8 +14171,20 @@ class redis {
             .on_state_change = b.on_state_change};
   }
 
+  // The backend's keys (an entry with its tag and function counters in one script) span slots;
+  // until they are laid out per cluster bucket, a cluster is refused rather than half-served.
+  static void refuse_cluster(const config& cfg) {
+    if (!cfg.cluster.seeds.empty()) {
+      throw cachet::error(
+          "cachet::redis: Redis Cluster (redis-cluster://) is not supported by the cached-function "
+          "backend yet; point it at one server, a Sentinel group or a TLS server, and use "
+          "cachet::redis::cluster_client for direct cluster commands");
+    }
+  }
+
   static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
                                                              const redis_options& opts) {
+    refuse_cluster(cfg);
     return std::make_unique<detail::redis_runtime>(
         std::move(cfg), key_base(opts), counter_base(opts), checked_breaker(opts.breaker),
         opts.max_pending_key_invalidations);
