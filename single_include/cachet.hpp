@@ -4247,7 +4247,6 @@ struct health {
 #include <memory>
 #include <string_view>
 
-
 namespace cachet {
 
 /// The in-process backend, and the default one. Each cached function keeps its own entries (typed
@@ -6207,7 +6206,6 @@ std::array<char, rate_key_bytes<S, Args...>> binary_rate_key_bytes(const Args&..
 #include <thread>
 #include <type_traits>
 #include <utility>
-
 
 namespace cachet {
 

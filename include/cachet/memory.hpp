@@ -13,7 +13,6 @@
 #include <memory>
 #include <string_view>
 
-
 namespace cachet {
 
 /// The in-process backend, and the default one. Each cached function keeps its own entries (typed

@@ -34,7 +34,6 @@
 #include <type_traits>
 #include <utility>
 
-
 namespace cachet {
 
 /// What cachet::rate_limiter::try_acquire decides about one call.
