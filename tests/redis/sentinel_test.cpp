@@ -181,7 +181,7 @@ void expect_writes_reach_the_new_master(cubes& cube) {
   EXPECT_EQ(app::sentinel_calls - computed, 1);
 }
 
-TEST(RedisSentinel, CachedCallsFollowAForcedFailoverWithoutAFailedCall) {
+TEST(RedisSentinel, CachedCallsFollowAForcedFailoverWithAtMostTwoFailedRequests) {
   sentinel_group group;
   ASSERT_TRUE(wait_until([&] { return group.ready(); }, 30s)) << "the replica was never ready";
   warmed_backend warmed(group);
@@ -196,9 +196,12 @@ TEST(RedisSentinel, CachedCallsFollowAForcedFailoverWithoutAFailedCall) {
   const auto run = follow(group, warmed.cube);
   EXPECT_TRUE(run.followed) << "backend: " << warmed.cache->last_error();
   EXPECT_EQ(run.wrong, 0);
-  // Sentinel drops the demoted master's clients; the next request reconnects, asking Sentinel,
-  // which by then names the new master: no request fails.
-  EXPECT_EQ(run.failed, 0u) << run.calls << " calls";
+  // The calls run one at a time, so few requests can fail: the one in flight when Sentinel drops
+  // the demoted master's clients, and one answered READONLY by the old master turned replica (a
+  // read script may recreate a counter) if a reconnect reached it before Sentinel named the new
+  // master; READONLY sends the connection back to Sentinel. Their calls still answer, from the
+  // function (run.wrong above).
+  EXPECT_LE(run.failed, 2u) << run.calls << " calls";
   expect_writes_reach_the_new_master(warmed.cube);
 }
 
