@@ -1,45 +1,27 @@
 #!/usr/bin/env bash
-# GET throughput through cluster_client on a 3-master Redis Cluster against client on one
-# redis-server: builds bench/cluster_bench.cpp, starts 3 cluster nodes and 1 plain server on free
-# loopback ports in a temp dir (stopped on exit), runs each for SECONDS with WORKERS coroutines.
-# Usage: bench/run_cluster.sh   (env: BUILD_DIR, default /tmp/cluster-bench-of-cachet; SECONDS_EACH,
-#                                default 3; WORKERS, default 64)
+# Cached hits on a 3-master Redis Cluster against one redis-server (bench/cluster_bench.cpp, Google
+# Benchmark): builds it, starts 3 cluster nodes and 1 plain server on free loopback ports in a temp
+# dir (stopped on exit), runs every benchmark on both in one run and prints cluster/one-server ratios.
+# Each benchmark runs REPETITIONS times, interleaved at random with the others so that load from
+# other processes falls on both setups alike; the table shows the medians.
+# Usage: bench/run_cluster.sh   (env: BUILD_DIR, default /tmp/cluster-bench-of-cachet; MIN_TIME,
+#                                seconds per run, default 1; REPETITIONS, default 5)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${BUILD_DIR:-/tmp/cluster-bench-of-cachet}
-seconds=${SECONDS_EACH:-3}
-workers=${WORKERS:-64}
+min_time=${MIN_TIME:-1}
+repetitions=${REPETITIONS:-5}
 mkdir -p "$build"
-work=$(mktemp -d /tmp/cachet-cluster-bench-XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=redis_processes.sh
+source "$here/redis_processes.sh"
 
-g++ -std=c++20 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$here/../include" \
-  "$here/cluster_bench.cpp" -lboost_json -lssl -lcrypto -pthread -o "$build/cluster_bench"
+build_bench "$here/cluster_bench.cpp" "$build/cluster_bench" -lbenchmark_main -lbenchmark
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start() {  # start <dir> <port> [args...]
-  local dir=$1 port=$2
-  shift 2
-  mkdir -p "$dir"
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no \
-    --logfile "$dir/redis.log" "$@" &
-  local pid=$!
-  pids+=("$pid")
-  until redis-cli -p "$port" ping >/dev/null 2>&1; do
-    kill -0 "$pid" 2>/dev/null || { tail -3 "$dir/redis.log" >&2; exit 1; }
-    sleep 0.05
-  done
-}
 nodes=()
 for i in 1 2 3; do
   port=$(free_port)
   # An explicit bus port: the default, port + 10000, fails above port 55535.
-  start "$work/n$i" "$port" --cluster-enabled yes --cluster-config-file nodes.conf \
+  start_redis "$work/n$i" "$port" --cluster-enabled yes --cluster-config-file nodes.conf \
     --cluster-port "$(free_port)"
   nodes+=("127.0.0.1:$port")
 done
@@ -48,9 +30,24 @@ for n in "${nodes[@]}"; do
   until redis-cli -p "${n#*:}" cluster info | grep -q cluster_state:ok; do sleep 0.05; done
 done
 single=$(free_port)
-start "$work/single" "$single"
+start_redis "$work/single" "$single"
 
-echo "| setup | GET/s, $workers coroutines, one thread |"
-echo "|---|---:|"
-echo "| one server (client) | $("$build/cluster_bench" "redis://127.0.0.1:$single" "$seconds" "$workers") |"
-echo "| 3-master cluster (cluster_client) | $("$build/cluster_bench" "redis-cluster://${nodes[0]},${nodes[1]}" "$seconds" "$workers") |"
+CACHET_BENCH_REDIS_URL="redis://127.0.0.1:$single" \
+  CACHET_BENCH_CLUSTER_URL="redis-cluster://${nodes[0]},${nodes[1]}" \
+  "$build/cluster_bench" --benchmark_min_time="$min_time" --benchmark_format=json \
+  --benchmark_repetitions="$repetitions" --benchmark_enable_random_interleaving=true \
+  --benchmark_report_aggregates_only=true >"$work/results.json"
+python3 - "$work/results.json" <<'PY'
+import json, sys
+rate = {b["run_name"].removesuffix("/real_time"): b["hits_per_s"]
+        for b in json.load(open(sys.argv[1]))["benchmarks"]
+        if b.get("aggregate_name") == "median" and "hits_per_s" in b}
+if len(rate) != 6:
+    sys.exit("cluster_bench: expected 6 results, got " + ", ".join(rate) + "; see " + sys.argv[1])
+print("| benchmark (median of runs) | one server | 3-master cluster | cluster / one server |")
+print("|---|---:|---:|---:|")
+for name in ("hit_blocking", "hit_async_64", "hit_async_many_64"):
+    one, cl = rate.get(name + "/one_server"), rate.get(name + "/cluster")
+    if one and cl:
+        print(f"| {name} | {one/1000:.1f} k hits/s | {cl/1000:.1f} k hits/s | {cl/one:.2f} |")
+PY

@@ -87,7 +87,7 @@ build_bench "$here/../include" "$build/redis_bench"
 pkg-config --exists hiredis || { echo "run_redis.sh: hiredis (libhiredis-dev) is missing" >&2; exit 1; }
 g++ -std=c++20 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$here/../include" \
   "$here/redis_hiredis_memo_bench.cpp" -lbenchmark -lbenchmark_main -lboost_json \
-  $(pkg-config --libs hiredis) -pthread -o "$build/hiredis_memo"
+  $(pkg-config --libs hiredis) -lssl -lcrypto -pthread -o "$build/hiredis_memo"
 
 # shellcheck source=redis_server.sh
 source "$here/redis_server.sh"

@@ -11,17 +11,10 @@ build=${BUILD_DIR:-/tmp/tls-bench-of-cachet}
 rounds=${ROUNDS:-1}
 min_time=${MIN_TIME:-2}
 mkdir -p "$build"
-work=$(mktemp -d /tmp/cachet-tls-bench-XXXXXX)
-server_pid=
-cleanup() {
-  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=redis_processes.sh
+source "$here/redis_processes.sh"
 
-g++ -std=c++20 -O2 -DNDEBUG -Wall -Wextra -Wpedantic -Werror -I"$here/../include" \
-  "$here/redis_bench.cpp" -lbenchmark -lbenchmark_main -lboost_json -lssl -lcrypto -pthread \
-  -o "$build/redis_bench"
+build_bench "$here/redis_bench.cpp" "$build/redis_bench" -lbenchmark -lbenchmark_main
 
 key="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
 (
@@ -33,14 +26,11 @@ key="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
     -days 2 -extfile server.ext
 ) 2>"$work/openssl.log"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 plain_port=$(free_port)
 tls_port=$(free_port)
-redis-server --port "$plain_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-  --tls-port "$tls_port" --tls-cert-file "$work/server.crt" --tls-key-file "$work/server.key" \
-  --tls-ca-cert-file "$work/ca.crt" --tls-auth-clients no --logfile "$work/redis.log" &
-server_pid=$!
-for _ in $(seq 200); do redis-cli -p "$plain_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+start_redis "$work/server" "$plain_port" --tls-port "$tls_port" \
+  --tls-cert-file "$work/server.crt" --tls-key-file "$work/server.key" \
+  --tls-ca-cert-file "$work/ca.crt" --tls-auth-clients no
 
 declare -A urls=([tcp]="redis://127.0.0.1:$plain_port"
                  [tls]="rediss://127.0.0.1:$tls_port?ca=$work/ca.crt")

@@ -34,7 +34,7 @@ foreach(source IN LISTS cachet_benches)
   add_test(NAME bench.${name}
     COMMAND bench_${name} --benchmark_min_time=0.01 --benchmark_filter=.)
   set_tests_properties(bench.${name} PROPERTIES LABELS bench TIMEOUT 300)
-  if(name MATCHES "^(redis|rate_limit)_")
+  if(name MATCHES "^(redis|rate_limit|tiered)_")
     target_link_libraries(bench_${name} PRIVATE cachet::redis)
     if(name STREQUAL "redis_hiredis_memo_bench")
       target_link_libraries(bench_${name} PRIVATE PkgConfig::cachet_hiredis)

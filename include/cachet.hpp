@@ -15,9 +15,9 @@
 #include <cachet/cached.hpp>
 #include <cachet/capacity.hpp>
 #include <cachet/circuit_breaker.hpp>
+#include <cachet/circuit_open.hpp>
 #include <cachet/clock.hpp>
 #include <cachet/error.hpp>
-#include <cachet/errors.hpp>
 #include <cachet/event.hpp>
 #include <cachet/fail_safe.hpp>
 #include <cachet/health.hpp>
@@ -29,6 +29,8 @@
 #include <cachet/observer.hpp>
 #include <cachet/options.hpp>
 #include <cachet/rate_limit.hpp>
+#include <cachet/rate_limited.hpp>
+#include <cachet/rate_limiter.hpp>
 #include <cachet/retry.hpp>
 #include <cachet/stats.hpp>
 #include <cachet/tags.hpp>

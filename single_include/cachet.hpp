@@ -95,6 +95,11 @@ struct backend : detail::policy<detail::backend_kind> {
 namespace cachet {
 namespace detail {
 struct capacity_kind {};
+
+// What cached<> uses without a capacity<> policy: unbounded.
+struct no_capacity {
+  static constexpr std::size_t value = 0;
+};
 }  // namespace detail
 
 /// The most entries the cache keeps before it evicts the least recently used ones.
@@ -116,6 +121,80 @@ struct capacity : detail::policy<detail::capacity_kind> {
 
 #endif
 // ---- end <cachet/capacity.hpp> ----
+// ---- begin <cachet/circuit_open.hpp> ----
+#ifndef CACHET_CIRCUIT_OPEN_HPP
+#define CACHET_CIRCUIT_OPEN_HPP
+
+// ---- begin <cachet/detail/milliseconds_text.hpp> ----
+#ifndef CACHET_DETAIL_MILLISECONDS_TEXT_HPP
+#define CACHET_DETAIL_MILLISECONDS_TEXT_HPP
+
+#include <chrono>
+#include <string>
+
+namespace cachet::detail {
+
+// Whole milliseconds, rounded up so that waiting the stated time is always enough.
+inline std::string milliseconds_text(std::chrono::nanoseconds d) {
+  return std::to_string(std::chrono::ceil<std::chrono::milliseconds>(d).count()) + " ms";
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/milliseconds_text.hpp> ----
+// ---- begin <cachet/error.hpp> ----
+#ifndef CACHET_ERROR_HPP
+#define CACHET_ERROR_HPP
+
+#include <stdexcept>
+
+namespace cachet {
+
+/// The base of every exception cachet throws, so one `catch (const cachet::error&)` handles them
+/// all. Each message says what happened and what to do about it.
+class error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/error.hpp> ----
+
+#include <chrono>
+#include <string>
+
+namespace cachet {
+
+/// Thrown by cachet::circuit_breaker (and cachet::breaker::call) instead of calling a function
+/// that keeps failing. `retry_after()` is the time until the breaker lets a probe call through;
+/// zero when it is half-open and its probes are already under way.
+class circuit_open : public error {
+ public:
+  explicit circuit_open(std::chrono::nanoseconds retry_after)
+      : error(retry_after.count() > 0
+                  ? "cachet::circuit_breaker: the circuit is open after repeated failures, so the "
+                    "function was not called; retry after " +
+                        detail::milliseconds_text(retry_after) +
+                        ", when a probe call will test whether it has recovered"
+                  : std::string("cachet::circuit_breaker: the circuit is half-open and its probe "
+                                "calls are under way, so the function was not called; retry "
+                                "shortly")),
+        retry_after_(retry_after) {}
+
+  /// How long until the breaker half-opens; zero when it already has.
+  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
+
+ private:
+  std::chrono::nanoseconds retry_after_;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/circuit_open.hpp> ----
 // ---- begin <cachet/detail/binary_key.hpp> ----
 #ifndef CACHET_DETAIL_BINARY_KEY_HPP
 #define CACHET_DETAIL_BINARY_KEY_HPP
@@ -704,158 +783,58 @@ void append_binary_key(std::string& out, const T& value) {
 
 #endif
 // ---- end <cachet/detail/binary_key.hpp> ----
-// ---- begin <cachet/detail/callable_traits.hpp> ----
-#ifndef CACHET_DETAIL_CALLABLE_TRAITS_HPP
-#define CACHET_DETAIL_CALLABLE_TRAITS_HPP
+// ---- begin <cachet/detail/callback_ref.hpp> ----
+#ifndef CACHET_DETAIL_CALLBACK_REF_HPP
+#define CACHET_DETAIL_CALLBACK_REF_HPP
 
-#include <type_traits>
-
-namespace cachet::detail {
-
-template <class... T>
-struct type_list {
-  static constexpr std::size_t size = sizeof...(T);
-};
-
-// What cached<> needs to know of a callable: its result, its parameters and, for a member
-// function, the class whose object comes first.
-template <class R, class Object, class... Params>
-struct signature {
-  using result = R;
-  using object = Object;  // void for free functions and function objects
-  using params = type_list<Params...>;
-  static constexpr bool is_member = !std::is_void_v<Object>;
-};
-
-template <class T, class = void>
-struct callable_traits {
-  static constexpr bool known = false;
-  static constexpr bool is_member = false;
-};
-
-template <class R, class... P>
-struct callable_traits<R (*)(P...)> : signature<R, void, P...> {
-  static constexpr bool known = true;
-};
-template <class R, class... P>
-struct callable_traits<R (*)(P...) noexcept> : callable_traits<R (*)(P...)> {};
-
-#define CACHET_DETAIL_MEMBER_TRAITS(QUALIFIERS, OBJECT)                            \
-  template <class R, class C, class... P>                                          \
-  struct callable_traits<R (C::*)(P...) QUALIFIERS> : signature<R, OBJECT, P...> { \
-    static constexpr bool known = true;                                            \
-  };                                                                               \
-  template <class R, class C, class... P>                                          \
-  struct callable_traits<R (C::*)(P...) QUALIFIERS noexcept>                       \
-      : callable_traits<R (C::*)(P...) QUALIFIERS> {};
-CACHET_DETAIL_MEMBER_TRAITS(, C)
-CACHET_DETAIL_MEMBER_TRAITS(const, const C)
-CACHET_DETAIL_MEMBER_TRAITS(&, C)
-CACHET_DETAIL_MEMBER_TRAITS(const&, const C)
-#undef CACHET_DETAIL_MEMBER_TRAITS
-
-// A function object's parameters are those of its call operator; the object itself is not an
-// argument, so the signature drops the class.
-template <class F>
-struct callable_traits<F, std::void_t<decltype(&F::operator())>> {
-  using inner = callable_traits<decltype(&F::operator())>;
-  static constexpr bool known = inner::known;
-  using result = typename inner::result;
-  using object = void;
-  using params = typename inner::params;
-  static constexpr bool is_member = false;
-};
-
-}  // namespace cachet::detail
-
-#endif
-// ---- end <cachet/detail/callable_traits.hpp> ----
-// ---- begin <cachet/detail/function_name.hpp> ----
-#ifndef CACHET_DETAIL_FUNCTION_NAME_HPP
-#define CACHET_DETAIL_FUNCTION_NAME_HPP
-
-#include <cstddef>
+#include <functional>
+#include <memory>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 namespace cachet::detail {
 
-// The compiler's own spelling of F, read from this function's signature: g++ writes
-// "[with auto F = shop::load_user]", clang "[F = &shop::load_user]".
-template <auto F>
-constexpr std::string_view spelled_function_name() {
-  std::string_view s = __PRETTY_FUNCTION__;
-  s.remove_prefix(s.rfind("F = ") + 4);
-  s.remove_suffix(s.size() - s.find_first_of(";]"));
-  return s;
-}
+template <class Signature>
+class callback_ref;
 
-template <std::size_t N>
-struct name_text {
-  char chars[N + 1]{};
-  std::size_t size = 0;
+// A non-owning reference to a callable, called through one function pointer. cached<> hands the
+// store its load and its tag rendering as these, so that the store's lookup is a template on the
+// value type alone, compiled once per value type instead of once per cached<> (a lambda is a
+// type of its own). Only a miss calls through it: the hit path is unchanged.
+// The callable must outlive the reference; a temporary lives until the end of the full
+// expression, which is long enough for an argument.
+template <class R, class... A>
+class callback_ref<R(A...)> {
+ public:
+  template <class F>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, callback_ref> &&
+           std::is_invocable_r_v<R, F&, A...>) callback_ref(F&& f)
+  noexcept  // NOLINT: implicit on purpose
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* object, A... args) -> R {
+          return std::invoke(*static_cast<std::remove_reference_t<F>*>(object),
+                             std::forward<A>(args)...);
+        }) {}
+
+  R operator()(A... args) const { return call_(object_, std::forward<A>(args)...); }
+
+ private:
+  void* object_;
+  R (*call_)(void*, A...);
 };
 
-// Drops what the compilers spell differently: clang's leading '&', and the anonymous namespace
-// ("{anonymous}::" for g++, "(anonymous namespace)::" for clang), so a default key is the same
-// whichever of them built the program.
-template <std::size_t N>
-constexpr name_text<N> normalized_name(std::string_view s) {
-  constexpr std::string_view gcc_anonymous = "{anonymous}::";
-  constexpr std::string_view clang_anonymous = "(anonymous namespace)::";
-  name_text<N> out;
-  std::size_t i = 0;
-  while (i < s.size() && s[i] == '&') ++i;
-  while (i < s.size()) {
-    if (s.substr(i, gcc_anonymous.size()) == gcc_anonymous) {
-      i += gcc_anonymous.size();
-    } else if (s.substr(i, clang_anonymous.size()) == clang_anonymous) {
-      i += clang_anonymous.size();
-    } else {
-      out.chars[out.size++] = s[i++];
-    }
-  }
-  return out;
-}
-
-template <auto F>
-inline constexpr auto function_name_text =
-    normalized_name<spelled_function_name<F>().size()>(spelled_function_name<F>());
-
-// The qualified name of the function F points to, e.g. "shop::load_user" or "Repo::find". A
-// function in an anonymous namespace is named without it (it is then only unique within its
-// translation unit: give it a key<> when several share a Redis server).
-template <auto F>
-constexpr std::string_view function_name() {
-  return {function_name_text<F>.chars, function_name_text<F>.size};
-}
+// What a store calls to learn an entry's tags: it passes each rendered tag to `on_tag`.
+using tag_renderer = callback_ref<void(callback_ref<void(std::string_view)>)>;
 
 }  // namespace cachet::detail
 
 #endif
-// ---- end <cachet/detail/function_name.hpp> ----
+// ---- end <cachet/detail/callback_ref.hpp> ----
 // ---- begin <cachet/detail/key_registry.hpp> ----
 #ifndef CACHET_DETAIL_KEY_REGISTRY_HPP
 #define CACHET_DETAIL_KEY_REGISTRY_HPP
 
-// ---- begin <cachet/error.hpp> ----
-#ifndef CACHET_ERROR_HPP
-#define CACHET_ERROR_HPP
-
-#include <stdexcept>
-
-namespace cachet {
-
-/// The base of every exception cachet throws, so one `catch (const cachet::error&)` handles them
-/// all. Each message says what happened and what to do about it.
-class error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-}  // namespace cachet
-
-#endif
-// ---- end <cachet/error.hpp> ----
 
 #include <cstddef>
 #include <functional>
@@ -1002,6 +981,9 @@ struct stats {
   /// Backend operations (a call's read or write, a peek, a stale read) skipped because the
   /// backend's breaker was open: Redis was unreachable, so the call went on without it.
   std::uint64_t backend_skipped = 0;
+  /// Hits answered by the memory tier of a cachet::tiered backend, without asking Redis (also
+  /// counted in `hits`; the rest of `hits` were Redis's).
+  std::uint64_t memory_tier_hits = 0;
 
   friend bool operator==(const stats&, const stats&) = default;
 };
@@ -1158,77 +1140,6 @@ inline registered_cache::~registered_cache() { cache_registry::instance().leave(
 
 #endif
 // ---- end <cachet/detail/observe/registry.hpp> ----
-// ---- begin <cachet/errors.hpp> ----
-#ifndef CACHET_ERRORS_HPP
-#define CACHET_ERRORS_HPP
-
-
-#include <chrono>
-#include <string>
-
-namespace cachet {
-namespace detail {
-
-// Whole milliseconds, rounded up so that waiting the stated time is always enough.
-inline std::string milliseconds_text(std::chrono::nanoseconds d) {
-  return std::to_string(std::chrono::ceil<std::chrono::milliseconds>(d).count()) + " ms";
-}
-
-}  // namespace detail
-
-/// Thrown by cachet::rate_limit (and reported by cachet::rate_limiter) when a call is over its
-/// limit. `retry_after()` is when the next call will be admitted, what an HTTP 429 answer puts in
-/// its Retry-After header:
-///
-///     catch (const cachet::rate_limited& e) {
-///       reply(429, {"Retry-After", std::to_string(e.retry_after_seconds().count())});
-///     }
-class rate_limited : public error {
- public:
-  explicit rate_limited(std::chrono::nanoseconds retry_after)
-      : error("cachet::rate_limit: the call is over its rate limit and was not made; retry after " +
-              detail::milliseconds_text(retry_after) + ", or raise the limit"),
-        retry_after_(retry_after) {}
-
-  /// How long until a call with the same rate key is admitted.
-  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
-  /// The same in whole seconds, rounded up (never 0), for an HTTP Retry-After header.
-  std::chrono::seconds retry_after_seconds() const noexcept {
-    const auto s = std::chrono::ceil<std::chrono::seconds>(retry_after_);
-    return s.count() > 0 ? s : std::chrono::seconds(1);
-  }
-
- private:
-  std::chrono::nanoseconds retry_after_;
-};
-
-/// Thrown by cachet::circuit_breaker (and cachet::breaker::call) instead of calling a function
-/// that keeps failing. `retry_after()` is the time until the breaker lets a probe call through;
-/// zero when it is half-open and its probes are already under way.
-class circuit_open : public error {
- public:
-  explicit circuit_open(std::chrono::nanoseconds retry_after)
-      : error(retry_after.count() > 0
-                  ? "cachet::circuit_breaker: the circuit is open after repeated failures, so the "
-                    "function was not called; retry after " +
-                        detail::milliseconds_text(retry_after) +
-                        ", when a probe call will test whether it has recovered"
-                  : std::string("cachet::circuit_breaker: the circuit is half-open and its probe "
-                                "calls are under way, so the function was not called; retry "
-                                "shortly")),
-        retry_after_(retry_after) {}
-
-  /// How long until the breaker half-opens; zero when it already has.
-  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
-
- private:
-  std::chrono::nanoseconds retry_after_;
-};
-
-}  // namespace cachet
-
-#endif
-// ---- end <cachet/errors.hpp> ----
 // ---- begin <cachet/event.hpp> ----
 #ifndef CACHET_EVENT_HPP
 #define CACHET_EVENT_HPP
@@ -1397,6 +1308,46 @@ struct observer : detail::policy<detail::observer_kind> {
 
 #endif
 // ---- end <cachet/observer.hpp> ----
+// ---- begin <cachet/rate_limited.hpp> ----
+#ifndef CACHET_RATE_LIMITED_HPP
+#define CACHET_RATE_LIMITED_HPP
+
+
+#include <chrono>
+#include <string>
+
+namespace cachet {
+
+/// Thrown by cachet::rate_limit (and reported by cachet::rate_limiter) when a call is over its
+/// limit. `retry_after()` is when the next call will be admitted, what an HTTP 429 answer puts in
+/// its Retry-After header:
+///
+///     catch (const cachet::rate_limited& e) {
+///       reply(429, {"Retry-After", std::to_string(e.retry_after_seconds().count())});
+///     }
+class rate_limited : public error {
+ public:
+  explicit rate_limited(std::chrono::nanoseconds retry_after)
+      : error("cachet::rate_limit: the call is over its rate limit and was not made; retry after " +
+              detail::milliseconds_text(retry_after) + ", or raise the limit"),
+        retry_after_(retry_after) {}
+
+  /// How long until a call with the same rate key is admitted.
+  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
+  /// The same in whole seconds, rounded up (never 0), for an HTTP Retry-After header.
+  std::chrono::seconds retry_after_seconds() const noexcept {
+    const auto s = std::chrono::ceil<std::chrono::seconds>(retry_after_);
+    return s.count() > 0 ? s : std::chrono::seconds(1);
+  }
+
+ private:
+  std::chrono::nanoseconds retry_after_;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/rate_limited.hpp> ----
 
 #include <atomic>
 #include <chrono>
@@ -1619,11 +1570,7 @@ class observed_cache {
 #define CACHET_DETAIL_POLICY_PACK_HPP
 
 
-#include <boost/hana/basic_tuple.hpp>
-#include <boost/hana/count_if.hpp>
-#include <boost/hana/find_if.hpp>
-#include <boost/hana/type.hpp>
-
+#include <cstddef>
 #include <type_traits>
 
 namespace cachet::detail {
@@ -1656,31 +1603,32 @@ struct kind_of<T> {
   using type = typename T::policy_kind;
 };
 
-// A Hana predicate on type_c<P>: is P a policy of Kind?
-template <class Kind>
-struct of_kind {
-  template <class T>
-  constexpr auto operator()(T) const {
-    return boost::hana::bool_c<std::is_same_v<typename kind_of<typename T::type>::type, Kind>>;
-  }
+template <class T>
+using kind_of_t = typename kind_of<T>::type;
+
+// The first of Policies whose kind is Kind, else Default. Only the chosen branch is instantiated.
+template <class Kind, class Default, class... Policies>
+struct find_kind {
+  using type = Default;
 };
+template <class Kind, class Default, class First, class... Rest>
+struct find_kind<Kind, Default, First, Rest...>
+    : std::conditional_t<std::is_same_v<kind_of_t<First>, Kind>, std::type_identity<First>,
+                         find_kind<Kind, Default, Rest...>> {};
 
 // The policies given to one cached<>, in any order. It is parsed once: every element must be a
 // policy, no kind may appear twice, and each facility asks for its own kind with a default.
 template <class... Policies>
 struct policy_pack {
-  static constexpr auto types = boost::hana::make_basic_tuple(boost::hana::type_c<Policies>...);
-
   static constexpr bool all_policies = (require_policy<Policies>::value && ...);
 
   template <class Kind>
-  static constexpr std::size_t count =
-      decltype(boost::hana::count_if(types, of_kind<Kind>{}))::value;
+  static constexpr std::size_t count = (std::size_t{0} + ... +
+                                        std::size_t{std::is_same_v<kind_of_t<Policies>, Kind>});
 
   static constexpr bool unique =
-      all_policies && (require_unique_kind<typename kind_of<Policies>::type,
-                                           count<typename kind_of<Policies>::type>>::value &&
-                       ...);
+      all_policies &&
+      (require_unique_kind<kind_of_t<Policies>, count<kind_of_t<Policies>>>::value && ...);
 
   // Every policy's values checked (see check_values); always true, like the two above.
   static constexpr bool values_checked = (check_values<Policies>() && ...);
@@ -1690,15 +1638,68 @@ struct policy_pack {
 
   // The policy of Kind, or Default when the pack has none.
   template <class Kind, class Default>
-  using find =
-      typename std::remove_cvref_t<decltype(boost::hana::find_if(types, of_kind<Kind>{})
-                                                .value_or(boost::hana::type_c<Default>))>::type;
+  using find = typename find_kind<Kind, Default, Policies...>::type;
 };
 
 }  // namespace cachet::detail
 
 #endif
 // ---- end <cachet/detail/policy_pack.hpp> ----
+// ---- begin <cachet/detail/recovery.hpp> ----
+#ifndef CACHET_DETAIL_RECOVERY_HPP
+#define CACHET_DETAIL_RECOVERY_HPP
+
+// What may still answer a call that failed: a fresh stored value when a rate_limit with
+// serve_cached refused it, then a stale one with fail_safe. The decision is made here once, for
+// the blocking and the coroutine paths; each only fetches the values in the order given.
+
+
+#include <array>
+#include <cstddef>
+#include <exception>
+
+namespace cachet::detail {
+
+// A policy that answers a rate-limited call with the cached result when there is one
+// (rate_limit<..., serve_cached>).
+template <class P>
+inline constexpr bool serves_cached_when_limited = requires {
+  requires P::serves_cached;
+};
+
+inline bool is_rate_limited(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const rate_limited&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// A stored value that may answer a failed call.
+enum class stored_answer : unsigned char { fresh, stale };
+
+// The stored values to try for a call that failed with `failure`, in order: a range of
+// stored_answer.
+class recovery_plan {
+ public:
+  recovery_plan(const std::exception_ptr& failure, bool serves_cached, bool fail_safe) {
+    if (serves_cached && is_rate_limited(failure)) answers_[count_++] = stored_answer::fresh;
+    if (fail_safe) answers_[count_++] = stored_answer::stale;
+  }
+  const stored_answer* begin() const noexcept { return answers_.data(); }
+  const stored_answer* end() const noexcept { return answers_.data() + count_; }
+
+ private:
+  std::array<stored_answer, 2> answers_{};
+  std::size_t count_ = 0;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/recovery.hpp> ----
 // ---- begin <cachet/detail/redis/store_selection.hpp> ----
 #ifndef CACHET_DETAIL_REDIS_STORE_SELECTION_HPP
 #define CACHET_DETAIL_REDIS_STORE_SELECTION_HPP
@@ -2066,6 +2067,100 @@ using stages_for = stage_list<decltype(std::tuple_cat(
 
 #endif
 // ---- end <cachet/detail/stages.hpp> ----
+// ---- begin <cachet/detail/store_coroutines.hpp> ----
+#ifndef CACHET_DETAIL_STORE_COROUTINES_HPP
+#define CACHET_DETAIL_STORE_COROUTINES_HPP
+
+// What cached<>::async() and async_many() need of a store's coroutine forms, named by shape so
+// that <cachet.hpp> needs no Asio.
+
+
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace cachet::detail {
+
+// async() and async_many() run the stages inside a coroutine, where a thread that blocks stalls
+// every coroutine of its executor: only stages that say they do not may run there (see
+// detail/stages.hpp).
+template <bool RunInCoroutines, class Store>
+struct require_stages_that_run_in_coroutines {
+  static_assert(RunInCoroutines,
+                "cachet::cached::async and async_many: a policy's stage may block its thread, "
+                "which would stall the coroutine's executor; make the blocking call, or drop that "
+                "policy from this cached<>");
+  static constexpr bool value = true;  // as check_function's
+};
+
+// The awaitable type `Awaitable` (boost::asio::awaitable<V, Executor>) with another value type,
+// named by shape so that this header needs no Asio.
+template <class Awaitable, class T>
+struct rebind_awaitable;
+template <template <class, class> class Awaitable, class V, class Executor, class T>
+struct rebind_awaitable<Awaitable<V, Executor>, T> {
+  using type = Awaitable<T, Executor>;
+};
+
+// What the call stages of one argument of a batch yield when they admit it: the batch's lookup
+// comes after every argument's stages, so there is no value to hand back yet.
+struct batch_admission {};
+
+// Declared only: stands for "some loader" when asking whether a store can load asynchronously.
+template <class Value>
+struct any_loader {
+  Value operator()() const;
+};
+template <class Value>
+struct any_indexed_loader {
+  Value operator()(std::size_t) const;
+};
+
+// Stores of remote backends (Redis) also offer coroutines; cached<> then offers async().
+template <class Store, class Value>
+concept async_store = requires(Store& s, std::string key, std::vector<std::string> tags,
+                               std::vector<std::string> keys,
+                               std::vector<std::vector<std::string>> tags_of_keys) {
+  s.async_get_or_load(std::move(key), std::move(tags), any_loader<Value>{});
+  s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys), any_indexed_loader<Value>{});
+};
+
+// The coroutine forms that <cachet/async.hpp> gives a store with only blocking ones (cachet::memory
+// 's), so that this header needs no Asio: it specialises this template for that store, built from
+// the store and its backend.
+template <class Store>
+struct blocking_store_coroutines {
+  static_assert(wrong<Store>,
+                "cachet::cached::async: the in-memory backend's coroutine forms (async, "
+                "async_many) are in their own header, which needs Boost.Asio; #include "
+                "<cachet/async.hpp>");
+  template <class... A>
+  explicit blocking_store_coroutines(A&&...) {}
+};
+
+// What cached<>::async() calls the coroutines of a store through.
+template <class Store, class Value>
+using coroutines_of_t =
+    std::conditional_t<async_store<Store, Value>, Store, blocking_store_coroutines<Store>>;
+
+// What async_many's range holds: the argument of a one-parameter function, else a std::tuple of
+// the arguments.
+template <class... Params>
+struct batch_argument {
+  using type = std::tuple<std::remove_cvref_t<Params>...>;
+};
+template <class Param>
+struct batch_argument<Param> {
+  using type = std::remove_cvref_t<Param>;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/store_coroutines.hpp> ----
 // ---- begin <cachet/detail/store_settings.hpp> ----
 #ifndef CACHET_DETAIL_STORE_SETTINGS_HPP
 #define CACHET_DETAIL_STORE_SETTINGS_HPP
@@ -2094,6 +2189,319 @@ struct store_settings {
 
 #endif
 // ---- end <cachet/detail/store_settings.hpp> ----
+// ---- begin <cachet/detail/wrapped_function.hpp> ----
+#ifndef CACHET_DETAIL_WRAPPED_FUNCTION_HPP
+#define CACHET_DETAIL_WRAPPED_FUNCTION_HPP
+
+// The function a cached<> wraps: how it is held and called, what it returns, and the rules its
+// result and parameters must follow (each rule a static_assert that names the fix).
+
+// ---- begin <cachet/detail/callable_traits.hpp> ----
+#ifndef CACHET_DETAIL_CALLABLE_TRAITS_HPP
+#define CACHET_DETAIL_CALLABLE_TRAITS_HPP
+
+#include <type_traits>
+
+namespace cachet::detail {
+
+template <class... T>
+struct type_list {
+  static constexpr std::size_t size = sizeof...(T);
+};
+
+// What cached<> needs to know of a callable: its result, its parameters and, for a member
+// function, the class whose object comes first.
+template <class R, class Object, class... Params>
+struct signature {
+  using result = R;
+  using object = Object;  // void for free functions and function objects
+  using params = type_list<Params...>;
+  static constexpr bool is_member = !std::is_void_v<Object>;
+};
+
+template <class T, class = void>
+struct callable_traits {
+  static constexpr bool known = false;
+  static constexpr bool is_member = false;
+};
+
+template <class R, class... P>
+struct callable_traits<R (*)(P...)> : signature<R, void, P...> {
+  static constexpr bool known = true;
+};
+template <class R, class... P>
+struct callable_traits<R (*)(P...) noexcept> : callable_traits<R (*)(P...)> {};
+
+#define CACHET_DETAIL_MEMBER_TRAITS(QUALIFIERS, OBJECT)                            \
+  template <class R, class C, class... P>                                          \
+  struct callable_traits<R (C::*)(P...) QUALIFIERS> : signature<R, OBJECT, P...> { \
+    static constexpr bool known = true;                                            \
+  };                                                                               \
+  template <class R, class C, class... P>                                          \
+  struct callable_traits<R (C::*)(P...) QUALIFIERS noexcept>                       \
+      : callable_traits<R (C::*)(P...) QUALIFIERS> {};
+CACHET_DETAIL_MEMBER_TRAITS(, C)
+CACHET_DETAIL_MEMBER_TRAITS(const, const C)
+CACHET_DETAIL_MEMBER_TRAITS(&, C)
+CACHET_DETAIL_MEMBER_TRAITS(const&, const C)
+#undef CACHET_DETAIL_MEMBER_TRAITS
+
+// A function object's parameters are those of its call operator; the object itself is not an
+// argument, so the signature drops the class.
+template <class F>
+struct callable_traits<F, std::void_t<decltype(&F::operator())>> {
+  using inner = callable_traits<decltype(&F::operator())>;
+  static constexpr bool known = inner::known;
+  using result = typename inner::result;
+  using object = void;
+  using params = typename inner::params;
+  static constexpr bool is_member = false;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/callable_traits.hpp> ----
+// ---- begin <cachet/detail/function_name.hpp> ----
+#ifndef CACHET_DETAIL_FUNCTION_NAME_HPP
+#define CACHET_DETAIL_FUNCTION_NAME_HPP
+
+#include <cstddef>
+#include <string_view>
+
+namespace cachet::detail {
+
+// The compiler's own spelling of F, read from this function's signature: g++ writes
+// "[with auto F = shop::load_user]", clang "[F = &shop::load_user]".
+template <auto F>
+constexpr std::string_view spelled_function_name() {
+  std::string_view s = __PRETTY_FUNCTION__;
+  s.remove_prefix(s.rfind("F = ") + 4);
+  s.remove_suffix(s.size() - s.find_first_of(";]"));
+  return s;
+}
+
+template <std::size_t N>
+struct name_text {
+  char chars[N + 1]{};
+  std::size_t size = 0;
+};
+
+// Drops what the compilers spell differently: clang's leading '&', and the anonymous namespace
+// ("{anonymous}::" for g++, "(anonymous namespace)::" for clang), so a default key is the same
+// whichever of them built the program.
+template <std::size_t N>
+constexpr name_text<N> normalized_name(std::string_view s) {
+  constexpr std::string_view gcc_anonymous = "{anonymous}::";
+  constexpr std::string_view clang_anonymous = "(anonymous namespace)::";
+  name_text<N> out;
+  std::size_t i = 0;
+  while (i < s.size() && s[i] == '&') ++i;
+  while (i < s.size()) {
+    if (s.substr(i, gcc_anonymous.size()) == gcc_anonymous) {
+      i += gcc_anonymous.size();
+    } else if (s.substr(i, clang_anonymous.size()) == clang_anonymous) {
+      i += clang_anonymous.size();
+    } else {
+      out.chars[out.size++] = s[i++];
+    }
+  }
+  return out;
+}
+
+template <auto F>
+inline constexpr auto function_name_text =
+    normalized_name<spelled_function_name<F>().size()>(spelled_function_name<F>());
+
+// The qualified name of the function F points to, e.g. "shop::load_user" or "Repo::find". A
+// function in an anonymous namespace is named without it (it is then only unique within its
+// translation unit: give it a key<> when several share a Redis server).
+template <auto F>
+constexpr std::string_view function_name() {
+  return {function_name_text<F>.chars, function_name_text<F>.size};
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/function_name.hpp> ----
+
+#include <functional>
+#include <ranges>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace cachet::detail {
+
+// The function a cached<&f> wraps: known at compile time, so it takes no storage.
+template <auto F>
+struct named_function {
+  using traits = callable_traits<decltype(F)>;
+  // A function object given directly (`cached<[](int x) { ... }>`) has no name that is the same
+  // across builds and compilers, as for make_cached.
+  static constexpr std::string_view name() {
+    if constexpr (std::is_class_v<decltype(F)>) {
+      return {};
+    } else {
+      return function_name<F>();
+    }
+  }
+
+  template <class... A>
+  decltype(auto) operator()(A&&... args) const {
+    return std::invoke(F, std::forward<A>(args)...);
+  }
+};
+
+// A function object that make_cached wraps (a lambda with captures, say), held by value.
+template <class F>
+struct function_object {
+  using traits = callable_traits<F>;
+  // A lambda's type has no name that is stable across builds; a remote backend needs a key<>.
+  static constexpr std::string_view name() { return {}; }
+
+  template <class... A>
+  decltype(auto) operator()(A&&... args) const {
+    return std::invoke(fn, std::forward<A>(args)...);
+  }
+
+  F fn;
+};
+
+template <class Traits, bool = Traits::known>
+struct params_of {
+  using type = type_list<>;
+};
+template <class Traits>
+struct params_of<Traits, true> {
+  using type = typename Traits::params;
+};
+
+// Stands in for the object parameter of a free function, so the member-only overloads can be
+// declared for every cached<> and disabled by their constraint.
+struct no_object {};
+
+template <class Traits, bool = Traits::known&& Traits::is_member>
+struct object_of {
+  using type = no_object;
+};
+template <class Traits>
+struct object_of<Traits, true> {
+  using type = typename Traits::object;
+};
+
+// A function that is itself a coroutine (returns boost::asio::awaitable<T>) caches its T. Told
+// apart by shape, so that this header needs no Asio.
+template <class R>
+concept coroutine_result = requires {
+  typename R::value_type;
+  typename R::executor_type;
+};
+
+template <class R>
+struct cached_value {
+  using type = R;
+};
+template <coroutine_result R>
+struct cached_value<R> {
+  using type = typename R::value_type;
+};
+
+template <class Traits, bool = Traits::known>
+struct declared_result {
+  using type = int;  // the first assert below already says what is wrong
+};
+template <class Traits>
+struct declared_result<Traits, true> {
+  using type = typename Traits::result;
+};
+
+template <class T>
+inline constexpr bool is_reference_wrapper = false;
+template <class T>
+inline constexpr bool is_reference_wrapper<std::reference_wrapper<T>> = true;
+
+// A result that refers to memory it does not own (std::string_view, std::span, const char*): a
+// hit would hand out a view into the first caller's value, long gone. Function pointers are not
+// views.
+template <class R>
+inline constexpr bool is_view_result = (std::is_pointer_v<R> &&
+                                        !std::is_function_v<std::remove_pointer_t<R>>) ||
+                                       std::ranges::view<R> || is_reference_wrapper<R>;
+
+// A result that one of check_function's asserts rejects.
+template <class R>
+inline constexpr bool is_rejected_result =
+    std::is_void_v<R> || std::is_reference_v<R> || is_view_result<typename cached_value<R>::type> ||
+    !std::is_copy_constructible_v<typename cached_value<R>::type>;
+
+// A rejected result is replaced by int, so that only the static_assert that names the rule is
+// reported, not a cascade of errors from the machinery.
+template <class Traits>
+struct result_of {
+  using result = typename declared_result<Traits>::type;
+  using type = std::conditional_t<is_rejected_result<result>, int, result>;
+};
+
+// One static_assert per rule, so a bad cached<> reads like a checklist.
+template <class Traits, class Result = typename declared_result<Traits>::type>
+struct check_function {
+  static_assert(Traits::known,
+                "cachet::cached: the first argument must be a function, a member function or a "
+                "non-generic function object; wrap overloaded or generic callables in a lambda "
+                "with explicit parameter types");
+  static_assert(!std::is_void_v<Result>,
+                "cachet::cached: the function returns void, so there is nothing to cache; cache a "
+                "function that returns its result");
+  static_assert(!std::is_reference_v<Result>,
+                "cachet::cached: the function returns a reference, which the cache could not keep "
+                "alive; return the result by value");
+  static constexpr bool is_value = !std::is_void_v<Result> && !std::is_reference_v<Result>;
+  static_assert(!is_value || !is_view_result<typename cached_value<Result>::type>,
+                "cachet::cached: the function returns a view or a pointer (std::string_view, "
+                "std::span, const char*), which a hit would return into a value that is gone; "
+                "return an owning type such as std::string or std::vector");
+  static_assert(!is_value || std::is_copy_constructible_v<typename cached_value<Result>::type>,
+                "cachet::cached: the result type must be copy constructible, since every hit "
+                "returns a copy of the stored result; return a copyable type, such as "
+                "std::shared_ptr<const T> for a move-only T");
+  // True either way, so that the caller's assert adds no bare "static assertion failed".
+  static constexpr bool value = true;
+};
+
+// An out-parameter is filled only when the function runs; a hit would leave it untouched.
+template <class Param>
+struct require_no_out_parameter {
+  static_assert(!std::is_lvalue_reference_v<Param> ||
+                    std::is_const_v<std::remove_reference_t<Param>>,
+                "cachet::cached: a parameter is a non-const lvalue reference (an out-parameter), "
+                "which a hit would leave untouched; return the value instead, and take the "
+                "parameter by value or const reference");
+  static constexpr bool value = true;  // as check_function's
+};
+
+template <class Param>
+struct require_encodable_argument {
+  using type = std::remove_cvref_t<Param>;
+  // Pointers and unordered containers have messages of their own, which say what to pass.
+  static constexpr bool has_own_message = encoding_kind_of<type>() == encoding_kind::pointer ||
+                                          encoding_kind_of<type>() == encoding_kind::unordered;
+  static constexpr bool reported_by_encoding = [] {
+    if constexpr (has_own_message) require_key_encoding<type>();
+    return has_own_message;
+  }();
+  static_assert(key_encodable<type> || reported_by_encoding,
+                "cachet::cached: an argument type has no key encoding (the type is named in this "
+                "instantiation); specialise cachet::key_encoding<T> for it, or adapt the struct "
+                "with BOOST_HANA_DEFINE_STRUCT (#include <boost/hana/define_struct.hpp>)");
+  static constexpr bool value = true;  // as check_function's
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/wrapped_function.hpp> ----
 // ---- begin <cachet/fail_safe.hpp> ----
 #ifndef CACHET_FAIL_SAFE_HPP
 #define CACHET_FAIL_SAFE_HPP
@@ -2141,6 +2549,11 @@ struct ttl : detail::policy<detail::ttl_kind> {
 namespace cachet {
 namespace detail {
 struct fail_safe_kind {};
+
+// What cached<> uses without a fail_safe<> policy: nothing is kept past its ttl.
+struct no_fail_safe {
+  static constexpr std::chrono::seconds max_stale{0};
+};
 }  // namespace detail
 
 /// Policy: keeps each result for `MaxStaleSeconds` past its ttl, and serves it when a fresh one
@@ -2574,6 +2987,11 @@ struct default_key {
     [[maybe_unused]] bool first = true;
     ((first ? void(first = false) : out.push_back(':'), render_key_argument(out, args)), ...);
   }
+  // Every argument type with a key encoding fits; cached<> checks that of each argument itself.
+  template <class...>
+  static constexpr bool check() {
+    return true;
+  }
 };
 
 }  // namespace detail
@@ -2940,10 +3358,18 @@ class lru_order {
 #ifndef CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
 #define CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
 
+
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cstdint>
 #include <thread>
+
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace cachet::detail {
 
@@ -2998,10 +3424,75 @@ inline int reader_slot() noexcept {
 }
 
 // One per slot and store, on a line of its own: which shard its thread is reading (0 = none) and
-// the hits it counted, written by that thread only.
+// the hits it counted, written by that thread only; and, for the thread alone, how many times it
+// entered with the full fence since it last asked whether a shard may go without it.
 struct alignas(64) reader_state {
   std::atomic<std::uint32_t> reading{0};
   std::atomic<std::uint64_t> hits{0};
+  std::uint32_t fenced_entries = 0;
+};
+
+// A full fence on every CPU that runs a thread of this process at the time of the call, and so
+// in every thread of it (a thread switched out has passed one): Linux's membarrier, some
+// microseconds. False where the system offers none; shards then always take the fenced path.
+inline bool heavy_barrier_available() noexcept {
+#if defined(__linux__) && defined(__NR_membarrier)
+  static const bool registered =
+      ::syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  return registered;
+#else
+  return false;
+#endif
+}
+
+inline void heavy_barrier() noexcept {
+#if defined(__linux__) && defined(__NR_membarrier)
+  ::syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+#endif
+}
+
+// Whether readers may enter a shard without a full fence. Entering is a store to the reader's
+// slot followed by a load of the shard's lock, and a writer does the mirror image (take the lock,
+// load the slots): without a fence between the store and the load on one side or the other, each
+// could miss the other (store buffering). With the fence on the reader's side, every hit pays it,
+// and as a locked instruction it also waits for the cache misses of the hits before it, so hits
+// over a table larger than the caches run one after another instead of overlapping. A "light"
+// shard moves the fence to its writers: a writer that finds the shard light clears the flag and
+// runs heavy_barrier() before it loads the slots. A reader of a light shard stores its slot,
+// then loads the lock and the flag again, with only a compiler barrier between. The heavy barrier
+// runs a fence in the reader's thread either before its store, and then the reader's loads see
+// the lock held or the flag cleared and it steps back; or after its store, and then the writer's
+// loads of the slots see it and the writer waits for it to leave. A reader that read the flag
+// before it was cleared thus never enters unseen, even by a later writer that finds the flag
+// cleared and skips the barrier. The flag is set and cleared only under the shard's lock, so a
+// writer's load of it after taking the lock is current.
+//
+// Writers pay some microseconds once per switch, so a shard turns light only after a quiet
+// period: a reader on the fenced path asks now and then (reader_state::fenced_entries) whether no
+// writer has held the shard since it last asked, at least quiet_period ago.
+struct reader_bias {
+  static constexpr std::chrono::milliseconds quiet_period{20};
+  static constexpr std::uint32_t fenced_entries_per_check = 64;
+
+  std::atomic<bool> light{false};
+  std::atomic<std::uint32_t> writes{0};  // exclusive sections so far, counted under the lock
+  std::atomic<std::uint32_t> writes_checked{0};     // `writes` when last asked
+  std::atomic<clock::duration::rep> checked_at{0};  // coarse_now() when last asked
+
+  // Asked by a reader about to enter with the fence; true when the shard should turn light, and
+  // then the caller takes it exclusively and calls exclusive_shard::admit_light_readers().
+  bool quiet(reader_state& r) noexcept {
+    if (++r.fenced_entries < fenced_entries_per_check) return false;
+    r.fenced_entries = 0;
+    if (!heavy_barrier_available()) return false;
+    const clock::duration::rep now = coarse_now();
+    clock::duration::rep at = checked_at.load(std::memory_order_relaxed);
+    if (now - at < std::chrono::duration_cast<clock::duration>(quiet_period).count()) return false;
+    // One reader per period looks; the others go on.
+    if (!checked_at.compare_exchange_strong(at, now, std::memory_order_relaxed)) return false;
+    const std::uint32_t seen = writes.load(std::memory_order_relaxed);
+    return writes_checked.exchange(seen, std::memory_order_relaxed) == seen;
+  }
 };
 
 // A shard read through reader slots has a spinlock, which writers hold, and a number (index + 1,
@@ -3018,13 +3509,33 @@ bool try_enter(Reader& r, const Shard& s) noexcept {
   return false;
 }
 
+// The same for a shard with a reader_bias: without the fence while the shard is light.
+template <class Reader, class Shard>
+bool try_enter(Reader& r, const Shard& s, const reader_bias& bias) noexcept {
+  if (!bias.light.load(std::memory_order_relaxed)) return try_enter(r, s);
+  r.reading.store(s.number, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // the heavy barrier's other half
+  if (!s.lock.held() && bias.light.load(std::memory_order_relaxed)) return true;
+  r.reading.store(0, std::memory_order_release);
+  return false;
+}
+
 // Exclusive access to a shard: no other writer, and no reader of `readers` inside it.
 template <class Shard>
 class exclusive_shard {
  public:
   template <class Reader>
-  exclusive_shard(const Reader* readers, Shard& s) noexcept : s_(s) {
+  exclusive_shard(const Reader* readers, Shard& s, reader_bias* bias = nullptr) noexcept
+      : s_(s), bias_(bias) {
     s.lock.lock();
+    if (bias != nullptr) {
+      bias->writes.store(bias->writes.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+      if (bias->light.load(std::memory_order_relaxed)) {
+        bias->light.store(false, std::memory_order_relaxed);
+        heavy_barrier();
+      }
+    }
     // Only the slots some thread holds: a thread that takes a slot after this read takes it after
     // the lock was taken, so its first enter sees the lock held and steps back.
     for (std::uint32_t held = reader_slots_in_use().load(std::memory_order_seq_cst); held != 0;
@@ -3039,8 +3550,15 @@ class exclusive_shard {
   exclusive_shard(const exclusive_shard&) = delete;
   exclusive_shard& operator=(const exclusive_shard&) = delete;
 
+  // Lets readers enter without the fence from the unlock on (see reader_bias), where writers
+  // can run the heavy barrier.
+  void admit_light_readers() noexcept {
+    if (heavy_barrier_available()) bias_->light.store(true, std::memory_order_relaxed);
+  }
+
  private:
   Shard& s_;
+  reader_bias* bias_;
 };
 
 }  // namespace cachet::detail
@@ -3297,8 +3815,8 @@ struct lru_ref {
 };
 
 // A per-call check that cached<> may fuse into an in-memory store: cachet::rate_limit, when its
-// key tells calls apart as the store's key does (see detail::gcra_gate in rate_limit.hpp). It
-// keeps one integer of state per key. A Gate type gives
+// key tells calls apart as the store's key does (see detail::gcra_gate in
+// detail/resilience/gcra.hpp). It keeps one integer of state per key. A Gate type gives
 //   using state = <an integer type>;  static constexpr state initial;  // of a key never seen
 //   using decision = ...;                    // converts to true when the call is admitted
 //   decision admit(std::atomic_ref<state>, ticks now) const noexcept;  // by compare-and-swap
@@ -3386,7 +3904,7 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag,
                     Load&& load) requires(!gated) {
-    return find_or_load(text, for_each_tag, std::forward<Load>(load), no_gate{});
+    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{});
   }
 
   // The same, for a call that `gate` admits; when it refuses, gate.refuse() throws, and nothing
@@ -3394,7 +3912,7 @@ class memory_store {
   template <class ForEachTag, class Load, class G = Gate>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     const G& gate) requires gated {
-    return find_or_load(text, for_each_tag, std::forward<Load>(load), gate);
+    return find_or_load(text, tag_source(for_each_tag), loader(load), gate);
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
@@ -3469,6 +3987,11 @@ class memory_store {
 
  private:
   static constexpr auto never = time_point::max();
+
+  // A call's load and tags reach the miss path without their types (see callback_ref).
+  using loader = callback_ref<Value(std::string_view)>;
+  using tag_visitor = callback_ref<void(std::string_view)>;
+  using tag_source = callback_ref<void(tag_visitor)>;
 
   // Stands for the gate of a store without one.
   struct no_gate {
@@ -3579,6 +4102,7 @@ class memory_store {
     // (reader_slot) write only their own slot's line, and step back while the lock is held.
     mutable spinlock lock;
     std::uint32_t number = 0;  // index + 1, as reader slots record it
+    reader_bias bias;          // whether readers may enter without a fence
     entry_table entries;
     flight_map flights;   // of this store's flights
     lru_order lru;        // bounded stores only: one node per entry
@@ -3636,8 +4160,8 @@ class memory_store {
 
   // get_or_load's body. Without a gate (a no_gate), `admitted` is a constant and every step of
   // the gate is compiled out: the path of a hit is that of a store without gates.
-  template <class ForEachTag, class Load, class G>
-  Value find_or_load(std::string_view text, ForEachTag& for_each_tag, Load&& load, const G& gate) {
+  template <class G>
+  Value find_or_load(std::string_view text, tag_source for_each_tag, loader load, const G& gate) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     bool admitted = !gated;
@@ -3717,8 +4241,10 @@ class memory_store {
     // Rendering the tags may allocate, so it happens outside the lock; the lookup is repeated.
     tag_stamps stamps{};
     std::size_t tag_index = 0;
-    for_each_tag(
-        [&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
+    auto stamp = [&](std::string_view tag) {
+      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
+    };
+    for_each_tag(stamp);
     std::optional<flight> own;
     std::shared_ptr<flight_result> joined;
     {
@@ -3741,7 +4267,7 @@ class memory_store {
         s.flights.emplace(own->hashed(), &*own);
       }
     }
-    if (own) return lead(s, *own, std::forward<Load>(load));
+    if (own) return lead(s, *own, load);
     return wait(*joined);
   }
 
@@ -3791,11 +4317,10 @@ class memory_store {
     }
   }
 
-  template <class Load>
-  Value lead(shard& s, flight& f, Load&& load) {
+  Value lead(shard& s, flight& f, loader load) {
     std::optional<Value> result;
     try {
-      result.emplace(std::forward<Load>(load)(std::string_view(f.key)));
+      result.emplace(load(std::string_view(f.key)));
     } catch (...) {
       finish(s, f, nullptr, std::current_exception());
       throw;
@@ -3936,7 +4461,8 @@ class memory_store {
   class exclusive : exclusive_shard<shard> {
    public:
     exclusive(const memory_store& store, shard& s) noexcept
-        : exclusive_shard<shard>(store.readers_.get(), s) {}
+        : exclusive_shard<shard>(store.readers_.get(), s, &s.bias) {}
+    using exclusive_shard<shard>::admit_light_readers;
   };
 
   // The fresh value for key, copied out; `counted` calls count a hit and keep the LRU order.
@@ -3978,8 +4504,12 @@ class memory_store {
     ~leave_on_exit() { r.reading.store(0, std::memory_order_release); }
   };
 
-  static void enter(reader_state& r, const shard& s) noexcept {
-    while (!try_enter(r, s)) {
+  void enter(reader_state& r, shard& s) noexcept {
+    if (!s.bias.light.load(std::memory_order_relaxed) && s.bias.quiet(r)) {
+      exclusive lock(*this, s);
+      lock.admit_light_readers();
+    }
+    while (!try_enter(r, s, s.bias)) {
       while (s.lock.held()) std::this_thread::yield();
     }
   }
@@ -4355,6 +4885,17 @@ namespace detail {
 /// The family of cachet::tags.
 struct tags_kind {};
 
+// What cached<> uses without a tags<> policy: its entries carry no tag.
+struct no_tags {
+  static constexpr std::size_t count = 0;
+  template <class...>
+  static constexpr bool check() {
+    return true;
+  }
+  template <class OnTag, class... Args>
+  static void render_all(std::string&, OnTag&&, const Args&...) {}
+};
+
 }  // namespace detail
 
 /// Policy: tags attached to each entry, so `invalidate_tag(text)` drops every entry carrying that
@@ -4445,295 +4986,35 @@ std::string tag(const Values&... values) {
 #include <utility>
 #include <vector>
 
+// cached<F, Policies...>: the anatomy of a call `c(args...)`, in the order it happens. The blocking
+// path's members follow it in cached_impl (call, call_keyed, call_with_key, call_through_stages,
+// call_function); each facility's rules live in its own header.
+//
+//  1. Key (render): the arguments' key, in binary for a store that keeps its keys in process
+//     (cachet::memory, detail/binary_key.hpp), else the text of the key<> template (key.hpp),
+//     after the instance_key<> of a member function's object. Tags (tags.hpp) are rendered on a
+//     miss only.
+//  2. Call stages (detail/stages.hpp): policies that admit or refuse a call before the lookup,
+//     such as rate_limit<>. On the in-memory backend, a rate limit keyed by every argument is
+//     checked by the store on the entry it finds (fused_rate_limit).
+//  3. Lookup: the store (detail/memory/, detail/redis/) answers with a fresh stored value; a hit
+//     ends the call.
+//  4. Single flight: on a miss, the first caller of a key loads it; callers of the same key
+//     meanwhile wait for its result or its exception. The store keeps the flights.
+//  5. Load stages: policies around the function's call, circuit_breaker<> and retry<>.
+//  6. Function (call_function; detail/wrapped_function.hpp holds how it is kept and the rules
+//     its result and parameters follow).
+//  7. Store: the result is kept with its ttl<> and tags, unless an invalidation came during the
+//     load, and returned to the caller and its waiters.
+//  8. Recovery (call_with_key; detail/recovery.hpp): a failed call (a stage refused it, or the
+//     function threw) is answered from the store when a policy allows: a fresh value for a
+//     rate-limited call with serve_cached, then a stale one with fail_safe<>; else it throws.
+//
+// The observer<> (detail/observe/) is told what came of the call. async() and async_many() take
+// the same steps inside a coroutine (detail/store_coroutines.hpp, <cachet/async.hpp>).
+
 namespace cachet {
 namespace detail {
-
-// The function a cached<&f> wraps: known at compile time, so it takes no storage.
-template <auto F>
-struct named_function {
-  using traits = callable_traits<decltype(F)>;
-  // A function object given directly (`cached<[](int x) { ... }>`) has no name that is the same
-  // across builds and compilers, as for make_cached.
-  static constexpr std::string_view name() {
-    if constexpr (std::is_class_v<decltype(F)>) {
-      return {};
-    } else {
-      return function_name<F>();
-    }
-  }
-
-  template <class... A>
-  decltype(auto) operator()(A&&... args) const {
-    return std::invoke(F, std::forward<A>(args)...);
-  }
-};
-
-// A function object that make_cached wraps (a lambda with captures, say), held by value.
-template <class F>
-struct function_object {
-  using traits = callable_traits<F>;
-  // A lambda's type has no name that is stable across builds; a remote backend needs a key<>.
-  static constexpr std::string_view name() { return {}; }
-
-  template <class... A>
-  decltype(auto) operator()(A&&... args) const {
-    return std::invoke(fn, std::forward<A>(args)...);
-  }
-
-  F fn;
-};
-
-template <class Traits, bool = Traits::known>
-struct params_of {
-  using type = type_list<>;
-};
-template <class Traits>
-struct params_of<Traits, true> {
-  using type = typename Traits::params;
-};
-
-// What cached<> uses when the pack leaves a facility out.
-struct default_key_policy : default_key {
-  template <class...>
-  static constexpr bool check() {
-    return true;
-  }
-};
-
-struct no_tags {
-  static constexpr std::size_t count = 0;
-  template <class...>
-  static constexpr bool check() {
-    return true;
-  }
-  template <class OnTag, class... Args>
-  static void render_all(std::string&, OnTag&&, const Args&...) {}
-};
-
-template <class T, class...>
-struct first {
-  using type = T;
-};
-template <class... T>
-using first_t = typename first<T..., void>::type;
-
-struct no_capacity {
-  static constexpr std::size_t value = 0;
-};
-
-struct no_fail_safe {
-  static constexpr std::chrono::seconds max_stale{0};
-};
-
-// A policy that answers a rate-limited call with the cached result when there is one
-// (rate_limit<..., serve_cached>).
-template <class P>
-inline constexpr bool serves_cached_when_limited = requires {
-  requires P::serves_cached;
-};
-
-// Stands in for the object parameter of a free function, so the member-only overloads can be
-// declared for every cached<> and disabled by their constraint.
-struct no_object {};
-
-template <class Traits, bool = Traits::known&& Traits::is_member>
-struct object_of {
-  using type = no_object;
-};
-template <class Traits>
-struct object_of<Traits, true> {
-  using type = typename Traits::object;
-};
-
-// A function that is itself a coroutine (returns boost::asio::awaitable<T>) caches its T. Told
-// apart by shape, so that this header needs no Asio.
-template <class R>
-concept coroutine_result = requires {
-  typename R::value_type;
-  typename R::executor_type;
-};
-
-template <class R>
-struct cached_value {
-  using type = R;
-};
-template <coroutine_result R>
-struct cached_value<R> {
-  using type = typename R::value_type;
-};
-
-template <class Traits, bool = Traits::known>
-struct declared_result {
-  using type = int;  // the first assert below already says what is wrong
-};
-template <class Traits>
-struct declared_result<Traits, true> {
-  using type = typename Traits::result;
-};
-
-template <class T>
-inline constexpr bool is_reference_wrapper = false;
-template <class T>
-inline constexpr bool is_reference_wrapper<std::reference_wrapper<T>> = true;
-
-// A result that refers to memory it does not own (std::string_view, std::span, const char*): a
-// hit would hand out a view into the first caller's value, long gone. Function pointers are not
-// views.
-template <class R>
-inline constexpr bool is_view_result = (std::is_pointer_v<R> &&
-                                        !std::is_function_v<std::remove_pointer_t<R>>) ||
-                                       std::ranges::view<R> || is_reference_wrapper<R>;
-
-// A result that one of check_function's asserts rejects.
-template <class R>
-inline constexpr bool is_rejected_result =
-    std::is_void_v<R> || std::is_reference_v<R> || is_view_result<typename cached_value<R>::type> ||
-    !std::is_copy_constructible_v<typename cached_value<R>::type>;
-
-// A rejected result is replaced by int, so that only the static_assert that names the rule is
-// reported, not a cascade of errors from the machinery.
-template <class Traits>
-struct result_of {
-  using result = typename declared_result<Traits>::type;
-  using type = std::conditional_t<is_rejected_result<result>, int, result>;
-};
-
-// One static_assert per rule, so a bad cached<> reads like a checklist.
-template <class Traits, class Result = typename declared_result<Traits>::type>
-struct check_function {
-  static_assert(Traits::known,
-                "cachet::cached: the first argument must be a function, a member function or a "
-                "non-generic function object; wrap overloaded or generic callables in a lambda "
-                "with explicit parameter types");
-  static_assert(!std::is_void_v<Result>,
-                "cachet::cached: the function returns void, so there is nothing to cache; cache a "
-                "function that returns its result");
-  static_assert(!std::is_reference_v<Result>,
-                "cachet::cached: the function returns a reference, which the cache could not keep "
-                "alive; return the result by value");
-  static constexpr bool is_value = !std::is_void_v<Result> && !std::is_reference_v<Result>;
-  static_assert(!is_value || !is_view_result<typename cached_value<Result>::type>,
-                "cachet::cached: the function returns a view or a pointer (std::string_view, "
-                "std::span, const char*), which a hit would return into a value that is gone; "
-                "return an owning type such as std::string or std::vector");
-  static_assert(!is_value || std::is_copy_constructible_v<typename cached_value<Result>::type>,
-                "cachet::cached: the result type must be copy constructible, since every hit "
-                "returns a copy of the stored result; return a copyable type, such as "
-                "std::shared_ptr<const T> for a move-only T");
-  // True either way, so that the caller's assert adds no bare "static assertion failed".
-  static constexpr bool value = true;
-};
-
-// An out-parameter is filled only when the function runs; a hit would leave it untouched.
-template <class Param>
-struct require_no_out_parameter {
-  static_assert(!std::is_lvalue_reference_v<Param> ||
-                    std::is_const_v<std::remove_reference_t<Param>>,
-                "cachet::cached: a parameter is a non-const lvalue reference (an out-parameter), "
-                "which a hit would leave untouched; return the value instead, and take the "
-                "parameter by value or const reference");
-  static constexpr bool value = true;  // as check_function's
-};
-
-template <class Param>
-struct require_encodable_argument {
-  using type = std::remove_cvref_t<Param>;
-  // Pointers and unordered containers have messages of their own, which say what to pass.
-  static constexpr bool has_own_message = encoding_kind_of<type>() == encoding_kind::pointer ||
-                                          encoding_kind_of<type>() == encoding_kind::unordered;
-  static constexpr bool reported_by_encoding = [] {
-    if constexpr (has_own_message) require_key_encoding<type>();
-    return has_own_message;
-  }();
-  static_assert(key_encodable<type> || reported_by_encoding,
-                "cachet::cached: an argument type has no key encoding (the type is named in this "
-                "instantiation); specialise cachet::key_encoding<T> for it, or adapt the struct "
-                "with BOOST_HANA_DEFINE_STRUCT (#include <boost/hana/define_struct.hpp>)");
-  static constexpr bool value = true;  // as check_function's
-};
-
-// async() and async_many() run the stages inside a coroutine, where a thread that blocks stalls
-// every coroutine of its executor: only stages that say they do not may run there (see
-// detail/stages.hpp).
-template <bool RunInCoroutines, class Store>
-struct require_stages_that_run_in_coroutines {
-  static_assert(RunInCoroutines,
-                "cachet::cached::async and async_many: a policy's stage may block its thread, "
-                "which would stall the coroutine's executor; make the blocking call, or drop that "
-                "policy from this cached<>");
-  static constexpr bool value = true;  // as check_function's
-};
-
-// The awaitable type `Awaitable` (boost::asio::awaitable<V, Executor>) with another value type,
-// named by shape so that this header needs no Asio.
-template <class Awaitable, class T>
-struct rebind_awaitable;
-template <template <class, class> class Awaitable, class V, class Executor, class T>
-struct rebind_awaitable<Awaitable<V, Executor>, T> {
-  using type = Awaitable<T, Executor>;
-};
-
-// What the call stages of one argument of a batch yield when they admit it: the batch's lookup
-// comes after every argument's stages, so there is no value to hand back yet.
-struct batch_admission {};
-
-inline bool is_rate_limited(const std::exception_ptr& failure) {
-  try {
-    std::rethrow_exception(failure);
-  } catch (const rate_limited&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-// Declared only: stands for "some loader" when asking whether a store can load asynchronously.
-template <class Value>
-struct any_loader {
-  Value operator()() const;
-};
-template <class Value>
-struct any_indexed_loader {
-  Value operator()(std::size_t) const;
-};
-
-// Stores of remote backends (Redis) also offer coroutines; cached<> then offers async().
-template <class Store, class Value>
-concept async_store = requires(Store& s, std::string key, std::vector<std::string> tags,
-                               std::vector<std::string> keys,
-                               std::vector<std::vector<std::string>> tags_of_keys) {
-  s.async_get_or_load(std::move(key), std::move(tags), any_loader<Value>{});
-  s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys), any_indexed_loader<Value>{});
-};
-
-// The coroutine forms that <cachet/async.hpp> gives a store with only blocking ones (cachet::memory
-// 's), so that this header needs no Asio: it specialises this template for that store, built from
-// the store and its backend.
-template <class Store>
-struct blocking_store_coroutines {
-  static_assert(wrong<Store>,
-                "cachet::cached::async: the in-memory backend's coroutine forms (async, "
-                "async_many) are in their own header, which needs Boost.Asio; #include "
-                "<cachet/async.hpp>");
-  template <class... A>
-  explicit blocking_store_coroutines(A&&...) {}
-};
-
-// What cached<>::async() calls the coroutines of a store through.
-template <class Store, class Value>
-using coroutines_of_t =
-    std::conditional_t<async_store<Store, Value>, Store, blocking_store_coroutines<Store>>;
-
-// What async_many's range holds: the argument of a one-parameter function, else a std::tuple of
-// the arguments.
-template <class... Params>
-struct batch_argument {
-  using type = std::tuple<std::remove_cvref_t<Params>...>;
-};
-template <class Param>
-struct batch_argument<Param> {
-  using type = std::remove_cvref_t<Param>;
-};
 
 // The store of a cached<>; with `Fused`, an in-memory store that runs the only call stage's gate
 // itself (see fused_rate_limit in cached_impl).
@@ -4770,7 +5051,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   static constexpr bool has_instance_key = pack::template has<instance_key_kind>;
   using object_param = typename object_of<traits>::type;
 
-  using key_policy = typename pack::template find<key_kind, default_key_policy>;
+  using key_policy = typename pack::template find<key_kind, default_key>;
   using tags_policy = typename pack::template find<tags_kind, no_tags>;
   using instance_key_policy = typename pack::template find<instance_key_kind, no_instance_key>;
   using ttl_policy = typename pack::template find<ttl_kind, cachet::ttl<0>>;
@@ -5194,6 +5475,101 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
+  // With fail_safe or serve_cached, a failed call may still be answered from the store. The
+  // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
+  // rendered again after a failure (or kept, when arguments may have been moved from).
+  value_type call_with_key(call_observation_type& seen, std::string_view key, object_param* object,
+                           Params&... args) {
+    if constexpr (has_fail_safe || serves_cached) {
+      constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
+      std::conditional_t<keep_key, std::string, std::string_view> kept;
+      if constexpr (keep_key) kept.assign(key);
+      auto key_again = [&]() -> std::string_view {
+        if constexpr (keep_key) {
+          return kept;
+        } else if constexpr (fixed_size_key) {
+          return key;
+        } else {
+          return render(object, args...);
+        }
+      };
+      try {
+        return call_through_stages(seen, key, object, args...);
+      } catch (...) {
+        for (const stored_answer answer :
+             recovery_plan(std::current_exception(), serves_cached, has_fail_safe)) {
+          std::optional<value_type> stored =
+              answer == stored_answer::fresh ? store_.peek(key_again()) : store_.stale(key_again());
+          if (stored) {
+            observed_.answered_after_failure(seen, answer == stored_answer::stale);
+            return std::move(*stored);
+          }
+        }
+        throw;
+      }
+    } else {
+      return call_through_stages(seen, key, object, args...);
+    }
+  }
+
+  value_type call_through_stages(call_observation_type& seen, std::string_view key,
+                                 object_param* object, Params&... args) {
+    auto core = [&]() -> value_type {
+      auto for_each_tag = [&](auto&& on_tag) {
+        observed_.tags_rendered(seen);
+        std::string scratch;
+        tags_policy::render_all(scratch, on_tag, args...);
+      };
+      auto load = [&](std::string_view stable_key) -> decltype(auto) {
+        // A coroutine function's awaitable is run by the store; the load stages' coroutine
+        // forms wrap it.
+        if constexpr (coroutine_function && !load_stages::empty) {
+          return load_in_coroutine<typename result_of<traits>::type>(stable_key, object, args...);
+        } else if constexpr (coroutine_function) {
+          return call_function(object, args...);
+        } else {
+          return observed_.template timed_load<value_type>(seen, [&]() -> decltype(auto) {
+            return load_stages_.run(
+                stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
+                args...);
+          });
+        }
+      };
+      if constexpr (coroutine_function) {
+        return store_.get_or_load(key, for_each_tag, load);
+      } else {
+        // Passed by reference through a function pointer, so that the store's lookup is compiled
+        // once per value type, not once per cached<> (see callback_ref).
+        tag_renderer tags_ref(for_each_tag);
+        callback_ref<value_type(std::string_view)> load_ref(load);
+        if constexpr (fused_rate_limit) {
+          // The store checks the rate limit on the entry itself: see fused_rate_limit.
+          return store_.get_or_load(key, tags_ref, load_ref,
+                                    call_stages_.template stage<0>().gate());
+        } else {
+          return store_.get_or_load(key, tags_ref, load_ref);
+        }
+      }
+    };
+    if constexpr (fused_rate_limit) {
+      return core();
+    } else {
+      return call_stages_.run(key, core, args...);
+    }
+  }
+
+  template <class... A>
+  decltype(auto) call_function([[maybe_unused]] object_param* object, [[maybe_unused]] A&... args) {
+    if constexpr (is_rejected_result<typename declared_result<traits>::type>) {
+      // check_function has rejected the result; an int in its place adds no errors of its own.
+      return value_type{};
+    } else if constexpr (is_member) {
+      return fn_(*object, static_cast<pass_t<Params>>(args)...);
+    } else {
+      return fn_(static_cast<pass_t<Params>>(args)...);
+    }
+  }
+
   template <class S>
   using async_result_t = decltype(std::declval<coroutines_of_t<S, value_type>&>().async_get_or_load(
       std::string(), std::vector<std::string>(), any_loader<value_type>{}));
@@ -5322,7 +5698,6 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                          std::string key, std::vector<std::string> tags,
                                          std::remove_cvref_t<Params>&... owned) {
     std::exception_ptr failure;
-    [[maybe_unused]] bool limited = false;
     try {
       // `key` lives in this frame until the store's load ends.
       auto load = [&]() -> decltype(auto) {
@@ -5331,28 +5706,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       };
       auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
-    } catch (const rate_limited&) {
-      limited = true;
-      failure = std::current_exception();
     } catch (...) {
       failure = std::current_exception();
     }
-    if constexpr (serves_cached) {
-      if (limited) {
-        std::optional<value_type> hit = co_await coroutines<S>().async_peek(key);
-        if (hit) {
-          observed_.answered_after_failure(seen, false);
-          co_return std::move(*hit);
-        }
-      }
-    }
-    if constexpr (has_fail_safe) {
-      std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
-      if (stale) {
-        observed_.answered_after_failure(seen, true);
-        co_return std::move(*stale);
-      }
-    }
+    std::optional<value_type> stored = co_await answer_from_store<S>(seen, failure, key);
+    if (stored) co_return std::move(*stored);
     std::rethrow_exception(failure);
   }
 
@@ -5365,12 +5723,29 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     } catch (...) {
       failure = std::current_exception();
     }
-    std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
-    if (stale) {
-      observed_.answered_after_failure(seen, true);
-      co_return std::move(*stale);
-    }
+    std::optional<value_type> stored = co_await answer_from_store<S>(seen, failure, key);
+    if (stored) co_return std::move(*stored);
     std::rethrow_exception(failure);
+  }
+
+  // The coroutine form of call_with_key's recovery: the stored value that answers a call that
+  // failed with `failure`, if any (see recovery_plan). `seen` and `key` must outlive it.
+  template <class S>
+  typename rebind_awaitable<async_result_t<S>, std::optional<value_type>>::type answer_from_store(
+      call_observation_type& seen, std::exception_ptr failure, const std::string& key) {
+    for (const stored_answer answer : recovery_plan(failure, serves_cached, has_fail_safe)) {
+      std::optional<value_type> stored;
+      if (answer == stored_answer::fresh) {
+        stored = co_await coroutines<S>().async_peek(key);
+      } else {
+        stored = co_await coroutines<S>().async_stale(key);
+      }
+      if (stored) {
+        observed_.answered_after_failure(seen, answer == stored_answer::stale);
+        co_return stored;
+      }
+    }
+    co_return std::nullopt;
   }
 
   // async_many with stages or fail_safe; see its doc comment for what happens to each argument.
@@ -5477,104 +5852,6 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       }
     };
     co_return co_await load_stages_.template run_async<backend_type>(key, invoke, args...);
-  }
-
-  template <class... A>
-  decltype(auto) call_function([[maybe_unused]] object_param* object, [[maybe_unused]] A&... args) {
-    if constexpr (is_rejected_result<typename declared_result<traits>::type>) {
-      // check_function has rejected the result; an int in its place adds no errors of its own.
-      return value_type{};
-    } else if constexpr (is_member) {
-      return fn_(*object, static_cast<pass_t<Params>>(args)...);
-    } else {
-      return fn_(static_cast<pass_t<Params>>(args)...);
-    }
-  }
-
-  // With fail_safe or serve_cached, a failed call may still be answered from the store. The
-  // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
-  // rendered again after a failure (or kept, when arguments may have been moved from).
-  value_type call_with_key(call_observation_type& seen, std::string_view key, object_param* object,
-                           Params&... args) {
-    if constexpr (has_fail_safe || serves_cached) {
-      constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
-      std::conditional_t<keep_key, std::string, std::string_view> kept;
-      if constexpr (keep_key) kept.assign(key);
-      auto key_again = [&]() -> std::string_view {
-        if constexpr (keep_key) {
-          return kept;
-        } else if constexpr (fixed_size_key) {
-          return key;
-        } else {
-          return render(object, args...);
-        }
-      };
-      try {
-        return call_through_stages(seen, key, object, args...);
-      } catch (const rate_limited&) {
-        if constexpr (serves_cached) {
-          if (std::optional<value_type> hit = store_.peek(key_again())) {
-            observed_.answered_after_failure(seen, false);
-            return std::move(*hit);
-          }
-        }
-        if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) {
-            observed_.answered_after_failure(seen, true);
-            return std::move(*stale);
-          }
-        }
-        throw;
-      } catch (...) {
-        if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) {
-            observed_.answered_after_failure(seen, true);
-            return std::move(*stale);
-          }
-        }
-        throw;
-      }
-    } else {
-      return call_through_stages(seen, key, object, args...);
-    }
-  }
-
-  value_type call_through_stages(call_observation_type& seen, std::string_view key,
-                                 object_param* object, Params&... args) {
-    auto core = [&]() -> value_type {
-      auto for_each_tag = [&](auto&& on_tag) {
-        observed_.tags_rendered(seen);
-        std::string scratch;
-        tags_policy::render_all(scratch, on_tag, args...);
-      };
-      auto load = [&](std::string_view stable_key) -> decltype(auto) {
-        // A coroutine function's awaitable is run by the store; the load stages' coroutine
-        // forms wrap it.
-        if constexpr (coroutine_function && !load_stages::empty) {
-          return load_in_coroutine<typename result_of<traits>::type>(stable_key, object, args...);
-        } else if constexpr (coroutine_function) {
-          return call_function(object, args...);
-        } else {
-          return observed_.template timed_load<value_type>(seen, [&]() -> decltype(auto) {
-            return load_stages_.run(
-                stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
-                args...);
-          });
-        }
-      };
-      if constexpr (fused_rate_limit) {
-        // The store checks the rate limit on the entry itself: see fused_rate_limit.
-        return store_.get_or_load(key, std::move(for_each_tag), std::move(load),
-                                  call_stages_.template stage<0>().gate());
-      } else {
-        return store_.get_or_load(key, std::move(for_each_tag), std::move(load));
-      }
-    };
-    if constexpr (fused_rate_limit) {
-      return core();
-    } else {
-      return call_stages_.run(key, core, args...);
-    }
   }
 
   // A stage may call the function more than once (a retry), so arguments are passed as lvalues
@@ -6044,6 +6321,139 @@ struct circuit_breaker : detail::policy<detail::circuit_breaker_kind> {
 #ifndef CACHET_RATE_LIMIT_HPP
 #define CACHET_RATE_LIMIT_HPP
 
+// ---- begin <cachet/detail/resilience/gcra.hpp> ----
+#ifndef CACHET_DETAIL_RESILIENCE_GCRA_HPP
+#define CACHET_DETAIL_RESILIENCE_GCRA_HPP
+
+// ---- begin <cachet/rate_limit_decision.hpp> ----
+#ifndef CACHET_RATE_LIMIT_DECISION_HPP
+#define CACHET_RATE_LIMIT_DECISION_HPP
+
+
+#include <cstdint>
+
+namespace cachet {
+
+/// What cachet::rate_limiter::try_acquire decides about one call.
+///
+///     if (auto d = limiter.try_acquire(user)) serve(); else reply_429(d.retry_after);
+struct rate_limit_decision {
+  /// Whether the call is admitted (and counted).
+  bool allowed = false;
+  /// When rejected: how long until a call with this key is admitted; zero when allowed.
+  clock::duration retry_after{};
+  /// When allowed: how many more calls with this key would be admitted right now.
+  std::uint64_t remaining = 0;
+
+  explicit operator bool() const noexcept { return allowed; }
+
+  friend bool operator==(const rate_limit_decision&, const rate_limit_decision&) = default;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/rate_limit_decision.hpp> ----
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <limits>
+
+namespace cachet {
+
+namespace detail {
+
+// GCRA, the generic cell rate algorithm: a key's whole state is its "theoretical arrival time"
+// (TAT), the time at which its bucket will be full again; a TAT at or before now is a full bucket,
+// the state of a key never seen. A call at `now` is admitted when the backlog max(TAT, now) - now
+// is at most `tolerance` = interval * (limit - 1), and then moves the TAT one interval on. The
+// Lua script of cachet::redis_rate_limiter takes exactly these steps, so that a limit kept in
+// Redis decides as a local one does.
+struct gcra {
+  using rep = clock::duration::rep;
+
+  rep interval;
+  rep tolerance;
+
+  static gcra checked(std::uint64_t limit, clock::duration period) {
+    if (limit == 0) {
+      throw error(
+          "cachet::rate_limiter: the limit is 0, which would reject every call; admit at "
+          "least 1 call per period");
+    }
+    if (period.count() <= 0 || static_cast<std::uint64_t>(period.count()) < limit) {
+      throw error(
+          "cachet::rate_limiter: the period must be positive and at least `limit` "
+          "nanoseconds long; use a longer period");
+    }
+    const rep interval = period.count() / static_cast<rep>(limit);
+    return {interval, interval * static_cast<rep>(limit - 1)};
+  }
+
+  struct step {
+    rate_limit_decision decision;
+    rep next;  // the TAT to store when admitted
+  };
+
+  // Without `Remaining`, decision.remaining is left 0: callers that only admit or refuse (the
+  // rate_limit policy) skip its division, the slowest instruction of the step.
+  template <bool Remaining = true>
+  step decide(rep seen, rep now) const noexcept {
+    const rep start = std::max(seen, now);
+    const rep backlog = start - now;
+    if (backlog > tolerance) return {{false, clock::duration(backlog - tolerance), 0}, seen};
+    const rep next = start + interval;
+    std::uint64_t remaining = 0;
+    if constexpr (Remaining) {
+      const rep room = tolerance - (next - now);
+      remaining = room < 0 ? 0 : static_cast<std::uint64_t>(room / interval) + 1;
+    }
+    return {{true, clock::duration::zero(), remaining}, next};
+  }
+
+  template <bool Remaining, class Atomic>
+  rate_limit_decision admit(Atomic arrival, rep now) const noexcept {
+    rep seen = arrival.load(std::memory_order_relaxed);
+    for (;;) {
+      const step s = decide<Remaining>(seen, now);
+      if (!s.decision.allowed ||
+          arrival.compare_exchange_weak(seen, s.next, std::memory_order_relaxed)) {
+        return s.decision;
+      }
+    }
+  }
+};
+
+// The steps of a rate_limiter on a state kept elsewhere: the Gate (see detail/memory/store.hpp)
+// of an in-memory store into which cached<> fuses a rate_limit whose key is the store's, so that
+// a hit checks the limit on the entry it has found. Same rule and retry_after as the limiter the
+// policy builds otherwise; the time is the store's, read once for the entry's expiry and the
+// limit: options::clock, else the memory backend's, which is the same coarse steady clock as
+// the limiter's unless the backend was given a clock of its own (then the limit follows it, as
+// options::clock says).
+struct gcra_gate {
+  using state = gcra::rep;
+  using decision = rate_limit_decision;
+  static constexpr state initial = std::numeric_limits<state>::min();
+
+  gcra rule;
+  clock::duration slack;  // as rate_limiter's: how far behind the time read may be
+
+  decision admit(std::atomic_ref<state> arrival, state at) const noexcept {
+    return rule.admit<false>(arrival, at);
+  }
+  // A full bucket, the state of a key never seen.
+  static bool idle(state arrival, state at) noexcept { return arrival <= at; }
+  [[noreturn]] void refuse(const decision& d) const { throw rate_limited(d.retry_after + slack); }
+};
+
+}  // namespace detail
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/detail/resilience/gcra.hpp> ----
 // ---- begin <cachet/detail/resilience/rate_key.hpp> ----
 #ifndef CACHET_DETAIL_RESILIENCE_RATE_KEY_HPP
 #define CACHET_DETAIL_RESILIENCE_RATE_KEY_HPP
@@ -6188,108 +6598,84 @@ std::array<char, rate_key_bytes<S, Args...>> binary_rate_key_bytes(const Args&..
 
 #endif
 // ---- end <cachet/detail/resilience/rate_key.hpp> ----
+// ---- begin <cachet/detail/resilience/shared_rate_limiter.hpp> ----
+#ifndef CACHET_DETAIL_RESILIENCE_SHARED_RATE_LIMITER_HPP
+#define CACHET_DETAIL_RESILIENCE_SHARED_RATE_LIMITER_HPP
 
-#include <boost/unordered/unordered_flat_map.hpp>
 
-#include <algorithm>
-#include <array>
-#include <atomic>
-#include <chrono>
 #include <concepts>
-#include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <type_traits>
 #include <utility>
 
 namespace cachet {
 
-/// What cachet::rate_limiter::try_acquire decides about one call.
-///
-///     if (auto d = limiter.try_acquire(user)) serve(); else reply_429(d.retry_after);
-struct rate_limit_decision {
-  /// Whether the call is admitted (and counted).
-  bool allowed = false;
-  /// When rejected: how long until a call with this key is admitted; zero when allowed.
-  clock::duration retry_after{};
-  /// When allowed: how many more calls with this key would be admitted right now.
-  std::uint64_t remaining = 0;
-
-  explicit operator bool() const noexcept { return allowed; }
-
-  friend bool operator==(const rate_limit_decision&, const rate_limit_decision&) = default;
-};
-
 namespace detail {
 
-// GCRA, the generic cell rate algorithm: a key's whole state is its "theoretical arrival time"
-// (TAT), the time at which its bucket will be full again; a TAT at or before now is a full bucket,
-// the state of a key never seen. A call at `now` is admitted when the backlog max(TAT, now) - now
-// is at most `tolerance` = interval * (limit - 1), and then moves the TAT one interval on. The
-// Lua script of cachet::redis_rate_limiter takes exactly these steps, so that a limit kept in
-// Redis decides as a local one does.
-struct gcra {
-  using rep = clock::duration::rep;
-
-  rep interval;
-  rep tolerance;
-
-  static gcra checked(std::uint64_t limit, clock::duration period) {
-    if (limit == 0) {
-      throw error(
-          "cachet::rate_limiter: the limit is 0, which would reject every call; admit at "
-          "least 1 call per period");
-    }
-    if (period.count() <= 0 || static_cast<std::uint64_t>(period.count()) < limit) {
-      throw error(
-          "cachet::rate_limiter: the period must be positive and at least `limit` "
-          "nanoseconds long; use a longer period");
-    }
-    const rep interval = period.count() / static_cast<rep>(limit);
-    return {interval, interval * static_cast<rep>(limit - 1)};
-  }
-
-  struct step {
-    rate_limit_decision decision;
-    rep next;  // the TAT to store when admitted
-  };
-
-  // Without `Remaining`, decision.remaining is left 0: callers that only admit or refuse (the
-  // rate_limit policy) skip its division, the slowest instruction of the step.
-  template <bool Remaining = true>
-  step decide(rep seen, rep now) const noexcept {
-    const rep start = std::max(seen, now);
-    const rep backlog = start - now;
-    if (backlog > tolerance) return {{false, clock::duration(backlog - tolerance), 0}, seen};
-    const rep next = start + interval;
-    std::uint64_t remaining = 0;
-    if constexpr (Remaining) {
-      const rep room = tolerance - (next - now);
-      remaining = room < 0 ? 0 : static_cast<std::uint64_t>(room / interval) + 1;
-    }
-    return {{true, clock::duration::zero(), remaining}, next};
-  }
-
-  template <bool Remaining, class Atomic>
-  rate_limit_decision admit(Atomic arrival, rep now) const noexcept {
-    rep seen = arrival.load(std::memory_order_relaxed);
-    for (;;) {
-      const step s = decide<Remaining>(seen, now);
-      if (!s.decision.allowed ||
-          arrival.compare_exchange_weak(seen, s.next, std::memory_order_relaxed)) {
-        return s.decision;
-      }
-    }
-  }
+// A limit kept outside the process, which every process reaching it shares.
+class shared_rate_limiter {
+ public:
+  virtual ~shared_rate_limiter() = default;
+  virtual rate_limit_decision try_acquire(std::string_view key) = 0;
 };
 
-struct rate_limiter_access;
+struct shared_rate_limit_settings {
+  std::string_view scope;  // names the limited function; keys of two scopes never meet
+  std::uint64_t limit;
+  clock::duration period;
+  const cachet::clock* time;  // null: the shared store's own clock
+};
 
+// Customisation point of cachet::rate_limit: a backend whose stores are shared between processes
+// (cachet::redis) specialises it with
+//   static std::unique_ptr<shared_rate_limiter> make(Backend&, const shared_rate_limit_settings&);
+// so that rate_limit keeps its limits there. This header knows no backend: the specialisation
+// lives with the backend (<cachet/redis/rate_limiter.hpp> for Redis).
+template <class Backend>
+struct shared_rate_limits {};
+
+template <class Backend>
+concept shares_rate_limits = requires(Backend& b, const shared_rate_limit_settings& s) {
+  { shared_rate_limits<Backend>::make(b, s) } -> std::same_as<std::unique_ptr<shared_rate_limiter>>;
+};
+
+// A backend with coroutines also gives, for cached<>::async(),
+//   static Awaitable<rate_limit_decision> async_try_acquire(shared_rate_limiter&, std::string key);
+// which the limiter that make() returned answers without blocking.
+template <class Backend>
+concept awaits_rate_limits = requires(shared_rate_limiter& limiter, std::string key) {
+  shared_rate_limits<Backend>::async_try_acquire(limiter, std::move(key));
+};
+
+}  // namespace detail
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/detail/resilience/shared_rate_limiter.hpp> ----
+// ---- begin <cachet/rate_limiter.hpp> ----
+#ifndef CACHET_RATE_LIMITER_HPP
+#define CACHET_RATE_LIMITER_HPP
+
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace cachet {
+
+namespace detail {
+struct rate_limiter_access;
 }  // namespace detail
 
 /// A local rate limiter, GCRA (the generic cell rate algorithm, a token bucket kept as one
@@ -6468,35 +6854,34 @@ class rate_limiter {
 
 namespace detail {
 
-// The steps of a rate_limiter on a state kept elsewhere: the Gate (see detail/memory/store.hpp)
-// of an in-memory store into which cached<> fuses a rate_limit whose key is the store's, so that
-// a hit checks the limit on the entry it has found. Same rule and retry_after as the limiter the
-// policy builds otherwise; the time is the store's, read once for the entry's expiry and the
-// limit: options::clock, else the memory backend's, which is the same coarse steady clock as
-// the limiter's unless the backend was given a clock of its own (then the limit follows it, as
-// options::clock says).
-struct gcra_gate {
-  using state = gcra::rep;
-  using decision = rate_limit_decision;
-  static constexpr state initial = std::numeric_limits<state>::min();
-
-  gcra rule;
-  clock::duration slack;  // as rate_limiter's: how far behind the time read may be
-
-  decision admit(std::atomic_ref<state> arrival, state at) const noexcept {
-    return rule.admit<false>(arrival, at);
-  }
-  // A full bucket, the state of a key never seen.
-  static bool idle(state arrival, state at) noexcept { return arrival <= at; }
-  [[noreturn]] void refuse(const decision& d) const { throw rate_limited(d.retry_after + slack); }
-};
-
 // What the rate_limit policy calls: a decision without `remaining`, which it does not report.
 struct rate_limiter_access {
   static rate_limit_decision admit(rate_limiter& limiter, std::string_view key) {
     return limiter.acquire<false>(key);
   }
 };
+
+}  // namespace detail
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/rate_limiter.hpp> ----
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace cachet {
+
+namespace detail {
 
 struct rate_limit_kind {};
 struct per_kind {};
@@ -6521,40 +6906,6 @@ struct whole_function_rate_key {
   }
 };
 
-// A limit kept outside the process, which every process reaching it shares.
-class shared_rate_limiter {
- public:
-  virtual ~shared_rate_limiter() = default;
-  virtual rate_limit_decision try_acquire(std::string_view key) = 0;
-};
-
-struct shared_rate_limit_settings {
-  std::string_view scope;  // names the limited function; keys of two scopes never meet
-  std::uint64_t limit;
-  clock::duration period;
-  const cachet::clock* time;  // null: the shared store's own clock
-};
-
-// Customisation point of cachet::rate_limit: a backend whose stores are shared between processes
-// (cachet::redis) specialises it with
-//   static std::unique_ptr<shared_rate_limiter> make(Backend&, const shared_rate_limit_settings&);
-// so that rate_limit keeps its limits there. This header knows no backend: the specialisation
-// lives with the backend (<cachet/redis/rate_limiter.hpp> for Redis).
-template <class Backend>
-struct shared_rate_limits {};
-
-template <class Backend>
-concept shares_rate_limits = requires(Backend& b, const shared_rate_limit_settings& s) {
-  { shared_rate_limits<Backend>::make(b, s) } -> std::same_as<std::unique_ptr<shared_rate_limiter>>;
-};
-
-// A backend with coroutines also gives, for cached<>::async(),
-//   static Awaitable<rate_limit_decision> async_try_acquire(shared_rate_limiter&, std::string key);
-// which the limiter that make() returned answers without blocking.
-template <class Backend>
-concept awaits_rate_limits = requires(shared_rate_limiter& limiter, std::string key) {
-  shared_rate_limits<Backend>::async_try_acquire(limiter, std::move(key));
-};
 }  // namespace detail
 
 /// An option of cachet::rate_limit: the period the limit counts over, in seconds.

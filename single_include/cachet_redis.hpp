@@ -95,6 +95,11 @@ struct backend : detail::policy<detail::backend_kind> {
 namespace cachet {
 namespace detail {
 struct capacity_kind {};
+
+// What cached<> uses without a capacity<> policy: unbounded.
+struct no_capacity {
+  static constexpr std::size_t value = 0;
+};
 }  // namespace detail
 
 /// The most entries the cache keeps before it evicts the least recently used ones.
@@ -116,6 +121,80 @@ struct capacity : detail::policy<detail::capacity_kind> {
 
 #endif
 // ---- end <cachet/capacity.hpp> ----
+// ---- begin <cachet/circuit_open.hpp> ----
+#ifndef CACHET_CIRCUIT_OPEN_HPP
+#define CACHET_CIRCUIT_OPEN_HPP
+
+// ---- begin <cachet/detail/milliseconds_text.hpp> ----
+#ifndef CACHET_DETAIL_MILLISECONDS_TEXT_HPP
+#define CACHET_DETAIL_MILLISECONDS_TEXT_HPP
+
+#include <chrono>
+#include <string>
+
+namespace cachet::detail {
+
+// Whole milliseconds, rounded up so that waiting the stated time is always enough.
+inline std::string milliseconds_text(std::chrono::nanoseconds d) {
+  return std::to_string(std::chrono::ceil<std::chrono::milliseconds>(d).count()) + " ms";
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/milliseconds_text.hpp> ----
+// ---- begin <cachet/error.hpp> ----
+#ifndef CACHET_ERROR_HPP
+#define CACHET_ERROR_HPP
+
+#include <stdexcept>
+
+namespace cachet {
+
+/// The base of every exception cachet throws, so one `catch (const cachet::error&)` handles them
+/// all. Each message says what happened and what to do about it.
+class error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/error.hpp> ----
+
+#include <chrono>
+#include <string>
+
+namespace cachet {
+
+/// Thrown by cachet::circuit_breaker (and cachet::breaker::call) instead of calling a function
+/// that keeps failing. `retry_after()` is the time until the breaker lets a probe call through;
+/// zero when it is half-open and its probes are already under way.
+class circuit_open : public error {
+ public:
+  explicit circuit_open(std::chrono::nanoseconds retry_after)
+      : error(retry_after.count() > 0
+                  ? "cachet::circuit_breaker: the circuit is open after repeated failures, so the "
+                    "function was not called; retry after " +
+                        detail::milliseconds_text(retry_after) +
+                        ", when a probe call will test whether it has recovered"
+                  : std::string("cachet::circuit_breaker: the circuit is half-open and its probe "
+                                "calls are under way, so the function was not called; retry "
+                                "shortly")),
+        retry_after_(retry_after) {}
+
+  /// How long until the breaker half-opens; zero when it already has.
+  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
+
+ private:
+  std::chrono::nanoseconds retry_after_;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/circuit_open.hpp> ----
 // ---- begin <cachet/detail/binary_key.hpp> ----
 #ifndef CACHET_DETAIL_BINARY_KEY_HPP
 #define CACHET_DETAIL_BINARY_KEY_HPP
@@ -704,158 +783,58 @@ void append_binary_key(std::string& out, const T& value) {
 
 #endif
 // ---- end <cachet/detail/binary_key.hpp> ----
-// ---- begin <cachet/detail/callable_traits.hpp> ----
-#ifndef CACHET_DETAIL_CALLABLE_TRAITS_HPP
-#define CACHET_DETAIL_CALLABLE_TRAITS_HPP
+// ---- begin <cachet/detail/callback_ref.hpp> ----
+#ifndef CACHET_DETAIL_CALLBACK_REF_HPP
+#define CACHET_DETAIL_CALLBACK_REF_HPP
 
-#include <type_traits>
-
-namespace cachet::detail {
-
-template <class... T>
-struct type_list {
-  static constexpr std::size_t size = sizeof...(T);
-};
-
-// What cached<> needs to know of a callable: its result, its parameters and, for a member
-// function, the class whose object comes first.
-template <class R, class Object, class... Params>
-struct signature {
-  using result = R;
-  using object = Object;  // void for free functions and function objects
-  using params = type_list<Params...>;
-  static constexpr bool is_member = !std::is_void_v<Object>;
-};
-
-template <class T, class = void>
-struct callable_traits {
-  static constexpr bool known = false;
-  static constexpr bool is_member = false;
-};
-
-template <class R, class... P>
-struct callable_traits<R (*)(P...)> : signature<R, void, P...> {
-  static constexpr bool known = true;
-};
-template <class R, class... P>
-struct callable_traits<R (*)(P...) noexcept> : callable_traits<R (*)(P...)> {};
-
-#define CACHET_DETAIL_MEMBER_TRAITS(QUALIFIERS, OBJECT)                            \
-  template <class R, class C, class... P>                                          \
-  struct callable_traits<R (C::*)(P...) QUALIFIERS> : signature<R, OBJECT, P...> { \
-    static constexpr bool known = true;                                            \
-  };                                                                               \
-  template <class R, class C, class... P>                                          \
-  struct callable_traits<R (C::*)(P...) QUALIFIERS noexcept>                       \
-      : callable_traits<R (C::*)(P...) QUALIFIERS> {};
-CACHET_DETAIL_MEMBER_TRAITS(, C)
-CACHET_DETAIL_MEMBER_TRAITS(const, const C)
-CACHET_DETAIL_MEMBER_TRAITS(&, C)
-CACHET_DETAIL_MEMBER_TRAITS(const&, const C)
-#undef CACHET_DETAIL_MEMBER_TRAITS
-
-// A function object's parameters are those of its call operator; the object itself is not an
-// argument, so the signature drops the class.
-template <class F>
-struct callable_traits<F, std::void_t<decltype(&F::operator())>> {
-  using inner = callable_traits<decltype(&F::operator())>;
-  static constexpr bool known = inner::known;
-  using result = typename inner::result;
-  using object = void;
-  using params = typename inner::params;
-  static constexpr bool is_member = false;
-};
-
-}  // namespace cachet::detail
-
-#endif
-// ---- end <cachet/detail/callable_traits.hpp> ----
-// ---- begin <cachet/detail/function_name.hpp> ----
-#ifndef CACHET_DETAIL_FUNCTION_NAME_HPP
-#define CACHET_DETAIL_FUNCTION_NAME_HPP
-
-#include <cstddef>
+#include <functional>
+#include <memory>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 namespace cachet::detail {
 
-// The compiler's own spelling of F, read from this function's signature: g++ writes
-// "[with auto F = shop::load_user]", clang "[F = &shop::load_user]".
-template <auto F>
-constexpr std::string_view spelled_function_name() {
-  std::string_view s = __PRETTY_FUNCTION__;
-  s.remove_prefix(s.rfind("F = ") + 4);
-  s.remove_suffix(s.size() - s.find_first_of(";]"));
-  return s;
-}
+template <class Signature>
+class callback_ref;
 
-template <std::size_t N>
-struct name_text {
-  char chars[N + 1]{};
-  std::size_t size = 0;
+// A non-owning reference to a callable, called through one function pointer. cached<> hands the
+// store its load and its tag rendering as these, so that the store's lookup is a template on the
+// value type alone, compiled once per value type instead of once per cached<> (a lambda is a
+// type of its own). Only a miss calls through it: the hit path is unchanged.
+// The callable must outlive the reference; a temporary lives until the end of the full
+// expression, which is long enough for an argument.
+template <class R, class... A>
+class callback_ref<R(A...)> {
+ public:
+  template <class F>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, callback_ref> &&
+           std::is_invocable_r_v<R, F&, A...>) callback_ref(F&& f)
+  noexcept  // NOLINT: implicit on purpose
+      : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* object, A... args) -> R {
+          return std::invoke(*static_cast<std::remove_reference_t<F>*>(object),
+                             std::forward<A>(args)...);
+        }) {}
+
+  R operator()(A... args) const { return call_(object_, std::forward<A>(args)...); }
+
+ private:
+  void* object_;
+  R (*call_)(void*, A...);
 };
 
-// Drops what the compilers spell differently: clang's leading '&', and the anonymous namespace
-// ("{anonymous}::" for g++, "(anonymous namespace)::" for clang), so a default key is the same
-// whichever of them built the program.
-template <std::size_t N>
-constexpr name_text<N> normalized_name(std::string_view s) {
-  constexpr std::string_view gcc_anonymous = "{anonymous}::";
-  constexpr std::string_view clang_anonymous = "(anonymous namespace)::";
-  name_text<N> out;
-  std::size_t i = 0;
-  while (i < s.size() && s[i] == '&') ++i;
-  while (i < s.size()) {
-    if (s.substr(i, gcc_anonymous.size()) == gcc_anonymous) {
-      i += gcc_anonymous.size();
-    } else if (s.substr(i, clang_anonymous.size()) == clang_anonymous) {
-      i += clang_anonymous.size();
-    } else {
-      out.chars[out.size++] = s[i++];
-    }
-  }
-  return out;
-}
-
-template <auto F>
-inline constexpr auto function_name_text =
-    normalized_name<spelled_function_name<F>().size()>(spelled_function_name<F>());
-
-// The qualified name of the function F points to, e.g. "shop::load_user" or "Repo::find". A
-// function in an anonymous namespace is named without it (it is then only unique within its
-// translation unit: give it a key<> when several share a Redis server).
-template <auto F>
-constexpr std::string_view function_name() {
-  return {function_name_text<F>.chars, function_name_text<F>.size};
-}
+// What a store calls to learn an entry's tags: it passes each rendered tag to `on_tag`.
+using tag_renderer = callback_ref<void(callback_ref<void(std::string_view)>)>;
 
 }  // namespace cachet::detail
 
 #endif
-// ---- end <cachet/detail/function_name.hpp> ----
+// ---- end <cachet/detail/callback_ref.hpp> ----
 // ---- begin <cachet/detail/key_registry.hpp> ----
 #ifndef CACHET_DETAIL_KEY_REGISTRY_HPP
 #define CACHET_DETAIL_KEY_REGISTRY_HPP
 
-// ---- begin <cachet/error.hpp> ----
-#ifndef CACHET_ERROR_HPP
-#define CACHET_ERROR_HPP
-
-#include <stdexcept>
-
-namespace cachet {
-
-/// The base of every exception cachet throws, so one `catch (const cachet::error&)` handles them
-/// all. Each message says what happened and what to do about it.
-class error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-}  // namespace cachet
-
-#endif
-// ---- end <cachet/error.hpp> ----
 
 #include <cstddef>
 #include <functional>
@@ -1002,6 +981,9 @@ struct stats {
   /// Backend operations (a call's read or write, a peek, a stale read) skipped because the
   /// backend's breaker was open: Redis was unreachable, so the call went on without it.
   std::uint64_t backend_skipped = 0;
+  /// Hits answered by the memory tier of a cachet::tiered backend, without asking Redis (also
+  /// counted in `hits`; the rest of `hits` were Redis's).
+  std::uint64_t memory_tier_hits = 0;
 
   friend bool operator==(const stats&, const stats&) = default;
 };
@@ -1158,77 +1140,6 @@ inline registered_cache::~registered_cache() { cache_registry::instance().leave(
 
 #endif
 // ---- end <cachet/detail/observe/registry.hpp> ----
-// ---- begin <cachet/errors.hpp> ----
-#ifndef CACHET_ERRORS_HPP
-#define CACHET_ERRORS_HPP
-
-
-#include <chrono>
-#include <string>
-
-namespace cachet {
-namespace detail {
-
-// Whole milliseconds, rounded up so that waiting the stated time is always enough.
-inline std::string milliseconds_text(std::chrono::nanoseconds d) {
-  return std::to_string(std::chrono::ceil<std::chrono::milliseconds>(d).count()) + " ms";
-}
-
-}  // namespace detail
-
-/// Thrown by cachet::rate_limit (and reported by cachet::rate_limiter) when a call is over its
-/// limit. `retry_after()` is when the next call will be admitted, what an HTTP 429 answer puts in
-/// its Retry-After header:
-///
-///     catch (const cachet::rate_limited& e) {
-///       reply(429, {"Retry-After", std::to_string(e.retry_after_seconds().count())});
-///     }
-class rate_limited : public error {
- public:
-  explicit rate_limited(std::chrono::nanoseconds retry_after)
-      : error("cachet::rate_limit: the call is over its rate limit and was not made; retry after " +
-              detail::milliseconds_text(retry_after) + ", or raise the limit"),
-        retry_after_(retry_after) {}
-
-  /// How long until a call with the same rate key is admitted.
-  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
-  /// The same in whole seconds, rounded up (never 0), for an HTTP Retry-After header.
-  std::chrono::seconds retry_after_seconds() const noexcept {
-    const auto s = std::chrono::ceil<std::chrono::seconds>(retry_after_);
-    return s.count() > 0 ? s : std::chrono::seconds(1);
-  }
-
- private:
-  std::chrono::nanoseconds retry_after_;
-};
-
-/// Thrown by cachet::circuit_breaker (and cachet::breaker::call) instead of calling a function
-/// that keeps failing. `retry_after()` is the time until the breaker lets a probe call through;
-/// zero when it is half-open and its probes are already under way.
-class circuit_open : public error {
- public:
-  explicit circuit_open(std::chrono::nanoseconds retry_after)
-      : error(retry_after.count() > 0
-                  ? "cachet::circuit_breaker: the circuit is open after repeated failures, so the "
-                    "function was not called; retry after " +
-                        detail::milliseconds_text(retry_after) +
-                        ", when a probe call will test whether it has recovered"
-                  : std::string("cachet::circuit_breaker: the circuit is half-open and its probe "
-                                "calls are under way, so the function was not called; retry "
-                                "shortly")),
-        retry_after_(retry_after) {}
-
-  /// How long until the breaker half-opens; zero when it already has.
-  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
-
- private:
-  std::chrono::nanoseconds retry_after_;
-};
-
-}  // namespace cachet
-
-#endif
-// ---- end <cachet/errors.hpp> ----
 // ---- begin <cachet/event.hpp> ----
 #ifndef CACHET_EVENT_HPP
 #define CACHET_EVENT_HPP
@@ -1397,6 +1308,46 @@ struct observer : detail::policy<detail::observer_kind> {
 
 #endif
 // ---- end <cachet/observer.hpp> ----
+// ---- begin <cachet/rate_limited.hpp> ----
+#ifndef CACHET_RATE_LIMITED_HPP
+#define CACHET_RATE_LIMITED_HPP
+
+
+#include <chrono>
+#include <string>
+
+namespace cachet {
+
+/// Thrown by cachet::rate_limit (and reported by cachet::rate_limiter) when a call is over its
+/// limit. `retry_after()` is when the next call will be admitted, what an HTTP 429 answer puts in
+/// its Retry-After header:
+///
+///     catch (const cachet::rate_limited& e) {
+///       reply(429, {"Retry-After", std::to_string(e.retry_after_seconds().count())});
+///     }
+class rate_limited : public error {
+ public:
+  explicit rate_limited(std::chrono::nanoseconds retry_after)
+      : error("cachet::rate_limit: the call is over its rate limit and was not made; retry after " +
+              detail::milliseconds_text(retry_after) + ", or raise the limit"),
+        retry_after_(retry_after) {}
+
+  /// How long until a call with the same rate key is admitted.
+  std::chrono::nanoseconds retry_after() const noexcept { return retry_after_; }
+  /// The same in whole seconds, rounded up (never 0), for an HTTP Retry-After header.
+  std::chrono::seconds retry_after_seconds() const noexcept {
+    const auto s = std::chrono::ceil<std::chrono::seconds>(retry_after_);
+    return s.count() > 0 ? s : std::chrono::seconds(1);
+  }
+
+ private:
+  std::chrono::nanoseconds retry_after_;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/rate_limited.hpp> ----
 
 #include <atomic>
 #include <chrono>
@@ -1619,11 +1570,7 @@ class observed_cache {
 #define CACHET_DETAIL_POLICY_PACK_HPP
 
 
-#include <boost/hana/basic_tuple.hpp>
-#include <boost/hana/count_if.hpp>
-#include <boost/hana/find_if.hpp>
-#include <boost/hana/type.hpp>
-
+#include <cstddef>
 #include <type_traits>
 
 namespace cachet::detail {
@@ -1656,31 +1603,32 @@ struct kind_of<T> {
   using type = typename T::policy_kind;
 };
 
-// A Hana predicate on type_c<P>: is P a policy of Kind?
-template <class Kind>
-struct of_kind {
-  template <class T>
-  constexpr auto operator()(T) const {
-    return boost::hana::bool_c<std::is_same_v<typename kind_of<typename T::type>::type, Kind>>;
-  }
+template <class T>
+using kind_of_t = typename kind_of<T>::type;
+
+// The first of Policies whose kind is Kind, else Default. Only the chosen branch is instantiated.
+template <class Kind, class Default, class... Policies>
+struct find_kind {
+  using type = Default;
 };
+template <class Kind, class Default, class First, class... Rest>
+struct find_kind<Kind, Default, First, Rest...>
+    : std::conditional_t<std::is_same_v<kind_of_t<First>, Kind>, std::type_identity<First>,
+                         find_kind<Kind, Default, Rest...>> {};
 
 // The policies given to one cached<>, in any order. It is parsed once: every element must be a
 // policy, no kind may appear twice, and each facility asks for its own kind with a default.
 template <class... Policies>
 struct policy_pack {
-  static constexpr auto types = boost::hana::make_basic_tuple(boost::hana::type_c<Policies>...);
-
   static constexpr bool all_policies = (require_policy<Policies>::value && ...);
 
   template <class Kind>
-  static constexpr std::size_t count =
-      decltype(boost::hana::count_if(types, of_kind<Kind>{}))::value;
+  static constexpr std::size_t count = (std::size_t{0} + ... +
+                                        std::size_t{std::is_same_v<kind_of_t<Policies>, Kind>});
 
   static constexpr bool unique =
-      all_policies && (require_unique_kind<typename kind_of<Policies>::type,
-                                           count<typename kind_of<Policies>::type>>::value &&
-                       ...);
+      all_policies &&
+      (require_unique_kind<kind_of_t<Policies>, count<kind_of_t<Policies>>>::value && ...);
 
   // Every policy's values checked (see check_values); always true, like the two above.
   static constexpr bool values_checked = (check_values<Policies>() && ...);
@@ -1690,15 +1638,68 @@ struct policy_pack {
 
   // The policy of Kind, or Default when the pack has none.
   template <class Kind, class Default>
-  using find =
-      typename std::remove_cvref_t<decltype(boost::hana::find_if(types, of_kind<Kind>{})
-                                                .value_or(boost::hana::type_c<Default>))>::type;
+  using find = typename find_kind<Kind, Default, Policies...>::type;
 };
 
 }  // namespace cachet::detail
 
 #endif
 // ---- end <cachet/detail/policy_pack.hpp> ----
+// ---- begin <cachet/detail/recovery.hpp> ----
+#ifndef CACHET_DETAIL_RECOVERY_HPP
+#define CACHET_DETAIL_RECOVERY_HPP
+
+// What may still answer a call that failed: a fresh stored value when a rate_limit with
+// serve_cached refused it, then a stale one with fail_safe. The decision is made here once, for
+// the blocking and the coroutine paths; each only fetches the values in the order given.
+
+
+#include <array>
+#include <cstddef>
+#include <exception>
+
+namespace cachet::detail {
+
+// A policy that answers a rate-limited call with the cached result when there is one
+// (rate_limit<..., serve_cached>).
+template <class P>
+inline constexpr bool serves_cached_when_limited = requires {
+  requires P::serves_cached;
+};
+
+inline bool is_rate_limited(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const rate_limited&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+// A stored value that may answer a failed call.
+enum class stored_answer : unsigned char { fresh, stale };
+
+// The stored values to try for a call that failed with `failure`, in order: a range of
+// stored_answer.
+class recovery_plan {
+ public:
+  recovery_plan(const std::exception_ptr& failure, bool serves_cached, bool fail_safe) {
+    if (serves_cached && is_rate_limited(failure)) answers_[count_++] = stored_answer::fresh;
+    if (fail_safe) answers_[count_++] = stored_answer::stale;
+  }
+  const stored_answer* begin() const noexcept { return answers_.data(); }
+  const stored_answer* end() const noexcept { return answers_.data() + count_; }
+
+ private:
+  std::array<stored_answer, 2> answers_{};
+  std::size_t count_ = 0;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/recovery.hpp> ----
 // ---- begin <cachet/detail/redis/store_selection.hpp> ----
 #ifndef CACHET_DETAIL_REDIS_STORE_SELECTION_HPP
 #define CACHET_DETAIL_REDIS_STORE_SELECTION_HPP
@@ -2066,6 +2067,100 @@ using stages_for = stage_list<decltype(std::tuple_cat(
 
 #endif
 // ---- end <cachet/detail/stages.hpp> ----
+// ---- begin <cachet/detail/store_coroutines.hpp> ----
+#ifndef CACHET_DETAIL_STORE_COROUTINES_HPP
+#define CACHET_DETAIL_STORE_COROUTINES_HPP
+
+// What cached<>::async() and async_many() need of a store's coroutine forms, named by shape so
+// that <cachet.hpp> needs no Asio.
+
+
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace cachet::detail {
+
+// async() and async_many() run the stages inside a coroutine, where a thread that blocks stalls
+// every coroutine of its executor: only stages that say they do not may run there (see
+// detail/stages.hpp).
+template <bool RunInCoroutines, class Store>
+struct require_stages_that_run_in_coroutines {
+  static_assert(RunInCoroutines,
+                "cachet::cached::async and async_many: a policy's stage may block its thread, "
+                "which would stall the coroutine's executor; make the blocking call, or drop that "
+                "policy from this cached<>");
+  static constexpr bool value = true;  // as check_function's
+};
+
+// The awaitable type `Awaitable` (boost::asio::awaitable<V, Executor>) with another value type,
+// named by shape so that this header needs no Asio.
+template <class Awaitable, class T>
+struct rebind_awaitable;
+template <template <class, class> class Awaitable, class V, class Executor, class T>
+struct rebind_awaitable<Awaitable<V, Executor>, T> {
+  using type = Awaitable<T, Executor>;
+};
+
+// What the call stages of one argument of a batch yield when they admit it: the batch's lookup
+// comes after every argument's stages, so there is no value to hand back yet.
+struct batch_admission {};
+
+// Declared only: stands for "some loader" when asking whether a store can load asynchronously.
+template <class Value>
+struct any_loader {
+  Value operator()() const;
+};
+template <class Value>
+struct any_indexed_loader {
+  Value operator()(std::size_t) const;
+};
+
+// Stores of remote backends (Redis) also offer coroutines; cached<> then offers async().
+template <class Store, class Value>
+concept async_store = requires(Store& s, std::string key, std::vector<std::string> tags,
+                               std::vector<std::string> keys,
+                               std::vector<std::vector<std::string>> tags_of_keys) {
+  s.async_get_or_load(std::move(key), std::move(tags), any_loader<Value>{});
+  s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys), any_indexed_loader<Value>{});
+};
+
+// The coroutine forms that <cachet/async.hpp> gives a store with only blocking ones (cachet::memory
+// 's), so that this header needs no Asio: it specialises this template for that store, built from
+// the store and its backend.
+template <class Store>
+struct blocking_store_coroutines {
+  static_assert(wrong<Store>,
+                "cachet::cached::async: the in-memory backend's coroutine forms (async, "
+                "async_many) are in their own header, which needs Boost.Asio; #include "
+                "<cachet/async.hpp>");
+  template <class... A>
+  explicit blocking_store_coroutines(A&&...) {}
+};
+
+// What cached<>::async() calls the coroutines of a store through.
+template <class Store, class Value>
+using coroutines_of_t =
+    std::conditional_t<async_store<Store, Value>, Store, blocking_store_coroutines<Store>>;
+
+// What async_many's range holds: the argument of a one-parameter function, else a std::tuple of
+// the arguments.
+template <class... Params>
+struct batch_argument {
+  using type = std::tuple<std::remove_cvref_t<Params>...>;
+};
+template <class Param>
+struct batch_argument<Param> {
+  using type = std::remove_cvref_t<Param>;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/store_coroutines.hpp> ----
 // ---- begin <cachet/detail/store_settings.hpp> ----
 #ifndef CACHET_DETAIL_STORE_SETTINGS_HPP
 #define CACHET_DETAIL_STORE_SETTINGS_HPP
@@ -2094,6 +2189,319 @@ struct store_settings {
 
 #endif
 // ---- end <cachet/detail/store_settings.hpp> ----
+// ---- begin <cachet/detail/wrapped_function.hpp> ----
+#ifndef CACHET_DETAIL_WRAPPED_FUNCTION_HPP
+#define CACHET_DETAIL_WRAPPED_FUNCTION_HPP
+
+// The function a cached<> wraps: how it is held and called, what it returns, and the rules its
+// result and parameters must follow (each rule a static_assert that names the fix).
+
+// ---- begin <cachet/detail/callable_traits.hpp> ----
+#ifndef CACHET_DETAIL_CALLABLE_TRAITS_HPP
+#define CACHET_DETAIL_CALLABLE_TRAITS_HPP
+
+#include <type_traits>
+
+namespace cachet::detail {
+
+template <class... T>
+struct type_list {
+  static constexpr std::size_t size = sizeof...(T);
+};
+
+// What cached<> needs to know of a callable: its result, its parameters and, for a member
+// function, the class whose object comes first.
+template <class R, class Object, class... Params>
+struct signature {
+  using result = R;
+  using object = Object;  // void for free functions and function objects
+  using params = type_list<Params...>;
+  static constexpr bool is_member = !std::is_void_v<Object>;
+};
+
+template <class T, class = void>
+struct callable_traits {
+  static constexpr bool known = false;
+  static constexpr bool is_member = false;
+};
+
+template <class R, class... P>
+struct callable_traits<R (*)(P...)> : signature<R, void, P...> {
+  static constexpr bool known = true;
+};
+template <class R, class... P>
+struct callable_traits<R (*)(P...) noexcept> : callable_traits<R (*)(P...)> {};
+
+#define CACHET_DETAIL_MEMBER_TRAITS(QUALIFIERS, OBJECT)                            \
+  template <class R, class C, class... P>                                          \
+  struct callable_traits<R (C::*)(P...) QUALIFIERS> : signature<R, OBJECT, P...> { \
+    static constexpr bool known = true;                                            \
+  };                                                                               \
+  template <class R, class C, class... P>                                          \
+  struct callable_traits<R (C::*)(P...) QUALIFIERS noexcept>                       \
+      : callable_traits<R (C::*)(P...) QUALIFIERS> {};
+CACHET_DETAIL_MEMBER_TRAITS(, C)
+CACHET_DETAIL_MEMBER_TRAITS(const, const C)
+CACHET_DETAIL_MEMBER_TRAITS(&, C)
+CACHET_DETAIL_MEMBER_TRAITS(const&, const C)
+#undef CACHET_DETAIL_MEMBER_TRAITS
+
+// A function object's parameters are those of its call operator; the object itself is not an
+// argument, so the signature drops the class.
+template <class F>
+struct callable_traits<F, std::void_t<decltype(&F::operator())>> {
+  using inner = callable_traits<decltype(&F::operator())>;
+  static constexpr bool known = inner::known;
+  using result = typename inner::result;
+  using object = void;
+  using params = typename inner::params;
+  static constexpr bool is_member = false;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/callable_traits.hpp> ----
+// ---- begin <cachet/detail/function_name.hpp> ----
+#ifndef CACHET_DETAIL_FUNCTION_NAME_HPP
+#define CACHET_DETAIL_FUNCTION_NAME_HPP
+
+#include <cstddef>
+#include <string_view>
+
+namespace cachet::detail {
+
+// The compiler's own spelling of F, read from this function's signature: g++ writes
+// "[with auto F = shop::load_user]", clang "[F = &shop::load_user]".
+template <auto F>
+constexpr std::string_view spelled_function_name() {
+  std::string_view s = __PRETTY_FUNCTION__;
+  s.remove_prefix(s.rfind("F = ") + 4);
+  s.remove_suffix(s.size() - s.find_first_of(";]"));
+  return s;
+}
+
+template <std::size_t N>
+struct name_text {
+  char chars[N + 1]{};
+  std::size_t size = 0;
+};
+
+// Drops what the compilers spell differently: clang's leading '&', and the anonymous namespace
+// ("{anonymous}::" for g++, "(anonymous namespace)::" for clang), so a default key is the same
+// whichever of them built the program.
+template <std::size_t N>
+constexpr name_text<N> normalized_name(std::string_view s) {
+  constexpr std::string_view gcc_anonymous = "{anonymous}::";
+  constexpr std::string_view clang_anonymous = "(anonymous namespace)::";
+  name_text<N> out;
+  std::size_t i = 0;
+  while (i < s.size() && s[i] == '&') ++i;
+  while (i < s.size()) {
+    if (s.substr(i, gcc_anonymous.size()) == gcc_anonymous) {
+      i += gcc_anonymous.size();
+    } else if (s.substr(i, clang_anonymous.size()) == clang_anonymous) {
+      i += clang_anonymous.size();
+    } else {
+      out.chars[out.size++] = s[i++];
+    }
+  }
+  return out;
+}
+
+template <auto F>
+inline constexpr auto function_name_text =
+    normalized_name<spelled_function_name<F>().size()>(spelled_function_name<F>());
+
+// The qualified name of the function F points to, e.g. "shop::load_user" or "Repo::find". A
+// function in an anonymous namespace is named without it (it is then only unique within its
+// translation unit: give it a key<> when several share a Redis server).
+template <auto F>
+constexpr std::string_view function_name() {
+  return {function_name_text<F>.chars, function_name_text<F>.size};
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/function_name.hpp> ----
+
+#include <functional>
+#include <ranges>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace cachet::detail {
+
+// The function a cached<&f> wraps: known at compile time, so it takes no storage.
+template <auto F>
+struct named_function {
+  using traits = callable_traits<decltype(F)>;
+  // A function object given directly (`cached<[](int x) { ... }>`) has no name that is the same
+  // across builds and compilers, as for make_cached.
+  static constexpr std::string_view name() {
+    if constexpr (std::is_class_v<decltype(F)>) {
+      return {};
+    } else {
+      return function_name<F>();
+    }
+  }
+
+  template <class... A>
+  decltype(auto) operator()(A&&... args) const {
+    return std::invoke(F, std::forward<A>(args)...);
+  }
+};
+
+// A function object that make_cached wraps (a lambda with captures, say), held by value.
+template <class F>
+struct function_object {
+  using traits = callable_traits<F>;
+  // A lambda's type has no name that is stable across builds; a remote backend needs a key<>.
+  static constexpr std::string_view name() { return {}; }
+
+  template <class... A>
+  decltype(auto) operator()(A&&... args) const {
+    return std::invoke(fn, std::forward<A>(args)...);
+  }
+
+  F fn;
+};
+
+template <class Traits, bool = Traits::known>
+struct params_of {
+  using type = type_list<>;
+};
+template <class Traits>
+struct params_of<Traits, true> {
+  using type = typename Traits::params;
+};
+
+// Stands in for the object parameter of a free function, so the member-only overloads can be
+// declared for every cached<> and disabled by their constraint.
+struct no_object {};
+
+template <class Traits, bool = Traits::known&& Traits::is_member>
+struct object_of {
+  using type = no_object;
+};
+template <class Traits>
+struct object_of<Traits, true> {
+  using type = typename Traits::object;
+};
+
+// A function that is itself a coroutine (returns boost::asio::awaitable<T>) caches its T. Told
+// apart by shape, so that this header needs no Asio.
+template <class R>
+concept coroutine_result = requires {
+  typename R::value_type;
+  typename R::executor_type;
+};
+
+template <class R>
+struct cached_value {
+  using type = R;
+};
+template <coroutine_result R>
+struct cached_value<R> {
+  using type = typename R::value_type;
+};
+
+template <class Traits, bool = Traits::known>
+struct declared_result {
+  using type = int;  // the first assert below already says what is wrong
+};
+template <class Traits>
+struct declared_result<Traits, true> {
+  using type = typename Traits::result;
+};
+
+template <class T>
+inline constexpr bool is_reference_wrapper = false;
+template <class T>
+inline constexpr bool is_reference_wrapper<std::reference_wrapper<T>> = true;
+
+// A result that refers to memory it does not own (std::string_view, std::span, const char*): a
+// hit would hand out a view into the first caller's value, long gone. Function pointers are not
+// views.
+template <class R>
+inline constexpr bool is_view_result = (std::is_pointer_v<R> &&
+                                        !std::is_function_v<std::remove_pointer_t<R>>) ||
+                                       std::ranges::view<R> || is_reference_wrapper<R>;
+
+// A result that one of check_function's asserts rejects.
+template <class R>
+inline constexpr bool is_rejected_result =
+    std::is_void_v<R> || std::is_reference_v<R> || is_view_result<typename cached_value<R>::type> ||
+    !std::is_copy_constructible_v<typename cached_value<R>::type>;
+
+// A rejected result is replaced by int, so that only the static_assert that names the rule is
+// reported, not a cascade of errors from the machinery.
+template <class Traits>
+struct result_of {
+  using result = typename declared_result<Traits>::type;
+  using type = std::conditional_t<is_rejected_result<result>, int, result>;
+};
+
+// One static_assert per rule, so a bad cached<> reads like a checklist.
+template <class Traits, class Result = typename declared_result<Traits>::type>
+struct check_function {
+  static_assert(Traits::known,
+                "cachet::cached: the first argument must be a function, a member function or a "
+                "non-generic function object; wrap overloaded or generic callables in a lambda "
+                "with explicit parameter types");
+  static_assert(!std::is_void_v<Result>,
+                "cachet::cached: the function returns void, so there is nothing to cache; cache a "
+                "function that returns its result");
+  static_assert(!std::is_reference_v<Result>,
+                "cachet::cached: the function returns a reference, which the cache could not keep "
+                "alive; return the result by value");
+  static constexpr bool is_value = !std::is_void_v<Result> && !std::is_reference_v<Result>;
+  static_assert(!is_value || !is_view_result<typename cached_value<Result>::type>,
+                "cachet::cached: the function returns a view or a pointer (std::string_view, "
+                "std::span, const char*), which a hit would return into a value that is gone; "
+                "return an owning type such as std::string or std::vector");
+  static_assert(!is_value || std::is_copy_constructible_v<typename cached_value<Result>::type>,
+                "cachet::cached: the result type must be copy constructible, since every hit "
+                "returns a copy of the stored result; return a copyable type, such as "
+                "std::shared_ptr<const T> for a move-only T");
+  // True either way, so that the caller's assert adds no bare "static assertion failed".
+  static constexpr bool value = true;
+};
+
+// An out-parameter is filled only when the function runs; a hit would leave it untouched.
+template <class Param>
+struct require_no_out_parameter {
+  static_assert(!std::is_lvalue_reference_v<Param> ||
+                    std::is_const_v<std::remove_reference_t<Param>>,
+                "cachet::cached: a parameter is a non-const lvalue reference (an out-parameter), "
+                "which a hit would leave untouched; return the value instead, and take the "
+                "parameter by value or const reference");
+  static constexpr bool value = true;  // as check_function's
+};
+
+template <class Param>
+struct require_encodable_argument {
+  using type = std::remove_cvref_t<Param>;
+  // Pointers and unordered containers have messages of their own, which say what to pass.
+  static constexpr bool has_own_message = encoding_kind_of<type>() == encoding_kind::pointer ||
+                                          encoding_kind_of<type>() == encoding_kind::unordered;
+  static constexpr bool reported_by_encoding = [] {
+    if constexpr (has_own_message) require_key_encoding<type>();
+    return has_own_message;
+  }();
+  static_assert(key_encodable<type> || reported_by_encoding,
+                "cachet::cached: an argument type has no key encoding (the type is named in this "
+                "instantiation); specialise cachet::key_encoding<T> for it, or adapt the struct "
+                "with BOOST_HANA_DEFINE_STRUCT (#include <boost/hana/define_struct.hpp>)");
+  static constexpr bool value = true;  // as check_function's
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/wrapped_function.hpp> ----
 // ---- begin <cachet/fail_safe.hpp> ----
 #ifndef CACHET_FAIL_SAFE_HPP
 #define CACHET_FAIL_SAFE_HPP
@@ -2141,6 +2549,11 @@ struct ttl : detail::policy<detail::ttl_kind> {
 namespace cachet {
 namespace detail {
 struct fail_safe_kind {};
+
+// What cached<> uses without a fail_safe<> policy: nothing is kept past its ttl.
+struct no_fail_safe {
+  static constexpr std::chrono::seconds max_stale{0};
+};
 }  // namespace detail
 
 /// Policy: keeps each result for `MaxStaleSeconds` past its ttl, and serves it when a fresh one
@@ -2574,6 +2987,11 @@ struct default_key {
     [[maybe_unused]] bool first = true;
     ((first ? void(first = false) : out.push_back(':'), render_key_argument(out, args)), ...);
   }
+  // Every argument type with a key encoding fits; cached<> checks that of each argument itself.
+  template <class...>
+  static constexpr bool check() {
+    return true;
+  }
 };
 
 }  // namespace detail
@@ -2940,10 +3358,18 @@ class lru_order {
 #ifndef CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
 #define CACHET_DETAIL_MEMORY_READER_SLOTS_HPP
 
+
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cstdint>
 #include <thread>
+
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace cachet::detail {
 
@@ -2998,10 +3424,75 @@ inline int reader_slot() noexcept {
 }
 
 // One per slot and store, on a line of its own: which shard its thread is reading (0 = none) and
-// the hits it counted, written by that thread only.
+// the hits it counted, written by that thread only; and, for the thread alone, how many times it
+// entered with the full fence since it last asked whether a shard may go without it.
 struct alignas(64) reader_state {
   std::atomic<std::uint32_t> reading{0};
   std::atomic<std::uint64_t> hits{0};
+  std::uint32_t fenced_entries = 0;
+};
+
+// A full fence on every CPU that runs a thread of this process at the time of the call, and so
+// in every thread of it (a thread switched out has passed one): Linux's membarrier, some
+// microseconds. False where the system offers none; shards then always take the fenced path.
+inline bool heavy_barrier_available() noexcept {
+#if defined(__linux__) && defined(__NR_membarrier)
+  static const bool registered =
+      ::syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  return registered;
+#else
+  return false;
+#endif
+}
+
+inline void heavy_barrier() noexcept {
+#if defined(__linux__) && defined(__NR_membarrier)
+  ::syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+#endif
+}
+
+// Whether readers may enter a shard without a full fence. Entering is a store to the reader's
+// slot followed by a load of the shard's lock, and a writer does the mirror image (take the lock,
+// load the slots): without a fence between the store and the load on one side or the other, each
+// could miss the other (store buffering). With the fence on the reader's side, every hit pays it,
+// and as a locked instruction it also waits for the cache misses of the hits before it, so hits
+// over a table larger than the caches run one after another instead of overlapping. A "light"
+// shard moves the fence to its writers: a writer that finds the shard light clears the flag and
+// runs heavy_barrier() before it loads the slots. A reader of a light shard stores its slot,
+// then loads the lock and the flag again, with only a compiler barrier between. The heavy barrier
+// runs a fence in the reader's thread either before its store, and then the reader's loads see
+// the lock held or the flag cleared and it steps back; or after its store, and then the writer's
+// loads of the slots see it and the writer waits for it to leave. A reader that read the flag
+// before it was cleared thus never enters unseen, even by a later writer that finds the flag
+// cleared and skips the barrier. The flag is set and cleared only under the shard's lock, so a
+// writer's load of it after taking the lock is current.
+//
+// Writers pay some microseconds once per switch, so a shard turns light only after a quiet
+// period: a reader on the fenced path asks now and then (reader_state::fenced_entries) whether no
+// writer has held the shard since it last asked, at least quiet_period ago.
+struct reader_bias {
+  static constexpr std::chrono::milliseconds quiet_period{20};
+  static constexpr std::uint32_t fenced_entries_per_check = 64;
+
+  std::atomic<bool> light{false};
+  std::atomic<std::uint32_t> writes{0};  // exclusive sections so far, counted under the lock
+  std::atomic<std::uint32_t> writes_checked{0};     // `writes` when last asked
+  std::atomic<clock::duration::rep> checked_at{0};  // coarse_now() when last asked
+
+  // Asked by a reader about to enter with the fence; true when the shard should turn light, and
+  // then the caller takes it exclusively and calls exclusive_shard::admit_light_readers().
+  bool quiet(reader_state& r) noexcept {
+    if (++r.fenced_entries < fenced_entries_per_check) return false;
+    r.fenced_entries = 0;
+    if (!heavy_barrier_available()) return false;
+    const clock::duration::rep now = coarse_now();
+    clock::duration::rep at = checked_at.load(std::memory_order_relaxed);
+    if (now - at < std::chrono::duration_cast<clock::duration>(quiet_period).count()) return false;
+    // One reader per period looks; the others go on.
+    if (!checked_at.compare_exchange_strong(at, now, std::memory_order_relaxed)) return false;
+    const std::uint32_t seen = writes.load(std::memory_order_relaxed);
+    return writes_checked.exchange(seen, std::memory_order_relaxed) == seen;
+  }
 };
 
 // A shard read through reader slots has a spinlock, which writers hold, and a number (index + 1,
@@ -3018,13 +3509,33 @@ bool try_enter(Reader& r, const Shard& s) noexcept {
   return false;
 }
 
+// The same for a shard with a reader_bias: without the fence while the shard is light.
+template <class Reader, class Shard>
+bool try_enter(Reader& r, const Shard& s, const reader_bias& bias) noexcept {
+  if (!bias.light.load(std::memory_order_relaxed)) return try_enter(r, s);
+  r.reading.store(s.number, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // the heavy barrier's other half
+  if (!s.lock.held() && bias.light.load(std::memory_order_relaxed)) return true;
+  r.reading.store(0, std::memory_order_release);
+  return false;
+}
+
 // Exclusive access to a shard: no other writer, and no reader of `readers` inside it.
 template <class Shard>
 class exclusive_shard {
  public:
   template <class Reader>
-  exclusive_shard(const Reader* readers, Shard& s) noexcept : s_(s) {
+  exclusive_shard(const Reader* readers, Shard& s, reader_bias* bias = nullptr) noexcept
+      : s_(s), bias_(bias) {
     s.lock.lock();
+    if (bias != nullptr) {
+      bias->writes.store(bias->writes.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+      if (bias->light.load(std::memory_order_relaxed)) {
+        bias->light.store(false, std::memory_order_relaxed);
+        heavy_barrier();
+      }
+    }
     // Only the slots some thread holds: a thread that takes a slot after this read takes it after
     // the lock was taken, so its first enter sees the lock held and steps back.
     for (std::uint32_t held = reader_slots_in_use().load(std::memory_order_seq_cst); held != 0;
@@ -3039,8 +3550,15 @@ class exclusive_shard {
   exclusive_shard(const exclusive_shard&) = delete;
   exclusive_shard& operator=(const exclusive_shard&) = delete;
 
+  // Lets readers enter without the fence from the unlock on (see reader_bias), where writers
+  // can run the heavy barrier.
+  void admit_light_readers() noexcept {
+    if (heavy_barrier_available()) bias_->light.store(true, std::memory_order_relaxed);
+  }
+
  private:
   Shard& s_;
+  reader_bias* bias_;
 };
 
 }  // namespace cachet::detail
@@ -3297,8 +3815,8 @@ struct lru_ref {
 };
 
 // A per-call check that cached<> may fuse into an in-memory store: cachet::rate_limit, when its
-// key tells calls apart as the store's key does (see detail::gcra_gate in rate_limit.hpp). It
-// keeps one integer of state per key. A Gate type gives
+// key tells calls apart as the store's key does (see detail::gcra_gate in
+// detail/resilience/gcra.hpp). It keeps one integer of state per key. A Gate type gives
 //   using state = <an integer type>;  static constexpr state initial;  // of a key never seen
 //   using decision = ...;                    // converts to true when the call is admitted
 //   decision admit(std::atomic_ref<state>, ticks now) const noexcept;  // by compare-and-swap
@@ -3386,7 +3904,7 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag,
                     Load&& load) requires(!gated) {
-    return find_or_load(text, for_each_tag, std::forward<Load>(load), no_gate{});
+    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{});
   }
 
   // The same, for a call that `gate` admits; when it refuses, gate.refuse() throws, and nothing
@@ -3394,7 +3912,7 @@ class memory_store {
   template <class ForEachTag, class Load, class G = Gate>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     const G& gate) requires gated {
-    return find_or_load(text, for_each_tag, std::forward<Load>(load), gate);
+    return find_or_load(text, tag_source(for_each_tag), loader(load), gate);
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
@@ -3469,6 +3987,11 @@ class memory_store {
 
  private:
   static constexpr auto never = time_point::max();
+
+  // A call's load and tags reach the miss path without their types (see callback_ref).
+  using loader = callback_ref<Value(std::string_view)>;
+  using tag_visitor = callback_ref<void(std::string_view)>;
+  using tag_source = callback_ref<void(tag_visitor)>;
 
   // Stands for the gate of a store without one.
   struct no_gate {
@@ -3579,6 +4102,7 @@ class memory_store {
     // (reader_slot) write only their own slot's line, and step back while the lock is held.
     mutable spinlock lock;
     std::uint32_t number = 0;  // index + 1, as reader slots record it
+    reader_bias bias;          // whether readers may enter without a fence
     entry_table entries;
     flight_map flights;   // of this store's flights
     lru_order lru;        // bounded stores only: one node per entry
@@ -3636,8 +4160,8 @@ class memory_store {
 
   // get_or_load's body. Without a gate (a no_gate), `admitted` is a constant and every step of
   // the gate is compiled out: the path of a hit is that of a store without gates.
-  template <class ForEachTag, class Load, class G>
-  Value find_or_load(std::string_view text, ForEachTag& for_each_tag, Load&& load, const G& gate) {
+  template <class G>
+  Value find_or_load(std::string_view text, tag_source for_each_tag, loader load, const G& gate) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     bool admitted = !gated;
@@ -3717,8 +4241,10 @@ class memory_store {
     // Rendering the tags may allocate, so it happens outside the lock; the lookup is repeated.
     tag_stamps stamps{};
     std::size_t tag_index = 0;
-    for_each_tag(
-        [&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
+    auto stamp = [&](std::string_view tag) {
+      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
+    };
+    for_each_tag(stamp);
     std::optional<flight> own;
     std::shared_ptr<flight_result> joined;
     {
@@ -3741,7 +4267,7 @@ class memory_store {
         s.flights.emplace(own->hashed(), &*own);
       }
     }
-    if (own) return lead(s, *own, std::forward<Load>(load));
+    if (own) return lead(s, *own, load);
     return wait(*joined);
   }
 
@@ -3791,11 +4317,10 @@ class memory_store {
     }
   }
 
-  template <class Load>
-  Value lead(shard& s, flight& f, Load&& load) {
+  Value lead(shard& s, flight& f, loader load) {
     std::optional<Value> result;
     try {
-      result.emplace(std::forward<Load>(load)(std::string_view(f.key)));
+      result.emplace(load(std::string_view(f.key)));
     } catch (...) {
       finish(s, f, nullptr, std::current_exception());
       throw;
@@ -3936,7 +4461,8 @@ class memory_store {
   class exclusive : exclusive_shard<shard> {
    public:
     exclusive(const memory_store& store, shard& s) noexcept
-        : exclusive_shard<shard>(store.readers_.get(), s) {}
+        : exclusive_shard<shard>(store.readers_.get(), s, &s.bias) {}
+    using exclusive_shard<shard>::admit_light_readers;
   };
 
   // The fresh value for key, copied out; `counted` calls count a hit and keep the LRU order.
@@ -3978,8 +4504,12 @@ class memory_store {
     ~leave_on_exit() { r.reading.store(0, std::memory_order_release); }
   };
 
-  static void enter(reader_state& r, const shard& s) noexcept {
-    while (!try_enter(r, s)) {
+  void enter(reader_state& r, shard& s) noexcept {
+    if (!s.bias.light.load(std::memory_order_relaxed) && s.bias.quiet(r)) {
+      exclusive lock(*this, s);
+      lock.admit_light_readers();
+    }
+    while (!try_enter(r, s, s.bias)) {
       while (s.lock.held()) std::this_thread::yield();
     }
   }
@@ -4355,6 +4885,17 @@ namespace detail {
 /// The family of cachet::tags.
 struct tags_kind {};
 
+// What cached<> uses without a tags<> policy: its entries carry no tag.
+struct no_tags {
+  static constexpr std::size_t count = 0;
+  template <class...>
+  static constexpr bool check() {
+    return true;
+  }
+  template <class OnTag, class... Args>
+  static void render_all(std::string&, OnTag&&, const Args&...) {}
+};
+
 }  // namespace detail
 
 /// Policy: tags attached to each entry, so `invalidate_tag(text)` drops every entry carrying that
@@ -4445,295 +4986,35 @@ std::string tag(const Values&... values) {
 #include <utility>
 #include <vector>
 
+// cached<F, Policies...>: the anatomy of a call `c(args...)`, in the order it happens. The blocking
+// path's members follow it in cached_impl (call, call_keyed, call_with_key, call_through_stages,
+// call_function); each facility's rules live in its own header.
+//
+//  1. Key (render): the arguments' key, in binary for a store that keeps its keys in process
+//     (cachet::memory, detail/binary_key.hpp), else the text of the key<> template (key.hpp),
+//     after the instance_key<> of a member function's object. Tags (tags.hpp) are rendered on a
+//     miss only.
+//  2. Call stages (detail/stages.hpp): policies that admit or refuse a call before the lookup,
+//     such as rate_limit<>. On the in-memory backend, a rate limit keyed by every argument is
+//     checked by the store on the entry it finds (fused_rate_limit).
+//  3. Lookup: the store (detail/memory/, detail/redis/) answers with a fresh stored value; a hit
+//     ends the call.
+//  4. Single flight: on a miss, the first caller of a key loads it; callers of the same key
+//     meanwhile wait for its result or its exception. The store keeps the flights.
+//  5. Load stages: policies around the function's call, circuit_breaker<> and retry<>.
+//  6. Function (call_function; detail/wrapped_function.hpp holds how it is kept and the rules
+//     its result and parameters follow).
+//  7. Store: the result is kept with its ttl<> and tags, unless an invalidation came during the
+//     load, and returned to the caller and its waiters.
+//  8. Recovery (call_with_key; detail/recovery.hpp): a failed call (a stage refused it, or the
+//     function threw) is answered from the store when a policy allows: a fresh value for a
+//     rate-limited call with serve_cached, then a stale one with fail_safe<>; else it throws.
+//
+// The observer<> (detail/observe/) is told what came of the call. async() and async_many() take
+// the same steps inside a coroutine (detail/store_coroutines.hpp, <cachet/async.hpp>).
+
 namespace cachet {
 namespace detail {
-
-// The function a cached<&f> wraps: known at compile time, so it takes no storage.
-template <auto F>
-struct named_function {
-  using traits = callable_traits<decltype(F)>;
-  // A function object given directly (`cached<[](int x) { ... }>`) has no name that is the same
-  // across builds and compilers, as for make_cached.
-  static constexpr std::string_view name() {
-    if constexpr (std::is_class_v<decltype(F)>) {
-      return {};
-    } else {
-      return function_name<F>();
-    }
-  }
-
-  template <class... A>
-  decltype(auto) operator()(A&&... args) const {
-    return std::invoke(F, std::forward<A>(args)...);
-  }
-};
-
-// A function object that make_cached wraps (a lambda with captures, say), held by value.
-template <class F>
-struct function_object {
-  using traits = callable_traits<F>;
-  // A lambda's type has no name that is stable across builds; a remote backend needs a key<>.
-  static constexpr std::string_view name() { return {}; }
-
-  template <class... A>
-  decltype(auto) operator()(A&&... args) const {
-    return std::invoke(fn, std::forward<A>(args)...);
-  }
-
-  F fn;
-};
-
-template <class Traits, bool = Traits::known>
-struct params_of {
-  using type = type_list<>;
-};
-template <class Traits>
-struct params_of<Traits, true> {
-  using type = typename Traits::params;
-};
-
-// What cached<> uses when the pack leaves a facility out.
-struct default_key_policy : default_key {
-  template <class...>
-  static constexpr bool check() {
-    return true;
-  }
-};
-
-struct no_tags {
-  static constexpr std::size_t count = 0;
-  template <class...>
-  static constexpr bool check() {
-    return true;
-  }
-  template <class OnTag, class... Args>
-  static void render_all(std::string&, OnTag&&, const Args&...) {}
-};
-
-template <class T, class...>
-struct first {
-  using type = T;
-};
-template <class... T>
-using first_t = typename first<T..., void>::type;
-
-struct no_capacity {
-  static constexpr std::size_t value = 0;
-};
-
-struct no_fail_safe {
-  static constexpr std::chrono::seconds max_stale{0};
-};
-
-// A policy that answers a rate-limited call with the cached result when there is one
-// (rate_limit<..., serve_cached>).
-template <class P>
-inline constexpr bool serves_cached_when_limited = requires {
-  requires P::serves_cached;
-};
-
-// Stands in for the object parameter of a free function, so the member-only overloads can be
-// declared for every cached<> and disabled by their constraint.
-struct no_object {};
-
-template <class Traits, bool = Traits::known&& Traits::is_member>
-struct object_of {
-  using type = no_object;
-};
-template <class Traits>
-struct object_of<Traits, true> {
-  using type = typename Traits::object;
-};
-
-// A function that is itself a coroutine (returns boost::asio::awaitable<T>) caches its T. Told
-// apart by shape, so that this header needs no Asio.
-template <class R>
-concept coroutine_result = requires {
-  typename R::value_type;
-  typename R::executor_type;
-};
-
-template <class R>
-struct cached_value {
-  using type = R;
-};
-template <coroutine_result R>
-struct cached_value<R> {
-  using type = typename R::value_type;
-};
-
-template <class Traits, bool = Traits::known>
-struct declared_result {
-  using type = int;  // the first assert below already says what is wrong
-};
-template <class Traits>
-struct declared_result<Traits, true> {
-  using type = typename Traits::result;
-};
-
-template <class T>
-inline constexpr bool is_reference_wrapper = false;
-template <class T>
-inline constexpr bool is_reference_wrapper<std::reference_wrapper<T>> = true;
-
-// A result that refers to memory it does not own (std::string_view, std::span, const char*): a
-// hit would hand out a view into the first caller's value, long gone. Function pointers are not
-// views.
-template <class R>
-inline constexpr bool is_view_result = (std::is_pointer_v<R> &&
-                                        !std::is_function_v<std::remove_pointer_t<R>>) ||
-                                       std::ranges::view<R> || is_reference_wrapper<R>;
-
-// A result that one of check_function's asserts rejects.
-template <class R>
-inline constexpr bool is_rejected_result =
-    std::is_void_v<R> || std::is_reference_v<R> || is_view_result<typename cached_value<R>::type> ||
-    !std::is_copy_constructible_v<typename cached_value<R>::type>;
-
-// A rejected result is replaced by int, so that only the static_assert that names the rule is
-// reported, not a cascade of errors from the machinery.
-template <class Traits>
-struct result_of {
-  using result = typename declared_result<Traits>::type;
-  using type = std::conditional_t<is_rejected_result<result>, int, result>;
-};
-
-// One static_assert per rule, so a bad cached<> reads like a checklist.
-template <class Traits, class Result = typename declared_result<Traits>::type>
-struct check_function {
-  static_assert(Traits::known,
-                "cachet::cached: the first argument must be a function, a member function or a "
-                "non-generic function object; wrap overloaded or generic callables in a lambda "
-                "with explicit parameter types");
-  static_assert(!std::is_void_v<Result>,
-                "cachet::cached: the function returns void, so there is nothing to cache; cache a "
-                "function that returns its result");
-  static_assert(!std::is_reference_v<Result>,
-                "cachet::cached: the function returns a reference, which the cache could not keep "
-                "alive; return the result by value");
-  static constexpr bool is_value = !std::is_void_v<Result> && !std::is_reference_v<Result>;
-  static_assert(!is_value || !is_view_result<typename cached_value<Result>::type>,
-                "cachet::cached: the function returns a view or a pointer (std::string_view, "
-                "std::span, const char*), which a hit would return into a value that is gone; "
-                "return an owning type such as std::string or std::vector");
-  static_assert(!is_value || std::is_copy_constructible_v<typename cached_value<Result>::type>,
-                "cachet::cached: the result type must be copy constructible, since every hit "
-                "returns a copy of the stored result; return a copyable type, such as "
-                "std::shared_ptr<const T> for a move-only T");
-  // True either way, so that the caller's assert adds no bare "static assertion failed".
-  static constexpr bool value = true;
-};
-
-// An out-parameter is filled only when the function runs; a hit would leave it untouched.
-template <class Param>
-struct require_no_out_parameter {
-  static_assert(!std::is_lvalue_reference_v<Param> ||
-                    std::is_const_v<std::remove_reference_t<Param>>,
-                "cachet::cached: a parameter is a non-const lvalue reference (an out-parameter), "
-                "which a hit would leave untouched; return the value instead, and take the "
-                "parameter by value or const reference");
-  static constexpr bool value = true;  // as check_function's
-};
-
-template <class Param>
-struct require_encodable_argument {
-  using type = std::remove_cvref_t<Param>;
-  // Pointers and unordered containers have messages of their own, which say what to pass.
-  static constexpr bool has_own_message = encoding_kind_of<type>() == encoding_kind::pointer ||
-                                          encoding_kind_of<type>() == encoding_kind::unordered;
-  static constexpr bool reported_by_encoding = [] {
-    if constexpr (has_own_message) require_key_encoding<type>();
-    return has_own_message;
-  }();
-  static_assert(key_encodable<type> || reported_by_encoding,
-                "cachet::cached: an argument type has no key encoding (the type is named in this "
-                "instantiation); specialise cachet::key_encoding<T> for it, or adapt the struct "
-                "with BOOST_HANA_DEFINE_STRUCT (#include <boost/hana/define_struct.hpp>)");
-  static constexpr bool value = true;  // as check_function's
-};
-
-// async() and async_many() run the stages inside a coroutine, where a thread that blocks stalls
-// every coroutine of its executor: only stages that say they do not may run there (see
-// detail/stages.hpp).
-template <bool RunInCoroutines, class Store>
-struct require_stages_that_run_in_coroutines {
-  static_assert(RunInCoroutines,
-                "cachet::cached::async and async_many: a policy's stage may block its thread, "
-                "which would stall the coroutine's executor; make the blocking call, or drop that "
-                "policy from this cached<>");
-  static constexpr bool value = true;  // as check_function's
-};
-
-// The awaitable type `Awaitable` (boost::asio::awaitable<V, Executor>) with another value type,
-// named by shape so that this header needs no Asio.
-template <class Awaitable, class T>
-struct rebind_awaitable;
-template <template <class, class> class Awaitable, class V, class Executor, class T>
-struct rebind_awaitable<Awaitable<V, Executor>, T> {
-  using type = Awaitable<T, Executor>;
-};
-
-// What the call stages of one argument of a batch yield when they admit it: the batch's lookup
-// comes after every argument's stages, so there is no value to hand back yet.
-struct batch_admission {};
-
-inline bool is_rate_limited(const std::exception_ptr& failure) {
-  try {
-    std::rethrow_exception(failure);
-  } catch (const rate_limited&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-// Declared only: stands for "some loader" when asking whether a store can load asynchronously.
-template <class Value>
-struct any_loader {
-  Value operator()() const;
-};
-template <class Value>
-struct any_indexed_loader {
-  Value operator()(std::size_t) const;
-};
-
-// Stores of remote backends (Redis) also offer coroutines; cached<> then offers async().
-template <class Store, class Value>
-concept async_store = requires(Store& s, std::string key, std::vector<std::string> tags,
-                               std::vector<std::string> keys,
-                               std::vector<std::vector<std::string>> tags_of_keys) {
-  s.async_get_or_load(std::move(key), std::move(tags), any_loader<Value>{});
-  s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys), any_indexed_loader<Value>{});
-};
-
-// The coroutine forms that <cachet/async.hpp> gives a store with only blocking ones (cachet::memory
-// 's), so that this header needs no Asio: it specialises this template for that store, built from
-// the store and its backend.
-template <class Store>
-struct blocking_store_coroutines {
-  static_assert(wrong<Store>,
-                "cachet::cached::async: the in-memory backend's coroutine forms (async, "
-                "async_many) are in their own header, which needs Boost.Asio; #include "
-                "<cachet/async.hpp>");
-  template <class... A>
-  explicit blocking_store_coroutines(A&&...) {}
-};
-
-// What cached<>::async() calls the coroutines of a store through.
-template <class Store, class Value>
-using coroutines_of_t =
-    std::conditional_t<async_store<Store, Value>, Store, blocking_store_coroutines<Store>>;
-
-// What async_many's range holds: the argument of a one-parameter function, else a std::tuple of
-// the arguments.
-template <class... Params>
-struct batch_argument {
-  using type = std::tuple<std::remove_cvref_t<Params>...>;
-};
-template <class Param>
-struct batch_argument<Param> {
-  using type = std::remove_cvref_t<Param>;
-};
 
 // The store of a cached<>; with `Fused`, an in-memory store that runs the only call stage's gate
 // itself (see fused_rate_limit in cached_impl).
@@ -4770,7 +5051,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   static constexpr bool has_instance_key = pack::template has<instance_key_kind>;
   using object_param = typename object_of<traits>::type;
 
-  using key_policy = typename pack::template find<key_kind, default_key_policy>;
+  using key_policy = typename pack::template find<key_kind, default_key>;
   using tags_policy = typename pack::template find<tags_kind, no_tags>;
   using instance_key_policy = typename pack::template find<instance_key_kind, no_instance_key>;
   using ttl_policy = typename pack::template find<ttl_kind, cachet::ttl<0>>;
@@ -5194,6 +5475,101 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
+  // With fail_safe or serve_cached, a failed call may still be answered from the store. The
+  // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
+  // rendered again after a failure (or kept, when arguments may have been moved from).
+  value_type call_with_key(call_observation_type& seen, std::string_view key, object_param* object,
+                           Params&... args) {
+    if constexpr (has_fail_safe || serves_cached) {
+      constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
+      std::conditional_t<keep_key, std::string, std::string_view> kept;
+      if constexpr (keep_key) kept.assign(key);
+      auto key_again = [&]() -> std::string_view {
+        if constexpr (keep_key) {
+          return kept;
+        } else if constexpr (fixed_size_key) {
+          return key;
+        } else {
+          return render(object, args...);
+        }
+      };
+      try {
+        return call_through_stages(seen, key, object, args...);
+      } catch (...) {
+        for (const stored_answer answer :
+             recovery_plan(std::current_exception(), serves_cached, has_fail_safe)) {
+          std::optional<value_type> stored =
+              answer == stored_answer::fresh ? store_.peek(key_again()) : store_.stale(key_again());
+          if (stored) {
+            observed_.answered_after_failure(seen, answer == stored_answer::stale);
+            return std::move(*stored);
+          }
+        }
+        throw;
+      }
+    } else {
+      return call_through_stages(seen, key, object, args...);
+    }
+  }
+
+  value_type call_through_stages(call_observation_type& seen, std::string_view key,
+                                 object_param* object, Params&... args) {
+    auto core = [&]() -> value_type {
+      auto for_each_tag = [&](auto&& on_tag) {
+        observed_.tags_rendered(seen);
+        std::string scratch;
+        tags_policy::render_all(scratch, on_tag, args...);
+      };
+      auto load = [&](std::string_view stable_key) -> decltype(auto) {
+        // A coroutine function's awaitable is run by the store; the load stages' coroutine
+        // forms wrap it.
+        if constexpr (coroutine_function && !load_stages::empty) {
+          return load_in_coroutine<typename result_of<traits>::type>(stable_key, object, args...);
+        } else if constexpr (coroutine_function) {
+          return call_function(object, args...);
+        } else {
+          return observed_.template timed_load<value_type>(seen, [&]() -> decltype(auto) {
+            return load_stages_.run(
+                stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
+                args...);
+          });
+        }
+      };
+      if constexpr (coroutine_function) {
+        return store_.get_or_load(key, for_each_tag, load);
+      } else {
+        // Passed by reference through a function pointer, so that the store's lookup is compiled
+        // once per value type, not once per cached<> (see callback_ref).
+        tag_renderer tags_ref(for_each_tag);
+        callback_ref<value_type(std::string_view)> load_ref(load);
+        if constexpr (fused_rate_limit) {
+          // The store checks the rate limit on the entry itself: see fused_rate_limit.
+          return store_.get_or_load(key, tags_ref, load_ref,
+                                    call_stages_.template stage<0>().gate());
+        } else {
+          return store_.get_or_load(key, tags_ref, load_ref);
+        }
+      }
+    };
+    if constexpr (fused_rate_limit) {
+      return core();
+    } else {
+      return call_stages_.run(key, core, args...);
+    }
+  }
+
+  template <class... A>
+  decltype(auto) call_function([[maybe_unused]] object_param* object, [[maybe_unused]] A&... args) {
+    if constexpr (is_rejected_result<typename declared_result<traits>::type>) {
+      // check_function has rejected the result; an int in its place adds no errors of its own.
+      return value_type{};
+    } else if constexpr (is_member) {
+      return fn_(*object, static_cast<pass_t<Params>>(args)...);
+    } else {
+      return fn_(static_cast<pass_t<Params>>(args)...);
+    }
+  }
+
   template <class S>
   using async_result_t = decltype(std::declval<coroutines_of_t<S, value_type>&>().async_get_or_load(
       std::string(), std::vector<std::string>(), any_loader<value_type>{}));
@@ -5322,7 +5698,6 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                          std::string key, std::vector<std::string> tags,
                                          std::remove_cvref_t<Params>&... owned) {
     std::exception_ptr failure;
-    [[maybe_unused]] bool limited = false;
     try {
       // `key` lives in this frame until the store's load ends.
       auto load = [&]() -> decltype(auto) {
@@ -5331,28 +5706,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       };
       auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
-    } catch (const rate_limited&) {
-      limited = true;
-      failure = std::current_exception();
     } catch (...) {
       failure = std::current_exception();
     }
-    if constexpr (serves_cached) {
-      if (limited) {
-        std::optional<value_type> hit = co_await coroutines<S>().async_peek(key);
-        if (hit) {
-          observed_.answered_after_failure(seen, false);
-          co_return std::move(*hit);
-        }
-      }
-    }
-    if constexpr (has_fail_safe) {
-      std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
-      if (stale) {
-        observed_.answered_after_failure(seen, true);
-        co_return std::move(*stale);
-      }
-    }
+    std::optional<value_type> stored = co_await answer_from_store<S>(seen, failure, key);
+    if (stored) co_return std::move(*stored);
     std::rethrow_exception(failure);
   }
 
@@ -5365,12 +5723,29 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     } catch (...) {
       failure = std::current_exception();
     }
-    std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
-    if (stale) {
-      observed_.answered_after_failure(seen, true);
-      co_return std::move(*stale);
-    }
+    std::optional<value_type> stored = co_await answer_from_store<S>(seen, failure, key);
+    if (stored) co_return std::move(*stored);
     std::rethrow_exception(failure);
+  }
+
+  // The coroutine form of call_with_key's recovery: the stored value that answers a call that
+  // failed with `failure`, if any (see recovery_plan). `seen` and `key` must outlive it.
+  template <class S>
+  typename rebind_awaitable<async_result_t<S>, std::optional<value_type>>::type answer_from_store(
+      call_observation_type& seen, std::exception_ptr failure, const std::string& key) {
+    for (const stored_answer answer : recovery_plan(failure, serves_cached, has_fail_safe)) {
+      std::optional<value_type> stored;
+      if (answer == stored_answer::fresh) {
+        stored = co_await coroutines<S>().async_peek(key);
+      } else {
+        stored = co_await coroutines<S>().async_stale(key);
+      }
+      if (stored) {
+        observed_.answered_after_failure(seen, answer == stored_answer::stale);
+        co_return stored;
+      }
+    }
+    co_return std::nullopt;
   }
 
   // async_many with stages or fail_safe; see its doc comment for what happens to each argument.
@@ -5477,104 +5852,6 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       }
     };
     co_return co_await load_stages_.template run_async<backend_type>(key, invoke, args...);
-  }
-
-  template <class... A>
-  decltype(auto) call_function([[maybe_unused]] object_param* object, [[maybe_unused]] A&... args) {
-    if constexpr (is_rejected_result<typename declared_result<traits>::type>) {
-      // check_function has rejected the result; an int in its place adds no errors of its own.
-      return value_type{};
-    } else if constexpr (is_member) {
-      return fn_(*object, static_cast<pass_t<Params>>(args)...);
-    } else {
-      return fn_(static_cast<pass_t<Params>>(args)...);
-    }
-  }
-
-  // With fail_safe or serve_cached, a failed call may still be answered from the store. The
-  // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
-  // rendered again after a failure (or kept, when arguments may have been moved from).
-  value_type call_with_key(call_observation_type& seen, std::string_view key, object_param* object,
-                           Params&... args) {
-    if constexpr (has_fail_safe || serves_cached) {
-      constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
-      std::conditional_t<keep_key, std::string, std::string_view> kept;
-      if constexpr (keep_key) kept.assign(key);
-      auto key_again = [&]() -> std::string_view {
-        if constexpr (keep_key) {
-          return kept;
-        } else if constexpr (fixed_size_key) {
-          return key;
-        } else {
-          return render(object, args...);
-        }
-      };
-      try {
-        return call_through_stages(seen, key, object, args...);
-      } catch (const rate_limited&) {
-        if constexpr (serves_cached) {
-          if (std::optional<value_type> hit = store_.peek(key_again())) {
-            observed_.answered_after_failure(seen, false);
-            return std::move(*hit);
-          }
-        }
-        if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) {
-            observed_.answered_after_failure(seen, true);
-            return std::move(*stale);
-          }
-        }
-        throw;
-      } catch (...) {
-        if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) {
-            observed_.answered_after_failure(seen, true);
-            return std::move(*stale);
-          }
-        }
-        throw;
-      }
-    } else {
-      return call_through_stages(seen, key, object, args...);
-    }
-  }
-
-  value_type call_through_stages(call_observation_type& seen, std::string_view key,
-                                 object_param* object, Params&... args) {
-    auto core = [&]() -> value_type {
-      auto for_each_tag = [&](auto&& on_tag) {
-        observed_.tags_rendered(seen);
-        std::string scratch;
-        tags_policy::render_all(scratch, on_tag, args...);
-      };
-      auto load = [&](std::string_view stable_key) -> decltype(auto) {
-        // A coroutine function's awaitable is run by the store; the load stages' coroutine
-        // forms wrap it.
-        if constexpr (coroutine_function && !load_stages::empty) {
-          return load_in_coroutine<typename result_of<traits>::type>(stable_key, object, args...);
-        } else if constexpr (coroutine_function) {
-          return call_function(object, args...);
-        } else {
-          return observed_.template timed_load<value_type>(seen, [&]() -> decltype(auto) {
-            return load_stages_.run(
-                stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
-                args...);
-          });
-        }
-      };
-      if constexpr (fused_rate_limit) {
-        // The store checks the rate limit on the entry itself: see fused_rate_limit.
-        return store_.get_or_load(key, std::move(for_each_tag), std::move(load),
-                                  call_stages_.template stage<0>().gate());
-      } else {
-        return store_.get_or_load(key, std::move(for_each_tag), std::move(load));
-      }
-    };
-    if constexpr (fused_rate_limit) {
-      return core();
-    } else {
-      return call_stages_.run(key, core, args...);
-    }
   }
 
   // A stage may call the function more than once (a retry), so arguments are passed as lvalues
@@ -6044,6 +6321,139 @@ struct circuit_breaker : detail::policy<detail::circuit_breaker_kind> {
 #ifndef CACHET_RATE_LIMIT_HPP
 #define CACHET_RATE_LIMIT_HPP
 
+// ---- begin <cachet/detail/resilience/gcra.hpp> ----
+#ifndef CACHET_DETAIL_RESILIENCE_GCRA_HPP
+#define CACHET_DETAIL_RESILIENCE_GCRA_HPP
+
+// ---- begin <cachet/rate_limit_decision.hpp> ----
+#ifndef CACHET_RATE_LIMIT_DECISION_HPP
+#define CACHET_RATE_LIMIT_DECISION_HPP
+
+
+#include <cstdint>
+
+namespace cachet {
+
+/// What cachet::rate_limiter::try_acquire decides about one call.
+///
+///     if (auto d = limiter.try_acquire(user)) serve(); else reply_429(d.retry_after);
+struct rate_limit_decision {
+  /// Whether the call is admitted (and counted).
+  bool allowed = false;
+  /// When rejected: how long until a call with this key is admitted; zero when allowed.
+  clock::duration retry_after{};
+  /// When allowed: how many more calls with this key would be admitted right now.
+  std::uint64_t remaining = 0;
+
+  explicit operator bool() const noexcept { return allowed; }
+
+  friend bool operator==(const rate_limit_decision&, const rate_limit_decision&) = default;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/rate_limit_decision.hpp> ----
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <limits>
+
+namespace cachet {
+
+namespace detail {
+
+// GCRA, the generic cell rate algorithm: a key's whole state is its "theoretical arrival time"
+// (TAT), the time at which its bucket will be full again; a TAT at or before now is a full bucket,
+// the state of a key never seen. A call at `now` is admitted when the backlog max(TAT, now) - now
+// is at most `tolerance` = interval * (limit - 1), and then moves the TAT one interval on. The
+// Lua script of cachet::redis_rate_limiter takes exactly these steps, so that a limit kept in
+// Redis decides as a local one does.
+struct gcra {
+  using rep = clock::duration::rep;
+
+  rep interval;
+  rep tolerance;
+
+  static gcra checked(std::uint64_t limit, clock::duration period) {
+    if (limit == 0) {
+      throw error(
+          "cachet::rate_limiter: the limit is 0, which would reject every call; admit at "
+          "least 1 call per period");
+    }
+    if (period.count() <= 0 || static_cast<std::uint64_t>(period.count()) < limit) {
+      throw error(
+          "cachet::rate_limiter: the period must be positive and at least `limit` "
+          "nanoseconds long; use a longer period");
+    }
+    const rep interval = period.count() / static_cast<rep>(limit);
+    return {interval, interval * static_cast<rep>(limit - 1)};
+  }
+
+  struct step {
+    rate_limit_decision decision;
+    rep next;  // the TAT to store when admitted
+  };
+
+  // Without `Remaining`, decision.remaining is left 0: callers that only admit or refuse (the
+  // rate_limit policy) skip its division, the slowest instruction of the step.
+  template <bool Remaining = true>
+  step decide(rep seen, rep now) const noexcept {
+    const rep start = std::max(seen, now);
+    const rep backlog = start - now;
+    if (backlog > tolerance) return {{false, clock::duration(backlog - tolerance), 0}, seen};
+    const rep next = start + interval;
+    std::uint64_t remaining = 0;
+    if constexpr (Remaining) {
+      const rep room = tolerance - (next - now);
+      remaining = room < 0 ? 0 : static_cast<std::uint64_t>(room / interval) + 1;
+    }
+    return {{true, clock::duration::zero(), remaining}, next};
+  }
+
+  template <bool Remaining, class Atomic>
+  rate_limit_decision admit(Atomic arrival, rep now) const noexcept {
+    rep seen = arrival.load(std::memory_order_relaxed);
+    for (;;) {
+      const step s = decide<Remaining>(seen, now);
+      if (!s.decision.allowed ||
+          arrival.compare_exchange_weak(seen, s.next, std::memory_order_relaxed)) {
+        return s.decision;
+      }
+    }
+  }
+};
+
+// The steps of a rate_limiter on a state kept elsewhere: the Gate (see detail/memory/store.hpp)
+// of an in-memory store into which cached<> fuses a rate_limit whose key is the store's, so that
+// a hit checks the limit on the entry it has found. Same rule and retry_after as the limiter the
+// policy builds otherwise; the time is the store's, read once for the entry's expiry and the
+// limit: options::clock, else the memory backend's, which is the same coarse steady clock as
+// the limiter's unless the backend was given a clock of its own (then the limit follows it, as
+// options::clock says).
+struct gcra_gate {
+  using state = gcra::rep;
+  using decision = rate_limit_decision;
+  static constexpr state initial = std::numeric_limits<state>::min();
+
+  gcra rule;
+  clock::duration slack;  // as rate_limiter's: how far behind the time read may be
+
+  decision admit(std::atomic_ref<state> arrival, state at) const noexcept {
+    return rule.admit<false>(arrival, at);
+  }
+  // A full bucket, the state of a key never seen.
+  static bool idle(state arrival, state at) noexcept { return arrival <= at; }
+  [[noreturn]] void refuse(const decision& d) const { throw rate_limited(d.retry_after + slack); }
+};
+
+}  // namespace detail
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/detail/resilience/gcra.hpp> ----
 // ---- begin <cachet/detail/resilience/rate_key.hpp> ----
 #ifndef CACHET_DETAIL_RESILIENCE_RATE_KEY_HPP
 #define CACHET_DETAIL_RESILIENCE_RATE_KEY_HPP
@@ -6188,108 +6598,84 @@ std::array<char, rate_key_bytes<S, Args...>> binary_rate_key_bytes(const Args&..
 
 #endif
 // ---- end <cachet/detail/resilience/rate_key.hpp> ----
+// ---- begin <cachet/detail/resilience/shared_rate_limiter.hpp> ----
+#ifndef CACHET_DETAIL_RESILIENCE_SHARED_RATE_LIMITER_HPP
+#define CACHET_DETAIL_RESILIENCE_SHARED_RATE_LIMITER_HPP
 
-#include <boost/unordered/unordered_flat_map.hpp>
 
-#include <algorithm>
-#include <array>
-#include <atomic>
-#include <chrono>
 #include <concepts>
-#include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <type_traits>
 #include <utility>
 
 namespace cachet {
 
-/// What cachet::rate_limiter::try_acquire decides about one call.
-///
-///     if (auto d = limiter.try_acquire(user)) serve(); else reply_429(d.retry_after);
-struct rate_limit_decision {
-  /// Whether the call is admitted (and counted).
-  bool allowed = false;
-  /// When rejected: how long until a call with this key is admitted; zero when allowed.
-  clock::duration retry_after{};
-  /// When allowed: how many more calls with this key would be admitted right now.
-  std::uint64_t remaining = 0;
-
-  explicit operator bool() const noexcept { return allowed; }
-
-  friend bool operator==(const rate_limit_decision&, const rate_limit_decision&) = default;
-};
-
 namespace detail {
 
-// GCRA, the generic cell rate algorithm: a key's whole state is its "theoretical arrival time"
-// (TAT), the time at which its bucket will be full again; a TAT at or before now is a full bucket,
-// the state of a key never seen. A call at `now` is admitted when the backlog max(TAT, now) - now
-// is at most `tolerance` = interval * (limit - 1), and then moves the TAT one interval on. The
-// Lua script of cachet::redis_rate_limiter takes exactly these steps, so that a limit kept in
-// Redis decides as a local one does.
-struct gcra {
-  using rep = clock::duration::rep;
-
-  rep interval;
-  rep tolerance;
-
-  static gcra checked(std::uint64_t limit, clock::duration period) {
-    if (limit == 0) {
-      throw error(
-          "cachet::rate_limiter: the limit is 0, which would reject every call; admit at "
-          "least 1 call per period");
-    }
-    if (period.count() <= 0 || static_cast<std::uint64_t>(period.count()) < limit) {
-      throw error(
-          "cachet::rate_limiter: the period must be positive and at least `limit` "
-          "nanoseconds long; use a longer period");
-    }
-    const rep interval = period.count() / static_cast<rep>(limit);
-    return {interval, interval * static_cast<rep>(limit - 1)};
-  }
-
-  struct step {
-    rate_limit_decision decision;
-    rep next;  // the TAT to store when admitted
-  };
-
-  // Without `Remaining`, decision.remaining is left 0: callers that only admit or refuse (the
-  // rate_limit policy) skip its division, the slowest instruction of the step.
-  template <bool Remaining = true>
-  step decide(rep seen, rep now) const noexcept {
-    const rep start = std::max(seen, now);
-    const rep backlog = start - now;
-    if (backlog > tolerance) return {{false, clock::duration(backlog - tolerance), 0}, seen};
-    const rep next = start + interval;
-    std::uint64_t remaining = 0;
-    if constexpr (Remaining) {
-      const rep room = tolerance - (next - now);
-      remaining = room < 0 ? 0 : static_cast<std::uint64_t>(room / interval) + 1;
-    }
-    return {{true, clock::duration::zero(), remaining}, next};
-  }
-
-  template <bool Remaining, class Atomic>
-  rate_limit_decision admit(Atomic arrival, rep now) const noexcept {
-    rep seen = arrival.load(std::memory_order_relaxed);
-    for (;;) {
-      const step s = decide<Remaining>(seen, now);
-      if (!s.decision.allowed ||
-          arrival.compare_exchange_weak(seen, s.next, std::memory_order_relaxed)) {
-        return s.decision;
-      }
-    }
-  }
+// A limit kept outside the process, which every process reaching it shares.
+class shared_rate_limiter {
+ public:
+  virtual ~shared_rate_limiter() = default;
+  virtual rate_limit_decision try_acquire(std::string_view key) = 0;
 };
 
-struct rate_limiter_access;
+struct shared_rate_limit_settings {
+  std::string_view scope;  // names the limited function; keys of two scopes never meet
+  std::uint64_t limit;
+  clock::duration period;
+  const cachet::clock* time;  // null: the shared store's own clock
+};
 
+// Customisation point of cachet::rate_limit: a backend whose stores are shared between processes
+// (cachet::redis) specialises it with
+//   static std::unique_ptr<shared_rate_limiter> make(Backend&, const shared_rate_limit_settings&);
+// so that rate_limit keeps its limits there. This header knows no backend: the specialisation
+// lives with the backend (<cachet/redis/rate_limiter.hpp> for Redis).
+template <class Backend>
+struct shared_rate_limits {};
+
+template <class Backend>
+concept shares_rate_limits = requires(Backend& b, const shared_rate_limit_settings& s) {
+  { shared_rate_limits<Backend>::make(b, s) } -> std::same_as<std::unique_ptr<shared_rate_limiter>>;
+};
+
+// A backend with coroutines also gives, for cached<>::async(),
+//   static Awaitable<rate_limit_decision> async_try_acquire(shared_rate_limiter&, std::string key);
+// which the limiter that make() returned answers without blocking.
+template <class Backend>
+concept awaits_rate_limits = requires(shared_rate_limiter& limiter, std::string key) {
+  shared_rate_limits<Backend>::async_try_acquire(limiter, std::move(key));
+};
+
+}  // namespace detail
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/detail/resilience/shared_rate_limiter.hpp> ----
+// ---- begin <cachet/rate_limiter.hpp> ----
+#ifndef CACHET_RATE_LIMITER_HPP
+#define CACHET_RATE_LIMITER_HPP
+
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace cachet {
+
+namespace detail {
+struct rate_limiter_access;
 }  // namespace detail
 
 /// A local rate limiter, GCRA (the generic cell rate algorithm, a token bucket kept as one
@@ -6468,35 +6854,34 @@ class rate_limiter {
 
 namespace detail {
 
-// The steps of a rate_limiter on a state kept elsewhere: the Gate (see detail/memory/store.hpp)
-// of an in-memory store into which cached<> fuses a rate_limit whose key is the store's, so that
-// a hit checks the limit on the entry it has found. Same rule and retry_after as the limiter the
-// policy builds otherwise; the time is the store's, read once for the entry's expiry and the
-// limit: options::clock, else the memory backend's, which is the same coarse steady clock as
-// the limiter's unless the backend was given a clock of its own (then the limit follows it, as
-// options::clock says).
-struct gcra_gate {
-  using state = gcra::rep;
-  using decision = rate_limit_decision;
-  static constexpr state initial = std::numeric_limits<state>::min();
-
-  gcra rule;
-  clock::duration slack;  // as rate_limiter's: how far behind the time read may be
-
-  decision admit(std::atomic_ref<state> arrival, state at) const noexcept {
-    return rule.admit<false>(arrival, at);
-  }
-  // A full bucket, the state of a key never seen.
-  static bool idle(state arrival, state at) noexcept { return arrival <= at; }
-  [[noreturn]] void refuse(const decision& d) const { throw rate_limited(d.retry_after + slack); }
-};
-
 // What the rate_limit policy calls: a decision without `remaining`, which it does not report.
 struct rate_limiter_access {
   static rate_limit_decision admit(rate_limiter& limiter, std::string_view key) {
     return limiter.acquire<false>(key);
   }
 };
+
+}  // namespace detail
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/rate_limiter.hpp> ----
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace cachet {
+
+namespace detail {
 
 struct rate_limit_kind {};
 struct per_kind {};
@@ -6521,40 +6906,6 @@ struct whole_function_rate_key {
   }
 };
 
-// A limit kept outside the process, which every process reaching it shares.
-class shared_rate_limiter {
- public:
-  virtual ~shared_rate_limiter() = default;
-  virtual rate_limit_decision try_acquire(std::string_view key) = 0;
-};
-
-struct shared_rate_limit_settings {
-  std::string_view scope;  // names the limited function; keys of two scopes never meet
-  std::uint64_t limit;
-  clock::duration period;
-  const cachet::clock* time;  // null: the shared store's own clock
-};
-
-// Customisation point of cachet::rate_limit: a backend whose stores are shared between processes
-// (cachet::redis) specialises it with
-//   static std::unique_ptr<shared_rate_limiter> make(Backend&, const shared_rate_limit_settings&);
-// so that rate_limit keeps its limits there. This header knows no backend: the specialisation
-// lives with the backend (<cachet/redis/rate_limiter.hpp> for Redis).
-template <class Backend>
-struct shared_rate_limits {};
-
-template <class Backend>
-concept shares_rate_limits = requires(Backend& b, const shared_rate_limit_settings& s) {
-  { shared_rate_limits<Backend>::make(b, s) } -> std::same_as<std::unique_ptr<shared_rate_limiter>>;
-};
-
-// A backend with coroutines also gives, for cached<>::async(),
-//   static Awaitable<rate_limit_decision> async_try_acquire(shared_rate_limiter&, std::string key);
-// which the limiter that make() returned answers without blocking.
-template <class Backend>
-concept awaits_rate_limits = requires(shared_rate_limiter& limiter, std::string key) {
-  shared_rate_limits<Backend>::async_try_acquire(limiter, std::move(key));
-};
 }  // namespace detail
 
 /// An option of cachet::rate_limit: the period the limit counts over, in seconds.
@@ -7169,8 +7520,14 @@ struct retry : detail::policy<detail::retry_kind> {
 /// current while every counter still holds its token (see detail/redis/store_entry.hpp, which
 /// also says why a confirmed invalidation is never undone). A read is one script (EVALSHA) over
 /// the entry and its counters; a miss's write is one more, which stores the result only if no
-/// invalidation came since the read. Keys of one call go to one script, so a Redis Cluster
-/// needs them in one slot (a `{...}` hash tag).
+/// invalidation came since the read.
+///
+/// On a Redis Cluster (`redis-cluster://`, config::cluster.seeds) entries are spread over
+/// redis_options::cluster_buckets buckets, each a hash tag with its own copy of every counter:
+/// `{<prefix>#<i>.<n>}:v<schema>:<key>`, `{<prefix>#<i>.<n>}:v<schema>#tag:<tag>`, ... A hit is
+/// still one script on one node; invalidate_tag and clear() write every bucket (one pipeline per
+/// node, in parallel). Rate limits keep `<prefix>:v<schema>#rate:...` (see
+/// detail/redis/key_layout.hpp).
 ///
 /// Reads and writes that fail (Redis down, slow beyond config::request_timeout, foreign data)
 /// never fail a call: the function's result is returned and the failure counted in
@@ -8601,130 +8958,15 @@ class redis_backend_breaker {
 #ifndef CACHET_DETAIL_REDIS_BACKEND_RUNTIME_HPP
 #define CACHET_DETAIL_REDIS_BACKEND_RUNTIME_HPP
 
-// ---- begin <cachet/detail/redis/invalidation_backlog.hpp> ----
-#ifndef CACHET_DETAIL_REDIS_INVALIDATION_BACKLOG_HPP
-#define CACHET_DETAIL_REDIS_INVALIDATION_BACKLOG_HPP
+// ---- begin <cachet/detail/redis/backend_link.hpp> ----
+#ifndef CACHET_DETAIL_REDIS_BACKEND_LINK_HPP
+#define CACHET_DETAIL_REDIS_BACKEND_LINK_HPP
 
-// The invalidations of a Redis backend that failed, kept until Redis confirms them. A failed
-// DEL or counter bump (SET of a fresh token) may or may not have been applied; sending it again
-// is always safe: DEL is idempotent, and a counter only has to move on (a replay sends another
-// fresh token; an extra bump costs misses, never a wrong answer). So the backlog only has to
-// remember *which* commands to send again, not how often.
-//
-// Memory is bounded: identical commands are one entry, a function's generation bump covers
-// every entry of that function (so its DELs are dropped), and past `max_deletes` DELs a new one
-// is remembered as a bump of its function's generation instead. Generation bumps (tags,
-// functions) are one entry per distinct tag or function.
-//
-// Every record carries a sequence number, so that a replay confirms only what it sent: a
-// command recorded again while the replay was under way stays for the next one.
-//
-// Not thread-safe: the backend touches it on its I/O thread only.
+// How a Redis backend reaches Redis: one server (or a Sentinel group, or TLS) through one
+// pipelined resp3::client, or a Redis Cluster through a resp3::cluster_client. The config picks
+// one at run time (cluster seeds or not), so the store is one class for both and compiled once;
+// every request of the backend names the key that routes it, which one server ignores.
 
-
-#include <boost/unordered/unordered_flat_map.hpp>
-
-#include <cstddef>
-#include <cstdint>
-#include <functional>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-namespace cachet::detail {
-
-class invalidation_backlog {
- public:
-  // One command of a replay, and the record it confirms.
-  struct command {
-    bool is_delete;  // DEL key; else SET key <fresh token>
-    std::string key;
-    std::uint64_t sequence;
-  };
-
-  explicit invalidation_backlog(std::size_t max_deletes) : max_deletes_(max_deletes) {}
-
-  // The sequence number the next record will get: taken when a command is sent, it tells
-  // records made before it (smaller) from those made after.
-  std::uint64_t sequence() const noexcept { return next_; }
-
-  std::size_t size() const noexcept { return deletes_.size() + bumps_.size(); }
-
-  // A DEL of `key`, an entry of the function whose generation is `function_key`.
-  void add_delete(std::string key, const std::string& function_key) {
-    if (auto covering = bumps_.find(function_key); covering != bumps_.end()) {
-      // The bump covers the entry, but a replay under way may have sent it before this
-      // invalidation: renumbered, it is sent again.
-      covering->second = next_++;
-      return;
-    }
-    if (auto same = deletes_.find(key); same != deletes_.end()) {
-      same->second.sequence = next_++;
-      return;
-    }
-    if (deletes_.size() >= max_deletes_) {
-      add_bump(function_key);
-      return;
-    }
-    deletes_.try_emplace(std::move(key), delete_record{function_key, next_++});
-  }
-
-  // A bump of a counter: a tag's or a function's. A function's also makes its DELs moot.
-  void add_bump(const std::string& key) {
-    bumps_.insert_or_assign(key, next_++);
-    // Linear, but rare: a failed clear(), or the first DEL past the bound for a function.
-    boost::unordered::erase_if(deletes_,
-                               [&](const auto& item) { return item.second.function_key == key; });
-  }
-
-  // A command sent when sequence() was `sent_at` was applied: what it repeats, recorded
-  // before it was sent, is done.
-  void applied(bool is_delete, std::string_view key, std::uint64_t sent_at) {
-    if (is_delete) {
-      if (auto it = deletes_.find(key); it != deletes_.end() && it->second.sequence < sent_at) {
-        deletes_.erase(it);
-      }
-    } else if (auto it = bumps_.find(key); it != bumps_.end() && it->second < sent_at) {
-      bumps_.erase(it);
-    }
-  }
-
-  // What a replay sends: every pending command once.
-  std::vector<command> commands() const {
-    std::vector<command> out;
-    out.reserve(size());
-    for (const auto& [key, record] : deletes_) out.push_back({true, key, record.sequence});
-    for (const auto& [key, sequence] : bumps_) out.push_back({false, key, sequence});
-    return out;
-  }
-
-  // `c`, from commands(), was applied: its record goes, unless it was recorded again since.
-  void confirmed(const command& c) {
-    if (c.is_delete) {
-      if (auto it = deletes_.find(c.key); it != deletes_.end() && it->second.sequence == c.sequence)
-        deletes_.erase(it);
-    } else if (auto it = bumps_.find(c.key); it != bumps_.end() && it->second == c.sequence) {
-      bumps_.erase(it);
-    }
-  }
-
- private:
-  struct delete_record {
-    std::string function_key;
-    std::uint64_t sequence;
-  };
-
-  std::size_t max_deletes_;
-  std::uint64_t next_ = 1;
-  boost::unordered_flat_map<std::string, delete_record, string_hash, std::equal_to<>> deletes_;
-  boost::unordered_flat_map<std::string, std::uint64_t, string_hash, std::equal_to<>> bumps_;
-};
-
-}  // namespace cachet::detail
-
-#endif
-// ---- end <cachet/detail/redis/invalidation_backlog.hpp> ----
 // ---- begin <cachet/redis/client.hpp> ----
 #ifndef CACHET_REDIS_CLIENT_HPP
 #define CACHET_REDIS_CLIENT_HPP
@@ -10431,6 +10673,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::function<void(value&&)> on_push;
   /// Called after each successful handshake (replaying subscriptions, for instance).
   std::function<void()> on_connected;
+  /// Called each time an established connection drops (not for failed attempts): what the
+  /// server pushed on it (client tracking, say) must be set up again on the next one.
+  std::function<void()> on_disconnected;
 
   bool connected() const { return connected_; }
   bool stopped() const { return stopped_; }
@@ -11010,6 +11255,7 @@ class connection : public std::enable_shared_from_this<connection> {
           // The loops report failures by closing the transport; nothing else can be thrown.
         }
         self->connected_ = false;
+        if (self->on_disconnected) self->on_disconnected();
         self->close_transport(make_error_code(error::connection_lost), "the connection dropped");
         self->set_last_error(self->last_failure_);
         self->fail_in_flight(self->last_failure_);
@@ -11070,6 +11316,7 @@ class connection : public std::enable_shared_from_this<connection> {
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -11172,6 +11419,12 @@ class client {
   ///   if (auto why = c.last_error(); !why.empty()) log("Redis: " + why);
   std::string last_error() const { return conn_ ? conn_->last_error() : std::string(); }
 
+  /// Calls `f` on the client's strand after each successful handshake, reconnections included.
+  /// Set it before start() and the first exec().
+  void on_connected(std::function<void()> f) {
+    if (conn_) conn_->on_connected = std::move(f);
+  }
+
   /// Connects in the background now instead of on the first exec(). Idempotent.
   void start() {
     if (conn_) boost::asio::dispatch(conn_->strand(), [c = conn_] { c->start(); });
@@ -11262,325 +11515,739 @@ class client {
 
 #endif
 // ---- end <cachet/redis/client.hpp> ----
+// ---- begin <cachet/redis/cluster_client.hpp> ----
+#ifndef CACHET_REDIS_CLUSTER_CLIENT_HPP
+#define CACHET_REDIS_CLUSTER_CLIENT_HPP
 
+// ---- begin <cachet/redis/cluster_slot.hpp> ----
+#ifndef CACHET_REDIS_CLUSTER_SLOT_HPP
+#define CACHET_REDIS_CLUSTER_SLOT_HPP
+
+#include <cstdint>
+#include <string_view>
+
+namespace cachet::resp3 {
+
+/// Number of hash slots in a Redis Cluster.
+inline constexpr std::uint16_t cluster_slot_count = 16384;
+
+/// CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0, no reflection), the checksum Redis
+/// Cluster hashes keys with.
+///
+///   static_assert(crc16_xmodem("123456789") == 0x31C3);
+constexpr std::uint16_t crc16_xmodem(std::string_view bytes) noexcept {
+  unsigned crc = 0;  // unsigned arithmetic throughout; the low 16 bits are the checksum
+  for (char c : bytes) {
+    crc ^= static_cast<unsigned>(static_cast<std::uint8_t>(c)) << 8U;
+    for (int bit = 0; bit < 8; ++bit)
+      crc = (crc & 0x8000U) != 0 ? (crc << 1U) ^ 0x1021U : crc << 1U;
+    crc &= 0xFFFFU;
+  }
+  return static_cast<std::uint16_t>(crc);
+}
+
+/// The part of `key` that Redis Cluster hashes: the text between the first '{' and the next '}'
+/// when that is not empty (a hash tag), else the whole key. Keys sharing a tag share a slot,
+/// which multi-key commands and scripts require.
+constexpr std::string_view cluster_hashed_part(std::string_view key) noexcept {
+  auto open = key.find('{');
+  if (open == std::string_view::npos) return key;
+  auto close = key.find('}', open + 1);
+  if (close == std::string_view::npos || close == open + 1) return key;
+  return key.substr(open + 1, close - open - 1);
+}
+
+/// The hash slot (0..16383) Redis Cluster stores `key` in.
+///
+///   cluster_slot("{user1000}.following") == cluster_slot("{user1000}.followers")
+constexpr std::uint16_t cluster_slot(std::string_view key) noexcept {
+  return static_cast<std::uint16_t>(crc16_xmodem(cluster_hashed_part(key)) % cluster_slot_count);
+}
+
+}  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/cluster_slot.hpp> ----
+
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/system/error_code.hpp>
 
-#include <atomic>
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
-#include <future>
+#include <map>
 #include <memory>
-#include <random>
+#include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
-namespace cachet::detail {
+namespace cachet::resp3 {
 
-// What a Redis backend runs on: an io_context on a thread of its own, and one client (one
-// connection, pipelined) on it, guarded by one circuit breaker. Blocking calls hand their work
-// to that thread and wait for it.
-//
-// Invalidations that fail are kept in a backlog (invalidation_backlog.hpp) until Redis confirms
-// them. While it is not empty, no operation of a cached call uses Redis before the backlog is
-// replayed (confirm_invalidations()): an entry a pending invalidation should have removed may
-// still be there. The backlog and the replay live on the I/O thread, so they need no lock;
-// other threads see only its size, mirrored in an atomic.
-class redis_runtime {
+/// One command for a cluster_client: its arguments (the command name first) and the key that
+/// routes it (the slot of `key` picks the node).
+///
+///   cluster_command{.key = "user:42", .args = {"GET", "user:42"}}
+struct cluster_command {
+  std::string key = {};
+  std::vector<std::string> args = {};
+};
+
+/// Limits of a cluster_client's routing.
+struct cluster_routing_options {
+  /// How often one command may be redirected (MOVED, ASK, TRYAGAIN) before it fails with
+  /// error::too_many_redirects.
+  int max_redirects = 5;
+  /// The slot map is fetched again, in the background, at the first command after it is this
+  /// old (besides after a MOVED to a node the map did not name and after a node that cannot be
+  /// reached). Zero: only on those events.
+  std::chrono::milliseconds refresh_interval{30000};
+  /// How long one command keeps being retried while the cluster cannot take it without having
+  /// run it: its node refuses connections or drops them before the command was written, or
+  /// answers CLUSTERDOWN, LOADING or READONLY (a failover or restart under way). The pauses
+  /// between attempts double from 10 ms up to 200 ms; past this the last failure is reported.
+  /// The commands of one exec_many share this wait: it bounds the whole call.
+  std::chrono::milliseconds failover_wait{3000};
+};
+
+/// A Redis Cluster client: one pipelined cachet::redis::client per master node, commands routed
+/// by the CRC16 hash slot of their key (hash tags respected).
+///
+///   boost::asio::io_context io;
+///   auto cfg = cachet::redis::config::from_url("redis-cluster://10.0.0.1:7000,10.0.0.2:7000");
+///   cachet::redis::cluster_client c(io.get_executor(), cfg);
+///   co_await c.exec({.key = "k", .args = {"SET", "k", "v"}});
+///
+/// The slot map comes from `CLUSTER SHARDS` (`CLUSTER SLOTS` on servers before 7), asked of the
+/// known nodes and then the seeds in turn. It is fetched again after a `MOVED` reply (the
+/// command goes to the node MOVED names at once), after a node could not be reached (another
+/// node is asked), and periodically. Concurrent needs for a new map share one fetch, and only
+/// the first command (when no map is known yet) and a node that cannot be reached wait for it:
+/// after `MOVED` the command goes to the node MOVED names at once and the periodic refresh runs
+/// in the background. `ASK` sends `ASKING` and the command to the named node without changing
+/// the map; `TRYAGAIN` (a multi-key command during a migration) is retried. Each command is
+/// redirected at most cluster_routing_options::max_redirects times. A command is re-sent only
+/// when it certainly had no effect: not yet written when its connection failed, or refused with
+/// a redirect, CLUSTERDOWN, LOADING or READONLY (retried for at most
+/// cluster_routing_options::failover_wait, so a failover costs a short wait instead of
+/// failures). One written and then cut off fails with error::outcome_unknown as on client.
+///
+/// Thread safety: any member may be called from any thread; the slot map is guarded by a mutex
+/// held only to read or replace it, never across a wait.
+class cluster_client {
  public:
-  redis_runtime(resp3::config cfg, std::string key_base, std::string counter_base,
-                redis_backend_breaker::settings breaker = {},
-                std::size_t max_pending_deletes = 10'000)
-      : breaker_(std::move(breaker)),
-        work_(boost::asio::make_work_guard(io_)),
-        client_(io_.get_executor(), std::move(cfg)),
-        key_base_(std::move(key_base)),
-        counter_base_(std::move(counter_base)),
-        token_origin_(random_origin()),
-        backlog_(max_pending_deletes) {
-    client_.start();
-    thread_ = std::thread([this] { io_.run(); });
+  using executor_type = boost::asio::any_io_executor;
+
+  /// Nothing is connected until the first command.
+  /// \throws cachet::error when `cfg` names no cluster seeds or cannot work
+  /// (config::require_valid()), or `routing` allows no attempt.
+  cluster_client(executor_type ex, config cfg, cluster_routing_options routing = {})
+      : state_(std::make_shared<state>(std::move(ex), std::move(cfg), routing)) {
+    state_->cfg.require_valid();
+    if (state_->cfg.cluster.seeds.empty())
+      throw cachet::error(
+          "cachet::redis::cluster_client: the config names no cluster seeds; use a "
+          "redis-cluster://host:port[,host:port...] URL or fill cfg.cluster.seeds");
+    if (routing.max_redirects < 0 || routing.refresh_interval.count() < 0)
+      throw cachet::error(
+          "cachet::redis::cluster_client: max_redirects or refresh_interval is negative; give "
+          "0 or more");
   }
 
-  redis_runtime(const redis_runtime&) = delete;
-  redis_runtime& operator=(const redis_runtime&) = delete;
+  cluster_client(cluster_client&&) noexcept = default;
+  cluster_client& operator=(cluster_client&&) noexcept = default;
+  cluster_client(const cluster_client&) = delete;
+  cluster_client& operator=(const cluster_client&) = delete;
 
-  // The client finishes its background work once closed, so the thread's run() returns.
-  ~redis_runtime() {
-    client_.close();
-    work_.reset();
-    thread_.join();
+  /// Closes every node's connection (see client::close()).
+  ~cluster_client() {
+    if (!state_) return;
+    std::lock_guard lock(state_->mutex);
+    state_->closed = true;  // a background refresh still running adds no node
+    for (auto& [address, n] : state_->nodes) n->conn->close();
   }
 
-  resp3::client& client() noexcept { return client_; }
-  boost::asio::io_context& context() noexcept { return io_; }
-
-  /// "<prefix>:v<schema>:", which every entry's key starts with.
-  const std::string& key_base() const noexcept { return key_base_; }
-
-  /// "<prefix>:v<schema>#", which every other key of the backend (counters, rate limits) starts
-  /// with: no entry key can, since they all have ':' right after the schema version.
-  const std::string& counter_base() const noexcept { return counter_base_; }
-
-  /// A token no call of any process has made or will make: this backend's 128 random bits, then
-  /// a count, in hex. What counters and write permits hold (see store_entry.hpp). Any thread.
-  std::string fresh_token() {
-    const std::uint64_t n = tokens_made_.fetch_add(1, std::memory_order_relaxed);
-    char count[17];
-    const int length =
-        std::snprintf(count, sizeof count, "%llx", static_cast<unsigned long long>(n));
-    std::string token = token_origin_;
-    token.append(count, static_cast<std::size_t>(length));
-    return token;
+  /// Runs one command on the node owning its key's slot and returns its reply. Throws
+  /// server_error on an error reply (other than a redirect), request_error as client::exec does,
+  /// and request_error(too_many_redirects / cluster_unavailable) when it cannot be routed.
+  boost::asio::awaitable<value> exec(cluster_command command, request_options options = {}) {
+    auto s = checked_state();
+    auto slot = cluster_slot(command.key);
+    value reply = co_await run_routed(s, slot, std::move(command.args), options,
+                                      clock::now() + s->routing.failover_wait);
+    if (reply.is_error()) throw server_error(std::move(reply.text));
+    co_return reply;
   }
 
-  /// Decides which operations of cached calls may use Redis.
-  redis_backend_breaker& breaker() noexcept { return breaker_; }
-
-  /// Counts this process's tag invalidations. A computation with no stamp (Redis
-  /// was not read) is joined only by callers that saw the same count, so a caller never gets a
-  /// result computed before an invalidate_tag it made.
-  std::uint64_t tag_epoch() const noexcept { return tag_epoch_.load(std::memory_order_acquire); }
-  void bump_tag_epoch() noexcept { tag_epoch_.fetch_add(1, std::memory_order_acq_rel); }
-
-  bool on_io_thread() const noexcept { return work_.get_executor().running_in_this_thread(); }
-
-  /// Throws request_error(blocking_call_on_io_thread) on the I/O thread, where a blocking call
-  /// would wait for the thread it blocks.
-  void require_off_io_thread(std::string_view what) const {
-    if (on_io_thread()) {
-      throw resp3::request_error(
-          resp3::error::blocking_call_on_io_thread,
-          "cachet::redis: " + std::string(what) +
-              " blocks, and was called on the Redis backend's own I/O thread, where it would wait "
-              "for itself forever; from coroutines running there, co_await the async form "
-              "(cached::async, redis::async_invalidate_tag)");
-    }
+  /// Runs many commands: those for one node are written together as one pipeline, the nodes are
+  /// asked in parallel, and the replies come back in the order of `commands`. Error replies are
+  /// returned as values; a command redirected is re-routed alone. Throws the first transport or
+  /// routing failure.
+  boost::asio::awaitable<std::vector<value>> exec_many(std::vector<cluster_command> commands,
+                                                       request_options options = {}) {
+    auto s = checked_state();
+    co_await s->refresh_if_due();
+    // The groups and the wait for them share one strand, so their countdown needs no lock.
+    auto strand = boost::asio::make_strand(s->executor);
+    co_return co_await boost::asio::co_spawn(
+        strand, run_groups(s, strand, std::move(commands), options), boost::asio::use_awaitable);
   }
 
-  /// DEL of an entry, `function_key` naming the generation of its function (what covers it when
-  /// too many DELs are pending).
-  boost::asio::awaitable<void> delete_entry(std::string key, std::string function_key) {
-    return invalidation(true, std::move(key), std::move(function_key));
+  /// Fetches the slot map now.
+  /// \throws request_error(cluster_unavailable) when no node answers with one.
+  boost::asio::awaitable<void> refresh() {
+    auto s = checked_state();
+    co_await s->refresh(nullptr);
   }
 
-  /// SET of a counter (a tag's, a function's) to a fresh token.
-  boost::asio::awaitable<void> bump_generation(std::string key) {
-    return invalidation(false, std::move(key), {});
+  /// The masters of the current slot map, as "host:port" (empty before the first refresh).
+  std::vector<std::string> masters() const {
+    auto s = checked_state();
+    std::lock_guard lock(s->mutex);
+    std::vector<std::string> out;
+    for (const auto& [address, n] : s->nodes)
+      if (n->owns_slots) out.push_back(address);
+    return out;
   }
 
-  /// Invalidations that failed and wait to be replayed; any thread.
-  std::size_t pending_invalidations() const noexcept {
-    return pending_.load(std::memory_order_acquire);
+  /// The address ("host:port") the map routes `slot` to; empty when no node owns it.
+  std::string owner_of(std::uint16_t slot) const {
+    auto s = checked_state();
+    std::lock_guard lock(s->mutex);
+    const auto& n = s->slots.at(slot);
+    return n ? n->address : std::string();
   }
 
-  /// Replays the pending invalidations (one pipelined request), or waits for the replay under
-  /// way. Returns null once none is pending, else why they could not all be confirmed: then the
-  /// caller's operation must not use Redis. On the I/O thread.
-  boost::asio::awaitable<std::exception_ptr> confirm_invalidations() {
-    while (backlog_.size() > 0) {
-      std::shared_ptr<replay_round> round = replaying_;
-      if (round) {
-        if (!round->finished) {
-          boost::system::error_code ignored;  // cancelled when the round ends
-          co_await round->done.async_wait(
-              boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
-        }
-      } else {
-        round = std::make_shared<replay_round>(io_.get_executor());
-        replaying_ = round;
-        round->failure = co_await replay();
-        round->finished = true;
-        replaying_.reset();
-        round->done.cancel();
-      }
-      if (round->failure) co_return round->failure;
-    }
-    co_return nullptr;
-  }
-
-  /// confirm_invalidations() outside of any cached call, whatever the breaker says (like an
-  /// invalidation); throws why they could not be confirmed.
-  boost::asio::awaitable<void> replay_invalidations() {
-    if (backlog_.size() == 0) co_return;
-    redis_backend_breaker::ticket ticket = breaker_.bypass();
-    if (std::exception_ptr failure = co_await confirm_invalidations()) {
-      ticket.report(failure);
-      std::rethrow_exception(failure);
-    }
-    ticket.answered();
-  }
-
-  /// Runs `op` on the I/O thread and waits for its result (or exception).
-  template <class T>
-  T run(boost::asio::awaitable<T> op) {
-    require_off_io_thread("a blocking cache operation");
-    auto result = std::make_shared<std::promise<T>>();
-    auto ready = result->get_future();
-    if constexpr (std::is_void_v<T>) {
-      boost::asio::co_spawn(io_, std::move(op), [result](std::exception_ptr e) {
-        e ? result->set_exception(e) : result->set_value();
-      });
-    } else {
-      boost::asio::co_spawn(io_, std::move(op), [result](std::exception_ptr e, T value) {
-        e ? result->set_exception(e) : result->set_value(std::move(value));
-      });
-    }
-    return ready.get();
+  /// How many times the slot map was fetched (for tests and monitoring).
+  std::size_t refresh_count() const {
+    auto s = checked_state();
+    std::lock_guard lock(s->mutex);
+    return s->refreshes;
   }
 
  private:
-  static std::string random_origin() {
-    std::random_device entropy;
-    char hex[33];
-    std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", entropy(), entropy(), entropy(), entropy());
-    return hex;
-  }
+  using clock = std::chrono::steady_clock;
 
-  // One replay request; operations that need Redis meanwhile wait for its outcome.
-  struct replay_round {
-    explicit replay_round(boost::asio::io_context::executor_type ex)
-        : done(ex, boost::asio::steady_timer::time_point::max()) {}
-    boost::asio::steady_timer done;  // cancelled when it ends
+  struct node {
+    std::string address;
+    std::string host;
+    std::uint16_t port = 0;
+    std::shared_ptr<client> conn;
+    bool owns_slots = false;
+  };
+
+  using strand_type = boost::asio::strand<executor_type>;
+
+  // One fetch of the slot map that every command needing a new map waits for. Its fields are
+  // touched only on `strand`.
+  struct refresh_flight {
+    explicit refresh_flight(const executor_type& ex)
+        : strand(boost::asio::make_strand(ex)), done(strand) {
+      done.expires_at(boost::asio::steady_timer::time_point::max());
+    }
+    strand_type strand;
+    boost::asio::steady_timer done;
     bool finished = false;
     std::exception_ptr failure;
   };
 
-  // Sent whatever the breaker says, since a lost invalidation must surface; its outcome still
-  // feeds the breaker. On failure it is thrown, and kept for a replay: it may not have been
-  // applied. Success also settles the same command if it was pending.
-  boost::asio::awaitable<void> invalidation(bool is_delete, std::string key,
-                                            std::string function_key) {
-    redis_backend_breaker::ticket ticket = breaker_.bypass();
-    const std::uint64_t sent_at = backlog_.sequence();
-    std::exception_ptr failure;
-    try {
-      if (is_delete) {
-        co_await client_.exec("DEL", key);
-      } else {
-        co_await client_.exec("SET", key, fresh_token());
-      }
-      ticket.answered();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      ticket.report(failure);
-      if (is_delete) {
-        backlog_.add_delete(std::move(key), function_key);
-      } else {
-        backlog_.add_bump(key);
-      }
-      pending_.store(backlog_.size(), std::memory_order_release);
-      std::rethrow_exception(failure);
-    }
-    backlog_.applied(is_delete, key, sent_at);
-    pending_.store(backlog_.size(), std::memory_order_release);
-  }
+  struct state : std::enable_shared_from_this<state> {
+    state(executor_type ex, config c, cluster_routing_options r)
+        : executor(std::move(ex)), cfg(std::move(c)), routing(r), slots(cluster_slot_count) {}
 
-  // Sends every pending invalidation in one pipeline; those answered without an error are
-  // confirmed. Returns the transport failure, or the first error reply (the command was refused,
-  // so it stays pending).
-  boost::asio::awaitable<std::exception_ptr> replay() {
-    const std::vector<invalidation_backlog::command> commands = backlog_.commands();
-    resp3::request pipeline;
-    for (const auto& c : commands) {
-      if (c.is_delete) {
-        pipeline.push("DEL", c.key);
-      } else {
-        pipeline.push("SET", c.key, fresh_token());
+    executor_type executor;
+    config cfg;
+    cluster_routing_options routing;
+    mutable std::mutex mutex;
+    std::map<std::string, std::shared_ptr<node>> nodes;  // by address
+    std::vector<std::shared_ptr<node>> slots;            // slot -> owner, null when unknown
+    clock::time_point refreshed_at{};
+    std::size_t refreshes = 0;
+    std::shared_ptr<refresh_flight> refreshing;  // the fetch under way, if any
+    bool closed = false;
+
+    // Called with the mutex held.
+    std::shared_ptr<node> node_at_locked(const std::string& host, std::uint16_t port) {
+      std::string address = host + ":" + std::to_string(port);
+      auto& n = nodes[address];
+      if (!n) {
+        n = std::make_shared<node>();
+        n->address = address;
+        n->host = host;
+        n->port = port;
+        config one = cfg;
+        one.host = host;
+        one.port = port;
+        one.cluster = {};
+        n->conn = std::make_shared<client>(executor, std::move(one));
       }
+      return n;
     }
-    std::exception_ptr failure;
-    try {
-      const std::vector<resp3::value> replies = co_await client_.exec(pipeline);
-      for (std::size_t i = 0; i < commands.size() && i < replies.size(); ++i) {
-        if (!replies[i].is_error()) {
-          backlog_.confirmed(commands[i]);
-        } else if (!failure) {
-          failure = std::make_exception_ptr(resp3::server_error(replies[i].text));
+
+    std::shared_ptr<node> node_at(const std::string& host, std::uint16_t port) {
+      std::lock_guard lock(mutex);
+      return node_at_locked(host, port);
+    }
+
+    std::shared_ptr<node> owner(std::uint16_t slot) {
+      std::lock_guard lock(mutex);
+      return slots[slot];
+    }
+
+    bool is_closed() const {
+      std::lock_guard lock(mutex);
+      return closed;
+    }
+
+    // Routes `slot` to `n`; false when the map already did (a MOVED another command saw first).
+    bool assign(std::uint16_t slot, const std::shared_ptr<node>& n) {
+      std::lock_guard lock(mutex);
+      if (slots[slot] == n) return false;
+      n->owns_slots = true;
+      slots[slot] = n;
+      return true;
+    }
+
+    // The first map is waited for; a due periodic one is fetched in the background.
+    boost::asio::awaitable<void> refresh_if_due() {
+      bool first = false, due = false;
+      {
+        std::lock_guard lock(mutex);
+        first = refreshes == 0;
+        due = routing.refresh_interval.count() > 0 &&
+              clock::now() - refreshed_at >= routing.refresh_interval;
+      }
+      if (first)
+        co_await refresh(nullptr);
+      else if (due)
+        begin_refresh(nullptr);
+    }
+
+    // Waits for a fetch of the slot map: the one under way, else a new one.
+    boost::asio::awaitable<void> refresh(std::shared_ptr<node> failed) {
+      auto flight = begin_refresh(std::move(failed));
+      co_await boost::asio::co_spawn(flight->strand, wait_for(flight), boost::asio::use_awaitable);
+    }
+
+    // Starts a fetch of the slot map in the background unless one is under way; returns it.
+    std::shared_ptr<refresh_flight> begin_refresh(std::shared_ptr<node> failed) {
+      std::shared_ptr<refresh_flight> flight;
+      {
+        std::lock_guard lock(mutex);
+        if (refreshing) return refreshing;
+        flight = refreshing = std::make_shared<refresh_flight>(executor);
+      }
+      boost::asio::co_spawn(executor, lead(shared_from_this(), flight, std::move(failed)),
+                            boost::asio::detached);
+      return flight;
+    }
+
+    static boost::asio::awaitable<void> lead(std::shared_ptr<state> self,
+                                             std::shared_ptr<refresh_flight> flight,
+                                             std::shared_ptr<node> failed) {
+      std::exception_ptr failure;
+      try {
+        co_await self->fetch_and_install(std::move(failed));
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      {
+        std::lock_guard lock(self->mutex);
+        self->refreshing.reset();
+      }
+      boost::asio::post(flight->strand, [flight, failure] {
+        flight->failure = failure;
+        flight->finished = true;
+        flight->done.cancel();
+      });
+    }
+
+    // Runs on flight->strand.
+    static boost::asio::awaitable<void> wait_for(std::shared_ptr<refresh_flight> flight) {
+      if (!flight->finished) {
+        boost::system::error_code cancelled;  // the fetch's end cancels the wait
+        co_await flight->done.async_wait(
+            boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
+      }
+      if (flight->failure) std::rethrow_exception(flight->failure);
+    }
+
+    // Asks the known nodes (the one that just failed last), then the seeds, for the slot map.
+    boost::asio::awaitable<void> fetch_and_install(std::shared_ptr<node> failed) {
+      std::vector<std::shared_ptr<node>> candidates;
+      {
+        std::lock_guard lock(mutex);
+        if (closed)
+          throw request_error(error::not_connected,
+                              "cachet::redis::cluster_client: closed; no slot map is fetched");
+        for (const auto& [address, n] : nodes)
+          if (n != failed && n->owns_slots) candidates.push_back(n);
+        for (const auto& seed : cfg.cluster.seeds) {
+          auto n = node_at_locked(seed.host, seed.port);
+          if (n != failed) candidates.push_back(n);
+        }
+        if (failed) candidates.push_back(failed);
+      }
+      std::string why;
+      for (const auto& n : candidates) {
+        try {
+          auto map = co_await fetch_map(*n);
+          install(map);
+          co_return;
+        } catch (const std::exception& e) {
+          why = n->address + ": " + e.what();
         }
       }
-    } catch (...) {
-      failure = std::current_exception();
+      throw request_error(error::cluster_unavailable,
+                          "cachet::redis::cluster_client: no node answered CLUSTER SHARDS or "
+                          "CLUSTER SLOTS (last: " +
+                              why + ")");
     }
-    pending_.store(backlog_.size(), std::memory_order_release);
-    co_return failure;
+
+    struct range {
+      std::uint16_t first = 0;
+      std::uint16_t last = 0;
+      std::string host;
+      std::uint16_t port = 0;
+    };
+
+    boost::asio::awaitable<std::vector<range>> fetch_map(node& n) {
+      request shards;
+      shards.push("CLUSTER", "SHARDS");
+      auto replies = co_await n.conn->exec(shards, request_options{.idempotent = true});
+      if (!replies.front().is_error()) co_return parse_shards(replies.front(), n.host);
+      request slots_request;  // servers before 7.0 know only CLUSTER SLOTS
+      slots_request.push("CLUSTER", "SLOTS");
+      auto old = co_await n.conn->exec(slots_request, request_options{.idempotent = true});
+      co_return parse_slots(old.front(), n.host);
+    }
+
+    // A node may announce an empty or "?" endpoint: then it is reached where it was asked.
+    static std::string usable_host(const std::string& announced, const std::string& asked_host) {
+      return announced.empty() || announced == "?" ? asked_host : announced;
+    }
+
+    static const value* field(const value& map, std::string_view name) {
+      const auto& kv = map.as_map();
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
+        if (kv[i].is_string() && kv[i].text == name) return &kv[i + 1];
+      return nullptr;
+    }
+
+    static std::vector<range> parse_shards(const value& reply, const std::string& asked_host) {
+      std::vector<range> out;
+      for (const auto& shard : reply.as_array()) {
+        const value* slot_bounds = field(shard, "slots");
+        const value* members = field(shard, "nodes");
+        if (!slot_bounds || !members) continue;
+        const value* master = nullptr;
+        for (const auto& m : members->as_array()) {
+          const value* role = field(m, "role");
+          const value* health = field(m, "health");
+          if (role && role->as_string() == "master" && (!health || health->as_string() == "online"))
+            master = &m;
+        }
+        if (!master) continue;
+        const value* endpoint = field(*master, "endpoint");
+        const value* ip = field(*master, "ip");
+        const value* port = field(*master, "port");
+        if (!port) continue;
+        std::string host = endpoint && endpoint->is_string() ? endpoint->as_string() : "";
+        if ((host.empty() || host == "?") && ip) host = ip->as_string();
+        const auto& b = slot_bounds->as_array();
+        for (std::size_t i = 0; i + 1 < b.size(); i += 2)
+          out.push_back({static_cast<std::uint16_t>(b[i].as_int()),
+                         static_cast<std::uint16_t>(b[i + 1].as_int()),
+                         usable_host(host, asked_host),
+                         static_cast<std::uint16_t>(port->as_int())});
+      }
+      return out;
+    }
+
+    static std::vector<range> parse_slots(const value& reply, const std::string& asked_host) {
+      std::vector<range> out;
+      for (const auto& entry : reply.as_array()) {
+        const auto& e = entry.as_array();
+        if (e.size() < 3) continue;
+        const auto& master = e[2].as_array();
+        if (master.size() < 2) continue;
+        out.push_back({static_cast<std::uint16_t>(e[0].as_int()),
+                       static_cast<std::uint16_t>(e[1].as_int()),
+                       usable_host(master[0].is_string() ? master[0].as_string() : "", asked_host),
+                       static_cast<std::uint16_t>(master[1].as_int())});
+      }
+      return out;
+    }
+
+    void install(const std::vector<range>& map) {
+      std::lock_guard lock(mutex);
+      if (closed) return;
+      std::vector<std::shared_ptr<node>> fresh(cluster_slot_count);
+      for (auto& [address, n] : nodes) n->owns_slots = false;
+      for (const auto& r : map) {
+        auto n = node_at_locked(r.host, r.port);
+        n->owns_slots = true;
+        for (std::uint32_t s = r.first; s <= r.last && s < cluster_slot_count; ++s) fresh[s] = n;
+      }
+      slots = std::move(fresh);
+      refreshed_at = clock::now();
+      ++refreshes;
+    }
+  };
+
+  // A redirect reply, "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>".
+  struct redirect {
+    bool ask = false;
+    std::string host;
+    std::uint16_t port = 0;
+  };
+
+  static std::optional<redirect> parse_redirect(const value& reply) {
+    if (!reply.is_error()) return std::nullopt;
+    std::string_view text = reply.text;
+    bool ask = text.starts_with("ASK ");
+    if (!ask && !text.starts_with("MOVED ")) return std::nullopt;
+    auto space = text.find(' ', text.find(' ') + 1);
+    auto colon = text.rfind(':');
+    if (space == std::string_view::npos || colon == std::string_view::npos || colon < space)
+      return std::nullopt;
+    redirect r;
+    r.ask = ask;
+    r.host = std::string(text.substr(space + 1, colon - space - 1));
+    int port = 0;
+    for (char c : text.substr(colon + 1)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      port = port * 10 + (c - '0');
+      if (port > 65535) return std::nullopt;
+    }
+    r.port = static_cast<std::uint16_t>(port);
+    return r;
   }
 
-  // First, so that it outlives the coroutines the io_context destroys: their tickets report to it.
-  redis_backend_breaker breaker_;
-  boost::asio::io_context io_{1};
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  resp3::client client_;
-  std::string key_base_;
-  std::string counter_base_;
-  std::string token_origin_;
-  std::atomic<std::uint64_t> tokens_made_{0};
-  std::atomic<std::uint64_t> tag_epoch_{0};
-  invalidation_backlog backlog_;             // I/O thread only
-  std::shared_ptr<replay_round> replaying_;  // I/O thread only
-  std::atomic<std::size_t> pending_{0};      // backlog_.size(), for every thread
-  std::thread thread_;
+  static bool is_try_again(const value& reply) {
+    return reply.is_error() && std::string_view(reply.text).starts_with("TRYAGAIN");
+  }
+
+  // Refusals that prove the command did not run while a failover or a restart is under way.
+  static bool is_unavailable(const value& reply) {
+    if (!reply.is_error()) return false;
+    std::string_view text = reply.text;
+    return text.starts_with("CLUSTERDOWN") || text.starts_with("LOADING") ||
+           text.starts_with("READONLY");
+  }
+
+  // The wait before the next attempt at a cluster that cannot take a command; false (and no
+  // wait) once `give_up` has passed.
+  static boost::asio::awaitable<bool> pause_before_retry(clock::time_point give_up,
+                                                         std::chrono::milliseconds& pause) {
+    const auto now = clock::now();
+    if (now >= give_up) co_return false;
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+    timer.expires_after(std::min<clock::duration>(pause, give_up - now));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+    co_return true;
+  }
+
+  static request encode(const std::vector<std::string>& args, bool asking) {
+    request r;
+    if (asking) r.push("ASKING");
+    r.push(args.front(), std::span<const std::string>(args).subspan(1));
+    return r;
+  }
+
+  static void require_command(const std::vector<std::string>& args) {
+    if (args.empty())
+      throw cachet::error(
+          "cachet::redis::cluster_client: a command has no arguments; put the command name "
+          "first in cluster_command::args");
+  }
+
+  // Sends `args` to the owner of `slot`, following redirects and riding out failovers until
+  // `give_up`; returns the final reply (an error reply other than a redirect is returned, not
+  // thrown). The commands of one exec_many share one `give_up`: a node down without a replica
+  // to take over costs the call one failover_wait, not one per command.
+  static boost::asio::awaitable<value> run_routed(std::shared_ptr<state> s, std::uint16_t slot,
+                                                  std::vector<std::string> args,
+                                                  request_options options,
+                                                  clock::time_point give_up) {
+    require_command(args);
+    co_await s->refresh_if_due();
+    auto pause = std::chrono::milliseconds(10);
+    std::shared_ptr<node> target = s->owner(slot);
+    bool asking = false;
+    for (int redirects = 0;;) {
+      if (!target) {
+        std::exception_ptr no_map;
+        try {
+          co_await s->refresh(nullptr);
+        } catch (const request_error&) {
+          no_map = std::current_exception();
+        }
+        target = s->owner(slot);
+        if (!target) {
+          if (co_await pause_before_retry(give_up, pause)) continue;
+          if (no_map) std::rethrow_exception(no_map);
+          throw request_error(error::cluster_unavailable,
+                              "cachet::redis::cluster_client: no node owns slot " +
+                                  std::to_string(slot) + " in the cluster's slot map");
+        }
+      }
+      if (redirects > s->routing.max_redirects)
+        throw request_error(error::too_many_redirects,
+                            "cachet::redis::cluster_client: slot " + std::to_string(slot) +
+                                " was redirected more than " +
+                                std::to_string(s->routing.max_redirects) +
+                                " times; the cluster is resharding or its map is inconsistent");
+      std::vector<value> replies;
+      std::exception_ptr unreachable;
+      try {
+        replies = co_await target->conn->exec(encode(args, asking), options);
+      } catch (const request_error& e) {
+        // Not written, so it had no effect: ask another node for the map and try again.
+        if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
+        unreachable = std::current_exception();
+      }
+      if (unreachable) {
+        auto failed = target;
+        try {
+          co_await s->refresh(failed);
+        } catch (const request_error&) {
+          // No node answered either; the pause below gives the cluster time.
+        }
+        target = s->owner(slot);
+        asking = false;
+        if (clock::now() >= give_up || s->is_closed()) std::rethrow_exception(unreachable);
+        if (target == failed) co_await pause_before_retry(give_up, pause);
+        continue;
+      }
+      value& reply = replies.back();
+      if (auto r = parse_redirect(reply)) {
+        auto to = s->node_at(r->host, r->port);
+        // The first command to meet the move fetches the map, in the background.
+        if (!r->ask && s->assign(slot, to)) s->begin_refresh(nullptr);
+        target = to;
+        asking = r->ask;
+        ++redirects;
+        continue;
+      }
+      if (is_try_again(reply)) {
+        asking = false;
+        target = s->owner(slot);
+        ++redirects;
+        continue;
+      }
+      if (is_unavailable(reply) && co_await pause_before_retry(give_up, pause)) {
+        // LOADING keeps its node; CLUSTERDOWN and READONLY mean the map may have changed.
+        if (!std::string_view(reply.text).starts_with("LOADING")) {
+          try {
+            co_await s->refresh(nullptr);
+          } catch (const request_error&) {
+            // Retried on the map as it is until failover_wait is spent.
+          }
+          target = s->owner(slot);
+        }
+        asking = false;
+        continue;
+      }
+      co_return std::move(reply);
+    }
+  }
+
+  // Runs on `strand`: starts one group per node, then waits until all have finished.
+  static boost::asio::awaitable<std::vector<value>> run_groups(
+      std::shared_ptr<state> s, strand_type strand, std::vector<cluster_command> commands,
+      request_options options) {
+    const auto give_up = clock::now() + s->routing.failover_wait;
+    std::map<std::shared_ptr<node>, std::vector<std::size_t>> by_node;
+    for (std::size_t i = 0; i < commands.size(); ++i)
+      by_node[s->owner(cluster_slot(commands[i].key))].push_back(i);
+    std::vector<value> replies(commands.size());
+    struct countdown {
+      explicit countdown(const strand_type& ex, std::size_t n) : left(n), finished(ex) {}
+      std::size_t left;
+      std::exception_ptr first_failure;
+      boost::asio::steady_timer finished;
+    };
+    auto groups = std::make_shared<countdown>(strand, by_node.size());
+    groups->finished.expires_at(boost::asio::steady_timer::time_point::max());
+    for (auto& [owner, indexes] : by_node) {
+      boost::asio::co_spawn(
+          strand, run_group(s, owner, std::move(indexes), &commands, &replies, options, give_up),
+          [groups](std::exception_ptr failure) {
+            if (failure && !groups->first_failure) groups->first_failure = failure;
+            if (--groups->left == 0) groups->finished.cancel();
+          });
+    }
+    if (groups->left > 0) {
+      boost::system::error_code cancelled;  // the last group cancels the wait
+      co_await groups->finished.async_wait(
+          boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
+    }
+    if (groups->first_failure) std::rethrow_exception(groups->first_failure);
+    co_return replies;
+  }
+
+  // One node's share of exec_many: one pipeline; commands redirected are re-routed alone.
+  static boost::asio::awaitable<void> run_group(
+      std::shared_ptr<state> s, std::shared_ptr<node> owner, std::vector<std::size_t> indexes,
+      const std::vector<cluster_command>* commands, std::vector<value>* replies,
+      request_options options, clock::time_point give_up) {
+    std::vector<value> got;
+    if (owner) {
+      request pipeline;
+      for (auto i : indexes) {
+        const auto& args = (*commands)[i].args;
+        require_command(args);
+        pipeline.push(args.front(), std::span<const std::string>(args).subspan(1));
+      }
+      try {
+        got = co_await owner->conn->exec(pipeline, options);
+      } catch (const request_error& e) {
+        if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
+        got.clear();  // nothing was written: each command is routed alone below
+      }
+    }
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      auto i = indexes[k];
+      if (k < got.size() && !parse_redirect(got[k]) && !is_try_again(got[k]) &&
+          !is_unavailable(got[k])) {
+        (*replies)[i] = std::move(got[k]);
+        continue;
+      }
+      const auto& c = (*commands)[i];
+      (*replies)[i] = co_await run_routed(s, cluster_slot(c.key), c.args, options, give_up);
+    }
+  }
+
+  std::shared_ptr<state> checked_state() const {
+    if (!state_)
+      throw request_error(error::not_connected,
+                          "cachet::redis::cluster_client: used after being moved from; use the "
+                          "cluster_client it was moved to");
+    return state_;
+  }
+
+  std::shared_ptr<state> state_;
 };
 
-}  // namespace cachet::detail
+}  // namespace cachet::resp3
 
 #endif
-// ---- end <cachet/detail/redis/backend_runtime.hpp> ----
-// ---- begin <cachet/detail/redis/store.hpp> ----
-#ifndef CACHET_DETAIL_REDIS_STORE_HPP
-#define CACHET_DETAIL_REDIS_STORE_HPP
-
-// ---- begin <cachet/detail/redis/store_entry.hpp> ----
-#ifndef CACHET_DETAIL_REDIS_STORE_ENTRY_HPP
-#define CACHET_DETAIL_REDIS_STORE_ENTRY_HPP
-
-// How the Redis backend stores one result, and the two Lua scripts that read and write it.
-//
-// An entry, `<prefix>:v<schema>:<key>`, is a hash that other languages can read:
-//
-//     v   the result as the codec writes it (JSON text for json_codec)
-//     g   its stamp: the counters it depends on and the tokens they held before the result was
-//         computed, one line each, "fn:<function>=<token>\n" then "tag:<tag>=<token>\n" in the
-//         order of the function's tags
-//     f   with cachet::fail_safe: until when it is fresh (see below)
-//     p   a write permit: the token of a miss whose result may be written here
-//
-// Counters, `<prefix>:v<schema>#fn:<function>` and `#tag:<tag>`, hold tokens that never repeat
-// (redis_runtime::fresh_token()): invalidate_tag and clear() SET a fresh one. An entry is current
-// while every counter named in `g` still holds the token written there. A counter that is gone
-// (evicted, never created) holds no token, so it matches no stamp: losing one costs misses and
-// never revives an entry. The read script creates a missing counter with a fresh token in the
-// same step, so that the entry a miss then writes has a real stamp.
-//
-// The read script, in `load` mode, either returns the value (current and, with `f`, fresh), or
-// makes the read a miss: it puts a permit `p` on the entry (keeping one already there, so that
-// misses of several processes on one key do not refuse each other's writes) and returns it with
-// the stamp. The write script stores the result only if the entry still holds that permit and
-// every counter still holds the stamp's token; it then replaces the hash (DEL, HSET v g [f]), so
-// the permit is spent. invalidate(key) is a DEL: it destroys the permit with the entry.
-//
-// Why that makes a confirmed invalidation final: see redis_store (store.hpp).
-//
-// With cachet::fail_safe (store_settings::max_stale > 0, and a ttl), `f` holds the milliseconds
-// since the epoch of the store's clock (the system clock unless cachet::options::clock gives
-// one, which only tests should, since other processes read the entry) until which it is fresh;
-// Redis keeps the entry max_stale longer than its ttl. Past `f` a call misses (and recomputes);
-// stale() still serves it while it is current and not older than max_stale.
-
+// ---- end <cachet/redis/cluster_client.hpp> ----
 // ---- begin <cachet/redis/script.hpp> ----
 #ifndef CACHET_REDIS_SCRIPT_HPP
 #define CACHET_REDIS_SCRIPT_HPP
@@ -11719,6 +12386,939 @@ class script {
 
 #endif
 // ---- end <cachet/redis/script.hpp> ----
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cachet::detail {
+
+// One call of a Lua script. Its first key routes it: a script's keys share a slot on a cluster.
+struct script_call {
+  std::vector<std::string> keys;
+  std::vector<std::string> args;
+};
+
+class backend_link {
+ public:
+  backend_link(boost::asio::any_io_executor ex, resp3::config cfg) {
+    if (cfg.cluster.seeds.empty()) {
+      own_server_.emplace(std::move(ex), std::move(cfg));
+      server_ = &*own_server_;
+      server_->start();
+    } else {
+      for (const auto& seed : cfg.cluster.seeds) {
+        seeds_ += (seeds_.empty() ? "" : ",") + seed.host + ":" + std::to_string(seed.port);
+      }
+      cluster_.emplace(std::move(ex), std::move(cfg));
+    }
+  }
+
+  /// A link through `server`, which its owner starts and closes: a blocking caller's lane.
+  explicit backend_link(resp3::client& server) noexcept : server_(&server) {}
+
+  backend_link(const backend_link&) = delete;
+  backend_link& operator=(const backend_link&) = delete;
+
+  bool is_cluster() const noexcept { return cluster_.has_value(); }
+
+  /// The one-server client; null on a cluster.
+  resp3::client* server() noexcept { return server_; }
+  /// The cluster client; null on one server.
+  resp3::cluster_client* cluster() noexcept { return cluster_ ? &*cluster_ : nullptr; }
+
+  /// Ends every connection, so that the I/O thread's run() returns. On the thread that owns the
+  /// backend, after the last use.
+  void close() {
+    if (server_) server_->close();
+    cluster_.reset();
+  }
+
+  /// Where it connects, for messages: "host:port", or the cluster's seeds.
+  std::string describe() const {
+    if (server_) {
+      return server_->get_config().host + ":" + std::to_string(server_->get_config().port);
+    }
+    return "the Redis Cluster of seeds " + seeds_;
+  }
+
+  /// Why Redis last failed, in words; empty while it works. On a cluster, the last failed
+  /// request's reason (cluster_client keeps no per-node reason), cleared by the next success.
+  std::string last_error() const {
+    if (server_) return server_->last_error();
+    std::lock_guard lock(last_error_mutex_);
+    return last_error_;
+  }
+
+  /// Runs `commands`, one pipeline on one server; on a cluster, one pipeline per node, the nodes
+  /// in parallel. Replies in the order of the commands, error replies as values; a transport or
+  /// routing failure throws.
+  boost::asio::awaitable<std::vector<resp3::value>> exec_many(
+      std::vector<resp3::cluster_command> commands, resp3::request_options options = {}) {
+    if (server_) {
+      resp3::request pipeline;
+      for (const resp3::cluster_command& c : commands) {
+        pipeline.push(c.args.front(), std::span<const std::string>(c.args).subspan(1));
+      }
+      co_return co_await server_->exec(pipeline, options);
+    }
+    co_return co_await tracked(cluster_->exec_many(std::move(commands), options));
+  }
+
+  /// One pipeline (per node) of `calls` by EVALSHA. Those the server has no script for yet
+  /// (NOSCRIPT, so they did not run) go again by EVAL, which also caches the script there.
+  boost::asio::awaitable<std::vector<resp3::value>> eval_many(const resp3::script& script,
+                                                              const std::vector<script_call>& calls,
+                                                              resp3::request_options options = {}) {
+    std::vector<resp3::value> replies;
+    if (server_) {
+      resp3::request pipeline;
+      for (const script_call& c : calls) {
+        pipeline.push("EVALSHA", script.sha1(), c.keys.size(), c.keys, c.args);
+      }
+      replies = co_await server_->exec(pipeline, options);
+    } else {
+      std::vector<resp3::cluster_command> commands;
+      commands.reserve(calls.size());
+      for (const script_call& c : calls)
+        commands.push_back(script_command(script.sha1(), "EVALSHA", c));
+      replies = co_await tracked(cluster_->exec_many(std::move(commands), options));
+    }
+    if (replies.size() != calls.size()) {
+      throw resp3::request_error(resp3::error::unexpected_reply,
+                                 "cachet::redis: a pipeline of scripts got the wrong number of "
+                                 "replies");
+    }
+    std::vector<std::size_t> unknown;
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      if (replies[i].is_error() && replies[i].text.starts_with("NOSCRIPT")) unknown.push_back(i);
+    }
+    if (unknown.empty()) co_return replies;
+    std::vector<resp3::value> retried;
+    if (server_) {
+      resp3::request again;
+      for (std::size_t i : unknown) {
+        again.push("EVAL", script.source(), calls[i].keys.size(), calls[i].keys, calls[i].args);
+      }
+      retried = co_await server_->exec(again, options);
+    } else {
+      std::vector<resp3::cluster_command> again;
+      for (std::size_t i : unknown)
+        again.push_back(script_command(script.source(), "EVAL", calls[i]));
+      retried = co_await tracked(cluster_->exec_many(std::move(again), options));
+    }
+    for (std::size_t k = 0; k < unknown.size() && k < retried.size(); ++k) {
+      replies[unknown[k]] = std::move(retried[k]);
+    }
+    co_return replies;
+  }
+
+  /// One script call; an error reply throws server_error.
+  boost::asio::awaitable<resp3::value> eval(const resp3::script& script, script_call call,
+                                            resp3::request_options options = {}) {
+    if (server_) co_return co_await script.exec(*server_, call.keys, call.args, options);
+    std::vector<script_call> calls;
+    calls.push_back(std::move(call));
+    std::vector<resp3::value> replies = co_await eval_many(script, calls, options);
+    if (replies.front().is_error()) throw resp3::server_error(std::move(replies.front().text));
+    co_return std::move(replies.front());
+  }
+
+ private:
+  static resp3::cluster_command script_command(const std::string& script_text, const char* verb,
+                                               const script_call& c) {
+    resp3::cluster_command command{c.keys.front(), {}};
+    command.args.reserve(3 + c.keys.size() + c.args.size());
+    command.args.emplace_back(verb);
+    command.args.push_back(script_text);
+    command.args.push_back(std::to_string(c.keys.size()));
+    command.args.insert(command.args.end(), c.keys.begin(), c.keys.end());
+    command.args.insert(command.args.end(), c.args.begin(), c.args.end());
+    return command;
+  }
+
+  // Keeps the reason of the cluster's last failure for last_error().
+  boost::asio::awaitable<std::vector<resp3::value>> tracked(
+      boost::asio::awaitable<std::vector<resp3::value>> request) {
+    std::exception_ptr failure;
+    std::vector<resp3::value> replies;
+    try {
+      replies = co_await std::move(request);
+    } catch (const std::exception& e) {
+      failure = std::current_exception();
+      std::lock_guard lock(last_error_mutex_);
+      last_error_ = e.what();
+      failed_.store(true, std::memory_order_relaxed);
+    }
+    if (failure) std::rethrow_exception(failure);
+    // A hit must not take a lock that every other hit takes too: only a success after a
+    // failure does.
+    if (failed_.load(std::memory_order_relaxed)) {
+      std::lock_guard lock(last_error_mutex_);
+      last_error_.clear();
+      failed_.store(false, std::memory_order_relaxed);
+    }
+    co_return replies;
+  }
+
+  std::optional<resp3::client> own_server_;
+  resp3::client* server_ = nullptr;  // own_server_'s, or one lent to it
+  std::optional<resp3::cluster_client> cluster_;
+  std::string seeds_;  // for describe()
+  mutable std::mutex last_error_mutex_;
+  std::string last_error_;
+  std::atomic<bool> failed_{false};  // last_error_ is not empty
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/backend_link.hpp> ----
+// ---- begin <cachet/detail/redis/invalidation_backlog.hpp> ----
+#ifndef CACHET_DETAIL_REDIS_INVALIDATION_BACKLOG_HPP
+#define CACHET_DETAIL_REDIS_INVALIDATION_BACKLOG_HPP
+
+// The invalidations of a Redis backend that failed, kept until Redis confirms them. A failed
+// DEL or counter bump (SET of a fresh token) may or may not have been applied; sending it again
+// is always safe: DEL is idempotent, and a counter only has to move on (a replay sends another
+// fresh token; an extra bump costs misses, never a wrong answer). So the backlog only has to
+// remember *which* commands to send again, not how often.
+//
+// Memory is bounded: identical commands are one entry, a function's generation bump covers
+// every entry of that function (so its DELs are dropped), and past `max_deletes` DELs a new one
+// is remembered as a bump of its function's generation instead. Generation bumps (tags,
+// functions) are one entry per distinct counter key: per tag or function, and on a Redis Cluster
+// per bucket too (each bucket has its own copy, see key_layout.hpp).
+//
+// Every record carries a sequence number, so that a replay confirms only what it sent: a
+// command recorded again while the replay was under way stays for the next one.
+//
+// Not thread-safe: the backend touches it on its I/O thread only.
+
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cachet::detail {
+
+class invalidation_backlog {
+ public:
+  // One command of a replay, and the record it confirms.
+  struct command {
+    bool is_delete;  // DEL key; else SET key <fresh token>
+    std::string key;
+    std::uint64_t sequence;
+  };
+
+  explicit invalidation_backlog(std::size_t max_deletes) : max_deletes_(max_deletes) {}
+
+  // The sequence number the next record will get: taken when a command is sent, it tells
+  // records made before it (smaller) from those made after.
+  std::uint64_t sequence() const noexcept { return next_; }
+
+  std::size_t size() const noexcept { return deletes_.size() + bumps_.size(); }
+
+  // A DEL of `key`, an entry of the function whose generation is `function_key`.
+  void add_delete(std::string key, const std::string& function_key) {
+    if (auto covering = bumps_.find(function_key); covering != bumps_.end()) {
+      // The bump covers the entry, but a replay under way may have sent it before this
+      // invalidation: renumbered, it is sent again.
+      covering->second = next_++;
+      return;
+    }
+    if (auto same = deletes_.find(key); same != deletes_.end()) {
+      same->second.sequence = next_++;
+      return;
+    }
+    if (deletes_.size() >= max_deletes_) {
+      add_bump(function_key);
+      return;
+    }
+    deletes_.try_emplace(std::move(key), delete_record{function_key, next_++});
+  }
+
+  // A bump of a counter: a tag's or a function's. A function's also makes its DELs moot.
+  void add_bump(const std::string& key) {
+    bumps_.insert_or_assign(key, next_++);
+    // Linear, but rare: a failed clear(), or the first DEL past the bound for a function.
+    boost::unordered::erase_if(deletes_,
+                               [&](const auto& item) { return item.second.function_key == key; });
+  }
+
+  // A command sent when sequence() was `sent_at` was applied: what it repeats, recorded
+  // before it was sent, is done.
+  void applied(bool is_delete, std::string_view key, std::uint64_t sent_at) {
+    if (is_delete) {
+      if (auto it = deletes_.find(key); it != deletes_.end() && it->second.sequence < sent_at) {
+        deletes_.erase(it);
+      }
+    } else if (auto it = bumps_.find(key); it != bumps_.end() && it->second < sent_at) {
+      bumps_.erase(it);
+    }
+  }
+
+  // What a replay sends: every pending command once.
+  std::vector<command> commands() const {
+    std::vector<command> out;
+    out.reserve(size());
+    for (const auto& [key, record] : deletes_) out.push_back({true, key, record.sequence});
+    for (const auto& [key, sequence] : bumps_) out.push_back({false, key, sequence});
+    return out;
+  }
+
+  // `c`, from commands(), was applied: its record goes, unless it was recorded again since.
+  void confirmed(const command& c) {
+    if (c.is_delete) {
+      if (auto it = deletes_.find(c.key); it != deletes_.end() && it->second.sequence == c.sequence)
+        deletes_.erase(it);
+    } else if (auto it = bumps_.find(c.key); it != bumps_.end() && it->second == c.sequence) {
+      bumps_.erase(it);
+    }
+  }
+
+ private:
+  struct delete_record {
+    std::string function_key;
+    std::uint64_t sequence;
+  };
+
+  std::size_t max_deletes_;
+  std::uint64_t next_ = 1;
+  boost::unordered_flat_map<std::string, delete_record, string_hash, std::equal_to<>> deletes_;
+  boost::unordered_flat_map<std::string, std::uint64_t, string_hash, std::equal_to<>> bumps_;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/invalidation_backlog.hpp> ----
+// ---- begin <cachet/detail/redis/key_layout.hpp> ----
+#ifndef CACHET_DETAIL_REDIS_KEY_LAYOUT_HPP
+#define CACHET_DETAIL_REDIS_KEY_LAYOUT_HPP
+
+// Where a Redis backend puts its keys: on one server, every entry under one entry base and every
+// counter under one counter base; on a Redis Cluster, in K buckets, each a hash tag of its own,
+// with a copy of every counter per bucket. The read and write scripts touch an entry and its
+// counters, which must then share a slot: an entry and the counters it depends on are in one
+// bucket, so a hit stays one script on one node, and invalidations write every bucket.
+//
+// The buckets' hash tags are chosen, from the prefix and the schema alone, so that bucket i's
+// slot lies in the i-th of K equal ranges of the 16384 slots: however a cluster splits its slots
+// into contiguous ranges, each master holds its share of the buckets (within one), and every
+// process computes the same tags.
+
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cachet::detail {
+
+struct key_bucket {
+  std::string entry_base;    // what an entry's key starts with, ':' last
+  std::string counter_base;  // what a counter's key starts with, '#' last
+};
+
+class key_layout {
+ public:
+  /// One server: `<prefix>:v<schema>:` and `<prefix>:v<schema>#`.
+  static key_layout one_server(const std::string& prefix, std::uint64_t schema) {
+    key_layout layout;
+    layout.buckets_.push_back(
+        {version_base(prefix, schema) + ":", version_base(prefix, schema) + "#"});
+    layout.shared_counter_base_ = layout.buckets_.front().counter_base;
+    return layout;
+  }
+
+  /// A cluster: bucket i is `{<prefix>#<i>.<n>}:v<schema>:` and `...#`, n the first number that
+  /// puts the tag in the i-th slot range. Rate limits, a single key each, keep the one-server
+  /// base: a hash tag would pin every limit to one slot.
+  /// \throws cachet::error when `buckets` is 0, above 16384 or not a power of two (a key picks
+  /// its bucket by its CRC16, which then maps evenly), or the prefix has a brace (it would cut
+  /// the hash tag short).
+  static key_layout cluster(const std::string& prefix, std::uint64_t schema, std::size_t buckets) {
+    if (buckets == 0 || buckets > resp3::cluster_slot_count || (buckets & (buckets - 1)) != 0) {
+      throw cachet::error("cachet::redis: cluster_buckets is " + std::to_string(buckets) +
+                          ", but it must be a power of two from 1 to 16384; use the default, 64");
+    }
+    if (prefix.find_first_of("{}") != std::string::npos) {
+      throw cachet::error("cachet::redis: the key prefix \"" + prefix +
+                          "\" has a brace, which would cut the cluster buckets' hash tags short; "
+                          "use a prefix without '{' or '}' on a Redis Cluster");
+    }
+    key_layout layout;
+    const std::size_t width = resp3::cluster_slot_count / buckets;
+    const std::string version = ":v" + std::to_string(schema);
+    for (std::size_t i = 0; i < buckets; ++i) {
+      const std::string stem = prefix + "#" + std::to_string(i) + ".";
+      for (std::uint64_t n = 0;; ++n) {
+        const std::string tag = stem + std::to_string(n);
+        if (resp3::cluster_slot(tag) / width == i) {
+          layout.buckets_.push_back(
+              {"{" + tag + "}" + version + ":", "{" + tag + "}" + version + "#"});
+          break;
+        }
+      }
+    }
+    layout.shared_counter_base_ = version_base(prefix, schema) + "#";
+    return layout;
+  }
+
+  std::size_t size() const noexcept { return buckets_.size(); }
+  const key_bucket& bucket(std::size_t i) const noexcept { return buckets_[i]; }
+  const std::vector<key_bucket>& buckets() const noexcept { return buckets_; }
+
+  /// The bucket of an entry, by the part of its key after the entry base: CRC16, which is the
+  /// same on every platform, so every process agrees.
+  std::size_t bucket_of(std::string_view key) const noexcept {
+    return buckets_.size() == 1 ? 0 : resp3::crc16_xmodem(key) % buckets_.size();
+  }
+
+  /// The base of keys outside the buckets (rate limits): `<prefix>:v<schema>#`.
+  const std::string& shared_counter_base() const noexcept { return shared_counter_base_; }
+
+ private:
+  static std::string version_base(const std::string& prefix, std::uint64_t schema) {
+    return prefix + ":v" + std::to_string(schema);
+  }
+
+  std::vector<key_bucket> buckets_;
+  std::string shared_counter_base_;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/key_layout.hpp> ----
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace cachet::detail {
+
+// What a Redis backend runs on: an io_context on a thread of its own, and its link to Redis on
+// it (one pipelined connection, or one per cluster master), guarded by one circuit breaker.
+// Coroutines' operations run on that thread. The key layout says where entries and counters
+// live (key_layout.hpp): a counter is bumped in every bucket.
+//
+// A blocking call on one server does not hand its work to that thread: waking it, and being
+// woken by it, costs two thread wake-ups per call, more than the round trip to Redis. The caller
+// takes a lane instead (a connection on an io_context of its own, idle between calls) and drives
+// it on its own thread until its operation is done, as a hand-written memo on a blocking
+// connection would. Threads calling at the same time take different lanes, so they scale like
+// as many connections; past max_lanes callers, and on a cluster (whose link is a connection per
+// master), the I/O thread serves them as before. A lane made before the I/O thread's connection
+// was last re-established is replaced when it is next taken: no lane keeps talking to a server
+// the backend has left (a master demoted behind Sentinel, which still answers reads).
+//
+// Invalidations that fail are kept in a backlog (invalidation_backlog.hpp) until Redis confirms
+// them. While it is not empty, no operation of a cached call uses Redis before the backlog is
+// replayed (confirm_invalidations()): an entry a pending invalidation should have removed may
+// still be there. The backlog and the replay live on the I/O thread, so they need no lock (an
+// operation on a lane reaches them there); other threads see only its size, mirrored in an
+// atomic.
+class redis_runtime {
+ public:
+  redis_runtime(resp3::config cfg, key_layout layout, redis_backend_breaker::settings breaker = {},
+                std::size_t max_pending_deletes = 10'000)
+      : breaker_(std::move(breaker)),
+        work_(boost::asio::make_work_guard(io_)),
+        link_(io_.get_executor(), std::move(cfg)),
+        layout_(std::move(layout)),
+        token_origin_(random_origin()),
+        backlog_(max_pending_deletes) {
+    if (resp3::client* server = link_.server()) {
+      server->on_connected([this] { handshakes_.fetch_add(1, std::memory_order_release); });
+    }
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  redis_runtime(const redis_runtime&) = delete;
+  redis_runtime& operator=(const redis_runtime&) = delete;
+
+  // The link finishes its background work once closed, so the thread's run() returns.
+  ~redis_runtime() {
+    idle_lanes_.clear();  // while the I/O thread runs: a lane's last turn may need it
+    link_.close();
+    work_.reset();
+    thread_.join();
+  }
+
+  /// The link of the lane this thread drives for this runtime, else the I/O thread's.
+  /// Why Redis last failed, in words: the I/O thread's connection's reason, else that of the
+  /// lane a blocking call returned last (a call on a lane may fail its handshake before the I/O
+  /// thread's connection has tried); empty while they work.
+  std::string last_error() const {
+    std::string why = link_.last_error();
+    if (!why.empty()) return why;
+    std::lock_guard lock(lanes_mutex_);
+    return lane_error_;
+  }
+
+  backend_link& link() noexcept {
+    lane* driven = driven_lane_;
+    return driven != nullptr && driven->owner == this ? driven->link : link_;
+  }
+  boost::asio::io_context& context() noexcept { return io_; }
+
+  /// The one-server client. \throws cachet::error on a cluster, which has one per master.
+  resp3::client& client() {
+    if (resp3::client* c = link().server()) return *c;
+    throw cachet::error(
+        "cachet::redis: the backend is on a Redis Cluster, which has no single connection; use "
+        "cluster_connection() for commands of your own");
+  }
+
+  /// Where entries and counters live: one bucket on one server, K on a cluster.
+  const key_layout& layout() const noexcept { return layout_; }
+
+  /// "<prefix>:v<schema>#", which the keys of rate limits start with (on a cluster too, where
+  /// counters are in buckets): no entry key can, since they all have ':' after the schema.
+  const std::string& counter_base() const noexcept { return layout_.shared_counter_base(); }
+
+  /// A token no call of any process has made or will make: this backend's 128 random bits, then
+  /// a count, in hex. What counters and write permits hold (see store_entry.hpp). Any thread.
+  std::string fresh_token() {
+    const std::uint64_t n = tokens_made_.fetch_add(1, std::memory_order_relaxed);
+    char count[17];
+    const int length =
+        std::snprintf(count, sizeof count, "%llx", static_cast<unsigned long long>(n));
+    std::string token = token_origin_;
+    token.append(count, static_cast<std::size_t>(length));
+    return token;
+  }
+
+  /// Decides which operations of cached calls may use Redis.
+  redis_backend_breaker& breaker() noexcept { return breaker_; }
+
+  /// Counts this process's tag invalidations. A computation with no stamp (Redis
+  /// was not read) is joined only by callers that saw the same count, so a caller never gets a
+  /// result computed before an invalidate_tag it made.
+  std::uint64_t tag_epoch() const noexcept { return tag_epoch_.load(std::memory_order_acquire); }
+  void bump_tag_epoch() noexcept { tag_epoch_.fetch_add(1, std::memory_order_acq_rel); }
+
+  bool on_io_thread() const noexcept { return work_.get_executor().running_in_this_thread(); }
+
+  /// Throws request_error(blocking_call_on_io_thread) on the I/O thread, where a blocking call
+  /// would wait for the thread it blocks.
+  void require_off_io_thread(std::string_view what) const {
+    if (on_io_thread()) {
+      throw resp3::request_error(
+          resp3::error::blocking_call_on_io_thread,
+          "cachet::redis: " + std::string(what) +
+              " blocks, and was called on the Redis backend's own I/O thread, where it would wait "
+              "for itself forever; from coroutines running there, co_await the async form "
+              "(cached::async, redis::async_invalidate_tag)");
+    }
+  }
+
+  /// DEL of an entry, `function_key` naming the generation of its function (what covers it when
+  /// too many DELs are pending).
+  boost::asio::awaitable<void> delete_entry(std::string key, std::string function_key) {
+    if (!on_io_thread()) co_return co_await on_io(delete_entry(std::move(key), function_key));
+    co_await invalidation(true, std::move(key), std::move(function_key));
+  }
+
+  /// SET of a counter (`tag:<tag>`, `fn:<function>`) to a fresh token, in every bucket (on a
+  /// cluster, one pipeline per node, the nodes in parallel).
+  boost::asio::awaitable<void> bump_generation(std::string counter) {
+    if (!on_io_thread()) co_return co_await on_io(bump_generation(std::move(counter)));
+    std::vector<std::string> keys;
+    keys.reserve(layout_.size());
+    for (const key_bucket& b : layout_.buckets()) keys.push_back(b.counter_base + counter);
+    co_await bump_counters(std::move(keys));
+  }
+
+  /// Invalidations that failed and wait to be replayed; any thread.
+  std::size_t pending_invalidations() const noexcept {
+    return pending_.load(std::memory_order_acquire);
+  }
+
+  /// Replays the pending invalidations (one pipelined request), or waits for the replay under
+  /// way. Returns null once none is pending, else why they could not all be confirmed: then the
+  /// caller's operation must not use Redis. Awaited on a lane, it runs on the I/O thread.
+  boost::asio::awaitable<std::exception_ptr> confirm_invalidations() {
+    if (!on_io_thread()) co_return co_await on_io(confirm_invalidations());
+    while (backlog_.size() > 0) {
+      std::shared_ptr<replay_round> round = replaying_;
+      if (round) {
+        if (!round->finished) {
+          boost::system::error_code ignored;  // cancelled when the round ends
+          co_await round->done.async_wait(
+              boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+        }
+      } else {
+        round = std::make_shared<replay_round>(io_.get_executor());
+        replaying_ = round;
+        round->failure = co_await replay();
+        round->finished = true;
+        replaying_.reset();
+        round->done.cancel();
+      }
+      if (round->failure) co_return round->failure;
+    }
+    co_return nullptr;
+  }
+
+  /// confirm_invalidations() outside of any cached call, whatever the breaker says (like an
+  /// invalidation); throws why they could not be confirmed.
+  boost::asio::awaitable<void> replay_invalidations() {
+    if (!on_io_thread()) co_return co_await on_io(replay_invalidations());
+    if (backlog_.size() == 0) co_return;
+    redis_backend_breaker::ticket ticket = breaker_.bypass();
+    if (std::exception_ptr failure = co_await confirm_invalidations()) {
+      ticket.report(failure);
+      std::rethrow_exception(failure);
+    }
+    ticket.answered();
+  }
+
+  /// Runs `op` and waits for its result (or exception): on a lane this thread drives, else on
+  /// the I/O thread.
+  template <class T>
+  T run(boost::asio::awaitable<T> op) {
+    require_off_io_thread("a blocking cache operation");
+    if (lane_lease lease = take_lane(); lease.taken != nullptr) {
+      return drive(*lease.taken, std::move(op));
+    }
+    auto result = std::make_shared<std::promise<T>>();
+    auto ready = result->get_future();
+    if constexpr (std::is_void_v<T>) {
+      boost::asio::co_spawn(io_, std::move(op), [result](std::exception_ptr e) {
+        e ? result->set_exception(e) : result->set_value();
+      });
+    } else {
+      boost::asio::co_spawn(io_, std::move(op), [result](std::exception_ptr e, T value) {
+        e ? result->set_exception(e) : result->set_value(std::move(value));
+      });
+    }
+    return ready.get();
+  }
+
+  /// Lanes made at most; callers beyond them are served by the I/O thread.
+  static constexpr std::size_t max_lanes = 16;
+
+ private:
+  // A connection a blocking caller drives on its own thread. Its io_context runs only while a
+  // caller drives it; between calls the connection waits, and the next caller first handles
+  // what arrived meanwhile (a dropped connection, a health check that came due).
+  struct lane {
+    lane(redis_runtime* o, const resp3::config& cfg, std::uint64_t handshakes_before)
+        : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {}
+    lane(const lane&) = delete;
+    lane& operator=(const lane&) = delete;
+    // Lets the closed client's background coroutine finish, so nothing outlives the io_context.
+    ~lane() {
+      client.close();
+      io.restart();
+      io.run();
+    }
+    redis_runtime* owner;
+    std::uint64_t made_after;  // handshakes_ when it was made
+    boost::asio::io_context io{1};
+    resp3::client client;
+    backend_link link;  // the store's requests, on `client`
+  };
+
+  // A lane taken by one caller, returned on destruction.
+  struct lane_lease {
+    lane_lease(redis_runtime* o, std::unique_ptr<lane> l) : owner(o), taken(std::move(l)) {}
+    lane_lease(const lane_lease&) = delete;
+    lane_lease& operator=(const lane_lease&) = delete;
+    ~lane_lease() {
+      if (taken != nullptr) owner->return_lane(std::move(taken));
+    }
+    redis_runtime* owner;
+    std::unique_ptr<lane> taken;
+  };
+
+  // The lane this thread drives, for link(); restored when the drive ends (a callback of a
+  // driven operation may make a blocking call of its own, on another lane).
+  struct lane_binding {
+    explicit lane_binding(lane* l) : previous(driven_lane_) { driven_lane_ = l; }
+    lane_binding(const lane_binding&) = delete;
+    lane_binding& operator=(const lane_binding&) = delete;
+    ~lane_binding() { driven_lane_ = previous; }
+    lane* previous;
+  };
+
+  lane_lease take_lane() {
+    if (link_.is_cluster()) return lane_lease(this, nullptr);
+    const std::uint64_t handshakes = handshakes_.load(std::memory_order_acquire);
+    std::unique_ptr<lane> replaced;
+    {
+      std::lock_guard lock(lanes_mutex_);
+      if (!idle_lanes_.empty()) {
+        std::unique_ptr<lane> l = std::move(idle_lanes_.back());
+        idle_lanes_.pop_back();
+        if (l->made_after == handshakes) return lane_lease(this, std::move(l));
+        replaced = std::move(l);
+      } else if (lanes_made_ == max_lanes) {
+        return lane_lease(this, nullptr);
+      } else {
+        ++lanes_made_;
+      }
+    }
+    replaced.reset();
+    return lane_lease(this, std::make_unique<lane>(this, link_.server()->get_config(), handshakes));
+  }
+
+  void return_lane(std::unique_ptr<lane> l) {
+    std::string why = l->client.last_error();
+    std::lock_guard lock(lanes_mutex_);
+    lane_error_ = std::move(why);
+    idle_lanes_.push_back(std::move(l));
+  }
+
+  template <class T>
+  T drive(lane& l, boost::asio::awaitable<T> op) {
+    lane_binding binding(&l);
+    l.io.restart();
+    l.io.poll();
+    l.io.restart();  // poll() stops an io_context that ran out of work (a client not started)
+    std::exception_ptr failure;
+    std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
+    bool finished = false;
+    if constexpr (std::is_void_v<T>) {
+      boost::asio::co_spawn(l.io, std::move(op), [&](std::exception_ptr e) {
+        failure = e;
+        finished = true;
+      });
+    } else {
+      boost::asio::co_spawn(l.io, std::move(op), [&](std::exception_ptr e, T v) {
+        failure = e;
+        if (!e) value.emplace(std::move(v));
+        finished = true;
+      });
+    }
+    while (!finished) l.io.run_one();
+    if (failure) std::rethrow_exception(failure);
+    if constexpr (!std::is_void_v<T>) return std::move(*value);
+  }
+
+  template <class T>
+  boost::asio::awaitable<T> on_io(boost::asio::awaitable<T> op) {
+    return boost::asio::co_spawn(io_, std::move(op), boost::asio::use_awaitable);
+  }
+
+  static std::string random_origin() {
+    std::random_device entropy;
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", entropy(), entropy(), entropy(), entropy());
+    return hex;
+  }
+
+  // One replay request; operations that need Redis meanwhile wait for its outcome.
+  struct replay_round {
+    explicit replay_round(boost::asio::io_context::executor_type ex)
+        : done(ex, boost::asio::steady_timer::time_point::max()) {}
+    boost::asio::steady_timer done;  // cancelled when it ends
+    bool finished = false;
+    std::exception_ptr failure;
+  };
+
+  // Invalidations are sent whatever the breaker says, since a lost one must surface; their
+  // outcome still feeds the breaker. On failure one is thrown, and kept for a replay: it may not
+  // have been applied. Success also settles the same command if it was pending.
+  boost::asio::awaitable<void> invalidation(bool is_delete, std::string key,
+                                            std::string function_key) {
+    if (!is_delete) {
+      std::vector<std::string> keys;
+      keys.push_back(std::move(key));
+      co_await bump_counters(std::move(keys));
+      co_return;
+    }
+    redis_backend_breaker::ticket ticket = breaker_.bypass();
+    const std::uint64_t sent_at = backlog_.sequence();
+    std::exception_ptr failure;
+    try {
+      std::vector<resp3::cluster_command> del;
+      del.push_back({key, {"DEL", key}});
+      throw_error_reply(co_await link_.exec_many(std::move(del)));
+      ticket.answered();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      ticket.report(failure);
+      backlog_.add_delete(std::move(key), function_key);
+      pending_.store(backlog_.size(), std::memory_order_release);
+      std::rethrow_exception(failure);
+    }
+    backlog_.applied(true, key, sent_at);
+    pending_.store(backlog_.size(), std::memory_order_release);
+  }
+
+  // The copies of one counter, all or none: when any fails, every copy is kept for the replay
+  // (one reached twice only costs misses), so a bump that reached some buckets stays pending.
+  boost::asio::awaitable<void> bump_counters(std::vector<std::string> keys) {
+    redis_backend_breaker::ticket ticket = breaker_.bypass();
+    const std::uint64_t sent_at = backlog_.sequence();
+    std::exception_ptr failure;
+    try {
+      std::vector<resp3::cluster_command> sets;
+      sets.reserve(keys.size());
+      for (const std::string& k : keys) sets.push_back({k, {"SET", k, fresh_token()}});
+      throw_error_reply(co_await link_.exec_many(std::move(sets)));
+      ticket.answered();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      ticket.report(failure);
+      for (const std::string& k : keys) backlog_.add_bump(k);
+      pending_.store(backlog_.size(), std::memory_order_release);
+      std::rethrow_exception(failure);
+    }
+    for (const std::string& k : keys) backlog_.applied(false, k, sent_at);
+    pending_.store(backlog_.size(), std::memory_order_release);
+  }
+
+  // An invalidation refused by the server (OOM under maxmemory, say) is not applied.
+  static void throw_error_reply(const std::vector<resp3::value>& replies) {
+    for (const resp3::value& r : replies) {
+      if (r.is_error()) throw resp3::server_error(r.text);
+    }
+  }
+
+  // Sends every pending invalidation in one pipeline; those answered without an error are
+  // confirmed. Returns the transport failure, or the first error reply (the command was refused,
+  // so it stays pending).
+  boost::asio::awaitable<std::exception_ptr> replay() {
+    const std::vector<invalidation_backlog::command> commands = backlog_.commands();
+    std::vector<resp3::cluster_command> pipeline;
+    pipeline.reserve(commands.size());
+    for (const auto& c : commands) {
+      if (c.is_delete) {
+        pipeline.push_back({c.key, {"DEL", c.key}});
+      } else {
+        pipeline.push_back({c.key, {"SET", c.key, fresh_token()}});
+      }
+    }
+    std::exception_ptr failure;
+    try {
+      const std::vector<resp3::value> replies = co_await link_.exec_many(std::move(pipeline));
+      for (std::size_t i = 0; i < commands.size() && i < replies.size(); ++i) {
+        if (!replies[i].is_error()) {
+          backlog_.confirmed(commands[i]);
+        } else if (!failure) {
+          failure = std::make_exception_ptr(resp3::server_error(replies[i].text));
+        }
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    pending_.store(backlog_.size(), std::memory_order_release);
+    co_return failure;
+  }
+
+  // First, so that it outlives the coroutines the io_context destroys: their tickets report to it.
+  redis_backend_breaker breaker_;
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  backend_link link_;
+  key_layout layout_;
+  std::string token_origin_;
+  std::atomic<std::uint64_t> tokens_made_{0};
+  std::atomic<std::uint64_t> tag_epoch_{0};
+  invalidation_backlog backlog_;             // I/O thread only
+  std::shared_ptr<replay_round> replaying_;  // I/O thread only
+  std::atomic<std::size_t> pending_{0};      // backlog_.size(), for every thread
+  std::thread thread_;
+  mutable std::mutex lanes_mutex_;
+  std::vector<std::unique_ptr<lane>> idle_lanes_;  // by lanes_mutex_
+  std::string lane_error_;      // by lanes_mutex_: last_error() of the lane returned last
+  std::size_t lanes_made_ = 0;  // by lanes_mutex_
+  std::atomic<std::uint64_t> handshakes_{0};  // of the link's client, on the I/O thread
+  static inline thread_local lane* driven_lane_ = nullptr;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/backend_runtime.hpp> ----
+// ---- begin <cachet/detail/redis/store.hpp> ----
+#ifndef CACHET_DETAIL_REDIS_STORE_HPP
+#define CACHET_DETAIL_REDIS_STORE_HPP
+
+// ---- begin <cachet/detail/redis/store_entry.hpp> ----
+#ifndef CACHET_DETAIL_REDIS_STORE_ENTRY_HPP
+#define CACHET_DETAIL_REDIS_STORE_ENTRY_HPP
+
+// How the Redis backend stores one result, and the two Lua scripts that read and write it.
+//
+// An entry, `<prefix>:v<schema>:<key>`, is a hash that other languages can read:
+//
+//     v   the result as the codec writes it (JSON text for json_codec)
+//     g   its stamp: the counters it depends on and the tokens they held before the result was
+//         computed, one line each, "fn:<function>=<token>\n" then "tag:<tag>=<token>\n" in the
+//         order of the function's tags
+//     f   with cachet::fail_safe: until when it is fresh (see below)
+//     p   a write permit: the token of a miss whose result may be written here
+//
+// Counters, `<prefix>:v<schema>#fn:<function>` and `#tag:<tag>`, hold tokens that never repeat
+// (redis_runtime::fresh_token()): invalidate_tag and clear() SET a fresh one. An entry is current
+// while every counter named in `g` still holds the token written there. A counter that is gone
+// (evicted, never created) holds no token, so it matches no stamp: losing one costs misses and
+// never revives an entry. The read script creates a missing counter with a fresh token in the
+// same step, so that the entry a miss then writes has a real stamp.
+//
+// The read script, in `load` mode, either returns the value (current and, with `f`, fresh), or
+// makes the read a miss: it puts a permit `p` on the entry (keeping one already there, so that
+// misses of several processes on one key do not refuse each other's writes) and returns it with
+// the stamp. The write script stores the result only if the entry still holds that permit and
+// every counter still holds the stamp's token; it then replaces the hash (DEL, HSET v g [f]), so
+// the permit is spent. invalidate(key) is a DEL: it destroys the permit with the entry.
+//
+// Why that makes a confirmed invalidation final: see redis_store (store.hpp).
+//
+// With cachet::fail_safe (store_settings::max_stale > 0, and a ttl), `f` holds the milliseconds
+// since the epoch of the store's clock (the system clock unless cachet::options::clock gives
+// one, which only tests should, since other processes read the entry) until which it is fresh;
+// Redis keeps the entry max_stale longer than its ttl. Past `f` a call misses (and recomputes);
+// stale() still serves it while it is current and not older than max_stale.
+
 
 #include <string>
 #include <string_view>
@@ -11944,8 +13544,9 @@ class redis_store {
   redis_store(const redis_store&) = delete;
   redis_store& operator=(const redis_store&) = delete;
 
-  // Blocking: Redis is reached through the backend's I/O thread; the function runs on the
-  // caller's thread (a coroutine function on a private io_context, also on this thread).
+  // Blocking: Redis is reached on a connection this thread drives (redis_runtime::run); the
+  // function runs on the caller's thread (a coroutine function on a private io_context, also on
+  // this thread).
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
     redis_runtime& rt = backend_->runtime();
@@ -12110,7 +13711,8 @@ class redis_store {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("invalidate");
     doom(key);
-    rt.run(rt.delete_entry(value_key(rt, key), function_key(rt)));
+    entry_location at = locate(rt, key);
+    rt.run(rt.delete_entry(std::move(at.key), function_key(*at.bucket)));
   }
 
   // Makes every entry of this function stale in O(1): its counter gets a fresh token. Fails, and
@@ -12122,7 +13724,7 @@ class redis_store {
       std::lock_guard lock(flights_mutex_);
       for (auto& [k, entry] : flights_) entry.doom();
     }
-    rt.run(rt.bump_generation(function_key(rt)));
+    rt.run(rt.bump_generation(function_counter()));
   }
 
   cachet::stats stats() const {
@@ -12297,71 +13899,47 @@ class redis_store {
     counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
   }
 
-  std::string value_key(const redis_runtime& rt, std::string_view key) const {
-    std::string out = rt.key_base();
+  // An entry's Redis key, and the bucket that holds it and the counters it depends on (one
+  // bucket on one server; on a cluster, the one its key hashes to, see key_layout.hpp).
+  struct entry_location {
+    std::string key;
+    const key_bucket* bucket;
+  };
+
+  // The bucket hashes the key's part after the base, so that part is written first and the base
+  // put in front of it, in one allocation.
+  entry_location locate(const redis_runtime& rt, std::string_view key) const {
+    const key_layout& layout = rt.layout();
+    std::string out;
+    out.reserve(layout.bucket(0).entry_base.size() + 8 + name_.size() + 1 + key.size());
     if (!has_key_template_) {
       out += name_;
       out += ':';
     }
     out += key;
-    return out;
+    const key_bucket& bucket = layout.bucket(layout.bucket_of(out));
+    out.insert(0, bucket.entry_base);
+    return {std::move(out), &bucket};
   }
 
   // A function object has no name; its key template tells it from the others instead, so that
   // its clear() does not make every function object's entries stale.
-  std::string function_key(const redis_runtime& rt) const {
-    return rt.counter_base() + "fn:" + (name_.empty() ? key_template_ : name_);
+  std::string function_counter() const { return "fn:" + (name_.empty() ? key_template_ : name_); }
+
+  std::string function_key(const key_bucket& bucket) const {
+    return bucket.counter_base + function_counter();
   }
 
-  static std::string tag_key(const redis_runtime& rt, std::string_view tag) {
-    return rt.counter_base() + "tag:" + std::string(tag);
-  }
-
-  // One script call of a pipeline.
-  struct script_call {
-    std::vector<std::string> keys;
-    std::vector<std::string> args;
-  };
-
-  // The entry of `key`, then the counters it depends on: KEYS of both scripts.
-  std::vector<std::string> entry_keys(const redis_runtime& rt, std::string_view key,
+  // The entry of `key`, then the counters it depends on, all in its bucket: KEYS of both
+  // scripts.
+  std::vector<std::string> entry_keys(entry_location at,
                                       const std::vector<std::string>& tags) const {
     std::vector<std::string> keys;
     keys.reserve(tags.size() + 2);
-    keys.push_back(value_key(rt, key));
-    keys.push_back(function_key(rt));
-    for (const auto& tag : tags) keys.push_back(tag_key(rt, tag));
+    keys.push_back(std::move(at.key));
+    keys.push_back(function_key(*at.bucket));
+    for (const auto& tag : tags) keys.push_back(at.bucket->counter_base + "tag:" + tag);
     return keys;
-  }
-
-  // One pipeline of `calls` by EVALSHA. Those the server has no script for yet (NOSCRIPT, so
-  // they did not run) go again by EVAL, in a second pipeline, which also caches the script.
-  static boost::asio::awaitable<std::vector<resp3::value>> run_script(
-      redis_runtime& rt, const resp3::script& script, const std::vector<script_call>& calls) {
-    resp3::request pipeline;
-    for (const script_call& c : calls) {
-      pipeline.push("EVALSHA", script.sha1(), c.keys.size(), c.keys, c.args);
-    }
-    std::vector<resp3::value> replies = co_await rt.client().exec(pipeline);
-    if (replies.size() != calls.size()) {
-      throw resp3::request_error(resp3::error::unexpected_reply,
-                                 "cachet::redis: a pipeline of scripts got the wrong number of "
-                                 "replies");
-    }
-    std::vector<std::size_t> unknown;
-    resp3::request again;
-    for (std::size_t i = 0; i < calls.size(); ++i) {
-      if (replies[i].is_error() && replies[i].text.starts_with("NOSCRIPT")) {
-        unknown.push_back(i);
-        again.push("EVAL", script.source(), calls[i].keys.size(), calls[i].keys, calls[i].args);
-      }
-    }
-    if (unknown.empty()) co_return replies;
-    std::vector<resp3::value> retried = co_await rt.client().exec(again);
-    for (std::size_t k = 0; k < unknown.size() && k < retried.size(); ++k) {
-      replies[unknown[k]] = std::move(retried[k]);
-    }
-    co_return replies;
   }
 
   // A read that may decode, else the miss its reply describes, counting what it finds.
@@ -12409,11 +13987,13 @@ class redis_store {
     backend_failed(e);
   }
 
-  script_call read_call(const redis_runtime& rt, std::string_view key,
+  script_call read_call(redis_runtime& rt, std::string_view key,
                         const std::vector<std::string>& tags, const char* mode) {
-    return script_call{entry_keys(rt, key, tags),
-                       {mode, std::to_string(now_ms()), backend_->runtime().fresh_token(),
-                        std::to_string(load_window_ms()), rt.counter_base()}};
+    entry_location at = locate(rt, key);
+    const key_bucket& bucket = *at.bucket;
+    return script_call{entry_keys(std::move(at), tags),
+                       {mode, std::to_string(now_ms()), rt.fresh_token(),
+                        std::to_string(load_window_ms()), bucket.counter_base}};
   }
 
   boost::asio::awaitable<lookup> read(redis_runtime& rt, const std::string& key,
@@ -12442,7 +14022,7 @@ class redis_store {
       std::vector<script_call> calls;
       calls.reserve(n);
       for (std::size_t i = 0; i < n; ++i) calls.push_back(read_call(rt, keys[i], tags[i], "load"));
-      std::vector<resp3::value> replies = co_await run_script(rt, read_entry_script(), calls);
+      std::vector<resp3::value> replies = co_await rt.link().eval_many(read_entry_script(), calls);
       t.answered();
       std::vector<std::size_t> unreadable;
       for (std::size_t i = 0; i < n; ++i) {
@@ -12451,7 +14031,7 @@ class redis_store {
       if (!unreadable.empty()) {
         std::vector<script_call> again;
         for (std::size_t i : unreadable) again.push_back(read_call(rt, keys[i], tags[i], "reload"));
-        replies = co_await run_script(rt, read_entry_script(), again);
+        replies = co_await rt.link().eval_many(read_entry_script(), again);
         for (std::size_t k = 0; k < unreadable.size(); ++k) {
           classify(replies[k], out[unreadable[k]]);
         }
@@ -12477,8 +14057,9 @@ class redis_store {
       co_return std::nullopt;
     }
     try {
-      std::vector<script_call> calls{script_call{{value_key(rt, key)}, {rt.counter_base()}}};
-      std::vector<resp3::value> replies = co_await run_script(rt, peek_entry_script(), calls);
+      entry_location at = locate(rt, key);
+      std::vector<script_call> calls{script_call{{std::move(at.key)}, {at.bucket->counter_base}}};
+      std::vector<resp3::value> replies = co_await rt.link().eval_many(peek_entry_script(), calls);
       t.answered();
       const auto& parts = replies.front().as_array();
       if (parts.empty() || parts[0].as_int() != 1 || parts.size() < 3) {
@@ -12534,9 +14115,11 @@ class redis_store {
     const std::int64_t px =
         ttl_.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_).count()
                          : 0;
+    entry_location at = locate(rt, w.key);
+    const key_bucket& bucket = *at.bucket;
     return script_call{
-        entry_keys(rt, w.key, w.tags),
-        {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px), rt.counter_base()}};
+        entry_keys(std::move(at), w.tags),
+        {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px), bucket.counter_base}};
   }
 
   // Encoding happens before any write is sent; a value that cannot be encoded is not stored
@@ -12596,7 +14179,7 @@ class redis_store {
       std::vector<script_call> calls;
       calls.reserve(writes.size());
       for (const entry_write& w : writes) calls.push_back(write_call(rt, w));
-      std::vector<resp3::value> replies = co_await run_script(rt, write_entry_script(), calls);
+      std::vector<resp3::value> replies = co_await rt.link().eval_many(write_entry_script(), calls);
       t.answered();
       for (const auto& reply : replies) {
         if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
@@ -13033,588 +14616,6 @@ class redis_store {
 
 #endif
 // ---- end <cachet/detail/redis/store.hpp> ----
-// ---- begin <cachet/redis/cluster_client.hpp> ----
-#ifndef CACHET_REDIS_CLUSTER_CLIENT_HPP
-#define CACHET_REDIS_CLUSTER_CLIENT_HPP
-
-// ---- begin <cachet/redis/cluster_slot.hpp> ----
-#ifndef CACHET_REDIS_CLUSTER_SLOT_HPP
-#define CACHET_REDIS_CLUSTER_SLOT_HPP
-
-#include <cstdint>
-#include <string_view>
-
-namespace cachet::resp3 {
-
-/// Number of hash slots in a Redis Cluster.
-inline constexpr std::uint16_t cluster_slot_count = 16384;
-
-/// CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0, no reflection), the checksum Redis
-/// Cluster hashes keys with.
-///
-///   static_assert(crc16_xmodem("123456789") == 0x31C3);
-constexpr std::uint16_t crc16_xmodem(std::string_view bytes) noexcept {
-  unsigned crc = 0;  // unsigned arithmetic throughout; the low 16 bits are the checksum
-  for (char c : bytes) {
-    crc ^= static_cast<unsigned>(static_cast<std::uint8_t>(c)) << 8U;
-    for (int bit = 0; bit < 8; ++bit)
-      crc = (crc & 0x8000U) != 0 ? (crc << 1U) ^ 0x1021U : crc << 1U;
-    crc &= 0xFFFFU;
-  }
-  return static_cast<std::uint16_t>(crc);
-}
-
-/// The part of `key` that Redis Cluster hashes: the text between the first '{' and the next '}'
-/// when that is not empty (a hash tag), else the whole key. Keys sharing a tag share a slot,
-/// which multi-key commands and scripts require.
-constexpr std::string_view cluster_hashed_part(std::string_view key) noexcept {
-  auto open = key.find('{');
-  if (open == std::string_view::npos) return key;
-  auto close = key.find('}', open + 1);
-  if (close == std::string_view::npos || close == open + 1) return key;
-  return key.substr(open + 1, close - open - 1);
-}
-
-/// The hash slot (0..16383) Redis Cluster stores `key` in.
-///
-///   cluster_slot("{user1000}.following") == cluster_slot("{user1000}.followers")
-constexpr std::uint16_t cluster_slot(std::string_view key) noexcept {
-  return static_cast<std::uint16_t>(crc16_xmodem(cluster_hashed_part(key)) % cluster_slot_count);
-}
-
-}  // namespace cachet::resp3
-
-#endif
-// ---- end <cachet/redis/cluster_slot.hpp> ----
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <exception>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-namespace cachet::resp3 {
-
-/// One command for a cluster_client: its arguments (the command name first) and the key that
-/// routes it (the slot of `key` picks the node).
-///
-///   cluster_command{.key = "user:42", .args = {"GET", "user:42"}}
-struct cluster_command {
-  std::string key = {};
-  std::vector<std::string> args = {};
-};
-
-/// Limits of a cluster_client's routing.
-struct cluster_routing_options {
-  /// How often one command may be redirected (MOVED, ASK, TRYAGAIN, a node that refuses
-  /// connections) before it fails with error::too_many_redirects.
-  int max_redirects = 5;
-  /// The slot map is fetched again at the first command after it is this old (besides after
-  /// every MOVED and every node that cannot be reached). Zero: only on those events.
-  std::chrono::milliseconds refresh_interval{30000};
-};
-
-/// A Redis Cluster client: one pipelined cachet::redis::client per master node, commands routed
-/// by the CRC16 hash slot of their key (hash tags respected).
-///
-///   boost::asio::io_context io;
-///   auto cfg = cachet::redis::config::from_url("redis-cluster://10.0.0.1:7000,10.0.0.2:7000");
-///   cachet::redis::cluster_client c(io.get_executor(), cfg);
-///   co_await c.exec({.key = "k", .args = {"SET", "k", "v"}});
-///
-/// The slot map comes from `CLUSTER SHARDS` (`CLUSTER SLOTS` on servers before 7), asked of the
-/// known nodes and then the seeds in turn. It is fetched again after a `MOVED` reply (the
-/// command goes to the node MOVED names at once), after a node could not be reached (another
-/// node is asked), and periodically. `ASK` sends `ASKING` and the command to the named node
-/// without changing the map; `TRYAGAIN` (a multi-key command during a migration) is retried.
-/// Each command is redirected at most cluster_routing_options::max_redirects times. A command
-/// is re-sent only when it certainly had no effect (not yet written) or was refused with a
-/// redirect; one written and then cut off fails with error::outcome_unknown as on client.
-///
-/// Thread safety: any member may be called from any thread; the slot map is guarded by a mutex
-/// held only to read or replace it, never across a wait.
-class cluster_client {
- public:
-  using executor_type = boost::asio::any_io_executor;
-
-  /// Nothing is connected until the first command.
-  /// \throws cachet::error when `cfg` names no cluster seeds or cannot work
-  /// (config::require_valid()), or `routing` allows no attempt.
-  cluster_client(executor_type ex, config cfg, cluster_routing_options routing = {})
-      : state_(std::make_shared<state>(std::move(ex), std::move(cfg), routing)) {
-    state_->cfg.require_valid();
-    if (state_->cfg.cluster.seeds.empty())
-      throw cachet::error(
-          "cachet::redis::cluster_client: the config names no cluster seeds; use a "
-          "redis-cluster://host:port[,host:port...] URL or fill cfg.cluster.seeds");
-    if (routing.max_redirects < 0 || routing.refresh_interval.count() < 0)
-      throw cachet::error(
-          "cachet::redis::cluster_client: max_redirects or refresh_interval is negative; give "
-          "0 or more");
-  }
-
-  cluster_client(cluster_client&&) noexcept = default;
-  cluster_client& operator=(cluster_client&&) noexcept = default;
-  cluster_client(const cluster_client&) = delete;
-  cluster_client& operator=(const cluster_client&) = delete;
-
-  /// Closes every node's connection (see client::close()).
-  ~cluster_client() {
-    if (!state_) return;
-    std::lock_guard lock(state_->mutex);
-    for (auto& [address, n] : state_->nodes) n->conn->close();
-  }
-
-  /// Runs one command on the node owning its key's slot and returns its reply. Throws
-  /// server_error on an error reply (other than a redirect), request_error as client::exec does,
-  /// and request_error(too_many_redirects / cluster_unavailable) when it cannot be routed.
-  boost::asio::awaitable<value> exec(cluster_command command, request_options options = {}) {
-    auto s = checked_state();
-    auto slot = cluster_slot(command.key);
-    value reply = co_await run_routed(s, slot, std::move(command.args), options);
-    if (reply.is_error()) throw server_error(std::move(reply.text));
-    co_return reply;
-  }
-
-  /// Runs many commands: those for one node are written together as one pipeline, the nodes are
-  /// asked in parallel, and the replies come back in the order of `commands`. Error replies are
-  /// returned as values; a command redirected is re-routed alone. Throws the first transport or
-  /// routing failure.
-  boost::asio::awaitable<std::vector<value>> exec_many(std::vector<cluster_command> commands,
-                                                       request_options options = {}) {
-    auto s = checked_state();
-    co_await s->refresh_if_due();
-    // The groups and the wait for them share one strand, so their countdown needs no lock.
-    auto strand = boost::asio::make_strand(s->executor);
-    co_return co_await boost::asio::co_spawn(
-        strand, run_groups(s, strand, std::move(commands), options), boost::asio::use_awaitable);
-  }
-
-  /// Fetches the slot map now.
-  /// \throws request_error(cluster_unavailable) when no node answers with one.
-  boost::asio::awaitable<void> refresh() {
-    auto s = checked_state();
-    co_await s->refresh(nullptr);
-  }
-
-  /// The masters of the current slot map, as "host:port" (empty before the first refresh).
-  std::vector<std::string> masters() const {
-    auto s = checked_state();
-    std::lock_guard lock(s->mutex);
-    std::vector<std::string> out;
-    for (const auto& [address, n] : s->nodes)
-      if (n->owns_slots) out.push_back(address);
-    return out;
-  }
-
-  /// The address ("host:port") the map routes `slot` to; empty when no node owns it.
-  std::string owner_of(std::uint16_t slot) const {
-    auto s = checked_state();
-    std::lock_guard lock(s->mutex);
-    const auto& n = s->slots.at(slot);
-    return n ? n->address : std::string();
-  }
-
-  /// How many times the slot map was fetched (for tests and monitoring).
-  std::size_t refresh_count() const {
-    auto s = checked_state();
-    std::lock_guard lock(s->mutex);
-    return s->refreshes;
-  }
-
- private:
-  using clock = std::chrono::steady_clock;
-
-  struct node {
-    std::string address;
-    std::string host;
-    std::uint16_t port = 0;
-    std::shared_ptr<client> conn;
-    bool owns_slots = false;
-  };
-
-  struct state {
-    state(executor_type ex, config c, cluster_routing_options r)
-        : executor(std::move(ex)), cfg(std::move(c)), routing(r), slots(cluster_slot_count) {}
-
-    executor_type executor;
-    config cfg;
-    cluster_routing_options routing;
-    mutable std::mutex mutex;
-    std::map<std::string, std::shared_ptr<node>> nodes;  // by address
-    std::vector<std::shared_ptr<node>> slots;            // slot -> owner, null when unknown
-    clock::time_point refreshed_at{};
-    std::size_t refreshes = 0;
-
-    // Called with the mutex held.
-    std::shared_ptr<node> node_at_locked(const std::string& host, std::uint16_t port) {
-      std::string address = host + ":" + std::to_string(port);
-      auto& n = nodes[address];
-      if (!n) {
-        n = std::make_shared<node>();
-        n->address = address;
-        n->host = host;
-        n->port = port;
-        config one = cfg;
-        one.host = host;
-        one.port = port;
-        one.cluster = {};
-        n->conn = std::make_shared<client>(executor, std::move(one));
-      }
-      return n;
-    }
-
-    std::shared_ptr<node> node_at(const std::string& host, std::uint16_t port) {
-      std::lock_guard lock(mutex);
-      return node_at_locked(host, port);
-    }
-
-    std::shared_ptr<node> owner(std::uint16_t slot) {
-      std::lock_guard lock(mutex);
-      return slots[slot];
-    }
-
-    void assign(std::uint16_t slot, const std::shared_ptr<node>& n) {
-      std::lock_guard lock(mutex);
-      n->owns_slots = true;
-      slots[slot] = n;
-    }
-
-    boost::asio::awaitable<void> refresh_if_due() {
-      bool due = false;
-      {
-        std::lock_guard lock(mutex);
-        due = refreshes == 0 || (routing.refresh_interval.count() > 0 &&
-                                 clock::now() - refreshed_at >= routing.refresh_interval);
-      }
-      if (due) co_await refresh(nullptr);
-    }
-
-    // Asks the known nodes (the one that just failed last), then the seeds, for the slot map.
-    boost::asio::awaitable<void> refresh(std::shared_ptr<node> failed) {
-      std::vector<std::shared_ptr<node>> candidates;
-      {
-        std::lock_guard lock(mutex);
-        for (const auto& [address, n] : nodes)
-          if (n != failed && n->owns_slots) candidates.push_back(n);
-        for (const auto& seed : cfg.cluster.seeds) {
-          auto n = node_at_locked(seed.host, seed.port);
-          if (n != failed) candidates.push_back(n);
-        }
-        if (failed) candidates.push_back(failed);
-      }
-      std::string why;
-      for (const auto& n : candidates) {
-        try {
-          auto map = co_await fetch_map(*n);
-          install(map);
-          co_return;
-        } catch (const std::exception& e) {
-          why = n->address + ": " + e.what();
-        }
-      }
-      throw request_error(error::cluster_unavailable,
-                          "cachet::redis::cluster_client: no node answered CLUSTER SHARDS or "
-                          "CLUSTER SLOTS (last: " +
-                              why + ")");
-    }
-
-    struct range {
-      std::uint16_t first = 0;
-      std::uint16_t last = 0;
-      std::string host;
-      std::uint16_t port = 0;
-    };
-
-    boost::asio::awaitable<std::vector<range>> fetch_map(node& n) {
-      request shards;
-      shards.push("CLUSTER", "SHARDS");
-      auto replies = co_await n.conn->exec(shards, request_options{.idempotent = true});
-      if (!replies.front().is_error()) co_return parse_shards(replies.front(), n.host);
-      request slots_request;  // servers before 7.0 know only CLUSTER SLOTS
-      slots_request.push("CLUSTER", "SLOTS");
-      auto old = co_await n.conn->exec(slots_request, request_options{.idempotent = true});
-      co_return parse_slots(old.front(), n.host);
-    }
-
-    // A node may announce an empty or "?" endpoint: then it is reached where it was asked.
-    static std::string usable_host(const std::string& announced, const std::string& asked_host) {
-      return announced.empty() || announced == "?" ? asked_host : announced;
-    }
-
-    static const value* field(const value& map, std::string_view name) {
-      const auto& kv = map.as_map();
-      for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
-        if (kv[i].is_string() && kv[i].text == name) return &kv[i + 1];
-      return nullptr;
-    }
-
-    static std::vector<range> parse_shards(const value& reply, const std::string& asked_host) {
-      std::vector<range> out;
-      for (const auto& shard : reply.as_array()) {
-        const value* slot_bounds = field(shard, "slots");
-        const value* members = field(shard, "nodes");
-        if (!slot_bounds || !members) continue;
-        const value* master = nullptr;
-        for (const auto& m : members->as_array()) {
-          const value* role = field(m, "role");
-          const value* health = field(m, "health");
-          if (role && role->as_string() == "master" && (!health || health->as_string() == "online"))
-            master = &m;
-        }
-        if (!master) continue;
-        const value* endpoint = field(*master, "endpoint");
-        const value* ip = field(*master, "ip");
-        const value* port = field(*master, "port");
-        if (!port) continue;
-        std::string host = endpoint && endpoint->is_string() ? endpoint->as_string() : "";
-        if ((host.empty() || host == "?") && ip) host = ip->as_string();
-        const auto& b = slot_bounds->as_array();
-        for (std::size_t i = 0; i + 1 < b.size(); i += 2)
-          out.push_back({static_cast<std::uint16_t>(b[i].as_int()),
-                         static_cast<std::uint16_t>(b[i + 1].as_int()),
-                         usable_host(host, asked_host),
-                         static_cast<std::uint16_t>(port->as_int())});
-      }
-      return out;
-    }
-
-    static std::vector<range> parse_slots(const value& reply, const std::string& asked_host) {
-      std::vector<range> out;
-      for (const auto& entry : reply.as_array()) {
-        const auto& e = entry.as_array();
-        if (e.size() < 3) continue;
-        const auto& master = e[2].as_array();
-        if (master.size() < 2) continue;
-        out.push_back({static_cast<std::uint16_t>(e[0].as_int()),
-                       static_cast<std::uint16_t>(e[1].as_int()),
-                       usable_host(master[0].is_string() ? master[0].as_string() : "", asked_host),
-                       static_cast<std::uint16_t>(master[1].as_int())});
-      }
-      return out;
-    }
-
-    void install(const std::vector<range>& map) {
-      std::lock_guard lock(mutex);
-      std::vector<std::shared_ptr<node>> fresh(cluster_slot_count);
-      for (auto& [address, n] : nodes) n->owns_slots = false;
-      for (const auto& r : map) {
-        auto n = node_at_locked(r.host, r.port);
-        n->owns_slots = true;
-        for (std::uint32_t s = r.first; s <= r.last && s < cluster_slot_count; ++s) fresh[s] = n;
-      }
-      slots = std::move(fresh);
-      refreshed_at = clock::now();
-      ++refreshes;
-    }
-  };
-
-  // A redirect reply, "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>".
-  struct redirect {
-    bool ask = false;
-    std::string host;
-    std::uint16_t port = 0;
-  };
-
-  static std::optional<redirect> parse_redirect(const value& reply) {
-    if (!reply.is_error()) return std::nullopt;
-    std::string_view text = reply.text;
-    bool ask = text.starts_with("ASK ");
-    if (!ask && !text.starts_with("MOVED ")) return std::nullopt;
-    auto space = text.find(' ', text.find(' ') + 1);
-    auto colon = text.rfind(':');
-    if (space == std::string_view::npos || colon == std::string_view::npos || colon < space)
-      return std::nullopt;
-    redirect r;
-    r.ask = ask;
-    r.host = std::string(text.substr(space + 1, colon - space - 1));
-    int port = 0;
-    for (char c : text.substr(colon + 1)) {
-      if (c < '0' || c > '9') return std::nullopt;
-      port = port * 10 + (c - '0');
-      if (port > 65535) return std::nullopt;
-    }
-    r.port = static_cast<std::uint16_t>(port);
-    return r;
-  }
-
-  static bool is_try_again(const value& reply) {
-    return reply.is_error() && std::string_view(reply.text).starts_with("TRYAGAIN");
-  }
-
-  static request encode(const std::vector<std::string>& args, bool asking) {
-    request r;
-    if (asking) r.push("ASKING");
-    r.push(args.front(), std::span<const std::string>(args).subspan(1));
-    return r;
-  }
-
-  static void require_command(const std::vector<std::string>& args) {
-    if (args.empty())
-      throw cachet::error(
-          "cachet::redis::cluster_client: a command has no arguments; put the command name "
-          "first in cluster_command::args");
-  }
-
-  // Sends `args` to the owner of `slot`, following redirects; returns the final reply (an error
-  // reply other than a redirect is returned, not thrown).
-  static boost::asio::awaitable<value> run_routed(std::shared_ptr<state> s, std::uint16_t slot,
-                                                  std::vector<std::string> args,
-                                                  request_options options) {
-    require_command(args);
-    co_await s->refresh_if_due();
-    std::shared_ptr<node> target = s->owner(slot);
-    bool asking = false;
-    for (int attempt = 0;; ++attempt) {
-      if (!target) {
-        co_await s->refresh(nullptr);
-        target = s->owner(slot);
-        if (!target)
-          throw request_error(error::cluster_unavailable,
-                              "cachet::redis::cluster_client: no node owns slot " +
-                                  std::to_string(slot) + " in the cluster's slot map");
-      }
-      if (attempt > s->routing.max_redirects)
-        throw request_error(error::too_many_redirects,
-                            "cachet::redis::cluster_client: slot " + std::to_string(slot) +
-                                " was redirected more than " +
-                                std::to_string(s->routing.max_redirects) +
-                                " times; the cluster is resharding or its map is inconsistent");
-      std::vector<value> replies;
-      bool unreachable = false;
-      try {
-        replies = co_await target->conn->exec(encode(args, asking), options);
-      } catch (const request_error& e) {
-        // Not written, so it had no effect: ask another node for the map and try again.
-        if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
-        unreachable = true;
-      }
-      if (unreachable) {
-        co_await s->refresh(target);
-        target = s->owner(slot);
-        asking = false;
-        continue;
-      }
-      value& reply = replies.back();
-      if (auto r = parse_redirect(reply)) {
-        auto to = s->node_at(r->host, r->port);
-        if (!r->ask) {
-          s->assign(slot, to);
-          co_await s->refresh(nullptr);
-        }
-        target = to;
-        asking = r->ask;
-        continue;
-      }
-      if (is_try_again(reply)) {
-        asking = false;
-        target = s->owner(slot);
-        continue;
-      }
-      co_return std::move(reply);
-    }
-  }
-
-  using strand_type = boost::asio::strand<executor_type>;
-
-  // Runs on `strand`: starts one group per node, then waits until all have finished.
-  static boost::asio::awaitable<std::vector<value>> run_groups(
-      std::shared_ptr<state> s, strand_type strand, std::vector<cluster_command> commands,
-      request_options options) {
-    std::map<std::shared_ptr<node>, std::vector<std::size_t>> by_node;
-    for (std::size_t i = 0; i < commands.size(); ++i)
-      by_node[s->owner(cluster_slot(commands[i].key))].push_back(i);
-    std::vector<value> replies(commands.size());
-    struct countdown {
-      explicit countdown(const strand_type& ex, std::size_t n) : left(n), finished(ex) {}
-      std::size_t left;
-      std::exception_ptr first_failure;
-      boost::asio::steady_timer finished;
-    };
-    auto groups = std::make_shared<countdown>(strand, by_node.size());
-    groups->finished.expires_at(boost::asio::steady_timer::time_point::max());
-    for (auto& [owner, indexes] : by_node) {
-      boost::asio::co_spawn(strand,
-                            run_group(s, owner, std::move(indexes), &commands, &replies, options),
-                            [groups](std::exception_ptr failure) {
-                              if (failure && !groups->first_failure)
-                                groups->first_failure = failure;
-                              if (--groups->left == 0) groups->finished.cancel();
-                            });
-    }
-    if (groups->left > 0) {
-      boost::system::error_code cancelled;  // the last group cancels the wait
-      co_await groups->finished.async_wait(
-          boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
-    }
-    if (groups->first_failure) std::rethrow_exception(groups->first_failure);
-    co_return replies;
-  }
-
-  // One node's share of exec_many: one pipeline; commands redirected are re-routed alone.
-  static boost::asio::awaitable<void> run_group(std::shared_ptr<state> s,
-                                                std::shared_ptr<node> owner,
-                                                std::vector<std::size_t> indexes,
-                                                const std::vector<cluster_command>* commands,
-                                                std::vector<value>* replies,
-                                                request_options options) {
-    std::vector<value> got;
-    if (owner) {
-      request pipeline;
-      for (auto i : indexes) {
-        const auto& args = (*commands)[i].args;
-        require_command(args);
-        pipeline.push(args.front(), std::span<const std::string>(args).subspan(1));
-      }
-      try {
-        got = co_await owner->conn->exec(pipeline, options);
-      } catch (const request_error& e) {
-        if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
-        got.clear();  // nothing was written: each command is routed alone below
-      }
-    }
-    for (std::size_t k = 0; k < indexes.size(); ++k) {
-      auto i = indexes[k];
-      if (k < got.size() && !parse_redirect(got[k]) && !is_try_again(got[k])) {
-        (*replies)[i] = std::move(got[k]);
-        continue;
-      }
-      const auto& c = (*commands)[i];
-      (*replies)[i] = co_await run_routed(s, cluster_slot(c.key), c.args, options);
-    }
-  }
-
-  std::shared_ptr<state> checked_state() const {
-    if (!state_)
-      throw request_error(error::not_connected,
-                          "cachet::redis::cluster_client: used after being moved from; use the "
-                          "cluster_client it was moved to");
-    return state_;
-  }
-
-  std::shared_ptr<state> state_;
-};
-
-}  // namespace cachet::resp3
-
-#endif
-// ---- end <cachet/redis/cluster_client.hpp> ----
 // ---- begin <cachet/redis/subscriber.hpp> ----
 #ifndef CACHET_REDIS_SUBSCRIBER_HPP
 #define CACHET_REDIS_SUBSCRIBER_HPP
@@ -13912,6 +14913,11 @@ struct redis_options {
   /// Failed invalidate(key) calls the backend keeps one by one for a replay; past this many, a
   /// further one is kept as a clear() of its function (costing misses, never stale entries).
   std::size_t max_pending_key_invalidations = 10'000;
+  /// On a Redis Cluster: how many buckets (hash tags) entries are spread over, a power of two
+  /// up to 16384. Every process sharing the prefix must use the same number. More buckets
+  /// spread the load more evenly over the masters; each invalidate_tag and clear() writes one
+  /// counter per bucket.
+  std::size_t cluster_buckets = 64;
 };
 
 /// The Redis backend: `cachet::backend<cachet::redis>`. One object is one connection to one
@@ -13982,12 +14988,11 @@ class redis {
     if (s.runtime_.load(std::memory_order_acquire) != nullptr) {
       throw cachet::error(
           "cachet::redis::configure: the shared Redis backend is already in use, connected to " +
-          s.owned_->client().get_config().host + ":" +
-          std::to_string(s.owned_->client().get_config().port) +
+          s.owned_->link().describe() +
           "; call configure() at start-up, before the first cached call");
     }
-    cfg.require_valid();  // both fail here rather than at the first cached call
-    refuse_cluster(cfg);
+    cfg.require_valid();  // these fail here rather than at the first cached call
+    layout_for(cfg, opts);
     checked_breaker(opts.breaker);
     s.pending_ = std::move(cfg);
     s.options_ = std::move(opts);
@@ -14012,15 +15017,14 @@ class redis {
     detail::redis_runtime& rt = runtime();
     rt.require_off_io_thread("invalidate_tag");
     rt.bump_tag_epoch();
-    rt.run(rt.bump_generation(rt.counter_base() + "tag:" + std::string(tag)));
+    rt.run(rt.bump_generation("tag:" + std::string(tag)));
   }
 
   /// invalidate_tag for coroutines, on any executor.
   boost::asio::awaitable<void> async_invalidate_tag(std::string tag) {
     detail::redis_runtime& rt = runtime();
     rt.bump_tag_epoch();
-    co_await boost::asio::co_spawn(rt.context(),
-                                   rt.bump_generation(rt.counter_base() + "tag:" + tag),
+    co_await boost::asio::co_spawn(rt.context(), rt.bump_generation("tag:" + tag),
                                    boost::asio::use_awaitable);
   }
 
@@ -14063,7 +15067,7 @@ class redis {
   /// failed: Connection refused").
   ///
   ///     if (get_user.stats().backend_errors > 0) log("Redis: " + cache.last_error());
-  std::string last_error() { return runtime().client().last_error(); }
+  std::string last_error() { return runtime().last_error(); }
 
   /// For readiness probes: the breaker's state, the pending invalidations, and one PING, timed,
   /// blocking for at most config::request_timeout (it is sent whatever the breaker says, as
@@ -14077,12 +15081,12 @@ class redis {
     cachet::health h;
     const auto start = std::chrono::steady_clock::now();
     try {
-      rt.run(rt.client().exec("PING"));
+      rt.run(ping_every_node(rt));
       h.round_trip = std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::chrono::steady_clock::now() - start);
     } catch (const std::exception& e) {
       h.connected = false;
-      h.last_error = rt.client().last_error();
+      h.last_error = rt.last_error();
       if (h.last_error.empty()) h.last_error = e.what();
     }
     h.breaker = rt.breaker().state();
@@ -14102,11 +15106,21 @@ class redis {
   void verify() {
     detail::redis_runtime& rt = runtime();
     rt.require_off_io_thread("verify");
-    rt.run(rt.client().exec("PING"));
+    rt.run(ping_every_node(rt));
   }
 
   /// The backend's own client, for commands of your own on the same connection.
+  /// \throws cachet::error on a Redis Cluster (use cluster_connection()).
   client& connection() { return runtime().client(); }
+
+  /// The backend's cluster client, for commands of your own on a Redis Cluster.
+  /// \throws cachet::error on one server (use connection()).
+  cluster_client& cluster_connection() {
+    if (cluster_client* c = runtime().link().cluster()) return *c;
+    throw cachet::error(
+        "cachet::redis::cluster_connection: the backend is on one server, not a Redis Cluster; "
+        "use connection()");
+  }
 
   /// The key prefix and schema version.
   const redis_options& key_options() const noexcept { return options_; }
@@ -14143,12 +15157,26 @@ class redis {
     return url != nullptr && *url != '\0';
   }
 
-  // Entries are "<prefix>:v<schema>:...", everything else "<prefix>:v<schema>#...".
-  static std::string key_base(const redis_options& opts) {
-    return opts.key_prefix + ":v" + std::to_string(opts.schema_version) + ":";
+  // On one server, entries are "<prefix>:v<schema>:...", everything else
+  // "<prefix>:v<schema>#..."; on a cluster, in buckets (detail/redis/key_layout.hpp).
+  static detail::key_layout layout_for(const config& cfg, const redis_options& opts) {
+    if (cfg.cluster.seeds.empty()) {
+      return detail::key_layout::one_server(opts.key_prefix, opts.schema_version);
+    }
+    return detail::key_layout::cluster(opts.key_prefix, opts.schema_version, opts.cluster_buckets);
   }
-  static std::string counter_base(const redis_options& opts) {
-    return opts.key_prefix + ":v" + std::to_string(opts.schema_version) + "#";
+
+  // One PING per bucket: on a cluster, every master that holds one (one pipeline each, in
+  // parallel), so a node that is down shows.
+  static boost::asio::awaitable<void> ping_every_node(detail::redis_runtime& rt) {
+    std::vector<resp3::cluster_command> pings;
+    for (const detail::key_bucket& b : rt.layout().buckets()) {
+      pings.push_back({b.entry_base, {"PING"}});
+    }
+    const std::vector<value> replies = co_await rt.link().exec_many(std::move(pings));
+    for (const value& reply : replies) {
+      if (reply.is_error()) throw server_error(reply.text);
+    }
   }
 
   static detail::redis_backend_breaker::settings checked_breaker(
@@ -14169,23 +15197,12 @@ class redis {
             .on_state_change = b.on_state_change};
   }
 
-  // The backend's keys (an entry with its tag and function counters in one script) span slots;
-  // until they are laid out per cluster bucket, a cluster is refused rather than half-served.
-  static void refuse_cluster(const config& cfg) {
-    if (!cfg.cluster.seeds.empty()) {
-      throw cachet::error(
-          "cachet::redis: Redis Cluster (redis-cluster://) is not supported by the cached-function "
-          "backend yet; point it at one server, a Sentinel group or a TLS server, and use "
-          "cachet::redis::cluster_client for direct cluster commands");
-    }
-  }
-
   static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
                                                              const redis_options& opts) {
-    refuse_cluster(cfg);
-    return std::make_unique<detail::redis_runtime>(
-        std::move(cfg), key_base(opts), counter_base(opts), checked_breaker(opts.breaker),
-        opts.max_pending_key_invalidations);
+    detail::key_layout layout = layout_for(cfg, opts);
+    return std::make_unique<detail::redis_runtime>(std::move(cfg), std::move(layout),
+                                                   checked_breaker(opts.breaker),
+                                                   opts.max_pending_key_invalidations);
   }
 
   redis_options options_;
@@ -14438,11 +15455,11 @@ return {1, 0, q + 1}
 
   boost::asio::awaitable<resp3::value> ask(detail::redis_runtime& rt, std::string redis_key,
                                            std::vector<std::string> now) const {
-    const std::vector<std::string> keys{std::move(redis_key)};
-    const std::vector<std::string> args{interval_text_, tolerance_text_, std::move(now[0]),
-                                        std::move(now[1])};
-    co_return co_await script().exec(rt.client(), keys, args,
-                                     resp3::request_options{.timeout = settings_.timeout});
+    detail::script_call call{
+        {std::move(redis_key)},
+        {interval_text_, tolerance_text_, std::move(now[0]), std::move(now[1])}};
+    co_return co_await rt.link().eval(script(), std::move(call),
+                                      resp3::request_options{.timeout = settings_.timeout});
   }
 
   static rate_limit_decision decode(const resp3::value& reply) {
@@ -14778,10 +15795,13 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
       for (const std::string& tag : tags) on_tag(tag);
     };
     auto loader = [&](std::string_view) -> Value { return load(); };
+    // By reference, as a blocking call's: the store's lookup is compiled once per value type.
+    tag_renderer tags_ref(for_each_tag);
+    callback_ref<Value(std::string_view)> load_ref(loader);
     if constexpr (store_type::gated) {
-      return store.get_or_load(key, for_each_tag, loader, admitted_by_call_stage<Gate>{});
+      return store.get_or_load(key, tags_ref, load_ref, admitted_by_call_stage<Gate>{});
     } else {
-      return store.get_or_load(key, for_each_tag, loader);
+      return store.get_or_load(key, tags_ref, load_ref);
     }
   }
 

@@ -11,6 +11,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -188,12 +189,23 @@ void expect_portable_json(const std::string& text) {
   EXPECT_FALSE(ec) << text << ": " << ec.message();
 }
 
+// A number and the text it must encode to.
 template <class T>
-void expect_same_bits_round_trip(T number, const std::string& expected_text) {
-  const std::string text = json_codec::encode(number);
-  EXPECT_EQ(text, expected_text);
-  expect_portable_json(text);
-  EXPECT_EQ(bits_of(json_codec::decode<T>(text)), bits_of(number)) << text;
+struct encoded_number {
+  T number;
+  std::string text;
+};
+
+// Each number encodes to its text, which is portable JSON and decodes to the same bits.
+template <class T, std::size_t N>
+void expect_same_bits_round_trip(const encoded_number<T> (&table)[N]) {
+  for (const auto& row : table) {
+    SCOPED_TRACE(row.text);
+    const std::string text = json_codec::encode(row.number);
+    EXPECT_EQ(text, row.text);
+    expect_portable_json(text);
+    EXPECT_EQ(bits_of(json_codec::decode<T>(text)), bits_of(row.number)) << text;
+  }
 }
 
 double double_from_bits(std::uint64_t bits) { return std::bit_cast<double>(bits); }
@@ -201,10 +213,7 @@ float float_from_bits(std::uint32_t bits) { return std::bit_cast<float>(bits); }
 
 TEST(JsonCodecNumbers, DoublesRoundTripBitForBit) {
   using limits = std::numeric_limits<double>;
-  const struct {
-    double number;
-    std::string text;
-  } table[] = {
+  const encoded_number<double> table[] = {
       {0.0, "0E0"},
       {-0.0, "-0E0"},
       {1.0, "1E0"},
@@ -225,18 +234,12 @@ TEST(JsonCodecNumbers, DoublesRoundTripBitForBit) {
       {double_from_bits(0x7ff8000000000001), R"j("NaN(0x7ff8000000000001)")j"},
       {double_from_bits(0xfff0000000000001), R"j("NaN(0xfff0000000000001)")j"},  // signalling
   };
-  for (const auto& row : table) {
-    SCOPED_TRACE(row.text);
-    expect_same_bits_round_trip(row.number, row.text);
-  }
+  expect_same_bits_round_trip(table);
 }
 
 TEST(JsonCodecNumbers, FloatsRoundTripBitForBit) {
   using limits = std::numeric_limits<float>;
-  const struct {
-    float number;
-    std::string text;
-  } table[] = {
+  const encoded_number<float> table[] = {
       {-0.0f, "-0E0"},
       {0.1f, "1.0000000149011612E-1"},
       {limits::max(), "3.4028234663852886E38"},
@@ -250,10 +253,7 @@ TEST(JsonCodecNumbers, FloatsRoundTripBitForBit) {
       {float_from_bits(0x7fc00001), R"j("NaN(0x7fc00001)")j"},
       {float_from_bits(0x7f800001), R"j("NaN(0x7f800001)")j"},  // signalling
   };
-  for (const auto& row : table) {
-    SCOPED_TRACE(row.text);
-    expect_same_bits_round_trip(row.number, row.text);
-  }
+  expect_same_bits_round_trip(table);
 }
 
 // The codec reads numbers itself because Boost.JSON 1.81 misreads about one double in five.

@@ -9,13 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support/cache_report.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <mutex>
-#include <numeric>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -244,20 +244,8 @@ void run_coroutine(Body body) {
   if (failure) std::rethrow_exception(failure);
 }
 
-// What the metrics collector reads of the live cache named `name`.
-cachet::detail::cache_report report_of(std::string_view name) {
-  std::optional<cachet::detail::cache_report> found;
-  cachet::detail::cache_registry::instance().for_each([&](const cachet::detail::cache_report& r) {
-    if (r.name == name) found = r;
-  });
-  EXPECT_TRUE(found.has_value()) << name;
-  return found.value_or(cachet::detail::cache_report{});
-}
-
-std::uint64_t timed_loads(const cachet::detail::cache_report& r) {
-  return std::accumulate(r.load_durations.counts.begin(), r.load_durations.counts.end(),
-                         std::uint64_t{0});
-}
+using cachet_test::report_of;
+using cachet_test::timed_loads;
 
 TEST_F(observer_test, async_reports_a_miss_its_timed_load_and_a_hit) {
   cachet::cached<&square, cachet::ttl<60>, cachet::key<"asq:{}">, cachet::observer<recorder>> sq{

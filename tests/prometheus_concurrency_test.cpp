@@ -5,6 +5,7 @@
 #include <cachet.hpp>
 #include <cachet/prometheus.hpp>
 
+#include "support/prometheus_metrics.hpp"
 #include "support/run_together.hpp"
 
 #include <gtest/gtest.h>
@@ -16,33 +17,10 @@
 
 namespace {
 
+using cachet_test::counter;
+using cachet_test::metric;
+
 int twice(int x) { return 2 * x; }
-
-const prometheus::MetricFamily* family(const std::vector<prometheus::MetricFamily>& all,
-                                       const std::string& name) {
-  for (const auto& f : all) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
-
-// The metric of `family_name` labelled cache="<cache>", if the collector reported one.
-std::optional<prometheus::ClientMetric> metric(const std::vector<prometheus::MetricFamily>& all,
-                                               const std::string& family_name,
-                                               const std::string& cache) {
-  const prometheus::MetricFamily* f = family(all, family_name);
-  if (f == nullptr) return std::nullopt;
-  for (const auto& m : f->metric) {
-    if (m.label.size() == 1 && m.label[0].name == "cache" && m.label[0].value == cache) return m;
-  }
-  return std::nullopt;
-}
-
-double counter(const std::vector<prometheus::MetricFamily>& all, const std::string& family_name,
-               const std::string& cache) {
-  auto m = metric(all, family_name, cache);
-  return m ? m->counter.value : -1;
-}
 
 TEST(prometheus_concurrency, objects_come_and_go_on_many_threads_while_a_collector_walks_them) {
   const std::size_t before = cachet::detail::cache_registry::instance().size();

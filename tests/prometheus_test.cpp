@@ -3,6 +3,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "support/prometheus_metrics.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,38 +16,16 @@
 
 namespace {
 
+using cachet_test::counter;
+using cachet_test::family;
+using cachet_test::metric;
+
 int twice(int x) { return 2 * x; }
 
 bool fail = false;
 int flaky(int x) {
   if (fail) throw std::runtime_error("flaky failed");
   return x;
-}
-
-const prometheus::MetricFamily* family(const std::vector<prometheus::MetricFamily>& all,
-                                       const std::string& name) {
-  for (const auto& f : all) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
-
-// The metric of `family_name` labelled cache="<cache>", if the collector reported one.
-std::optional<prometheus::ClientMetric> metric(const std::vector<prometheus::MetricFamily>& all,
-                                               const std::string& family_name,
-                                               const std::string& cache) {
-  const prometheus::MetricFamily* f = family(all, family_name);
-  if (f == nullptr) return std::nullopt;
-  for (const auto& m : f->metric) {
-    if (m.label.size() == 1 && m.label[0].name == "cache" && m.label[0].value == cache) return m;
-  }
-  return std::nullopt;
-}
-
-double counter(const std::vector<prometheus::MetricFamily>& all, const std::string& family_name,
-               const std::string& cache) {
-  auto m = metric(all, family_name, cache);
-  return m ? m->counter.value : -1;
 }
 
 TEST(prometheus_test, every_counter_family_is_reported_with_its_conventional_name_and_type) {

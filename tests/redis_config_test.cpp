@@ -13,8 +13,6 @@ namespace {
 
 using cachet::resp3::config;
 
-void expect_unusable(const config& cfg, const std::string& needle);
-
 // Expects from_url to throw request_error(invalid_url) whose message contains `needle`.
 void expect_invalid(const std::string& url, const std::string& needle) {
   try {
@@ -23,6 +21,16 @@ void expect_invalid(const std::string& url, const std::string& needle) {
   } catch (const cachet::resp3::request_error& e) {
     EXPECT_EQ(e.code(), cachet::resp3::error::invalid_url) << url;
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << url << " -> " << e.what();
+  }
+}
+
+// Expects require_valid() to throw cachet::error whose message contains `needle`.
+void expect_unusable(const config& cfg, const std::string& needle) {
+  try {
+    cfg.require_valid();
+    ADD_FAILURE() << "accepted a config with " << needle;
+  } catch (const cachet::error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("cachet::redis::config: " + needle, 0), 0u) << e.what();
   }
 }
 
@@ -36,79 +44,7 @@ TEST(RedisConfig, DefaultsAreSensible) {
   EXPECT_LE(cfg.reconnect_min_delay, cfg.reconnect_max_delay);
 }
 
-TEST(RedisConfig, HostOnly) {
-  auto cfg = config::from_url("redis://cache.example");
-  EXPECT_EQ(cfg.host, "cache.example");
-  EXPECT_EQ(cfg.port, 6379);
-  EXPECT_EQ(cfg.username, "");
-  EXPECT_EQ(cfg.password, "");
-  EXPECT_EQ(cfg.database, 0);
-}
-
-TEST(RedisConfig, AllParts) {
-  auto cfg = config::from_url("redis://app:s3cret@10.0.0.7:6380/5");
-  EXPECT_EQ(cfg.host, "10.0.0.7");
-  EXPECT_EQ(cfg.port, 6380);
-  EXPECT_EQ(cfg.username, "app");
-  EXPECT_EQ(cfg.password, "s3cret");
-  EXPECT_EQ(cfg.database, 5);
-}
-
-TEST(RedisConfig, PasswordOnlyAndUserOnly) {
-  auto p = config::from_url("redis://:pw@h");
-  EXPECT_EQ(p.username, "");
-  EXPECT_EQ(p.password, "pw");
-  auto u = config::from_url("redis://someone@h:1");
-  EXPECT_EQ(u.username, "someone");
-  EXPECT_EQ(u.password, "");
-  EXPECT_EQ(u.port, 1);
-}
-
-TEST(RedisConfig, PercentDecodingInUserAndPassword) {
-  auto cfg = config::from_url("redis://us%65r%3Aname:p%40ss%2Fw%3a%25rd@h");
-  EXPECT_EQ(cfg.username, "user:name");
-  EXPECT_EQ(cfg.password, "p@ss/w:%rd");
-}
-
-TEST(RedisConfig, UnescapedAtInPasswordUsesLastAt) {
-  auto cfg = config::from_url("redis://u:p@ss@h:7");
-  EXPECT_EQ(cfg.password, "p@ss");
-  EXPECT_EQ(cfg.host, "h");
-  EXPECT_EQ(cfg.port, 7);
-}
-
-TEST(RedisConfig, Ipv6Host) {
-  auto cfg = config::from_url("redis://[::1]:6390/2");
-  EXPECT_EQ(cfg.host, "::1");
-  EXPECT_EQ(cfg.port, 6390);
-  EXPECT_EQ(cfg.database, 2);
-  EXPECT_EQ(config::from_url("redis://[fe80::1]").port, 6379);
-}
-
-TEST(RedisConfig, TrailingSlashMeansDefaultDatabase) {
-  EXPECT_EQ(config::from_url("redis://h/").database, 0);
-}
-
-TEST(RedisConfig, RejectsBadInputWithAReason) {
-  expect_invalid("http://h", "must start with redis://");
-  expect_invalid("", "must start with redis://");
-  expect_invalid("redis://", "host is missing");
-  expect_invalid("redis://:6379", "host is missing");
-  expect_invalid("redis://u:p@", "host is missing");
-  expect_invalid("redis://h:", "port");
-  expect_invalid("redis://h:65536", "port \"65536\"");
-  expect_invalid("redis://h:0", "port 0");
-  expect_invalid("redis://h:12ab", "port \"12ab\"");
-  expect_invalid("redis://h:-1", "port \"-1\"");
-  expect_invalid("redis://h/x", "database \"x\"");
-  expect_invalid("redis://h/-3", "database \"-3\"");
-  expect_invalid("redis://h/1/2", "database \"1/2\"");
-  expect_invalid("redis://h?db=1", "query parameters are TLS options: use rediss://");
-  expect_invalid("redis://[::1", "']'");
-  expect_invalid("redis://[::1]x", "after the host");
-  expect_invalid("redis://u:p%4@h", "percent-escape in the password");
-  expect_invalid("redis://u%zz@h", "percent-escape in the user name");
-}
+using address_list = std::vector<std::pair<std::string, std::uint16_t>>;
 
 // One URL and every field it must set; fields not listed keep their defaults.
 struct url_case {
@@ -124,12 +60,38 @@ struct url_case {
   std::string cert_file = {};
   std::string key_file = {};
   std::string sni = {};
-  std::vector<std::pair<std::string, std::uint16_t>> sentinels = {};
+  address_list sentinels = {};
   std::string master_name = {};
+  address_list seeds = {};
 };
 
-TEST(RedisConfig, TlsAndSentinelUrls) {
+template <class Addresses>
+address_list listed(const Addresses& addresses) {
+  address_list out;
+  for (const auto& a : addresses) out.emplace_back(a.host, a.port);
+  return out;
+}
+
+TEST(RedisConfig, UrlsSetTheirFields) {
   const url_case cases[] = {
+      {.url = "redis://cache.example", .host = "cache.example"},
+      {.url = "redis://app:s3cret@10.0.0.7:6380/5",
+       .host = "10.0.0.7",
+       .port = 6380,
+       .username = "app",
+       .password = "s3cret",
+       .database = 5},
+      {.url = "redis://:pw@h", .host = "h", .password = "pw"},
+      {.url = "redis://someone@h:1", .host = "h", .port = 1, .username = "someone"},
+      {.url = "redis://us%65r%3Aname:p%40ss%2Fw%3a%25rd@h",
+       .host = "h",
+       .username = "user:name",
+       .password = "p@ss/w:%rd"},
+      // An unescaped '@' in the password: the last '@' ends the credentials.
+      {.url = "redis://u:p@ss@h:7", .host = "h", .port = 7, .username = "u", .password = "p@ss"},
+      {.url = "redis://[::1]:6390/2", .host = "::1", .port = 6390, .database = 2},
+      {.url = "redis://[fe80::1]", .host = "fe80::1"},
+      {.url = "redis://h/", .host = "h"},
       {.url = "rediss://cache.example", .host = "cache.example", .tls = true},
       {.url = "rediss://user:pw@cache.example:6380/0?ca=/etc/ssl/ca.pem",
        .host = "cache.example",
@@ -167,6 +129,14 @@ TEST(RedisConfig, TlsAndSentinelUrls) {
        .ca_file = "ca.pem",
        .sentinels = {{"::1", 5000}, {"s2", 26379}},
        .master_name = "my master"},
+      {.url = "redis-cluster://app:pw@10.0.0.1:7000,[::1]:7001,n3",
+       .username = "app",
+       .password = "pw",
+       .seeds = {{"10.0.0.1", 7000}, {"::1", 7001}, {"n3", 6379}}},
+      {.url = "redis-cluster://n1:7000?ca=ca.pem",
+       .tls = true,
+       .ca_file = "ca.pem",
+       .seeds = {{"n1", 7000}}},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.url);
@@ -182,16 +152,33 @@ TEST(RedisConfig, TlsAndSentinelUrls) {
     EXPECT_EQ(cfg.tls.cert_file, c.cert_file);
     EXPECT_EQ(cfg.tls.key_file, c.key_file);
     EXPECT_EQ(cfg.tls.sni, c.sni);
-    std::vector<std::pair<std::string, std::uint16_t>> sentinels;
-    for (const auto& s : cfg.sentinel.addresses) sentinels.emplace_back(s.host, s.port);
-    EXPECT_EQ(sentinels, c.sentinels);
+    EXPECT_EQ(listed(cfg.sentinel.addresses), c.sentinels);
     EXPECT_EQ(cfg.sentinel.master_name, c.master_name);
+    EXPECT_EQ(listed(cfg.cluster.seeds), c.seeds);
     EXPECT_NO_THROW(cfg.require_valid());
   }
 }
 
-TEST(RedisConfig, RejectsBadTlsAndSentinelUrlsWithAReason) {
+TEST(RedisConfig, RejectsBadUrlsWithAReason) {
   const std::pair<std::string, std::string> cases[] = {
+      {"http://h", "must start with redis://"},
+      {"", "must start with redis://"},
+      {"redis://", "host is missing"},
+      {"redis://:6379", "host is missing"},
+      {"redis://u:p@", "host is missing"},
+      {"redis://h:", "port"},
+      {"redis://h:65536", "port \"65536\""},
+      {"redis://h:0", "port 0"},
+      {"redis://h:12ab", "port \"12ab\""},
+      {"redis://h:-1", "port \"-1\""},
+      {"redis://h/x", "database \"x\""},
+      {"redis://h/-3", "database \"-3\""},
+      {"redis://h/1/2", "database \"1/2\""},
+      {"redis://h?db=1", "query parameters are TLS options: use rediss://"},
+      {"redis://[::1", "']'"},
+      {"redis://[::1]x", "after the host"},
+      {"redis://u:p%4@h", "percent-escape in the password"},
+      {"redis://u%zz@h", "percent-escape in the user name"},
       {"rediss://h?ca", "query parameter \"ca\" has no '='"},
       {"rediss://h?cipher=x",
        "unknown query parameter \"cipher\" (known: ca, cert, key, sni, verify)"},
@@ -207,41 +194,6 @@ TEST(RedisConfig, RejectsBadTlsAndSentinelUrlsWithAReason) {
       {"redis-sentinel://s1:x/m", "port \"x\""},
       {"redis-sentinel://s1/m/x", "database \"x\""},
       {"redis-sentinel://s1/m?bad=1", "unknown query parameter \"bad\""},
-  };
-  for (const auto& [url, needle] : cases) expect_invalid(url, needle);
-}
-
-TEST(RedisConfig, UnusableTlsAndSentinelFieldsAreRefusedNamingTheField) {
-  config cfg;
-  cfg.sentinel.addresses = {{"s1", 26379}};
-  expect_unusable(cfg, "sentinel.addresses is set but sentinel.master_name is empty");
-  cfg = {};
-  cfg.tls.ca_file = "ca.pem";
-  expect_unusable(cfg, "TLS files or sni are set but tls.enabled is false");
-  cfg = {};
-  cfg.tls.enabled = true;
-  cfg.tls.key_file = "k.pem";
-  expect_unusable(cfg, "tls.key_file is set without tls.cert_file");
-}
-
-TEST(RedisConfig, ClusterUrlNamesTheSeeds) {
-  auto cfg = config::from_url("redis-cluster://app:pw@10.0.0.1:7000,[::1]:7001,n3");
-  std::vector<std::pair<std::string, std::uint16_t>> seeds;
-  for (const auto& s : cfg.cluster.seeds) seeds.emplace_back(s.host, s.port);
-  const std::vector<std::pair<std::string, std::uint16_t>> expected = {
-      {"10.0.0.1", 7000}, {"::1", 7001}, {"n3", 6379}};
-  EXPECT_EQ(seeds, expected);
-  EXPECT_EQ(cfg.username, "app");
-  EXPECT_EQ(cfg.password, "pw");
-  EXPECT_FALSE(cfg.tls.enabled);
-  EXPECT_NO_THROW(cfg.require_valid());
-  auto tls = config::from_url("redis-cluster://n1:7000?ca=ca.pem");
-  EXPECT_TRUE(tls.tls.enabled);
-  EXPECT_EQ(tls.tls.ca_file, "ca.pem");
-}
-
-TEST(RedisConfig, RejectsBadClusterUrlsWithAReason) {
-  const std::pair<std::string, std::string> cases[] = {
       {"redis-cluster://", "host is missing"},
       {"redis-cluster://n1,,n2", "host is missing"},
       {"redis-cluster://n1:x", "port \"x\""},
@@ -249,10 +201,6 @@ TEST(RedisConfig, RejectsBadClusterUrlsWithAReason) {
       {"redis-cluster://n1?bad=1", "unknown query parameter \"bad\""},
   };
   for (const auto& [url, needle] : cases) expect_invalid(url, needle);
-  config cfg;
-  cfg.cluster.seeds = {{"n1", 7000}};
-  cfg.database = 2;
-  expect_unusable(cfg, "cluster.seeds is set with database 2");
 }
 
 TEST(RedisConfig, ErrorMessageNeverEchoesThePassword) {
@@ -279,38 +227,50 @@ TEST(RedisConfig, FromEnv) {
   ::unsetenv("CACHET_REDIS_URL");
 }
 
-// Expects require_valid() to throw cachet::error whose message contains `needle`.
-void expect_unusable(const config& cfg, const std::string& needle) {
-  try {
-    cfg.require_valid();
-    ADD_FAILURE() << "accepted a config with " << needle;
-  } catch (const cachet::error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("cachet::redis::config: " + needle, 0), 0u) << e.what();
+TEST(RedisConfig, UnusableFieldsAreRefusedNamingTheField) {
+  using std::chrono::milliseconds;
+  // How a default config is spoilt, and the start of the message that must name it.
+  const std::pair<void (*)(config&), std::string> cases[] = {
+      {[](config& c) { c.request_timeout = milliseconds(-1); },
+       "request_timeout is negative (-1 ms)"},
+      {[](config& c) { c.connect_timeout = milliseconds(-5); }, "connect_timeout is negative"},
+      {[](config& c) { c.health_check_interval = milliseconds(-5); },
+       "health_check_interval is negative"},
+      {[](config& c) { c.database = -1; }, "database is negative (-1)"},
+      {[](config& c) {
+         c.reconnect_min_delay = milliseconds(500);
+         c.reconnect_max_delay = milliseconds(100);
+       },
+       "reconnect_min_delay is above reconnect_max_delay"},
+      {[](config& c) {
+         c.sentinel.addresses = {{"s1", 26379}};
+       },
+       "sentinel.addresses is set but sentinel.master_name is empty"},
+      {[](config& c) { c.tls.ca_file = "ca.pem"; },
+       "TLS files or sni are set but tls.enabled is false"},
+      {[](config& c) {
+         c.tls.enabled = true;
+         c.tls.key_file = "k.pem";
+       },
+       "tls.key_file is set without tls.cert_file"},
+      {[](config& c) {
+         c.cluster.seeds = {{"n1", 7000}};
+         c.database = 2;
+       },
+       "cluster.seeds is set with database 2"},
+  };
+  for (const auto& [spoil, needle] : cases) {
+    config cfg;
+    spoil(cfg);
+    expect_unusable(cfg, needle);
   }
 }
 
-TEST(RedisConfig, UnusableValuesAreRefusedNamingTheField) {
-  using std::chrono::milliseconds;
+TEST(RedisConfig, ZeroTimeoutsMeanNoDeadline) {
   config cfg;
   EXPECT_NO_THROW(cfg.require_valid());
-  cfg.request_timeout = milliseconds(-1);
-  expect_unusable(cfg, "request_timeout is negative (-1 ms)");
-  cfg = {};
-  cfg.connect_timeout = milliseconds(-5);
-  expect_unusable(cfg, "connect_timeout is negative");
-  cfg = {};
-  cfg.health_check_interval = milliseconds(-5);
-  expect_unusable(cfg, "health_check_interval is negative");
-  cfg = {};
-  cfg.database = -1;
-  expect_unusable(cfg, "database is negative (-1)");
-  cfg = {};
-  cfg.reconnect_min_delay = milliseconds(500);
-  cfg.reconnect_max_delay = milliseconds(100);
-  expect_unusable(cfg, "reconnect_min_delay is above reconnect_max_delay");
-  cfg = {};
-  cfg.request_timeout = milliseconds(0);  // no deadline
-  cfg.health_check_interval = milliseconds(0);
+  cfg.request_timeout = std::chrono::milliseconds(0);
+  cfg.health_check_interval = std::chrono::milliseconds(0);
   EXPECT_NO_THROW(cfg.require_valid());
 }
 

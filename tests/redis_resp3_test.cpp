@@ -528,30 +528,36 @@ TEST(Resp3Parser, BulkLengthLimit) {
   expect_error("$" + std::string(1000, '0'), error::invalid_length);
 }
 
-TEST(Resp3Parser, HugeAnnouncedLengthIsRejectedWithoutAllocating) {
-  parser p;
+// What one parser makes of `reads`, fed in order, and the largest allocation it made meanwhile.
+struct tracked_parse {
   std::optional<value> reply;
   std::error_code ec;
+  std::size_t largest_allocation = 0;
+};
+
+tracked_parse parse_tracking_allocations(const std::vector<std::string_view>& reads) {
+  parser p;
+  tracked_parse out;
   largest_allocation = 0;
   tracking = true;
-  p.parse("$18446744073709551615\r\n", reply, ec);
+  for (const std::string_view read : reads) p.parse(read, out.reply, out.ec);
   tracking = false;
-  EXPECT_EQ(ec, error::bulk_too_large);
-  EXPECT_EQ(largest_allocation.load(), 0u);
+  out.largest_allocation = largest_allocation.load();
+  return out;
+}
+
+TEST(Resp3Parser, HugeAnnouncedLengthIsRejectedWithoutAllocating) {
+  const tracked_parse parsed = parse_tracking_allocations({"$18446744073709551615\r\n"});
+  EXPECT_EQ(parsed.ec, error::bulk_too_large);
+  EXPECT_EQ(parsed.largest_allocation, 0u);
 }
 
 TEST(Resp3Parser, AllocationTrackingSeesTheBody) {
-  // Shows the tracking used by the two tests around this one does record allocations.
+  // Shows the tracking used by the tests around this one does record allocations.
   const std::string input = "$5000\r\n" + std::string(5000, 'x') + "\r\n";
-  parser p;
-  std::optional<value> reply;
-  std::error_code ec;
-  largest_allocation = 0;
-  tracking = true;
-  p.parse(input, reply, ec);
-  tracking = false;
-  ASSERT_TRUE(reply.has_value());
-  EXPECT_GE(largest_allocation.load(), std::size_t{5000});
+  const tracked_parse parsed = parse_tracking_allocations({input});
+  ASSERT_TRUE(parsed.reply.has_value());
+  EXPECT_GE(parsed.largest_allocation, std::size_t{5000});
 }
 
 TEST(Resp3Parser, AnnouncedLengthIsNotReservedBeforeTheBytesArrive) {
@@ -563,15 +569,9 @@ TEST(Resp3Parser, AnnouncedLengthIsNotReservedBeforeTheBytesArrive) {
       {"%524288\r\n", "+k\r\n"},
   };
   for (const auto& reads : cases) {
-    parser p;
-    std::optional<value> reply;
-    std::error_code ec;
-    largest_allocation = 0;
-    tracking = true;
-    for (const std::string_view read : reads) p.parse(read, reply, ec);
-    tracking = false;
-    EXPECT_FALSE(ec) << reads[0];
-    EXPECT_LT(largest_allocation.load(), std::size_t{4096}) << reads[0];
+    const tracked_parse parsed = parse_tracking_allocations(reads);
+    EXPECT_FALSE(parsed.ec) << reads[0];
+    EXPECT_LT(parsed.largest_allocation, std::size_t{4096}) << reads[0];
   }
 }
 
@@ -590,15 +590,9 @@ TEST(Resp3Parser, ElementLimit) {
 }
 
 TEST(Resp3Parser, HugeAnnouncedCountIsRejectedWithoutAllocating) {
-  parser p;
-  std::optional<value> reply;
-  std::error_code ec;
-  largest_allocation = 0;
-  tracking = true;
-  p.parse("*18446744073709551615\r\n", reply, ec);
-  tracking = false;
-  EXPECT_EQ(ec, error::too_many_elements);
-  EXPECT_EQ(largest_allocation.load(), 0u);
+  const tracked_parse parsed = parse_tracking_allocations({"*18446744073709551615\r\n"});
+  EXPECT_EQ(parsed.ec, error::too_many_elements);
+  EXPECT_EQ(parsed.largest_allocation, 0u);
   expect_error("%9223372036854775808\r\n", error::too_many_elements);
 }
 

@@ -36,6 +36,7 @@
 //   calls; async() counts its calls in a limiter of its own, apart from them.
 
 #include <cachet.hpp>
+#include <cachet/detail/callback_ref.hpp>
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -238,10 +239,13 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
       for (const std::string& tag : tags) on_tag(tag);
     };
     auto loader = [&](std::string_view) -> Value { return load(); };
+    // By reference, as a blocking call's: the store's lookup is compiled once per value type.
+    tag_renderer tags_ref(for_each_tag);
+    callback_ref<Value(std::string_view)> load_ref(loader);
     if constexpr (store_type::gated) {
-      return store.get_or_load(key, for_each_tag, loader, admitted_by_call_stage<Gate>{});
+      return store.get_or_load(key, tags_ref, load_ref, admitted_by_call_stage<Gate>{});
     } else {
-      return store.get_or_load(key, for_each_tag, loader);
+      return store.get_or_load(key, tags_ref, load_ref);
     }
   }
 

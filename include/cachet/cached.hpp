@@ -3,16 +3,18 @@
 
 #include <cachet/backend.hpp>
 #include <cachet/capacity.hpp>
+#include <cachet/circuit_open.hpp>
 #include <cachet/detail/binary_key.hpp>
-#include <cachet/detail/callable_traits.hpp>
-#include <cachet/detail/function_name.hpp>
+#include <cachet/detail/callback_ref.hpp>
 #include <cachet/detail/key_registry.hpp>
 #include <cachet/detail/observe/observed_cache.hpp>
 #include <cachet/detail/policy_pack.hpp>
+#include <cachet/detail/recovery.hpp>
 #include <cachet/detail/redis/store_selection.hpp>
 #include <cachet/detail/stages.hpp>
+#include <cachet/detail/store_coroutines.hpp>
 #include <cachet/detail/store_settings.hpp>
-#include <cachet/errors.hpp>
+#include <cachet/detail/wrapped_function.hpp>
 #include <cachet/fail_safe.hpp>
 #include <cachet/instance_key.hpp>
 #include <cachet/key.hpp>
@@ -21,6 +23,7 @@
 #include <cachet/name.hpp>
 #include <cachet/observer.hpp>
 #include <cachet/options.hpp>
+#include <cachet/rate_limited.hpp>
 #include <cachet/stats.hpp>
 #include <cachet/tags.hpp>
 #include <cachet/ttl.hpp>
@@ -43,295 +46,35 @@
 #include <utility>
 #include <vector>
 
+// cached<F, Policies...>: the anatomy of a call `c(args...)`, in the order it happens. The blocking
+// path's members follow it in cached_impl (call, call_keyed, call_with_key, call_through_stages,
+// call_function); each facility's rules live in its own header.
+//
+//  1. Key (render): the arguments' key, in binary for a store that keeps its keys in process
+//     (cachet::memory, detail/binary_key.hpp), else the text of the key<> template (key.hpp),
+//     after the instance_key<> of a member function's object. Tags (tags.hpp) are rendered on a
+//     miss only.
+//  2. Call stages (detail/stages.hpp): policies that admit or refuse a call before the lookup,
+//     such as rate_limit<>. On the in-memory backend, a rate limit keyed by every argument is
+//     checked by the store on the entry it finds (fused_rate_limit).
+//  3. Lookup: the store (detail/memory/, detail/redis/) answers with a fresh stored value; a hit
+//     ends the call.
+//  4. Single flight: on a miss, the first caller of a key loads it; callers of the same key
+//     meanwhile wait for its result or its exception. The store keeps the flights.
+//  5. Load stages: policies around the function's call, circuit_breaker<> and retry<>.
+//  6. Function (call_function; detail/wrapped_function.hpp holds how it is kept and the rules
+//     its result and parameters follow).
+//  7. Store: the result is kept with its ttl<> and tags, unless an invalidation came during the
+//     load, and returned to the caller and its waiters.
+//  8. Recovery (call_with_key; detail/recovery.hpp): a failed call (a stage refused it, or the
+//     function threw) is answered from the store when a policy allows: a fresh value for a
+//     rate-limited call with serve_cached, then a stale one with fail_safe<>; else it throws.
+//
+// The observer<> (detail/observe/) is told what came of the call. async() and async_many() take
+// the same steps inside a coroutine (detail/store_coroutines.hpp, <cachet/async.hpp>).
+
 namespace cachet {
 namespace detail {
-
-// The function a cached<&f> wraps: known at compile time, so it takes no storage.
-template <auto F>
-struct named_function {
-  using traits = callable_traits<decltype(F)>;
-  // A function object given directly (`cached<[](int x) { ... }>`) has no name that is the same
-  // across builds and compilers, as for make_cached.
-  static constexpr std::string_view name() {
-    if constexpr (std::is_class_v<decltype(F)>) {
-      return {};
-    } else {
-      return function_name<F>();
-    }
-  }
-
-  template <class... A>
-  decltype(auto) operator()(A&&... args) const {
-    return std::invoke(F, std::forward<A>(args)...);
-  }
-};
-
-// A function object that make_cached wraps (a lambda with captures, say), held by value.
-template <class F>
-struct function_object {
-  using traits = callable_traits<F>;
-  // A lambda's type has no name that is stable across builds; a remote backend needs a key<>.
-  static constexpr std::string_view name() { return {}; }
-
-  template <class... A>
-  decltype(auto) operator()(A&&... args) const {
-    return std::invoke(fn, std::forward<A>(args)...);
-  }
-
-  F fn;
-};
-
-template <class Traits, bool = Traits::known>
-struct params_of {
-  using type = type_list<>;
-};
-template <class Traits>
-struct params_of<Traits, true> {
-  using type = typename Traits::params;
-};
-
-// What cached<> uses when the pack leaves a facility out.
-struct default_key_policy : default_key {
-  template <class...>
-  static constexpr bool check() {
-    return true;
-  }
-};
-
-struct no_tags {
-  static constexpr std::size_t count = 0;
-  template <class...>
-  static constexpr bool check() {
-    return true;
-  }
-  template <class OnTag, class... Args>
-  static void render_all(std::string&, OnTag&&, const Args&...) {}
-};
-
-template <class T, class...>
-struct first {
-  using type = T;
-};
-template <class... T>
-using first_t = typename first<T..., void>::type;
-
-struct no_capacity {
-  static constexpr std::size_t value = 0;
-};
-
-struct no_fail_safe {
-  static constexpr std::chrono::seconds max_stale{0};
-};
-
-// A policy that answers a rate-limited call with the cached result when there is one
-// (rate_limit<..., serve_cached>).
-template <class P>
-inline constexpr bool serves_cached_when_limited = requires {
-  requires P::serves_cached;
-};
-
-// Stands in for the object parameter of a free function, so the member-only overloads can be
-// declared for every cached<> and disabled by their constraint.
-struct no_object {};
-
-template <class Traits, bool = Traits::known&& Traits::is_member>
-struct object_of {
-  using type = no_object;
-};
-template <class Traits>
-struct object_of<Traits, true> {
-  using type = typename Traits::object;
-};
-
-// A function that is itself a coroutine (returns boost::asio::awaitable<T>) caches its T. Told
-// apart by shape, so that this header needs no Asio.
-template <class R>
-concept coroutine_result = requires {
-  typename R::value_type;
-  typename R::executor_type;
-};
-
-template <class R>
-struct cached_value {
-  using type = R;
-};
-template <coroutine_result R>
-struct cached_value<R> {
-  using type = typename R::value_type;
-};
-
-template <class Traits, bool = Traits::known>
-struct declared_result {
-  using type = int;  // the first assert below already says what is wrong
-};
-template <class Traits>
-struct declared_result<Traits, true> {
-  using type = typename Traits::result;
-};
-
-template <class T>
-inline constexpr bool is_reference_wrapper = false;
-template <class T>
-inline constexpr bool is_reference_wrapper<std::reference_wrapper<T>> = true;
-
-// A result that refers to memory it does not own (std::string_view, std::span, const char*): a
-// hit would hand out a view into the first caller's value, long gone. Function pointers are not
-// views.
-template <class R>
-inline constexpr bool is_view_result = (std::is_pointer_v<R> &&
-                                        !std::is_function_v<std::remove_pointer_t<R>>) ||
-                                       std::ranges::view<R> || is_reference_wrapper<R>;
-
-// A result that one of check_function's asserts rejects.
-template <class R>
-inline constexpr bool is_rejected_result =
-    std::is_void_v<R> || std::is_reference_v<R> || is_view_result<typename cached_value<R>::type> ||
-    !std::is_copy_constructible_v<typename cached_value<R>::type>;
-
-// A rejected result is replaced by int, so that only the static_assert that names the rule is
-// reported, not a cascade of errors from the machinery.
-template <class Traits>
-struct result_of {
-  using result = typename declared_result<Traits>::type;
-  using type = std::conditional_t<is_rejected_result<result>, int, result>;
-};
-
-// One static_assert per rule, so a bad cached<> reads like a checklist.
-template <class Traits, class Result = typename declared_result<Traits>::type>
-struct check_function {
-  static_assert(Traits::known,
-                "cachet::cached: the first argument must be a function, a member function or a "
-                "non-generic function object; wrap overloaded or generic callables in a lambda "
-                "with explicit parameter types");
-  static_assert(!std::is_void_v<Result>,
-                "cachet::cached: the function returns void, so there is nothing to cache; cache a "
-                "function that returns its result");
-  static_assert(!std::is_reference_v<Result>,
-                "cachet::cached: the function returns a reference, which the cache could not keep "
-                "alive; return the result by value");
-  static constexpr bool is_value = !std::is_void_v<Result> && !std::is_reference_v<Result>;
-  static_assert(!is_value || !is_view_result<typename cached_value<Result>::type>,
-                "cachet::cached: the function returns a view or a pointer (std::string_view, "
-                "std::span, const char*), which a hit would return into a value that is gone; "
-                "return an owning type such as std::string or std::vector");
-  static_assert(!is_value || std::is_copy_constructible_v<typename cached_value<Result>::type>,
-                "cachet::cached: the result type must be copy constructible, since every hit "
-                "returns a copy of the stored result; return a copyable type, such as "
-                "std::shared_ptr<const T> for a move-only T");
-  // True either way, so that the caller's assert adds no bare "static assertion failed".
-  static constexpr bool value = true;
-};
-
-// An out-parameter is filled only when the function runs; a hit would leave it untouched.
-template <class Param>
-struct require_no_out_parameter {
-  static_assert(!std::is_lvalue_reference_v<Param> ||
-                    std::is_const_v<std::remove_reference_t<Param>>,
-                "cachet::cached: a parameter is a non-const lvalue reference (an out-parameter), "
-                "which a hit would leave untouched; return the value instead, and take the "
-                "parameter by value or const reference");
-  static constexpr bool value = true;  // as check_function's
-};
-
-template <class Param>
-struct require_encodable_argument {
-  using type = std::remove_cvref_t<Param>;
-  // Pointers and unordered containers have messages of their own, which say what to pass.
-  static constexpr bool has_own_message = encoding_kind_of<type>() == encoding_kind::pointer ||
-                                          encoding_kind_of<type>() == encoding_kind::unordered;
-  static constexpr bool reported_by_encoding = [] {
-    if constexpr (has_own_message) require_key_encoding<type>();
-    return has_own_message;
-  }();
-  static_assert(key_encodable<type> || reported_by_encoding,
-                "cachet::cached: an argument type has no key encoding (the type is named in this "
-                "instantiation); specialise cachet::key_encoding<T> for it, or adapt the struct "
-                "with BOOST_HANA_DEFINE_STRUCT (#include <boost/hana/define_struct.hpp>)");
-  static constexpr bool value = true;  // as check_function's
-};
-
-// async() and async_many() run the stages inside a coroutine, where a thread that blocks stalls
-// every coroutine of its executor: only stages that say they do not may run there (see
-// detail/stages.hpp).
-template <bool RunInCoroutines, class Store>
-struct require_stages_that_run_in_coroutines {
-  static_assert(RunInCoroutines,
-                "cachet::cached::async and async_many: a policy's stage may block its thread, "
-                "which would stall the coroutine's executor; make the blocking call, or drop that "
-                "policy from this cached<>");
-  static constexpr bool value = true;  // as check_function's
-};
-
-// The awaitable type `Awaitable` (boost::asio::awaitable<V, Executor>) with another value type,
-// named by shape so that this header needs no Asio.
-template <class Awaitable, class T>
-struct rebind_awaitable;
-template <template <class, class> class Awaitable, class V, class Executor, class T>
-struct rebind_awaitable<Awaitable<V, Executor>, T> {
-  using type = Awaitable<T, Executor>;
-};
-
-// What the call stages of one argument of a batch yield when they admit it: the batch's lookup
-// comes after every argument's stages, so there is no value to hand back yet.
-struct batch_admission {};
-
-inline bool is_rate_limited(const std::exception_ptr& failure) {
-  try {
-    std::rethrow_exception(failure);
-  } catch (const rate_limited&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-// Declared only: stands for "some loader" when asking whether a store can load asynchronously.
-template <class Value>
-struct any_loader {
-  Value operator()() const;
-};
-template <class Value>
-struct any_indexed_loader {
-  Value operator()(std::size_t) const;
-};
-
-// Stores of remote backends (Redis) also offer coroutines; cached<> then offers async().
-template <class Store, class Value>
-concept async_store = requires(Store& s, std::string key, std::vector<std::string> tags,
-                               std::vector<std::string> keys,
-                               std::vector<std::vector<std::string>> tags_of_keys) {
-  s.async_get_or_load(std::move(key), std::move(tags), any_loader<Value>{});
-  s.async_get_or_load_many(std::move(keys), std::move(tags_of_keys), any_indexed_loader<Value>{});
-};
-
-// The coroutine forms that <cachet/async.hpp> gives a store with only blocking ones (cachet::memory
-// 's), so that this header needs no Asio: it specialises this template for that store, built from
-// the store and its backend.
-template <class Store>
-struct blocking_store_coroutines {
-  static_assert(wrong<Store>,
-                "cachet::cached::async: the in-memory backend's coroutine forms (async, "
-                "async_many) are in their own header, which needs Boost.Asio; #include "
-                "<cachet/async.hpp>");
-  template <class... A>
-  explicit blocking_store_coroutines(A&&...) {}
-};
-
-// What cached<>::async() calls the coroutines of a store through.
-template <class Store, class Value>
-using coroutines_of_t =
-    std::conditional_t<async_store<Store, Value>, Store, blocking_store_coroutines<Store>>;
-
-// What async_many's range holds: the argument of a one-parameter function, else a std::tuple of
-// the arguments.
-template <class... Params>
-struct batch_argument {
-  using type = std::tuple<std::remove_cvref_t<Params>...>;
-};
-template <class Param>
-struct batch_argument<Param> {
-  using type = std::remove_cvref_t<Param>;
-};
 
 // The store of a cached<>; with `Fused`, an in-memory store that runs the only call stage's gate
 // itself (see fused_rate_limit in cached_impl).
@@ -368,7 +111,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   static constexpr bool has_instance_key = pack::template has<instance_key_kind>;
   using object_param = typename object_of<traits>::type;
 
-  using key_policy = typename pack::template find<key_kind, default_key_policy>;
+  using key_policy = typename pack::template find<key_kind, default_key>;
   using tags_policy = typename pack::template find<tags_kind, no_tags>;
   using instance_key_policy = typename pack::template find<instance_key_kind, no_instance_key>;
   using ttl_policy = typename pack::template find<ttl_kind, cachet::ttl<0>>;
@@ -792,6 +535,101 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
+  // With fail_safe or serve_cached, a failed call may still be answered from the store. The
+  // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
+  // rendered again after a failure (or kept, when arguments may have been moved from).
+  value_type call_with_key(call_observation_type& seen, std::string_view key, object_param* object,
+                           Params&... args) {
+    if constexpr (has_fail_safe || serves_cached) {
+      constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
+      std::conditional_t<keep_key, std::string, std::string_view> kept;
+      if constexpr (keep_key) kept.assign(key);
+      auto key_again = [&]() -> std::string_view {
+        if constexpr (keep_key) {
+          return kept;
+        } else if constexpr (fixed_size_key) {
+          return key;
+        } else {
+          return render(object, args...);
+        }
+      };
+      try {
+        return call_through_stages(seen, key, object, args...);
+      } catch (...) {
+        for (const stored_answer answer :
+             recovery_plan(std::current_exception(), serves_cached, has_fail_safe)) {
+          std::optional<value_type> stored =
+              answer == stored_answer::fresh ? store_.peek(key_again()) : store_.stale(key_again());
+          if (stored) {
+            observed_.answered_after_failure(seen, answer == stored_answer::stale);
+            return std::move(*stored);
+          }
+        }
+        throw;
+      }
+    } else {
+      return call_through_stages(seen, key, object, args...);
+    }
+  }
+
+  value_type call_through_stages(call_observation_type& seen, std::string_view key,
+                                 object_param* object, Params&... args) {
+    auto core = [&]() -> value_type {
+      auto for_each_tag = [&](auto&& on_tag) {
+        observed_.tags_rendered(seen);
+        std::string scratch;
+        tags_policy::render_all(scratch, on_tag, args...);
+      };
+      auto load = [&](std::string_view stable_key) -> decltype(auto) {
+        // A coroutine function's awaitable is run by the store; the load stages' coroutine
+        // forms wrap it.
+        if constexpr (coroutine_function && !load_stages::empty) {
+          return load_in_coroutine<typename result_of<traits>::type>(stable_key, object, args...);
+        } else if constexpr (coroutine_function) {
+          return call_function(object, args...);
+        } else {
+          return observed_.template timed_load<value_type>(seen, [&]() -> decltype(auto) {
+            return load_stages_.run(
+                stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
+                args...);
+          });
+        }
+      };
+      if constexpr (coroutine_function) {
+        return store_.get_or_load(key, for_each_tag, load);
+      } else {
+        // Passed by reference through a function pointer, so that the store's lookup is compiled
+        // once per value type, not once per cached<> (see callback_ref).
+        tag_renderer tags_ref(for_each_tag);
+        callback_ref<value_type(std::string_view)> load_ref(load);
+        if constexpr (fused_rate_limit) {
+          // The store checks the rate limit on the entry itself: see fused_rate_limit.
+          return store_.get_or_load(key, tags_ref, load_ref,
+                                    call_stages_.template stage<0>().gate());
+        } else {
+          return store_.get_or_load(key, tags_ref, load_ref);
+        }
+      }
+    };
+    if constexpr (fused_rate_limit) {
+      return core();
+    } else {
+      return call_stages_.run(key, core, args...);
+    }
+  }
+
+  template <class... A>
+  decltype(auto) call_function([[maybe_unused]] object_param* object, [[maybe_unused]] A&... args) {
+    if constexpr (is_rejected_result<typename declared_result<traits>::type>) {
+      // check_function has rejected the result; an int in its place adds no errors of its own.
+      return value_type{};
+    } else if constexpr (is_member) {
+      return fn_(*object, static_cast<pass_t<Params>>(args)...);
+    } else {
+      return fn_(static_cast<pass_t<Params>>(args)...);
+    }
+  }
+
   template <class S>
   using async_result_t = decltype(std::declval<coroutines_of_t<S, value_type>&>().async_get_or_load(
       std::string(), std::vector<std::string>(), any_loader<value_type>{}));
@@ -920,7 +758,6 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                          std::string key, std::vector<std::string> tags,
                                          std::remove_cvref_t<Params>&... owned) {
     std::exception_ptr failure;
-    [[maybe_unused]] bool limited = false;
     try {
       // `key` lives in this frame until the store's load ends.
       auto load = [&]() -> decltype(auto) {
@@ -929,28 +766,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       };
       auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
-    } catch (const rate_limited&) {
-      limited = true;
-      failure = std::current_exception();
     } catch (...) {
       failure = std::current_exception();
     }
-    if constexpr (serves_cached) {
-      if (limited) {
-        std::optional<value_type> hit = co_await coroutines<S>().async_peek(key);
-        if (hit) {
-          observed_.answered_after_failure(seen, false);
-          co_return std::move(*hit);
-        }
-      }
-    }
-    if constexpr (has_fail_safe) {
-      std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
-      if (stale) {
-        observed_.answered_after_failure(seen, true);
-        co_return std::move(*stale);
-      }
-    }
+    std::optional<value_type> stored = co_await answer_from_store<S>(seen, failure, key);
+    if (stored) co_return std::move(*stored);
     std::rethrow_exception(failure);
   }
 
@@ -963,12 +783,29 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     } catch (...) {
       failure = std::current_exception();
     }
-    std::optional<value_type> stale = co_await coroutines<S>().async_stale(std::move(key));
-    if (stale) {
-      observed_.answered_after_failure(seen, true);
-      co_return std::move(*stale);
-    }
+    std::optional<value_type> stored = co_await answer_from_store<S>(seen, failure, key);
+    if (stored) co_return std::move(*stored);
     std::rethrow_exception(failure);
+  }
+
+  // The coroutine form of call_with_key's recovery: the stored value that answers a call that
+  // failed with `failure`, if any (see recovery_plan). `seen` and `key` must outlive it.
+  template <class S>
+  typename rebind_awaitable<async_result_t<S>, std::optional<value_type>>::type answer_from_store(
+      call_observation_type& seen, std::exception_ptr failure, const std::string& key) {
+    for (const stored_answer answer : recovery_plan(failure, serves_cached, has_fail_safe)) {
+      std::optional<value_type> stored;
+      if (answer == stored_answer::fresh) {
+        stored = co_await coroutines<S>().async_peek(key);
+      } else {
+        stored = co_await coroutines<S>().async_stale(key);
+      }
+      if (stored) {
+        observed_.answered_after_failure(seen, answer == stored_answer::stale);
+        co_return stored;
+      }
+    }
+    co_return std::nullopt;
   }
 
   // async_many with stages or fail_safe; see its doc comment for what happens to each argument.
@@ -1075,104 +912,6 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       }
     };
     co_return co_await load_stages_.template run_async<backend_type>(key, invoke, args...);
-  }
-
-  template <class... A>
-  decltype(auto) call_function([[maybe_unused]] object_param* object, [[maybe_unused]] A&... args) {
-    if constexpr (is_rejected_result<typename declared_result<traits>::type>) {
-      // check_function has rejected the result; an int in its place adds no errors of its own.
-      return value_type{};
-    } else if constexpr (is_member) {
-      return fn_(*object, static_cast<pass_t<Params>>(args)...);
-    } else {
-      return fn_(static_cast<pass_t<Params>>(args)...);
-    }
-  }
-
-  // With fail_safe or serve_cached, a failed call may still be answered from the store. The
-  // rendered key lives in a buffer that the function's own cached calls may reuse, so it is
-  // rendered again after a failure (or kept, when arguments may have been moved from).
-  value_type call_with_key(call_observation_type& seen, std::string_view key, object_param* object,
-                           Params&... args) {
-    if constexpr (has_fail_safe || serves_cached) {
-      constexpr bool keep_key = !fixed_size_key && (std::is_rvalue_reference_v<Params> || ...);
-      std::conditional_t<keep_key, std::string, std::string_view> kept;
-      if constexpr (keep_key) kept.assign(key);
-      auto key_again = [&]() -> std::string_view {
-        if constexpr (keep_key) {
-          return kept;
-        } else if constexpr (fixed_size_key) {
-          return key;
-        } else {
-          return render(object, args...);
-        }
-      };
-      try {
-        return call_through_stages(seen, key, object, args...);
-      } catch (const rate_limited&) {
-        if constexpr (serves_cached) {
-          if (std::optional<value_type> hit = store_.peek(key_again())) {
-            observed_.answered_after_failure(seen, false);
-            return std::move(*hit);
-          }
-        }
-        if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) {
-            observed_.answered_after_failure(seen, true);
-            return std::move(*stale);
-          }
-        }
-        throw;
-      } catch (...) {
-        if constexpr (has_fail_safe) {
-          if (std::optional<value_type> stale = store_.stale(key_again())) {
-            observed_.answered_after_failure(seen, true);
-            return std::move(*stale);
-          }
-        }
-        throw;
-      }
-    } else {
-      return call_through_stages(seen, key, object, args...);
-    }
-  }
-
-  value_type call_through_stages(call_observation_type& seen, std::string_view key,
-                                 object_param* object, Params&... args) {
-    auto core = [&]() -> value_type {
-      auto for_each_tag = [&](auto&& on_tag) {
-        observed_.tags_rendered(seen);
-        std::string scratch;
-        tags_policy::render_all(scratch, on_tag, args...);
-      };
-      auto load = [&](std::string_view stable_key) -> decltype(auto) {
-        // A coroutine function's awaitable is run by the store; the load stages' coroutine
-        // forms wrap it.
-        if constexpr (coroutine_function && !load_stages::empty) {
-          return load_in_coroutine<typename result_of<traits>::type>(stable_key, object, args...);
-        } else if constexpr (coroutine_function) {
-          return call_function(object, args...);
-        } else {
-          return observed_.template timed_load<value_type>(seen, [&]() -> decltype(auto) {
-            return load_stages_.run(
-                stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
-                args...);
-          });
-        }
-      };
-      if constexpr (fused_rate_limit) {
-        // The store checks the rate limit on the entry itself: see fused_rate_limit.
-        return store_.get_or_load(key, std::move(for_each_tag), std::move(load),
-                                  call_stages_.template stage<0>().gate());
-      } else {
-        return store_.get_or_load(key, std::move(for_each_tag), std::move(load));
-      }
-    };
-    if constexpr (fused_rate_limit) {
-      return core();
-    } else {
-      return call_stages_.run(key, core, args...);
-    }
   }
 
   // A stage may call the function more than once (a retry), so arguments are passed as lvalues

@@ -8,6 +8,11 @@
 namespace cachet {
 namespace detail {
 struct capacity_kind {};
+
+// What cached<> uses without a capacity<> policy: unbounded.
+struct no_capacity {
+  static constexpr std::size_t value = 0;
+};
 }  // namespace detail
 
 /// The most entries the cache keeps before it evicts the least recently used ones.

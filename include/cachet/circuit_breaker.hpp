@@ -1,12 +1,12 @@
 #ifndef CACHET_CIRCUIT_BREAKER_HPP
 #define CACHET_CIRCUIT_BREAKER_HPP
 
+#include <cachet/circuit_open.hpp>
 #include <cachet/clock.hpp>
 #include <cachet/detail/policy.hpp>
 #include <cachet/detail/resilience/breaker_machine.hpp>
 #include <cachet/detail/resilience/option.hpp>
 #include <cachet/error.hpp>
-#include <cachet/errors.hpp>
 #include <cachet/options.hpp>
 
 #include <chrono>

@@ -10,6 +10,11 @@
 namespace cachet {
 namespace detail {
 struct fail_safe_kind {};
+
+// What cached<> uses without a fail_safe<> policy: nothing is kept past its ttl.
+struct no_fail_safe {
+  static constexpr std::chrono::seconds max_stale{0};
+};
 }  // namespace detail
 
 /// Policy: keeps each result for `MaxStaleSeconds` past its ttl, and serves it when a fresh one

@@ -24,6 +24,11 @@ struct default_key {
     [[maybe_unused]] bool first = true;
     ((first ? void(first = false) : out.push_back(':'), render_key_argument(out, args)), ...);
   }
+  // Every argument type with a key encoding fits; cached<> checks that of each argument itself.
+  template <class...>
+  static constexpr bool check() {
+    return true;
+  }
 };
 
 }  // namespace detail

@@ -30,8 +30,14 @@
 /// current while every counter still holds its token (see detail/redis/store_entry.hpp, which
 /// also says why a confirmed invalidation is never undone). A read is one script (EVALSHA) over
 /// the entry and its counters; a miss's write is one more, which stores the result only if no
-/// invalidation came since the read. Keys of one call go to one script, so a Redis Cluster
-/// needs them in one slot (a `{...}` hash tag).
+/// invalidation came since the read.
+///
+/// On a Redis Cluster (`redis-cluster://`, config::cluster.seeds) entries are spread over
+/// redis_options::cluster_buckets buckets, each a hash tag with its own copy of every counter:
+/// `{<prefix>#<i>.<n>}:v<schema>:<key>`, `{<prefix>#<i>.<n>}:v<schema>#tag:<tag>`, ... A hit is
+/// still one script on one node; invalidate_tag and clear() write every bucket (one pipeline per
+/// node, in parallel). Rate limits keep `<prefix>:v<schema>#rate:...` (see
+/// detail/redis/key_layout.hpp).
 ///
 /// Reads and writes that fail (Redis down, slow beyond config::request_timeout, foreign data)
 /// never fail a call: the function's result is returned and the failure counted in
@@ -134,6 +140,11 @@ struct redis_options {
   /// Failed invalidate(key) calls the backend keeps one by one for a replay; past this many, a
   /// further one is kept as a clear() of its function (costing misses, never stale entries).
   std::size_t max_pending_key_invalidations = 10'000;
+  /// On a Redis Cluster: how many buckets (hash tags) entries are spread over, a power of two
+  /// up to 16384. Every process sharing the prefix must use the same number. More buckets
+  /// spread the load more evenly over the masters; each invalidate_tag and clear() writes one
+  /// counter per bucket.
+  std::size_t cluster_buckets = 64;
 };
 
 /// The Redis backend: `cachet::backend<cachet::redis>`. One object is one connection to one
@@ -204,12 +215,11 @@ class redis {
     if (s.runtime_.load(std::memory_order_acquire) != nullptr) {
       throw cachet::error(
           "cachet::redis::configure: the shared Redis backend is already in use, connected to " +
-          s.owned_->client().get_config().host + ":" +
-          std::to_string(s.owned_->client().get_config().port) +
+          s.owned_->link().describe() +
           "; call configure() at start-up, before the first cached call");
     }
-    cfg.require_valid();  // both fail here rather than at the first cached call
-    refuse_cluster(cfg);
+    cfg.require_valid();  // these fail here rather than at the first cached call
+    layout_for(cfg, opts);
     checked_breaker(opts.breaker);
     s.pending_ = std::move(cfg);
     s.options_ = std::move(opts);
@@ -234,15 +244,14 @@ class redis {
     detail::redis_runtime& rt = runtime();
     rt.require_off_io_thread("invalidate_tag");
     rt.bump_tag_epoch();
-    rt.run(rt.bump_generation(rt.counter_base() + "tag:" + std::string(tag)));
+    rt.run(rt.bump_generation("tag:" + std::string(tag)));
   }
 
   /// invalidate_tag for coroutines, on any executor.
   boost::asio::awaitable<void> async_invalidate_tag(std::string tag) {
     detail::redis_runtime& rt = runtime();
     rt.bump_tag_epoch();
-    co_await boost::asio::co_spawn(rt.context(),
-                                   rt.bump_generation(rt.counter_base() + "tag:" + tag),
+    co_await boost::asio::co_spawn(rt.context(), rt.bump_generation("tag:" + tag),
                                    boost::asio::use_awaitable);
   }
 
@@ -285,7 +294,7 @@ class redis {
   /// failed: Connection refused").
   ///
   ///     if (get_user.stats().backend_errors > 0) log("Redis: " + cache.last_error());
-  std::string last_error() { return runtime().client().last_error(); }
+  std::string last_error() { return runtime().last_error(); }
 
   /// For readiness probes: the breaker's state, the pending invalidations, and one PING, timed,
   /// blocking for at most config::request_timeout (it is sent whatever the breaker says, as
@@ -299,12 +308,12 @@ class redis {
     cachet::health h;
     const auto start = std::chrono::steady_clock::now();
     try {
-      rt.run(rt.client().exec("PING"));
+      rt.run(ping_every_node(rt));
       h.round_trip = std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::chrono::steady_clock::now() - start);
     } catch (const std::exception& e) {
       h.connected = false;
-      h.last_error = rt.client().last_error();
+      h.last_error = rt.last_error();
       if (h.last_error.empty()) h.last_error = e.what();
     }
     h.breaker = rt.breaker().state();
@@ -324,11 +333,21 @@ class redis {
   void verify() {
     detail::redis_runtime& rt = runtime();
     rt.require_off_io_thread("verify");
-    rt.run(rt.client().exec("PING"));
+    rt.run(ping_every_node(rt));
   }
 
   /// The backend's own client, for commands of your own on the same connection.
+  /// \throws cachet::error on a Redis Cluster (use cluster_connection()).
   client& connection() { return runtime().client(); }
+
+  /// The backend's cluster client, for commands of your own on a Redis Cluster.
+  /// \throws cachet::error on one server (use connection()).
+  cluster_client& cluster_connection() {
+    if (cluster_client* c = runtime().link().cluster()) return *c;
+    throw cachet::error(
+        "cachet::redis::cluster_connection: the backend is on one server, not a Redis Cluster; "
+        "use connection()");
+  }
 
   /// The key prefix and schema version.
   const redis_options& key_options() const noexcept { return options_; }
@@ -365,12 +384,26 @@ class redis {
     return url != nullptr && *url != '\0';
   }
 
-  // Entries are "<prefix>:v<schema>:...", everything else "<prefix>:v<schema>#...".
-  static std::string key_base(const redis_options& opts) {
-    return opts.key_prefix + ":v" + std::to_string(opts.schema_version) + ":";
+  // On one server, entries are "<prefix>:v<schema>:...", everything else
+  // "<prefix>:v<schema>#..."; on a cluster, in buckets (detail/redis/key_layout.hpp).
+  static detail::key_layout layout_for(const config& cfg, const redis_options& opts) {
+    if (cfg.cluster.seeds.empty()) {
+      return detail::key_layout::one_server(opts.key_prefix, opts.schema_version);
+    }
+    return detail::key_layout::cluster(opts.key_prefix, opts.schema_version, opts.cluster_buckets);
   }
-  static std::string counter_base(const redis_options& opts) {
-    return opts.key_prefix + ":v" + std::to_string(opts.schema_version) + "#";
+
+  // One PING per bucket: on a cluster, every master that holds one (one pipeline each, in
+  // parallel), so a node that is down shows.
+  static boost::asio::awaitable<void> ping_every_node(detail::redis_runtime& rt) {
+    std::vector<resp3::cluster_command> pings;
+    for (const detail::key_bucket& b : rt.layout().buckets()) {
+      pings.push_back({b.entry_base, {"PING"}});
+    }
+    const std::vector<value> replies = co_await rt.link().exec_many(std::move(pings));
+    for (const value& reply : replies) {
+      if (reply.is_error()) throw server_error(reply.text);
+    }
   }
 
   static detail::redis_backend_breaker::settings checked_breaker(
@@ -391,23 +424,12 @@ class redis {
             .on_state_change = b.on_state_change};
   }
 
-  // The backend's keys (an entry with its tag and function counters in one script) span slots;
-  // until they are laid out per cluster bucket, a cluster is refused rather than half-served.
-  static void refuse_cluster(const config& cfg) {
-    if (!cfg.cluster.seeds.empty()) {
-      throw cachet::error(
-          "cachet::redis: Redis Cluster (redis-cluster://) is not supported by the cached-function "
-          "backend yet; point it at one server, a Sentinel group or a TLS server, and use "
-          "cachet::redis::cluster_client for direct cluster commands");
-    }
-  }
-
   static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
                                                              const redis_options& opts) {
-    refuse_cluster(cfg);
-    return std::make_unique<detail::redis_runtime>(
-        std::move(cfg), key_base(opts), counter_base(opts), checked_breaker(opts.breaker),
-        opts.max_pending_key_invalidations);
+    detail::key_layout layout = layout_for(cfg, opts);
+    return std::make_unique<detail::redis_runtime>(std::move(cfg), std::move(layout),
+                                                   checked_breaker(opts.breaker),
+                                                   opts.max_pending_key_invalidations);
   }
 
   redis_options options_;

@@ -1,11 +1,12 @@
 #ifndef CACHET_RETRY_HPP
 #define CACHET_RETRY_HPP
 
+#include <cachet/circuit_open.hpp>
 #include <cachet/detail/policy.hpp>
 #include <cachet/detail/resilience/backoff.hpp>
 #include <cachet/detail/resilience/option.hpp>
-#include <cachet/errors.hpp>
 #include <cachet/options.hpp>
+#include <cachet/rate_limited.hpp>
 
 #include <algorithm>
 #include <chrono>

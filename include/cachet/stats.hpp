@@ -24,6 +24,9 @@ struct stats {
   /// Backend operations (a call's read or write, a peek, a stale read) skipped because the
   /// backend's breaker was open: Redis was unreachable, so the call went on without it.
   std::uint64_t backend_skipped = 0;
+  /// Hits answered by the memory tier of a cachet::tiered backend, without asking Redis (also
+  /// counted in `hits`; the rest of `hits` were Redis's).
+  std::uint64_t memory_tier_hits = 0;
 
   friend bool operator==(const stats&, const stats&) = default;
 };

@@ -18,6 +18,17 @@ namespace detail {
 /// The family of cachet::tags.
 struct tags_kind {};
 
+// What cached<> uses without a tags<> policy: its entries carry no tag.
+struct no_tags {
+  static constexpr std::size_t count = 0;
+  template <class...>
+  static constexpr bool check() {
+    return true;
+  }
+  template <class OnTag, class... Args>
+  static void render_all(std::string&, OnTag&&, const Args&...) {}
+};
+
 }  // namespace detail
 
 /// Policy: tags attached to each entry, so `invalidate_tag(text)` drops every entry carrying that

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "redis/degraded_test_support.hpp"
+#include "redis/quote_stages_fixture.hpp"
 #include "support/quote_service.hpp"
 #include "support/redis_server.hpp"
 
@@ -32,28 +33,10 @@ using cachet_test::hiccup;
 using cachet_test::outage;
 using cachet_test::quote_service;
 
-class redis_async_many_stages : public ::testing::Test {
- protected:
-  template <class... Policies>
-  auto make() {
-    return cachet::make_cached<cachet::key<"quote:{}">, cachet::backend<cachet::redis>,
-                               Policies...>(
-        [this](const std::string& symbol) { return service.quote(symbol); }, *backend,
-        cachet::options{.clock = &clock, .retry_sleep = [this](std::chrono::nanoseconds d) {
-                          delays.push_back(d);
-                        }});
-  }
-
-  cachet::manual_clock clock;
-  // Keys of this test and run: limits stay in Redis for their period of the server's time.
-  std::unique_ptr<cachet::redis> backend =
-      cachet_test::make_test_backend(cachet_test::shared_redis_url());
-  quote_service service;
-  std::vector<std::chrono::nanoseconds> delays;
-};
+using redis_async_many_stages = cachet_test::redis_quote_stages;
 
 TEST_F(redis_async_many_stages, the_limit_counts_each_argument_of_a_batch) {
-  auto quote = make<cachet::ttl<300>, cachet::rate_limit<4, cachet::per<3600>>>();
+  auto quote = make_recording<cachet::ttl<300>, cachet::rate_limit<4, cachet::per<3600>>>();
   const strings three{"ACME", "INIT", "ACME"};
   const strings expected{"ACME@1", "INIT@1", "ACME@1"};
   EXPECT_EQ(await(quote.async_many(three)), expected);
@@ -65,7 +48,7 @@ TEST_F(redis_async_many_stages, the_limit_counts_each_argument_of_a_batch) {
 }
 
 TEST_F(redis_async_many_stages, a_limited_argument_fails_the_batch_after_the_others_are_stored) {
-  auto quote = make<cachet::ttl<300>, cachet::rate_limit<2, cachet::per<3600>>>();
+  auto quote = make_recording<cachet::ttl<300>, cachet::rate_limit<2, cachet::per<3600>>>();
   const strings three{"ACME", "INIT", "BOLT"};
   try {
     await(quote.async_many(three));
@@ -83,8 +66,8 @@ TEST_F(redis_async_many_stages, a_limited_argument_fails_the_batch_after_the_oth
 
 TEST_F(redis_async_many_stages, serve_cached_answers_limited_arguments_from_the_same_lookup) {
   auto quote =
-      make<cachet::ttl<300>,
-           cachet::rate_limit<1, cachet::per<3600>, cachet::by<"{}">, cachet::serve_cached>>();
+      make_recording<cachet::ttl<300>, cachet::rate_limit<1, cachet::per<3600>, cachet::by<"{}">,
+                                                          cachet::serve_cached>>();
   const strings two{"ACME", "INIT"};
   EXPECT_EQ(await(quote.async_many(two)), (strings{"ACME@1", "INIT@1"}));
   service.generation = 2;  // a call that got through would show it
@@ -97,8 +80,8 @@ TEST_F(redis_async_many_stages, serve_cached_answers_limited_arguments_from_the_
 }
 
 TEST_F(redis_async_many_stages, fail_safe_answers_a_limited_argument_with_its_stale_value) {
-  auto quote = make<cachet::ttl<30>, cachet::fail_safe<3600>,
-                    cachet::rate_limit<1, cachet::per<3600>, cachet::by<"{}">>>();
+  auto quote = make_recording<cachet::ttl<30>, cachet::fail_safe<3600>,
+                              cachet::rate_limit<1, cachet::per<3600>, cachet::by<"{}">>>();
   EXPECT_EQ(await(quote.async("ACME")), "ACME@1");
   clock.advance(31s);
   service.generation = 2;
@@ -109,7 +92,7 @@ TEST_F(redis_async_many_stages, fail_safe_answers_a_limited_argument_with_its_st
 }
 
 TEST_F(redis_async_many_stages, the_breaker_counts_each_miss_and_then_fails_the_rest_fast) {
-  auto quote = make<cachet::ttl<300>, cachet::circuit_breaker<2, cachet::cooldown<60>>>();
+  auto quote = make_recording<cachet::ttl<300>, cachet::circuit_breaker<2, cachet::cooldown<60>>>();
   const strings stored{"BOLT"};
   EXPECT_EQ(await(quote.async_many(stored)), (strings{"BOLT@1"}));
   service.down = true;
@@ -127,7 +110,7 @@ TEST_F(redis_async_many_stages, the_breaker_counts_each_miss_and_then_fails_the_
 }
 
 TEST_F(redis_async_many_stages, the_results_of_other_arguments_are_stored_when_one_fails) {
-  auto quote = make<cachet::ttl<300>, cachet::circuit_breaker<5>>();
+  auto quote = make_recording<cachet::ttl<300>, cachet::circuit_breaker<5>>();
   service.failing = {"INIT"};
   const strings three{"ACME", "INIT", "BOLT"};
   EXPECT_THROW(await(quote.async_many(three)), outage);
@@ -138,7 +121,7 @@ TEST_F(redis_async_many_stages, the_results_of_other_arguments_are_stored_when_o
 }
 
 TEST_F(redis_async_many_stages, retry_calls_each_miss_again_after_its_transient_failures) {
-  auto quote = make<cachet::ttl<300>, cachet::retry<3, cachet::backoff<100, 10000>>>();
+  auto quote = make_recording<cachet::ttl<300>, cachet::retry<3, cachet::backoff<100, 10000>>>();
   service.hiccups = 2;
   const strings two{"ACME", "INIT"};
   EXPECT_EQ(await(quote.async_many(two)), (strings{"ACME@1", "INIT@1"}));
@@ -154,7 +137,7 @@ TEST_F(redis_async_many_stages, retry_calls_each_miss_again_after_its_transient_
 }
 
 TEST_F(redis_async_many_stages, retry_gives_up_on_one_argument_and_the_others_still_load) {
-  auto quote = make<cachet::ttl<300>, cachet::retry<2>>();
+  auto quote = make_recording<cachet::ttl<300>, cachet::retry<2>>();
   service.hiccups = 3;  // every attempt for ACME
   const strings two{"ACME", "INIT"};
   EXPECT_THROW(await(quote.async_many(two)), hiccup);
@@ -163,7 +146,7 @@ TEST_F(redis_async_many_stages, retry_gives_up_on_one_argument_and_the_others_st
 }
 
 TEST_F(redis_async_many_stages, fail_safe_applies_to_batches_without_other_policies) {
-  auto quote = make<cachet::ttl<30>, cachet::fail_safe<3600>>();
+  auto quote = make_recording<cachet::ttl<30>, cachet::fail_safe<3600>>();
   const strings two{"ACME", "INIT"};
   EXPECT_EQ(await(quote.async_many(two)), (strings{"ACME@1", "INIT@1"}));
   clock.advance(31s);

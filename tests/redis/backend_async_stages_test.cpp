@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "redis/degraded_test_support.hpp"
+#include "redis/quote_stages_fixture.hpp"
 #include "support/quote_service.hpp"
 #include "support/redis_server.hpp"
 
@@ -44,34 +45,7 @@ asio::awaitable<std::string> fetch_quote(std::string symbol) {
   co_return symbol + "!";
 }
 
-class redis_async_stages : public ::testing::Test {
- protected:
-  template <class... Policies>
-  auto make() {
-    return cachet::make_cached<cachet::key<"quote:{}">, cachet::backend<cachet::redis>,
-                               Policies...>(
-        [this](const std::string& symbol) { return service.quote(symbol); }, *backend,
-        cachet::options{.clock = &clock});
-  }
-
-  // Backoffs are recorded, not waited for.
-  template <class... Policies>
-  auto make_recording() {
-    return cachet::make_cached<cachet::key<"quote:{}">, cachet::backend<cachet::redis>,
-                               Policies...>(
-        [this](const std::string& symbol) { return service.quote(symbol); }, *backend,
-        cachet::options{.clock = &clock, .retry_sleep = [this](std::chrono::nanoseconds d) {
-                          delays.push_back(d);
-                        }});
-  }
-
-  cachet::manual_clock clock;
-  // Keys of this test and run: limits stay in Redis for their period of the server's time.
-  std::unique_ptr<cachet::redis> backend =
-      cachet_test::make_test_backend(cachet_test::shared_redis_url());
-  quote_service service;
-  std::vector<std::chrono::nanoseconds> delays;
-};
+using redis_async_stages = cachet_test::redis_quote_stages;
 
 TEST_F(redis_async_stages, a_limit_in_redis_admits_exactly_the_limit_then_throws_at_co_await) {
   auto quote = make<cachet::ttl<300>, cachet::rate_limit<3, cachet::per<3600>, cachet::by<"{}">>>();

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -31,10 +32,16 @@ namespace asio = boost::asio;
 
 constexpr std::size_t callers = 8;
 
+std::string test_name() {
+  return "cachet-test-" + std::to_string(::getpid()) + "-" +
+         ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
+
 std::unique_ptr<cachet::redis> make_backend() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   auto cfg = cachet::redis::config::from_url(cachet_test::shared_redis_url());
   cfg.health_check_interval = 0ms;
+  cfg.client_name = test_name();
   return std::make_unique<cachet::redis>(
       cfg, cachet::redis_options{.key_prefix = "cachet-test-" + std::to_string(::getpid()) + "-" +
                                                info->name()});
@@ -62,6 +69,8 @@ int slow_square(int x) {
   ++slow_loads;
   return x * x;
 }
+
+int cube(int x) { return x * x * x; }
 
 }  // namespace app
 
@@ -164,6 +173,45 @@ TEST(RedisBackendConcurrency, AFailedComputationReachesEveryWaiter) {
   EXPECT_EQ(failures.load(), static_cast<int>(callers));
   EXPECT_EQ(s.stats().load_errors, 1u);
   EXPECT_EQ(s.stats().loads, 0u);
+}
+
+// The server's connections named after this test: the backend's own and its callers' lanes.
+std::size_t connections_of_this_test() {
+  const std::string list =
+      cachet_test::raw_command(cachet_test::shared_redis_url(), "CLIENT", "LIST").as_string();
+  const std::string name = "name=" + test_name() + " ";
+  std::size_t n = 0;
+  for (auto at = list.find(name); at != std::string::npos; at = list.find(name, at + 1)) ++n;
+  return n;
+}
+
+// A blocking call drives a connection of its own on its thread (no hop to the I/O thread): one
+// thread calling again and again reuses one; threads calling at once take one each, and every
+// call of every thread is served.
+TEST(RedisBackendConcurrency, BlockingCallersDriveConnectionsOfTheirOwn) {
+  auto backend = make_backend();
+  cachet::cached<&app::cube, cachet::key<"cube:{}">, cachet::backend<cachet::redis>> f{*backend};
+  ASSERT_TRUE(backend->health().ready());  // the I/O thread's connection is up
+  for (int x = 0; x < 10; ++x) EXPECT_EQ(f(x), x * x * x);
+  EXPECT_EQ(connections_of_this_test(), 2u);
+
+  constexpr int calls = 200;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < callers; ++i) {
+    threads.emplace_back([&] {
+      for (int n = 0; n < calls; ++n) {
+        if (f(n % 10) != (n % 10) * (n % 10) * (n % 10)) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(f.stats().hits, callers * calls);
+  EXPECT_EQ(f.stats().misses, 10u);
+  const std::size_t connections = connections_of_this_test();
+  EXPECT_GE(connections, 2u);
+  EXPECT_LE(connections, 1 + callers);
 }
 
 }  // namespace

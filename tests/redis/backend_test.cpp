@@ -69,15 +69,11 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
+using cachet_test::command;
+using cachet_test::command_calls;
 using cachet_test::make_test_backend;
 using cachet_test::private_redis_server;
 using cachet_test::shared_redis_url;
-
-// The test's own commands go through the backend's connection.
-template <class... Args>
-cachet::redis::value command(cachet::redis& backend, std::string_view name, const Args&... args) {
-  return backend.runtime().run(backend.connection().exec(name, args...));
-}
 
 std::string base(cachet::redis& backend) { return backend.key_options().key_prefix + ":v1:"; }
 std::string counters(cachet::redis& backend) { return backend.key_options().key_prefix + ":v1#"; }
@@ -495,14 +491,6 @@ TEST(RedisBackend, AsyncLoaderExceptionsPropagateAndAreNotStored) {
   EXPECT_FALSE(holds_value(*backend, base(*backend) + key));
 }
 
-long long calls_of(cachet::redis& backend, const std::string& command_name) {
-  const std::string info = command(backend, "INFO", "commandstats").as_string();
-  const std::string field = "cmdstat_" + command_name + ":calls=";
-  const auto at = info.find(field);
-  if (at == std::string::npos) return 0;
-  return std::stoll(info.substr(at + field.size()));
-}
-
 // One read script per distinct key, pipelined; every position counts one hit or one miss.
 TEST(RedisBackend, AsyncManyReadsEachKeyOnceAndKeepsTheOrder) {
   private_redis_server server;  // its own, so that the command count is ours alone
@@ -516,14 +504,14 @@ TEST(RedisBackend, AsyncManyReadsEachKeyOnceAndKeepsTheOrder) {
   const std::vector<std::vector<std::string>> later_tags{{"t:3"}, {"t:1"}, {"t:1"}};
   run(io, [&]() -> asio::awaitable<void> {
     co_await s.async_get_or_load(keys[1], tags[1], [] { return 99; });
-    const long long before = calls_of(*backend, "evalsha");
+    const long long before = command_calls(*backend, "evalsha");
     auto values =
         co_await s.async_get_or_load_many(keys, tags, [&](std::size_t i) -> asio::awaitable<int> {
           loaded.push_back(i);
           co_return static_cast<int>(i) * 10 + 1;
         });
     // 3 reads (n:1 once), then 2 writes.
-    EXPECT_EQ(calls_of(*backend, "evalsha") - before, 5);
+    EXPECT_EQ(command_calls(*backend, "evalsha") - before, 5);
     EXPECT_EQ(values, (std::vector<int>{1, 99, 21, 1}));
     EXPECT_EQ(s.stats().misses, 4u);  // n:2 alone, then n:1, n:3 and n:1 again
     EXPECT_EQ(s.stats().hits, 1u);    // n:2

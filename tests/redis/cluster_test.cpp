@@ -13,17 +13,23 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <iostream>
 #include <memory>
 #include <set>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "redis/client_test_support.hpp"
-#include "support/redis_server.hpp"
+#include "support/redis_cluster.hpp"
 
 namespace {
 
@@ -36,53 +42,68 @@ using redis::cluster_client;
 using redis::cluster_command;
 using redis::cluster_slot;
 
-// Three masters, no replicas, on free loopback ports; shared by the tests of this file.
-class RedisCluster : public ::testing::Test {
+// Three masters (with `Replicas` replicas each) on free loopback ports, shared by the tests of
+// a suite until one changes its shape (moves slots, fails a node over): the next test gets a new
+// one. ctest runs each test in a process of its own, so there every test starts a cluster; only
+// the failover tests pay for replicas.
+template <int Replicas>
+class ClusterOf : public ::testing::Test {
  public:
-  static void SetUpTestSuite() {
-    for (int i = 0; i < 3; ++i)
-      servers().push_back(
-          std::make_unique<cachet_test::private_redis_server>(std::vector<std::string>{
-              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-              "--cluster-node-timeout", "5000",
-              // Without it the bus port is the port + 10000, which fails above port 55535.
-              "--cluster-port", std::to_string(cachet_test::detail::free_loopback_port())}));
-    std::string create = "redis-cli --cluster create";
-    for (const auto& s : servers()) create += " 127.0.0.1:" + std::to_string(s->port());
-    create += " --cluster-yes > /dev/null";
-    ASSERT_EQ(std::system(create.c_str()), 0) << create;
-    // Bounded wait on a condition: every node reports cluster_state:ok and the same slot map.
-    const auto give_up = std::chrono::steady_clock::now() + 20s;
-    for (const auto& s : servers()) {
-      for (;;) {
-        std::string probe = "redis-cli -p " + std::to_string(s->port()) +
-                            " cluster info | grep -q cluster_state:ok";
-        if (std::system(probe.c_str()) == 0) break;
-        ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "cluster_state never became ok";
-        std::this_thread::sleep_for(20ms);
-      }
-    }
+  void SetUp() override {
+    if (!cluster())
+      cluster() = std::make_unique<cachet_test::redis_cluster>(
+          cachet_test::redis_cluster_options{.masters = 3, .replicas_per_master = Replicas});
   }
-  static void TearDownTestSuite() { servers().clear(); }
+  void TearDown() override {
+    if (reshaped()) cluster().reset();
+    reshaped() = false;
+  }
+  static void TearDownTestSuite() { cluster().reset(); }
 
  protected:
-  static std::vector<std::unique_ptr<cachet_test::private_redis_server>>& servers() {
-    static std::vector<std::unique_ptr<cachet_test::private_redis_server>> all;
-    return all;
+  static std::unique_ptr<cachet_test::redis_cluster>& cluster() {
+    static std::unique_ptr<cachet_test::redis_cluster> shared;
+    return shared;
   }
 
-  static redis::config cluster_config() {
-    std::string url = "redis-cluster://";
-    for (const auto& s : servers()) url += "127.0.0.1:" + std::to_string(s->port()) + ",";
-    url.pop_back();
-    auto cfg = fast_config(url);
-    return cfg;
+  // Marks the cluster as changed by the running test.
+  static void reshape() { reshaped() = true; }
+  static bool& reshaped() {
+    static bool changed = false;
+    return changed;
+  }
+
+  static redis::config cluster_config() { return fast_config(cluster()->url()); }
+
+  // The node listening at "127.0.0.1:<port>".
+  static cachet_test::private_redis_server& server_at(const std::string& address) {
+    const auto port = std::stoi(address.substr(address.rfind(':') + 1));
+    for (auto& n : cluster()->nodes())
+      if (n->port() == port) return *n;
+    throw std::runtime_error("no cluster node listens at " + address);
+  }
+
+  // The running replica of the master listening at `address` (its ROLE names the master's port).
+  static cachet_test::private_redis_server& replica_of(const std::string& address) {
+    const auto port = address.substr(address.rfind(':') + 1);
+    for (auto* n : cluster()->with_role("slave")) {
+      auto role = cluster()->cli(n->port(), "ROLE");  // slave, host, port, state, offset
+      std::istringstream lines(role);
+      std::string kind, host, master_port;
+      std::getline(lines, kind);
+      std::getline(lines, host);
+      std::getline(lines, master_port);
+      if (master_port == port) return *n;
+    }
+    throw std::runtime_error("no replica follows " + address);
   }
 
   static redis::config node_config(const std::string& address) {
     return fast_config("redis://" + address);
   }
 };
+using RedisCluster = ClusterOf<0>;
+using RedisClusterWithReplicas = ClusterOf<1>;
 
 // Builds commands outside coroutine bodies: g++ 12 miscompiles braced lists inside co_await
 // expressions ("array used as initializer").
@@ -158,11 +179,19 @@ TEST_F(RedisCluster, ExecManySplitsByNodeAndKeepsTheOrder) {
   });
 }
 
+// A MOVED fetches the map in the background: bounded polling until it was installed.
+asio::awaitable<void> wait_for_refresh_beyond(const cluster_client& c, std::size_t refreshes) {
+  for (int i = 0; i < 1000 && c.refresh_count() <= refreshes; ++i)
+    co_await cachet_test::pause_for(2ms);
+  EXPECT_GT(c.refresh_count(), refreshes) << "no slot map was fetched after MOVED";
+}
+
 asio::awaitable<std::string> node_id(redis::client& node) {
   co_return (co_await node.exec("CLUSTER", "MYID")).as_string();
 }
 
 TEST_F(RedisCluster, AskDuringAMigrationAndMovedAfterIt) {
+  reshape();
   run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
     cluster_client c(ex, cluster_config());
     const std::string tag = "askmoved";
@@ -208,13 +237,14 @@ TEST_F(RedisCluster, AskDuringAMigrationAndMovedAfterIt) {
     EXPECT_EQ((co_await c.exec(cmd(key_in(tag, "old"), "GET", key_in(tag, "old")))).as_string(),
               "before");
     EXPECT_EQ(c.owner_of(slot), to) << "MOVED updates the map";
-    EXPECT_GT(c.refresh_count(), refreshes);
+    co_await wait_for_refresh_beyond(c, refreshes);
   });
 }
 
 // A slot is migrated, key by key, while coroutines INCR counters in it: every INCR answers
 // exactly one more than the last (no lost or repeated increment, no wrong value, no failure).
 TEST_F(RedisCluster, LiveMigrationUnderLoadLosesNoIncrement) {
+  reshape();
   run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
     cluster_client c(ex, cluster_config());
     const std::string tag = "liveload";
@@ -276,11 +306,281 @@ TEST_F(RedisCluster, LiveMigrationUnderLoadLosesNoIncrement) {
     EXPECT_EQ(total, succeeded);
     EXPECT_GE(total, counters * 20);
     EXPECT_EQ(c.owner_of(slot), to);
-    EXPECT_GT(c.refresh_count(), 1u) << "the load met MOVED after the migration";
+    co_await wait_for_refresh_beyond(c, 1);  // the load met MOVED after the migration
   });
 }
 
-TEST_F(RedisCluster, NoSeedAnsweringIsATypedError) {
+// Many commands meet the same MOVED at once: one map fetch serves them all.
+TEST_F(RedisCluster, ConcurrentMovedShareOneMapFetch) {
+  reshape();
+  run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    cluster_client c(ex, cluster_config());
+    const std::string tag = "coalesce";
+    const auto slot = cluster_slot(key_in(tag, "0"));
+    co_await c.refresh();  // no key is written: an empty slot may change owner at once
+    const std::string from = c.owner_of(slot);
+    std::string to;
+    for (const auto& m : c.masters())
+      if (m != from) to = m;
+    redis::client source(ex, node_config(from)), target(ex, node_config(to));
+    const auto target_id = co_await node_id(target);
+    co_await target.exec("CLUSTER", "SETSLOT", slot, "NODE", target_id);
+    co_await source.exec("CLUSTER", "SETSLOT", slot, "NODE", target_id);
+    const auto refreshes = c.refresh_count();
+
+    constexpr int readers = 32;
+    int done = 0, wrong = 0;
+    for (int i = 0; i < readers; ++i)
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            // The key moved with its slot's ownership only, so it is empty on the new owner.
+            auto v = co_await c.exec(cmd(key_in(tag, "1"), "GET", key_in(tag, "1")));
+            if (!v.is_null()) ++wrong;
+            ++done;
+          },
+          asio::detached);
+    for (int i = 0; i < 2000 && done < readers; ++i) co_await cachet_test::pause_for(2ms);
+    CACHET_CO_ASSERT(done == readers);
+    EXPECT_EQ(wrong, 0);
+    co_await wait_for_refresh_beyond(c, refreshes);
+    EXPECT_EQ(c.refresh_count(), refreshes + 1) << readers << " MOVED replies, one map fetch";
+  });
+}
+
+// A periodic refresh runs in the background: a command does not wait for it even when the node
+// asked for the map hangs.
+TEST_F(RedisCluster, APeriodicRefreshNeverBlocksACommand) {
+  run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    cluster_client c(ex, cluster_config(), {.refresh_interval = 1ms});
+    co_await c.exec(cmd("periodic", "SET", "periodic", "v"));
+    // The first node asked for the map is the first master by address.
+    auto masters = c.masters();
+    std::sort(masters.begin(), masters.end());
+    auto& hung = server_at(masters.front());
+    std::string other_key;
+    for (int i = 0; other_key.empty(); ++i)
+      if (c.owner_of(cluster_slot("periodic:" + std::to_string(i))) != masters.front())
+        other_key = "periodic:" + std::to_string(i);
+    const auto refreshes = c.refresh_count();
+    co_await cachet_test::pause_for(2ms);  // the map is now older than refresh_interval
+    hung.pause();
+    auto v = co_await c.exec(cmd(other_key, "SET", other_key, "w"));
+    const auto refreshes_while_hung = c.refresh_count();
+    hung.resume();
+    EXPECT_EQ(v.text, "OK");
+    EXPECT_EQ(refreshes_while_hung, refreshes) << "the command waited for the periodic refresh";
+    co_await wait_for_refresh_beyond(c, refreshes);
+  });
+}
+
+// Steady SET/GET/INCR traffic of coroutines, each on its own keys, while the cluster changes.
+// A wrong value is an INCR that is not one above the last one seen (when check_increments) or
+// a GET that does not return the value just SET. After a failed call the worker's counter is
+// read afresh rather than judged.
+struct steady_load {
+  struct worker_state {
+    std::int64_t rounds_after_change = 0;
+  };
+
+  explicit steady_load(cluster_client& c, bool check_increments)
+      : client(c), check_increments(check_increments) {}
+
+  asio::awaitable<void> worker(std::string tag) {
+    const auto counter = key_in(tag, "counter"), text = key_in(tag, "text");
+    auto& me = workers.emplace_back();
+    ++running;
+    std::int64_t last = 0;
+    bool known = false;
+    for (std::int64_t round = 0; !stop; ++round) {
+      const bool after_disruption = disrupted;
+      try {
+        auto n = (co_await client.exec(cmd(counter, "INCR", counter))).as_int();
+        if (known && check_increments && n != last + 1) ++wrong;
+        last = n;
+        known = true;
+        const auto value = tag + "/" + std::to_string(round);
+        co_await client.exec(cmd(text, "SET", text, value));
+        if ((co_await client.exec(cmd(text, "GET", text))).as_string() != value) ++wrong;
+        calls += 3;
+        if (after_disruption && resumed_at == std::chrono::steady_clock::time_point{})
+          resumed_at = std::chrono::steady_clock::now();
+        if (changed) ++me.rounds_after_change;
+      } catch (const std::exception& e) {
+        ++failed;
+        known = false;
+        last_failure = e.what();
+      }
+    }
+    --running;
+  }
+
+  bool settled(std::int64_t rounds) const {
+    for (const auto& w : workers)
+      if (w.rounds_after_change < rounds) return false;
+    return true;
+  }
+
+  cluster_client& client;
+  bool check_increments;
+  std::deque<worker_state> workers;
+  std::atomic<bool> changed{false};  // set by the thread that changes the cluster
+  bool stop = false;
+  int running = 0, wrong = 0, failed = 0;
+  std::int64_t calls = 0;  // succeeded
+  std::string last_failure;
+  // Set by the changing thread, disrupted_at first: the moment the cluster lost a node.
+  std::chrono::steady_clock::time_point disrupted_at{};
+  std::atomic<bool> disrupted{false};
+  // The end of the first round begun after the disruption that succeeded.
+  std::chrono::steady_clock::time_point resumed_at{};
+};
+
+// Runs `change` (blocking redis-cli work) on its own thread while `load` runs on the test's
+// io_context, then lets every worker finish `rounds_after` rounds on the changed cluster.
+asio::awaitable<void> under_load(steady_load& load, const std::vector<std::string>& tags,
+                                 const std::function<void()>& change, int rounds_after = 20) {
+  auto ex = co_await asio::this_coro::executor;
+  for (const auto& tag : tags) asio::co_spawn(ex, load.worker(tag), asio::detached);
+  std::string change_failure;
+  std::thread changer([&] {
+    try {
+      change();
+    } catch (const std::exception& e) {
+      change_failure = e.what();
+    }
+    load.changed = true;
+  });
+  const auto give_up = std::chrono::steady_clock::now() + 40s;
+  while (!(load.changed && load.settled(rounds_after)) &&
+         std::chrono::steady_clock::now() < give_up)
+    co_await cachet_test::pause_for(5ms);  // a polling interval; the loop ends on the condition
+  changer.join();
+  load.stop = true;
+  while (load.running > 0) co_await cachet_test::pause_for(5ms);
+  EXPECT_EQ(change_failure, "");
+  EXPECT_TRUE(load.settled(rounds_after)) << "the load did not resume on the changed cluster";
+}
+
+// Slots whose keys carry the tags `tag`0.. `tag`(n-1): the tags are found by scanning.
+std::vector<std::string> tags_in_slots(std::uint16_t first, std::uint16_t last, int n) {
+  std::vector<std::string> tags;
+  for (int i = 0; static_cast<int>(tags.size()) < n; ++i) {
+    auto tag = "r" + std::to_string(i);
+    auto slot = cluster_slot(tag);
+    if (slot >= first && slot <= last) tags.push_back(tag);
+  }
+  return tags;
+}
+
+// `redis-cli --cluster reshard` moves slots (and their keys) from one master to another while
+// the load runs on keys in exactly those slots: no wrong value, no failed call.
+TEST_F(RedisCluster, LiveReshardUnderLoadHasNoWrongValueAndNoFailure) {
+  reshape();
+  run_async(
+      [](asio::any_io_executor ex) -> asio::awaitable<void> {
+        cluster_client c(ex, cluster_config());
+        co_await c.refresh();
+        // reshard takes a source's lowest slots first; the master of slot 0 gives 0..63.
+        const auto source = c.owner_of(0);
+        std::string destination;
+        for (const auto& m : c.masters())
+          if (m != source) destination = m;
+        const auto source_port = server_at(source).port();
+        const auto destination_port = server_at(destination).port();
+        constexpr int moved_slots = 64;
+        steady_load load(c, true);
+        std::vector<std::string> tags = tags_in_slots(0, moved_slots - 1, 8);
+        co_await under_load(load, tags, [&] {
+          cluster()->cli(source_port, "--cluster reshard 127.0.0.1:" + std::to_string(source_port) +
+                                          " --cluster-from " + cluster()->id_of(source_port) +
+                                          " --cluster-to " + cluster()->id_of(destination_port) +
+                                          " --cluster-slots " + std::to_string(moved_slots) +
+                                          " --cluster-yes");
+          cluster()->wait_until_stable();
+        });
+        EXPECT_EQ(load.wrong, 0);
+        EXPECT_EQ(load.failed, 0) << load.last_failure;
+        std::cout << "[ figures  ] reshard of 64 slots: " << load.calls << " calls, " << load.failed
+                  << " failed\n";
+        for (const auto& tag : tags) EXPECT_EQ(c.owner_of(cluster_slot(tag)), destination) << tag;
+      },
+      60s);
+}
+
+// CLUSTER FAILOVER on a replica (a coordinated manual failover: the master stops writes until
+// the replica caught up) under steady load on the master's keys: no wrong value, not one lost
+// increment, and at most kFailoverFailures failed calls (none expected: the client retries
+// CLUSTERDOWN/READONLY and follows MOVED; the bound covers a request cut off mid-way).
+constexpr int kFailoverFailures = 2;
+TEST_F(RedisClusterWithReplicas, ReplicaFailoverUnderLoadHasNoWrongValue) {
+  reshape();
+  run_async(
+      [](asio::any_io_executor ex) -> asio::awaitable<void> {
+        cluster_client c(ex, cluster_config());
+        const auto tags = tags_in_slots(0, 100, 8);
+        co_await c.refresh();
+        const auto master = c.owner_of(cluster_slot(tags.front()));
+        auto& replica = replica_of(master);
+        steady_load load(c, true);
+        co_await under_load(load, tags, [&] {
+          cluster()->cli(replica.port(), "CLUSTER FAILOVER");
+          cluster()->wait_until([&] { return cluster()->role_of(replica.port()) == "master"; },
+                                "the replica became master");
+          cluster()->wait_until_stable();
+        });
+        EXPECT_EQ(load.wrong, 0);
+        EXPECT_LE(load.failed, kFailoverFailures) << load.last_failure;
+        std::cout << "[ figures  ] replica failover: " << load.calls << " calls, " << load.failed
+                  << " failed\n";
+        EXPECT_EQ(c.owner_of(cluster_slot(tags.front())),
+                  "127.0.0.1:" + std::to_string(replica.port()));
+      },
+      60s);
+}
+
+// A master is killed (SIGKILL); its replica takes over once the others mark it failed
+// (cluster-node-timeout 1 s, about 2-3 s in all). Calls on its keys resume within kResumeBound of
+// the kill. Only the call each worker had in flight at the kill may fail (outcome_unknown: it was
+// written); later ones wait out the failover (failover_wait above its length). Replication is
+// asynchronous, so an increment acknowledged just before the kill may be lost: only SET-then-GET
+// is checked for wrong values.
+constexpr auto kResumeBound = 8s;
+TEST_F(RedisClusterWithReplicas, AKilledMastersReplicaTakesOverAndCallsResume) {
+  reshape();
+  run_async(
+      [](asio::any_io_executor ex) -> asio::awaitable<void> {
+        cluster_client c(ex, cluster_config(), {.failover_wait = 6s});
+        const auto tags = tags_in_slots(0, 100, 4);
+        co_await c.refresh();
+        const auto master = c.owner_of(cluster_slot(tags.front()));
+        auto& victim = server_at(master);
+        auto& replica = replica_of(master);
+        steady_load load(c, false);
+        co_await under_load(load, tags, [&] {
+          victim.kill();
+          load.disrupted_at = std::chrono::steady_clock::now();
+          load.disrupted = true;
+          cluster()->wait_until([&] { return cluster()->role_of(replica.port()) == "master"; },
+                                "the replica took over");
+          cluster()->wait_until_stable();
+        });
+        EXPECT_EQ(load.wrong, 0);
+        const auto resumed_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+            load.resumed_at - load.disrupted_at);
+        EXPECT_GT(resumed_after.count(), 0);
+        EXPECT_LT(resumed_after, kResumeBound);
+        EXPECT_LE(load.failed, static_cast<int>(tags.size())) << load.last_failure;
+        std::cout << "[ figures  ] calls resumed " << resumed_after.count()
+                  << " ms after the kill; " << load.calls << " calls, " << load.failed
+                  << " failed\n";
+        EXPECT_EQ(c.owner_of(cluster_slot(tags.front())),
+                  "127.0.0.1:" + std::to_string(replica.port()));
+      },
+      60s);
+}
+
+TEST(RedisClusterClient, NoSeedAnsweringIsATypedError) {
   run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
     auto cfg = fast_config("redis-cluster://127.0.0.1:1");
     cluster_client c(ex, cfg);

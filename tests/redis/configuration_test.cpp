@@ -143,20 +143,28 @@ TEST(RedisConfiguration, AnUnusableConfigIsRefusedWhenTheBackendIsBuilt) {
   }
 }
 
-// Until the backend lays its keys out per cluster slot, a cluster URL is refused with a reason
-// rather than served half (scripts whose keys span slots fail with CROSSSLOT on a cluster).
-TEST(RedisConfiguration, AClusterUrlIsRefusedByTheBackendWithAReason) {
+// A cluster URL is served (keys in buckets, see key_layout.hpp); a bucket count that cannot
+// map evenly onto the slots, or a prefix that would cut the buckets' hash tags short, is refused
+// with a reason. The one-server client still refuses cluster seeds.
+TEST(RedisConfiguration, AClusterUrlIsServedAndABadBucketLayoutRefused) {
   const auto cfg = cachet::redis::config::from_url("redis-cluster://127.0.0.1:7000,127.0.0.1:7001");
-  try {
-    cachet::redis backend{cfg};
-    ADD_FAILURE() << "a cluster config was accepted by the backend";
-  } catch (const cachet::error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("cachet::redis: Redis Cluster (redis-cluster://) is not "
-                                          "supported by the cached-function backend yet",
-                                          0),
-              0u)
-        << e.what();
-  }
+  EXPECT_NO_THROW(cachet::redis{cfg}) << "nothing is connected before the first call";
+  const auto refused = [&](cachet::redis_options opts, const std::string& why) {
+    try {
+      cachet::redis backend{cfg, std::move(opts)};
+      ADD_FAILURE() << "accepted: " << why;
+    } catch (const cachet::error& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  };
+  refused({.cluster_buckets = 0}, "cachet::redis: cluster_buckets is 0, but it must be a power");
+  refused({.cluster_buckets = 48}, "cluster_buckets is 48");
+  refused({.cluster_buckets = 32768}, "cluster_buckets is 32768");
+  refused({.key_prefix = "a{b}"}, "the key prefix \"a{b}\" has a brace");
+  EXPECT_NO_THROW((cachet::redis{cfg, {.cluster_buckets = 1}}));
+  EXPECT_NO_THROW((cachet::redis{cachet::redis::config::from_url("redis://127.0.0.1:1"),
+                                 {.key_prefix = "a{b}"}}))
+      << "braces matter only on a cluster";
   boost::asio::io_context io;
   EXPECT_THROW(cachet::resp3::client(io.get_executor(), cfg), cachet::error);
 }

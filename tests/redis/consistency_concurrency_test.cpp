@@ -38,6 +38,9 @@
 
 namespace {
 
+using cachet_test::invalidation;
+using cachet_test::name_of;
+
 using namespace std::chrono_literals;
 
 constexpr int rows = 16;
@@ -96,43 +99,8 @@ using remote_row_cache =
     cachet::cached<&app::read_row_from_redis, cachet::ttl<60>, cachet::key<"remote-row:{}">,
                    cachet::tags<"remote-row-tag:{}">, cachet::backend<cachet::redis>>;
 
-enum class invalidation { key, tag, clear };
-
 // How long the writer waits for a load to start before it takes the next row in turn.
 constexpr auto load_start_patience = 20ms;
-
-void PrintTo(invalidation how, std::ostream* out) {
-  *out << (how == invalidation::key   ? "invalidate(key)"
-           : how == invalidation::tag ? "invalidate_tag"
-                                      : "clear()");
-}
-
-std::string name_of(const ::testing::TestParamInfo<invalidation>& info) {
-  switch (info.param) {
-    case invalidation::key:
-      return "Invalidate";
-    case invalidation::tag:
-      return "InvalidateTag";
-    case invalidation::clear:
-      return "Clear";
-  }
-  return "Unknown";
-}
-
-template <class Cache>
-void invalidate_row(Cache& cache, invalidation how, std::string_view tag_base, int row) {
-  switch (how) {
-    case invalidation::key:
-      cache.invalidate(row);
-      break;
-    case invalidation::tag:
-      cache.invalidate_tag(std::string(tag_base) + std::to_string(row));
-      break;
-    case invalidation::clear:
-      cache.clear();
-      break;
-  }
-}
 
 class ConsistencyAcrossBackends : public ::testing::TestWithParam<invalidation> {};
 

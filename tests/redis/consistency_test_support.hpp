@@ -14,6 +14,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <gtest/gtest.h>
+
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -82,6 +85,43 @@ inline std::string tag_counter_key(const std::string& prefix, std::string_view t
 /// The Redis key of the generation counter (clear()) of the function named `function`.
 inline std::string function_counter_key(const std::string& prefix, std::string_view function) {
   return prefix + ":v1#fn:" + std::string(function);
+}
+
+// How a consistency test invalidates what a reader may still hold.
+enum class invalidation { key, tag, clear };
+
+inline void PrintTo(invalidation how, std::ostream* out) {
+  *out << (how == invalidation::key   ? "invalidate(key)"
+           : how == invalidation::tag ? "invalidate_tag"
+                                      : "clear()");
+}
+
+inline std::string name_of(const ::testing::TestParamInfo<invalidation>& info) {
+  switch (info.param) {
+    case invalidation::key:
+      return "Invalidate";
+    case invalidation::tag:
+      return "InvalidateTag";
+    case invalidation::clear:
+      return "Clear";
+  }
+  return "Unknown";
+}
+
+// Invalidates row `row` of `cache` the way `how` says; its tag is `tag_base` + the row.
+template <class Cache>
+void invalidate_row(Cache& cache, invalidation how, std::string_view tag_base, int row) {
+  switch (how) {
+    case invalidation::key:
+      cache.invalidate(row);
+      break;
+    case invalidation::tag:
+      cache.invalidate_tag(std::string(tag_base) + std::to_string(row));
+      break;
+    case invalidation::clear:
+      cache.clear();
+      break;
+  }
 }
 
 }  // namespace cachet_test

@@ -5,7 +5,7 @@
 
 #include <cachet/cached.hpp>
 #include <cachet/clock.hpp>
-#include <cachet/errors.hpp>
+#include <cachet/error.hpp>
 #include <cachet/redis.hpp>
 
 #include <gtest/gtest.h>

@@ -135,6 +135,21 @@ T await(boost::asio::awaitable<T> op) {
   return await(io, std::move(op));
 }
 
+/// A command through the backend's own connection, for a test's looks at what the backend wrote.
+template <class... Args>
+cachet::redis::value command(cachet::redis& backend, std::string_view name, const Args&... args) {
+  return backend.runtime().run(backend.connection().exec(name, args...));
+}
+
+/// How many times the server has run `command_name` (INFO commandstats; 0 before the first).
+inline long long command_calls(cachet::redis& backend, const std::string& command_name) {
+  const std::string info = command(backend, "INFO", "commandstats").as_string();
+  const std::string field = "cmdstat_" + command_name + ":calls=";
+  const auto at = info.find(field);
+  if (at == std::string::npos) return 0;
+  return std::stoll(info.substr(at + field.size()));
+}
+
 }  // namespace cachet_test
 
 #endif

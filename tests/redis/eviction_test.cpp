@@ -76,7 +76,7 @@ long info_field(cachet_test::data_connection& data, std::string_view section,
 
 // --- memory pressure -----------------------------------------------------------------------
 
-constexpr int items = 20'000;
+constexpr int items = 5'000;
 constexpr int load_threads = 4;
 // Room left above what the entries and counters take when maxmemory is set.
 constexpr long headroom_bytes = 1L << 20;

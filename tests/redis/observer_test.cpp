@@ -13,14 +13,13 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <numeric>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "redis/degraded_test_support.hpp"
+#include "support/cache_report.hpp"
 #include "support/redis_server.hpp"
 
 namespace app {
@@ -96,20 +95,8 @@ struct recorder {
 
 using strings = std::vector<std::string>;
 
-// What the metrics collector reads of the live cache named `name`.
-cachet::detail::cache_report report_of(std::string_view name) {
-  std::optional<cachet::detail::cache_report> found;
-  cachet::detail::cache_registry::instance().for_each([&](const cachet::detail::cache_report& r) {
-    if (r.name == name) found = r;
-  });
-  EXPECT_TRUE(found.has_value()) << name;
-  return found.value_or(cachet::detail::cache_report{});
-}
-
-std::uint64_t timed_loads(const cachet::detail::cache_report& r) {
-  return std::accumulate(r.load_durations.counts.begin(), r.load_durations.counts.end(),
-                         std::uint64_t{0});
-}
+using cachet_test::report_of;
+using cachet_test::timed_loads;
 
 class RedisAsyncObserver : public ::testing::Test {
  protected:

@@ -60,6 +60,8 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
+using cachet_test::command;
+using cachet_test::command_calls;
 using cachet_test::make_test_backend;
 using cachet_test::private_redis_server;
 using cachet_test::shared_redis_url;
@@ -71,11 +73,6 @@ constexpr std::uint64_t limit = 5;
 constexpr auto period = 1h;
 constexpr cachet::clock::duration interval =
     std::chrono::duration_cast<cachet::clock::duration>(period) / limit;
-
-template <class... Args>
-cachet::redis::value command(cachet::redis& backend, std::string_view name, const Args&... args) {
-  return backend.runtime().run(backend.connection().exec(name, args...));
-}
 
 std::vector<std::string> keys_of(cachet::redis& backend) {
   const auto reply = command(backend, "KEYS", backend.key_options().key_prefix + ":*");
@@ -213,14 +210,6 @@ TEST(redis_rate_limiter, async_try_acquire_makes_the_same_decisions) {
   }
   EXPECT_EQ(seen[limit], (cachet::rate_limit_decision{false, interval, 0}));
   EXPECT_FALSE(limiter.try_acquire("k"));  // the blocking and the async calls share the state
-}
-
-long long command_calls(cachet::redis& backend, const std::string& name) {
-  const std::string info = command(backend, "INFO", "commandstats").as_string();
-  const std::string field = "cmdstat_" + name + ":calls=";
-  const auto at = info.find(field);
-  if (at == std::string::npos) return 0;
-  return std::stoll(info.substr(at + field.size()));
 }
 
 TEST(redis_rate_limiter, one_evalsha_per_check_and_eval_only_when_the_server_lost_the_script) {

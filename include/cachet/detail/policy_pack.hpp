@@ -3,11 +3,7 @@
 
 #include <cachet/detail/policy.hpp>
 
-#include <boost/hana/basic_tuple.hpp>
-#include <boost/hana/count_if.hpp>
-#include <boost/hana/find_if.hpp>
-#include <boost/hana/type.hpp>
-
+#include <cstddef>
 #include <type_traits>
 
 namespace cachet::detail {
@@ -40,31 +36,32 @@ struct kind_of<T> {
   using type = typename T::policy_kind;
 };
 
-// A Hana predicate on type_c<P>: is P a policy of Kind?
-template <class Kind>
-struct of_kind {
-  template <class T>
-  constexpr auto operator()(T) const {
-    return boost::hana::bool_c<std::is_same_v<typename kind_of<typename T::type>::type, Kind>>;
-  }
+template <class T>
+using kind_of_t = typename kind_of<T>::type;
+
+// The first of Policies whose kind is Kind, else Default. Only the chosen branch is instantiated.
+template <class Kind, class Default, class... Policies>
+struct find_kind {
+  using type = Default;
 };
+template <class Kind, class Default, class First, class... Rest>
+struct find_kind<Kind, Default, First, Rest...>
+    : std::conditional_t<std::is_same_v<kind_of_t<First>, Kind>, std::type_identity<First>,
+                         find_kind<Kind, Default, Rest...>> {};
 
 // The policies given to one cached<>, in any order. It is parsed once: every element must be a
 // policy, no kind may appear twice, and each facility asks for its own kind with a default.
 template <class... Policies>
 struct policy_pack {
-  static constexpr auto types = boost::hana::make_basic_tuple(boost::hana::type_c<Policies>...);
-
   static constexpr bool all_policies = (require_policy<Policies>::value && ...);
 
   template <class Kind>
-  static constexpr std::size_t count =
-      decltype(boost::hana::count_if(types, of_kind<Kind>{}))::value;
+  static constexpr std::size_t count = (std::size_t{0} + ... +
+                                        std::size_t{std::is_same_v<kind_of_t<Policies>, Kind>});
 
   static constexpr bool unique =
-      all_policies && (require_unique_kind<typename kind_of<Policies>::type,
-                                           count<typename kind_of<Policies>::type>>::value &&
-                       ...);
+      all_policies &&
+      (require_unique_kind<kind_of_t<Policies>, count<kind_of_t<Policies>>>::value && ...);
 
   // Every policy's values checked (see check_values); always true, like the two above.
   static constexpr bool values_checked = (check_values<Policies>() && ...);
@@ -74,9 +71,7 @@ struct policy_pack {
 
   // The policy of Kind, or Default when the pack has none.
   template <class Kind, class Default>
-  using find =
-      typename std::remove_cvref_t<decltype(boost::hana::find_if(types, of_kind<Kind>{})
-                                                .value_or(boost::hana::type_c<Default>))>::type;
+  using find = typename find_kind<Kind, Default, Policies...>::type;
 };
 
 }  // namespace cachet::detail

@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -115,6 +116,12 @@ class client {
   ///
   ///   if (auto why = c.last_error(); !why.empty()) log("Redis: " + why);
   std::string last_error() const { return conn_ ? conn_->last_error() : std::string(); }
+
+  /// Calls `f` on the client's strand after each successful handshake, reconnections included.
+  /// Set it before start() and the first exec().
+  void on_connected(std::function<void()> f) {
+    if (conn_) conn_->on_connected = std::move(f);
+  }
 
   /// Connects in the background now instead of on the first exec(). Idempotent.
   void start() {

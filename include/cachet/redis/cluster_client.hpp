@@ -11,11 +11,15 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -43,12 +47,19 @@ struct cluster_command {
 
 /// Limits of a cluster_client's routing.
 struct cluster_routing_options {
-  /// How often one command may be redirected (MOVED, ASK, TRYAGAIN, a node that refuses
-  /// connections) before it fails with error::too_many_redirects.
+  /// How often one command may be redirected (MOVED, ASK, TRYAGAIN) before it fails with
+  /// error::too_many_redirects.
   int max_redirects = 5;
-  /// The slot map is fetched again at the first command after it is this old (besides after
-  /// every MOVED and every node that cannot be reached). Zero: only on those events.
+  /// The slot map is fetched again, in the background, at the first command after it is this
+  /// old (besides after a MOVED to a node the map did not name and after a node that cannot be
+  /// reached). Zero: only on those events.
   std::chrono::milliseconds refresh_interval{30000};
+  /// How long one command keeps being retried while the cluster cannot take it without having
+  /// run it: its node refuses connections or drops them before the command was written, or
+  /// answers CLUSTERDOWN, LOADING or READONLY (a failover or restart under way). The pauses
+  /// between attempts double from 10 ms up to 200 ms; past this the last failure is reported.
+  /// The commands of one exec_many share this wait: it bounds the whole call.
+  std::chrono::milliseconds failover_wait{3000};
 };
 
 /// A Redis Cluster client: one pipelined cachet::redis::client per master node, commands routed
@@ -62,11 +73,16 @@ struct cluster_routing_options {
 /// The slot map comes from `CLUSTER SHARDS` (`CLUSTER SLOTS` on servers before 7), asked of the
 /// known nodes and then the seeds in turn. It is fetched again after a `MOVED` reply (the
 /// command goes to the node MOVED names at once), after a node could not be reached (another
-/// node is asked), and periodically. `ASK` sends `ASKING` and the command to the named node
-/// without changing the map; `TRYAGAIN` (a multi-key command during a migration) is retried.
-/// Each command is redirected at most cluster_routing_options::max_redirects times. A command
-/// is re-sent only when it certainly had no effect (not yet written) or was refused with a
-/// redirect; one written and then cut off fails with error::outcome_unknown as on client.
+/// node is asked), and periodically. Concurrent needs for a new map share one fetch, and only
+/// the first command (when no map is known yet) and a node that cannot be reached wait for it:
+/// after `MOVED` the command goes to the node MOVED names at once and the periodic refresh runs
+/// in the background. `ASK` sends `ASKING` and the command to the named node without changing
+/// the map; `TRYAGAIN` (a multi-key command during a migration) is retried. Each command is
+/// redirected at most cluster_routing_options::max_redirects times. A command is re-sent only
+/// when it certainly had no effect: not yet written when its connection failed, or refused with
+/// a redirect, CLUSTERDOWN, LOADING or READONLY (retried for at most
+/// cluster_routing_options::failover_wait, so a failover costs a short wait instead of
+/// failures). One written and then cut off fails with error::outcome_unknown as on client.
 ///
 /// Thread safety: any member may be called from any thread; the slot map is guarded by a mutex
 /// held only to read or replace it, never across a wait.
@@ -99,6 +115,7 @@ class cluster_client {
   ~cluster_client() {
     if (!state_) return;
     std::lock_guard lock(state_->mutex);
+    state_->closed = true;  // a background refresh still running adds no node
     for (auto& [address, n] : state_->nodes) n->conn->close();
   }
 
@@ -108,7 +125,8 @@ class cluster_client {
   boost::asio::awaitable<value> exec(cluster_command command, request_options options = {}) {
     auto s = checked_state();
     auto slot = cluster_slot(command.key);
-    value reply = co_await run_routed(s, slot, std::move(command.args), options);
+    value reply = co_await run_routed(s, slot, std::move(command.args), options,
+                                      clock::now() + s->routing.failover_wait);
     if (reply.is_error()) throw server_error(std::move(reply.text));
     co_return reply;
   }
@@ -170,7 +188,22 @@ class cluster_client {
     bool owns_slots = false;
   };
 
-  struct state {
+  using strand_type = boost::asio::strand<executor_type>;
+
+  // One fetch of the slot map that every command needing a new map waits for. Its fields are
+  // touched only on `strand`.
+  struct refresh_flight {
+    explicit refresh_flight(const executor_type& ex)
+        : strand(boost::asio::make_strand(ex)), done(strand) {
+      done.expires_at(boost::asio::steady_timer::time_point::max());
+    }
+    strand_type strand;
+    boost::asio::steady_timer done;
+    bool finished = false;
+    std::exception_ptr failure;
+  };
+
+  struct state : std::enable_shared_from_this<state> {
     state(executor_type ex, config c, cluster_routing_options r)
         : executor(std::move(ex)), cfg(std::move(c)), routing(r), slots(cluster_slot_count) {}
 
@@ -182,6 +215,8 @@ class cluster_client {
     std::vector<std::shared_ptr<node>> slots;            // slot -> owner, null when unknown
     clock::time_point refreshed_at{};
     std::size_t refreshes = 0;
+    std::shared_ptr<refresh_flight> refreshing;  // the fetch under way, if any
+    bool closed = false;
 
     // Called with the mutex held.
     std::shared_ptr<node> node_at_locked(const std::string& host, std::uint16_t port) {
@@ -211,27 +246,92 @@ class cluster_client {
       return slots[slot];
     }
 
-    void assign(std::uint16_t slot, const std::shared_ptr<node>& n) {
+    bool is_closed() const {
       std::lock_guard lock(mutex);
-      n->owns_slots = true;
-      slots[slot] = n;
+      return closed;
     }
 
+    // Routes `slot` to `n`; false when the map already did (a MOVED another command saw first).
+    bool assign(std::uint16_t slot, const std::shared_ptr<node>& n) {
+      std::lock_guard lock(mutex);
+      if (slots[slot] == n) return false;
+      n->owns_slots = true;
+      slots[slot] = n;
+      return true;
+    }
+
+    // The first map is waited for; a due periodic one is fetched in the background.
     boost::asio::awaitable<void> refresh_if_due() {
-      bool due = false;
+      bool first = false, due = false;
       {
         std::lock_guard lock(mutex);
-        due = refreshes == 0 || (routing.refresh_interval.count() > 0 &&
-                                 clock::now() - refreshed_at >= routing.refresh_interval);
+        first = refreshes == 0;
+        due = routing.refresh_interval.count() > 0 &&
+              clock::now() - refreshed_at >= routing.refresh_interval;
       }
-      if (due) co_await refresh(nullptr);
+      if (first)
+        co_await refresh(nullptr);
+      else if (due)
+        begin_refresh(nullptr);
+    }
+
+    // Waits for a fetch of the slot map: the one under way, else a new one.
+    boost::asio::awaitable<void> refresh(std::shared_ptr<node> failed) {
+      auto flight = begin_refresh(std::move(failed));
+      co_await boost::asio::co_spawn(flight->strand, wait_for(flight), boost::asio::use_awaitable);
+    }
+
+    // Starts a fetch of the slot map in the background unless one is under way; returns it.
+    std::shared_ptr<refresh_flight> begin_refresh(std::shared_ptr<node> failed) {
+      std::shared_ptr<refresh_flight> flight;
+      {
+        std::lock_guard lock(mutex);
+        if (refreshing) return refreshing;
+        flight = refreshing = std::make_shared<refresh_flight>(executor);
+      }
+      boost::asio::co_spawn(executor, lead(shared_from_this(), flight, std::move(failed)),
+                            boost::asio::detached);
+      return flight;
+    }
+
+    static boost::asio::awaitable<void> lead(std::shared_ptr<state> self,
+                                             std::shared_ptr<refresh_flight> flight,
+                                             std::shared_ptr<node> failed) {
+      std::exception_ptr failure;
+      try {
+        co_await self->fetch_and_install(std::move(failed));
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      {
+        std::lock_guard lock(self->mutex);
+        self->refreshing.reset();
+      }
+      boost::asio::post(flight->strand, [flight, failure] {
+        flight->failure = failure;
+        flight->finished = true;
+        flight->done.cancel();
+      });
+    }
+
+    // Runs on flight->strand.
+    static boost::asio::awaitable<void> wait_for(std::shared_ptr<refresh_flight> flight) {
+      if (!flight->finished) {
+        boost::system::error_code cancelled;  // the fetch's end cancels the wait
+        co_await flight->done.async_wait(
+            boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
+      }
+      if (flight->failure) std::rethrow_exception(flight->failure);
     }
 
     // Asks the known nodes (the one that just failed last), then the seeds, for the slot map.
-    boost::asio::awaitable<void> refresh(std::shared_ptr<node> failed) {
+    boost::asio::awaitable<void> fetch_and_install(std::shared_ptr<node> failed) {
       std::vector<std::shared_ptr<node>> candidates;
       {
         std::lock_guard lock(mutex);
+        if (closed)
+          throw request_error(error::not_connected,
+                              "cachet::redis::cluster_client: closed; no slot map is fetched");
         for (const auto& [address, n] : nodes)
           if (n != failed && n->owns_slots) candidates.push_back(n);
         for (const auto& seed : cfg.cluster.seeds) {
@@ -333,6 +433,7 @@ class cluster_client {
 
     void install(const std::vector<range>& map) {
       std::lock_guard lock(mutex);
+      if (closed) return;
       std::vector<std::shared_ptr<node>> fresh(cluster_slot_count);
       for (auto& [address, n] : nodes) n->owns_slots = false;
       for (const auto& r : map) {
@@ -379,6 +480,27 @@ class cluster_client {
     return reply.is_error() && std::string_view(reply.text).starts_with("TRYAGAIN");
   }
 
+  // Refusals that prove the command did not run while a failover or a restart is under way.
+  static bool is_unavailable(const value& reply) {
+    if (!reply.is_error()) return false;
+    std::string_view text = reply.text;
+    return text.starts_with("CLUSTERDOWN") || text.starts_with("LOADING") ||
+           text.starts_with("READONLY");
+  }
+
+  // The wait before the next attempt at a cluster that cannot take a command; false (and no
+  // wait) once `give_up` has passed.
+  static boost::asio::awaitable<bool> pause_before_retry(clock::time_point give_up,
+                                                         std::chrono::milliseconds& pause) {
+    const auto now = clock::now();
+    if (now >= give_up) co_return false;
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+    timer.expires_after(std::min<clock::duration>(pause, give_up - now));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+    co_return true;
+  }
+
   static request encode(const std::vector<std::string>& args, bool asking) {
     request r;
     if (asking) r.push("ASKING");
@@ -393,71 +515,102 @@ class cluster_client {
           "first in cluster_command::args");
   }
 
-  // Sends `args` to the owner of `slot`, following redirects; returns the final reply (an error
-  // reply other than a redirect is returned, not thrown).
+  // Sends `args` to the owner of `slot`, following redirects and riding out failovers until
+  // `give_up`; returns the final reply (an error reply other than a redirect is returned, not
+  // thrown). The commands of one exec_many share one `give_up`: a node down without a replica
+  // to take over costs the call one failover_wait, not one per command.
   static boost::asio::awaitable<value> run_routed(std::shared_ptr<state> s, std::uint16_t slot,
                                                   std::vector<std::string> args,
-                                                  request_options options) {
+                                                  request_options options,
+                                                  clock::time_point give_up) {
     require_command(args);
     co_await s->refresh_if_due();
+    auto pause = std::chrono::milliseconds(10);
     std::shared_ptr<node> target = s->owner(slot);
     bool asking = false;
-    for (int attempt = 0;; ++attempt) {
+    for (int redirects = 0;;) {
       if (!target) {
-        co_await s->refresh(nullptr);
+        std::exception_ptr no_map;
+        try {
+          co_await s->refresh(nullptr);
+        } catch (const request_error&) {
+          no_map = std::current_exception();
+        }
         target = s->owner(slot);
-        if (!target)
+        if (!target) {
+          if (co_await pause_before_retry(give_up, pause)) continue;
+          if (no_map) std::rethrow_exception(no_map);
           throw request_error(error::cluster_unavailable,
                               "cachet::redis::cluster_client: no node owns slot " +
                                   std::to_string(slot) + " in the cluster's slot map");
+        }
       }
-      if (attempt > s->routing.max_redirects)
+      if (redirects > s->routing.max_redirects)
         throw request_error(error::too_many_redirects,
                             "cachet::redis::cluster_client: slot " + std::to_string(slot) +
                                 " was redirected more than " +
                                 std::to_string(s->routing.max_redirects) +
                                 " times; the cluster is resharding or its map is inconsistent");
       std::vector<value> replies;
-      bool unreachable = false;
+      std::exception_ptr unreachable;
       try {
         replies = co_await target->conn->exec(encode(args, asking), options);
       } catch (const request_error& e) {
         // Not written, so it had no effect: ask another node for the map and try again.
         if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
-        unreachable = true;
+        unreachable = std::current_exception();
       }
       if (unreachable) {
-        co_await s->refresh(target);
+        auto failed = target;
+        try {
+          co_await s->refresh(failed);
+        } catch (const request_error&) {
+          // No node answered either; the pause below gives the cluster time.
+        }
         target = s->owner(slot);
         asking = false;
+        if (clock::now() >= give_up || s->is_closed()) std::rethrow_exception(unreachable);
+        if (target == failed) co_await pause_before_retry(give_up, pause);
         continue;
       }
       value& reply = replies.back();
       if (auto r = parse_redirect(reply)) {
         auto to = s->node_at(r->host, r->port);
-        if (!r->ask) {
-          s->assign(slot, to);
-          co_await s->refresh(nullptr);
-        }
+        // The first command to meet the move fetches the map, in the background.
+        if (!r->ask && s->assign(slot, to)) s->begin_refresh(nullptr);
         target = to;
         asking = r->ask;
+        ++redirects;
         continue;
       }
       if (is_try_again(reply)) {
         asking = false;
         target = s->owner(slot);
+        ++redirects;
+        continue;
+      }
+      if (is_unavailable(reply) && co_await pause_before_retry(give_up, pause)) {
+        // LOADING keeps its node; CLUSTERDOWN and READONLY mean the map may have changed.
+        if (!std::string_view(reply.text).starts_with("LOADING")) {
+          try {
+            co_await s->refresh(nullptr);
+          } catch (const request_error&) {
+            // Retried on the map as it is until failover_wait is spent.
+          }
+          target = s->owner(slot);
+        }
+        asking = false;
         continue;
       }
       co_return std::move(reply);
     }
   }
 
-  using strand_type = boost::asio::strand<executor_type>;
-
   // Runs on `strand`: starts one group per node, then waits until all have finished.
   static boost::asio::awaitable<std::vector<value>> run_groups(
       std::shared_ptr<state> s, strand_type strand, std::vector<cluster_command> commands,
       request_options options) {
+    const auto give_up = clock::now() + s->routing.failover_wait;
     std::map<std::shared_ptr<node>, std::vector<std::size_t>> by_node;
     for (std::size_t i = 0; i < commands.size(); ++i)
       by_node[s->owner(cluster_slot(commands[i].key))].push_back(i);
@@ -471,13 +624,12 @@ class cluster_client {
     auto groups = std::make_shared<countdown>(strand, by_node.size());
     groups->finished.expires_at(boost::asio::steady_timer::time_point::max());
     for (auto& [owner, indexes] : by_node) {
-      boost::asio::co_spawn(strand,
-                            run_group(s, owner, std::move(indexes), &commands, &replies, options),
-                            [groups](std::exception_ptr failure) {
-                              if (failure && !groups->first_failure)
-                                groups->first_failure = failure;
-                              if (--groups->left == 0) groups->finished.cancel();
-                            });
+      boost::asio::co_spawn(
+          strand, run_group(s, owner, std::move(indexes), &commands, &replies, options, give_up),
+          [groups](std::exception_ptr failure) {
+            if (failure && !groups->first_failure) groups->first_failure = failure;
+            if (--groups->left == 0) groups->finished.cancel();
+          });
     }
     if (groups->left > 0) {
       boost::system::error_code cancelled;  // the last group cancels the wait
@@ -489,12 +641,10 @@ class cluster_client {
   }
 
   // One node's share of exec_many: one pipeline; commands redirected are re-routed alone.
-  static boost::asio::awaitable<void> run_group(std::shared_ptr<state> s,
-                                                std::shared_ptr<node> owner,
-                                                std::vector<std::size_t> indexes,
-                                                const std::vector<cluster_command>* commands,
-                                                std::vector<value>* replies,
-                                                request_options options) {
+  static boost::asio::awaitable<void> run_group(
+      std::shared_ptr<state> s, std::shared_ptr<node> owner, std::vector<std::size_t> indexes,
+      const std::vector<cluster_command>* commands, std::vector<value>* replies,
+      request_options options, clock::time_point give_up) {
     std::vector<value> got;
     if (owner) {
       request pipeline;
@@ -512,12 +662,13 @@ class cluster_client {
     }
     for (std::size_t k = 0; k < indexes.size(); ++k) {
       auto i = indexes[k];
-      if (k < got.size() && !parse_redirect(got[k]) && !is_try_again(got[k])) {
+      if (k < got.size() && !parse_redirect(got[k]) && !is_try_again(got[k]) &&
+          !is_unavailable(got[k])) {
         (*replies)[i] = std::move(got[k]);
         continue;
       }
       const auto& c = (*commands)[i];
-      (*replies)[i] = co_await run_routed(s, cluster_slot(c.key), c.args, options);
+      (*replies)[i] = co_await run_routed(s, cluster_slot(c.key), c.args, options, give_up);
     }
   }
 

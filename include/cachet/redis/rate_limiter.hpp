@@ -234,11 +234,11 @@ return {1, 0, q + 1}
 
   boost::asio::awaitable<resp3::value> ask(detail::redis_runtime& rt, std::string redis_key,
                                            std::vector<std::string> now) const {
-    const std::vector<std::string> keys{std::move(redis_key)};
-    const std::vector<std::string> args{interval_text_, tolerance_text_, std::move(now[0]),
-                                        std::move(now[1])};
-    co_return co_await script().exec(rt.client(), keys, args,
-                                     resp3::request_options{.timeout = settings_.timeout});
+    detail::script_call call{
+        {std::move(redis_key)},
+        {interval_text_, tolerance_text_, std::move(now[0]), std::move(now[1])}};
+    co_return co_await rt.link().eval(script(), std::move(call),
+                                      resp3::request_options{.timeout = settings_.timeout});
   }
 
   static rate_limit_decision decode(const resp3::value& reply) {

@@ -1,6 +1,7 @@
 #ifndef CACHET_DETAIL_MEMORY_STORE_HPP
 #define CACHET_DETAIL_MEMORY_STORE_HPP
 
+#include <cachet/detail/callback_ref.hpp>
 #include <cachet/detail/hash.hpp>
 #include <cachet/detail/memory/expiry_queue.hpp>
 #include <cachet/detail/memory/lru_order.hpp>
@@ -75,8 +76,8 @@ struct lru_ref {
 };
 
 // A per-call check that cached<> may fuse into an in-memory store: cachet::rate_limit, when its
-// key tells calls apart as the store's key does (see detail::gcra_gate in rate_limit.hpp). It
-// keeps one integer of state per key. A Gate type gives
+// key tells calls apart as the store's key does (see detail::gcra_gate in
+// detail/resilience/gcra.hpp). It keeps one integer of state per key. A Gate type gives
 //   using state = <an integer type>;  static constexpr state initial;  // of a key never seen
 //   using decision = ...;                    // converts to true when the call is admitted
 //   decision admit(std::atomic_ref<state>, ticks now) const noexcept;  // by compare-and-swap
@@ -164,7 +165,7 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag,
                     Load&& load) requires(!gated) {
-    return find_or_load(text, for_each_tag, std::forward<Load>(load), no_gate{});
+    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{});
   }
 
   // The same, for a call that `gate` admits; when it refuses, gate.refuse() throws, and nothing
@@ -172,7 +173,7 @@ class memory_store {
   template <class ForEachTag, class Load, class G = Gate>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     const G& gate) requires gated {
-    return find_or_load(text, for_each_tag, std::forward<Load>(load), gate);
+    return find_or_load(text, tag_source(for_each_tag), loader(load), gate);
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
@@ -247,6 +248,11 @@ class memory_store {
 
  private:
   static constexpr auto never = time_point::max();
+
+  // A call's load and tags reach the miss path without their types (see callback_ref).
+  using loader = callback_ref<Value(std::string_view)>;
+  using tag_visitor = callback_ref<void(std::string_view)>;
+  using tag_source = callback_ref<void(tag_visitor)>;
 
   // Stands for the gate of a store without one.
   struct no_gate {
@@ -357,6 +363,7 @@ class memory_store {
     // (reader_slot) write only their own slot's line, and step back while the lock is held.
     mutable spinlock lock;
     std::uint32_t number = 0;  // index + 1, as reader slots record it
+    reader_bias bias;          // whether readers may enter without a fence
     entry_table entries;
     flight_map flights;   // of this store's flights
     lru_order lru;        // bounded stores only: one node per entry
@@ -414,8 +421,8 @@ class memory_store {
 
   // get_or_load's body. Without a gate (a no_gate), `admitted` is a constant and every step of
   // the gate is compiled out: the path of a hit is that of a store without gates.
-  template <class ForEachTag, class Load, class G>
-  Value find_or_load(std::string_view text, ForEachTag& for_each_tag, Load&& load, const G& gate) {
+  template <class G>
+  Value find_or_load(std::string_view text, tag_source for_each_tag, loader load, const G& gate) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     bool admitted = !gated;
@@ -495,8 +502,10 @@ class memory_store {
     // Rendering the tags may allocate, so it happens outside the lock; the lookup is repeated.
     tag_stamps stamps{};
     std::size_t tag_index = 0;
-    for_each_tag(
-        [&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
+    auto stamp = [&](std::string_view tag) {
+      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
+    };
+    for_each_tag(stamp);
     std::optional<flight> own;
     std::shared_ptr<flight_result> joined;
     {
@@ -519,7 +528,7 @@ class memory_store {
         s.flights.emplace(own->hashed(), &*own);
       }
     }
-    if (own) return lead(s, *own, std::forward<Load>(load));
+    if (own) return lead(s, *own, load);
     return wait(*joined);
   }
 
@@ -569,11 +578,10 @@ class memory_store {
     }
   }
 
-  template <class Load>
-  Value lead(shard& s, flight& f, Load&& load) {
+  Value lead(shard& s, flight& f, loader load) {
     std::optional<Value> result;
     try {
-      result.emplace(std::forward<Load>(load)(std::string_view(f.key)));
+      result.emplace(load(std::string_view(f.key)));
     } catch (...) {
       finish(s, f, nullptr, std::current_exception());
       throw;
@@ -714,7 +722,8 @@ class memory_store {
   class exclusive : exclusive_shard<shard> {
    public:
     exclusive(const memory_store& store, shard& s) noexcept
-        : exclusive_shard<shard>(store.readers_.get(), s) {}
+        : exclusive_shard<shard>(store.readers_.get(), s, &s.bias) {}
+    using exclusive_shard<shard>::admit_light_readers;
   };
 
   // The fresh value for key, copied out; `counted` calls count a hit and keep the LRU order.
@@ -756,8 +765,12 @@ class memory_store {
     ~leave_on_exit() { r.reading.store(0, std::memory_order_release); }
   };
 
-  static void enter(reader_state& r, const shard& s) noexcept {
-    while (!try_enter(r, s)) {
+  void enter(reader_state& r, shard& s) noexcept {
+    if (!s.bias.light.load(std::memory_order_relaxed) && s.bias.quiet(r)) {
+      exclusive lock(*this, s);
+      lock.admit_light_readers();
+    }
+    while (!try_enter(r, s, s.bias)) {
       while (s.lock.held()) std::this_thread::yield();
     }
   }

@@ -1,10 +1,11 @@
 #ifndef CACHET_DETAIL_OBSERVE_OBSERVED_CACHE_HPP
 #define CACHET_DETAIL_OBSERVE_OBSERVED_CACHE_HPP
 
+#include <cachet/circuit_open.hpp>
 #include <cachet/detail/observe/registry.hpp>
-#include <cachet/errors.hpp>
 #include <cachet/event.hpp>
 #include <cachet/observer.hpp>
+#include <cachet/rate_limited.hpp>
 
 #include <atomic>
 #include <chrono>

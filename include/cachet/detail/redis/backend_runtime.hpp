@@ -2,7 +2,10 @@
 #define CACHET_DETAIL_REDIS_BACKEND_RUNTIME_HPP
 
 #include <cachet/detail/redis/backend_breaker.hpp>
+#include <cachet/detail/redis/backend_link.hpp>
 #include <cachet/detail/redis/invalidation_backlog.hpp>
+#include <cachet/detail/redis/key_layout.hpp>
+#include <cachet/error.hpp>
 #include <cachet/redis/client.hpp>
 #include <cachet/redis/config.hpp>
 #include <cachet/redis/error.hpp>
@@ -25,6 +28,8 @@
 #include <exception>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -35,50 +40,85 @@
 
 namespace cachet::detail {
 
-// What a Redis backend runs on: an io_context on a thread of its own, and one client (one
-// connection, pipelined) on it, guarded by one circuit breaker. Blocking calls hand their work
-// to that thread and wait for it.
+// What a Redis backend runs on: an io_context on a thread of its own, and its link to Redis on
+// it (one pipelined connection, or one per cluster master), guarded by one circuit breaker.
+// Coroutines' operations run on that thread. The key layout says where entries and counters
+// live (key_layout.hpp): a counter is bumped in every bucket.
+//
+// A blocking call on one server does not hand its work to that thread: waking it, and being
+// woken by it, costs two thread wake-ups per call, more than the round trip to Redis. The caller
+// takes a lane instead (a connection on an io_context of its own, idle between calls) and drives
+// it on its own thread until its operation is done, as a hand-written memo on a blocking
+// connection would. Threads calling at the same time take different lanes, so they scale like
+// as many connections; past max_lanes callers, and on a cluster (whose link is a connection per
+// master), the I/O thread serves them as before. A lane made before the I/O thread's connection
+// was last re-established is replaced when it is next taken: no lane keeps talking to a server
+// the backend has left (a master demoted behind Sentinel, which still answers reads).
 //
 // Invalidations that fail are kept in a backlog (invalidation_backlog.hpp) until Redis confirms
 // them. While it is not empty, no operation of a cached call uses Redis before the backlog is
 // replayed (confirm_invalidations()): an entry a pending invalidation should have removed may
-// still be there. The backlog and the replay live on the I/O thread, so they need no lock;
-// other threads see only its size, mirrored in an atomic.
+// still be there. The backlog and the replay live on the I/O thread, so they need no lock (an
+// operation on a lane reaches them there); other threads see only its size, mirrored in an
+// atomic.
 class redis_runtime {
  public:
-  redis_runtime(resp3::config cfg, std::string key_base, std::string counter_base,
-                redis_backend_breaker::settings breaker = {},
+  redis_runtime(resp3::config cfg, key_layout layout, redis_backend_breaker::settings breaker = {},
                 std::size_t max_pending_deletes = 10'000)
       : breaker_(std::move(breaker)),
         work_(boost::asio::make_work_guard(io_)),
-        client_(io_.get_executor(), std::move(cfg)),
-        key_base_(std::move(key_base)),
-        counter_base_(std::move(counter_base)),
+        link_(io_.get_executor(), std::move(cfg)),
+        layout_(std::move(layout)),
         token_origin_(random_origin()),
         backlog_(max_pending_deletes) {
-    client_.start();
+    if (resp3::client* server = link_.server()) {
+      server->on_connected([this] { handshakes_.fetch_add(1, std::memory_order_release); });
+    }
     thread_ = std::thread([this] { io_.run(); });
   }
 
   redis_runtime(const redis_runtime&) = delete;
   redis_runtime& operator=(const redis_runtime&) = delete;
 
-  // The client finishes its background work once closed, so the thread's run() returns.
+  // The link finishes its background work once closed, so the thread's run() returns.
   ~redis_runtime() {
-    client_.close();
+    idle_lanes_.clear();  // while the I/O thread runs: a lane's last turn may need it
+    link_.close();
     work_.reset();
     thread_.join();
   }
 
-  resp3::client& client() noexcept { return client_; }
+  /// The link of the lane this thread drives for this runtime, else the I/O thread's.
+  /// Why Redis last failed, in words: the I/O thread's connection's reason, else that of the
+  /// lane a blocking call returned last (a call on a lane may fail its handshake before the I/O
+  /// thread's connection has tried); empty while they work.
+  std::string last_error() const {
+    std::string why = link_.last_error();
+    if (!why.empty()) return why;
+    std::lock_guard lock(lanes_mutex_);
+    return lane_error_;
+  }
+
+  backend_link& link() noexcept {
+    lane* driven = driven_lane_;
+    return driven != nullptr && driven->owner == this ? driven->link : link_;
+  }
   boost::asio::io_context& context() noexcept { return io_; }
 
-  /// "<prefix>:v<schema>:", which every entry's key starts with.
-  const std::string& key_base() const noexcept { return key_base_; }
+  /// The one-server client. \throws cachet::error on a cluster, which has one per master.
+  resp3::client& client() {
+    if (resp3::client* c = link().server()) return *c;
+    throw cachet::error(
+        "cachet::redis: the backend is on a Redis Cluster, which has no single connection; use "
+        "cluster_connection() for commands of your own");
+  }
 
-  /// "<prefix>:v<schema>#", which every other key of the backend (counters, rate limits) starts
-  /// with: no entry key can, since they all have ':' right after the schema version.
-  const std::string& counter_base() const noexcept { return counter_base_; }
+  /// Where entries and counters live: one bucket on one server, K on a cluster.
+  const key_layout& layout() const noexcept { return layout_; }
+
+  /// "<prefix>:v<schema>#", which the keys of rate limits start with (on a cluster too, where
+  /// counters are in buckets): no entry key can, since they all have ':' after the schema.
+  const std::string& counter_base() const noexcept { return layout_.shared_counter_base(); }
 
   /// A token no call of any process has made or will make: this backend's 128 random bits, then
   /// a count, in hex. What counters and write permits hold (see store_entry.hpp). Any thread.
@@ -119,12 +159,18 @@ class redis_runtime {
   /// DEL of an entry, `function_key` naming the generation of its function (what covers it when
   /// too many DELs are pending).
   boost::asio::awaitable<void> delete_entry(std::string key, std::string function_key) {
-    return invalidation(true, std::move(key), std::move(function_key));
+    if (!on_io_thread()) co_return co_await on_io(delete_entry(std::move(key), function_key));
+    co_await invalidation(true, std::move(key), std::move(function_key));
   }
 
-  /// SET of a counter (a tag's, a function's) to a fresh token.
-  boost::asio::awaitable<void> bump_generation(std::string key) {
-    return invalidation(false, std::move(key), {});
+  /// SET of a counter (`tag:<tag>`, `fn:<function>`) to a fresh token, in every bucket (on a
+  /// cluster, one pipeline per node, the nodes in parallel).
+  boost::asio::awaitable<void> bump_generation(std::string counter) {
+    if (!on_io_thread()) co_return co_await on_io(bump_generation(std::move(counter)));
+    std::vector<std::string> keys;
+    keys.reserve(layout_.size());
+    for (const key_bucket& b : layout_.buckets()) keys.push_back(b.counter_base + counter);
+    co_await bump_counters(std::move(keys));
   }
 
   /// Invalidations that failed and wait to be replayed; any thread.
@@ -134,8 +180,9 @@ class redis_runtime {
 
   /// Replays the pending invalidations (one pipelined request), or waits for the replay under
   /// way. Returns null once none is pending, else why they could not all be confirmed: then the
-  /// caller's operation must not use Redis. On the I/O thread.
+  /// caller's operation must not use Redis. Awaited on a lane, it runs on the I/O thread.
   boost::asio::awaitable<std::exception_ptr> confirm_invalidations() {
+    if (!on_io_thread()) co_return co_await on_io(confirm_invalidations());
     while (backlog_.size() > 0) {
       std::shared_ptr<replay_round> round = replaying_;
       if (round) {
@@ -160,6 +207,7 @@ class redis_runtime {
   /// confirm_invalidations() outside of any cached call, whatever the breaker says (like an
   /// invalidation); throws why they could not be confirmed.
   boost::asio::awaitable<void> replay_invalidations() {
+    if (!on_io_thread()) co_return co_await on_io(replay_invalidations());
     if (backlog_.size() == 0) co_return;
     redis_backend_breaker::ticket ticket = breaker_.bypass();
     if (std::exception_ptr failure = co_await confirm_invalidations()) {
@@ -169,10 +217,14 @@ class redis_runtime {
     ticket.answered();
   }
 
-  /// Runs `op` on the I/O thread and waits for its result (or exception).
+  /// Runs `op` and waits for its result (or exception): on a lane this thread drives, else on
+  /// the I/O thread.
   template <class T>
   T run(boost::asio::awaitable<T> op) {
     require_off_io_thread("a blocking cache operation");
+    if (lane_lease lease = take_lane(); lease.taken != nullptr) {
+      return drive(*lease.taken, std::move(op));
+    }
     auto result = std::make_shared<std::promise<T>>();
     auto ready = result->get_future();
     if constexpr (std::is_void_v<T>) {
@@ -187,7 +239,112 @@ class redis_runtime {
     return ready.get();
   }
 
+  /// Lanes made at most; callers beyond them are served by the I/O thread.
+  static constexpr std::size_t max_lanes = 16;
+
  private:
+  // A connection a blocking caller drives on its own thread. Its io_context runs only while a
+  // caller drives it; between calls the connection waits, and the next caller first handles
+  // what arrived meanwhile (a dropped connection, a health check that came due).
+  struct lane {
+    lane(redis_runtime* o, const resp3::config& cfg, std::uint64_t handshakes_before)
+        : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {}
+    lane(const lane&) = delete;
+    lane& operator=(const lane&) = delete;
+    // Lets the closed client's background coroutine finish, so nothing outlives the io_context.
+    ~lane() {
+      client.close();
+      io.restart();
+      io.run();
+    }
+    redis_runtime* owner;
+    std::uint64_t made_after;  // handshakes_ when it was made
+    boost::asio::io_context io{1};
+    resp3::client client;
+    backend_link link;  // the store's requests, on `client`
+  };
+
+  // A lane taken by one caller, returned on destruction.
+  struct lane_lease {
+    lane_lease(redis_runtime* o, std::unique_ptr<lane> l) : owner(o), taken(std::move(l)) {}
+    lane_lease(const lane_lease&) = delete;
+    lane_lease& operator=(const lane_lease&) = delete;
+    ~lane_lease() {
+      if (taken != nullptr) owner->return_lane(std::move(taken));
+    }
+    redis_runtime* owner;
+    std::unique_ptr<lane> taken;
+  };
+
+  // The lane this thread drives, for link(); restored when the drive ends (a callback of a
+  // driven operation may make a blocking call of its own, on another lane).
+  struct lane_binding {
+    explicit lane_binding(lane* l) : previous(driven_lane_) { driven_lane_ = l; }
+    lane_binding(const lane_binding&) = delete;
+    lane_binding& operator=(const lane_binding&) = delete;
+    ~lane_binding() { driven_lane_ = previous; }
+    lane* previous;
+  };
+
+  lane_lease take_lane() {
+    if (link_.is_cluster()) return lane_lease(this, nullptr);
+    const std::uint64_t handshakes = handshakes_.load(std::memory_order_acquire);
+    std::unique_ptr<lane> replaced;
+    {
+      std::lock_guard lock(lanes_mutex_);
+      if (!idle_lanes_.empty()) {
+        std::unique_ptr<lane> l = std::move(idle_lanes_.back());
+        idle_lanes_.pop_back();
+        if (l->made_after == handshakes) return lane_lease(this, std::move(l));
+        replaced = std::move(l);
+      } else if (lanes_made_ == max_lanes) {
+        return lane_lease(this, nullptr);
+      } else {
+        ++lanes_made_;
+      }
+    }
+    replaced.reset();
+    return lane_lease(this, std::make_unique<lane>(this, link_.server()->get_config(), handshakes));
+  }
+
+  void return_lane(std::unique_ptr<lane> l) {
+    std::string why = l->client.last_error();
+    std::lock_guard lock(lanes_mutex_);
+    lane_error_ = std::move(why);
+    idle_lanes_.push_back(std::move(l));
+  }
+
+  template <class T>
+  T drive(lane& l, boost::asio::awaitable<T> op) {
+    lane_binding binding(&l);
+    l.io.restart();
+    l.io.poll();
+    l.io.restart();  // poll() stops an io_context that ran out of work (a client not started)
+    std::exception_ptr failure;
+    std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
+    bool finished = false;
+    if constexpr (std::is_void_v<T>) {
+      boost::asio::co_spawn(l.io, std::move(op), [&](std::exception_ptr e) {
+        failure = e;
+        finished = true;
+      });
+    } else {
+      boost::asio::co_spawn(l.io, std::move(op), [&](std::exception_ptr e, T v) {
+        failure = e;
+        if (!e) value.emplace(std::move(v));
+        finished = true;
+      });
+    }
+    while (!finished) l.io.run_one();
+    if (failure) std::rethrow_exception(failure);
+    if constexpr (!std::is_void_v<T>) return std::move(*value);
+  }
+
+  template <class T>
+  boost::asio::awaitable<T> on_io(boost::asio::awaitable<T> op) {
+    return boost::asio::co_spawn(io_, std::move(op), boost::asio::use_awaitable);
+  }
+
   static std::string random_origin() {
     std::random_device entropy;
     char hex[33];
@@ -204,36 +361,68 @@ class redis_runtime {
     std::exception_ptr failure;
   };
 
-  // Sent whatever the breaker says, since a lost invalidation must surface; its outcome still
-  // feeds the breaker. On failure it is thrown, and kept for a replay: it may not have been
-  // applied. Success also settles the same command if it was pending.
+  // Invalidations are sent whatever the breaker says, since a lost one must surface; their
+  // outcome still feeds the breaker. On failure one is thrown, and kept for a replay: it may not
+  // have been applied. Success also settles the same command if it was pending.
   boost::asio::awaitable<void> invalidation(bool is_delete, std::string key,
                                             std::string function_key) {
+    if (!is_delete) {
+      std::vector<std::string> keys;
+      keys.push_back(std::move(key));
+      co_await bump_counters(std::move(keys));
+      co_return;
+    }
     redis_backend_breaker::ticket ticket = breaker_.bypass();
     const std::uint64_t sent_at = backlog_.sequence();
     std::exception_ptr failure;
     try {
-      if (is_delete) {
-        co_await client_.exec("DEL", key);
-      } else {
-        co_await client_.exec("SET", key, fresh_token());
-      }
+      std::vector<resp3::cluster_command> del;
+      del.push_back({key, {"DEL", key}});
+      throw_error_reply(co_await link_.exec_many(std::move(del)));
       ticket.answered();
     } catch (...) {
       failure = std::current_exception();
     }
     if (failure) {
       ticket.report(failure);
-      if (is_delete) {
-        backlog_.add_delete(std::move(key), function_key);
-      } else {
-        backlog_.add_bump(key);
-      }
+      backlog_.add_delete(std::move(key), function_key);
       pending_.store(backlog_.size(), std::memory_order_release);
       std::rethrow_exception(failure);
     }
-    backlog_.applied(is_delete, key, sent_at);
+    backlog_.applied(true, key, sent_at);
     pending_.store(backlog_.size(), std::memory_order_release);
+  }
+
+  // The copies of one counter, all or none: when any fails, every copy is kept for the replay
+  // (one reached twice only costs misses), so a bump that reached some buckets stays pending.
+  boost::asio::awaitable<void> bump_counters(std::vector<std::string> keys) {
+    redis_backend_breaker::ticket ticket = breaker_.bypass();
+    const std::uint64_t sent_at = backlog_.sequence();
+    std::exception_ptr failure;
+    try {
+      std::vector<resp3::cluster_command> sets;
+      sets.reserve(keys.size());
+      for (const std::string& k : keys) sets.push_back({k, {"SET", k, fresh_token()}});
+      throw_error_reply(co_await link_.exec_many(std::move(sets)));
+      ticket.answered();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) {
+      ticket.report(failure);
+      for (const std::string& k : keys) backlog_.add_bump(k);
+      pending_.store(backlog_.size(), std::memory_order_release);
+      std::rethrow_exception(failure);
+    }
+    for (const std::string& k : keys) backlog_.applied(false, k, sent_at);
+    pending_.store(backlog_.size(), std::memory_order_release);
+  }
+
+  // An invalidation refused by the server (OOM under maxmemory, say) is not applied.
+  static void throw_error_reply(const std::vector<resp3::value>& replies) {
+    for (const resp3::value& r : replies) {
+      if (r.is_error()) throw resp3::server_error(r.text);
+    }
   }
 
   // Sends every pending invalidation in one pipeline; those answered without an error are
@@ -241,17 +430,18 @@ class redis_runtime {
   // so it stays pending).
   boost::asio::awaitable<std::exception_ptr> replay() {
     const std::vector<invalidation_backlog::command> commands = backlog_.commands();
-    resp3::request pipeline;
+    std::vector<resp3::cluster_command> pipeline;
+    pipeline.reserve(commands.size());
     for (const auto& c : commands) {
       if (c.is_delete) {
-        pipeline.push("DEL", c.key);
+        pipeline.push_back({c.key, {"DEL", c.key}});
       } else {
-        pipeline.push("SET", c.key, fresh_token());
+        pipeline.push_back({c.key, {"SET", c.key, fresh_token()}});
       }
     }
     std::exception_ptr failure;
     try {
-      const std::vector<resp3::value> replies = co_await client_.exec(pipeline);
+      const std::vector<resp3::value> replies = co_await link_.exec_many(std::move(pipeline));
       for (std::size_t i = 0; i < commands.size() && i < replies.size(); ++i) {
         if (!replies[i].is_error()) {
           backlog_.confirmed(commands[i]);
@@ -270,9 +460,8 @@ class redis_runtime {
   redis_backend_breaker breaker_;
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  resp3::client client_;
-  std::string key_base_;
-  std::string counter_base_;
+  backend_link link_;
+  key_layout layout_;
   std::string token_origin_;
   std::atomic<std::uint64_t> tokens_made_{0};
   std::atomic<std::uint64_t> tag_epoch_{0};
@@ -280,6 +469,12 @@ class redis_runtime {
   std::shared_ptr<replay_round> replaying_;  // I/O thread only
   std::atomic<std::size_t> pending_{0};      // backlog_.size(), for every thread
   std::thread thread_;
+  mutable std::mutex lanes_mutex_;
+  std::vector<std::unique_ptr<lane>> idle_lanes_;  // by lanes_mutex_
+  std::string lane_error_;      // by lanes_mutex_: last_error() of the lane returned last
+  std::size_t lanes_made_ = 0;  // by lanes_mutex_
+  std::atomic<std::uint64_t> handshakes_{0};  // of the link's client, on the I/O thread
+  static inline thread_local lane* driven_lane_ = nullptr;
 };
 
 }  // namespace cachet::detail

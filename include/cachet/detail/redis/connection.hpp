@@ -150,6 +150,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::function<void(value&&)> on_push;
   /// Called after each successful handshake (replaying subscriptions, for instance).
   std::function<void()> on_connected;
+  /// Called each time an established connection drops (not for failed attempts): what the
+  /// server pushed on it (client tracking, say) must be set up again on the next one.
+  std::function<void()> on_disconnected;
 
   bool connected() const { return connected_; }
   bool stopped() const { return stopped_; }
@@ -729,6 +732,7 @@ class connection : public std::enable_shared_from_this<connection> {
           // The loops report failures by closing the transport; nothing else can be thrown.
         }
         self->connected_ = false;
+        if (self->on_disconnected) self->on_disconnected();
         self->close_transport(make_error_code(error::connection_lost), "the connection dropped");
         self->set_last_error(self->last_failure_);
         self->fail_in_flight(self->last_failure_);

@@ -10,7 +10,8 @@
 // Memory is bounded: identical commands are one entry, a function's generation bump covers
 // every entry of that function (so its DELs are dropped), and past `max_deletes` DELs a new one
 // is remembered as a bump of its function's generation instead. Generation bumps (tags,
-// functions) are one entry per distinct tag or function.
+// functions) are one entry per distinct counter key: per tag or function, and on a Redis Cluster
+// per bucket too (each bucket has its own copy, see key_layout.hpp).
 //
 // Every record carries a sequence number, so that a replay confirms only what it sent: a
 // command recorded again while the replay was under way stays for the next one.

@@ -112,8 +112,9 @@ class redis_store {
   redis_store(const redis_store&) = delete;
   redis_store& operator=(const redis_store&) = delete;
 
-  // Blocking: Redis is reached through the backend's I/O thread; the function runs on the
-  // caller's thread (a coroutine function on a private io_context, also on this thread).
+  // Blocking: Redis is reached on a connection this thread drives (redis_runtime::run); the
+  // function runs on the caller's thread (a coroutine function on a private io_context, also on
+  // this thread).
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
     redis_runtime& rt = backend_->runtime();
@@ -278,7 +279,8 @@ class redis_store {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("invalidate");
     doom(key);
-    rt.run(rt.delete_entry(value_key(rt, key), function_key(rt)));
+    entry_location at = locate(rt, key);
+    rt.run(rt.delete_entry(std::move(at.key), function_key(*at.bucket)));
   }
 
   // Makes every entry of this function stale in O(1): its counter gets a fresh token. Fails, and
@@ -290,7 +292,7 @@ class redis_store {
       std::lock_guard lock(flights_mutex_);
       for (auto& [k, entry] : flights_) entry.doom();
     }
-    rt.run(rt.bump_generation(function_key(rt)));
+    rt.run(rt.bump_generation(function_counter()));
   }
 
   cachet::stats stats() const {
@@ -465,71 +467,47 @@ class redis_store {
     counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
   }
 
-  std::string value_key(const redis_runtime& rt, std::string_view key) const {
-    std::string out = rt.key_base();
+  // An entry's Redis key, and the bucket that holds it and the counters it depends on (one
+  // bucket on one server; on a cluster, the one its key hashes to, see key_layout.hpp).
+  struct entry_location {
+    std::string key;
+    const key_bucket* bucket;
+  };
+
+  // The bucket hashes the key's part after the base, so that part is written first and the base
+  // put in front of it, in one allocation.
+  entry_location locate(const redis_runtime& rt, std::string_view key) const {
+    const key_layout& layout = rt.layout();
+    std::string out;
+    out.reserve(layout.bucket(0).entry_base.size() + 8 + name_.size() + 1 + key.size());
     if (!has_key_template_) {
       out += name_;
       out += ':';
     }
     out += key;
-    return out;
+    const key_bucket& bucket = layout.bucket(layout.bucket_of(out));
+    out.insert(0, bucket.entry_base);
+    return {std::move(out), &bucket};
   }
 
   // A function object has no name; its key template tells it from the others instead, so that
   // its clear() does not make every function object's entries stale.
-  std::string function_key(const redis_runtime& rt) const {
-    return rt.counter_base() + "fn:" + (name_.empty() ? key_template_ : name_);
+  std::string function_counter() const { return "fn:" + (name_.empty() ? key_template_ : name_); }
+
+  std::string function_key(const key_bucket& bucket) const {
+    return bucket.counter_base + function_counter();
   }
 
-  static std::string tag_key(const redis_runtime& rt, std::string_view tag) {
-    return rt.counter_base() + "tag:" + std::string(tag);
-  }
-
-  // One script call of a pipeline.
-  struct script_call {
-    std::vector<std::string> keys;
-    std::vector<std::string> args;
-  };
-
-  // The entry of `key`, then the counters it depends on: KEYS of both scripts.
-  std::vector<std::string> entry_keys(const redis_runtime& rt, std::string_view key,
+  // The entry of `key`, then the counters it depends on, all in its bucket: KEYS of both
+  // scripts.
+  std::vector<std::string> entry_keys(entry_location at,
                                       const std::vector<std::string>& tags) const {
     std::vector<std::string> keys;
     keys.reserve(tags.size() + 2);
-    keys.push_back(value_key(rt, key));
-    keys.push_back(function_key(rt));
-    for (const auto& tag : tags) keys.push_back(tag_key(rt, tag));
+    keys.push_back(std::move(at.key));
+    keys.push_back(function_key(*at.bucket));
+    for (const auto& tag : tags) keys.push_back(at.bucket->counter_base + "tag:" + tag);
     return keys;
-  }
-
-  // One pipeline of `calls` by EVALSHA. Those the server has no script for yet (NOSCRIPT, so
-  // they did not run) go again by EVAL, in a second pipeline, which also caches the script.
-  static boost::asio::awaitable<std::vector<resp3::value>> run_script(
-      redis_runtime& rt, const resp3::script& script, const std::vector<script_call>& calls) {
-    resp3::request pipeline;
-    for (const script_call& c : calls) {
-      pipeline.push("EVALSHA", script.sha1(), c.keys.size(), c.keys, c.args);
-    }
-    std::vector<resp3::value> replies = co_await rt.client().exec(pipeline);
-    if (replies.size() != calls.size()) {
-      throw resp3::request_error(resp3::error::unexpected_reply,
-                                 "cachet::redis: a pipeline of scripts got the wrong number of "
-                                 "replies");
-    }
-    std::vector<std::size_t> unknown;
-    resp3::request again;
-    for (std::size_t i = 0; i < calls.size(); ++i) {
-      if (replies[i].is_error() && replies[i].text.starts_with("NOSCRIPT")) {
-        unknown.push_back(i);
-        again.push("EVAL", script.source(), calls[i].keys.size(), calls[i].keys, calls[i].args);
-      }
-    }
-    if (unknown.empty()) co_return replies;
-    std::vector<resp3::value> retried = co_await rt.client().exec(again);
-    for (std::size_t k = 0; k < unknown.size() && k < retried.size(); ++k) {
-      replies[unknown[k]] = std::move(retried[k]);
-    }
-    co_return replies;
   }
 
   // A read that may decode, else the miss its reply describes, counting what it finds.
@@ -577,11 +555,13 @@ class redis_store {
     backend_failed(e);
   }
 
-  script_call read_call(const redis_runtime& rt, std::string_view key,
+  script_call read_call(redis_runtime& rt, std::string_view key,
                         const std::vector<std::string>& tags, const char* mode) {
-    return script_call{entry_keys(rt, key, tags),
-                       {mode, std::to_string(now_ms()), backend_->runtime().fresh_token(),
-                        std::to_string(load_window_ms()), rt.counter_base()}};
+    entry_location at = locate(rt, key);
+    const key_bucket& bucket = *at.bucket;
+    return script_call{entry_keys(std::move(at), tags),
+                       {mode, std::to_string(now_ms()), rt.fresh_token(),
+                        std::to_string(load_window_ms()), bucket.counter_base}};
   }
 
   boost::asio::awaitable<lookup> read(redis_runtime& rt, const std::string& key,
@@ -610,7 +590,7 @@ class redis_store {
       std::vector<script_call> calls;
       calls.reserve(n);
       for (std::size_t i = 0; i < n; ++i) calls.push_back(read_call(rt, keys[i], tags[i], "load"));
-      std::vector<resp3::value> replies = co_await run_script(rt, read_entry_script(), calls);
+      std::vector<resp3::value> replies = co_await rt.link().eval_many(read_entry_script(), calls);
       t.answered();
       std::vector<std::size_t> unreadable;
       for (std::size_t i = 0; i < n; ++i) {
@@ -619,7 +599,7 @@ class redis_store {
       if (!unreadable.empty()) {
         std::vector<script_call> again;
         for (std::size_t i : unreadable) again.push_back(read_call(rt, keys[i], tags[i], "reload"));
-        replies = co_await run_script(rt, read_entry_script(), again);
+        replies = co_await rt.link().eval_many(read_entry_script(), again);
         for (std::size_t k = 0; k < unreadable.size(); ++k) {
           classify(replies[k], out[unreadable[k]]);
         }
@@ -645,8 +625,9 @@ class redis_store {
       co_return std::nullopt;
     }
     try {
-      std::vector<script_call> calls{script_call{{value_key(rt, key)}, {rt.counter_base()}}};
-      std::vector<resp3::value> replies = co_await run_script(rt, peek_entry_script(), calls);
+      entry_location at = locate(rt, key);
+      std::vector<script_call> calls{script_call{{std::move(at.key)}, {at.bucket->counter_base}}};
+      std::vector<resp3::value> replies = co_await rt.link().eval_many(peek_entry_script(), calls);
       t.answered();
       const auto& parts = replies.front().as_array();
       if (parts.empty() || parts[0].as_int() != 1 || parts.size() < 3) {
@@ -702,9 +683,11 @@ class redis_store {
     const std::int64_t px =
         ttl_.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_).count()
                          : 0;
+    entry_location at = locate(rt, w.key);
+    const key_bucket& bucket = *at.bucket;
     return script_call{
-        entry_keys(rt, w.key, w.tags),
-        {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px), rt.counter_base()}};
+        entry_keys(std::move(at), w.tags),
+        {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px), bucket.counter_base}};
   }
 
   // Encoding happens before any write is sent; a value that cannot be encoded is not stored
@@ -764,7 +747,7 @@ class redis_store {
       std::vector<script_call> calls;
       calls.reserve(writes.size());
       for (const entry_write& w : writes) calls.push_back(write_call(rt, w));
-      std::vector<resp3::value> replies = co_await run_script(rt, write_entry_script(), calls);
+      std::vector<resp3::value> replies = co_await rt.link().eval_many(write_entry_script(), calls);
       t.answered();
       for (const auto& reply : replies) {
         if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
