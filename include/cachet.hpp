@@ -24,6 +24,7 @@
 #include <cachet/instance_key.hpp>
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>
+#include <cachet/lease.hpp>
 #include <cachet/memory.hpp>
 #include <cachet/name.hpp>
 #include <cachet/observer.hpp>

@@ -19,6 +19,7 @@
 #include <cachet/instance_key.hpp>
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>
+#include <cachet/lease.hpp>
 #include <cachet/memory.hpp>
 #include <cachet/name.hpp>
 #include <cachet/observer.hpp>
@@ -117,6 +118,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using ttl_policy = typename pack::template find<ttl_kind, cachet::ttl<0>>;
   using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
   using fail_safe_policy = typename pack::template find<fail_safe_kind, no_fail_safe>;
+  using lease_policy = typename pack::template find<lease_kind, no_lease>;
   static constexpr bool has_fail_safe = pack::template has<fail_safe_kind>;
   using declared_observer = typename pack::template find<observer_kind, no_observer>::type;
   static constexpr bool has_observer = usable_observer<declared_observer>;
@@ -214,7 +216,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                        .has_key_template = pack::template has<key_kind>,
                                        .key_template = key_template_of<key_policy>,
                                        .clock = opts.clock,
-                                       .max_stale = effective_max_stale(opts)}),
+                                       .max_stale = effective_max_stale(opts),
+                                       .lease = lease_policy::value}),
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),

@@ -20,6 +20,9 @@ struct store_settings {
   // cachet::fail_safe: how long past its ttl an entry is kept, to be served by stale() only; 0 =
   // entries are dropped when they expire.
   std::chrono::nanoseconds max_stale{0};
+  // cachet::lease: how long one process's claim to compute a missing entry holds, in a store
+  // shared by processes; 0 = every process computes its own misses.
+  std::chrono::seconds lease{0};
 };
 
 }  // namespace cachet::detail

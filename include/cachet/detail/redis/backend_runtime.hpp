@@ -132,6 +132,10 @@ class redis_runtime {
     return token;
   }
 
+  /// Who holds a cachet::lease this backend takes: its 128 random bits, the same for every call
+  /// (see store_entry.hpp), so that any caller in this process may compute under it.
+  const std::string& lease_holder() const noexcept { return token_origin_; }
+
   /// Decides which operations of cached calls may use Redis.
   redis_backend_breaker& breaker() noexcept { return breaker_; }
 

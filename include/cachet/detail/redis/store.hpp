@@ -24,6 +24,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -97,6 +98,7 @@ class redis_store {
       : backend_(&backend),
         ttl_(settings.ttl),
         max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
+        lease_ms_(std::chrono::milliseconds(settings.lease).count()),
         clock_(settings.clock),
         name_(settings.name),
         key_template_(settings.key_template),
@@ -132,21 +134,35 @@ class redis_store {
     if (found.hit) return std::move(*found.hit);
     if (found.stamp.empty()) return load_unread(std::move(owned_key), epoch, load, false);
     found.epoch = epoch;
+    std::string lease = found.lease;
     auto [joined, leading] = join_or_lead(owned_key, std::move(found), /*blocking=*/true);
     if (!leading) return wait(*joined);
 
     leader lead{this, std::move(joined)};
     const std::shared_ptr<flight>& f = lead.f;
+    while (held_by_another(lease)) {
+      std::this_thread::sleep_for(lease_pause(lease, lead.polls++));
+      lookup again = rt.run(read(rt, f->key, tags, admit(rt)));
+      if (again.hit) {
+        lead.answer(*again.hit);
+        return std::move(*again.hit);
+      }
+      lease = adopt(f, again);
+    }
+    f->holds_lease = lease == "mine";
     std::optional<Value> result;
     try {
       result.emplace(run_load(load, std::string_view(f->key)));
     } catch (...) {
       lead.fail(std::current_exception());
+      if (f->holds_lease) rt.run(give_up_lease(rt, f->key));
       throw;
     }
     lead.succeed(*result);
     if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
       rt.run(write(rt, std::move(w->entry), std::move(w->admission)));
+    } else if (f->holds_lease) {
+      rt.run(give_up_lease(rt, f->key));
     }
     return std::move(*result);
   }
@@ -164,6 +180,7 @@ class redis_store {
       if (found.hit) co_return std::move(*found.hit);
     }
     found.epoch = epoch;
+    std::string lease = found.lease;
     // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
     std::pair<std::shared_ptr<flight>, bool> joined =
         join_or_lead(key, std::move(found), /*blocking=*/false);
@@ -175,6 +192,20 @@ class redis_store {
 
     leader lead{this, std::move(joined.first)};
     const std::shared_ptr<flight>& f = lead.f;
+    if (held_by_another(lease)) {
+      boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+      while (held_by_another(lease)) {
+        pause.expires_after(lease_pause(lease, lead.polls++));
+        co_await pause.async_wait(boost::asio::use_awaitable);
+        lookup again = co_await on_io(rt, read(rt, f->key, tags, admit(rt)));
+        if (again.hit) {
+          lead.answer(*again.hit);
+          co_return std::move(*again.hit);
+        }
+        lease = adopt(f, again);
+      }
+    }
+    f->holds_lease = lease == "mine";
     std::optional<Value> result;
     std::exception_ptr failure;
     try {
@@ -184,6 +215,7 @@ class redis_store {
     }
     if (failure) {
       lead.fail(failure);
+      if (f->holds_lease) co_await on_io(rt, give_up_lease(rt, f->key));
       std::rethrow_exception(failure);
     }
     if (f->stamp.empty()) {
@@ -192,7 +224,11 @@ class redis_store {
     }
     lead.succeed(*result);
     std::optional<prepared_write> w = prepare_write(rt, f, *result, tags);
-    if (w) co_await on_io(rt, write(rt, std::move(w->entry), std::move(w->admission)));
+    if (w) {
+      co_await on_io(rt, write(rt, std::move(w->entry), std::move(w->admission)));
+    } else if (f->holds_lease) {
+      co_await on_io(rt, give_up_lease(rt, f->key));
+    }
     co_return std::move(*result);
   }
 
@@ -318,6 +354,9 @@ class redis_store {
     std::string stamp;        // empty without a permit (Redis was not read): nothing is written
     std::string permit;       // the write permit the read script gave
     std::uint64_t epoch = 0;  // redis_runtime::tag_epoch() before the read
+    // With cachet::lease: "mine" when this backend may compute the miss, else the time (ms of
+    // the store's clock) until which another process holds the lease; empty without one.
+    std::string lease;
   };
 
   // A waiting coroutine: resumed on its own executor, which it keeps from running out of work.
@@ -344,6 +383,7 @@ class redis_store {
     std::string stamp;
     std::string permit;
     std::uint64_t epoch;
+    bool holds_lease = false;  // the leader's read gave it the lease: its write or failure ends it
     std::thread::id leader = std::this_thread::get_id();
     // A blocking call leads it: its thread runs nothing but the function until it is done.
     bool led_blocking = false;
@@ -449,10 +489,11 @@ class redis_store {
   }
 
   // How long a permit waits for its write: a load may take this long and still be stored. The
-  // ttl when longer, so that the permit of an entry that lives long does not shorten it.
+  // ttl when longer, so that the permit of an entry that lives long does not shorten it, and
+  // the lease when longer, so that the lease is not dropped with the entry.
   std::int64_t load_window_ms() const {
     const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_);
-    return std::max<std::int64_t>(ttl.count(), 60'000);
+    return std::max({ttl.count(), std::int64_t{60'000}, lease_ms_});
   }
 
   // The one place that decides what a failed Redis operation means: the call goes on without
@@ -534,6 +575,7 @@ class redis_store {
     if (status == 0 && parts.size() >= 4) {
       out.stamp = parts[1].as_string();
       out.permit = parts[2].as_string();
+      if (parts.size() >= 5) out.lease = parts[4].as_string();
       const std::string& why = parts[3].as_string();
       if (why == "expired") {
         counts_.expirations.fetch_add(1, std::memory_order_relaxed);
@@ -555,20 +597,24 @@ class redis_store {
     backend_failed(e);
   }
 
+  // `leased`: a call's read, which takes or reports cachet::lease (a batch's does neither: it
+  // does not wait for another's computation, so it takes no lease that would make others wait).
   script_call read_call(redis_runtime& rt, std::string_view key,
-                        const std::vector<std::string>& tags, const char* mode) {
+                        const std::vector<std::string>& tags, const char* mode, bool leased) {
     entry_location at = locate(rt, key);
     const key_bucket& bucket = *at.bucket;
-    return script_call{entry_keys(std::move(at), tags),
-                       {mode, std::to_string(now_ms()), rt.fresh_token(),
-                        std::to_string(load_window_ms()), bucket.counter_base}};
+    return script_call{
+        entry_keys(std::move(at), tags),
+        {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
+         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder()}};
   }
 
   boost::asio::awaitable<lookup> read(redis_runtime& rt, const std::string& key,
                                       const std::vector<std::string>& tags, ticket t) {
     std::vector<std::string> keys{key};
     std::vector<std::vector<std::string>> tag_lists{tags};
-    std::vector<lookup> found = co_await read_many(rt, keys, tag_lists, std::move(t));
+    std::vector<lookup> found =
+        co_await read_many(rt, keys, tag_lists, std::move(t), /*leased=*/true);
     co_return std::move(found.front());
   }
 
@@ -576,7 +622,7 @@ class redis_store {
   // decoded are read again in reload mode (a second pipeline), which gives them a permit.
   boost::asio::awaitable<std::vector<lookup>> read_many(
       redis_runtime& rt, const std::vector<std::string>& keys,
-      const std::vector<std::vector<std::string>>& tags, ticket t) {
+      const std::vector<std::vector<std::string>>& tags, ticket t, bool leased) {
     const std::size_t n = keys.size();
     std::vector<lookup> out(n);
     if (n == 0) co_return out;
@@ -589,7 +635,8 @@ class redis_store {
     try {
       std::vector<script_call> calls;
       calls.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) calls.push_back(read_call(rt, keys[i], tags[i], "load"));
+      for (std::size_t i = 0; i < n; ++i)
+        calls.push_back(read_call(rt, keys[i], tags[i], "load", leased));
       std::vector<resp3::value> replies = co_await rt.link().eval_many(read_entry_script(), calls);
       t.answered();
       std::vector<std::size_t> unreadable;
@@ -598,7 +645,8 @@ class redis_store {
       }
       if (!unreadable.empty()) {
         std::vector<script_call> again;
-        for (std::size_t i : unreadable) again.push_back(read_call(rt, keys[i], tags[i], "reload"));
+        for (std::size_t i : unreadable)
+          again.push_back(read_call(rt, keys[i], tags[i], "reload", leased));
         replies = co_await rt.link().eval_many(read_entry_script(), again);
         for (std::size_t k = 0; k < unreadable.size(); ++k) {
           classify(replies[k], out[unreadable[k]]);
@@ -674,7 +722,8 @@ class redis_store {
     std::string stamp;
     std::string permit;
     std::string value;
-    std::string fresh_until;  // empty without fail_safe
+    std::string fresh_until;   // empty without fail_safe
+    std::string lease_holder;  // this backend's, if the flight holds the lease; else empty
   };
 
   script_call write_call(const redis_runtime& rt, const entry_write& w) const {
@@ -685,9 +734,9 @@ class redis_store {
                          : 0;
     entry_location at = locate(rt, w.key);
     const key_bucket& bucket = *at.bucket;
-    return script_call{
-        entry_keys(std::move(at), w.tags),
-        {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px), bucket.counter_base}};
+    return script_call{entry_keys(std::move(at), w.tags),
+                       {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px),
+                        bucket.counter_base, w.lease_holder}};
   }
 
   // Encoding happens before any write is sent; a value that cannot be encoded is not stored
@@ -695,7 +744,8 @@ class redis_store {
   std::optional<entry_write> encode(const Value& value, const std::shared_ptr<flight>& f,
                                     const std::vector<std::string>& tags) {
     try {
-      entry_write w{f->key, tags, f->stamp, f->permit, codec_encode<Codec>(value), {}};
+      entry_write w{f->key, tags, f->stamp, f->permit, codec_encode<Codec>(value), {}, {}};
+      if (f->holds_lease) w.lease_holder = backend_->runtime().lease_holder();
       if (max_stale_.count() > 0) {
         w.fresh_until =
             std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(ttl_).count());
@@ -885,11 +935,59 @@ class redis_store {
       published = true;
       publish(*f, nullptr, std::move(error));
     }
+    // The lease's holder wrote the value while this flight waited for it: no load, no write.
+    void answer(const Value& value) {
+      published = true;
+      retired = true;
+      publish(*f, store->retire(f) ? &value : nullptr, nullptr);
+    }
     redis_store* store;
     std::shared_ptr<flight> f;
     bool published = false;
     bool retired = false;
+    unsigned polls = 0;  // reads made while another process held the lease
   };
+
+  static bool held_by_another(const std::string& lease) noexcept {
+    return !lease.empty() && lease != "mine";
+  }
+
+  // The pause before the next read while another holds the lease: 1 ms, doubling up to 50 ms,
+  // and never past the lease's end, when this store may take it.
+  std::chrono::milliseconds lease_pause(const std::string& lease, unsigned polls) const {
+    std::int64_t until = 0;
+    std::from_chars(lease.data(), lease.data() + lease.size(), until);
+    const std::int64_t left = std::max<std::int64_t>(until - now_ms(), 0);
+    const std::int64_t growing = polls < 6 ? std::int64_t{1} << polls : 50;
+    return std::chrono::milliseconds(std::min({growing, std::int64_t{50}, left}));
+  }
+
+  // A read made while waiting for the lease's holder missed again: the flight computes (when
+  // the lease is this store's now, or Redis did not answer) or waits on, under what that read
+  // gave, since the entry may have been invalidated and given a new permit meanwhile. Without a
+  // permit (Redis failed or was skipped), nothing is written. Returns the read's lease.
+  std::string adopt(const std::shared_ptr<flight>& f, lookup& again) {
+    std::lock_guard lock(flights_mutex_);
+    f->stamp = std::move(again.stamp);
+    f->permit = std::move(again.permit);
+    return std::move(again.lease);
+  }
+
+  // Best effort: a lease left behind only makes others wait until it runs out.
+  boost::asio::awaitable<void> give_up_lease(redis_runtime& rt, std::string key) {
+    ticket t = admit(rt);
+    if (!t.admitted()) co_return;
+    std::exception_ptr failure;
+    try {
+      entry_location at = locate(rt, key);
+      std::vector<script_call> calls{script_call{{std::move(at.key)}, {rt.lease_holder()}}};
+      co_await rt.link().eval_many(release_lease_script(), calls);
+      t.answered();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) operation_failed(t, failure);
+  }
 
   static void publish(flight& f, const Value* value, std::exception_ptr error) {
     std::vector<std::unique_ptr<async_waiter>> waiters;
@@ -980,7 +1078,7 @@ class redis_store {
     std::vector<lookup> found(distinct_keys.size());
     ticket t = n == 0 ? ticket() : admit(rt);
     if (t.admitted()) {
-      found = co_await on_io(rt, read_many(rt, distinct_keys, distinct_tags, std::move(t)));
+      found = co_await on_io(rt, read_many(rt, distinct_keys, distinct_tags, std::move(t), false));
     }
     for (lookup& l : found) l.epoch = epoch;
 
@@ -1171,6 +1269,7 @@ class redis_store {
   Backend* backend_;
   std::chrono::nanoseconds ttl_;
   std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
+  std::int64_t lease_ms_;               // cachet::lease, 0 for none
   const cachet::clock* clock_;          // null: the system clock
   std::string name_;
   std::string key_template_;

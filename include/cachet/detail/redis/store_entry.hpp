@@ -11,6 +11,8 @@
 //         order of the function's tags
 //     f   with cachet::fail_safe: until when it is fresh (see below)
 //     p   a write permit: the token of a miss whose result may be written here
+//     l   with cachet::lease: "<until ms>:<holder>", the process (store) that computes the missing
+//         result until then, while the others wait for it
 //
 // Counters, `<prefix>:v<schema>#fn:<function>` and `#tag:<tag>`, hold tokens that never repeat
 // (redis_runtime::fresh_token()): invalidate_tag and clear() SET a fresh one. An entry is current
@@ -66,12 +68,26 @@ local function stamp(first, base, token)
 end
 )lua";
 
+// Gives up the lease on the entry KEYS[1] if `holder` holds it (whether it has run out or not).
+inline constexpr std::string_view release_lease_lua = R"lua(
+local function release_lease(holder)
+  if not holder or holder == '' then return end
+  local held = redis.pcall('HGET', KEYS[1], 'l')
+  if type(held) == 'string' and string.sub(held, -(#holder + 1)) == ':' .. holder then
+    redis.call('HDEL', KEYS[1], 'l')
+  end
+end
+)lua";
+
 // KEYS: the entry, its function's counter, its tags' counters. ARGV: mode, now (ms), a fresh
-// token, the load window (ms), the counters' base. Modes: `load` (a call), `reload` (a call
-// whose hit could not be decoded: a miss whatever the entry holds).
-// Returns {1, v, f or ''} for a hit; {0, stamp, permit, why} for a miss with a permit, why being
-// missing, invalidated, expired, malformed (`f` is no number) or unreadable; {2} when the entry or
-// a counter is not of cachet's types (left as it is: nothing is written).
+// token, the load window (ms), the counters' base, the lease (ms, 0 for none), the lease's
+// holder (this store's token). Modes: `load` (a call), `reload` (a call whose hit could not be
+// decoded: a miss whatever the entry holds).
+// Returns {1, v, f or ''} for a hit; {0, stamp, permit, why, lease} for a miss with a permit, why
+// being missing, invalidated, expired, malformed (`f` is no number) or unreadable, and lease ''
+// without one, 'mine' when this holder has it (taken now, or still held), else the time (ms) until
+// which another holds it; {2} when the entry or a counter is not of cachet's types (left as it
+// is: nothing is written).
 inline const std::string& read_entry_lua() {
   static const std::string source = std::string(stamp_lua) + R"lua(
 local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -99,9 +115,23 @@ if not permit then
   permit = token
   redis.call('HSET', KEYS[1], 'p', permit)
 end
+local lease = ''
+local lease_ms = tonumber(ARGV[6])
+if lease_ms and lease_ms > 0 then
+  local held = redis.call('HGET', KEYS[1], 'l')
+  local held_until, holder
+  if held then held_until, holder = string.match(held, '^(%d+):(.*)$') end
+  held_until = tonumber(held_until)
+  if held_until and held_until > now and holder ~= ARGV[7] then
+    lease = string.format('%d', held_until)
+  else
+    redis.call('HSET', KEYS[1], 'l', string.format('%d', now + lease_ms) .. ':' .. ARGV[7])
+    lease = 'mine'
+  end
+end
 local ttl = redis.call('PTTL', KEYS[1])
 if not existed or (ttl >= 0 and ttl < window) then redis.call('PEXPIRE', KEYS[1], window) end
-return {0, expected, permit, why}
+return {0, expected, permit, why, lease}
 )lua";
   return source;
 }
@@ -123,13 +153,22 @@ return {1, e[1], e[3] or ''}
 )lua";
 
 // KEYS: the entry, its counters as for the read. ARGV: the permit, the stamp, v, f ('' for
-// none), the entry's ttl in ms (0 for none), the counters' base. Returns 1 when written, 0 when
-// refused (the permit is gone or another's, or a counter moved on).
+// none), the entry's ttl in ms (0 for none), the counters' base, the lease's holder ('' for
+// none). Returns 1 when written, 0 when refused (the permit is gone or another's, or a counter
+// moved on). A refused write gives up the holder's lease, so that others compute at once; a
+// written one replaces the hash, lease and all.
 inline const std::string& write_entry_lua() {
-  static const std::string source = std::string(stamp_lua) + R"lua(
+  static const std::string source = std::string(stamp_lua) + std::string(release_lease_lua) +
+                                    R"lua(
 local permit = redis.pcall('HGET', KEYS[1], 'p')
-if type(permit) == 'table' or permit ~= ARGV[1] then return 0 end
-if stamp(2, ARGV[6], nil) ~= ARGV[2] then return 0 end
+if type(permit) == 'table' or permit ~= ARGV[1] then
+  release_lease(ARGV[7])
+  return 0
+end
+if stamp(2, ARGV[6], nil) ~= ARGV[2] then
+  release_lease(ARGV[7])
+  return 0
+end
 redis.call('DEL', KEYS[1])
 if ARGV[4] == '' then
   redis.call('HSET', KEYS[1], 'v', ARGV[3], 'g', ARGV[2])
@@ -140,6 +179,21 @@ if ARGV[5] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 return 1
 )lua";
   return source;
+}
+
+// KEYS: the entry. ARGV: the lease's holder. Gives up its lease (a load that failed, or whose
+// result is not written). Returns 0.
+inline const std::string& release_lease_source() {
+  static const std::string source = std::string(release_lease_lua) + R"lua(
+release_lease(ARGV[1])
+return 0
+)lua";
+  return source;
+}
+
+inline const resp3::script& release_lease_script() {
+  static const resp3::script s{release_lease_source()};
+  return s;
 }
 
 inline const resp3::script& read_entry_script() {

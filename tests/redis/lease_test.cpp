@@ -1,0 +1,296 @@
+// cachet::lease (issue #12): on a miss one process in the fleet computes, the others wait for its
+// value. Processes are real ones (this binary run again with --lease-worker) where the point is a
+// fleet, and separate backends of one process (each its own connections and lease holder, as
+// Redis sees processes) where a test must hold one at a precise point.
+
+#include <cachet.hpp>
+#include <cachet/redis.hpp>
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "redis/consistency_test_support.hpp"
+#include "redis/degraded_test_support.hpp"
+#include "support/redis_server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::string_view worker_flag = "--lease-worker";
+
+}  // namespace
+
+namespace app {
+
+// The test's own view of Redis: what the workers and functions report, and what they wait for.
+cachet_test::data_connection* data = nullptr;
+std::string data_prefix;
+std::atomic<long> calls{0};
+
+std::string data_key(std::string_view name) { return data_prefix + ":" + std::string(name); }
+
+// The report every process asks for: it counts its computations in Redis, then holds until the
+// test releases it, so that every process has missed before any value exists.
+long build_report(int id) {
+  calls.fetch_add(1);
+  data->exec("INCR", data_key("computed"));
+  if (!cachet_test::wait_until([] { return data->get_long(data_key("release")) != 0; }, 60s)) {
+    throw std::runtime_error("never released");
+  }
+  return 1000 + id + data->get_long(data_key("version"));
+}
+
+// The same, for the tests within one process: the holder's calls, the waiter's calls.
+std::atomic<bool> hold{false};
+std::atomic<bool> fail_next{false};
+// The data is read first, so a report held up is computed from what was there when it began.
+long slow_report(int id) {
+  const long version = data->get_long(data_key("version"));
+  calls.fetch_add(1);
+  if (!cachet_test::wait_until([] { return !hold.load(); }, 60s)) {
+    throw std::runtime_error("never released");
+  }
+  if (fail_next.exchange(false)) throw std::runtime_error("the report failed");
+  return 1000 + id + version;
+}
+
+}  // namespace app
+
+namespace {
+
+using fleet_report = cachet::cached<&app::build_report, cachet::ttl<300>, cachet::key<"report:{}">,
+                                    cachet::backend<cachet::redis>, cachet::lease<30>>;
+using leased = cachet::cached<&app::slow_report, cachet::ttl<300>, cachet::key<"slow:{}">,
+                              cachet::backend<cachet::redis>, cachet::lease<30>>;
+using short_lease = cachet::cached<&app::slow_report, cachet::ttl<300>, cachet::key<"slow:{}">,
+                                   cachet::backend<cachet::redis>, cachet::lease<1>>;
+
+pid_t start_child(const std::vector<std::string>& rest) {
+  std::vector<std::string> args = {"/proc/self/exe", std::string(worker_flag)};
+  args.insert(args.end(), rest.begin(), rest.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return child;
+}
+
+bool reaped_cleanly(pid_t child) {
+  int status = -1;
+  const bool reaped =
+      cachet_test::wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; }, 60s);
+  if (!reaped) ::kill(child, SIGKILL);
+  return reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// A worker process: asks for report 1 on a thread; its main thread tells the test once that call
+// has missed (it has read Redis and is computing or waiting), then reports what it got.
+int run_worker(const std::string& url, const std::string& prefix) {
+  try {
+    cachet_test::data_connection data{url};
+    app::data = &data;
+    app::data_prefix = prefix + "-data";
+    auto backend = cachet_test::make_test_backend(url, 5s, prefix);
+    fleet_report report{*backend};
+    auto answer = std::async(std::launch::async, [&] { return report(1); });
+    if (!cachet_test::wait_until([&] { return report.stats().misses >= 1; }, 60s)) {
+      throw std::runtime_error("the call never missed");
+    }
+    data.exec("INCR", app::data_key("inside"));
+    const long value = answer.get();
+    cachet::redis::request totals;
+    totals.push("INCRBY", app::data_key("loads"), report.stats().loads);
+    totals.push("INCRBY", app::data_key("wrong"), value == 1001 ? 0 : 1);
+    data.exec(totals);
+    app::data = nullptr;
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lease worker %d: %s\n", static_cast<int>(::getpid()), e.what());
+    return 1;
+  }
+}
+
+class Lease : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    prefix = cachet_test::test_prefix();
+    app::data_prefix = prefix + "-data";
+    data = std::make_unique<cachet_test::data_connection>(url);
+    app::data = data.get();
+    app::calls = 0;
+    app::hold = false;
+    app::fail_next = false;
+  }
+  void TearDown() override { app::data = nullptr; }
+
+  const std::string url = cachet_test::shared_redis_url();
+  std::string prefix;
+  std::unique_ptr<cachet_test::data_connection> data;
+};
+
+TEST_F(Lease, FourProcessesAskingForOneColdKeyComputeItOnce) {
+  constexpr int workers = 4;
+  std::vector<pid_t> children;
+  for (int p = 0; p < workers; ++p) {
+    children.push_back(start_child({url, prefix}));
+    ASSERT_GT(children.back(), 0) << "fork failed";
+  }
+  // Every process has read the cold entry and missed before the computation may finish: without
+  // the lease each would compute.
+  EXPECT_TRUE(cachet_test::wait_until(
+      [&] { return data->get_long(app::data_key("inside")) == workers; }, 60s));
+  data->exec("SET", app::data_key("release"), 1);
+  for (pid_t child : children) EXPECT_TRUE(reaped_cleanly(child)) << "worker " << child;
+  EXPECT_EQ(data->get_long(app::data_key("computed")), 1);
+  EXPECT_EQ(data->get_long(app::data_key("loads")), 1);
+  EXPECT_EQ(data->get_long(app::data_key("wrong")), 0);
+}
+
+// Two backends are two processes to Redis: a holder that is computing, a waiter that missed.
+struct two_processes {
+  explicit two_processes(const std::string& url, const std::string& prefix)
+      : holder_backend(cachet_test::make_test_backend(url, 5s, prefix)),
+        waiter_backend(cachet_test::make_test_backend(url, 5s, prefix)) {}
+  std::unique_ptr<cachet::redis> holder_backend;
+  std::unique_ptr<cachet::redis> waiter_backend;
+};
+
+TEST_F(Lease, AWaiterAnswersWithTheHoldersValueWithoutComputing) {
+  two_processes p(url, prefix);
+  leased holder{*p.holder_backend};
+  leased waiter{*p.waiter_backend};
+  app::hold = true;
+  auto held = std::async(std::launch::async, [&] { return holder(7); });
+  ASSERT_TRUE(cachet_test::wait_until([] { return app::calls.load() == 1; }));
+  auto waited = std::async(std::launch::async, [&] { return waiter(7); });
+  ASSERT_TRUE(cachet_test::wait_until([&] { return waiter.stats().misses == 1; }));
+  app::hold = false;
+  EXPECT_EQ(held.get(), 1007);
+  EXPECT_EQ(waited.get(), 1007);
+  EXPECT_EQ(app::calls.load(), 1);
+  EXPECT_EQ(waiter.stats().loads, 0u);
+  EXPECT_EQ(holder.stats().loads, 1u);
+}
+
+TEST_F(Lease, AnAsyncWaiterAnswersWithTheHoldersValue) {
+  two_processes p(url, prefix);
+  leased holder{*p.holder_backend};
+  leased waiter{*p.waiter_backend};
+  app::hold = true;
+  auto held = std::async(std::launch::async, [&] { return holder(8); });
+  ASSERT_TRUE(cachet_test::wait_until([] { return app::calls.load() == 1; }));
+  boost::asio::io_context io;
+  std::future<long> waited = boost::asio::co_spawn(io, waiter.async(8), boost::asio::use_future);
+  std::thread runner([&] { io.run(); });
+  ASSERT_TRUE(cachet_test::wait_until([&] { return waiter.stats().misses == 1; }));
+  app::hold = false;
+  EXPECT_EQ(held.get(), 1008);
+  EXPECT_EQ(waited.get(), 1008);
+  runner.join();
+  EXPECT_EQ(app::calls.load(), 1);
+  EXPECT_EQ(waiter.stats().loads, 0u);
+}
+
+TEST_F(Lease, AHolderWhoseFunctionThrowsGivesTheLeaseUp) {
+  two_processes p(url, prefix);
+  leased holder{*p.holder_backend};
+  leased waiter{*p.waiter_backend};
+  app::hold = true;
+  app::fail_next = true;
+  auto held = std::async(std::launch::async, [&] { return holder(9); });
+  ASSERT_TRUE(cachet_test::wait_until([] { return app::calls.load() == 1; }));
+  auto waited = std::async(std::launch::async, [&] {
+    const auto start = std::chrono::steady_clock::now();
+    const long value = waiter(9);
+    return std::pair{value, std::chrono::steady_clock::now() - start};
+  });
+  ASSERT_TRUE(cachet_test::wait_until([&] { return waiter.stats().misses == 1; }));
+  app::hold = false;
+  EXPECT_THROW(held.get(), std::runtime_error);
+  const auto [value, waited_for] = waited.get();
+  EXPECT_EQ(value, 1009);
+  EXPECT_EQ(waiter.stats().loads, 1u);
+  EXPECT_EQ(app::calls.load(), 2);
+  // Released at once, not when the 30 s lease ran out.
+  EXPECT_LT(waited_for, 15s);
+}
+
+TEST_F(Lease, AnInvalidationDuringTheHoldersLoadIsNotAnsweredWithItsValue) {
+  two_processes p(url, prefix);
+  leased holder{*p.holder_backend};
+  leased waiter{*p.waiter_backend};
+  app::hold = true;
+  auto held = std::async(std::launch::async, [&] { return holder(10); });
+  ASSERT_TRUE(cachet_test::wait_until([] { return app::calls.load() == 1; }));
+  // The data changes while the holder computes from the old; the change is confirmed by
+  // invalidating the key, after which nobody may be answered with the old version.
+  data->exec("SET", app::data_key("version"), 5);
+  auto waited = std::async(std::launch::async, [&] { return waiter(10); });
+  ASSERT_TRUE(cachet_test::wait_until([&] { return waiter.stats().misses == 1; }));
+  holder.invalidate(10);
+  app::hold = false;
+  EXPECT_EQ(held.get(), 1010);  // its caller gets what it computed; Redis refused to keep it
+  EXPECT_EQ(waited.get(), 1015);
+  EXPECT_EQ(holder(10), 1015);
+}
+
+TEST_F(Lease, WhenTheLeaseRunsOutAWaiterComputes) {
+  two_processes p(url, prefix);
+  short_lease holder{*p.holder_backend};
+  short_lease waiter{*p.waiter_backend};
+  app::hold = true;
+  auto held = std::async(std::launch::async, [&] { return holder(11); });
+  ASSERT_TRUE(cachet_test::wait_until([] { return app::calls.load() == 1; }));
+  // The holder is stuck past its one-second lease; the waiter takes the lease and computes. Its
+  // function waits on the same hold, so it is released as soon as it is called.
+  auto waited = std::async(std::launch::async, [&] { return waiter(11); });
+  ASSERT_TRUE(cachet_test::wait_until([] { return app::calls.load() == 2; }, 30s));
+  app::hold = false;
+  EXPECT_EQ(waited.get(), 1011);
+  EXPECT_EQ(held.get(), 1011);
+  EXPECT_EQ(waiter.stats().loads, 1u);
+}
+
+long doubled(int x) { return 2L * x; }
+
+TEST(LeaseOnMemory, IsTheInProcessSingleFlight) {
+  cachet::cached<&doubled, cachet::ttl<30>, cachet::lease<10>> c;
+  EXPECT_EQ(c(4), 8);
+  EXPECT_EQ(c(4), 8);
+  EXPECT_EQ(c.stats().loads, 1u);
+}
+
+}  // namespace
+
+// GoogleTest's own main, unless this binary was started as a worker process by a test above.
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string_view(argv[1]) == worker_flag) return run_worker(argv[2], argv[3]);
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
