@@ -26,7 +26,8 @@
 /// - `<prefix>:v<schema>#rate:<name>:<key>`: a rate limit's state (redis_rate_limiter).
 ///
 /// An entry is a hash: `v` the value (JSON text), `g` the tokens its counters held when it was
-/// computed, `f` when fail_safe is on, until when it is fresh, `p` a miss's write permit. It is
+/// computed, `f` when fail_safe is on, until when it is fresh, `p` a miss's write permit, `l`
+/// with cachet::lease the process computing a miss and until when (see cachet/lease.hpp). It is
 /// current while every counter still holds its token (see detail/redis/store_entry.hpp, which
 /// also says why a confirmed invalidation is never undone). A read is one script (EVALSHA) over
 /// the entry and its counters; a miss's write is one more, which stores the result only if no
