@@ -5,6 +5,10 @@
 
 #include <cachet/tiered.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -265,6 +269,87 @@ TEST_P(TieredInvalidation, ArrivingBeforeTheFillRefusesIt) {
   ASSERT_TRUE(reached);
   EXPECT_EQ(first, 1);  // read before the invalidation: the old value is its answer
   EXPECT_EQ(a_rows(5), 2) << "the refused fill was served";
+}
+
+// async() on the tiered backend: the same tiers as a call, in a coroutine on the caller's
+// io_context.
+template <class Awaitable>
+auto run_coroutine(Awaitable op) {
+  boost::asio::io_context io;
+  auto result = boost::asio::co_spawn(io, std::move(op), boost::asio::use_future);
+  io.run();
+  return result.get();
+}
+
+TEST_P(TieredInvalidation, AsyncCallsReachEveryTierAndSeeAnotherReplicasInvalidation) {
+  data->exec("SET", app::row_key(6), 1);
+  replica a(url, prefix);
+  replica b(url, prefix);
+  ASSERT_TRUE(a.both.wait_coherent(10s) && b.both.wait_coherent(10s));
+  row_cache a_rows{a.both};
+  row_cache b_rows{b.both};
+  EXPECT_EQ(run_coroutine(a_rows.async(6)), 1);  // computed, written to Redis
+  a.both.sync();
+  EXPECT_EQ(run_coroutine(a_rows.async(6)), 1);  // a Redis hit, kept in memory
+  a.both.sync();
+  const cachet::stats before = a_rows.stats();
+  EXPECT_EQ(run_coroutine(a_rows.async(6)), 1);
+  EXPECT_EQ(a_rows.stats().memory_tier_hits, before.memory_tier_hits + 1);
+  EXPECT_EQ(a_rows.stats().misses, before.misses) << "a memory hit asked Redis";
+  EXPECT_EQ(app::loads.load(), 1);
+
+  data->exec("SET", app::row_key(6), 2);
+  invalidate_row(b_rows, GetParam(), "row-tag:", 6);
+  a.both.sync();
+  EXPECT_EQ(run_coroutine(a_rows.async(6)), 2) << "a served its memory's value after b's";
+}
+
+// The race of ArrivingBeforeTheFillRefusesIt, for a coroutine's fill.
+TEST_P(TieredInvalidation, ArrivingBeforeAnAsyncFillRefusesIt) {
+  data->exec("SET", app::row_key(7), 1);
+  replica a(url, prefix);
+  replica b(url, prefix);
+  ASSERT_TRUE(a.both.wait_coherent(10s) && b.both.wait_coherent(10s));
+  held_row_cache a_rows{a.both};
+  held_row_cache b_rows{b.both};
+  EXPECT_EQ(b_rows(7), 1);  // in Redis now
+  a.both.sync();
+
+  app::holding_codec::hold();
+  long first = 0;
+  std::thread call([&] { first = run_coroutine(a_rows.async(7)); });
+  ASSERT_TRUE(app::holding_codec::wait_held()) << "a's Redis hit was not decoded";
+  data->exec("SET", app::row_key(7), 2);
+  const auto received = a.both.invalidations_received();
+  invalidate_row(b_rows, GetParam(), "row-tag:", 7);
+  const bool reached =
+      cachet_test::wait_until([&] { return a.both.invalidations_received() > received; }, 10s);
+  app::holding_codec::release();
+  call.join();
+  ASSERT_TRUE(reached);
+  EXPECT_EQ(first, 1);  // read before the invalidation: the old value is its answer
+  EXPECT_EQ(run_coroutine(a_rows.async(7)), 2) << "the refused fill was served";
+  EXPECT_EQ(a_rows(7), 2) << "the refused fill was served";
+}
+
+TEST_F(Tiered, AsyncManyAnswersFromBothTiersInOrder) {
+  for (int row = 20; row < 24; ++row) data->exec("SET", app::row_key(row), row * 10);
+  replica a(url, prefix);
+  ASSERT_TRUE(a.both.wait_coherent(10s));
+  row_cache get_row{a.both};
+  EXPECT_EQ(get_row(21), 210);
+  a.both.sync();
+  EXPECT_EQ(get_row(21), 210);  // in memory now
+  a.both.sync();
+  const cachet::stats before = get_row.stats();
+  EXPECT_EQ(run_coroutine(get_row.async_many(std::vector{23, 21, 20, 22, 21})),
+            (std::vector<long>{230, 210, 200, 220, 210}));
+  EXPECT_EQ(get_row.stats().memory_tier_hits - before.memory_tier_hits, 2u);
+  EXPECT_EQ(app::loads.load(), 4);
+  a.both.sync();
+  EXPECT_EQ(run_coroutine(get_row.async_many(std::vector{20, 22, 23})),
+            (std::vector<long>{200, 220, 230}));
+  EXPECT_EQ(app::loads.load(), 4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Invalidations, TieredInvalidation,

@@ -182,6 +182,13 @@ class memory_store {
     return read(shard_for(key), key, false);
   }
 
+  // The fresh stored value, counted as a hit and made more recent; a miss is not counted (a
+  // tiered store's coroutines ask Redis next, see detail/tiered/store.hpp).
+  std::optional<Value> find(std::string_view text) {
+    const hashed_key key{text, hash_bytes(text)};
+    return read(shard_for(key), key, true);
+  }
+
   // For cachet::fail_safe, after a call failed: the stored value, fresh or kept past its ttl
   // (settings.max_stale), unless it was invalidated; counted in stale_served.
   std::optional<Value> stale(std::string_view text) {

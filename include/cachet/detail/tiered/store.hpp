@@ -8,12 +8,17 @@
 #include <cachet/memory.hpp>
 #include <cachet/stats.hpp>
 
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace cachet::detail {
 
@@ -24,6 +29,12 @@ namespace cachet::detail {
 // the Redis call: it erased the key from the memory store, which dooms the flight, so the
 // result is returned but not kept (see memory_store::erase). Invalidations lost with a dropped
 // channel are covered by the generation check below.
+//
+// Coroutines (async(), async_many()) ask memory, then the Redis store's coroutines, with no
+// flight in memory: what Redis answers fills memory only if no invalidation of this function
+// reached memory meanwhile (`erasures_`, bumped by every erase of the memory tier) and the
+// entry's tags were not invalidated (stamped before the Redis call), and the channel held
+// (`generation`). A fill that loses such a race is returned and not kept.
 template <class Value, std::size_t TagCount, class Codec, class Tiers>
 class tiered_store final : near_tier {
   using near_store = memory_store<Value, TagCount, memory>;
@@ -59,6 +70,112 @@ class tiered_store final : near_tier {
     });
   }
 
+  // `load()` returns Value or awaitable<Value>, and owns what it needs.
+  template <class Load>
+  boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
+                                                  Load load) {
+    tier_coherence& c = tiers_->started_coherence();
+    const std::uint64_t generation = c.generation();
+    if (!c.serving()) {
+      co_return co_await far_.async_get_or_load(std::move(key), std::move(tags), std::move(load));
+    }
+    if (std::optional<Value> hit = near_.find(key)) co_return std::move(*hit);
+    const fill_guard guard = guard_fill(tags);
+    Value value = co_await far_.async_get_or_load(key, tags, std::move(load));
+    fill(key, tags, guard, generation, value);
+    co_return value;
+  }
+
+  // Memory answers what it holds; the rest is one Redis batch, whose results fill memory.
+  template <class LoadAt>
+  boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+    std::vector<std::optional<Value>> found = find_in_memory(keys);
+    std::vector<std::size_t> missing;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!found[i]) missing.push_back(i);
+    }
+    if (!missing.empty()) {
+      const std::uint64_t generation = tiers_->started_coherence().generation();
+      std::vector<std::string> far_keys;
+      std::vector<std::vector<std::string>> far_tags;
+      std::vector<fill_guard> guards;
+      for (std::size_t i : missing) {
+        far_keys.push_back(keys[i]);
+        far_tags.push_back(tags[i]);
+        guards.push_back(guard_fill(tags[i]));
+      }
+      auto far_load_at = [&load_at, &missing](std::size_t k) -> decltype(auto) {
+        return load_at(missing[k]);
+      };
+      std::vector<Value> values = co_await far_.async_get_or_load_many(
+          std::move(far_keys), std::move(far_tags), far_load_at);
+      for (std::size_t k = 0; k < missing.size(); ++k) {
+        const std::size_t i = missing[k];
+        fill(keys[i], tags[i], guards[k], generation, values[k]);
+        found[i].emplace(std::move(values[k]));
+      }
+    }
+    std::vector<Value> out;
+    out.reserve(found.size());
+    for (std::optional<Value>& v : found) out.push_back(std::move(*v));
+    co_return out;
+  }
+
+  using batch_outcome = typename far_store::batch_outcome;
+
+  // Every position settled, whatever another came to (cachet::cached's async_many with stages):
+  // memory answers what it holds, Redis the rest.
+  template <class LoadAt>
+  boost::asio::awaitable<std::vector<batch_outcome>> async_settle_many(
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags,
+      std::vector<bool> may_load, LoadAt load_at) {
+    std::vector<std::optional<Value>> found = find_in_memory(keys);
+    std::vector<batch_outcome> out(keys.size());
+    std::vector<std::size_t> missing;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (found[i]) {
+        out[i].value = std::move(found[i]);
+      } else {
+        missing.push_back(i);
+      }
+    }
+    if (missing.empty()) co_return out;
+    const std::uint64_t generation = tiers_->started_coherence().generation();
+    std::vector<std::string> far_keys;
+    std::vector<std::vector<std::string>> far_tags;
+    std::vector<bool> far_may_load;
+    std::vector<fill_guard> guards;
+    for (std::size_t i : missing) {
+      far_keys.push_back(keys[i]);
+      far_tags.push_back(tags[i]);
+      far_may_load.push_back(may_load.empty() || may_load[i]);
+      guards.push_back(guard_fill(tags[i]));
+    }
+    auto far_load_at = [&load_at, &missing](std::size_t k) -> decltype(auto) {
+      return load_at(missing[k]);
+    };
+    std::vector<batch_outcome> settled = co_await far_.async_settle_many(
+        std::move(far_keys), std::move(far_tags), std::move(far_may_load), far_load_at);
+    for (std::size_t k = 0; k < missing.size(); ++k) {
+      const std::size_t i = missing[k];
+      if (settled[k].value) fill(keys[i], tags[i], guards[k], generation, *settled[k].value);
+      out[i] = std::move(settled[k]);
+    }
+    co_return out;
+  }
+
+  boost::asio::awaitable<std::optional<Value>> async_peek(std::string key) {
+    if (tiers_->started_coherence().serving()) {
+      if (std::optional<Value> hit = near_.peek(key)) co_return hit;
+    }
+    co_return co_await far_.async_peek(std::move(key));
+  }
+
+  boost::asio::awaitable<std::optional<Value>> async_stale(std::string key) {
+    return far_.async_stale(std::move(key));
+  }
+
   std::optional<Value> peek(std::string_view key) {
     if (tiers_->started_coherence().serving()) {
       if (std::optional<Value> hit = near_.peek(key)) return hit;
@@ -72,15 +189,15 @@ class tiered_store final : near_tier {
   // Memory is emptied before Redis is asked, and again once Redis confirmed: a fill from a Redis
   // read made before the confirmation is then doomed too.
   void erase(std::string_view key) {
-    near_.erase(key);
+    erase_near(key);
     far_.erase(key);
-    near_.erase(key);
+    erase_near(key);
   }
 
   void clear() {
-    near_.clear();
+    clear_near();
     far_.clear();
-    near_.clear();
+    clear_near();
   }
 
   // Hits of either tier count in `hits`; memory_tier_hits says how many memory answered. A
@@ -103,18 +220,72 @@ class tiered_store final : near_tier {
   void drop_entry(std::string_view rest) override {
     if (!rest.starts_with(entry_prefix_)) return;
     rest.remove_prefix(entry_prefix_.size());
-    near_.erase(rest);
+    erase_near(rest);
   }
   void drop_function(std::string_view function) override {
-    if (function == function_) near_.clear();
+    if (function == function_) clear_near();
   }
-  void drop_all() override { near_.clear(); }
+  void drop_all() override { clear_near(); }
+
+  // Bumped before memory changes, so that a coroutine's fill that read it before sees it moved.
+  void erase_near(std::string_view key) {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
+    near_.erase(key);
+  }
+  void clear_near() {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
+    near_.clear();
+  }
+
+  // What a coroutine's fill of memory checks: nothing of this function was erased from memory,
+  // and no tag of the entry invalidated, since it asked Redis.
+  struct fill_guard {
+    std::uint64_t erasures;
+    std::vector<tag_stamp> stamps;
+  };
+
+  fill_guard guard_fill(const std::vector<std::string>& tags) {
+    fill_guard g{erasures_.load(std::memory_order_acquire), {}};
+    g.stamps.reserve(tags.size());
+    for (const std::string& tag : tags)
+      g.stamps.push_back(tiers_->near().tag_counters().stamp(tag));
+    return g;
+  }
+
+  bool unchanged(const fill_guard& g) {
+    if (erasures_.load(std::memory_order_acquire) != g.erasures) return false;
+    for (const tag_stamp& s : g.stamps) {
+      if (!tiers_->near().tag_counters().current(s)) return false;
+    }
+    return true;
+  }
+
+  // The memory store stamps the entry's tags again as it stores: an invalidation between the
+  // check and the store would not make it stale, so the entry is dropped when one came.
+  void fill(std::string_view key, const std::vector<std::string>& tags, const fill_guard& g,
+            std::uint64_t generation, const Value& value) {
+    tier_coherence& c = tiers_->coherence();
+    if (!c.serving() || c.generation() != generation || !unchanged(g)) return;
+    auto for_each_tag = [&](auto&& on_tag) {
+      for (const std::string& tag : tags) on_tag(tag);
+    };
+    near_.get_or_load(key, for_each_tag, [&](std::string_view) { return value; });
+    if (!unchanged(g) || c.generation() != generation) near_.erase(key);
+  }
+
+  std::vector<std::optional<Value>> find_in_memory(const std::vector<std::string>& keys) {
+    std::vector<std::optional<Value>> found(keys.size());
+    if (!tiers_->started_coherence().serving()) return found;
+    for (std::size_t i = 0; i < keys.size(); ++i) found[i] = near_.find(keys[i]);
+    return found;
+  }
 
   Tiers* tiers_;
   near_store near_;
   far_store far_;
   std::string function_;      // as in the function's counter, "#fn:<function>"
   std::string entry_prefix_;  // "<function>:" before the key in Redis, without a key template
+  std::atomic<std::uint64_t> erasures_{0};
 };
 
 }  // namespace cachet::detail
