@@ -1,7 +1,8 @@
-// The same coroutine call sites, compiled and run against the in-memory backend and against
-// Redis: a service switches backends by changing one policy, not its calls.
+// The same coroutine call sites, compiled and run against the in-memory backend, Redis and the
+// two tiers: a service switches backends by changing one policy, not its calls.
 #include <cachet/async.hpp>
 #include <cachet/redis.hpp>
+#include <cachet/tiered.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -33,6 +34,21 @@ struct on_redis {
   }
 };
 
+// Memory in front of Redis, owning both (a tiered backend must not outlive them).
+struct tiers_parts {
+  cachet::memory mem;
+  std::unique_ptr<cachet::redis> remote =
+      cachet_test::make_test_backend(cachet_test::shared_redis_url());
+};
+struct owned_tiers : tiers_parts, cachet::tiered<cachet::memory, cachet::redis> {
+  owned_tiers() : cachet::tiered<cachet::memory, cachet::redis>(mem, *remote) {}
+};
+
+struct on_tiered {
+  using backend = cachet::tiered<cachet::memory, cachet::redis>;
+  static std::unique_ptr<owned_tiers> make() { return std::make_unique<owned_tiers>(); }
+};
+
 template <class Body>
 void run_coroutine(Body body) {
   asio::io_context io;
@@ -59,10 +75,10 @@ struct desk {
 template <class Backend>
 struct async_backends : ::testing::Test {
   void SetUp() override { quotes = 0; }
-  std::unique_ptr<typename Backend::backend> store = Backend::make();
+  decltype(Backend::make()) store = Backend::make();
 };
 
-using backends = ::testing::Types<on_memory, on_redis>;
+using backends = ::testing::Types<on_memory, on_redis, on_tiered>;
 TYPED_TEST_SUITE(async_backends, backends);
 
 TYPED_TEST(async_backends, async_computes_a_miss_once_and_serves_the_hit) {
