@@ -5,6 +5,7 @@
 
 #include <cachet.hpp>
 #include <cachet/redis.hpp>
+#include <cachet/tiered.hpp>
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -275,6 +276,31 @@ TEST_F(Lease, WhenTheLeaseRunsOutAWaiterComputes) {
   EXPECT_EQ(waited.get(), 1011);
   EXPECT_EQ(held.get(), 1011);
   EXPECT_EQ(waiter.stats().loads, 1u);
+}
+
+// The lease is the Redis tier's: a replica whose memory and Redis both miss waits for another's
+// computation as a plain Redis backend does.
+TEST_F(Lease, OnTwoTiersAWaiterAnswersWithTheHoldersValue) {
+  using tiers = cachet::tiered<cachet::memory, cachet::redis>;
+  using tiered_report = cachet::cached<&app::slow_report, cachet::ttl<300>, cachet::key<"slow:{}">,
+                                       cachet::backend<tiers>, cachet::lease<30>>;
+  two_processes p(url, prefix);
+  cachet::memory holder_memory;
+  cachet::memory waiter_memory;
+  tiers holder_tiers{holder_memory, *p.holder_backend};
+  tiers waiter_tiers{waiter_memory, *p.waiter_backend};
+  tiered_report holder{holder_tiers};
+  tiered_report waiter{waiter_tiers};
+  app::hold = true;
+  auto held = std::async(std::launch::async, [&] { return holder(12); });
+  ASSERT_TRUE(cachet_test::wait_until([] { return app::calls.load() == 1; }));
+  auto waited = std::async(std::launch::async, [&] { return waiter(12); });
+  ASSERT_TRUE(cachet_test::wait_until([&] { return waiter.stats().misses == 1; }));
+  app::hold = false;
+  EXPECT_EQ(held.get(), 1012);
+  EXPECT_EQ(waited.get(), 1012);
+  EXPECT_EQ(app::calls.load(), 1);
+  EXPECT_EQ(waiter.stats().loads, 0u);
 }
 
 long doubled(int x) { return 2L * x; }
