@@ -22,6 +22,7 @@
 #include <cachet/fail_safe.hpp>
 #include <cachet/health.hpp>
 #include <cachet/instance_key.hpp>
+#include <cachet/jitter.hpp>
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>
 #include <cachet/memory.hpp>

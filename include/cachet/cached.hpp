@@ -17,6 +17,7 @@
 #include <cachet/detail/wrapped_function.hpp>
 #include <cachet/fail_safe.hpp>
 #include <cachet/instance_key.hpp>
+#include <cachet/jitter.hpp>
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>
 #include <cachet/memory.hpp>
@@ -125,6 +126,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   static_assert(!has_fail_safe || ttl_policy::value.count() > 0,
                 "cachet::fail_safe: a result without a ttl never goes stale, so there is nothing "
                 "for fail_safe to serve; give a ttl, e.g. cachet::ttl<30>");
+  using jitter_policy = typename pack::template find<jitter_kind, no_jitter>;
+  static_assert(!pack::template has<jitter_kind> || ttl_policy::value.count() > 0,
+                "cachet::jitter: a result without a ttl never expires, so there is no expiry to "
+                "spread; give a ttl, e.g. cachet::ttl<300>");
   static constexpr bool serves_cached = (serves_cached_when_limited<Policies> || ...);
   static_assert(reported(key_policy::template check<std::remove_cvref_t<Params>...>()));
   static_assert(reported(tags_policy::template check<std::remove_cvref_t<Params>...>()));
@@ -214,7 +219,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                        .has_key_template = pack::template has<key_kind>,
                                        .key_template = key_template_of<key_policy>,
                                        .clock = opts.clock,
-                                       .max_stale = effective_max_stale(opts)}),
+                                       .max_stale = effective_max_stale(opts),
+                                       .jitter_percent = jitter_policy::percent}),
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),

@@ -20,6 +20,9 @@ struct store_settings {
   // cachet::fail_safe: how long past its ttl an entry is kept, to be served by stale() only; 0 =
   // entries are dropped when they expire.
   std::chrono::nanoseconds max_stale{0};
+  // cachet::jitter: each write's ttl is spread by up to this percent either way (see
+  // detail::jittered_ttl); 0 = every write keeps `ttl`.
+  unsigned jitter_percent = 0;
 };
 
 }  // namespace cachet::detail

@@ -11,6 +11,7 @@
 #include <cachet/detail/spinlock.hpp>
 #include <cachet/detail/store_settings.hpp>
 #include <cachet/error.hpp>
+#include <cachet/jitter.hpp>
 #include <cachet/stats.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -108,7 +109,9 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // callers wait for its result or its exception. Since a store's ttl is the same for every entry,
 // insertion order is expiry order, and a queue in that order lets each insert of an unbounded
 // store reclaim the entries that have expired without a scan (a bounded store reclaims them from
-// the least recent end of its LRU order).
+// the least recent end of its LRU order). With cachet::jitter the order is only nearly that: a
+// record whose write drew a long ttl holds back those behind it until it expires, at most the
+// jitter's whole spread later; a read never serves an expired entry either way.
 //
 // Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
 // flat map: a hit reads the slot and the value's own heap data, and no separate node. An entry
@@ -145,6 +148,7 @@ class memory_store {
       : backend_(&backend),
         clock_(settings.clock),
         ttl_(settings.ttl),
+        jitter_percent_(settings.jitter_percent),
         max_stale_(settings.ttl.count() == 0 ? std::chrono::nanoseconds(0) : settings.max_stale),
         shard_count_(shard_count_for(settings.capacity)),
         shards_(std::make_unique<shard[]>(shard_count_)),
@@ -653,7 +657,8 @@ class memory_store {
       const std::uint32_t oldest = s.lru.back();
       remove(s, s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest}));
     }
-    const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
+    const time_point expires =
+        ttl_.count() == 0 ? never : now + jittered_ttl(ttl_, jitter_percent_);
     // The node first: if copying the value throws, no entry is left without its LRU place.
     const std::uint32_t node = s.capacity != 0 ? s.lru.push_front(f.hash) : lru_order::none;
     try {
@@ -811,6 +816,7 @@ class memory_store {
   Backend* backend_;
   const cachet::clock* clock_;  // options::clock, else the backend's
   std::chrono::nanoseconds ttl_;
+  unsigned jitter_percent_;             // cachet::jitter; 0 without
   std::chrono::nanoseconds max_stale_;  // 0 unless cachet::fail_safe (and a ttl) is given
   std::size_t shard_count_;
   std::unique_ptr<shard[]> shards_;
