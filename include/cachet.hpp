@@ -17,6 +17,7 @@
 #include <cachet/circuit_breaker.hpp>
 #include <cachet/circuit_open.hpp>
 #include <cachet/clock.hpp>
+#include <cachet/early_refresh.hpp>
 #include <cachet/error.hpp>
 #include <cachet/event.hpp>
 #include <cachet/fail_safe.hpp>
