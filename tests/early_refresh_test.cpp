@@ -254,4 +254,21 @@ TEST_F(early_refresh_test, with_jitter_an_entry_is_due_by_the_end_of_its_window)
   EXPECT_EQ(src.calls_of(1), 2);
 }
 
+TEST_F(early_refresh_test, a_bounded_cache_refreshes_hits_that_reorder_its_entries_too) {
+  // Below 8 entries a shard keeps an exact LRU order: each hit on an entry that is not the most
+  // recent takes the path that moves it, which reports due entries as the plain hit does.
+  auto c = cachet::make_cached<cachet::ttl<100>, cachet::early_refresh<80>, cachet::capacity<4>>(
+      [this](int k) { return src.load(k); }, backend, cachet::options{.clock = &clock});
+  EXPECT_EQ(c(1), 101);
+  EXPECT_EQ(c(2), 201);
+  EXPECT_EQ(c(3), 301);
+  clock.advance(80s);
+  EXPECT_EQ(c(1), 101);
+  EXPECT_EQ(c(2), 201);
+  ASSERT_TRUE(eventually([&] { return c.peek(1) == 102 && c.peek(2) == 202; }));
+  EXPECT_EQ(c(3), 301);
+  ASSERT_TRUE(eventually([&] { return c.peek(3) == 302; }));
+  EXPECT_EQ(src.calls_of(1) + src.calls_of(2) + src.calls_of(3), 6);
+}
+
 }  // namespace

@@ -444,7 +444,9 @@ class memory_store {
   }
 
   // The entry's value when it is still fresh; a stale entry found on the way is dropped.
+  // With `due` (cachet::early_refresh), whether a fresh entry found is due for a refresh.
   const Value* find_fresh(shard& s, const hashed_key& key, bool touch, bool* due = nullptr) {
+    if (due != nullptr) *due = false;  // a value that is not this entry's (a load) is never due
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return nullptr;
     const entry& e = *it;
@@ -457,7 +459,6 @@ class memory_store {
       }
       // Kept for stale(); the load that follows replaces it.
       if (now >= e.expires) return nullptr;
-      if (due != nullptr) *due = due_for_refresh(e, now);
     }
     if constexpr (TagCount > 0) {
       if (!backend_->tag_counters().current(e.stamps)) {
@@ -466,6 +467,7 @@ class memory_store {
         return nullptr;
       }
     }
+    if (due != nullptr) *due = e.expires != never && due_for_refresh(e, now());
     if (touch && needs_move(s, e)) move_to_front(s, e);
     return &e.value;
   }
