@@ -17,11 +17,13 @@
 #include <cachet/circuit_breaker.hpp>
 #include <cachet/circuit_open.hpp>
 #include <cachet/clock.hpp>
+#include <cachet/early_refresh.hpp>
 #include <cachet/error.hpp>
 #include <cachet/event.hpp>
 #include <cachet/fail_safe.hpp>
 #include <cachet/health.hpp>
 #include <cachet/instance_key.hpp>
+#include <cachet/jitter.hpp>
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>
 #include <cachet/lease.hpp>

@@ -15,8 +15,10 @@
 #include <cachet/detail/store_coroutines.hpp>
 #include <cachet/detail/store_settings.hpp>
 #include <cachet/detail/wrapped_function.hpp>
+#include <cachet/early_refresh.hpp>
 #include <cachet/fail_safe.hpp>
 #include <cachet/instance_key.hpp>
+#include <cachet/jitter.hpp>
 #include <cachet/key.hpp>
 #include <cachet/key_encoding.hpp>
 #include <cachet/lease.hpp>
@@ -127,6 +129,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   static_assert(!has_fail_safe || ttl_policy::value.count() > 0,
                 "cachet::fail_safe: a result without a ttl never goes stale, so there is nothing "
                 "for fail_safe to serve; give a ttl, e.g. cachet::ttl<30>");
+  using jitter_policy = typename pack::template find<jitter_kind, no_jitter>;
+  static_assert(!pack::template has<jitter_kind> || ttl_policy::value.count() > 0,
+                "cachet::jitter: a result without a ttl never expires, so there is no expiry to "
+                "spread; give a ttl, e.g. cachet::ttl<300>");
+  using early_refresh_policy = typename pack::template find<early_refresh_kind, no_early_refresh>;
+  static constexpr bool has_early_refresh = pack::template has<early_refresh_kind>;
+  static_assert(!has_early_refresh || ttl_policy::value.count() > 0,
+                "cachet::early_refresh: a result without a ttl never expires, so there is nothing "
+                "to refresh early; give a ttl, e.g. cachet::ttl<300>");
+  static_assert(!has_early_refresh || !is_member,
+                "cachet::early_refresh: a member function's object is not kept after a call, so a "
+                "background refresh would have nothing to call it on; cache a free function or a "
+                "function object, or leave the policy out");
   static constexpr bool serves_cached = (serves_cached_when_limited<Policies> || ...);
   static_assert(reported(key_policy::template check<std::remove_cvref_t<Params>...>()));
   static_assert(reported(tags_policy::template check<std::remove_cvref_t<Params>...>()));
@@ -148,13 +163,18 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // it on the entry it has found, without a lookup in a limiter of its own (see
   // detail/memory/store.hpp). The store's keys are the arguments alone, without an instance key.
   static constexpr bool fused_rate_limit =
-      std::is_same_v<backend_type, memory> && !has_instance_key &&
+      std::is_same_v<backend_type, memory> && !has_instance_key && !has_early_refresh &&
       std::is_void_v<typename codec_policy::type> &&
       fuses_into_entries<call_stage_types, std::remove_cvref_t<Params>...>;
   using store_type = typename store_of<fused_rate_limit, backend_type, value_type, tag_count,
                                        typename codec_policy::type, call_stage_types>::type;
   template <class Cached>
   friend struct fused_rate_limit_of;
+  static_assert(!has_early_refresh || std::is_same_v<backend_type, memory>,
+                "cachet::early_refresh: only the in-memory backend can tell yet that an entry is "
+                "due for a refresh (cachet::redis and cachet::tiered cannot); use "
+                "cachet::backend<cachet::memory>, or leave the policy out and spread expiries "
+                "with cachet::jitter");
   static constexpr bool coroutine_function = coroutine_result<typename result_of<traits>::type>;
   static_assert(
       !requires { requires backend_type::needs_stable_keys; } || !Function::name().empty() ||
@@ -217,7 +237,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                        .key_template = key_template_of<key_policy>,
                                        .clock = opts.clock,
                                        .max_stale = effective_max_stale(opts),
-                                       .lease = lease_policy::value}),
+                                       .lease = lease_policy::value,
+                                       .jitter_percent = jitter_policy::percent,
+                                       .refresh_percent = early_refresh_policy::percent}),
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),
@@ -609,6 +631,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
           // The store checks the rate limit on the entry itself: see fused_rate_limit.
           return store_.get_or_load(key, tags_ref, load_ref,
                                     call_stages_.template stage<0>().gate());
+        } else if constexpr (has_early_refresh) {
+          refresh_due due;
+          value_type value = store_.get_or_load(key, tags_ref, load_ref, due);
+          if (due.value) start_refresh(key, args...);
+          return value;
         } else {
           return store_.get_or_load(key, tags_ref, load_ref);
         }
@@ -917,6 +944,38 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     co_return co_await load_stages_.template run_async<backend_type>(key, invoke, args...);
   }
 
+  // cachet::early_refresh, after a hit due for a refresh: queues its recomputation on the worker
+  // (early_refresh.hpp), with copies of the key and arguments. Never throws into the hit: a
+  // refresh that cannot be queued (no memory, no thread) is skipped, and a later hit tries again.
+  void start_refresh(std::string_view key, Params&... args) noexcept {
+    try {
+      refresher_.submit(key, [&] {
+        return [this, stable_key = std::string(key),
+                owned = std::tuple<std::remove_cvref_t<Params>...>(args...)]() mutable {
+          std::apply([&](auto&... a) { refresh(stable_key, a...); }, owned);
+        };
+      });
+    } catch (...) {
+    }
+  }
+
+  // The background refresh of `key`, on the worker thread: the function through the load
+  // stages, stored by the store as a miss's load (see memory_store::reload).
+  template <class... A>
+  void refresh(std::string_view key, A&... args) {
+    auto for_each_tag = [&](auto&& on_tag) {
+      std::string scratch;
+      tags_policy::render_all(scratch, on_tag, args...);
+    };
+    auto load = [&](std::string_view stable_key) -> value_type {
+      return load_stages_.run(
+          stable_key, [&]() -> decltype(auto) { return call_function(nullptr, args...); }, args...);
+    };
+    tag_renderer tags_ref(for_each_tag);
+    callback_ref<value_type(std::string_view)> load_ref(load);
+    store_.reload(key, tags_ref, load_ref);
+  }
+
   // A stage may call the function more than once (a retry), so arguments are passed as lvalues
   // each time; only rvalue-reference parameters are moved, as they must be.
   template <class P>
@@ -934,6 +993,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // Last: it registers this object with the registry of live caches once the store is built, and
   // leaves before the store is destroyed.
   observed_cache<observer_type> observed_;
+  // cachet::early_refresh only. After everything a refresh uses, so that its destructor, which
+  // waits for the refresh under way, runs first.
+  [[no_unique_address]] std::conditional_t<has_early_refresh, refresh_worker, no_refresh_worker>
+      refresher_;
 };
 
 }  // namespace detail

@@ -23,6 +23,12 @@ struct store_settings {
   // cachet::lease: how long one process's claim to compute a missing entry holds, in a store
   // shared by processes; 0 = every process computes its own misses.
   std::chrono::seconds lease{0};
+  // cachet::jitter: each write's ttl is spread by up to this percent either way (see
+  // detail::jittered_ttl); 0 = every write keeps `ttl`.
+  unsigned jitter_percent = 0;
+  // cachet::early_refresh: a hit on an entry within (100 - this)% of `ttl` of its expiry is
+  // reported as due for a refresh (stores that can tell); 0 = never.
+  unsigned refresh_percent = 0;
 };
 
 }  // namespace cachet::detail

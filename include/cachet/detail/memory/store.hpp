@@ -11,6 +11,7 @@
 #include <cachet/detail/spinlock.hpp>
 #include <cachet/detail/store_settings.hpp>
 #include <cachet/error.hpp>
+#include <cachet/jitter.hpp>
 #include <cachet/stats.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -95,6 +96,12 @@ struct gate_traits<void> {
   static constexpr state initial{};
 };
 
+// cachet::early_refresh: set by a hit whose entry is due for a refresh (see
+// memory_store::get_or_load and reload).
+struct refresh_due {
+  bool value = false;
+};
+
 // What a store needs from its backend: the time and the tag counters.
 template <class Backend>
 concept memory_store_backend = requires(Backend& b, const Backend& cb) {
@@ -108,7 +115,9 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // callers wait for its result or its exception. Since a store's ttl is the same for every entry,
 // insertion order is expiry order, and a queue in that order lets each insert of an unbounded
 // store reclaim the entries that have expired without a scan (a bounded store reclaims them from
-// the least recent end of its LRU order).
+// the least recent end of its LRU order). With cachet::jitter the order is only nearly that: a
+// record whose write drew a long ttl holds back those behind it until it expires, at most the
+// jitter's whole spread later; a read never serves an expired entry either way.
 //
 // Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
 // flat map: a hit reads the slot and the value's own heap data, and no separate node. An entry
@@ -145,6 +154,8 @@ class memory_store {
       : backend_(&backend),
         clock_(settings.clock),
         ttl_(settings.ttl),
+        jitter_percent_(settings.jitter_percent),
+        refresh_lead_(refresh_lead_for(settings)),
         max_stale_(settings.ttl.count() == 0 ? std::chrono::nanoseconds(0) : settings.max_stale),
         shard_count_(shard_count_for(settings.capacity)),
         shards_(std::make_unique<shard[]>(shard_count_)),
@@ -165,7 +176,46 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag,
                     Load&& load) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{});
+    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{}, nullptr);
+  }
+
+  // cachet::early_refresh: the same, and `due` tells whether the value came from an entry due
+  // for a refresh (settings.refresh_percent), which the caller may then start with reload().
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
+                    refresh_due& due) requires(!gated) {
+    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{}, &due.value);
+  }
+
+  // cachet::early_refresh: computes key again with load while its entry is still served, and
+  // stores the result as a miss's load does (an erase or clear during it dooms it, tags are read
+  // before it; callers that miss meanwhile wait for it). Returns false, starting nothing, when a
+  // load of key is already under way. An exception of load is counted in load_errors and not
+  // thrown: the entry stays until it expires.
+  template <class ForEachTag, class Load>
+  bool reload(std::string_view text, ForEachTag&& for_each_tag, Load&& load) requires(!gated) {
+    const hashed_key key{text, hash_bytes(text)};
+    shard& s = shard_for(key);
+    tag_stamps stamps{};
+    std::size_t tag_index = 0;
+    auto stamp = [&](std::string_view tag) {
+      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
+    };
+    const tag_source tags{for_each_tag};
+    tags(stamp);
+    std::optional<flight> own;
+    {
+      exclusive lock(*this, s);
+      if (s.flights.contains(key)) return false;
+      own.emplace(key.text, key.hash, stamps);
+      s.flights.emplace(own->hashed(), &*own);
+    }
+    try {
+      lead(s, *own, loader(load));
+    } catch (...) {
+      // Counted by finish(); nobody waits for this load but its own waiters, who got it.
+    }
+    return true;
   }
 
   // The same, for a call that `gate` admits; when it refuses, gate.refuse() throws, and nothing
@@ -173,7 +223,7 @@ class memory_store {
   template <class ForEachTag, class Load, class G = Gate>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     const G& gate) requires gated {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), gate);
+    return find_or_load(text, tag_source(for_each_tag), loader(load), gate, nullptr);
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
@@ -401,7 +451,9 @@ class memory_store {
   }
 
   // The entry's value when it is still fresh; a stale entry found on the way is dropped.
-  const Value* find_fresh(shard& s, const hashed_key& key, bool touch) {
+  // With `due` (cachet::early_refresh), whether a fresh entry found is due for a refresh.
+  const Value* find_fresh(shard& s, const hashed_key& key, bool touch, bool* due = nullptr) {
+    if (due != nullptr) *due = false;  // a value that is not this entry's (a load) is never due
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return nullptr;
     const entry& e = *it;
@@ -422,6 +474,7 @@ class memory_store {
         return nullptr;
       }
     }
+    if (due != nullptr) *due = e.expires != never && due_for_refresh(e, now());
     if (touch && needs_move(s, e)) move_to_front(s, e);
     return &e.value;
   }
@@ -429,7 +482,8 @@ class memory_store {
   // get_or_load's body. Without a gate (a no_gate), `admitted` is a constant and every step of
   // the gate is compiled out: the path of a hit is that of a store without gates.
   template <class G>
-  Value find_or_load(std::string_view text, tag_source for_each_tag, loader load, const G& gate) {
+  Value find_or_load(std::string_view text, tag_source for_each_tag, loader load, const G& gate,
+                     bool* due) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     bool admitted = !gated;
@@ -459,6 +513,7 @@ class memory_store {
           hit = it != s.entries.end() && fresh(*it);
         }
         if (hit) {
+          if (due != nullptr) *due = it->expires != never && due_for_refresh(*it, now());
           if (!needs_move(s, *it)) {
             r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
             Value copy(it->value);
@@ -472,7 +527,7 @@ class memory_store {
       }
       if (move) {
         exclusive lock(*this, s);
-        if (const Value* hit = find_fresh(s, key, true)) {
+        if (const Value* hit = find_fresh(s, key, true, due)) {
           ++s.counts.hits;
           return *hit;
         }
@@ -485,7 +540,7 @@ class memory_store {
           admitted = static_cast<bool>(decision);
         }
         if (admitted) {
-          if (const Value* hit = find_fresh(s, key, true)) {
+          if (const Value* hit = find_fresh(s, key, true, due)) {
             ++s.counts.hits;
             return *hit;
           }
@@ -518,7 +573,7 @@ class memory_store {
     {
       exclusive lock(*this, s);
       ++s.counts.misses;
-      if (const Value* hit = find_fresh(s, key, true)) return *hit;
+      if (const Value* hit = find_fresh(s, key, true, due)) return *hit;
       auto it = s.flights.find(key);
       if (it != s.flights.end() && joinable(*it->second)) {
         flight& f = static_cast<flight&>(*it->second);
@@ -660,7 +715,8 @@ class memory_store {
       const std::uint32_t oldest = s.lru.back();
       remove(s, s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest}));
     }
-    const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
+    const time_point expires =
+        ttl_.count() == 0 ? never : now + jittered_ttl(ttl_, jitter_percent_);
     // The node first: if copying the value throws, no entry is left without its LRU place.
     const std::uint32_t node = s.capacity != 0 ? s.lru.push_front(f.hash) : lru_order::none;
     try {
@@ -804,6 +860,21 @@ class memory_store {
     return true;
   }
 
+  // cachet::early_refresh: within refresh_lead_ of its expiry, a fresh entry is due for a
+  // refresh. Measured back from the deadline, so that with jitter each entry is refreshed the
+  // same time before it would expire, whatever ttl its write drew.
+  bool due_for_refresh(const entry& e, time_point now) const noexcept {
+    return refresh_lead_.count() != 0 && now >= e.expires - refresh_lead_;
+  }
+
+  static std::chrono::nanoseconds refresh_lead_for(const store_settings& settings) noexcept {
+    const std::int64_t t = settings.ttl.count();
+    const unsigned p = settings.refresh_percent;
+    if (t <= 0 || p == 0 || p >= 100) return std::chrono::nanoseconds(0);
+    // t * (100 - p) / 100 without overflow (t is at most max_ttl in nanoseconds).
+    return std::chrono::nanoseconds(t / 100 * (100 - p) + t % 100 * (100 - p) / 100);
+  }
+
   // A gate's time: the store's, in the clock's ticks.
   static auto ticks(time_point t) noexcept { return t.time_since_epoch().count(); }
 
@@ -818,7 +889,9 @@ class memory_store {
   Backend* backend_;
   const cachet::clock* clock_;  // options::clock, else the backend's
   std::chrono::nanoseconds ttl_;
-  std::chrono::nanoseconds max_stale_;  // 0 unless cachet::fail_safe (and a ttl) is given
+  unsigned jitter_percent_;                // cachet::jitter; 0 without
+  std::chrono::nanoseconds refresh_lead_;  // cachet::early_refresh; 0 without
+  std::chrono::nanoseconds max_stale_;     // 0 unless cachet::fail_safe (and a ttl) is given
   std::size_t shard_count_;
   std::unique_ptr<shard[]> shards_;
   std::unique_ptr<reader_state[]> readers_;

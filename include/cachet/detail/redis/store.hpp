@@ -9,6 +9,7 @@
 #include <cachet/detail/redis/store_entry.hpp>
 #include <cachet/detail/store_settings.hpp>
 #include <cachet/error.hpp>
+#include <cachet/jitter.hpp>
 #include <cachet/redis/error.hpp>
 #include <cachet/redis/request.hpp>
 #include <cachet/redis/resp3.hpp>
@@ -97,6 +98,7 @@ class redis_store {
   redis_store(Backend& backend, const store_settings& settings)
       : backend_(&backend),
         ttl_(settings.ttl),
+        jitter_percent_(settings.jitter_percent),
         max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
         lease_ms_(std::chrono::milliseconds(settings.lease).count()),
         clock_(settings.clock),
@@ -492,7 +494,8 @@ class redis_store {
   // ttl when longer, so that the permit of an entry that lives long does not shorten it, and
   // the lease when longer, so that the lease is not dropped with the entry.
   std::int64_t load_window_ms() const {
-    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_);
+    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(
+        longest_jittered_ttl(ttl_, jitter_percent_) + max_stale_);
     return std::max({ttl.count(), std::int64_t{60'000}, lease_ms_});
   }
 
@@ -724,14 +727,17 @@ class redis_store {
     std::string value;
     std::string fresh_until;   // empty without fail_safe
     std::string lease_holder;  // this backend's, if the flight holds the lease; else empty
+    // This write's ttl: the store's, or with cachet::jitter drawn for it (in encode, so that
+    // fresh_until and the PX agree).
+    std::chrono::nanoseconds ttl{0};
   };
 
   script_call write_call(const redis_runtime& rt, const entry_write& w) const {
     // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
     // fail_safe the entry outlives its freshness by max_stale, for stale().
     const std::int64_t px =
-        ttl_.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_).count()
-                         : 0;
+        w.ttl.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(w.ttl + max_stale_).count()
+                          : 0;
     entry_location at = locate(rt, w.key);
     const key_bucket& bucket = *at.bucket;
     return script_call{entry_keys(std::move(at), w.tags),
@@ -744,11 +750,18 @@ class redis_store {
   std::optional<entry_write> encode(const Value& value, const std::shared_ptr<flight>& f,
                                     const std::vector<std::string>& tags) {
     try {
-      entry_write w{f->key, tags, f->stamp, f->permit, codec_encode<Codec>(value), {}, {}};
+      entry_write w{f->key,
+                    tags,
+                    f->stamp,
+                    f->permit,
+                    codec_encode<Codec>(value),
+                    {},
+                    {},
+                    jittered_ttl(ttl_, jitter_percent_)};
       if (f->holds_lease) w.lease_holder = backend_->runtime().lease_holder();
       if (max_stale_.count() > 0) {
         w.fresh_until =
-            std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(ttl_).count());
+            std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(w.ttl).count());
       }
       return w;
     } catch (...) {
@@ -1268,6 +1281,7 @@ class redis_store {
 
   Backend* backend_;
   std::chrono::nanoseconds ttl_;
+  unsigned jitter_percent_;             // cachet::jitter; 0 without
   std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
   std::int64_t lease_ms_;               // cachet::lease, 0 for none
   const cachet::clock* clock_;          // null: the system clock

@@ -5,6 +5,7 @@
 #include <cachet/detail/redis/store.hpp>
 #include <cachet/detail/store_settings.hpp>
 #include <cachet/detail/tiered/coherence.hpp>
+#include <cachet/jitter.hpp>
 #include <cachet/memory.hpp>
 #include <cachet/stats.hpp>
 
@@ -212,8 +213,12 @@ class tiered_store final : near_tier {
   }
 
  private:
+  // With cachet::jitter, memory keeps a write for at most the shortest ttl a Redis write can
+  // draw (front_tier_ttl), spread as Redis's are: no memory entry outlives the Redis entry of
+  // the same write, and entries filled together still leave memory at different times.
   static store_settings near_settings(store_settings s) {
     s.max_stale = std::chrono::nanoseconds(0);
+    s.ttl = front_tier_ttl(s.ttl, s.jitter_percent);
     return s;
   }
 
