@@ -170,11 +170,6 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                        typename codec_policy::type, call_stage_types>::type;
   template <class Cached>
   friend struct fused_rate_limit_of;
-  static_assert(!has_early_refresh || std::is_same_v<backend_type, memory>,
-                "cachet::early_refresh: only the in-memory backend can tell yet that an entry is "
-                "due for a refresh (cachet::redis and cachet::tiered cannot); use "
-                "cachet::backend<cachet::memory>, or leave the policy out and spread expiries "
-                "with cachet::jitter");
   static constexpr bool coroutine_function = coroutine_result<typename result_of<traits>::type>;
   static_assert(
       !requires { requires backend_type::needs_stable_keys; } || !Function::name().empty() ||

@@ -31,6 +31,12 @@ struct store_settings {
   unsigned refresh_percent = 0;
 };
 
+// cachet::early_refresh: set by a hit whose entry is due for a refresh (see the stores'
+// get_or_load and reload).
+struct refresh_due {
+  bool value = false;
+};
+
 }  // namespace cachet::detail
 
 #endif

@@ -96,12 +96,6 @@ struct gate_traits<void> {
   static constexpr state initial{};
 };
 
-// cachet::early_refresh: set by a hit whose entry is due for a refresh (see
-// memory_store::get_or_load and reload).
-struct refresh_due {
-  bool value = false;
-};
-
 // What a store needs from its backend: the time and the tag counters.
 template <class Backend>
 concept memory_store_backend = requires(Backend& b, const Backend& cb) {

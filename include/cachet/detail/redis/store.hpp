@@ -99,6 +99,7 @@ class redis_store {
       : backend_(&backend),
         ttl_(settings.ttl),
         jitter_percent_(settings.jitter_percent),
+        refresh_percent_(settings.refresh_percent),
         max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
         lease_ms_(std::chrono::milliseconds(settings.lease).count()),
         clock_(settings.clock),
@@ -121,6 +122,59 @@ class redis_store {
   // this thread).
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
+    return get_or_load(key, for_each_tag, load, nullptr);
+  }
+
+  // cachet::early_refresh: the same, and `due` tells whether a hit's entry is due for a
+  // refresh (settings.refresh_percent of its ttl has passed), which the caller may then start
+  // with reload(). Each entry then carries `f`, until when it is fresh by the store's clock.
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load,
+                    refresh_due& due) {
+    return get_or_load(key, for_each_tag, load, &due.value);
+  }
+
+  // cachet::early_refresh: computes key again while its entry is still served, and writes the
+  // result as a miss does, under a permit of a read made now (an invalidation during the load
+  // refuses the write; a caller that misses meanwhile with the same permit joins the load).
+  // Returns false, starting nothing, when a load of key is under way here or Redis cannot be
+  // read. An exception of load is counted in load_errors and not thrown: the entry stays until it
+  // expires.
+  template <class ForEachTag, class Load>
+  bool reload(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
+    redis_runtime& rt = backend_->runtime();
+    rt.require_off_io_thread("a background refresh");
+    const std::uint64_t epoch = rt.tag_epoch();
+    ticket t = admit(rt);
+    if (!t.admitted()) return false;
+    std::vector<std::string> tags;
+    tags.reserve(TagCount);
+    for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
+    std::string owned_key(key);
+    lookup found = rt.run(read(rt, owned_key, tags, std::move(t), "reload"));
+    if (found.stamp.empty()) return false;
+    found.epoch = epoch;
+    std::shared_ptr<flight> unique = lead_if_alone(owned_key, std::move(found));
+    if (!unique) return false;
+    leader lead{this, std::move(unique)};
+    const std::shared_ptr<flight>& f = lead.f;
+    std::optional<Value> result;
+    try {
+      result.emplace(run_load(load, std::string_view(f->key)));
+    } catch (...) {
+      lead.fail(std::current_exception());
+      return true;
+    }
+    lead.succeed(*result);
+    if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
+      rt.run(write(rt, std::move(w->entry), std::move(w->admission)));
+    }
+    return true;
+  }
+
+ private:
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view key, ForEachTag& for_each_tag, Load& load, bool* due) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("a cached call");
     std::string owned_key(key);
@@ -133,7 +187,10 @@ class redis_store {
     tags.reserve(TagCount);
     for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
     lookup found = rt.run(read(rt, owned_key, tags, std::move(t)));
-    if (found.hit) return std::move(*found.hit);
+    if (found.hit) {
+      if (due != nullptr) *due = due_for_refresh(found);
+      return std::move(*found.hit);
+    }
     if (found.stamp.empty()) return load_unread(std::move(owned_key), epoch, load, false);
     found.epoch = epoch;
     std::string lease = found.lease;
@@ -169,6 +226,7 @@ class redis_store {
     return std::move(*result);
   }
 
+ public:
   // `load()` returns Value or awaitable<Value>, and owns what it needs.
   template <class Load>
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
@@ -359,6 +417,8 @@ class redis_store {
     // With cachet::lease: "mine" when this backend may compute the miss, else the time (ms of
     // the store's clock) until which another process holds the lease; empty without one.
     std::string lease;
+    // A hit's `f` (ms of the store's clock until which it is fresh), -1 without one.
+    std::int64_t fresh_until = -1;
   };
 
   // A waiting coroutine: resumed on its own executor, which it keeps from running out of work.
@@ -565,6 +625,12 @@ class redis_store {
     const auto& parts = reply.as_array();
     const std::int64_t status = parts.empty() ? 2 : parts[0].as_int();
     if (status == 1 && parts.size() >= 2) {
+      if (parts.size() >= 3) {
+        const std::string& f = parts[2].as_string();
+        std::int64_t until = 0;
+        auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
+        if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
+      }
       try {
         out.hit.emplace(codec_decode<Codec, Value>(parts[1].as_string()));
       } catch (const std::exception&) {
@@ -612,12 +678,14 @@ class redis_store {
          bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder()}};
   }
 
+  // `mode` "reload": a miss whatever the entry holds, for a refresh's permit (see store_entry.hpp).
   boost::asio::awaitable<lookup> read(redis_runtime& rt, const std::string& key,
-                                      const std::vector<std::string>& tags, ticket t) {
+                                      const std::vector<std::string>& tags, ticket t,
+                                      const char* mode = "load") {
     std::vector<std::string> keys{key};
     std::vector<std::vector<std::string>> tag_lists{tags};
     std::vector<lookup> found =
-        co_await read_many(rt, keys, tag_lists, std::move(t), /*leased=*/true);
+        co_await read_many(rt, keys, tag_lists, std::move(t), /*leased=*/true, mode);
     co_return std::move(found.front());
   }
 
@@ -625,7 +693,8 @@ class redis_store {
   // decoded are read again in reload mode (a second pipeline), which gives them a permit.
   boost::asio::awaitable<std::vector<lookup>> read_many(
       redis_runtime& rt, const std::vector<std::string>& keys,
-      const std::vector<std::vector<std::string>>& tags, ticket t, bool leased) {
+      const std::vector<std::vector<std::string>>& tags, ticket t, bool leased,
+      const char* mode = "load") {
     const std::size_t n = keys.size();
     std::vector<lookup> out(n);
     if (n == 0) co_return out;
@@ -639,7 +708,7 @@ class redis_store {
       std::vector<script_call> calls;
       calls.reserve(n);
       for (std::size_t i = 0; i < n; ++i)
-        calls.push_back(read_call(rt, keys[i], tags[i], "load", leased));
+        calls.push_back(read_call(rt, keys[i], tags[i], mode, leased));
       std::vector<resp3::value> replies = co_await rt.link().eval_many(read_entry_script(), calls);
       t.answered();
       std::vector<std::size_t> unreadable;
@@ -759,7 +828,7 @@ class redis_store {
                     {},
                     jittered_ttl(ttl_, jitter_percent_)};
       if (f->holds_lease) w.lease_holder = backend_->runtime().lease_holder();
-      if (max_stale_.count() > 0) {
+      if (max_stale_.count() > 0 || refresh_percent_ > 0) {
         w.fresh_until =
             std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(w.ttl).count());
       }
@@ -960,6 +1029,25 @@ class redis_store {
     bool retired = false;
     unsigned polls = 0;  // reads made while another process held the lease
   };
+
+  // cachet::early_refresh: less than (100 - P)% of the ttl is left of the hit's freshness.
+  bool due_for_refresh(const lookup& found) const {
+    if (refresh_percent_ == 0 || found.fresh_until < 0) return false;
+    const std::int64_t ttl_ms = std::chrono::ceil<std::chrono::milliseconds>(ttl_).count();
+    const std::int64_t left = found.fresh_until - now_ms();
+    return left * 100 < ttl_ms * static_cast<std::int64_t>(100 - refresh_percent_);
+  }
+
+  // A reload's flight, entered only when no load of the key is under way here.
+  std::shared_ptr<flight> lead_if_alone(const std::string& key, lookup found) {
+    std::lock_guard lock(flights_mutex_);
+    if (flights_.contains(key)) return nullptr;
+    auto f =
+        std::make_shared<flight>(key, std::move(found.stamp), std::move(found.permit), found.epoch);
+    f->led_blocking = true;
+    flights_.emplace(f->key, flight_entry{f});
+    return f;
+  }
 
   static bool held_by_another(const std::string& lease) noexcept {
     return !lease.empty() && lease != "mine";
@@ -1282,6 +1370,7 @@ class redis_store {
   Backend* backend_;
   std::chrono::nanoseconds ttl_;
   unsigned jitter_percent_;             // cachet::jitter; 0 without
+  unsigned refresh_percent_;            // cachet::early_refresh; 0 without
   std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
   std::int64_t lease_ms_;               // cachet::lease, 0 for none
   const cachet::clock* clock_;          // null: the system clock

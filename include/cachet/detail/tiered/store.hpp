@@ -45,6 +45,7 @@ class tiered_store final : near_tier {
   tiered_store(Tiers& tiers, const store_settings& settings)
       : tiers_(&tiers),
         near_(tiers.near(), near_settings(settings)),
+        near_refreshes_(settings.refresh_percent > 0),
         far_(tiers.far(), settings),
         function_(settings.name.empty() ? settings.key_template : settings.name),
         entry_prefix_(settings.has_key_template ? std::string()
@@ -59,16 +60,35 @@ class tiered_store final : near_tier {
 
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
+    refresh_due ignored;
+    return get_or_load(key, for_each_tag, load, ignored);
+  }
+
+  // cachet::early_refresh: `due` as memory's hit or Redis's hit tells it (memory's entry is as
+  // old as its fill, Redis's as its write).
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load,
+                    refresh_due& due) {
     tier_coherence& c = tiers_->started_coherence();
     // Read before serving(): a channel lost after serving() was read moves it on.
     const std::uint64_t generation = c.generation();
-    if (!c.serving()) return far_.get_or_load(key, for_each_tag, load);
-    return near_.get_or_load(key, for_each_tag, [&](std::string_view stable_key) {
-      Value value = far_.get_or_load(stable_key, for_each_tag, load);
+    if (!c.serving()) return far_.get_or_load(key, for_each_tag, load, due);
+    auto from_redis = [&](std::string_view stable_key) {
+      Value value = far_.get_or_load(stable_key, for_each_tag, load, due);
       // The channel was lost since this call began: an invalidation may have gone unheard.
       if (c.generation() != generation) near_.erase(stable_key);
       return value;
-    });
+    };
+    if (near_refreshes_) return near_.get_or_load(key, for_each_tag, from_redis, due);
+    return near_.get_or_load(key, for_each_tag, from_redis);
+  }
+
+  // cachet::early_refresh: the Redis tier computes and writes the value again; Redis pushes
+  // the write back as an invalidation, which drops memory's entry, and the next call fills
+  // memory from Redis.
+  template <class ForEachTag, class Load>
+  bool reload(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
+    return far_.reload(key, for_each_tag, load);
   }
 
   // `load()` returns Value or awaitable<Value>, and owns what it needs.
@@ -287,6 +307,7 @@ class tiered_store final : near_tier {
 
   Tiers* tiers_;
   near_store near_;
+  bool near_refreshes_;  // cachet::early_refresh: memory's hits report due entries
   far_store far_;
   std::string function_;      // as in the function's counter, "#fn:<function>"
   std::string entry_prefix_;  // "<function>:" before the key in Redis, without a key template

@@ -1,0 +1,173 @@
+// cachet::early_refresh on the shared backends (issue #12): a Redis hit (or a memory-tier hit)
+// past P% of its ttl answers at once, and one background refresh writes the new value to Redis,
+// where every replica finds it. Time is a manual clock given to the cached objects, which is
+// what the entries' freshness (`f`) is measured in.
+
+#include <cachet/redis.hpp>
+#include <cachet/tiered.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "redis/degraded_test_support.hpp"
+#include "support/redis_server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// key * 100 + the number of loads so far: every load gives a new value. Loads can be held until
+// the test releases them, or made to throw.
+struct source {
+  std::mutex m;
+  std::condition_variable changed;
+  int loads = 0;
+  int held = 0;
+  bool hold = false;
+  bool fail = false;
+
+  int load(int key) {
+    std::unique_lock lock(m);
+    const int n = ++loads;
+    if (hold) {
+      ++held;
+      changed.notify_all();
+      changed.wait(lock, [&] { return !hold; });
+      --held;
+    }
+    if (fail) throw std::runtime_error("source down");
+    return key * 100 + n;
+  }
+  void hold_loads() {
+    std::lock_guard lock(m);
+    hold = true;
+  }
+  bool wait_until_held() {
+    std::unique_lock lock(m);
+    return changed.wait_for(lock, 20s, [&] { return held > 0; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(m);
+      hold = false;
+    }
+    changed.notify_all();
+  }
+  int load_count() {
+    std::lock_guard lock(m);
+    return loads;
+  }
+};
+
+using tiers = cachet::tiered<cachet::memory, cachet::redis>;
+
+template <class Backend>
+using refreshing = cachet::cached_function<std::function<int(int)>, cachet::ttl<100>,
+                                           cachet::key<"refreshed:{}">, cachet::tags<"r:{}">,
+                                           cachet::backend<Backend>, cachet::early_refresh<80>>;
+
+class RedisEarlyRefresh : public ::testing::Test {
+ protected:
+  template <class Backend>
+  std::unique_ptr<refreshing<Backend>> make(Backend& backend) {
+    return std::make_unique<refreshing<Backend>>(
+        std::function<int(int)>([this](int k) { return src.load(k); }), backend,
+        cachet::options{.clock = &clock});
+  }
+
+  const std::string url = cachet_test::shared_redis_url();
+  const std::string prefix = cachet_test::test_prefix();
+  std::unique_ptr<cachet::redis> backend = cachet_test::make_test_backend(url, 5s, prefix);
+  cachet::manual_clock clock;
+  source src;
+};
+
+TEST_F(RedisEarlyRefresh, ADueHitAnswersAtOnceAndOneRefreshWritesRedisForEveryReplica) {
+  auto c = make(*backend);
+  EXPECT_EQ((*c)(1), 101);
+  clock.advance(79s);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ((*c)(1), 101);
+  EXPECT_EQ(src.load_count(), 1) << "a hit before 80% of the ttl started a refresh";
+
+  src.hold_loads();
+  clock.advance(2s);
+  EXPECT_EQ((*c)(1), 101);  // answered while its refresh is held
+  ASSERT_TRUE(src.wait_until_held());
+  for (int i = 0; i < 50; ++i) EXPECT_EQ((*c)(1), 101);
+  EXPECT_EQ(src.load_count(), 2);
+  src.release();
+  ASSERT_TRUE(cachet_test::wait_until([&] { return c->peek(1) == 102; }));
+  EXPECT_EQ((*c)(1), 102);
+
+  // Another replica: its own connections and cached object, the same Redis.
+  auto other_backend = cachet_test::make_test_backend(url, 5s, prefix);
+  auto other = make(*other_backend);
+  EXPECT_EQ((*other)(1), 102);
+  EXPECT_EQ(src.load_count(), 2);
+  EXPECT_EQ(c->stats().loads, 2u);
+}
+
+TEST_F(RedisEarlyRefresh, AFailedRefreshLeavesTheOldValueServed) {
+  auto c = make(*backend);
+  EXPECT_EQ((*c)(2), 201);
+  src.fail = true;
+  clock.advance(81s);
+  EXPECT_EQ((*c)(2), 201);
+  ASSERT_TRUE(cachet_test::wait_until([&] { return c->stats().load_errors == 1; }));
+  EXPECT_EQ(c->peek(2), 201);
+  src.fail = false;
+  EXPECT_EQ((*c)(2), 201);  // still due: a later hit tries again
+  ASSERT_TRUE(cachet_test::wait_until([&] { return c->peek(2) == 203; }));
+}
+
+TEST_F(RedisEarlyRefresh, AnInvalidationDuringTheRefreshKeepsItsResultOut) {
+  auto c = make(*backend);
+  EXPECT_EQ((*c)(3), 301);
+  src.hold_loads();
+  clock.advance(81s);
+  EXPECT_EQ((*c)(3), 301);
+  ASSERT_TRUE(src.wait_until_held());
+  c->invalidate_tag("r:3");  // the refresh computes from data this invalidation outdates
+  src.release();
+  ASSERT_TRUE(cachet_test::wait_until([&] { return c->stats().loads == 2; }));
+  EXPECT_EQ((*c)(3), 303) << "the refresh begun before the invalidation was stored";
+}
+
+// Two tiers: memory answers the due hit, the Redis tier refreshes, and the write's push drops
+// memory's entry, so the next call brings the new value from Redis into memory.
+TEST_F(RedisEarlyRefresh, OnTwoTiersAMemoryHitThatIsDueRefreshesBothTiers) {
+  cachet::memory mem{clock};
+  tiers both{mem, *backend};
+  ASSERT_TRUE(both.wait_coherent(10s));
+  auto c = make(both);
+  EXPECT_EQ((*c)(4), 401);  // computed and written
+  both.sync();
+  EXPECT_EQ((*c)(4), 401);  // a Redis hit, kept in memory
+  both.sync();
+  const auto memory_hits = c->stats().memory_tier_hits;
+  EXPECT_EQ((*c)(4), 401);
+  EXPECT_EQ(c->stats().memory_tier_hits, memory_hits + 1);
+
+  src.hold_loads();
+  clock.advance(81s);
+  EXPECT_EQ((*c)(4), 401);  // memory's hit, answered while its refresh is held
+  ASSERT_TRUE(src.wait_until_held());
+  EXPECT_EQ((*c)(4), 401);
+  src.release();
+  ASSERT_TRUE(cachet_test::wait_until([&] { return c->stats().loads == 2; }));
+  ASSERT_TRUE(cachet_test::wait_until([&] {
+    both.sync();
+    return (*c)(4) == 402;
+  }));
+  EXPECT_EQ(src.load_count(), 2);
+}
+
+}  // namespace
