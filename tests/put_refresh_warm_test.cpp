@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <list>
 #include <mutex>
@@ -64,11 +65,12 @@ struct held_load {
     armed = false;
     inside = true;
     changed.notify_all();
-    changed.wait(lock, [&] { return released; });
+    // Bounded: a write that waited for this load would otherwise hang the test, not fail it.
+    changed.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
   }
-  void wait_inside() {
+  bool wait_inside() {
     std::unique_lock lock(m);
-    changed.wait(lock, [&] { return inside; });
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return inside; });
   }
   void release() {
     {
@@ -133,7 +135,7 @@ TEST_F(put_refresh_warm, a_load_under_way_does_not_overwrite_a_put) {
   held.arm();
   user first;
   std::thread call([&] { first = get_user(7); });
-  held.wait_inside();  // the load read version 0 and is still running
+  EXPECT_TRUE(held.wait_inside());  // the load read version 0 and is still running
   version = 1;
   get_user.put(7, user{7, "v1"});
   held.release();
@@ -149,7 +151,7 @@ TEST_F(put_refresh_warm, a_load_under_way_does_not_overwrite_a_refresh) {
   held.arm();
   user first;
   std::thread call([&] { first = get_user(8); });
-  held.wait_inside();
+  EXPECT_TRUE(held.wait_inside());
   version = 2;
   EXPECT_EQ(get_user.refresh(8).name, "v2");
   held.release();

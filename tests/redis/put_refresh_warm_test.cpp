@@ -44,11 +44,12 @@ struct held_load {
     armed = false;
     inside = true;
     changed.notify_all();
-    changed.wait(lock, [&] { return released; });
+    // Bounded: a write that waited for this load would otherwise hang the test, not fail it.
+    changed.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
   }
-  void wait_inside() {
+  bool wait_inside() {
     std::unique_lock lock(m);
-    changed.wait(lock, [&] { return inside; });
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return inside; });
   }
   void release() {
     {
@@ -146,7 +147,7 @@ TEST_F(RedisWrites, ALoadUnderWayOnAnotherReplicaDoesNotOverwriteAPut) {
   app::held.arm();
   std::string first;
   std::thread call([&] { first = b_names(7); });
-  app::held.wait_inside();  // b read the old version and is computing
+  EXPECT_TRUE(app::held.wait_inside());  // b read the old version and is computing
   app::version = 1;
   a_names.put(7, "put:7");
   app::held.release();
@@ -163,7 +164,7 @@ TEST_F(RedisWrites, ALoadUnderWayDoesNotOverwriteARefresh) {
   app::held.arm();
   std::string first;
   std::thread call([&] { first = b_names(8); });
-  app::held.wait_inside();
+  EXPECT_TRUE(app::held.wait_inside());
   app::version = 2;
   EXPECT_EQ(a_names.refresh(8), "v2:8");
   app::held.release();
@@ -275,7 +276,7 @@ TEST_F(TieredWrites, ALoadUnderWayDoesNotOverwriteAPut) {
   app::held.arm();
   std::string first;
   std::thread call([&] { first = b_names(7); });
-  app::held.wait_inside();
+  EXPECT_TRUE(app::held.wait_inside());
   app::version = 1;
   a_names.put(7, "put:7");
   app::held.release();
