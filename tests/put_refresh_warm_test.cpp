@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <list>
@@ -277,6 +278,49 @@ TEST_F(put_refresh_warm, observer_counts_are_not_broken) {
   EXPECT_EQ(s.misses, 3u);
   EXPECT_EQ(s.hits, 1u);
   EXPECT_EQ(loads, 2);
+}
+
+// Readers running while put and refresh replace the value see each key's versions in order:
+// once a reader has seen a version, no older one comes back (the store never keeps a value
+// computed before a later put or refresh).
+std::atomic<int> live_version{0};
+std::atomic<int> live_loads{0};
+int load_live(int) {
+  live_loads.fetch_add(1);
+  return live_version.load();
+}
+
+TEST_F(put_refresh_warm, readers_never_go_back_to_an_older_value) {
+  cachet::cached<&load_live, cachet::ttl<60>> live{backend};
+  live_version = 0;
+  live_loads = 0;
+  constexpr int writes = 400;
+  std::atomic<bool> done{false};
+  std::atomic<int> went_back{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      int last = 0;
+      while (!done.load()) {
+        const int seen = live(1);
+        if (seen < last) went_back.fetch_add(1);
+        last = seen;
+      }
+    });
+  }
+  for (int v = 1; v <= writes; ++v) {
+    live_version = v;
+    if (v % 2 == 0) {
+      live.put(1, v);
+    } else {
+      EXPECT_GE(live.refresh(1), v);
+    }
+  }
+  done = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(went_back.load(), 0);
+  EXPECT_EQ(live(1), writes);
+  EXPECT_EQ(live.peek(1), writes);
 }
 
 }  // namespace

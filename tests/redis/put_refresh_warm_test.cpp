@@ -4,6 +4,8 @@
 
 #include <cachet/tiered.hpp>
 
+#include <boost/asio/awaitable.hpp>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -72,6 +74,12 @@ int pair_loads = 0;
 std::string load_pair(long a, const std::string& b) {
   ++pair_loads;
   return std::to_string(a) + b;
+}
+
+// A function that is itself a coroutine: the blocking store runs its awaitable.
+boost::asio::awaitable<std::string> fetch_name(long id) {
+  loads.fetch_add(1);
+  co_return "co" + std::to_string(version.load()) + ":" + std::to_string(id);
 }
 
 struct repo {
@@ -239,6 +247,23 @@ TEST_F(RedisWrites, MemberFunctions) {
   EXPECT_EQ(eu.calls, 3);
   EXPECT_EQ(b_find(eu, 3), "eu1:3");
   EXPECT_EQ(eu.calls, 3);
+}
+
+TEST_F(RedisWrites, CoroutineFunctions) {
+  cachet::cached<&app::fetch_name, cachet::ttl<60>, cachet::key<"co:{}">,
+                 cachet::backend<cachet::redis>>
+      a_names{*a};
+  cachet::cached<&app::fetch_name, cachet::ttl<60>, cachet::key<"co:{}">,
+                 cachet::backend<cachet::redis>>
+      b_names{*b};
+  a_names.put(1, "put:1");
+  EXPECT_EQ(b_names(1), "put:1");
+  EXPECT_EQ(app::loads.load(), 0);
+  app::version = 1;
+  EXPECT_EQ(b_names.refresh(1), "co1:1");
+  EXPECT_EQ(a_names(1), "co1:1");
+  EXPECT_EQ(a_names.warm(std::vector{1, 2}), 1u);
+  EXPECT_EQ(app::loads.load(), 2);
 }
 
 // The tiered backend: replicas with a memory tier each.
