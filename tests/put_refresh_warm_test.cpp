@@ -176,14 +176,32 @@ TEST_F(put_refresh_warm, refresh_calls_the_function_once_even_when_fresh) {
   EXPECT_EQ(loads, 3);
 }
 
-TEST_F(put_refresh_warm, a_failed_refresh_throws_and_stores_nothing) {
+// The in-memory store replaces the entry in place: it answers until the new value is stored.
+TEST_F(put_refresh_warm, a_failed_refresh_throws_and_keeps_the_old_value) {
   cachet::cached<&load_user, cachet::ttl<60>> get_user{backend};
   get_user(3);
+  version = 1;
   fail_next = true;
   EXPECT_THROW(get_user.refresh(3), std::runtime_error);
-  EXPECT_FALSE(get_user.peek(3).has_value());
+  EXPECT_EQ(get_user.peek(3), (user{3, "v0"}));
   EXPECT_EQ(get_user(3).name, "v0");
-  EXPECT_EQ(loads, 3);
+  EXPECT_EQ(loads, 2);
+}
+
+TEST_F(put_refresh_warm, callers_get_the_old_value_while_refresh_computes) {
+  cachet::cached<&load_held, cachet::ttl<60>> get_user{backend};
+  EXPECT_EQ(get_user(9).name, "v0");
+  version = 1;
+  held.arm();
+  user refreshed;
+  std::thread refresh([&] { refreshed = get_user.refresh(9); });
+  EXPECT_TRUE(held.wait_inside());
+  EXPECT_EQ(get_user(9).name, "v0") << "a caller waited for the refresh";
+  held.release();
+  refresh.join();
+  EXPECT_EQ(refreshed.name, "v1");
+  EXPECT_EQ(get_user(9).name, "v1");
+  EXPECT_EQ(held_loads.load(), 2);
 }
 
 TEST_F(put_refresh_warm, warm_computes_only_the_missing) {
@@ -321,6 +339,32 @@ TEST_F(put_refresh_warm, readers_never_go_back_to_an_older_value) {
   EXPECT_EQ(went_back.load(), 0);
   EXPECT_EQ(live(1), writes);
   EXPECT_EQ(live.peek(1), writes);
+}
+
+// A rate limit keyed by every argument is checked inside the store's entries (fused): put,
+// refresh and warm are not calls, so they neither count against it nor are refused by it.
+TEST_F(put_refresh_warm, rate_limits_do_not_count_writes) {
+  cachet::cached<&load_user, cachet::ttl<60>,
+                 cachet::rate_limit<1, cachet::per<60>, cachet::by<"{}">>>
+      limited{backend};
+  static_assert(cachet::detail::fused_rate_limit_of<decltype(limited)>::value);
+  limited.put(1, user{1, "put"});
+  EXPECT_EQ(limited.refresh(1).name, "v0");
+  EXPECT_EQ(limited.warm(std::vector{1, 2}), 1u);
+  EXPECT_EQ(limited.warm(std::vector{1, 2}), 0u);
+  EXPECT_EQ(limited(1).name, "v0");  // the limit's one call
+  EXPECT_THROW(limited(1), cachet::rate_limited);
+  EXPECT_EQ(limited(2).name, "v0");
+  EXPECT_EQ(loads, 2);
+
+  cachet::cached<&load_user, cachet::ttl<60>, cachet::rate_limit<1, cachet::per<60>>> global{
+      backend};
+  static_assert(!cachet::detail::fused_rate_limit_of<decltype(global)>::value);
+  global.put(5, user{5, "put"});
+  global.refresh(6);
+  EXPECT_EQ(global.warm(std::vector{5, 6, 7}), 1u);
+  EXPECT_EQ(global(5).name, "put");
+  EXPECT_THROW(global(6), cachet::rate_limited);
 }
 
 }  // namespace

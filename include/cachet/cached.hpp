@@ -361,13 +361,13 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   /// Write-through after an update: stores `value` as the result for these arguments, with the
-  /// tags a call would give it, and drops the entry everywhere first (as invalidate() does: on
-  /// cachet::tiered, every replica's memory tier), so a computation already under way (in this
-  /// process or, on Redis, in another) is not stored over it. The value is stored through the
-  /// store's own miss path: if a computation that started after put's invalidation stores first,
-  /// that (as new) value is kept and `value` is not written. Counted by the store as an
-  /// invalidation's miss and a load (stats()); not reported to the observer as a call. On Redis,
-  /// throws as invalidate() does when Redis fails.
+  /// tags and ttl a call would give it. A computation already under way (in this process or, on
+  /// Redis, in another) is not stored over it. On cachet::memory the entry is replaced in place;
+  /// on Redis and tiered it is invalidated first, as invalidate() does (on tiered, every
+  /// replica's memory tier drops it), then written through the store's miss path, so if a
+  /// computation that began after that invalidation stores first, that (as new) value is kept
+  /// and `value` is not written. Counted by the store as a miss and a load (stats()); not
+  /// reported to the observer as a call. On Redis, throws as invalidate() does when Redis fails.
   void put(const std::remove_cvref_t<Params>&... args,
            const value_type& value) requires(!is_member || !has_instance_key) {
     write_through(nullptr, value, args...);
@@ -378,12 +378,13 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   /// Recomputes the result for these arguments now, even when a fresh one is stored, stores it
-  /// and returns it. The entry is invalidated first, then computed as on a miss (through
-  /// circuit_breaker and retry, not rate_limit), so an invalidation during the computation still
-  /// keeps its result out of the store. Callers of the same key meanwhile wait for the new value
-  /// (in this process) or compute it themselves (other processes); if the function throws,
-  /// refresh and those waiters get its exception and nothing is stored, as after invalidate().
-  /// Not reported to the observer as a call.
+  /// and returns it; computed as on a miss (through circuit_breaker and retry, not rate_limit),
+  /// so an invalidation during the computation keeps its result out of the store, and a
+  /// computation already under way is not stored over it. Meanwhile, on cachet::memory, callers
+  /// get the old value (if the function throws, refresh throws and the old value stays); on
+  /// Redis and tiered the entry is invalidated first, so callers in this process wait for the
+  /// new value (or get the function's exception, nothing being stored), other processes compute
+  /// it themselves. Not reported to the observer as a call.
   value_type refresh(Params... args) requires(!is_member) &&
       (!coroutine_function || runs_coroutines_blocking) {
     return recompute(nullptr, args...);
@@ -430,8 +431,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       tag_renderer tags_ref(for_each_tag);
       callback_ref<value_type(std::string_view)> load_ref(load);
       if constexpr (fused_rate_limit) {
-        // This store checks its limit on every access; put, refresh and warm count as calls.
-        return store_.get_or_load(key, tags_ref, load_ref, call_stages_.template stage<0>().gate());
+        // This store's gate admits calls, and warm's lookups are not calls: a fresh entry is
+        // kept, else the value is computed in place (reload), past the gate.
+        if (std::optional<value_type> fresh = store_.peek(key)) return std::move(*fresh);
+        return store_.reload(key, tags_ref, load_ref);
       } else {
         return store_.get_or_load(key, tags_ref, load_ref);
       }
@@ -454,22 +457,37 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     };
   }
 
+  // Replaces the entry for `key` with what load(stable_key) returns. An in-process store
+  // (reloads) does it in place, without dropping the entry first; another store's entry is
+  // erased first, so that loads under way elsewhere cannot store over it. Either way a load of
+  // this process already under way is not stored (erasures_ dooms those of coroutines).
+  template <class Load, class... A>
+  value_type replace(std::string_view key, Load&& load, const A&... args) {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
+    if constexpr (requires { requires store_type::reloads; }) {
+      auto for_each_tag = [&](auto&& on_tag) {
+        std::string scratch;
+        tags_policy::render_all(scratch, on_tag, args...);
+      };
+      return store_.reload(key, for_each_tag, load);
+    } else {
+      store_.erase(key);
+      return store_through_miss(key, load, args...);
+    }
+  }
+
   // The key is kept: the thread's render buffer may be reused by the function's own calls.
   void write_through(const object_param* object, const value_type& value,
                      const std::remove_cvref_t<Params>&... args) {
     const std::string key(render(object, args...));
-    erasures_.fetch_add(1, std::memory_order_acq_rel);
-    store_.erase(key);
-    store_through_miss(
+    replace(
         key, [&](std::string_view) -> value_type { return value; }, args...);
   }
 
   template <class... A>
   value_type recompute(object_param* object, A&... args) {
     const std::string key(render(object, args...));
-    erasures_.fetch_add(1, std::memory_order_acq_rel);
-    store_.erase(key);
-    return store_through_miss(key, function_load(object, args...), args...);
+    return replace(key, function_load(object, args...), args...);
   }
 
   template <class Range>
