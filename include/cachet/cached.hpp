@@ -380,6 +380,160 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     observed_.template notify<event_kind::invalidation>(tag);
   }
 
+  /// Write-through after an update: stores `value` as the result for these arguments, with the
+  /// tags and ttl a call would give it. A computation already under way (in this process or, on
+  /// Redis, in another) is not stored over it. On cachet::memory the entry is replaced in place;
+  /// on Redis and tiered it is invalidated first, as invalidate() does (on tiered, every
+  /// replica's memory tier drops it), then written through the store's miss path, so if a
+  /// computation that began after that invalidation stores first, that (as new) value is kept
+  /// and `value` is not written. Counted by the store as a miss and a load (stats()); not
+  /// reported to the observer as a call. On Redis, throws as invalidate() does when Redis fails.
+  void put(const std::remove_cvref_t<Params>&... args,
+           const value_type& value) requires(!is_member || !has_instance_key) {
+    write_through(nullptr, value, args...);
+  }
+  void put(const object_param& object, const std::remove_cvref_t<Params>&... args,
+           const value_type& value) requires is_member {
+    write_through(&object, value, args...);
+  }
+
+  /// Recomputes the result for these arguments now, even when a fresh one is stored, stores it
+  /// and returns it; computed as on a miss (through circuit_breaker and retry, not rate_limit),
+  /// so an invalidation during the computation keeps its result out of the store, and a
+  /// computation already under way is not stored over it. Meanwhile, on cachet::memory, callers
+  /// get the old value (if the function throws, refresh throws and the old value stays); on
+  /// Redis and tiered the entry is invalidated first, so callers in this process wait for the
+  /// new value (or get the function's exception, nothing being stored), other processes compute
+  /// it themselves. Not reported to the observer as a call.
+  value_type refresh(Params... args) requires(!is_member) &&
+      (!coroutine_function || runs_coroutines_blocking) {
+    return recompute(nullptr, args...);
+  }
+  value_type refresh(object_param& object, Params... args) requires is_member &&
+      (!coroutine_function || runs_coroutines_blocking) {
+    return recompute(&object, args...);
+  }
+
+  /// Makes sure a result is stored for each argument of `range` (values that convert to the
+  /// argument; std::tuple of them for several parameters, as async_many takes), computing only
+  /// those not stored. Returns how many were computed by this call: an argument stored already,
+  /// or computed meanwhile by another caller it waited for, is not counted. Bounded concurrency:
+  /// one argument at a time, on the calling thread (warm parts of a range from several threads
+  /// for more). The first exception of the function stops warm and is thrown; the results
+  /// computed before it stay stored. Hits and misses count in stats(), not as observer calls.
+  template <std::ranges::input_range Range, class Arg = typename batch_argument<Params...>::type>
+  requires(!is_member) &&
+      (sizeof...(Params) > 0) && std::convertible_to<std::ranges::range_reference_t<Range>, Arg> &&
+      (!coroutine_function || runs_coroutines_blocking) std::size_t warm(Range&& range) {
+    return warm_all(nullptr, range);
+  }
+  template <std::ranges::input_range Range, class Arg = typename batch_argument<Params...>::type>
+  requires is_member &&(sizeof...(Params) > 0) &&
+      std::convertible_to<std::ranges::range_reference_t<Range>, Arg> &&
+      (!coroutine_function || runs_coroutines_blocking) std::size_t
+      warm(object_param& object, Range&& range) {
+    return warm_all(&object, range);
+  }
+
+ private:
+  // put, refresh and warm write through the store's miss path (its single flight, and on Redis
+  // its write permit), so each keeps the guarantee a call keeps: a result is not stored over an
+  // invalidation that came after its computation began.
+  template <class Load, class... A>
+  value_type store_through_miss(std::string_view key, Load&& load, const A&... args) {
+    auto for_each_tag = [&](auto&& on_tag) {
+      std::string scratch;
+      tags_policy::render_all(scratch, on_tag, args...);
+    };
+    if constexpr (coroutine_function) {
+      return store_.get_or_load(key, for_each_tag, load);
+    } else {
+      tag_renderer tags_ref(for_each_tag);
+      callback_ref<value_type(std::string_view)> load_ref(load);
+      if constexpr (fused_rate_limit) {
+        // This store's gate admits calls, and warm's lookups are not calls: a fresh entry is
+        // kept, else the value is computed in place (reload), past the gate.
+        if (std::optional<value_type> fresh = store_.peek(key)) return std::move(*fresh);
+        return store_.reload(key, tags_ref, load_ref);
+      } else {
+        return store_.get_or_load(key, tags_ref, load_ref);
+      }
+    }
+  }
+
+  // The function's call on a miss, through the load stages, as in call_through_stages.
+  template <class... A>
+  auto function_load(object_param* object, A&... args) {
+    return [this, object, &args...](std::string_view stable_key) -> decltype(auto) {
+      if constexpr (coroutine_function && !load_stages::empty) {
+        return load_in_coroutine<typename result_of<traits>::type>(stable_key, object, args...);
+      } else if constexpr (coroutine_function) {
+        return call_function(object, args...);
+      } else {
+        return load_stages_.run(
+            stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
+            args...);
+      }
+    };
+  }
+
+  // Replaces the entry for `key` with what load(stable_key) returns. An in-process store
+  // (reloads) does it in place, without dropping the entry first; another store's entry is
+  // erased first, so that loads under way elsewhere cannot store over it. Either way a load of
+  // this process already under way is not stored (erasures_ dooms those of coroutines).
+  template <class Load, class... A>
+  value_type replace(std::string_view key, Load&& load, const A&... args) {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
+    if constexpr (requires { requires store_type::reloads; }) {
+      auto for_each_tag = [&](auto&& on_tag) {
+        std::string scratch;
+        tags_policy::render_all(scratch, on_tag, args...);
+      };
+      return store_.reload(key, for_each_tag, load);
+    } else {
+      store_.erase(key);
+      return store_through_miss(key, load, args...);
+    }
+  }
+
+  // The key is kept: the thread's render buffer may be reused by the function's own calls.
+  void write_through(const object_param* object, const value_type& value,
+                     const std::remove_cvref_t<Params>&... args) {
+    const std::string key(render(object, args...));
+    replace(
+        key, [&](std::string_view) -> value_type { return value; }, args...);
+  }
+
+  template <class... A>
+  value_type recompute(object_param* object, A&... args) {
+    const std::string key(render(object, args...));
+    return replace(key, function_load(object, args...), args...);
+  }
+
+  template <class Range>
+  std::size_t warm_all(object_param* object, Range& range) {
+    using Arg = typename batch_argument<Params...>::type;
+    std::size_t computed = 0;
+    for (auto&& a : range) {
+      Arg argument(static_cast<Arg>(a));
+      spread(argument, [&](auto&... p) {
+        const std::string key(render(object, p...));
+        bool ran = false;
+        auto load = function_load(object, p...);
+        store_through_miss(
+            key,
+            [&](std::string_view stable_key) -> decltype(auto) {
+              ran = true;
+              return load(stable_key);
+            },
+            p...);
+        if (ran) ++computed;
+      });
+    }
+    return computed;
+  }
+
+ public:
   cachet::stats stats() const { return store_.stats(); }
 
   /// This object's observer (see cachet::observer); only with an observer<> policy.

@@ -259,6 +259,34 @@ class memory_store {
     if (auto it = s.flights.find(key); it != s.flights.end()) it->second->doomed = true;
   }
 
+  // cached<>::put and refresh: computes the value for key with load(stable_key) even when a
+  // fresh one is stored, and stores it. The stored entry answers hits until then, so a caller
+  // meanwhile gets the old value or the new one; a load already under way is no longer stored
+  // (this one began later), and an erase during this one dooms it as any load. Counted as a
+  // miss and a load. Not gated: the gate admits calls.
+  static constexpr bool reloads = true;
+  template <class ForEachTag, class Load>
+  Value reload(std::string_view text, ForEachTag&& for_each_tag, Load&& load) {
+    const hashed_key key{text, hash_bytes(text)};
+    shard& s = shard_for(key);
+    tag_stamps stamps{};
+    std::size_t tag_index = 0;
+    auto stamp = [&](std::string_view tag) {
+      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
+    };
+    const tag_source tags{for_each_tag};
+    tags(stamp);
+    flight own(key.text, key.hash, stamps);
+    {
+      exclusive lock(*this, s);
+      ++s.counts.misses;
+      // The older load's waiters still get its result; out of the map, it is not stored.
+      if (auto it = s.flights.find(key); it != s.flights.end()) s.flights.erase(it);
+      s.flights.emplace(own.hashed(), &own);
+    }
+    return lead(s, own, loader(load));
+  }
+
   void clear() {
     for (std::size_t i = 0; i < shard_count_; ++i) {
       shard& s = shards_[i];
