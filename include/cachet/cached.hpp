@@ -452,9 +452,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       callback_ref<value_type(std::string_view)> load_ref(load);
       if constexpr (fused_rate_limit) {
         // This store's gate admits calls, and warm's lookups are not calls: a fresh entry is
-        // kept, else the value is computed in place (reload), past the gate.
+        // kept, else the value is computed in place (replace), past the gate.
         if (std::optional<value_type> fresh = store_.peek(key)) return std::move(*fresh);
-        return store_.reload(key, tags_ref, load_ref);
+        return store_.replace(key, tags_ref, load_ref);
       } else {
         return store_.get_or_load(key, tags_ref, load_ref);
       }
@@ -478,18 +478,18 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   // Replaces the entry for `key` with what load(stable_key) returns. An in-process store
-  // (reloads) does it in place, without dropping the entry first; another store's entry is
+  // (replaces_in_place) does it in place, without dropping the entry first; another store's entry is
   // erased first, so that loads under way elsewhere cannot store over it. Either way a load of
   // this process already under way is not stored (erasures_ dooms those of coroutines).
   template <class Load, class... A>
   value_type replace(std::string_view key, Load&& load, const A&... args) {
     erasures_.fetch_add(1, std::memory_order_acq_rel);
-    if constexpr (requires { requires store_type::reloads; }) {
+    if constexpr (requires { requires store_type::replaces_in_place; }) {
       auto for_each_tag = [&](auto&& on_tag) {
         std::string scratch;
         tags_policy::render_all(scratch, on_tag, args...);
       };
-      return store_.reload(key, for_each_tag, load);
+      return store_.replace(key, for_each_tag, load);
     } else {
       store_.erase(key);
       return store_through_miss(key, load, args...);

@@ -264,9 +264,9 @@ class memory_store {
   // meanwhile gets the old value or the new one; a load already under way is no longer stored
   // (this one began later), and an erase during this one dooms it as any load. Counted as a
   // miss and a load. Not gated: the gate admits calls.
-  static constexpr bool reloads = true;
+  static constexpr bool replaces_in_place = true;
   template <class ForEachTag, class Load>
-  Value reload(std::string_view text, ForEachTag&& for_each_tag, Load&& load) {
+  Value replace(std::string_view text, ForEachTag&& for_each_tag, Load&& load) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     tag_stamps stamps{};
