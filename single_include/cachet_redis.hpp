@@ -2183,6 +2183,21 @@ struct store_settings {
   // cachet::fail_safe: how long past its ttl an entry is kept, to be served by stale() only; 0 =
   // entries are dropped when they expire.
   std::chrono::nanoseconds max_stale{0};
+  // cachet::lease: how long one process's claim to compute a missing entry holds, in a store
+  // shared by processes; 0 = every process computes its own misses.
+  std::chrono::seconds lease{0};
+  // cachet::jitter: each write's ttl is spread by up to this percent either way (see
+  // detail::jittered_ttl); 0 = every write keeps `ttl`.
+  unsigned jitter_percent = 0;
+  // cachet::early_refresh: a hit on an entry within (100 - this)% of `ttl` of its expiry is
+  // reported as due for a refresh (stores that can tell); 0 = never.
+  unsigned refresh_percent = 0;
+};
+
+// cachet::early_refresh: set by a hit whose entry is due for a refresh (see the stores'
+// get_or_load and reload).
+struct refresh_due {
+  bool value = false;
 };
 
 }  // namespace cachet::detail
@@ -2502,6 +2517,170 @@ struct require_encodable_argument {
 
 #endif
 // ---- end <cachet/detail/wrapped_function.hpp> ----
+// ---- begin <cachet/early_refresh.hpp> ----
+#ifndef CACHET_EARLY_REFRESH_HPP
+#define CACHET_EARLY_REFRESH_HPP
+
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+
+namespace cachet {
+namespace detail {
+struct early_refresh_kind {};
+
+// What cached<> uses without an early_refresh<> policy: entries are computed again only when a
+// call misses.
+struct no_early_refresh {
+  static constexpr unsigned percent = 0;
+};
+
+// Where the background refreshes of one cached<> object run: one worker thread, started by the
+// first refresh, which runs them one after the other. A key is queued at most once: while its
+// refresh waits or runs, more hits on it start nothing (single flight in the process, together
+// with the store's own flights). The destructor lets the refresh under way finish, drops the
+// queued ones, and joins the thread: no thread outlives the object, and no refresh touches it
+// once destroyed. One thread per object, not a pool shared by all: a refresh calls the user's
+// function, which may take long or call other caches, and one object's slow function must not
+// hold back another's refreshes; an object that never refreshes never starts its thread.
+class refresh_worker {
+ public:
+  refresh_worker() = default;
+  refresh_worker(const refresh_worker&) = delete;
+  refresh_worker& operator=(const refresh_worker&) = delete;
+
+  ~refresh_worker() {
+    {
+      std::lock_guard lock(m_);
+      stopping_ = true;
+      queue_.clear();
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Queues make_job() for `key`, unless a refresh of `key` is queued or running; make_job is
+  // called only then, so a hit that finds one under way allocates nothing. Returns whether a
+  // refresh was queued. Throws only what starting the thread or allocating throws.
+  template <class MakeJob>
+  bool submit(std::string_view key, MakeJob&& make_job) {
+    std::lock_guard lock(m_);
+    if (stopping_ || keys_.find(key) != keys_.end()) return false;
+    auto [at, inserted] = keys_.emplace(key);
+    try {
+      queue_.push_back(job{&*at, std::function<void()>(std::forward<MakeJob>(make_job)())});
+      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    } catch (...) {
+      if (!queue_.empty() && queue_.back().key == &*at) queue_.pop_back();
+      keys_.erase(at);
+      throw;
+    }
+    wake_.notify_one();
+    return true;
+  }
+
+  // Refreshes whose function threw (after the store counted it in load_errors), or that failed
+  // on the way; none reaches a caller.
+  std::uint64_t failures() const {
+    std::lock_guard lock(m_);
+    return failures_;
+  }
+
+ private:
+  struct job {
+    const std::string* key;  // in keys_, which keeps it until the job is done
+    std::function<void()> run;
+  };
+
+  // C++20 heterogeneous lookup, so that a hit looks its key up without a string of its own.
+  struct key_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const noexcept {
+      return std::hash<std::string_view>{}(k);
+    }
+  };
+
+  void run() {
+    std::unique_lock lock(m_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job next = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      bool failed = false;
+      try {
+        next.run();
+      } catch (...) {
+        failed = true;
+      }
+      next.run = nullptr;  // the job's copies of arguments go before the key is free again
+      lock.lock();
+      if (failed) ++failures_;
+      keys_.erase(*next.key);
+    }
+  }
+
+  mutable std::mutex m_;
+  std::condition_variable wake_;
+  std::unordered_set<std::string, key_hash, std::equal_to<>> keys_;  // queued or running
+  std::deque<job> queue_;
+  std::uint64_t failures_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;  // last: started after, joined before, everything it uses
+};
+
+// The member cached<> has without early_refresh<>: nothing.
+struct no_refresh_worker {};
+}  // namespace detail
+
+/// Policy: a hit on an entry past `Percent`% of its ttl returns the stored value at once and
+/// starts one background recomputation of that key, so that a key in steady use is computed
+/// again before it expires and its callers never wait for it.
+///
+///     // after 240 s a hit still answers at once, and the user is loaded again meanwhile
+///     cachet::cached<&load_user, cachet::ttl<300>, cachet::early_refresh<80>> get_user;
+///
+/// - One refresh per key at a time in the process: hits while it is queued or running start
+///   nothing, and a call that misses meanwhile (the entry expired) waits for it as for any load.
+/// - It runs on one worker thread per cached object, started by its first refresh; the
+///   object's destructor waits for the refresh under way, drops those queued, and joins it.
+/// - The result is stored as a miss's is: an invalidate, invalidate_tag or clear during the
+///   refresh keeps it out. circuit_breaker and retry wrap the refresh's call; rate_limit does
+///   not (it limits callers, and no caller makes this call). If the function throws, the
+///   exception is counted in `stats().load_errors`, reaches no caller, and the old value is
+///   served until it expires; a later hit tries again.
+/// - "Past Percent% of the ttl" is measured back from the entry's expiry: an entry is due once
+///   less than (100 - Percent)% of the ttl is left, which with cachet::jitter is the same lead
+///   for every entry, whatever ttl its write drew.
+///
+/// It needs a ttl, 0 < Percent < 100, and for now the in-memory backend (cachet::memory) and a
+/// free function or function object: a member function's object is not kept after a call, so
+/// there would be nothing to call it on. Blocking calls start refreshes; async() hits do not.
+template <unsigned Percent>
+struct early_refresh : detail::policy<detail::early_refresh_kind> {
+  static constexpr void check_values() {
+    static_assert(Percent > 0 && Percent < 100,
+                  "cachet::early_refresh: the share of the ttl after which a hit refreshes must "
+                  "be between 1 and 99 percent; leave the policy out to compute again only on a "
+                  "miss");
+  }
+  static constexpr unsigned percent = Percent;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/early_refresh.hpp> ----
 // ---- begin <cachet/fail_safe.hpp> ----
 #ifndef CACHET_FAIL_SAFE_HPP
 #define CACHET_FAIL_SAFE_HPP
@@ -2631,6 +2810,102 @@ struct instance_key : detail::policy<detail::instance_key_kind> {
 
 #endif
 // ---- end <cachet/instance_key.hpp> ----
+// ---- begin <cachet/jitter.hpp> ----
+#ifndef CACHET_JITTER_HPP
+#define CACHET_JITTER_HPP
+
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <thread>
+
+namespace cachet {
+namespace detail {
+struct jitter_kind {};
+
+// What cached<> uses without a jitter<> policy: every write keeps the ttl as given.
+struct no_jitter {
+  static constexpr unsigned percent = 0;
+};
+
+// The ttl of one write under jitter<Percent>: ttl * (1 + u), u uniform in [-Percent/100,
+// +Percent/100], drawn per write. Never outside [ttl - ttl*Percent/100, ttl + ttl*Percent/100]
+// (bounds computed exactly in integers; the draw itself in double, whose rounding is then
+// clamped), and never 0, which would mean "never expires". A ttl of 0 stays 0.
+inline std::chrono::nanoseconds jittered_ttl(std::chrono::nanoseconds ttl, unsigned percent) {
+  if (percent == 0 || ttl.count() <= 0) return ttl;
+  // Per thread, so that writes from many threads share no generator and no lock; seeded once
+  // per thread from random_device and the thread's id, so that processes started together, and
+  // threads of one process, do not draw the same sequence.
+  thread_local std::mt19937_64 engine{
+      (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^
+      static_cast<std::uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()))};
+  const std::int64_t t = ttl.count();
+  // t * percent / 100 without overflowing: t is at most max_ttl (about 3.2e18 ns).
+  const std::int64_t spread = t / 100 * percent + t % 100 * percent / 100;
+  const std::int64_t low = std::max<std::int64_t>(t - spread, 1);
+  const std::int64_t high = t + spread;
+  std::uniform_real_distribution<double> u(-static_cast<double>(percent) / 100.0,
+                                           static_cast<double>(percent) / 100.0);
+  const double drawn = static_cast<double>(t) * (1.0 + u(engine));
+  // high + spread stays far below INT64_MAX (ttl <= max_ttl, percent < 100), so the cast of a
+  // value clamped to [low, high] is exact enough and defined.
+  const double clamped = std::clamp(drawn, static_cast<double>(low), static_cast<double>(high));
+  return std::chrono::nanoseconds(std::clamp(static_cast<std::int64_t>(clamped), low, high));
+}
+
+// The longest ttl a write may get under jitter of `percent` (for bounds that must cover every
+// entry, such as a Redis permit's window, or the memory tier's cap in front of Redis).
+constexpr std::chrono::nanoseconds longest_jittered_ttl(std::chrono::nanoseconds ttl,
+                                                        unsigned percent) {
+  const std::int64_t t = ttl.count();
+  return std::chrono::nanoseconds(t + t / 100 * percent + t % 100 * percent / 100);
+}
+
+// A ttl whose longest jittered write is at most the shortest jittered write of `ttl`:
+// ttl * (100 - percent) / (100 + percent), rounded down. A store in front of another (the
+// memory tier of cachet::tiered) keeps its entries with it, so that even with jitter no entry of
+// the front outlives the same write behind it.
+constexpr std::chrono::nanoseconds front_tier_ttl(std::chrono::nanoseconds ttl, unsigned percent) {
+  if (percent == 0 || ttl.count() <= 0) return ttl;
+  const std::int64_t t = ttl.count();
+  const std::int64_t shortest = t - (t / 100 * percent + t % 100 * percent / 100);
+  // shortest * 100 / (100 + percent), again without overflow.
+  const std::int64_t d = 100 + static_cast<std::int64_t>(percent);
+  const std::int64_t front = shortest / d * 100 + shortest % d * 100 / d;
+  return std::chrono::nanoseconds(std::max<std::int64_t>(front, 1));
+}
+}  // namespace detail
+
+/// Policy: spreads each write's ttl by up to ±`Percent`%, so that entries written together (a
+/// warm-up, a burst of misses after a deploy) do not all expire together and send their load
+/// back to the function at one instant. Each write keeps its result for ttl * (1 + u), u drawn
+/// uniformly from [-Percent/100, +Percent/100] per write.
+///
+///     // each user fresh for 270 to 330 s
+///     cachet::cached<&load_user, cachet::ttl<300>, cachet::jitter<10>> get_user;
+///
+/// It needs a ttl (`ttl<N>` with N > 0): without one nothing expires. It applies to every
+/// backend: the in-memory store's deadlines, the PX of a Redis write (and its fail_safe
+/// freshness), and in cachet::tiered the memory tier, whose entries are kept for at most the
+/// shortest ttl a Redis write can get, so that none outlives its Redis entry's write.
+/// `options::ttl` overrides the ttl, and the jitter applies to it.
+template <unsigned Percent>
+struct jitter : detail::policy<detail::jitter_kind> {
+  static constexpr void check_values() {
+    static_assert(Percent > 0 && Percent < 100,
+                  "cachet::jitter: the spread must be between 1 and 99 percent of the ttl; leave "
+                  "the policy out for entries that all keep the ttl as given");
+  }
+  static constexpr unsigned percent = Percent;
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/jitter.hpp> ----
 // ---- begin <cachet/key.hpp> ----
 #ifndef CACHET_KEY_HPP
 #define CACHET_KEY_HPP
@@ -3027,6 +3302,65 @@ struct key : detail::policy<detail::key_kind> {
 
 #endif
 // ---- end <cachet/key.hpp> ----
+// ---- begin <cachet/lease.hpp> ----
+#ifndef CACHET_LEASE_HPP
+#define CACHET_LEASE_HPP
+
+
+#include <chrono>
+#include <cstdint>
+
+namespace cachet {
+namespace detail {
+struct lease_kind {};
+
+// What cached<> uses without a lease<> policy: every process that misses computes.
+struct no_lease {
+  static constexpr std::chrono::seconds value{0};
+};
+}  // namespace detail
+
+/// Policy: on a miss in a store shared by several processes (cachet::redis, and the Redis tier
+/// of cachet::tiered), one process in the fleet computes the value; the others wait for it
+/// instead of computing it too. The first process to miss takes a lease on the entry for
+/// `Seconds`; a process that misses while the lease is held reads the entry again, at growing
+/// intervals (1 ms doubling up to 50 ms), until the value is there, then answers with it. When
+/// the lease runs out first (the holder crashed, or its function takes longer than `Seconds`),
+/// the next process to read takes the lease and computes. The holder gives the lease up when its
+/// function throws or its result may not be written (an invalidation came during the load).
+///
+///     // four replicas asking for one cold report compute it once
+///     cachet::cached<&build_report, cachet::ttl<300>, cachet::key<"report:{}">,
+///                    cachet::backend<cachet::redis>, cachet::lease<30>> report;
+///
+/// A lease saves work; it is not a lock for correctness. A holder whose lease runs out is not
+/// stopped, so two processes may still compute one value, and a result is written only as any
+/// miss's is (an invalidation during the load still refuses it). Give `Seconds` somewhat more
+/// than the function's longest run: shorter, and a slow load lets a second process compute;
+/// much longer, and a crashed holder keeps the others waiting that long.
+///
+/// Within one process, single flight already computes a key once, so on cachet::memory the
+/// policy changes nothing. The lease applies to calls and async(); async_many() batches do not
+/// wait for leases. The lease is kept in the entry's Redis hash (field `l`, "<until ms>:<token>"),
+/// in the entry's slot on a Redis Cluster, and its time is the store's clock (the system clock),
+/// so the processes' clocks must roughly agree.
+template <std::uint64_t Seconds>
+struct lease : detail::policy<detail::lease_kind> {
+  static constexpr void check_values() {
+    static_assert(Seconds > 0,
+                  "cachet::lease: a lease must last at least 1 second; leave the policy out to "
+                  "let every process compute its own misses");
+    static_assert(Seconds <= 86'400,
+                  "cachet::lease: a lease must last at most one day (86400 s), since the other "
+                  "processes wait that long for a holder that crashed; give fewer seconds");
+  }
+  static constexpr std::chrono::seconds value{Seconds};
+};
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/lease.hpp> ----
 // ---- begin <cachet/memory.hpp> ----
 #ifndef CACHET_MEMORY_HPP
 #define CACHET_MEMORY_HPP
@@ -3847,7 +4181,9 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // callers wait for its result or its exception. Since a store's ttl is the same for every entry,
 // insertion order is expiry order, and a queue in that order lets each insert of an unbounded
 // store reclaim the entries that have expired without a scan (a bounded store reclaims them from
-// the least recent end of its LRU order).
+// the least recent end of its LRU order). With cachet::jitter the order is only nearly that: a
+// record whose write drew a long ttl holds back those behind it until it expires, at most the
+// jitter's whole spread later; a read never serves an expired entry either way.
 //
 // Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
 // flat map: a hit reads the slot and the value's own heap data, and no separate node. An entry
@@ -3884,6 +4220,8 @@ class memory_store {
       : backend_(&backend),
         clock_(settings.clock),
         ttl_(settings.ttl),
+        jitter_percent_(settings.jitter_percent),
+        refresh_lead_(refresh_lead_for(settings)),
         max_stale_(settings.ttl.count() == 0 ? std::chrono::nanoseconds(0) : settings.max_stale),
         shard_count_(shard_count_for(settings.capacity)),
         shards_(std::make_unique<shard[]>(shard_count_)),
@@ -3904,7 +4242,46 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag,
                     Load&& load) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{});
+    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{}, nullptr);
+  }
+
+  // cachet::early_refresh: the same, and `due` tells whether the value came from an entry due
+  // for a refresh (settings.refresh_percent), which the caller may then start with reload().
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
+                    refresh_due& due) requires(!gated) {
+    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{}, &due.value);
+  }
+
+  // cachet::early_refresh: computes key again with load while its entry is still served, and
+  // stores the result as a miss's load does (an erase or clear during it dooms it, tags are read
+  // before it; callers that miss meanwhile wait for it). Returns false, starting nothing, when a
+  // load of key is already under way. An exception of load is counted in load_errors and not
+  // thrown: the entry stays until it expires.
+  template <class ForEachTag, class Load>
+  bool reload(std::string_view text, ForEachTag&& for_each_tag, Load&& load) requires(!gated) {
+    const hashed_key key{text, hash_bytes(text)};
+    shard& s = shard_for(key);
+    tag_stamps stamps{};
+    std::size_t tag_index = 0;
+    auto stamp = [&](std::string_view tag) {
+      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
+    };
+    const tag_source tags{for_each_tag};
+    tags(stamp);
+    std::optional<flight> own;
+    {
+      exclusive lock(*this, s);
+      if (s.flights.contains(key)) return false;
+      own.emplace(key.text, key.hash, stamps);
+      s.flights.emplace(own->hashed(), &*own);
+    }
+    try {
+      lead(s, *own, loader(load));
+    } catch (...) {
+      // Counted by finish(); nobody waits for this load but its own waiters, who got it.
+    }
+    return true;
   }
 
   // The same, for a call that `gate` admits; when it refuses, gate.refuse() throws, and nothing
@@ -3912,13 +4289,20 @@ class memory_store {
   template <class ForEachTag, class Load, class G = Gate>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     const G& gate) requires gated {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), gate);
+    return find_or_load(text, tag_source(for_each_tag), loader(load), gate, nullptr);
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
   std::optional<Value> peek(std::string_view text) {
     const hashed_key key{text, hash_bytes(text)};
     return read(shard_for(key), key, false);
+  }
+
+  // The fresh stored value, counted as a hit and made more recent; a miss is not counted (a
+  // tiered store's coroutines ask Redis next, see detail/tiered/store.hpp).
+  std::optional<Value> find(std::string_view text) {
+    const hashed_key key{text, hash_bytes(text)};
+    return read(shard_for(key), key, true);
   }
 
   // For cachet::fail_safe, after a call failed: the stored value, fresh or kept past its ttl
@@ -3945,6 +4329,34 @@ class memory_store {
     if (auto it = s.entries.find(key); it != s.entries.end()) remove(s, it);
     // A load already running started before this call: its result must not be stored.
     if (auto it = s.flights.find(key); it != s.flights.end()) it->second->doomed = true;
+  }
+
+  // cached<>::put and refresh: computes the value for key with load(stable_key) even when a
+  // fresh one is stored, and stores it. The stored entry answers hits until then, so a caller
+  // meanwhile gets the old value or the new one; a load already under way is no longer stored
+  // (this one began later), and an erase during this one dooms it as any load. Counted as a
+  // miss and a load. Not gated: the gate admits calls.
+  static constexpr bool replaces_in_place = true;
+  template <class ForEachTag, class Load>
+  Value replace(std::string_view text, ForEachTag&& for_each_tag, Load&& load) {
+    const hashed_key key{text, hash_bytes(text)};
+    shard& s = shard_for(key);
+    tag_stamps stamps{};
+    std::size_t tag_index = 0;
+    auto stamp = [&](std::string_view tag) {
+      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
+    };
+    const tag_source tags{for_each_tag};
+    tags(stamp);
+    flight own(key.text, key.hash, stamps);
+    {
+      exclusive lock(*this, s);
+      ++s.counts.misses;
+      // The older load's waiters still get its result; out of the map, it is not stored.
+      if (auto it = s.flights.find(key); it != s.flights.end()) s.flights.erase(it);
+      s.flights.emplace(own.hashed(), &own);
+    }
+    return lead(s, own, loader(load));
   }
 
   void clear() {
@@ -4133,7 +4545,9 @@ class memory_store {
   }
 
   // The entry's value when it is still fresh; a stale entry found on the way is dropped.
-  const Value* find_fresh(shard& s, const hashed_key& key, bool touch) {
+  // With `due` (cachet::early_refresh), whether a fresh entry found is due for a refresh.
+  const Value* find_fresh(shard& s, const hashed_key& key, bool touch, bool* due = nullptr) {
+    if (due != nullptr) *due = false;  // a value that is not this entry's (a load) is never due
     auto it = s.entries.find(key);
     if (it == s.entries.end()) return nullptr;
     const entry& e = *it;
@@ -4154,6 +4568,7 @@ class memory_store {
         return nullptr;
       }
     }
+    if (due != nullptr) *due = e.expires != never && due_for_refresh(e, now());
     if (touch && needs_move(s, e)) move_to_front(s, e);
     return &e.value;
   }
@@ -4161,7 +4576,8 @@ class memory_store {
   // get_or_load's body. Without a gate (a no_gate), `admitted` is a constant and every step of
   // the gate is compiled out: the path of a hit is that of a store without gates.
   template <class G>
-  Value find_or_load(std::string_view text, tag_source for_each_tag, loader load, const G& gate) {
+  Value find_or_load(std::string_view text, tag_source for_each_tag, loader load, const G& gate,
+                     bool* due) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     bool admitted = !gated;
@@ -4191,6 +4607,7 @@ class memory_store {
           hit = it != s.entries.end() && fresh(*it);
         }
         if (hit) {
+          if (due != nullptr) *due = it->expires != never && due_for_refresh(*it, now());
           if (!needs_move(s, *it)) {
             r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
             Value copy(it->value);
@@ -4204,7 +4621,7 @@ class memory_store {
       }
       if (move) {
         exclusive lock(*this, s);
-        if (const Value* hit = find_fresh(s, key, true)) {
+        if (const Value* hit = find_fresh(s, key, true, due)) {
           ++s.counts.hits;
           return *hit;
         }
@@ -4217,7 +4634,7 @@ class memory_store {
           admitted = static_cast<bool>(decision);
         }
         if (admitted) {
-          if (const Value* hit = find_fresh(s, key, true)) {
+          if (const Value* hit = find_fresh(s, key, true, due)) {
             ++s.counts.hits;
             return *hit;
           }
@@ -4250,7 +4667,7 @@ class memory_store {
     {
       exclusive lock(*this, s);
       ++s.counts.misses;
-      if (const Value* hit = find_fresh(s, key, true)) return *hit;
+      if (const Value* hit = find_fresh(s, key, true, due)) return *hit;
       auto it = s.flights.find(key);
       if (it != s.flights.end() && joinable(*it->second)) {
         flight& f = static_cast<flight&>(*it->second);
@@ -4392,7 +4809,8 @@ class memory_store {
       const std::uint32_t oldest = s.lru.back();
       remove(s, s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest}));
     }
-    const time_point expires = ttl_.count() == 0 ? never : now + ttl_;
+    const time_point expires =
+        ttl_.count() == 0 ? never : now + jittered_ttl(ttl_, jitter_percent_);
     // The node first: if copying the value throws, no entry is left without its LRU place.
     const std::uint32_t node = s.capacity != 0 ? s.lru.push_front(f.hash) : lru_order::none;
     try {
@@ -4536,6 +4954,21 @@ class memory_store {
     return true;
   }
 
+  // cachet::early_refresh: within refresh_lead_ of its expiry, a fresh entry is due for a
+  // refresh. Measured back from the deadline, so that with jitter each entry is refreshed the
+  // same time before it would expire, whatever ttl its write drew.
+  bool due_for_refresh(const entry& e, time_point now) const noexcept {
+    return refresh_lead_.count() != 0 && now >= e.expires - refresh_lead_;
+  }
+
+  static std::chrono::nanoseconds refresh_lead_for(const store_settings& settings) noexcept {
+    const std::int64_t t = settings.ttl.count();
+    const unsigned p = settings.refresh_percent;
+    if (t <= 0 || p == 0 || p >= 100) return std::chrono::nanoseconds(0);
+    // t * (100 - p) / 100 without overflow (t is at most max_ttl in nanoseconds).
+    return std::chrono::nanoseconds(t / 100 * (100 - p) + t % 100 * (100 - p) / 100);
+  }
+
   // A gate's time: the store's, in the clock's ticks.
   static auto ticks(time_point t) noexcept { return t.time_since_epoch().count(); }
 
@@ -4550,7 +4983,9 @@ class memory_store {
   Backend* backend_;
   const cachet::clock* clock_;  // options::clock, else the backend's
   std::chrono::nanoseconds ttl_;
-  std::chrono::nanoseconds max_stale_;  // 0 unless cachet::fail_safe (and a ttl) is given
+  unsigned jitter_percent_;                // cachet::jitter; 0 without
+  std::chrono::nanoseconds refresh_lead_;  // cachet::early_refresh; 0 without
+  std::chrono::nanoseconds max_stale_;     // 0 unless cachet::fail_safe (and a ttl) is given
   std::size_t shard_count_;
   std::unique_ptr<shard[]> shards_;
   std::unique_ptr<reader_state[]> readers_;
@@ -5057,6 +5492,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   using ttl_policy = typename pack::template find<ttl_kind, cachet::ttl<0>>;
   using capacity_policy = typename pack::template find<capacity_kind, no_capacity>;
   using fail_safe_policy = typename pack::template find<fail_safe_kind, no_fail_safe>;
+  using lease_policy = typename pack::template find<lease_kind, no_lease>;
   static constexpr bool has_fail_safe = pack::template has<fail_safe_kind>;
   using declared_observer = typename pack::template find<observer_kind, no_observer>::type;
   static constexpr bool has_observer = usable_observer<declared_observer>;
@@ -5065,6 +5501,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   static_assert(!has_fail_safe || ttl_policy::value.count() > 0,
                 "cachet::fail_safe: a result without a ttl never goes stale, so there is nothing "
                 "for fail_safe to serve; give a ttl, e.g. cachet::ttl<30>");
+  using jitter_policy = typename pack::template find<jitter_kind, no_jitter>;
+  static_assert(!pack::template has<jitter_kind> || ttl_policy::value.count() > 0,
+                "cachet::jitter: a result without a ttl never expires, so there is no expiry to "
+                "spread; give a ttl, e.g. cachet::ttl<300>");
+  using early_refresh_policy = typename pack::template find<early_refresh_kind, no_early_refresh>;
+  static constexpr bool has_early_refresh = pack::template has<early_refresh_kind>;
+  static_assert(!has_early_refresh || ttl_policy::value.count() > 0,
+                "cachet::early_refresh: a result without a ttl never expires, so there is nothing "
+                "to refresh early; give a ttl, e.g. cachet::ttl<300>");
+  static_assert(!has_early_refresh || !is_member,
+                "cachet::early_refresh: a member function's object is not kept after a call, so a "
+                "background refresh would have nothing to call it on; cache a free function or a "
+                "function object, or leave the policy out");
   static constexpr bool serves_cached = (serves_cached_when_limited<Policies> || ...);
   static_assert(reported(key_policy::template check<std::remove_cvref_t<Params>...>()));
   static_assert(reported(tags_policy::template check<std::remove_cvref_t<Params>...>()));
@@ -5086,7 +5535,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // it on the entry it has found, without a lookup in a limiter of its own (see
   // detail/memory/store.hpp). The store's keys are the arguments alone, without an instance key.
   static constexpr bool fused_rate_limit =
-      std::is_same_v<backend_type, memory> && !has_instance_key &&
+      std::is_same_v<backend_type, memory> && !has_instance_key && !has_early_refresh &&
       std::is_void_v<typename codec_policy::type> &&
       fuses_into_entries<call_stage_types, std::remove_cvref_t<Params>...>;
   using store_type = typename store_of<fused_rate_limit, backend_type, value_type, tag_count,
@@ -5154,7 +5603,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                        .has_key_template = pack::template has<key_kind>,
                                        .key_template = key_template_of<key_policy>,
                                        .clock = opts.clock,
-                                       .max_stale = effective_max_stale(opts)}),
+                                       .max_stale = effective_max_stale(opts),
+                                       .lease = lease_policy::value,
+                                       .jitter_percent = jitter_policy::percent,
+                                       .refresh_percent = early_refresh_policy::percent}),
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),
@@ -5300,6 +5752,160 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     observed_.template notify<event_kind::invalidation>(tag);
   }
 
+  /// Write-through after an update: stores `value` as the result for these arguments, with the
+  /// tags and ttl a call would give it. A computation already under way (in this process or, on
+  /// Redis, in another) is not stored over it. On cachet::memory the entry is replaced in place;
+  /// on Redis and tiered it is invalidated first, as invalidate() does (on tiered, every
+  /// replica's memory tier drops it), then written through the store's miss path, so if a
+  /// computation that began after that invalidation stores first, that (as new) value is kept
+  /// and `value` is not written. Counted by the store as a miss and a load (stats()); not
+  /// reported to the observer as a call. On Redis, throws as invalidate() does when Redis fails.
+  void put(const std::remove_cvref_t<Params>&... args,
+           const value_type& value) requires(!is_member || !has_instance_key) {
+    write_through(nullptr, value, args...);
+  }
+  void put(const object_param& object, const std::remove_cvref_t<Params>&... args,
+           const value_type& value) requires is_member {
+    write_through(&object, value, args...);
+  }
+
+  /// Recomputes the result for these arguments now, even when a fresh one is stored, stores it
+  /// and returns it; computed as on a miss (through circuit_breaker and retry, not rate_limit),
+  /// so an invalidation during the computation keeps its result out of the store, and a
+  /// computation already under way is not stored over it. Meanwhile, on cachet::memory, callers
+  /// get the old value (if the function throws, refresh throws and the old value stays); on
+  /// Redis and tiered the entry is invalidated first, so callers in this process wait for the
+  /// new value (or get the function's exception, nothing being stored), other processes compute
+  /// it themselves. Not reported to the observer as a call.
+  value_type refresh(Params... args) requires(!is_member) &&
+      (!coroutine_function || runs_coroutines_blocking) {
+    return recompute(nullptr, args...);
+  }
+  value_type refresh(object_param& object, Params... args) requires is_member &&
+      (!coroutine_function || runs_coroutines_blocking) {
+    return recompute(&object, args...);
+  }
+
+  /// Makes sure a result is stored for each argument of `range` (values that convert to the
+  /// argument; std::tuple of them for several parameters, as async_many takes), computing only
+  /// those not stored. Returns how many were computed by this call: an argument stored already,
+  /// or computed meanwhile by another caller it waited for, is not counted. Bounded concurrency:
+  /// one argument at a time, on the calling thread (warm parts of a range from several threads
+  /// for more). The first exception of the function stops warm and is thrown; the results
+  /// computed before it stay stored. Hits and misses count in stats(), not as observer calls.
+  template <std::ranges::input_range Range, class Arg = typename batch_argument<Params...>::type>
+  requires(!is_member) &&
+      (sizeof...(Params) > 0) && std::convertible_to<std::ranges::range_reference_t<Range>, Arg> &&
+      (!coroutine_function || runs_coroutines_blocking) std::size_t warm(Range&& range) {
+    return warm_all(nullptr, range);
+  }
+  template <std::ranges::input_range Range, class Arg = typename batch_argument<Params...>::type>
+  requires is_member &&(sizeof...(Params) > 0) &&
+      std::convertible_to<std::ranges::range_reference_t<Range>, Arg> &&
+      (!coroutine_function || runs_coroutines_blocking) std::size_t
+      warm(object_param& object, Range&& range) {
+    return warm_all(&object, range);
+  }
+
+ private:
+  // put, refresh and warm write through the store's miss path (its single flight, and on Redis
+  // its write permit), so each keeps the guarantee a call keeps: a result is not stored over an
+  // invalidation that came after its computation began.
+  template <class Load, class... A>
+  value_type store_through_miss(std::string_view key, Load&& load, const A&... args) {
+    auto for_each_tag = [&](auto&& on_tag) {
+      std::string scratch;
+      tags_policy::render_all(scratch, on_tag, args...);
+    };
+    if constexpr (coroutine_function) {
+      return store_.get_or_load(key, for_each_tag, load);
+    } else {
+      tag_renderer tags_ref(for_each_tag);
+      callback_ref<value_type(std::string_view)> load_ref(load);
+      if constexpr (fused_rate_limit) {
+        // This store's gate admits calls, and warm's lookups are not calls: a fresh entry is
+        // kept, else the value is computed in place (replace), past the gate.
+        if (std::optional<value_type> fresh = store_.peek(key)) return std::move(*fresh);
+        return store_.replace(key, tags_ref, load_ref);
+      } else {
+        return store_.get_or_load(key, tags_ref, load_ref);
+      }
+    }
+  }
+
+  // The function's call on a miss, through the load stages, as in call_through_stages.
+  template <class... A>
+  auto function_load(object_param* object, A&... args) {
+    return [this, object, &args...](std::string_view stable_key) -> decltype(auto) {
+      if constexpr (coroutine_function && !load_stages::empty) {
+        return load_in_coroutine<typename result_of<traits>::type>(stable_key, object, args...);
+      } else if constexpr (coroutine_function) {
+        return call_function(object, args...);
+      } else {
+        return load_stages_.run(
+            stable_key, [&]() -> decltype(auto) { return call_function(object, args...); },
+            args...);
+      }
+    };
+  }
+
+  // Replaces the entry for `key` with what load(stable_key) returns. An in-process store
+  // (replaces_in_place) does it in place, without dropping the entry first; another store's entry
+  // is erased first, so that loads under way elsewhere cannot store over it. Either way a load of
+  // this process already under way is not stored (erasures_ dooms those of coroutines).
+  template <class Load, class... A>
+  value_type replace(std::string_view key, Load&& load, const A&... args) {
+    erasures_.fetch_add(1, std::memory_order_acq_rel);
+    if constexpr (requires { requires store_type::replaces_in_place; }) {
+      auto for_each_tag = [&](auto&& on_tag) {
+        std::string scratch;
+        tags_policy::render_all(scratch, on_tag, args...);
+      };
+      return store_.replace(key, for_each_tag, load);
+    } else {
+      store_.erase(key);
+      return store_through_miss(key, load, args...);
+    }
+  }
+
+  // The key is kept: the thread's render buffer may be reused by the function's own calls.
+  void write_through(const object_param* object, const value_type& value,
+                     const std::remove_cvref_t<Params>&... args) {
+    const std::string key(render(object, args...));
+    replace(
+        key, [&](std::string_view) -> value_type { return value; }, args...);
+  }
+
+  template <class... A>
+  value_type recompute(object_param* object, A&... args) {
+    const std::string key(render(object, args...));
+    return replace(key, function_load(object, args...), args...);
+  }
+
+  template <class Range>
+  std::size_t warm_all(object_param* object, Range& range) {
+    using Arg = typename batch_argument<Params...>::type;
+    std::size_t computed = 0;
+    for (auto&& a : range) {
+      Arg argument(static_cast<Arg>(a));
+      spread(argument, [&](auto&... p) {
+        const std::string key(render(object, p...));
+        bool ran = false;
+        auto load = function_load(object, p...);
+        store_through_miss(
+            key,
+            [&](std::string_view stable_key) -> decltype(auto) {
+              ran = true;
+              return load(stable_key);
+            },
+            p...);
+        if (ran) ++computed;
+      });
+    }
+    return computed;
+  }
+
+ public:
   cachet::stats stats() const { return store_.stats(); }
 
   /// This object's observer (see cachet::observer); only with an observer<> policy.
@@ -5546,6 +6152,11 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
           // The store checks the rate limit on the entry itself: see fused_rate_limit.
           return store_.get_or_load(key, tags_ref, load_ref,
                                     call_stages_.template stage<0>().gate());
+        } else if constexpr (has_early_refresh) {
+          refresh_due due;
+          value_type value = store_.get_or_load(key, tags_ref, load_ref, due);
+          if (due.value) start_refresh(key, args...);
+          return value;
         } else {
           return store_.get_or_load(key, tags_ref, load_ref);
         }
@@ -5854,6 +6465,38 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     co_return co_await load_stages_.template run_async<backend_type>(key, invoke, args...);
   }
 
+  // cachet::early_refresh, after a hit due for a refresh: queues its recomputation on the worker
+  // (early_refresh.hpp), with copies of the key and arguments. Never throws into the hit: a
+  // refresh that cannot be queued (no memory, no thread) is skipped, and a later hit tries again.
+  void start_refresh(std::string_view key, Params&... args) noexcept {
+    try {
+      refresher_.submit(key, [&] {
+        return [this, stable_key = std::string(key),
+                owned = std::tuple<std::remove_cvref_t<Params>...>(args...)]() mutable {
+          std::apply([&](auto&... a) { refresh(stable_key, a...); }, owned);
+        };
+      });
+    } catch (...) {
+    }
+  }
+
+  // The background refresh of `key`, on the worker thread: the function through the load
+  // stages, stored by the store as a miss's load (see memory_store::reload).
+  template <class... A>
+  void refresh(std::string_view key, A&... args) {
+    auto for_each_tag = [&](auto&& on_tag) {
+      std::string scratch;
+      tags_policy::render_all(scratch, on_tag, args...);
+    };
+    auto load = [&](std::string_view stable_key) -> value_type {
+      return load_stages_.run(
+          stable_key, [&]() -> decltype(auto) { return call_function(nullptr, args...); }, args...);
+    };
+    tag_renderer tags_ref(for_each_tag);
+    callback_ref<value_type(std::string_view)> load_ref(load);
+    store_.reload(key, tags_ref, load_ref);
+  }
+
   // A stage may call the function more than once (a retry), so arguments are passed as lvalues
   // each time; only rvalue-reference parameters are moved, as they must be.
   template <class P>
@@ -5871,6 +6514,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // Last: it registers this object with the registry of live caches once the store is built, and
   // leaves before the store is destroyed.
   observed_cache<observer_type> observed_;
+  // cachet::early_refresh only. After everything a refresh uses, so that its destructor, which
+  // waits for the refresh under way, runs first.
+  [[no_unique_address]] std::conditional_t<has_early_refresh, refresh_worker, no_refresh_worker>
+      refresher_;
 };
 
 }  // namespace detail
@@ -7516,7 +8163,8 @@ struct retry : detail::policy<detail::retry_kind> {
 /// - `<prefix>:v<schema>#rate:<name>:<key>`: a rate limit's state (redis_rate_limiter).
 ///
 /// An entry is a hash: `v` the value (JSON text), `g` the tokens its counters held when it was
-/// computed, `f` when fail_safe is on, until when it is fresh, `p` a miss's write permit. It is
+/// computed, `f` when fail_safe is on, until when it is fresh, `p` a miss's write permit, `l`
+/// with cachet::lease the process computing a miss and until when (see cachet/lease.hpp). It is
 /// current while every counter still holds its token (see detail/redis/store_entry.hpp, which
 /// also says why a confirmed invalidation is never undone). A read is one script (EVALSHA) over
 /// the entry and its counters; a miss's write is one more, which stores the result only if no
@@ -12929,6 +13577,10 @@ class redis_runtime {
     return token;
   }
 
+  /// Who holds a cachet::lease this backend takes: its 128 random bits, the same for every call
+  /// (see store_entry.hpp), so that any caller in this process may compute under it.
+  const std::string& lease_holder() const noexcept { return token_origin_; }
+
   /// Decides which operations of cached calls may use Redis.
   redis_backend_breaker& breaker() noexcept { return breaker_; }
 
@@ -13296,6 +13948,8 @@ class redis_runtime {
 //         order of the function's tags
 //     f   with cachet::fail_safe: until when it is fresh (see below)
 //     p   a write permit: the token of a miss whose result may be written here
+//     l   with cachet::lease: "<until ms>:<holder>", the process (store) that computes the missing
+//         result until then, while the others wait for it
 //
 // Counters, `<prefix>:v<schema>#fn:<function>` and `#tag:<tag>`, hold tokens that never repeat
 // (redis_runtime::fresh_token()): invalidate_tag and clear() SET a fresh one. An entry is current
@@ -13350,12 +14004,26 @@ local function stamp(first, base, token)
 end
 )lua";
 
+// Gives up the lease on the entry KEYS[1] if `holder` holds it (whether it has run out or not).
+inline constexpr std::string_view release_lease_lua = R"lua(
+local function release_lease(holder)
+  if not holder or holder == '' then return end
+  local held = redis.pcall('HGET', KEYS[1], 'l')
+  if type(held) == 'string' and string.sub(held, -(#holder + 1)) == ':' .. holder then
+    redis.call('HDEL', KEYS[1], 'l')
+  end
+end
+)lua";
+
 // KEYS: the entry, its function's counter, its tags' counters. ARGV: mode, now (ms), a fresh
-// token, the load window (ms), the counters' base. Modes: `load` (a call), `reload` (a call
-// whose hit could not be decoded: a miss whatever the entry holds).
-// Returns {1, v, f or ''} for a hit; {0, stamp, permit, why} for a miss with a permit, why being
-// missing, invalidated, expired, malformed (`f` is no number) or unreadable; {2} when the entry or
-// a counter is not of cachet's types (left as it is: nothing is written).
+// token, the load window (ms), the counters' base, the lease (ms, 0 for none), the lease's
+// holder (this store's token). Modes: `load` (a call), `reload` (a call whose hit could not be
+// decoded: a miss whatever the entry holds).
+// Returns {1, v, f or ''} for a hit; {0, stamp, permit, why, lease} for a miss with a permit, why
+// being missing, invalidated, expired, malformed (`f` is no number) or unreadable, and lease ''
+// without one, 'mine' when this holder has it (taken now, or still held), else the time (ms) until
+// which another holds it; {2} when the entry or a counter is not of cachet's types (left as it
+// is: nothing is written).
 inline const std::string& read_entry_lua() {
   static const std::string source = std::string(stamp_lua) + R"lua(
 local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -13383,9 +14051,23 @@ if not permit then
   permit = token
   redis.call('HSET', KEYS[1], 'p', permit)
 end
+local lease = ''
+local lease_ms = tonumber(ARGV[6])
+if lease_ms and lease_ms > 0 then
+  local held = redis.call('HGET', KEYS[1], 'l')
+  local held_until, holder
+  if held then held_until, holder = string.match(held, '^(%d+):(.*)$') end
+  held_until = tonumber(held_until)
+  if held_until and held_until > now and holder ~= ARGV[7] then
+    lease = string.format('%d', held_until)
+  else
+    redis.call('HSET', KEYS[1], 'l', string.format('%d', now + lease_ms) .. ':' .. ARGV[7])
+    lease = 'mine'
+  end
+end
 local ttl = redis.call('PTTL', KEYS[1])
 if not existed or (ttl >= 0 and ttl < window) then redis.call('PEXPIRE', KEYS[1], window) end
-return {0, expected, permit, why}
+return {0, expected, permit, why, lease}
 )lua";
   return source;
 }
@@ -13407,13 +14089,22 @@ return {1, e[1], e[3] or ''}
 )lua";
 
 // KEYS: the entry, its counters as for the read. ARGV: the permit, the stamp, v, f ('' for
-// none), the entry's ttl in ms (0 for none), the counters' base. Returns 1 when written, 0 when
-// refused (the permit is gone or another's, or a counter moved on).
+// none), the entry's ttl in ms (0 for none), the counters' base, the lease's holder ('' for
+// none). Returns 1 when written, 0 when refused (the permit is gone or another's, or a counter
+// moved on). A refused write gives up the holder's lease, so that others compute at once; a
+// written one replaces the hash, lease and all.
 inline const std::string& write_entry_lua() {
-  static const std::string source = std::string(stamp_lua) + R"lua(
+  static const std::string source = std::string(stamp_lua) + std::string(release_lease_lua) +
+                                    R"lua(
 local permit = redis.pcall('HGET', KEYS[1], 'p')
-if type(permit) == 'table' or permit ~= ARGV[1] then return 0 end
-if stamp(2, ARGV[6], nil) ~= ARGV[2] then return 0 end
+if type(permit) == 'table' or permit ~= ARGV[1] then
+  release_lease(ARGV[7])
+  return 0
+end
+if stamp(2, ARGV[6], nil) ~= ARGV[2] then
+  release_lease(ARGV[7])
+  return 0
+end
 redis.call('DEL', KEYS[1])
 if ARGV[4] == '' then
   redis.call('HSET', KEYS[1], 'v', ARGV[3], 'g', ARGV[2])
@@ -13424,6 +14115,21 @@ if ARGV[5] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
 return 1
 )lua";
   return source;
+}
+
+// KEYS: the entry. ARGV: the lease's holder. Gives up its lease (a load that failed, or whose
+// result is not written). Returns 0.
+inline const std::string& release_lease_source() {
+  static const std::string source = std::string(release_lease_lua) + R"lua(
+release_lease(ARGV[1])
+return 0
+)lua";
+  return source;
+}
+
+inline const resp3::script& release_lease_script() {
+  static const resp3::script s{release_lease_source()};
+  return s;
 }
 
 inline const resp3::script& read_entry_script() {
@@ -13456,6 +14162,7 @@ inline const resp3::script& write_entry_script() {
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -13528,7 +14235,10 @@ class redis_store {
   redis_store(Backend& backend, const store_settings& settings)
       : backend_(&backend),
         ttl_(settings.ttl),
+        jitter_percent_(settings.jitter_percent),
+        refresh_percent_(settings.refresh_percent),
         max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
+        lease_ms_(std::chrono::milliseconds(settings.lease).count()),
         clock_(settings.clock),
         name_(settings.name),
         key_template_(settings.key_template),
@@ -13549,6 +14259,59 @@ class redis_store {
   // this thread).
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
+    return get_or_load(key, for_each_tag, load, nullptr);
+  }
+
+  // cachet::early_refresh: the same, and `due` tells whether a hit's entry is due for a
+  // refresh (settings.refresh_percent of its ttl has passed), which the caller may then start
+  // with reload(). Each entry then carries `f`, until when it is fresh by the store's clock.
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load,
+                    refresh_due& due) {
+    return get_or_load(key, for_each_tag, load, &due.value);
+  }
+
+  // cachet::early_refresh: computes key again while its entry is still served, and writes the
+  // result as a miss does, under a permit of a read made now (an invalidation during the load
+  // refuses the write; a caller that misses meanwhile with the same permit joins the load).
+  // Returns false, starting nothing, when a load of key is under way here or Redis cannot be
+  // read. An exception of load is counted in load_errors and not thrown: the entry stays until it
+  // expires.
+  template <class ForEachTag, class Load>
+  bool reload(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
+    redis_runtime& rt = backend_->runtime();
+    rt.require_off_io_thread("a background refresh");
+    const std::uint64_t epoch = rt.tag_epoch();
+    ticket t = admit(rt);
+    if (!t.admitted()) return false;
+    std::vector<std::string> tags;
+    tags.reserve(TagCount);
+    for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
+    std::string owned_key(key);
+    lookup found = rt.run(read(rt, owned_key, tags, std::move(t), "reload"));
+    if (found.stamp.empty()) return false;
+    found.epoch = epoch;
+    std::shared_ptr<flight> unique = lead_if_alone(owned_key, std::move(found));
+    if (!unique) return false;
+    leader lead{this, std::move(unique)};
+    const std::shared_ptr<flight>& f = lead.f;
+    std::optional<Value> result;
+    try {
+      result.emplace(run_load(load, std::string_view(f->key)));
+    } catch (...) {
+      lead.fail(std::current_exception());
+      return true;
+    }
+    lead.succeed(*result);
+    if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
+      rt.run(write(rt, std::move(w->entry), std::move(w->admission)));
+    }
+    return true;
+  }
+
+ private:
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view key, ForEachTag& for_each_tag, Load& load, bool* due) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("a cached call");
     std::string owned_key(key);
@@ -13561,28 +14324,46 @@ class redis_store {
     tags.reserve(TagCount);
     for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
     lookup found = rt.run(read(rt, owned_key, tags, std::move(t)));
-    if (found.hit) return std::move(*found.hit);
+    if (found.hit) {
+      if (due != nullptr) *due = due_for_refresh(found);
+      return std::move(*found.hit);
+    }
     if (found.stamp.empty()) return load_unread(std::move(owned_key), epoch, load, false);
     found.epoch = epoch;
+    std::string lease = found.lease;
     auto [joined, leading] = join_or_lead(owned_key, std::move(found), /*blocking=*/true);
     if (!leading) return wait(*joined);
 
     leader lead{this, std::move(joined)};
     const std::shared_ptr<flight>& f = lead.f;
+    while (held_by_another(lease)) {
+      std::this_thread::sleep_for(lease_pause(lease, lead.polls++));
+      lookup again = rt.run(read(rt, f->key, tags, admit(rt)));
+      if (again.hit) {
+        lead.answer(*again.hit);
+        return std::move(*again.hit);
+      }
+      lease = adopt(f, again);
+    }
+    f->holds_lease = lease == "mine";
     std::optional<Value> result;
     try {
       result.emplace(run_load(load, std::string_view(f->key)));
     } catch (...) {
       lead.fail(std::current_exception());
+      if (f->holds_lease) rt.run(give_up_lease(rt, f->key));
       throw;
     }
     lead.succeed(*result);
     if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
       rt.run(write(rt, std::move(w->entry), std::move(w->admission)));
+    } else if (f->holds_lease) {
+      rt.run(give_up_lease(rt, f->key));
     }
     return std::move(*result);
   }
 
+ public:
   // `load()` returns Value or awaitable<Value>, and owns what it needs.
   template <class Load>
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
@@ -13596,6 +14377,7 @@ class redis_store {
       if (found.hit) co_return std::move(*found.hit);
     }
     found.epoch = epoch;
+    std::string lease = found.lease;
     // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
     std::pair<std::shared_ptr<flight>, bool> joined =
         join_or_lead(key, std::move(found), /*blocking=*/false);
@@ -13607,6 +14389,20 @@ class redis_store {
 
     leader lead{this, std::move(joined.first)};
     const std::shared_ptr<flight>& f = lead.f;
+    if (held_by_another(lease)) {
+      boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+      while (held_by_another(lease)) {
+        pause.expires_after(lease_pause(lease, lead.polls++));
+        co_await pause.async_wait(boost::asio::use_awaitable);
+        lookup again = co_await on_io(rt, read(rt, f->key, tags, admit(rt)));
+        if (again.hit) {
+          lead.answer(*again.hit);
+          co_return std::move(*again.hit);
+        }
+        lease = adopt(f, again);
+      }
+    }
+    f->holds_lease = lease == "mine";
     std::optional<Value> result;
     std::exception_ptr failure;
     try {
@@ -13616,6 +14412,7 @@ class redis_store {
     }
     if (failure) {
       lead.fail(failure);
+      if (f->holds_lease) co_await on_io(rt, give_up_lease(rt, f->key));
       std::rethrow_exception(failure);
     }
     if (f->stamp.empty()) {
@@ -13624,7 +14421,11 @@ class redis_store {
     }
     lead.succeed(*result);
     std::optional<prepared_write> w = prepare_write(rt, f, *result, tags);
-    if (w) co_await on_io(rt, write(rt, std::move(w->entry), std::move(w->admission)));
+    if (w) {
+      co_await on_io(rt, write(rt, std::move(w->entry), std::move(w->admission)));
+    } else if (f->holds_lease) {
+      co_await on_io(rt, give_up_lease(rt, f->key));
+    }
     co_return std::move(*result);
   }
 
@@ -13750,6 +14551,11 @@ class redis_store {
     std::string stamp;        // empty without a permit (Redis was not read): nothing is written
     std::string permit;       // the write permit the read script gave
     std::uint64_t epoch = 0;  // redis_runtime::tag_epoch() before the read
+    // With cachet::lease: "mine" when this backend may compute the miss, else the time (ms of
+    // the store's clock) until which another process holds the lease; empty without one.
+    std::string lease;
+    // A hit's `f` (ms of the store's clock until which it is fresh), -1 without one.
+    std::int64_t fresh_until = -1;
   };
 
   // A waiting coroutine: resumed on its own executor, which it keeps from running out of work.
@@ -13776,6 +14582,7 @@ class redis_store {
     std::string stamp;
     std::string permit;
     std::uint64_t epoch;
+    bool holds_lease = false;  // the leader's read gave it the lease: its write or failure ends it
     std::thread::id leader = std::this_thread::get_id();
     // A blocking call leads it: its thread runs nothing but the function until it is done.
     bool led_blocking = false;
@@ -13881,10 +14688,12 @@ class redis_store {
   }
 
   // How long a permit waits for its write: a load may take this long and still be stored. The
-  // ttl when longer, so that the permit of an entry that lives long does not shorten it.
+  // ttl when longer, so that the permit of an entry that lives long does not shorten it, and
+  // the lease when longer, so that the lease is not dropped with the entry.
   std::int64_t load_window_ms() const {
-    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_);
-    return std::max<std::int64_t>(ttl.count(), 60'000);
+    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(
+        longest_jittered_ttl(ttl_, jitter_percent_) + max_stale_);
+    return std::max({ttl.count(), std::int64_t{60'000}, lease_ms_});
   }
 
   // The one place that decides what a failed Redis operation means: the call goes on without
@@ -13953,6 +14762,12 @@ class redis_store {
     const auto& parts = reply.as_array();
     const std::int64_t status = parts.empty() ? 2 : parts[0].as_int();
     if (status == 1 && parts.size() >= 2) {
+      if (parts.size() >= 3) {
+        const std::string& f = parts[2].as_string();
+        std::int64_t until = 0;
+        auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
+        if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
+      }
       try {
         out.hit.emplace(codec_decode<Codec, Value>(parts[1].as_string()));
       } catch (const std::exception&) {
@@ -13966,6 +14781,7 @@ class redis_store {
     if (status == 0 && parts.size() >= 4) {
       out.stamp = parts[1].as_string();
       out.permit = parts[2].as_string();
+      if (parts.size() >= 5) out.lease = parts[4].as_string();
       const std::string& why = parts[3].as_string();
       if (why == "expired") {
         counts_.expirations.fetch_add(1, std::memory_order_relaxed);
@@ -13987,20 +14803,26 @@ class redis_store {
     backend_failed(e);
   }
 
+  // `leased`: a call's read, which takes or reports cachet::lease (a batch's does neither: it
+  // does not wait for another's computation, so it takes no lease that would make others wait).
   script_call read_call(redis_runtime& rt, std::string_view key,
-                        const std::vector<std::string>& tags, const char* mode) {
+                        const std::vector<std::string>& tags, const char* mode, bool leased) {
     entry_location at = locate(rt, key);
     const key_bucket& bucket = *at.bucket;
-    return script_call{entry_keys(std::move(at), tags),
-                       {mode, std::to_string(now_ms()), rt.fresh_token(),
-                        std::to_string(load_window_ms()), bucket.counter_base}};
+    return script_call{
+        entry_keys(std::move(at), tags),
+        {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
+         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder()}};
   }
 
+  // `mode` "reload": a miss whatever the entry holds, for a refresh's permit (see store_entry.hpp).
   boost::asio::awaitable<lookup> read(redis_runtime& rt, const std::string& key,
-                                      const std::vector<std::string>& tags, ticket t) {
+                                      const std::vector<std::string>& tags, ticket t,
+                                      const char* mode = "load") {
     std::vector<std::string> keys{key};
     std::vector<std::vector<std::string>> tag_lists{tags};
-    std::vector<lookup> found = co_await read_many(rt, keys, tag_lists, std::move(t));
+    std::vector<lookup> found =
+        co_await read_many(rt, keys, tag_lists, std::move(t), /*leased=*/true, mode);
     co_return std::move(found.front());
   }
 
@@ -14008,7 +14830,8 @@ class redis_store {
   // decoded are read again in reload mode (a second pipeline), which gives them a permit.
   boost::asio::awaitable<std::vector<lookup>> read_many(
       redis_runtime& rt, const std::vector<std::string>& keys,
-      const std::vector<std::vector<std::string>>& tags, ticket t) {
+      const std::vector<std::vector<std::string>>& tags, ticket t, bool leased,
+      const char* mode = "load") {
     const std::size_t n = keys.size();
     std::vector<lookup> out(n);
     if (n == 0) co_return out;
@@ -14021,7 +14844,8 @@ class redis_store {
     try {
       std::vector<script_call> calls;
       calls.reserve(n);
-      for (std::size_t i = 0; i < n; ++i) calls.push_back(read_call(rt, keys[i], tags[i], "load"));
+      for (std::size_t i = 0; i < n; ++i)
+        calls.push_back(read_call(rt, keys[i], tags[i], mode, leased));
       std::vector<resp3::value> replies = co_await rt.link().eval_many(read_entry_script(), calls);
       t.answered();
       std::vector<std::size_t> unreadable;
@@ -14030,7 +14854,8 @@ class redis_store {
       }
       if (!unreadable.empty()) {
         std::vector<script_call> again;
-        for (std::size_t i : unreadable) again.push_back(read_call(rt, keys[i], tags[i], "reload"));
+        for (std::size_t i : unreadable)
+          again.push_back(read_call(rt, keys[i], tags[i], "reload", leased));
         replies = co_await rt.link().eval_many(read_entry_script(), again);
         for (std::size_t k = 0; k < unreadable.size(); ++k) {
           classify(replies[k], out[unreadable[k]]);
@@ -14106,20 +14931,24 @@ class redis_store {
     std::string stamp;
     std::string permit;
     std::string value;
-    std::string fresh_until;  // empty without fail_safe
+    std::string fresh_until;   // empty without fail_safe
+    std::string lease_holder;  // this backend's, if the flight holds the lease; else empty
+    // This write's ttl: the store's, or with cachet::jitter drawn for it (in encode, so that
+    // fresh_until and the PX agree).
+    std::chrono::nanoseconds ttl{0};
   };
 
   script_call write_call(const redis_runtime& rt, const entry_write& w) const {
     // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
     // fail_safe the entry outlives its freshness by max_stale, for stale().
     const std::int64_t px =
-        ttl_.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(ttl_ + max_stale_).count()
-                         : 0;
+        w.ttl.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(w.ttl + max_stale_).count()
+                          : 0;
     entry_location at = locate(rt, w.key);
     const key_bucket& bucket = *at.bucket;
-    return script_call{
-        entry_keys(std::move(at), w.tags),
-        {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px), bucket.counter_base}};
+    return script_call{entry_keys(std::move(at), w.tags),
+                       {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px),
+                        bucket.counter_base, w.lease_holder}};
   }
 
   // Encoding happens before any write is sent; a value that cannot be encoded is not stored
@@ -14127,10 +14956,18 @@ class redis_store {
   std::optional<entry_write> encode(const Value& value, const std::shared_ptr<flight>& f,
                                     const std::vector<std::string>& tags) {
     try {
-      entry_write w{f->key, tags, f->stamp, f->permit, codec_encode<Codec>(value), {}};
-      if (max_stale_.count() > 0) {
+      entry_write w{f->key,
+                    tags,
+                    f->stamp,
+                    f->permit,
+                    codec_encode<Codec>(value),
+                    {},
+                    {},
+                    jittered_ttl(ttl_, jitter_percent_)};
+      if (f->holds_lease) w.lease_holder = backend_->runtime().lease_holder();
+      if (max_stale_.count() > 0 || refresh_percent_ > 0) {
         w.fresh_until =
-            std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(ttl_).count());
+            std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(w.ttl).count());
       }
       return w;
     } catch (...) {
@@ -14317,11 +15154,78 @@ class redis_store {
       published = true;
       publish(*f, nullptr, std::move(error));
     }
+    // The lease's holder wrote the value while this flight waited for it: no load, no write.
+    void answer(const Value& value) {
+      published = true;
+      retired = true;
+      publish(*f, store->retire(f) ? &value : nullptr, nullptr);
+    }
     redis_store* store;
     std::shared_ptr<flight> f;
     bool published = false;
     bool retired = false;
+    unsigned polls = 0;  // reads made while another process held the lease
   };
+
+  // cachet::early_refresh: less than (100 - P)% of the ttl is left of the hit's freshness.
+  bool due_for_refresh(const lookup& found) const {
+    if (refresh_percent_ == 0 || found.fresh_until < 0) return false;
+    const std::int64_t ttl_ms = std::chrono::ceil<std::chrono::milliseconds>(ttl_).count();
+    const std::int64_t left = found.fresh_until - now_ms();
+    return left * 100 < ttl_ms * static_cast<std::int64_t>(100 - refresh_percent_);
+  }
+
+  // A reload's flight, entered only when no load of the key is under way here.
+  std::shared_ptr<flight> lead_if_alone(const std::string& key, lookup found) {
+    std::lock_guard lock(flights_mutex_);
+    if (flights_.contains(key)) return nullptr;
+    auto f =
+        std::make_shared<flight>(key, std::move(found.stamp), std::move(found.permit), found.epoch);
+    f->led_blocking = true;
+    flights_.emplace(f->key, flight_entry{f});
+    return f;
+  }
+
+  static bool held_by_another(const std::string& lease) noexcept {
+    return !lease.empty() && lease != "mine";
+  }
+
+  // The pause before the next read while another holds the lease: 1 ms, doubling up to 50 ms,
+  // and never past the lease's end, when this store may take it.
+  std::chrono::milliseconds lease_pause(const std::string& lease, unsigned polls) const {
+    std::int64_t until = 0;
+    std::from_chars(lease.data(), lease.data() + lease.size(), until);
+    const std::int64_t left = std::max<std::int64_t>(until - now_ms(), 0);
+    const std::int64_t growing = polls < 6 ? std::int64_t{1} << polls : 50;
+    return std::chrono::milliseconds(std::min({growing, std::int64_t{50}, left}));
+  }
+
+  // A read made while waiting for the lease's holder missed again: the flight computes (when
+  // the lease is this store's now, or Redis did not answer) or waits on, under what that read
+  // gave, since the entry may have been invalidated and given a new permit meanwhile. Without a
+  // permit (Redis failed or was skipped), nothing is written. Returns the read's lease.
+  std::string adopt(const std::shared_ptr<flight>& f, lookup& again) {
+    std::lock_guard lock(flights_mutex_);
+    f->stamp = std::move(again.stamp);
+    f->permit = std::move(again.permit);
+    return std::move(again.lease);
+  }
+
+  // Best effort: a lease left behind only makes others wait until it runs out.
+  boost::asio::awaitable<void> give_up_lease(redis_runtime& rt, std::string key) {
+    ticket t = admit(rt);
+    if (!t.admitted()) co_return;
+    std::exception_ptr failure;
+    try {
+      entry_location at = locate(rt, key);
+      std::vector<script_call> calls{script_call{{std::move(at.key)}, {rt.lease_holder()}}};
+      co_await rt.link().eval_many(release_lease_script(), calls);
+      t.answered();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) operation_failed(t, failure);
+  }
 
   static void publish(flight& f, const Value* value, std::exception_ptr error) {
     std::vector<std::unique_ptr<async_waiter>> waiters;
@@ -14412,7 +15316,7 @@ class redis_store {
     std::vector<lookup> found(distinct_keys.size());
     ticket t = n == 0 ? ticket() : admit(rt);
     if (t.admitted()) {
-      found = co_await on_io(rt, read_many(rt, distinct_keys, distinct_tags, std::move(t)));
+      found = co_await on_io(rt, read_many(rt, distinct_keys, distinct_tags, std::move(t), false));
     }
     for (lookup& l : found) l.epoch = epoch;
 
@@ -14602,7 +15506,10 @@ class redis_store {
 
   Backend* backend_;
   std::chrono::nanoseconds ttl_;
+  unsigned jitter_percent_;             // cachet::jitter; 0 without
+  unsigned refresh_percent_;            // cachet::early_refresh; 0 without
   std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
+  std::int64_t lease_ms_;               // cachet::lease, 0 for none
   const cachet::clock* clock_;          // null: the system clock
   std::string name_;
   std::string key_template_;

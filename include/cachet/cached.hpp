@@ -478,8 +478,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   // Replaces the entry for `key` with what load(stable_key) returns. An in-process store
-  // (replaces_in_place) does it in place, without dropping the entry first; another store's entry is
-  // erased first, so that loads under way elsewhere cannot store over it. Either way a load of
+  // (replaces_in_place) does it in place, without dropping the entry first; another store's entry
+  // is erased first, so that loads under way elsewhere cannot store over it. Either way a load of
   // this process already under way is not stored (erasures_ dooms those of coroutines).
   template <class Load, class... A>
   value_type replace(std::string_view key, Load&& load, const A&... args) {
