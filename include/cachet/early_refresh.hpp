@@ -144,9 +144,14 @@ struct no_refresh_worker {};
 ///   less than (100 - Percent)% of the ttl is left, which with cachet::jitter is the same lead
 ///   for every entry, whatever ttl its write drew.
 ///
-/// It needs a ttl, 0 < Percent < 100, and for now the in-memory backend (cachet::memory) and a
-/// free function or function object: a member function's object is not kept after a call, so
-/// there would be nothing to call it on. Blocking calls start refreshes; async() hits do not.
+/// On cachet::redis and cachet::tiered every entry carries until when it is fresh (by the
+/// store's clock), so a Redis hit knows its age too; the refresh writes Redis under a permit of
+/// its own, and every replica finds the new value (on two tiers, memory's entry is dropped by the
+/// write's push and filled again from Redis).
+///
+/// It needs a ttl, 0 < Percent < 100, and a free function or function object: a member
+/// function's object is not kept after a call, so there would be nothing to call it on. Blocking
+/// calls start refreshes; async() hits do not.
 template <unsigned Percent>
 struct early_refresh : detail::policy<detail::early_refresh_kind> {
   static constexpr void check_values() {
