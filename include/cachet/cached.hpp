@@ -1101,7 +1101,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       refresher_.submit(key, [&] {
         return [this, stable_key = std::string(key),
                 owned = std::tuple<std::remove_cvref_t<Params>...>(args...)]() mutable {
-          std::apply([&](auto&... a) { refresh(stable_key, a...); }, owned);
+          std::apply([&](auto&... a) { refresh_in_background(stable_key, a...); }, owned);
         };
       });
     } catch (...) {
@@ -1109,9 +1109,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   // The background refresh of `key`, on the worker thread: the function through the load
-  // stages, stored by the store as a miss's load (see memory_store::reload).
+  // stages, stored by the store as a miss's load (see the stores' reload()). Named apart from
+  // the public refresh(), which a call with one text argument could otherwise not tell from it.
   template <class... A>
-  void refresh(std::string_view key, A&... args) {
+  void refresh_in_background(std::string_view key, A&... args) {
     auto for_each_tag = [&](auto&& on_tag) {
       std::string scratch;
       tags_policy::render_all(scratch, on_tag, args...);
