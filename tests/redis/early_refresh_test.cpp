@@ -32,12 +32,13 @@ struct source {
   int loads = 0;
   int held = 0;
   bool hold = false;
+  int held_key = -1;  // with `hold`, only this key's loads are held (-1: every key's)
   bool fail = false;
 
   int load(int key) {
     std::unique_lock lock(m);
     const int n = ++loads;
-    if (hold) {
+    if (hold && (held_key < 0 || held_key == key)) {
       ++held;
       changed.notify_all();
       changed.wait(lock, [&] { return !hold; });
@@ -46,9 +47,10 @@ struct source {
     if (fail) throw std::runtime_error("source down");
     return key * 100 + n;
   }
-  void hold_loads() {
+  void hold_loads(int key = -1) {
     std::lock_guard lock(m);
     hold = true;
+    held_key = key;
   }
   bool wait_until_held() {
     std::unique_lock lock(m);
@@ -68,6 +70,11 @@ struct source {
 };
 
 using tiers = cachet::tiered<cachet::memory, cachet::redis>;
+
+template <class Backend>
+using leased_refreshing =
+    cachet::cached_function<std::function<int(int)>, cachet::ttl<100>, cachet::key<"refreshed:{}">,
+                            cachet::backend<Backend>, cachet::early_refresh<80>, cachet::lease<30>>;
 
 template <class Backend>
 using refreshing = cachet::cached_function<std::function<int(int)>, cachet::ttl<100>,
@@ -139,6 +146,38 @@ TEST_F(RedisEarlyRefresh, AnInvalidationDuringTheRefreshKeepsItsResultOut) {
   src.release();
   ASSERT_TRUE(cachet_test::wait_until([&] { return c->stats().loads == 2; }));
   EXPECT_EQ((*c)(3), 303) << "the refresh begun before the invalidation was stored";
+}
+
+// With a lease, a due entry is refreshed by one process of the fleet: the one whose refresh took
+// the lease; another's due hit starts a refresh that finds the lease taken and computes nothing.
+TEST_F(RedisEarlyRefresh, WithALeaseOneReplicaRefreshesForTheFleet) {
+  auto other_backend = cachet_test::make_test_backend(url, 5s, prefix);
+  auto make_leased = [&](cachet::redis& b) {
+    return std::make_unique<leased_refreshing<cachet::redis>>(
+        std::function<int(int)>([this](int k) { return src.load(k); }), b,
+        cachet::options{.clock = &clock});
+  };
+  auto a = make_leased(*backend);
+  auto b = make_leased(*other_backend);
+  EXPECT_EQ((*a)(5), 501);
+  EXPECT_EQ((*a)(6), 602);
+  EXPECT_EQ((*b)(5), 501);
+  EXPECT_EQ((*b)(6), 602);
+  src.hold_loads(5);
+  clock.advance(81s);
+  EXPECT_EQ((*a)(5), 501);  // a's refresh takes the lease, and is held
+  ASSERT_TRUE(src.wait_until_held());
+  EXPECT_EQ((*b)(5), 501);  // b's refresh finds the lease a's
+  EXPECT_EQ((*b)(6), 602);  // queued behind it on b's worker, and not held
+  // b's refreshes run one after the other: once key 6's is stored, key 5's has returned, and
+  // had it computed, it would still be held.
+  ASSERT_TRUE(cachet_test::wait_until([&] { return b->peek(6) == 604; }));
+  EXPECT_EQ(src.load_count(), 4);
+  src.release();
+  ASSERT_TRUE(cachet_test::wait_until([&] { return b->peek(5) == 503; }));
+  EXPECT_EQ(src.load_count(), 4);
+  EXPECT_EQ(a->stats().loads, 3u);
+  EXPECT_EQ(b->stats().loads, 1u);
 }
 
 // Two tiers: memory answers the due hit, the Redis tier refreshes, and the write's push drops

@@ -137,9 +137,9 @@ class redis_store {
   // cachet::early_refresh: computes key again while its entry is still served, and writes the
   // result as a miss does, under a permit of a read made now (an invalidation during the load
   // refuses the write; a caller that misses meanwhile with the same permit joins the load).
-  // Returns false, starting nothing, when a load of key is under way here or Redis cannot be
-  // read. An exception of load is counted in load_errors and not thrown: the entry stays until it
-  // expires.
+  // Returns false, starting nothing, when a load of key is under way here, another process holds
+  // its cachet::lease (so one process in the fleet refreshes it), or Redis cannot be read. An
+  // exception of load is counted in load_errors and not thrown: the entry stays until it expires.
   template <class ForEachTag, class Load>
   bool reload(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
     redis_runtime& rt = backend_->runtime();
@@ -153,21 +153,32 @@ class redis_store {
     std::string owned_key(key);
     lookup found = rt.run(read(rt, owned_key, tags, std::move(t), "reload"));
     if (found.stamp.empty()) return false;
+    // With cachet::lease the refresh is the fleet's: another process holding the lease refreshes
+    // (or computes) this entry now.
+    if (held_by_another(found.lease)) return false;
+    const bool holds_lease = found.lease == "mine";
     found.epoch = epoch;
     std::shared_ptr<flight> unique = lead_if_alone(owned_key, std::move(found));
-    if (!unique) return false;
+    if (!unique) {
+      if (holds_lease) rt.run(give_up_lease(rt, owned_key));
+      return false;
+    }
     leader lead{this, std::move(unique)};
     const std::shared_ptr<flight>& f = lead.f;
+    f->holds_lease = holds_lease;
     std::optional<Value> result;
     try {
       result.emplace(run_load(load, std::string_view(f->key)));
     } catch (...) {
       lead.fail(std::current_exception());
+      if (f->holds_lease) rt.run(give_up_lease(rt, f->key));
       return true;
     }
     lead.succeed(*result);
     if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
       rt.run(write(rt, std::move(w->entry), std::move(w->admission)));
+    } else if (f->holds_lease) {
+      rt.run(give_up_lease(rt, f->key));
     }
     return true;
   }
