@@ -5,7 +5,6 @@
 
 #include <condition_variable>
 #include <cstddef>
-#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -69,13 +68,6 @@ class refresh_worker {
     return true;
   }
 
-  // Refreshes whose function threw (after the store counted it in load_errors), or that failed
-  // on the way; none reaches a caller.
-  std::uint64_t failures() const {
-    std::lock_guard lock(m_);
-    return failures_;
-  }
-
  private:
   struct job {
     const std::string* key;  // in keys_, which keeps it until the job is done
@@ -98,24 +90,22 @@ class refresh_worker {
       job next = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
-      bool failed = false;
+      // The stores count a failed load in load_errors and throw nothing; what else may throw on
+      // the way (an allocation) reaches no caller either: a later hit tries again.
       try {
         next.run();
       } catch (...) {
-        failed = true;
       }
       next.run = nullptr;  // the job's copies of arguments go before the key is free again
       lock.lock();
-      if (failed) ++failures_;
       keys_.erase(*next.key);
     }
   }
 
-  mutable std::mutex m_;
+  std::mutex m_;
   std::condition_variable wake_;
   std::unordered_set<std::string, key_hash, std::equal_to<>> keys_;  // queued or running
   std::deque<job> queue_;
-  std::uint64_t failures_ = 0;
   bool stopping_ = false;
   std::thread thread_;  // last: started after, joined before, everything it uses
 };
