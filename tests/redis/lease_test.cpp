@@ -8,10 +8,7 @@
 #include <cachet/tiered.hpp>
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -30,6 +27,7 @@
 
 #include "redis/consistency_test_support.hpp"
 #include "redis/degraded_test_support.hpp"
+#include "support/child_process.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -85,30 +83,8 @@ using leased = cachet::cached<&app::slow_report, cachet::ttl<300>, cachet::key<"
 using short_lease = cachet::cached<&app::slow_report, cachet::ttl<300>, cachet::key<"slow:{}">,
                                    cachet::backend<cachet::redis>, cachet::lease<1>>;
 
-pid_t start_child(const std::vector<std::string>& rest) {
-  std::vector<std::string> args = {"/proc/self/exe", std::string(worker_flag)};
-  args.insert(args.end(), rest.begin(), rest.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return child;
-}
-
-bool reaped_cleanly(pid_t child) {
-  int status = -1;
-  const bool reaped =
-      cachet_test::wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; }, 60s);
-  if (!reaped) ::kill(child, SIGKILL);
-  return reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
+using cachet_test::reaped_cleanly;
+using cachet_test::start_child;
 
 // A worker process: asks for report 1 on a thread; its main thread tells the test once that call
 // has missed (it has read Redis and is computing or waiting), then reports what it got.
@@ -159,7 +135,7 @@ TEST_F(Lease, FourProcessesAskingForOneColdKeyComputeItOnce) {
   constexpr int workers = 4;
   std::vector<pid_t> children;
   for (int p = 0; p < workers; ++p) {
-    children.push_back(start_child({url, prefix}));
+    children.push_back(start_child(worker_flag, {url, prefix}));
     ASSERT_GT(children.back(), 0) << "fork failed";
   }
   // Every process has read the cold entry and missed before the computation may finish: without

@@ -10,15 +10,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
 #include "redis/degraded_test_support.hpp"
+#include "support/held_load.hpp"
 #include "support/redis_server.hpp"
 
 namespace app {
@@ -27,40 +26,7 @@ namespace app {
 std::atomic<int> version{0};
 std::atomic<int> loads{0};
 
-// A load that, once armed, waits in the function until the test releases it.
-struct held_load {
-  std::mutex m;
-  std::condition_variable changed;
-  bool armed = false;
-  bool inside = false;
-  bool released = false;
-
-  void arm() {
-    std::lock_guard lock(m);
-    armed = true;
-    inside = released = false;
-  }
-  void pass() {
-    std::unique_lock lock(m);
-    if (!armed) return;
-    armed = false;
-    inside = true;
-    changed.notify_all();
-    // Bounded: a write that waited for this load would otherwise hang the test, not fail it.
-    changed.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
-  }
-  bool wait_inside() {
-    std::unique_lock lock(m);
-    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return inside; });
-  }
-  void release() {
-    {
-      std::lock_guard lock(m);
-      released = true;
-    }
-    changed.notify_all();
-  }
-};
+using cachet_test::held_load;
 held_load held;
 
 std::string load_name(long id) {

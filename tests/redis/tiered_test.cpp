@@ -10,10 +10,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +27,7 @@
 
 #include "redis/consistency_test_support.hpp"
 #include "redis/degraded_test_support.hpp"
+#include "support/child_process.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -458,30 +456,8 @@ TEST_F(Tiered, ServerFlushEmptiesMemory) {
 
 // --- several processes ------------------------------------------------------------------------
 
-pid_t start_child(std::string_view flag, const std::vector<std::string>& rest) {
-  std::vector<std::string> args = {"/proc/self/exe", std::string(flag)};
-  args.insert(args.end(), rest.begin(), rest.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return child;
-}
-
-bool reaped_cleanly(pid_t child) {
-  int status = -1;
-  const bool reaped =
-      cachet_test::wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; }, 60s);
-  if (!reaped) ::kill(child, SIGKILL);
-  return reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
+using cachet_test::reaped_cleanly;
+using cachet_test::start_child;
 
 constexpr int rows = 4;
 
