@@ -14,10 +14,7 @@
 #include <cachet/redis.hpp>
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -33,6 +30,7 @@
 
 #include "redis/consistency_test_support.hpp"
 #include "redis/degraded_test_support.hpp"
+#include "support/child_process.hpp"
 #include "support/redis_server.hpp"
 #include "support/run_together.hpp"
 
@@ -204,20 +202,7 @@ int run_reader_process(const std::string& url, const std::string& prefix,
 // Starts this binary again as a reader process; it dies with the test if the test dies.
 pid_t start_reader_process(const std::string& url, const std::string& prefix,
                            const std::string& data_prefix) {
-  std::vector<std::string> args = {"/proc/self/exe", std::string(reader_flag), url, prefix,
-                                   data_prefix};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return child;
+  return cachet_test::start_child(reader_flag, {url, prefix, data_prefix});
 }
 
 class ConsistencyAcrossProcesses : public ::testing::TestWithParam<invalidation> {};
@@ -255,12 +240,7 @@ TEST_P(ConsistencyAcrossProcesses, NoReadIsOlderThanAConfirmedInvalidation) {
   data.exec("SET", app::data_key("stop"), 1);
 
   for (pid_t child : children) {
-    int status = -1;
-    const bool reaped =
-        cachet_test::wait_until([&] { return ::waitpid(child, &status, WNOHANG) == child; }, 60s);
-    if (!reaped) ::kill(child, SIGKILL);
-    EXPECT_TRUE(reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << "reader process " << child << " failed (status " << status << ")";
+    EXPECT_TRUE(cachet_test::reaped_cleanly(child)) << "reader process " << child << " failed";
   }
   const long stale_reads = data.get_long(app::data_key("stale_reads"));
   EXPECT_EQ(data.get_long(app::data_key("finished")), reader_processes);

@@ -190,13 +190,7 @@ class memory_store {
   bool reload(std::string_view text, ForEachTag&& for_each_tag, Load&& load) requires(!gated) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
-    tag_stamps stamps{};
-    std::size_t tag_index = 0;
-    auto stamp = [&](std::string_view tag) {
-      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
-    };
-    const tag_source tags{for_each_tag};
-    tags(stamp);
+    const tag_stamps stamps = stamps_of(tag_source{for_each_tag});
     std::optional<flight> own;
     {
       exclusive lock(*this, s);
@@ -269,13 +263,7 @@ class memory_store {
   Value replace(std::string_view text, ForEachTag&& for_each_tag, Load&& load) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
-    tag_stamps stamps{};
-    std::size_t tag_index = 0;
-    auto stamp = [&](std::string_view tag) {
-      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
-    };
-    const tag_source tags{for_each_tag};
-    tags(stamp);
+    const tag_stamps stamps = stamps_of(tag_source{for_each_tag});
     flight own(key.text, key.hash, stamps);
     {
       exclusive lock(*this, s);
@@ -332,6 +320,15 @@ class memory_store {
   using loader = callback_ref<Value(std::string_view)>;
   using tag_visitor = callback_ref<void(std::string_view)>;
   using tag_source = callback_ref<void(tag_visitor)>;
+
+  // The tags' counters as they are now: a load stamped before it runs is kept out by an
+  // invalidation of one of them during it.
+  tag_stamps stamps_of(tag_source tags) const {
+    tag_stamps stamps{};
+    std::size_t tag_index = 0;
+    tags([&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
+    return stamps;
+  }
 
   // Stands for the gate of a store without one.
   struct no_gate {
@@ -584,12 +581,7 @@ class memory_store {
       }
     }
     // Rendering the tags may allocate, so it happens outside the lock; the lookup is repeated.
-    tag_stamps stamps{};
-    std::size_t tag_index = 0;
-    auto stamp = [&](std::string_view tag) {
-      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
-    };
-    for_each_tag(stamp);
+    const tag_stamps stamps = stamps_of(for_each_tag);
     std::optional<flight> own;
     std::shared_ptr<flight_result> joined;
     {
