@@ -2524,7 +2524,6 @@ struct require_encodable_argument {
 
 #include <condition_variable>
 #include <cstddef>
-#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -2588,13 +2587,6 @@ class refresh_worker {
     return true;
   }
 
-  // Refreshes whose function threw (after the store counted it in load_errors), or that failed
-  // on the way; none reaches a caller.
-  std::uint64_t failures() const {
-    std::lock_guard lock(m_);
-    return failures_;
-  }
-
  private:
   struct job {
     const std::string* key;  // in keys_, which keeps it until the job is done
@@ -2617,24 +2609,22 @@ class refresh_worker {
       job next = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
-      bool failed = false;
+      // The stores count a failed load in load_errors and throw nothing; what else may throw on
+      // the way (an allocation) reaches no caller either: a later hit tries again.
       try {
         next.run();
       } catch (...) {
-        failed = true;
       }
       next.run = nullptr;  // the job's copies of arguments go before the key is free again
       lock.lock();
-      if (failed) ++failures_;
       keys_.erase(*next.key);
     }
   }
 
-  mutable std::mutex m_;
+  std::mutex m_;
   std::condition_variable wake_;
   std::unordered_set<std::string, key_hash, std::equal_to<>> keys_;  // queued or running
   std::deque<job> queue_;
-  std::uint64_t failures_ = 0;
   bool stopping_ = false;
   std::thread thread_;  // last: started after, joined before, everything it uses
 };
@@ -2663,9 +2653,14 @@ struct no_refresh_worker {};
 ///   less than (100 - Percent)% of the ttl is left, which with cachet::jitter is the same lead
 ///   for every entry, whatever ttl its write drew.
 ///
-/// It needs a ttl, 0 < Percent < 100, and for now the in-memory backend (cachet::memory) and a
-/// free function or function object: a member function's object is not kept after a call, so
-/// there would be nothing to call it on. Blocking calls start refreshes; async() hits do not.
+/// On cachet::redis and cachet::tiered every entry carries until when it is fresh (by the
+/// store's clock), so a Redis hit knows its age too; the refresh writes Redis under a permit of
+/// its own, and every replica finds the new value (on two tiers, memory's entry is dropped by the
+/// write's push and filled again from Redis).
+///
+/// It needs a ttl, 0 < Percent < 100, and a free function or function object: a member
+/// function's object is not kept after a call, so there would be nothing to call it on. Blocking
+/// calls start refreshes; async() hits do not.
 template <unsigned Percent>
 struct early_refresh : detail::policy<detail::early_refresh_kind> {
   static constexpr void check_values() {
@@ -3340,10 +3335,12 @@ struct no_lease {
 /// much longer, and a crashed holder keeps the others waiting that long.
 ///
 /// Within one process, single flight already computes a key once, so on cachet::memory the
-/// policy changes nothing. The lease applies to calls and async(); async_many() batches do not
-/// wait for leases. The lease is kept in the entry's Redis hash (field `l`, "<until ms>:<token>"),
-/// in the entry's slot on a Redis Cluster, and its time is the store's clock (the system clock),
-/// so the processes' clocks must roughly agree.
+/// policy changes nothing. The lease applies to calls and async(), and to cachet::early_refresh's
+/// background refreshes (one process of the fleet refreshes a due entry); async_many() batches
+/// do not wait for leases. It is not extended while its holder computes. The lease is kept in the
+/// entry's Redis hash (field `l`, "<until ms>:<token>"), in the entry's slot on a Redis Cluster,
+/// and its time is the store's clock (the system clock), so the processes' clocks must roughly
+/// agree.
 template <std::uint64_t Seconds>
 struct lease : detail::policy<detail::lease_kind> {
   static constexpr void check_values() {
@@ -4262,13 +4259,7 @@ class memory_store {
   bool reload(std::string_view text, ForEachTag&& for_each_tag, Load&& load) requires(!gated) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
-    tag_stamps stamps{};
-    std::size_t tag_index = 0;
-    auto stamp = [&](std::string_view tag) {
-      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
-    };
-    const tag_source tags{for_each_tag};
-    tags(stamp);
+    const tag_stamps stamps = stamps_of(tag_source{for_each_tag});
     std::optional<flight> own;
     {
       exclusive lock(*this, s);
@@ -4341,13 +4332,7 @@ class memory_store {
   Value replace(std::string_view text, ForEachTag&& for_each_tag, Load&& load) {
     const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
-    tag_stamps stamps{};
-    std::size_t tag_index = 0;
-    auto stamp = [&](std::string_view tag) {
-      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
-    };
-    const tag_source tags{for_each_tag};
-    tags(stamp);
+    const tag_stamps stamps = stamps_of(tag_source{for_each_tag});
     flight own(key.text, key.hash, stamps);
     {
       exclusive lock(*this, s);
@@ -4404,6 +4389,15 @@ class memory_store {
   using loader = callback_ref<Value(std::string_view)>;
   using tag_visitor = callback_ref<void(std::string_view)>;
   using tag_source = callback_ref<void(tag_visitor)>;
+
+  // The tags' counters as they are now: a load stamped before it runs is kept out by an
+  // invalidation of one of them during it.
+  tag_stamps stamps_of(tag_source tags) const {
+    tag_stamps stamps{};
+    std::size_t tag_index = 0;
+    tags([&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
+    return stamps;
+  }
 
   // Stands for the gate of a store without one.
   struct no_gate {
@@ -4656,12 +4650,7 @@ class memory_store {
       }
     }
     // Rendering the tags may allocate, so it happens outside the lock; the lookup is repeated.
-    tag_stamps stamps{};
-    std::size_t tag_index = 0;
-    auto stamp = [&](std::string_view tag) {
-      stamps[tag_index++] = backend_->tag_counters().stamp(tag);
-    };
-    for_each_tag(stamp);
+    const tag_stamps stamps = stamps_of(for_each_tag);
     std::optional<flight> own;
     std::shared_ptr<flight_result> joined;
     {
@@ -6473,7 +6462,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       refresher_.submit(key, [&] {
         return [this, stable_key = std::string(key),
                 owned = std::tuple<std::remove_cvref_t<Params>...>(args...)]() mutable {
-          std::apply([&](auto&... a) { refresh(stable_key, a...); }, owned);
+          std::apply([&](auto&... a) { refresh_in_background(stable_key, a...); }, owned);
         };
       });
     } catch (...) {
@@ -6481,9 +6470,10 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   }
 
   // The background refresh of `key`, on the worker thread: the function through the load
-  // stages, stored by the store as a miss's load (see memory_store::reload).
+  // stages, stored by the store as a miss's load (see the stores' reload()). Named apart from
+  // the public refresh(), which a call with one text argument could otherwise not tell from it.
   template <class... A>
-  void refresh(std::string_view key, A&... args) {
+  void refresh_in_background(std::string_view key, A&... args) {
     auto for_each_tag = [&](auto&& on_tag) {
       std::string scratch;
       tags_policy::render_all(scratch, on_tag, args...);
@@ -14274,9 +14264,9 @@ class redis_store {
   // cachet::early_refresh: computes key again while its entry is still served, and writes the
   // result as a miss does, under a permit of a read made now (an invalidation during the load
   // refuses the write; a caller that misses meanwhile with the same permit joins the load).
-  // Returns false, starting nothing, when a load of key is under way here or Redis cannot be
-  // read. An exception of load is counted in load_errors and not thrown: the entry stays until it
-  // expires.
+  // Returns false, starting nothing, when a load of key is under way here, another process holds
+  // its cachet::lease (so one process in the fleet refreshes it), or Redis cannot be read. An
+  // exception of load is counted in load_errors and not thrown: the entry stays until it expires.
   template <class ForEachTag, class Load>
   bool reload(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
     redis_runtime& rt = backend_->runtime();
@@ -14290,21 +14280,32 @@ class redis_store {
     std::string owned_key(key);
     lookup found = rt.run(read(rt, owned_key, tags, std::move(t), "reload"));
     if (found.stamp.empty()) return false;
+    // With cachet::lease the refresh is the fleet's: another process holding the lease refreshes
+    // (or computes) this entry now.
+    if (held_by_another(found.lease)) return false;
+    const bool holds_lease = found.lease == "mine";
     found.epoch = epoch;
     std::shared_ptr<flight> unique = lead_if_alone(owned_key, std::move(found));
-    if (!unique) return false;
+    if (!unique) {
+      if (holds_lease) rt.run(give_up_lease(rt, owned_key));
+      return false;
+    }
     leader lead{this, std::move(unique)};
     const std::shared_ptr<flight>& f = lead.f;
+    f->holds_lease = holds_lease;
     std::optional<Value> result;
     try {
       result.emplace(run_load(load, std::string_view(f->key)));
     } catch (...) {
       lead.fail(std::current_exception());
+      if (f->holds_lease) rt.run(give_up_lease(rt, f->key));
       return true;
     }
     lead.succeed(*result);
     if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
       rt.run(write(rt, std::move(w->entry), std::move(w->admission)));
+    } else if (f->holds_lease) {
+      rt.run(give_up_lease(rt, f->key));
     }
     return true;
   }
