@@ -2168,6 +2168,7 @@ struct batch_argument<Param> {
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace cachet::detail {
@@ -2198,6 +2199,13 @@ struct store_settings {
 // get_or_load and reload).
 struct refresh_due {
   bool value = false;
+};
+
+// What a Redis hit has left to live, in ms of the store's clock: the entry's PTTL, or less when
+// its `f` says it is fresh for less (cachet::fail_safe keeps entries past their ttl). -1 when
+// unknown or unbounded. A memory tier in front keeps a value it fills no longer.
+struct hit_lifetime {
+  std::int64_t remaining_ms = -1;
 };
 
 }  // namespace cachet::detail
@@ -4180,7 +4188,8 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // store reclaim the entries that have expired without a scan (a bounded store reclaims them from
 // the least recent end of its LRU order). With cachet::jitter the order is only nearly that: a
 // record whose write drew a long ttl holds back those behind it until it expires, at most the
-// jitter's whole spread later; a read never serves an expired entry either way.
+// jitter's whole spread later (and, in a memory tier, an entry kept shorter because its Redis
+// entry expires sooner, at most a ttl later); a read never serves an expired entry either way.
 //
 // Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
 // flat map: a hit reads the slot and the value's own heap data, and no separate node. An entry
@@ -4239,7 +4248,7 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag,
                     Load&& load) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{}, nullptr);
+    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), no_gate{}, nullptr);
   }
 
   // cachet::early_refresh: the same, and `due` tells whether the value came from an entry due
@@ -4247,7 +4256,17 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     refresh_due& due) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{}, &due.value);
+    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), no_gate{}, &due.value);
+  }
+
+  // The memory tier of cachet::tiered: load(stable_key, keep_at_most) may shorten what the entry
+  // it fills lives below the store's ttl (to what the Redis entry it copies has left); `due` as
+  // above, or nullptr.
+  template <class ForEachTag, class Load>
+  Value get_or_load_bounded(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
+                            refresh_due* due) requires(!gated) {
+    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{},
+                        due != nullptr ? &due->value : nullptr);
   }
 
   // cachet::early_refresh: computes key again with load while its entry is still served, and
@@ -4268,7 +4287,7 @@ class memory_store {
       s.flights.emplace(own->hashed(), &*own);
     }
     try {
-      lead(s, *own, loader(load));
+      lead(s, *own, for_whole_ttl(load));
     } catch (...) {
       // Counted by finish(); nobody waits for this load but its own waiters, who got it.
     }
@@ -4280,7 +4299,7 @@ class memory_store {
   template <class ForEachTag, class Load, class G = Gate>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     const G& gate) requires gated {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), gate, nullptr);
+    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), gate, nullptr);
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
@@ -4341,7 +4360,7 @@ class memory_store {
       if (auto it = s.flights.find(key); it != s.flights.end()) s.flights.erase(it);
       s.flights.emplace(own.hashed(), &own);
     }
-    return lead(s, own, loader(load));
+    return lead(s, own, for_whole_ttl(load));
   }
 
   void clear() {
@@ -4386,9 +4405,15 @@ class memory_store {
   static constexpr auto never = time_point::max();
 
   // A call's load and tags reach the miss path without their types (see callback_ref).
-  using loader = callback_ref<Value(std::string_view)>;
+  using loader = callback_ref<Value(std::string_view, std::chrono::nanoseconds&)>;
   using tag_visitor = callback_ref<void(std::string_view)>;
   using tag_source = callback_ref<void(tag_visitor)>;
+
+  // A load that keeps the store's ttl (most do).
+  template <class Load>
+  static auto for_whole_ttl(Load& load) {
+    return [&load](std::string_view key, std::chrono::nanoseconds&) -> Value { return load(key); };
+  }
 
   // The tags' counters as they are now: a load stamped before it runs is kept out by an
   // invalidation of one of them during it.
@@ -4422,6 +4447,8 @@ class memory_store {
     flight(std::string_view k, std::uint64_t h, const tag_stamps& s)
         : flight_header(k, h), stamps(s) {}
     tag_stamps stamps;
+    // At most what the stored entry lives (the load may shorten it: get_or_load_bounded).
+    std::chrono::nanoseconds keep_at_most = std::chrono::nanoseconds::max();
     // Made by the first caller that waits: a load that nobody waits for allocates nothing.
     std::shared_ptr<flight_result> result;
   };
@@ -4726,7 +4753,7 @@ class memory_store {
   Value lead(shard& s, flight& f, loader load) {
     std::optional<Value> result;
     try {
-      result.emplace(load(std::string_view(f.key)));
+      result.emplace(load(std::string_view(f.key), f.keep_at_most));
     } catch (...) {
       finish(s, f, nullptr, std::current_exception());
       throw;
@@ -4798,8 +4825,10 @@ class memory_store {
       const std::uint32_t oldest = s.lru.back();
       remove(s, s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest}));
     }
-    const time_point expires =
-        ttl_.count() == 0 ? never : now + jittered_ttl(ttl_, jitter_percent_);
+    time_point expires = ttl_.count() == 0 ? never : now + jittered_ttl(ttl_, jitter_percent_);
+    if (f.keep_at_most != std::chrono::nanoseconds::max() && expires - now > f.keep_at_most) {
+      expires = now + f.keep_at_most;
+    }
     // The node first: if copying the value throws, no entry is left without its LRU place.
     const std::uint32_t node = s.capacity != 0 ? s.lru.push_front(f.hash) : lru_order::none;
     try {

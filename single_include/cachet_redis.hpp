@@ -2168,6 +2168,7 @@ struct batch_argument<Param> {
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace cachet::detail {
@@ -2198,6 +2199,13 @@ struct store_settings {
 // get_or_load and reload).
 struct refresh_due {
   bool value = false;
+};
+
+// What a Redis hit has left to live, in ms of the store's clock: the entry's PTTL, or less when
+// its `f` says it is fresh for less (cachet::fail_safe keeps entries past their ttl). -1 when
+// unknown or unbounded. A memory tier in front keeps a value it fills no longer.
+struct hit_lifetime {
+  std::int64_t remaining_ms = -1;
 };
 
 }  // namespace cachet::detail
@@ -4180,7 +4188,8 @@ concept memory_store_backend = requires(Backend& b, const Backend& cb) {
 // store reclaim the entries that have expired without a scan (a bounded store reclaims them from
 // the least recent end of its LRU order). With cachet::jitter the order is only nearly that: a
 // record whose write drew a long ttl holds back those behind it until it expires, at most the
-// jitter's whole spread later; a read never serves an expired entry either way.
+// jitter's whole spread later (and, in a memory tier, an entry kept shorter because its Redis
+// entry expires sooner, at most a ttl later); a read never serves an expired entry either way.
 //
 // Entries live inside the hash table's slots, key, deadline and value side by side, as in a plain
 // flat map: a hit reads the slot and the value's own heap data, and no separate node. An entry
@@ -4239,7 +4248,7 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag,
                     Load&& load) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{}, nullptr);
+    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), no_gate{}, nullptr);
   }
 
   // cachet::early_refresh: the same, and `due` tells whether the value came from an entry due
@@ -4247,7 +4256,17 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     refresh_due& due) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{}, &due.value);
+    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), no_gate{}, &due.value);
+  }
+
+  // The memory tier of cachet::tiered: load(stable_key, keep_at_most) may shorten what the entry
+  // it fills lives below the store's ttl (to what the Redis entry it copies has left); `due` as
+  // above, or nullptr.
+  template <class ForEachTag, class Load>
+  Value get_or_load_bounded(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
+                            refresh_due* due) requires(!gated) {
+    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{},
+                        due != nullptr ? &due->value : nullptr);
   }
 
   // cachet::early_refresh: computes key again with load while its entry is still served, and
@@ -4268,7 +4287,7 @@ class memory_store {
       s.flights.emplace(own->hashed(), &*own);
     }
     try {
-      lead(s, *own, loader(load));
+      lead(s, *own, for_whole_ttl(load));
     } catch (...) {
       // Counted by finish(); nobody waits for this load but its own waiters, who got it.
     }
@@ -4280,7 +4299,7 @@ class memory_store {
   template <class ForEachTag, class Load, class G = Gate>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     const G& gate) requires gated {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), gate, nullptr);
+    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), gate, nullptr);
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
@@ -4341,7 +4360,7 @@ class memory_store {
       if (auto it = s.flights.find(key); it != s.flights.end()) s.flights.erase(it);
       s.flights.emplace(own.hashed(), &own);
     }
-    return lead(s, own, loader(load));
+    return lead(s, own, for_whole_ttl(load));
   }
 
   void clear() {
@@ -4386,9 +4405,15 @@ class memory_store {
   static constexpr auto never = time_point::max();
 
   // A call's load and tags reach the miss path without their types (see callback_ref).
-  using loader = callback_ref<Value(std::string_view)>;
+  using loader = callback_ref<Value(std::string_view, std::chrono::nanoseconds&)>;
   using tag_visitor = callback_ref<void(std::string_view)>;
   using tag_source = callback_ref<void(tag_visitor)>;
+
+  // A load that keeps the store's ttl (most do).
+  template <class Load>
+  static auto for_whole_ttl(Load& load) {
+    return [&load](std::string_view key, std::chrono::nanoseconds&) -> Value { return load(key); };
+  }
 
   // The tags' counters as they are now: a load stamped before it runs is kept out by an
   // invalidation of one of them during it.
@@ -4422,6 +4447,8 @@ class memory_store {
     flight(std::string_view k, std::uint64_t h, const tag_stamps& s)
         : flight_header(k, h), stamps(s) {}
     tag_stamps stamps;
+    // At most what the stored entry lives (the load may shorten it: get_or_load_bounded).
+    std::chrono::nanoseconds keep_at_most = std::chrono::nanoseconds::max();
     // Made by the first caller that waits: a load that nobody waits for allocates nothing.
     std::shared_ptr<flight_result> result;
   };
@@ -4726,7 +4753,7 @@ class memory_store {
   Value lead(shard& s, flight& f, loader load) {
     std::optional<Value> result;
     try {
-      result.emplace(load(std::string_view(f.key)));
+      result.emplace(load(std::string_view(f.key), f.keep_at_most));
     } catch (...) {
       finish(s, f, nullptr, std::current_exception());
       throw;
@@ -4798,8 +4825,10 @@ class memory_store {
       const std::uint32_t oldest = s.lru.back();
       remove(s, s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest}));
     }
-    const time_point expires =
-        ttl_.count() == 0 ? never : now + jittered_ttl(ttl_, jitter_percent_);
+    time_point expires = ttl_.count() == 0 ? never : now + jittered_ttl(ttl_, jitter_percent_);
+    if (f.keep_at_most != std::chrono::nanoseconds::max() && expires - now > f.keep_at_most) {
+      expires = now + f.keep_at_most;
+    }
     // The node first: if copying the value throws, no entry is left without its LRU place.
     const std::uint32_t node = s.capacity != 0 ? s.lru.push_front(f.hash) : lru_order::none;
     try {
@@ -14009,11 +14038,12 @@ end
 // token, the load window (ms), the counters' base, the lease (ms, 0 for none), the lease's
 // holder (this store's token). Modes: `load` (a call), `reload` (a call whose hit could not be
 // decoded: a miss whatever the entry holds).
-// Returns {1, v, f or ''} for a hit; {0, stamp, permit, why, lease} for a miss with a permit, why
-// being missing, invalidated, expired, malformed (`f` is no number) or unreadable, and lease ''
-// without one, 'mine' when this holder has it (taken now, or still held), else the time (ms) until
-// which another holds it; {2} when the entry or a counter is not of cachet's types (left as it
-// is: nothing is written).
+// Returns {1, v, f or '', pttl} for a hit, pttl being the entry's PTTL (-1 without a ttl: a
+// memory tier in front keeps it no longer); {0, stamp, permit, why, lease} for a miss with a
+// permit, why being missing, invalidated, expired, malformed (`f` is no number) or unreadable, and
+// lease '' without one, 'mine' when this holder has it (taken now, or still held), else the time
+// (ms) until which another holds it; {2} when the entry or a counter is not of cachet's types (left
+// as it is: nothing is written).
 inline const std::string& read_entry_lua() {
   static const std::string source = std::string(stamp_lua) + R"lua(
 local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -14030,7 +14060,7 @@ if e[1] and e[2] then
   elseif e[3] and tonumber(e[3]) <= now then
     why = 'expired'
   elseif mode == 'load' then
-    return {1, e[1], e[3] or ''}
+    return {1, e[1], e[3] or '', redis.call('PTTL', KEYS[1])}
   else
     why = 'unreadable'
   end
@@ -14249,7 +14279,7 @@ class redis_store {
   // this thread).
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
-    return get_or_load(key, for_each_tag, load, nullptr);
+    return get_or_load(key, for_each_tag, load, nullptr, nullptr);
   }
 
   // cachet::early_refresh: the same, and `due` tells whether a hit's entry is due for a
@@ -14258,7 +14288,15 @@ class redis_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load,
                     refresh_due& due) {
-    return get_or_load(key, for_each_tag, load, &due.value);
+    return get_or_load(key, for_each_tag, load, &due.value, nullptr);
+  }
+
+  // A memory tier in front: `life` tells what a hit's entry has left to live (it stays -1 when
+  // this call computed the value: its write's ttl is the store's).
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load, refresh_due& due,
+                    hit_lifetime& life) {
+    return get_or_load(key, for_each_tag, load, &due.value, &life);
   }
 
   // cachet::early_refresh: computes key again while its entry is still served, and writes the
@@ -14312,7 +14350,8 @@ class redis_store {
 
  private:
   template <class ForEachTag, class Load>
-  Value get_or_load(std::string_view key, ForEachTag& for_each_tag, Load& load, bool* due) {
+  Value get_or_load(std::string_view key, ForEachTag& for_each_tag, Load& load, bool* due,
+                    hit_lifetime* life) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("a cached call");
     std::string owned_key(key);
@@ -14327,6 +14366,7 @@ class redis_store {
     lookup found = rt.run(read(rt, owned_key, tags, std::move(t)));
     if (found.hit) {
       if (due != nullptr) *due = due_for_refresh(found);
+      if (life != nullptr) life->remaining_ms = found.remaining_ms;
       return std::move(*found.hit);
     }
     if (found.stamp.empty()) return load_unread(std::move(owned_key), epoch, load, false);
@@ -14342,6 +14382,7 @@ class redis_store {
       lookup again = rt.run(read(rt, f->key, tags, admit(rt)));
       if (again.hit) {
         lead.answer(*again.hit);
+        if (life != nullptr) life->remaining_ms = again.remaining_ms;
         return std::move(*again.hit);
       }
       lease = adopt(f, again);
@@ -14365,17 +14406,21 @@ class redis_store {
   }
 
  public:
-  // `load()` returns Value or awaitable<Value>, and owns what it needs.
+  // `load()` returns Value or awaitable<Value>, and owns what it needs. `life`, if given, is
+  // the awaiting caller's, and tells what a hit's entry has left to live.
   template <class Load>
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
-                                                  Load load) {
+                                                  Load load, hit_lifetime* life = nullptr) {
     redis_runtime& rt = backend_->runtime();
     const std::uint64_t epoch = rt.tag_epoch();
     lookup found;
     ticket t = admit(rt);
     if (t.admitted()) {
       found = co_await on_io(rt, read(rt, key, tags, std::move(t)));
-      if (found.hit) co_return std::move(*found.hit);
+      if (found.hit) {
+        if (life != nullptr) life->remaining_ms = found.remaining_ms;
+        co_return std::move(*found.hit);
+      }
     }
     found.epoch = epoch;
     std::string lease = found.lease;
@@ -14398,6 +14443,7 @@ class redis_store {
         lookup again = co_await on_io(rt, read(rt, f->key, tags, admit(rt)));
         if (again.hit) {
           lead.answer(*again.hit);
+          if (life != nullptr) life->remaining_ms = again.remaining_ms;
           co_return std::move(*again.hit);
         }
         lease = adopt(f, again);
@@ -14435,6 +14481,7 @@ class redis_store {
   struct batch_outcome {
     std::optional<Value> value;
     std::exception_ptr failure;
+    hit_lifetime life;  // of a hit's entry
   };
 
   // One pipelined round trip of read scripts, one per distinct key; `load_at(i)` (Value or
@@ -14445,10 +14492,8 @@ class redis_store {
   template <class LoadAt>
   boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
       std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
-    std::vector<bool> every_one_loads;
     std::vector<batch_outcome> outcomes =
-        co_await run_batch(std::move(keys), std::move(tags), std::move(every_one_loads), load_at,
-                           /*stop_at_failure=*/true);
+        co_await async_load_many(std::move(keys), std::move(tags), std::move(load_at));
     std::vector<Value> out;
     out.reserve(outcomes.size());
     for (batch_outcome& o : outcomes) {
@@ -14456,6 +14501,16 @@ class redis_store {
       out.push_back(std::move(*o.value));
     }
     co_return out;
+  }
+
+  // The same, each position's outcome as it came: the values up to the first failure, that
+  // failure, nothing after it (a memory tier in front reads the hits' lifetimes).
+  template <class LoadAt>
+  boost::asio::awaitable<std::vector<batch_outcome>> async_load_many(
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+    std::vector<bool> every_one_loads;
+    co_return co_await run_batch(std::move(keys), std::move(tags), std::move(every_one_loads),
+                                 load_at, /*stop_at_failure=*/true);
   }
 
   // The same batch for calls that stand apart (cached<>::async_many with stages): every position
@@ -14557,6 +14612,8 @@ class redis_store {
     std::string lease;
     // A hit's `f` (ms of the store's clock until which it is fresh), -1 without one.
     std::int64_t fresh_until = -1;
+    // A hit's time to live (hit_lifetime), -1 when unknown or unbounded.
+    std::int64_t remaining_ms = -1;
   };
 
   // A waiting coroutine: resumed on its own executor, which it keeps from running out of work.
@@ -14768,6 +14825,13 @@ class redis_store {
         std::int64_t until = 0;
         auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
         if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
+      }
+      if (parts.size() >= 4 && parts[3].type == resp3::type::number && parts[3].integer >= 0) {
+        out.remaining_ms = parts[3].integer;
+      }
+      if (out.fresh_until >= 0) {
+        const std::int64_t fresh_for = std::max<std::int64_t>(out.fresh_until - now_ms(), 0);
+        if (out.remaining_ms < 0 || fresh_for < out.remaining_ms) out.remaining_ms = fresh_for;
       }
       try {
         out.hit.emplace(codec_decode<Codec, Value>(parts[1].as_string()));
@@ -15339,6 +15403,7 @@ class redis_store {
       if (l.hit) {
         // The read counted the first position's hit.
         if (repeat) counts_.hits.fetch_add(1, std::memory_order_relaxed);
+        outcome.life.remaining_ms = l.remaining_ms;
         if (last_use[slot[i]] == i) {
           outcome.value = std::move(l.hit);
         } else {

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -328,6 +329,42 @@ TEST_P(TieredInvalidation, ArrivingBeforeAnAsyncFillRefusesIt) {
   EXPECT_EQ(first, 1);  // read before the invalidation: the old value is its answer
   EXPECT_EQ(run_coroutine(a_rows.async(7)), 2) << "the refused fill was served";
   EXPECT_EQ(a_rows(7), 2) << "the refused fill was served";
+}
+
+// Every memory-tier entry is capped by its Redis entry: a fill from an entry with 20 s left stays
+// in memory no longer, though memory's ttl is 60 s and Redis's expiry push may come late (or, on
+// this manual clock, not at all). Blocking calls, async() and async_many() fill memory alike.
+TEST_F(Tiered, MemoryKeepsAFillNoLongerThanItsRedisEntryHasLeft) {
+  for (int row = 40; row < 43; ++row) data->exec("SET", app::row_key(row), row);
+  cachet::manual_clock clock;  // the memory tier's time; Redis keeps its own
+  cachet::memory mem{clock};
+  cachet::redis remote(replica::config(url, 2000ms), cachet::redis_options{.key_prefix = prefix});
+  tiers both(mem, remote);
+  ASSERT_TRUE(both.wait_coherent(10s));
+  row_cache get_row{both};
+  const std::vector<std::function<long(int)>> forms = {
+      [&](int row) { return get_row(row); },
+      [&](int row) { return run_coroutine(get_row.async(row)); },
+      [&](int row) { return run_coroutine(get_row.async_many(std::vector{row})).at(0); }};
+  for (int row = 40; row < 43; ++row) {
+    const auto& call = forms[static_cast<std::size_t>(row - 40)];
+    SCOPED_TRACE(row);
+    EXPECT_EQ(call(row), row);  // computed; its own write's push drops memory's copy
+    both.sync();
+    data->exec("PEXPIRE", prefix + ":v1:row:" + std::to_string(row), 20000);
+    both.sync();
+    EXPECT_EQ(call(row), row);  // a Redis hit with 20 s left, kept in memory
+    const cachet::stats filled = get_row.stats();
+    EXPECT_EQ(call(row), row);
+    ASSERT_EQ(get_row.stats().memory_tier_hits, filled.memory_tier_hits + 1);
+    clock.advance(21s);
+    const cachet::stats expired = get_row.stats();
+    EXPECT_EQ(call(row), row);
+    EXPECT_EQ(get_row.stats().memory_tier_hits, expired.memory_tier_hits)
+        << "memory served a value its Redis entry no longer has";
+    EXPECT_EQ(get_row.stats().hits, expired.hits + 1) << "Redis (real time) still has it";
+  }
+  EXPECT_EQ(app::loads.load(), 3);
 }
 
 TEST_F(Tiered, AsyncManyAnswersFromBothTiersInOrder) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace cachet::detail {
@@ -35,6 +36,13 @@ struct store_settings {
 // get_or_load and reload).
 struct refresh_due {
   bool value = false;
+};
+
+// What a Redis hit has left to live, in ms of the store's clock: the entry's PTTL, or less when
+// its `f` says it is fresh for less (cachet::fail_safe keeps entries past their ttl). -1 when
+// unknown or unbounded. A memory tier in front keeps a value it fills no longer.
+struct hit_lifetime {
+  std::int64_t remaining_ms = -1;
 };
 
 }  // namespace cachet::detail

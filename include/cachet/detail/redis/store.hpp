@@ -122,7 +122,7 @@ class redis_store {
   // this thread).
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
-    return get_or_load(key, for_each_tag, load, nullptr);
+    return get_or_load(key, for_each_tag, load, nullptr, nullptr);
   }
 
   // cachet::early_refresh: the same, and `due` tells whether a hit's entry is due for a
@@ -131,7 +131,15 @@ class redis_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load,
                     refresh_due& due) {
-    return get_or_load(key, for_each_tag, load, &due.value);
+    return get_or_load(key, for_each_tag, load, &due.value, nullptr);
+  }
+
+  // A memory tier in front: `life` tells what a hit's entry has left to live (it stays -1 when
+  // this call computed the value: its write's ttl is the store's).
+  template <class ForEachTag, class Load>
+  Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load, refresh_due& due,
+                    hit_lifetime& life) {
+    return get_or_load(key, for_each_tag, load, &due.value, &life);
   }
 
   // cachet::early_refresh: computes key again while its entry is still served, and writes the
@@ -185,7 +193,8 @@ class redis_store {
 
  private:
   template <class ForEachTag, class Load>
-  Value get_or_load(std::string_view key, ForEachTag& for_each_tag, Load& load, bool* due) {
+  Value get_or_load(std::string_view key, ForEachTag& for_each_tag, Load& load, bool* due,
+                    hit_lifetime* life) {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("a cached call");
     std::string owned_key(key);
@@ -200,6 +209,7 @@ class redis_store {
     lookup found = rt.run(read(rt, owned_key, tags, std::move(t)));
     if (found.hit) {
       if (due != nullptr) *due = due_for_refresh(found);
+      if (life != nullptr) life->remaining_ms = found.remaining_ms;
       return std::move(*found.hit);
     }
     if (found.stamp.empty()) return load_unread(std::move(owned_key), epoch, load, false);
@@ -215,6 +225,7 @@ class redis_store {
       lookup again = rt.run(read(rt, f->key, tags, admit(rt)));
       if (again.hit) {
         lead.answer(*again.hit);
+        if (life != nullptr) life->remaining_ms = again.remaining_ms;
         return std::move(*again.hit);
       }
       lease = adopt(f, again);
@@ -238,17 +249,21 @@ class redis_store {
   }
 
  public:
-  // `load()` returns Value or awaitable<Value>, and owns what it needs.
+  // `load()` returns Value or awaitable<Value>, and owns what it needs. `life`, if given, is
+  // the awaiting caller's, and tells what a hit's entry has left to live.
   template <class Load>
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
-                                                  Load load) {
+                                                  Load load, hit_lifetime* life = nullptr) {
     redis_runtime& rt = backend_->runtime();
     const std::uint64_t epoch = rt.tag_epoch();
     lookup found;
     ticket t = admit(rt);
     if (t.admitted()) {
       found = co_await on_io(rt, read(rt, key, tags, std::move(t)));
-      if (found.hit) co_return std::move(*found.hit);
+      if (found.hit) {
+        if (life != nullptr) life->remaining_ms = found.remaining_ms;
+        co_return std::move(*found.hit);
+      }
     }
     found.epoch = epoch;
     std::string lease = found.lease;
@@ -271,6 +286,7 @@ class redis_store {
         lookup again = co_await on_io(rt, read(rt, f->key, tags, admit(rt)));
         if (again.hit) {
           lead.answer(*again.hit);
+          if (life != nullptr) life->remaining_ms = again.remaining_ms;
           co_return std::move(*again.hit);
         }
         lease = adopt(f, again);
@@ -308,6 +324,7 @@ class redis_store {
   struct batch_outcome {
     std::optional<Value> value;
     std::exception_ptr failure;
+    hit_lifetime life;  // of a hit's entry
   };
 
   // One pipelined round trip of read scripts, one per distinct key; `load_at(i)` (Value or
@@ -318,10 +335,8 @@ class redis_store {
   template <class LoadAt>
   boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
       std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
-    std::vector<bool> every_one_loads;
     std::vector<batch_outcome> outcomes =
-        co_await run_batch(std::move(keys), std::move(tags), std::move(every_one_loads), load_at,
-                           /*stop_at_failure=*/true);
+        co_await async_load_many(std::move(keys), std::move(tags), std::move(load_at));
     std::vector<Value> out;
     out.reserve(outcomes.size());
     for (batch_outcome& o : outcomes) {
@@ -329,6 +344,16 @@ class redis_store {
       out.push_back(std::move(*o.value));
     }
     co_return out;
+  }
+
+  // The same, each position's outcome as it came: the values up to the first failure, that
+  // failure, nothing after it (a memory tier in front reads the hits' lifetimes).
+  template <class LoadAt>
+  boost::asio::awaitable<std::vector<batch_outcome>> async_load_many(
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+    std::vector<bool> every_one_loads;
+    co_return co_await run_batch(std::move(keys), std::move(tags), std::move(every_one_loads),
+                                 load_at, /*stop_at_failure=*/true);
   }
 
   // The same batch for calls that stand apart (cached<>::async_many with stages): every position
@@ -430,6 +455,8 @@ class redis_store {
     std::string lease;
     // A hit's `f` (ms of the store's clock until which it is fresh), -1 without one.
     std::int64_t fresh_until = -1;
+    // A hit's time to live (hit_lifetime), -1 when unknown or unbounded.
+    std::int64_t remaining_ms = -1;
   };
 
   // A waiting coroutine: resumed on its own executor, which it keeps from running out of work.
@@ -641,6 +668,13 @@ class redis_store {
         std::int64_t until = 0;
         auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
         if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
+      }
+      if (parts.size() >= 4 && parts[3].type == resp3::type::number && parts[3].integer >= 0) {
+        out.remaining_ms = parts[3].integer;
+      }
+      if (out.fresh_until >= 0) {
+        const std::int64_t fresh_for = std::max<std::int64_t>(out.fresh_until - now_ms(), 0);
+        if (out.remaining_ms < 0 || fresh_for < out.remaining_ms) out.remaining_ms = fresh_for;
       }
       try {
         out.hit.emplace(codec_decode<Codec, Value>(parts[1].as_string()));
@@ -1212,6 +1246,7 @@ class redis_store {
       if (l.hit) {
         // The read counted the first position's hit.
         if (repeat) counts_.hits.fetch_add(1, std::memory_order_relaxed);
+        outcome.life.remaining_ms = l.remaining_ms;
         if (last_use[slot[i]] == i) {
           outcome.value = std::move(l.hit);
         } else {

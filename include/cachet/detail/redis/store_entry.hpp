@@ -83,11 +83,12 @@ end
 // token, the load window (ms), the counters' base, the lease (ms, 0 for none), the lease's
 // holder (this store's token). Modes: `load` (a call), `reload` (a call whose hit could not be
 // decoded: a miss whatever the entry holds).
-// Returns {1, v, f or ''} for a hit; {0, stamp, permit, why, lease} for a miss with a permit, why
-// being missing, invalidated, expired, malformed (`f` is no number) or unreadable, and lease ''
-// without one, 'mine' when this holder has it (taken now, or still held), else the time (ms) until
-// which another holds it; {2} when the entry or a counter is not of cachet's types (left as it
-// is: nothing is written).
+// Returns {1, v, f or '', pttl} for a hit, pttl being the entry's PTTL (-1 without a ttl: a
+// memory tier in front keeps it no longer); {0, stamp, permit, why, lease} for a miss with a
+// permit, why being missing, invalidated, expired, malformed (`f` is no number) or unreadable, and
+// lease '' without one, 'mine' when this holder has it (taken now, or still held), else the time
+// (ms) until which another holds it; {2} when the entry or a counter is not of cachet's types (left
+// as it is: nothing is written).
 inline const std::string& read_entry_lua() {
   static const std::string source = std::string(stamp_lua) + R"lua(
 local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -104,7 +105,7 @@ if e[1] and e[2] then
   elseif e[3] and tonumber(e[3]) <= now then
     why = 'expired'
   elseif mode == 'load' then
-    return {1, e[1], e[3] or ''}
+    return {1, e[1], e[3] or '', redis.call('PTTL', KEYS[1])}
   else
     why = 'unreadable'
   end

@@ -12,6 +12,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -73,14 +74,16 @@ class tiered_store final : near_tier {
     // Read before serving(): a channel lost after serving() was read moves it on.
     const std::uint64_t generation = c.generation();
     if (!c.serving()) return far_.get_or_load(key, for_each_tag, load, due);
-    auto from_redis = [&](std::string_view stable_key) {
-      Value value = far_.get_or_load(stable_key, for_each_tag, load, due);
+    auto from_redis = [&](std::string_view stable_key, std::chrono::nanoseconds& keep_at_most) {
+      hit_lifetime life;
+      Value value = far_.get_or_load(stable_key, for_each_tag, load, due, life);
+      keep_at_most = kept_for(life);
       // The channel was lost since this call began: an invalidation may have gone unheard.
       if (c.generation() != generation) near_.erase(stable_key);
       return value;
     };
-    if (near_refreshes_) return near_.get_or_load(key, for_each_tag, from_redis, due);
-    return near_.get_or_load(key, for_each_tag, from_redis);
+    return near_.get_or_load_bounded(key, for_each_tag, from_redis,
+                                     near_refreshes_ ? &due : nullptr);
   }
 
   // cachet::early_refresh: the Redis tier computes and writes the value again; Redis pushes
@@ -102,8 +105,9 @@ class tiered_store final : near_tier {
     }
     if (std::optional<Value> hit = near_.find(key)) co_return std::move(*hit);
     const fill_guard guard = guard_fill(tags);
-    Value value = co_await far_.async_get_or_load(key, tags, std::move(load));
-    fill(key, tags, guard, generation, value);
+    hit_lifetime life;
+    Value value = co_await far_.async_get_or_load(key, tags, std::move(load), &life);
+    fill(key, tags, guard, generation, value, life);
     co_return value;
   }
 
@@ -129,12 +133,13 @@ class tiered_store final : near_tier {
       auto far_load_at = [&load_at, &missing](std::size_t k) -> decltype(auto) {
         return load_at(missing[k]);
       };
-      std::vector<Value> values = co_await far_.async_get_or_load_many(
-          std::move(far_keys), std::move(far_tags), far_load_at);
+      std::vector<batch_outcome> settled =
+          co_await far_.async_load_many(std::move(far_keys), std::move(far_tags), far_load_at);
       for (std::size_t k = 0; k < missing.size(); ++k) {
         const std::size_t i = missing[k];
-        fill(keys[i], tags[i], guards[k], generation, values[k]);
-        found[i].emplace(std::move(values[k]));
+        if (settled[k].failure) std::rethrow_exception(settled[k].failure);
+        fill(keys[i], tags[i], guards[k], generation, *settled[k].value, settled[k].life);
+        found[i].emplace(std::move(*settled[k].value));
       }
     }
     std::vector<Value> out;
@@ -180,7 +185,9 @@ class tiered_store final : near_tier {
         std::move(far_keys), std::move(far_tags), std::move(far_may_load), far_load_at);
     for (std::size_t k = 0; k < missing.size(); ++k) {
       const std::size_t i = missing[k];
-      if (settled[k].value) fill(keys[i], tags[i], guards[k], generation, *settled[k].value);
+      if (settled[k].value) {
+        fill(keys[i], tags[i], guards[k], generation, *settled[k].value, settled[k].life);
+      }
       out[i] = std::move(settled[k]);
     }
     co_return out;
@@ -242,6 +249,14 @@ class tiered_store final : near_tier {
     return s;
   }
 
+  // Memory keeps a value no longer than the Redis entry it came from has left: a replica that
+  // reads an entry written long ago must not serve it past its Redis expiry (whose push may come
+  // late: Redis expires keys nobody reads in sampled sweeps).
+  static std::chrono::nanoseconds kept_for(hit_lifetime life) {
+    if (life.remaining_ms < 0) return std::chrono::nanoseconds::max();
+    return std::chrono::milliseconds(life.remaining_ms);
+  }
+
   void drop_entry(std::string_view rest) override {
     if (!rest.starts_with(entry_prefix_)) return;
     rest.remove_prefix(entry_prefix_.size());
@@ -288,13 +303,19 @@ class tiered_store final : near_tier {
   // The memory store stamps the entry's tags again as it stores: an invalidation between the
   // check and the store would not make it stale, so the entry is dropped when one came.
   void fill(std::string_view key, const std::vector<std::string>& tags, const fill_guard& g,
-            std::uint64_t generation, const Value& value) {
+            std::uint64_t generation, const Value& value, hit_lifetime life) {
     tier_coherence& c = tiers_->coherence();
     if (!c.serving() || c.generation() != generation || !unchanged(g)) return;
     auto for_each_tag = [&](auto&& on_tag) {
       for (const std::string& tag : tags) on_tag(tag);
     };
-    near_.get_or_load(key, for_each_tag, [&](std::string_view) { return value; });
+    near_.get_or_load_bounded(
+        key, for_each_tag,
+        [&](std::string_view, std::chrono::nanoseconds& keep_at_most) {
+          keep_at_most = kept_for(life);
+          return value;
+        },
+        nullptr);
     if (!unchanged(g) || c.generation() != generation) near_.erase(key);
   }
 
