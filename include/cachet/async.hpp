@@ -180,12 +180,13 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
                             const std::atomic<std::uint64_t>& erasures)
       : store_(&store), backend_(&backend), erasures_(&erasures) {}
 
-  // `load()` returns Value, or an awaitable of it, and owns what it needs.
+  // `load()` returns Value, or an awaitable of it, and owns what it needs. `due`, if given,
+  // is the awaiting caller's: cachet::early_refresh's report of a hit due for a refresh.
   template <class Load>
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
-                                                  Load load) {
+                                                  Load load, refresh_due* due = nullptr) {
     return get_or_load(*store_, *backend_, *erasures_, std::move(key), std::move(tags),
-                       std::move(load));
+                       std::move(load), due);
   }
 
   // One call after the other: in process, a batch saves no round trip. The first failure stops
@@ -222,19 +223,20 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   static boost::asio::awaitable<Value> get_or_load(store_type& store, Backend& backend,
                                                    const std::atomic<std::uint64_t>& erasures,
                                                    std::string key, std::vector<std::string> tags,
-                                                   Load load) {
+                                                   Load load, refresh_due* due = nullptr) {
     if constexpr (suspends<std::invoke_result_t<Load&>, Value>) {
       co_return co_await lead_or_join(store, backend, erasures, std::move(key), std::move(tags),
-                                      load);
+                                      load, due);
     } else {
-      co_return store_through(store, key, tags, load);
+      co_return store_through(store, key, tags, load, due);
     }
   }
 
   // The blocking store's own path, the function running inline.
   template <class Load>
   static Value store_through(store_type& store, std::string_view key,
-                             const std::vector<std::string>& tags, Load& load) {
+                             const std::vector<std::string>& tags, Load& load,
+                             refresh_due* due = nullptr) {
     auto for_each_tag = [&](auto&& on_tag) {
       for (const std::string& tag : tags) on_tag(tag);
     };
@@ -245,6 +247,7 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
     if constexpr (store_type::gated) {
       return store.get_or_load(key, tags_ref, load_ref, admitted_by_call_stage<Gate>{});
     } else {
+      if (due != nullptr) return store.get_or_load(key, tags_ref, load_ref, *due);
       return store.get_or_load(key, tags_ref, load_ref);
     }
   }
@@ -253,8 +256,12 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   static boost::asio::awaitable<Value> lead_or_join(store_type& store, Backend& backend,
                                                     const std::atomic<std::uint64_t>& erasures,
                                                     std::string key, std::vector<std::string> tags,
-                                                    Load& load) {
-    if (std::optional<Value> hit = store.peek(key)) co_return std::move(*hit);
+                                                    Load& load, refresh_due* due) {
+    refresh_due seen_due;
+    if (std::optional<Value> hit = store.peek(key, seen_due)) {
+      if (due != nullptr) *due = seen_due;
+      co_return std::move(*hit);
+    }
     flights& table = flights::instance();
     // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
     std::pair<std::shared_ptr<typename flights::flight>, bool> joined =

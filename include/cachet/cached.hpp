@@ -823,8 +823,14 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     call_observation_type seen;
     if constexpr (has_observer) seen.assign_key(text_key(object, owned...));
     try {
-      value_type result = co_await async_call<S>(seen, object, owned...);
+      refresh_due due;
+      value_type result =
+          co_await async_call<S>(seen, object, has_early_refresh ? &due : nullptr, owned...);
       observed_.succeeded(seen);
+      // cachet::early_refresh: a hit due for a refresh starts it, as a blocking call's does.
+      if constexpr (has_early_refresh) {
+        if (due.value) start_refresh(render(object, owned...), owned...);
+      }
       co_return result;
     } catch (const rate_limited&) {
       observed_.refused_by_rate_limit(seen);
@@ -835,9 +841,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
-  // `seen`, `object` and `owned` must outlive the awaitable.
+  // `seen`, `object`, `due` and `owned` must outlive the awaitable.
   template <class S>
-  async_result_t<S> async_call(call_observation_type& seen, object_param* object,
+  async_result_t<S> async_call(call_observation_type& seen, object_param* object, refresh_due* due,
                                std::remove_cvref_t<Params>&... owned) {
     std::string key(render(object, owned...));
     if constexpr (call_stages::empty && load_stages::empty) {
@@ -845,14 +851,16 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         return load_observed(seen,
                              [&]() -> decltype(auto) { return call_function(object, owned...); });
       };
-      auto op = coroutines<S>().async_get_or_load(key, render_tags(owned...), std::move(load));
+      auto op =
+          coroutines<S>().async_get_or_load(key, render_tags(owned...), std::move(load), due);
       if constexpr (has_fail_safe) {
         return answer_failure_with_stale<S>(seen, std::move(op), std::move(key));
       } else {
         return op;
       }
     } else {
-      return async_through_stages<S>(seen, object, std::move(key), render_tags(owned...), owned...);
+      return async_through_stages<S>(seen, object, due, std::move(key), render_tags(owned...),
+                                     owned...);
     }
   }
 
@@ -934,7 +942,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // `seen`, `object` and `owned` must outlive the awaitable.
   template <class S>
   async_result_t<S> async_through_stages(call_observation_type& seen, object_param* object,
-                                         std::string key, std::vector<std::string> tags,
+                                         refresh_due* due, std::string key,
+                                         std::vector<std::string> tags,
                                          std::remove_cvref_t<Params>&... owned) {
     std::exception_ptr failure;
     try {
@@ -943,7 +952,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         return load_observed(
             seen, [&]() -> decltype(auto) { return load_miss<S>(key, object, owned...); });
       };
-      auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load); };
+      auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load, due); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
     } catch (...) {
       failure = std::current_exception();

@@ -3,14 +3,20 @@
 // where every replica finds it. Time is a manual clock given to the cached objects, which is
 // what the entries' freshness (`f`) is measured in.
 
+#include <cachet/async.hpp>
 #include <cachet/redis.hpp>
 #include <cachet/tiered.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -207,6 +213,71 @@ TEST_F(RedisEarlyRefresh, OnTwoTiersAMemoryHitThatIsDueRefreshesBothTiers) {
     return (*c)(4) == 402;
   }));
   EXPECT_EQ(src.load_count(), 2);
+}
+
+// async() on each backend: a hit due for a refresh answers at once and starts the refresh, as a
+// call's does. `settle` makes the next call a hit of the backend's fastest tier (on two tiers:
+// the memory tier), `sync` lets the refresh's write reach it.
+template <class Cache>
+int await_call(Cache& c, int key) {
+  boost::asio::io_context io;
+  std::future<int> answer = boost::asio::co_spawn(io, c.async(key), boost::asio::use_future);
+  io.run();
+  return answer.get();
+}
+
+template <class Cache, class Settle, class Sync>
+void expect_due_async_hit_refreshes(Cache& c, source& src, cachet::manual_clock& clock,
+                                    Settle settle, Sync sync) {
+  EXPECT_EQ(await_call(c, 3), 301);  // computed
+  settle();
+  const auto hits = c.stats().hits;
+  clock.advance(79s);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(await_call(c, 3), 301);
+  EXPECT_EQ(c.stats().hits, hits + 5);
+  EXPECT_EQ(src.load_count(), 1) << "a hit before 80% of the ttl started a refresh";
+
+  src.hold_loads();
+  clock.advance(2s);
+  EXPECT_EQ(await_call(c, 3), 301);  // answered while its refresh is held
+  ASSERT_TRUE(src.wait_until_held()) << "a due async() hit started no refresh";
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(await_call(c, 3), 301);
+  EXPECT_EQ(src.load_count(), 2);
+  src.release();
+  ASSERT_TRUE(cachet_test::wait_until([&] { return c.stats().loads == 2; }));
+  ASSERT_TRUE(cachet_test::wait_until([&] {
+    sync();
+    return await_call(c, 3) == 302;
+  }));
+  EXPECT_EQ(src.load_count(), 2);
+}
+
+TEST_F(RedisEarlyRefresh, ADueAsyncHitStartsARefreshInMemory) {
+  cachet::memory mem{clock};
+  auto c = make(mem);
+  expect_due_async_hit_refreshes(*c, src, clock, [] {}, [] {});
+}
+
+TEST_F(RedisEarlyRefresh, ADueAsyncHitStartsARefreshOnRedis) {
+  auto c = make(*backend);
+  expect_due_async_hit_refreshes(*c, src, clock, [] {}, [] {});
+}
+
+TEST_F(RedisEarlyRefresh, ADueAsyncMemoryTierHitStartsARefreshOnTwoTiers) {
+  cachet::memory mem{clock};
+  tiers both{mem, *backend};
+  ASSERT_TRUE(both.wait_coherent(10s));
+  auto c = make(both);
+  auto settle = [&] {
+    both.sync();
+    EXPECT_EQ(await_call(*c, 3), 301);  // a Redis hit, kept in memory
+    both.sync();
+    const auto memory_hits = c->stats().memory_tier_hits;
+    EXPECT_EQ(await_call(*c, 3), 301);
+    EXPECT_EQ(c->stats().memory_tier_hits, memory_hits + 1);
+  };
+  expect_due_async_hit_refreshes(*c, src, clock, settle, [&] { both.sync(); });
+  EXPECT_GT(c->stats().memory_tier_hits, 2u);
 }
 
 }  // namespace

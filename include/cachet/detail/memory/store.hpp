@@ -231,11 +231,24 @@ class memory_store {
     return read(shard_for(key), key, false);
   }
 
+  // cachet::early_refresh: the same, and `due` tells whether the entry is due for a refresh
+  // (async() on this store: see <cachet/async.hpp>).
+  std::optional<Value> peek(std::string_view text, refresh_due& due) {
+    const hashed_key key{text, hash_bytes(text)};
+    return read(shard_for(key), key, false, &due.value);
+  }
+
   // The fresh stored value, counted as a hit and made more recent; a miss is not counted (a
   // tiered store's coroutines ask Redis next, see detail/tiered/store.hpp).
   std::optional<Value> find(std::string_view text) {
     const hashed_key key{text, hash_bytes(text)};
     return read(shard_for(key), key, true);
+  }
+
+  // cachet::early_refresh: the same, and `due` as for peek().
+  std::optional<Value> find(std::string_view text, refresh_due& due) {
+    const hashed_key key{text, hash_bytes(text)};
+    return read(shard_for(key), key, true, &due.value);
   }
 
   // For cachet::fail_safe, after a call failed: the stored value, fresh or kept past its ttl
@@ -827,11 +840,11 @@ class memory_store {
   // The fresh value for key, copied out; `counted` calls count a hit and keep the LRU order.
   // A thread with a reader slot writes no line that another reader writes: with a lock word or
   // a counter per shard, two threads hitting random shards would pass the line back and forth.
-  std::optional<Value> read(shard& s, const hashed_key& key, bool counted) {
+  std::optional<Value> read(shard& s, const hashed_key& key, bool counted, bool* due = nullptr) {
     const int slot = reader_slot();
     if (slot < 0) {
       exclusive lock(*this, s);
-      const Value* hit = find_fresh(s, key, counted);
+      const Value* hit = find_fresh(s, key, counted, due);
       if (!hit) return std::nullopt;
       if (counted) ++s.counts.hits;
       return *hit;
@@ -845,6 +858,7 @@ class memory_store {
       if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it)) {
         result.emplace(it->value);
         move = counted && needs_move(s, *it);
+        if (due != nullptr) *due = it->expires != never && due_for_refresh(*it, now());
       }
     }
     if (!result || !counted) return result;

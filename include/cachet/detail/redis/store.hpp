@@ -249,11 +249,13 @@ class redis_store {
   }
 
  public:
-  // `load()` returns Value or awaitable<Value>, and owns what it needs. `life`, if given, is
-  // the awaiting caller's, and tells what a hit's entry has left to live.
+  // `load()` returns Value or awaitable<Value>, and owns what it needs. `due` and `life`, if
+  // given, are the awaiting caller's: whether a hit's entry is due for a refresh
+  // (cachet::early_refresh), and what it has left to live.
   template <class Load>
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
-                                                  Load load, hit_lifetime* life = nullptr) {
+                                                  Load load, refresh_due* due = nullptr,
+                                                  hit_lifetime* life = nullptr) {
     redis_runtime& rt = backend_->runtime();
     const std::uint64_t epoch = rt.tag_epoch();
     lookup found;
@@ -261,6 +263,7 @@ class redis_store {
     if (t.admitted()) {
       found = co_await on_io(rt, read(rt, key, tags, std::move(t)));
       if (found.hit) {
+        if (due != nullptr) due->value = due_for_refresh(found);
         if (life != nullptr) life->remaining_ms = found.remaining_ms;
         co_return std::move(*found.hit);
       }

@@ -94,19 +94,25 @@ class tiered_store final : near_tier {
     return far_.reload(key, for_each_tag, load);
   }
 
-  // `load()` returns Value or awaitable<Value>, and owns what it needs.
+  // `load()` returns Value or awaitable<Value>, and owns what it needs. `due`, if given, is the
+  // awaiting caller's (cachet::early_refresh), as for a call.
   template <class Load>
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
-                                                  Load load) {
+                                                  Load load, refresh_due* due = nullptr) {
     tier_coherence& c = tiers_->started_coherence();
     const std::uint64_t generation = c.generation();
     if (!c.serving()) {
-      co_return co_await far_.async_get_or_load(std::move(key), std::move(tags), std::move(load));
+      co_return co_await far_.async_get_or_load(std::move(key), std::move(tags), std::move(load),
+                                                due);
     }
-    if (std::optional<Value> hit = near_.find(key)) co_return std::move(*hit);
+    refresh_due near_due;
+    if (std::optional<Value> hit = near_refreshes_ ? near_.find(key, near_due) : near_.find(key)) {
+      if (due != nullptr) *due = near_due;
+      co_return std::move(*hit);
+    }
     const fill_guard guard = guard_fill(tags);
     hit_lifetime life;
-    Value value = co_await far_.async_get_or_load(key, tags, std::move(load), &life);
+    Value value = co_await far_.async_get_or_load(key, tags, std::move(load), due, &life);
     fill(key, tags, guard, generation, value, life);
     co_return value;
   }
