@@ -851,8 +851,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         return load_observed(seen,
                              [&]() -> decltype(auto) { return call_function(object, owned...); });
       };
-      auto op =
-          coroutines<S>().async_get_or_load(key, render_tags(owned...), std::move(load), due);
+      auto op = coroutines<S>().async_get_or_load(key, render_tags(owned...), std::move(load), due);
       if constexpr (has_fail_safe) {
         return answer_failure_with_stale<S>(seen, std::move(op), std::move(key));
       } else {

@@ -31,14 +31,14 @@ struct no_lease {
 ///
 /// A lease saves work; it is not a lock for correctness. A holder whose lease runs out is not
 /// stopped, so two processes may still compute one value, and a result is written only as any
-/// miss's is (an invalidation during the load still refuses it). Give `Seconds` somewhat more
-/// than the function's longest run: shorter, and a slow load lets a second process compute;
-/// much longer, and a crashed holder keeps the others waiting that long.
+/// miss's is (an invalidation during the load still refuses it). While the holder computes, its
+/// lease is extended every `Seconds/2` (detail/redis/lease_keeper.hpp), so a slow load keeps
+/// it; `Seconds` is how long the others wait when the holder crashed.
 ///
 /// Within one process, single flight already computes a key once, so on cachet::memory the
 /// policy changes nothing. The lease applies to calls and async(), and to cachet::early_refresh's
 /// background refreshes (one process of the fleet refreshes a due entry); async_many() batches
-/// do not wait for leases. It is not extended while its holder computes. The lease is kept in the
+/// do not wait for leases. The lease is kept in the
 /// entry's Redis hash (field `l`, "<until ms>:<token>"), in the entry's slot on a Redis Cluster,
 /// and its time is the store's clock (the system clock), so the processes' clocks must roughly
 /// agree.

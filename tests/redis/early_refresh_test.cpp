@@ -255,12 +255,14 @@ void expect_due_async_hit_refreshes(Cache& c, source& src, cachet::manual_clock&
 TEST_F(RedisEarlyRefresh, ADueAsyncHitStartsARefreshInMemory) {
   cachet::memory mem{clock};
   auto c = make(mem);
-  expect_due_async_hit_refreshes(*c, src, clock, [] {}, [] {});
+  expect_due_async_hit_refreshes(
+      *c, src, clock, [] {}, [] {});
 }
 
 TEST_F(RedisEarlyRefresh, ADueAsyncHitStartsARefreshOnRedis) {
   auto c = make(*backend);
-  expect_due_async_hit_refreshes(*c, src, clock, [] {}, [] {});
+  expect_due_async_hit_refreshes(
+      *c, src, clock, [] {}, [] {});
 }
 
 TEST_F(RedisEarlyRefresh, ADueAsyncMemoryTierHitStartsARefreshOnTwoTiers) {

@@ -8,6 +8,7 @@
 #include <cachet/tiered.hpp>
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
@@ -35,6 +36,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::string_view worker_flag = "--lease-worker";
+constexpr std::string_view crashing_holder_flag = "--lease-crashing-holder";
 
 }  // namespace
 
@@ -82,6 +84,9 @@ using leased = cachet::cached<&app::slow_report, cachet::ttl<300>, cachet::key<"
                               cachet::backend<cachet::redis>, cachet::lease<30>>;
 using short_lease = cachet::cached<&app::slow_report, cachet::ttl<300>, cachet::key<"slow:{}">,
                                    cachet::backend<cachet::redis>, cachet::lease<1>>;
+using short_fleet_report =
+    cachet::cached<&app::build_report, cachet::ttl<300>, cachet::key<"report:{}">,
+                   cachet::backend<cachet::redis>, cachet::lease<1>>;
 
 using cachet_test::reaped_cleanly;
 using cachet_test::start_child;
@@ -111,6 +116,19 @@ int run_worker(const std::string& url, const std::string& prefix) {
     std::fprintf(stderr, "lease worker %d: %s\n", static_cast<int>(::getpid()), e.what());
     return 1;
   }
+}
+
+// A holder that crashes: asks for report 2, takes its one-second lease, and is killed by the test
+// while its function waits.
+int run_crashing_holder(const std::string& url, const std::string& prefix) {
+  cachet_test::data_connection data{url};
+  app::data = &data;
+  app::data_prefix = prefix + "-data";
+  auto backend = cachet_test::make_test_backend(url, 5s, prefix);
+  short_fleet_report report{*backend};
+  report(2);
+  std::fprintf(stderr, "lease holder %d: was not killed\n", static_cast<int>(::getpid()));
+  return 1;
 }
 
 class Lease : public ::testing::Test {
@@ -237,21 +255,58 @@ TEST_F(Lease, AnInvalidationDuringTheHoldersLoadIsNotAnsweredWithItsValue) {
   EXPECT_EQ(holder(10), 1015);
 }
 
-TEST_F(Lease, WhenTheLeaseRunsOutAWaiterComputes) {
+// The holder's process dies while computing: its lease is no longer extended and runs out after
+// one second, and the waiter computes.
+TEST_F(Lease, WhenTheHolderCrashesItsLeaseRunsOutAndAWaiterComputes) {
+  const pid_t holder = start_child(crashing_holder_flag, {url, prefix});
+  ASSERT_GT(holder, 0) << "fork failed";
+  ASSERT_TRUE(
+      cachet_test::wait_until([&] { return data->get_long(app::data_key("computed")) == 1; }, 60s));
+  ::kill(holder, SIGKILL);
+  EXPECT_FALSE(reaped_cleanly(holder));
+  data->exec("SET", app::data_key("release"), 1);
+  auto backend = cachet_test::make_test_backend(url, 5s, prefix);
+  short_fleet_report waiter{*backend};
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(waiter(2), 1002);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 15s);
+  EXPECT_EQ(data->get_long(app::data_key("computed")), 2);
+  EXPECT_EQ(waiter.stats().loads, 1u);
+}
+
+// The end of the lease in the entry's `l` field ("<until ms>:<holder>"), 0 without one.
+long lease_until(cachet_test::data_connection& data, const std::string& entry) {
+  const cachet::redis::value held = data.exec("HGET", entry, "l");
+  if (!held.is_string()) return 0;
+  return std::stol(held.as_string().substr(0, held.as_string().find(':')));
+}
+
+// A holder that computes longer than its one-second lease keeps it: it is extended every half
+// second, and the waiter answers with the holder's value without computing.
+TEST_F(Lease, AHolderThatComputesLongerThanItsLeaseKeepsIt) {
   two_processes p(url, prefix);
   short_lease holder{*p.holder_backend};
   short_lease waiter{*p.waiter_backend};
   app::hold = true;
   auto held = std::async(std::launch::async, [&] { return holder(11); });
   ASSERT_TRUE(cachet_test::wait_until([] { return app::calls.load() == 1; }));
-  // The holder is stuck past its one-second lease; the waiter takes the lease and computes. Its
-  // function waits on the same hold, so it is released as soon as it is called.
   auto waited = std::async(std::launch::async, [&] { return waiter(11); });
-  ASSERT_TRUE(cachet_test::wait_until([] { return app::calls.load() == 2; }, 30s));
+  ASSERT_TRUE(cachet_test::wait_until([&] { return waiter.stats().misses == 1; }));
+  const std::string entry = prefix + ":v1:slow:11";
+  const long first_until = lease_until(*data, entry);
+  ASSERT_GT(first_until, 0);
+  // Extended until half a second past the first lease's end: by then the waiter, which reads
+  // again at most every 50 ms, has seen the first lease run out if it was not extended.
+  EXPECT_TRUE(
+      cachet_test::wait_until([&] { return lease_until(*data, entry) >= first_until + 1500; }, 20s))
+      << "the lease was not extended";
+  EXPECT_EQ(app::calls.load(), 1) << "the waiter computed while the holder still was";
   app::hold = false;
-  EXPECT_EQ(waited.get(), 1011);
   EXPECT_EQ(held.get(), 1011);
-  EXPECT_EQ(waiter.stats().loads, 1u);
+  EXPECT_EQ(waited.get(), 1011);
+  EXPECT_EQ(app::calls.load(), 1);
+  EXPECT_EQ(waiter.stats().loads, 0u);
+  EXPECT_EQ(lease_until(*data, entry), 0) << "the write ends the lease";
 }
 
 // The lease is the Redis tier's: a replica whose memory and Redis both miss waits for another's
@@ -293,6 +348,9 @@ TEST(LeaseOnMemory, IsTheInProcessSingleFlight) {
 // GoogleTest's own main, unless this binary was started as a worker process by a test above.
 int main(int argc, char** argv) {
   if (argc == 4 && std::string_view(argv[1]) == worker_flag) return run_worker(argv[2], argv[3]);
+  if (argc == 4 && std::string_view(argv[1]) == crashing_holder_flag) {
+    return run_crashing_holder(argv[2], argv[3]);
+  }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

@@ -6,6 +6,7 @@
 #include <cachet/detail/hash.hpp>
 #include <cachet/detail/redis/backend_breaker.hpp>
 #include <cachet/detail/redis/backend_runtime.hpp>
+#include <cachet/detail/redis/lease_keeper.hpp>
 #include <cachet/detail/redis/store_entry.hpp>
 #include <cachet/detail/store_settings.hpp>
 #include <cachet/error.hpp>
@@ -176,6 +177,8 @@ class redis_store {
     f->holds_lease = holds_lease;
     std::optional<Value> result;
     try {
+      std::optional<lease_keeper> keeper;
+      keep_lease(keeper, rt, *f);
       result.emplace(run_load(load, std::string_view(f->key)));
     } catch (...) {
       lead.fail(std::current_exception());
@@ -233,6 +236,8 @@ class redis_store {
     f->holds_lease = lease == "mine";
     std::optional<Value> result;
     try {
+      std::optional<lease_keeper> keeper;
+      keep_lease(keeper, rt, *f);
       result.emplace(run_load(load, std::string_view(f->key)));
     } catch (...) {
       lead.fail(std::current_exception());
@@ -299,6 +304,8 @@ class redis_store {
     std::optional<Value> result;
     std::exception_ptr failure;
     try {
+      std::optional<lease_keeper> keeper;
+      keep_lease(keeper, rt, *f);
       result.emplace(co_await lead_load(f, load));
     } catch (...) {
       failure = std::current_exception();
@@ -1120,6 +1127,13 @@ class redis_store {
     f->stamp = std::move(again.stamp);
     f->permit = std::move(again.permit);
     return std::move(again.lease);
+  }
+
+  // cachet::lease: extended while this leader computes (lease_keeper.hpp).
+  void keep_lease(std::optional<lease_keeper>& keeper, redis_runtime& rt, const flight& f) {
+    if (!f.holds_lease) return;
+    keeper.emplace(rt, locate(rt, f.key).key, rt.lease_holder(), lease_ms_,
+                   [this] { return now_ms(); });
   }
 
   // Best effort: a lease left behind only makes others wait until it runs out.
