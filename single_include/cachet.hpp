@@ -2667,8 +2667,9 @@ struct no_refresh_worker {};
 /// write's push and filled again from Redis).
 ///
 /// It needs a ttl, 0 < Percent < 100, and a free function or function object: a member
-/// function's object is not kept after a call, so there would be nothing to call it on. Blocking
-/// calls start refreshes; async() hits do not.
+/// function's object is not kept after a call, so there would be nothing to call it on. Calls
+/// and async() hits start refreshes (the refresh runs on the worker thread either way, never on
+/// the awaiting coroutine's executor); the hits of an async_many() batch do not.
 template <unsigned Percent>
 struct early_refresh : detail::policy<detail::early_refresh_kind> {
   static constexpr void check_values() {
@@ -3338,17 +3339,16 @@ struct no_lease {
 ///
 /// A lease saves work; it is not a lock for correctness. A holder whose lease runs out is not
 /// stopped, so two processes may still compute one value, and a result is written only as any
-/// miss's is (an invalidation during the load still refuses it). Give `Seconds` somewhat more
-/// than the function's longest run: shorter, and a slow load lets a second process compute;
-/// much longer, and a crashed holder keeps the others waiting that long.
+/// miss's is (an invalidation during the load still refuses it). While the holder computes, its
+/// lease is extended every `Seconds/2` (detail/redis/lease_keeper.hpp), so a slow load keeps
+/// it; `Seconds` is how long the others wait when the holder crashed.
 ///
 /// Within one process, single flight already computes a key once, so on cachet::memory the
 /// policy changes nothing. The lease applies to calls and async(), and to cachet::early_refresh's
 /// background refreshes (one process of the fleet refreshes a due entry); async_many() batches
-/// do not wait for leases. It is not extended while its holder computes. The lease is kept in the
-/// entry's Redis hash (field `l`, "<until ms>:<token>"), in the entry's slot on a Redis Cluster,
-/// and its time is the store's clock (the system clock), so the processes' clocks must roughly
-/// agree.
+/// do not wait for leases. The lease is kept in the entry's Redis hash (field `l`,
+/// "<until ms>:<token>"), in the entry's slot on a Redis Cluster, and its time is the store's
+/// clock (the system clock), so the processes' clocks must roughly agree.
 template <std::uint64_t Seconds>
 struct lease : detail::policy<detail::lease_kind> {
   static constexpr void check_values() {
@@ -4308,11 +4308,24 @@ class memory_store {
     return read(shard_for(key), key, false);
   }
 
+  // cachet::early_refresh: the same, and `due` tells whether the entry is due for a refresh
+  // (async() on this store: see <cachet/async.hpp>).
+  std::optional<Value> peek(std::string_view text, refresh_due& due) {
+    const hashed_key key{text, hash_bytes(text)};
+    return read(shard_for(key), key, false, &due.value);
+  }
+
   // The fresh stored value, counted as a hit and made more recent; a miss is not counted (a
   // tiered store's coroutines ask Redis next, see detail/tiered/store.hpp).
   std::optional<Value> find(std::string_view text) {
     const hashed_key key{text, hash_bytes(text)};
     return read(shard_for(key), key, true);
+  }
+
+  // cachet::early_refresh: the same, and `due` as for peek().
+  std::optional<Value> find(std::string_view text, refresh_due& due) {
+    const hashed_key key{text, hash_bytes(text)};
+    return read(shard_for(key), key, true, &due.value);
   }
 
   // For cachet::fail_safe, after a call failed: the stored value, fresh or kept past its ttl
@@ -4904,11 +4917,11 @@ class memory_store {
   // The fresh value for key, copied out; `counted` calls count a hit and keep the LRU order.
   // A thread with a reader slot writes no line that another reader writes: with a lock word or
   // a counter per shard, two threads hitting random shards would pass the line back and forth.
-  std::optional<Value> read(shard& s, const hashed_key& key, bool counted) {
+  std::optional<Value> read(shard& s, const hashed_key& key, bool counted, bool* due = nullptr) {
     const int slot = reader_slot();
     if (slot < 0) {
       exclusive lock(*this, s);
-      const Value* hit = find_fresh(s, key, counted);
+      const Value* hit = find_fresh(s, key, counted, due);
       if (!hit) return std::nullopt;
       if (counted) ++s.counts.hits;
       return *hit;
@@ -4922,6 +4935,7 @@ class memory_store {
       if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it)) {
         result.emplace(it->value);
         move = counted && needs_move(s, *it);
+        if (due != nullptr) *due = it->expires != never && due_for_refresh(*it, now());
       }
     }
     if (!result || !counted) return result;
@@ -6213,8 +6227,14 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     call_observation_type seen;
     if constexpr (has_observer) seen.assign_key(text_key(object, owned...));
     try {
-      value_type result = co_await async_call<S>(seen, object, owned...);
+      refresh_due due;
+      value_type result =
+          co_await async_call<S>(seen, object, has_early_refresh ? &due : nullptr, owned...);
       observed_.succeeded(seen);
+      // cachet::early_refresh: a hit due for a refresh starts it, as a blocking call's does.
+      if constexpr (has_early_refresh) {
+        if (due.value) start_refresh(render(object, owned...), owned...);
+      }
       co_return result;
     } catch (const rate_limited&) {
       observed_.refused_by_rate_limit(seen);
@@ -6225,9 +6245,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
-  // `seen`, `object` and `owned` must outlive the awaitable.
+  // `seen`, `object`, `due` and `owned` must outlive the awaitable.
   template <class S>
-  async_result_t<S> async_call(call_observation_type& seen, object_param* object,
+  async_result_t<S> async_call(call_observation_type& seen, object_param* object, refresh_due* due,
                                std::remove_cvref_t<Params>&... owned) {
     std::string key(render(object, owned...));
     if constexpr (call_stages::empty && load_stages::empty) {
@@ -6235,14 +6255,15 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         return load_observed(seen,
                              [&]() -> decltype(auto) { return call_function(object, owned...); });
       };
-      auto op = coroutines<S>().async_get_or_load(key, render_tags(owned...), std::move(load));
+      auto op = coroutines<S>().async_get_or_load(key, render_tags(owned...), std::move(load), due);
       if constexpr (has_fail_safe) {
         return answer_failure_with_stale<S>(seen, std::move(op), std::move(key));
       } else {
         return op;
       }
     } else {
-      return async_through_stages<S>(seen, object, std::move(key), render_tags(owned...), owned...);
+      return async_through_stages<S>(seen, object, due, std::move(key), render_tags(owned...),
+                                     owned...);
     }
   }
 
@@ -6324,7 +6345,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // `seen`, `object` and `owned` must outlive the awaitable.
   template <class S>
   async_result_t<S> async_through_stages(call_observation_type& seen, object_param* object,
-                                         std::string key, std::vector<std::string> tags,
+                                         refresh_due* due, std::string key,
+                                         std::vector<std::string> tags,
                                          std::remove_cvref_t<Params>&... owned) {
     std::exception_ptr failure;
     try {
@@ -6333,7 +6355,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         return load_observed(
             seen, [&]() -> decltype(auto) { return load_miss<S>(key, object, owned...); });
       };
-      auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load); };
+      auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load, due); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
     } catch (...) {
       failure = std::current_exception();

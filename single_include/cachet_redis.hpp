@@ -2667,8 +2667,9 @@ struct no_refresh_worker {};
 /// write's push and filled again from Redis).
 ///
 /// It needs a ttl, 0 < Percent < 100, and a free function or function object: a member
-/// function's object is not kept after a call, so there would be nothing to call it on. Blocking
-/// calls start refreshes; async() hits do not.
+/// function's object is not kept after a call, so there would be nothing to call it on. Calls
+/// and async() hits start refreshes (the refresh runs on the worker thread either way, never on
+/// the awaiting coroutine's executor); the hits of an async_many() batch do not.
 template <unsigned Percent>
 struct early_refresh : detail::policy<detail::early_refresh_kind> {
   static constexpr void check_values() {
@@ -3338,17 +3339,16 @@ struct no_lease {
 ///
 /// A lease saves work; it is not a lock for correctness. A holder whose lease runs out is not
 /// stopped, so two processes may still compute one value, and a result is written only as any
-/// miss's is (an invalidation during the load still refuses it). Give `Seconds` somewhat more
-/// than the function's longest run: shorter, and a slow load lets a second process compute;
-/// much longer, and a crashed holder keeps the others waiting that long.
+/// miss's is (an invalidation during the load still refuses it). While the holder computes, its
+/// lease is extended every `Seconds/2` (detail/redis/lease_keeper.hpp), so a slow load keeps
+/// it; `Seconds` is how long the others wait when the holder crashed.
 ///
 /// Within one process, single flight already computes a key once, so on cachet::memory the
 /// policy changes nothing. The lease applies to calls and async(), and to cachet::early_refresh's
 /// background refreshes (one process of the fleet refreshes a due entry); async_many() batches
-/// do not wait for leases. It is not extended while its holder computes. The lease is kept in the
-/// entry's Redis hash (field `l`, "<until ms>:<token>"), in the entry's slot on a Redis Cluster,
-/// and its time is the store's clock (the system clock), so the processes' clocks must roughly
-/// agree.
+/// do not wait for leases. The lease is kept in the entry's Redis hash (field `l`,
+/// "<until ms>:<token>"), in the entry's slot on a Redis Cluster, and its time is the store's
+/// clock (the system clock), so the processes' clocks must roughly agree.
 template <std::uint64_t Seconds>
 struct lease : detail::policy<detail::lease_kind> {
   static constexpr void check_values() {
@@ -4308,11 +4308,24 @@ class memory_store {
     return read(shard_for(key), key, false);
   }
 
+  // cachet::early_refresh: the same, and `due` tells whether the entry is due for a refresh
+  // (async() on this store: see <cachet/async.hpp>).
+  std::optional<Value> peek(std::string_view text, refresh_due& due) {
+    const hashed_key key{text, hash_bytes(text)};
+    return read(shard_for(key), key, false, &due.value);
+  }
+
   // The fresh stored value, counted as a hit and made more recent; a miss is not counted (a
   // tiered store's coroutines ask Redis next, see detail/tiered/store.hpp).
   std::optional<Value> find(std::string_view text) {
     const hashed_key key{text, hash_bytes(text)};
     return read(shard_for(key), key, true);
+  }
+
+  // cachet::early_refresh: the same, and `due` as for peek().
+  std::optional<Value> find(std::string_view text, refresh_due& due) {
+    const hashed_key key{text, hash_bytes(text)};
+    return read(shard_for(key), key, true, &due.value);
   }
 
   // For cachet::fail_safe, after a call failed: the stored value, fresh or kept past its ttl
@@ -4904,11 +4917,11 @@ class memory_store {
   // The fresh value for key, copied out; `counted` calls count a hit and keep the LRU order.
   // A thread with a reader slot writes no line that another reader writes: with a lock word or
   // a counter per shard, two threads hitting random shards would pass the line back and forth.
-  std::optional<Value> read(shard& s, const hashed_key& key, bool counted) {
+  std::optional<Value> read(shard& s, const hashed_key& key, bool counted, bool* due = nullptr) {
     const int slot = reader_slot();
     if (slot < 0) {
       exclusive lock(*this, s);
-      const Value* hit = find_fresh(s, key, counted);
+      const Value* hit = find_fresh(s, key, counted, due);
       if (!hit) return std::nullopt;
       if (counted) ++s.counts.hits;
       return *hit;
@@ -4922,6 +4935,7 @@ class memory_store {
       if (auto it = s.entries.find(key); it != s.entries.end() && fresh(*it)) {
         result.emplace(it->value);
         move = counted && needs_move(s, *it);
+        if (due != nullptr) *due = it->expires != never && due_for_refresh(*it, now());
       }
     }
     if (!result || !counted) return result;
@@ -6213,8 +6227,14 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     call_observation_type seen;
     if constexpr (has_observer) seen.assign_key(text_key(object, owned...));
     try {
-      value_type result = co_await async_call<S>(seen, object, owned...);
+      refresh_due due;
+      value_type result =
+          co_await async_call<S>(seen, object, has_early_refresh ? &due : nullptr, owned...);
       observed_.succeeded(seen);
+      // cachet::early_refresh: a hit due for a refresh starts it, as a blocking call's does.
+      if constexpr (has_early_refresh) {
+        if (due.value) start_refresh(render(object, owned...), owned...);
+      }
       co_return result;
     } catch (const rate_limited&) {
       observed_.refused_by_rate_limit(seen);
@@ -6225,9 +6245,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
   }
 
-  // `seen`, `object` and `owned` must outlive the awaitable.
+  // `seen`, `object`, `due` and `owned` must outlive the awaitable.
   template <class S>
-  async_result_t<S> async_call(call_observation_type& seen, object_param* object,
+  async_result_t<S> async_call(call_observation_type& seen, object_param* object, refresh_due* due,
                                std::remove_cvref_t<Params>&... owned) {
     std::string key(render(object, owned...));
     if constexpr (call_stages::empty && load_stages::empty) {
@@ -6235,14 +6255,15 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         return load_observed(seen,
                              [&]() -> decltype(auto) { return call_function(object, owned...); });
       };
-      auto op = coroutines<S>().async_get_or_load(key, render_tags(owned...), std::move(load));
+      auto op = coroutines<S>().async_get_or_load(key, render_tags(owned...), std::move(load), due);
       if constexpr (has_fail_safe) {
         return answer_failure_with_stale<S>(seen, std::move(op), std::move(key));
       } else {
         return op;
       }
     } else {
-      return async_through_stages<S>(seen, object, std::move(key), render_tags(owned...), owned...);
+      return async_through_stages<S>(seen, object, due, std::move(key), render_tags(owned...),
+                                     owned...);
     }
   }
 
@@ -6324,7 +6345,8 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   // `seen`, `object` and `owned` must outlive the awaitable.
   template <class S>
   async_result_t<S> async_through_stages(call_observation_type& seen, object_param* object,
-                                         std::string key, std::vector<std::string> tags,
+                                         refresh_due* due, std::string key,
+                                         std::vector<std::string> tags,
                                          std::remove_cvref_t<Params>&... owned) {
     std::exception_ptr failure;
     try {
@@ -6333,7 +6355,7 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
         return load_observed(
             seen, [&]() -> decltype(auto) { return load_miss<S>(key, object, owned...); });
       };
-      auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load); };
+      auto core = [&] { return coroutines<S>().async_get_or_load(key, tags, load, due); };
       co_return co_await call_stages_.template run_async<backend_type>(key, core, owned...);
     } catch (...) {
       failure = std::current_exception();
@@ -13953,6 +13975,16 @@ class redis_runtime {
 #ifndef CACHET_DETAIL_REDIS_STORE_HPP
 #define CACHET_DETAIL_REDIS_STORE_HPP
 
+// ---- begin <cachet/detail/redis/lease_keeper.hpp> ----
+#ifndef CACHET_DETAIL_REDIS_LEASE_KEEPER_HPP
+#define CACHET_DETAIL_REDIS_LEASE_KEEPER_HPP
+
+// cachet::lease: while the process that holds a key's lease computes its value, the lease is
+// extended every half lease, so that a computation that runs longer than the lease does not let
+// the other processes compute too. Extended by compare-and-set (only while this holder still
+// holds it), on the backend's I/O thread, best effort: an extension that fails only lets the
+// lease run out, after which the others compute, as they would after a crash.
+
 // ---- begin <cachet/detail/redis/store_entry.hpp> ----
 #ifndef CACHET_DETAIL_REDIS_STORE_ENTRY_HPP
 #define CACHET_DETAIL_REDIS_STORE_ENTRY_HPP
@@ -14172,6 +14204,118 @@ inline const resp3::script& write_entry_script() {
 #endif
 // ---- end <cachet/detail/redis/store_entry.hpp> ----
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cachet::detail {
+
+// KEYS: the entry. ARGV: the holder, the lease's new end (ms of the store's clock). Moves the end
+// of the holder's lease; a lease given up, run out and taken by another, or gone with the entry
+// is left alone. Returns 1 when extended.
+inline const std::string& extend_lease_source() {
+  static const std::string source = R"lua(
+local held = redis.pcall('HGET', KEYS[1], 'l')
+local holder = ARGV[1]
+if type(held) == 'string' and string.sub(held, -(#holder + 1)) == ':' .. holder then
+  redis.call('HSET', KEYS[1], 'l', ARGV[2] .. ':' .. holder)
+  return 1
+end
+return 0
+)lua";
+  return source;
+}
+
+inline const resp3::script& extend_lease_script() {
+  static const resp3::script s{extend_lease_source()};
+  return s;
+}
+
+// Keeps one lease while it lives: made by the leader of a load that holds the lease, destroyed
+// when the load ends (its write or release then ends the lease). `now_ms` is the store's clock;
+// it is not called once the keeper is destroyed, so it may refer to the store.
+class lease_keeper {
+ public:
+  lease_keeper(redis_runtime& rt, std::string entry_key, std::string holder, std::int64_t lease_ms,
+               std::function<std::int64_t()> now_ms)
+      : state_(std::make_shared<state>(rt.context(), std::move(now_ms))) {
+    boost::asio::co_spawn(rt.context(),
+                          keep(state_, rt, std::move(entry_key), std::move(holder), lease_ms),
+                          boost::asio::detached);
+  }
+
+  lease_keeper(const lease_keeper&) = delete;
+  lease_keeper& operator=(const lease_keeper&) = delete;
+
+  ~lease_keeper() {
+    {
+      std::lock_guard lock(state_->m);
+      state_->stopped = true;
+      state_->now_ms = nullptr;
+    }
+    // The timer belongs to the I/O thread: cancelled there.
+    boost::asio::post(state_->timer.get_executor(), [s = state_] { s->timer.cancel(); });
+  }
+
+ private:
+  struct state {
+    state(boost::asio::io_context& io, std::function<std::int64_t()> now)
+        : timer(io), now_ms(std::move(now)) {}
+    boost::asio::steady_timer timer;
+    std::mutex m;
+    bool stopped = false;
+    std::function<std::int64_t()> now_ms;
+  };
+
+  static boost::asio::awaitable<void> keep(std::shared_ptr<state> s, redis_runtime& rt,
+                                           std::string entry_key, std::string holder,
+                                           std::int64_t lease_ms) {
+    const auto interval = std::chrono::milliseconds(std::max<std::int64_t>(lease_ms / 2, 1));
+    for (;;) {
+      s->timer.expires_after(interval);
+      boost::system::error_code ec;
+      co_await s->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      std::int64_t until = 0;
+      {
+        std::lock_guard lock(s->m);
+        if (s->stopped) co_return;
+        until = s->now_ms() + lease_ms;
+      }
+      try {
+        std::vector<script_call> calls{script_call{{entry_key}, {holder, std::to_string(until)}}};
+        const std::vector<resp3::value> replies =
+            co_await rt.link().eval_many(extend_lease_script(), calls);
+        // Another holds it, or it is gone: nothing left to keep.
+        if (replies.empty() || replies[0].type != resp3::type::number || replies[0].integer != 1) {
+          co_return;
+        }
+      } catch (const std::exception&) {
+        // Best effort (see above): the next tick tries again.
+      }
+    }
+  }
+
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/lease_keeper.hpp> ----
+
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -14333,6 +14477,8 @@ class redis_store {
     f->holds_lease = holds_lease;
     std::optional<Value> result;
     try {
+      std::optional<lease_keeper> keeper;
+      keep_lease(keeper, rt, *f);
       result.emplace(run_load(load, std::string_view(f->key)));
     } catch (...) {
       lead.fail(std::current_exception());
@@ -14390,6 +14536,8 @@ class redis_store {
     f->holds_lease = lease == "mine";
     std::optional<Value> result;
     try {
+      std::optional<lease_keeper> keeper;
+      keep_lease(keeper, rt, *f);
       result.emplace(run_load(load, std::string_view(f->key)));
     } catch (...) {
       lead.fail(std::current_exception());
@@ -14406,11 +14554,13 @@ class redis_store {
   }
 
  public:
-  // `load()` returns Value or awaitable<Value>, and owns what it needs. `life`, if given, is
-  // the awaiting caller's, and tells what a hit's entry has left to live.
+  // `load()` returns Value or awaitable<Value>, and owns what it needs. `due` and `life`, if
+  // given, are the awaiting caller's: whether a hit's entry is due for a refresh
+  // (cachet::early_refresh), and what it has left to live.
   template <class Load>
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
-                                                  Load load, hit_lifetime* life = nullptr) {
+                                                  Load load, refresh_due* due = nullptr,
+                                                  hit_lifetime* life = nullptr) {
     redis_runtime& rt = backend_->runtime();
     const std::uint64_t epoch = rt.tag_epoch();
     lookup found;
@@ -14418,6 +14568,7 @@ class redis_store {
     if (t.admitted()) {
       found = co_await on_io(rt, read(rt, key, tags, std::move(t)));
       if (found.hit) {
+        if (due != nullptr) due->value = due_for_refresh(found);
         if (life != nullptr) life->remaining_ms = found.remaining_ms;
         co_return std::move(*found.hit);
       }
@@ -14453,6 +14604,8 @@ class redis_store {
     std::optional<Value> result;
     std::exception_ptr failure;
     try {
+      std::optional<lease_keeper> keeper;
+      keep_lease(keeper, rt, *f);
       result.emplace(co_await lead_load(f, load));
     } catch (...) {
       failure = std::current_exception();
@@ -15274,6 +15427,13 @@ class redis_store {
     f->stamp = std::move(again.stamp);
     f->permit = std::move(again.permit);
     return std::move(again.lease);
+  }
+
+  // cachet::lease: extended while this leader computes (lease_keeper.hpp).
+  void keep_lease(std::optional<lease_keeper>& keeper, redis_runtime& rt, const flight& f) {
+    if (!f.holds_lease) return;
+    keeper.emplace(rt, locate(rt, f.key).key, rt.lease_holder(), lease_ms_,
+                   [this] { return now_ms(); });
   }
 
   // Best effort: a lease left behind only makes others wait until it runs out.
@@ -16709,12 +16869,13 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
                             const std::atomic<std::uint64_t>& erasures)
       : store_(&store), backend_(&backend), erasures_(&erasures) {}
 
-  // `load()` returns Value, or an awaitable of it, and owns what it needs.
+  // `load()` returns Value, or an awaitable of it, and owns what it needs. `due`, if given,
+  // is the awaiting caller's: cachet::early_refresh's report of a hit due for a refresh.
   template <class Load>
   boost::asio::awaitable<Value> async_get_or_load(std::string key, std::vector<std::string> tags,
-                                                  Load load) {
+                                                  Load load, refresh_due* due = nullptr) {
     return get_or_load(*store_, *backend_, *erasures_, std::move(key), std::move(tags),
-                       std::move(load));
+                       std::move(load), due);
   }
 
   // One call after the other: in process, a batch saves no round trip. The first failure stops
@@ -16751,19 +16912,20 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   static boost::asio::awaitable<Value> get_or_load(store_type& store, Backend& backend,
                                                    const std::atomic<std::uint64_t>& erasures,
                                                    std::string key, std::vector<std::string> tags,
-                                                   Load load) {
+                                                   Load load, refresh_due* due = nullptr) {
     if constexpr (suspends<std::invoke_result_t<Load&>, Value>) {
       co_return co_await lead_or_join(store, backend, erasures, std::move(key), std::move(tags),
-                                      load);
+                                      load, due);
     } else {
-      co_return store_through(store, key, tags, load);
+      co_return store_through(store, key, tags, load, due);
     }
   }
 
   // The blocking store's own path, the function running inline.
   template <class Load>
   static Value store_through(store_type& store, std::string_view key,
-                             const std::vector<std::string>& tags, Load& load) {
+                             const std::vector<std::string>& tags, Load& load,
+                             refresh_due* due = nullptr) {
     auto for_each_tag = [&](auto&& on_tag) {
       for (const std::string& tag : tags) on_tag(tag);
     };
@@ -16774,6 +16936,7 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
     if constexpr (store_type::gated) {
       return store.get_or_load(key, tags_ref, load_ref, admitted_by_call_stage<Gate>{});
     } else {
+      if (due != nullptr) return store.get_or_load(key, tags_ref, load_ref, *due);
       return store.get_or_load(key, tags_ref, load_ref);
     }
   }
@@ -16782,8 +16945,12 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   static boost::asio::awaitable<Value> lead_or_join(store_type& store, Backend& backend,
                                                     const std::atomic<std::uint64_t>& erasures,
                                                     std::string key, std::vector<std::string> tags,
-                                                    Load& load) {
-    if (std::optional<Value> hit = store.peek(key)) co_return std::move(*hit);
+                                                    Load& load, refresh_due* due) {
+    refresh_due seen_due;
+    if (std::optional<Value> hit = store.peek(key, seen_due)) {
+      if (due != nullptr) *due = seen_due;
+      co_return std::move(*hit);
+    }
     flights& table = flights::instance();
     // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
     std::pair<std::shared_ptr<typename flights::flight>, bool> joined =

@@ -38,10 +38,9 @@ struct no_lease {
 /// Within one process, single flight already computes a key once, so on cachet::memory the
 /// policy changes nothing. The lease applies to calls and async(), and to cachet::early_refresh's
 /// background refreshes (one process of the fleet refreshes a due entry); async_many() batches
-/// do not wait for leases. The lease is kept in the
-/// entry's Redis hash (field `l`, "<until ms>:<token>"), in the entry's slot on a Redis Cluster,
-/// and its time is the store's clock (the system clock), so the processes' clocks must roughly
-/// agree.
+/// do not wait for leases. The lease is kept in the entry's Redis hash (field `l`,
+/// "<until ms>:<token>"), in the entry's slot on a Redis Cluster, and its time is the store's
+/// clock (the system clock), so the processes' clocks must roughly agree.
 template <std::uint64_t Seconds>
 struct lease : detail::policy<detail::lease_kind> {
   static constexpr void check_values() {
