@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -128,6 +131,47 @@ TEST(key, parser_classifies_templates) {
   static_assert(!cachet::detail::parsed_key_template<"x:{}-{}:y">.placeholders_separated());
   static_assert(cachet::detail::parsed_key_template<"{1}:{0}">.argument_bound == 2);
   SUCCEED();
+}
+
+// key<S>::parse reads integer arguments back from the text render() gave them: cachet::tiered
+// maps an invalidated Redis key to its memory tier's binary key with it.
+template <class Key, class... Args>
+void expect_parses_back(const Args&... args) {
+  const std::string text = render<Key>(args...);
+  std::tuple<Args...> read{};
+  const bool parsed = std::apply([&](auto&... v) { return Key::parse(text, v...); }, read);
+  EXPECT_TRUE(parsed) << text;
+  EXPECT_EQ(read, std::tuple<Args...>(args...)) << text;
+}
+
+TEST(key, parse_reads_integer_arguments_back) {
+  expect_parses_back<cachet::key<"user:{}">>(42);
+  expect_parses_back<cachet::key<"user:{}">>(-7L);
+  expect_parses_back<cachet::key<"user:{}">>(std::numeric_limits<long long>::min());
+  expect_parses_back<cachet::key<"user:{}">>(std::numeric_limits<unsigned long>::max());
+  expect_parses_back<cachet::key<"{}">>(static_cast<short>(-300));
+  expect_parses_back<cachet::key<"grid:{1}/{0}">>(3, -4L);
+  expect_parses_back<cachet::key<"{0}:{1}:{0}">>(1, 2);
+  expect_parses_back<cachet::key<"a-{}-x:{}v2">>(-5, 6u);
+  expect_parses_back<cachet::key<"{{u}}:{}">>(static_cast<std::uint8_t>(255));
+}
+
+TEST(key, parse_refuses_texts_the_template_cannot_give) {
+  long id = 0;
+  EXPECT_FALSE(cachet::key<"user:{}">::parse("price:42", id));
+  EXPECT_FALSE(cachet::key<"user:{}">::parse("user:", id));
+  EXPECT_FALSE(cachet::key<"user:{}">::parse("user:4x", id));
+  EXPECT_FALSE(cachet::key<"user:{}">::parse("user:42:7", id));
+  EXPECT_FALSE(cachet::key<"user:{}">::parse("user:99999999999999999999", id));
+  EXPECT_FALSE(cachet::key<"user:{}">::parse("user:%41", id));
+  int row = 0;
+  int column = 0;
+  EXPECT_FALSE((cachet::key<"grid:{1}/{0}">::parse("grid:3/", row, column)));
+  EXPECT_FALSE((cachet::key<"grid:{1}/{0}">::parse("grid:3:4", row, column)));
+  EXPECT_FALSE((cachet::key<"v{}v2">::parse("v", row)));
+  std::uint8_t small = 0;
+  EXPECT_FALSE(cachet::key<"{}">::parse("256", small));
+  EXPECT_FALSE(cachet::key<"{}">::parse("-1", small));
 }
 
 }  // namespace

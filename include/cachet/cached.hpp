@@ -188,7 +188,15 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   static constexpr bool runs_coroutines_blocking = requires {
     requires backend_type::serializes_values;
   };
-  static constexpr bool binary_keys = requires { requires store_type::binary_keys; };
+  // cachet::tiered keys its memory tier by the arguments' bytes when the key text an
+  // invalidation names can be read back into them: integer arguments under a key<> template.
+  static constexpr bool key_text_reversible =
+      !has_instance_key && pack::template has<key_kind> && sizeof...(Params) > 0 &&
+      (integer_key_argument<Params> && ...);
+  static constexpr bool translates_keys =
+      key_text_reversible && requires { requires store_type::binary_keys_when_reversible; };
+  static constexpr bool binary_keys =
+      translates_keys || requires { requires store_type::binary_keys; };
 
  public:
   /// Uses the backend's process-wide instance and the policies' values.
@@ -234,7 +242,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                                        .max_stale = effective_max_stale(opts),
                                        .lease = lease_policy::value,
                                        .jitter_percent = jitter_policy::percent,
-                                       .refresh_percent = early_refresh_policy::percent}),
+                                       .refresh_percent = early_refresh_policy::percent,
+                                       .key_text_of = key_translation<translates_keys>::to_text,
+                                       .binary_key_of = key_translation<translates_keys>::to_binary}),
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),
@@ -648,6 +658,37 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     }
     return buffer;
   }
+
+  // A two-tier store's translation between the binary keys it is given and the text keys Redis
+  // knows (see translates_keys).
+  template <bool Translates, class = void>
+  struct key_translation {
+    static constexpr void (*to_text)(std::string_view, std::string&) = nullptr;
+    static constexpr bool (*to_binary)(std::string_view, std::string&) = nullptr;
+  };
+  template <class Unused>
+  struct key_translation<true, Unused> {
+    using arguments = std::tuple<std::remove_cvref_t<Params>...>;
+    static void to_text(std::string_view binary, std::string& text) {
+      arguments values;
+      const char* in = binary.data();
+      std::apply([&](auto&... v) { ((std::memcpy(&v, in, sizeof v), in += sizeof v), ...); },
+                 values);
+      std::apply([&](const auto&... v) { key_policy::render(text, v...); }, values);
+    }
+    static bool to_binary(std::string_view text, std::string& binary) {
+      arguments values{};
+      if (!std::apply([&](auto&... v) { return key_policy::parse(text, v...); }, values)) {
+        return false;
+      }
+      std::string again;
+      std::apply([&](const auto&... v) { key_policy::render(again, v...); }, values);
+      if (again != text) return false;
+      binary.clear();
+      std::apply([&](const auto&... v) { (append_binary_key(binary, v), ...); }, values);
+      return true;
+    }
+  };
 
   // Arguments that are all numbers have a binary key of a size known here, built on the stack:
   // the same bytes render() gives, without the thread's buffer.

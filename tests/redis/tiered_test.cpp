@@ -60,6 +60,16 @@ long read_row(int row) {
   return data->get_long(row_key(row));
 }
 
+long read_cell(int row, long column) {
+  ++loads;
+  return data->get_long(data_key("cell:" + std::to_string(row) + "/" + std::to_string(column)));
+}
+
+long read_named(std::string name) {
+  ++loads;
+  return data->get_long(data_key("named:" + name));
+}
+
 // A codec that can hold one decode (a Redis hit, on its way into memory) until released.
 struct holding_codec {
   static inline std::mutex m;
@@ -210,6 +220,62 @@ TEST_F(Tiered, CapacityBoundsTheMemoryTier) {
   for (int row = 0; row < 10; ++row) get_row(row);  // Redis hits, filling memory
   EXPECT_GE(get_row.stats().evictions, 8u);
   EXPECT_EQ(app::loads.load(), 10) << "Redis keeps what memory evicts";
+}
+
+// The memory tier is keyed by the arguments' bytes when their key text reads back into them
+// (integers under a key<> template), else by the text: either way another replica's
+// invalidation of the key reaches it, and memory answers repeated calls.
+template <class Cache, class... Args>
+void expect_memory_hit_then_invalidation_from(Cache& reader, tiers& reader_tiers, Cache& writer,
+                                              const std::string& data_key, const Args&... args) {
+  reader(args...);
+  reader_tiers.sync();
+  EXPECT_EQ(reader(args...), 1);  // a Redis hit, kept in memory
+  reader_tiers.sync();
+  const cachet::stats before = reader.stats();
+  EXPECT_EQ(reader(args...), 1);
+  EXPECT_EQ(reader.stats().memory_tier_hits, before.memory_tier_hits + 1) << data_key;
+
+  app::data->exec("SET", data_key, 2);
+  writer.invalidate(args...);
+  reader_tiers.sync();
+  EXPECT_EQ(reader(args...), 2) << data_key << ": served from memory after the invalidation";
+}
+
+TEST_F(Tiered, EveryKindOfKeyReachesAnotherReplicasMemory) {
+  replica a(url, prefix);
+  replica b(url, prefix);
+  ASSERT_TRUE(a.both.wait_coherent(10s) && b.both.wait_coherent(10s));
+  using cell_cache = cachet::cached<&app::read_cell, cachet::ttl<60>,
+                                    cachet::key<"cell:{1}/{0}">, cachet::backend<tiers>>;
+  using named_cache = cachet::cached<&app::read_named, cachet::ttl<60>, cachet::key<"named:{}">,
+                                     cachet::backend<tiers>>;
+  cell_cache a_cells{a.both};
+  cell_cache b_cells{b.both};
+  named_cache a_named{a.both};
+  named_cache b_named{b.both};
+  row_cache a_rows{a.both};
+  row_cache b_rows{b.both};
+
+  data->exec("SET", app::data_key("cell:-4/9000000000"), 1);
+  expect_memory_hit_then_invalidation_from(a_cells, a.both, b_cells,
+                                           app::data_key("cell:-4/9000000000"), -4, 9000000000L);
+  data->exec("SET", app::data_key("named:a b/c"), 1);
+  expect_memory_hit_then_invalidation_from(a_named, a.both, b_named, app::data_key("named:a b/c"),
+                                           std::string("a b/c"));
+  data->exec("SET", app::row_key(-1), 1);
+  expect_memory_hit_then_invalidation_from(a_rows, a.both, b_rows, app::row_key(-1), -1);
+
+  // Another function's keys, pushed to a as well, do not drop a's entries.
+  a.both.sync();      // a's own write of row -1 came back
+  EXPECT_EQ(a_rows(-1), 2);  // a Redis hit, kept in memory
+  a.both.sync();
+  const cachet::stats before = a_rows.stats();
+  b_cells.invalidate(-1, 1);
+  b_named.invalidate("-1");
+  a.both.sync();
+  EXPECT_EQ(a_rows(-1), 2);
+  EXPECT_EQ(a_rows.stats().memory_tier_hits, before.memory_tier_hits + 1);
 }
 
 // A replica's invalidation reaches the other's memory: after sync() no call there returns the

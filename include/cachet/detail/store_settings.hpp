@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace cachet::detail {
@@ -30,6 +31,12 @@ struct store_settings {
   // cachet::early_refresh: a hit on an entry within (100 - this)% of `ttl` of its expiry is
   // reported as due for a refresh (stores that can tell); 0 = never.
   unsigned refresh_percent = 0;
+  // cachet::tiered: when cached<> can turn its binary keys into the key text Redis knows and back
+  // (integer arguments under a key<> template), the memory tier is keyed by the arguments' bytes
+  // and these translate; null otherwise, and every key is the text. binary_key_of returns false
+  // for a text that is no key of this function.
+  void (*key_text_of)(std::string_view binary, std::string& text) = nullptr;
+  bool (*binary_key_of)(std::string_view text, std::string& binary) = nullptr;
 };
 
 // cachet::early_refresh: set by a hit whose entry is due for a refresh (see the stores'

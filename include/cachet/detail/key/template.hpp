@@ -10,7 +10,9 @@
 #include <cachet/detail/policy.hpp>
 #include <cachet/key_encoding.hpp>
 
+#include <charconv>
 #include <cstddef>
+#include <system_error>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -290,6 +292,66 @@ void render_key_template(std::string& out, const Args&... args) {
         ...);
   }
   (std::make_index_sequence<parsed_key_template<S>.segment_count>{});
+}
+
+// Reads back the arguments of a key text that render_key_template<S> made from integer
+// arguments (cachet::tiered keys its memory tier by the arguments' bytes, while Redis names a
+// changed entry by its text). Each placeholder's text ends where the literal after it begins:
+// placeholders are separated by a character no argument contains, so the first such character
+// after the argument is the literal's first one. Returns false for a text S cannot render from
+// such arguments (another function's key); the caller renders the arguments again and compares,
+// so a text with leading zeros or "+1" is not taken for the key it is not.
+template <fixed_string S, class... Args>
+bool parse_integer_key_template(std::string_view text, Args&... args) {
+  static_assert((std::is_integral_v<Args> && ...));
+  constexpr const auto& parsed = parsed_key_template<S>;
+  const std::tuple<Args&...> arguments(args...);
+  std::size_t position = 0;
+  bool ok = true;
+  const auto read_number = [&](auto& argument, std::size_t end) {
+    const char* first = text.data() + position;
+    const char* last = text.data() + end;
+    const auto [stop, error] = std::from_chars(first, last, argument);
+    ok = error == std::errc() && stop == last && first != last;
+    position = end;
+  };
+  const auto field_end = [&](std::size_t segment_index) -> std::size_t {
+    if (segment_index + 1 == parsed.segment_count) return text.size();
+    const std::string_view next = parsed.literal(parsed.segments[segment_index + 1]);
+    std::size_t in_literal = 0;
+    while (in_literal < next.size() && is_argument_char(next[in_literal])) ++in_literal;
+    if (in_literal == next.size()) {
+      // Only a template's last literal can be all argument characters (see
+      // placeholders_separated): the argument ends where that suffix begins.
+      return text.size() >= position + next.size() ? text.size() - next.size() : std::size_t(-1);
+    }
+    std::size_t in_text = position;
+    while (in_text < text.size() && is_argument_char(text[in_text])) ++in_text;
+    if (in_text == text.size() || in_text - position < in_literal) return std::size_t(-1);
+    return in_text - in_literal;
+  };
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          if (!ok) return;
+          constexpr template_segment segment = parsed.segments[I];
+          if constexpr (segment.is_argument) {
+            const std::size_t end = field_end(I);
+            if (end == std::size_t(-1) || end < position) {
+              ok = false;
+              return;
+            }
+            read_number(std::get<segment.argument>(arguments), end);
+          } else {
+            const std::string_view literal = parsed.literal(segment);
+            ok = text.substr(position).starts_with(literal);
+            position += literal.size();
+          }
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<parsed.segment_count>{});
+  return ok && position == text.size();
 }
 
 }  // namespace cachet::detail

@@ -37,20 +37,32 @@ namespace cachet::detail {
 // reached memory meanwhile (`erasures_`, bumped by every erase of the memory tier) and the
 // entry's tags were not invalidated (stamped before the Redis call), and the channel held
 // (`generation`). A fill that loses such a race is returned and not kept.
+//
+// Keys: the memory tier is keyed as cached<> keys a memory backend, by the arguments' bytes,
+// when cached<> can translate them to the Redis key text and back (store_settings::key_text_of,
+// integer arguments under a key<> template): a hit then renders no text, as on the memory
+// backend. The text is rendered for Redis on a miss, and an invalidation push's text is read
+// back into the bytes. Otherwise every key is the text.
 template <class Value, std::size_t TagCount, class Codec, class Tiers>
 class tiered_store final : near_tier {
   using near_store = memory_store<Value, TagCount, memory>;
   using far_store = redis_store<Value, TagCount, Codec, typename Tiers::far_type>;
 
  public:
+  // cached<> hands binary keys (and store_settings::key_text_of) when it can translate them.
+  static constexpr bool binary_keys_when_reversible = true;
+
   tiered_store(Tiers& tiers, const store_settings& settings)
       : tiers_(&tiers),
+        coherence_(&tiers.coherence()),
         near_(tiers.near(), near_settings(settings)),
         near_refreshes_(settings.refresh_percent > 0),
         far_(tiers.far(), settings),
         function_(settings.name.empty() ? settings.key_template : settings.name),
         entry_prefix_(settings.has_key_template ? std::string()
-                                                : std::string(settings.name) + ":") {
+                                                : std::string(settings.name) + ":"),
+        key_text_of_(settings.key_text_of),
+        binary_key_of_(settings.binary_key_of) {
     tiers.coherence().enter(this);
   }
 
@@ -70,13 +82,20 @@ class tiered_store final : near_tier {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load,
                     refresh_due& due) {
-    tier_coherence& c = tiers_->started_coherence();
+    // The hit path reads two atomics here; the channel is started by the first call, which finds
+    // memory not serving.
+    tier_coherence& c = *coherence_;
     // Read before serving(): a channel lost after serving() was read moves it on.
     const std::uint64_t generation = c.generation();
-    if (!c.serving()) return far_.get_or_load(key, for_each_tag, load, due);
+    if (!c.serving()) {
+      tiers_->started_coherence();
+      std::string text;
+      return far_.get_or_load(far_key(key, text), for_each_tag, load, due);
+    }
     auto from_redis = [&](std::string_view stable_key, std::chrono::nanoseconds& keep_at_most) {
       hit_lifetime life;
-      Value value = far_.get_or_load(stable_key, for_each_tag, load, due, life);
+      std::string text;
+      Value value = far_.get_or_load(far_key(stable_key, text), for_each_tag, load, due, life);
       keep_at_most = kept_for(life);
       // The channel was lost since this call began: an invalidation may have gone unheard.
       if (c.generation() != generation) near_.erase(stable_key);
@@ -91,7 +110,8 @@ class tiered_store final : near_tier {
   // memory from Redis.
   template <class ForEachTag, class Load>
   bool reload(std::string_view key, ForEachTag&& for_each_tag, Load&& load) {
-    return far_.reload(key, for_each_tag, load);
+    std::string text;
+    return far_.reload(far_key(key, text), for_each_tag, load);
   }
 
   // `load()` returns Value or awaitable<Value>, and owns what it needs. `due`, if given, is the
@@ -102,8 +122,8 @@ class tiered_store final : near_tier {
     tier_coherence& c = tiers_->started_coherence();
     const std::uint64_t generation = c.generation();
     if (!c.serving()) {
-      co_return co_await far_.async_get_or_load(std::move(key), std::move(tags), std::move(load),
-                                                due);
+      co_return co_await far_.async_get_or_load(far_key(std::move(key)), std::move(tags),
+                                                std::move(load), due);
     }
     refresh_due near_due;
     if (std::optional<Value> hit = near_refreshes_ ? near_.find(key, near_due) : near_.find(key)) {
@@ -112,7 +132,7 @@ class tiered_store final : near_tier {
     }
     const fill_guard guard = guard_fill(tags);
     hit_lifetime life;
-    Value value = co_await far_.async_get_or_load(key, tags, std::move(load), due, &life);
+    Value value = co_await far_.async_get_or_load(far_key(key), tags, std::move(load), due, &life);
     fill(key, tags, guard, generation, value, life);
     co_return value;
   }
@@ -132,7 +152,7 @@ class tiered_store final : near_tier {
       std::vector<std::vector<std::string>> far_tags;
       std::vector<fill_guard> guards;
       for (std::size_t i : missing) {
-        far_keys.push_back(keys[i]);
+        far_keys.push_back(far_key(keys[i]));
         far_tags.push_back(tags[i]);
         guards.push_back(guard_fill(tags[i]));
       }
@@ -179,7 +199,7 @@ class tiered_store final : near_tier {
     std::vector<bool> far_may_load;
     std::vector<fill_guard> guards;
     for (std::size_t i : missing) {
-      far_keys.push_back(keys[i]);
+      far_keys.push_back(far_key(keys[i]));
       far_tags.push_back(tags[i]);
       far_may_load.push_back(may_load.empty() || may_load[i]);
       guards.push_back(guard_fill(tags[i]));
@@ -203,28 +223,33 @@ class tiered_store final : near_tier {
     if (tiers_->started_coherence().serving()) {
       if (std::optional<Value> hit = near_.peek(key)) co_return hit;
     }
-    co_return co_await far_.async_peek(std::move(key));
+    co_return co_await far_.async_peek(far_key(std::move(key)));
   }
 
   boost::asio::awaitable<std::optional<Value>> async_stale(std::string key) {
-    return far_.async_stale(std::move(key));
+    return far_.async_stale(far_key(std::move(key)));
   }
 
   std::optional<Value> peek(std::string_view key) {
     if (tiers_->started_coherence().serving()) {
       if (std::optional<Value> hit = near_.peek(key)) return hit;
     }
-    return far_.peek(key);
+    std::string text;
+    return far_.peek(far_key(key, text));
   }
 
   // cachet::fail_safe: only Redis keeps values past their ttl.
-  std::optional<Value> stale(std::string_view key) { return far_.stale(key); }
+  std::optional<Value> stale(std::string_view key) {
+    std::string text;
+    return far_.stale(far_key(key, text));
+  }
 
   // Memory is emptied before Redis is asked, and again once Redis confirmed: a fill from a Redis
   // read made before the confirmation is then doomed too.
   void erase(std::string_view key) {
     erase_near(key);
-    far_.erase(key);
+    std::string text;
+    far_.erase(far_key(key, text));
     erase_near(key);
   }
 
@@ -266,7 +291,26 @@ class tiered_store final : near_tier {
   void drop_entry(std::string_view rest) override {
     if (!rest.starts_with(entry_prefix_)) return;
     rest.remove_prefix(entry_prefix_.size());
-    erase_near(rest);
+    if (binary_key_of_ == nullptr) {
+      erase_near(rest);
+      return;
+    }
+    std::string binary;
+    if (binary_key_of_(rest, binary)) erase_near(binary);  // else another function's key
+  }
+
+  // The Redis key of one of this store's keys; `buffer` holds it when it is translated.
+  std::string_view far_key(std::string_view key, std::string& buffer) const {
+    if (key_text_of_ == nullptr) return key;
+    buffer.clear();
+    key_text_of_(key, buffer);
+    return buffer;
+  }
+  std::string far_key(std::string key) const {
+    if (key_text_of_ == nullptr) return key;
+    std::string text;
+    key_text_of_(key, text);
+    return text;
   }
   void drop_function(std::string_view function) override {
     if (function == function_) clear_near();
@@ -333,11 +377,14 @@ class tiered_store final : near_tier {
   }
 
   Tiers* tiers_;
+  tier_coherence* coherence_;
   near_store near_;
   bool near_refreshes_;  // cachet::early_refresh: memory's hits report due entries
   far_store far_;
   std::string function_;      // as in the function's counter, "#fn:<function>"
   std::string entry_prefix_;  // "<function>:" before the key in Redis, without a key template
+  void (*key_text_of_)(std::string_view, std::string&);
+  bool (*binary_key_of_)(std::string_view, std::string&);
   std::atomic<std::uint64_t> erasures_{0};
 };
 
