@@ -303,7 +303,6 @@ void render_key_template(std::string& out, const Args&... args) {
 // so a text with leading zeros or "+1" is not taken for the key it is not.
 template <fixed_string S, class... Args>
 bool parse_integer_key_template(std::string_view text, Args&... args) {
-  static_assert((std::is_integral_v<Args> && ...));
   constexpr const auto& parsed = parsed_key_template<S>;
   const std::tuple<Args&...> arguments(args...);
   std::size_t position = 0;
