@@ -367,6 +367,37 @@ TEST_F(Tiered, MemoryKeepsAFillNoLongerThanItsRedisEntryHasLeft) {
   EXPECT_EQ(app::loads.load(), 3);
 }
 
+// The read script asks for an entry's PTTL only for a memory tier in front, which caps its fill
+// by it: a plain Redis hit, blocking or in a coroutine, runs no PTTL; a tiered one does.
+TEST_F(Tiered, OnlyAHitForAMemoryTierAsksRedisForItsPttl) {
+  // A server of its own, whose command counts only this test moves.
+  cachet_test::private_redis_server server;
+  data->exec("SET", app::row_key(1), 7);
+  cachet::redis plain(replica::config(server.url(), 0ms),
+                      cachet::redis_options{.key_prefix = prefix});
+  cachet::cached<&app::read_row, cachet::ttl<60>, cachet::key<"row:{}">, cachet::tags<"row-tag:{}">,
+                 cachet::backend<cachet::redis>>
+      plain_rows{plain};
+  EXPECT_EQ(plain_rows(1), 7);  // computed and written: a miss, which may run PTTL
+  cachet_test::command(plain, "CONFIG", "RESETSTAT");
+  EXPECT_EQ(plain_rows(1), 7);
+  EXPECT_EQ(run_coroutine(plain_rows.async(1)), 7);
+  // One read script for the key given twice: three Redis hits in all, four counted.
+  EXPECT_EQ(run_coroutine(plain_rows.async_many(std::vector{1, 1})), (std::vector<long>{7, 7}));
+  EXPECT_EQ(plain_rows.stats().hits, 4u);
+  EXPECT_EQ(cachet_test::command_calls(plain, "pttl"), 0) << "a plain Redis hit ran PTTL";
+
+  replica a(server.url(), prefix, 0ms);
+  ASSERT_TRUE(a.both.wait_coherent(10s));
+  row_cache tiered_rows{a.both};
+  EXPECT_EQ(tiered_rows(1), 7);  // memory misses, Redis hits: its PTTL caps memory's copy
+  EXPECT_EQ(tiered_rows(1), 7);  // memory hits
+  EXPECT_EQ(tiered_rows.stats().hits, 2u);
+  EXPECT_EQ(tiered_rows.stats().memory_tier_hits, 1u);
+  EXPECT_EQ(cachet_test::command_calls(plain, "pttl"), 1) << "one Redis hit for a memory tier";
+  EXPECT_EQ(app::loads.load(), 1);
+}
+
 TEST_F(Tiered, AsyncManyAnswersFromBothTiersInOrder) {
   for (int row = 20; row < 24; ++row) data->exec("SET", app::row_key(row), row * 10);
   replica a(url, prefix);
