@@ -8,7 +8,6 @@
 #include <cachet/tiered.hpp>
 
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <sys/types.h>
 #include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
@@ -88,15 +87,10 @@ using short_fleet_report =
     cachet::cached<&app::build_report, cachet::ttl<300>, cachet::key<"report:{}">,
                    cachet::backend<cachet::redis>, cachet::lease<1>>;
 
-using cachet_test::reaped_cleanly;
-using cachet_test::start_child;
-
 // A worker process: asks for report 1 on a thread; its main thread tells the test once that call
 // has missed (it has read Redis and is computing or waiting), then reports what it got.
 int run_worker(const std::string& url, const std::string& prefix) {
-  try {
-    cachet_test::data_connection data{url};
-    app::data = &data;
+  return cachet_test::run_child("lease worker", url, app::data, [&](auto& data) {
     app::data_prefix = prefix + "-data";
     auto backend = cachet_test::make_test_backend(url, 5s, prefix);
     fleet_report report{*backend};
@@ -110,58 +104,44 @@ int run_worker(const std::string& url, const std::string& prefix) {
     totals.push("INCRBY", app::data_key("loads"), report.stats().loads);
     totals.push("INCRBY", app::data_key("wrong"), value == 1001 ? 0 : 1);
     data.exec(totals);
-    app::data = nullptr;
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "lease worker %d: %s\n", static_cast<int>(::getpid()), e.what());
-    return 1;
-  }
+  });
 }
 
 // A holder that crashes: asks for report 2, takes its one-second lease, and is killed by the test
 // while its function waits.
 int run_crashing_holder(const std::string& url, const std::string& prefix) {
-  cachet_test::data_connection data{url};
-  app::data = &data;
-  app::data_prefix = prefix + "-data";
-  auto backend = cachet_test::make_test_backend(url, 5s, prefix);
-  short_fleet_report report{*backend};
-  report(2);
-  std::fprintf(stderr, "lease holder %d: was not killed\n", static_cast<int>(::getpid()));
-  return 1;
+  return cachet_test::run_child("lease holder", url, app::data, [&](auto&) {
+    app::data_prefix = prefix + "-data";
+    auto backend = cachet_test::make_test_backend(url, 5s, prefix);
+    short_fleet_report report{*backend};
+    report(2);
+    std::fprintf(stderr, "lease holder %d: was not killed\n", static_cast<int>(::getpid()));
+    return 1;
+  });
 }
 
-class Lease : public ::testing::Test {
+class Lease : public cachet_test::process_test {
  protected:
+  Lease() : process_test(app::data, app::data_prefix) {}
   void SetUp() override {
-    prefix = cachet_test::test_prefix();
-    app::data_prefix = prefix + "-data";
-    data = std::make_unique<cachet_test::data_connection>(url);
-    app::data = data.get();
+    process_test::SetUp();
     app::calls = 0;
     app::hold = false;
     app::fail_next = false;
   }
-  void TearDown() override { app::data = nullptr; }
-
-  const std::string url = cachet_test::shared_redis_url();
-  std::string prefix;
-  std::unique_ptr<cachet_test::data_connection> data;
 };
 
 TEST_F(Lease, FourProcessesAskingForOneColdKeyComputeItOnce) {
   constexpr int workers = 4;
-  std::vector<pid_t> children;
-  for (int p = 0; p < workers; ++p) {
-    children.push_back(start_child(worker_flag, {url, prefix}));
-    ASSERT_GT(children.back(), 0) << "fork failed";
-  }
+  cachet_test::child_processes children;
+  ASSERT_TRUE(children.start(worker_flag, {url, prefix}, workers)) << "fork failed";
   // Every process has read the cold entry and missed before the computation may finish: without
   // the lease each would compute.
   EXPECT_TRUE(cachet_test::wait_until(
       [&] { return data->get_long(app::data_key("inside")) == workers; }, 60s));
   data->exec("SET", app::data_key("release"), 1);
-  for (pid_t child : children) EXPECT_TRUE(reaped_cleanly(child)) << "worker " << child;
+  EXPECT_TRUE(children.reaped_cleanly()) << "a child failed (see its stderr)";
   EXPECT_EQ(data->get_long(app::data_key("computed")), 1);
   EXPECT_EQ(data->get_long(app::data_key("loads")), 1);
   EXPECT_EQ(data->get_long(app::data_key("wrong")), 0);
@@ -258,12 +238,12 @@ TEST_F(Lease, AnInvalidationDuringTheHoldersLoadIsNotAnsweredWithItsValue) {
 // The holder's process dies while computing: its lease is no longer extended and runs out after
 // one second, and the waiter computes.
 TEST_F(Lease, WhenTheHolderCrashesItsLeaseRunsOutAndAWaiterComputes) {
-  const pid_t holder = start_child(crashing_holder_flag, {url, prefix});
-  ASSERT_GT(holder, 0) << "fork failed";
+  cachet_test::child_processes holder;
+  ASSERT_TRUE(holder.start(crashing_holder_flag, {url, prefix})) << "fork failed";
   ASSERT_TRUE(
       cachet_test::wait_until([&] { return data->get_long(app::data_key("computed")) == 1; }, 60s));
-  ::kill(holder, SIGKILL);
-  EXPECT_FALSE(reaped_cleanly(holder));
+  holder.kill();
+  EXPECT_FALSE(holder.reaped_cleanly());
   data->exec("SET", app::data_key("release"), 1);
   auto backend = cachet_test::make_test_backend(url, 5s, prefix);
   short_fleet_report waiter{*backend};

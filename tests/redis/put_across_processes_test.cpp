@@ -10,13 +10,9 @@
 #include <cachet/tiered.hpp>
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <memory>
 #include <ostream>
 #include <stdexcept>
@@ -28,6 +24,7 @@
 #include "redis/degraded_test_support.hpp"
 #include "support/child_process.hpp"
 #include "support/redis_server.hpp"
+#include "support/tiered_replica.hpp"
 
 namespace app {
 
@@ -49,8 +46,7 @@ std::string load_name(long id) {
 namespace {
 
 using namespace std::chrono_literals;
-using cachet_test::reaped_cleanly;
-using cachet_test::start_child;
+using replica = cachet_test::tiered_replica;
 using tiers = cachet::tiered<cachet::memory, cachet::redis>;
 
 constexpr std::string_view reader_flag = "--put-reader";
@@ -69,17 +65,6 @@ std::string_view name_of(kind k) { return k == kind::redis ? "redis" : "tiered";
 std::string_view name_of(write w) { return w == write::put ? "put" : "refresh"; }
 void PrintTo(kind k, std::ostream* out) { *out << name_of(k); }
 void PrintTo(write w, std::ostream* out) { *out << name_of(w); }
-
-// One replica: a Redis backend and, for the tiered kind, a memory tier in front of it.
-struct replica {
-  replica(const std::string& url, const std::string& prefix)
-      : remote(cachet_test::degraded_config(url, 2000ms),
-               cachet::redis_options{.key_prefix = prefix}),
-        both(mem, remote) {}
-  cachet::memory mem;
-  cachet::redis remote;
-  tiers both;
-};
 
 // Calls `names` `reads_after` times after the write; reports what it saw.
 template <class Cache>
@@ -151,31 +136,21 @@ int read_redis(const std::string& url, const std::string& prefix,
 }
 
 int run_reader(const std::string& url, const std::string& prefix, std::string_view backend) {
-  try {
-    cachet_test::data_connection data{url};
-    app::data = &data;
+  return cachet_test::run_child("put reader", url, app::data, [&](auto& data) {
     app::data_prefix = prefix + "-data";
-    const int status = backend == name_of(kind::tiered) ? read_tiered(url, prefix, data)
-                                                        : read_redis(url, prefix, data);
-    app::data = nullptr;
-    return status;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "put reader %d: %s\n", static_cast<int>(::getpid()), e.what());
-    app::data = nullptr;
-    return 1;
-  }
+    return backend == name_of(kind::tiered) ? read_tiered(url, prefix, data)
+                                            : read_redis(url, prefix, data);
+  });
 }
 
-class PutAcrossProcesses : public ::testing::TestWithParam<std::tuple<kind, write>> {
+class PutAcrossProcesses : public cachet_test::process_test,
+                           public ::testing::WithParamInterface<std::tuple<kind, write>> {
  protected:
+  PutAcrossProcesses() : process_test(app::data, app::data_prefix) {}
   void SetUp() override {
-    prefix = cachet_test::test_prefix();
-    app::data_prefix = prefix + "-data";
-    data = std::make_unique<cachet_test::data_connection>(url);
-    app::data = data.get();
+    process_test::SetUp();
     app::loads = 0;
   }
-  void TearDown() override { app::data = nullptr; }
 
   std::string text(std::string_view name) {
     const cachet::redis::value v = data->exec("GET", app::data_key(name));
@@ -186,23 +161,23 @@ class PutAcrossProcesses : public ::testing::TestWithParam<std::tuple<kind, writ
   // returns whether the reader exited cleanly.
   template <class Write>
   bool run(Write write_from_here) {
-    const pid_t reader =
-        start_child(reader_flag, {url, prefix, std::string(name_of(std::get<kind>(GetParam())))});
-    EXPECT_GT(reader, 0) << "fork failed";
-    if (reader <= 0) return false;
+    cachet_test::child_processes reader;
+    if (!reader.start(reader_flag,
+                      {url, prefix, std::string(name_of(std::get<kind>(GetParam())))})) {
+      ADD_FAILURE() << "fork failed";
+      return false;
+    }
     if (!cachet_test::wait_until([&] { return data->get_long(app::data_key("ready")) == 1; },
                                  30s)) {
       ADD_FAILURE() << "the reader never got ready";
-      ::kill(reader, SIGKILL);
-      reaped_cleanly(reader);
-      return false;
+      return false;  // and it is killed
     }
     const std::string expected = write_from_here();
     cachet::redis::request written;
     written.push("SET", app::data_key("expected"), expected);
     written.push("SET", app::data_key("written"), 1);
     data->exec(written);
-    return reaped_cleanly(reader);
+    return reader.reaped_cleanly();
   }
 
   template <class Backend>
@@ -233,10 +208,6 @@ class PutAcrossProcesses : public ::testing::TestWithParam<std::tuple<kind, writ
         << "the reader's memory tier did not keep the new value";
     EXPECT_EQ(names(id), expected);
   }
-
-  const std::string url = cachet_test::shared_redis_url();
-  std::string prefix;
-  std::unique_ptr<cachet_test::data_connection> data;
 };
 
 TEST_P(PutAcrossProcesses, ReaderSeesTheWriteWithoutACall) {

@@ -19,6 +19,7 @@
 #include "redis/degraded_test_support.hpp"
 #include "support/held_load.hpp"
 #include "support/redis_server.hpp"
+#include "support/tiered_replica.hpp"
 
 namespace app {
 
@@ -68,16 +69,7 @@ template <class Backend>
 using name_cache = cachet::cached<&app::load_name, cachet::ttl<60>, cachet::key<"name:{}">,
                                   cachet::tags<"name-tag:{}">, cachet::backend<Backend>>;
 
-// One replica of the tiered backend: its memory, its Redis backend, the tiers over them.
-struct replica {
-  replica(const std::string& url, const std::string& prefix)
-      : remote(cachet_test::degraded_config(url, 2000ms),
-               cachet::redis_options{.key_prefix = prefix}),
-        both(mem, remote) {}
-  cachet::memory mem;
-  cachet::redis remote;
-  tiers both;
-};
+using replica = cachet_test::tiered_replica;
 
 class WritesTest : public ::testing::Test {
  protected:

@@ -30,6 +30,7 @@
 #include "redis/degraded_test_support.hpp"
 #include "support/child_process.hpp"
 #include "support/redis_server.hpp"
+#include "support/tiered_replica.hpp"
 
 namespace {
 
@@ -119,36 +120,21 @@ using held_row_cache = cachet::cached<&app::read_row, cachet::ttl<60>, cachet::k
                                       cachet::tags<"row-tag:{}">, cachet::codec<app::holding_codec>,
                                       cachet::backend<tiers>>;
 
-// One replica: its memory, its Redis backend, the tiers over them.
-struct replica {
+// One replica, whose health-check PING notices a hung server within two seconds unless a test
+// says otherwise.
+struct replica : cachet_test::tiered_replica {
   replica(const std::string& url, const std::string& prefix,
           std::chrono::milliseconds health_check = 2000ms)
-      : remote(config(url, health_check), cachet::redis_options{.key_prefix = prefix}),
-        both(mem, remote) {}
-  static cachet::redis::config config(const std::string& url, std::chrono::milliseconds hc) {
-    auto cfg = cachet_test::degraded_config(url, 2000ms);
-    cfg.health_check_interval = hc;
-    return cfg;
-  }
-  cachet::memory mem;
-  cachet::redis remote;
-  tiers both;
+      : tiered_replica(url, prefix, health_check) {}
 };
 
-class Tiered : public ::testing::Test {
+class Tiered : public cachet_test::process_test {
  protected:
+  Tiered() : process_test(app::data, app::data_prefix) {}
   void SetUp() override {
-    prefix = cachet_test::test_prefix();
-    app::data_prefix = prefix + "-data";
-    data = std::make_unique<cachet_test::data_connection>(url);
-    app::data = data.get();
+    process_test::SetUp();
     app::loads = 0;
   }
-  void TearDown() override { app::data = nullptr; }
-
-  const std::string url = cachet_test::shared_redis_url();
-  std::string prefix;
-  std::unique_ptr<cachet_test::data_connection> data;
 };
 
 // The commands a server has run before this INFO.
@@ -433,6 +419,37 @@ TEST_F(Tiered, MemoryKeepsAFillNoLongerThanItsRedisEntryHasLeft) {
   EXPECT_EQ(app::loads.load(), 3);
 }
 
+// The read script asks for an entry's PTTL only for a memory tier in front, which caps its fill
+// by it: a plain Redis hit, blocking or in a coroutine, runs no PTTL; a tiered one does.
+TEST_F(Tiered, OnlyAHitForAMemoryTierAsksRedisForItsPttl) {
+  // A server of its own, whose command counts only this test moves.
+  cachet_test::private_redis_server server;
+  data->exec("SET", app::row_key(1), 7);
+  cachet::redis plain(replica::config(server.url(), 0ms),
+                      cachet::redis_options{.key_prefix = prefix});
+  cachet::cached<&app::read_row, cachet::ttl<60>, cachet::key<"row:{}">, cachet::tags<"row-tag:{}">,
+                 cachet::backend<cachet::redis>>
+      plain_rows{plain};
+  EXPECT_EQ(plain_rows(1), 7);  // computed and written: a miss, which may run PTTL
+  cachet_test::command(plain, "CONFIG", "RESETSTAT");
+  EXPECT_EQ(plain_rows(1), 7);
+  EXPECT_EQ(run_coroutine(plain_rows.async(1)), 7);
+  // One read script for the key given twice: three Redis hits in all, four counted.
+  EXPECT_EQ(run_coroutine(plain_rows.async_many(std::vector{1, 1})), (std::vector<long>{7, 7}));
+  EXPECT_EQ(plain_rows.stats().hits, 4u);
+  EXPECT_EQ(cachet_test::command_calls(plain, "pttl"), 0) << "a plain Redis hit ran PTTL";
+
+  replica a(server.url(), prefix, 0ms);
+  ASSERT_TRUE(a.both.wait_coherent(10s));
+  row_cache tiered_rows{a.both};
+  EXPECT_EQ(tiered_rows(1), 7);  // memory misses, Redis hits: its PTTL caps memory's copy
+  EXPECT_EQ(tiered_rows(1), 7);  // memory hits
+  EXPECT_EQ(tiered_rows.stats().hits, 2u);
+  EXPECT_EQ(tiered_rows.stats().memory_tier_hits, 1u);
+  EXPECT_EQ(cachet_test::command_calls(plain, "pttl"), 1) << "one Redis hit for a memory tier";
+  EXPECT_EQ(app::loads.load(), 1);
+}
+
 TEST_F(Tiered, AsyncManyAnswersFromBothTiersInOrder) {
   for (int row = 20; row < 24; ++row) data->exec("SET", app::row_key(row), row * 10);
   replica a(url, prefix);
@@ -559,17 +576,12 @@ TEST_F(Tiered, ServerFlushEmptiesMemory) {
 
 // --- several processes ------------------------------------------------------------------------
 
-using cachet_test::reaped_cleanly;
-using cachet_test::start_child;
-
 constexpr int rows = 4;
 
 // A reader process: notes the confirmed version C of a row, sync()s, reads the row; a value
 // older than C is a stale read. Between the checked reads it reads on from memory.
 int run_reader(const std::string& url, const std::string& prefix) {
-  try {
-    cachet_test::data_connection data{url};
-    app::data = &data;
+  return cachet_test::run_child("tiered reader", url, app::data, [&](auto& data) {
     app::data_prefix = prefix + "-data";
     replica r(url, prefix);
     if (!r.both.wait_coherent(10s)) throw std::runtime_error("tracking never came on");
@@ -593,12 +605,8 @@ int run_reader(const std::string& url, const std::string& prefix) {
     totals.push("INCRBY", app::data_key("memory_hits"), get_row.stats().memory_tier_hits);
     totals.push("INCR", app::data_key("finished"));
     data.exec(totals);
-    app::data = nullptr;
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "tiered reader %d: %s\n", static_cast<int>(::getpid()), e.what());
-    return 1;
-  }
+  });
 }
 
 class TieredAcrossProcesses : public Tiered, public ::testing::WithParamInterface<invalidation> {};
@@ -606,11 +614,8 @@ class TieredAcrossProcesses : public Tiered, public ::testing::WithParamInterfac
 TEST_P(TieredAcrossProcesses, NoStaleReadAfterAnInvalidationReturned) {
   constexpr int readers = 3;
   constexpr int writes = 100;
-  std::vector<pid_t> children;
-  for (int p = 0; p < readers; ++p) {
-    children.push_back(start_child(reader_flag, {url, prefix}));
-    ASSERT_GT(children.back(), 0) << "fork failed";
-  }
+  cachet_test::child_processes children;
+  ASSERT_TRUE(children.start(reader_flag, {url, prefix}, readers)) << "fork failed";
   replica w(url, prefix);
   ASSERT_TRUE(w.both.wait_coherent(10s));
   row_cache writer_rows{w.both};
@@ -628,7 +633,7 @@ TEST_P(TieredAcrossProcesses, NoStaleReadAfterAnInvalidationReturned) {
   EXPECT_TRUE(cachet_test::wait_until(
       [&] { return data->get_long(app::data_key("rounds")) >= rounds + 3 * readers; }, 30s));
   data->exec("SET", app::data_key("stop"), 1);
-  for (pid_t child : children) EXPECT_TRUE(reaped_cleanly(child)) << "reader " << child;
+  EXPECT_TRUE(children.reaped_cleanly()) << "a child failed (see its stderr)";
   EXPECT_EQ(data->get_long(app::data_key("finished")), readers);
   EXPECT_GT(data->get_long(app::data_key("memory_hits")), 0) << "memory never answered";
   EXPECT_EQ(data->get_long(app::data_key("stale")), 0)
@@ -643,9 +648,7 @@ INSTANTIATE_TEST_SUITE_P(Invalidations, TieredAcrossProcesses,
 // A follower process reads row 0 from memory until it sees the version it waits for, then
 // reports when (steady clock, shared by the processes of one machine).
 int run_follower(const std::string& url, const std::string& prefix) {
-  try {
-    cachet_test::data_connection data{url};
-    app::data = &data;
+  return cachet_test::run_child("tiered follower", url, app::data, [&](auto& data) {
     app::data_prefix = prefix + "-data";
     replica r(url, prefix);
     if (!r.both.wait_coherent(10s)) throw std::runtime_error("tracking never came on");
@@ -672,12 +675,8 @@ int run_follower(const std::string& url, const std::string& prefix) {
         throw std::runtime_error("the test stopped asking");
       }
     }
-    app::data = nullptr;
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "tiered follower %d: %s\n", static_cast<int>(::getpid()), e.what());
-    return 1;
-  }
+  });
 }
 
 // How long a tag invalidation takes to reach another process's memory, from the call to the
@@ -685,8 +684,8 @@ int run_follower(const std::string& url, const std::string& prefix) {
 TEST_F(Tiered, PropagationAcrossProcesses) {
   constexpr int rounds = 50;
   data->exec("SET", app::data_key("wanted"), 0);
-  const pid_t follower = start_child(follower_flag, {url, prefix});
-  ASSERT_GT(follower, 0);
+  cachet_test::child_processes follower;
+  ASSERT_TRUE(follower.start(follower_flag, {url, prefix})) << "fork failed";
   replica w(url, prefix);
   ASSERT_TRUE(w.both.wait_coherent(10s));
   row_cache writer_rows{w.both};
@@ -707,7 +706,7 @@ TEST_F(Tiered, PropagationAcrossProcesses) {
         1000.0);
   }
   data->exec("SET", app::data_key("wanted"), -1);
-  EXPECT_TRUE(reaped_cleanly(follower));
+  EXPECT_TRUE(follower.reaped_cleanly()) << "the follower failed (see its stderr)";
   std::sort(micros.begin(), micros.end());
   const double p50 = micros[micros.size() / 2];
   const double p99 = micros[micros.size() * 99 / 100];

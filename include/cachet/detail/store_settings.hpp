@@ -52,6 +52,10 @@ struct hit_lifetime {
   std::int64_t remaining_ms = -1;
 };
 
+// Whether a Redis store's hits report their hit_lifetime, which costs its read script a PTTL
+// per hit: only a memory tier in front needs it (tiered_store's far store).
+enum class lifetime_reports : bool { off, on };
+
 }  // namespace cachet::detail
 
 #endif

@@ -96,13 +96,15 @@ class redis_store {
   using ticket = redis_backend_breaker::ticket;
 
  public:
-  redis_store(Backend& backend, const store_settings& settings)
+  redis_store(Backend& backend, const store_settings& settings,
+              lifetime_reports lifetimes = lifetime_reports::off)
       : backend_(&backend),
         ttl_(settings.ttl),
         jitter_percent_(settings.jitter_percent),
         refresh_percent_(settings.refresh_percent),
         max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
         lease_ms_(std::chrono::milliseconds(settings.lease).count()),
+        reports_hit_lifetime_(lifetimes == lifetime_reports::on),
         clock_(settings.clock),
         name_(settings.name),
         key_template_(settings.key_template),
@@ -136,7 +138,8 @@ class redis_store {
   }
 
   // A memory tier in front: `life` tells what a hit's entry has left to live (it stays -1 when
-  // this call computed the value: its write's ttl is the store's).
+  // this call computed the value: its write's ttl is the store's). Only a store made with
+  // lifetime_reports::on reads it; another leaves it -1.
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load, refresh_due& due,
                     hit_lifetime& life) {
@@ -672,15 +675,22 @@ class redis_store {
     }
     const auto& parts = reply.as_array();
     const std::int64_t status = parts.empty() ? 2 : parts[0].as_int();
-    if (status == 1 && parts.size() >= 2) {
-      if (parts.size() >= 3) {
-        const std::string& f = parts[2].as_string();
-        std::int64_t until = 0;
-        auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
-        if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
+    if (status == 1) {
+      // {1, v, f or ''}, and the PTTL when this store asked for it (see store_entry.hpp).
+      if (parts.size() != (reports_hit_lifetime_ ? 4u : 3u)) {
+        throw resp3::request_error(resp3::error::unexpected_reply,
+                                   "cachet::redis: the read script's hit has " +
+                                       std::to_string(parts.size()) + " parts, expected " +
+                                       (reports_hit_lifetime_ ? "4" : "3") +
+                                       "; a script of another cachet version answered");
       }
-      if (parts.size() >= 4 && parts[3].type == resp3::type::number && parts[3].integer >= 0) {
-        out.remaining_ms = parts[3].integer;
+      const std::string& f = parts[2].as_string();
+      std::int64_t until = 0;
+      auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
+      if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
+      if (reports_hit_lifetime_) {
+        const std::int64_t pttl = parts[3].as_int();
+        if (pttl >= 0) out.remaining_ms = pttl;
       }
       if (out.fresh_until >= 0) {
         const std::int64_t fresh_for = std::max<std::int64_t>(out.fresh_until - now_ms(), 0);
@@ -730,7 +740,8 @@ class redis_store {
     return script_call{
         entry_keys(std::move(at), tags),
         {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
-         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder()}};
+         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
+         reports_hit_lifetime_ ? "1" : "0"}};
   }
 
   // `mode` "reload": a miss whatever the entry holds, for a refresh's permit (see store_entry.hpp).
@@ -1436,6 +1447,7 @@ class redis_store {
   unsigned refresh_percent_;            // cachet::early_refresh; 0 without
   std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
   std::int64_t lease_ms_;               // cachet::lease, 0 for none
+  bool reports_hit_lifetime_;           // lifetime_reports::on: a memory tier in front
   const cachet::clock* clock_;          // null: the system clock
   std::string name_;
   std::string key_template_;

@@ -81,14 +81,15 @@ end
 
 // KEYS: the entry, its function's counter, its tags' counters. ARGV: mode, now (ms), a fresh
 // token, the load window (ms), the counters' base, the lease (ms, 0 for none), the lease's
-// holder (this store's token). Modes: `load` (a call), `reload` (a call whose hit could not be
-// decoded: a miss whatever the entry holds).
-// Returns {1, v, f or '', pttl} for a hit, pttl being the entry's PTTL (-1 without a ttl: a
-// memory tier in front keeps it no longer); {0, stamp, permit, why, lease} for a miss with a
-// permit, why being missing, invalidated, expired, malformed (`f` is no number) or unreadable, and
-// lease '' without one, 'mine' when this holder has it (taken now, or still held), else the time
-// (ms) until which another holds it; {2} when the entry or a counter is not of cachet's types (left
-// as it is: nothing is written).
+// holder (this store's token), '1' when a hit reports its lifetime (else '0'). Modes: `load` (a
+// call), `reload` (a call whose hit could not be decoded: a miss whatever the entry holds).
+// Returns {1, v, f or ''} for a hit, or {1, v, f or '', pttl} when its lifetime is asked for,
+// pttl being the entry's PTTL (-1 without a ttl: a memory tier in front keeps it no longer; a
+// plain Redis store does not ask, so its hits run no PTTL); {0, stamp, permit, why, lease} for a
+// miss with a permit, why being missing, invalidated, expired, malformed (`f` is no number) or
+// unreadable, and lease '' without one, 'mine' when this holder has it (taken now, or still held),
+// else the time (ms) until which another holds it; {2} when the entry or a counter is not of
+// cachet's types (left as it is: nothing is written).
 inline const std::string& read_entry_lua() {
   static const std::string source = std::string(stamp_lua) + R"lua(
 local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -105,7 +106,8 @@ if e[1] and e[2] then
   elseif e[3] and tonumber(e[3]) <= now then
     why = 'expired'
   elseif mode == 'load' then
-    return {1, e[1], e[3] or '', redis.call('PTTL', KEYS[1])}
+    if ARGV[8] == '1' then return {1, e[1], e[3] or '', redis.call('PTTL', KEYS[1])} end
+    return {1, e[1], e[3] or ''}
   else
     why = 'unreadable'
   end

@@ -57,7 +57,7 @@ class tiered_store final : near_tier {
         coherence_(&tiers.coherence()),
         near_(tiers.near(), near_settings(settings)),
         near_refreshes_(settings.refresh_percent > 0),
-        far_(tiers.far(), settings),
+        far_(tiers.far(), settings, lifetime_reports::on),
         function_(settings.name.empty() ? settings.key_template : settings.name),
         entry_prefix_(settings.has_key_template ? std::string()
                                                 : std::string(settings.name) + ":"),
