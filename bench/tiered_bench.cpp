@@ -259,6 +259,7 @@ int run_follower(const std::string& url, const std::string& p) {
       source_version.store(*round);
       const long wanted = load_version(7);
       send_message(channel, *round);
+      // yield: its tracking thread, Redis and the bench may share the core this spins on.
       while (reads(7) != wanted) std::this_thread::yield();
       send_message(channel, steady_now_ns());
     }
