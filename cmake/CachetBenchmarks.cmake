@@ -28,7 +28,14 @@ foreach(source IN LISTS cachet_benches)
   # Placed after the build type's flags, so -O2 wins over a Debug build's -O0.
   target_compile_options(bench_${name} PRIVATE -O2)
   target_compile_definitions(bench_${name} PRIVATE NDEBUG)
-  target_link_libraries(bench_${name} PRIVATE benchmark::benchmark_main)
+  # A bench with a main() of its own (one that starts itself again as a child process) links
+  # the library without Google Benchmark's main.
+  file(STRINGS "${source}" own_main REGEX "^int main\\(")
+  if(own_main)
+    target_link_libraries(bench_${name} PRIVATE benchmark::benchmark)
+  else()
+    target_link_libraries(bench_${name} PRIVATE benchmark::benchmark_main)
+  endif()
   cachet_add_warnings(bench_${name})
   # benchmark 1.7 reads --benchmark_min_time as seconds (a plain number).
   add_test(NAME bench.${name}

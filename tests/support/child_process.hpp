@@ -2,8 +2,9 @@
 #define CACHET_TEST_SUPPORT_CHILD_PROCESS_HPP
 
 // Replicas as real processes: the test binary started again with a flag its main() recognises,
-// killed with its parent (PR_SET_PDEATHSIG), and reaped with a bound. The test and its children
-// meet through keys in Redis ("<test prefix>-data:..."), each through a connection of its own.
+// killed with its parent (PR_SET_PDEATHSIG; see start_child.hpp), and reaped with a bound. The test
+// and its children meet through keys in Redis ("<test prefix>-data:..."), each through a connection
+// of its own.
 //
 //     // the test (fixture cachet_test::process_test):
 //     cachet_test::child_processes readers;
@@ -17,7 +18,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,26 +33,9 @@
 #include "redis/consistency_test_support.hpp"
 #include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
+#include "support/start_child.hpp"
 
 namespace cachet_test {
-
-/// Starts this binary again as `<binary> <flag> <rest...>`; returns its pid (<= 0 if fork failed).
-inline pid_t start_child(std::string_view flag, const std::vector<std::string>& rest) {
-  std::vector<std::string> args = {"/proc/self/exe", std::string(flag)};
-  args.insert(args.end(), rest.begin(), rest.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return child;
-}
 
 /// Waits up to a minute for `child` to exit (killing it after that); whether it exited with 0.
 inline bool reaped_cleanly(pid_t child) {
