@@ -173,6 +173,7 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   struct batch_outcome {
     std::optional<Value> value;
     std::exception_ptr failure;
+    bool due = false;  // cachet::early_refresh: a hit's entry is due for a refresh
   };
 
   // `erasures` counts the cached function's invalidate() and clear() calls.
@@ -191,11 +192,13 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
 
   // One call after the other: in process, a batch saves no round trip. The first failure stops
   // the batch and is thrown; the values computed before it are stored.
+  // `dues`, if given, gets each position's cachet::early_refresh report.
   template <class LoadAt>
   boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
-      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at,
+      std::vector<refresh_due>* dues = nullptr) {
     return get_or_load_many(*store_, *backend_, *erasures_, std::move(keys), std::move(tags),
-                            std::move(load_at));
+                            std::move(load_at), dues);
   }
 
   // Every position settled, whatever another came to; one whose `may_load` is false is only
@@ -316,12 +319,15 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   template <class LoadAt>
   static boost::asio::awaitable<std::vector<Value>> get_or_load_many(
       store_type& store, Backend& backend, const std::atomic<std::uint64_t>& erasures,
-      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at,
+      std::vector<refresh_due>* dues) {
     std::vector<Value> out;
     out.reserve(keys.size());
+    if (dues != nullptr) dues->assign(keys.size(), refresh_due{});
     for (std::size_t i = 0; i < keys.size(); ++i) {
       auto load = [&]() -> decltype(auto) { return load_at(i); };
-      out.push_back(co_await get_or_load(store, backend, erasures, keys[i], tags[i], load));
+      out.push_back(co_await get_or_load(store, backend, erasures, keys[i], tags[i], load,
+                                         dues != nullptr ? &(*dues)[i] : nullptr));
     }
     co_return out;
   }
@@ -333,14 +339,17 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
       std::vector<bool> may_load, LoadAt load_at) {
     std::vector<batch_outcome> out(keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
+      refresh_due due;
       if (!may_load[i]) {
-        out[i].value = store.peek(keys[i]);
+        out[i].value = store.peek(keys[i], due);
+        out[i].due = due.value;
         continue;
       }
       try {
         auto load = [&]() -> decltype(auto) { return load_at(i); };
         out[i].value.emplace(
-            co_await get_or_load(store, backend, erasures, keys[i], tags[i], load));
+            co_await get_or_load(store, backend, erasures, keys[i], tags[i], load, &due));
+        out[i].due = due.value;
       } catch (...) {
         out[i].failure = std::current_exception();
       }

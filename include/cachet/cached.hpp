@@ -968,9 +968,15 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                       [&](auto&... p) -> decltype(auto) { return call_function(nullptr, p...); });
       });
     };
-    std::vector<value_type> out =
-        co_await coroutines<S>().async_get_or_load_many(std::move(keys), std::move(tags), load_at);
+    std::vector<refresh_due> dues;
+    std::vector<value_type> out = co_await coroutines<S>().async_get_or_load_many(
+        std::move(keys), std::move(tags), load_at, has_early_refresh ? &dues : nullptr);
     for (call_observation_type& call : seen) observed_.succeeded(call);
+    if constexpr (has_early_refresh) {
+      for (std::size_t i = 0; i < dues.size(); ++i) {
+        if (dues[i].value) start_refresh_of(args[i]);
+      }
+    }
     co_return out;
   }
 
@@ -1085,6 +1091,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       if (outcomes[j].value) {
         values[i] = std::move(outcomes[j].value);
         if (failures[i]) observed_.answered_after_failure(seen[i], false);  // serve_cached
+        if constexpr (has_early_refresh) {
+          if (outcomes[j].due) start_refresh_of(args[i]);
+        }
       } else if (outcomes[j].failure) {
         failures[i] = outcomes[j].failure;
       }
@@ -1153,6 +1162,16 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
           std::apply([&](auto&... a) { refresh_in_background(stable_key, a...); }, owned);
         };
       });
+    } catch (...) {
+    }
+  }
+
+  // async_many: a hit due for a refresh starts it, as a call's does (and, as there, a refresh
+  // that cannot be started is skipped).
+  template <class Arg>
+  void start_refresh_of(Arg& argument) noexcept {
+    try {
+      spread(argument, [&](auto&... p) { start_refresh(render(nullptr, p...), p...); });
     } catch (...) {
     }
   }

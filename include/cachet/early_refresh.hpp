@@ -140,9 +140,9 @@ struct no_refresh_worker {};
 /// write's push and filled again from Redis).
 ///
 /// It needs a ttl, 0 < Percent < 100, and a free function or function object: a member
-/// function's object is not kept after a call, so there would be nothing to call it on. Calls
-/// and async() hits start refreshes (the refresh runs on the worker thread either way, never on
-/// the awaiting coroutine's executor); the hits of an async_many() batch do not.
+/// function's object is not kept after a call, so there would be nothing to call it on. Calls,
+/// async() hits and each hit of an async_many() batch start refreshes (the refresh runs on the
+/// worker thread either way, never on the awaiting coroutine's executor).
 template <unsigned Percent>
 struct early_refresh : detail::policy<detail::early_refresh_kind> {
   static constexpr void check_values() {

@@ -22,6 +22,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
@@ -226,9 +227,29 @@ int await_call(Cache& c, int key) {
   return answer.get();
 }
 
-template <class Cache, class Settle, class Sync>
+// The same through async_many, a batch of one argument.
+struct through_async {
+  template <class Cache>
+  int operator()(Cache& c, int key) const {
+    return await_call(c, key);
+  }
+};
+struct through_async_many {
+  template <class Cache>
+  int operator()(Cache& c, int key) const {
+    boost::asio::io_context io;
+    const std::vector<int> keys{key};
+    std::future<std::vector<int>> answer =
+        boost::asio::co_spawn(io, c.async_many(keys), boost::asio::use_future);
+    io.run();
+    return answer.get().at(0);
+  }
+};
+
+template <class Call, class Cache, class Settle, class Sync>
 void expect_due_async_hit_refreshes(Cache& c, source& src, cachet::manual_clock& clock,
                                     Settle settle, Sync sync) {
+  const Call await_call;
   EXPECT_EQ(await_call(c, 3), 301);  // computed
   settle();
   const auto hits = c.stats().hits;
@@ -240,7 +261,7 @@ void expect_due_async_hit_refreshes(Cache& c, source& src, cachet::manual_clock&
   src.hold_loads();
   clock.advance(2s);
   EXPECT_EQ(await_call(c, 3), 301);  // answered while its refresh is held
-  ASSERT_TRUE(src.wait_until_held()) << "a due async() hit started no refresh";
+  ASSERT_TRUE(src.wait_until_held()) << "a due coroutine hit started no refresh";
   for (int i = 0; i < 5; ++i) EXPECT_EQ(await_call(c, 3), 301);
   EXPECT_EQ(src.load_count(), 2);
   src.release();
@@ -252,24 +273,42 @@ void expect_due_async_hit_refreshes(Cache& c, source& src, cachet::manual_clock&
   EXPECT_EQ(src.load_count(), 2);
 }
 
-TEST_F(RedisEarlyRefresh, ADueAsyncHitStartsARefreshInMemory) {
-  cachet::memory mem{clock};
-  auto c = make(mem);
-  expect_due_async_hit_refreshes(
-      *c, src, clock, [] {}, [] {});
+// async_many with a stage (retry) settles each argument on its own (the stores'
+// async_settle_many): a due hit there starts its refresh too.
+TEST_F(RedisEarlyRefresh, ADueHitOfABatchWithStagesStartsARefresh) {
+  using retrying = cachet::cached_function<
+      std::function<int(int)>, cachet::ttl<100>, cachet::key<"refreshed:{}">, cachet::tags<"r:{}">,
+      cachet::backend<cachet::redis>, cachet::early_refresh<80>, cachet::retry<2>>;
+  retrying c{std::function<int(int)>([this](int k) { return src.load(k); }), *backend,
+             cachet::options{.clock = &clock}};
+  expect_due_async_hit_refreshes<through_async_many>(
+      c, src, clock, [] {}, [] {});
 }
 
-TEST_F(RedisEarlyRefresh, ADueAsyncHitStartsARefreshOnRedis) {
-  auto c = make(*backend);
-  expect_due_async_hit_refreshes(
-      *c, src, clock, [] {}, [] {});
+template <class Call>
+class RedisEarlyRefreshInCoroutines : public RedisEarlyRefresh {};
+using coroutine_calls = ::testing::Types<through_async, through_async_many>;
+TYPED_TEST_SUITE(RedisEarlyRefreshInCoroutines, coroutine_calls);
+
+TYPED_TEST(RedisEarlyRefreshInCoroutines, ADueHitStartsARefreshInMemory) {
+  cachet::memory mem{this->clock};
+  auto c = this->make(mem);
+  expect_due_async_hit_refreshes<TypeParam>(
+      *c, this->src, this->clock, [] {}, [] {});
 }
 
-TEST_F(RedisEarlyRefresh, ADueAsyncMemoryTierHitStartsARefreshOnTwoTiers) {
-  cachet::memory mem{clock};
-  tiers both{mem, *backend};
+TYPED_TEST(RedisEarlyRefreshInCoroutines, ADueHitStartsARefreshOnRedis) {
+  auto c = this->make(*this->backend);
+  expect_due_async_hit_refreshes<TypeParam>(
+      *c, this->src, this->clock, [] {}, [] {});
+}
+
+TYPED_TEST(RedisEarlyRefreshInCoroutines, ADueMemoryTierHitStartsARefreshOnTwoTiers) {
+  cachet::memory mem{this->clock};
+  tiers both{mem, *this->backend};
   ASSERT_TRUE(both.wait_coherent(10s));
-  auto c = make(both);
+  auto c = this->make(both);
+  const TypeParam await_call;
   auto settle = [&] {
     both.sync();
     EXPECT_EQ(await_call(*c, 3), 301);  // a Redis hit, kept in memory
@@ -278,7 +317,8 @@ TEST_F(RedisEarlyRefresh, ADueAsyncMemoryTierHitStartsARefreshOnTwoTiers) {
     EXPECT_EQ(await_call(*c, 3), 301);
     EXPECT_EQ(c->stats().memory_tier_hits, memory_hits + 1);
   };
-  expect_due_async_hit_refreshes(*c, src, clock, settle, [&] { both.sync(); });
+  expect_due_async_hit_refreshes<TypeParam>(*c, this->src, this->clock, settle,
+                                            [&] { both.sync(); });
   EXPECT_GT(c->stats().memory_tier_hits, 2u);
 }
 

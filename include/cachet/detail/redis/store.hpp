@@ -338,6 +338,7 @@ class redis_store {
     std::optional<Value> value;
     std::exception_ptr failure;
     hit_lifetime life;  // of a hit's entry
+    bool due = false;   // cachet::early_refresh: a hit's entry is due for a refresh
   };
 
   // One pipelined round trip of read scripts, one per distinct key; `load_at(i)` (Value or
@@ -345,9 +346,11 @@ class redis_store {
   // one pipelined round trip of write scripts. A key given twice is looked up and computed once,
   // and counted at each of its positions (a hit or a miss each). The first failure stops the
   // batch and is thrown, once the results computed before it are written.
+  // `dues`, if given, gets each position's cachet::early_refresh report.
   template <class LoadAt>
   boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
-      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at,
+      std::vector<refresh_due>* dues = nullptr) {
     std::vector<batch_outcome> outcomes =
         co_await async_load_many(std::move(keys), std::move(tags), std::move(load_at));
     std::vector<Value> out;
@@ -355,6 +358,7 @@ class redis_store {
     for (batch_outcome& o : outcomes) {
       if (o.failure) std::rethrow_exception(o.failure);
       out.push_back(std::move(*o.value));
+      if (dues != nullptr) dues->push_back(refresh_due{o.due});
     }
     co_return out;
   }
@@ -1275,6 +1279,7 @@ class redis_store {
         // The read counted the first position's hit.
         if (repeat) counts_.hits.fetch_add(1, std::memory_order_relaxed);
         outcome.life.remaining_ms = l.remaining_ms;
+        outcome.due = due_for_refresh(l);
         if (last_use[slot[i]] == i) {
           outcome.value = std::move(l.hit);
         } else {

@@ -138,10 +138,14 @@ class tiered_store final : near_tier {
   }
 
   // Memory answers what it holds; the rest is one Redis batch, whose results fill memory.
+  // `dues`, if given, gets each position's cachet::early_refresh report, as for a call.
   template <class LoadAt>
   boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
-      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
-    std::vector<std::optional<Value>> found = find_in_memory(keys);
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at,
+      std::vector<refresh_due>* dues = nullptr) {
+    std::vector<refresh_due> near_dues(keys.size());
+    std::vector<std::optional<Value>> found = find_in_memory(keys, near_dues);
+    if (dues != nullptr) *dues = near_dues;
     std::vector<std::size_t> missing;
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (!found[i]) missing.push_back(i);
@@ -164,6 +168,7 @@ class tiered_store final : near_tier {
       for (std::size_t k = 0; k < missing.size(); ++k) {
         const std::size_t i = missing[k];
         if (settled[k].failure) std::rethrow_exception(settled[k].failure);
+        if (dues != nullptr) (*dues)[i].value = settled[k].due;
         fill(keys[i], tags[i], guards[k], generation, *settled[k].value, settled[k].life);
         found[i].emplace(std::move(*settled[k].value));
       }
@@ -182,12 +187,14 @@ class tiered_store final : near_tier {
   boost::asio::awaitable<std::vector<batch_outcome>> async_settle_many(
       std::vector<std::string> keys, std::vector<std::vector<std::string>> tags,
       std::vector<bool> may_load, LoadAt load_at) {
-    std::vector<std::optional<Value>> found = find_in_memory(keys);
+    std::vector<refresh_due> near_dues(keys.size());
+    std::vector<std::optional<Value>> found = find_in_memory(keys, near_dues);
     std::vector<batch_outcome> out(keys.size());
     std::vector<std::size_t> missing;
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (found[i]) {
         out[i].value = std::move(found[i]);
+        out[i].due = near_dues[i].value;
       } else {
         missing.push_back(i);
       }
@@ -369,10 +376,14 @@ class tiered_store final : near_tier {
     if (!unchanged(g) || c.generation() != generation) near_.erase(key);
   }
 
-  std::vector<std::optional<Value>> find_in_memory(const std::vector<std::string>& keys) {
+  // `dues`: memory's cachet::early_refresh reports, one per key.
+  std::vector<std::optional<Value>> find_in_memory(const std::vector<std::string>& keys,
+                                                   std::vector<refresh_due>& dues) {
     std::vector<std::optional<Value>> found(keys.size());
     if (!tiers_->started_coherence().serving()) return found;
-    for (std::size_t i = 0; i < keys.size(); ++i) found[i] = near_.find(keys[i]);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      found[i] = near_refreshes_ ? near_.find(keys[i], dues[i]) : near_.find(keys[i]);
+    }
     return found;
   }
 
