@@ -746,6 +746,12 @@ concept fixed_size_key_argument =
     std::is_same_v < std::remove_cvref_t<T>,
 float > || std::is_same_v<std::remove_cvref_t<T>, double>;
 
+// Arguments whose key text is their decimal value: a key<> template's text reads back into
+// their bytes (see key<S>::parse), so cachet::tiered can key memory by the bytes.
+template <class T>
+concept integer_key_argument = encoding_kind_of<std::remove_cvref_t<T>>()
+== encoding_kind::integer;
+
 // Copies the bytes of a number argument to `out`. Every NaN is copied as the same quiet NaN, so
 // NaNs of different bits share one entry, as they share the key text `nan`.
 template <fixed_size_key_argument T>
@@ -1892,8 +1898,8 @@ namespace cachet::detail {
 // args are the call's arguments (without a member function's object), so a stage can render a
 // template of its own over them.
 // `key` identifies the call within its cached function (the store's key: binary for in-process
-// stores, the Redis key text for Redis); it stays valid until next() is called. Stages run in the
-// order their policies are given.
+// stores and for the tiered store's integer keys, the Redis key text for Redis); it stays valid
+// until next() is called. Stages run in the order their policies are given.
 //
 // cached<>::async() runs inside a coroutine, on an executor other calls share, so only stages
 // that never block their thread may run there; such a stage says so with
@@ -2169,6 +2175,7 @@ struct batch_argument<Param> {
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace cachet::detail {
@@ -2193,6 +2200,12 @@ struct store_settings {
   // cachet::early_refresh: a hit on an entry within (100 - this)% of `ttl` of its expiry is
   // reported as due for a refresh (stores that can tell); 0 = never.
   unsigned refresh_percent = 0;
+  // cachet::tiered: when cached<> can turn its binary keys into the key text Redis knows and back
+  // (integer arguments under a key<> template), the memory tier is keyed by the arguments' bytes
+  // and these translate; null otherwise, and every key is the text. binary_key_of returns false
+  // for a text that is no key of this function.
+  void (*key_text_of)(std::string_view binary, std::string& text) = nullptr;
+  bool (*binary_key_of)(std::string_view text, std::string& binary) = nullptr;
 };
 
 // cachet::early_refresh: set by a hit whose entry is due for a refresh (see the stores'
@@ -2207,6 +2220,10 @@ struct refresh_due {
 struct hit_lifetime {
   std::int64_t remaining_ms = -1;
 };
+
+// Whether a Redis store's hits report their hit_lifetime, which costs its read script a PTTL
+// per hit: only a memory tier in front needs it (tiered_store's far store).
+enum class lifetime_reports : bool { off, on };
 
 }  // namespace cachet::detail
 
@@ -2667,9 +2684,9 @@ struct no_refresh_worker {};
 /// write's push and filled again from Redis).
 ///
 /// It needs a ttl, 0 < Percent < 100, and a free function or function object: a member
-/// function's object is not kept after a call, so there would be nothing to call it on. Calls
-/// and async() hits start refreshes (the refresh runs on the worker thread either way, never on
-/// the awaiting coroutine's executor); the hits of an async_many() batch do not.
+/// function's object is not kept after a call, so there would be nothing to call it on. Calls,
+/// async() hits and each hit of an async_many() batch start refreshes (the refresh runs on the
+/// worker thread either way, never on the awaiting coroutine's executor).
 template <unsigned Percent>
 struct early_refresh : detail::policy<detail::early_refresh_kind> {
   static constexpr void check_values() {
@@ -2961,9 +2978,11 @@ fixed_string(const char (&)[N]) -> fixed_string<N>;
 // braces. Used by cachet::key and cachet::tags.
 
 
+#include <charconv>
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -3243,6 +3262,65 @@ void render_key_template(std::string& out, const Args&... args) {
   (std::make_index_sequence<parsed_key_template<S>.segment_count>{});
 }
 
+// Reads back the arguments of a key text that render_key_template<S> made from integer
+// arguments (cachet::tiered keys its memory tier by the arguments' bytes, while Redis names a
+// changed entry by its text). Each placeholder's text ends where the literal after it begins:
+// placeholders are separated by a character no argument contains, so the first such character
+// after the argument is the literal's first one. Returns false for a text S cannot render from
+// such arguments (another function's key); the caller renders the arguments again and compares,
+// so a text with leading zeros or "+1" is not taken for the key it is not.
+template <fixed_string S, class... Args>
+bool parse_integer_key_template(std::string_view text, Args&... args) {
+  constexpr const auto& parsed = parsed_key_template<S>;
+  const std::tuple<Args&...> arguments(args...);
+  std::size_t position = 0;
+  bool ok = true;
+  const auto read_number = [&](auto& argument, std::size_t end) {
+    const char* first = text.data() + position;
+    const char* last = text.data() + end;
+    const auto [stop, error] = std::from_chars(first, last, argument);
+    ok = error == std::errc() && stop == last && first != last;
+    position = end;
+  };
+  const auto field_end = [&](std::size_t segment_index) -> std::size_t {
+    if (segment_index + 1 == parsed.segment_count) return text.size();
+    const std::string_view next = parsed.literal(parsed.segments[segment_index + 1]);
+    std::size_t in_literal = 0;
+    while (in_literal < next.size() && is_argument_char(next[in_literal])) ++in_literal;
+    if (in_literal == next.size()) {
+      // Only a template's last literal can be all argument characters (see
+      // placeholders_separated): the argument ends where that suffix begins.
+      return text.size() >= position + next.size() ? text.size() - next.size() : std::size_t(-1);
+    }
+    std::size_t in_text = position;
+    while (in_text < text.size() && is_argument_char(text[in_text])) ++in_text;
+    if (in_text == text.size() || in_text - position < in_literal) return std::size_t(-1);
+    return in_text - in_literal;
+  };
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          if (!ok) return;
+          constexpr template_segment segment = parsed.segments[I];
+          if constexpr (segment.is_argument) {
+            const std::size_t end = field_end(I);
+            if (end == std::size_t(-1) || end < position) {
+              ok = false;
+              return;
+            }
+            read_number(std::get<segment.argument>(arguments), end);
+          } else {
+            const std::string_view literal = parsed.literal(segment);
+            ok = text.substr(position).starts_with(literal);
+            position += literal.size();
+          }
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<parsed.segment_count>{});
+  return ok && position == text.size();
+}
+
 }  // namespace cachet::detail
 
 #endif
@@ -3299,6 +3377,14 @@ struct key : detail::policy<detail::key_kind> {
   template <class... Args>
   static void render(std::string& out, const Args&... args) {
     if constexpr (check<Args...>()) detail::render_key_template<S>(out, args...);
+  }
+
+  /// Reads back into `args` the integer arguments whose key is `text`; false when no integer
+  /// arguments render as `text` under this template (the caller renders them again and compares:
+  /// a text such as "user:007" parses but is not rendered so).
+  template <class... Args>
+  static bool parse(std::string_view text, Args&... args) {
+    return detail::parse_integer_key_template<S>(text, args...);
   }
 };
 
@@ -5592,7 +5678,17 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   static constexpr bool runs_coroutines_blocking = requires {
     requires backend_type::serializes_values;
   };
-  static constexpr bool binary_keys = requires { requires store_type::binary_keys; };
+  // cachet::tiered keys its memory tier by the arguments' bytes when the key text an
+  // invalidation names can be read back into them: integer arguments under a key<> template.
+  static constexpr bool key_text_reversible = !has_instance_key && pack::template has<key_kind> &&
+                                              sizeof...(Params) > 0 &&
+                                              (integer_key_argument<Params> && ...);
+  static constexpr bool translates_keys = key_text_reversible && requires {
+    requires store_type::binary_keys_when_reversible;
+  };
+  static constexpr bool binary_keys = translates_keys || requires {
+    requires store_type::binary_keys;
+  };
 
  public:
   /// Uses the backend's process-wide instance and the policies' values.
@@ -5629,16 +5725,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       : fn_(std::move(fn)),
         backend_(&backend),
         key_owner_(own_key_template(backend)),
-        store_(backend, store_settings{.name = Function::name(),
-                                       .ttl = effective_ttl(opts),
-                                       .capacity = opts.capacity.value_or(capacity_policy::value),
-                                       .has_key_template = pack::template has<key_kind>,
-                                       .key_template = key_template_of<key_policy>,
-                                       .clock = opts.clock,
-                                       .max_stale = effective_max_stale(opts),
-                                       .lease = lease_policy::value,
-                                       .jitter_percent = jitter_policy::percent,
-                                       .refresh_percent = early_refresh_policy::percent}),
+        store_(backend,
+               store_settings{.name = Function::name(),
+                              .ttl = effective_ttl(opts),
+                              .capacity = opts.capacity.value_or(capacity_policy::value),
+                              .has_key_template = pack::template has<key_kind>,
+                              .key_template = key_template_of<key_policy>,
+                              .clock = opts.clock,
+                              .max_stale = effective_max_stale(opts),
+                              .lease = lease_policy::value,
+                              .jitter_percent = jitter_policy::percent,
+                              .refresh_percent = early_refresh_policy::percent,
+                              .key_text_of = key_translation<translates_keys>::to_text,
+                              .binary_key_of = key_translation<translates_keys>::to_binary}),
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),
@@ -6053,6 +6152,37 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     return buffer;
   }
 
+  // A two-tier store's translation between the binary keys it is given and the text keys Redis
+  // knows (see translates_keys).
+  template <bool Translates, class = void>
+  struct key_translation {
+    static constexpr void (*to_text)(std::string_view, std::string&) = nullptr;
+    static constexpr bool (*to_binary)(std::string_view, std::string&) = nullptr;
+  };
+  template <class Unused>
+  struct key_translation<true, Unused> {
+    using arguments = std::tuple<std::remove_cvref_t<Params>...>;
+    static void to_text(std::string_view binary, std::string& text) {
+      arguments values;
+      const char* in = binary.data();
+      std::apply([&](auto&... v) { ((std::memcpy(&v, in, sizeof v), in += sizeof v), ...); },
+                 values);
+      std::apply([&](const auto&... v) { key_policy::render(text, v...); }, values);
+    }
+    static bool to_binary(std::string_view text, std::string& binary) {
+      arguments values{};
+      if (!std::apply([&](auto&... v) { return key_policy::parse(text, v...); }, values)) {
+        return false;
+      }
+      std::string again;
+      std::apply([&](const auto&... v) { key_policy::render(again, v...); }, values);
+      if (again != text) return false;
+      binary.clear();
+      std::apply([&](const auto&... v) { (append_binary_key(binary, v), ...); }, values);
+      return true;
+    }
+  };
+
   // Arguments that are all numbers have a binary key of a size known here, built on the stack:
   // the same bytes render() gives, without the thread's buffer.
   static constexpr bool fixed_size_key =
@@ -6331,9 +6461,15 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                       [&](auto&... p) -> decltype(auto) { return call_function(nullptr, p...); });
       });
     };
-    std::vector<value_type> out =
-        co_await coroutines<S>().async_get_or_load_many(std::move(keys), std::move(tags), load_at);
+    std::vector<refresh_due> dues;
+    std::vector<value_type> out = co_await coroutines<S>().async_get_or_load_many(
+        std::move(keys), std::move(tags), load_at, has_early_refresh ? &dues : nullptr);
     for (call_observation_type& call : seen) observed_.succeeded(call);
+    if constexpr (has_early_refresh) {
+      for (std::size_t i = 0; i < dues.size(); ++i) {
+        if (dues[i].value) start_refresh_of(args[i]);
+      }
+    }
     co_return out;
   }
 
@@ -6448,6 +6584,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       if (outcomes[j].value) {
         values[i] = std::move(outcomes[j].value);
         if (failures[i]) observed_.answered_after_failure(seen[i], false);  // serve_cached
+        if constexpr (has_early_refresh) {
+          if (outcomes[j].due) start_refresh_of(args[i]);
+        }
       } else if (outcomes[j].failure) {
         failures[i] = outcomes[j].failure;
       }
@@ -6516,6 +6655,16 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
           std::apply([&](auto&... a) { refresh_in_background(stable_key, a...); }, owned);
         };
       });
+    } catch (...) {
+    }
+  }
+
+  // async_many: a hit due for a refresh starts it, as a call's does (and, as there, a refresh
+  // that cannot be started is skipped).
+  template <class Arg>
+  void start_refresh_of(Arg& argument) noexcept {
+    try {
+      spread(argument, [&](auto&... p) { start_refresh(render(nullptr, p...), p...); });
     } catch (...) {
     }
   }

@@ -746,6 +746,12 @@ concept fixed_size_key_argument =
     std::is_same_v < std::remove_cvref_t<T>,
 float > || std::is_same_v<std::remove_cvref_t<T>, double>;
 
+// Arguments whose key text is their decimal value: a key<> template's text reads back into
+// their bytes (see key<S>::parse), so cachet::tiered can key memory by the bytes.
+template <class T>
+concept integer_key_argument = encoding_kind_of<std::remove_cvref_t<T>>()
+== encoding_kind::integer;
+
 // Copies the bytes of a number argument to `out`. Every NaN is copied as the same quiet NaN, so
 // NaNs of different bits share one entry, as they share the key text `nan`.
 template <fixed_size_key_argument T>
@@ -1892,8 +1898,8 @@ namespace cachet::detail {
 // args are the call's arguments (without a member function's object), so a stage can render a
 // template of its own over them.
 // `key` identifies the call within its cached function (the store's key: binary for in-process
-// stores, the Redis key text for Redis); it stays valid until next() is called. Stages run in the
-// order their policies are given.
+// stores and for the tiered store's integer keys, the Redis key text for Redis); it stays valid
+// until next() is called. Stages run in the order their policies are given.
 //
 // cached<>::async() runs inside a coroutine, on an executor other calls share, so only stages
 // that never block their thread may run there; such a stage says so with
@@ -2169,6 +2175,7 @@ struct batch_argument<Param> {
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace cachet::detail {
@@ -2193,6 +2200,12 @@ struct store_settings {
   // cachet::early_refresh: a hit on an entry within (100 - this)% of `ttl` of its expiry is
   // reported as due for a refresh (stores that can tell); 0 = never.
   unsigned refresh_percent = 0;
+  // cachet::tiered: when cached<> can turn its binary keys into the key text Redis knows and back
+  // (integer arguments under a key<> template), the memory tier is keyed by the arguments' bytes
+  // and these translate; null otherwise, and every key is the text. binary_key_of returns false
+  // for a text that is no key of this function.
+  void (*key_text_of)(std::string_view binary, std::string& text) = nullptr;
+  bool (*binary_key_of)(std::string_view text, std::string& binary) = nullptr;
 };
 
 // cachet::early_refresh: set by a hit whose entry is due for a refresh (see the stores'
@@ -2207,6 +2220,10 @@ struct refresh_due {
 struct hit_lifetime {
   std::int64_t remaining_ms = -1;
 };
+
+// Whether a Redis store's hits report their hit_lifetime, which costs its read script a PTTL
+// per hit: only a memory tier in front needs it (tiered_store's far store).
+enum class lifetime_reports : bool { off, on };
 
 }  // namespace cachet::detail
 
@@ -2667,9 +2684,9 @@ struct no_refresh_worker {};
 /// write's push and filled again from Redis).
 ///
 /// It needs a ttl, 0 < Percent < 100, and a free function or function object: a member
-/// function's object is not kept after a call, so there would be nothing to call it on. Calls
-/// and async() hits start refreshes (the refresh runs on the worker thread either way, never on
-/// the awaiting coroutine's executor); the hits of an async_many() batch do not.
+/// function's object is not kept after a call, so there would be nothing to call it on. Calls,
+/// async() hits and each hit of an async_many() batch start refreshes (the refresh runs on the
+/// worker thread either way, never on the awaiting coroutine's executor).
 template <unsigned Percent>
 struct early_refresh : detail::policy<detail::early_refresh_kind> {
   static constexpr void check_values() {
@@ -2961,9 +2978,11 @@ fixed_string(const char (&)[N]) -> fixed_string<N>;
 // braces. Used by cachet::key and cachet::tags.
 
 
+#include <charconv>
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -3243,6 +3262,65 @@ void render_key_template(std::string& out, const Args&... args) {
   (std::make_index_sequence<parsed_key_template<S>.segment_count>{});
 }
 
+// Reads back the arguments of a key text that render_key_template<S> made from integer
+// arguments (cachet::tiered keys its memory tier by the arguments' bytes, while Redis names a
+// changed entry by its text). Each placeholder's text ends where the literal after it begins:
+// placeholders are separated by a character no argument contains, so the first such character
+// after the argument is the literal's first one. Returns false for a text S cannot render from
+// such arguments (another function's key); the caller renders the arguments again and compares,
+// so a text with leading zeros or "+1" is not taken for the key it is not.
+template <fixed_string S, class... Args>
+bool parse_integer_key_template(std::string_view text, Args&... args) {
+  constexpr const auto& parsed = parsed_key_template<S>;
+  const std::tuple<Args&...> arguments(args...);
+  std::size_t position = 0;
+  bool ok = true;
+  const auto read_number = [&](auto& argument, std::size_t end) {
+    const char* first = text.data() + position;
+    const char* last = text.data() + end;
+    const auto [stop, error] = std::from_chars(first, last, argument);
+    ok = error == std::errc() && stop == last && first != last;
+    position = end;
+  };
+  const auto field_end = [&](std::size_t segment_index) -> std::size_t {
+    if (segment_index + 1 == parsed.segment_count) return text.size();
+    const std::string_view next = parsed.literal(parsed.segments[segment_index + 1]);
+    std::size_t in_literal = 0;
+    while (in_literal < next.size() && is_argument_char(next[in_literal])) ++in_literal;
+    if (in_literal == next.size()) {
+      // Only a template's last literal can be all argument characters (see
+      // placeholders_separated): the argument ends where that suffix begins.
+      return text.size() >= position + next.size() ? text.size() - next.size() : std::size_t(-1);
+    }
+    std::size_t in_text = position;
+    while (in_text < text.size() && is_argument_char(text[in_text])) ++in_text;
+    if (in_text == text.size() || in_text - position < in_literal) return std::size_t(-1);
+    return in_text - in_literal;
+  };
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (
+        [&] {
+          if (!ok) return;
+          constexpr template_segment segment = parsed.segments[I];
+          if constexpr (segment.is_argument) {
+            const std::size_t end = field_end(I);
+            if (end == std::size_t(-1) || end < position) {
+              ok = false;
+              return;
+            }
+            read_number(std::get<segment.argument>(arguments), end);
+          } else {
+            const std::string_view literal = parsed.literal(segment);
+            ok = text.substr(position).starts_with(literal);
+            position += literal.size();
+          }
+        }(),
+        ...);
+  }
+  (std::make_index_sequence<parsed.segment_count>{});
+  return ok && position == text.size();
+}
+
 }  // namespace cachet::detail
 
 #endif
@@ -3299,6 +3377,14 @@ struct key : detail::policy<detail::key_kind> {
   template <class... Args>
   static void render(std::string& out, const Args&... args) {
     if constexpr (check<Args...>()) detail::render_key_template<S>(out, args...);
+  }
+
+  /// Reads back into `args` the integer arguments whose key is `text`; false when no integer
+  /// arguments render as `text` under this template (the caller renders them again and compares:
+  /// a text such as "user:007" parses but is not rendered so).
+  template <class... Args>
+  static bool parse(std::string_view text, Args&... args) {
+    return detail::parse_integer_key_template<S>(text, args...);
   }
 };
 
@@ -5592,7 +5678,17 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   static constexpr bool runs_coroutines_blocking = requires {
     requires backend_type::serializes_values;
   };
-  static constexpr bool binary_keys = requires { requires store_type::binary_keys; };
+  // cachet::tiered keys its memory tier by the arguments' bytes when the key text an
+  // invalidation names can be read back into them: integer arguments under a key<> template.
+  static constexpr bool key_text_reversible = !has_instance_key && pack::template has<key_kind> &&
+                                              sizeof...(Params) > 0 &&
+                                              (integer_key_argument<Params> && ...);
+  static constexpr bool translates_keys = key_text_reversible && requires {
+    requires store_type::binary_keys_when_reversible;
+  };
+  static constexpr bool binary_keys = translates_keys || requires {
+    requires store_type::binary_keys;
+  };
 
  public:
   /// Uses the backend's process-wide instance and the policies' values.
@@ -5629,16 +5725,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       : fn_(std::move(fn)),
         backend_(&backend),
         key_owner_(own_key_template(backend)),
-        store_(backend, store_settings{.name = Function::name(),
-                                       .ttl = effective_ttl(opts),
-                                       .capacity = opts.capacity.value_or(capacity_policy::value),
-                                       .has_key_template = pack::template has<key_kind>,
-                                       .key_template = key_template_of<key_policy>,
-                                       .clock = opts.clock,
-                                       .max_stale = effective_max_stale(opts),
-                                       .lease = lease_policy::value,
-                                       .jitter_percent = jitter_policy::percent,
-                                       .refresh_percent = early_refresh_policy::percent}),
+        store_(backend,
+               store_settings{.name = Function::name(),
+                              .ttl = effective_ttl(opts),
+                              .capacity = opts.capacity.value_or(capacity_policy::value),
+                              .has_key_template = pack::template has<key_kind>,
+                              .key_template = key_template_of<key_policy>,
+                              .clock = opts.clock,
+                              .max_stale = effective_max_stale(opts),
+                              .lease = lease_policy::value,
+                              .jitter_percent = jitter_policy::percent,
+                              .refresh_percent = early_refresh_policy::percent,
+                              .key_text_of = key_translation<translates_keys>::to_text,
+                              .binary_key_of = key_translation<translates_keys>::to_binary}),
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),
@@ -6053,6 +6152,37 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
     return buffer;
   }
 
+  // A two-tier store's translation between the binary keys it is given and the text keys Redis
+  // knows (see translates_keys).
+  template <bool Translates, class = void>
+  struct key_translation {
+    static constexpr void (*to_text)(std::string_view, std::string&) = nullptr;
+    static constexpr bool (*to_binary)(std::string_view, std::string&) = nullptr;
+  };
+  template <class Unused>
+  struct key_translation<true, Unused> {
+    using arguments = std::tuple<std::remove_cvref_t<Params>...>;
+    static void to_text(std::string_view binary, std::string& text) {
+      arguments values;
+      const char* in = binary.data();
+      std::apply([&](auto&... v) { ((std::memcpy(&v, in, sizeof v), in += sizeof v), ...); },
+                 values);
+      std::apply([&](const auto&... v) { key_policy::render(text, v...); }, values);
+    }
+    static bool to_binary(std::string_view text, std::string& binary) {
+      arguments values{};
+      if (!std::apply([&](auto&... v) { return key_policy::parse(text, v...); }, values)) {
+        return false;
+      }
+      std::string again;
+      std::apply([&](const auto&... v) { key_policy::render(again, v...); }, values);
+      if (again != text) return false;
+      binary.clear();
+      std::apply([&](const auto&... v) { (append_binary_key(binary, v), ...); }, values);
+      return true;
+    }
+  };
+
   // Arguments that are all numbers have a binary key of a size known here, built on the stack:
   // the same bytes render() gives, without the thread's buffer.
   static constexpr bool fixed_size_key =
@@ -6331,9 +6461,15 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
                       [&](auto&... p) -> decltype(auto) { return call_function(nullptr, p...); });
       });
     };
-    std::vector<value_type> out =
-        co_await coroutines<S>().async_get_or_load_many(std::move(keys), std::move(tags), load_at);
+    std::vector<refresh_due> dues;
+    std::vector<value_type> out = co_await coroutines<S>().async_get_or_load_many(
+        std::move(keys), std::move(tags), load_at, has_early_refresh ? &dues : nullptr);
     for (call_observation_type& call : seen) observed_.succeeded(call);
+    if constexpr (has_early_refresh) {
+      for (std::size_t i = 0; i < dues.size(); ++i) {
+        if (dues[i].value) start_refresh_of(args[i]);
+      }
+    }
     co_return out;
   }
 
@@ -6448,6 +6584,9 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       if (outcomes[j].value) {
         values[i] = std::move(outcomes[j].value);
         if (failures[i]) observed_.answered_after_failure(seen[i], false);  // serve_cached
+        if constexpr (has_early_refresh) {
+          if (outcomes[j].due) start_refresh_of(args[i]);
+        }
       } else if (outcomes[j].failure) {
         failures[i] = outcomes[j].failure;
       }
@@ -6516,6 +6655,16 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
           std::apply([&](auto&... a) { refresh_in_background(stable_key, a...); }, owned);
         };
       });
+    } catch (...) {
+    }
+  }
+
+  // async_many: a hit due for a refresh starts it, as a call's does (and, as there, a refresh
+  // that cannot be started is skipped).
+  template <class Arg>
+  void start_refresh_of(Arg& argument) noexcept {
+    try {
+      spread(argument, [&](auto&... p) { start_refresh(render(nullptr, p...), p...); });
     } catch (...) {
     }
   }
@@ -14068,14 +14217,15 @@ end
 
 // KEYS: the entry, its function's counter, its tags' counters. ARGV: mode, now (ms), a fresh
 // token, the load window (ms), the counters' base, the lease (ms, 0 for none), the lease's
-// holder (this store's token). Modes: `load` (a call), `reload` (a call whose hit could not be
-// decoded: a miss whatever the entry holds).
-// Returns {1, v, f or '', pttl} for a hit, pttl being the entry's PTTL (-1 without a ttl: a
-// memory tier in front keeps it no longer); {0, stamp, permit, why, lease} for a miss with a
-// permit, why being missing, invalidated, expired, malformed (`f` is no number) or unreadable, and
-// lease '' without one, 'mine' when this holder has it (taken now, or still held), else the time
-// (ms) until which another holds it; {2} when the entry or a counter is not of cachet's types (left
-// as it is: nothing is written).
+// holder (this store's token), '1' when a hit reports its lifetime (else '0'). Modes: `load` (a
+// call), `reload` (a call whose hit could not be decoded: a miss whatever the entry holds).
+// Returns {1, v, f or ''} for a hit, or {1, v, f or '', pttl} when its lifetime is asked for,
+// pttl being the entry's PTTL (-1 without a ttl: a memory tier in front keeps it no longer; a
+// plain Redis store does not ask, so its hits run no PTTL); {0, stamp, permit, why, lease} for a
+// miss with a permit, why being missing, invalidated, expired, malformed (`f` is no number) or
+// unreadable, and lease '' without one, 'mine' when this holder has it (taken now, or still held),
+// else the time (ms) until which another holds it; {2} when the entry or a counter is not of
+// cachet's types (left as it is: nothing is written).
 inline const std::string& read_entry_lua() {
   static const std::string source = std::string(stamp_lua) + R"lua(
 local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
@@ -14092,7 +14242,8 @@ if e[1] and e[2] then
   elseif e[3] and tonumber(e[3]) <= now then
     why = 'expired'
   elseif mode == 'load' then
-    return {1, e[1], e[3] or '', redis.call('PTTL', KEYS[1])}
+    if ARGV[8] == '1' then return {1, e[1], e[3] or '', redis.call('PTTL', KEYS[1])} end
+    return {1, e[1], e[3] or ''}
   else
     why = 'unreadable'
   end
@@ -14396,13 +14547,15 @@ class redis_store {
   using ticket = redis_backend_breaker::ticket;
 
  public:
-  redis_store(Backend& backend, const store_settings& settings)
+  redis_store(Backend& backend, const store_settings& settings,
+              lifetime_reports lifetimes = lifetime_reports::off)
       : backend_(&backend),
         ttl_(settings.ttl),
         jitter_percent_(settings.jitter_percent),
         refresh_percent_(settings.refresh_percent),
         max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
         lease_ms_(std::chrono::milliseconds(settings.lease).count()),
+        reports_hit_lifetime_(lifetimes == lifetime_reports::on),
         clock_(settings.clock),
         name_(settings.name),
         key_template_(settings.key_template),
@@ -14436,7 +14589,8 @@ class redis_store {
   }
 
   // A memory tier in front: `life` tells what a hit's entry has left to live (it stays -1 when
-  // this call computed the value: its write's ttl is the store's).
+  // this call computed the value: its write's ttl is the store's). Only a store made with
+  // lifetime_reports::on reads it; another leaves it -1.
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view key, ForEachTag&& for_each_tag, Load&& load, refresh_due& due,
                     hit_lifetime& life) {
@@ -14635,6 +14789,7 @@ class redis_store {
     std::optional<Value> value;
     std::exception_ptr failure;
     hit_lifetime life;  // of a hit's entry
+    bool due = false;   // cachet::early_refresh: a hit's entry is due for a refresh
   };
 
   // One pipelined round trip of read scripts, one per distinct key; `load_at(i)` (Value or
@@ -14642,9 +14797,11 @@ class redis_store {
   // one pipelined round trip of write scripts. A key given twice is looked up and computed once,
   // and counted at each of its positions (a hit or a miss each). The first failure stops the
   // batch and is thrown, once the results computed before it are written.
+  // `dues`, if given, gets each position's cachet::early_refresh report.
   template <class LoadAt>
   boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
-      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at,
+      std::vector<refresh_due>* dues = nullptr) {
     std::vector<batch_outcome> outcomes =
         co_await async_load_many(std::move(keys), std::move(tags), std::move(load_at));
     std::vector<Value> out;
@@ -14652,6 +14809,7 @@ class redis_store {
     for (batch_outcome& o : outcomes) {
       if (o.failure) std::rethrow_exception(o.failure);
       out.push_back(std::move(*o.value));
+      if (dues != nullptr) dues->push_back(refresh_due{o.due});
     }
     co_return out;
   }
@@ -14972,15 +15130,22 @@ class redis_store {
     }
     const auto& parts = reply.as_array();
     const std::int64_t status = parts.empty() ? 2 : parts[0].as_int();
-    if (status == 1 && parts.size() >= 2) {
-      if (parts.size() >= 3) {
-        const std::string& f = parts[2].as_string();
-        std::int64_t until = 0;
-        auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
-        if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
+    if (status == 1) {
+      // {1, v, f or ''}, and the PTTL when this store asked for it (see store_entry.hpp).
+      if (parts.size() != (reports_hit_lifetime_ ? 4u : 3u)) {
+        throw resp3::request_error(resp3::error::unexpected_reply,
+                                   "cachet::redis: the read script's hit has " +
+                                       std::to_string(parts.size()) + " parts, expected " +
+                                       (reports_hit_lifetime_ ? "4" : "3") +
+                                       "; a script of another cachet version answered");
       }
-      if (parts.size() >= 4 && parts[3].type == resp3::type::number && parts[3].integer >= 0) {
-        out.remaining_ms = parts[3].integer;
+      const std::string& f = parts[2].as_string();
+      std::int64_t until = 0;
+      auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
+      if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
+      if (reports_hit_lifetime_) {
+        const std::int64_t pttl = parts[3].as_int();
+        if (pttl >= 0) out.remaining_ms = pttl;
       }
       if (out.fresh_until >= 0) {
         const std::int64_t fresh_for = std::max<std::int64_t>(out.fresh_until - now_ms(), 0);
@@ -15030,7 +15195,8 @@ class redis_store {
     return script_call{
         entry_keys(std::move(at), tags),
         {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
-         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder()}};
+         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
+         reports_hit_lifetime_ ? "1" : "0"}};
   }
 
   // `mode` "reload": a miss whatever the entry holds, for a refresh's permit (see store_entry.hpp).
@@ -15564,6 +15730,7 @@ class redis_store {
         // The read counted the first position's hit.
         if (repeat) counts_.hits.fetch_add(1, std::memory_order_relaxed);
         outcome.life.remaining_ms = l.remaining_ms;
+        outcome.due = due_for_refresh(l);
         if (last_use[slot[i]] == i) {
           outcome.value = std::move(l.hit);
         } else {
@@ -15736,6 +15903,7 @@ class redis_store {
   unsigned refresh_percent_;            // cachet::early_refresh; 0 without
   std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
   std::int64_t lease_ms_;               // cachet::lease, 0 for none
+  bool reports_hit_lifetime_;           // lifetime_reports::on: a memory tier in front
   const cachet::clock* clock_;          // null: the system clock
   std::string name_;
   std::string key_template_;
@@ -16862,6 +17030,7 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   struct batch_outcome {
     std::optional<Value> value;
     std::exception_ptr failure;
+    bool due = false;  // cachet::early_refresh: a hit's entry is due for a refresh
   };
 
   // `erasures` counts the cached function's invalidate() and clear() calls.
@@ -16880,11 +17049,13 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
 
   // One call after the other: in process, a batch saves no round trip. The first failure stops
   // the batch and is thrown; the values computed before it are stored.
+  // `dues`, if given, gets each position's cachet::early_refresh report.
   template <class LoadAt>
   boost::asio::awaitable<std::vector<Value>> async_get_or_load_many(
-      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at,
+      std::vector<refresh_due>* dues = nullptr) {
     return get_or_load_many(*store_, *backend_, *erasures_, std::move(keys), std::move(tags),
-                            std::move(load_at));
+                            std::move(load_at), dues);
   }
 
   // Every position settled, whatever another came to; one whose `may_load` is false is only
@@ -17005,12 +17176,15 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
   template <class LoadAt>
   static boost::asio::awaitable<std::vector<Value>> get_or_load_many(
       store_type& store, Backend& backend, const std::atomic<std::uint64_t>& erasures,
-      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at) {
+      std::vector<std::string> keys, std::vector<std::vector<std::string>> tags, LoadAt load_at,
+      std::vector<refresh_due>* dues) {
     std::vector<Value> out;
     out.reserve(keys.size());
+    if (dues != nullptr) dues->assign(keys.size(), refresh_due{});
     for (std::size_t i = 0; i < keys.size(); ++i) {
       auto load = [&]() -> decltype(auto) { return load_at(i); };
-      out.push_back(co_await get_or_load(store, backend, erasures, keys[i], tags[i], load));
+      out.push_back(co_await get_or_load(store, backend, erasures, keys[i], tags[i], load,
+                                         dues != nullptr ? &(*dues)[i] : nullptr));
     }
     co_return out;
   }
@@ -17022,14 +17196,17 @@ class blocking_store_coroutines<memory_store<Value, TagCount, Backend, Gate>> {
       std::vector<bool> may_load, LoadAt load_at) {
     std::vector<batch_outcome> out(keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
+      refresh_due due;
       if (!may_load[i]) {
-        out[i].value = store.peek(keys[i]);
+        out[i].value = store.peek(keys[i], due);
+        out[i].due = due.value;
         continue;
       }
       try {
         auto load = [&]() -> decltype(auto) { return load_at(i); };
         out[i].value.emplace(
-            co_await get_or_load(store, backend, erasures, keys[i], tags[i], load));
+            co_await get_or_load(store, backend, erasures, keys[i], tags[i], load, &due));
+        out[i].due = due.value;
       } catch (...) {
         out[i].failure = std::current_exception();
       }

@@ -190,13 +190,15 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
   };
   // cachet::tiered keys its memory tier by the arguments' bytes when the key text an
   // invalidation names can be read back into them: integer arguments under a key<> template.
-  static constexpr bool key_text_reversible =
-      !has_instance_key && pack::template has<key_kind> && sizeof...(Params) > 0 &&
-      (integer_key_argument<Params> && ...);
-  static constexpr bool translates_keys =
-      key_text_reversible && requires { requires store_type::binary_keys_when_reversible; };
-  static constexpr bool binary_keys =
-      translates_keys || requires { requires store_type::binary_keys; };
+  static constexpr bool key_text_reversible = !has_instance_key && pack::template has<key_kind> &&
+                                              sizeof...(Params) > 0 &&
+                                              (integer_key_argument<Params> && ...);
+  static constexpr bool translates_keys = key_text_reversible && requires {
+    requires store_type::binary_keys_when_reversible;
+  };
+  static constexpr bool binary_keys = translates_keys || requires {
+    requires store_type::binary_keys;
+  };
 
  public:
   /// Uses the backend's process-wide instance and the policies' values.
@@ -233,18 +235,19 @@ class cached_impl<Function, type_list<Params...>, Policies...> {
       : fn_(std::move(fn)),
         backend_(&backend),
         key_owner_(own_key_template(backend)),
-        store_(backend, store_settings{.name = Function::name(),
-                                       .ttl = effective_ttl(opts),
-                                       .capacity = opts.capacity.value_or(capacity_policy::value),
-                                       .has_key_template = pack::template has<key_kind>,
-                                       .key_template = key_template_of<key_policy>,
-                                       .clock = opts.clock,
-                                       .max_stale = effective_max_stale(opts),
-                                       .lease = lease_policy::value,
-                                       .jitter_percent = jitter_policy::percent,
-                                       .refresh_percent = early_refresh_policy::percent,
-                                       .key_text_of = key_translation<translates_keys>::to_text,
-                                       .binary_key_of = key_translation<translates_keys>::to_binary}),
+        store_(backend,
+               store_settings{.name = Function::name(),
+                              .ttl = effective_ttl(opts),
+                              .capacity = opts.capacity.value_or(capacity_policy::value),
+                              .has_key_template = pack::template has<key_kind>,
+                              .key_template = key_template_of<key_policy>,
+                              .clock = opts.clock,
+                              .max_stale = effective_max_stale(opts),
+                              .lease = lease_policy::value,
+                              .jitter_percent = jitter_policy::percent,
+                              .refresh_percent = early_refresh_policy::percent,
+                              .key_text_of = key_translation<translates_keys>::to_text,
+                              .binary_key_of = key_translation<translates_keys>::to_binary}),
         call_stages_(stage_context<backend_type>{opts, backend, Function::name(),
                                                  key_template_of<key_policy>}),
         load_stages_(stage_context<backend_type>{opts, backend, Function::name(),

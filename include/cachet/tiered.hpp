@@ -36,11 +36,12 @@ class tiered;
 /// Process memory in front of Redis: `cachet::backend<cachet::tiered<cachet::memory,
 /// cachet::redis>>`. A hit in memory costs what a memory-backend hit costs (plus two atomic
 /// loads; with integer arguments under a key<> template, whose memory keys are their bytes as on
-/// the memory backend; other keys are rendered as text on each call) and sends nothing to Redis; a miss there is a call on the Redis backend (its read script and validation, the
-/// function on a miss there, the write), whose result fills memory; invalidations go to both.
-/// cachet::capacity<> bounds the memory tier (Redis evicts by its maxmemory policy), an entry
-/// lives in memory at most its ttl, and what Redis expires or evicts is dropped from memory as an
-/// invalidation. stats().memory_tier_hits counts the hits memory answered.
+/// the memory backend; other keys are rendered as text on each call) and sends nothing to Redis; a
+/// miss there is a call on the Redis backend (its read script and validation, the function on a
+/// miss there, the write), whose result fills memory; invalidations go to both. cachet::capacity<>
+/// bounds the memory tier (Redis evicts by its maxmemory policy), an entry lives in memory at most
+/// its ttl, and what Redis expires or evicts is dropped from memory as an invalidation.
+/// stats().memory_tier_hits counts the hits memory answered.
 ///
 /// Coherence: a connection of its own has Redis push (RESP3 client tracking, broadcast mode over
 /// the backend's key prefix) every key that any process changes; memory drops those entries, and

@@ -232,8 +232,8 @@ TEST_F(Tiered, EveryKindOfKeyReachesAnotherReplicasMemory) {
   replica a(url, prefix);
   replica b(url, prefix);
   ASSERT_TRUE(a.both.wait_coherent(10s) && b.both.wait_coherent(10s));
-  using cell_cache = cachet::cached<&app::read_cell, cachet::ttl<60>,
-                                    cachet::key<"cell:{1}/{0}">, cachet::backend<tiers>>;
+  using cell_cache = cachet::cached<&app::read_cell, cachet::ttl<60>, cachet::key<"cell:{1}/{0}">,
+                                    cachet::backend<tiers>>;
   using named_cache = cachet::cached<&app::read_named, cachet::ttl<60>, cachet::key<"named:{}">,
                                      cachet::backend<tiers>>;
   cell_cache a_cells{a.both};
@@ -253,7 +253,7 @@ TEST_F(Tiered, EveryKindOfKeyReachesAnotherReplicasMemory) {
   expect_memory_hit_then_invalidation_from(a_rows, a.both, b_rows, app::row_key(-1), -1);
 
   // Another function's keys, pushed to a as well, do not drop a's entries.
-  a.both.sync();      // a's own write of row -1 came back
+  a.both.sync();             // a's own write of row -1 came back
   EXPECT_EQ(a_rows(-1), 2);  // a Redis hit, kept in memory
   a.both.sync();
   const cachet::stats before = a_rows.stats();

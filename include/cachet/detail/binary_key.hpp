@@ -42,8 +42,8 @@ float > || std::is_same_v<std::remove_cvref_t<T>, double>;
 // Arguments whose key text is their decimal value: a key<> template's text reads back into
 // their bytes (see key<S>::parse), so cachet::tiered can key memory by the bytes.
 template <class T>
-concept integer_key_argument =
-    encoding_kind_of<std::remove_cvref_t<T>>() == encoding_kind::integer;
+concept integer_key_argument = encoding_kind_of<std::remove_cvref_t<T>>()
+== encoding_kind::integer;
 
 // Copies the bytes of a number argument to `out`. Every NaN is copied as the same quiet NaN, so
 // NaNs of different bits share one entry, as they share the key text `nan`.

@@ -21,8 +21,8 @@ namespace cachet::detail {
 // args are the call's arguments (without a member function's object), so a stage can render a
 // template of its own over them.
 // `key` identifies the call within its cached function (the store's key: binary for in-process
-// stores and for the tiered store's integer keys, the Redis key text for Redis); it stays valid until next() is called. Stages run in the
-// order their policies are given.
+// stores and for the tiered store's integer keys, the Redis key text for Redis); it stays valid
+// until next() is called. Stages run in the order their policies are given.
 //
 // cached<>::async() runs inside a coroutine, on an executor other calls share, so only stages
 // that never block their thread may run there; such a stage says so with

@@ -12,9 +12,9 @@
 
 #include <charconv>
 #include <cstddef>
-#include <system_error>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <tuple>
 #include <type_traits>
 #include <utility>

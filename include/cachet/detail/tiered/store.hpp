@@ -59,8 +59,7 @@ class tiered_store final : near_tier {
         near_refreshes_(settings.refresh_percent > 0),
         far_(tiers.far(), settings, lifetime_reports::on),
         function_(settings.name.empty() ? settings.key_template : settings.name),
-        entry_prefix_(settings.has_key_template ? std::string()
-                                                : std::string(settings.name) + ":"),
+        entry_prefix_(settings.has_key_template ? std::string() : std::string(settings.name) + ":"),
         key_text_of_(settings.key_text_of),
         binary_key_of_(settings.binary_key_of) {
     tiers.coherence().enter(this);
