@@ -3379,12 +3379,12 @@ struct key : detail::policy<detail::key_kind> {
     if constexpr (check<Args...>()) detail::render_key_template<S>(out, args...);
   }
 
-  /// Reads back into `args` the integer arguments whose key is `text`; false when no integer
-  /// arguments render as `text` under this template (the caller renders them again and compares:
-  /// a text such as "user:007" parses but is not rendered so).
+  /// Reads back into `args` the integer arguments whose key is `rendered`; false when no integer
+  /// arguments render as `rendered` under this template (the caller renders them again and
+  /// compares: a key such as "user:007" parses but is not rendered so).
   template <class... Args>
-  static bool parse(std::string_view text, Args&... args) {
-    return detail::parse_integer_key_template<S>(text, args...);
+  static bool parse(std::string_view rendered, Args&... args) {
+    return detail::parse_integer_key_template<S>(rendered, args...);
   }
 };
 
