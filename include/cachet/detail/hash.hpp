@@ -1,6 +1,8 @@
 #ifndef CACHET_DETAIL_HASH_HPP
 #define CACHET_DETAIL_HASH_HPP
 
+#include <cachet/detail/inline.hpp>
+
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -10,7 +12,7 @@ namespace cachet::detail {
 // A 64-bit hash of rendered keys and tags. It is fixed here rather than taken from std::hash so
 // that shard choice and tag slots are the same in every build; keys are short, so it reads
 // eight bytes at a time and mixes once at the end.
-inline std::uint64_t hash_bytes(std::string_view s) noexcept {
+CACHET_ALWAYS_INLINE std::uint64_t hash_bytes(std::string_view s) noexcept {
   constexpr std::uint64_t multiplier = 0x9e3779b97f4a7c15ull;
   std::uint64_t h = 0x243f6a8885a308d3ull ^ (s.size() * multiplier);
   const char* p = s.data();
@@ -45,7 +47,7 @@ inline std::uint64_t hash_bytes(std::string_view s) noexcept {
 // Whether two keys have the same bytes. In-process keys of numbers are a few bytes long, so
 // they are compared with fixed-size (possibly overlapping) loads instead of a call to memcmp,
 // which costs more than the comparison on a cache hit.
-inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
+CACHET_ALWAYS_INLINE bool same_bytes(std::string_view a, std::string_view b) noexcept {
   const std::size_t n = a.size();
   if (n != b.size()) return false;
   const char* x = a.data();

@@ -3,6 +3,7 @@
 
 #include <cachet/detail/callback_ref.hpp>
 #include <cachet/detail/hash.hpp>
+#include <cachet/detail/inline.hpp>
 #include <cachet/detail/memory/expiry_queue.hpp>
 #include <cachet/detail/memory/lru_order.hpp>
 #include <cachet/detail/memory/reader_slots.hpp>
@@ -424,7 +425,7 @@ class memory_store {
     bool operator()(const entry& a, const entry& b) const noexcept {
       return a.key.equals(b.key.view());
     }
-    bool operator()(const hashed_key& k, const entry& e) const noexcept {
+    CACHET_ALWAYS_INLINE bool operator()(const hashed_key& k, const entry& e) const noexcept {
       return e.key.equals(k.text);
     }
     bool operator()(const entry& e, const hashed_key& k) const noexcept { return (*this)(k, e); }
@@ -567,8 +568,7 @@ class memory_store {
           if (due != nullptr) *due = it->expires != never && due_for_refresh(*it, now());
           if (!needs_move(s, *it)) {
             r.hits.store(r.hits.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-            Value copy(it->value);
-            return copy;
+            return Value(it->value);  // a prvalue: copied once, straight into the result
           }
           move = true;
         }
@@ -877,7 +877,7 @@ class memory_store {
     ~leave_on_exit() { r.reading.store(0, std::memory_order_release); }
   };
 
-  void enter(reader_state& r, shard& s) noexcept {
+  CACHET_ALWAYS_INLINE void enter(reader_state& r, shard& s) noexcept {
     if (!s.bias.light.load(std::memory_order_relaxed) && s.bias.quiet(r)) {
       exclusive lock(*this, s);
       lock.admit_light_readers();

@@ -2,6 +2,7 @@
 #define CACHET_DETAIL_MEMORY_STORED_KEY_HPP
 
 #include <cachet/detail/hash.hpp>
+#include <cachet/detail/inline.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -61,7 +62,7 @@ class stored_key {
     return {block + sizeof length, length};
   }
 
-  bool equals(std::string_view text) const noexcept {
+  CACHET_ALWAYS_INLINE bool equals(std::string_view text) const noexcept {
     if (size_ != on_heap) return size_ == text.size() && same_bytes({bytes_, size_}, text);
     return same_bytes(view(), text);
   }
