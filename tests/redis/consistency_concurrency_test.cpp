@@ -166,43 +166,32 @@ INSTANTIATE_TEST_SUITE_P(Invalidations, ConsistencyAcrossBackends,
 // 60 s pass), then adds its counts to the totals in Redis. Exit code 0 unless something threw.
 int run_reader_process(const std::string& url, const std::string& prefix,
                        const std::string& data_prefix) {
-  try {
-    cachet_test::data_connection data{url};
-    app::data = &data;
-    app::data_prefix = data_prefix;
-    auto backend = cachet_test::make_test_backend(url, 2s, prefix);
-    remote_row_cache cache{*backend};
-    data.exec("INCR", app::data_key("ready"));
-    long reads = 0;
-    long stale_reads = 0;
-    const auto give_up = std::chrono::steady_clock::now() + 60s;
-    for (int i = static_cast<int>(::getpid());
-         data.get_long(app::data_key("stop")) == 0 && std::chrono::steady_clock::now() < give_up;
-         ++i) {
-      const int row = i % rows;
-      const long floor = data.get_long(app::confirmed_key(row));
-      if (cache(row) < floor) ++stale_reads;
-      ++reads;
-    }
-    cachet::redis::request totals;
-    totals.push("INCRBY", app::data_key("reads"), reads);
-    totals.push("INCRBY", app::data_key("stale_reads"), stale_reads);
-    totals.push("INCRBY", app::data_key("loads"), cache.stats().loads);
-    totals.push("INCRBY", app::data_key("raced_loads"), app::remote_raced_loads);
-    totals.push("INCR", app::data_key("finished"));
-    data.exec(totals);
-    app::data = nullptr;
-    return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "consistency reader %d: %s\n", static_cast<int>(::getpid()), e.what());
-    return 1;
-  }
-}
-
-// Starts this binary again as a reader process; it dies with the test if the test dies.
-pid_t start_reader_process(const std::string& url, const std::string& prefix,
-                           const std::string& data_prefix) {
-  return cachet_test::start_child(reader_flag, {url, prefix, data_prefix});
+  return cachet_test::run_child(
+      "consistency reader", url, app::data, [&](cachet_test::data_connection& data) {
+        app::data_prefix = data_prefix;
+        auto backend = cachet_test::make_test_backend(url, 2s, prefix);
+        remote_row_cache cache{*backend};
+        data.exec("INCR", app::data_key("ready"));
+        long reads = 0;
+        long stale_reads = 0;
+        const auto give_up = std::chrono::steady_clock::now() + 60s;
+        for (int i = static_cast<int>(::getpid()); data.get_long(app::data_key("stop")) == 0 &&
+                                                   std::chrono::steady_clock::now() < give_up;
+             ++i) {
+          const int row = i % rows;
+          const long floor = data.get_long(app::confirmed_key(row));
+          if (cache(row) < floor) ++stale_reads;
+          ++reads;
+        }
+        cachet::redis::request totals;
+        totals.push("INCRBY", app::data_key("reads"), reads);
+        totals.push("INCRBY", app::data_key("stale_reads"), stale_reads);
+        totals.push("INCRBY", app::data_key("loads"), cache.stats().loads);
+        totals.push("INCRBY", app::data_key("raced_loads"), app::remote_raced_loads);
+        totals.push("INCR", app::data_key("finished"));
+        data.exec(totals);
+        return 0;
+      });
 }
 
 class ConsistencyAcrossProcesses : public ::testing::TestWithParam<invalidation> {};
@@ -215,12 +204,9 @@ TEST_P(ConsistencyAcrossProcesses, NoReadIsOlderThanAConfirmedInvalidation) {
   app::data_prefix = prefix + "-data";
   cachet_test::data_connection data{url};
 
-  std::vector<pid_t> children;
-  for (int p = 0; p < reader_processes; ++p) {
-    const pid_t child = start_reader_process(url, prefix, app::data_prefix);
-    ASSERT_GT(child, 0) << "fork failed";
-    children.push_back(child);
-  }
+  cachet_test::child_processes readers;
+  ASSERT_TRUE(readers.start(reader_flag, {url, prefix, app::data_prefix}, reader_processes))
+      << "fork failed";
   auto writer_backend = cachet_test::make_test_backend(url, 2s, prefix);
   remote_row_cache writer_cache{*writer_backend};
 
@@ -239,9 +225,7 @@ TEST_P(ConsistencyAcrossProcesses, NoReadIsOlderThanAConfirmedInvalidation) {
   }
   data.exec("SET", app::data_key("stop"), 1);
 
-  for (pid_t child : children) {
-    EXPECT_TRUE(cachet_test::reaped_cleanly(child)) << "reader process " << child << " failed";
-  }
+  EXPECT_TRUE(readers.reaped_cleanly()) << "a reader process failed (its stderr says why)";
   const long stale_reads = data.get_long(app::data_key("stale_reads"));
   EXPECT_EQ(data.get_long(app::data_key("finished")), reader_processes);
   EXPECT_GT(data.get_long(app::data_key("raced_loads")), 0) << "no invalidation landed in a load";
