@@ -8,12 +8,19 @@
 #include <cachet/redis/resp3.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -150,8 +157,9 @@ class client {
                                      const Args&... args) {
     auto p = make_pending();             // first: it rejects a moved-from client
     p->commands.push(command, args...);  // encoded once, where the writer takes it from
-    return boost::asio::co_spawn(conn_->strand(), run_one(conn_, std::move(p), options),
-                                 boost::asio::use_awaitable);
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                       void(std::exception_ptr, value)>(
+        initiate_exec<value>{}, boost::asio::use_awaitable, conn_, std::move(p), options);
   }
 
   /// Runs a pipeline (all commands written together) and returns one reply per command, in
@@ -161,8 +169,10 @@ class client {
                                                   const request_options& options = {}) {
     auto p = make_pending();  // first: it rejects a moved-from client
     p->commands = req;
-    return boost::asio::co_spawn(conn_->strand(), run_many(conn_, std::move(p), options),
-                                 boost::asio::use_awaitable);
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                       void(std::exception_ptr, std::vector<value>)>(
+        initiate_exec<std::vector<value>>{}, boost::asio::use_awaitable, conn_, std::move(p),
+        options);
   }
 
  private:
@@ -174,8 +184,8 @@ class client {
     return std::make_shared<detail::pending_request>(conn_->strand());
   }
 
-  // Runs on the strand, in the frame of run_one or run_many: refuses what the connection cannot
-  // match replies for, then queues `p`. Returns whether there is a reply to wait for.
+  // Runs on the strand: refuses what the connection cannot match replies for, then queues `p`.
+  // Returns whether there is a reply to wait for.
   static bool admit(detail::connection& conn, const std::shared_ptr<detail::pending_request>& p,
                     const request_options& options) {
     if (auto name = detail::first_push_reply_command(p->commands.payload()); !name.empty())
@@ -188,22 +198,160 @@ class client {
     return conn.admit(p, options.timeout.value_or(conn.cfg().request_timeout));
   }
 
-  static detail::strand_awaitable<value> run_one(std::shared_ptr<detail::connection> conn,
-                                                 std::shared_ptr<detail::pending_request> p,
-                                                 request_options options) {
-    if (admit(*conn, p, options)) co_await detail::connection::wait_for(std::move(conn), p);
-    value& reply = p->replies.front();
-    if (reply.is_error()) throw server_error(std::move(reply.text));
-    co_return std::move(reply);
+  // The replies of a complete request as exec() returns them: one value (an error reply thrown
+  // as server_error), or all of them.
+  static value take_result(detail::pending_request& p, value*, std::exception_ptr& e) {
+    value& reply = p.replies.front();
+    if (reply.is_error()) {
+      e = std::make_exception_ptr(server_error(std::move(reply.text)));
+      return value{};
+    }
+    return std::move(reply);
+  }
+  static std::vector<value> take_result(detail::pending_request& p, std::vector<value>*,
+                                        std::exception_ptr&) {
+    return std::vector<value>(std::make_move_iterator(p.replies.begin()),
+                              std::make_move_iterator(p.replies.end()));
   }
 
-  static detail::strand_awaitable<std::vector<value>> run_many(
-      std::shared_ptr<detail::connection> conn, std::shared_ptr<detail::pending_request> p,
-      request_options options) {
-    if (admit(*conn, p, options)) co_await detail::connection::wait_for(std::move(conn), p);
-    co_return std::vector<value>(std::make_move_iterator(p->replies.begin()),
-                                 std::make_move_iterator(p->replies.end()));
-  }
+  // Wakes the operation waiting on `p` when the caller's cancellation slot fires; the flag is
+  // read on the strand, where the wait decides. Any cancellation type that reaches the slot
+  // (after the caller's own filter) fails the request, as the coroutine-based exec() did.
+  struct canceller {
+    std::shared_ptr<detail::connection> conn;
+    std::shared_ptr<detail::pending_request> p;
+    void operator()(boost::asio::cancellation_type type) const {
+      if (type == boost::asio::cancellation_type::none) return;
+      boost::asio::dispatch(conn->strand(), [p = p] {
+        p->cancel_requested = true;
+        p->wake.cancel();
+      });
+    }
+  };
+
+  // Hands the result to the caller's handler on the handler's executor. The cancellation slot is
+  // cleared there, in the context that emits on it, before the handler runs.
+  template <class Handler, class Result>
+  struct deliver {
+    Handler handler;
+    std::exception_ptr e;
+    Result result;
+    void operator()() {
+      boost::asio::get_associated_cancellation_slot(handler).clear();
+      std::move(handler)(e, std::move(result));
+    }
+  };
+
+  // One exec() after its initiation: admitted on the strand, then waiting on the request's timer
+  // (bound to the strand) until the reply, the deadline or a cancellation. A plain handler
+  // instead of a coroutine spawned per call: no frame, no co_spawn state, and no strand hop when
+  // the caller already runs on the connection's io_context thread.
+  template <class Result, class Handler>
+  class exec_op {
+   public:
+    using executor_type = detail::strand_type;
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+
+    exec_op(Handler handler, std::shared_ptr<detail::connection> conn,
+            std::shared_ptr<detail::pending_request> p, const request_options& options)
+        : handler_(std::move(handler)),
+          conn_(std::move(conn)),
+          p_(std::move(p)),
+          options_(options) {}
+
+    executor_type get_executor() const noexcept { return conn_->strand(); }
+    allocator_type get_allocator() const noexcept {
+      return boost::asio::get_associated_allocator(handler_);
+    }
+
+    // First step, on the strand.
+    void operator()() {
+      bool waiting = false;
+      try {
+        waiting = admit(*conn_, p_, options_);
+      } catch (...) {
+        // Completed within exec()'s initiation: posted, never invoked from inside it.
+        return finish(std::current_exception(), true);
+      }
+      if (!waiting) return finish(nullptr, true);
+      wait();
+    }
+
+    // The request's timer fired or was cancelled (reply, stop, cancellation): look again.
+    void operator()(boost::system::error_code) { wait(); }
+
+   private:
+    void wait() {
+      auto& p = *p_;
+      if (!p.done) {
+        if (p.cancel_requested) {
+          conn_->abandon(p_);
+          return finish(std::make_exception_ptr(request_error(
+                            error::cancelled,
+                            "cachet::redis: the request was cancelled by its caller; if it was "
+                            "already written its reply is discarded when it arrives")),
+                        false);
+        }
+        if (detail::clock::now() >= p.deadline) {
+          conn_->abandon(p_);
+          return finish(
+              std::make_exception_ptr(request_error(
+                  error::request_timeout,
+                  "cachet::redis: request timed out after " + detail::millis(p.timeout) + " (" +
+                      (p.written ? std::string("written, no reply yet") : conn_->down_reason()) +
+                      "); raise config.request_timeout or request_options::timeout, or check "
+                      "the server")),
+              false);
+        }
+        p.wake.expires_at(p.deadline);
+        p.wake.async_wait(std::move(*this));
+        return;
+      }
+      if (p.ec)
+        return finish(
+            std::make_exception_ptr(request_error(
+                p.ec, p.message.empty() ? "cachet::redis: " + p.ec.message() : p.message)),
+            false);
+      finish(nullptr, false);
+    }
+
+    void finish(std::exception_ptr e, bool within_initiation) {
+      Result result{};
+      if (!e && p_->done) result = take_result(*p_, static_cast<Result*>(nullptr), e);
+      auto ex =
+          boost::asio::get_associated_executor(handler_, conn_->strand().get_inner_executor());
+      auto alloc = get_allocator();
+      p_.reset();
+      conn_.reset();
+      auto d = boost::asio::bind_allocator(
+          alloc, deliver<Handler, Result>{std::move(handler_), std::move(e), std::move(result)});
+      if (within_initiation) {
+        boost::asio::post(ex, std::move(d));
+      } else {
+        boost::asio::dispatch(ex, std::move(d));
+      }
+    }
+
+    Handler handler_;
+    std::shared_ptr<detail::connection> conn_;
+    std::shared_ptr<detail::pending_request> p_;
+    request_options options_;
+  };
+
+  template <class Result>
+  struct initiate_exec {
+    template <class Handler>
+    void operator()(Handler&& handler, std::shared_ptr<detail::connection> conn,
+                    std::shared_ptr<detail::pending_request> p,
+                    const request_options& options) const {
+      auto slot = boost::asio::get_associated_cancellation_slot(handler);
+      if (slot.is_connected()) slot.template emplace<canceller>(canceller{conn, p});
+      detail::strand_type strand = conn->strand();
+      boost::asio::dispatch(
+          strand, exec_op<Result, std::decay_t<Handler>>(std::forward<Handler>(handler),
+                                                         std::move(conn), std::move(p), options));
+    }
+  };
 
   std::shared_ptr<detail::connection> conn_;
   executor_type executor_;

@@ -74,6 +74,7 @@ struct pending_request {
   bool internal = false;   // sent by the connection itself (health-check PING): no waiter
   bool written = false;    // handed to the socket: its outcome is unknown if the connection drops
   bool abandoned = false;  // the waiter gave up; its replies are read and discarded
+  bool cancel_requested = false;  // client::exec's caller cancelled; its waiter sees it on wake
   bool done = false;
   std::error_code ec;
   std::string message;      // what() for ec
@@ -125,7 +126,7 @@ inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d
 /// handshake, then runs one reader loop, one writer loop and a health check, reconnecting with
 /// backoff until stop(). Requests from any number of coroutines are queued, coalesced into one
 /// write and matched with replies in FIFO order. All state lives on one strand; the public
-/// client reaches it through co_spawn onto that strand.
+/// client reaches it by dispatching its operation onto that strand (client::exec).
 class connection : public std::enable_shared_from_this<connection> {
  public:
   using strand_type = detail::strand_type;
