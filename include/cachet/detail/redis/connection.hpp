@@ -61,7 +61,8 @@ inline constexpr asio::use_awaitable_t<strand_type> on_strand{};
 struct pending_request {
   // The timer is bound to the strand's inner executor, not to the strand: a strand converted to
   // any_io_executor does not fit its small buffer and would cost an allocation per request. Its
-  // waiter is a coroutine on the strand, which is where the wait completes either way.
+  // waiter (a coroutine, or client::exec's operation, whose handler is bound to the strand) runs
+  // on the strand, which is where the wait completes either way.
   explicit pending_request(const strand_type& strand) : wake(strand.get_inner_executor()) {}
 
   request commands;          // encoded once, by the caller, and written from here
