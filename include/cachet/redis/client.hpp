@@ -13,7 +13,6 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -27,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -230,12 +230,21 @@ class client {
   };
 
   // Hands the result to the caller's handler on the handler's executor. The cancellation slot is
-  // cleared there, in the context that emits on it, before the handler runs.
+  // cleared there, in the context that emits on it, before the handler runs. Its associations are
+  // its own members rather than binders: asio::dispatch(handler) then runs it inline on the
+  // handler's executor, where dispatch(executor, bound handler) would add a work_dispatcher.
   template <class Handler, class Result>
   struct deliver {
+    using executor_type = boost::asio::associated_executor_t<Handler, boost::asio::any_io_executor>;
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
     Handler handler;
+    executor_type executor;
     std::exception_ptr e;
     Result result;
+    executor_type get_executor() const noexcept { return executor; }
+    allocator_type get_allocator() const noexcept {
+      return boost::asio::get_associated_allocator(handler);
+    }
     void operator()() {
       boost::asio::get_associated_cancellation_slot(handler).clear();
       std::move(handler)(e, std::move(result));
@@ -320,15 +329,14 @@ class client {
       if (!e && p_->done) result = take_result(*p_, static_cast<Result*>(nullptr), e);
       auto ex =
           boost::asio::get_associated_executor(handler_, conn_->strand().get_inner_executor());
-      auto alloc = get_allocator();
       p_.reset();
       conn_.reset();
-      auto d = boost::asio::bind_allocator(
-          alloc, deliver<Handler, Result>{std::move(handler_), std::move(e), std::move(result)});
+      deliver<Handler, Result> d{std::move(handler_), std::move(ex), std::move(e),
+                                 std::move(result)};
       if (within_initiation) {
-        boost::asio::post(ex, std::move(d));
+        boost::asio::post(std::move(d));
       } else {
-        boost::asio::dispatch(ex, std::move(d));
+        boost::asio::dispatch(std::move(d));
       }
     }
 
@@ -346,10 +354,19 @@ class client {
                     const request_options& options) const {
       auto slot = boost::asio::get_associated_cancellation_slot(handler);
       if (slot.is_connected()) slot.template emplace<canceller>(canceller{conn, p});
-      detail::strand_type strand = conn->strand();
-      boost::asio::dispatch(
-          strand, exec_op<Result, std::decay_t<Handler>>(std::forward<Handler>(handler),
-                                                         std::move(conn), std::move(p), options));
+      using op_type = exec_op<Result, std::decay_t<Handler>>;
+      op_type op(std::forward<Handler>(handler), std::move(conn), std::move(p), options);
+      // What asio::dispatch does, without its cost: it queries and prefers properties of the
+      // strand's any_io_executor, and each query of a class-typed property (blocking) allocates.
+      // A coroutine resumed by a reply is still inside the strand: the op runs inline.
+      detail::strand_type strand = op.get_executor();
+      if (strand.running_in_this_thread()) {
+        op();
+      } else if constexpr (std::is_same_v<typename op_type::allocator_type, std::allocator<void>>) {
+        strand.execute(std::move(op));  // no allocator of the handler's own to honour
+      } else {
+        boost::asio::dispatch(std::move(op));  // the handler's allocator wraps the step
+      }
     }
   };
 
