@@ -58,6 +58,249 @@ inline constexpr bool is_awaitable = false;
 template <class T, class Executor>
 inline constexpr bool is_awaitable<boost::asio::awaitable<T, Executor>> = true;
 
+// What a Redis store does that does not depend on its value type: the key layout of its entries,
+// its counters, the breaker's leave, and the read, write and lease-release scripts' calls (the
+// guarded I/O of a write and a lease release). One class for every value type, so that a unit
+// with several Redis-cached functions compiles these (and their coroutines) once, not once per
+// value type (#10).
+class redis_store_core {
+ protected:
+  using ticket = redis_backend_breaker::ticket;
+
+  redis_store_core(const store_settings& settings, lifetime_reports lifetimes)
+      : ttl_(settings.ttl),
+        jitter_percent_(settings.jitter_percent),
+        refresh_percent_(settings.refresh_percent),
+        max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
+        lease_ms_(std::chrono::milliseconds(settings.lease).count()),
+        reports_hit_lifetime_(lifetimes == lifetime_reports::on),
+        clock_(settings.clock),
+        name_(settings.name),
+        key_template_(settings.key_template),
+        has_key_template_(settings.has_key_template) {
+    if (name_.empty() && !has_key_template_) {
+      throw cachet::error(
+          "cachet::backend<cachet::redis>: a function object has no name that is stable across "
+          "builds, so its entries would have no stable Redis key; give it a key template, e.g. "
+          "cachet::key<\"price:{}\">");
+    }
+  }
+
+  redis_store_core(const redis_store_core&) = delete;
+  redis_store_core& operator=(const redis_store_core&) = delete;
+  ~redis_store_core() = default;
+
+  struct counters {
+    std::atomic<std::uint64_t> hits{0};
+    std::atomic<std::uint64_t> misses{0};
+    std::atomic<std::uint64_t> loads{0};
+    std::atomic<std::uint64_t> load_errors{0};
+    std::atomic<std::uint64_t> expirations{0};
+    std::atomic<std::uint64_t> invalidations{0};
+    std::atomic<std::uint64_t> decode_errors{0};
+    std::atomic<std::uint64_t> backend_errors{0};
+    std::atomic<std::uint64_t> stale_served{0};
+    std::atomic<std::uint64_t> backend_skipped{0};
+    // Written only under flights_mutex_, as `misses` is: counted by a load and a store, without
+    // the locked instruction of fetch_add, which a degraded call would otherwise pay for three
+    // times. stats() adds them to loads and backend_skipped.
+    std::atomic<std::uint64_t> unread_loads{0};
+    std::atomic<std::uint64_t> unread_skips{0};
+  };
+
+  // A counter that only writers holding flights_mutex_ change.
+  static void count_locked(std::atomic<std::uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+  // The breaker's leave for one Redis operation; a refusal is counted here.
+  ticket admit(redis_runtime& rt) {
+    ticket t = rt.breaker().admit();
+    if (!t.admitted()) counts_.backend_skipped.fetch_add(1, std::memory_order_relaxed);
+    return t;
+  }
+
+  // The time `f` is measured in (see store_entry.hpp).
+  std::int64_t now_ms() const {
+    using std::chrono::duration_cast;
+    using std::chrono::milliseconds;
+    if (clock_ != nullptr)
+      return duration_cast<milliseconds>(clock_->now().time_since_epoch()).count();
+    return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
+  // How long a permit waits for its write: a load may take this long and still be stored. The
+  // ttl when longer, so that the permit of an entry that lives long does not shorten it, and
+  // the lease when longer, so that the lease is not dropped with the entry.
+  std::int64_t load_window_ms() const {
+    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(
+        longest_jittered_ttl(ttl_, jitter_percent_) + max_stale_);
+    return std::max({ttl.count(), std::int64_t{60'000}, lease_ms_});
+  }
+
+  // The one place that decides what a failed Redis operation means: the call goes on without
+  // Redis, except when the caller itself cancelled it.
+  void backend_failed(const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const resp3::request_error& error) {
+      if (error.code() == resp3::error::cancelled) throw;
+    } catch (...) {
+    }
+    counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // An entry's Redis key, and the bucket that holds it and the counters it depends on (one
+  // bucket on one server; on a cluster, the one its key hashes to, see key_layout.hpp).
+  struct entry_location {
+    std::string key;
+    const key_bucket* bucket;
+  };
+
+  // The bucket hashes the key's part after the base, so that part is written first and the base
+  // put in front of it, in one allocation.
+  entry_location locate(const redis_runtime& rt, std::string_view key) const {
+    const key_layout& layout = rt.layout();
+    std::string out;
+    out.reserve(layout.bucket(0).entry_base.size() + 8 + name_.size() + 1 + key.size());
+    if (!has_key_template_) {
+      out += name_;
+      out += ':';
+    }
+    out += key;
+    const key_bucket& bucket = layout.bucket(layout.bucket_of(out));
+    out.insert(0, bucket.entry_base);
+    return {std::move(out), &bucket};
+  }
+
+  // A function object has no name; its key template tells it from the others instead, so that
+  // its clear() does not make every function object's entries stale.
+  std::string function_counter() const { return "fn:" + (name_.empty() ? key_template_ : name_); }
+
+  std::string function_key(const key_bucket& bucket) const {
+    return bucket.counter_base + function_counter();
+  }
+
+  // The entry of `key`, then the counters it depends on, all in its bucket: KEYS of both
+  // scripts.
+  std::vector<std::string> entry_keys(entry_location at,
+                                      const std::vector<std::string>& tags) const {
+    std::vector<std::string> keys;
+    keys.reserve(tags.size() + 2);
+    keys.push_back(std::move(at.key));
+    keys.push_back(function_key(*at.bucket));
+    for (const auto& tag : tags) keys.push_back(at.bucket->counter_base + "tag:" + tag);
+    return keys;
+  }
+
+  // A failed operation's verdict goes to the breaker before the call decides what it means.
+  void operation_failed(ticket& t, const std::exception_ptr& e) {
+    t.report(e);
+    backend_failed(e);
+  }
+
+  // `leased`: a call's read, which takes or reports cachet::lease (a batch's does neither: it
+  // does not wait for another's computation, so it takes no lease that would make others wait).
+  script_call read_call(redis_runtime& rt, std::string_view key,
+                        const std::vector<std::string>& tags, const char* mode, bool leased) {
+    entry_location at = locate(rt, key);
+    const key_bucket& bucket = *at.bucket;
+    return script_call{
+        entry_keys(std::move(at), tags),
+        {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
+         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
+         reports_hit_lifetime_ ? "1" : "0"}};
+  }
+
+  // What the write script of one result needs.
+  struct entry_write {
+    std::string key;
+    std::vector<std::string> tags;
+    std::string stamp;
+    std::string permit;
+    std::string value;
+    std::string fresh_until;   // empty without fail_safe
+    std::string lease_holder;  // this backend's, if the flight holds the lease; else empty
+    // This write's ttl: the store's, or with cachet::jitter drawn for it (in encode, so that
+    // fresh_until and the PX agree).
+    std::chrono::nanoseconds ttl{0};
+  };
+
+  script_call write_call(const redis_runtime& rt, const entry_write& w) const {
+    // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
+    // fail_safe the entry outlives its freshness by max_stale, for stale().
+    const std::int64_t px =
+        w.ttl.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(w.ttl + max_stale_).count()
+                          : 0;
+    entry_location at = locate(rt, w.key);
+    const key_bucket& bucket = *at.bucket;
+    return script_call{entry_keys(std::move(at), w.tags),
+                       {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px),
+                        bucket.counter_base, w.lease_holder}};
+  }
+
+  boost::asio::awaitable<void> write(redis_runtime& rt, entry_write w, ticket t) {
+    std::vector<entry_write> writes;
+    writes.push_back(std::move(w));
+    co_await write_many(rt, std::move(writes), std::move(t));
+  }
+
+  // The write scripts of `writes`, in one pipeline. A refused write (an invalidation came
+  // between the read and the write) is no error. An error reply (OOM under maxmemory, say) fails
+  // the write but proves Redis answers: it is counted in backend_errors and is no failure for
+  // the breaker.
+  boost::asio::awaitable<void> write_many(redis_runtime& rt, std::vector<entry_write> writes,
+                                          ticket t) {
+    std::exception_ptr failure;
+    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+    if (failure) {
+      operation_failed(t, failure);
+      co_return;
+    }
+    try {
+      std::vector<script_call> calls;
+      calls.reserve(writes.size());
+      for (const entry_write& w : writes) calls.push_back(write_call(rt, w));
+      std::vector<resp3::value> replies = co_await rt.link().eval_many(write_entry_script(), calls);
+      t.answered();
+      for (const auto& reply : replies) {
+        if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) operation_failed(t, failure);
+  }
+
+  // Best effort: a lease left behind only makes others wait until it runs out.
+  boost::asio::awaitable<void> give_up_lease(redis_runtime& rt, std::string key) {
+    ticket t = admit(rt);
+    if (!t.admitted()) co_return;
+    std::exception_ptr failure;
+    try {
+      entry_location at = locate(rt, key);
+      std::vector<script_call> calls{script_call{{std::move(at.key)}, {rt.lease_holder()}}};
+      co_await rt.link().eval_many(release_lease_script(), calls);
+      t.answered();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) operation_failed(t, failure);
+  }
+
+  std::chrono::nanoseconds ttl_;
+  unsigned jitter_percent_;             // cachet::jitter; 0 without
+  unsigned refresh_percent_;            // cachet::early_refresh; 0 without
+  std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
+  std::int64_t lease_ms_;               // cachet::lease, 0 for none
+  bool reports_hit_lifetime_;           // lifetime_reports::on: a memory tier in front
+  const cachet::clock* clock_;          // null: the system clock
+  std::string name_;
+  std::string key_template_;
+  bool has_key_template_;
+  counters counts_;
+};
+
 // The results of one cached function in Redis. See store_entry.hpp for what is stored and the
 // scripts that read and write it, cachet::redis for the key layout.
 //
@@ -92,30 +335,13 @@ inline constexpr bool is_awaitable<boost::asio::awaitable<T, Executor>> = true;
 // have removed may still be in Redis, so the operation fails like one Redis did not answer (the
 // call goes on without Redis, backend_errors).
 template <class Value, std::size_t TagCount, class Codec, class Backend>
-class redis_store {
+class redis_store : redis_store_core {
   using ticket = redis_backend_breaker::ticket;
 
  public:
   redis_store(Backend& backend, const store_settings& settings,
               lifetime_reports lifetimes = lifetime_reports::off)
-      : backend_(&backend),
-        ttl_(settings.ttl),
-        jitter_percent_(settings.jitter_percent),
-        refresh_percent_(settings.refresh_percent),
-        max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
-        lease_ms_(std::chrono::milliseconds(settings.lease).count()),
-        reports_hit_lifetime_(lifetimes == lifetime_reports::on),
-        clock_(settings.clock),
-        name_(settings.name),
-        key_template_(settings.key_template),
-        has_key_template_(settings.has_key_template) {
-    if (name_.empty() && !has_key_template_) {
-      throw cachet::error(
-          "cachet::backend<cachet::redis>: a function object has no name that is stable across "
-          "builds, so its entries would have no stable Redis key; give it a key template, e.g. "
-          "cachet::key<\"price:{}\">");
-    }
-  }
+      : redis_store_core(settings, lifetimes), backend_(&backend) {}
 
   redis_store(const redis_store&) = delete;
   redis_store& operator=(const redis_store&) = delete;
@@ -561,112 +787,9 @@ class redis_store {
     }
   };
 
-  struct counters {
-    std::atomic<std::uint64_t> hits{0};
-    std::atomic<std::uint64_t> misses{0};
-    std::atomic<std::uint64_t> loads{0};
-    std::atomic<std::uint64_t> load_errors{0};
-    std::atomic<std::uint64_t> expirations{0};
-    std::atomic<std::uint64_t> invalidations{0};
-    std::atomic<std::uint64_t> decode_errors{0};
-    std::atomic<std::uint64_t> backend_errors{0};
-    std::atomic<std::uint64_t> stale_served{0};
-    std::atomic<std::uint64_t> backend_skipped{0};
-    // Written only under flights_mutex_, as `misses` is: counted by a load and a store, without
-    // the locked instruction of fetch_add, which a degraded call would otherwise pay for three
-    // times. stats() adds them to loads and backend_skipped.
-    std::atomic<std::uint64_t> unread_loads{0};
-    std::atomic<std::uint64_t> unread_skips{0};
-  };
-
-  // A counter that only writers holding flights_mutex_ change.
-  static void count_locked(std::atomic<std::uint64_t>& c) {
-    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
-
-  // The breaker's leave for one Redis operation; a refusal is counted here.
-  ticket admit(redis_runtime& rt) {
-    ticket t = rt.breaker().admit();
-    if (!t.admitted()) counts_.backend_skipped.fetch_add(1, std::memory_order_relaxed);
-    return t;
-  }
-
   std::optional<Value> served(std::optional<Value> value) {
     if (value) counts_.stale_served.fetch_add(1, std::memory_order_relaxed);
     return value;
-  }
-
-  // The time `f` is measured in (see store_entry.hpp).
-  std::int64_t now_ms() const {
-    using std::chrono::duration_cast;
-    using std::chrono::milliseconds;
-    if (clock_ != nullptr)
-      return duration_cast<milliseconds>(clock_->now().time_since_epoch()).count();
-    return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  }
-
-  // How long a permit waits for its write: a load may take this long and still be stored. The
-  // ttl when longer, so that the permit of an entry that lives long does not shorten it, and
-  // the lease when longer, so that the lease is not dropped with the entry.
-  std::int64_t load_window_ms() const {
-    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(
-        longest_jittered_ttl(ttl_, jitter_percent_) + max_stale_);
-    return std::max({ttl.count(), std::int64_t{60'000}, lease_ms_});
-  }
-
-  // The one place that decides what a failed Redis operation means: the call goes on without
-  // Redis, except when the caller itself cancelled it.
-  void backend_failed(const std::exception_ptr& e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const resp3::request_error& error) {
-      if (error.code() == resp3::error::cancelled) throw;
-    } catch (...) {
-    }
-    counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
-  }
-
-  // An entry's Redis key, and the bucket that holds it and the counters it depends on (one
-  // bucket on one server; on a cluster, the one its key hashes to, see key_layout.hpp).
-  struct entry_location {
-    std::string key;
-    const key_bucket* bucket;
-  };
-
-  // The bucket hashes the key's part after the base, so that part is written first and the base
-  // put in front of it, in one allocation.
-  entry_location locate(const redis_runtime& rt, std::string_view key) const {
-    const key_layout& layout = rt.layout();
-    std::string out;
-    out.reserve(layout.bucket(0).entry_base.size() + 8 + name_.size() + 1 + key.size());
-    if (!has_key_template_) {
-      out += name_;
-      out += ':';
-    }
-    out += key;
-    const key_bucket& bucket = layout.bucket(layout.bucket_of(out));
-    out.insert(0, bucket.entry_base);
-    return {std::move(out), &bucket};
-  }
-
-  // A function object has no name; its key template tells it from the others instead, so that
-  // its clear() does not make every function object's entries stale.
-  std::string function_counter() const { return "fn:" + (name_.empty() ? key_template_ : name_); }
-
-  std::string function_key(const key_bucket& bucket) const {
-    return bucket.counter_base + function_counter();
-  }
-
-  // The entry of `key`, then the counters it depends on, all in its bucket: KEYS of both
-  // scripts.
-  std::vector<std::string> entry_keys(entry_location at,
-                                      const std::vector<std::string>& tags) const {
-    std::vector<std::string> keys;
-    keys.reserve(tags.size() + 2);
-    keys.push_back(std::move(at.key));
-    keys.push_back(function_key(*at.bucket));
-    for (const auto& tag : tags) keys.push_back(at.bucket->counter_base + "tag:" + tag);
-    return keys;
   }
 
   // A read that may decode, else the miss its reply describes, counting what it finds.
@@ -727,25 +850,6 @@ class redis_store {
     // Not cachet's: the entry or a counter is of another type. Left as it is, and not written.
     counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
     return false;
-  }
-
-  // A failed operation's verdict goes to the breaker before the call decides what it means.
-  void operation_failed(ticket& t, const std::exception_ptr& e) {
-    t.report(e);
-    backend_failed(e);
-  }
-
-  // `leased`: a call's read, which takes or reports cachet::lease (a batch's does neither: it
-  // does not wait for another's computation, so it takes no lease that would make others wait).
-  script_call read_call(redis_runtime& rt, std::string_view key,
-                        const std::vector<std::string>& tags, const char* mode, bool leased) {
-    entry_location at = locate(rt, key);
-    const key_bucket& bucket = *at.bucket;
-    return script_call{
-        entry_keys(std::move(at), tags),
-        {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
-         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
-         reports_hit_lifetime_ ? "1" : "0"}};
   }
 
   // `mode` "reload": a miss whatever the entry holds, for a refresh's permit (see store_entry.hpp).
@@ -857,33 +961,6 @@ class redis_store {
     co_return std::nullopt;
   }
 
-  // What the write script of one result needs.
-  struct entry_write {
-    std::string key;
-    std::vector<std::string> tags;
-    std::string stamp;
-    std::string permit;
-    std::string value;
-    std::string fresh_until;   // empty without fail_safe
-    std::string lease_holder;  // this backend's, if the flight holds the lease; else empty
-    // This write's ttl: the store's, or with cachet::jitter drawn for it (in encode, so that
-    // fresh_until and the PX agree).
-    std::chrono::nanoseconds ttl{0};
-  };
-
-  script_call write_call(const redis_runtime& rt, const entry_write& w) const {
-    // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
-    // fail_safe the entry outlives its freshness by max_stale, for stale().
-    const std::int64_t px =
-        w.ttl.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(w.ttl + max_stale_).count()
-                          : 0;
-    entry_location at = locate(rt, w.key);
-    const key_bucket& bucket = *at.bucket;
-    return script_call{entry_keys(std::move(at), w.tags),
-                       {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px),
-                        bucket.counter_base, w.lease_holder}};
-  }
-
   // Encoding happens before any write is sent; a value that cannot be encoded is not stored
   // (and counted like a failed write), the call still returns it.
   std::optional<entry_write> encode(const Value& value, const std::shared_ptr<flight>& f,
@@ -925,39 +1002,6 @@ class redis_store {
     ticket permit = admit(rt);
     if (!permit.admitted()) return std::nullopt;
     return prepared_write{std::move(*w), std::move(permit)};
-  }
-
-  boost::asio::awaitable<void> write(redis_runtime& rt, entry_write w, ticket t) {
-    std::vector<entry_write> writes;
-    writes.push_back(std::move(w));
-    co_await write_many(rt, std::move(writes), std::move(t));
-  }
-
-  // The write scripts of `writes`, in one pipeline. A refused write (an invalidation came
-  // between the read and the write) is no error. An error reply (OOM under maxmemory, say) fails
-  // the write but proves Redis answers: it is counted in backend_errors and is no failure for
-  // the breaker.
-  boost::asio::awaitable<void> write_many(redis_runtime& rt, std::vector<entry_write> writes,
-                                          ticket t) {
-    std::exception_ptr failure;
-    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
-    if (failure) {
-      operation_failed(t, failure);
-      co_return;
-    }
-    try {
-      std::vector<script_call> calls;
-      calls.reserve(writes.size());
-      for (const entry_write& w : writes) calls.push_back(write_call(rt, w));
-      std::vector<resp3::value> replies = co_await rt.link().eval_many(write_entry_script(), calls);
-      t.answered();
-      for (const auto& reply : replies) {
-        if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
-      }
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) operation_failed(t, failure);
   }
 
   // Misses are counted here, under the lock that publishes flights, so that once `misses`
@@ -1149,22 +1193,6 @@ class redis_store {
     if (!f.holds_lease) return;
     keeper.emplace(rt, locate(rt, f.key).key, rt.lease_holder(), lease_ms_,
                    [this] { return now_ms(); });
-  }
-
-  // Best effort: a lease left behind only makes others wait until it runs out.
-  boost::asio::awaitable<void> give_up_lease(redis_runtime& rt, std::string key) {
-    ticket t = admit(rt);
-    if (!t.admitted()) co_return;
-    std::exception_ptr failure;
-    try {
-      entry_location at = locate(rt, key);
-      std::vector<script_call> calls{script_call{{std::move(at.key)}, {rt.lease_holder()}}};
-      co_await rt.link().eval_many(release_lease_script(), calls);
-      t.answered();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) operation_failed(t, failure);
   }
 
   static void publish(flight& f, const Value* value, std::exception_ptr error) {
@@ -1447,19 +1475,8 @@ class redis_store {
   }
 
   Backend* backend_;
-  std::chrono::nanoseconds ttl_;
-  unsigned jitter_percent_;             // cachet::jitter; 0 without
-  unsigned refresh_percent_;            // cachet::early_refresh; 0 without
-  std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
-  std::int64_t lease_ms_;               // cachet::lease, 0 for none
-  bool reports_hit_lifetime_;           // lifetime_reports::on: a memory tier in front
-  const cachet::clock* clock_;          // null: the system clock
-  std::string name_;
-  std::string key_template_;
-  bool has_key_template_;
   std::mutex flights_mutex_;
   boost::unordered_flat_map<std::string, flight_entry, string_hash, std::equal_to<>> flights_;
-  counters counts_;
 };
 
 }  // namespace cachet::detail
