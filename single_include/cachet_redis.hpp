@@ -11439,7 +11439,8 @@ inline constexpr asio::use_awaitable_t<strand_type> on_strand{};
 struct pending_request {
   // The timer is bound to the strand's inner executor, not to the strand: a strand converted to
   // any_io_executor does not fit its small buffer and would cost an allocation per request. Its
-  // waiter is a coroutine on the strand, which is where the wait completes either way.
+  // waiter (a coroutine, or client::exec's operation, whose handler is bound to the strand) runs
+  // on the strand, which is where the wait completes either way.
   explicit pending_request(const strand_type& strand) : wake(strand.get_inner_executor()) {}
 
   request commands;          // encoded once, by the caller, and written from here
@@ -11452,6 +11453,7 @@ struct pending_request {
   bool internal = false;   // sent by the connection itself (health-check PING): no waiter
   bool written = false;    // handed to the socket: its outcome is unknown if the connection drops
   bool abandoned = false;  // the waiter gave up; its replies are read and discarded
+  bool cancel_requested = false;  // client::exec's caller cancelled; its waiter sees it on wake
   bool done = false;
   std::error_code ec;
   std::string message;      // what() for ec
@@ -11503,7 +11505,7 @@ inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d
 /// handshake, then runs one reader loop, one writer loop and a health check, reconnecting with
 /// backoff until stop(). Requests from any number of coroutines are queued, coalesced into one
 /// write and matched with replies in FIFO order. All state lives on one strand; the public
-/// client reaches it through co_spawn onto that strand.
+/// client reaches it by dispatching its operation onto that strand (client::exec).
 class connection : public std::enable_shared_from_this<connection> {
  public:
   using strand_type = detail::strand_type;
@@ -12165,18 +12167,25 @@ class connection : public std::enable_shared_from_this<connection> {
 // ---- end <cachet/detail/redis/connection.hpp> ----
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_allocator.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -12307,8 +12316,9 @@ class client {
                                      const Args&... args) {
     auto p = make_pending();             // first: it rejects a moved-from client
     p->commands.push(command, args...);  // encoded once, where the writer takes it from
-    return boost::asio::co_spawn(conn_->strand(), run_one(conn_, std::move(p), options),
-                                 boost::asio::use_awaitable);
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                       void(std::exception_ptr, value)>(
+        initiate_exec<value>{}, boost::asio::use_awaitable, conn_, std::move(p), options);
   }
 
   /// Runs a pipeline (all commands written together) and returns one reply per command, in
@@ -12318,8 +12328,10 @@ class client {
                                                   const request_options& options = {}) {
     auto p = make_pending();  // first: it rejects a moved-from client
     p->commands = req;
-    return boost::asio::co_spawn(conn_->strand(), run_many(conn_, std::move(p), options),
-                                 boost::asio::use_awaitable);
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                       void(std::exception_ptr, std::vector<value>)>(
+        initiate_exec<std::vector<value>>{}, boost::asio::use_awaitable, conn_, std::move(p),
+        options);
   }
 
  private:
@@ -12331,8 +12343,8 @@ class client {
     return std::make_shared<detail::pending_request>(conn_->strand());
   }
 
-  // Runs on the strand, in the frame of run_one or run_many: refuses what the connection cannot
-  // match replies for, then queues `p`. Returns whether there is a reply to wait for.
+  // Runs on the strand: refuses what the connection cannot match replies for, then queues `p`.
+  // Returns whether there is a reply to wait for.
   static bool admit(detail::connection& conn, const std::shared_ptr<detail::pending_request>& p,
                     const request_options& options) {
     if (auto name = detail::first_push_reply_command(p->commands.payload()); !name.empty())
@@ -12345,22 +12357,177 @@ class client {
     return conn.admit(p, options.timeout.value_or(conn.cfg().request_timeout));
   }
 
-  static detail::strand_awaitable<value> run_one(std::shared_ptr<detail::connection> conn,
-                                                 std::shared_ptr<detail::pending_request> p,
-                                                 request_options options) {
-    if (admit(*conn, p, options)) co_await detail::connection::wait_for(std::move(conn), p);
-    value& reply = p->replies.front();
-    if (reply.is_error()) throw server_error(std::move(reply.text));
-    co_return std::move(reply);
+  // The replies of a complete request as exec() returns them: one value (an error reply thrown
+  // as server_error), or all of them.
+  static value take_result(detail::pending_request& p, value*, std::exception_ptr& e) {
+    value& reply = p.replies.front();
+    if (reply.is_error()) {
+      e = std::make_exception_ptr(server_error(std::move(reply.text)));
+      return value{};
+    }
+    return std::move(reply);
+  }
+  static std::vector<value> take_result(detail::pending_request& p, std::vector<value>*,
+                                        std::exception_ptr&) {
+    return std::vector<value>(std::make_move_iterator(p.replies.begin()),
+                              std::make_move_iterator(p.replies.end()));
   }
 
-  static detail::strand_awaitable<std::vector<value>> run_many(
-      std::shared_ptr<detail::connection> conn, std::shared_ptr<detail::pending_request> p,
-      request_options options) {
-    if (admit(*conn, p, options)) co_await detail::connection::wait_for(std::move(conn), p);
-    co_return std::vector<value>(std::make_move_iterator(p->replies.begin()),
-                                 std::make_move_iterator(p->replies.end()));
-  }
+  // Wakes the operation waiting on `p` when the caller's cancellation slot fires; the flag is
+  // read on the strand, where the wait decides. Any cancellation type that reaches the slot
+  // (after the caller's own filter) fails the request, as the coroutine-based exec() did.
+  struct canceller {
+    std::shared_ptr<detail::connection> conn;
+    std::shared_ptr<detail::pending_request> p;
+    void operator()(boost::asio::cancellation_type type) const {
+      if (type == boost::asio::cancellation_type::none) return;
+      boost::asio::dispatch(conn->strand(), [p = p] {
+        p->cancel_requested = true;
+        p->wake.cancel();
+      });
+    }
+  };
+
+  // Hands the result to the caller's handler on the handler's executor. The cancellation slot is
+  // cleared there, in the context that emits on it, before the handler runs. Its associations are
+  // its own members rather than binders: asio::dispatch(handler) then runs it inline on the
+  // handler's executor, where dispatch(executor, bound handler) would add a work_dispatcher.
+  template <class Handler, class Result>
+  struct deliver {
+    using executor_type = boost::asio::associated_executor_t<Handler, boost::asio::any_io_executor>;
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+    Handler handler;
+    executor_type executor;
+    std::exception_ptr e;
+    Result result;
+    executor_type get_executor() const noexcept { return executor; }
+    allocator_type get_allocator() const noexcept {
+      return boost::asio::get_associated_allocator(handler);
+    }
+    void operator()() {
+      boost::asio::get_associated_cancellation_slot(handler).clear();
+      std::move(handler)(e, std::move(result));
+    }
+  };
+
+  // One exec() after its initiation: admitted on the strand, then waiting on the request's timer
+  // (bound to the strand) until the reply, the deadline or a cancellation. A plain handler
+  // instead of a coroutine spawned per call: no frame, no co_spawn state, and no strand hop when
+  // the caller already runs on the connection's io_context thread.
+  template <class Result, class Handler>
+  class exec_op {
+   public:
+    using executor_type = detail::strand_type;
+    using allocator_type = boost::asio::associated_allocator_t<Handler>;
+
+    exec_op(Handler handler, std::shared_ptr<detail::connection> conn,
+            std::shared_ptr<detail::pending_request> p, const request_options& options)
+        : handler_(std::move(handler)),
+          conn_(std::move(conn)),
+          p_(std::move(p)),
+          options_(options) {}
+
+    executor_type get_executor() const noexcept { return conn_->strand(); }
+    allocator_type get_allocator() const noexcept {
+      return boost::asio::get_associated_allocator(handler_);
+    }
+
+    // First step, on the strand.
+    void operator()() {
+      bool waiting = false;
+      try {
+        waiting = admit(*conn_, p_, options_);
+      } catch (...) {
+        // Completed within exec()'s initiation: posted, never invoked from inside it.
+        return finish(std::current_exception(), true);
+      }
+      if (!waiting) return finish(nullptr, true);
+      wait();
+    }
+
+    // The request's timer fired or was cancelled (reply, stop, cancellation): look again.
+    void operator()(boost::system::error_code) { wait(); }
+
+   private:
+    void wait() {
+      auto& p = *p_;
+      if (!p.done) {
+        if (p.cancel_requested) {
+          conn_->abandon(p_);
+          return finish(std::make_exception_ptr(request_error(
+                            error::cancelled,
+                            "cachet::redis: the request was cancelled by its caller; if it was "
+                            "already written its reply is discarded when it arrives")),
+                        false);
+        }
+        if (detail::clock::now() >= p.deadline) {
+          conn_->abandon(p_);
+          return finish(
+              std::make_exception_ptr(request_error(
+                  error::request_timeout,
+                  "cachet::redis: request timed out after " + detail::millis(p.timeout) + " (" +
+                      (p.written ? std::string("written, no reply yet") : conn_->down_reason()) +
+                      "); raise config.request_timeout or request_options::timeout, or check "
+                      "the server")),
+              false);
+        }
+        p.wake.expires_at(p.deadline);
+        p.wake.async_wait(std::move(*this));
+        return;
+      }
+      if (p.ec)
+        return finish(
+            std::make_exception_ptr(request_error(
+                p.ec, p.message.empty() ? "cachet::redis: " + p.ec.message() : p.message)),
+            false);
+      finish(nullptr, false);
+    }
+
+    void finish(std::exception_ptr e, bool within_initiation) {
+      Result result{};
+      if (!e && p_->done) result = take_result(*p_, static_cast<Result*>(nullptr), e);
+      auto ex =
+          boost::asio::get_associated_executor(handler_, conn_->strand().get_inner_executor());
+      p_.reset();
+      conn_.reset();
+      deliver<Handler, Result> d{std::move(handler_), std::move(ex), std::move(e),
+                                 std::move(result)};
+      if (within_initiation) {
+        boost::asio::post(std::move(d));
+      } else {
+        boost::asio::dispatch(std::move(d));
+      }
+    }
+
+    Handler handler_;
+    std::shared_ptr<detail::connection> conn_;
+    std::shared_ptr<detail::pending_request> p_;
+    request_options options_;
+  };
+
+  template <class Result>
+  struct initiate_exec {
+    template <class Handler>
+    void operator()(Handler&& handler, std::shared_ptr<detail::connection> conn,
+                    std::shared_ptr<detail::pending_request> p,
+                    const request_options& options) const {
+      auto slot = boost::asio::get_associated_cancellation_slot(handler);
+      if (slot.is_connected()) slot.template emplace<canceller>(canceller{conn, p});
+      using op_type = exec_op<Result, std::decay_t<Handler>>;
+      op_type op(std::forward<Handler>(handler), std::move(conn), std::move(p), options);
+      // What asio::dispatch does, without its cost: it queries and prefers properties of the
+      // strand's any_io_executor, and each query of a class-typed property (blocking) allocates.
+      // A coroutine resumed by a reply is still inside the strand: the op runs inline.
+      detail::strand_type strand = op.get_executor();
+      if (strand.running_in_this_thread()) {
+        op();
+      } else if constexpr (std::is_same_v<typename op_type::allocator_type, std::allocator<void>>) {
+        strand.execute(std::move(op));  // no allocator of the handler's own to honour
+      } else {
+        boost::asio::dispatch(std::move(op));  // the handler's allocator wraps the step
+      }
+    }
+  };
 
   std::shared_ptr<detail::connection> conn_;
   executor_type executor_;
@@ -14526,6 +14693,249 @@ inline constexpr bool is_awaitable = false;
 template <class T, class Executor>
 inline constexpr bool is_awaitable<boost::asio::awaitable<T, Executor>> = true;
 
+// What a Redis store does that does not depend on its value type: the key layout of its entries,
+// its counters, the breaker's leave, and the read, write and lease-release scripts' calls (the
+// guarded I/O of a write and a lease release). One class for every value type, so that a unit
+// with several Redis-cached functions compiles these (and their coroutines) once, not once per
+// value type (#10).
+class redis_store_core {
+ protected:
+  using ticket = redis_backend_breaker::ticket;
+
+  redis_store_core(const store_settings& settings, lifetime_reports lifetimes)
+      : ttl_(settings.ttl),
+        jitter_percent_(settings.jitter_percent),
+        refresh_percent_(settings.refresh_percent),
+        max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
+        lease_ms_(std::chrono::milliseconds(settings.lease).count()),
+        reports_hit_lifetime_(lifetimes == lifetime_reports::on),
+        clock_(settings.clock),
+        name_(settings.name),
+        key_template_(settings.key_template),
+        has_key_template_(settings.has_key_template) {
+    if (name_.empty() && !has_key_template_) {
+      throw cachet::error(
+          "cachet::backend<cachet::redis>: a function object has no name that is stable across "
+          "builds, so its entries would have no stable Redis key; give it a key template, e.g. "
+          "cachet::key<\"price:{}\">");
+    }
+  }
+
+  redis_store_core(const redis_store_core&) = delete;
+  redis_store_core& operator=(const redis_store_core&) = delete;
+  ~redis_store_core() = default;
+
+  struct counters {
+    std::atomic<std::uint64_t> hits{0};
+    std::atomic<std::uint64_t> misses{0};
+    std::atomic<std::uint64_t> loads{0};
+    std::atomic<std::uint64_t> load_errors{0};
+    std::atomic<std::uint64_t> expirations{0};
+    std::atomic<std::uint64_t> invalidations{0};
+    std::atomic<std::uint64_t> decode_errors{0};
+    std::atomic<std::uint64_t> backend_errors{0};
+    std::atomic<std::uint64_t> stale_served{0};
+    std::atomic<std::uint64_t> backend_skipped{0};
+    // Written only under flights_mutex_, as `misses` is: counted by a load and a store, without
+    // the locked instruction of fetch_add, which a degraded call would otherwise pay for three
+    // times. stats() adds them to loads and backend_skipped.
+    std::atomic<std::uint64_t> unread_loads{0};
+    std::atomic<std::uint64_t> unread_skips{0};
+  };
+
+  // A counter that only writers holding flights_mutex_ change.
+  static void count_locked(std::atomic<std::uint64_t>& c) {
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+
+  // The breaker's leave for one Redis operation; a refusal is counted here.
+  ticket admit(redis_runtime& rt) {
+    ticket t = rt.breaker().admit();
+    if (!t.admitted()) counts_.backend_skipped.fetch_add(1, std::memory_order_relaxed);
+    return t;
+  }
+
+  // The time `f` is measured in (see store_entry.hpp).
+  std::int64_t now_ms() const {
+    using std::chrono::duration_cast;
+    using std::chrono::milliseconds;
+    if (clock_ != nullptr)
+      return duration_cast<milliseconds>(clock_->now().time_since_epoch()).count();
+    return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
+  // How long a permit waits for its write: a load may take this long and still be stored. The
+  // ttl when longer, so that the permit of an entry that lives long does not shorten it, and
+  // the lease when longer, so that the lease is not dropped with the entry.
+  std::int64_t load_window_ms() const {
+    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(
+        longest_jittered_ttl(ttl_, jitter_percent_) + max_stale_);
+    return std::max({ttl.count(), std::int64_t{60'000}, lease_ms_});
+  }
+
+  // The one place that decides what a failed Redis operation means: the call goes on without
+  // Redis, except when the caller itself cancelled it.
+  void backend_failed(const std::exception_ptr& e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const resp3::request_error& error) {
+      if (error.code() == resp3::error::cancelled) throw;
+    } catch (...) {
+    }
+    counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // An entry's Redis key, and the bucket that holds it and the counters it depends on (one
+  // bucket on one server; on a cluster, the one its key hashes to, see key_layout.hpp).
+  struct entry_location {
+    std::string key;
+    const key_bucket* bucket;
+  };
+
+  // The bucket hashes the key's part after the base, so that part is written first and the base
+  // put in front of it, in one allocation.
+  entry_location locate(const redis_runtime& rt, std::string_view key) const {
+    const key_layout& layout = rt.layout();
+    std::string out;
+    out.reserve(layout.bucket(0).entry_base.size() + 8 + name_.size() + 1 + key.size());
+    if (!has_key_template_) {
+      out += name_;
+      out += ':';
+    }
+    out += key;
+    const key_bucket& bucket = layout.bucket(layout.bucket_of(out));
+    out.insert(0, bucket.entry_base);
+    return {std::move(out), &bucket};
+  }
+
+  // A function object has no name; its key template tells it from the others instead, so that
+  // its clear() does not make every function object's entries stale.
+  std::string function_counter() const { return "fn:" + (name_.empty() ? key_template_ : name_); }
+
+  std::string function_key(const key_bucket& bucket) const {
+    return bucket.counter_base + function_counter();
+  }
+
+  // The entry of `key`, then the counters it depends on, all in its bucket: KEYS of both
+  // scripts.
+  std::vector<std::string> entry_keys(entry_location at,
+                                      const std::vector<std::string>& tags) const {
+    std::vector<std::string> keys;
+    keys.reserve(tags.size() + 2);
+    keys.push_back(std::move(at.key));
+    keys.push_back(function_key(*at.bucket));
+    for (const auto& tag : tags) keys.push_back(at.bucket->counter_base + "tag:" + tag);
+    return keys;
+  }
+
+  // A failed operation's verdict goes to the breaker before the call decides what it means.
+  void operation_failed(ticket& t, const std::exception_ptr& e) {
+    t.report(e);
+    backend_failed(e);
+  }
+
+  // `leased`: a call's read, which takes or reports cachet::lease (a batch's does neither: it
+  // does not wait for another's computation, so it takes no lease that would make others wait).
+  script_call read_call(redis_runtime& rt, std::string_view key,
+                        const std::vector<std::string>& tags, const char* mode, bool leased) {
+    entry_location at = locate(rt, key);
+    const key_bucket& bucket = *at.bucket;
+    return script_call{
+        entry_keys(std::move(at), tags),
+        {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
+         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
+         reports_hit_lifetime_ ? "1" : "0"}};
+  }
+
+  // What the write script of one result needs.
+  struct entry_write {
+    std::string key;
+    std::vector<std::string> tags;
+    std::string stamp;
+    std::string permit;
+    std::string value;
+    std::string fresh_until;   // empty without fail_safe
+    std::string lease_holder;  // this backend's, if the flight holds the lease; else empty
+    // This write's ttl: the store's, or with cachet::jitter drawn for it (in encode, so that
+    // fresh_until and the PX agree).
+    std::chrono::nanoseconds ttl{0};
+  };
+
+  script_call write_call(const redis_runtime& rt, const entry_write& w) const {
+    // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
+    // fail_safe the entry outlives its freshness by max_stale, for stale().
+    const std::int64_t px =
+        w.ttl.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(w.ttl + max_stale_).count()
+                          : 0;
+    entry_location at = locate(rt, w.key);
+    const key_bucket& bucket = *at.bucket;
+    return script_call{entry_keys(std::move(at), w.tags),
+                       {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px),
+                        bucket.counter_base, w.lease_holder}};
+  }
+
+  boost::asio::awaitable<void> write(redis_runtime& rt, entry_write w, ticket t) {
+    std::vector<entry_write> writes;
+    writes.push_back(std::move(w));
+    co_await write_many(rt, std::move(writes), std::move(t));
+  }
+
+  // The write scripts of `writes`, in one pipeline. A refused write (an invalidation came
+  // between the read and the write) is no error. An error reply (OOM under maxmemory, say) fails
+  // the write but proves Redis answers: it is counted in backend_errors and is no failure for
+  // the breaker.
+  boost::asio::awaitable<void> write_many(redis_runtime& rt, std::vector<entry_write> writes,
+                                          ticket t) {
+    std::exception_ptr failure;
+    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+    if (failure) {
+      operation_failed(t, failure);
+      co_return;
+    }
+    try {
+      std::vector<script_call> calls;
+      calls.reserve(writes.size());
+      for (const entry_write& w : writes) calls.push_back(write_call(rt, w));
+      std::vector<resp3::value> replies = co_await rt.link().eval_many(write_entry_script(), calls);
+      t.answered();
+      for (const auto& reply : replies) {
+        if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+      }
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) operation_failed(t, failure);
+  }
+
+  // Best effort: a lease left behind only makes others wait until it runs out.
+  boost::asio::awaitable<void> give_up_lease(redis_runtime& rt, std::string key) {
+    ticket t = admit(rt);
+    if (!t.admitted()) co_return;
+    std::exception_ptr failure;
+    try {
+      entry_location at = locate(rt, key);
+      std::vector<script_call> calls{script_call{{std::move(at.key)}, {rt.lease_holder()}}};
+      co_await rt.link().eval_many(release_lease_script(), calls);
+      t.answered();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) operation_failed(t, failure);
+  }
+
+  std::chrono::nanoseconds ttl_;
+  unsigned jitter_percent_;             // cachet::jitter; 0 without
+  unsigned refresh_percent_;            // cachet::early_refresh; 0 without
+  std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
+  std::int64_t lease_ms_;               // cachet::lease, 0 for none
+  bool reports_hit_lifetime_;           // lifetime_reports::on: a memory tier in front
+  const cachet::clock* clock_;          // null: the system clock
+  std::string name_;
+  std::string key_template_;
+  bool has_key_template_;
+  counters counts_;
+};
+
 // The results of one cached function in Redis. See store_entry.hpp for what is stored and the
 // scripts that read and write it, cachet::redis for the key layout.
 //
@@ -14560,30 +14970,13 @@ inline constexpr bool is_awaitable<boost::asio::awaitable<T, Executor>> = true;
 // have removed may still be in Redis, so the operation fails like one Redis did not answer (the
 // call goes on without Redis, backend_errors).
 template <class Value, std::size_t TagCount, class Codec, class Backend>
-class redis_store {
+class redis_store : redis_store_core {
   using ticket = redis_backend_breaker::ticket;
 
  public:
   redis_store(Backend& backend, const store_settings& settings,
               lifetime_reports lifetimes = lifetime_reports::off)
-      : backend_(&backend),
-        ttl_(settings.ttl),
-        jitter_percent_(settings.jitter_percent),
-        refresh_percent_(settings.refresh_percent),
-        max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
-        lease_ms_(std::chrono::milliseconds(settings.lease).count()),
-        reports_hit_lifetime_(lifetimes == lifetime_reports::on),
-        clock_(settings.clock),
-        name_(settings.name),
-        key_template_(settings.key_template),
-        has_key_template_(settings.has_key_template) {
-    if (name_.empty() && !has_key_template_) {
-      throw cachet::error(
-          "cachet::backend<cachet::redis>: a function object has no name that is stable across "
-          "builds, so its entries would have no stable Redis key; give it a key template, e.g. "
-          "cachet::key<\"price:{}\">");
-    }
-  }
+      : redis_store_core(settings, lifetimes), backend_(&backend) {}
 
   redis_store(const redis_store&) = delete;
   redis_store& operator=(const redis_store&) = delete;
@@ -15029,112 +15422,9 @@ class redis_store {
     }
   };
 
-  struct counters {
-    std::atomic<std::uint64_t> hits{0};
-    std::atomic<std::uint64_t> misses{0};
-    std::atomic<std::uint64_t> loads{0};
-    std::atomic<std::uint64_t> load_errors{0};
-    std::atomic<std::uint64_t> expirations{0};
-    std::atomic<std::uint64_t> invalidations{0};
-    std::atomic<std::uint64_t> decode_errors{0};
-    std::atomic<std::uint64_t> backend_errors{0};
-    std::atomic<std::uint64_t> stale_served{0};
-    std::atomic<std::uint64_t> backend_skipped{0};
-    // Written only under flights_mutex_, as `misses` is: counted by a load and a store, without
-    // the locked instruction of fetch_add, which a degraded call would otherwise pay for three
-    // times. stats() adds them to loads and backend_skipped.
-    std::atomic<std::uint64_t> unread_loads{0};
-    std::atomic<std::uint64_t> unread_skips{0};
-  };
-
-  // A counter that only writers holding flights_mutex_ change.
-  static void count_locked(std::atomic<std::uint64_t>& c) {
-    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  }
-
-  // The breaker's leave for one Redis operation; a refusal is counted here.
-  ticket admit(redis_runtime& rt) {
-    ticket t = rt.breaker().admit();
-    if (!t.admitted()) counts_.backend_skipped.fetch_add(1, std::memory_order_relaxed);
-    return t;
-  }
-
   std::optional<Value> served(std::optional<Value> value) {
     if (value) counts_.stale_served.fetch_add(1, std::memory_order_relaxed);
     return value;
-  }
-
-  // The time `f` is measured in (see store_entry.hpp).
-  std::int64_t now_ms() const {
-    using std::chrono::duration_cast;
-    using std::chrono::milliseconds;
-    if (clock_ != nullptr)
-      return duration_cast<milliseconds>(clock_->now().time_since_epoch()).count();
-    return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  }
-
-  // How long a permit waits for its write: a load may take this long and still be stored. The
-  // ttl when longer, so that the permit of an entry that lives long does not shorten it, and
-  // the lease when longer, so that the lease is not dropped with the entry.
-  std::int64_t load_window_ms() const {
-    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(
-        longest_jittered_ttl(ttl_, jitter_percent_) + max_stale_);
-    return std::max({ttl.count(), std::int64_t{60'000}, lease_ms_});
-  }
-
-  // The one place that decides what a failed Redis operation means: the call goes on without
-  // Redis, except when the caller itself cancelled it.
-  void backend_failed(const std::exception_ptr& e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const resp3::request_error& error) {
-      if (error.code() == resp3::error::cancelled) throw;
-    } catch (...) {
-    }
-    counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
-  }
-
-  // An entry's Redis key, and the bucket that holds it and the counters it depends on (one
-  // bucket on one server; on a cluster, the one its key hashes to, see key_layout.hpp).
-  struct entry_location {
-    std::string key;
-    const key_bucket* bucket;
-  };
-
-  // The bucket hashes the key's part after the base, so that part is written first and the base
-  // put in front of it, in one allocation.
-  entry_location locate(const redis_runtime& rt, std::string_view key) const {
-    const key_layout& layout = rt.layout();
-    std::string out;
-    out.reserve(layout.bucket(0).entry_base.size() + 8 + name_.size() + 1 + key.size());
-    if (!has_key_template_) {
-      out += name_;
-      out += ':';
-    }
-    out += key;
-    const key_bucket& bucket = layout.bucket(layout.bucket_of(out));
-    out.insert(0, bucket.entry_base);
-    return {std::move(out), &bucket};
-  }
-
-  // A function object has no name; its key template tells it from the others instead, so that
-  // its clear() does not make every function object's entries stale.
-  std::string function_counter() const { return "fn:" + (name_.empty() ? key_template_ : name_); }
-
-  std::string function_key(const key_bucket& bucket) const {
-    return bucket.counter_base + function_counter();
-  }
-
-  // The entry of `key`, then the counters it depends on, all in its bucket: KEYS of both
-  // scripts.
-  std::vector<std::string> entry_keys(entry_location at,
-                                      const std::vector<std::string>& tags) const {
-    std::vector<std::string> keys;
-    keys.reserve(tags.size() + 2);
-    keys.push_back(std::move(at.key));
-    keys.push_back(function_key(*at.bucket));
-    for (const auto& tag : tags) keys.push_back(at.bucket->counter_base + "tag:" + tag);
-    return keys;
   }
 
   // A read that may decode, else the miss its reply describes, counting what it finds.
@@ -15195,25 +15485,6 @@ class redis_store {
     // Not cachet's: the entry or a counter is of another type. Left as it is, and not written.
     counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
     return false;
-  }
-
-  // A failed operation's verdict goes to the breaker before the call decides what it means.
-  void operation_failed(ticket& t, const std::exception_ptr& e) {
-    t.report(e);
-    backend_failed(e);
-  }
-
-  // `leased`: a call's read, which takes or reports cachet::lease (a batch's does neither: it
-  // does not wait for another's computation, so it takes no lease that would make others wait).
-  script_call read_call(redis_runtime& rt, std::string_view key,
-                        const std::vector<std::string>& tags, const char* mode, bool leased) {
-    entry_location at = locate(rt, key);
-    const key_bucket& bucket = *at.bucket;
-    return script_call{
-        entry_keys(std::move(at), tags),
-        {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
-         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
-         reports_hit_lifetime_ ? "1" : "0"}};
   }
 
   // `mode` "reload": a miss whatever the entry holds, for a refresh's permit (see store_entry.hpp).
@@ -15325,33 +15596,6 @@ class redis_store {
     co_return std::nullopt;
   }
 
-  // What the write script of one result needs.
-  struct entry_write {
-    std::string key;
-    std::vector<std::string> tags;
-    std::string stamp;
-    std::string permit;
-    std::string value;
-    std::string fresh_until;   // empty without fail_safe
-    std::string lease_holder;  // this backend's, if the flight holds the lease; else empty
-    // This write's ttl: the store's, or with cachet::jitter drawn for it (in encode, so that
-    // fresh_until and the PX agree).
-    std::chrono::nanoseconds ttl{0};
-  };
-
-  script_call write_call(const redis_runtime& rt, const entry_write& w) const {
-    // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
-    // fail_safe the entry outlives its freshness by max_stale, for stale().
-    const std::int64_t px =
-        w.ttl.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(w.ttl + max_stale_).count()
-                          : 0;
-    entry_location at = locate(rt, w.key);
-    const key_bucket& bucket = *at.bucket;
-    return script_call{entry_keys(std::move(at), w.tags),
-                       {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px),
-                        bucket.counter_base, w.lease_holder}};
-  }
-
   // Encoding happens before any write is sent; a value that cannot be encoded is not stored
   // (and counted like a failed write), the call still returns it.
   std::optional<entry_write> encode(const Value& value, const std::shared_ptr<flight>& f,
@@ -15393,39 +15637,6 @@ class redis_store {
     ticket permit = admit(rt);
     if (!permit.admitted()) return std::nullopt;
     return prepared_write{std::move(*w), std::move(permit)};
-  }
-
-  boost::asio::awaitable<void> write(redis_runtime& rt, entry_write w, ticket t) {
-    std::vector<entry_write> writes;
-    writes.push_back(std::move(w));
-    co_await write_many(rt, std::move(writes), std::move(t));
-  }
-
-  // The write scripts of `writes`, in one pipeline. A refused write (an invalidation came
-  // between the read and the write) is no error. An error reply (OOM under maxmemory, say) fails
-  // the write but proves Redis answers: it is counted in backend_errors and is no failure for
-  // the breaker.
-  boost::asio::awaitable<void> write_many(redis_runtime& rt, std::vector<entry_write> writes,
-                                          ticket t) {
-    std::exception_ptr failure;
-    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
-    if (failure) {
-      operation_failed(t, failure);
-      co_return;
-    }
-    try {
-      std::vector<script_call> calls;
-      calls.reserve(writes.size());
-      for (const entry_write& w : writes) calls.push_back(write_call(rt, w));
-      std::vector<resp3::value> replies = co_await rt.link().eval_many(write_entry_script(), calls);
-      t.answered();
-      for (const auto& reply : replies) {
-        if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
-      }
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) operation_failed(t, failure);
   }
 
   // Misses are counted here, under the lock that publishes flights, so that once `misses`
@@ -15617,22 +15828,6 @@ class redis_store {
     if (!f.holds_lease) return;
     keeper.emplace(rt, locate(rt, f.key).key, rt.lease_holder(), lease_ms_,
                    [this] { return now_ms(); });
-  }
-
-  // Best effort: a lease left behind only makes others wait until it runs out.
-  boost::asio::awaitable<void> give_up_lease(redis_runtime& rt, std::string key) {
-    ticket t = admit(rt);
-    if (!t.admitted()) co_return;
-    std::exception_ptr failure;
-    try {
-      entry_location at = locate(rt, key);
-      std::vector<script_call> calls{script_call{{std::move(at.key)}, {rt.lease_holder()}}};
-      co_await rt.link().eval_many(release_lease_script(), calls);
-      t.answered();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) operation_failed(t, failure);
   }
 
   static void publish(flight& f, const Value* value, std::exception_ptr error) {
@@ -15915,19 +16110,8 @@ class redis_store {
   }
 
   Backend* backend_;
-  std::chrono::nanoseconds ttl_;
-  unsigned jitter_percent_;             // cachet::jitter; 0 without
-  unsigned refresh_percent_;            // cachet::early_refresh; 0 without
-  std::chrono::nanoseconds max_stale_;  // 0 unless fail_safe with a ttl
-  std::int64_t lease_ms_;               // cachet::lease, 0 for none
-  bool reports_hit_lifetime_;           // lifetime_reports::on: a memory tier in front
-  const cachet::clock* clock_;          // null: the system clock
-  std::string name_;
-  std::string key_template_;
-  bool has_key_template_;
   std::mutex flights_mutex_;
   boost::unordered_flat_map<std::string, flight_entry, string_hash, std::equal_to<>> flights_;
-  counters counts_;
 };
 
 }  // namespace cachet::detail
