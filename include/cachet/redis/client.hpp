@@ -283,45 +283,32 @@ class client {
         return finish(std::current_exception(), true);
       }
       if (!waiting) return finish(nullptr, true);
-      wait();
+      wait(true);
     }
 
     // The request's timer fired or was cancelled (reply, stop, cancellation): look again.
-    void operator()(boost::system::error_code) { wait(); }
+    void operator()(boost::system::error_code) { wait(false); }
 
    private:
-    void wait() {
+    // `within_initiation`: still in exec()'s first step (a deadline may pass before the first
+    // wait), where a result must be posted rather than delivered.
+    void wait(bool within_initiation) {
       auto& p = *p_;
       if (!p.done) {
         if (p.cancel_requested) {
-          conn_->abandon(p_);
-          return finish(std::make_exception_ptr(request_error(
-                            error::cancelled,
-                            "cachet::redis: the request was cancelled by its caller; if it was "
-                            "already written its reply is discarded when it arrives")),
-                        false);
+          return finish(std::make_exception_ptr(conn_->given_up(p_, error::cancelled)),
+                        within_initiation);
         }
         if (detail::clock::now() >= p.deadline) {
-          conn_->abandon(p_);
-          return finish(
-              std::make_exception_ptr(request_error(
-                  error::request_timeout,
-                  "cachet::redis: request timed out after " + detail::millis(p.timeout) + " (" +
-                      (p.written ? std::string("written, no reply yet") : conn_->down_reason()) +
-                      "); raise config.request_timeout or request_options::timeout, or check "
-                      "the server")),
-              false);
+          return finish(std::make_exception_ptr(conn_->given_up(p_, error::request_timeout)),
+                        within_initiation);
         }
         p.wake.expires_at(p.deadline);
         p.wake.async_wait(std::move(*this));
         return;
       }
-      if (p.ec)
-        return finish(
-            std::make_exception_ptr(request_error(
-                p.ec, p.message.empty() ? "cachet::redis: " + p.ec.message() : p.message)),
-            false);
-      finish(nullptr, false);
+      if (p.ec) return finish(std::make_exception_ptr(conn_->failure_of(p)), within_initiation);
+      finish(nullptr, within_initiation);
     }
 
     void finish(std::exception_ptr e, bool within_initiation) {

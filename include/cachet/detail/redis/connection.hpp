@@ -255,28 +255,35 @@ class connection : public std::enable_shared_from_this<connection> {
       // Checked before each wait too: a cancellation emitted before the wait began is only
       // recorded in the state, it does not abort the wait.
       auto state = co_await asio::this_coro::cancellation_state;
-      if (state.cancelled() != asio::cancellation_type::none) {
-        self->abandon(p);
-        throw request_error(error::cancelled,
-                            "cachet::redis: the request was cancelled by its caller; if it was "
-                            "already written its reply is discarded when it arrives");
-      }
-      if (clock::now() >= p->deadline) {
-        self->abandon(p);
-        throw request_error(
-            error::request_timeout,
-            "cachet::redis: request timed out after " + millis(p->timeout) + " (" +
-                (p->written ? std::string("written, no reply yet") : self->down_reason()) +
-                "); raise config.request_timeout or request_options::timeout, or check the "
-                "server");
-      }
+      if (state.cancelled() != asio::cancellation_type::none)
+        throw self->given_up(p, error::cancelled);
+      if (clock::now() >= p->deadline) throw self->given_up(p, error::request_timeout);
       p->wake.expires_at(p->deadline);
       boost::system::error_code ignored;
       co_await p->wake.async_wait(asio::redirect_error(on_strand, ignored));
     }
-    if (p->ec)
-      throw request_error(p->ec,
-                          p->message.empty() ? "cachet::redis: " + p->ec.message() : p->message);
+    if (p->ec) throw failure_of(*p);
+  }
+
+  /// The waiter of `p` gives up on it, `why` being error::cancelled (by its caller) or
+  /// error::request_timeout (its deadline passed): abandons it and returns the error to report.
+  /// The one wording for wait_for() and client::exec(). Runs on the strand.
+  request_error given_up(const std::shared_ptr<pending_request>& p, error why) {
+    abandon(p);
+    if (why == error::cancelled)
+      return request_error(why,
+                           "cachet::redis: the request was cancelled by its caller; if it was "
+                           "already written its reply is discarded when it arrives");
+    return request_error(
+        why, "cachet::redis: request timed out after " + millis(p->timeout) + " (" +
+                 (p->written ? std::string("written, no reply yet") : down_reason()) +
+                 "); raise config.request_timeout or request_options::timeout, or check the "
+                 "server");
+  }
+
+  /// The error of a complete `p` that failed (p.ec set: connection lost, outcome unknown, ...).
+  static request_error failure_of(const pending_request& p) {
+    return request_error(p.ec, p.message.empty() ? "cachet::redis: " + p.ec.message() : p.message);
   }
 
  private:
