@@ -321,9 +321,14 @@ class redis_runtime {
   template <class T>
   T drive(lane& l, boost::asio::awaitable<T> op) {
     lane_binding binding(&l);
+    // Other threads may hold work of this io_context between drives: an operation that hopped to
+    // the I/O thread lets go of its caller's executor there, after the caller has resumed. Were
+    // that the lane's last work (its client not started), its release would stop the io_context,
+    // and a stopped io_context never runs this drive's operation. Held from before the restart,
+    // this guard keeps the count above zero for the whole drive.
+    const auto held = boost::asio::make_work_guard(l.io);
     l.io.restart();
     l.io.poll();
-    l.io.restart();  // poll() stops an io_context that ran out of work (a client not started)
     std::exception_ptr failure;
     std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
     bool finished = false;
