@@ -173,8 +173,10 @@ for r in range(1, rounds + 1):
         "hop_get": c["latency/backend_get_blocking"],
         "hit_blocking": c["latency/cached_hit_blocking"],
         "hit_async": c["latency/cached_hit_async"],
+        "hit_async_app": c["latency/cached_hit_async_app_context"],
         "tput": c["throughput/client_get_64"]["items_per_second"],
         "hit_tput": c["throughput/cached_hit_async_64"]["items_per_second"],
+        "hit_tput_app": c["throughput/cached_hit_async_app_context_64"]["items_per_second"],
         "deg": {name.removeprefix("degraded/"): b["cpu_time"] for name, b in c.items()
                 if name.startswith("degraded/")},
     })
@@ -193,7 +195,9 @@ for key, label in [("get", "client: `co_await c.exec(\"GET\", k)`, one coroutine
                    ("hop_get", "backend I/O thread: `rt.run(c.exec(\"GET\", k))` from the caller"),
                    ("memo", "hiredis memo: GET + Boost.JSON parse, blocking (the peer)"),
                    ("hit_blocking", "backend: `get_value(42)` hit (blocking, one script call)"),
-                   ("hit_async", "backend: `co_await get_value.async(42)` hit")]:
+                   ("hit_async", "backend: `co_await get_value.async(42)` hit"),
+                   ("hit_async_app", "backend given the io_context (`async_context`): "
+                                     "`co_await get_value.async(42)` hit")]:
     p50 = med(lambda x: x[key]["p50_us"])
     print(f"| {label} | {p50:.1f} | {med(lambda x: x[key]['p99_us']):.1f} | {p50 / base:.2f}x |")
 
@@ -206,6 +210,8 @@ for value, label in [(p1, "`redis-benchmark -c 50 -P 1 -n 100000 -t get -d 100`"
                      (med(lambda x: x["tput"]), "client: 64 coroutines, one connection"),
                      (med(lambda x: x["hit_tput"]),
                       "backend: 64 coroutines, `co_await get_value.async(42)` hits"),
+                     (med(lambda x: x["hit_tput_app"]),
+                      "backend given the io_context (`async_context`): 64 coroutines, hits"),
                      (med(lambda x: x["memo_64"]), "hiredis memo: 64 threads, a connection each")]:
     print(f"| {label} | {value / 1e3:.1f} | {value / p1:.2f}x | {value / p16:.2f}x |")
 
@@ -246,14 +252,17 @@ tput = med(lambda x: x["tput"]) / p1
 memo = med(lambda x: x["hit_blocking"]["p50_us"] / x["memo"]["p50_us"])
 hit_8 = med(lambda x: x["hit_8"] / x["rb_c8"]["rps"])
 hit_64 = med(lambda x: x["hit_tput"] / x["rb_p1"]["rps"])
+hit_64_app = med(lambda x: x["hit_tput_app"] / x["rb_p1"]["rps"])
 print("\n### Goals\n")
 print(f"- issue #11, one blocking caller: hit p50 {hit:.2f}x `-c 1` (goal <= 1.15x: "
       f"{'met' if hit <= 1.15 else 'NOT met'}), {memo:.2f}x the hiredis memo (goal <= 1.0x: "
       f"{'met' if memo <= 1.0 else 'NOT met'})")
 print(f"- issue #11, 8 threads of blocking hits: {hit_8:.2f}x `-c 8 -P 1` (goal >= 1.0x: "
       f"{'met' if hit_8 >= 1.0 else 'NOT met'})")
-print(f"- issue #11, 64 coroutines of `async()` hits: {hit_64:.2f}x `-c 50 -P 1` (goal >= 2.0x: "
-      f"{'met' if hit_64 >= 2.0 else 'NOT met'})")
+print(f"- issue #11, 64 coroutines of `async()` hits on the application's io_context: "
+      f"{hit_64_app:.2f}x `-c 50 -P 1` with the backend given it (`async_context`), "
+      f"{hit_64:.2f}x through the backend's I/O thread (goal >= 2.0x: "
+      f"{'met' if hit_64_app >= 2.0 else 'NOT met'})")
 print(f"- one caller, p50 within 1.3x of `redis-benchmark -c 1`: client GET {get:.2f}x, "
       f"cached hit {hit:.2f}x (blocking), "
       f"{med(lambda x: x['hit_async']['p50_us']) / base:.2f}x (async) -> "

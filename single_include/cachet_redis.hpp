@@ -13868,6 +13868,12 @@ namespace cachet::detail {
 // was last re-established is replaced when it is next taken: no lane keeps talking to a server
 // the backend has left (a master demoted behind Sentinel, which still answers reads).
 //
+// Coroutines of the application's own io_context, when the backend was given it
+// (redis_options::async_context), do not hop to the I/O thread either: a second link lives on
+// that io_context, and their operations run on their own thread and talk to Redis through it,
+// one pipelined connection serving every coroutine there. What must stay on the I/O thread (the
+// backlog of invalidations and its replay, invalidations themselves) still goes there.
+//
 // Invalidations that fail are kept in a backlog (invalidation_backlog.hpp) until Redis confirms
 // them. While it is not empty, no operation of a cached call uses Redis before the backlog is
 // replayed (confirm_invalidations()): an entry a pending invalidation should have removed may
@@ -13877,13 +13883,16 @@ namespace cachet::detail {
 class redis_runtime {
  public:
   redis_runtime(resp3::config cfg, key_layout layout, redis_backend_breaker::settings breaker = {},
-                std::size_t max_pending_deletes = 10'000)
+                std::size_t max_pending_deletes = 10'000,
+                boost::asio::io_context* app_context = nullptr)
       : breaker_(std::move(breaker)),
         work_(boost::asio::make_work_guard(io_)),
-        link_(io_.get_executor(), std::move(cfg)),
+        link_(io_.get_executor(), cfg),
         layout_(std::move(layout)),
         token_origin_(random_origin()),
-        backlog_(max_pending_deletes) {
+        backlog_(max_pending_deletes),
+        app_context_(app_context) {
+    if (app_context_ != nullptr) app_link_.emplace(app_context_->get_executor(), std::move(cfg));
     if (resp3::client* server = link_.server()) {
       server->on_connected([this] { handshakes_.fetch_add(1, std::memory_order_release); });
     }
@@ -13895,26 +13904,40 @@ class redis_runtime {
 
   // The link finishes its background work once closed, so the thread's run() returns.
   ~redis_runtime() {
-    idle_lanes_.clear();  // while the I/O thread runs: a lane's last turn may need it
+    idle_lanes_.clear();                // while the I/O thread runs: a lane's last turn may need it
+    if (app_link_) app_link_->close();  // finishes when the application's io_context next runs
     link_.close();
     work_.reset();
     thread_.join();
   }
 
-  /// The link of the lane this thread drives for this runtime, else the I/O thread's.
   /// Why Redis last failed, in words: the I/O thread's connection's reason, else that of the
   /// lane a blocking call returned last (a call on a lane may fail its handshake before the I/O
   /// thread's connection has tried); empty while they work.
   std::string last_error() const {
     std::string why = link_.last_error();
     if (!why.empty()) return why;
+    if (app_link_) {
+      why = app_link_->last_error();
+      if (!why.empty()) return why;
+    }
     std::lock_guard lock(lanes_mutex_);
     return lane_error_;
   }
 
+  /// The link of the lane this thread drives for this runtime, else the application's on a
+  /// thread running the application's io_context, else the I/O thread's.
   backend_link& link() noexcept {
     lane* driven = driven_lane_;
-    return driven != nullptr && driven->owner == this ? driven->link : link_;
+    if (driven != nullptr && driven->owner == this) return driven->link;
+    if (serves_this_thread()) return *app_link_;
+    return link_;
+  }
+
+  /// Whether this thread runs the application's io_context (redis_options::async_context), so
+  /// that a coroutine's operation here goes to Redis without leaving it.
+  bool serves_this_thread() const noexcept {
+    return app_link_.has_value() && app_context_->get_executor().running_in_this_thread();
   }
   boost::asio::io_context& context() noexcept { return io_; }
 
@@ -14134,9 +14157,14 @@ class redis_runtime {
   template <class T>
   T drive(lane& l, boost::asio::awaitable<T> op) {
     lane_binding binding(&l);
+    // Other threads may hold work of this io_context between drives: an operation that hopped to
+    // the I/O thread lets go of its caller's executor there, after the caller has resumed. Were
+    // that the lane's last work (its client not started), its release would stop the io_context,
+    // and a stopped io_context never runs this drive's operation. Held from before the restart,
+    // this guard keeps the count above zero for the whole drive.
+    const auto held = boost::asio::make_work_guard(l.io);
     l.io.restart();
     l.io.poll();
-    l.io.restart();  // poll() stops an io_context that ran out of work (a client not started)
     std::exception_ptr failure;
     std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
     bool finished = false;
@@ -14291,6 +14319,8 @@ class redis_runtime {
   std::string lane_error_;      // by lanes_mutex_: last_error() of the lane returned last
   std::size_t lanes_made_ = 0;  // by lanes_mutex_
   std::atomic<std::uint64_t> handshakes_{0};  // of the link's client, on the I/O thread
+  boost::asio::io_context* app_context_;      // redis_options::async_context, or null
+  std::optional<backend_link> app_link_;      // on *app_context_
   static inline thread_local lane* driven_lane_ = nullptr;
 };
 
@@ -14841,6 +14871,91 @@ class redis_store_core {
          reports_hit_lifetime_ ? "1" : "0"}};
   }
 
+  // While this store's reads keep finding current entries, a read first asks for the entry and
+  // its counters with plain commands (HMGET, MGET, and PTTL when hits report their lifetime),
+  // which cost Redis a fraction of a script (measured: 0.4 us against 4.6 us per read), and
+  // checks the stamp here, as the read script would. Only a current, fresh entry is answered
+  // that way; anything else (missing, invalidated, expired, malformed, a missing counter, a key
+  // of another type) goes on to the script, which gives the permit or reports it.
+  //
+  // Why no confirmed invalidation is missed without the script's atomicity: the counters are
+  // read after the entry, in one pipeline on one connection, so an invalidation applied before
+  // the entry was read shows in both (the entry is gone, or a counter holds another token than
+  // the stamp), and one applied between the two reads shows in the counters. One applied later
+  // falls after this read, as it would after the script's.
+  //
+  // Returns, per call, the read script's hit reply ({1, v, f or '', [pttl]}) for an entry found
+  // current and fresh, else a null value.
+  boost::asio::awaitable<std::vector<resp3::value>> read_hits(
+      redis_runtime& rt, const std::vector<script_call>& calls) {
+    const std::size_t per_call = reports_hit_lifetime_ ? 3 : 2;
+    std::vector<resp3::cluster_command> commands;
+    commands.reserve(calls.size() * per_call);
+    for (const script_call& c : calls) {
+      const std::string& entry = c.keys.front();
+      commands.push_back({entry, {"HMGET", entry, "v", "g", "f"}});
+      resp3::cluster_command tokens{entry, {"MGET"}};
+      tokens.args.insert(tokens.args.end(), c.keys.begin() + 1, c.keys.end());
+      commands.push_back(std::move(tokens));
+      if (reports_hit_lifetime_) commands.push_back({entry, {"PTTL", entry}});
+    }
+    std::vector<resp3::value> replies = co_await rt.link().exec_many(std::move(commands));
+    if (replies.size() != calls.size() * per_call) {
+      throw resp3::request_error(resp3::error::unexpected_reply,
+                                 "cachet::redis: a pipelined read got the wrong number of replies");
+    }
+    const std::int64_t now = now_ms();
+    std::vector<resp3::value> hits(calls.size());
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      resp3::value* at = &replies[i * per_call];
+      if (!current_and_fresh(calls[i], at[0], at[1], now)) continue;
+      if (reports_hit_lifetime_ && at[2].type != resp3::type::number) continue;
+      resp3::value& hit = hits[i];
+      hit.type = resp3::type::array;
+      hit.elements.resize(per_call + 1);
+      hit.elements[0].type = resp3::type::number;
+      hit.elements[0].integer = 1;
+      hit.elements[1] = std::move(at[0].elements[0]);
+      hit.elements[2].type = resp3::type::blob_string;
+      if (!at[0].elements[2].is_null()) hit.elements[2].text = std::move(at[0].elements[2].text);
+      if (reports_hit_lifetime_) hit.elements[3] = std::move(at[2]);
+    }
+    co_return hits;
+  }
+
+  // The read script's test of a hit in load mode, on the replies of HMGET v g f and MGET of the
+  // counters (script_call's KEYS[2..], under the base ARGV[5]).
+  static bool current_and_fresh(const script_call& call, const resp3::value& entry,
+                                const resp3::value& tokens, std::int64_t now) {
+    if (entry.type != resp3::type::array || entry.elements.size() != 3) return false;
+    if (tokens.type != resp3::type::array || tokens.elements.size() + 1 != call.keys.size())
+      return false;
+    const resp3::value& v = entry.elements[0];
+    const resp3::value& g = entry.elements[1];
+    const resp3::value& f = entry.elements[2];
+    if (!v.is_string() || !g.is_string()) return false;
+    const std::string& base = call.args[4];
+    std::string_view stamp = g.text;
+    for (std::size_t k = 1; k < call.keys.size(); ++k) {
+      const resp3::value& token = tokens.elements[k - 1];
+      if (!token.is_string()) return false;  // missing (the script creates it), or not a string
+      const std::string_view name = std::string_view(call.keys[k]).substr(base.size());
+      const std::size_t line = name.size() + 1 + token.text.size() + 1;
+      if (stamp.size() < line || !stamp.starts_with(name) || stamp[name.size()] != '=' ||
+          stamp.substr(name.size() + 1, token.text.size()) != token.text ||
+          stamp[line - 1] != '\n') {
+        return false;
+      }
+      stamp.remove_prefix(line);
+    }
+    if (!stamp.empty()) return false;
+    if (f.is_null()) return true;
+    if (!f.is_string()) return false;
+    std::int64_t until = 0;
+    const auto [end, ec] = std::from_chars(f.text.data(), f.text.data() + f.text.size(), until);
+    return ec == std::errc{} && end == f.text.data() + f.text.size() && until > now;
+  }
+
   // What the write script of one result needs.
   struct entry_write {
     std::string key;
@@ -14928,20 +15043,26 @@ class redis_store_core {
   std::string key_template_;
   bool has_key_template_;
   counters counts_;
+  // Whether the last read of this store mostly found current entries: then the next read in load
+  // mode tries read_hits() first, else the script alone (a miss would pay a round trip for
+  // nothing). Any thread; a stale view costs at most one round trip.
+  std::atomic<bool> reads_find_entries_{false};
 };
 
 // The results of one cached function in Redis. See store_entry.hpp for what is stored and the
 // scripts that read and write it, cachet::redis for the key layout.
 //
 // A read is one round trip, the read script (EVALSHA) over the entry and its counters: a hit
-// returns the value; a miss returns the stamp the result will carry and a write permit, and the
-// miss's write is one more round trip, the write script, which stores the result only if neither
-// the permit nor a counter was touched since. Misses on one key in this process are computed once
-// (single flight); a caller joins a computation only if it read the same stamp and permit, so
-// an invalidation seen by the caller is never answered with an older result. A function that awaits
-// its own cache with the same arguments gets a cachet::error instead of waiting for itself
-// (is_own_load()). Redis failing never fails a call: the function's result is returned and the
-// failure counted (see backend_failed()).
+// returns the value; a miss returns the stamp the result will carry and a write permit. While
+// reads keep hitting, a read is plain commands checked here instead (read_hits()), and only what
+// they do not find current goes on to the script. The miss's write is one more round trip, the
+// write script, which stores the result only if neither the permit nor a counter was touched
+// since. Misses on one key in this process are computed once (single flight); a caller joins a
+// computation only if it read the same stamp and permit, so an invalidation seen by the caller is
+// never answered with an older result. A function that awaits its own cache with the same
+// arguments gets a cachet::error instead of waiting for itself (is_own_load()). Redis failing
+// never fails a call: the function's result is returned and the failure counted (see
+// backend_failed()).
 //
 // Why a confirmed invalidation is never undone: scripts run atomically, so an invalidation falls
 // before or after each of them. A result is computed after its read script ran. If the
@@ -15512,12 +15633,35 @@ class redis_store : redis_store_core {
       calls.reserve(n);
       for (std::size_t i = 0; i < n; ++i)
         calls.push_back(read_call(rt, keys[i], tags[i], mode, leased));
-      std::vector<resp3::value> replies = co_await rt.link().eval_many(read_entry_script(), calls);
+      std::vector<resp3::value> replies;
+      std::vector<script_call> scripted;
+      std::vector<std::size_t> scripted_at;
+      if (std::string_view(mode) == "load" && reads_find_entries_.load(std::memory_order_relaxed)) {
+        replies = co_await read_hits(rt, calls);
+        for (std::size_t i = 0; i < n; ++i) {
+          if (!replies[i].is_null()) continue;
+          scripted.push_back(std::move(calls[i]));
+          scripted_at.push_back(i);
+        }
+      } else {
+        scripted = std::move(calls);
+        replies.resize(n);
+        for (std::size_t i = 0; i < n; ++i) scripted_at.push_back(i);
+      }
+      if (!scripted.empty()) {
+        std::vector<resp3::value> answers =
+            co_await rt.link().eval_many(read_entry_script(), scripted);
+        for (std::size_t k = 0; k < answers.size(); ++k)
+          replies[scripted_at[k]] = std::move(answers[k]);
+      }
       t.answered();
       std::vector<std::size_t> unreadable;
+      std::size_t found = 0;
       for (std::size_t i = 0; i < n; ++i) {
         if (classify(replies[i], out[i])) unreadable.push_back(i);
+        if (out[i].hit) ++found;
       }
+      reads_find_entries_.store(2 * found >= n, std::memory_order_relaxed);
       if (!unreadable.empty()) {
         std::vector<script_call> again;
         for (std::size_t i : unreadable)
@@ -16072,11 +16216,14 @@ class redis_store : redis_store_core {
     co_return co_await load();
   }
 
-  // Redis operations of coroutines run on the backend's I/O thread, like those of blocking
-  // calls: the client's strand and its reference-counted executors then stay on one thread, and
-  // the caller's executor only sees the hop there and back.
+  // Redis operations of coroutines run where the link they use lives: on the caller's own
+  // thread when it runs the application's io_context the backend was given (its link lives
+  // there), else on the backend's I/O thread, so that a client's strand and its
+  // reference-counted executors stay on the threads of its io_context and the caller's executor
+  // only sees the hop there and back.
   template <class T>
   static boost::asio::awaitable<T> on_io(redis_runtime& rt, boost::asio::awaitable<T> op) {
+    if (rt.serves_this_thread()) return op;
     return boost::asio::co_spawn(rt.context(), std::move(op), boost::asio::use_awaitable);
   }
 
@@ -16354,6 +16501,7 @@ class subscriber {
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -16414,10 +16562,23 @@ struct redis_options {
   /// spread the load more evenly over the masters; each invalidate_tag and clear() writes one
   /// counter per bucket.
   std::size_t cluster_buckets = 64;
+  /// The application's io_context, for coroutines that co_await cached calls (`async()`,
+  /// `async_many()`, peeks): those running on it then talk to Redis on a connection the backend
+  /// keeps there (one per server, pipelined, serving every coroutine on it), on their own thread,
+  /// instead of hopping to the backend's I/O thread and back. The io_context may be run by
+  /// several threads. Blocking calls, invalidations and their replays are unchanged. The
+  /// io_context must outlive the backend, and keeps work while the backend lives: its run()
+  /// returns only once the backend is destroyed (as with any connection living on it).
+  ///
+  ///     boost::asio::io_context io;
+  ///     cachet::redis cache{cfg, {.key_prefix = "shop", .async_context = &io}};
+  boost::asio::io_context* async_context = nullptr;
 };
 
 /// The Redis backend: `cachet::backend<cachet::redis>`. One object is one connection to one
-/// server (pipelined, reconnecting), served by an I/O thread of its own.
+/// server (pipelined, reconnecting), served by an I/O thread of its own; blocking callers drive
+/// connections of their own on their threads, and coroutines of the io_context given as
+/// redis_options::async_context one that lives there.
 ///
 ///     cachet::redis cache{cachet::redis::config::from_url(url), {.key_prefix = "shop"}};
 ///     cachet::cached<&load_user, cachet::backend<cachet::redis>> get_user{cache};
@@ -16696,9 +16857,9 @@ class redis {
   static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
                                                              const redis_options& opts) {
     detail::key_layout layout = layout_for(cfg, opts);
-    return std::make_unique<detail::redis_runtime>(std::move(cfg), std::move(layout),
-                                                   checked_breaker(opts.breaker),
-                                                   opts.max_pending_key_invalidations);
+    return std::make_unique<detail::redis_runtime>(
+        std::move(cfg), std::move(layout), checked_breaker(opts.breaker),
+        opts.max_pending_key_invalidations, opts.async_context);
   }
 
   redis_options options_;

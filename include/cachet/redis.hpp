@@ -86,6 +86,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -146,10 +147,23 @@ struct redis_options {
   /// spread the load more evenly over the masters; each invalidate_tag and clear() writes one
   /// counter per bucket.
   std::size_t cluster_buckets = 64;
+  /// The application's io_context, for coroutines that co_await cached calls (`async()`,
+  /// `async_many()`, peeks): those running on it then talk to Redis on a connection the backend
+  /// keeps there (one per server, pipelined, serving every coroutine on it), on their own thread,
+  /// instead of hopping to the backend's I/O thread and back. The io_context may be run by
+  /// several threads. Blocking calls, invalidations and their replays are unchanged. The
+  /// io_context must outlive the backend, and keeps work while the backend lives: its run()
+  /// returns only once the backend is destroyed (as with any connection living on it).
+  ///
+  ///     boost::asio::io_context io;
+  ///     cachet::redis cache{cfg, {.key_prefix = "shop", .async_context = &io}};
+  boost::asio::io_context* async_context = nullptr;
 };
 
 /// The Redis backend: `cachet::backend<cachet::redis>`. One object is one connection to one
-/// server (pipelined, reconnecting), served by an I/O thread of its own.
+/// server (pipelined, reconnecting), served by an I/O thread of its own; blocking callers drive
+/// connections of their own on their threads, and coroutines of the io_context given as
+/// redis_options::async_context one that lives there.
 ///
 ///     cachet::redis cache{cachet::redis::config::from_url(url), {.key_prefix = "shop"}};
 ///     cachet::cached<&load_user, cachet::backend<cachet::redis>> get_user{cache};
@@ -428,9 +442,9 @@ class redis {
   static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
                                                              const redis_options& opts) {
     detail::key_layout layout = layout_for(cfg, opts);
-    return std::make_unique<detail::redis_runtime>(std::move(cfg), std::move(layout),
-                                                   checked_breaker(opts.breaker),
-                                                   opts.max_pending_key_invalidations);
+    return std::make_unique<detail::redis_runtime>(
+        std::move(cfg), std::move(layout), checked_breaker(opts.breaker),
+        opts.max_pending_key_invalidations, opts.async_context);
   }
 
   redis_options options_;

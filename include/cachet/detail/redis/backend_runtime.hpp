@@ -55,6 +55,12 @@ namespace cachet::detail {
 // was last re-established is replaced when it is next taken: no lane keeps talking to a server
 // the backend has left (a master demoted behind Sentinel, which still answers reads).
 //
+// Coroutines of the application's own io_context, when the backend was given it
+// (redis_options::async_context), do not hop to the I/O thread either: a second link lives on
+// that io_context, and their operations run on their own thread and talk to Redis through it,
+// one pipelined connection serving every coroutine there. What must stay on the I/O thread (the
+// backlog of invalidations and its replay, invalidations themselves) still goes there.
+//
 // Invalidations that fail are kept in a backlog (invalidation_backlog.hpp) until Redis confirms
 // them. While it is not empty, no operation of a cached call uses Redis before the backlog is
 // replayed (confirm_invalidations()): an entry a pending invalidation should have removed may
@@ -64,13 +70,16 @@ namespace cachet::detail {
 class redis_runtime {
  public:
   redis_runtime(resp3::config cfg, key_layout layout, redis_backend_breaker::settings breaker = {},
-                std::size_t max_pending_deletes = 10'000)
+                std::size_t max_pending_deletes = 10'000,
+                boost::asio::io_context* app_context = nullptr)
       : breaker_(std::move(breaker)),
         work_(boost::asio::make_work_guard(io_)),
-        link_(io_.get_executor(), std::move(cfg)),
+        link_(io_.get_executor(), cfg),
         layout_(std::move(layout)),
         token_origin_(random_origin()),
-        backlog_(max_pending_deletes) {
+        backlog_(max_pending_deletes),
+        app_context_(app_context) {
+    if (app_context_ != nullptr) app_link_.emplace(app_context_->get_executor(), std::move(cfg));
     if (resp3::client* server = link_.server()) {
       server->on_connected([this] { handshakes_.fetch_add(1, std::memory_order_release); });
     }
@@ -82,26 +91,40 @@ class redis_runtime {
 
   // The link finishes its background work once closed, so the thread's run() returns.
   ~redis_runtime() {
-    idle_lanes_.clear();  // while the I/O thread runs: a lane's last turn may need it
+    idle_lanes_.clear();                // while the I/O thread runs: a lane's last turn may need it
+    if (app_link_) app_link_->close();  // finishes when the application's io_context next runs
     link_.close();
     work_.reset();
     thread_.join();
   }
 
-  /// The link of the lane this thread drives for this runtime, else the I/O thread's.
   /// Why Redis last failed, in words: the I/O thread's connection's reason, else that of the
   /// lane a blocking call returned last (a call on a lane may fail its handshake before the I/O
   /// thread's connection has tried); empty while they work.
   std::string last_error() const {
     std::string why = link_.last_error();
     if (!why.empty()) return why;
+    if (app_link_) {
+      why = app_link_->last_error();
+      if (!why.empty()) return why;
+    }
     std::lock_guard lock(lanes_mutex_);
     return lane_error_;
   }
 
+  /// The link of the lane this thread drives for this runtime, else the application's on a
+  /// thread running the application's io_context, else the I/O thread's.
   backend_link& link() noexcept {
     lane* driven = driven_lane_;
-    return driven != nullptr && driven->owner == this ? driven->link : link_;
+    if (driven != nullptr && driven->owner == this) return driven->link;
+    if (serves_this_thread()) return *app_link_;
+    return link_;
+  }
+
+  /// Whether this thread runs the application's io_context (redis_options::async_context), so
+  /// that a coroutine's operation here goes to Redis without leaving it.
+  bool serves_this_thread() const noexcept {
+    return app_link_.has_value() && app_context_->get_executor().running_in_this_thread();
   }
   boost::asio::io_context& context() noexcept { return io_; }
 
@@ -483,6 +506,8 @@ class redis_runtime {
   std::string lane_error_;      // by lanes_mutex_: last_error() of the lane returned last
   std::size_t lanes_made_ = 0;  // by lanes_mutex_
   std::atomic<std::uint64_t> handshakes_{0};  // of the link's client, on the I/O thread
+  boost::asio::io_context* app_context_;      // redis_options::async_context, or null
+  std::optional<backend_link> app_link_;      // on *app_context_
   static inline thread_local lane* driven_lane_ = nullptr;
 };
 
