@@ -23,7 +23,9 @@ import sys
 
 OWN_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](cachet(?:/[^>"]+|\.hpp))[>"]')
 # Conditional compilation around an own include would make "inline it the first time" wrong: the
-# first copy could land in a branch the preprocessor drops. Only the include guard may enclose one.
+# first copy could land in a branch the preprocessor drops. Only the include guard may enclose one,
+# with one exception: a header's `impl/*.ipp` bodies (see <cachet/detail/linkage.hpp>), which only
+# that header includes, and which may include nothing of cachet that is not already inlined.
 OPENS_CONDITION = re.compile(r"^\s*#\s*if")
 CLOSES_CONDITION = re.compile(r"^\s*#\s*endif")
 
@@ -44,9 +46,12 @@ def amalgamate(include_dir: pathlib.Path, roots: list) -> str:
     seen = set()
     out = []
 
-    def inline(name: str, included_from: str) -> None:
+    def inline(name: str, included_from: str, conditional: bool = False) -> None:
         if name in seen:
             return
+        if conditional and not name.endswith(".ipp"):
+            raise AmalgamationError(
+                f"{included_from}: cachet headers may not be included conditionally")
         seen.add(name)
         path = include_dir / name
         if not path.is_file():
@@ -60,10 +65,7 @@ def amalgamate(include_dir: pathlib.Path, roots: list) -> str:
                 depth -= 1
             match = OWN_INCLUDE.match(line)
             if match:
-                if depth > 1:
-                    raise AmalgamationError(
-                        f"{name}:{number}: cachet headers may not be included conditionally")
-                inline(match.group(1), f"{name}:{number}")
+                inline(match.group(1), f"{name}:{number}", conditional or depth > 1)
             else:
                 out.append(line + "\n")
         out.append(f"// ---- end <{name}> ----\n")
