@@ -2,7 +2,8 @@
 # empty directory each time, and runs it. Inputs, by MODE:
 #   install  BUILD_DIR PREFIX                  cmake --install the cachet build tree into PREFIX
 #   project  SOURCE_DIR BINARY_DIR [OPTIONS]   configure + build a CMake project, run ./consumer
-#   plain    SOURCE INCLUDE_DIR BINARY_DIR     COMPILER -std=c++20 -I INCLUDE_DIR SOURCE [LIBS], run it
+#   plain    SOURCE INCLUDE_DIR BINARY_DIR     COMPILER -std=c++20 [FLAGS] -I INCLUDE_DIR SOURCE [LIBS],
+#                                              run it; SOURCE may be a directory: all its *.cpp
 # Always: CMAKE_COMMAND, COMPILER, GENERATOR.
 
 function(run)
@@ -28,7 +29,13 @@ elseif(MODE STREQUAL "plain")
   file(REMOVE_RECURSE "${BINARY_DIR}")
   file(MAKE_DIRECTORY "${BINARY_DIR}")
   separate_arguments(libs UNIX_COMMAND "${LIBS}")
-  run("${COMPILER}" -std=c++20 -I "${INCLUDE_DIR}" "${SOURCE}" -o "${BINARY_DIR}/consumer" ${libs})
+  separate_arguments(flags UNIX_COMMAND "${FLAGS}")
+  set(sources "${SOURCE}")
+  if(IS_DIRECTORY "${SOURCE}")
+    file(GLOB sources "${SOURCE}/*.cpp")
+  endif()
+  run("${COMPILER}" -std=c++20 ${flags} -I "${INCLUDE_DIR}" ${sources} -o "${BINARY_DIR}/consumer"
+      ${libs})
   run("${BINARY_DIR}/consumer")
 else()
   message(FATAL_ERROR "run_consumer.cmake: unknown MODE '${MODE}'")

@@ -2,6 +2,8 @@
 # Times the compilation of each source here, several runs each, and prints the medians as a
 # markdown table with ratios against hana_only.cpp (Boost.Hana alone) and against asio_baseline.cpp
 # (Asio coroutines, Boost.JSON and Hana, one co_spawned coroutine), the baseline of the Redis cases.
+# The *_separate cases are units of a program built with CACHET_SEPARATE_COMPILATION, and
+# cachet_src.cpp the one unit such a program compiles <cachet/src.hpp> in.
 # Usage: bench/compile_time/run.sh [runs]   (env: CXX, default g++; CXXFLAGS, default -O2)
 # Elapsed time is what a developer waits; user+sys CPU time is also shown because it is less
 # disturbed by other work on the machine.
@@ -19,7 +21,8 @@ median() {
                  END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-sources=(hana_only cachet_include cachet_20 asio_baseline redis_1 redis_3)
+sources=(hana_only cachet_include cachet_20 asio_baseline redis_1 redis_3 redis_1_separate
+         redis_3_separate cachet_src)
 # Rounds interleave the sources, so a change in the machine's load touches all of them alike.
 for ((r = 0; r < runs; ++r)); do
   for s in "${sources[@]}"; do

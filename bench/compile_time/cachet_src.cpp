@@ -1,0 +1,3 @@
+// The unit a program built with CACHET_SEPARATE_COMPILATION compiles once: <cachet/src.hpp>.
+#define CACHET_SEPARATE_COMPILATION
+#include <cachet/src.hpp>
