@@ -5,6 +5,7 @@
 // The connection reads and writes through it without knowing which; only connecting differs
 // (tls_handshake() after the TCP connect).
 
+#include <cachet/detail/linkage.hpp>
 #include <cachet/error.hpp>
 #include <cachet/redis/config.hpp>
 
@@ -32,39 +33,7 @@ namespace asio = boost::asio;
 
 /// The OpenSSL context of `tls`, or null when TLS is off. Throws cachet::error naming the file
 /// that cannot be loaded, with OpenSSL's reason.
-inline std::shared_ptr<asio::ssl::context> make_tls_context(const tls_options& tls) {
-  if (!tls.enabled) return nullptr;
-  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  ::SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
-  auto check = [](boost::system::error_code ec, const char* field, const std::string& file,
-                  const char* fix) {
-    if (ec) {
-      throw cachet::error("cachet::redis::config: " + std::string(field) + " \"" + file +
-                          "\" cannot be used (" + ec.message() + "); " + fix);
-    }
-  };
-  boost::system::error_code ec;
-  if (tls.verify_peer) {
-    context->set_verify_mode(asio::ssl::verify_peer, ec);
-    if (tls.ca_file.empty()) {
-      context->set_default_verify_paths(ec);
-      check(ec, "tls.ca_file", "(system default)", "give a PEM file of CA certificates");
-    } else {
-      context->load_verify_file(tls.ca_file, ec);
-      check(ec, "tls.ca_file", tls.ca_file, "give a readable PEM file of CA certificates");
-    }
-  } else {
-    context->set_verify_mode(asio::ssl::verify_none, ec);
-  }
-  if (!tls.cert_file.empty()) {
-    context->use_certificate_chain_file(tls.cert_file, ec);
-    check(ec, "tls.cert_file", tls.cert_file, "give a readable PEM client certificate");
-    const std::string& key = tls.key_file.empty() ? tls.cert_file : tls.key_file;
-    context->use_private_key_file(key, asio::ssl::context::pem, ec);
-    check(ec, "tls.key_file", key, "give the PEM private key of tls.cert_file");
-  }
-  return context;
-}
+CACHET_DECL std::shared_ptr<asio::ssl::context> make_tls_context(const tls_options& tls);
 
 /// A TCP socket, or a TLS stream over one; an AsyncReadStream and AsyncWriteStream either way.
 class transport {
@@ -74,10 +43,7 @@ class transport {
   using tls_stream_type = asio::ssl::stream<socket_type>;
 
   /// Throws cachet::error when the TLS files of `tls` cannot be loaded.
-  transport(const executor_type& ex, const tls_options& tls)
-      : executor_(ex), tls_options_(tls), tls_context_(make_tls_context(tls)), plain_(ex) {
-    renew();
-  }
+  CACHET_DECL transport(const executor_type& ex, const tls_options& tls);
 
   executor_type get_executor() const noexcept { return executor_; }
 
@@ -86,20 +52,12 @@ class transport {
   bool is_open() const noexcept { return tls_ ? tls_->next_layer().is_open() : plain_.is_open(); }
 
   /// Fresh, unconnected socket (and TLS session) for the next connection attempt.
-  void renew() {
-    if (tls_context_) {
-      tls_.emplace(executor_, *tls_context_);
-    } else {
-      plain_ = socket_type(executor_);
-    }
-  }
+  CACHET_DECL void renew();
 
   // As on a socket. No TLS close_notify is sent: the peer learns of the end from the TCP close,
   // and a hung peer cannot delay it.
-  void shutdown(socket_type::shutdown_type what, boost::system::error_code& ec) {
-    socket().shutdown(what, ec);
-  }
-  void close(boost::system::error_code& ec) { socket().close(ec); }
+  CACHET_DECL void shutdown(socket_type::shutdown_type what, boost::system::error_code& ec);
+  CACHET_DECL void close(boost::system::error_code& ec);
 
   /// After the TCP connect to `host`: the TLS handshake (nothing without TLS). The certificate is
   /// checked against tls_options::sni, else `host`; the same name goes out as SNI unless it is
@@ -155,5 +113,9 @@ class transport {
 };
 
 }  // namespace cachet::resp3::detail
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/detail/redis/impl/transport.ipp>
+#endif
 
 #endif
