@@ -68,6 +68,7 @@
 #include <cachet/clock.hpp>
 #include <cachet/codec.hpp>
 #include <cachet/detail/key_registry.hpp>
+#include <cachet/detail/linkage.hpp>
 #include <cachet/detail/redis/backend_breaker.hpp>
 #include <cachet/detail/redis/backend_runtime.hpp>
 #include <cachet/detail/redis/store.hpp>
@@ -207,10 +208,7 @@ class redis {
   /// Connects in the background to the server `cfg` names, and starts the I/O thread.
   /// \throws cachet::error when opts.breaker cannot work (no probes, a negative cooldown), or
   /// `cfg` cannot (config::require_valid()).
-  explicit redis(config cfg, redis_options opts = {}) : options_(std::move(opts)) {
-    owned_ = make_runtime(std::move(cfg), options_);
-    runtime_.store(owned_.get(), std::memory_order_release);
-  }
+  CACHET_DECL explicit redis(config cfg, redis_options opts = {});
 
   redis(const redis&) = delete;
   redis& operator=(const redis&) = delete;
@@ -224,21 +222,7 @@ class redis {
   static void configure(std::string_view url, redis_options opts = {}) {
     configure(config::from_url(url), std::move(opts));
   }
-  static void configure(config cfg, redis_options opts = {}) {
-    redis& s = shared();
-    std::lock_guard lock(s.init_mutex_);
-    if (s.runtime_.load(std::memory_order_acquire) != nullptr) {
-      throw cachet::error(
-          "cachet::redis::configure: the shared Redis backend is already in use, connected to " +
-          s.owned_->link().describe() +
-          "; call configure() at start-up, before the first cached call");
-    }
-    cfg.require_valid();  // these fail here rather than at the first cached call
-    layout_for(cfg, opts);
-    checked_breaker(opts.breaker);
-    s.pending_ = std::move(cfg);
-    s.options_ = std::move(opts);
-  }
+  CACHET_DECL static void configure(config cfg, redis_options opts = {});
 
   /// The process-wide backend of cached functions given no backend object. It connects on first
   /// use, to what configure() or else CACHET_REDIS_URL names; with neither, that use throws
@@ -255,20 +239,10 @@ class redis {
   /// It tries Redis even while the backend's breaker is open. When it fails, the invalidation is
   /// still kept and replayed (see pending_invalidations()): it may or may not have been applied,
   /// and sending it again is harmless.
-  void invalidate_tag(std::string_view tag) {
-    detail::redis_runtime& rt = runtime();
-    rt.require_off_io_thread("invalidate_tag");
-    rt.bump_tag_epoch();
-    rt.run(rt.bump_generation("tag:" + std::string(tag)));
-  }
+  CACHET_DECL void invalidate_tag(std::string_view tag);
 
   /// invalidate_tag for coroutines, on any executor.
-  boost::asio::awaitable<void> async_invalidate_tag(std::string tag) {
-    detail::redis_runtime& rt = runtime();
-    rt.bump_tag_epoch();
-    co_await boost::asio::co_spawn(rt.context(), rt.bump_generation("tag:" + tag),
-                                   boost::asio::use_awaitable);
-  }
+  CACHET_DECL boost::asio::awaitable<void> async_invalidate_tag(std::string tag);
 
   /// Invalidations (invalidate, invalidate_tag, clear, of any cached function on this backend)
   /// that failed and wait for a replay; 0 while Redis works. While it is not 0, cached calls on
@@ -284,11 +258,7 @@ class redis {
 
   /// Replays the pending invalidations now, whatever the breaker says (like an invalidation).
   /// \throws request_error or server_error when they cannot all be confirmed; they stay pending.
-  void replay_invalidations() {
-    detail::redis_runtime& rt = runtime();
-    rt.require_off_io_thread("replay_invalidations");
-    rt.run(rt.replay_invalidations());
-  }
+  CACHET_DECL void replay_invalidations();
 
   /// The state of the backend's circuit breaker: closed (cached calls use Redis), open (they
   /// skip it) or half-open (probe requests test it). An open breaker whose cooldown has ended
@@ -317,24 +287,7 @@ class redis {
   /// `last_error`. \throws request_error when called on the backend's I/O thread.
   ///
   ///     if (!cache.health().ready()) return http_503();
-  cachet::health health() {
-    detail::redis_runtime& rt = runtime();
-    rt.require_off_io_thread("health");
-    cachet::health h;
-    const auto start = std::chrono::steady_clock::now();
-    try {
-      rt.run(ping_every_node(rt));
-      h.round_trip = std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::steady_clock::now() - start);
-    } catch (const std::exception& e) {
-      h.connected = false;
-      h.last_error = rt.last_error();
-      if (h.last_error.empty()) h.last_error = e.what();
-    }
-    h.breaker = rt.breaker().state();
-    h.pending_invalidations = rt.pending_invalidations();
-    return h;
-  }
+  CACHET_DECL cachet::health health();
 
   /// Checks that the server answers, blocking for at most config::request_timeout; call it at
   /// start-up to fail loudly on a wrong address, password, user or database.
@@ -345,11 +298,7 @@ class redis {
   ///
   ///     cachet::redis cache{cfg};
   ///     cache.verify();  // throws "... WRONGPASS invalid username-password pair ..."
-  void verify() {
-    detail::redis_runtime& rt = runtime();
-    rt.require_off_io_thread("verify");
-    rt.run(ping_every_node(rt));
-  }
+  CACHET_DECL void verify();
 
   /// The backend's own client, for commands of your own on the same connection.
   /// \throws cachet::error on a Redis Cluster (use cluster_connection()).
@@ -357,12 +306,7 @@ class redis {
 
   /// The backend's cluster client, for commands of your own on a Redis Cluster.
   /// \throws cachet::error on one server (use connection()).
-  cluster_client& cluster_connection() {
-    if (cluster_client* c = runtime().link().cluster()) return *c;
-    throw cachet::error(
-        "cachet::redis::cluster_connection: the backend is on one server, not a Redis Cluster; "
-        "use connection()");
-  }
+  CACHET_DECL cluster_client& cluster_connection();
 
   /// The key prefix and schema version.
   const redis_options& key_options() const noexcept { return options_; }
@@ -371,24 +315,7 @@ class redis {
   detail::key_registry& key_templates() noexcept { return *key_templates_; }
 
   /// What stores use; connects the shared backend on first use.
-  detail::redis_runtime& runtime() {
-    if (auto* rt = runtime_.load(std::memory_order_acquire)) return *rt;
-    std::lock_guard lock(init_mutex_);
-    if (auto* rt = runtime_.load(std::memory_order_relaxed)) return *rt;
-    if (!pending_) {
-      if (!config_in_environment()) {
-        throw cachet::error(
-            "cachet::redis: the shared Redis backend has no server to connect to; call "
-            "cachet::redis::configure(\"redis://host:port\") at start-up, set CACHET_REDIS_URL, "
-            "or give the cached function a cachet::redis object");
-      }
-      pending_ = config::from_env();
-    }
-    owned_ = make_runtime(std::move(*pending_), options_);
-    pending_.reset();
-    runtime_.store(owned_.get(), std::memory_order_release);
-    return *owned_;
-  }
+  CACHET_DECL detail::redis_runtime& runtime();
 
  private:
   struct deferred {};
@@ -401,51 +328,17 @@ class redis {
 
   // On one server, entries are "<prefix>:v<schema>:...", everything else
   // "<prefix>:v<schema>#..."; on a cluster, in buckets (detail/redis/key_layout.hpp).
-  static detail::key_layout layout_for(const config& cfg, const redis_options& opts) {
-    if (cfg.cluster.seeds.empty()) {
-      return detail::key_layout::one_server(opts.key_prefix, opts.schema_version);
-    }
-    return detail::key_layout::cluster(opts.key_prefix, opts.schema_version, opts.cluster_buckets);
-  }
+  CACHET_DECL static detail::key_layout layout_for(const config& cfg, const redis_options& opts);
 
   // One PING per bucket: on a cluster, every master that holds one (one pipeline each, in
   // parallel), so a node that is down shows.
-  static boost::asio::awaitable<void> ping_every_node(detail::redis_runtime& rt) {
-    std::vector<resp3::cluster_command> pings;
-    for (const detail::key_bucket& b : rt.layout().buckets()) {
-      pings.push_back({b.entry_base, {"PING"}});
-    }
-    const std::vector<value> replies = co_await rt.link().exec_many(std::move(pings));
-    for (const value& reply : replies) {
-      if (reply.is_error()) throw server_error(reply.text);
-    }
-  }
+  CACHET_DECL static boost::asio::awaitable<void> ping_every_node(detail::redis_runtime& rt);
 
-  static detail::redis_backend_breaker::settings checked_breaker(
-      const redis_options::breaker_options& b) {
-    if (b.half_open_probes == 0) {
-      throw cachet::error(
-          "cachet::redis: breaker.half_open_probes is 0, so the backend's breaker could never "
-          "close again; allow at least 1 probe");
-    }
-    if (b.cooldown.count() < 0) {
-      throw cachet::error(
-          "cachet::redis: breaker.cooldown is negative; give a duration of 0 or more");
-    }
-    return {.consecutive_failures = b.consecutive_failures,
-            .cooldown = b.cooldown,
-            .half_open_probes = b.half_open_probes,
-            .time = b.clock,
-            .on_state_change = b.on_state_change};
-  }
+  CACHET_DECL static detail::redis_backend_breaker::settings checked_breaker(
+      const redis_options::breaker_options& b);
 
-  static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
-                                                             const redis_options& opts) {
-    detail::key_layout layout = layout_for(cfg, opts);
-    return std::make_unique<detail::redis_runtime>(
-        std::move(cfg), std::move(layout), checked_breaker(opts.breaker),
-        opts.max_pending_key_invalidations, opts.async_context);
-  }
+  CACHET_DECL static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
+                                                                         const redis_options& opts);
 
   redis_options options_;
   std::mutex init_mutex_;
@@ -460,15 +353,16 @@ namespace detail {
 // the executor's thread runs other coroutines meanwhile.
 template <>
 struct backoff_timers<redis> {
-  static boost::asio::awaitable<void> wait(std::chrono::nanoseconds delay) {
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
-    co_await timer.async_wait(boost::asio::use_awaitable);
-  }
+  CACHET_DECL static boost::asio::awaitable<void> wait(std::chrono::nanoseconds delay);
 };
 }  // namespace detail
 
 }  // namespace cachet
 
 #include <cachet/redis/rate_limiter.hpp>
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/impl/redis.ipp>
+#endif
 
 #endif

@@ -11,6 +11,7 @@
 ///     get_user.invalidate_tag("user:42");  // reaches every process's memory tier
 
 #include <cachet/detail/key_registry.hpp>
+#include <cachet/detail/linkage.hpp>
 #include <cachet/detail/tiered/coherence.hpp>
 #include <cachet/detail/tiered/store.hpp>
 #include <cachet/health.hpp>
@@ -92,12 +93,7 @@ class tiered<memory, redis> {
 
   /// Makes every entry tagged `tag` stale, in Redis and in the memory of every process on the
   /// same server and prefix. \throws as redis::invalidate_tag.
-  void invalidate_tag(std::string_view tag) {
-    near_->invalidate_tag(tag);
-    far_->invalidate_tag(tag);
-    // Again once Redis confirmed: a fill from a read made before that is stale as well.
-    near_->invalidate_tag(tag);
-  }
+  CACHET_DECL void invalidate_tag(std::string_view tag);
 
   /// Whether the memory tier serves: tracking is confirmed on a live connection.
   bool coherent() noexcept { return started_coherence().serving(); }
@@ -151,13 +147,7 @@ class tiered<memory, redis> {
     return o.key_prefix + ":v" + std::to_string(o.schema_version) + "#";
   }
 
-  void start_channel() {
-    std::lock_guard lock(start_mutex_);
-    if (started_.load(std::memory_order_relaxed)) return;
-    channel_ = std::make_unique<detail::invalidation_channel>(far_->runtime().client().get_config(),
-                                                              coherence_);
-    started_.store(true, std::memory_order_release);
-  }
+  CACHET_DECL void start_channel();
 
   memory* near_;
   redis* far_;
@@ -168,5 +158,9 @@ class tiered<memory, redis> {
 };
 
 }  // namespace cachet
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/impl/tiered.ipp>
+#endif
 
 #endif

@@ -8,6 +8,7 @@
 // read, so there is no table to overflow and no dependence on which connection read a key; the
 // cost is a push for every write under the prefix, including writes this process made.
 
+#include <cachet/detail/linkage.hpp>
 #include <cachet/detail/redis/connection.hpp>
 #include <cachet/memory.hpp>
 #include <cachet/redis/config.hpp>
@@ -79,40 +80,15 @@ class tier_coherence {
 
   // Tracking confirmed on a fresh connection: the memory tier, emptied when the last one was
   // lost, may serve again.
-  void confirmed() {
-    {
-      std::lock_guard lock(m_);
-      serving_.store(true, std::memory_order_release);
-    }
-    serving_changed_.notify_all();
-  }
+  CACHET_DECL void confirmed();
 
   // The connection dropped: invalidations sent meanwhile are lost, so nothing in memory can be
   // trusted. Serving stops first, so that no call reads what is about to be dropped.
-  void lost() {
-    serving_.store(false, std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-    std::lock_guard lock(m_);
-    for (near_tier* t : tiers_) t->drop_all();
-    flushes_.fetch_add(1, std::memory_order_acq_rel);
-  }
+  CACHET_DECL void lost();
 
   // A push from the server. `invalidate` with a null list is a flush (FLUSHALL, FLUSHDB, or in
   // default tracking mode an overflowing tracking table): everything goes.
-  void apply(resp3::value&& push) {
-    auto& e = push.elements;
-    if (e.size() < 2 || !e[0].is_string() || e[0].text != "invalidate") return;
-    {
-      std::lock_guard lock(m_);
-      if (e[1].is_null()) {
-        for (near_tier* t : tiers_) t->drop_all();
-        flushes_.fetch_add(1, std::memory_order_acq_rel);
-      } else {
-        for (const resp3::value& key : e[1].elements) drop_key(key.text);
-      }
-    }
-    received_.fetch_add(1, std::memory_order_acq_rel);
-  }
+  CACHET_DECL void apply(resp3::value&& push);
 
   template <class Rep, class Period>
   bool wait_serving(std::chrono::duration<Rep, Period> limit) {
@@ -122,20 +98,7 @@ class tier_coherence {
 
  private:
   // Under m_.
-  void drop_key(std::string_view key) {
-    if (key.starts_with(key_base_)) {
-      key.remove_prefix(key_base_.size());
-      for (near_tier* t : tiers_) t->drop_entry(key);
-      return;
-    }
-    if (!key.starts_with(counter_base_)) return;
-    key.remove_prefix(counter_base_.size());
-    if (key.starts_with("tag:")) {
-      near_->invalidate_tag(key.substr(4));
-    } else if (key.starts_with("fn:")) {
-      for (near_tier* t : tiers_) t->drop_function(key.substr(3));
-    }
-  }
+  CACHET_DECL void drop_key(std::string_view key);
 
   memory* near_;
   std::string key_base_;
@@ -155,58 +118,21 @@ class tier_coherence {
 // again before the memory tier serves.
 class invalidation_channel {
  public:
-  invalidation_channel(resp3::config cfg, std::shared_ptr<tier_coherence> state)
-      : work_(boost::asio::make_work_guard(io_)),
-        conn_(std::make_shared<resp3::detail::connection>(io_.get_executor(), std::move(cfg))) {
-    auto* conn = conn_.get();  // the hooks live inside the connection: no ownership cycle
-    conn_->on_push = [state](resp3::value&& push) { state->apply(std::move(push)); };
-    conn_->on_disconnected = [state] { state->lost(); };
-    conn_->on_connected = [conn, state] {
-      auto p = std::make_shared<resp3::detail::pending_request>(conn->strand());
-      p->commands.push("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", state->key_base(), "PREFIX",
-                       state->counter_base());
-      p->expected = 1;
-      p->internal = true;  // failed with the connection that sent it
-      conn->enqueue_front(p);
-      boost::asio::co_spawn(conn->strand(), confirm(std::move(p), state), boost::asio::detached);
-    };
-    thread_ = std::thread([this] { io_.run(); });
-    boost::asio::post(conn_->strand(), [c = conn_] { c->start(); });
-  }
+  CACHET_DECL invalidation_channel(resp3::config cfg, std::shared_ptr<tier_coherence> state);
 
   // Returns once every push the server sent before this call has been applied: the PING's reply
   // follows them on the connection. \throws request_error when the channel is down, or not
   // within `timeout`. Not on the channel's thread.
-  void sync(std::chrono::milliseconds timeout) {
-    auto ping = [](std::shared_ptr<resp3::detail::connection> c,
-                   std::chrono::milliseconds t) -> resp3::detail::strand_awaitable<void> {
-      auto p = std::make_shared<resp3::detail::pending_request>(c->strand());
-      p->commands.push("PING");
-      p->expected = 1;
-      co_await resp3::detail::connection::submit(c, p, t);
-    };
-    boost::asio::co_spawn(conn_->strand(), ping(conn_, timeout), boost::asio::use_future).get();
-  }
+  CACHET_DECL void sync(std::chrono::milliseconds timeout);
 
   invalidation_channel(const invalidation_channel&) = delete;
   invalidation_channel& operator=(const invalidation_channel&) = delete;
 
-  ~invalidation_channel() {
-    boost::asio::dispatch(conn_->strand(), [c = conn_] { c->stop(); });
-    work_.reset();
-    thread_.join();
-  }
+  CACHET_DECL ~invalidation_channel();
 
  private:
-  static resp3::detail::strand_awaitable<void> confirm(
-      std::shared_ptr<resp3::detail::pending_request> p, std::shared_ptr<tier_coherence> state) {
-    while (!p->done) {
-      p->wake.expires_at(resp3::detail::clock::time_point::max());
-      boost::system::error_code ignored;
-      co_await p->wake.async_wait(boost::asio::redirect_error(resp3::detail::on_strand, ignored));
-    }
-    if (!p->ec && !p->replies.empty() && !p->replies.front().is_error()) state->confirmed();
-  }
+  CACHET_DECL static resp3::detail::strand_awaitable<void> confirm(
+      std::shared_ptr<resp3::detail::pending_request> p, std::shared_ptr<tier_coherence> state);
 
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
@@ -215,5 +141,9 @@ class invalidation_channel {
 };
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/detail/tiered/impl/coherence.ipp>
+#endif
 
 #endif

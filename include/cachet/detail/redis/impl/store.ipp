@@ -1,0 +1,227 @@
+#ifndef CACHET_DETAIL_REDIS_IMPL_STORE_IPP
+#define CACHET_DETAIL_REDIS_IMPL_STORE_IPP
+
+// Bodies of <cachet/detail/redis/store.hpp>; see <cachet/detail/linkage.hpp>.
+
+#include <cachet/detail/redis/store.hpp>
+
+namespace cachet::detail {
+
+CACHET_DECL redis_store_core::redis_store_core(const store_settings& settings,
+                                               lifetime_reports lifetimes)
+    : ttl_(settings.ttl),
+      jitter_percent_(settings.jitter_percent),
+      refresh_percent_(settings.refresh_percent),
+      max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
+      lease_ms_(std::chrono::milliseconds(settings.lease).count()),
+      reports_hit_lifetime_(lifetimes == lifetime_reports::on),
+      clock_(settings.clock),
+      name_(settings.name),
+      key_template_(settings.key_template),
+      has_key_template_(settings.has_key_template) {
+  if (name_.empty() && !has_key_template_) {
+    throw cachet::error(
+        "cachet::backend<cachet::redis>: a function object has no name that is stable across "
+        "builds, so its entries would have no stable Redis key; give it a key template, e.g. "
+        "cachet::key<\"price:{}\">");
+  }
+}
+
+CACHET_DECL redis_store_core::ticket redis_store_core::admit(redis_runtime& rt) {
+  ticket t = rt.breaker().admit();
+  if (!t.admitted()) counts_.backend_skipped.fetch_add(1, std::memory_order_relaxed);
+  return t;
+}
+
+CACHET_DECL std::int64_t redis_store_core::now_ms() const {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  if (clock_ != nullptr)
+    return duration_cast<milliseconds>(clock_->now().time_since_epoch()).count();
+  return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+CACHET_DECL std::int64_t redis_store_core::load_window_ms() const {
+  const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(
+      longest_jittered_ttl(ttl_, jitter_percent_) + max_stale_);
+  return std::max({ttl.count(), std::int64_t{60'000}, lease_ms_});
+}
+
+CACHET_DECL void redis_store_core::backend_failed(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const resp3::request_error& error) {
+    if (error.code() == resp3::error::cancelled) throw;
+  } catch (...) {
+  }
+  counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+CACHET_DECL redis_store_core::entry_location redis_store_core::locate(const redis_runtime& rt,
+                                                                      std::string_view key) const {
+  const key_layout& layout = rt.layout();
+  std::string out;
+  out.reserve(layout.bucket(0).entry_base.size() + 8 + name_.size() + 1 + key.size());
+  if (!has_key_template_) {
+    out += name_;
+    out += ':';
+  }
+  out += key;
+  const key_bucket& bucket = layout.bucket(layout.bucket_of(out));
+  out.insert(0, bucket.entry_base);
+  return {std::move(out), &bucket};
+}
+
+CACHET_DECL std::vector<std::string> redis_store_core::entry_keys(
+    entry_location at, const std::vector<std::string>& tags) const {
+  std::vector<std::string> keys;
+  keys.reserve(tags.size() + 2);
+  keys.push_back(std::move(at.key));
+  keys.push_back(function_key(*at.bucket));
+  for (const auto& tag : tags) keys.push_back(at.bucket->counter_base + "tag:" + tag);
+  return keys;
+}
+
+CACHET_DECL script_call redis_store_core::read_call(redis_runtime& rt, std::string_view key,
+                                                    const std::vector<std::string>& tags,
+                                                    const char* mode, bool leased) {
+  entry_location at = locate(rt, key);
+  const key_bucket& bucket = *at.bucket;
+  return script_call{
+      entry_keys(std::move(at), tags),
+      {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
+       bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
+       reports_hit_lifetime_ ? "1" : "0"}};
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> redis_store_core::read_hits(
+    redis_runtime& rt, const std::vector<script_call>& calls) {
+  const std::size_t per_call = reports_hit_lifetime_ ? 3 : 2;
+  std::vector<resp3::cluster_command> commands;
+  commands.reserve(calls.size() * per_call);
+  for (const script_call& c : calls) {
+    const std::string& entry = c.keys.front();
+    commands.push_back({entry, {"HMGET", entry, "v", "g", "f"}});
+    resp3::cluster_command tokens{entry, {"MGET"}};
+    tokens.args.insert(tokens.args.end(), c.keys.begin() + 1, c.keys.end());
+    commands.push_back(std::move(tokens));
+    if (reports_hit_lifetime_) commands.push_back({entry, {"PTTL", entry}});
+  }
+  std::vector<resp3::value> replies = co_await rt.link().exec_many(std::move(commands));
+  if (replies.size() != calls.size() * per_call) {
+    throw resp3::request_error(resp3::error::unexpected_reply,
+                               "cachet::redis: a pipelined read got the wrong number of replies");
+  }
+  const std::int64_t now = now_ms();
+  std::vector<resp3::value> hits(calls.size());
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    resp3::value* at = &replies[i * per_call];
+    if (!current_and_fresh(calls[i], at[0], at[1], now)) continue;
+    if (reports_hit_lifetime_ && at[2].type != resp3::type::number) continue;
+    resp3::value& hit = hits[i];
+    hit.type = resp3::type::array;
+    hit.elements.resize(per_call + 1);
+    hit.elements[0].type = resp3::type::number;
+    hit.elements[0].integer = 1;
+    hit.elements[1] = std::move(at[0].elements[0]);
+    hit.elements[2].type = resp3::type::blob_string;
+    if (!at[0].elements[2].is_null()) hit.elements[2].text = std::move(at[0].elements[2].text);
+    if (reports_hit_lifetime_) hit.elements[3] = std::move(at[2]);
+  }
+  co_return hits;
+}
+
+CACHET_DECL bool redis_store_core::current_and_fresh(const script_call& call,
+                                                     const resp3::value& entry,
+                                                     const resp3::value& tokens, std::int64_t now) {
+  if (entry.type != resp3::type::array || entry.elements.size() != 3) return false;
+  if (tokens.type != resp3::type::array || tokens.elements.size() + 1 != call.keys.size())
+    return false;
+  const resp3::value& v = entry.elements[0];
+  const resp3::value& g = entry.elements[1];
+  const resp3::value& f = entry.elements[2];
+  if (!v.is_string() || !g.is_string()) return false;
+  const std::string& base = call.args[4];
+  std::string_view stamp = g.text;
+  for (std::size_t k = 1; k < call.keys.size(); ++k) {
+    const resp3::value& token = tokens.elements[k - 1];
+    if (!token.is_string()) return false;  // missing (the script creates it), or not a string
+    const std::string_view name = std::string_view(call.keys[k]).substr(base.size());
+    const std::size_t line = name.size() + 1 + token.text.size() + 1;
+    if (stamp.size() < line || !stamp.starts_with(name) || stamp[name.size()] != '=' ||
+        stamp.substr(name.size() + 1, token.text.size()) != token.text || stamp[line - 1] != '\n') {
+      return false;
+    }
+    stamp.remove_prefix(line);
+  }
+  if (!stamp.empty()) return false;
+  if (f.is_null()) return true;
+  if (!f.is_string()) return false;
+  std::int64_t until = 0;
+  const auto [end, ec] = std::from_chars(f.text.data(), f.text.data() + f.text.size(), until);
+  return ec == std::errc{} && end == f.text.data() + f.text.size() && until > now;
+}
+
+CACHET_DECL script_call redis_store_core::write_call(const redis_runtime& rt,
+                                                     const entry_write& w) const {
+  // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
+  // fail_safe the entry outlives its freshness by max_stale, for stale().
+  const std::int64_t px =
+      w.ttl.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(w.ttl + max_stale_).count()
+                        : 0;
+  entry_location at = locate(rt, w.key);
+  const key_bucket& bucket = *at.bucket;
+  return script_call{entry_keys(std::move(at), w.tags),
+                     {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px),
+                      bucket.counter_base, w.lease_holder}};
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::write(redis_runtime& rt, entry_write w,
+                                                                 ticket t) {
+  std::vector<entry_write> writes;
+  writes.push_back(std::move(w));
+  co_await write_many(rt, std::move(writes), std::move(t));
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::write_many(
+    redis_runtime& rt, std::vector<entry_write> writes, ticket t) {
+  std::exception_ptr failure;
+  if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+  if (failure) {
+    operation_failed(t, failure);
+    co_return;
+  }
+  try {
+    std::vector<script_call> calls;
+    calls.reserve(writes.size());
+    for (const entry_write& w : writes) calls.push_back(write_call(rt, w));
+    std::vector<resp3::value> replies = co_await rt.link().eval_many(write_entry_script(), calls);
+    t.answered();
+    for (const auto& reply : replies) {
+      if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) operation_failed(t, failure);
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::give_up_lease(redis_runtime& rt,
+                                                                         std::string key) {
+  ticket t = admit(rt);
+  if (!t.admitted()) co_return;
+  std::exception_ptr failure;
+  try {
+    entry_location at = locate(rt, key);
+    std::vector<script_call> calls{script_call{{std::move(at.key)}, {rt.lease_holder()}}};
+    co_await rt.link().eval_many(release_lease_script(), calls);
+    t.answered();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) operation_failed(t, failure);
+}
+
+}  // namespace cachet::detail
+
+#endif
