@@ -21,6 +21,7 @@
 
 #include <cachet/clock.hpp>
 #include <cachet/detail/coarse_clock.hpp>
+#include <cachet/detail/linkage.hpp>
 #include <cachet/detail/resilience/breaker_machine.hpp>
 #include <cachet/redis/error.hpp>
 
@@ -44,24 +45,7 @@ enum class redis_outcome {
   no_verdict  // the request ended for a reason of the caller's (cancelled, misuse)
 };
 
-inline redis_outcome outcome_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const resp3::server_error&) {
-    return redis_outcome::answered;
-  } catch (const resp3::request_error& error) {
-    const std::error_code code = error.code();
-    if (code == resp3::error::unexpected_reply) return redis_outcome::answered;
-    if (code == resp3::error::cancelled || code == resp3::error::blocking_call_on_io_thread ||
-        code == resp3::error::invalid_url || code == resp3::error::queue_full) {
-      return redis_outcome::no_verdict;
-    }
-    return redis_outcome::failed;  // timeouts, lost connections, malformed replies
-  } catch (...) {
-    // Thrown while reading a reply (a generation that is not a number, say): Redis answered.
-    return redis_outcome::answered;
-  }
-}
+CACHET_DECL redis_outcome outcome_of(const std::exception_ptr& e);
 
 class redis_backend_breaker {
  public:
@@ -83,15 +67,7 @@ class redis_backend_breaker {
         : owner_(std::exchange(other.owner_, nullptr)),
           admission_(other.admission_),
           reported_(other.reported_) {}
-    ticket& operator=(ticket&& other) noexcept {
-      if (this != &other) {
-        settle();
-        owner_ = std::exchange(other.owner_, nullptr);
-        admission_ = other.admission_;
-        reported_ = other.reported_;
-      }
-      return *this;
-    }
+    CACHET_DECL ticket& operator=(ticket&& other) noexcept;
     ticket(const ticket&) = delete;
     ticket& operator=(const ticket&) = delete;
     ~ticket() { settle(); }
@@ -105,20 +81,7 @@ class redis_backend_breaker {
       owner_->succeeded(admission_);
     }
 
-    void report(const std::exception_ptr& e) {
-      if (owner_ == nullptr) return;
-      switch (outcome_of(e)) {
-        case redis_outcome::answered:
-          answered();
-          return;
-        case redis_outcome::failed:
-          reported_ = true;
-          owner_->failed(admission_);
-          return;
-        case redis_outcome::no_verdict:
-          return;
-      }
-    }
+    CACHET_DECL void report(const std::exception_ptr& e);
 
    private:
     friend class redis_backend_breaker;
@@ -134,15 +97,7 @@ class redis_backend_breaker {
     bool reported_ = false;
   };
 
-  explicit redis_backend_breaker(settings s)
-      : time_(s.time != nullptr ? s.time : &coarse_steady_clock::instance()),
-        on_state_change_(std::move(s.on_state_change)),
-        cooldown_(s.cooldown),
-        machine_(breaker_limits{.consecutive_failures = s.consecutive_failures,
-                                .cooldown = s.cooldown,
-                                .failure_rate_percent = 0,
-                                .window = 0,
-                                .probes = s.half_open_probes}) {}
+  CACHET_DECL explicit redis_backend_breaker(settings s);
 
   redis_backend_breaker(const redis_backend_breaker&) = delete;
   redis_backend_breaker& operator=(const redis_backend_breaker&) = delete;
@@ -159,30 +114,9 @@ class redis_backend_breaker {
   // takes a half-open probe's place.
   ticket bypass() { return ticket(this, closed_admission()); }
 
-  circuit_state state() {
-    if (state_.load(std::memory_order_acquire) == circuit_state::closed) {
-      return circuit_state::closed;
-    }
-    const clock::time_point now = time_->now();
-    circuit_state current{};
-    notify(locked([&] {
-      auto change = machine_.update(now);
-      current = machine_.state();
-      return change;
-    }));
-    return current;
-  }
+  CACHET_DECL circuit_state state();
 
-  breaker_counters counters() const {
-    breaker_counters c;
-    {
-      std::lock_guard lock(mutex_);
-      c = machine_.counters();
-    }
-    c.successes += quiet_successes_.load(std::memory_order_relaxed);
-    c.rejected += quiet_rejections_.load(std::memory_order_relaxed);
-    return c;
-  }
+  CACHET_DECL breaker_counters counters() const;
 
  private:
   static breaker_machine::admission closed_admission() {
@@ -191,52 +125,11 @@ class redis_backend_breaker {
     return a;
   }
 
-  ticket admit_slowly(circuit_state mirrored) {
-    const clock::time_point now = time_->now();
-    // Open and still cooling down: refused without the lock, which every call of a degraded
-    // backend would otherwise take.
-    if (mirrored == circuit_state::open &&
-        now.time_since_epoch().count() < open_until_.load(std::memory_order_acquire)) {
-      quiet_rejections_.fetch_add(1, std::memory_order_relaxed);
-      return ticket();
-    }
-    breaker_machine::admission a;
-    notify(locked([&] {
-      a = machine_.acquire(now);
-      return a.change;
-    }));
-    return a.admitted ? ticket(this, a) : ticket();
-  }
+  CACHET_DECL ticket admit_slowly(circuit_state mirrored);
 
-  void succeeded(const breaker_machine::admission& a) {
-    // Closed with no failure counted: the machine would only count the success.
-    if (!a.probe && !failing_.load(std::memory_order_acquire) &&
-        state_.load(std::memory_order_acquire) == circuit_state::closed) {
-      quiet_successes_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    notify(locked([&] {
-      auto change = machine_.succeeded(a);
-      if (machine_.state() == circuit_state::closed) {
-        failing_.store(false, std::memory_order_release);
-      }
-      return change;
-    }));
-  }
+  CACHET_DECL void succeeded(const breaker_machine::admission& a);
 
-  void failed(const breaker_machine::admission& a) {
-    const clock::time_point now = time_->now();
-    notify(locked([&] {
-      auto change = machine_.failed(a, now);
-      if (change && change->to == circuit_state::open) {
-        open_until_.store((now + cooldown_).time_since_epoch().count(), std::memory_order_release);
-      }
-      // While closed the machine now counts towards opening, and the next success must reach it
-      // to reset the count.
-      failing_.store(machine_.state() == circuit_state::closed, std::memory_order_release);
-      return change;
-    }));
-  }
+  CACHET_DECL void failed(const breaker_machine::admission& a);
 
   // Runs a step of the machine under the lock and mirrors its state for the lock-free paths.
   template <class Step>
@@ -265,5 +158,9 @@ class redis_backend_breaker {
 };
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/detail/redis/impl/backend_breaker.ipp>
+#endif
 
 #endif

@@ -1,6 +1,7 @@
 #ifndef CACHET_DETAIL_REDIS_BACKEND_RUNTIME_HPP
 #define CACHET_DETAIL_REDIS_BACKEND_RUNTIME_HPP
 
+#include <cachet/detail/linkage.hpp>
 #include <cachet/detail/redis/backend_breaker.hpp>
 #include <cachet/detail/redis/backend_link.hpp>
 #include <cachet/detail/redis/invalidation_backlog.hpp>
@@ -69,57 +70,25 @@ namespace cachet::detail {
 // atomic.
 class redis_runtime {
  public:
-  redis_runtime(resp3::config cfg, key_layout layout, redis_backend_breaker::settings breaker = {},
-                std::size_t max_pending_deletes = 10'000,
-                boost::asio::io_context* app_context = nullptr)
-      : breaker_(std::move(breaker)),
-        work_(boost::asio::make_work_guard(io_)),
-        link_(io_.get_executor(), cfg),
-        layout_(std::move(layout)),
-        token_origin_(random_origin()),
-        backlog_(max_pending_deletes),
-        app_context_(app_context) {
-    if (app_context_ != nullptr) app_link_.emplace(app_context_->get_executor(), std::move(cfg));
-    if (resp3::client* server = link_.server()) {
-      server->on_connected([this] { handshakes_.fetch_add(1, std::memory_order_release); });
-    }
-    thread_ = std::thread([this] { io_.run(); });
-  }
+  CACHET_DECL redis_runtime(resp3::config cfg, key_layout layout,
+                            redis_backend_breaker::settings breaker = {},
+                            std::size_t max_pending_deletes = 10'000,
+                            boost::asio::io_context* app_context = nullptr);
 
   redis_runtime(const redis_runtime&) = delete;
   redis_runtime& operator=(const redis_runtime&) = delete;
 
   // The link finishes its background work once closed, so the thread's run() returns.
-  ~redis_runtime() {
-    idle_lanes_.clear();                // while the I/O thread runs: a lane's last turn may need it
-    if (app_link_) app_link_->close();  // finishes when the application's io_context next runs
-    link_.close();
-    work_.reset();
-    thread_.join();
-  }
+  CACHET_DECL ~redis_runtime();
 
   /// Why Redis last failed, in words: the I/O thread's connection's reason, else that of the
   /// lane a blocking call returned last (a call on a lane may fail its handshake before the I/O
   /// thread's connection has tried); empty while they work.
-  std::string last_error() const {
-    std::string why = link_.last_error();
-    if (!why.empty()) return why;
-    if (app_link_) {
-      why = app_link_->last_error();
-      if (!why.empty()) return why;
-    }
-    std::lock_guard lock(lanes_mutex_);
-    return lane_error_;
-  }
+  CACHET_DECL std::string last_error() const;
 
   /// The link of the lane this thread drives for this runtime, else the application's on a
   /// thread running the application's io_context, else the I/O thread's.
-  backend_link& link() noexcept {
-    lane* driven = driven_lane_;
-    if (driven != nullptr && driven->owner == this) return driven->link;
-    if (serves_this_thread()) return *app_link_;
-    return link_;
-  }
+  CACHET_DECL backend_link& link() noexcept;
 
   /// Whether this thread runs the application's io_context (redis_options::async_context), so
   /// that a coroutine's operation here goes to Redis without leaving it.
@@ -129,12 +98,7 @@ class redis_runtime {
   boost::asio::io_context& context() noexcept { return io_; }
 
   /// The one-server client. \throws cachet::error on a cluster, which has one per master.
-  resp3::client& client() {
-    if (resp3::client* c = link().server()) return *c;
-    throw cachet::error(
-        "cachet::redis: the backend is on a Redis Cluster, which has no single connection; use "
-        "cluster_connection() for commands of your own");
-  }
+  CACHET_DECL resp3::client& client();
 
   /// Where entries and counters live: one bucket on one server, K on a cluster.
   const key_layout& layout() const noexcept { return layout_; }
@@ -145,15 +109,7 @@ class redis_runtime {
 
   /// A token no call of any process has made or will make: this backend's 128 random bits, then
   /// a count, in hex. What counters and write permits hold (see store_entry.hpp). Any thread.
-  std::string fresh_token() {
-    const std::uint64_t n = tokens_made_.fetch_add(1, std::memory_order_relaxed);
-    char count[17];
-    const int length =
-        std::snprintf(count, sizeof count, "%llx", static_cast<unsigned long long>(n));
-    std::string token = token_origin_;
-    token.append(count, static_cast<std::size_t>(length));
-    return token;
-  }
+  CACHET_DECL std::string fresh_token();
 
   /// Who holds a cachet::lease this backend takes: its 128 random bits, the same for every call
   /// (see store_entry.hpp), so that any caller in this process may compute under it.
@@ -172,33 +128,15 @@ class redis_runtime {
 
   /// Throws request_error(blocking_call_on_io_thread) on the I/O thread, where a blocking call
   /// would wait for the thread it blocks.
-  void require_off_io_thread(std::string_view what) const {
-    if (on_io_thread()) {
-      throw resp3::request_error(
-          resp3::error::blocking_call_on_io_thread,
-          "cachet::redis: " + std::string(what) +
-              " blocks, and was called on the Redis backend's own I/O thread, where it would wait "
-              "for itself forever; from coroutines running there, co_await the async form "
-              "(cached::async, redis::async_invalidate_tag)");
-    }
-  }
+  CACHET_DECL void require_off_io_thread(std::string_view what) const;
 
   /// DEL of an entry, `function_key` naming the generation of its function (what covers it when
   /// too many DELs are pending).
-  boost::asio::awaitable<void> delete_entry(std::string key, std::string function_key) {
-    if (!on_io_thread()) co_return co_await on_io(delete_entry(std::move(key), function_key));
-    co_await invalidation(true, std::move(key), std::move(function_key));
-  }
+  CACHET_DECL boost::asio::awaitable<void> delete_entry(std::string key, std::string function_key);
 
   /// SET of a counter (`tag:<tag>`, `fn:<function>`) to a fresh token, in every bucket (on a
   /// cluster, one pipeline per node, the nodes in parallel).
-  boost::asio::awaitable<void> bump_generation(std::string counter) {
-    if (!on_io_thread()) co_return co_await on_io(bump_generation(std::move(counter)));
-    std::vector<std::string> keys;
-    keys.reserve(layout_.size());
-    for (const key_bucket& b : layout_.buckets()) keys.push_back(b.counter_base + counter);
-    co_await bump_counters(std::move(keys));
-  }
+  CACHET_DECL boost::asio::awaitable<void> bump_generation(std::string counter);
 
   /// Invalidations that failed and wait to be replayed; any thread.
   std::size_t pending_invalidations() const noexcept {
@@ -208,41 +146,11 @@ class redis_runtime {
   /// Replays the pending invalidations (one pipelined request), or waits for the replay under
   /// way. Returns null once none is pending, else why they could not all be confirmed: then the
   /// caller's operation must not use Redis. Awaited on a lane, it runs on the I/O thread.
-  boost::asio::awaitable<std::exception_ptr> confirm_invalidations() {
-    if (!on_io_thread()) co_return co_await on_io(confirm_invalidations());
-    while (backlog_.size() > 0) {
-      std::shared_ptr<replay_round> round = replaying_;
-      if (round) {
-        if (!round->finished) {
-          boost::system::error_code ignored;  // cancelled when the round ends
-          co_await round->done.async_wait(
-              boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
-        }
-      } else {
-        round = std::make_shared<replay_round>(io_.get_executor());
-        replaying_ = round;
-        round->failure = co_await replay();
-        round->finished = true;
-        replaying_.reset();
-        round->done.cancel();
-      }
-      if (round->failure) co_return round->failure;
-    }
-    co_return nullptr;
-  }
+  CACHET_DECL boost::asio::awaitable<std::exception_ptr> confirm_invalidations();
 
   /// confirm_invalidations() outside of any cached call, whatever the breaker says (like an
   /// invalidation); throws why they could not be confirmed.
-  boost::asio::awaitable<void> replay_invalidations() {
-    if (!on_io_thread()) co_return co_await on_io(replay_invalidations());
-    if (backlog_.size() == 0) co_return;
-    redis_backend_breaker::ticket ticket = breaker_.bypass();
-    if (std::exception_ptr failure = co_await confirm_invalidations()) {
-      ticket.report(failure);
-      std::rethrow_exception(failure);
-    }
-    ticket.answered();
-  }
+  CACHET_DECL boost::asio::awaitable<void> replay_invalidations();
 
   /// Runs `op` and waits for its result (or exception): on a lane this thread drives, else on
   /// the I/O thread.
@@ -274,16 +182,11 @@ class redis_runtime {
   // caller drives it; between calls the connection waits, and the next caller first handles
   // what arrived meanwhile (a dropped connection, a health check that came due).
   struct lane {
-    lane(redis_runtime* o, const resp3::config& cfg, std::uint64_t handshakes_before)
-        : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {}
+    CACHET_DECL lane(redis_runtime* o, const resp3::config& cfg, std::uint64_t handshakes_before);
     lane(const lane&) = delete;
     lane& operator=(const lane&) = delete;
     // Lets the closed client's background coroutine finish, so nothing outlives the io_context.
-    ~lane() {
-      client.close();
-      io.restart();
-      io.run();
-    }
+    CACHET_DECL ~lane();
     redis_runtime* owner;
     std::uint64_t made_after;  // handshakes_ when it was made
     boost::asio::io_context io{1};
@@ -313,33 +216,9 @@ class redis_runtime {
     lane* previous;
   };
 
-  lane_lease take_lane() {
-    if (link_.is_cluster()) return lane_lease(this, nullptr);
-    const std::uint64_t handshakes = handshakes_.load(std::memory_order_acquire);
-    std::unique_ptr<lane> replaced;
-    {
-      std::lock_guard lock(lanes_mutex_);
-      if (!idle_lanes_.empty()) {
-        std::unique_ptr<lane> l = std::move(idle_lanes_.back());
-        idle_lanes_.pop_back();
-        if (l->made_after == handshakes) return lane_lease(this, std::move(l));
-        replaced = std::move(l);
-      } else if (lanes_made_ == max_lanes) {
-        return lane_lease(this, nullptr);
-      } else {
-        ++lanes_made_;
-      }
-    }
-    replaced.reset();
-    return lane_lease(this, std::make_unique<lane>(this, link_.server()->get_config(), handshakes));
-  }
+  CACHET_DECL lane_lease take_lane();
 
-  void return_lane(std::unique_ptr<lane> l) {
-    std::string why = l->client.last_error();
-    std::lock_guard lock(lanes_mutex_);
-    lane_error_ = std::move(why);
-    idle_lanes_.push_back(std::move(l));
-  }
+  CACHET_DECL void return_lane(std::unique_ptr<lane> l);
 
   template <class T>
   T drive(lane& l, boost::asio::awaitable<T> op) {
@@ -377,17 +256,11 @@ class redis_runtime {
     return boost::asio::co_spawn(io_, std::move(op), boost::asio::use_awaitable);
   }
 
-  static std::string random_origin() {
-    std::random_device entropy;
-    char hex[33];
-    std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", entropy(), entropy(), entropy(), entropy());
-    return hex;
-  }
+  CACHET_DECL static std::string random_origin();
 
   // One replay request; operations that need Redis meanwhile wait for its outcome.
   struct replay_round {
-    explicit replay_round(boost::asio::io_context::executor_type ex)
-        : done(ex, boost::asio::steady_timer::time_point::max()) {}
+    CACHET_DECL explicit replay_round(boost::asio::io_context::executor_type ex);
     boost::asio::steady_timer done;  // cancelled when it ends
     bool finished = false;
     std::exception_ptr failure;
@@ -396,97 +269,20 @@ class redis_runtime {
   // Invalidations are sent whatever the breaker says, since a lost one must surface; their
   // outcome still feeds the breaker. On failure one is thrown, and kept for a replay: it may not
   // have been applied. Success also settles the same command if it was pending.
-  boost::asio::awaitable<void> invalidation(bool is_delete, std::string key,
-                                            std::string function_key) {
-    if (!is_delete) {
-      std::vector<std::string> keys;
-      keys.push_back(std::move(key));
-      co_await bump_counters(std::move(keys));
-      co_return;
-    }
-    redis_backend_breaker::ticket ticket = breaker_.bypass();
-    const std::uint64_t sent_at = backlog_.sequence();
-    std::exception_ptr failure;
-    try {
-      std::vector<resp3::cluster_command> del;
-      del.push_back({key, {"DEL", key}});
-      throw_error_reply(co_await link_.exec_many(std::move(del)));
-      ticket.answered();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      ticket.report(failure);
-      backlog_.add_delete(std::move(key), function_key);
-      pending_.store(backlog_.size(), std::memory_order_release);
-      std::rethrow_exception(failure);
-    }
-    backlog_.applied(true, key, sent_at);
-    pending_.store(backlog_.size(), std::memory_order_release);
-  }
+  CACHET_DECL boost::asio::awaitable<void> invalidation(bool is_delete, std::string key,
+                                                        std::string function_key);
 
   // The copies of one counter, all or none: when any fails, every copy is kept for the replay
   // (one reached twice only costs misses), so a bump that reached some buckets stays pending.
-  boost::asio::awaitable<void> bump_counters(std::vector<std::string> keys) {
-    redis_backend_breaker::ticket ticket = breaker_.bypass();
-    const std::uint64_t sent_at = backlog_.sequence();
-    std::exception_ptr failure;
-    try {
-      std::vector<resp3::cluster_command> sets;
-      sets.reserve(keys.size());
-      for (const std::string& k : keys) sets.push_back({k, {"SET", k, fresh_token()}});
-      throw_error_reply(co_await link_.exec_many(std::move(sets)));
-      ticket.answered();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      ticket.report(failure);
-      for (const std::string& k : keys) backlog_.add_bump(k);
-      pending_.store(backlog_.size(), std::memory_order_release);
-      std::rethrow_exception(failure);
-    }
-    for (const std::string& k : keys) backlog_.applied(false, k, sent_at);
-    pending_.store(backlog_.size(), std::memory_order_release);
-  }
+  CACHET_DECL boost::asio::awaitable<void> bump_counters(std::vector<std::string> keys);
 
   // An invalidation refused by the server (OOM under maxmemory, say) is not applied.
-  static void throw_error_reply(const std::vector<resp3::value>& replies) {
-    for (const resp3::value& r : replies) {
-      if (r.is_error()) throw resp3::server_error(r.text);
-    }
-  }
+  CACHET_DECL static void throw_error_reply(const std::vector<resp3::value>& replies);
 
   // Sends every pending invalidation in one pipeline; those answered without an error are
   // confirmed. Returns the transport failure, or the first error reply (the command was refused,
   // so it stays pending).
-  boost::asio::awaitable<std::exception_ptr> replay() {
-    const std::vector<invalidation_backlog::command> commands = backlog_.commands();
-    std::vector<resp3::cluster_command> pipeline;
-    pipeline.reserve(commands.size());
-    for (const auto& c : commands) {
-      if (c.is_delete) {
-        pipeline.push_back({c.key, {"DEL", c.key}});
-      } else {
-        pipeline.push_back({c.key, {"SET", c.key, fresh_token()}});
-      }
-    }
-    std::exception_ptr failure;
-    try {
-      const std::vector<resp3::value> replies = co_await link_.exec_many(std::move(pipeline));
-      for (std::size_t i = 0; i < commands.size() && i < replies.size(); ++i) {
-        if (!replies[i].is_error()) {
-          backlog_.confirmed(commands[i]);
-        } else if (!failure) {
-          failure = std::make_exception_ptr(resp3::server_error(replies[i].text));
-        }
-      }
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    pending_.store(backlog_.size(), std::memory_order_release);
-    co_return failure;
-  }
+  CACHET_DECL boost::asio::awaitable<std::exception_ptr> replay();
 
   // First, so that it outlives the coroutines the io_context destroys: their tickets report to it.
   redis_backend_breaker breaker_;
@@ -512,5 +308,9 @@ class redis_runtime {
 };
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/detail/redis/impl/backend_runtime.ipp>
+#endif
 
 #endif

@@ -19,6 +19,7 @@
 // Not thread-safe: the backend touches it on its I/O thread only.
 
 #include <cachet/detail/hash.hpp>
+#include <cachet/detail/linkage.hpp>
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
@@ -50,62 +51,20 @@ class invalidation_backlog {
   std::size_t size() const noexcept { return deletes_.size() + bumps_.size(); }
 
   // A DEL of `key`, an entry of the function whose generation is `function_key`.
-  void add_delete(std::string key, const std::string& function_key) {
-    if (auto covering = bumps_.find(function_key); covering != bumps_.end()) {
-      // The bump covers the entry, but a replay under way may have sent it before this
-      // invalidation: renumbered, it is sent again.
-      covering->second = next_++;
-      return;
-    }
-    if (auto same = deletes_.find(key); same != deletes_.end()) {
-      same->second.sequence = next_++;
-      return;
-    }
-    if (deletes_.size() >= max_deletes_) {
-      add_bump(function_key);
-      return;
-    }
-    deletes_.try_emplace(std::move(key), delete_record{function_key, next_++});
-  }
+  CACHET_DECL void add_delete(std::string key, const std::string& function_key);
 
   // A bump of a counter: a tag's or a function's. A function's also makes its DELs moot.
-  void add_bump(const std::string& key) {
-    bumps_.insert_or_assign(key, next_++);
-    // Linear, but rare: a failed clear(), or the first DEL past the bound for a function.
-    boost::unordered::erase_if(deletes_,
-                               [&](const auto& item) { return item.second.function_key == key; });
-  }
+  CACHET_DECL void add_bump(const std::string& key);
 
   // A command sent when sequence() was `sent_at` was applied: what it repeats, recorded
   // before it was sent, is done.
-  void applied(bool is_delete, std::string_view key, std::uint64_t sent_at) {
-    if (is_delete) {
-      if (auto it = deletes_.find(key); it != deletes_.end() && it->second.sequence < sent_at) {
-        deletes_.erase(it);
-      }
-    } else if (auto it = bumps_.find(key); it != bumps_.end() && it->second < sent_at) {
-      bumps_.erase(it);
-    }
-  }
+  CACHET_DECL void applied(bool is_delete, std::string_view key, std::uint64_t sent_at);
 
   // What a replay sends: every pending command once.
-  std::vector<command> commands() const {
-    std::vector<command> out;
-    out.reserve(size());
-    for (const auto& [key, record] : deletes_) out.push_back({true, key, record.sequence});
-    for (const auto& [key, sequence] : bumps_) out.push_back({false, key, sequence});
-    return out;
-  }
+  CACHET_DECL std::vector<command> commands() const;
 
   // `c`, from commands(), was applied: its record goes, unless it was recorded again since.
-  void confirmed(const command& c) {
-    if (c.is_delete) {
-      if (auto it = deletes_.find(c.key); it != deletes_.end() && it->second.sequence == c.sequence)
-        deletes_.erase(it);
-    } else if (auto it = bumps_.find(c.key); it != bumps_.end() && it->second == c.sequence) {
-      bumps_.erase(it);
-    }
-  }
+  CACHET_DECL void confirmed(const command& c);
 
  private:
   struct delete_record {
@@ -120,5 +79,9 @@ class invalidation_backlog {
 };
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/detail/redis/impl/invalidation_backlog.ipp>
+#endif
 
 #endif

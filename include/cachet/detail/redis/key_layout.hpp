@@ -12,6 +12,7 @@
 // into contiguous ranges, each master holds its share of the buckets (within one), and every
 // process computes the same tags.
 
+#include <cachet/detail/linkage.hpp>
 #include <cachet/error.hpp>
 #include <cachet/redis/cluster_slot.hpp>
 
@@ -31,13 +32,7 @@ struct key_bucket {
 class key_layout {
  public:
   /// One server: `<prefix>:v<schema>:` and `<prefix>:v<schema>#`.
-  static key_layout one_server(const std::string& prefix, std::uint64_t schema) {
-    key_layout layout;
-    layout.buckets_.push_back(
-        {version_base(prefix, schema) + ":", version_base(prefix, schema) + "#"});
-    layout.shared_counter_base_ = layout.buckets_.front().counter_base;
-    return layout;
-  }
+  CACHET_DECL static key_layout one_server(const std::string& prefix, std::uint64_t schema);
 
   /// A cluster: bucket i is `{<prefix>#<i>.<n>}:v<schema>:` and `...#`, n the first number that
   /// puts the tag in the i-th slot range. Rate limits, a single key each, keep the one-server
@@ -45,33 +40,8 @@ class key_layout {
   /// \throws cachet::error when `buckets` is 0, above 16384 or not a power of two (a key picks
   /// its bucket by its CRC16, which then maps evenly), or the prefix has a brace (it would cut
   /// the hash tag short).
-  static key_layout cluster(const std::string& prefix, std::uint64_t schema, std::size_t buckets) {
-    if (buckets == 0 || buckets > resp3::cluster_slot_count || (buckets & (buckets - 1)) != 0) {
-      throw cachet::error("cachet::redis: cluster_buckets is " + std::to_string(buckets) +
-                          ", but it must be a power of two from 1 to 16384; use the default, 64");
-    }
-    if (prefix.find_first_of("{}") != std::string::npos) {
-      throw cachet::error("cachet::redis: the key prefix \"" + prefix +
-                          "\" has a brace, which would cut the cluster buckets' hash tags short; "
-                          "use a prefix without '{' or '}' on a Redis Cluster");
-    }
-    key_layout layout;
-    const std::size_t width = resp3::cluster_slot_count / buckets;
-    const std::string version = ":v" + std::to_string(schema);
-    for (std::size_t i = 0; i < buckets; ++i) {
-      const std::string stem = prefix + "#" + std::to_string(i) + ".";
-      for (std::uint64_t n = 0;; ++n) {
-        const std::string tag = stem + std::to_string(n);
-        if (resp3::cluster_slot(tag) / width == i) {
-          layout.buckets_.push_back(
-              {"{" + tag + "}" + version + ":", "{" + tag + "}" + version + "#"});
-          break;
-        }
-      }
-    }
-    layout.shared_counter_base_ = version_base(prefix, schema) + "#";
-    return layout;
-  }
+  CACHET_DECL static key_layout cluster(const std::string& prefix, std::uint64_t schema,
+                                        std::size_t buckets);
 
   std::size_t size() const noexcept { return buckets_.size(); }
   const key_bucket& bucket(std::size_t i) const noexcept { return buckets_[i]; }
@@ -96,5 +66,9 @@ class key_layout {
 };
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/detail/redis/impl/key_layout.ipp>
+#endif
 
 #endif

@@ -36,6 +36,7 @@
 // Redis keeps the entry max_stale longer than its ttl. Past `f` a call misses (and recomputes);
 // stale() still serves it while it is current and not older than max_stale.
 
+#include <cachet/detail/linkage.hpp>
 #include <cachet/redis/script.hpp>
 
 #include <string>
@@ -90,54 +91,7 @@ end
 // unreadable, and lease '' without one, 'mine' when this holder has it (taken now, or still held),
 // else the time (ms) until which another holds it; {2} when the entry or a counter is not of
 // cachet's types (left as it is: nothing is written).
-inline const std::string& read_entry_lua() {
-  static const std::string source = std::string(stamp_lua) + R"lua(
-local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local e = redis.pcall('HMGET', KEYS[1], 'v', 'g', 'f', 'p')
-if e.err then return {2} end
-local expected = stamp(2, base, token)
-if not expected then return {2} end
-local why = 'missing'
-if e[1] and e[2] then
-  if e[2] ~= expected then
-    why = 'invalidated'
-  elseif e[3] and not tonumber(e[3]) then
-    why = 'malformed'
-  elseif e[3] and tonumber(e[3]) <= now then
-    why = 'expired'
-  elseif mode == 'load' then
-    if ARGV[8] == '1' then return {1, e[1], e[3] or '', redis.call('PTTL', KEYS[1])} end
-    return {1, e[1], e[3] or ''}
-  else
-    why = 'unreadable'
-  end
-end
-local existed = e[1] or e[2] or e[3] or e[4]
-local permit = e[4]
-if not permit then
-  permit = token
-  redis.call('HSET', KEYS[1], 'p', permit)
-end
-local lease = ''
-local lease_ms = tonumber(ARGV[6])
-if lease_ms and lease_ms > 0 then
-  local held = redis.call('HGET', KEYS[1], 'l')
-  local held_until, holder
-  if held then held_until, holder = string.match(held, '^(%d+):(.*)$') end
-  held_until = tonumber(held_until)
-  if held_until and held_until > now and holder ~= ARGV[7] then
-    lease = string.format('%d', held_until)
-  else
-    redis.call('HSET', KEYS[1], 'l', string.format('%d', now + lease_ms) .. ':' .. ARGV[7])
-    lease = 'mine'
-  end
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if not existed or (ttl >= 0 and ttl < window) then redis.call('PEXPIRE', KEYS[1], window) end
-return {0, expected, permit, why, lease}
-)lua";
-  return source;
-}
+CACHET_DECL const std::string& read_entry_lua();
 
 // peek() and stale(): the value if the entry is current, whatever `f` says, without a permit.
 // Writes nothing (so it runs under maxmemory too); the counters are those `g` names, under
@@ -160,39 +114,11 @@ return {1, e[1], e[3] or ''}
 // none). Returns 1 when written, 0 when refused (the permit is gone or another's, or a counter
 // moved on). A refused write gives up the holder's lease, so that others compute at once; a
 // written one replaces the hash, lease and all.
-inline const std::string& write_entry_lua() {
-  static const std::string source = std::string(stamp_lua) + std::string(release_lease_lua) +
-                                    R"lua(
-local permit = redis.pcall('HGET', KEYS[1], 'p')
-if type(permit) == 'table' or permit ~= ARGV[1] then
-  release_lease(ARGV[7])
-  return 0
-end
-if stamp(2, ARGV[6], nil) ~= ARGV[2] then
-  release_lease(ARGV[7])
-  return 0
-end
-redis.call('DEL', KEYS[1])
-if ARGV[4] == '' then
-  redis.call('HSET', KEYS[1], 'v', ARGV[3], 'g', ARGV[2])
-else
-  redis.call('HSET', KEYS[1], 'v', ARGV[3], 'g', ARGV[2], 'f', ARGV[4])
-end
-if ARGV[5] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
-return 1
-)lua";
-  return source;
-}
+CACHET_DECL const std::string& write_entry_lua();
 
 // KEYS: the entry. ARGV: the lease's holder. Gives up its lease (a load that failed, or whose
 // result is not written). Returns 0.
-inline const std::string& release_lease_source() {
-  static const std::string source = std::string(release_lease_lua) + R"lua(
-release_lease(ARGV[1])
-return 0
-)lua";
-  return source;
-}
+CACHET_DECL const std::string& release_lease_source();
 
 inline const resp3::script& release_lease_script() {
   static const resp3::script s{release_lease_source()};
@@ -215,5 +141,9 @@ inline const resp3::script& write_entry_script() {
 }
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/detail/redis/impl/store_entry.ipp>
+#endif
 
 #endif
