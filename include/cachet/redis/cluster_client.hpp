@@ -269,6 +269,16 @@ class cluster_client {
                                                               request_options options,
                                                               clock::time_point give_up);
 
+  // The groups of one run_groups call still running and the first failure among them; touched
+  // only on its strand. (A class member rather than local to run_groups: g++ refuses a type
+  // local to a non-inline coroutine in its frame, -Wsubobject-linkage, as separately compiled.)
+  struct countdown {
+    explicit countdown(const strand_type& ex, std::size_t n) : left(n), finished(ex) {}
+    std::size_t left;
+    std::exception_ptr first_failure;
+    boost::asio::steady_timer finished;
+  };
+
   // Runs on `strand`: starts one group per node, then waits until all have finished.
   CACHET_DECL static boost::asio::awaitable<std::vector<value>> run_groups(
       std::shared_ptr<state> s, strand_type strand, std::vector<cluster_command> commands,

@@ -433,12 +433,6 @@ CACHET_DECL boost::asio::awaitable<std::vector<value>> cluster_client::run_group
   for (std::size_t i = 0; i < commands.size(); ++i)
     by_node[s->owner(cluster_slot(commands[i].key))].push_back(i);
   std::vector<value> replies(commands.size());
-  struct countdown {
-    explicit countdown(const strand_type& ex, std::size_t n) : left(n), finished(ex) {}
-    std::size_t left;
-    std::exception_ptr first_failure;
-    boost::asio::steady_timer finished;
-  };
   auto groups = std::make_shared<countdown>(strand, by_node.size());
   groups->finished.expires_at(boost::asio::steady_timer::time_point::max());
   for (auto& [owner, indexes] : by_node) {
