@@ -1,6 +1,7 @@
 #ifndef CACHET_REDIS_CLIENT_HPP
 #define CACHET_REDIS_CLIENT_HPP
 
+#include <cachet/detail/linkage.hpp>
 #include <cachet/detail/redis/connection.hpp>
 #include <cachet/redis/config.hpp>
 #include <cachet/redis/error.hpp>
@@ -86,24 +87,10 @@ class client {
   /// Creates the client; nothing is connected until start() or the first exec().
   /// \throws cachet::error when `cfg` cannot work (see config::require_valid()) or names
   /// cluster seeds.
-  client(executor_type ex, config cfg)
-      : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))), executor_(std::move(ex)) {
-    conn_->cfg().require_valid();
-    if (!conn_->cfg().cluster.seeds.empty())
-      throw cachet::error(
-          "cachet::redis::client: the config names Redis Cluster seeds (redis-cluster://) but a "
-          "client talks to one server; use cachet::redis::cluster_client, or clear cfg.cluster");
-  }
+  CACHET_DECL client(executor_type ex, config cfg);
 
   client(client&&) noexcept = default;
-  client& operator=(client&& other) noexcept {
-    if (this != &other) {
-      close();
-      conn_ = std::move(other.conn_);
-      executor_ = std::move(other.executor_);
-    }
-    return *this;
-  }
+  CACHET_DECL client& operator=(client&& other) noexcept;
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
@@ -122,7 +109,7 @@ class client {
   /// before the first attempt and while connected. Any thread.
   ///
   ///   if (auto why = c.last_error(); !why.empty()) log("Redis: " + why);
-  std::string last_error() const { return conn_ ? conn_->last_error() : std::string(); }
+  CACHET_DECL std::string last_error() const;
 
   /// Calls `f` on the client's strand after each successful handshake, reconnections included.
   /// Set it before start() and the first exec().
@@ -131,15 +118,11 @@ class client {
   }
 
   /// Connects in the background now instead of on the first exec(). Idempotent.
-  void start() {
-    if (conn_) boost::asio::dispatch(conn_->strand(), [c = conn_] { c->start(); });
-  }
+  CACHET_DECL void start();
 
   /// Closes the connection for good; later exec() calls throw request_error(not_connected).
   /// Requests still queued fail with connection_lost, written ones with outcome_unknown.
-  void close() {
-    if (conn_) boost::asio::dispatch(conn_->strand(), [c = conn_] { c->stop(); });
-  }
+  CACHET_DECL void close();
 
   /// Runs one command and returns its reply.
   /// Throws server_error (with the server's text) on an error reply, request_error on anything
@@ -165,54 +148,23 @@ class client {
   /// Runs a pipeline (all commands written together) and returns one reply per command, in
   /// order. Error replies are returned as values (value::is_error()), not thrown; transport
   /// problems throw request_error. An empty request completes at once with no replies.
-  boost::asio::awaitable<std::vector<value>> exec(const request& req,
-                                                  const request_options& options = {}) {
-    auto p = make_pending();  // first: it rejects a moved-from client
-    p->commands = req;
-    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                       void(std::exception_ptr, std::vector<value>)>(
-        initiate_exec<std::vector<value>>{}, boost::asio::use_awaitable, conn_, std::move(p),
-        options);
-  }
+  CACHET_DECL boost::asio::awaitable<std::vector<value>> exec(const request& req,
+                                                              const request_options& options = {});
 
  private:
-  std::shared_ptr<detail::pending_request> make_pending() const {
-    if (!conn_)
-      throw request_error(error::not_connected,
-                          "cachet::redis: exec() on a moved-from client; use the client it was "
-                          "moved to");
-    return std::make_shared<detail::pending_request>(conn_->strand());
-  }
+  CACHET_DECL std::shared_ptr<detail::pending_request> make_pending() const;
 
   // Runs on the strand: refuses what the connection cannot match replies for, then queues `p`.
   // Returns whether there is a reply to wait for.
-  static bool admit(detail::connection& conn, const std::shared_ptr<detail::pending_request>& p,
-                    const request_options& options) {
-    if (auto name = detail::first_push_reply_command(p->commands.payload()); !name.empty())
-      throw request_error(error::unexpected_reply,
-                          "cachet::redis: " + std::string(name) +
-                              " cannot be sent through client::exec (its replies are push "
-                              "messages); use cachet::redis::subscriber");
-    p->expected = p->commands.size();
-    p->idempotent = options.idempotent;
-    return conn.admit(p, options.timeout.value_or(conn.cfg().request_timeout));
-  }
+  CACHET_DECL static bool admit(detail::connection& conn,
+                                const std::shared_ptr<detail::pending_request>& p,
+                                const request_options& options);
 
   // The replies of a complete request as exec() returns them: one value (an error reply thrown
   // as server_error), or all of them.
-  static value take_result(detail::pending_request& p, value*, std::exception_ptr& e) {
-    value& reply = p.replies.front();
-    if (reply.is_error()) {
-      e = std::make_exception_ptr(server_error(std::move(reply.text)));
-      return value{};
-    }
-    return std::move(reply);
-  }
-  static std::vector<value> take_result(detail::pending_request& p, std::vector<value>*,
-                                        std::exception_ptr&) {
-    return std::vector<value>(std::make_move_iterator(p.replies.begin()),
-                              std::make_move_iterator(p.replies.end()));
-  }
+  CACHET_DECL static value take_result(detail::pending_request& p, value*, std::exception_ptr& e);
+  CACHET_DECL static std::vector<value> take_result(detail::pending_request& p, std::vector<value>*,
+                                                    std::exception_ptr&);
 
   // Wakes the operation waiting on `p` when the caller's cancellation slot fires; the flag is
   // read on the strand, where the wait decides. Any cancellation type that reaches the slot
@@ -220,13 +172,7 @@ class client {
   struct canceller {
     std::shared_ptr<detail::connection> conn;
     std::shared_ptr<detail::pending_request> p;
-    void operator()(boost::asio::cancellation_type type) const {
-      if (type == boost::asio::cancellation_type::none) return;
-      boost::asio::dispatch(conn->strand(), [p = p] {
-        p->cancel_requested = true;
-        p->wake.cancel();
-      });
-    }
+    CACHET_DECL void operator()(boost::asio::cancellation_type type) const;
   };
 
   // Hands the result to the caller's handler on the handler's executor. The cancellation slot is
@@ -362,5 +308,9 @@ class client {
 };
 
 }  // namespace cachet::resp3
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/redis/impl/client.ipp>
+#endif
 
 #endif

@@ -7,6 +7,7 @@
 /// cachet::rate_limit uses on a cachet::redis backend.
 
 #include <cachet/clock.hpp>
+#include <cachet/detail/linkage.hpp>
 #include <cachet/detail/redis/backend_runtime.hpp>
 #include <cachet/error.hpp>
 #include <cachet/rate_limit.hpp>
@@ -85,15 +86,8 @@ class redis_rate_limiter {
   /// calls are admitted per `period`, in bursts of up to `limit`.
   /// \throws cachet::error when the name is empty, the limit is 0, or the period is shorter than
   /// `limit` nanoseconds or longer than 2^53 ns (104 days; the script computes in doubles).
-  redis_rate_limiter(redis& backend, std::string name, std::uint64_t limit, clock::duration period,
-                     redis_rate_limiter_settings settings = {})
-      : backend_(&backend),
-        name_(checked_name(std::move(name))),
-        rule_(detail::gcra::checked(limit, checked_period(period))),
-        settings_(settings),
-        interval_text_(std::to_string(rule_.interval)),
-        tolerance_text_(std::to_string(rule_.tolerance)),
-        local_(limit, period, settings.clock) {}
+  CACHET_DECL redis_rate_limiter(redis& backend, std::string name, std::uint64_t limit,
+                                 clock::duration period, redis_rate_limiter_settings settings = {});
 
   redis_rate_limiter(const redis_rate_limiter&) = delete;
   redis_rate_limiter& operator=(const redis_rate_limiter&) = delete;
@@ -102,32 +96,11 @@ class redis_rate_limiter {
   /// Blocks while the backend's I/O thread asks Redis.
   /// \throws request_error(error::blocking_call_on_io_thread) on that thread (co_await
   /// async_try_acquire there); with redis_outage_policy::throw_error, the Redis error.
-  rate_limit_decision try_acquire(std::string_view key) {
-    if (checking_locally()) return fall_back(key);
-    detail::redis_runtime& rt = backend_->runtime();
-    rt.require_off_io_thread("cachet::redis_rate_limiter::try_acquire");
-    try {
-      return decode(rt.run(ask(rt, redis_key_in(rt, key), now_arguments())));
-    } catch (const resp3::request_error& e) {
-      if (!falls_back_on(e)) throw;
-    }
-    return failed_over(key);
-  }
+  CACHET_DECL rate_limit_decision try_acquire(std::string_view key);
 
   /// try_acquire for coroutines, on any executor: the check runs on the backend's I/O thread.
   /// The limiter must outlive the returned awaitable.
-  boost::asio::awaitable<rate_limit_decision> async_try_acquire(std::string key) {
-    if (checking_locally()) co_return fall_back(key);
-    detail::redis_runtime& rt = backend_->runtime();
-    try {
-      co_return decode(co_await boost::asio::co_spawn(
-          rt.context(), ask(rt, redis_key_in(rt, key), now_arguments()),
-          boost::asio::use_awaitable));
-    } catch (const resp3::request_error& e) {
-      if (!falls_back_on(e)) throw;
-    }
-    co_return failed_over(key);
-  }
+  CACHET_DECL boost::asio::awaitable<rate_limit_decision> async_try_acquire(std::string key);
 
   /// Calls admitted per period.
   std::uint64_t limit() const noexcept { return local_.limit(); }
@@ -149,109 +122,23 @@ class redis_rate_limiter {
   // server's. Lua numbers are doubles, exact below 2^53: absolute times (about 2^60 ns since
   // 1970) are kept as two parts, and only differences, below the period, are single numbers;
   // every division is corrected with exact products. The steps are detail::gcra::decide's.
-  static const resp3::script& script() {
-    static const resp3::script gcra{R"lua(
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local now_s, now_ns
-if ARGV[3] == '' then
-  local t = redis.call('TIME')
-  now_s, now_ns = tonumber(t[1]), tonumber(t[2]) * 1000
-else
-  now_s, now_ns = tonumber(ARGV[3]), tonumber(ARGV[4])
-end
-local start_s, start_ns, backlog = now_s, now_ns, 0
-local stored = redis.call('GET', KEYS[1])
-if stored then
-  local s, ns = string.match(stored, '^(%-?%d+)%.(%d+)$')
-  if s then
-    s, ns = tonumber(s), tonumber(ns)
-    local ahead = (s - now_s) * 1e9 + (ns - now_ns)
-    if ahead > 0 then start_s, start_ns, backlog = s, ns, ahead end
-  end
-end
-if backlog > tolerance then return {0, backlog - tolerance, 0} end
-local total = start_ns + interval
-local carry = math.floor(total / 1e9)
-local next_ns = total - carry * 1e9
-if next_ns < 0 then carry, next_ns = carry - 1, next_ns + 1e9
-elseif next_ns >= 1e9 then carry, next_ns = carry + 1, next_ns - 1e9 end
-local wait = backlog + interval
-redis.call('SET', KEYS[1], string.format('%d.%09d', start_s + carry, next_ns),
-           'PX', math.floor(wait / 1e6) + 1)
-local room = tolerance - wait
-if room < 0 then return {1, 0, 0} end
-local q = math.floor(room / interval)
-if q * interval > room then q = q - 1 elseif (q + 1) * interval <= room then q = q + 1 end
-return {1, 0, q + 1}
-)lua"};
-    return gcra;
-  }
+  CACHET_DECL static const resp3::script& script();
 
-  static std::string checked_name(std::string name) {
-    if (name.empty()) {
-      throw cachet::error(
-          "cachet::redis_rate_limiter: the name is empty; give each limit a name of its own, "
-          "which scopes its Redis keys");
-    }
-    return name;
-  }
+  CACHET_DECL static std::string checked_name(std::string name);
 
-  static clock::duration checked_period(clock::duration period) {
-    if (period.count() > (rep{1} << 53)) {
-      throw cachet::error(
-          "cachet::redis_rate_limiter: the period is longer than 2^53 ns (about 104 days), "
-          "beyond what the Lua script computes exactly; use a shorter period");
-    }
-    return period;
-  }
+  CACHET_DECL static clock::duration checked_period(clock::duration period);
 
   // The caller's time as two decimal parts (seconds, nanoseconds in [0, 1e9)), or two empty
   // strings for the server's.
-  std::vector<std::string> now_arguments() const {
-    if (settings_.clock == nullptr) return {std::string(), std::string()};
-    const rep now = settings_.clock->now().time_since_epoch().count();
-    constexpr rep second = 1'000'000'000;
-    rep seconds = now / second;
-    rep nanoseconds = now % second;
-    if (nanoseconds < 0) {
-      --seconds;
-      nanoseconds += second;
-    }
-    return {std::to_string(seconds), std::to_string(nanoseconds)};
-  }
+  CACHET_DECL std::vector<std::string> now_arguments() const;
 
-  std::string redis_key_in(const detail::redis_runtime& rt, std::string_view key) const {
-    std::string out;
-    out.reserve(rt.counter_base().size() + 6 + name_.size() + key.size());
-    out += rt.counter_base();
-    out += "rate:";
-    out += name_;
-    out += ':';
-    out += key;
-    return out;
-  }
+  CACHET_DECL std::string redis_key_in(const detail::redis_runtime& rt, std::string_view key) const;
 
-  boost::asio::awaitable<resp3::value> ask(detail::redis_runtime& rt, std::string redis_key,
-                                           std::vector<std::string> now) const {
-    detail::script_call call{
-        {std::move(redis_key)},
-        {interval_text_, tolerance_text_, std::move(now[0]), std::move(now[1])}};
-    co_return co_await rt.link().eval(script(), std::move(call),
-                                      resp3::request_options{.timeout = settings_.timeout});
-  }
+  CACHET_DECL boost::asio::awaitable<resp3::value> ask(detail::redis_runtime& rt,
+                                                       std::string redis_key,
+                                                       std::vector<std::string> now) const;
 
-  static rate_limit_decision decode(const resp3::value& reply) {
-    const std::vector<resp3::value>& parts = reply.as_array();
-    if (parts.size() != 3) {
-      throw resp3::request_error(resp3::error::unexpected_reply,
-                                 "cachet::redis_rate_limiter: the script answered with " +
-                                     std::to_string(parts.size()) +
-                                     " values instead of 3; is another program using its keys?");
-    }
-    return {parts[0].as_int() == 1, clock::duration(parts[1].as_int()),
-            static_cast<std::uint64_t>(parts[2].as_int())};
-  }
+  CACHET_DECL static rate_limit_decision decode(const resp3::value& reply);
 
   // A failure of Redis or of the connection to it; not a misuse (a blocking call on the I/O
   // thread) nor a cancellation by the caller.
@@ -272,11 +159,7 @@ return {1, 0, q + 1}
            local_now() < local_until_.load(std::memory_order_relaxed);
   }
 
-  rate_limit_decision failed_over(std::string_view key) {
-    const auto pause = std::chrono::duration_cast<clock::duration>(settings_.recheck_after);
-    local_until_.store(local_now() + pause.count(), std::memory_order_relaxed);
-    return fall_back(key);
-  }
+  CACHET_DECL rate_limit_decision failed_over(std::string_view key);
 
   rate_limit_decision fall_back(std::string_view key) {
     fallbacks_.fetch_add(1, std::memory_order_relaxed);
@@ -328,5 +211,9 @@ struct shared_rate_limits<redis> {
 
 }  // namespace detail
 }  // namespace cachet
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/redis/impl/rate_limiter.ipp>
+#endif
 
 #endif
