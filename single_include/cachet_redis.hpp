@@ -9327,6 +9327,33 @@ T codec_decode(std::string_view text) {
 
 #endif
 // ---- end <cachet/codec.hpp> ----
+// ---- begin <cachet/detail/linkage.hpp> ----
+#ifndef CACHET_DETAIL_LINKAGE_HPP
+#define CACHET_DETAIL_LINKAGE_HPP
+
+/// CACHET_DECL marks a function of cachet that does not depend on the caller's types (the Redis
+/// client and connection, the backend's runtime, the value-independent half of its stores).
+/// Their bodies live in `impl/*.ipp` files beside their headers.
+///
+/// Header-only (the default), the headers include those files and CACHET_DECL is `inline`: every
+/// unit that includes them compiles them again. A program that defines CACHET_SEPARATE_COMPILATION
+/// in every unit compiles them once instead, in the one unit that includes <cachet/src.hpp>;
+/// elsewhere they are declarations only, which is most of a Redis unit's compile time.
+#if defined(CACHET_SEPARATE_COMPILATION)
+#define CACHET_DECL
+#else
+#define CACHET_DECL inline
+#endif
+
+/// Whether a header includes its `impl/*.ipp` bodies: header-only, or in <cachet/src.hpp>.
+#if !defined(CACHET_SEPARATE_COMPILATION) || defined(CACHET_SOURCE)
+#define CACHET_INCLUDE_BODIES 1
+#else
+#define CACHET_INCLUDE_BODIES 0
+#endif
+
+#endif
+// ---- end <cachet/detail/linkage.hpp> ----
 // ---- begin <cachet/detail/redis/backend_breaker.hpp> ----
 #ifndef CACHET_DETAIL_REDIS_BACKEND_BREAKER_HPP
 #define CACHET_DETAIL_REDIS_BACKEND_BREAKER_HPP
@@ -9426,89 +9453,13 @@ class error_category_impl final : public std::error_category {
  public:
   const char* name() const noexcept override { return "cachet.redis"; }
 
-  std::string message(int value) const override {
-    switch (static_cast<resp3::error>(value)) {
-      case resp3::error::invalid_type_byte:
-        return "the server sent a reply starting with a byte that is not a RESP3 type "
-               "(streamed strings and aggregates are not supported)";
-      case resp3::error::invalid_number:
-        return "the server sent a number that is not a valid 64-bit decimal integer";
-      case resp3::error::invalid_length:
-        return "the server sent a malformed length or element count (not decimal, negative "
-               "other than -1, out of range, streamed, or too short for a verbatim string)";
-      case resp3::error::expected_crlf:
-        return "the server sent a line or string not terminated by CR LF";
-      case resp3::error::invalid_boolean:
-        return "the server sent a boolean other than #t or #f";
-      case resp3::error::invalid_double:
-        return "the server sent a double that is not a valid floating point number";
-      case resp3::error::bulk_too_large:
-        return "the server sent a string longer than parse_limits::max_bulk_length";
-      case resp3::error::too_many_elements:
-        return "the server sent an aggregate with more elements than "
-               "parse_limits::max_elements";
-      case resp3::error::nesting_too_deep:
-        return "the server sent aggregates nested deeper than parse_limits::max_depth";
-      case resp3::error::unexpected_reply:
-        return "the reply has a type the caller cannot use";
-      case resp3::error::resolve_timeout:
-        return "resolving the Redis host name timed out";
-      case resp3::error::connect_timeout:
-        return "connecting to the Redis server timed out";
-      case resp3::error::handshake_timeout:
-        return "the HELLO/AUTH/SELECT handshake with the Redis server timed out";
-      case resp3::error::handshake_failed:
-        return "the Redis server refused the HELLO/AUTH/SELECT handshake";
-      case resp3::error::not_connected:
-        return "the request was made while not connected to Redis and was not queued";
-      case resp3::error::connection_lost:
-        return "the connection was lost before the request was written; it had no effect";
-      case resp3::error::outcome_unknown:
-        return "the connection was lost after the request was written; it may or may not "
-               "have taken effect";
-      case resp3::error::request_timeout:
-        return "the request's deadline passed before the reply arrived";
-      case resp3::error::health_check_failed:
-        return "the Redis server did not answer the health-check PING in time";
-      case resp3::error::cancelled:
-        return "the operation was cancelled";
-      case resp3::error::server_error:
-        return "the Redis server answered with an error reply";
-      case resp3::error::queue_full:
-        return "the pub/sub receive queue is full; messages were dropped";
-      case resp3::error::invalid_url:
-        return "the Redis URL is malformed";
-      case resp3::error::blocking_call_on_io_thread:
-        return "a blocking call was made on the Redis client's own I/O thread (it would "
-               "deadlock)";
-      case resp3::error::tls_handshake_failed:
-        return "the TLS handshake with the Redis server failed";
-      case resp3::error::sentinel_unavailable:
-        return "no Redis Sentinel answered with the master's address";
-      case resp3::error::not_master:
-        return "the Redis server named by Sentinel is not a master (a failover is under way)";
-      case resp3::error::cluster_unavailable:
-        return "no Redis Cluster node answered with a slot map covering the key's slot";
-      case resp3::error::too_many_redirects:
-        return "the Redis Cluster redirected the request more often than allowed";
-    }
-    return "unknown cachet.redis error " + std::to_string(value);
-  }
+  CACHET_DECL std::string message(int value) const override;
 };
 
 }  // namespace detail
 
 /// The category of every cachet::redis::error value; its name() is "cachet.redis".
-inline const std::error_category& error_category() noexcept {
-  // Built in static storage and never destroyed: codes are still read while other statics, such
-  // as the process-wide backend, shut down at exit. No heap either, so the first error a parser
-  // reports allocates nothing.
-  alignas(detail::error_category_impl) static unsigned char
-      storage[sizeof(detail::error_category_impl)];
-  static const auto* const instance =
-      ::new (static_cast<void*>(storage)) detail::error_category_impl();
-  return *instance;
-}
+CACHET_DECL const std::error_category& error_category() noexcept;
 
 /// Makes `std::error_code ec = error::x;` work (found by argument-dependent lookup).
 inline std::error_code make_error_code(error e) noexcept {
@@ -9562,6 +9513,106 @@ class protocol_error : public request_error {
 
 }  // namespace cachet::resp3
 
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/redis/impl/error.ipp> ----
+#ifndef CACHET_REDIS_IMPL_ERROR_IPP
+#define CACHET_REDIS_IMPL_ERROR_IPP
+
+// Bodies of <cachet/redis/error.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::resp3 {
+
+namespace detail {
+
+CACHET_DECL std::string error_category_impl::message(int value) const {
+  switch (static_cast<resp3::error>(value)) {
+    case resp3::error::invalid_type_byte:
+      return "the server sent a reply starting with a byte that is not a RESP3 type "
+             "(streamed strings and aggregates are not supported)";
+    case resp3::error::invalid_number:
+      return "the server sent a number that is not a valid 64-bit decimal integer";
+    case resp3::error::invalid_length:
+      return "the server sent a malformed length or element count (not decimal, negative "
+             "other than -1, out of range, streamed, or too short for a verbatim string)";
+    case resp3::error::expected_crlf:
+      return "the server sent a line or string not terminated by CR LF";
+    case resp3::error::invalid_boolean:
+      return "the server sent a boolean other than #t or #f";
+    case resp3::error::invalid_double:
+      return "the server sent a double that is not a valid floating point number";
+    case resp3::error::bulk_too_large:
+      return "the server sent a string longer than parse_limits::max_bulk_length";
+    case resp3::error::too_many_elements:
+      return "the server sent an aggregate with more elements than "
+             "parse_limits::max_elements";
+    case resp3::error::nesting_too_deep:
+      return "the server sent aggregates nested deeper than parse_limits::max_depth";
+    case resp3::error::unexpected_reply:
+      return "the reply has a type the caller cannot use";
+    case resp3::error::resolve_timeout:
+      return "resolving the Redis host name timed out";
+    case resp3::error::connect_timeout:
+      return "connecting to the Redis server timed out";
+    case resp3::error::handshake_timeout:
+      return "the HELLO/AUTH/SELECT handshake with the Redis server timed out";
+    case resp3::error::handshake_failed:
+      return "the Redis server refused the HELLO/AUTH/SELECT handshake";
+    case resp3::error::not_connected:
+      return "the request was made while not connected to Redis and was not queued";
+    case resp3::error::connection_lost:
+      return "the connection was lost before the request was written; it had no effect";
+    case resp3::error::outcome_unknown:
+      return "the connection was lost after the request was written; it may or may not "
+             "have taken effect";
+    case resp3::error::request_timeout:
+      return "the request's deadline passed before the reply arrived";
+    case resp3::error::health_check_failed:
+      return "the Redis server did not answer the health-check PING in time";
+    case resp3::error::cancelled:
+      return "the operation was cancelled";
+    case resp3::error::server_error:
+      return "the Redis server answered with an error reply";
+    case resp3::error::queue_full:
+      return "the pub/sub receive queue is full; messages were dropped";
+    case resp3::error::invalid_url:
+      return "the Redis URL is malformed";
+    case resp3::error::blocking_call_on_io_thread:
+      return "a blocking call was made on the Redis client's own I/O thread (it would "
+             "deadlock)";
+    case resp3::error::tls_handshake_failed:
+      return "the TLS handshake with the Redis server failed";
+    case resp3::error::sentinel_unavailable:
+      return "no Redis Sentinel answered with the master's address";
+    case resp3::error::not_master:
+      return "the Redis server named by Sentinel is not a master (a failover is under way)";
+    case resp3::error::cluster_unavailable:
+      return "no Redis Cluster node answered with a slot map covering the key's slot";
+    case resp3::error::too_many_redirects:
+      return "the Redis Cluster redirected the request more often than allowed";
+  }
+  return "unknown cachet.redis error " + std::to_string(value);
+}
+
+}  // namespace detail
+
+CACHET_DECL const std::error_category& error_category() noexcept {
+  // Built in static storage and never destroyed: codes are still read while other statics, such
+  // as the process-wide backend, shut down at exit. No heap either, so the first error a parser
+  // reports allocates nothing.
+  alignas(detail::error_category_impl) static unsigned char
+      storage[sizeof(detail::error_category_impl)];
+  static const auto* const instance =
+      ::new (static_cast<void*>(storage)) detail::error_category_impl();
+  return *instance;
+}
+
+}  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/impl/error.ipp> ----
+#endif
+
 #endif
 // ---- end <cachet/redis/error.hpp> ----
 
@@ -9585,24 +9636,7 @@ enum class redis_outcome {
   no_verdict  // the request ended for a reason of the caller's (cancelled, misuse)
 };
 
-inline redis_outcome outcome_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const resp3::server_error&) {
-    return redis_outcome::answered;
-  } catch (const resp3::request_error& error) {
-    const std::error_code code = error.code();
-    if (code == resp3::error::unexpected_reply) return redis_outcome::answered;
-    if (code == resp3::error::cancelled || code == resp3::error::blocking_call_on_io_thread ||
-        code == resp3::error::invalid_url || code == resp3::error::queue_full) {
-      return redis_outcome::no_verdict;
-    }
-    return redis_outcome::failed;  // timeouts, lost connections, malformed replies
-  } catch (...) {
-    // Thrown while reading a reply (a generation that is not a number, say): Redis answered.
-    return redis_outcome::answered;
-  }
-}
+CACHET_DECL redis_outcome outcome_of(const std::exception_ptr& e);
 
 class redis_backend_breaker {
  public:
@@ -9624,15 +9658,7 @@ class redis_backend_breaker {
         : owner_(std::exchange(other.owner_, nullptr)),
           admission_(other.admission_),
           reported_(other.reported_) {}
-    ticket& operator=(ticket&& other) noexcept {
-      if (this != &other) {
-        settle();
-        owner_ = std::exchange(other.owner_, nullptr);
-        admission_ = other.admission_;
-        reported_ = other.reported_;
-      }
-      return *this;
-    }
+    CACHET_DECL ticket& operator=(ticket&& other) noexcept;
     ticket(const ticket&) = delete;
     ticket& operator=(const ticket&) = delete;
     ~ticket() { settle(); }
@@ -9646,20 +9672,7 @@ class redis_backend_breaker {
       owner_->succeeded(admission_);
     }
 
-    void report(const std::exception_ptr& e) {
-      if (owner_ == nullptr) return;
-      switch (outcome_of(e)) {
-        case redis_outcome::answered:
-          answered();
-          return;
-        case redis_outcome::failed:
-          reported_ = true;
-          owner_->failed(admission_);
-          return;
-        case redis_outcome::no_verdict:
-          return;
-      }
-    }
+    CACHET_DECL void report(const std::exception_ptr& e);
 
    private:
     friend class redis_backend_breaker;
@@ -9675,15 +9688,7 @@ class redis_backend_breaker {
     bool reported_ = false;
   };
 
-  explicit redis_backend_breaker(settings s)
-      : time_(s.time != nullptr ? s.time : &coarse_steady_clock::instance()),
-        on_state_change_(std::move(s.on_state_change)),
-        cooldown_(s.cooldown),
-        machine_(breaker_limits{.consecutive_failures = s.consecutive_failures,
-                                .cooldown = s.cooldown,
-                                .failure_rate_percent = 0,
-                                .window = 0,
-                                .probes = s.half_open_probes}) {}
+  CACHET_DECL explicit redis_backend_breaker(settings s);
 
   redis_backend_breaker(const redis_backend_breaker&) = delete;
   redis_backend_breaker& operator=(const redis_backend_breaker&) = delete;
@@ -9700,30 +9705,9 @@ class redis_backend_breaker {
   // takes a half-open probe's place.
   ticket bypass() { return ticket(this, closed_admission()); }
 
-  circuit_state state() {
-    if (state_.load(std::memory_order_acquire) == circuit_state::closed) {
-      return circuit_state::closed;
-    }
-    const clock::time_point now = time_->now();
-    circuit_state current{};
-    notify(locked([&] {
-      auto change = machine_.update(now);
-      current = machine_.state();
-      return change;
-    }));
-    return current;
-  }
+  CACHET_DECL circuit_state state();
 
-  breaker_counters counters() const {
-    breaker_counters c;
-    {
-      std::lock_guard lock(mutex_);
-      c = machine_.counters();
-    }
-    c.successes += quiet_successes_.load(std::memory_order_relaxed);
-    c.rejected += quiet_rejections_.load(std::memory_order_relaxed);
-    return c;
-  }
+  CACHET_DECL breaker_counters counters() const;
 
  private:
   static breaker_machine::admission closed_admission() {
@@ -9732,52 +9716,11 @@ class redis_backend_breaker {
     return a;
   }
 
-  ticket admit_slowly(circuit_state mirrored) {
-    const clock::time_point now = time_->now();
-    // Open and still cooling down: refused without the lock, which every call of a degraded
-    // backend would otherwise take.
-    if (mirrored == circuit_state::open &&
-        now.time_since_epoch().count() < open_until_.load(std::memory_order_acquire)) {
-      quiet_rejections_.fetch_add(1, std::memory_order_relaxed);
-      return ticket();
-    }
-    breaker_machine::admission a;
-    notify(locked([&] {
-      a = machine_.acquire(now);
-      return a.change;
-    }));
-    return a.admitted ? ticket(this, a) : ticket();
-  }
+  CACHET_DECL ticket admit_slowly(circuit_state mirrored);
 
-  void succeeded(const breaker_machine::admission& a) {
-    // Closed with no failure counted: the machine would only count the success.
-    if (!a.probe && !failing_.load(std::memory_order_acquire) &&
-        state_.load(std::memory_order_acquire) == circuit_state::closed) {
-      quiet_successes_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    notify(locked([&] {
-      auto change = machine_.succeeded(a);
-      if (machine_.state() == circuit_state::closed) {
-        failing_.store(false, std::memory_order_release);
-      }
-      return change;
-    }));
-  }
+  CACHET_DECL void succeeded(const breaker_machine::admission& a);
 
-  void failed(const breaker_machine::admission& a) {
-    const clock::time_point now = time_->now();
-    notify(locked([&] {
-      auto change = machine_.failed(a, now);
-      if (change && change->to == circuit_state::open) {
-        open_until_.store((now + cooldown_).time_since_epoch().count(), std::memory_order_release);
-      }
-      // While closed the machine now counts towards opening, and the next success must reach it
-      // to reset the count.
-      failing_.store(machine_.state() == circuit_state::closed, std::memory_order_release);
-      return change;
-    }));
-  }
+  CACHET_DECL void failed(const breaker_machine::admission& a);
 
   // Runs a step of the machine under the lock and mirrors its state for the lock-free paths.
   template <class Step>
@@ -9806,6 +9749,148 @@ class redis_backend_breaker {
 };
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/backend_breaker.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_BACKEND_BREAKER_IPP
+#define CACHET_DETAIL_REDIS_IMPL_BACKEND_BREAKER_IPP
+
+// Bodies of <cachet/detail/redis/backend_breaker.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::detail {
+
+CACHET_DECL redis_outcome outcome_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const resp3::server_error&) {
+    return redis_outcome::answered;
+  } catch (const resp3::request_error& error) {
+    const std::error_code code = error.code();
+    if (code == resp3::error::unexpected_reply) return redis_outcome::answered;
+    if (code == resp3::error::cancelled || code == resp3::error::blocking_call_on_io_thread ||
+        code == resp3::error::invalid_url || code == resp3::error::queue_full) {
+      return redis_outcome::no_verdict;
+    }
+    return redis_outcome::failed;  // timeouts, lost connections, malformed replies
+  } catch (...) {
+    // Thrown while reading a reply (a generation that is not a number, say): Redis answered.
+    return redis_outcome::answered;
+  }
+}
+
+CACHET_DECL auto redis_backend_breaker::ticket::operator=(ticket&& other) noexcept -> ticket& {
+  if (this != &other) {
+    settle();
+    owner_ = std::exchange(other.owner_, nullptr);
+    admission_ = other.admission_;
+    reported_ = other.reported_;
+  }
+  return *this;
+}
+
+CACHET_DECL void redis_backend_breaker::ticket::report(const std::exception_ptr& e) {
+  if (owner_ == nullptr) return;
+  switch (outcome_of(e)) {
+    case redis_outcome::answered:
+      answered();
+      return;
+    case redis_outcome::failed:
+      reported_ = true;
+      owner_->failed(admission_);
+      return;
+    case redis_outcome::no_verdict:
+      return;
+  }
+}
+
+CACHET_DECL redis_backend_breaker::redis_backend_breaker(settings s)
+    : time_(s.time != nullptr ? s.time : &coarse_steady_clock::instance()),
+      on_state_change_(std::move(s.on_state_change)),
+      cooldown_(s.cooldown),
+      machine_(breaker_limits{.consecutive_failures = s.consecutive_failures,
+                              .cooldown = s.cooldown,
+                              .failure_rate_percent = 0,
+                              .window = 0,
+                              .probes = s.half_open_probes}) {}
+
+CACHET_DECL circuit_state redis_backend_breaker::state() {
+  if (state_.load(std::memory_order_acquire) == circuit_state::closed) {
+    return circuit_state::closed;
+  }
+  const clock::time_point now = time_->now();
+  circuit_state current{};
+  notify(locked([&] {
+    auto change = machine_.update(now);
+    current = machine_.state();
+    return change;
+  }));
+  return current;
+}
+
+CACHET_DECL breaker_counters redis_backend_breaker::counters() const {
+  breaker_counters c;
+  {
+    std::lock_guard lock(mutex_);
+    c = machine_.counters();
+  }
+  c.successes += quiet_successes_.load(std::memory_order_relaxed);
+  c.rejected += quiet_rejections_.load(std::memory_order_relaxed);
+  return c;
+}
+
+CACHET_DECL auto redis_backend_breaker::admit_slowly(circuit_state mirrored) -> ticket {
+  const clock::time_point now = time_->now();
+  // Open and still cooling down: refused without the lock, which every call of a degraded
+  // backend would otherwise take.
+  if (mirrored == circuit_state::open &&
+      now.time_since_epoch().count() < open_until_.load(std::memory_order_acquire)) {
+    quiet_rejections_.fetch_add(1, std::memory_order_relaxed);
+    return ticket();
+  }
+  breaker_machine::admission a;
+  notify(locked([&] {
+    a = machine_.acquire(now);
+    return a.change;
+  }));
+  return a.admitted ? ticket(this, a) : ticket();
+}
+
+CACHET_DECL void redis_backend_breaker::succeeded(const breaker_machine::admission& a) {
+  // Closed with no failure counted: the machine would only count the success.
+  if (!a.probe && !failing_.load(std::memory_order_acquire) &&
+      state_.load(std::memory_order_acquire) == circuit_state::closed) {
+    quiet_successes_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  notify(locked([&] {
+    auto change = machine_.succeeded(a);
+    if (machine_.state() == circuit_state::closed) {
+      failing_.store(false, std::memory_order_release);
+    }
+    return change;
+  }));
+}
+
+CACHET_DECL void redis_backend_breaker::failed(const breaker_machine::admission& a) {
+  const clock::time_point now = time_->now();
+  notify(locked([&] {
+    auto change = machine_.failed(a, now);
+    if (change && change->to == circuit_state::open) {
+      open_until_.store((now + cooldown_).time_since_epoch().count(), std::memory_order_release);
+    }
+    // While closed the machine now counts towards opening, and the next success must reach it
+    // to reset the count.
+    failing_.store(machine_.state() == circuit_state::closed, std::memory_order_release);
+    return change;
+  }));
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/impl/backend_breaker.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/redis/backend_breaker.hpp> ----
@@ -9988,18 +10073,53 @@ struct value {
   friend bool operator==(const value&, const value&) = default;
 
  private:
-  [[noreturn]] void fail(std::string_view expected) const {
-    if (is_error()) throw server_error(text);
-    throw request_error(error::unexpected_reply,
-                        "cachet::redis: expected " + std::string(expected) + " reply, got " +
-                            std::string(to_string(type)) +
-                            "; check the command's reply type (RESP3) or read value::type first");
-  }
+  [[noreturn]] CACHET_DECL void fail(std::string_view expected) const;
 };
 
 namespace detail {
 
-inline void append_quoted(std::string& out, std::string_view s) {
+CACHET_DECL void append_quoted(std::string& out, std::string_view s);
+
+CACHET_DECL void append_elements(std::string& out, const std::vector<value>& elements, bool pairs);
+
+CACHET_DECL void append_value(std::string& out, const value& v);
+
+}  // namespace detail
+
+/// A one-line rendering for diagnostics and test failures, e.g. `["a", 1, {"k": true}]`.
+/// Strings are quoted with non-printable bytes as \xNN; errors print as error("...").
+inline std::string to_string(const value& v) {
+  std::string out;
+  detail::append_value(out, v);
+  return out;
+}
+
+/// Writes to_string(v), so GoogleTest and loggers print values readably.
+inline std::ostream& operator<<(std::ostream& os, const value& v) { return os << to_string(v); }
+
+}  // namespace cachet::resp3
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/redis/impl/resp3.ipp> ----
+#ifndef CACHET_REDIS_IMPL_RESP3_IPP
+#define CACHET_REDIS_IMPL_RESP3_IPP
+
+// Bodies of <cachet/redis/resp3.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::resp3 {
+
+CACHET_DECL void value::fail(std::string_view expected) const {
+  if (is_error()) throw server_error(text);
+  throw request_error(error::unexpected_reply,
+                      "cachet::redis: expected " + std::string(expected) + " reply, got " +
+                          std::string(to_string(type)) +
+                          "; check the command's reply type (RESP3) or read value::type first");
+}
+
+namespace detail {
+
+CACHET_DECL void append_quoted(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   for (const char c : s) {
@@ -10018,9 +10138,7 @@ inline void append_quoted(std::string& out, std::string_view s) {
   out += '"';
 }
 
-inline void append_elements(std::string& out, const std::vector<value>& elements, bool pairs);
-
-inline void append_value(std::string& out, const value& v) {
+CACHET_DECL void append_value(std::string& out, const value& v) {
   if (!v.attributes.empty()) {
     out += "|";
     append_elements(out, v.attributes, true);
@@ -10083,7 +10201,7 @@ inline void append_value(std::string& out, const value& v) {
   }
 }
 
-inline void append_elements(std::string& out, const std::vector<value>& elements, bool pairs) {
+CACHET_DECL void append_elements(std::string& out, const std::vector<value>& elements, bool pairs) {
   out += pairs ? '{' : '[';
   for (std::size_t i = 0; i < elements.size(); ++i) {
     if (i != 0) out += (pairs && i % 2 == 1) ? ": " : ", ";
@@ -10094,18 +10212,11 @@ inline void append_elements(std::string& out, const std::vector<value>& elements
 
 }  // namespace detail
 
-/// A one-line rendering for diagnostics and test failures, e.g. `["a", 1, {"k": true}]`.
-/// Strings are quoted with non-printable bytes as \xNN; errors print as error("...").
-inline std::string to_string(const value& v) {
-  std::string out;
-  detail::append_value(out, v);
-  return out;
-}
-
-/// Writes to_string(v), so GoogleTest and loggers print values readably.
-inline std::ostream& operator<<(std::ostream& os, const value& v) { return os << to_string(v); }
-
 }  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/impl/resp3.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/redis/resp3.hpp> ----
@@ -10162,73 +10273,11 @@ class parser {
   /// On malformed input sets `ec` to a cachet::redis::error (the returned count then means
   /// nothing); the parser refuses all further input (returns 0 with the same error) until
   /// reset(), and the connection must be closed. If it throws (std::bad_alloc), reset() it too.
-  std::size_t parse(std::string_view input, std::optional<value>& out, std::error_code& ec) {
-    out.reset();
-    if (state_ == state::failed) {
-      ec = error_;
-      return 0;
-    }
-    ec.clear();
-    out_ = &out;
-    const char* const begin = input.data();
-    const char* p = begin;
-    const char* const end = begin + input.size();
-    while (p != end) {
-      switch (state_) {
-        case state::type_byte:
-          start_value(*p++);
-          break;
-        case state::line:
-          p = scan_line(p, end);
-          break;
-        case state::line_lf:
-          if (*p++ != '\n') {
-            fail(error::expected_crlf);
-          } else {
-            finish_line(static_cast<std::size_t>(end - p));
-          }
-          break;
-        case state::bulk_body:
-          p = read_bulk(p, end);
-          break;
-        case state::bulk_cr:
-          if (*p++ != '\r') {
-            fail(error::expected_crlf);
-          } else {
-            state_ = state::bulk_lf;
-          }
-          break;
-        case state::bulk_lf:
-          if (*p++ != '\n') {
-            fail(error::expected_crlf);
-          } else {
-            state_ = state::type_byte;
-            complete_scalar();
-          }
-          break;
-        case state::failed:
-          break;
-      }
-      if (state_ == state::failed) {
-        ec = error_;
-        out.reset();
-        break;
-      }
-      if (out.has_value()) break;
-    }
-    out_ = nullptr;
-    return static_cast<std::size_t>(p - begin);
-  }
+  CACHET_DECL std::size_t parse(std::string_view input, std::optional<value>& out,
+                                std::error_code& ec);
 
   /// Forgets any partial reply and any error, ready for a new connection. Keeps the limits.
-  void reset() {
-    state_ = state::type_byte;
-    error_ = {};
-    stack_.clear();
-    pending_attributes_.clear();
-    current_ = value{};  // releases a partly read long string
-    line_size_ = 0;
-  }
+  CACHET_DECL void reset();
 
   /// True when no reply is partly read (a connection may be handed over or closed cleanly).
   bool idle() const noexcept {
@@ -10267,287 +10316,33 @@ class parser {
     error_ = e;
   }
 
-  void start_value(char kind) {
-    switch (kind) {
-      case '+':
-      case '-':
-      case '(':
-        clear(current_);
-        break;
-      case ':':
-      case ',':
-      case '#':
-      case '_':
-      case '$':
-      case '!':
-      case '=':
-      case '*':
-      case '%':
-      case '~':
-      case '|':
-      case '>':
-        line_size_ = 0;
-        break;
-      default:
-        fail(error::invalid_type_byte);
-        return;
-    }
-    kind_ = kind;
-    state_ = state::line;
-  }
+  CACHET_DECL void start_value(char kind);
 
   // Copies line bytes up to CR into the line's destination; a bare LF is malformed.
-  const char* scan_line(const char* p, const char* end) {
-    const auto available = static_cast<std::size_t>(end - p);
-    const char* cr = static_cast<const char*>(std::memchr(p, '\r', available));
-    const char* stop = cr != nullptr ? cr : end;
-    const auto n = static_cast<std::size_t>(stop - p);
-    const bool text = is_text_line(kind_);
-    const std::size_t room =
-        text ? limits_.max_bulk_length - current_.text.size() : max_short_line - line_size_;
-    // Errors are reported in byte order (a bare LF within the limit comes before the limit), so
-    // the outcome never depends on where the input was split.
-    const void* lf = std::memchr(p, '\n', n);
-    if (lf != nullptr && static_cast<std::size_t>(static_cast<const char*>(lf) - p) <= room) {
-      fail(error::expected_crlf);
-      return p;
-    }
-    if (n > room) {
-      fail(text ? error::bulk_too_large : short_line_error());
-      return p;
-    }
-    if (text) {
-      current_.text.append(p, n);
-    } else {
-      std::memcpy(line_ + line_size_, p, n);
-      line_size_ += n;
-    }
-    if (cr == nullptr) return end;
-    state_ = state::line_lf;
-    return cr + 1;
-  }
+  CACHET_DECL const char* scan_line(const char* p, const char* end);
 
-  error short_line_error() const noexcept {
-    switch (kind_) {
-      case ':':
-        return error::invalid_number;
-      case ',':
-        return error::invalid_double;
-      case '#':
-        return error::invalid_boolean;
-      case '_':
-        return error::expected_crlf;
-      default:
-        return error::invalid_length;
-    }
-  }
+  CACHET_DECL error short_line_error() const noexcept;
 
   // The line (without CR LF) is complete; `available` bytes of input follow it.
-  void finish_line(std::size_t available) {
-    state_ = state::type_byte;
-    const std::string_view line(line_, line_size_);
-    switch (kind_) {
-      case '+':
-        current_.type = type::simple_string;
-        complete_scalar();
-        return;
-      case '-':
-        current_.type = type::simple_error;
-        complete_scalar();
-        return;
-      case '(':
-        if (!is_integer_text(current_.text)) return fail(error::invalid_number);
-        current_.type = type::big_number;
-        complete_scalar();
-        return;
-      case ':': {
-        clear(current_);
-        current_.type = type::number;
-        const auto [ptr, ec] =
-            std::from_chars(line.data(), line.data() + line.size(), current_.integer);
-        if (line.empty() || ec != std::errc{} || ptr != line.data() + line.size()) {
-          return fail(error::invalid_number);
-        }
-        complete_scalar();
-        return;
-      }
-      case ',':
-        clear(current_);
-        current_.type = type::double_type;
-        if (!parse_double(line, current_.real)) return fail(error::invalid_double);
-        complete_scalar();
-        return;
-      case '#':
-        if (line != "t" && line != "f") return fail(error::invalid_boolean);
-        clear(current_);
-        current_.type = type::boolean;
-        current_.boolean = line == "t";
-        complete_scalar();
-        return;
-      case '_':
-        if (!line.empty()) return fail(error::expected_crlf);
-        clear(current_);
-        complete_scalar();
-        return;
-      case '$':
-      case '!':
-      case '=':
-        return start_bulk(line, available);
-      default:
-        return start_aggregate(line, available);
-    }
-  }
+  CACHET_DECL void finish_line(std::size_t available);
 
   // Parses a length or count; -1 (RESP2 null) only where `allow_null`.
-  static bool parse_length(std::string_view line, bool allow_null, std::optional<std::size_t>& n) {
-    if (allow_null && line == "-1") {
-      n.reset();
-      return true;
-    }
-    if (line.empty()) return false;
-    std::size_t result = 0;
-    for (const char c : line) {
-      if (c < '0' || c > '9') return false;
-      const auto digit = static_cast<std::size_t>(c - '0');
-      if (result > (std::numeric_limits<std::size_t>::max() - digit) / 10) return false;
-      result = result * 10 + digit;
-    }
-    n = result;
-    return true;
-  }
+  CACHET_DECL static bool parse_length(std::string_view line, bool allow_null,
+                                       std::optional<std::size_t>& n);
 
-  void start_bulk(std::string_view line, std::size_t available) {
-    std::optional<std::size_t> length;
-    if (!parse_length(line, kind_ == '$', length)) return fail(error::invalid_length);
-    clear(current_);
-    if (!length) return complete_scalar();  // $-1
-    if (*length > limits_.max_bulk_length) return fail(error::bulk_too_large);
-    switch (kind_) {
-      case '$':
-        current_.type = type::blob_string;
-        break;
-      case '!':
-        current_.type = type::blob_error;
-        break;
-      default:
-        if (*length < 4) return fail(error::invalid_length);  // no room for "txt:"
-        current_.type = type::verbatim_string;
-        verbatim_prefix_ = 0;
-        break;
-    }
-    // Only what has arrived is reserved: the announced length is a claim, not yet a cost.
-    current_.text.reserve(std::min(*length, available));
-    bulk_remaining_ = *length;
-    state_ = *length == 0 ? state::bulk_cr : state::bulk_body;
-  }
+  CACHET_DECL void start_bulk(std::string_view line, std::size_t available);
 
-  const char* read_bulk(const char* p, const char* end) {
-    if (current_.type == type::verbatim_string && verbatim_prefix_ < 4) {
-      if (verbatim_prefix_ < 3) {
-        current_.verbatim_format += *p;
-      } else if (*p != ':') {
-        fail(error::invalid_length);
-        return p;
-      }
-      ++verbatim_prefix_;
-      if (--bulk_remaining_ == 0) state_ = state::bulk_cr;
-      return p + 1;
-    }
-    const std::size_t n = std::min(bulk_remaining_, static_cast<std::size_t>(end - p));
-    std::string& text = current_.text;
-    if (text.capacity() - text.size() < n) {
-      // Grow by 4x (a long body is moved at most ~1/3 extra), never beyond the announced
-      // length, and never to more than 4x what has arrived: a length is a claim, not a cost.
-      const std::size_t total = text.size() + bulk_remaining_;
-      text.reserve(std::min(total, std::max(text.size() + n, 4 * text.capacity())));
-    }
-    text.append(p, n);
-    bulk_remaining_ -= n;
-    if (bulk_remaining_ == 0) state_ = state::bulk_cr;
-    return p + n;
-  }
+  CACHET_DECL const char* read_bulk(const char* p, const char* end);
 
-  void start_aggregate(std::string_view line, std::size_t available) {
-    std::optional<std::size_t> count;
-    if (!parse_length(line, kind_ == '*', count)) return fail(error::invalid_length);
-    if (!count) {  // *-1
-      clear(current_);
-      return complete_scalar();
-    }
-    const bool pairs = kind_ == '%' || kind_ == '|';
-    if (*count > limits_.max_elements / (pairs ? 2 : 1)) return fail(error::too_many_elements);
-    if (stack_.size() >= limits_.max_depth) return fail(error::nesting_too_deep);
-    const std::size_t elements = pairs ? 2 * *count : *count;
-    value aggregate;
-    switch (kind_) {
-      case '*':
-        aggregate.type = type::array;
-        break;
-      case '%':
-        aggregate.type = type::map;
-        break;
-      case '~':
-        aggregate.type = type::set;
-        break;
-      case '|':
-        aggregate.type = type::attribute;
-        break;
-      default:
-        aggregate.type = type::push;
-        break;
-    }
-    // Attributes read before this aggregate belong to it; for an attribute they are carried
-    // along and joined with its own pairs when it completes.
-    aggregate.attributes = std::exchange(pending_attributes_, {});
-    if (elements == 0) return complete(std::move(aggregate));
-    // Every value takes at least 3 bytes, so no more than that can be present yet.
-    aggregate.elements.reserve(std::min(elements, available / 3 + 1));
-    stack_.push_back(frame{std::move(aggregate), elements});
-  }
+  CACHET_DECL void start_aggregate(std::string_view line, std::size_t available);
 
-  void complete_scalar() {
-    if (!pending_attributes_.empty()) {
-      current_.attributes = std::exchange(pending_attributes_, {});
-    }
-    complete(std::move(current_));
-  }
+  CACHET_DECL void complete_scalar();
 
   // Hands a finished value to its parent aggregate, closing every aggregate it fills.
-  void complete(value&& finished) {
-    value* v = &finished;
-    value closed;
-    for (;;) {
-      if (v->type == type::attribute) {
-        pending_attributes_ = std::move(v->attributes);
-        pending_attributes_.insert(pending_attributes_.end(),
-                                   std::make_move_iterator(v->elements.begin()),
-                                   std::make_move_iterator(v->elements.end()));
-        return;
-      }
-      if (stack_.empty()) {
-        *out_ = std::move(*v);
-        return;
-      }
-      frame& top = stack_.back();
-      top.aggregate.elements.push_back(std::move(*v));
-      if (--top.remaining != 0) return;
-      closed = std::move(top.aggregate);
-      stack_.pop_back();
-      v = &closed;
-    }
-  }
+  CACHET_DECL void complete(value&& finished);
 
   // Empties a value for reuse without giving up the memory of its members.
-  static void clear(value& v) noexcept {
-    v.type = type::null;
-    v.text.clear();
-    v.verbatim_format.clear();
-    v.integer = 0;
-    v.real = 0;
-    v.boolean = false;
-    v.elements.clear();
-    v.attributes.clear();
-  }
+  CACHET_DECL static void clear(value& v) noexcept;
 
   static bool is_integer_text(std::string_view s) noexcept {
     if (!s.empty() && s.front() == '-') s.remove_prefix(1);
@@ -10569,39 +10364,7 @@ class parser {
 
   // RESP3 doubles: [-]digits[.digits][(e|E)[+|-]digits], inf, -inf, nan. Redis before 7.2 may
   // also send "-nan", "NAN" or "nan(...)", so nan is accepted in any case with either sign.
-  static bool parse_double(std::string_view line, double& out) noexcept {
-    std::string_view unsigned_part = line;
-    const bool negative = !line.empty() && line.front() == '-';
-    if (negative) unsigned_part.remove_prefix(1);
-    if (equals_lower(unsigned_part, "inf") || equals_lower(unsigned_part, "infinity")) {
-      out = negative ? -std::numeric_limits<double>::infinity()
-                     : std::numeric_limits<double>::infinity();
-      return true;
-    }
-    if (equals_lower(unsigned_part, "nan") ||
-        (unsigned_part.size() > 4 && equals_lower(unsigned_part.substr(0, 4), "nan(") &&
-         unsigned_part.back() == ')')) {
-      out = std::numeric_limits<double>::quiet_NaN();
-      return true;
-    }
-    std::size_t i = skip_digits(unsigned_part, 0);
-    if (i == 0) return false;
-    if (i < unsigned_part.size() && unsigned_part[i] == '.') {
-      const std::size_t fraction = i + 1;
-      i = skip_digits(unsigned_part, fraction);
-      if (i == fraction) return false;
-    }
-    if (i < unsigned_part.size() && (unsigned_part[i] == 'e' || unsigned_part[i] == 'E')) {
-      ++i;
-      if (i < unsigned_part.size() && (unsigned_part[i] == '+' || unsigned_part[i] == '-')) ++i;
-      const std::size_t exponent = i;
-      i = skip_digits(unsigned_part, exponent);
-      if (i == exponent) return false;
-    }
-    if (i != unsigned_part.size()) return false;
-    const auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), out);
-    return ec == std::errc{} && ptr == line.data() + line.size();
-  }
+  CACHET_DECL static bool parse_double(std::string_view line, double& out) noexcept;
 
   parse_limits limits_;
   state state_ = state::type_byte;
@@ -10618,6 +10381,402 @@ class parser {
 };
 
 }  // namespace cachet::resp3::detail
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/parser.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_PARSER_IPP
+#define CACHET_DETAIL_REDIS_IMPL_PARSER_IPP
+
+// Bodies of <cachet/detail/redis/parser.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::resp3::detail {
+
+CACHET_DECL std::size_t parser::parse(std::string_view input, std::optional<value>& out,
+                                      std::error_code& ec) {
+  out.reset();
+  if (state_ == state::failed) {
+    ec = error_;
+    return 0;
+  }
+  ec.clear();
+  out_ = &out;
+  const char* const begin = input.data();
+  const char* p = begin;
+  const char* const end = begin + input.size();
+  while (p != end) {
+    switch (state_) {
+      case state::type_byte:
+        start_value(*p++);
+        break;
+      case state::line:
+        p = scan_line(p, end);
+        break;
+      case state::line_lf:
+        if (*p++ != '\n') {
+          fail(error::expected_crlf);
+        } else {
+          finish_line(static_cast<std::size_t>(end - p));
+        }
+        break;
+      case state::bulk_body:
+        p = read_bulk(p, end);
+        break;
+      case state::bulk_cr:
+        if (*p++ != '\r') {
+          fail(error::expected_crlf);
+        } else {
+          state_ = state::bulk_lf;
+        }
+        break;
+      case state::bulk_lf:
+        if (*p++ != '\n') {
+          fail(error::expected_crlf);
+        } else {
+          state_ = state::type_byte;
+          complete_scalar();
+        }
+        break;
+      case state::failed:
+        break;
+    }
+    if (state_ == state::failed) {
+      ec = error_;
+      out.reset();
+      break;
+    }
+    if (out.has_value()) break;
+  }
+  out_ = nullptr;
+  return static_cast<std::size_t>(p - begin);
+}
+
+CACHET_DECL void parser::reset() {
+  state_ = state::type_byte;
+  error_ = {};
+  stack_.clear();
+  pending_attributes_.clear();
+  current_ = value{};  // releases a partly read long string
+  line_size_ = 0;
+}
+
+CACHET_DECL void parser::start_value(char kind) {
+  switch (kind) {
+    case '+':
+    case '-':
+    case '(':
+      clear(current_);
+      break;
+    case ':':
+    case ',':
+    case '#':
+    case '_':
+    case '$':
+    case '!':
+    case '=':
+    case '*':
+    case '%':
+    case '~':
+    case '|':
+    case '>':
+      line_size_ = 0;
+      break;
+    default:
+      fail(error::invalid_type_byte);
+      return;
+  }
+  kind_ = kind;
+  state_ = state::line;
+}
+
+CACHET_DECL const char* parser::scan_line(const char* p, const char* end) {
+  const auto available = static_cast<std::size_t>(end - p);
+  const char* cr = static_cast<const char*>(std::memchr(p, '\r', available));
+  const char* stop = cr != nullptr ? cr : end;
+  const auto n = static_cast<std::size_t>(stop - p);
+  const bool text = is_text_line(kind_);
+  const std::size_t room =
+      text ? limits_.max_bulk_length - current_.text.size() : max_short_line - line_size_;
+  // Errors are reported in byte order (a bare LF within the limit comes before the limit), so
+  // the outcome never depends on where the input was split.
+  const void* lf = std::memchr(p, '\n', n);
+  if (lf != nullptr && static_cast<std::size_t>(static_cast<const char*>(lf) - p) <= room) {
+    fail(error::expected_crlf);
+    return p;
+  }
+  if (n > room) {
+    fail(text ? error::bulk_too_large : short_line_error());
+    return p;
+  }
+  if (text) {
+    current_.text.append(p, n);
+  } else {
+    std::memcpy(line_ + line_size_, p, n);
+    line_size_ += n;
+  }
+  if (cr == nullptr) return end;
+  state_ = state::line_lf;
+  return cr + 1;
+}
+
+CACHET_DECL error parser::short_line_error() const noexcept {
+  switch (kind_) {
+    case ':':
+      return error::invalid_number;
+    case ',':
+      return error::invalid_double;
+    case '#':
+      return error::invalid_boolean;
+    case '_':
+      return error::expected_crlf;
+    default:
+      return error::invalid_length;
+  }
+}
+
+CACHET_DECL void parser::finish_line(std::size_t available) {
+  state_ = state::type_byte;
+  const std::string_view line(line_, line_size_);
+  switch (kind_) {
+    case '+':
+      current_.type = type::simple_string;
+      complete_scalar();
+      return;
+    case '-':
+      current_.type = type::simple_error;
+      complete_scalar();
+      return;
+    case '(':
+      if (!is_integer_text(current_.text)) return fail(error::invalid_number);
+      current_.type = type::big_number;
+      complete_scalar();
+      return;
+    case ':': {
+      clear(current_);
+      current_.type = type::number;
+      const auto [ptr, ec] =
+          std::from_chars(line.data(), line.data() + line.size(), current_.integer);
+      if (line.empty() || ec != std::errc{} || ptr != line.data() + line.size()) {
+        return fail(error::invalid_number);
+      }
+      complete_scalar();
+      return;
+    }
+    case ',':
+      clear(current_);
+      current_.type = type::double_type;
+      if (!parse_double(line, current_.real)) return fail(error::invalid_double);
+      complete_scalar();
+      return;
+    case '#':
+      if (line != "t" && line != "f") return fail(error::invalid_boolean);
+      clear(current_);
+      current_.type = type::boolean;
+      current_.boolean = line == "t";
+      complete_scalar();
+      return;
+    case '_':
+      if (!line.empty()) return fail(error::expected_crlf);
+      clear(current_);
+      complete_scalar();
+      return;
+    case '$':
+    case '!':
+    case '=':
+      return start_bulk(line, available);
+    default:
+      return start_aggregate(line, available);
+  }
+}
+
+CACHET_DECL bool parser::parse_length(std::string_view line, bool allow_null,
+                                      std::optional<std::size_t>& n) {
+  if (allow_null && line == "-1") {
+    n.reset();
+    return true;
+  }
+  if (line.empty()) return false;
+  std::size_t result = 0;
+  for (const char c : line) {
+    if (c < '0' || c > '9') return false;
+    const auto digit = static_cast<std::size_t>(c - '0');
+    if (result > (std::numeric_limits<std::size_t>::max() - digit) / 10) return false;
+    result = result * 10 + digit;
+  }
+  n = result;
+  return true;
+}
+
+CACHET_DECL void parser::start_bulk(std::string_view line, std::size_t available) {
+  std::optional<std::size_t> length;
+  if (!parse_length(line, kind_ == '$', length)) return fail(error::invalid_length);
+  clear(current_);
+  if (!length) return complete_scalar();  // $-1
+  if (*length > limits_.max_bulk_length) return fail(error::bulk_too_large);
+  switch (kind_) {
+    case '$':
+      current_.type = type::blob_string;
+      break;
+    case '!':
+      current_.type = type::blob_error;
+      break;
+    default:
+      if (*length < 4) return fail(error::invalid_length);  // no room for "txt:"
+      current_.type = type::verbatim_string;
+      verbatim_prefix_ = 0;
+      break;
+  }
+  // Only what has arrived is reserved: the announced length is a claim, not yet a cost.
+  current_.text.reserve(std::min(*length, available));
+  bulk_remaining_ = *length;
+  state_ = *length == 0 ? state::bulk_cr : state::bulk_body;
+}
+
+CACHET_DECL const char* parser::read_bulk(const char* p, const char* end) {
+  if (current_.type == type::verbatim_string && verbatim_prefix_ < 4) {
+    if (verbatim_prefix_ < 3) {
+      current_.verbatim_format += *p;
+    } else if (*p != ':') {
+      fail(error::invalid_length);
+      return p;
+    }
+    ++verbatim_prefix_;
+    if (--bulk_remaining_ == 0) state_ = state::bulk_cr;
+    return p + 1;
+  }
+  const std::size_t n = std::min(bulk_remaining_, static_cast<std::size_t>(end - p));
+  std::string& text = current_.text;
+  if (text.capacity() - text.size() < n) {
+    // Grow by 4x (a long body is moved at most ~1/3 extra), never beyond the announced
+    // length, and never to more than 4x what has arrived: a length is a claim, not a cost.
+    const std::size_t total = text.size() + bulk_remaining_;
+    text.reserve(std::min(total, std::max(text.size() + n, 4 * text.capacity())));
+  }
+  text.append(p, n);
+  bulk_remaining_ -= n;
+  if (bulk_remaining_ == 0) state_ = state::bulk_cr;
+  return p + n;
+}
+
+CACHET_DECL void parser::start_aggregate(std::string_view line, std::size_t available) {
+  std::optional<std::size_t> count;
+  if (!parse_length(line, kind_ == '*', count)) return fail(error::invalid_length);
+  if (!count) {  // *-1
+    clear(current_);
+    return complete_scalar();
+  }
+  const bool pairs = kind_ == '%' || kind_ == '|';
+  if (*count > limits_.max_elements / (pairs ? 2 : 1)) return fail(error::too_many_elements);
+  if (stack_.size() >= limits_.max_depth) return fail(error::nesting_too_deep);
+  const std::size_t elements = pairs ? 2 * *count : *count;
+  value aggregate;
+  switch (kind_) {
+    case '*':
+      aggregate.type = type::array;
+      break;
+    case '%':
+      aggregate.type = type::map;
+      break;
+    case '~':
+      aggregate.type = type::set;
+      break;
+    case '|':
+      aggregate.type = type::attribute;
+      break;
+    default:
+      aggregate.type = type::push;
+      break;
+  }
+  // Attributes read before this aggregate belong to it; for an attribute they are carried
+  // along and joined with its own pairs when it completes.
+  aggregate.attributes = std::exchange(pending_attributes_, {});
+  if (elements == 0) return complete(std::move(aggregate));
+  // Every value takes at least 3 bytes, so no more than that can be present yet.
+  aggregate.elements.reserve(std::min(elements, available / 3 + 1));
+  stack_.push_back(frame{std::move(aggregate), elements});
+}
+
+CACHET_DECL void parser::complete_scalar() {
+  if (!pending_attributes_.empty()) {
+    current_.attributes = std::exchange(pending_attributes_, {});
+  }
+  complete(std::move(current_));
+}
+
+CACHET_DECL void parser::complete(value&& finished) {
+  value* v = &finished;
+  value closed;
+  for (;;) {
+    if (v->type == type::attribute) {
+      pending_attributes_ = std::move(v->attributes);
+      pending_attributes_.insert(pending_attributes_.end(),
+                                 std::make_move_iterator(v->elements.begin()),
+                                 std::make_move_iterator(v->elements.end()));
+      return;
+    }
+    if (stack_.empty()) {
+      *out_ = std::move(*v);
+      return;
+    }
+    frame& top = stack_.back();
+    top.aggregate.elements.push_back(std::move(*v));
+    if (--top.remaining != 0) return;
+    closed = std::move(top.aggregate);
+    stack_.pop_back();
+    v = &closed;
+  }
+}
+
+CACHET_DECL void parser::clear(value& v) noexcept {
+  v.type = type::null;
+  v.text.clear();
+  v.verbatim_format.clear();
+  v.integer = 0;
+  v.real = 0;
+  v.boolean = false;
+  v.elements.clear();
+  v.attributes.clear();
+}
+
+CACHET_DECL bool parser::parse_double(std::string_view line, double& out) noexcept {
+  std::string_view unsigned_part = line;
+  const bool negative = !line.empty() && line.front() == '-';
+  if (negative) unsigned_part.remove_prefix(1);
+  if (equals_lower(unsigned_part, "inf") || equals_lower(unsigned_part, "infinity")) {
+    out = negative ? -std::numeric_limits<double>::infinity()
+                   : std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (equals_lower(unsigned_part, "nan") ||
+      (unsigned_part.size() > 4 && equals_lower(unsigned_part.substr(0, 4), "nan(") &&
+       unsigned_part.back() == ')')) {
+    out = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  std::size_t i = skip_digits(unsigned_part, 0);
+  if (i == 0) return false;
+  if (i < unsigned_part.size() && unsigned_part[i] == '.') {
+    const std::size_t fraction = i + 1;
+    i = skip_digits(unsigned_part, fraction);
+    if (i == fraction) return false;
+  }
+  if (i < unsigned_part.size() && (unsigned_part[i] == 'e' || unsigned_part[i] == 'E')) {
+    ++i;
+    if (i < unsigned_part.size() && (unsigned_part[i] == '+' || unsigned_part[i] == '-')) ++i;
+    const std::size_t exponent = i;
+    i = skip_digits(unsigned_part, exponent);
+    if (i == exponent) return false;
+  }
+  if (i != unsigned_part.size()) return false;
+  const auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), out);
+  return ec == std::errc{} && ptr == line.data() + line.size();
+}
+
+}  // namespace cachet::resp3::detail
+
+#endif
+// ---- end <cachet/detail/redis/impl/parser.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/redis/parser.hpp> ----
@@ -10762,21 +10921,67 @@ struct config {
   ///
   ///   auto cfg = config::from_url("redis://:p%40ss@127.0.0.1:6379/1");  // password "p@ss", db 1
   ///   auto tls = config::from_url("rediss://cache.example:6380?ca=/etc/ssl/ca.pem");
-  static config from_url(std::string_view url);
+  CACHET_DECL static config from_url(std::string_view url);
 
   /// from_url(getenv("CACHET_REDIS_URL")), or the defaults (localhost:6379) when it is unset.
-  static config from_env();
+  CACHET_DECL static config from_env();
 
   /// Throws cachet::error naming the first field that cannot work: a negative duration or
   /// database, reconnect_min_delay above reconnect_max_delay, sentinels without a master name,
   /// cluster seeds with a database other than 0,
   /// or a TLS file set while TLS is off. A client checks its config when it is built.
-  void require_valid() const;
+  CACHET_DECL void require_valid() const;
 };
 
 namespace detail {
 
-[[noreturn]] inline void throw_invalid_url(const std::string& what) {
+[[noreturn]] CACHET_DECL void throw_invalid_url(const std::string& what);
+
+CACHET_DECL int hex_digit(char c);
+
+// `part` names the component in the error message; the text itself is never echoed because it
+// may be a password.
+CACHET_DECL std::string percent_decode(std::string_view text, std::string_view part);
+
+template <class Int>
+Int parse_decimal(std::string_view text, Int max, std::string_view part) {
+  Int v{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || text.front() < '0' || text.front() > '9' || ec != std::errc{} ||
+      end != text.data() + text.size() || v > max)
+    throw_invalid_url(std::string(part) + " \"" + std::string(text) + "\" is not a number in 0.." +
+                      std::to_string(max));
+  return v;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+// `[v6]`, `host` or either with `:port`; `default_port` when there is no port.
+CACHET_DECL std::pair<std::string, std::uint16_t> parse_host_port(std::string_view text,
+                                                                  std::uint16_t default_port);
+
+// `ca=...&cert=...&key=...&sni=...&verify=yes|no` into `tls`.
+CACHET_DECL void parse_tls_query(std::string_view query, tls_options& tls);
+
+}  // namespace detail
+
+}  // namespace cachet::resp3
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/redis/impl/config.ipp> ----
+#ifndef CACHET_REDIS_IMPL_CONFIG_IPP
+#define CACHET_REDIS_IMPL_CONFIG_IPP
+
+// Bodies of <cachet/redis/config.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::resp3 {
+
+namespace detail {
+
+CACHET_DECL void throw_invalid_url(const std::string& what) {
   throw request_error(make_error_code(error::invalid_url),
                       "cachet::redis::config::from_url: " + what +
                           "; expected redis://[user[:password]@]host[:port][/db], "
@@ -10785,16 +10990,14 @@ namespace detail {
                           "master[/db] or redis-cluster://host[:port][,host[:port]...]");
 }
 
-inline int hex_digit(char c) {
+CACHET_DECL int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
-// `part` names the component in the error message; the text itself is never echoed because it
-// may be a password.
-inline std::string percent_decode(std::string_view text, std::string_view part) {
+CACHET_DECL std::string percent_decode(std::string_view text, std::string_view part) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
@@ -10813,24 +11016,8 @@ inline std::string percent_decode(std::string_view text, std::string_view part) 
   return out;
 }
 
-template <class Int>
-Int parse_decimal(std::string_view text, Int max, std::string_view part) {
-  Int v{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || text.front() < '0' || text.front() > '9' || ec != std::errc{} ||
-      end != text.data() + text.size() || v > max)
-    throw_invalid_url(std::string(part) + " \"" + std::string(text) + "\" is not a number in 0.." +
-                      std::to_string(max));
-  return v;
-}
-
-}  // namespace detail
-
-namespace detail {
-
-// `[v6]`, `host` or either with `:port`; `default_port` when there is no port.
-inline std::pair<std::string, std::uint16_t> parse_host_port(std::string_view text,
-                                                             std::uint16_t default_port) {
+CACHET_DECL std::pair<std::string, std::uint16_t> parse_host_port(std::string_view text,
+                                                                  std::uint16_t default_port) {
   std::string_view host_text = text;
   std::string_view after_host;
   if (!text.empty() && text.front() == '[') {
@@ -10852,8 +11039,7 @@ inline std::pair<std::string, std::uint16_t> parse_host_port(std::string_view te
   return {std::string(host_text), port};
 }
 
-// `ca=...&cert=...&key=...&sni=...&verify=yes|no` into `tls`.
-inline void parse_tls_query(std::string_view query, tls_options& tls) {
+CACHET_DECL void parse_tls_query(std::string_view query, tls_options& tls) {
   while (!query.empty()) {
     std::string_view pair = query.substr(0, query.find('&'));
     query.remove_prefix(std::min(query.size(), pair.size() + 1));
@@ -10883,7 +11069,7 @@ inline void parse_tls_query(std::string_view query, tls_options& tls) {
 
 }  // namespace detail
 
-inline config config::from_url(std::string_view url) {
+CACHET_DECL config config::from_url(std::string_view url) {
   constexpr std::string_view plain_scheme = "redis://";
   constexpr std::string_view tls_scheme = "rediss://";
   constexpr std::string_view sentinel_scheme = "redis-sentinel://";
@@ -10959,7 +11145,7 @@ inline config config::from_url(std::string_view url) {
   return cfg;
 }
 
-inline void config::require_valid() const {
+CACHET_DECL void config::require_valid() const {
   const std::pair<std::chrono::milliseconds, std::string_view> durations[] = {
       {resolve_timeout, "resolve_timeout"},
       {connect_timeout, "connect_timeout"},
@@ -11006,13 +11192,17 @@ inline void config::require_valid() const {
   }
 }
 
-inline config config::from_env() {
+CACHET_DECL config config::from_env() {
   const char* url = std::getenv("CACHET_REDIS_URL");
   if (url == nullptr || *url == '\0') return config{};
   return from_url(url);
 }
 
 }  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/impl/config.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/redis/config.hpp> ----
@@ -11041,39 +11231,7 @@ namespace asio = boost::asio;
 
 /// The OpenSSL context of `tls`, or null when TLS is off. Throws cachet::error naming the file
 /// that cannot be loaded, with OpenSSL's reason.
-inline std::shared_ptr<asio::ssl::context> make_tls_context(const tls_options& tls) {
-  if (!tls.enabled) return nullptr;
-  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  ::SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
-  auto check = [](boost::system::error_code ec, const char* field, const std::string& file,
-                  const char* fix) {
-    if (ec) {
-      throw cachet::error("cachet::redis::config: " + std::string(field) + " \"" + file +
-                          "\" cannot be used (" + ec.message() + "); " + fix);
-    }
-  };
-  boost::system::error_code ec;
-  if (tls.verify_peer) {
-    context->set_verify_mode(asio::ssl::verify_peer, ec);
-    if (tls.ca_file.empty()) {
-      context->set_default_verify_paths(ec);
-      check(ec, "tls.ca_file", "(system default)", "give a PEM file of CA certificates");
-    } else {
-      context->load_verify_file(tls.ca_file, ec);
-      check(ec, "tls.ca_file", tls.ca_file, "give a readable PEM file of CA certificates");
-    }
-  } else {
-    context->set_verify_mode(asio::ssl::verify_none, ec);
-  }
-  if (!tls.cert_file.empty()) {
-    context->use_certificate_chain_file(tls.cert_file, ec);
-    check(ec, "tls.cert_file", tls.cert_file, "give a readable PEM client certificate");
-    const std::string& key = tls.key_file.empty() ? tls.cert_file : tls.key_file;
-    context->use_private_key_file(key, asio::ssl::context::pem, ec);
-    check(ec, "tls.key_file", key, "give the PEM private key of tls.cert_file");
-  }
-  return context;
-}
+CACHET_DECL std::shared_ptr<asio::ssl::context> make_tls_context(const tls_options& tls);
 
 /// A TCP socket, or a TLS stream over one; an AsyncReadStream and AsyncWriteStream either way.
 class transport {
@@ -11083,10 +11241,7 @@ class transport {
   using tls_stream_type = asio::ssl::stream<socket_type>;
 
   /// Throws cachet::error when the TLS files of `tls` cannot be loaded.
-  transport(const executor_type& ex, const tls_options& tls)
-      : executor_(ex), tls_options_(tls), tls_context_(make_tls_context(tls)), plain_(ex) {
-    renew();
-  }
+  CACHET_DECL transport(const executor_type& ex, const tls_options& tls);
 
   executor_type get_executor() const noexcept { return executor_; }
 
@@ -11095,20 +11250,12 @@ class transport {
   bool is_open() const noexcept { return tls_ ? tls_->next_layer().is_open() : plain_.is_open(); }
 
   /// Fresh, unconnected socket (and TLS session) for the next connection attempt.
-  void renew() {
-    if (tls_context_) {
-      tls_.emplace(executor_, *tls_context_);
-    } else {
-      plain_ = socket_type(executor_);
-    }
-  }
+  CACHET_DECL void renew();
 
   // As on a socket. No TLS close_notify is sent: the peer learns of the end from the TCP close,
   // and a hung peer cannot delay it.
-  void shutdown(socket_type::shutdown_type what, boost::system::error_code& ec) {
-    socket().shutdown(what, ec);
-  }
-  void close(boost::system::error_code& ec) { socket().close(ec); }
+  CACHET_DECL void shutdown(socket_type::shutdown_type what, boost::system::error_code& ec);
+  CACHET_DECL void close(boost::system::error_code& ec);
 
   /// After the TCP connect to `host`: the TLS handshake (nothing without TLS). The certificate is
   /// checked against tls_options::sni, else `host`; the same name goes out as SNI unless it is
@@ -11164,6 +11311,76 @@ class transport {
 };
 
 }  // namespace cachet::resp3::detail
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/transport.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_TRANSPORT_IPP
+#define CACHET_DETAIL_REDIS_IMPL_TRANSPORT_IPP
+
+// Bodies of <cachet/detail/redis/transport.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::resp3::detail {
+
+CACHET_DECL std::shared_ptr<asio::ssl::context> make_tls_context(const tls_options& tls) {
+  if (!tls.enabled) return nullptr;
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  ::SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  auto check = [](boost::system::error_code ec, const char* field, const std::string& file,
+                  const char* fix) {
+    if (ec) {
+      throw cachet::error("cachet::redis::config: " + std::string(field) + " \"" + file +
+                          "\" cannot be used (" + ec.message() + "); " + fix);
+    }
+  };
+  boost::system::error_code ec;
+  if (tls.verify_peer) {
+    context->set_verify_mode(asio::ssl::verify_peer, ec);
+    if (tls.ca_file.empty()) {
+      context->set_default_verify_paths(ec);
+      check(ec, "tls.ca_file", "(system default)", "give a PEM file of CA certificates");
+    } else {
+      context->load_verify_file(tls.ca_file, ec);
+      check(ec, "tls.ca_file", tls.ca_file, "give a readable PEM file of CA certificates");
+    }
+  } else {
+    context->set_verify_mode(asio::ssl::verify_none, ec);
+  }
+  if (!tls.cert_file.empty()) {
+    context->use_certificate_chain_file(tls.cert_file, ec);
+    check(ec, "tls.cert_file", tls.cert_file, "give a readable PEM client certificate");
+    const std::string& key = tls.key_file.empty() ? tls.cert_file : tls.key_file;
+    context->use_private_key_file(key, asio::ssl::context::pem, ec);
+    check(ec, "tls.key_file", key, "give the PEM private key of tls.cert_file");
+  }
+  return context;
+}
+
+CACHET_DECL transport::transport(const executor_type& ex, const tls_options& tls)
+    : executor_(ex), tls_options_(tls), tls_context_(make_tls_context(tls)), plain_(ex) {
+  renew();
+}
+
+CACHET_DECL void transport::renew() {
+  if (tls_context_) {
+    tls_.emplace(executor_, *tls_context_);
+  } else {
+    plain_ = socket_type(executor_);
+  }
+}
+
+CACHET_DECL void transport::shutdown(socket_type::shutdown_type what,
+                                     boost::system::error_code& ec) {
+  socket().shutdown(what, ec);
+}
+
+CACHET_DECL void transport::close(boost::system::error_code& ec) { socket().close(ec); }
+
+}  // namespace cachet::resp3::detail
+
+#endif
+// ---- end <cachet/detail/redis/impl/transport.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/redis/transport.hpp> ----
@@ -11462,42 +11679,11 @@ struct pending_request {
 
 /// Whether `name` (any case) is a command whose replies arrive as push messages, which would
 /// desynchronise reply matching.
-inline bool is_push_reply_command(std::string_view name) {
-  constexpr std::string_view refused[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
-                                          "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
-                                          "MONITOR"};
-  auto upper = [](char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; };
-  return std::any_of(std::begin(refused), std::end(refused), [&](std::string_view r) {
-    return r.size() == name.size() && std::equal(r.begin(), r.end(), name.begin(),
-                                                 [&](char a, char b) { return a == upper(b); });
-  });
-}
+CACHET_DECL bool is_push_reply_command(std::string_view name);
 
 /// The first command of an encoded payload (arrays of bulk strings) that is_push_reply_command
 /// refuses, as written; empty if there is none.
-inline std::string_view first_push_reply_command(std::string_view payload) {
-  auto read_number = [&](char marker) -> long long {
-    if (payload.empty() || payload.front() != marker) return -1;
-    auto eol = payload.find("\r\n");
-    if (eol == std::string_view::npos) return -1;
-    long long n = 0;
-    for (char c : payload.substr(1, eol - 1)) n = n * 10 + (c - '0');
-    payload.remove_prefix(eol + 2);
-    return n;
-  };
-  while (!payload.empty()) {
-    long long args = read_number('*');
-    if (args < 0) break;
-    for (long long i = 0; i < args; ++i) {
-      long long len = read_number('$');
-      if (len < 0 || static_cast<std::size_t>(len) + 2 > payload.size()) return {};
-      auto argument = payload.substr(0, static_cast<std::size_t>(len));
-      if (i == 0 && is_push_reply_command(argument)) return argument;
-      payload.remove_prefix(static_cast<std::size_t>(len) + 2);
-    }
-  }
-  return {};
-}
+CACHET_DECL std::string_view first_push_reply_command(std::string_view payload);
 
 inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
 
@@ -11510,16 +11696,7 @@ class connection : public std::enable_shared_from_this<connection> {
  public:
   using strand_type = detail::strand_type;
 
-  connection(const asio::any_io_executor& ex, config cfg)
-      : cfg_(std::move(cfg)),
-        strand_(asio::make_strand(ex)),
-        socket_(strand_, cfg_.tls),
-        resolver_(strand_),
-        writer_wake_(strand_),
-        health_timer_(strand_),
-        retry_timer_(strand_),
-        guard_timer_(strand_),
-        backoff_(cfg_.reconnect_min_delay, cfg_.reconnect_max_delay) {}
+  CACHET_DECL connection(const asio::any_io_executor& ex, config cfg);
 
   const config& cfg() const { return cfg_; }
   const strand_type& strand() const { return strand_; }
@@ -11538,53 +11715,23 @@ class connection : public std::enable_shared_from_this<connection> {
   bool stopped() const { return stopped_; }
 
   /// Starts the background coroutine unless it runs or the connection was stopped.
-  void start() {
-    if (running_ || stopped_) return;
-    running_ = true;
-    asio::co_spawn(strand_, run(shared_from_this()), asio::detached);
-  }
+  CACHET_DECL void start();
 
   /// Stops for good: closes the socket, fails queued requests with connection_lost and written
   /// ones with outcome_unknown. The background coroutine then finishes on its own.
-  void stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    close_transport(make_error_code(error::not_connected), "the client was closed");
-    resolver_.cancel();
-    retry_timer_.cancel();
-    disarm_guard();
-    fail_all(error::connection_lost, "the client was closed before the request was written");
-  }
+  CACHET_DECL void stop();
 
   /// Queues a request built by the caller (payload, expected reply count) for the writer and
   /// starts the connection on first use.
-  void enqueue(const std::shared_ptr<pending_request>& p) {
-    write_queue_.push_back(p);
-    writer_wake_.cancel();
-    start();
-    // A waiting request is worth a connection attempt now rather than after the backoff: it
-    // gets an answer, or the attempt's failure, at once instead of at its deadline. Requests
-    // made during one attempt share it.
-    if (backing_off_) retry_timer_.cancel();
-  }
+  CACHET_DECL void enqueue(const std::shared_ptr<pending_request>& p);
 
   /// Queues a request that must be written before any queued request (subscriptions replayed
   /// right after the handshake).
-  void enqueue_front(const std::shared_ptr<pending_request>& p) {
-    write_queue_.push_front(p);
-    writer_wake_.cancel();
-  }
+  CACHET_DECL void enqueue_front(const std::shared_ptr<pending_request>& p);
 
   /// The waiter gave up on `p` (deadline or cancellation): drop it if it was never written;
   /// otherwise its reply still arrives and is discarded, keeping replies in step.
-  void abandon(const std::shared_ptr<pending_request>& p) {
-    if (p->done) return;
-    p->abandoned = true;
-    if (!p->written) {
-      auto it = std::find(write_queue_.begin(), write_queue_.end(), p);
-      if (it != write_queue_.end()) write_queue_.erase(it);
-    }
-  }
+  CACHET_DECL void abandon(const std::shared_ptr<pending_request>& p);
 
   /// The last connection failure (a refused or lost connection, the server's text refusing the
   /// handshake); empty once a handshake succeeds. Any thread.
@@ -11594,70 +11741,28 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   /// Why the connection is (or last was) down, for error messages.
-  std::string down_reason() const {
-    if (connected_) return "connected";
-    if (last_failure_.empty()) return "not connected yet";
-    return "not connected: " + last_failure_;
-  }
+  CACHET_DECL std::string down_reason() const;
 
   /// Sets `p`'s deadline from `timeout` (zero: none), queues it and awaits it (see wait_for).
   /// Runs on the strand. Throws request_error(not_connected) once the connection was stopped.
-  static strand_awaitable<void> submit(std::shared_ptr<connection> self,
-                                       std::shared_ptr<pending_request> p,
-                                       std::chrono::milliseconds timeout) {
-    if (!self->admit(p, timeout)) co_return;
-    co_await wait_for(std::move(self), std::move(p));
-  }
+  CACHET_DECL static strand_awaitable<void> submit(std::shared_ptr<connection> self,
+                                                   std::shared_ptr<pending_request> p,
+                                                   std::chrono::milliseconds timeout);
 
   /// submit() without the wait, for callers that await wait_for() in their own frame: returns
   /// whether `p` was queued (false: it expects no reply and is complete). Runs on the strand.
-  bool admit(const std::shared_ptr<pending_request>& p, std::chrono::milliseconds timeout) {
-    if (stopped_)
-      throw request_error(error::not_connected,
-                          "cachet::redis: the client was closed; create a new one");
-    if (refused_ && !connected_) throw request_error(error::handshake_failed, refusal_message());
-    p->timeout = timeout;
-    if (timeout.count() > 0) p->deadline = clock::now() + timeout;
-    if (p->expected == 0) return false;
-    enqueue(p);
-    return true;
-  }
+  CACHET_DECL bool admit(const std::shared_ptr<pending_request>& p,
+                         std::chrono::milliseconds timeout);
 
   /// Awaits `p` on the strand until it completes, its deadline passes, or the caller cancels.
   /// Throws request_error on anything but a complete set of replies (left in p->replies).
-  static strand_awaitable<void> wait_for(std::shared_ptr<connection> self,
-                                         std::shared_ptr<pending_request> p) {
-    co_await asio::this_coro::throw_if_cancelled(false);
-    for (;;) {
-      if (p->done) break;
-      // Checked before each wait too: a cancellation emitted before the wait began is only
-      // recorded in the state, it does not abort the wait.
-      auto state = co_await asio::this_coro::cancellation_state;
-      if (state.cancelled() != asio::cancellation_type::none)
-        throw self->given_up(p, error::cancelled);
-      if (clock::now() >= p->deadline) throw self->given_up(p, error::request_timeout);
-      p->wake.expires_at(p->deadline);
-      boost::system::error_code ignored;
-      co_await p->wake.async_wait(asio::redirect_error(on_strand, ignored));
-    }
-    if (p->ec) throw failure_of(*p);
-  }
+  CACHET_DECL static strand_awaitable<void> wait_for(std::shared_ptr<connection> self,
+                                                     std::shared_ptr<pending_request> p);
 
   /// The waiter of `p` gives up on it, `why` being error::cancelled (by its caller) or
   /// error::request_timeout (its deadline passed): abandons it and returns the error to report.
   /// The one wording for wait_for() and client::exec(). Runs on the strand.
-  request_error given_up(const std::shared_ptr<pending_request>& p, error why) {
-    abandon(p);
-    if (why == error::cancelled)
-      return request_error(why,
-                           "cachet::redis: the request was cancelled by its caller; if it was "
-                           "already written its reply is discarded when it arrives");
-    return request_error(
-        why, "cachet::redis: request timed out after " + millis(p->timeout) + " (" +
-                 (p->written ? std::string("written, no reply yet") : down_reason()) +
-                 "); raise config.request_timeout or request_options::timeout, or check the "
-                 "server");
-  }
+  CACHET_DECL request_error given_up(const std::shared_ptr<pending_request>& p, error why);
 
   /// The error of a complete `p` that failed (p.ec set: connection lost, outcome unknown, ...).
   static request_error failure_of(const pending_request& p) {
@@ -11670,102 +11775,26 @@ class connection : public std::enable_shared_from_this<connection> {
            handshake_refusal_ + "; check config.username, password and database";
   }
 
-  static void complete(const std::shared_ptr<pending_request>& p, std::error_code ec,
-                       std::string message = {}) {
-    if (p->done) return;
-    p->done = true;
-    p->ec = ec;
-    p->message = std::move(message);
-    p->wake.cancel();
-  }
+  CACHET_DECL static void complete(const std::shared_ptr<pending_request>& p, std::error_code ec,
+                                   std::string message = {});
 
-  void fail_queued(std::error_code ec, const std::string& message) {
-    auto queued = std::move(write_queue_);
-    write_queue_.clear();
-    for (auto& p : queued) complete(p, ec, message);
-  }
+  CACHET_DECL void fail_queued(std::error_code ec, const std::string& message);
 
   void set_last_error(std::string text) {
     std::lock_guard lock(last_error_mutex_);
     last_error_ = std::move(text);
   }
 
-  void fail_all(error queued_error, const std::string& why) {
-    fail_in_flight(why);
-    auto queued = std::move(write_queue_);
-    write_queue_.clear();
-    for (auto& p : queued)
-      complete(p, queued_error,
-               "cachet::redis: " + why + " (" + make_error_code(queued_error).message() + ")");
-  }
+  CACHET_DECL void fail_all(error queued_error, const std::string& why);
 
   // The connection dropped: written requests cannot be answered any more. Idempotent ones go back
   // to the front of the queue, in their original order, unless the connection is stopping.
-  void fail_in_flight(const std::string& why) {
-    auto flying = std::move(in_flight_);
-    in_flight_.clear();
-    std::vector<std::shared_ptr<pending_request>> resend;
-    for (auto& p : flying) {
-      if (p->abandoned || p->internal) {
-        complete(p, error::outcome_unknown);
-      } else if (p->idempotent && !stopped_) {
-        p->written = false;
-        p->replies.clear();
-        resend.push_back(p);
-      } else {
-        complete(p, error::outcome_unknown,
-                 "cachet::redis: the connection dropped after the request was written and before "
-                 "its reply (" +
-                     why +
-                     "); it may or may not have taken effect: check, or mark "
-                     "it request_options::idempotent to have it re-sent");
-      }
-    }
-    // The connection's own requests (health-check PING, subscription replay) belong to it.
-    for (auto& p : write_queue_)
-      if (p->internal) complete(p, error::connection_lost);
-    std::erase_if(write_queue_, [](const auto& p) { return p->internal; });
-    write_queue_.insert(write_queue_.begin(), resend.begin(), resend.end());
-  }
+  CACHET_DECL void fail_in_flight(const std::string& why);
 
-  void close_transport(std::error_code reason, std::string why) {
-    if (socket_.is_open()) {
-      boost::system::error_code ignored;
-      socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-      socket_.close(ignored);
-      last_failure_ = std::move(why) + " (" + reason.message() + ")";
-    }
-    writer_wake_.cancel();
-    health_timer_.cancel();
-  }
+  CACHET_DECL void close_transport(std::error_code reason, std::string why);
 
   // Reads until one whole reply is parsed.
-  strand_awaitable<std::error_code> read_value(std::optional<value>& out) {
-    for (;;) {
-      std::error_code ec;
-      out.reset();
-      std::size_t used =
-          parser_.parse(std::string_view(rbuf_.data() + rpos_, rend_ - rpos_), out, ec);
-      rpos_ += used;
-      if (ec) co_return ec;
-      if (out) co_return std::error_code{};
-      // Compacted once per read. The buffer only grows, and its size is not the filled part
-      // (rend_), so a read does not zero-fill the chunk it is about to overwrite.
-      if (rpos_ > 0) {
-        std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(rpos_),
-                  rbuf_.begin() + static_cast<std::ptrdiff_t>(rend_), rbuf_.begin());
-        rend_ -= rpos_;
-        rpos_ = 0;
-      }
-      constexpr std::size_t chunk = 16 * 1024;
-      if (rbuf_.size() < rend_ + chunk) rbuf_.resize(rend_ + chunk);
-      auto [rec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
-                                                       asio::as_tuple(on_strand));
-      rend_ += n;
-      if (rec) co_return std::error_code(rec);
-      last_read_ = clock::now();
-    }
-  }
+  CACHET_DECL strand_awaitable<std::error_code> read_value(std::optional<value>& out);
 
   // A deadline for one connection phase. When it passes, `expire` (cancelling the resolver or
   // closing the socket) makes the phase's operation finish with an error; this does not rely on
@@ -11786,354 +11815,38 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   // Returns whether the deadline had passed.
-  bool disarm_guard() {
-    ++guard_generation_;
-    guard_timer_.cancel();
-    return guard_fired_;
-  }
+  CACHET_DECL bool disarm_guard();
 
-  static void close_socket(connection& c) {
-    boost::system::error_code ignored;
-    c.socket_.close(ignored);
-  }
+  CACHET_DECL static void close_socket(connection& c);
 
   // TCP, then TLS when configured (within the handshake's limit).
-  strand_awaitable<std::error_code> resolve_and_connect(const std::string& host,
-                                                        std::uint16_t port) {
-    arm_guard(cfg_.resolve_timeout, [](connection& c) { c.resolver_.cancel(); });
-    auto [rec, endpoints] =
-        co_await resolver_.async_resolve(host, std::to_string(port), asio::as_tuple(on_strand));
-    if (disarm_guard()) co_return make_error_code(error::resolve_timeout);
-    if (rec) co_return std::error_code(rec);
-    if (stopped_) co_return make_error_code(error::not_connected);
-
-    socket_.renew();
-    arm_guard(cfg_.connect_timeout, close_socket);
-    auto [cec, endpoint] =
-        co_await asio::async_connect(socket_.socket(), endpoints, asio::as_tuple(on_strand));
-    (void)endpoint;
-    if (disarm_guard()) {
-      close_socket(*this);
-      co_return make_error_code(error::connect_timeout);
-    }
-    if (cec) co_return std::error_code(cec);
-    boost::system::error_code ignored;
-    socket_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
-    arm_guard(cfg_.handshake_timeout, close_socket);
-    auto tls_ec = co_await socket_.tls_handshake<strand_type>(host);
-    if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
-    if (tls_ec) co_return make_error_code(error::tls_handshake_failed);
-    co_return std::error_code{};
-  }
+  CACHET_DECL strand_awaitable<std::error_code> resolve_and_connect(const std::string& host,
+                                                                    std::uint16_t port);
 
   bool behind_sentinel() const { return !cfg_.sentinel.addresses.empty(); }
 
   // Asks the sentinels in turn for the master's address; the one that answers is asked first
   // next time.
-  strand_awaitable<std::error_code> ask_sentinels(std::string& host, std::uint16_t& port) {
-    const auto& sentinels = cfg_.sentinel.addresses;
-    std::string failures;
-    for (std::size_t tried = 0; tried < sentinels.size(); ++tried) {
-      const std::size_t index = (next_sentinel_ + tried) % sentinels.size();
-      std::string why;
-      auto ec = co_await ask_sentinel(sentinels[index], host, port, why);
-      boost::system::error_code ignored;
-      socket_.close(ignored);
-      if (stopped_) co_return make_error_code(error::not_connected);
-      if (!ec) {
-        next_sentinel_ = index;
-        co_return std::error_code{};
-      }
-      failures += (failures.empty() ? "" : "; ") + sentinels[index].host + ":" +
-                  std::to_string(sentinels[index].port) + " " + why;
-    }
-    connect_refusal_ = "no sentinel gave the address of master \"" + cfg_.sentinel.master_name +
-                       "\" (" + failures + ")";
-    co_return make_error_code(error::sentinel_unavailable);
-  }
+  CACHET_DECL strand_awaitable<std::error_code> ask_sentinels(std::string& host,
+                                                              std::uint16_t& port);
 
-  strand_awaitable<std::error_code> ask_sentinel(const sentinel_options::address& sentinel,
-                                                 std::string& host, std::uint16_t& port,
-                                                 std::string& why) {
-    reset_reader();
-    auto ec = co_await resolve_and_connect(sentinel.host, sentinel.port);
-    if (ec) {
-      why = ec == error::tls_handshake_failed ? socket_.failure() : ec.message();
-      co_return ec;
-    }
-    request ask;
-    ask.push("SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg_.sentinel.master_name);
-    arm_guard(cfg_.handshake_timeout, close_socket);
-    auto [wec, n] =
-        co_await asio::async_write(socket_, asio::buffer(ask.payload()), asio::as_tuple(on_strand));
-    (void)n;
-    std::optional<value> reply;
-    ec = wec;
-    if (!ec) ec = co_await read_value(reply);
-    if (disarm_guard()) ec = make_error_code(error::handshake_timeout);
-    if (ec) {
-      why = ec.message();
-      co_return ec;
-    }
-    const auto& address = reply->elements;
-    if (reply->is_error()) {
-      why = "answered: " + reply->text;
-    } else if (reply->is_null()) {
-      why = "monitors no master of that name";
-    } else if (address.size() != 2 || !address[0].is_string() || !address[1].is_string()) {
-      why = "gave no host and port";
-    } else {
-      const std::string& port_text = address[1].text;
-      auto [end, pec] =
-          std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-      if (pec == std::errc{} && end == port_text.data() + port_text.size()) {
-        host = address[0].text;
-        co_return std::error_code{};
-      }
-      why = "gave the port \"" + port_text + "\"";
-    }
-    co_return make_error_code(error::sentinel_unavailable);
-  }
+  CACHET_DECL strand_awaitable<std::error_code> ask_sentinel(
+      const sentinel_options::address& sentinel, std::string& host, std::uint16_t& port,
+      std::string& why);
 
-  void reset_reader() {
-    parser_.reset();
-    rbuf_.clear();
-    rpos_ = 0;
-    rend_ = 0;
-  }
+  CACHET_DECL void reset_reader();
 
-  strand_awaitable<std::error_code> handshake_steps() {
-    request hello;
-    std::vector<std::string> args{"3"};
-    if (!cfg_.password.empty()) {
-      args.insert(
-          args.end(),
-          {"AUTH", cfg_.username.empty() ? std::string("default") : cfg_.username, cfg_.password});
-    }
-    if (!cfg_.client_name.empty()) args.insert(args.end(), {"SETNAME", cfg_.client_name});
-    hello.push("HELLO", args);
-    if (cfg_.database != 0) hello.push("SELECT", cfg_.database);
-    // Behind Sentinel, the server named may have been demoted since: it must say it is a master.
-    if (behind_sentinel()) hello.push("ROLE");
+  CACHET_DECL strand_awaitable<std::error_code> handshake_steps();
 
-    auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(hello.payload()),
-                                               asio::as_tuple(on_strand));
-    (void)n;
-    if (wec) co_return std::error_code(wec);
-    std::string refused;
-    std::string role;
-    for (std::size_t answered = 0; answered < hello.size();) {
-      std::optional<value> reply;
-      // co_await is kept out of conditions: g++ 12 miscompiles some such forms.
-      auto ec = co_await read_value(reply);
-      if (ec) co_return ec;
-      if (reply->type == type::push) {
-        if (on_push) on_push(std::move(*reply));
-        continue;
-      }
-      ++answered;
-      if (reply->is_error() && refused.empty()) refused = reply->text;
-      if (behind_sentinel() && answered == hello.size() && !reply->elements.empty())
-        role = reply->elements.front().text;
-    }
-    if (!refused.empty()) {
-      handshake_refusal_ = std::move(refused);
-      co_return make_error_code(error::handshake_failed);
-    }
-    if (behind_sentinel() && role != "master") {
-      connect_refusal_ = target_ + " is not a master (ROLE: " + role + ")";
-      co_return make_error_code(error::not_master);
-    }
-    co_return std::error_code{};
-  }
+  CACHET_DECL strand_awaitable<std::error_code> connect_and_handshake();
 
-  strand_awaitable<std::error_code> connect_and_handshake() {
-    std::string host = cfg_.host;
-    std::uint16_t port = cfg_.port;
-    if (behind_sentinel()) {
-      auto ec = co_await ask_sentinels(host, port);
-      if (ec) co_return ec;
-    }
-    reset_reader();
-    target_ = host + ":" + std::to_string(port);
-    auto connect_ec = co_await resolve_and_connect(host, port);
-    if (connect_ec == error::tls_handshake_failed)
-      connect_refusal_ = "the TLS handshake with " + target_ + " failed: " + socket_.failure();
-    if (connect_ec) co_return connect_ec;
-    if (stopped_) co_return make_error_code(error::not_connected);
-    arm_guard(cfg_.handshake_timeout, close_socket);
-    auto ec = co_await handshake_steps();
-    if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
-    // With TLS 1.3 a server refuses a client certificate after the handshake: its alert, or
-    // just a reset, ends the first read. (Errors of cachet's own category are the server's
-    // answers or malformed bytes, not the transport's.)
-    if (cfg_.tls.enabled && ec && ec.category() != error_category()) {
-      connect_refusal_ = "the server ended the TLS session with " + target_ +
-                         " before answering HELLO (" + ec.message() +
-                         "); a server with tls-auth-clients needs a client certificate";
-      co_return make_error_code(error::tls_handshake_failed);
-    }
-    co_return ec;
-  }
+  CACHET_DECL strand_awaitable<void> reader_loop();
 
-  strand_awaitable<void> reader_loop() {
-    for (;;) {
-      std::optional<value> reply;
-      auto ec = co_await read_value(reply);
-      if (ec) {
-        close_transport(ec, "reading failed");
-        co_return;
-      }
-      if (reply->type == type::push) {
-        if (on_push) on_push(std::move(*reply));
-        continue;
-      }
-      if (in_flight_.empty()) {
-        close_transport(make_error_code(error::unexpected_reply),
-                        "the server sent a reply no request was waiting for");
-        co_return;
-      }
-      // A master demoted by a failover refuses writes: ask Sentinel again.
-      const bool demoted =
-          behind_sentinel() && reply->is_error() && reply->text.starts_with("READONLY");
-      auto& front = in_flight_.front();
-      front->replies.push_back(std::move(*reply));
-      if (front->replies.size() == front->expected) {
-        auto p = std::move(front);
-        in_flight_.pop_front();
-        complete(p, {});
-      }
-      if (demoted) {
-        close_transport(make_error_code(error::not_master),
-                        target_ + " answered READONLY: it is a replica now");
-        co_return;
-      }
-    }
-  }
+  CACHET_DECL strand_awaitable<void> writer_loop();
 
-  strand_awaitable<void> writer_loop() {
-    std::string batch;
-    for (;;) {
-      if (!socket_.is_open()) co_return;
-      if (write_queue_.empty()) {
-        writer_wake_.expires_at(clock::time_point::max());
-        boost::system::error_code ignored;
-        co_await writer_wake_.async_wait(asio::redirect_error(on_strand, ignored));
-        continue;
-      }
-      // Everything queued so far goes out in one write: automatic pipelining.
-      batch.clear();
-      while (!write_queue_.empty()) {
-        auto p = std::move(write_queue_.front());
-        write_queue_.pop_front();
-        batch += p->commands.payload();
-        p->written = true;
-        if (p->expected == 0) {
-          complete(p, {});
-        } else {
-          in_flight_.push_back(std::move(p));
-        }
-      }
-      auto [ec, n] =
-          co_await asio::async_write(socket_, asio::buffer(batch), asio::as_tuple(on_strand));
-      (void)n;
-      if (ec) {
-        close_transport(ec, "writing failed");
-        co_return;
-      }
-    }
-  }
+  CACHET_DECL strand_awaitable<void> health_loop();
 
-  strand_awaitable<void> health_loop() {
-    const auto interval = cfg_.health_check_interval;
-    for (;;) {
-      if (!socket_.is_open()) co_return;
-      boost::system::error_code ignored;
-      const auto idle_since = last_read_;
-      if (interval.count() == 0 || clock::now() < idle_since + interval) {
-        if (interval.count() == 0) {
-          health_timer_.expires_at(clock::time_point::max());
-        } else {
-          health_timer_.expires_at(idle_since + interval);
-        }
-        co_await health_timer_.async_wait(asio::redirect_error(on_strand, ignored));
-        continue;
-      }
-      auto ping = std::make_shared<pending_request>(strand_);
-      ping->commands.push("PING");
-      ping->expected = 1;
-      ping->internal = true;
-      enqueue(ping);
-      ping->wake.expires_after(interval);
-      co_await ping->wake.async_wait(asio::redirect_error(on_strand, ignored));
-      if (!socket_.is_open()) co_return;
-      if (!ping->done) {
-        close_transport(make_error_code(error::health_check_failed),
-                        "the health-check PING was not answered within " + millis(interval));
-        co_return;
-      }
-    }
-  }
-
-  static strand_awaitable<void> run(std::shared_ptr<connection> self) {
-    using namespace asio::experimental::awaitable_operators;
-    while (!self->stopped_) {
-      std::error_code ec = co_await self->connect_and_handshake();
-      if (self->stopped_) break;
-      if (ec) {
-        boost::system::error_code ignored;
-        self->socket_.close(ignored);
-        if (ec == error::handshake_failed) {
-          self->last_failure_ = "the server refused the handshake: " + self->handshake_refusal_;
-          // A refused handshake is a configuration problem: fail waiting requests now instead of
-          // letting them run into their deadlines; retries continue in the background.
-          self->refused_ = true;
-          self->fail_queued(ec, self->refusal_message());
-        } else if (ec == error::tls_handshake_failed || ec == error::sentinel_unavailable ||
-                   ec == error::not_master) {
-          self->last_failure_ = self->connect_refusal_;
-          self->fail_queued(ec, "cachet::redis: " + self->last_failure_ + "; " +
-                                    (ec == error::tls_handshake_failed
-                                         ? "check config.tls (ca_file, cert_file, key_file, sni)"
-                                         : "check config.sentinel and the sentinels' state"));
-        } else {
-          self->last_failure_ = "connecting to " + self->target_ + " failed: " + ec.message();
-          // The requests waited for this attempt: waiting for the next one could outlast their
-          // deadlines, so they fail now (the breaker counts it) and the caller goes on.
-          self->fail_queued(make_error_code(error::not_connected),
-                            "cachet::redis: " + self->last_failure_ +
-                                "; no connection to send the request on (check that the server "
-                                "runs, and config.host and port)");
-        }
-        self->set_last_error(self->last_failure_);
-      } else {
-        self->backoff_.reset();
-        self->refused_ = false;
-        self->connected_ = true;
-        self->set_last_error({});
-        self->last_read_ = clock::now();
-        if (self->on_connected) self->on_connected();
-        try {
-          co_await (self->reader_loop() || self->writer_loop() || self->health_loop());
-        } catch (const std::exception&) {
-          // The loops report failures by closing the transport; nothing else can be thrown.
-        }
-        self->connected_ = false;
-        if (self->on_disconnected) self->on_disconnected();
-        self->close_transport(make_error_code(error::connection_lost), "the connection dropped");
-        self->set_last_error(self->last_failure_);
-        self->fail_in_flight(self->last_failure_);
-      }
-      if (self->stopped_) break;
-      self->retry_timer_.expires_after(self->backoff_.next());
-      boost::system::error_code ignored;
-      self->backing_off_ = true;
-      co_await self->retry_timer_.async_wait(asio::redirect_error(on_strand, ignored));
-      self->backing_off_ = false;
-    }
-    self->running_ = false;
-    self->fail_all(error::connection_lost, "the client was closed before the request was written");
-  }
+  CACHET_DECL static strand_awaitable<void> run(std::shared_ptr<connection> self);
 
   config cfg_;
   strand_type strand_;
@@ -12169,6 +11882,600 @@ class connection : public std::enable_shared_from_this<connection> {
 
 }  // namespace detail
 }  // namespace cachet::resp3
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/connection.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_CONNECTION_IPP
+#define CACHET_DETAIL_REDIS_IMPL_CONNECTION_IPP
+
+// Bodies of <cachet/detail/redis/connection.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::resp3 {
+namespace detail {
+
+CACHET_DECL bool is_push_reply_command(std::string_view name) {
+  constexpr std::string_view refused[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
+                                          "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+                                          "MONITOR"};
+  auto upper = [](char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; };
+  return std::any_of(std::begin(refused), std::end(refused), [&](std::string_view r) {
+    return r.size() == name.size() && std::equal(r.begin(), r.end(), name.begin(),
+                                                 [&](char a, char b) { return a == upper(b); });
+  });
+}
+
+CACHET_DECL std::string_view first_push_reply_command(std::string_view payload) {
+  auto read_number = [&](char marker) -> long long {
+    if (payload.empty() || payload.front() != marker) return -1;
+    auto eol = payload.find("\r\n");
+    if (eol == std::string_view::npos) return -1;
+    long long n = 0;
+    for (char c : payload.substr(1, eol - 1)) n = n * 10 + (c - '0');
+    payload.remove_prefix(eol + 2);
+    return n;
+  };
+  while (!payload.empty()) {
+    long long args = read_number('*');
+    if (args < 0) break;
+    for (long long i = 0; i < args; ++i) {
+      long long len = read_number('$');
+      if (len < 0 || static_cast<std::size_t>(len) + 2 > payload.size()) return {};
+      auto argument = payload.substr(0, static_cast<std::size_t>(len));
+      if (i == 0 && is_push_reply_command(argument)) return argument;
+      payload.remove_prefix(static_cast<std::size_t>(len) + 2);
+    }
+  }
+  return {};
+}
+
+CACHET_DECL connection::connection(const asio::any_io_executor& ex, config cfg)
+    : cfg_(std::move(cfg)),
+      strand_(asio::make_strand(ex)),
+      socket_(strand_, cfg_.tls),
+      resolver_(strand_),
+      writer_wake_(strand_),
+      health_timer_(strand_),
+      retry_timer_(strand_),
+      guard_timer_(strand_),
+      backoff_(cfg_.reconnect_min_delay, cfg_.reconnect_max_delay) {}
+
+CACHET_DECL void connection::start() {
+  if (running_ || stopped_) return;
+  running_ = true;
+  asio::co_spawn(strand_, run(shared_from_this()), asio::detached);
+}
+
+CACHET_DECL void connection::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  close_transport(make_error_code(error::not_connected), "the client was closed");
+  resolver_.cancel();
+  retry_timer_.cancel();
+  disarm_guard();
+  fail_all(error::connection_lost, "the client was closed before the request was written");
+}
+
+CACHET_DECL void connection::enqueue(const std::shared_ptr<pending_request>& p) {
+  write_queue_.push_back(p);
+  writer_wake_.cancel();
+  start();
+  // A waiting request is worth a connection attempt now rather than after the backoff: it
+  // gets an answer, or the attempt's failure, at once instead of at its deadline. Requests
+  // made during one attempt share it.
+  if (backing_off_) retry_timer_.cancel();
+}
+
+CACHET_DECL void connection::enqueue_front(const std::shared_ptr<pending_request>& p) {
+  write_queue_.push_front(p);
+  writer_wake_.cancel();
+}
+
+CACHET_DECL void connection::abandon(const std::shared_ptr<pending_request>& p) {
+  if (p->done) return;
+  p->abandoned = true;
+  if (!p->written) {
+    auto it = std::find(write_queue_.begin(), write_queue_.end(), p);
+    if (it != write_queue_.end()) write_queue_.erase(it);
+  }
+}
+
+CACHET_DECL std::string connection::down_reason() const {
+  if (connected_) return "connected";
+  if (last_failure_.empty()) return "not connected yet";
+  return "not connected: " + last_failure_;
+}
+
+CACHET_DECL strand_awaitable<void> connection::submit(std::shared_ptr<connection> self,
+                                                      std::shared_ptr<pending_request> p,
+                                                      std::chrono::milliseconds timeout) {
+  if (!self->admit(p, timeout)) co_return;
+  co_await wait_for(std::move(self), std::move(p));
+}
+
+CACHET_DECL bool connection::admit(const std::shared_ptr<pending_request>& p,
+                                   std::chrono::milliseconds timeout) {
+  if (stopped_)
+    throw request_error(error::not_connected,
+                        "cachet::redis: the client was closed; create a new one");
+  if (refused_ && !connected_) throw request_error(error::handshake_failed, refusal_message());
+  p->timeout = timeout;
+  if (timeout.count() > 0) p->deadline = clock::now() + timeout;
+  if (p->expected == 0) return false;
+  enqueue(p);
+  return true;
+}
+
+CACHET_DECL strand_awaitable<void> connection::wait_for(std::shared_ptr<connection> self,
+                                                        std::shared_ptr<pending_request> p) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  for (;;) {
+    if (p->done) break;
+    // Checked before each wait too: a cancellation emitted before the wait began is only
+    // recorded in the state, it does not abort the wait.
+    auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none)
+      throw self->given_up(p, error::cancelled);
+    if (clock::now() >= p->deadline) throw self->given_up(p, error::request_timeout);
+    p->wake.expires_at(p->deadline);
+    boost::system::error_code ignored;
+    co_await p->wake.async_wait(asio::redirect_error(on_strand, ignored));
+  }
+  if (p->ec) throw failure_of(*p);
+}
+
+CACHET_DECL request_error connection::given_up(const std::shared_ptr<pending_request>& p,
+                                               error why) {
+  abandon(p);
+  if (why == error::cancelled)
+    return request_error(why,
+                         "cachet::redis: the request was cancelled by its caller; if it was "
+                         "already written its reply is discarded when it arrives");
+  return request_error(
+      why, "cachet::redis: request timed out after " + millis(p->timeout) + " (" +
+               (p->written ? std::string("written, no reply yet") : down_reason()) +
+               "); raise config.request_timeout or request_options::timeout, or check the "
+               "server");
+}
+
+CACHET_DECL void connection::complete(const std::shared_ptr<pending_request>& p, std::error_code ec,
+                                      std::string message) {
+  if (p->done) return;
+  p->done = true;
+  p->ec = ec;
+  p->message = std::move(message);
+  p->wake.cancel();
+}
+
+CACHET_DECL void connection::fail_queued(std::error_code ec, const std::string& message) {
+  auto queued = std::move(write_queue_);
+  write_queue_.clear();
+  for (auto& p : queued) complete(p, ec, message);
+}
+
+CACHET_DECL void connection::fail_all(error queued_error, const std::string& why) {
+  fail_in_flight(why);
+  auto queued = std::move(write_queue_);
+  write_queue_.clear();
+  for (auto& p : queued)
+    complete(p, queued_error,
+             "cachet::redis: " + why + " (" + make_error_code(queued_error).message() + ")");
+}
+
+CACHET_DECL void connection::fail_in_flight(const std::string& why) {
+  auto flying = std::move(in_flight_);
+  in_flight_.clear();
+  std::vector<std::shared_ptr<pending_request>> resend;
+  for (auto& p : flying) {
+    if (p->abandoned || p->internal) {
+      complete(p, error::outcome_unknown);
+    } else if (p->idempotent && !stopped_) {
+      p->written = false;
+      p->replies.clear();
+      resend.push_back(p);
+    } else {
+      complete(p, error::outcome_unknown,
+               "cachet::redis: the connection dropped after the request was written and before "
+               "its reply (" +
+                   why +
+                   "); it may or may not have taken effect: check, or mark "
+                   "it request_options::idempotent to have it re-sent");
+    }
+  }
+  // The connection's own requests (health-check PING, subscription replay) belong to it.
+  for (auto& p : write_queue_)
+    if (p->internal) complete(p, error::connection_lost);
+  std::erase_if(write_queue_, [](const auto& p) { return p->internal; });
+  write_queue_.insert(write_queue_.begin(), resend.begin(), resend.end());
+}
+
+CACHET_DECL void connection::close_transport(std::error_code reason, std::string why) {
+  if (socket_.is_open()) {
+    boost::system::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    last_failure_ = std::move(why) + " (" + reason.message() + ")";
+  }
+  writer_wake_.cancel();
+  health_timer_.cancel();
+}
+
+CACHET_DECL strand_awaitable<std::error_code> connection::read_value(std::optional<value>& out) {
+  for (;;) {
+    std::error_code ec;
+    out.reset();
+    std::size_t used =
+        parser_.parse(std::string_view(rbuf_.data() + rpos_, rend_ - rpos_), out, ec);
+    rpos_ += used;
+    if (ec) co_return ec;
+    if (out) co_return std::error_code{};
+    // Compacted once per read. The buffer only grows, and its size is not the filled part
+    // (rend_), so a read does not zero-fill the chunk it is about to overwrite.
+    if (rpos_ > 0) {
+      std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(rpos_),
+                rbuf_.begin() + static_cast<std::ptrdiff_t>(rend_), rbuf_.begin());
+      rend_ -= rpos_;
+      rpos_ = 0;
+    }
+    constexpr std::size_t chunk = 16 * 1024;
+    if (rbuf_.size() < rend_ + chunk) rbuf_.resize(rend_ + chunk);
+    auto [rec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
+                                                     asio::as_tuple(on_strand));
+    rend_ += n;
+    if (rec) co_return std::error_code(rec);
+    last_read_ = clock::now();
+  }
+}
+
+CACHET_DECL bool connection::disarm_guard() {
+  ++guard_generation_;
+  guard_timer_.cancel();
+  return guard_fired_;
+}
+
+CACHET_DECL void connection::close_socket(connection& c) {
+  boost::system::error_code ignored;
+  c.socket_.close(ignored);
+}
+
+CACHET_DECL strand_awaitable<std::error_code> connection::resolve_and_connect(
+    const std::string& host, std::uint16_t port) {
+  arm_guard(cfg_.resolve_timeout, [](connection& c) { c.resolver_.cancel(); });
+  auto [rec, endpoints] =
+      co_await resolver_.async_resolve(host, std::to_string(port), asio::as_tuple(on_strand));
+  if (disarm_guard()) co_return make_error_code(error::resolve_timeout);
+  if (rec) co_return std::error_code(rec);
+  if (stopped_) co_return make_error_code(error::not_connected);
+
+  socket_.renew();
+  arm_guard(cfg_.connect_timeout, close_socket);
+  auto [cec, endpoint] =
+      co_await asio::async_connect(socket_.socket(), endpoints, asio::as_tuple(on_strand));
+  (void)endpoint;
+  if (disarm_guard()) {
+    close_socket(*this);
+    co_return make_error_code(error::connect_timeout);
+  }
+  if (cec) co_return std::error_code(cec);
+  boost::system::error_code ignored;
+  socket_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  arm_guard(cfg_.handshake_timeout, close_socket);
+  auto tls_ec = co_await socket_.tls_handshake<strand_type>(host);
+  if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
+  if (tls_ec) co_return make_error_code(error::tls_handshake_failed);
+  co_return std::error_code{};
+}
+
+CACHET_DECL strand_awaitable<std::error_code> connection::ask_sentinels(std::string& host,
+                                                                        std::uint16_t& port) {
+  const auto& sentinels = cfg_.sentinel.addresses;
+  std::string failures;
+  for (std::size_t tried = 0; tried < sentinels.size(); ++tried) {
+    const std::size_t index = (next_sentinel_ + tried) % sentinels.size();
+    std::string why;
+    auto ec = co_await ask_sentinel(sentinels[index], host, port, why);
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    if (stopped_) co_return make_error_code(error::not_connected);
+    if (!ec) {
+      next_sentinel_ = index;
+      co_return std::error_code{};
+    }
+    failures += (failures.empty() ? "" : "; ") + sentinels[index].host + ":" +
+                std::to_string(sentinels[index].port) + " " + why;
+  }
+  connect_refusal_ = "no sentinel gave the address of master \"" + cfg_.sentinel.master_name +
+                     "\" (" + failures + ")";
+  co_return make_error_code(error::sentinel_unavailable);
+}
+
+CACHET_DECL strand_awaitable<std::error_code> connection::ask_sentinel(
+    const sentinel_options::address& sentinel, std::string& host, std::uint16_t& port,
+    std::string& why) {
+  reset_reader();
+  auto ec = co_await resolve_and_connect(sentinel.host, sentinel.port);
+  if (ec) {
+    why = ec == error::tls_handshake_failed ? socket_.failure() : ec.message();
+    co_return ec;
+  }
+  request ask;
+  ask.push("SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg_.sentinel.master_name);
+  arm_guard(cfg_.handshake_timeout, close_socket);
+  auto [wec, n] =
+      co_await asio::async_write(socket_, asio::buffer(ask.payload()), asio::as_tuple(on_strand));
+  (void)n;
+  std::optional<value> reply;
+  ec = wec;
+  if (!ec) ec = co_await read_value(reply);
+  if (disarm_guard()) ec = make_error_code(error::handshake_timeout);
+  if (ec) {
+    why = ec.message();
+    co_return ec;
+  }
+  const auto& address = reply->elements;
+  if (reply->is_error()) {
+    why = "answered: " + reply->text;
+  } else if (reply->is_null()) {
+    why = "monitors no master of that name";
+  } else if (address.size() != 2 || !address[0].is_string() || !address[1].is_string()) {
+    why = "gave no host and port";
+  } else {
+    const std::string& port_text = address[1].text;
+    auto [end, pec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (pec == std::errc{} && end == port_text.data() + port_text.size()) {
+      host = address[0].text;
+      co_return std::error_code{};
+    }
+    why = "gave the port \"" + port_text + "\"";
+  }
+  co_return make_error_code(error::sentinel_unavailable);
+}
+
+CACHET_DECL void connection::reset_reader() {
+  parser_.reset();
+  rbuf_.clear();
+  rpos_ = 0;
+  rend_ = 0;
+}
+
+CACHET_DECL strand_awaitable<std::error_code> connection::handshake_steps() {
+  request hello;
+  std::vector<std::string> args{"3"};
+  if (!cfg_.password.empty()) {
+    args.insert(args.end(), {"AUTH", cfg_.username.empty() ? std::string("default") : cfg_.username,
+                             cfg_.password});
+  }
+  if (!cfg_.client_name.empty()) args.insert(args.end(), {"SETNAME", cfg_.client_name});
+  hello.push("HELLO", args);
+  if (cfg_.database != 0) hello.push("SELECT", cfg_.database);
+  // Behind Sentinel, the server named may have been demoted since: it must say it is a master.
+  if (behind_sentinel()) hello.push("ROLE");
+
+  auto [wec, n] =
+      co_await asio::async_write(socket_, asio::buffer(hello.payload()), asio::as_tuple(on_strand));
+  (void)n;
+  if (wec) co_return std::error_code(wec);
+  std::string refused;
+  std::string role;
+  for (std::size_t answered = 0; answered < hello.size();) {
+    std::optional<value> reply;
+    // co_await is kept out of conditions: g++ 12 miscompiles some such forms.
+    auto ec = co_await read_value(reply);
+    if (ec) co_return ec;
+    if (reply->type == type::push) {
+      if (on_push) on_push(std::move(*reply));
+      continue;
+    }
+    ++answered;
+    if (reply->is_error() && refused.empty()) refused = reply->text;
+    if (behind_sentinel() && answered == hello.size() && !reply->elements.empty())
+      role = reply->elements.front().text;
+  }
+  if (!refused.empty()) {
+    handshake_refusal_ = std::move(refused);
+    co_return make_error_code(error::handshake_failed);
+  }
+  if (behind_sentinel() && role != "master") {
+    connect_refusal_ = target_ + " is not a master (ROLE: " + role + ")";
+    co_return make_error_code(error::not_master);
+  }
+  co_return std::error_code{};
+}
+
+CACHET_DECL strand_awaitable<std::error_code> connection::connect_and_handshake() {
+  std::string host = cfg_.host;
+  std::uint16_t port = cfg_.port;
+  if (behind_sentinel()) {
+    auto ec = co_await ask_sentinels(host, port);
+    if (ec) co_return ec;
+  }
+  reset_reader();
+  target_ = host + ":" + std::to_string(port);
+  auto connect_ec = co_await resolve_and_connect(host, port);
+  if (connect_ec == error::tls_handshake_failed)
+    connect_refusal_ = "the TLS handshake with " + target_ + " failed: " + socket_.failure();
+  if (connect_ec) co_return connect_ec;
+  if (stopped_) co_return make_error_code(error::not_connected);
+  arm_guard(cfg_.handshake_timeout, close_socket);
+  auto ec = co_await handshake_steps();
+  if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
+  // With TLS 1.3 a server refuses a client certificate after the handshake: its alert, or
+  // just a reset, ends the first read. (Errors of cachet's own category are the server's
+  // answers or malformed bytes, not the transport's.)
+  if (cfg_.tls.enabled && ec && ec.category() != error_category()) {
+    connect_refusal_ = "the server ended the TLS session with " + target_ +
+                       " before answering HELLO (" + ec.message() +
+                       "); a server with tls-auth-clients needs a client certificate";
+    co_return make_error_code(error::tls_handshake_failed);
+  }
+  co_return ec;
+}
+
+CACHET_DECL strand_awaitable<void> connection::reader_loop() {
+  for (;;) {
+    std::optional<value> reply;
+    auto ec = co_await read_value(reply);
+    if (ec) {
+      close_transport(ec, "reading failed");
+      co_return;
+    }
+    if (reply->type == type::push) {
+      if (on_push) on_push(std::move(*reply));
+      continue;
+    }
+    if (in_flight_.empty()) {
+      close_transport(make_error_code(error::unexpected_reply),
+                      "the server sent a reply no request was waiting for");
+      co_return;
+    }
+    // A master demoted by a failover refuses writes: ask Sentinel again.
+    const bool demoted =
+        behind_sentinel() && reply->is_error() && reply->text.starts_with("READONLY");
+    auto& front = in_flight_.front();
+    front->replies.push_back(std::move(*reply));
+    if (front->replies.size() == front->expected) {
+      auto p = std::move(front);
+      in_flight_.pop_front();
+      complete(p, {});
+    }
+    if (demoted) {
+      close_transport(make_error_code(error::not_master),
+                      target_ + " answered READONLY: it is a replica now");
+      co_return;
+    }
+  }
+}
+
+CACHET_DECL strand_awaitable<void> connection::writer_loop() {
+  std::string batch;
+  for (;;) {
+    if (!socket_.is_open()) co_return;
+    if (write_queue_.empty()) {
+      writer_wake_.expires_at(clock::time_point::max());
+      boost::system::error_code ignored;
+      co_await writer_wake_.async_wait(asio::redirect_error(on_strand, ignored));
+      continue;
+    }
+    // Everything queued so far goes out in one write: automatic pipelining.
+    batch.clear();
+    while (!write_queue_.empty()) {
+      auto p = std::move(write_queue_.front());
+      write_queue_.pop_front();
+      batch += p->commands.payload();
+      p->written = true;
+      if (p->expected == 0) {
+        complete(p, {});
+      } else {
+        in_flight_.push_back(std::move(p));
+      }
+    }
+    auto [ec, n] =
+        co_await asio::async_write(socket_, asio::buffer(batch), asio::as_tuple(on_strand));
+    (void)n;
+    if (ec) {
+      close_transport(ec, "writing failed");
+      co_return;
+    }
+  }
+}
+
+CACHET_DECL strand_awaitable<void> connection::health_loop() {
+  const auto interval = cfg_.health_check_interval;
+  for (;;) {
+    if (!socket_.is_open()) co_return;
+    boost::system::error_code ignored;
+    const auto idle_since = last_read_;
+    if (interval.count() == 0 || clock::now() < idle_since + interval) {
+      if (interval.count() == 0) {
+        health_timer_.expires_at(clock::time_point::max());
+      } else {
+        health_timer_.expires_at(idle_since + interval);
+      }
+      co_await health_timer_.async_wait(asio::redirect_error(on_strand, ignored));
+      continue;
+    }
+    auto ping = std::make_shared<pending_request>(strand_);
+    ping->commands.push("PING");
+    ping->expected = 1;
+    ping->internal = true;
+    enqueue(ping);
+    ping->wake.expires_after(interval);
+    co_await ping->wake.async_wait(asio::redirect_error(on_strand, ignored));
+    if (!socket_.is_open()) co_return;
+    if (!ping->done) {
+      close_transport(make_error_code(error::health_check_failed),
+                      "the health-check PING was not answered within " + millis(interval));
+      co_return;
+    }
+  }
+}
+
+CACHET_DECL strand_awaitable<void> connection::run(std::shared_ptr<connection> self) {
+  using namespace asio::experimental::awaitable_operators;
+  while (!self->stopped_) {
+    std::error_code ec = co_await self->connect_and_handshake();
+    if (self->stopped_) break;
+    if (ec) {
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);
+      if (ec == error::handshake_failed) {
+        self->last_failure_ = "the server refused the handshake: " + self->handshake_refusal_;
+        // A refused handshake is a configuration problem: fail waiting requests now instead of
+        // letting them run into their deadlines; retries continue in the background.
+        self->refused_ = true;
+        self->fail_queued(ec, self->refusal_message());
+      } else if (ec == error::tls_handshake_failed || ec == error::sentinel_unavailable ||
+                 ec == error::not_master) {
+        self->last_failure_ = self->connect_refusal_;
+        self->fail_queued(ec, "cachet::redis: " + self->last_failure_ + "; " +
+                                  (ec == error::tls_handshake_failed
+                                       ? "check config.tls (ca_file, cert_file, key_file, sni)"
+                                       : "check config.sentinel and the sentinels' state"));
+      } else {
+        self->last_failure_ = "connecting to " + self->target_ + " failed: " + ec.message();
+        // The requests waited for this attempt: waiting for the next one could outlast their
+        // deadlines, so they fail now (the breaker counts it) and the caller goes on.
+        self->fail_queued(make_error_code(error::not_connected),
+                          "cachet::redis: " + self->last_failure_ +
+                              "; no connection to send the request on (check that the server "
+                              "runs, and config.host and port)");
+      }
+      self->set_last_error(self->last_failure_);
+    } else {
+      self->backoff_.reset();
+      self->refused_ = false;
+      self->connected_ = true;
+      self->set_last_error({});
+      self->last_read_ = clock::now();
+      if (self->on_connected) self->on_connected();
+      try {
+        co_await (self->reader_loop() || self->writer_loop() || self->health_loop());
+      } catch (const std::exception&) {
+        // The loops report failures by closing the transport; nothing else can be thrown.
+      }
+      self->connected_ = false;
+      if (self->on_disconnected) self->on_disconnected();
+      self->close_transport(make_error_code(error::connection_lost), "the connection dropped");
+      self->set_last_error(self->last_failure_);
+      self->fail_in_flight(self->last_failure_);
+    }
+    if (self->stopped_) break;
+    self->retry_timer_.expires_after(self->backoff_.next());
+    boost::system::error_code ignored;
+    self->backing_off_ = true;
+    co_await self->retry_timer_.async_wait(asio::redirect_error(on_strand, ignored));
+    self->backing_off_ = false;
+  }
+  self->running_ = false;
+  self->fail_all(error::connection_lost, "the client was closed before the request was written");
+}
+
+}  // namespace detail
+}  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/detail/redis/impl/connection.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/redis/connection.hpp> ----
@@ -12252,24 +12559,10 @@ class client {
   /// Creates the client; nothing is connected until start() or the first exec().
   /// \throws cachet::error when `cfg` cannot work (see config::require_valid()) or names
   /// cluster seeds.
-  client(executor_type ex, config cfg)
-      : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))), executor_(std::move(ex)) {
-    conn_->cfg().require_valid();
-    if (!conn_->cfg().cluster.seeds.empty())
-      throw cachet::error(
-          "cachet::redis::client: the config names Redis Cluster seeds (redis-cluster://) but a "
-          "client talks to one server; use cachet::redis::cluster_client, or clear cfg.cluster");
-  }
+  CACHET_DECL client(executor_type ex, config cfg);
 
   client(client&&) noexcept = default;
-  client& operator=(client&& other) noexcept {
-    if (this != &other) {
-      close();
-      conn_ = std::move(other.conn_);
-      executor_ = std::move(other.executor_);
-    }
-    return *this;
-  }
+  CACHET_DECL client& operator=(client&& other) noexcept;
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
@@ -12288,7 +12581,7 @@ class client {
   /// before the first attempt and while connected. Any thread.
   ///
   ///   if (auto why = c.last_error(); !why.empty()) log("Redis: " + why);
-  std::string last_error() const { return conn_ ? conn_->last_error() : std::string(); }
+  CACHET_DECL std::string last_error() const;
 
   /// Calls `f` on the client's strand after each successful handshake, reconnections included.
   /// Set it before start() and the first exec().
@@ -12297,15 +12590,11 @@ class client {
   }
 
   /// Connects in the background now instead of on the first exec(). Idempotent.
-  void start() {
-    if (conn_) boost::asio::dispatch(conn_->strand(), [c = conn_] { c->start(); });
-  }
+  CACHET_DECL void start();
 
   /// Closes the connection for good; later exec() calls throw request_error(not_connected).
   /// Requests still queued fail with connection_lost, written ones with outcome_unknown.
-  void close() {
-    if (conn_) boost::asio::dispatch(conn_->strand(), [c = conn_] { c->stop(); });
-  }
+  CACHET_DECL void close();
 
   /// Runs one command and returns its reply.
   /// Throws server_error (with the server's text) on an error reply, request_error on anything
@@ -12331,54 +12620,23 @@ class client {
   /// Runs a pipeline (all commands written together) and returns one reply per command, in
   /// order. Error replies are returned as values (value::is_error()), not thrown; transport
   /// problems throw request_error. An empty request completes at once with no replies.
-  boost::asio::awaitable<std::vector<value>> exec(const request& req,
-                                                  const request_options& options = {}) {
-    auto p = make_pending();  // first: it rejects a moved-from client
-    p->commands = req;
-    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
-                                       void(std::exception_ptr, std::vector<value>)>(
-        initiate_exec<std::vector<value>>{}, boost::asio::use_awaitable, conn_, std::move(p),
-        options);
-  }
+  CACHET_DECL boost::asio::awaitable<std::vector<value>> exec(const request& req,
+                                                              const request_options& options = {});
 
  private:
-  std::shared_ptr<detail::pending_request> make_pending() const {
-    if (!conn_)
-      throw request_error(error::not_connected,
-                          "cachet::redis: exec() on a moved-from client; use the client it was "
-                          "moved to");
-    return std::make_shared<detail::pending_request>(conn_->strand());
-  }
+  CACHET_DECL std::shared_ptr<detail::pending_request> make_pending() const;
 
   // Runs on the strand: refuses what the connection cannot match replies for, then queues `p`.
   // Returns whether there is a reply to wait for.
-  static bool admit(detail::connection& conn, const std::shared_ptr<detail::pending_request>& p,
-                    const request_options& options) {
-    if (auto name = detail::first_push_reply_command(p->commands.payload()); !name.empty())
-      throw request_error(error::unexpected_reply,
-                          "cachet::redis: " + std::string(name) +
-                              " cannot be sent through client::exec (its replies are push "
-                              "messages); use cachet::redis::subscriber");
-    p->expected = p->commands.size();
-    p->idempotent = options.idempotent;
-    return conn.admit(p, options.timeout.value_or(conn.cfg().request_timeout));
-  }
+  CACHET_DECL static bool admit(detail::connection& conn,
+                                const std::shared_ptr<detail::pending_request>& p,
+                                const request_options& options);
 
   // The replies of a complete request as exec() returns them: one value (an error reply thrown
   // as server_error), or all of them.
-  static value take_result(detail::pending_request& p, value*, std::exception_ptr& e) {
-    value& reply = p.replies.front();
-    if (reply.is_error()) {
-      e = std::make_exception_ptr(server_error(std::move(reply.text)));
-      return value{};
-    }
-    return std::move(reply);
-  }
-  static std::vector<value> take_result(detail::pending_request& p, std::vector<value>*,
-                                        std::exception_ptr&) {
-    return std::vector<value>(std::make_move_iterator(p.replies.begin()),
-                              std::make_move_iterator(p.replies.end()));
-  }
+  CACHET_DECL static value take_result(detail::pending_request& p, value*, std::exception_ptr& e);
+  CACHET_DECL static std::vector<value> take_result(detail::pending_request& p, std::vector<value>*,
+                                                    std::exception_ptr&);
 
   // Wakes the operation waiting on `p` when the caller's cancellation slot fires; the flag is
   // read on the strand, where the wait decides. Any cancellation type that reaches the slot
@@ -12386,13 +12644,7 @@ class client {
   struct canceller {
     std::shared_ptr<detail::connection> conn;
     std::shared_ptr<detail::pending_request> p;
-    void operator()(boost::asio::cancellation_type type) const {
-      if (type == boost::asio::cancellation_type::none) return;
-      boost::asio::dispatch(conn->strand(), [p = p] {
-        p->cancel_requested = true;
-        p->wake.cancel();
-      });
-    }
+    CACHET_DECL void operator()(boost::asio::cancellation_type type) const;
   };
 
   // Hands the result to the caller's handler on the handler's executor. The cancellation slot is
@@ -12528,6 +12780,106 @@ class client {
 };
 
 }  // namespace cachet::resp3
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/redis/impl/client.ipp> ----
+#ifndef CACHET_REDIS_IMPL_CLIENT_IPP
+#define CACHET_REDIS_IMPL_CLIENT_IPP
+
+// Bodies of <cachet/redis/client.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::resp3 {
+
+CACHET_DECL client::client(executor_type ex, config cfg)
+    : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))), executor_(std::move(ex)) {
+  conn_->cfg().require_valid();
+  if (!conn_->cfg().cluster.seeds.empty())
+    throw cachet::error(
+        "cachet::redis::client: the config names Redis Cluster seeds (redis-cluster://) but a "
+        "client talks to one server; use cachet::redis::cluster_client, or clear cfg.cluster");
+}
+
+CACHET_DECL client& client::operator=(client&& other) noexcept {
+  if (this != &other) {
+    close();
+    conn_ = std::move(other.conn_);
+    executor_ = std::move(other.executor_);
+  }
+  return *this;
+}
+
+CACHET_DECL std::string client::last_error() const {
+  return conn_ ? conn_->last_error() : std::string();
+}
+
+CACHET_DECL void client::start() {
+  if (conn_) boost::asio::dispatch(conn_->strand(), [c = conn_] { c->start(); });
+}
+
+CACHET_DECL void client::close() {
+  if (conn_) boost::asio::dispatch(conn_->strand(), [c = conn_] { c->stop(); });
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<value>> client::exec(
+    const request& req, const request_options& options) {
+  auto p = make_pending();  // first: it rejects a moved-from client
+  p->commands = req;
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                     void(std::exception_ptr, std::vector<value>)>(
+      initiate_exec<std::vector<value>>{}, boost::asio::use_awaitable, conn_, std::move(p),
+      options);
+}
+
+CACHET_DECL std::shared_ptr<detail::pending_request> client::make_pending() const {
+  if (!conn_)
+    throw request_error(error::not_connected,
+                        "cachet::redis: exec() on a moved-from client; use the client it was "
+                        "moved to");
+  return std::make_shared<detail::pending_request>(conn_->strand());
+}
+
+CACHET_DECL bool client::admit(detail::connection& conn,
+                               const std::shared_ptr<detail::pending_request>& p,
+                               const request_options& options) {
+  if (auto name = detail::first_push_reply_command(p->commands.payload()); !name.empty())
+    throw request_error(error::unexpected_reply,
+                        "cachet::redis: " + std::string(name) +
+                            " cannot be sent through client::exec (its replies are push "
+                            "messages); use cachet::redis::subscriber");
+  p->expected = p->commands.size();
+  p->idempotent = options.idempotent;
+  return conn.admit(p, options.timeout.value_or(conn.cfg().request_timeout));
+}
+
+CACHET_DECL value client::take_result(detail::pending_request& p, value*, std::exception_ptr& e) {
+  value& reply = p.replies.front();
+  if (reply.is_error()) {
+    e = std::make_exception_ptr(server_error(std::move(reply.text)));
+    return value{};
+  }
+  return std::move(reply);
+}
+
+CACHET_DECL std::vector<value> client::take_result(detail::pending_request& p, std::vector<value>*,
+                                                   std::exception_ptr&) {
+  return std::vector<value>(std::make_move_iterator(p.replies.begin()),
+                            std::make_move_iterator(p.replies.end()));
+}
+
+CACHET_DECL void client::canceller::operator()(boost::asio::cancellation_type type) const {
+  if (type == boost::asio::cancellation_type::none) return;
+  boost::asio::dispatch(conn->strand(), [p = p] {
+    p->cancel_requested = true;
+    p->wake.cancel();
+  });
+}
+
+}  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/impl/client.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/redis/client.hpp> ----
@@ -12670,18 +13022,7 @@ class cluster_client {
   /// Nothing is connected until the first command.
   /// \throws cachet::error when `cfg` names no cluster seeds or cannot work
   /// (config::require_valid()), or `routing` allows no attempt.
-  cluster_client(executor_type ex, config cfg, cluster_routing_options routing = {})
-      : state_(std::make_shared<state>(std::move(ex), std::move(cfg), routing)) {
-    state_->cfg.require_valid();
-    if (state_->cfg.cluster.seeds.empty())
-      throw cachet::error(
-          "cachet::redis::cluster_client: the config names no cluster seeds; use a "
-          "redis-cluster://host:port[,host:port...] URL or fill cfg.cluster.seeds");
-    if (routing.max_redirects < 0 || routing.refresh_interval.count() < 0)
-      throw cachet::error(
-          "cachet::redis::cluster_client: max_redirects or refresh_interval is negative; give "
-          "0 or more");
-  }
+  CACHET_DECL cluster_client(executor_type ex, config cfg, cluster_routing_options routing = {});
 
   cluster_client(cluster_client&&) noexcept = default;
   cluster_client& operator=(cluster_client&&) noexcept = default;
@@ -12689,70 +13030,33 @@ class cluster_client {
   cluster_client& operator=(const cluster_client&) = delete;
 
   /// Closes every node's connection (see client::close()).
-  ~cluster_client() {
-    if (!state_) return;
-    std::lock_guard lock(state_->mutex);
-    state_->closed = true;  // a background refresh still running adds no node
-    for (auto& [address, n] : state_->nodes) n->conn->close();
-  }
+  CACHET_DECL ~cluster_client();
 
   /// Runs one command on the node owning its key's slot and returns its reply. Throws
   /// server_error on an error reply (other than a redirect), request_error as client::exec does,
   /// and request_error(too_many_redirects / cluster_unavailable) when it cannot be routed.
-  boost::asio::awaitable<value> exec(cluster_command command, request_options options = {}) {
-    auto s = checked_state();
-    auto slot = cluster_slot(command.key);
-    value reply = co_await run_routed(s, slot, std::move(command.args), options,
-                                      clock::now() + s->routing.failover_wait);
-    if (reply.is_error()) throw server_error(std::move(reply.text));
-    co_return reply;
-  }
+  CACHET_DECL boost::asio::awaitable<value> exec(cluster_command command,
+                                                 request_options options = {});
 
   /// Runs many commands: those for one node are written together as one pipeline, the nodes are
   /// asked in parallel, and the replies come back in the order of `commands`. Error replies are
   /// returned as values; a command redirected is re-routed alone. Throws the first transport or
   /// routing failure.
-  boost::asio::awaitable<std::vector<value>> exec_many(std::vector<cluster_command> commands,
-                                                       request_options options = {}) {
-    auto s = checked_state();
-    co_await s->refresh_if_due();
-    // The groups and the wait for them share one strand, so their countdown needs no lock.
-    auto strand = boost::asio::make_strand(s->executor);
-    co_return co_await boost::asio::co_spawn(
-        strand, run_groups(s, strand, std::move(commands), options), boost::asio::use_awaitable);
-  }
+  CACHET_DECL boost::asio::awaitable<std::vector<value>> exec_many(
+      std::vector<cluster_command> commands, request_options options = {});
 
   /// Fetches the slot map now.
   /// \throws request_error(cluster_unavailable) when no node answers with one.
-  boost::asio::awaitable<void> refresh() {
-    auto s = checked_state();
-    co_await s->refresh(nullptr);
-  }
+  CACHET_DECL boost::asio::awaitable<void> refresh();
 
   /// The masters of the current slot map, as "host:port" (empty before the first refresh).
-  std::vector<std::string> masters() const {
-    auto s = checked_state();
-    std::lock_guard lock(s->mutex);
-    std::vector<std::string> out;
-    for (const auto& [address, n] : s->nodes)
-      if (n->owns_slots) out.push_back(address);
-    return out;
-  }
+  CACHET_DECL std::vector<std::string> masters() const;
 
   /// The address ("host:port") the map routes `slot` to; empty when no node owns it.
-  std::string owner_of(std::uint16_t slot) const {
-    auto s = checked_state();
-    std::lock_guard lock(s->mutex);
-    const auto& n = s->slots.at(slot);
-    return n ? n->address : std::string();
-  }
+  CACHET_DECL std::string owner_of(std::uint16_t slot) const;
 
   /// How many times the slot map was fetched (for tests and monitoring).
-  std::size_t refresh_count() const {
-    auto s = checked_state();
-    std::lock_guard lock(s->mutex);
-    return s->refreshes;
-  }
+  CACHET_DECL std::size_t refresh_count() const;
 
  private:
   using clock = std::chrono::steady_clock;
@@ -12770,10 +13074,7 @@ class cluster_client {
   // One fetch of the slot map that every command needing a new map waits for. Its fields are
   // touched only on `strand`.
   struct refresh_flight {
-    explicit refresh_flight(const executor_type& ex)
-        : strand(boost::asio::make_strand(ex)), done(strand) {
-      done.expires_at(boost::asio::steady_timer::time_point::max());
-    }
+    CACHET_DECL explicit refresh_flight(const executor_type& ex);
     strand_type strand;
     boost::asio::steady_timer done;
     bool finished = false;
@@ -12796,22 +13097,7 @@ class cluster_client {
     bool closed = false;
 
     // Called with the mutex held.
-    std::shared_ptr<node> node_at_locked(const std::string& host, std::uint16_t port) {
-      std::string address = host + ":" + std::to_string(port);
-      auto& n = nodes[address];
-      if (!n) {
-        n = std::make_shared<node>();
-        n->address = address;
-        n->host = host;
-        n->port = port;
-        config one = cfg;
-        one.host = host;
-        one.port = port;
-        one.cluster = {};
-        n->conn = std::make_shared<client>(executor, std::move(one));
-      }
-      return n;
-    }
+    CACHET_DECL std::shared_ptr<node> node_at_locked(const std::string& host, std::uint16_t port);
 
     std::shared_ptr<node> node_at(const std::string& host, std::uint16_t port) {
       std::lock_guard lock(mutex);
@@ -12829,109 +13115,27 @@ class cluster_client {
     }
 
     // Routes `slot` to `n`; false when the map already did (a MOVED another command saw first).
-    bool assign(std::uint16_t slot, const std::shared_ptr<node>& n) {
-      std::lock_guard lock(mutex);
-      if (slots[slot] == n) return false;
-      n->owns_slots = true;
-      slots[slot] = n;
-      return true;
-    }
+    CACHET_DECL bool assign(std::uint16_t slot, const std::shared_ptr<node>& n);
 
     // The first map is waited for; a due periodic one is fetched in the background.
-    boost::asio::awaitable<void> refresh_if_due() {
-      bool first = false, due = false;
-      {
-        std::lock_guard lock(mutex);
-        first = refreshes == 0;
-        due = routing.refresh_interval.count() > 0 &&
-              clock::now() - refreshed_at >= routing.refresh_interval;
-      }
-      if (first)
-        co_await refresh(nullptr);
-      else if (due)
-        begin_refresh(nullptr);
-    }
+    CACHET_DECL boost::asio::awaitable<void> refresh_if_due();
 
     // Waits for a fetch of the slot map: the one under way, else a new one.
-    boost::asio::awaitable<void> refresh(std::shared_ptr<node> failed) {
-      auto flight = begin_refresh(std::move(failed));
-      co_await boost::asio::co_spawn(flight->strand, wait_for(flight), boost::asio::use_awaitable);
-    }
+    CACHET_DECL boost::asio::awaitable<void> refresh(std::shared_ptr<node> failed);
 
     // Starts a fetch of the slot map in the background unless one is under way; returns it.
-    std::shared_ptr<refresh_flight> begin_refresh(std::shared_ptr<node> failed) {
-      std::shared_ptr<refresh_flight> flight;
-      {
-        std::lock_guard lock(mutex);
-        if (refreshing) return refreshing;
-        flight = refreshing = std::make_shared<refresh_flight>(executor);
-      }
-      boost::asio::co_spawn(executor, lead(shared_from_this(), flight, std::move(failed)),
-                            boost::asio::detached);
-      return flight;
-    }
+    CACHET_DECL std::shared_ptr<refresh_flight> begin_refresh(std::shared_ptr<node> failed);
 
-    static boost::asio::awaitable<void> lead(std::shared_ptr<state> self,
-                                             std::shared_ptr<refresh_flight> flight,
-                                             std::shared_ptr<node> failed) {
-      std::exception_ptr failure;
-      try {
-        co_await self->fetch_and_install(std::move(failed));
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      {
-        std::lock_guard lock(self->mutex);
-        self->refreshing.reset();
-      }
-      boost::asio::post(flight->strand, [flight, failure] {
-        flight->failure = failure;
-        flight->finished = true;
-        flight->done.cancel();
-      });
-    }
+    CACHET_DECL static boost::asio::awaitable<void> lead(std::shared_ptr<state> self,
+                                                         std::shared_ptr<refresh_flight> flight,
+                                                         std::shared_ptr<node> failed);
 
     // Runs on flight->strand.
-    static boost::asio::awaitable<void> wait_for(std::shared_ptr<refresh_flight> flight) {
-      if (!flight->finished) {
-        boost::system::error_code cancelled;  // the fetch's end cancels the wait
-        co_await flight->done.async_wait(
-            boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
-      }
-      if (flight->failure) std::rethrow_exception(flight->failure);
-    }
+    CACHET_DECL static boost::asio::awaitable<void> wait_for(
+        std::shared_ptr<refresh_flight> flight);
 
     // Asks the known nodes (the one that just failed last), then the seeds, for the slot map.
-    boost::asio::awaitable<void> fetch_and_install(std::shared_ptr<node> failed) {
-      std::vector<std::shared_ptr<node>> candidates;
-      {
-        std::lock_guard lock(mutex);
-        if (closed)
-          throw request_error(error::not_connected,
-                              "cachet::redis::cluster_client: closed; no slot map is fetched");
-        for (const auto& [address, n] : nodes)
-          if (n != failed && n->owns_slots) candidates.push_back(n);
-        for (const auto& seed : cfg.cluster.seeds) {
-          auto n = node_at_locked(seed.host, seed.port);
-          if (n != failed) candidates.push_back(n);
-        }
-        if (failed) candidates.push_back(failed);
-      }
-      std::string why;
-      for (const auto& n : candidates) {
-        try {
-          auto map = co_await fetch_map(*n);
-          install(map);
-          co_return;
-        } catch (const std::exception& e) {
-          why = n->address + ": " + e.what();
-        }
-      }
-      throw request_error(error::cluster_unavailable,
-                          "cachet::redis::cluster_client: no node answered CLUSTER SHARDS or "
-                          "CLUSTER SLOTS (last: " +
-                              why + ")");
-    }
+    CACHET_DECL boost::asio::awaitable<void> fetch_and_install(std::shared_ptr<node> failed);
 
     struct range {
       std::uint16_t first = 0;
@@ -12940,88 +13144,22 @@ class cluster_client {
       std::uint16_t port = 0;
     };
 
-    boost::asio::awaitable<std::vector<range>> fetch_map(node& n) {
-      request shards;
-      shards.push("CLUSTER", "SHARDS");
-      auto replies = co_await n.conn->exec(shards, request_options{.idempotent = true});
-      if (!replies.front().is_error()) co_return parse_shards(replies.front(), n.host);
-      request slots_request;  // servers before 7.0 know only CLUSTER SLOTS
-      slots_request.push("CLUSTER", "SLOTS");
-      auto old = co_await n.conn->exec(slots_request, request_options{.idempotent = true});
-      co_return parse_slots(old.front(), n.host);
-    }
+    CACHET_DECL boost::asio::awaitable<std::vector<range>> fetch_map(node& n);
 
     // A node may announce an empty or "?" endpoint: then it is reached where it was asked.
     static std::string usable_host(const std::string& announced, const std::string& asked_host) {
       return announced.empty() || announced == "?" ? asked_host : announced;
     }
 
-    static const value* field(const value& map, std::string_view name) {
-      const auto& kv = map.as_map();
-      for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
-        if (kv[i].is_string() && kv[i].text == name) return &kv[i + 1];
-      return nullptr;
-    }
+    CACHET_DECL static const value* field(const value& map, std::string_view name);
 
-    static std::vector<range> parse_shards(const value& reply, const std::string& asked_host) {
-      std::vector<range> out;
-      for (const auto& shard : reply.as_array()) {
-        const value* slot_bounds = field(shard, "slots");
-        const value* members = field(shard, "nodes");
-        if (!slot_bounds || !members) continue;
-        const value* master = nullptr;
-        for (const auto& m : members->as_array()) {
-          const value* role = field(m, "role");
-          const value* health = field(m, "health");
-          if (role && role->as_string() == "master" && (!health || health->as_string() == "online"))
-            master = &m;
-        }
-        if (!master) continue;
-        const value* endpoint = field(*master, "endpoint");
-        const value* ip = field(*master, "ip");
-        const value* port = field(*master, "port");
-        if (!port) continue;
-        std::string host = endpoint && endpoint->is_string() ? endpoint->as_string() : "";
-        if ((host.empty() || host == "?") && ip) host = ip->as_string();
-        const auto& b = slot_bounds->as_array();
-        for (std::size_t i = 0; i + 1 < b.size(); i += 2)
-          out.push_back({static_cast<std::uint16_t>(b[i].as_int()),
-                         static_cast<std::uint16_t>(b[i + 1].as_int()),
-                         usable_host(host, asked_host),
-                         static_cast<std::uint16_t>(port->as_int())});
-      }
-      return out;
-    }
+    CACHET_DECL static std::vector<range> parse_shards(const value& reply,
+                                                       const std::string& asked_host);
 
-    static std::vector<range> parse_slots(const value& reply, const std::string& asked_host) {
-      std::vector<range> out;
-      for (const auto& entry : reply.as_array()) {
-        const auto& e = entry.as_array();
-        if (e.size() < 3) continue;
-        const auto& master = e[2].as_array();
-        if (master.size() < 2) continue;
-        out.push_back({static_cast<std::uint16_t>(e[0].as_int()),
-                       static_cast<std::uint16_t>(e[1].as_int()),
-                       usable_host(master[0].is_string() ? master[0].as_string() : "", asked_host),
-                       static_cast<std::uint16_t>(master[1].as_int())});
-      }
-      return out;
-    }
+    CACHET_DECL static std::vector<range> parse_slots(const value& reply,
+                                                      const std::string& asked_host);
 
-    void install(const std::vector<range>& map) {
-      std::lock_guard lock(mutex);
-      if (closed) return;
-      std::vector<std::shared_ptr<node>> fresh(cluster_slot_count);
-      for (auto& [address, n] : nodes) n->owns_slots = false;
-      for (const auto& r : map) {
-        auto n = node_at_locked(r.host, r.port);
-        n->owns_slots = true;
-        for (std::uint32_t s = r.first; s <= r.last && s < cluster_slot_count; ++s) fresh[s] = n;
-      }
-      slots = std::move(fresh);
-      refreshed_at = clock::now();
-      ++refreshes;
-    }
+    CACHET_DECL void install(const std::vector<range>& map);
   };
 
   // A redirect reply, "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>".
@@ -13031,236 +13169,561 @@ class cluster_client {
     std::uint16_t port = 0;
   };
 
-  static std::optional<redirect> parse_redirect(const value& reply) {
-    if (!reply.is_error()) return std::nullopt;
-    std::string_view text = reply.text;
-    bool ask = text.starts_with("ASK ");
-    if (!ask && !text.starts_with("MOVED ")) return std::nullopt;
-    auto space = text.find(' ', text.find(' ') + 1);
-    auto colon = text.rfind(':');
-    if (space == std::string_view::npos || colon == std::string_view::npos || colon < space)
-      return std::nullopt;
-    redirect r;
-    r.ask = ask;
-    r.host = std::string(text.substr(space + 1, colon - space - 1));
-    int port = 0;
-    for (char c : text.substr(colon + 1)) {
-      if (c < '0' || c > '9') return std::nullopt;
-      port = port * 10 + (c - '0');
-      if (port > 65535) return std::nullopt;
-    }
-    r.port = static_cast<std::uint16_t>(port);
-    return r;
-  }
+  CACHET_DECL static std::optional<redirect> parse_redirect(const value& reply);
 
   static bool is_try_again(const value& reply) {
     return reply.is_error() && std::string_view(reply.text).starts_with("TRYAGAIN");
   }
 
   // Refusals that prove the command did not run while a failover or a restart is under way.
-  static bool is_unavailable(const value& reply) {
-    if (!reply.is_error()) return false;
-    std::string_view text = reply.text;
-    return text.starts_with("CLUSTERDOWN") || text.starts_with("LOADING") ||
-           text.starts_with("READONLY");
-  }
+  CACHET_DECL static bool is_unavailable(const value& reply);
 
   // The wait before the next attempt at a cluster that cannot take a command; false (and no
   // wait) once `give_up` has passed.
-  static boost::asio::awaitable<bool> pause_before_retry(clock::time_point give_up,
-                                                         std::chrono::milliseconds& pause) {
-    const auto now = clock::now();
-    if (now >= give_up) co_return false;
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
-    timer.expires_after(std::min<clock::duration>(pause, give_up - now));
-    co_await timer.async_wait(boost::asio::use_awaitable);
-    pause = std::min(pause * 2, std::chrono::milliseconds(200));
-    co_return true;
-  }
+  CACHET_DECL static boost::asio::awaitable<bool> pause_before_retry(
+      clock::time_point give_up, std::chrono::milliseconds& pause);
 
-  static request encode(const std::vector<std::string>& args, bool asking) {
-    request r;
-    if (asking) r.push("ASKING");
-    r.push(args.front(), std::span<const std::string>(args).subspan(1));
-    return r;
-  }
+  CACHET_DECL static request encode(const std::vector<std::string>& args, bool asking);
 
-  static void require_command(const std::vector<std::string>& args) {
-    if (args.empty())
-      throw cachet::error(
-          "cachet::redis::cluster_client: a command has no arguments; put the command name "
-          "first in cluster_command::args");
-  }
+  CACHET_DECL static void require_command(const std::vector<std::string>& args);
 
   // Sends `args` to the owner of `slot`, following redirects and riding out failovers until
   // `give_up`; returns the final reply (an error reply other than a redirect is returned, not
   // thrown). The commands of one exec_many share one `give_up`: a node down without a replica
   // to take over costs the call one failover_wait, not one per command.
-  static boost::asio::awaitable<value> run_routed(std::shared_ptr<state> s, std::uint16_t slot,
-                                                  std::vector<std::string> args,
-                                                  request_options options,
-                                                  clock::time_point give_up) {
-    require_command(args);
-    co_await s->refresh_if_due();
-    auto pause = std::chrono::milliseconds(10);
-    std::shared_ptr<node> target = s->owner(slot);
-    bool asking = false;
-    for (int redirects = 0;;) {
-      if (!target) {
-        std::exception_ptr no_map;
-        try {
-          co_await s->refresh(nullptr);
-        } catch (const request_error&) {
-          no_map = std::current_exception();
-        }
-        target = s->owner(slot);
-        if (!target) {
-          if (co_await pause_before_retry(give_up, pause)) continue;
-          if (no_map) std::rethrow_exception(no_map);
-          throw request_error(error::cluster_unavailable,
-                              "cachet::redis::cluster_client: no node owns slot " +
-                                  std::to_string(slot) + " in the cluster's slot map");
-        }
-      }
-      if (redirects > s->routing.max_redirects)
-        throw request_error(error::too_many_redirects,
-                            "cachet::redis::cluster_client: slot " + std::to_string(slot) +
-                                " was redirected more than " +
-                                std::to_string(s->routing.max_redirects) +
-                                " times; the cluster is resharding or its map is inconsistent");
-      std::vector<value> replies;
-      std::exception_ptr unreachable;
-      try {
-        replies = co_await target->conn->exec(encode(args, asking), options);
-      } catch (const request_error& e) {
-        // Not written, so it had no effect: ask another node for the map and try again.
-        if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
-        unreachable = std::current_exception();
-      }
-      if (unreachable) {
-        auto failed = target;
-        try {
-          co_await s->refresh(failed);
-        } catch (const request_error&) {
-          // No node answered either; the pause below gives the cluster time.
-        }
-        target = s->owner(slot);
-        asking = false;
-        if (clock::now() >= give_up || s->is_closed()) std::rethrow_exception(unreachable);
-        if (target == failed) co_await pause_before_retry(give_up, pause);
-        continue;
-      }
-      value& reply = replies.back();
-      if (auto r = parse_redirect(reply)) {
-        auto to = s->node_at(r->host, r->port);
-        // The first command to meet the move fetches the map, in the background.
-        if (!r->ask && s->assign(slot, to)) s->begin_refresh(nullptr);
-        target = to;
-        asking = r->ask;
-        ++redirects;
-        continue;
-      }
-      if (is_try_again(reply)) {
-        asking = false;
-        target = s->owner(slot);
-        ++redirects;
-        continue;
-      }
-      if (is_unavailable(reply) && co_await pause_before_retry(give_up, pause)) {
-        // LOADING keeps its node; CLUSTERDOWN and READONLY mean the map may have changed.
-        if (!std::string_view(reply.text).starts_with("LOADING")) {
-          try {
-            co_await s->refresh(nullptr);
-          } catch (const request_error&) {
-            // Retried on the map as it is until failover_wait is spent.
-          }
-          target = s->owner(slot);
-        }
-        asking = false;
-        continue;
-      }
-      co_return std::move(reply);
-    }
-  }
+  CACHET_DECL static boost::asio::awaitable<value> run_routed(std::shared_ptr<state> s,
+                                                              std::uint16_t slot,
+                                                              std::vector<std::string> args,
+                                                              request_options options,
+                                                              clock::time_point give_up);
+
+  // The groups of one run_groups call still running and the first failure among them; touched
+  // only on its strand. (A class member rather than local to run_groups: g++ refuses a type
+  // local to a non-inline coroutine in its frame, -Wsubobject-linkage, as separately compiled.)
+  struct countdown {
+    explicit countdown(const strand_type& ex, std::size_t n) : left(n), finished(ex) {}
+    std::size_t left;
+    std::exception_ptr first_failure;
+    boost::asio::steady_timer finished;
+  };
 
   // Runs on `strand`: starts one group per node, then waits until all have finished.
-  static boost::asio::awaitable<std::vector<value>> run_groups(
+  CACHET_DECL static boost::asio::awaitable<std::vector<value>> run_groups(
       std::shared_ptr<state> s, strand_type strand, std::vector<cluster_command> commands,
-      request_options options) {
-    const auto give_up = clock::now() + s->routing.failover_wait;
-    std::map<std::shared_ptr<node>, std::vector<std::size_t>> by_node;
-    for (std::size_t i = 0; i < commands.size(); ++i)
-      by_node[s->owner(cluster_slot(commands[i].key))].push_back(i);
-    std::vector<value> replies(commands.size());
-    struct countdown {
-      explicit countdown(const strand_type& ex, std::size_t n) : left(n), finished(ex) {}
-      std::size_t left;
-      std::exception_ptr first_failure;
-      boost::asio::steady_timer finished;
-    };
-    auto groups = std::make_shared<countdown>(strand, by_node.size());
-    groups->finished.expires_at(boost::asio::steady_timer::time_point::max());
-    for (auto& [owner, indexes] : by_node) {
-      boost::asio::co_spawn(
-          strand, run_group(s, owner, std::move(indexes), &commands, &replies, options, give_up),
-          [groups](std::exception_ptr failure) {
-            if (failure && !groups->first_failure) groups->first_failure = failure;
-            if (--groups->left == 0) groups->finished.cancel();
-          });
-    }
-    if (groups->left > 0) {
-      boost::system::error_code cancelled;  // the last group cancels the wait
-      co_await groups->finished.async_wait(
-          boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
-    }
-    if (groups->first_failure) std::rethrow_exception(groups->first_failure);
-    co_return replies;
-  }
+      request_options options);
 
   // One node's share of exec_many: one pipeline; commands redirected are re-routed alone.
-  static boost::asio::awaitable<void> run_group(
+  CACHET_DECL static boost::asio::awaitable<void> run_group(
       std::shared_ptr<state> s, std::shared_ptr<node> owner, std::vector<std::size_t> indexes,
       const std::vector<cluster_command>* commands, std::vector<value>* replies,
-      request_options options, clock::time_point give_up) {
-    std::vector<value> got;
-    if (owner) {
-      request pipeline;
-      for (auto i : indexes) {
-        const auto& args = (*commands)[i].args;
-        require_command(args);
-        pipeline.push(args.front(), std::span<const std::string>(args).subspan(1));
-      }
-      try {
-        got = co_await owner->conn->exec(pipeline, options);
-      } catch (const request_error& e) {
-        if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
-        got.clear();  // nothing was written: each command is routed alone below
-      }
-    }
-    for (std::size_t k = 0; k < indexes.size(); ++k) {
-      auto i = indexes[k];
-      if (k < got.size() && !parse_redirect(got[k]) && !is_try_again(got[k]) &&
-          !is_unavailable(got[k])) {
-        (*replies)[i] = std::move(got[k]);
-        continue;
-      }
-      const auto& c = (*commands)[i];
-      (*replies)[i] = co_await run_routed(s, cluster_slot(c.key), c.args, options, give_up);
-    }
-  }
+      request_options options, clock::time_point give_up);
 
-  std::shared_ptr<state> checked_state() const {
-    if (!state_)
-      throw request_error(error::not_connected,
-                          "cachet::redis::cluster_client: used after being moved from; use the "
-                          "cluster_client it was moved to");
-    return state_;
-  }
+  CACHET_DECL std::shared_ptr<state> checked_state() const;
 
   std::shared_ptr<state> state_;
 };
 
 }  // namespace cachet::resp3
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/redis/impl/cluster_client.ipp> ----
+#ifndef CACHET_REDIS_IMPL_CLUSTER_CLIENT_IPP
+#define CACHET_REDIS_IMPL_CLUSTER_CLIENT_IPP
+
+// Bodies of <cachet/redis/cluster_client.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::resp3 {
+
+CACHET_DECL cluster_client::cluster_client(executor_type ex, config cfg,
+                                           cluster_routing_options routing)
+    : state_(std::make_shared<state>(std::move(ex), std::move(cfg), routing)) {
+  state_->cfg.require_valid();
+  if (state_->cfg.cluster.seeds.empty())
+    throw cachet::error(
+        "cachet::redis::cluster_client: the config names no cluster seeds; use a "
+        "redis-cluster://host:port[,host:port...] URL or fill cfg.cluster.seeds");
+  if (routing.max_redirects < 0 || routing.refresh_interval.count() < 0)
+    throw cachet::error(
+        "cachet::redis::cluster_client: max_redirects or refresh_interval is negative; give "
+        "0 or more");
+}
+
+CACHET_DECL cluster_client::~cluster_client() {
+  if (!state_) return;
+  std::lock_guard lock(state_->mutex);
+  state_->closed = true;  // a background refresh still running adds no node
+  for (auto& [address, n] : state_->nodes) n->conn->close();
+}
+
+CACHET_DECL boost::asio::awaitable<value> cluster_client::exec(cluster_command command,
+                                                               request_options options) {
+  auto s = checked_state();
+  auto slot = cluster_slot(command.key);
+  value reply = co_await run_routed(s, slot, std::move(command.args), options,
+                                    clock::now() + s->routing.failover_wait);
+  if (reply.is_error()) throw server_error(std::move(reply.text));
+  co_return reply;
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<value>> cluster_client::exec_many(
+    std::vector<cluster_command> commands, request_options options) {
+  auto s = checked_state();
+  co_await s->refresh_if_due();
+  // The groups and the wait for them share one strand, so their countdown needs no lock.
+  auto strand = boost::asio::make_strand(s->executor);
+  co_return co_await boost::asio::co_spawn(
+      strand, run_groups(s, strand, std::move(commands), options), boost::asio::use_awaitable);
+}
+
+CACHET_DECL boost::asio::awaitable<void> cluster_client::refresh() {
+  auto s = checked_state();
+  co_await s->refresh(nullptr);
+}
+
+CACHET_DECL std::vector<std::string> cluster_client::masters() const {
+  auto s = checked_state();
+  std::lock_guard lock(s->mutex);
+  std::vector<std::string> out;
+  for (const auto& [address, n] : s->nodes)
+    if (n->owns_slots) out.push_back(address);
+  return out;
+}
+
+CACHET_DECL std::string cluster_client::owner_of(std::uint16_t slot) const {
+  auto s = checked_state();
+  std::lock_guard lock(s->mutex);
+  const auto& n = s->slots.at(slot);
+  return n ? n->address : std::string();
+}
+
+CACHET_DECL std::size_t cluster_client::refresh_count() const {
+  auto s = checked_state();
+  std::lock_guard lock(s->mutex);
+  return s->refreshes;
+}
+
+CACHET_DECL cluster_client::refresh_flight::refresh_flight(const executor_type& ex)
+    : strand(boost::asio::make_strand(ex)), done(strand) {
+  done.expires_at(boost::asio::steady_timer::time_point::max());
+}
+
+CACHET_DECL std::shared_ptr<cluster_client::node> cluster_client::state::node_at_locked(
+    const std::string& host, std::uint16_t port) {
+  std::string address = host + ":" + std::to_string(port);
+  auto& n = nodes[address];
+  if (!n) {
+    n = std::make_shared<node>();
+    n->address = address;
+    n->host = host;
+    n->port = port;
+    config one = cfg;
+    one.host = host;
+    one.port = port;
+    one.cluster = {};
+    n->conn = std::make_shared<client>(executor, std::move(one));
+  }
+  return n;
+}
+
+CACHET_DECL bool cluster_client::state::assign(std::uint16_t slot, const std::shared_ptr<node>& n) {
+  std::lock_guard lock(mutex);
+  if (slots[slot] == n) return false;
+  n->owns_slots = true;
+  slots[slot] = n;
+  return true;
+}
+
+CACHET_DECL boost::asio::awaitable<void> cluster_client::state::refresh_if_due() {
+  bool first = false, due = false;
+  {
+    std::lock_guard lock(mutex);
+    first = refreshes == 0;
+    due = routing.refresh_interval.count() > 0 &&
+          clock::now() - refreshed_at >= routing.refresh_interval;
+  }
+  if (first)
+    co_await refresh(nullptr);
+  else if (due)
+    begin_refresh(nullptr);
+}
+
+CACHET_DECL boost::asio::awaitable<void> cluster_client::state::refresh(
+    std::shared_ptr<node> failed) {
+  auto flight = begin_refresh(std::move(failed));
+  co_await boost::asio::co_spawn(flight->strand, wait_for(flight), boost::asio::use_awaitable);
+}
+
+CACHET_DECL std::shared_ptr<cluster_client::refresh_flight> cluster_client::state::begin_refresh(
+    std::shared_ptr<node> failed) {
+  std::shared_ptr<refresh_flight> flight;
+  {
+    std::lock_guard lock(mutex);
+    if (refreshing) return refreshing;
+    flight = refreshing = std::make_shared<refresh_flight>(executor);
+  }
+  boost::asio::co_spawn(executor, lead(shared_from_this(), flight, std::move(failed)),
+                        boost::asio::detached);
+  return flight;
+}
+
+CACHET_DECL boost::asio::awaitable<void> cluster_client::state::lead(
+    std::shared_ptr<state> self, std::shared_ptr<refresh_flight> flight,
+    std::shared_ptr<node> failed) {
+  std::exception_ptr failure;
+  try {
+    co_await self->fetch_and_install(std::move(failed));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  {
+    std::lock_guard lock(self->mutex);
+    self->refreshing.reset();
+  }
+  boost::asio::post(flight->strand, [flight, failure] {
+    flight->failure = failure;
+    flight->finished = true;
+    flight->done.cancel();
+  });
+}
+
+CACHET_DECL boost::asio::awaitable<void> cluster_client::state::wait_for(
+    std::shared_ptr<refresh_flight> flight) {
+  if (!flight->finished) {
+    boost::system::error_code cancelled;  // the fetch's end cancels the wait
+    co_await flight->done.async_wait(
+        boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
+  }
+  if (flight->failure) std::rethrow_exception(flight->failure);
+}
+
+CACHET_DECL boost::asio::awaitable<void> cluster_client::state::fetch_and_install(
+    std::shared_ptr<node> failed) {
+  std::vector<std::shared_ptr<node>> candidates;
+  {
+    std::lock_guard lock(mutex);
+    if (closed)
+      throw request_error(error::not_connected,
+                          "cachet::redis::cluster_client: closed; no slot map is fetched");
+    for (const auto& [address, n] : nodes)
+      if (n != failed && n->owns_slots) candidates.push_back(n);
+    for (const auto& seed : cfg.cluster.seeds) {
+      auto n = node_at_locked(seed.host, seed.port);
+      if (n != failed) candidates.push_back(n);
+    }
+    if (failed) candidates.push_back(failed);
+  }
+  std::string why;
+  for (const auto& n : candidates) {
+    try {
+      auto map = co_await fetch_map(*n);
+      install(map);
+      co_return;
+    } catch (const std::exception& e) {
+      why = n->address + ": " + e.what();
+    }
+  }
+  throw request_error(error::cluster_unavailable,
+                      "cachet::redis::cluster_client: no node answered CLUSTER SHARDS or "
+                      "CLUSTER SLOTS (last: " +
+                          why + ")");
+}
+
+CACHET_DECL auto cluster_client::state::fetch_map(node& n)
+    -> boost::asio::awaitable<std::vector<range>> {
+  request shards;
+  shards.push("CLUSTER", "SHARDS");
+  auto replies = co_await n.conn->exec(shards, request_options{.idempotent = true});
+  if (!replies.front().is_error()) co_return parse_shards(replies.front(), n.host);
+  request slots_request;  // servers before 7.0 know only CLUSTER SLOTS
+  slots_request.push("CLUSTER", "SLOTS");
+  auto old = co_await n.conn->exec(slots_request, request_options{.idempotent = true});
+  co_return parse_slots(old.front(), n.host);
+}
+
+CACHET_DECL const value* cluster_client::state::field(const value& map, std::string_view name) {
+  const auto& kv = map.as_map();
+  for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
+    if (kv[i].is_string() && kv[i].text == name) return &kv[i + 1];
+  return nullptr;
+}
+
+CACHET_DECL auto cluster_client::state::parse_shards(const value& reply,
+                                                     const std::string& asked_host)
+    -> std::vector<range> {
+  std::vector<range> out;
+  for (const auto& shard : reply.as_array()) {
+    const value* slot_bounds = field(shard, "slots");
+    const value* members = field(shard, "nodes");
+    if (!slot_bounds || !members) continue;
+    const value* master = nullptr;
+    for (const auto& m : members->as_array()) {
+      const value* role = field(m, "role");
+      const value* health = field(m, "health");
+      if (role && role->as_string() == "master" && (!health || health->as_string() == "online"))
+        master = &m;
+    }
+    if (!master) continue;
+    const value* endpoint = field(*master, "endpoint");
+    const value* ip = field(*master, "ip");
+    const value* port = field(*master, "port");
+    if (!port) continue;
+    std::string host = endpoint && endpoint->is_string() ? endpoint->as_string() : "";
+    if ((host.empty() || host == "?") && ip) host = ip->as_string();
+    const auto& b = slot_bounds->as_array();
+    for (std::size_t i = 0; i + 1 < b.size(); i += 2)
+      out.push_back({static_cast<std::uint16_t>(b[i].as_int()),
+                     static_cast<std::uint16_t>(b[i + 1].as_int()), usable_host(host, asked_host),
+                     static_cast<std::uint16_t>(port->as_int())});
+  }
+  return out;
+}
+
+CACHET_DECL auto cluster_client::state::parse_slots(const value& reply,
+                                                    const std::string& asked_host)
+    -> std::vector<range> {
+  std::vector<range> out;
+  for (const auto& entry : reply.as_array()) {
+    const auto& e = entry.as_array();
+    if (e.size() < 3) continue;
+    const auto& master = e[2].as_array();
+    if (master.size() < 2) continue;
+    out.push_back({static_cast<std::uint16_t>(e[0].as_int()),
+                   static_cast<std::uint16_t>(e[1].as_int()),
+                   usable_host(master[0].is_string() ? master[0].as_string() : "", asked_host),
+                   static_cast<std::uint16_t>(master[1].as_int())});
+  }
+  return out;
+}
+
+CACHET_DECL void cluster_client::state::install(const std::vector<range>& map) {
+  std::lock_guard lock(mutex);
+  if (closed) return;
+  std::vector<std::shared_ptr<node>> fresh(cluster_slot_count);
+  for (auto& [address, n] : nodes) n->owns_slots = false;
+  for (const auto& r : map) {
+    auto n = node_at_locked(r.host, r.port);
+    n->owns_slots = true;
+    for (std::uint32_t s = r.first; s <= r.last && s < cluster_slot_count; ++s) fresh[s] = n;
+  }
+  slots = std::move(fresh);
+  refreshed_at = clock::now();
+  ++refreshes;
+}
+
+CACHET_DECL auto cluster_client::parse_redirect(const value& reply) -> std::optional<redirect> {
+  if (!reply.is_error()) return std::nullopt;
+  std::string_view text = reply.text;
+  bool ask = text.starts_with("ASK ");
+  if (!ask && !text.starts_with("MOVED ")) return std::nullopt;
+  auto space = text.find(' ', text.find(' ') + 1);
+  auto colon = text.rfind(':');
+  if (space == std::string_view::npos || colon == std::string_view::npos || colon < space)
+    return std::nullopt;
+  redirect r;
+  r.ask = ask;
+  r.host = std::string(text.substr(space + 1, colon - space - 1));
+  int port = 0;
+  for (char c : text.substr(colon + 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    port = port * 10 + (c - '0');
+    if (port > 65535) return std::nullopt;
+  }
+  r.port = static_cast<std::uint16_t>(port);
+  return r;
+}
+
+CACHET_DECL bool cluster_client::is_unavailable(const value& reply) {
+  if (!reply.is_error()) return false;
+  std::string_view text = reply.text;
+  return text.starts_with("CLUSTERDOWN") || text.starts_with("LOADING") ||
+         text.starts_with("READONLY");
+}
+
+CACHET_DECL boost::asio::awaitable<bool> cluster_client::pause_before_retry(
+    clock::time_point give_up, std::chrono::milliseconds& pause) {
+  const auto now = clock::now();
+  if (now >= give_up) co_return false;
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  timer.expires_after(std::min<clock::duration>(pause, give_up - now));
+  co_await timer.async_wait(boost::asio::use_awaitable);
+  pause = std::min(pause * 2, std::chrono::milliseconds(200));
+  co_return true;
+}
+
+CACHET_DECL request cluster_client::encode(const std::vector<std::string>& args, bool asking) {
+  request r;
+  if (asking) r.push("ASKING");
+  r.push(args.front(), std::span<const std::string>(args).subspan(1));
+  return r;
+}
+
+CACHET_DECL void cluster_client::require_command(const std::vector<std::string>& args) {
+  if (args.empty())
+    throw cachet::error(
+        "cachet::redis::cluster_client: a command has no arguments; put the command name "
+        "first in cluster_command::args");
+}
+
+CACHET_DECL boost::asio::awaitable<value> cluster_client::run_routed(std::shared_ptr<state> s,
+                                                                     std::uint16_t slot,
+                                                                     std::vector<std::string> args,
+                                                                     request_options options,
+                                                                     clock::time_point give_up) {
+  require_command(args);
+  co_await s->refresh_if_due();
+  auto pause = std::chrono::milliseconds(10);
+  std::shared_ptr<node> target = s->owner(slot);
+  bool asking = false;
+  for (int redirects = 0;;) {
+    if (!target) {
+      std::exception_ptr no_map;
+      try {
+        co_await s->refresh(nullptr);
+      } catch (const request_error&) {
+        no_map = std::current_exception();
+      }
+      target = s->owner(slot);
+      if (!target) {
+        if (co_await pause_before_retry(give_up, pause)) continue;
+        if (no_map) std::rethrow_exception(no_map);
+        throw request_error(error::cluster_unavailable,
+                            "cachet::redis::cluster_client: no node owns slot " +
+                                std::to_string(slot) + " in the cluster's slot map");
+      }
+    }
+    if (redirects > s->routing.max_redirects)
+      throw request_error(error::too_many_redirects,
+                          "cachet::redis::cluster_client: slot " + std::to_string(slot) +
+                              " was redirected more than " +
+                              std::to_string(s->routing.max_redirects) +
+                              " times; the cluster is resharding or its map is inconsistent");
+    std::vector<value> replies;
+    std::exception_ptr unreachable;
+    try {
+      replies = co_await target->conn->exec(encode(args, asking), options);
+    } catch (const request_error& e) {
+      // Not written, so it had no effect: ask another node for the map and try again.
+      if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
+      unreachable = std::current_exception();
+    }
+    if (unreachable) {
+      auto failed = target;
+      try {
+        co_await s->refresh(failed);
+      } catch (const request_error&) {
+        // No node answered either; the pause below gives the cluster time.
+      }
+      target = s->owner(slot);
+      asking = false;
+      if (clock::now() >= give_up || s->is_closed()) std::rethrow_exception(unreachable);
+      if (target == failed) co_await pause_before_retry(give_up, pause);
+      continue;
+    }
+    value& reply = replies.back();
+    if (auto r = parse_redirect(reply)) {
+      auto to = s->node_at(r->host, r->port);
+      // The first command to meet the move fetches the map, in the background.
+      if (!r->ask && s->assign(slot, to)) s->begin_refresh(nullptr);
+      target = to;
+      asking = r->ask;
+      ++redirects;
+      continue;
+    }
+    if (is_try_again(reply)) {
+      asking = false;
+      target = s->owner(slot);
+      ++redirects;
+      continue;
+    }
+    if (is_unavailable(reply) && co_await pause_before_retry(give_up, pause)) {
+      // LOADING keeps its node; CLUSTERDOWN and READONLY mean the map may have changed.
+      if (!std::string_view(reply.text).starts_with("LOADING")) {
+        try {
+          co_await s->refresh(nullptr);
+        } catch (const request_error&) {
+          // Retried on the map as it is until failover_wait is spent.
+        }
+        target = s->owner(slot);
+      }
+      asking = false;
+      continue;
+    }
+    co_return std::move(reply);
+  }
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<value>> cluster_client::run_groups(
+    std::shared_ptr<state> s, strand_type strand, std::vector<cluster_command> commands,
+    request_options options) {
+  const auto give_up = clock::now() + s->routing.failover_wait;
+  std::map<std::shared_ptr<node>, std::vector<std::size_t>> by_node;
+  for (std::size_t i = 0; i < commands.size(); ++i)
+    by_node[s->owner(cluster_slot(commands[i].key))].push_back(i);
+  std::vector<value> replies(commands.size());
+  auto groups = std::make_shared<countdown>(strand, by_node.size());
+  groups->finished.expires_at(boost::asio::steady_timer::time_point::max());
+  for (auto& [owner, indexes] : by_node) {
+    boost::asio::co_spawn(
+        strand, run_group(s, owner, std::move(indexes), &commands, &replies, options, give_up),
+        [groups](std::exception_ptr failure) {
+          if (failure && !groups->first_failure) groups->first_failure = failure;
+          if (--groups->left == 0) groups->finished.cancel();
+        });
+  }
+  if (groups->left > 0) {
+    boost::system::error_code cancelled;  // the last group cancels the wait
+    co_await groups->finished.async_wait(
+        boost::asio::redirect_error(boost::asio::use_awaitable, cancelled));
+  }
+  if (groups->first_failure) std::rethrow_exception(groups->first_failure);
+  co_return replies;
+}
+
+CACHET_DECL boost::asio::awaitable<void> cluster_client::run_group(
+    std::shared_ptr<state> s, std::shared_ptr<node> owner, std::vector<std::size_t> indexes,
+    const std::vector<cluster_command>* commands, std::vector<value>* replies,
+    request_options options, clock::time_point give_up) {
+  std::vector<value> got;
+  if (owner) {
+    request pipeline;
+    for (auto i : indexes) {
+      const auto& args = (*commands)[i].args;
+      require_command(args);
+      pipeline.push(args.front(), std::span<const std::string>(args).subspan(1));
+    }
+    try {
+      got = co_await owner->conn->exec(pipeline, options);
+    } catch (const request_error& e) {
+      if (e.code() != error::not_connected && e.code() != error::connection_lost) throw;
+      got.clear();  // nothing was written: each command is routed alone below
+    }
+  }
+  for (std::size_t k = 0; k < indexes.size(); ++k) {
+    auto i = indexes[k];
+    if (k < got.size() && !parse_redirect(got[k]) && !is_try_again(got[k]) &&
+        !is_unavailable(got[k])) {
+      (*replies)[i] = std::move(got[k]);
+      continue;
+    }
+    const auto& c = (*commands)[i];
+    (*replies)[i] = co_await run_routed(s, cluster_slot(c.key), c.args, options, give_up);
+  }
+}
+
+CACHET_DECL std::shared_ptr<cluster_client::state> cluster_client::checked_state() const {
+  if (!state_)
+    throw request_error(error::not_connected,
+                        "cachet::redis::cluster_client: used after being moved from; use the "
+                        "cluster_client it was moved to");
+  return state_;
+}
+
+}  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/impl/cluster_client.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/redis/cluster_client.hpp> ----
@@ -13285,7 +13748,66 @@ namespace detail {
 
 /// SHA-1 (FIPS 180-4) of `data` as 40 lower-case hex digits: the name Redis gives a Lua script.
 /// Not for security: Redis uses it only as a cache key.
-inline std::string sha1_hex(std::string_view data) {
+CACHET_DECL std::string sha1_hex(std::string_view data);
+
+}  // namespace detail
+
+/// A Lua script run by its SHA-1 (EVALSHA), sent in full (EVAL) only when the server does not
+/// know it yet (NOSCRIPT), which also caches it there.
+///
+///   static const cachet::redis::script incr_capped{
+///       "local v = redis.call('INCR', KEYS[1]) if v > tonumber(ARGV[1]) then "
+///       "redis.call('SET', KEYS[1], ARGV[1]) return tonumber(ARGV[1]) end return v"};
+///   std::vector<std::string> keys{"counter"}, args{"10"};
+///   value v = co_await incr_capped.exec(c, keys, args);
+class script {
+ public:
+  /// Computes the SHA-1 locally; nothing is sent until exec().
+  explicit script(std::string source)
+      : source_(std::move(source)), sha1_(detail::sha1_hex(source_)) {}
+
+  /// The Lua source.
+  const std::string& source() const noexcept { return source_; }
+  /// Its SHA-1 in lower-case hex, as SCRIPT LOAD would return it.
+  const std::string& sha1() const noexcept { return sha1_; }
+
+  /// Runs the script with KEYS = `keys` and ARGV = `args`. A Lua error or a server error reply
+  /// throws server_error; transport problems throw request_error (as client::exec). The script
+  /// must outlive the returned awaitable; `keys` and `args` are copied.
+  ///   std::vector<std::string> keys{"counter"}, args{"10"};
+  ///   value v = co_await s.exec(c, keys, args);
+  /// (g++ 12 rejects braced lists inside a co_await expression, "array used as initializer": name
+  /// the vectors as above.)
+  boost::asio::awaitable<value> exec(client& c, const std::vector<std::string>& keys = {},
+                                     const std::vector<std::string>& args = {},
+                                     const request_options& options = {}) const {
+    return run(c, keys, args, options);
+  }
+
+ private:
+  CACHET_DECL boost::asio::awaitable<value> run(client& c, std::vector<std::string> keys,
+                                                std::vector<std::string> args,
+                                                request_options options) const;
+
+  std::string source_;
+  std::string sha1_;
+};
+
+}  // namespace cachet::resp3
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/redis/impl/script.ipp> ----
+#ifndef CACHET_REDIS_IMPL_SCRIPT_IPP
+#define CACHET_REDIS_IMPL_SCRIPT_IPP
+
+// Bodies of <cachet/redis/script.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::resp3 {
+
+namespace detail {
+
+CACHET_DECL std::string sha1_hex(std::string_view data) {
   std::uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
   auto rotl = [](std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); };
   auto process = [&](const unsigned char* block) {
@@ -13350,55 +13872,23 @@ inline std::string sha1_hex(std::string_view data) {
 
 }  // namespace detail
 
-/// A Lua script run by its SHA-1 (EVALSHA), sent in full (EVAL) only when the server does not
-/// know it yet (NOSCRIPT), which also caches it there.
-///
-///   static const cachet::redis::script incr_capped{
-///       "local v = redis.call('INCR', KEYS[1]) if v > tonumber(ARGV[1]) then "
-///       "redis.call('SET', KEYS[1], ARGV[1]) return tonumber(ARGV[1]) end return v"};
-///   std::vector<std::string> keys{"counter"}, args{"10"};
-///   value v = co_await incr_capped.exec(c, keys, args);
-class script {
- public:
-  /// Computes the SHA-1 locally; nothing is sent until exec().
-  explicit script(std::string source)
-      : source_(std::move(source)), sha1_(detail::sha1_hex(source_)) {}
-
-  /// The Lua source.
-  const std::string& source() const noexcept { return source_; }
-  /// Its SHA-1 in lower-case hex, as SCRIPT LOAD would return it.
-  const std::string& sha1() const noexcept { return sha1_; }
-
-  /// Runs the script with KEYS = `keys` and ARGV = `args`. A Lua error or a server error reply
-  /// throws server_error; transport problems throw request_error (as client::exec). The script
-  /// must outlive the returned awaitable; `keys` and `args` are copied.
-  ///   std::vector<std::string> keys{"counter"}, args{"10"};
-  ///   value v = co_await s.exec(c, keys, args);
-  /// (g++ 12 rejects braced lists inside a co_await expression, "array used as initializer": name
-  /// the vectors as above.)
-  boost::asio::awaitable<value> exec(client& c, const std::vector<std::string>& keys = {},
-                                     const std::vector<std::string>& args = {},
-                                     const request_options& options = {}) const {
-    return run(c, keys, args, options);
+CACHET_DECL boost::asio::awaitable<value> script::run(client& c, std::vector<std::string> keys,
+                                                      std::vector<std::string> args,
+                                                      request_options options) const {
+  try {
+    co_return co_await c.exec(options, "EVALSHA", sha1_, keys.size(), keys, args);
+  } catch (const server_error& e) {
+    // NOSCRIPT means EVALSHA did not run, so sending EVAL cannot run the script twice.
+    if (!e.server_message().starts_with("NOSCRIPT")) throw;
   }
-
- private:
-  boost::asio::awaitable<value> run(client& c, std::vector<std::string> keys,
-                                    std::vector<std::string> args, request_options options) const {
-    try {
-      co_return co_await c.exec(options, "EVALSHA", sha1_, keys.size(), keys, args);
-    } catch (const server_error& e) {
-      // NOSCRIPT means EVALSHA did not run, so sending EVAL cannot run the script twice.
-      if (!e.server_message().starts_with("NOSCRIPT")) throw;
-    }
-    co_return co_await c.exec(options, "EVAL", source_, keys.size(), keys, args);
-  }
-
-  std::string source_;
-  std::string sha1_;
-};
+  co_return co_await c.exec(options, "EVAL", source_, keys.size(), keys, args);
+}
 
 }  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/impl/script.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/redis/script.hpp> ----
@@ -13426,18 +13916,7 @@ struct script_call {
 
 class backend_link {
  public:
-  backend_link(boost::asio::any_io_executor ex, resp3::config cfg) {
-    if (cfg.cluster.seeds.empty()) {
-      own_server_.emplace(std::move(ex), std::move(cfg));
-      server_ = &*own_server_;
-      server_->start();
-    } else {
-      for (const auto& seed : cfg.cluster.seeds) {
-        seeds_ += (seeds_.empty() ? "" : ",") + seed.host + ":" + std::to_string(seed.port);
-      }
-      cluster_.emplace(std::move(ex), std::move(cfg));
-    }
-  }
+  CACHET_DECL backend_link(boost::asio::any_io_executor ex, resp3::config cfg);
 
   /// A link through `server`, which its owner starts and closes: a blocking caller's lane.
   explicit backend_link(resp3::client& server) noexcept : server_(&server) {}
@@ -13454,137 +13933,39 @@ class backend_link {
 
   /// Ends every connection, so that the I/O thread's run() returns. On the thread that owns the
   /// backend, after the last use.
-  void close() {
-    if (server_) server_->close();
-    cluster_.reset();
-  }
+  CACHET_DECL void close();
 
   /// Where it connects, for messages: "host:port", or the cluster's seeds.
-  std::string describe() const {
-    if (server_) {
-      return server_->get_config().host + ":" + std::to_string(server_->get_config().port);
-    }
-    return "the Redis Cluster of seeds " + seeds_;
-  }
+  CACHET_DECL std::string describe() const;
 
   /// Why Redis last failed, in words; empty while it works. On a cluster, the last failed
   /// request's reason (cluster_client keeps no per-node reason), cleared by the next success.
-  std::string last_error() const {
-    if (server_) return server_->last_error();
-    std::lock_guard lock(last_error_mutex_);
-    return last_error_;
-  }
+  CACHET_DECL std::string last_error() const;
 
   /// Runs `commands`, one pipeline on one server; on a cluster, one pipeline per node, the nodes
   /// in parallel. Replies in the order of the commands, error replies as values; a transport or
   /// routing failure throws.
-  boost::asio::awaitable<std::vector<resp3::value>> exec_many(
-      std::vector<resp3::cluster_command> commands, resp3::request_options options = {}) {
-    if (server_) {
-      resp3::request pipeline;
-      for (const resp3::cluster_command& c : commands) {
-        pipeline.push(c.args.front(), std::span<const std::string>(c.args).subspan(1));
-      }
-      co_return co_await server_->exec(pipeline, options);
-    }
-    co_return co_await tracked(cluster_->exec_many(std::move(commands), options));
-  }
+  CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> exec_many(
+      std::vector<resp3::cluster_command> commands, resp3::request_options options = {});
 
   /// One pipeline (per node) of `calls` by EVALSHA. Those the server has no script for yet
   /// (NOSCRIPT, so they did not run) go again by EVAL, which also caches the script there.
-  boost::asio::awaitable<std::vector<resp3::value>> eval_many(const resp3::script& script,
-                                                              const std::vector<script_call>& calls,
-                                                              resp3::request_options options = {}) {
-    std::vector<resp3::value> replies;
-    if (server_) {
-      resp3::request pipeline;
-      for (const script_call& c : calls) {
-        pipeline.push("EVALSHA", script.sha1(), c.keys.size(), c.keys, c.args);
-      }
-      replies = co_await server_->exec(pipeline, options);
-    } else {
-      std::vector<resp3::cluster_command> commands;
-      commands.reserve(calls.size());
-      for (const script_call& c : calls)
-        commands.push_back(script_command(script.sha1(), "EVALSHA", c));
-      replies = co_await tracked(cluster_->exec_many(std::move(commands), options));
-    }
-    if (replies.size() != calls.size()) {
-      throw resp3::request_error(resp3::error::unexpected_reply,
-                                 "cachet::redis: a pipeline of scripts got the wrong number of "
-                                 "replies");
-    }
-    std::vector<std::size_t> unknown;
-    for (std::size_t i = 0; i < calls.size(); ++i) {
-      if (replies[i].is_error() && replies[i].text.starts_with("NOSCRIPT")) unknown.push_back(i);
-    }
-    if (unknown.empty()) co_return replies;
-    std::vector<resp3::value> retried;
-    if (server_) {
-      resp3::request again;
-      for (std::size_t i : unknown) {
-        again.push("EVAL", script.source(), calls[i].keys.size(), calls[i].keys, calls[i].args);
-      }
-      retried = co_await server_->exec(again, options);
-    } else {
-      std::vector<resp3::cluster_command> again;
-      for (std::size_t i : unknown)
-        again.push_back(script_command(script.source(), "EVAL", calls[i]));
-      retried = co_await tracked(cluster_->exec_many(std::move(again), options));
-    }
-    for (std::size_t k = 0; k < unknown.size() && k < retried.size(); ++k) {
-      replies[unknown[k]] = std::move(retried[k]);
-    }
-    co_return replies;
-  }
+  CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> eval_many(
+      const resp3::script& script, const std::vector<script_call>& calls,
+      resp3::request_options options = {});
 
   /// One script call; an error reply throws server_error.
-  boost::asio::awaitable<resp3::value> eval(const resp3::script& script, script_call call,
-                                            resp3::request_options options = {}) {
-    if (server_) co_return co_await script.exec(*server_, call.keys, call.args, options);
-    std::vector<script_call> calls;
-    calls.push_back(std::move(call));
-    std::vector<resp3::value> replies = co_await eval_many(script, calls, options);
-    if (replies.front().is_error()) throw resp3::server_error(std::move(replies.front().text));
-    co_return std::move(replies.front());
-  }
+  CACHET_DECL boost::asio::awaitable<resp3::value> eval(const resp3::script& script,
+                                                        script_call call,
+                                                        resp3::request_options options = {});
 
  private:
-  static resp3::cluster_command script_command(const std::string& script_text, const char* verb,
-                                               const script_call& c) {
-    resp3::cluster_command command{c.keys.front(), {}};
-    command.args.reserve(3 + c.keys.size() + c.args.size());
-    command.args.emplace_back(verb);
-    command.args.push_back(script_text);
-    command.args.push_back(std::to_string(c.keys.size()));
-    command.args.insert(command.args.end(), c.keys.begin(), c.keys.end());
-    command.args.insert(command.args.end(), c.args.begin(), c.args.end());
-    return command;
-  }
+  CACHET_DECL static resp3::cluster_command script_command(const std::string& script_text,
+                                                           const char* verb, const script_call& c);
 
   // Keeps the reason of the cluster's last failure for last_error().
-  boost::asio::awaitable<std::vector<resp3::value>> tracked(
-      boost::asio::awaitable<std::vector<resp3::value>> request) {
-    std::exception_ptr failure;
-    std::vector<resp3::value> replies;
-    try {
-      replies = co_await std::move(request);
-    } catch (const std::exception& e) {
-      failure = std::current_exception();
-      std::lock_guard lock(last_error_mutex_);
-      last_error_ = e.what();
-      failed_.store(true, std::memory_order_relaxed);
-    }
-    if (failure) std::rethrow_exception(failure);
-    // A hit must not take a lock that every other hit takes too: only a success after a
-    // failure does.
-    if (failed_.load(std::memory_order_relaxed)) {
-      std::lock_guard lock(last_error_mutex_);
-      last_error_.clear();
-      failed_.store(false, std::memory_order_relaxed);
-    }
-    co_return replies;
-  }
+  CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> tracked(
+      boost::asio::awaitable<std::vector<resp3::value>> request);
 
   std::optional<resp3::client> own_server_;
   resp3::client* server_ = nullptr;  // own_server_'s, or one lent to it
@@ -13596,6 +13977,157 @@ class backend_link {
 };
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/backend_link.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_BACKEND_LINK_IPP
+#define CACHET_DETAIL_REDIS_IMPL_BACKEND_LINK_IPP
+
+// Bodies of <cachet/detail/redis/backend_link.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::detail {
+
+CACHET_DECL backend_link::backend_link(boost::asio::any_io_executor ex, resp3::config cfg) {
+  if (cfg.cluster.seeds.empty()) {
+    own_server_.emplace(std::move(ex), std::move(cfg));
+    server_ = &*own_server_;
+    server_->start();
+  } else {
+    for (const auto& seed : cfg.cluster.seeds) {
+      seeds_ += (seeds_.empty() ? "" : ",") + seed.host + ":" + std::to_string(seed.port);
+    }
+    cluster_.emplace(std::move(ex), std::move(cfg));
+  }
+}
+
+CACHET_DECL void backend_link::close() {
+  if (server_) server_->close();
+  cluster_.reset();
+}
+
+CACHET_DECL std::string backend_link::describe() const {
+  if (server_) {
+    return server_->get_config().host + ":" + std::to_string(server_->get_config().port);
+  }
+  return "the Redis Cluster of seeds " + seeds_;
+}
+
+CACHET_DECL std::string backend_link::last_error() const {
+  if (server_) return server_->last_error();
+  std::lock_guard lock(last_error_mutex_);
+  return last_error_;
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> backend_link::exec_many(
+    std::vector<resp3::cluster_command> commands, resp3::request_options options) {
+  if (server_) {
+    resp3::request pipeline;
+    for (const resp3::cluster_command& c : commands) {
+      pipeline.push(c.args.front(), std::span<const std::string>(c.args).subspan(1));
+    }
+    co_return co_await server_->exec(pipeline, options);
+  }
+  co_return co_await tracked(cluster_->exec_many(std::move(commands), options));
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> backend_link::eval_many(
+    const resp3::script& script, const std::vector<script_call>& calls,
+    resp3::request_options options) {
+  std::vector<resp3::value> replies;
+  if (server_) {
+    resp3::request pipeline;
+    for (const script_call& c : calls) {
+      pipeline.push("EVALSHA", script.sha1(), c.keys.size(), c.keys, c.args);
+    }
+    replies = co_await server_->exec(pipeline, options);
+  } else {
+    std::vector<resp3::cluster_command> commands;
+    commands.reserve(calls.size());
+    for (const script_call& c : calls)
+      commands.push_back(script_command(script.sha1(), "EVALSHA", c));
+    replies = co_await tracked(cluster_->exec_many(std::move(commands), options));
+  }
+  if (replies.size() != calls.size()) {
+    throw resp3::request_error(resp3::error::unexpected_reply,
+                               "cachet::redis: a pipeline of scripts got the wrong number of "
+                               "replies");
+  }
+  std::vector<std::size_t> unknown;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (replies[i].is_error() && replies[i].text.starts_with("NOSCRIPT")) unknown.push_back(i);
+  }
+  if (unknown.empty()) co_return replies;
+  std::vector<resp3::value> retried;
+  if (server_) {
+    resp3::request again;
+    for (std::size_t i : unknown) {
+      again.push("EVAL", script.source(), calls[i].keys.size(), calls[i].keys, calls[i].args);
+    }
+    retried = co_await server_->exec(again, options);
+  } else {
+    std::vector<resp3::cluster_command> again;
+    for (std::size_t i : unknown)
+      again.push_back(script_command(script.source(), "EVAL", calls[i]));
+    retried = co_await tracked(cluster_->exec_many(std::move(again), options));
+  }
+  for (std::size_t k = 0; k < unknown.size() && k < retried.size(); ++k) {
+    replies[unknown[k]] = std::move(retried[k]);
+  }
+  co_return replies;
+}
+
+CACHET_DECL boost::asio::awaitable<resp3::value> backend_link::eval(
+    const resp3::script& script, script_call call, resp3::request_options options) {
+  if (server_) co_return co_await script.exec(*server_, call.keys, call.args, options);
+  std::vector<script_call> calls;
+  calls.push_back(std::move(call));
+  std::vector<resp3::value> replies = co_await eval_many(script, calls, options);
+  if (replies.front().is_error()) throw resp3::server_error(std::move(replies.front().text));
+  co_return std::move(replies.front());
+}
+
+CACHET_DECL resp3::cluster_command backend_link::script_command(const std::string& script_text,
+                                                                const char* verb,
+                                                                const script_call& c) {
+  resp3::cluster_command command{c.keys.front(), {}};
+  command.args.reserve(3 + c.keys.size() + c.args.size());
+  command.args.emplace_back(verb);
+  command.args.push_back(script_text);
+  command.args.push_back(std::to_string(c.keys.size()));
+  command.args.insert(command.args.end(), c.keys.begin(), c.keys.end());
+  command.args.insert(command.args.end(), c.args.begin(), c.args.end());
+  return command;
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> backend_link::tracked(
+    boost::asio::awaitable<std::vector<resp3::value>> request) {
+  std::exception_ptr failure;
+  std::vector<resp3::value> replies;
+  try {
+    replies = co_await std::move(request);
+  } catch (const std::exception& e) {
+    failure = std::current_exception();
+    std::lock_guard lock(last_error_mutex_);
+    last_error_ = e.what();
+    failed_.store(true, std::memory_order_relaxed);
+  }
+  if (failure) std::rethrow_exception(failure);
+  // A hit must not take a lock that every other hit takes too: only a success after a
+  // failure does.
+  if (failed_.load(std::memory_order_relaxed)) {
+    std::lock_guard lock(last_error_mutex_);
+    last_error_.clear();
+    failed_.store(false, std::memory_order_relaxed);
+  }
+  co_return replies;
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/impl/backend_link.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/redis/backend_link.hpp> ----
@@ -13651,62 +14183,20 @@ class invalidation_backlog {
   std::size_t size() const noexcept { return deletes_.size() + bumps_.size(); }
 
   // A DEL of `key`, an entry of the function whose generation is `function_key`.
-  void add_delete(std::string key, const std::string& function_key) {
-    if (auto covering = bumps_.find(function_key); covering != bumps_.end()) {
-      // The bump covers the entry, but a replay under way may have sent it before this
-      // invalidation: renumbered, it is sent again.
-      covering->second = next_++;
-      return;
-    }
-    if (auto same = deletes_.find(key); same != deletes_.end()) {
-      same->second.sequence = next_++;
-      return;
-    }
-    if (deletes_.size() >= max_deletes_) {
-      add_bump(function_key);
-      return;
-    }
-    deletes_.try_emplace(std::move(key), delete_record{function_key, next_++});
-  }
+  CACHET_DECL void add_delete(std::string key, const std::string& function_key);
 
   // A bump of a counter: a tag's or a function's. A function's also makes its DELs moot.
-  void add_bump(const std::string& key) {
-    bumps_.insert_or_assign(key, next_++);
-    // Linear, but rare: a failed clear(), or the first DEL past the bound for a function.
-    boost::unordered::erase_if(deletes_,
-                               [&](const auto& item) { return item.second.function_key == key; });
-  }
+  CACHET_DECL void add_bump(const std::string& key);
 
   // A command sent when sequence() was `sent_at` was applied: what it repeats, recorded
   // before it was sent, is done.
-  void applied(bool is_delete, std::string_view key, std::uint64_t sent_at) {
-    if (is_delete) {
-      if (auto it = deletes_.find(key); it != deletes_.end() && it->second.sequence < sent_at) {
-        deletes_.erase(it);
-      }
-    } else if (auto it = bumps_.find(key); it != bumps_.end() && it->second < sent_at) {
-      bumps_.erase(it);
-    }
-  }
+  CACHET_DECL void applied(bool is_delete, std::string_view key, std::uint64_t sent_at);
 
   // What a replay sends: every pending command once.
-  std::vector<command> commands() const {
-    std::vector<command> out;
-    out.reserve(size());
-    for (const auto& [key, record] : deletes_) out.push_back({true, key, record.sequence});
-    for (const auto& [key, sequence] : bumps_) out.push_back({false, key, sequence});
-    return out;
-  }
+  CACHET_DECL std::vector<command> commands() const;
 
   // `c`, from commands(), was applied: its record goes, unless it was recorded again since.
-  void confirmed(const command& c) {
-    if (c.is_delete) {
-      if (auto it = deletes_.find(c.key); it != deletes_.end() && it->second.sequence == c.sequence)
-        deletes_.erase(it);
-    } else if (auto it = bumps_.find(c.key); it != bumps_.end() && it->second == c.sequence) {
-      bumps_.erase(it);
-    }
-  }
+  CACHET_DECL void confirmed(const command& c);
 
  private:
   struct delete_record {
@@ -13721,6 +14211,76 @@ class invalidation_backlog {
 };
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/invalidation_backlog.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_INVALIDATION_BACKLOG_IPP
+#define CACHET_DETAIL_REDIS_IMPL_INVALIDATION_BACKLOG_IPP
+
+// Bodies of <cachet/detail/redis/invalidation_backlog.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::detail {
+
+CACHET_DECL void invalidation_backlog::add_delete(std::string key,
+                                                  const std::string& function_key) {
+  if (auto covering = bumps_.find(function_key); covering != bumps_.end()) {
+    // The bump covers the entry, but a replay under way may have sent it before this
+    // invalidation: renumbered, it is sent again.
+    covering->second = next_++;
+    return;
+  }
+  if (auto same = deletes_.find(key); same != deletes_.end()) {
+    same->second.sequence = next_++;
+    return;
+  }
+  if (deletes_.size() >= max_deletes_) {
+    add_bump(function_key);
+    return;
+  }
+  deletes_.try_emplace(std::move(key), delete_record{function_key, next_++});
+}
+
+CACHET_DECL void invalidation_backlog::add_bump(const std::string& key) {
+  bumps_.insert_or_assign(key, next_++);
+  // Linear, but rare: a failed clear(), or the first DEL past the bound for a function.
+  boost::unordered::erase_if(deletes_,
+                             [&](const auto& item) { return item.second.function_key == key; });
+}
+
+CACHET_DECL void invalidation_backlog::applied(bool is_delete, std::string_view key,
+                                               std::uint64_t sent_at) {
+  if (is_delete) {
+    if (auto it = deletes_.find(key); it != deletes_.end() && it->second.sequence < sent_at) {
+      deletes_.erase(it);
+    }
+  } else if (auto it = bumps_.find(key); it != bumps_.end() && it->second < sent_at) {
+    bumps_.erase(it);
+  }
+}
+
+CACHET_DECL auto invalidation_backlog::commands() const -> std::vector<command> {
+  std::vector<command> out;
+  out.reserve(size());
+  for (const auto& [key, record] : deletes_) out.push_back({true, key, record.sequence});
+  for (const auto& [key, sequence] : bumps_) out.push_back({false, key, sequence});
+  return out;
+}
+
+CACHET_DECL void invalidation_backlog::confirmed(const command& c) {
+  if (c.is_delete) {
+    if (auto it = deletes_.find(c.key); it != deletes_.end() && it->second.sequence == c.sequence)
+      deletes_.erase(it);
+  } else if (auto it = bumps_.find(c.key); it != bumps_.end() && it->second == c.sequence) {
+    bumps_.erase(it);
+  }
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/impl/invalidation_backlog.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/redis/invalidation_backlog.hpp> ----
@@ -13756,13 +14316,7 @@ struct key_bucket {
 class key_layout {
  public:
   /// One server: `<prefix>:v<schema>:` and `<prefix>:v<schema>#`.
-  static key_layout one_server(const std::string& prefix, std::uint64_t schema) {
-    key_layout layout;
-    layout.buckets_.push_back(
-        {version_base(prefix, schema) + ":", version_base(prefix, schema) + "#"});
-    layout.shared_counter_base_ = layout.buckets_.front().counter_base;
-    return layout;
-  }
+  CACHET_DECL static key_layout one_server(const std::string& prefix, std::uint64_t schema);
 
   /// A cluster: bucket i is `{<prefix>#<i>.<n>}:v<schema>:` and `...#`, n the first number that
   /// puts the tag in the i-th slot range. Rate limits, a single key each, keep the one-server
@@ -13770,33 +14324,8 @@ class key_layout {
   /// \throws cachet::error when `buckets` is 0, above 16384 or not a power of two (a key picks
   /// its bucket by its CRC16, which then maps evenly), or the prefix has a brace (it would cut
   /// the hash tag short).
-  static key_layout cluster(const std::string& prefix, std::uint64_t schema, std::size_t buckets) {
-    if (buckets == 0 || buckets > resp3::cluster_slot_count || (buckets & (buckets - 1)) != 0) {
-      throw cachet::error("cachet::redis: cluster_buckets is " + std::to_string(buckets) +
-                          ", but it must be a power of two from 1 to 16384; use the default, 64");
-    }
-    if (prefix.find_first_of("{}") != std::string::npos) {
-      throw cachet::error("cachet::redis: the key prefix \"" + prefix +
-                          "\" has a brace, which would cut the cluster buckets' hash tags short; "
-                          "use a prefix without '{' or '}' on a Redis Cluster");
-    }
-    key_layout layout;
-    const std::size_t width = resp3::cluster_slot_count / buckets;
-    const std::string version = ":v" + std::to_string(schema);
-    for (std::size_t i = 0; i < buckets; ++i) {
-      const std::string stem = prefix + "#" + std::to_string(i) + ".";
-      for (std::uint64_t n = 0;; ++n) {
-        const std::string tag = stem + std::to_string(n);
-        if (resp3::cluster_slot(tag) / width == i) {
-          layout.buckets_.push_back(
-              {"{" + tag + "}" + version + ":", "{" + tag + "}" + version + "#"});
-          break;
-        }
-      }
-    }
-    layout.shared_counter_base_ = version_base(prefix, schema) + "#";
-    return layout;
-  }
+  CACHET_DECL static key_layout cluster(const std::string& prefix, std::uint64_t schema,
+                                        std::size_t buckets);
 
   std::size_t size() const noexcept { return buckets_.size(); }
   const key_bucket& bucket(std::size_t i) const noexcept { return buckets_[i]; }
@@ -13821,6 +14350,59 @@ class key_layout {
 };
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/key_layout.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_KEY_LAYOUT_IPP
+#define CACHET_DETAIL_REDIS_IMPL_KEY_LAYOUT_IPP
+
+// Bodies of <cachet/detail/redis/key_layout.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::detail {
+
+CACHET_DECL key_layout key_layout::one_server(const std::string& prefix, std::uint64_t schema) {
+  key_layout layout;
+  layout.buckets_.push_back(
+      {version_base(prefix, schema) + ":", version_base(prefix, schema) + "#"});
+  layout.shared_counter_base_ = layout.buckets_.front().counter_base;
+  return layout;
+}
+
+CACHET_DECL key_layout key_layout::cluster(const std::string& prefix, std::uint64_t schema,
+                                           std::size_t buckets) {
+  if (buckets == 0 || buckets > resp3::cluster_slot_count || (buckets & (buckets - 1)) != 0) {
+    throw cachet::error("cachet::redis: cluster_buckets is " + std::to_string(buckets) +
+                        ", but it must be a power of two from 1 to 16384; use the default, 64");
+  }
+  if (prefix.find_first_of("{}") != std::string::npos) {
+    throw cachet::error("cachet::redis: the key prefix \"" + prefix +
+                        "\" has a brace, which would cut the cluster buckets' hash tags short; "
+                        "use a prefix without '{' or '}' on a Redis Cluster");
+  }
+  key_layout layout;
+  const std::size_t width = resp3::cluster_slot_count / buckets;
+  const std::string version = ":v" + std::to_string(schema);
+  for (std::size_t i = 0; i < buckets; ++i) {
+    const std::string stem = prefix + "#" + std::to_string(i) + ".";
+    for (std::uint64_t n = 0;; ++n) {
+      const std::string tag = stem + std::to_string(n);
+      if (resp3::cluster_slot(tag) / width == i) {
+        layout.buckets_.push_back(
+            {"{" + tag + "}" + version + ":", "{" + tag + "}" + version + "#"});
+        break;
+      }
+    }
+  }
+  layout.shared_counter_base_ = version_base(prefix, schema) + "#";
+  return layout;
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/impl/key_layout.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/redis/key_layout.hpp> ----
@@ -13882,57 +14464,25 @@ namespace cachet::detail {
 // atomic.
 class redis_runtime {
  public:
-  redis_runtime(resp3::config cfg, key_layout layout, redis_backend_breaker::settings breaker = {},
-                std::size_t max_pending_deletes = 10'000,
-                boost::asio::io_context* app_context = nullptr)
-      : breaker_(std::move(breaker)),
-        work_(boost::asio::make_work_guard(io_)),
-        link_(io_.get_executor(), cfg),
-        layout_(std::move(layout)),
-        token_origin_(random_origin()),
-        backlog_(max_pending_deletes),
-        app_context_(app_context) {
-    if (app_context_ != nullptr) app_link_.emplace(app_context_->get_executor(), std::move(cfg));
-    if (resp3::client* server = link_.server()) {
-      server->on_connected([this] { handshakes_.fetch_add(1, std::memory_order_release); });
-    }
-    thread_ = std::thread([this] { io_.run(); });
-  }
+  CACHET_DECL redis_runtime(resp3::config cfg, key_layout layout,
+                            redis_backend_breaker::settings breaker = {},
+                            std::size_t max_pending_deletes = 10'000,
+                            boost::asio::io_context* app_context = nullptr);
 
   redis_runtime(const redis_runtime&) = delete;
   redis_runtime& operator=(const redis_runtime&) = delete;
 
   // The link finishes its background work once closed, so the thread's run() returns.
-  ~redis_runtime() {
-    idle_lanes_.clear();                // while the I/O thread runs: a lane's last turn may need it
-    if (app_link_) app_link_->close();  // finishes when the application's io_context next runs
-    link_.close();
-    work_.reset();
-    thread_.join();
-  }
+  CACHET_DECL ~redis_runtime();
 
   /// Why Redis last failed, in words: the I/O thread's connection's reason, else that of the
   /// lane a blocking call returned last (a call on a lane may fail its handshake before the I/O
   /// thread's connection has tried); empty while they work.
-  std::string last_error() const {
-    std::string why = link_.last_error();
-    if (!why.empty()) return why;
-    if (app_link_) {
-      why = app_link_->last_error();
-      if (!why.empty()) return why;
-    }
-    std::lock_guard lock(lanes_mutex_);
-    return lane_error_;
-  }
+  CACHET_DECL std::string last_error() const;
 
   /// The link of the lane this thread drives for this runtime, else the application's on a
   /// thread running the application's io_context, else the I/O thread's.
-  backend_link& link() noexcept {
-    lane* driven = driven_lane_;
-    if (driven != nullptr && driven->owner == this) return driven->link;
-    if (serves_this_thread()) return *app_link_;
-    return link_;
-  }
+  CACHET_DECL backend_link& link() noexcept;
 
   /// Whether this thread runs the application's io_context (redis_options::async_context), so
   /// that a coroutine's operation here goes to Redis without leaving it.
@@ -13942,12 +14492,7 @@ class redis_runtime {
   boost::asio::io_context& context() noexcept { return io_; }
 
   /// The one-server client. \throws cachet::error on a cluster, which has one per master.
-  resp3::client& client() {
-    if (resp3::client* c = link().server()) return *c;
-    throw cachet::error(
-        "cachet::redis: the backend is on a Redis Cluster, which has no single connection; use "
-        "cluster_connection() for commands of your own");
-  }
+  CACHET_DECL resp3::client& client();
 
   /// Where entries and counters live: one bucket on one server, K on a cluster.
   const key_layout& layout() const noexcept { return layout_; }
@@ -13958,15 +14503,7 @@ class redis_runtime {
 
   /// A token no call of any process has made or will make: this backend's 128 random bits, then
   /// a count, in hex. What counters and write permits hold (see store_entry.hpp). Any thread.
-  std::string fresh_token() {
-    const std::uint64_t n = tokens_made_.fetch_add(1, std::memory_order_relaxed);
-    char count[17];
-    const int length =
-        std::snprintf(count, sizeof count, "%llx", static_cast<unsigned long long>(n));
-    std::string token = token_origin_;
-    token.append(count, static_cast<std::size_t>(length));
-    return token;
-  }
+  CACHET_DECL std::string fresh_token();
 
   /// Who holds a cachet::lease this backend takes: its 128 random bits, the same for every call
   /// (see store_entry.hpp), so that any caller in this process may compute under it.
@@ -13985,33 +14522,15 @@ class redis_runtime {
 
   /// Throws request_error(blocking_call_on_io_thread) on the I/O thread, where a blocking call
   /// would wait for the thread it blocks.
-  void require_off_io_thread(std::string_view what) const {
-    if (on_io_thread()) {
-      throw resp3::request_error(
-          resp3::error::blocking_call_on_io_thread,
-          "cachet::redis: " + std::string(what) +
-              " blocks, and was called on the Redis backend's own I/O thread, where it would wait "
-              "for itself forever; from coroutines running there, co_await the async form "
-              "(cached::async, redis::async_invalidate_tag)");
-    }
-  }
+  CACHET_DECL void require_off_io_thread(std::string_view what) const;
 
   /// DEL of an entry, `function_key` naming the generation of its function (what covers it when
   /// too many DELs are pending).
-  boost::asio::awaitable<void> delete_entry(std::string key, std::string function_key) {
-    if (!on_io_thread()) co_return co_await on_io(delete_entry(std::move(key), function_key));
-    co_await invalidation(true, std::move(key), std::move(function_key));
-  }
+  CACHET_DECL boost::asio::awaitable<void> delete_entry(std::string key, std::string function_key);
 
   /// SET of a counter (`tag:<tag>`, `fn:<function>`) to a fresh token, in every bucket (on a
   /// cluster, one pipeline per node, the nodes in parallel).
-  boost::asio::awaitable<void> bump_generation(std::string counter) {
-    if (!on_io_thread()) co_return co_await on_io(bump_generation(std::move(counter)));
-    std::vector<std::string> keys;
-    keys.reserve(layout_.size());
-    for (const key_bucket& b : layout_.buckets()) keys.push_back(b.counter_base + counter);
-    co_await bump_counters(std::move(keys));
-  }
+  CACHET_DECL boost::asio::awaitable<void> bump_generation(std::string counter);
 
   /// Invalidations that failed and wait to be replayed; any thread.
   std::size_t pending_invalidations() const noexcept {
@@ -14021,41 +14540,11 @@ class redis_runtime {
   /// Replays the pending invalidations (one pipelined request), or waits for the replay under
   /// way. Returns null once none is pending, else why they could not all be confirmed: then the
   /// caller's operation must not use Redis. Awaited on a lane, it runs on the I/O thread.
-  boost::asio::awaitable<std::exception_ptr> confirm_invalidations() {
-    if (!on_io_thread()) co_return co_await on_io(confirm_invalidations());
-    while (backlog_.size() > 0) {
-      std::shared_ptr<replay_round> round = replaying_;
-      if (round) {
-        if (!round->finished) {
-          boost::system::error_code ignored;  // cancelled when the round ends
-          co_await round->done.async_wait(
-              boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
-        }
-      } else {
-        round = std::make_shared<replay_round>(io_.get_executor());
-        replaying_ = round;
-        round->failure = co_await replay();
-        round->finished = true;
-        replaying_.reset();
-        round->done.cancel();
-      }
-      if (round->failure) co_return round->failure;
-    }
-    co_return nullptr;
-  }
+  CACHET_DECL boost::asio::awaitable<std::exception_ptr> confirm_invalidations();
 
   /// confirm_invalidations() outside of any cached call, whatever the breaker says (like an
   /// invalidation); throws why they could not be confirmed.
-  boost::asio::awaitable<void> replay_invalidations() {
-    if (!on_io_thread()) co_return co_await on_io(replay_invalidations());
-    if (backlog_.size() == 0) co_return;
-    redis_backend_breaker::ticket ticket = breaker_.bypass();
-    if (std::exception_ptr failure = co_await confirm_invalidations()) {
-      ticket.report(failure);
-      std::rethrow_exception(failure);
-    }
-    ticket.answered();
-  }
+  CACHET_DECL boost::asio::awaitable<void> replay_invalidations();
 
   /// Runs `op` and waits for its result (or exception): on a lane this thread drives, else on
   /// the I/O thread.
@@ -14087,16 +14576,11 @@ class redis_runtime {
   // caller drives it; between calls the connection waits, and the next caller first handles
   // what arrived meanwhile (a dropped connection, a health check that came due).
   struct lane {
-    lane(redis_runtime* o, const resp3::config& cfg, std::uint64_t handshakes_before)
-        : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {}
+    CACHET_DECL lane(redis_runtime* o, const resp3::config& cfg, std::uint64_t handshakes_before);
     lane(const lane&) = delete;
     lane& operator=(const lane&) = delete;
     // Lets the closed client's background coroutine finish, so nothing outlives the io_context.
-    ~lane() {
-      client.close();
-      io.restart();
-      io.run();
-    }
+    CACHET_DECL ~lane();
     redis_runtime* owner;
     std::uint64_t made_after;  // handshakes_ when it was made
     boost::asio::io_context io{1};
@@ -14126,33 +14610,9 @@ class redis_runtime {
     lane* previous;
   };
 
-  lane_lease take_lane() {
-    if (link_.is_cluster()) return lane_lease(this, nullptr);
-    const std::uint64_t handshakes = handshakes_.load(std::memory_order_acquire);
-    std::unique_ptr<lane> replaced;
-    {
-      std::lock_guard lock(lanes_mutex_);
-      if (!idle_lanes_.empty()) {
-        std::unique_ptr<lane> l = std::move(idle_lanes_.back());
-        idle_lanes_.pop_back();
-        if (l->made_after == handshakes) return lane_lease(this, std::move(l));
-        replaced = std::move(l);
-      } else if (lanes_made_ == max_lanes) {
-        return lane_lease(this, nullptr);
-      } else {
-        ++lanes_made_;
-      }
-    }
-    replaced.reset();
-    return lane_lease(this, std::make_unique<lane>(this, link_.server()->get_config(), handshakes));
-  }
+  CACHET_DECL lane_lease take_lane();
 
-  void return_lane(std::unique_ptr<lane> l) {
-    std::string why = l->client.last_error();
-    std::lock_guard lock(lanes_mutex_);
-    lane_error_ = std::move(why);
-    idle_lanes_.push_back(std::move(l));
-  }
+  CACHET_DECL void return_lane(std::unique_ptr<lane> l);
 
   template <class T>
   T drive(lane& l, boost::asio::awaitable<T> op) {
@@ -14190,17 +14650,11 @@ class redis_runtime {
     return boost::asio::co_spawn(io_, std::move(op), boost::asio::use_awaitable);
   }
 
-  static std::string random_origin() {
-    std::random_device entropy;
-    char hex[33];
-    std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", entropy(), entropy(), entropy(), entropy());
-    return hex;
-  }
+  CACHET_DECL static std::string random_origin();
 
   // One replay request; operations that need Redis meanwhile wait for its outcome.
   struct replay_round {
-    explicit replay_round(boost::asio::io_context::executor_type ex)
-        : done(ex, boost::asio::steady_timer::time_point::max()) {}
+    CACHET_DECL explicit replay_round(boost::asio::io_context::executor_type ex);
     boost::asio::steady_timer done;  // cancelled when it ends
     bool finished = false;
     std::exception_ptr failure;
@@ -14209,97 +14663,20 @@ class redis_runtime {
   // Invalidations are sent whatever the breaker says, since a lost one must surface; their
   // outcome still feeds the breaker. On failure one is thrown, and kept for a replay: it may not
   // have been applied. Success also settles the same command if it was pending.
-  boost::asio::awaitable<void> invalidation(bool is_delete, std::string key,
-                                            std::string function_key) {
-    if (!is_delete) {
-      std::vector<std::string> keys;
-      keys.push_back(std::move(key));
-      co_await bump_counters(std::move(keys));
-      co_return;
-    }
-    redis_backend_breaker::ticket ticket = breaker_.bypass();
-    const std::uint64_t sent_at = backlog_.sequence();
-    std::exception_ptr failure;
-    try {
-      std::vector<resp3::cluster_command> del;
-      del.push_back({key, {"DEL", key}});
-      throw_error_reply(co_await link_.exec_many(std::move(del)));
-      ticket.answered();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      ticket.report(failure);
-      backlog_.add_delete(std::move(key), function_key);
-      pending_.store(backlog_.size(), std::memory_order_release);
-      std::rethrow_exception(failure);
-    }
-    backlog_.applied(true, key, sent_at);
-    pending_.store(backlog_.size(), std::memory_order_release);
-  }
+  CACHET_DECL boost::asio::awaitable<void> invalidation(bool is_delete, std::string key,
+                                                        std::string function_key);
 
   // The copies of one counter, all or none: when any fails, every copy is kept for the replay
   // (one reached twice only costs misses), so a bump that reached some buckets stays pending.
-  boost::asio::awaitable<void> bump_counters(std::vector<std::string> keys) {
-    redis_backend_breaker::ticket ticket = breaker_.bypass();
-    const std::uint64_t sent_at = backlog_.sequence();
-    std::exception_ptr failure;
-    try {
-      std::vector<resp3::cluster_command> sets;
-      sets.reserve(keys.size());
-      for (const std::string& k : keys) sets.push_back({k, {"SET", k, fresh_token()}});
-      throw_error_reply(co_await link_.exec_many(std::move(sets)));
-      ticket.answered();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      ticket.report(failure);
-      for (const std::string& k : keys) backlog_.add_bump(k);
-      pending_.store(backlog_.size(), std::memory_order_release);
-      std::rethrow_exception(failure);
-    }
-    for (const std::string& k : keys) backlog_.applied(false, k, sent_at);
-    pending_.store(backlog_.size(), std::memory_order_release);
-  }
+  CACHET_DECL boost::asio::awaitable<void> bump_counters(std::vector<std::string> keys);
 
   // An invalidation refused by the server (OOM under maxmemory, say) is not applied.
-  static void throw_error_reply(const std::vector<resp3::value>& replies) {
-    for (const resp3::value& r : replies) {
-      if (r.is_error()) throw resp3::server_error(r.text);
-    }
-  }
+  CACHET_DECL static void throw_error_reply(const std::vector<resp3::value>& replies);
 
   // Sends every pending invalidation in one pipeline; those answered without an error are
   // confirmed. Returns the transport failure, or the first error reply (the command was refused,
   // so it stays pending).
-  boost::asio::awaitable<std::exception_ptr> replay() {
-    const std::vector<invalidation_backlog::command> commands = backlog_.commands();
-    std::vector<resp3::cluster_command> pipeline;
-    pipeline.reserve(commands.size());
-    for (const auto& c : commands) {
-      if (c.is_delete) {
-        pipeline.push_back({c.key, {"DEL", c.key}});
-      } else {
-        pipeline.push_back({c.key, {"SET", c.key, fresh_token()}});
-      }
-    }
-    std::exception_ptr failure;
-    try {
-      const std::vector<resp3::value> replies = co_await link_.exec_many(std::move(pipeline));
-      for (std::size_t i = 0; i < commands.size() && i < replies.size(); ++i) {
-        if (!replies[i].is_error()) {
-          backlog_.confirmed(commands[i]);
-        } else if (!failure) {
-          failure = std::make_exception_ptr(resp3::server_error(replies[i].text));
-        }
-      }
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    pending_.store(backlog_.size(), std::memory_order_release);
-    co_return failure;
-  }
+  CACHET_DECL boost::asio::awaitable<std::exception_ptr> replay();
 
   // First, so that it outlives the coroutines the io_context destroys: their tickets report to it.
   redis_backend_breaker breaker_;
@@ -14325,6 +14702,277 @@ class redis_runtime {
 };
 
 }  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/backend_runtime.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_BACKEND_RUNTIME_IPP
+#define CACHET_DETAIL_REDIS_IMPL_BACKEND_RUNTIME_IPP
+
+// Bodies of <cachet/detail/redis/backend_runtime.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::detail {
+
+CACHET_DECL redis_runtime::redis_runtime(resp3::config cfg, key_layout layout,
+                                         redis_backend_breaker::settings breaker,
+                                         std::size_t max_pending_deletes,
+                                         boost::asio::io_context* app_context)
+    : breaker_(std::move(breaker)),
+      work_(boost::asio::make_work_guard(io_)),
+      link_(io_.get_executor(), cfg),
+      layout_(std::move(layout)),
+      token_origin_(random_origin()),
+      backlog_(max_pending_deletes),
+      app_context_(app_context) {
+  if (app_context_ != nullptr) app_link_.emplace(app_context_->get_executor(), std::move(cfg));
+  if (resp3::client* server = link_.server()) {
+    server->on_connected([this] { handshakes_.fetch_add(1, std::memory_order_release); });
+  }
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+CACHET_DECL redis_runtime::~redis_runtime() {
+  idle_lanes_.clear();                // while the I/O thread runs: a lane's last turn may need it
+  if (app_link_) app_link_->close();  // finishes when the application's io_context next runs
+  link_.close();
+  work_.reset();
+  thread_.join();
+}
+
+CACHET_DECL std::string redis_runtime::last_error() const {
+  std::string why = link_.last_error();
+  if (!why.empty()) return why;
+  if (app_link_) {
+    why = app_link_->last_error();
+    if (!why.empty()) return why;
+  }
+  std::lock_guard lock(lanes_mutex_);
+  return lane_error_;
+}
+
+CACHET_DECL backend_link& redis_runtime::link() noexcept {
+  lane* driven = driven_lane_;
+  if (driven != nullptr && driven->owner == this) return driven->link;
+  if (serves_this_thread()) return *app_link_;
+  return link_;
+}
+
+CACHET_DECL resp3::client& redis_runtime::client() {
+  if (resp3::client* c = link().server()) return *c;
+  throw cachet::error(
+      "cachet::redis: the backend is on a Redis Cluster, which has no single connection; use "
+      "cluster_connection() for commands of your own");
+}
+
+CACHET_DECL std::string redis_runtime::fresh_token() {
+  const std::uint64_t n = tokens_made_.fetch_add(1, std::memory_order_relaxed);
+  char count[17];
+  const int length = std::snprintf(count, sizeof count, "%llx", static_cast<unsigned long long>(n));
+  std::string token = token_origin_;
+  token.append(count, static_cast<std::size_t>(length));
+  return token;
+}
+
+CACHET_DECL void redis_runtime::require_off_io_thread(std::string_view what) const {
+  if (on_io_thread()) {
+    throw resp3::request_error(
+        resp3::error::blocking_call_on_io_thread,
+        "cachet::redis: " + std::string(what) +
+            " blocks, and was called on the Redis backend's own I/O thread, where it would wait "
+            "for itself forever; from coroutines running there, co_await the async form "
+            "(cached::async, redis::async_invalidate_tag)");
+  }
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_runtime::delete_entry(std::string key,
+                                                                     std::string function_key) {
+  if (!on_io_thread()) co_return co_await on_io(delete_entry(std::move(key), function_key));
+  co_await invalidation(true, std::move(key), std::move(function_key));
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_runtime::bump_generation(std::string counter) {
+  if (!on_io_thread()) co_return co_await on_io(bump_generation(std::move(counter)));
+  std::vector<std::string> keys;
+  keys.reserve(layout_.size());
+  for (const key_bucket& b : layout_.buckets()) keys.push_back(b.counter_base + counter);
+  co_await bump_counters(std::move(keys));
+}
+
+CACHET_DECL boost::asio::awaitable<std::exception_ptr> redis_runtime::confirm_invalidations() {
+  if (!on_io_thread()) co_return co_await on_io(confirm_invalidations());
+  while (backlog_.size() > 0) {
+    std::shared_ptr<replay_round> round = replaying_;
+    if (round) {
+      if (!round->finished) {
+        boost::system::error_code ignored;  // cancelled when the round ends
+        co_await round->done.async_wait(
+            boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+      }
+    } else {
+      round = std::make_shared<replay_round>(io_.get_executor());
+      replaying_ = round;
+      round->failure = co_await replay();
+      round->finished = true;
+      replaying_.reset();
+      round->done.cancel();
+    }
+    if (round->failure) co_return round->failure;
+  }
+  co_return nullptr;
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_runtime::replay_invalidations() {
+  if (!on_io_thread()) co_return co_await on_io(replay_invalidations());
+  if (backlog_.size() == 0) co_return;
+  redis_backend_breaker::ticket ticket = breaker_.bypass();
+  if (std::exception_ptr failure = co_await confirm_invalidations()) {
+    ticket.report(failure);
+    std::rethrow_exception(failure);
+  }
+  ticket.answered();
+}
+
+CACHET_DECL redis_runtime::lane::lane(redis_runtime* o, const resp3::config& cfg,
+                                      std::uint64_t handshakes_before)
+    : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {}
+
+CACHET_DECL redis_runtime::lane::~lane() {
+  client.close();
+  io.restart();
+  io.run();
+}
+
+CACHET_DECL auto redis_runtime::take_lane() -> lane_lease {
+  if (link_.is_cluster()) return lane_lease(this, nullptr);
+  const std::uint64_t handshakes = handshakes_.load(std::memory_order_acquire);
+  std::unique_ptr<lane> replaced;
+  {
+    std::lock_guard lock(lanes_mutex_);
+    if (!idle_lanes_.empty()) {
+      std::unique_ptr<lane> l = std::move(idle_lanes_.back());
+      idle_lanes_.pop_back();
+      if (l->made_after == handshakes) return lane_lease(this, std::move(l));
+      replaced = std::move(l);
+    } else if (lanes_made_ == max_lanes) {
+      return lane_lease(this, nullptr);
+    } else {
+      ++lanes_made_;
+    }
+  }
+  replaced.reset();
+  return lane_lease(this, std::make_unique<lane>(this, link_.server()->get_config(), handshakes));
+}
+
+CACHET_DECL void redis_runtime::return_lane(std::unique_ptr<lane> l) {
+  std::string why = l->client.last_error();
+  std::lock_guard lock(lanes_mutex_);
+  lane_error_ = std::move(why);
+  idle_lanes_.push_back(std::move(l));
+}
+
+CACHET_DECL std::string redis_runtime::random_origin() {
+  std::random_device entropy;
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", entropy(), entropy(), entropy(), entropy());
+  return hex;
+}
+
+CACHET_DECL redis_runtime::replay_round::replay_round(boost::asio::io_context::executor_type ex)
+    : done(ex, boost::asio::steady_timer::time_point::max()) {}
+
+CACHET_DECL boost::asio::awaitable<void> redis_runtime::invalidation(bool is_delete,
+                                                                     std::string key,
+                                                                     std::string function_key) {
+  if (!is_delete) {
+    std::vector<std::string> keys;
+    keys.push_back(std::move(key));
+    co_await bump_counters(std::move(keys));
+    co_return;
+  }
+  redis_backend_breaker::ticket ticket = breaker_.bypass();
+  const std::uint64_t sent_at = backlog_.sequence();
+  std::exception_ptr failure;
+  try {
+    std::vector<resp3::cluster_command> del;
+    del.push_back({key, {"DEL", key}});
+    throw_error_reply(co_await link_.exec_many(std::move(del)));
+    ticket.answered();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    ticket.report(failure);
+    backlog_.add_delete(std::move(key), function_key);
+    pending_.store(backlog_.size(), std::memory_order_release);
+    std::rethrow_exception(failure);
+  }
+  backlog_.applied(true, key, sent_at);
+  pending_.store(backlog_.size(), std::memory_order_release);
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_runtime::bump_counters(
+    std::vector<std::string> keys) {
+  redis_backend_breaker::ticket ticket = breaker_.bypass();
+  const std::uint64_t sent_at = backlog_.sequence();
+  std::exception_ptr failure;
+  try {
+    std::vector<resp3::cluster_command> sets;
+    sets.reserve(keys.size());
+    for (const std::string& k : keys) sets.push_back({k, {"SET", k, fresh_token()}});
+    throw_error_reply(co_await link_.exec_many(std::move(sets)));
+    ticket.answered();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    ticket.report(failure);
+    for (const std::string& k : keys) backlog_.add_bump(k);
+    pending_.store(backlog_.size(), std::memory_order_release);
+    std::rethrow_exception(failure);
+  }
+  for (const std::string& k : keys) backlog_.applied(false, k, sent_at);
+  pending_.store(backlog_.size(), std::memory_order_release);
+}
+
+CACHET_DECL void redis_runtime::throw_error_reply(const std::vector<resp3::value>& replies) {
+  for (const resp3::value& r : replies) {
+    if (r.is_error()) throw resp3::server_error(r.text);
+  }
+}
+
+CACHET_DECL boost::asio::awaitable<std::exception_ptr> redis_runtime::replay() {
+  const std::vector<invalidation_backlog::command> commands = backlog_.commands();
+  std::vector<resp3::cluster_command> pipeline;
+  pipeline.reserve(commands.size());
+  for (const auto& c : commands) {
+    if (c.is_delete) {
+      pipeline.push_back({c.key, {"DEL", c.key}});
+    } else {
+      pipeline.push_back({c.key, {"SET", c.key, fresh_token()}});
+    }
+  }
+  std::exception_ptr failure;
+  try {
+    const std::vector<resp3::value> replies = co_await link_.exec_many(std::move(pipeline));
+    for (std::size_t i = 0; i < commands.size() && i < replies.size(); ++i) {
+      if (!replies[i].is_error()) {
+        backlog_.confirmed(commands[i]);
+      } else if (!failure) {
+        failure = std::make_exception_ptr(resp3::server_error(replies[i].text));
+      }
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  pending_.store(backlog_.size(), std::memory_order_release);
+  co_return failure;
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/impl/backend_runtime.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/redis/backend_runtime.hpp> ----
@@ -14434,7 +15082,68 @@ end
 // unreadable, and lease '' without one, 'mine' when this holder has it (taken now, or still held),
 // else the time (ms) until which another holds it; {2} when the entry or a counter is not of
 // cachet's types (left as it is: nothing is written).
-inline const std::string& read_entry_lua() {
+CACHET_DECL const std::string& read_entry_lua();
+
+// peek() and stale(): the value if the entry is current, whatever `f` says, without a permit.
+// Writes nothing (so it runs under maxmemory too); the counters are those `g` names, under
+// ARGV[1], the counters' base. KEYS: the entry. Returns {1, v, f or ''}, {0} for nothing, or {2}
+// when the entry is not a hash.
+inline constexpr std::string_view peek_entry_lua = R"lua(#!lua flags=no-writes
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then return {0} end
+if kind ~= 'hash' then return {2} end
+local e = redis.call('HMGET', KEYS[1], 'v', 'g', 'f')
+if not e[1] or not e[2] then return {0} end
+for name, held in string.gmatch(e[2], '([^\n]*)=(%x*)\n') do
+  if redis.pcall('GET', ARGV[1] .. name) ~= held then return {0} end
+end
+return {1, e[1], e[3] or ''}
+)lua";
+
+// KEYS: the entry, its counters as for the read. ARGV: the permit, the stamp, v, f ('' for
+// none), the entry's ttl in ms (0 for none), the counters' base, the lease's holder ('' for
+// none). Returns 1 when written, 0 when refused (the permit is gone or another's, or a counter
+// moved on). A refused write gives up the holder's lease, so that others compute at once; a
+// written one replaces the hash, lease and all.
+CACHET_DECL const std::string& write_entry_lua();
+
+// KEYS: the entry. ARGV: the lease's holder. Gives up its lease (a load that failed, or whose
+// result is not written). Returns 0.
+CACHET_DECL const std::string& release_lease_source();
+
+inline const resp3::script& release_lease_script() {
+  static const resp3::script s{release_lease_source()};
+  return s;
+}
+
+inline const resp3::script& read_entry_script() {
+  static const resp3::script s{read_entry_lua()};
+  return s;
+}
+
+inline const resp3::script& peek_entry_script() {
+  static const resp3::script s{std::string(peek_entry_lua)};
+  return s;
+}
+
+inline const resp3::script& write_entry_script() {
+  static const resp3::script s{write_entry_lua()};
+  return s;
+}
+
+}  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/store_entry.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_STORE_ENTRY_IPP
+#define CACHET_DETAIL_REDIS_IMPL_STORE_ENTRY_IPP
+
+// Bodies of <cachet/detail/redis/store_entry.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::detail {
+
+CACHET_DECL const std::string& read_entry_lua() {
   static const std::string source = std::string(stamp_lua) + R"lua(
 local mode, now, token, window, base = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local e = redis.pcall('HMGET', KEYS[1], 'v', 'g', 'f', 'p')
@@ -14483,28 +15192,7 @@ return {0, expected, permit, why, lease}
   return source;
 }
 
-// peek() and stale(): the value if the entry is current, whatever `f` says, without a permit.
-// Writes nothing (so it runs under maxmemory too); the counters are those `g` names, under
-// ARGV[1], the counters' base. KEYS: the entry. Returns {1, v, f or ''}, {0} for nothing, or {2}
-// when the entry is not a hash.
-inline constexpr std::string_view peek_entry_lua = R"lua(#!lua flags=no-writes
-local kind = redis.call('TYPE', KEYS[1]).ok
-if kind == 'none' then return {0} end
-if kind ~= 'hash' then return {2} end
-local e = redis.call('HMGET', KEYS[1], 'v', 'g', 'f')
-if not e[1] or not e[2] then return {0} end
-for name, held in string.gmatch(e[2], '([^\n]*)=(%x*)\n') do
-  if redis.pcall('GET', ARGV[1] .. name) ~= held then return {0} end
-end
-return {1, e[1], e[3] or ''}
-)lua";
-
-// KEYS: the entry, its counters as for the read. ARGV: the permit, the stamp, v, f ('' for
-// none), the entry's ttl in ms (0 for none), the counters' base, the lease's holder ('' for
-// none). Returns 1 when written, 0 when refused (the permit is gone or another's, or a counter
-// moved on). A refused write gives up the holder's lease, so that others compute at once; a
-// written one replaces the hash, lease and all.
-inline const std::string& write_entry_lua() {
+CACHET_DECL const std::string& write_entry_lua() {
   static const std::string source = std::string(stamp_lua) + std::string(release_lease_lua) +
                                     R"lua(
 local permit = redis.pcall('HGET', KEYS[1], 'p')
@@ -14528,9 +15216,7 @@ return 1
   return source;
 }
 
-// KEYS: the entry. ARGV: the lease's holder. Gives up its lease (a load that failed, or whose
-// result is not written). Returns 0.
-inline const std::string& release_lease_source() {
+CACHET_DECL const std::string& release_lease_source() {
   static const std::string source = std::string(release_lease_lua) + R"lua(
 release_lease(ARGV[1])
 return 0
@@ -14538,27 +15224,11 @@ return 0
   return source;
 }
 
-inline const resp3::script& release_lease_script() {
-  static const resp3::script s{release_lease_source()};
-  return s;
-}
-
-inline const resp3::script& read_entry_script() {
-  static const resp3::script s{read_entry_lua()};
-  return s;
-}
-
-inline const resp3::script& peek_entry_script() {
-  static const resp3::script s{std::string(peek_entry_lua)};
-  return s;
-}
-
-inline const resp3::script& write_entry_script() {
-  static const resp3::script s{write_entry_lua()};
-  return s;
-}
-
 }  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/impl/store_entry.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/redis/store_entry.hpp> ----
@@ -14585,7 +15255,55 @@ namespace cachet::detail {
 // KEYS: the entry. ARGV: the holder, the lease's new end (ms of the store's clock). Moves the end
 // of the holder's lease; a lease given up, run out and taken by another, or gone with the entry
 // is left alone. Returns 1 when extended.
-inline const std::string& extend_lease_source() {
+CACHET_DECL const std::string& extend_lease_source();
+
+inline const resp3::script& extend_lease_script() {
+  static const resp3::script s{extend_lease_source()};
+  return s;
+}
+
+// Keeps one lease while it lives: made by the leader of a load that holds the lease, destroyed
+// when the load ends (its write or release then ends the lease). `now_ms` is the store's clock;
+// it is not called once the keeper is destroyed, so it may refer to the store.
+class lease_keeper {
+ public:
+  CACHET_DECL lease_keeper(redis_runtime& rt, std::string entry_key, std::string holder,
+                           std::int64_t lease_ms, std::function<std::int64_t()> now_ms);
+
+  lease_keeper(const lease_keeper&) = delete;
+  lease_keeper& operator=(const lease_keeper&) = delete;
+
+  CACHET_DECL ~lease_keeper();
+
+ private:
+  struct state {
+    CACHET_DECL state(boost::asio::io_context& io, std::function<std::int64_t()> now);
+    boost::asio::steady_timer timer;
+    std::mutex m;
+    bool stopped = false;
+    std::function<std::int64_t()> now_ms;
+  };
+
+  CACHET_DECL static boost::asio::awaitable<void> keep(std::shared_ptr<state> s, redis_runtime& rt,
+                                                       std::string entry_key, std::string holder,
+                                                       std::int64_t lease_ms);
+
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace cachet::detail
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/lease_keeper.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_LEASE_KEEPER_IPP
+#define CACHET_DETAIL_REDIS_IMPL_LEASE_KEEPER_IPP
+
+// Bodies of <cachet/detail/redis/lease_keeper.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::detail {
+
+CACHET_DECL const std::string& extend_lease_source() {
   static const std::string source = R"lua(
 local held = redis.pcall('HGET', KEYS[1], 'l')
 local holder = ARGV[1]
@@ -14598,79 +15316,63 @@ return 0
   return source;
 }
 
-inline const resp3::script& extend_lease_script() {
-  static const resp3::script s{extend_lease_source()};
-  return s;
+CACHET_DECL lease_keeper::lease_keeper(redis_runtime& rt, std::string entry_key, std::string holder,
+                                       std::int64_t lease_ms, std::function<std::int64_t()> now_ms)
+    : state_(std::make_shared<state>(rt.context(), std::move(now_ms))) {
+  boost::asio::co_spawn(rt.context(),
+                        keep(state_, rt, std::move(entry_key), std::move(holder), lease_ms),
+                        boost::asio::detached);
 }
 
-// Keeps one lease while it lives: made by the leader of a load that holds the lease, destroyed
-// when the load ends (its write or release then ends the lease). `now_ms` is the store's clock;
-// it is not called once the keeper is destroyed, so it may refer to the store.
-class lease_keeper {
- public:
-  lease_keeper(redis_runtime& rt, std::string entry_key, std::string holder, std::int64_t lease_ms,
-               std::function<std::int64_t()> now_ms)
-      : state_(std::make_shared<state>(rt.context(), std::move(now_ms))) {
-    boost::asio::co_spawn(rt.context(),
-                          keep(state_, rt, std::move(entry_key), std::move(holder), lease_ms),
-                          boost::asio::detached);
+CACHET_DECL lease_keeper::~lease_keeper() {
+  {
+    std::lock_guard lock(state_->m);
+    state_->stopped = true;
+    state_->now_ms = nullptr;
   }
+  // The timer belongs to the I/O thread: cancelled there.
+  boost::asio::post(state_->timer.get_executor(), [s = state_] { s->timer.cancel(); });
+}
 
-  lease_keeper(const lease_keeper&) = delete;
-  lease_keeper& operator=(const lease_keeper&) = delete;
+CACHET_DECL lease_keeper::state::state(boost::asio::io_context& io,
+                                       std::function<std::int64_t()> now)
+    : timer(io), now_ms(std::move(now)) {}
 
-  ~lease_keeper() {
+CACHET_DECL boost::asio::awaitable<void> lease_keeper::keep(std::shared_ptr<state> s,
+                                                            redis_runtime& rt,
+                                                            std::string entry_key,
+                                                            std::string holder,
+                                                            std::int64_t lease_ms) {
+  const auto interval = std::chrono::milliseconds(std::max<std::int64_t>(lease_ms / 2, 1));
+  for (;;) {
+    s->timer.expires_after(interval);
+    boost::system::error_code ec;
+    co_await s->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    std::int64_t until = 0;
     {
-      std::lock_guard lock(state_->m);
-      state_->stopped = true;
-      state_->now_ms = nullptr;
+      std::lock_guard lock(s->m);
+      if (s->stopped) co_return;
+      until = s->now_ms() + lease_ms;
     }
-    // The timer belongs to the I/O thread: cancelled there.
-    boost::asio::post(state_->timer.get_executor(), [s = state_] { s->timer.cancel(); });
-  }
-
- private:
-  struct state {
-    state(boost::asio::io_context& io, std::function<std::int64_t()> now)
-        : timer(io), now_ms(std::move(now)) {}
-    boost::asio::steady_timer timer;
-    std::mutex m;
-    bool stopped = false;
-    std::function<std::int64_t()> now_ms;
-  };
-
-  static boost::asio::awaitable<void> keep(std::shared_ptr<state> s, redis_runtime& rt,
-                                           std::string entry_key, std::string holder,
-                                           std::int64_t lease_ms) {
-    const auto interval = std::chrono::milliseconds(std::max<std::int64_t>(lease_ms / 2, 1));
-    for (;;) {
-      s->timer.expires_after(interval);
-      boost::system::error_code ec;
-      co_await s->timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-      std::int64_t until = 0;
-      {
-        std::lock_guard lock(s->m);
-        if (s->stopped) co_return;
-        until = s->now_ms() + lease_ms;
+    try {
+      std::vector<script_call> calls{script_call{{entry_key}, {holder, std::to_string(until)}}};
+      const std::vector<resp3::value> replies =
+          co_await rt.link().eval_many(extend_lease_script(), calls);
+      // Another holds it, or it is gone: nothing left to keep.
+      if (replies.empty() || replies[0].type != resp3::type::number || replies[0].integer != 1) {
+        co_return;
       }
-      try {
-        std::vector<script_call> calls{script_call{{entry_key}, {holder, std::to_string(until)}}};
-        const std::vector<resp3::value> replies =
-            co_await rt.link().eval_many(extend_lease_script(), calls);
-        // Another holds it, or it is gone: nothing left to keep.
-        if (replies.empty() || replies[0].type != resp3::type::number || replies[0].integer != 1) {
-          co_return;
-        }
-      } catch (const std::exception&) {
-        // Best effort (see above): the next tick tries again.
-      }
+    } catch (const std::exception&) {
+      // Best effort (see above): the next tick tries again.
     }
   }
-
-  std::shared_ptr<state> state_;
-};
+}
 
 }  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/impl/lease_keeper.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/redis/lease_keeper.hpp> ----
@@ -14726,24 +15428,7 @@ class redis_store_core {
  protected:
   using ticket = redis_backend_breaker::ticket;
 
-  redis_store_core(const store_settings& settings, lifetime_reports lifetimes)
-      : ttl_(settings.ttl),
-        jitter_percent_(settings.jitter_percent),
-        refresh_percent_(settings.refresh_percent),
-        max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
-        lease_ms_(std::chrono::milliseconds(settings.lease).count()),
-        reports_hit_lifetime_(lifetimes == lifetime_reports::on),
-        clock_(settings.clock),
-        name_(settings.name),
-        key_template_(settings.key_template),
-        has_key_template_(settings.has_key_template) {
-    if (name_.empty() && !has_key_template_) {
-      throw cachet::error(
-          "cachet::backend<cachet::redis>: a function object has no name that is stable across "
-          "builds, so its entries would have no stable Redis key; give it a key template, e.g. "
-          "cachet::key<\"price:{}\">");
-    }
-  }
+  CACHET_DECL redis_store_core(const store_settings& settings, lifetime_reports lifetimes);
 
   redis_store_core(const redis_store_core&) = delete;
   redis_store_core& operator=(const redis_store_core&) = delete;
@@ -14773,41 +15458,19 @@ class redis_store_core {
   }
 
   // The breaker's leave for one Redis operation; a refusal is counted here.
-  ticket admit(redis_runtime& rt) {
-    ticket t = rt.breaker().admit();
-    if (!t.admitted()) counts_.backend_skipped.fetch_add(1, std::memory_order_relaxed);
-    return t;
-  }
+  CACHET_DECL ticket admit(redis_runtime& rt);
 
   // The time `f` is measured in (see store_entry.hpp).
-  std::int64_t now_ms() const {
-    using std::chrono::duration_cast;
-    using std::chrono::milliseconds;
-    if (clock_ != nullptr)
-      return duration_cast<milliseconds>(clock_->now().time_since_epoch()).count();
-    return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  }
+  CACHET_DECL std::int64_t now_ms() const;
 
   // How long a permit waits for its write: a load may take this long and still be stored. The
   // ttl when longer, so that the permit of an entry that lives long does not shorten it, and
   // the lease when longer, so that the lease is not dropped with the entry.
-  std::int64_t load_window_ms() const {
-    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(
-        longest_jittered_ttl(ttl_, jitter_percent_) + max_stale_);
-    return std::max({ttl.count(), std::int64_t{60'000}, lease_ms_});
-  }
+  CACHET_DECL std::int64_t load_window_ms() const;
 
   // The one place that decides what a failed Redis operation means: the call goes on without
   // Redis, except when the caller itself cancelled it.
-  void backend_failed(const std::exception_ptr& e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const resp3::request_error& error) {
-      if (error.code() == resp3::error::cancelled) throw;
-    } catch (...) {
-    }
-    counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
-  }
+  CACHET_DECL void backend_failed(const std::exception_ptr& e);
 
   // An entry's Redis key, and the bucket that holds it and the counters it depends on (one
   // bucket on one server; on a cluster, the one its key hashes to, see key_layout.hpp).
@@ -14818,19 +15481,7 @@ class redis_store_core {
 
   // The bucket hashes the key's part after the base, so that part is written first and the base
   // put in front of it, in one allocation.
-  entry_location locate(const redis_runtime& rt, std::string_view key) const {
-    const key_layout& layout = rt.layout();
-    std::string out;
-    out.reserve(layout.bucket(0).entry_base.size() + 8 + name_.size() + 1 + key.size());
-    if (!has_key_template_) {
-      out += name_;
-      out += ':';
-    }
-    out += key;
-    const key_bucket& bucket = layout.bucket(layout.bucket_of(out));
-    out.insert(0, bucket.entry_base);
-    return {std::move(out), &bucket};
-  }
+  CACHET_DECL entry_location locate(const redis_runtime& rt, std::string_view key) const;
 
   // A function object has no name; its key template tells it from the others instead, so that
   // its clear() does not make every function object's entries stale.
@@ -14842,15 +15493,8 @@ class redis_store_core {
 
   // The entry of `key`, then the counters it depends on, all in its bucket: KEYS of both
   // scripts.
-  std::vector<std::string> entry_keys(entry_location at,
-                                      const std::vector<std::string>& tags) const {
-    std::vector<std::string> keys;
-    keys.reserve(tags.size() + 2);
-    keys.push_back(std::move(at.key));
-    keys.push_back(function_key(*at.bucket));
-    for (const auto& tag : tags) keys.push_back(at.bucket->counter_base + "tag:" + tag);
-    return keys;
-  }
+  CACHET_DECL std::vector<std::string> entry_keys(entry_location at,
+                                                  const std::vector<std::string>& tags) const;
 
   // A failed operation's verdict goes to the breaker before the call decides what it means.
   void operation_failed(ticket& t, const std::exception_ptr& e) {
@@ -14860,16 +15504,9 @@ class redis_store_core {
 
   // `leased`: a call's read, which takes or reports cachet::lease (a batch's does neither: it
   // does not wait for another's computation, so it takes no lease that would make others wait).
-  script_call read_call(redis_runtime& rt, std::string_view key,
-                        const std::vector<std::string>& tags, const char* mode, bool leased) {
-    entry_location at = locate(rt, key);
-    const key_bucket& bucket = *at.bucket;
-    return script_call{
-        entry_keys(std::move(at), tags),
-        {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
-         bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
-         reports_hit_lifetime_ ? "1" : "0"}};
-  }
+  CACHET_DECL script_call read_call(redis_runtime& rt, std::string_view key,
+                                    const std::vector<std::string>& tags, const char* mode,
+                                    bool leased);
 
   // While this store's reads keep finding current entries, a read first asks for the entry and
   // its counters with plain commands (HMGET, MGET, and PTTL when hits report their lifetime),
@@ -14886,75 +15523,13 @@ class redis_store_core {
   //
   // Returns, per call, the read script's hit reply ({1, v, f or '', [pttl]}) for an entry found
   // current and fresh, else a null value.
-  boost::asio::awaitable<std::vector<resp3::value>> read_hits(
-      redis_runtime& rt, const std::vector<script_call>& calls) {
-    const std::size_t per_call = reports_hit_lifetime_ ? 3 : 2;
-    std::vector<resp3::cluster_command> commands;
-    commands.reserve(calls.size() * per_call);
-    for (const script_call& c : calls) {
-      const std::string& entry = c.keys.front();
-      commands.push_back({entry, {"HMGET", entry, "v", "g", "f"}});
-      resp3::cluster_command tokens{entry, {"MGET"}};
-      tokens.args.insert(tokens.args.end(), c.keys.begin() + 1, c.keys.end());
-      commands.push_back(std::move(tokens));
-      if (reports_hit_lifetime_) commands.push_back({entry, {"PTTL", entry}});
-    }
-    std::vector<resp3::value> replies = co_await rt.link().exec_many(std::move(commands));
-    if (replies.size() != calls.size() * per_call) {
-      throw resp3::request_error(resp3::error::unexpected_reply,
-                                 "cachet::redis: a pipelined read got the wrong number of replies");
-    }
-    const std::int64_t now = now_ms();
-    std::vector<resp3::value> hits(calls.size());
-    for (std::size_t i = 0; i < calls.size(); ++i) {
-      resp3::value* at = &replies[i * per_call];
-      if (!current_and_fresh(calls[i], at[0], at[1], now)) continue;
-      if (reports_hit_lifetime_ && at[2].type != resp3::type::number) continue;
-      resp3::value& hit = hits[i];
-      hit.type = resp3::type::array;
-      hit.elements.resize(per_call + 1);
-      hit.elements[0].type = resp3::type::number;
-      hit.elements[0].integer = 1;
-      hit.elements[1] = std::move(at[0].elements[0]);
-      hit.elements[2].type = resp3::type::blob_string;
-      if (!at[0].elements[2].is_null()) hit.elements[2].text = std::move(at[0].elements[2].text);
-      if (reports_hit_lifetime_) hit.elements[3] = std::move(at[2]);
-    }
-    co_return hits;
-  }
+  CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> read_hits(
+      redis_runtime& rt, const std::vector<script_call>& calls);
 
   // The read script's test of a hit in load mode, on the replies of HMGET v g f and MGET of the
   // counters (script_call's KEYS[2..], under the base ARGV[5]).
-  static bool current_and_fresh(const script_call& call, const resp3::value& entry,
-                                const resp3::value& tokens, std::int64_t now) {
-    if (entry.type != resp3::type::array || entry.elements.size() != 3) return false;
-    if (tokens.type != resp3::type::array || tokens.elements.size() + 1 != call.keys.size())
-      return false;
-    const resp3::value& v = entry.elements[0];
-    const resp3::value& g = entry.elements[1];
-    const resp3::value& f = entry.elements[2];
-    if (!v.is_string() || !g.is_string()) return false;
-    const std::string& base = call.args[4];
-    std::string_view stamp = g.text;
-    for (std::size_t k = 1; k < call.keys.size(); ++k) {
-      const resp3::value& token = tokens.elements[k - 1];
-      if (!token.is_string()) return false;  // missing (the script creates it), or not a string
-      const std::string_view name = std::string_view(call.keys[k]).substr(base.size());
-      const std::size_t line = name.size() + 1 + token.text.size() + 1;
-      if (stamp.size() < line || !stamp.starts_with(name) || stamp[name.size()] != '=' ||
-          stamp.substr(name.size() + 1, token.text.size()) != token.text ||
-          stamp[line - 1] != '\n') {
-        return false;
-      }
-      stamp.remove_prefix(line);
-    }
-    if (!stamp.empty()) return false;
-    if (f.is_null()) return true;
-    if (!f.is_string()) return false;
-    std::int64_t until = 0;
-    const auto [end, ec] = std::from_chars(f.text.data(), f.text.data() + f.text.size(), until);
-    return ec == std::errc{} && end == f.text.data() + f.text.size() && until > now;
-  }
+  CACHET_DECL static bool current_and_fresh(const script_call& call, const resp3::value& entry,
+                                            const resp3::value& tokens, std::int64_t now);
 
   // What the write script of one result needs.
   struct entry_write {
@@ -14970,67 +15545,19 @@ class redis_store_core {
     std::chrono::nanoseconds ttl{0};
   };
 
-  script_call write_call(const redis_runtime& rt, const entry_write& w) const {
-    // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
-    // fail_safe the entry outlives its freshness by max_stale, for stale().
-    const std::int64_t px =
-        w.ttl.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(w.ttl + max_stale_).count()
-                          : 0;
-    entry_location at = locate(rt, w.key);
-    const key_bucket& bucket = *at.bucket;
-    return script_call{entry_keys(std::move(at), w.tags),
-                       {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px),
-                        bucket.counter_base, w.lease_holder}};
-  }
+  CACHET_DECL script_call write_call(const redis_runtime& rt, const entry_write& w) const;
 
-  boost::asio::awaitable<void> write(redis_runtime& rt, entry_write w, ticket t) {
-    std::vector<entry_write> writes;
-    writes.push_back(std::move(w));
-    co_await write_many(rt, std::move(writes), std::move(t));
-  }
+  CACHET_DECL boost::asio::awaitable<void> write(redis_runtime& rt, entry_write w, ticket t);
 
   // The write scripts of `writes`, in one pipeline. A refused write (an invalidation came
   // between the read and the write) is no error. An error reply (OOM under maxmemory, say) fails
   // the write but proves Redis answers: it is counted in backend_errors and is no failure for
   // the breaker.
-  boost::asio::awaitable<void> write_many(redis_runtime& rt, std::vector<entry_write> writes,
-                                          ticket t) {
-    std::exception_ptr failure;
-    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
-    if (failure) {
-      operation_failed(t, failure);
-      co_return;
-    }
-    try {
-      std::vector<script_call> calls;
-      calls.reserve(writes.size());
-      for (const entry_write& w : writes) calls.push_back(write_call(rt, w));
-      std::vector<resp3::value> replies = co_await rt.link().eval_many(write_entry_script(), calls);
-      t.answered();
-      for (const auto& reply : replies) {
-        if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
-      }
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) operation_failed(t, failure);
-  }
+  CACHET_DECL boost::asio::awaitable<void> write_many(redis_runtime& rt,
+                                                      std::vector<entry_write> writes, ticket t);
 
   // Best effort: a lease left behind only makes others wait until it runs out.
-  boost::asio::awaitable<void> give_up_lease(redis_runtime& rt, std::string key) {
-    ticket t = admit(rt);
-    if (!t.admitted()) co_return;
-    std::exception_ptr failure;
-    try {
-      entry_location at = locate(rt, key);
-      std::vector<script_call> calls{script_call{{std::move(at.key)}, {rt.lease_holder()}}};
-      co_await rt.link().eval_many(release_lease_script(), calls);
-      t.answered();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) operation_failed(t, failure);
-  }
+  CACHET_DECL boost::asio::awaitable<void> give_up_lease(redis_runtime& rt, std::string key);
 
   std::chrono::nanoseconds ttl_;
   unsigned jitter_percent_;             // cachet::jitter; 0 without
@@ -16257,6 +16784,237 @@ class redis_store : redis_store_core {
 
 }  // namespace cachet::detail
 
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/store.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_STORE_IPP
+#define CACHET_DETAIL_REDIS_IMPL_STORE_IPP
+
+// Bodies of <cachet/detail/redis/store.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::detail {
+
+CACHET_DECL redis_store_core::redis_store_core(const store_settings& settings,
+                                               lifetime_reports lifetimes)
+    : ttl_(settings.ttl),
+      jitter_percent_(settings.jitter_percent),
+      refresh_percent_(settings.refresh_percent),
+      max_stale_(settings.ttl.count() > 0 ? settings.max_stale : std::chrono::nanoseconds(0)),
+      lease_ms_(std::chrono::milliseconds(settings.lease).count()),
+      reports_hit_lifetime_(lifetimes == lifetime_reports::on),
+      clock_(settings.clock),
+      name_(settings.name),
+      key_template_(settings.key_template),
+      has_key_template_(settings.has_key_template) {
+  if (name_.empty() && !has_key_template_) {
+    throw cachet::error(
+        "cachet::backend<cachet::redis>: a function object has no name that is stable across "
+        "builds, so its entries would have no stable Redis key; give it a key template, e.g. "
+        "cachet::key<\"price:{}\">");
+  }
+}
+
+CACHET_DECL redis_store_core::ticket redis_store_core::admit(redis_runtime& rt) {
+  ticket t = rt.breaker().admit();
+  if (!t.admitted()) counts_.backend_skipped.fetch_add(1, std::memory_order_relaxed);
+  return t;
+}
+
+CACHET_DECL std::int64_t redis_store_core::now_ms() const {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  if (clock_ != nullptr)
+    return duration_cast<milliseconds>(clock_->now().time_since_epoch()).count();
+  return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+CACHET_DECL std::int64_t redis_store_core::load_window_ms() const {
+  const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(
+      longest_jittered_ttl(ttl_, jitter_percent_) + max_stale_);
+  return std::max({ttl.count(), std::int64_t{60'000}, lease_ms_});
+}
+
+CACHET_DECL void redis_store_core::backend_failed(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const resp3::request_error& error) {
+    if (error.code() == resp3::error::cancelled) throw;
+  } catch (...) {
+  }
+  counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+}
+
+CACHET_DECL redis_store_core::entry_location redis_store_core::locate(const redis_runtime& rt,
+                                                                      std::string_view key) const {
+  const key_layout& layout = rt.layout();
+  std::string out;
+  out.reserve(layout.bucket(0).entry_base.size() + 8 + name_.size() + 1 + key.size());
+  if (!has_key_template_) {
+    out += name_;
+    out += ':';
+  }
+  out += key;
+  const key_bucket& bucket = layout.bucket(layout.bucket_of(out));
+  out.insert(0, bucket.entry_base);
+  return {std::move(out), &bucket};
+}
+
+CACHET_DECL std::vector<std::string> redis_store_core::entry_keys(
+    entry_location at, const std::vector<std::string>& tags) const {
+  std::vector<std::string> keys;
+  keys.reserve(tags.size() + 2);
+  keys.push_back(std::move(at.key));
+  keys.push_back(function_key(*at.bucket));
+  for (const auto& tag : tags) keys.push_back(at.bucket->counter_base + "tag:" + tag);
+  return keys;
+}
+
+CACHET_DECL script_call redis_store_core::read_call(redis_runtime& rt, std::string_view key,
+                                                    const std::vector<std::string>& tags,
+                                                    const char* mode, bool leased) {
+  entry_location at = locate(rt, key);
+  const key_bucket& bucket = *at.bucket;
+  return script_call{
+      entry_keys(std::move(at), tags),
+      {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
+       bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
+       reports_hit_lifetime_ ? "1" : "0"}};
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> redis_store_core::read_hits(
+    redis_runtime& rt, const std::vector<script_call>& calls) {
+  const std::size_t per_call = reports_hit_lifetime_ ? 3 : 2;
+  std::vector<resp3::cluster_command> commands;
+  commands.reserve(calls.size() * per_call);
+  for (const script_call& c : calls) {
+    const std::string& entry = c.keys.front();
+    commands.push_back({entry, {"HMGET", entry, "v", "g", "f"}});
+    resp3::cluster_command tokens{entry, {"MGET"}};
+    tokens.args.insert(tokens.args.end(), c.keys.begin() + 1, c.keys.end());
+    commands.push_back(std::move(tokens));
+    if (reports_hit_lifetime_) commands.push_back({entry, {"PTTL", entry}});
+  }
+  std::vector<resp3::value> replies = co_await rt.link().exec_many(std::move(commands));
+  if (replies.size() != calls.size() * per_call) {
+    throw resp3::request_error(resp3::error::unexpected_reply,
+                               "cachet::redis: a pipelined read got the wrong number of replies");
+  }
+  const std::int64_t now = now_ms();
+  std::vector<resp3::value> hits(calls.size());
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    resp3::value* at = &replies[i * per_call];
+    if (!current_and_fresh(calls[i], at[0], at[1], now)) continue;
+    if (reports_hit_lifetime_ && at[2].type != resp3::type::number) continue;
+    resp3::value& hit = hits[i];
+    hit.type = resp3::type::array;
+    hit.elements.resize(per_call + 1);
+    hit.elements[0].type = resp3::type::number;
+    hit.elements[0].integer = 1;
+    hit.elements[1] = std::move(at[0].elements[0]);
+    hit.elements[2].type = resp3::type::blob_string;
+    if (!at[0].elements[2].is_null()) hit.elements[2].text = std::move(at[0].elements[2].text);
+    if (reports_hit_lifetime_) hit.elements[3] = std::move(at[2]);
+  }
+  co_return hits;
+}
+
+CACHET_DECL bool redis_store_core::current_and_fresh(const script_call& call,
+                                                     const resp3::value& entry,
+                                                     const resp3::value& tokens, std::int64_t now) {
+  if (entry.type != resp3::type::array || entry.elements.size() != 3) return false;
+  if (tokens.type != resp3::type::array || tokens.elements.size() + 1 != call.keys.size())
+    return false;
+  const resp3::value& v = entry.elements[0];
+  const resp3::value& g = entry.elements[1];
+  const resp3::value& f = entry.elements[2];
+  if (!v.is_string() || !g.is_string()) return false;
+  const std::string& base = call.args[4];
+  std::string_view stamp = g.text;
+  for (std::size_t k = 1; k < call.keys.size(); ++k) {
+    const resp3::value& token = tokens.elements[k - 1];
+    if (!token.is_string()) return false;  // missing (the script creates it), or not a string
+    const std::string_view name = std::string_view(call.keys[k]).substr(base.size());
+    const std::size_t line = name.size() + 1 + token.text.size() + 1;
+    if (stamp.size() < line || !stamp.starts_with(name) || stamp[name.size()] != '=' ||
+        stamp.substr(name.size() + 1, token.text.size()) != token.text || stamp[line - 1] != '\n') {
+      return false;
+    }
+    stamp.remove_prefix(line);
+  }
+  if (!stamp.empty()) return false;
+  if (f.is_null()) return true;
+  if (!f.is_string()) return false;
+  std::int64_t until = 0;
+  const auto [end, ec] = std::from_chars(f.text.data(), f.text.data() + f.text.size(), until);
+  return ec == std::errc{} && end == f.text.data() + f.text.size() && until > now;
+}
+
+CACHET_DECL script_call redis_store_core::write_call(const redis_runtime& rt,
+                                                     const entry_write& w) const {
+  // Redis keeps milliseconds; rounding up keeps a tiny ttl from meaning "forever". With
+  // fail_safe the entry outlives its freshness by max_stale, for stale().
+  const std::int64_t px =
+      w.ttl.count() > 0 ? std::chrono::ceil<std::chrono::milliseconds>(w.ttl + max_stale_).count()
+                        : 0;
+  entry_location at = locate(rt, w.key);
+  const key_bucket& bucket = *at.bucket;
+  return script_call{entry_keys(std::move(at), w.tags),
+                     {w.permit, w.stamp, w.value, w.fresh_until, std::to_string(px),
+                      bucket.counter_base, w.lease_holder}};
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::write(redis_runtime& rt, entry_write w,
+                                                                 ticket t) {
+  std::vector<entry_write> writes;
+  writes.push_back(std::move(w));
+  co_await write_many(rt, std::move(writes), std::move(t));
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::write_many(
+    redis_runtime& rt, std::vector<entry_write> writes, ticket t) {
+  std::exception_ptr failure;
+  if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+  if (failure) {
+    operation_failed(t, failure);
+    co_return;
+  }
+  try {
+    std::vector<script_call> calls;
+    calls.reserve(writes.size());
+    for (const entry_write& w : writes) calls.push_back(write_call(rt, w));
+    std::vector<resp3::value> replies = co_await rt.link().eval_many(write_entry_script(), calls);
+    t.answered();
+    for (const auto& reply : replies) {
+      if (reply.is_error()) counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) operation_failed(t, failure);
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::give_up_lease(redis_runtime& rt,
+                                                                         std::string key) {
+  ticket t = admit(rt);
+  if (!t.admitted()) co_return;
+  std::exception_ptr failure;
+  try {
+    entry_location at = locate(rt, key);
+    std::vector<script_call> calls{script_call{{std::move(at.key)}, {rt.lease_holder()}}};
+    co_await rt.link().eval_many(release_lease_script(), calls);
+    t.answered();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) operation_failed(t, failure);
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/redis/impl/store.ipp> ----
+#endif
+
 #endif
 // ---- end <cachet/detail/redis/store.hpp> ----
 // ---- begin <cachet/redis/subscriber.hpp> ----
@@ -16296,8 +17054,7 @@ namespace detail {
 // Lives on the connection's strand; shared by the subscriber, its connection's push handler and
 // pending receive() calls.
 struct subscriber_state {
-  subscriber_state(const asio::any_io_executor& ex, std::size_t wanted_capacity)
-      : capacity(wanted_capacity == 0 ? 1 : wanted_capacity), wake(ex, clock::time_point::max()) {}
+  CACHET_DECL subscriber_state(const asio::any_io_executor& ex, std::size_t wanted_capacity);
 
   std::set<std::string> channels;  // wanted: replayed after every reconnect
   std::set<std::string> patterns;
@@ -16307,28 +17064,7 @@ struct subscriber_state {
   bool closed = false;
   asio::steady_timer wake;  // receivers sleep on it; cancel() wakes them
 
-  void deliver(value&& push) {
-    auto& e = push.elements;
-    if (e.empty() || !e[0].is_string()) return;
-    const std::string& kind = e[0].text;
-    message m;
-    if ((kind == "message" || kind == "smessage") && e.size() == 3) {
-      m.channel = std::move(e[1].text);
-      m.payload = std::move(e[2].text);
-    } else if (kind == "pmessage" && e.size() == 4) {
-      m.pattern = std::move(e[1].text);
-      m.channel = std::move(e[2].text);
-      m.payload = std::move(e[3].text);
-    } else {
-      return;  // (un)subscribe confirmations and other pushes carry no message
-    }
-    if (queue.size() == capacity) {
-      queue.pop_front();
-      ++dropped;
-    }
-    queue.push_back(std::move(m));
-    wake.cancel();
-  }
+  CACHET_DECL void deliver(value&& push);
 };
 
 }  // namespace detail
@@ -16348,23 +17084,7 @@ struct subscriber_state {
 class subscriber {
  public:
   /// Creates the subscriber; it connects on the first subscribe().
-  subscriber(boost::asio::any_io_executor ex, config cfg, std::size_t capacity = 1024)
-      : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))),
-        state_(std::make_shared<detail::subscriber_state>(conn_->strand(), capacity)) {
-    auto* conn = conn_.get();  // the hooks live inside the connection: no ownership cycle
-    conn_->on_push = [state = state_](value&& push) { state->deliver(std::move(push)); };
-    conn_->on_connected = [conn, state = state_] {
-      request replay;
-      if (!state->channels.empty()) replay.push("SUBSCRIBE", state->channels);
-      if (!state->patterns.empty()) replay.push("PSUBSCRIBE", state->patterns);
-      if (replay.size() == 0) return;
-      auto p = std::make_shared<detail::pending_request>(conn->strand());
-      p->commands = std::move(replay);
-      p->expected = 0;  // confirmations arrive as pushes
-      p->internal = true;
-      conn->enqueue_front(p);
-    };
-  }
+  CACHET_DECL subscriber(boost::asio::any_io_executor ex, config cfg, std::size_t capacity = 1024);
 
   subscriber(const subscriber&) = delete;
   subscriber& operator=(const subscriber&) = delete;
@@ -16374,13 +17094,7 @@ class subscriber {
 
   /// Closes the connection for good; pending and later receive() calls throw
   /// request_error(not_connected).
-  void close() {
-    boost::asio::dispatch(conn_->strand(), [c = conn_, s = state_] {
-      s->closed = true;
-      s->wake.cancel();
-      c->stop();
-    });
-  }
+  CACHET_DECL void close();
 
   /// SUBSCRIBE; completes once the server has confirmed every channel.
   boost::asio::awaitable<void> subscribe(std::vector<std::string> channels) {
@@ -16416,85 +17130,173 @@ class subscriber {
   /// The next message, waiting as long as it takes (cancellable through the awaiting
   /// coroutine's cancellation slot: throws request_error(cancelled)). After an overflow, throws
   /// request_error(queue_full) once; the following calls return the queued messages.
-  boost::asio::awaitable<message> receive() {
-    return boost::asio::co_spawn(conn_->strand(), receive_on_strand(state_),
-                                 boost::asio::use_awaitable);
-  }
+  CACHET_DECL boost::asio::awaitable<message> receive();
 
  private:
-  boost::asio::awaitable<void> change(const char* command, std::vector<std::string> names, bool add,
-                                      bool patterns) {
-    return boost::asio::co_spawn(
-        conn_->strand(), change_on_strand(conn_, state_, command, std::move(names), add, patterns),
-        boost::asio::use_awaitable);
-  }
+  CACHET_DECL boost::asio::awaitable<void> change(const char* command,
+                                                  std::vector<std::string> names, bool add,
+                                                  bool patterns);
 
-  static detail::strand_awaitable<void> change_on_strand(
+  CACHET_DECL static detail::strand_awaitable<void> change_on_strand(
       std::shared_ptr<detail::connection> conn, std::shared_ptr<detail::subscriber_state> state,
-      const char* command, std::vector<std::string> names, bool add, bool patterns) {
-    if (names.empty()) co_return;
-    auto& wanted = patterns ? state->patterns : state->channels;
-    // Recorded first, so that a reconnect while this is in flight replays it.
-    for (auto& n : names) {
-      if (add) {
-        wanted.insert(n);
-      } else {
-        wanted.erase(n);
-      }
-    }
-    // The confirmations are pushes; the PING after them is the one reply that completes the
-    // request, and it arrives only after every confirmation was delivered.
-    request r;
-    r.push(command, names);
-    r.push("PING");
-    auto p = std::make_shared<detail::pending_request>(conn->strand());
-    p->commands = std::move(r);
-    p->expected = 1;
-    p->idempotent = true;  // (un)subscribing twice is harmless
-    co_await detail::connection::submit(conn, p, conn->cfg().request_timeout);
-    if (p->replies.front().is_error()) {
-      if (add)
-        for (auto& n : names) wanted.erase(n);
-      throw server_error(p->replies.front().text);
-    }
-  }
+      const char* command, std::vector<std::string> names, bool add, bool patterns);
 
-  static detail::strand_awaitable<message> receive_on_strand(
-      std::shared_ptr<detail::subscriber_state> state) {
-    namespace asio = boost::asio;
-    co_await asio::this_coro::throw_if_cancelled(false);
-    for (;;) {
-      if (state->dropped > 0) {
-        auto n = state->dropped;
-        state->dropped = 0;
-        throw request_error(error::queue_full,
-                            "cachet::redis::subscriber: the receive queue was full; " +
-                                std::to_string(n) +
-                                " oldest message(s) were dropped; call receive() more often or "
-                                "raise the subscriber's capacity");
-      }
-      if (!state->queue.empty()) {
-        message m = std::move(state->queue.front());
-        state->queue.pop_front();
-        co_return m;
-      }
-      if (state->closed)
-        throw request_error(error::not_connected,
-                            "cachet::redis::subscriber: closed; create a new subscriber");
-      auto cs = co_await asio::this_coro::cancellation_state;
-      if (cs.cancelled() != asio::cancellation_type::none)
-        throw request_error(error::cancelled, "cachet::redis::subscriber: receive() cancelled");
-      state->wake.expires_at(detail::clock::time_point::max());
-      boost::system::error_code ignored;
-      co_await state->wake.async_wait(asio::redirect_error(detail::on_strand, ignored));
-    }
-  }
+  CACHET_DECL static detail::strand_awaitable<message> receive_on_strand(
+      std::shared_ptr<detail::subscriber_state> state);
 
   std::shared_ptr<detail::connection> conn_;
   std::shared_ptr<detail::subscriber_state> state_;
 };
 
 }  // namespace cachet::resp3
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/redis/impl/subscriber.ipp> ----
+#ifndef CACHET_REDIS_IMPL_SUBSCRIBER_IPP
+#define CACHET_REDIS_IMPL_SUBSCRIBER_IPP
+
+// Bodies of <cachet/redis/subscriber.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet::resp3 {
+
+namespace detail {
+
+CACHET_DECL subscriber_state::subscriber_state(const asio::any_io_executor& ex,
+                                               std::size_t wanted_capacity)
+    : capacity(wanted_capacity == 0 ? 1 : wanted_capacity), wake(ex, clock::time_point::max()) {}
+
+CACHET_DECL void subscriber_state::deliver(value&& push) {
+  auto& e = push.elements;
+  if (e.empty() || !e[0].is_string()) return;
+  const std::string& kind = e[0].text;
+  message m;
+  if ((kind == "message" || kind == "smessage") && e.size() == 3) {
+    m.channel = std::move(e[1].text);
+    m.payload = std::move(e[2].text);
+  } else if (kind == "pmessage" && e.size() == 4) {
+    m.pattern = std::move(e[1].text);
+    m.channel = std::move(e[2].text);
+    m.payload = std::move(e[3].text);
+  } else {
+    return;  // (un)subscribe confirmations and other pushes carry no message
+  }
+  if (queue.size() == capacity) {
+    queue.pop_front();
+    ++dropped;
+  }
+  queue.push_back(std::move(m));
+  wake.cancel();
+}
+
+}  // namespace detail
+
+CACHET_DECL subscriber::subscriber(boost::asio::any_io_executor ex, config cfg,
+                                   std::size_t capacity)
+    : conn_(std::make_shared<detail::connection>(ex, std::move(cfg))),
+      state_(std::make_shared<detail::subscriber_state>(conn_->strand(), capacity)) {
+  auto* conn = conn_.get();  // the hooks live inside the connection: no ownership cycle
+  conn_->on_push = [state = state_](value&& push) { state->deliver(std::move(push)); };
+  conn_->on_connected = [conn, state = state_] {
+    request replay;
+    if (!state->channels.empty()) replay.push("SUBSCRIBE", state->channels);
+    if (!state->patterns.empty()) replay.push("PSUBSCRIBE", state->patterns);
+    if (replay.size() == 0) return;
+    auto p = std::make_shared<detail::pending_request>(conn->strand());
+    p->commands = std::move(replay);
+    p->expected = 0;  // confirmations arrive as pushes
+    p->internal = true;
+    conn->enqueue_front(p);
+  };
+}
+
+CACHET_DECL void subscriber::close() {
+  boost::asio::dispatch(conn_->strand(), [c = conn_, s = state_] {
+    s->closed = true;
+    s->wake.cancel();
+    c->stop();
+  });
+}
+
+CACHET_DECL boost::asio::awaitable<message> subscriber::receive() {
+  return boost::asio::co_spawn(conn_->strand(), receive_on_strand(state_),
+                               boost::asio::use_awaitable);
+}
+
+CACHET_DECL boost::asio::awaitable<void> subscriber::change(const char* command,
+                                                            std::vector<std::string> names,
+                                                            bool add, bool patterns) {
+  return boost::asio::co_spawn(
+      conn_->strand(), change_on_strand(conn_, state_, command, std::move(names), add, patterns),
+      boost::asio::use_awaitable);
+}
+
+CACHET_DECL detail::strand_awaitable<void> subscriber::change_on_strand(
+    std::shared_ptr<detail::connection> conn, std::shared_ptr<detail::subscriber_state> state,
+    const char* command, std::vector<std::string> names, bool add, bool patterns) {
+  if (names.empty()) co_return;
+  auto& wanted = patterns ? state->patterns : state->channels;
+  // Recorded first, so that a reconnect while this is in flight replays it.
+  for (auto& n : names) {
+    if (add) {
+      wanted.insert(n);
+    } else {
+      wanted.erase(n);
+    }
+  }
+  // The confirmations are pushes; the PING after them is the one reply that completes the
+  // request, and it arrives only after every confirmation was delivered.
+  request r;
+  r.push(command, names);
+  r.push("PING");
+  auto p = std::make_shared<detail::pending_request>(conn->strand());
+  p->commands = std::move(r);
+  p->expected = 1;
+  p->idempotent = true;  // (un)subscribing twice is harmless
+  co_await detail::connection::submit(conn, p, conn->cfg().request_timeout);
+  if (p->replies.front().is_error()) {
+    if (add)
+      for (auto& n : names) wanted.erase(n);
+    throw server_error(p->replies.front().text);
+  }
+}
+
+CACHET_DECL detail::strand_awaitable<message> subscriber::receive_on_strand(
+    std::shared_ptr<detail::subscriber_state> state) {
+  namespace asio = boost::asio;
+  co_await asio::this_coro::throw_if_cancelled(false);
+  for (;;) {
+    if (state->dropped > 0) {
+      auto n = state->dropped;
+      state->dropped = 0;
+      throw request_error(error::queue_full,
+                          "cachet::redis::subscriber: the receive queue was full; " +
+                              std::to_string(n) +
+                              " oldest message(s) were dropped; call receive() more often or "
+                              "raise the subscriber's capacity");
+    }
+    if (!state->queue.empty()) {
+      message m = std::move(state->queue.front());
+      state->queue.pop_front();
+      co_return m;
+    }
+    if (state->closed)
+      throw request_error(error::not_connected,
+                          "cachet::redis::subscriber: closed; create a new subscriber");
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none)
+      throw request_error(error::cancelled, "cachet::redis::subscriber: receive() cancelled");
+    state->wake.expires_at(detail::clock::time_point::max());
+    boost::system::error_code ignored;
+    co_await state->wake.async_wait(asio::redirect_error(detail::on_strand, ignored));
+  }
+}
+
+}  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/impl/subscriber.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/redis/subscriber.hpp> ----
@@ -16622,10 +17424,7 @@ class redis {
   /// Connects in the background to the server `cfg` names, and starts the I/O thread.
   /// \throws cachet::error when opts.breaker cannot work (no probes, a negative cooldown), or
   /// `cfg` cannot (config::require_valid()).
-  explicit redis(config cfg, redis_options opts = {}) : options_(std::move(opts)) {
-    owned_ = make_runtime(std::move(cfg), options_);
-    runtime_.store(owned_.get(), std::memory_order_release);
-  }
+  CACHET_DECL explicit redis(config cfg, redis_options opts = {});
 
   redis(const redis&) = delete;
   redis& operator=(const redis&) = delete;
@@ -16639,21 +17438,7 @@ class redis {
   static void configure(std::string_view url, redis_options opts = {}) {
     configure(config::from_url(url), std::move(opts));
   }
-  static void configure(config cfg, redis_options opts = {}) {
-    redis& s = shared();
-    std::lock_guard lock(s.init_mutex_);
-    if (s.runtime_.load(std::memory_order_acquire) != nullptr) {
-      throw cachet::error(
-          "cachet::redis::configure: the shared Redis backend is already in use, connected to " +
-          s.owned_->link().describe() +
-          "; call configure() at start-up, before the first cached call");
-    }
-    cfg.require_valid();  // these fail here rather than at the first cached call
-    layout_for(cfg, opts);
-    checked_breaker(opts.breaker);
-    s.pending_ = std::move(cfg);
-    s.options_ = std::move(opts);
-  }
+  CACHET_DECL static void configure(config cfg, redis_options opts = {});
 
   /// The process-wide backend of cached functions given no backend object. It connects on first
   /// use, to what configure() or else CACHET_REDIS_URL names; with neither, that use throws
@@ -16670,20 +17455,10 @@ class redis {
   /// It tries Redis even while the backend's breaker is open. When it fails, the invalidation is
   /// still kept and replayed (see pending_invalidations()): it may or may not have been applied,
   /// and sending it again is harmless.
-  void invalidate_tag(std::string_view tag) {
-    detail::redis_runtime& rt = runtime();
-    rt.require_off_io_thread("invalidate_tag");
-    rt.bump_tag_epoch();
-    rt.run(rt.bump_generation("tag:" + std::string(tag)));
-  }
+  CACHET_DECL void invalidate_tag(std::string_view tag);
 
   /// invalidate_tag for coroutines, on any executor.
-  boost::asio::awaitable<void> async_invalidate_tag(std::string tag) {
-    detail::redis_runtime& rt = runtime();
-    rt.bump_tag_epoch();
-    co_await boost::asio::co_spawn(rt.context(), rt.bump_generation("tag:" + tag),
-                                   boost::asio::use_awaitable);
-  }
+  CACHET_DECL boost::asio::awaitable<void> async_invalidate_tag(std::string tag);
 
   /// Invalidations (invalidate, invalidate_tag, clear, of any cached function on this backend)
   /// that failed and wait for a replay; 0 while Redis works. While it is not 0, cached calls on
@@ -16699,11 +17474,7 @@ class redis {
 
   /// Replays the pending invalidations now, whatever the breaker says (like an invalidation).
   /// \throws request_error or server_error when they cannot all be confirmed; they stay pending.
-  void replay_invalidations() {
-    detail::redis_runtime& rt = runtime();
-    rt.require_off_io_thread("replay_invalidations");
-    rt.run(rt.replay_invalidations());
-  }
+  CACHET_DECL void replay_invalidations();
 
   /// The state of the backend's circuit breaker: closed (cached calls use Redis), open (they
   /// skip it) or half-open (probe requests test it). An open breaker whose cooldown has ended
@@ -16732,24 +17503,7 @@ class redis {
   /// `last_error`. \throws request_error when called on the backend's I/O thread.
   ///
   ///     if (!cache.health().ready()) return http_503();
-  cachet::health health() {
-    detail::redis_runtime& rt = runtime();
-    rt.require_off_io_thread("health");
-    cachet::health h;
-    const auto start = std::chrono::steady_clock::now();
-    try {
-      rt.run(ping_every_node(rt));
-      h.round_trip = std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::steady_clock::now() - start);
-    } catch (const std::exception& e) {
-      h.connected = false;
-      h.last_error = rt.last_error();
-      if (h.last_error.empty()) h.last_error = e.what();
-    }
-    h.breaker = rt.breaker().state();
-    h.pending_invalidations = rt.pending_invalidations();
-    return h;
-  }
+  CACHET_DECL cachet::health health();
 
   /// Checks that the server answers, blocking for at most config::request_timeout; call it at
   /// start-up to fail loudly on a wrong address, password, user or database.
@@ -16760,11 +17514,7 @@ class redis {
   ///
   ///     cachet::redis cache{cfg};
   ///     cache.verify();  // throws "... WRONGPASS invalid username-password pair ..."
-  void verify() {
-    detail::redis_runtime& rt = runtime();
-    rt.require_off_io_thread("verify");
-    rt.run(ping_every_node(rt));
-  }
+  CACHET_DECL void verify();
 
   /// The backend's own client, for commands of your own on the same connection.
   /// \throws cachet::error on a Redis Cluster (use cluster_connection()).
@@ -16772,12 +17522,7 @@ class redis {
 
   /// The backend's cluster client, for commands of your own on a Redis Cluster.
   /// \throws cachet::error on one server (use connection()).
-  cluster_client& cluster_connection() {
-    if (cluster_client* c = runtime().link().cluster()) return *c;
-    throw cachet::error(
-        "cachet::redis::cluster_connection: the backend is on one server, not a Redis Cluster; "
-        "use connection()");
-  }
+  CACHET_DECL cluster_client& cluster_connection();
 
   /// The key prefix and schema version.
   const redis_options& key_options() const noexcept { return options_; }
@@ -16786,24 +17531,7 @@ class redis {
   detail::key_registry& key_templates() noexcept { return *key_templates_; }
 
   /// What stores use; connects the shared backend on first use.
-  detail::redis_runtime& runtime() {
-    if (auto* rt = runtime_.load(std::memory_order_acquire)) return *rt;
-    std::lock_guard lock(init_mutex_);
-    if (auto* rt = runtime_.load(std::memory_order_relaxed)) return *rt;
-    if (!pending_) {
-      if (!config_in_environment()) {
-        throw cachet::error(
-            "cachet::redis: the shared Redis backend has no server to connect to; call "
-            "cachet::redis::configure(\"redis://host:port\") at start-up, set CACHET_REDIS_URL, "
-            "or give the cached function a cachet::redis object");
-      }
-      pending_ = config::from_env();
-    }
-    owned_ = make_runtime(std::move(*pending_), options_);
-    pending_.reset();
-    runtime_.store(owned_.get(), std::memory_order_release);
-    return *owned_;
-  }
+  CACHET_DECL detail::redis_runtime& runtime();
 
  private:
   struct deferred {};
@@ -16816,51 +17544,17 @@ class redis {
 
   // On one server, entries are "<prefix>:v<schema>:...", everything else
   // "<prefix>:v<schema>#..."; on a cluster, in buckets (detail/redis/key_layout.hpp).
-  static detail::key_layout layout_for(const config& cfg, const redis_options& opts) {
-    if (cfg.cluster.seeds.empty()) {
-      return detail::key_layout::one_server(opts.key_prefix, opts.schema_version);
-    }
-    return detail::key_layout::cluster(opts.key_prefix, opts.schema_version, opts.cluster_buckets);
-  }
+  CACHET_DECL static detail::key_layout layout_for(const config& cfg, const redis_options& opts);
 
   // One PING per bucket: on a cluster, every master that holds one (one pipeline each, in
   // parallel), so a node that is down shows.
-  static boost::asio::awaitable<void> ping_every_node(detail::redis_runtime& rt) {
-    std::vector<resp3::cluster_command> pings;
-    for (const detail::key_bucket& b : rt.layout().buckets()) {
-      pings.push_back({b.entry_base, {"PING"}});
-    }
-    const std::vector<value> replies = co_await rt.link().exec_many(std::move(pings));
-    for (const value& reply : replies) {
-      if (reply.is_error()) throw server_error(reply.text);
-    }
-  }
+  CACHET_DECL static boost::asio::awaitable<void> ping_every_node(detail::redis_runtime& rt);
 
-  static detail::redis_backend_breaker::settings checked_breaker(
-      const redis_options::breaker_options& b) {
-    if (b.half_open_probes == 0) {
-      throw cachet::error(
-          "cachet::redis: breaker.half_open_probes is 0, so the backend's breaker could never "
-          "close again; allow at least 1 probe");
-    }
-    if (b.cooldown.count() < 0) {
-      throw cachet::error(
-          "cachet::redis: breaker.cooldown is negative; give a duration of 0 or more");
-    }
-    return {.consecutive_failures = b.consecutive_failures,
-            .cooldown = b.cooldown,
-            .half_open_probes = b.half_open_probes,
-            .time = b.clock,
-            .on_state_change = b.on_state_change};
-  }
+  CACHET_DECL static detail::redis_backend_breaker::settings checked_breaker(
+      const redis_options::breaker_options& b);
 
-  static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
-                                                             const redis_options& opts) {
-    detail::key_layout layout = layout_for(cfg, opts);
-    return std::make_unique<detail::redis_runtime>(
-        std::move(cfg), std::move(layout), checked_breaker(opts.breaker),
-        opts.max_pending_key_invalidations, opts.async_context);
-  }
+  CACHET_DECL static std::unique_ptr<detail::redis_runtime> make_runtime(config cfg,
+                                                                         const redis_options& opts);
 
   redis_options options_;
   std::mutex init_mutex_;
@@ -16875,10 +17569,7 @@ namespace detail {
 // the executor's thread runs other coroutines meanwhile.
 template <>
 struct backoff_timers<redis> {
-  static boost::asio::awaitable<void> wait(std::chrono::nanoseconds delay) {
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
-    co_await timer.async_wait(boost::asio::use_awaitable);
-  }
+  CACHET_DECL static boost::asio::awaitable<void> wait(std::chrono::nanoseconds delay);
 };
 }  // namespace detail
 
@@ -16963,15 +17654,8 @@ class redis_rate_limiter {
   /// calls are admitted per `period`, in bursts of up to `limit`.
   /// \throws cachet::error when the name is empty, the limit is 0, or the period is shorter than
   /// `limit` nanoseconds or longer than 2^53 ns (104 days; the script computes in doubles).
-  redis_rate_limiter(redis& backend, std::string name, std::uint64_t limit, clock::duration period,
-                     redis_rate_limiter_settings settings = {})
-      : backend_(&backend),
-        name_(checked_name(std::move(name))),
-        rule_(detail::gcra::checked(limit, checked_period(period))),
-        settings_(settings),
-        interval_text_(std::to_string(rule_.interval)),
-        tolerance_text_(std::to_string(rule_.tolerance)),
-        local_(limit, period, settings.clock) {}
+  CACHET_DECL redis_rate_limiter(redis& backend, std::string name, std::uint64_t limit,
+                                 clock::duration period, redis_rate_limiter_settings settings = {});
 
   redis_rate_limiter(const redis_rate_limiter&) = delete;
   redis_rate_limiter& operator=(const redis_rate_limiter&) = delete;
@@ -16980,32 +17664,11 @@ class redis_rate_limiter {
   /// Blocks while the backend's I/O thread asks Redis.
   /// \throws request_error(error::blocking_call_on_io_thread) on that thread (co_await
   /// async_try_acquire there); with redis_outage_policy::throw_error, the Redis error.
-  rate_limit_decision try_acquire(std::string_view key) {
-    if (checking_locally()) return fall_back(key);
-    detail::redis_runtime& rt = backend_->runtime();
-    rt.require_off_io_thread("cachet::redis_rate_limiter::try_acquire");
-    try {
-      return decode(rt.run(ask(rt, redis_key_in(rt, key), now_arguments())));
-    } catch (const resp3::request_error& e) {
-      if (!falls_back_on(e)) throw;
-    }
-    return failed_over(key);
-  }
+  CACHET_DECL rate_limit_decision try_acquire(std::string_view key);
 
   /// try_acquire for coroutines, on any executor: the check runs on the backend's I/O thread.
   /// The limiter must outlive the returned awaitable.
-  boost::asio::awaitable<rate_limit_decision> async_try_acquire(std::string key) {
-    if (checking_locally()) co_return fall_back(key);
-    detail::redis_runtime& rt = backend_->runtime();
-    try {
-      co_return decode(co_await boost::asio::co_spawn(
-          rt.context(), ask(rt, redis_key_in(rt, key), now_arguments()),
-          boost::asio::use_awaitable));
-    } catch (const resp3::request_error& e) {
-      if (!falls_back_on(e)) throw;
-    }
-    co_return failed_over(key);
-  }
+  CACHET_DECL boost::asio::awaitable<rate_limit_decision> async_try_acquire(std::string key);
 
   /// Calls admitted per period.
   std::uint64_t limit() const noexcept { return local_.limit(); }
@@ -17027,109 +17690,23 @@ class redis_rate_limiter {
   // server's. Lua numbers are doubles, exact below 2^53: absolute times (about 2^60 ns since
   // 1970) are kept as two parts, and only differences, below the period, are single numbers;
   // every division is corrected with exact products. The steps are detail::gcra::decide's.
-  static const resp3::script& script() {
-    static const resp3::script gcra{R"lua(
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local now_s, now_ns
-if ARGV[3] == '' then
-  local t = redis.call('TIME')
-  now_s, now_ns = tonumber(t[1]), tonumber(t[2]) * 1000
-else
-  now_s, now_ns = tonumber(ARGV[3]), tonumber(ARGV[4])
-end
-local start_s, start_ns, backlog = now_s, now_ns, 0
-local stored = redis.call('GET', KEYS[1])
-if stored then
-  local s, ns = string.match(stored, '^(%-?%d+)%.(%d+)$')
-  if s then
-    s, ns = tonumber(s), tonumber(ns)
-    local ahead = (s - now_s) * 1e9 + (ns - now_ns)
-    if ahead > 0 then start_s, start_ns, backlog = s, ns, ahead end
-  end
-end
-if backlog > tolerance then return {0, backlog - tolerance, 0} end
-local total = start_ns + interval
-local carry = math.floor(total / 1e9)
-local next_ns = total - carry * 1e9
-if next_ns < 0 then carry, next_ns = carry - 1, next_ns + 1e9
-elseif next_ns >= 1e9 then carry, next_ns = carry + 1, next_ns - 1e9 end
-local wait = backlog + interval
-redis.call('SET', KEYS[1], string.format('%d.%09d', start_s + carry, next_ns),
-           'PX', math.floor(wait / 1e6) + 1)
-local room = tolerance - wait
-if room < 0 then return {1, 0, 0} end
-local q = math.floor(room / interval)
-if q * interval > room then q = q - 1 elseif (q + 1) * interval <= room then q = q + 1 end
-return {1, 0, q + 1}
-)lua"};
-    return gcra;
-  }
+  CACHET_DECL static const resp3::script& script();
 
-  static std::string checked_name(std::string name) {
-    if (name.empty()) {
-      throw cachet::error(
-          "cachet::redis_rate_limiter: the name is empty; give each limit a name of its own, "
-          "which scopes its Redis keys");
-    }
-    return name;
-  }
+  CACHET_DECL static std::string checked_name(std::string name);
 
-  static clock::duration checked_period(clock::duration period) {
-    if (period.count() > (rep{1} << 53)) {
-      throw cachet::error(
-          "cachet::redis_rate_limiter: the period is longer than 2^53 ns (about 104 days), "
-          "beyond what the Lua script computes exactly; use a shorter period");
-    }
-    return period;
-  }
+  CACHET_DECL static clock::duration checked_period(clock::duration period);
 
   // The caller's time as two decimal parts (seconds, nanoseconds in [0, 1e9)), or two empty
   // strings for the server's.
-  std::vector<std::string> now_arguments() const {
-    if (settings_.clock == nullptr) return {std::string(), std::string()};
-    const rep now = settings_.clock->now().time_since_epoch().count();
-    constexpr rep second = 1'000'000'000;
-    rep seconds = now / second;
-    rep nanoseconds = now % second;
-    if (nanoseconds < 0) {
-      --seconds;
-      nanoseconds += second;
-    }
-    return {std::to_string(seconds), std::to_string(nanoseconds)};
-  }
+  CACHET_DECL std::vector<std::string> now_arguments() const;
 
-  std::string redis_key_in(const detail::redis_runtime& rt, std::string_view key) const {
-    std::string out;
-    out.reserve(rt.counter_base().size() + 6 + name_.size() + key.size());
-    out += rt.counter_base();
-    out += "rate:";
-    out += name_;
-    out += ':';
-    out += key;
-    return out;
-  }
+  CACHET_DECL std::string redis_key_in(const detail::redis_runtime& rt, std::string_view key) const;
 
-  boost::asio::awaitable<resp3::value> ask(detail::redis_runtime& rt, std::string redis_key,
-                                           std::vector<std::string> now) const {
-    detail::script_call call{
-        {std::move(redis_key)},
-        {interval_text_, tolerance_text_, std::move(now[0]), std::move(now[1])}};
-    co_return co_await rt.link().eval(script(), std::move(call),
-                                      resp3::request_options{.timeout = settings_.timeout});
-  }
+  CACHET_DECL boost::asio::awaitable<resp3::value> ask(detail::redis_runtime& rt,
+                                                       std::string redis_key,
+                                                       std::vector<std::string> now) const;
 
-  static rate_limit_decision decode(const resp3::value& reply) {
-    const std::vector<resp3::value>& parts = reply.as_array();
-    if (parts.size() != 3) {
-      throw resp3::request_error(resp3::error::unexpected_reply,
-                                 "cachet::redis_rate_limiter: the script answered with " +
-                                     std::to_string(parts.size()) +
-                                     " values instead of 3; is another program using its keys?");
-    }
-    return {parts[0].as_int() == 1, clock::duration(parts[1].as_int()),
-            static_cast<std::uint64_t>(parts[2].as_int())};
-  }
+  CACHET_DECL static rate_limit_decision decode(const resp3::value& reply);
 
   // A failure of Redis or of the connection to it; not a misuse (a blocking call on the I/O
   // thread) nor a cancellation by the caller.
@@ -17150,11 +17727,7 @@ return {1, 0, q + 1}
            local_now() < local_until_.load(std::memory_order_relaxed);
   }
 
-  rate_limit_decision failed_over(std::string_view key) {
-    const auto pause = std::chrono::duration_cast<clock::duration>(settings_.recheck_after);
-    local_until_.store(local_now() + pause.count(), std::memory_order_relaxed);
-    return fall_back(key);
-  }
+  CACHET_DECL rate_limit_decision failed_over(std::string_view key);
 
   rate_limit_decision fall_back(std::string_view key) {
     fallbacks_.fetch_add(1, std::memory_order_relaxed);
@@ -17207,8 +17780,326 @@ struct shared_rate_limits<redis> {
 }  // namespace detail
 }  // namespace cachet
 
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/redis/impl/rate_limiter.ipp> ----
+#ifndef CACHET_REDIS_IMPL_RATE_LIMITER_IPP
+#define CACHET_REDIS_IMPL_RATE_LIMITER_IPP
+
+// Bodies of <cachet/redis/rate_limiter.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet {
+
+CACHET_DECL redis_rate_limiter::redis_rate_limiter(redis& backend, std::string name,
+                                                   std::uint64_t limit, clock::duration period,
+                                                   redis_rate_limiter_settings settings)
+    : backend_(&backend),
+      name_(checked_name(std::move(name))),
+      rule_(detail::gcra::checked(limit, checked_period(period))),
+      settings_(settings),
+      interval_text_(std::to_string(rule_.interval)),
+      tolerance_text_(std::to_string(rule_.tolerance)),
+      local_(limit, period, settings.clock) {}
+
+CACHET_DECL rate_limit_decision redis_rate_limiter::try_acquire(std::string_view key) {
+  if (checking_locally()) return fall_back(key);
+  detail::redis_runtime& rt = backend_->runtime();
+  rt.require_off_io_thread("cachet::redis_rate_limiter::try_acquire");
+  try {
+    return decode(rt.run(ask(rt, redis_key_in(rt, key), now_arguments())));
+  } catch (const resp3::request_error& e) {
+    if (!falls_back_on(e)) throw;
+  }
+  return failed_over(key);
+}
+
+CACHET_DECL boost::asio::awaitable<rate_limit_decision> redis_rate_limiter::async_try_acquire(
+    std::string key) {
+  if (checking_locally()) co_return fall_back(key);
+  detail::redis_runtime& rt = backend_->runtime();
+  try {
+    co_return decode(co_await boost::asio::co_spawn(
+        rt.context(), ask(rt, redis_key_in(rt, key), now_arguments()), boost::asio::use_awaitable));
+  } catch (const resp3::request_error& e) {
+    if (!falls_back_on(e)) throw;
+  }
+  co_return failed_over(key);
+}
+
+CACHET_DECL const resp3::script& redis_rate_limiter::script() {
+  static const resp3::script gcra{R"lua(
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local now_s, now_ns
+if ARGV[3] == '' then
+  local t = redis.call('TIME')
+  now_s, now_ns = tonumber(t[1]), tonumber(t[2]) * 1000
+else
+  now_s, now_ns = tonumber(ARGV[3]), tonumber(ARGV[4])
+end
+local start_s, start_ns, backlog = now_s, now_ns, 0
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local s, ns = string.match(stored, '^(%-?%d+)%.(%d+)$')
+  if s then
+    s, ns = tonumber(s), tonumber(ns)
+    local ahead = (s - now_s) * 1e9 + (ns - now_ns)
+    if ahead > 0 then start_s, start_ns, backlog = s, ns, ahead end
+  end
+end
+if backlog > tolerance then return {0, backlog - tolerance, 0} end
+local total = start_ns + interval
+local carry = math.floor(total / 1e9)
+local next_ns = total - carry * 1e9
+if next_ns < 0 then carry, next_ns = carry - 1, next_ns + 1e9
+elseif next_ns >= 1e9 then carry, next_ns = carry + 1, next_ns - 1e9 end
+local wait = backlog + interval
+redis.call('SET', KEYS[1], string.format('%d.%09d', start_s + carry, next_ns),
+           'PX', math.floor(wait / 1e6) + 1)
+local room = tolerance - wait
+if room < 0 then return {1, 0, 0} end
+local q = math.floor(room / interval)
+if q * interval > room then q = q - 1 elseif (q + 1) * interval <= room then q = q + 1 end
+return {1, 0, q + 1}
+)lua"};
+  return gcra;
+}
+
+CACHET_DECL std::string redis_rate_limiter::checked_name(std::string name) {
+  if (name.empty()) {
+    throw cachet::error(
+        "cachet::redis_rate_limiter: the name is empty; give each limit a name of its own, "
+        "which scopes its Redis keys");
+  }
+  return name;
+}
+
+CACHET_DECL clock::duration redis_rate_limiter::checked_period(clock::duration period) {
+  if (period.count() > (rep{1} << 53)) {
+    throw cachet::error(
+        "cachet::redis_rate_limiter: the period is longer than 2^53 ns (about 104 days), "
+        "beyond what the Lua script computes exactly; use a shorter period");
+  }
+  return period;
+}
+
+CACHET_DECL std::vector<std::string> redis_rate_limiter::now_arguments() const {
+  if (settings_.clock == nullptr) return {std::string(), std::string()};
+  const rep now = settings_.clock->now().time_since_epoch().count();
+  constexpr rep second = 1'000'000'000;
+  rep seconds = now / second;
+  rep nanoseconds = now % second;
+  if (nanoseconds < 0) {
+    --seconds;
+    nanoseconds += second;
+  }
+  return {std::to_string(seconds), std::to_string(nanoseconds)};
+}
+
+CACHET_DECL std::string redis_rate_limiter::redis_key_in(const detail::redis_runtime& rt,
+                                                         std::string_view key) const {
+  std::string out;
+  out.reserve(rt.counter_base().size() + 6 + name_.size() + key.size());
+  out += rt.counter_base();
+  out += "rate:";
+  out += name_;
+  out += ':';
+  out += key;
+  return out;
+}
+
+CACHET_DECL boost::asio::awaitable<resp3::value> redis_rate_limiter::ask(
+    detail::redis_runtime& rt, std::string redis_key, std::vector<std::string> now) const {
+  detail::script_call call{{std::move(redis_key)},
+                           {interval_text_, tolerance_text_, std::move(now[0]), std::move(now[1])}};
+  co_return co_await rt.link().eval(script(), std::move(call),
+                                    resp3::request_options{.timeout = settings_.timeout});
+}
+
+CACHET_DECL rate_limit_decision redis_rate_limiter::decode(const resp3::value& reply) {
+  const std::vector<resp3::value>& parts = reply.as_array();
+  if (parts.size() != 3) {
+    throw resp3::request_error(resp3::error::unexpected_reply,
+                               "cachet::redis_rate_limiter: the script answered with " +
+                                   std::to_string(parts.size()) +
+                                   " values instead of 3; is another program using its keys?");
+  }
+  return {parts[0].as_int() == 1, clock::duration(parts[1].as_int()),
+          static_cast<std::uint64_t>(parts[2].as_int())};
+}
+
+CACHET_DECL rate_limit_decision redis_rate_limiter::failed_over(std::string_view key) {
+  const auto pause = std::chrono::duration_cast<clock::duration>(settings_.recheck_after);
+  local_until_.store(local_now() + pause.count(), std::memory_order_relaxed);
+  return fall_back(key);
+}
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/redis/impl/rate_limiter.ipp> ----
+#endif
+
 #endif
 // ---- end <cachet/redis/rate_limiter.hpp> ----
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/impl/redis.ipp> ----
+#ifndef CACHET_IMPL_REDIS_IPP
+#define CACHET_IMPL_REDIS_IPP
+
+// Bodies of <cachet/redis.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+namespace cachet {
+
+CACHET_DECL redis::redis(config cfg, redis_options opts) : options_(std::move(opts)) {
+  owned_ = make_runtime(std::move(cfg), options_);
+  runtime_.store(owned_.get(), std::memory_order_release);
+}
+
+CACHET_DECL void redis::configure(config cfg, redis_options opts) {
+  redis& s = shared();
+  std::lock_guard lock(s.init_mutex_);
+  if (s.runtime_.load(std::memory_order_acquire) != nullptr) {
+    throw cachet::error(
+        "cachet::redis::configure: the shared Redis backend is already in use, connected to " +
+        s.owned_->link().describe() +
+        "; call configure() at start-up, before the first cached call");
+  }
+  cfg.require_valid();  // these fail here rather than at the first cached call
+  layout_for(cfg, opts);
+  checked_breaker(opts.breaker);
+  s.pending_ = std::move(cfg);
+  s.options_ = std::move(opts);
+}
+
+CACHET_DECL void redis::invalidate_tag(std::string_view tag) {
+  detail::redis_runtime& rt = runtime();
+  rt.require_off_io_thread("invalidate_tag");
+  rt.bump_tag_epoch();
+  rt.run(rt.bump_generation("tag:" + std::string(tag)));
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis::async_invalidate_tag(std::string tag) {
+  detail::redis_runtime& rt = runtime();
+  rt.bump_tag_epoch();
+  co_await boost::asio::co_spawn(rt.context(), rt.bump_generation("tag:" + tag),
+                                 boost::asio::use_awaitable);
+}
+
+CACHET_DECL void redis::replay_invalidations() {
+  detail::redis_runtime& rt = runtime();
+  rt.require_off_io_thread("replay_invalidations");
+  rt.run(rt.replay_invalidations());
+}
+
+CACHET_DECL cachet::health redis::health() {
+  detail::redis_runtime& rt = runtime();
+  rt.require_off_io_thread("health");
+  cachet::health h;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    rt.run(ping_every_node(rt));
+    h.round_trip = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now() - start);
+  } catch (const std::exception& e) {
+    h.connected = false;
+    h.last_error = rt.last_error();
+    if (h.last_error.empty()) h.last_error = e.what();
+  }
+  h.breaker = rt.breaker().state();
+  h.pending_invalidations = rt.pending_invalidations();
+  return h;
+}
+
+CACHET_DECL void redis::verify() {
+  detail::redis_runtime& rt = runtime();
+  rt.require_off_io_thread("verify");
+  rt.run(ping_every_node(rt));
+}
+
+CACHET_DECL redis::cluster_client& redis::cluster_connection() {
+  if (cluster_client* c = runtime().link().cluster()) return *c;
+  throw cachet::error(
+      "cachet::redis::cluster_connection: the backend is on one server, not a Redis Cluster; "
+      "use connection()");
+}
+
+CACHET_DECL detail::redis_runtime& redis::runtime() {
+  if (auto* rt = runtime_.load(std::memory_order_acquire)) return *rt;
+  std::lock_guard lock(init_mutex_);
+  if (auto* rt = runtime_.load(std::memory_order_relaxed)) return *rt;
+  if (!pending_) {
+    if (!config_in_environment()) {
+      throw cachet::error(
+          "cachet::redis: the shared Redis backend has no server to connect to; call "
+          "cachet::redis::configure(\"redis://host:port\") at start-up, set CACHET_REDIS_URL, "
+          "or give the cached function a cachet::redis object");
+    }
+    pending_ = config::from_env();
+  }
+  owned_ = make_runtime(std::move(*pending_), options_);
+  pending_.reset();
+  runtime_.store(owned_.get(), std::memory_order_release);
+  return *owned_;
+}
+
+CACHET_DECL detail::key_layout redis::layout_for(const config& cfg, const redis_options& opts) {
+  if (cfg.cluster.seeds.empty()) {
+    return detail::key_layout::one_server(opts.key_prefix, opts.schema_version);
+  }
+  return detail::key_layout::cluster(opts.key_prefix, opts.schema_version, opts.cluster_buckets);
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis::ping_every_node(detail::redis_runtime& rt) {
+  std::vector<resp3::cluster_command> pings;
+  for (const detail::key_bucket& b : rt.layout().buckets()) {
+    pings.push_back({b.entry_base, {"PING"}});
+  }
+  const std::vector<value> replies = co_await rt.link().exec_many(std::move(pings));
+  for (const value& reply : replies) {
+    if (reply.is_error()) throw server_error(reply.text);
+  }
+}
+
+CACHET_DECL detail::redis_backend_breaker::settings redis::checked_breaker(
+    const redis_options::breaker_options& b) {
+  if (b.half_open_probes == 0) {
+    throw cachet::error(
+        "cachet::redis: breaker.half_open_probes is 0, so the backend's breaker could never "
+        "close again; allow at least 1 probe");
+  }
+  if (b.cooldown.count() < 0) {
+    throw cachet::error(
+        "cachet::redis: breaker.cooldown is negative; give a duration of 0 or more");
+  }
+  return {.consecutive_failures = b.consecutive_failures,
+          .cooldown = b.cooldown,
+          .half_open_probes = b.half_open_probes,
+          .time = b.clock,
+          .on_state_change = b.on_state_change};
+}
+
+CACHET_DECL std::unique_ptr<detail::redis_runtime> redis::make_runtime(config cfg,
+                                                                       const redis_options& opts) {
+  detail::key_layout layout = layout_for(cfg, opts);
+  return std::make_unique<detail::redis_runtime>(
+      std::move(cfg), std::move(layout), checked_breaker(opts.breaker),
+      opts.max_pending_key_invalidations, opts.async_context);
+}
+
+CACHET_DECL boost::asio::awaitable<void> detail::backoff_timers<redis>::wait(
+    std::chrono::nanoseconds delay) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, delay);
+  co_await timer.async_wait(boost::asio::use_awaitable);
+}
+
+}  // namespace cachet
+
+#endif
+// ---- end <cachet/impl/redis.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/redis.hpp> ----
