@@ -12694,12 +12694,16 @@ class client {
     // First step, on the strand.
     void operator()() {
       bool waiting = false;
+      std::exception_ptr refused;
       try {
         waiting = admit(*conn_, p_, options_);
       } catch (...) {
-        // Completed within exec()'s initiation: posted, never invoked from inside it.
-        return finish(std::current_exception(), true);
+        refused = std::current_exception();
       }
+      // Completed within exec()'s initiation: posted, never invoked from inside it. Posted after
+      // the handler above has ended, so this thread holds no reference to the exception once the
+      // caller has it (the caller may free it on its own thread while this one still unwinds).
+      if (refused) return finish(std::move(refused), true);
       if (!waiting) return finish(nullptr, true);
       wait(true);
     }
