@@ -9074,22 +9074,73 @@ T read(const boost::json::value& json) {
 // shortest text that reads back exactly. So this parser takes Boost.JSON's tokens but converts
 // the text of each non-integer number itself, with std::from_chars, which rounds correctly.
 
-#include <boost/json/basic_parser_impl.hpp>
+// ---- begin <cachet/detail/linkage.hpp> ----
+#ifndef CACHET_DETAIL_LINKAGE_HPP
+#define CACHET_DETAIL_LINKAGE_HPP
+
+/// CACHET_DECL marks a function of cachet that does not depend on the caller's types (the Redis
+/// client and connection, the backend's runtime, the value-independent half of its stores).
+/// Their bodies live in `impl/*.ipp` files beside their headers.
+///
+/// Header-only (the default), the headers include those files and CACHET_DECL is `inline`: every
+/// unit that includes them compiles them again. A program that defines CACHET_SEPARATE_COMPILATION
+/// in every unit compiles them once instead, in the one unit that includes <cachet/src.hpp>;
+/// elsewhere they are declarations only, which is most of a Redis unit's compile time.
+#if defined(CACHET_SEPARATE_COMPILATION)
+#define CACHET_DECL
+#else
+#define CACHET_DECL inline
+#endif
+
+/// Whether a header includes its `impl/*.ipp` bodies: header-only, or in <cachet/src.hpp>.
+#if !defined(CACHET_SEPARATE_COMPILATION) || defined(CACHET_SOURCE)
+#define CACHET_INCLUDE_BODIES 1
+#else
+#define CACHET_INCLUDE_BODIES 0
+#endif
+
+#endif
+// ---- end <cachet/detail/linkage.hpp> ----
+
 #include <boost/json/error.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstddef>
+#include <string_view>
+
+namespace cachet::detail::json {
+
+// Deeper than Boost.JSON's default of 32, so that any nesting of containers and structs a program
+// caches reads back; still a bound for corrupt input.
+inline constexpr std::size_t max_parse_depth = 256;
+
+/// The value `text` holds: strict JSON (no comments or trailing commas, UTF-8 strings), one value
+/// and nothing after it but whitespace. On error, `ec` says why and the value is null.
+CACHET_DECL boost::json::value parse(std::string_view text, boost::json::error_code& ec);
+
+}  // namespace cachet::detail::json
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/json/impl/parse.ipp> ----
+#ifndef CACHET_DETAIL_JSON_IMPL_PARSE_IPP
+#define CACHET_DETAIL_JSON_IMPL_PARSE_IPP
+
+// Bodies of <cachet/detail/json/parse.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/string_view.hpp>
-#include <boost/json/value.hpp>
 #include <boost/json/value_stack.hpp>
 
 #include <charconv>
-#include <cstddef>
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <system_error>
 
 namespace cachet::detail::json {
 
+// Boost.JSON's parser calls these for each token; the value stack builds the value.
 class exact_number_handler {
  public:
   static constexpr std::size_t max_object_size = boost::json::object::max_size();
@@ -9173,13 +9224,7 @@ class exact_number_handler {
   std::string number_;
 };
 
-// Deeper than Boost.JSON's default of 32, so that any nesting of containers and structs a program
-// caches reads back; still a bound for corrupt input.
-inline constexpr std::size_t max_parse_depth = 256;
-
-/// The value `text` holds: strict JSON (no comments or trailing commas, UTF-8 strings), one value
-/// and nothing after it but whitespace. On error, `ec` says why and the value is null.
-inline boost::json::value parse(std::string_view text, boost::json::error_code& ec) {
+CACHET_DECL boost::json::value parse(std::string_view text, boost::json::error_code& ec) {
   boost::json::parse_options options;
   options.max_depth = max_parse_depth;
   boost::json::basic_parser<exact_number_handler> parser(options);
@@ -9193,6 +9238,10 @@ inline boost::json::value parse(std::string_view text, boost::json::error_code& 
 }
 
 }  // namespace cachet::detail::json
+
+#endif
+// ---- end <cachet/detail/json/impl/parse.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/json/parse.hpp> ----
@@ -9327,33 +9376,6 @@ T codec_decode(std::string_view text) {
 
 #endif
 // ---- end <cachet/codec.hpp> ----
-// ---- begin <cachet/detail/linkage.hpp> ----
-#ifndef CACHET_DETAIL_LINKAGE_HPP
-#define CACHET_DETAIL_LINKAGE_HPP
-
-/// CACHET_DECL marks a function of cachet that does not depend on the caller's types (the Redis
-/// client and connection, the backend's runtime, the value-independent half of its stores).
-/// Their bodies live in `impl/*.ipp` files beside their headers.
-///
-/// Header-only (the default), the headers include those files and CACHET_DECL is `inline`: every
-/// unit that includes them compiles them again. A program that defines CACHET_SEPARATE_COMPILATION
-/// in every unit compiles them once instead, in the one unit that includes <cachet/src.hpp>;
-/// elsewhere they are declarations only, which is most of a Redis unit's compile time.
-#if defined(CACHET_SEPARATE_COMPILATION)
-#define CACHET_DECL
-#else
-#define CACHET_DECL inline
-#endif
-
-/// Whether a header includes its `impl/*.ipp` bodies: header-only, or in <cachet/src.hpp>.
-#if !defined(CACHET_SEPARATE_COMPILATION) || defined(CACHET_SOURCE)
-#define CACHET_INCLUDE_BODIES 1
-#else
-#define CACHET_INCLUDE_BODIES 0
-#endif
-
-#endif
-// ---- end <cachet/detail/linkage.hpp> ----
 // ---- begin <cachet/detail/redis/backend_breaker.hpp> ----
 #ifndef CACHET_DETAIL_REDIS_BACKEND_BREAKER_HPP
 #define CACHET_DETAIL_REDIS_BACKEND_BREAKER_HPP
@@ -15563,6 +15585,102 @@ class redis_store_core {
   // Best effort: a lease left behind only makes others wait until it runs out.
   CACHET_DECL boost::asio::awaitable<void> give_up_lease(redis_runtime& rt, std::string key);
 
+  // What a read found, but for a hit's value: the typed store decodes that itself, through a
+  // hit_decoder, so that the reads below are compiled once, not once per value type.
+  struct read_state {
+    bool is_hit = false;      // a hit whose value the decoder took
+    std::string stamp;        // empty without a permit (Redis was not read): nothing is written
+    std::string permit;       // the write permit the read script gave
+    std::uint64_t epoch = 0;  // redis_runtime::tag_epoch() before the read
+    // With cachet::lease: "mine" when this backend may compute the miss, else the time (ms of
+    // the store's clock) until which another process holds the lease; empty without one.
+    std::string lease;
+    // A hit's `f` (ms of the store's clock until which it is fresh), -1 without one.
+    std::int64_t fresh_until = -1;
+    // A hit's time to live (hit_lifetime), -1 when unknown or unbounded.
+    std::int64_t remaining_ms = -1;
+  };
+
+  // Takes the stored value of the read's `index`-th key; false when the codec cannot decode it
+  // (foreign input: the entry is then read again in reload mode, for a permit). A read that fails
+  // after decoding reports no hit, so a decoded value counts only where is_hit says so.
+  using hit_decoder = callback_ref<bool(std::size_t index, const std::string& stored)>;
+
+  // A read that may decode, else the miss its reply describes, counting what it finds.
+  // Returns whether the hit could not be decoded (then the read is made again in reload mode).
+  CACHET_DECL bool classify(const resp3::value& reply, read_state& out, std::size_t index,
+                            hit_decoder decode);
+
+  // The read script for each of `keys` (distinct), in one pipeline; those whose hit could not be
+  // decoded are read again in reload mode (a second pipeline), which gives them a permit.
+  // `mode` "reload": a miss whatever the entry holds, for a refresh's permit (store_entry.hpp).
+  CACHET_DECL boost::asio::awaitable<std::vector<read_state>> read_many(
+      redis_runtime& rt, const std::vector<std::string>& keys,
+      const std::vector<std::vector<std::string>>& tags, ticket t, bool leased, const char* mode,
+      hit_decoder decode);
+
+  // One call's read (leased), as a blocking call makes it and as a coroutine awaits it.
+  CACHET_DECL boost::asio::awaitable<read_state> read(redis_runtime& rt, const std::string& key,
+                                                      const std::vector<std::string>& tags,
+                                                      ticket t, const char* mode,
+                                                      hit_decoder decode);
+  CACHET_DECL read_state read_now(redis_runtime& rt, const std::string& key,
+                                  const std::vector<std::string>& tags, ticket t, const char* mode,
+                                  hit_decoder decode);
+  CACHET_DECL boost::asio::awaitable<read_state> read_on_io(redis_runtime& rt,
+                                                            const std::string& key,
+                                                            const std::vector<std::string>& tags,
+                                                            ticket t, hit_decoder decode);
+  // A batch's read: no lease (see read_call).
+  CACHET_DECL boost::asio::awaitable<std::vector<read_state>> read_many_on_io(
+      redis_runtime& rt, const std::vector<std::string>& keys,
+      const std::vector<std::vector<std::string>>& tags, ticket t, hit_decoder decode);
+
+  // peek and stale know no tags: the script checks the counters the entry's stamp names.
+  // `expired_too`: past `f`, but not by more than max_stale, is found as well. Returns whether
+  // the value the decoder took may be served.
+  CACHET_DECL boost::asio::awaitable<bool> find_stored(redis_runtime& rt, std::string key,
+                                                       bool expired_too, ticket t,
+                                                       hit_decoder decode);
+  CACHET_DECL bool find_stored_now(redis_runtime& rt, std::string key, bool expired_too, ticket t,
+                                   hit_decoder decode);
+  CACHET_DECL boost::asio::awaitable<bool> find_stored_on_io(redis_runtime& rt, std::string key,
+                                                             bool expired_too, ticket t,
+                                                             hit_decoder decode);
+
+  // The writes and lease releases, as a blocking call makes them and as a coroutine awaits them.
+  CACHET_DECL void write_now(redis_runtime& rt, entry_write w, ticket t);
+  CACHET_DECL boost::asio::awaitable<void> write_on_io(redis_runtime& rt, entry_write w, ticket t);
+  CACHET_DECL boost::asio::awaitable<void> write_many_on_io(redis_runtime& rt,
+                                                            std::vector<entry_write> writes,
+                                                            ticket t);
+  CACHET_DECL void give_up_lease_now(redis_runtime& rt, std::string key);
+  CACHET_DECL boost::asio::awaitable<void> give_up_lease_on_io(redis_runtime& rt, std::string key);
+
+  // cachet::early_refresh: less than (100 - P)% of the ttl is left of the hit's freshness.
+  CACHET_DECL bool due_for_refresh(const read_state& found) const;
+
+  static bool held_by_another(const std::string& lease) noexcept {
+    return !lease.empty() && lease != "mine";
+  }
+
+  // The pause before the next read while another holds the lease: 1 ms, doubling up to 50 ms,
+  // and never past the lease's end, when this store may take it.
+  CACHET_DECL std::chrono::milliseconds lease_pause(const std::string& lease, unsigned polls) const;
+
+  [[noreturn]] CACHET_DECL static void throw_recursion();
+
+  // Redis operations of coroutines run where the link they use lives: on the caller's own
+  // thread when it runs the application's io_context the backend was given (its link lives
+  // there), else on the backend's I/O thread, so that a client's strand and its
+  // reference-counted executors stay on the threads of its io_context and the caller's executor
+  // only sees the hop there and back.
+  template <class T>
+  static boost::asio::awaitable<T> on_io(redis_runtime& rt, boost::asio::awaitable<T> op) {
+    if (rt.serves_this_thread()) return op;
+    return boost::asio::co_spawn(rt.context(), std::move(op), boost::asio::use_awaitable);
+  }
+
   std::chrono::nanoseconds ttl_;
   unsigned jitter_percent_;             // cachet::jitter; 0 without
   unsigned refresh_percent_;            // cachet::early_refresh; 0 without
@@ -15670,7 +15788,7 @@ class redis_store : redis_store_core {
     tags.reserve(TagCount);
     for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
     std::string owned_key(key);
-    lookup found = rt.run(read(rt, owned_key, tags, std::move(t), "reload"));
+    lookup found = read_blocking(rt, owned_key, tags, std::move(t), "reload");
     if (found.stamp.empty()) return false;
     // With cachet::lease the refresh is the fleet's: another process holding the lease refreshes
     // (or computes) this entry now.
@@ -15679,7 +15797,7 @@ class redis_store : redis_store_core {
     found.epoch = epoch;
     std::shared_ptr<flight> unique = lead_if_alone(owned_key, std::move(found));
     if (!unique) {
-      if (holds_lease) rt.run(give_up_lease(rt, owned_key));
+      if (holds_lease) give_up_lease_now(rt, owned_key);
       return false;
     }
     leader lead{this, std::move(unique)};
@@ -15692,14 +15810,14 @@ class redis_store : redis_store_core {
       result.emplace(run_load(load, std::string_view(f->key)));
     } catch (...) {
       lead.fail(std::current_exception());
-      if (f->holds_lease) rt.run(give_up_lease(rt, f->key));
+      if (f->holds_lease) give_up_lease_now(rt, f->key);
       return true;
     }
     lead.succeed(*result);
     if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
-      rt.run(write(rt, std::move(w->entry), std::move(w->admission)));
+      write_now(rt, std::move(w->entry), std::move(w->admission));
     } else if (f->holds_lease) {
-      rt.run(give_up_lease(rt, f->key));
+      give_up_lease_now(rt, f->key);
     }
     return true;
   }
@@ -15719,8 +15837,8 @@ class redis_store : redis_store_core {
     std::vector<std::string> tags;
     tags.reserve(TagCount);
     for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
-    lookup found = rt.run(read(rt, owned_key, tags, std::move(t)));
-    if (found.hit) {
+    lookup found = read_blocking(rt, owned_key, tags, std::move(t));
+    if (found.is_hit) {
       if (due != nullptr) *due = due_for_refresh(found);
       if (life != nullptr) life->remaining_ms = found.remaining_ms;
       return std::move(*found.hit);
@@ -15735,8 +15853,8 @@ class redis_store : redis_store_core {
     const std::shared_ptr<flight>& f = lead.f;
     while (held_by_another(lease)) {
       std::this_thread::sleep_for(lease_pause(lease, lead.polls++));
-      lookup again = rt.run(read(rt, f->key, tags, admit(rt)));
-      if (again.hit) {
+      lookup again = read_blocking(rt, f->key, tags, admit(rt));
+      if (again.is_hit) {
         lead.answer(*again.hit);
         if (life != nullptr) life->remaining_ms = again.remaining_ms;
         return std::move(*again.hit);
@@ -15751,14 +15869,14 @@ class redis_store : redis_store_core {
       result.emplace(run_load(load, std::string_view(f->key)));
     } catch (...) {
       lead.fail(std::current_exception());
-      if (f->holds_lease) rt.run(give_up_lease(rt, f->key));
+      if (f->holds_lease) give_up_lease_now(rt, f->key);
       throw;
     }
     lead.succeed(*result);
     if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
-      rt.run(write(rt, std::move(w->entry), std::move(w->admission)));
+      write_now(rt, std::move(w->entry), std::move(w->admission));
     } else if (f->holds_lease) {
-      rt.run(give_up_lease(rt, f->key));
+      give_up_lease_now(rt, f->key);
     }
     return std::move(*result);
   }
@@ -15776,8 +15894,9 @@ class redis_store : redis_store_core {
     lookup found;
     ticket t = admit(rt);
     if (t.admitted()) {
-      found = co_await on_io(rt, read(rt, key, tags, std::move(t)));
-      if (found.hit) {
+      auto decode = decoder(found.hit);
+      static_cast<read_state&>(found) = co_await read_on_io(rt, key, tags, std::move(t), decode);
+      if (found.is_hit) {
         if (due != nullptr) due->value = due_for_refresh(found);
         if (life != nullptr) life->remaining_ms = found.remaining_ms;
         co_return std::move(*found.hit);
@@ -15801,8 +15920,10 @@ class redis_store : redis_store_core {
       while (held_by_another(lease)) {
         pause.expires_after(lease_pause(lease, lead.polls++));
         co_await pause.async_wait(boost::asio::use_awaitable);
-        lookup again = co_await on_io(rt, read(rt, f->key, tags, admit(rt)));
-        if (again.hit) {
+        lookup again;
+        auto decode = decoder(again.hit);
+        static_cast<read_state&>(again) = co_await read_on_io(rt, f->key, tags, admit(rt), decode);
+        if (again.is_hit) {
           lead.answer(*again.hit);
           if (life != nullptr) life->remaining_ms = again.remaining_ms;
           co_return std::move(*again.hit);
@@ -15822,7 +15943,7 @@ class redis_store : redis_store_core {
     }
     if (failure) {
       lead.fail(failure);
-      if (f->holds_lease) co_await on_io(rt, give_up_lease(rt, f->key));
+      if (f->holds_lease) co_await give_up_lease_on_io(rt, f->key);
       std::rethrow_exception(failure);
     }
     if (f->stamp.empty()) {
@@ -15832,9 +15953,9 @@ class redis_store : redis_store_core {
     lead.succeed(*result);
     std::optional<prepared_write> w = prepare_write(rt, f, *result, tags);
     if (w) {
-      co_await on_io(rt, write(rt, std::move(w->entry), std::move(w->admission)));
+      co_await write_on_io(rt, std::move(w->entry), std::move(w->admission));
     } else if (f->holds_lease) {
-      co_await on_io(rt, give_up_lease(rt, f->key));
+      co_await give_up_lease_on_io(rt, f->key);
     }
     co_return std::move(*result);
   }
@@ -15898,7 +16019,10 @@ class redis_store : redis_store_core {
     rt.require_off_io_thread("peek");
     ticket t = admit(rt);
     if (!t.admitted()) return std::nullopt;
-    return rt.run(find_stored(rt, std::string(key), false, std::move(t)));
+    std::optional<Value> value;
+    auto decode = decoder(value);
+    if (!find_stored_now(rt, std::string(key), false, std::move(t), decode)) return std::nullopt;
+    return value;
   }
 
   // peek() for coroutines, on any executor.
@@ -15906,7 +16030,11 @@ class redis_store : redis_store_core {
     redis_runtime& rt = backend_->runtime();
     ticket t = admit(rt);
     if (!t.admitted()) co_return std::nullopt;
-    co_return co_await on_io(rt, find_stored(rt, std::move(key), false, std::move(t)));
+    std::optional<Value> value;
+    auto decode = decoder(value);
+    const bool found = co_await find_stored_on_io(rt, std::move(key), false, std::move(t), decode);
+    if (!found) co_return std::nullopt;
+    co_return value;
   }
 
   // cachet::fail_safe, after a call failed: the stored value, fresh or past its ttl (kept
@@ -15917,7 +16045,10 @@ class redis_store : redis_store_core {
     rt.require_off_io_thread("a cached call");
     ticket t = admit(rt);
     if (!t.admitted()) return std::nullopt;
-    return served(rt.run(find_stored(rt, std::string(key), true, std::move(t))));
+    std::optional<Value> value;
+    auto decode = decoder(value);
+    if (!find_stored_now(rt, std::string(key), true, std::move(t), decode)) return std::nullopt;
+    return served(std::move(value));
   }
 
   // stale() for coroutines, on any executor.
@@ -15925,7 +16056,11 @@ class redis_store : redis_store_core {
     redis_runtime& rt = backend_->runtime();
     ticket t = admit(rt);
     if (!t.admitted()) co_return std::nullopt;
-    co_return served(co_await on_io(rt, find_stored(rt, std::move(key), true, std::move(t))));
+    std::optional<Value> value;
+    auto decode = decoder(value);
+    const bool found = co_await find_stored_on_io(rt, std::move(key), true, std::move(t), decode);
+    if (!found) co_return std::nullopt;
+    co_return served(std::move(value));
   }
 
   // Removes the entry. Unlike reads, this throws when Redis fails (request_error, server_error),
@@ -15969,19 +16104,33 @@ class redis_store : redis_store_core {
   }
 
  private:
-  struct lookup {
+  // A read's outcome with a hit's value (engaged where is_hit says so).
+  struct lookup : read_state {
     std::optional<Value> hit;
-    std::string stamp;        // empty without a permit (Redis was not read): nothing is written
-    std::string permit;       // the write permit the read script gave
-    std::uint64_t epoch = 0;  // redis_runtime::tag_epoch() before the read
-    // With cachet::lease: "mine" when this backend may compute the miss, else the time (ms of
-    // the store's clock) until which another process holds the lease; empty without one.
-    std::string lease;
-    // A hit's `f` (ms of the store's clock until which it is fresh), -1 without one.
-    std::int64_t fresh_until = -1;
-    // A hit's time to live (hit_lifetime), -1 when unknown or unbounded.
-    std::int64_t remaining_ms = -1;
   };
+
+  // The hit_decoder of reads into `slot` (one key) or `slots` (a batch's keys): whatever the
+  // codec throws on foreign input, the entry is unreadable, hence a miss.
+  static bool decode_into(std::optional<Value>& slot, const std::string& stored) {
+    try {
+      slot.emplace(codec_decode<Codec, Value>(stored));
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  static auto decoder(std::optional<Value>& slot) {
+    return [&slot](std::size_t, const std::string& stored) { return decode_into(slot, stored); };
+  }
+
+  // A blocking call's read of one key.
+  lookup read_blocking(redis_runtime& rt, const std::string& key,
+                       const std::vector<std::string>& tags, ticket t, const char* mode = "load") {
+    lookup out;
+    auto decode = decoder(out.hit);
+    static_cast<read_state&>(out) = read_now(rt, key, tags, std::move(t), mode, decode);
+    return out;
+  }
 
   // A waiting coroutine: resumed on its own executor, which it keeps from running out of work.
   struct async_waiter {
@@ -16071,198 +16220,6 @@ class redis_store : redis_store_core {
   std::optional<Value> served(std::optional<Value> value) {
     if (value) counts_.stale_served.fetch_add(1, std::memory_order_relaxed);
     return value;
-  }
-
-  // A read that may decode, else the miss its reply describes, counting what it finds.
-  // Returns whether the hit could not be decoded (then the read is made again in reload mode).
-  bool classify(const resp3::value& reply, lookup& out) {
-    if (reply.is_error()) {
-      // OOM under noeviction, say: Redis answered, but this read gave no permit.
-      counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    const auto& parts = reply.as_array();
-    const std::int64_t status = parts.empty() ? 2 : parts[0].as_int();
-    if (status == 1) {
-      // {1, v, f or ''}, and the PTTL when this store asked for it (see store_entry.hpp).
-      if (parts.size() != (reports_hit_lifetime_ ? 4u : 3u)) {
-        throw resp3::request_error(resp3::error::unexpected_reply,
-                                   "cachet::redis: the read script's hit has " +
-                                       std::to_string(parts.size()) + " parts, expected " +
-                                       (reports_hit_lifetime_ ? "4" : "3") +
-                                       "; a script of another cachet version answered");
-      }
-      const std::string& f = parts[2].as_string();
-      std::int64_t until = 0;
-      auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
-      if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
-      if (reports_hit_lifetime_) {
-        const std::int64_t pttl = parts[3].as_int();
-        if (pttl >= 0) out.remaining_ms = pttl;
-      }
-      if (out.fresh_until >= 0) {
-        const std::int64_t fresh_for = std::max<std::int64_t>(out.fresh_until - now_ms(), 0);
-        if (out.remaining_ms < 0 || fresh_for < out.remaining_ms) out.remaining_ms = fresh_for;
-      }
-      try {
-        out.hit.emplace(codec_decode<Codec, Value>(parts[1].as_string()));
-      } catch (const std::exception&) {
-        // Whatever the codec throws on foreign input, the entry is unreadable, hence a miss.
-        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
-        return true;
-      }
-      counts_.hits.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    if (status == 0 && parts.size() >= 4) {
-      out.stamp = parts[1].as_string();
-      out.permit = parts[2].as_string();
-      if (parts.size() >= 5) out.lease = parts[4].as_string();
-      const std::string& why = parts[3].as_string();
-      if (why == "expired") {
-        counts_.expirations.fetch_add(1, std::memory_order_relaxed);
-      } else if (why == "invalidated") {
-        counts_.invalidations.fetch_add(1, std::memory_order_relaxed);
-      } else if (why == "malformed") {
-        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
-      }
-      return false;
-    }
-    // Not cachet's: the entry or a counter is of another type. Left as it is, and not written.
-    counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
-
-  // `mode` "reload": a miss whatever the entry holds, for a refresh's permit (see store_entry.hpp).
-  boost::asio::awaitable<lookup> read(redis_runtime& rt, const std::string& key,
-                                      const std::vector<std::string>& tags, ticket t,
-                                      const char* mode = "load") {
-    std::vector<std::string> keys{key};
-    std::vector<std::vector<std::string>> tag_lists{tags};
-    std::vector<lookup> found =
-        co_await read_many(rt, keys, tag_lists, std::move(t), /*leased=*/true, mode);
-    co_return std::move(found.front());
-  }
-
-  // The read script for each of `keys` (distinct), in one pipeline; those whose hit could not be
-  // decoded are read again in reload mode (a second pipeline), which gives them a permit.
-  boost::asio::awaitable<std::vector<lookup>> read_many(
-      redis_runtime& rt, const std::vector<std::string>& keys,
-      const std::vector<std::vector<std::string>>& tags, ticket t, bool leased,
-      const char* mode = "load") {
-    const std::size_t n = keys.size();
-    std::vector<lookup> out(n);
-    if (n == 0) co_return out;
-    std::exception_ptr failure;
-    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
-    if (failure) {
-      operation_failed(t, failure);
-      co_return out;
-    }
-    try {
-      std::vector<script_call> calls;
-      calls.reserve(n);
-      for (std::size_t i = 0; i < n; ++i)
-        calls.push_back(read_call(rt, keys[i], tags[i], mode, leased));
-      std::vector<resp3::value> replies;
-      std::vector<script_call> scripted;
-      std::vector<std::size_t> scripted_at;
-      if (std::string_view(mode) == "load" && reads_find_entries_.load(std::memory_order_relaxed)) {
-        replies = co_await read_hits(rt, calls);
-        for (std::size_t i = 0; i < n; ++i) {
-          if (!replies[i].is_null()) continue;
-          scripted.push_back(std::move(calls[i]));
-          scripted_at.push_back(i);
-        }
-      } else {
-        scripted = std::move(calls);
-        replies.resize(n);
-        for (std::size_t i = 0; i < n; ++i) scripted_at.push_back(i);
-      }
-      if (!scripted.empty()) {
-        std::vector<resp3::value> answers =
-            co_await rt.link().eval_many(read_entry_script(), scripted);
-        for (std::size_t k = 0; k < answers.size(); ++k)
-          replies[scripted_at[k]] = std::move(answers[k]);
-      }
-      t.answered();
-      std::vector<std::size_t> unreadable;
-      std::size_t found = 0;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (classify(replies[i], out[i])) unreadable.push_back(i);
-        if (out[i].hit) ++found;
-      }
-      reads_find_entries_.store(2 * found >= n, std::memory_order_relaxed);
-      if (!unreadable.empty()) {
-        std::vector<script_call> again;
-        for (std::size_t i : unreadable)
-          again.push_back(read_call(rt, keys[i], tags[i], "reload", leased));
-        replies = co_await rt.link().eval_many(read_entry_script(), again);
-        for (std::size_t k = 0; k < unreadable.size(); ++k) {
-          classify(replies[k], out[unreadable[k]]);
-        }
-      }
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      operation_failed(t, failure);
-      co_return std::vector<lookup>(n);
-    }
-    co_return out;
-  }
-
-  // peek and stale know no tags: the script checks the counters the entry's stamp names.
-  // `expired_too`: past `f`, but not by more than max_stale, is found as well.
-  boost::asio::awaitable<std::optional<Value>> find_stored(redis_runtime& rt, std::string key,
-                                                           bool expired_too, ticket t) {
-    std::exception_ptr failure;
-    if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
-    if (failure) {
-      operation_failed(t, failure);
-      co_return std::nullopt;
-    }
-    try {
-      entry_location at = locate(rt, key);
-      std::vector<script_call> calls{script_call{{std::move(at.key)}, {at.bucket->counter_base}}};
-      std::vector<resp3::value> replies = co_await rt.link().eval_many(peek_entry_script(), calls);
-      t.answered();
-      const auto& parts = replies.front().as_array();
-      if (parts.empty() || parts[0].as_int() != 1 || parts.size() < 3) {
-        if (!parts.empty() && parts[0].as_int() == 2) {
-          counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
-        }
-        co_return std::nullopt;
-      }
-      std::optional<Value> value;
-      try {
-        value.emplace(codec_decode<Codec, Value>(parts[1].as_string()));
-      } catch (const std::exception&) {
-        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
-        co_return std::nullopt;
-      }
-      const std::string& fresh_until_text = parts[2].as_string();
-      if (fresh_until_text.empty()) co_return value;
-      std::int64_t fresh_until = 0;
-      auto [end, ec] = std::from_chars(
-          fresh_until_text.data(), fresh_until_text.data() + fresh_until_text.size(), fresh_until);
-      if (ec != std::errc{} || end != fresh_until_text.data() + fresh_until_text.size()) {
-        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
-        co_return std::nullopt;
-      }
-      const std::int64_t now = now_ms();
-      if (now < fresh_until) co_return value;
-      // Redis drops the entry max_stale after its freshness by the server's clock; the store's
-      // own clock (an injected one, say) must agree that it is not older than that.
-      const std::int64_t oldest =
-          now - std::chrono::ceil<std::chrono::milliseconds>(max_stale_).count();
-      if (expired_too && oldest < fresh_until) co_return value;
-      co_return std::nullopt;
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) operation_failed(t, failure);
-    co_return std::nullopt;
   }
 
   // Encoding happens before any write is sent; a value that cannot be encoded is not stored
@@ -16448,14 +16405,6 @@ class redis_store : redis_store_core {
     unsigned polls = 0;  // reads made while another process held the lease
   };
 
-  // cachet::early_refresh: less than (100 - P)% of the ttl is left of the hit's freshness.
-  bool due_for_refresh(const lookup& found) const {
-    if (refresh_percent_ == 0 || found.fresh_until < 0) return false;
-    const std::int64_t ttl_ms = std::chrono::ceil<std::chrono::milliseconds>(ttl_).count();
-    const std::int64_t left = found.fresh_until - now_ms();
-    return left * 100 < ttl_ms * static_cast<std::int64_t>(100 - refresh_percent_);
-  }
-
   // A reload's flight, entered only when no load of the key is under way here.
   std::shared_ptr<flight> lead_if_alone(const std::string& key, lookup found) {
     std::lock_guard lock(flights_mutex_);
@@ -16465,20 +16414,6 @@ class redis_store : redis_store_core {
     f->led_blocking = true;
     flights_.emplace(f->key, flight_entry{f});
     return f;
-  }
-
-  static bool held_by_another(const std::string& lease) noexcept {
-    return !lease.empty() && lease != "mine";
-  }
-
-  // The pause before the next read while another holds the lease: 1 ms, doubling up to 50 ms,
-  // and never past the lease's end, when this store may take it.
-  std::chrono::milliseconds lease_pause(const std::string& lease, unsigned polls) const {
-    std::int64_t until = 0;
-    std::from_chars(lease.data(), lease.data() + lease.size(), until);
-    const std::int64_t left = std::max<std::int64_t>(until - now_ms(), 0);
-    const std::int64_t growing = polls < 6 ? std::int64_t{1} << polls : 50;
-    return std::chrono::milliseconds(std::min({growing, std::int64_t{50}, left}));
   }
 
   // A read made while waiting for the lease's holder missed again: the flight computes (when
@@ -16588,7 +16523,13 @@ class redis_store : redis_store_core {
     std::vector<lookup> found(distinct_keys.size());
     ticket t = n == 0 ? ticket() : admit(rt);
     if (t.admitted()) {
-      found = co_await on_io(rt, read_many(rt, distinct_keys, distinct_tags, std::move(t), false));
+      auto decode = [&found](std::size_t index, const std::string& stored) {
+        return decode_into(found[index].hit, stored);
+      };
+      std::vector<read_state> states =
+          co_await read_many_on_io(rt, distinct_keys, distinct_tags, std::move(t), decode);
+      for (std::size_t k = 0; k < states.size(); ++k)
+        static_cast<read_state&>(found[k]) = std::move(states[k]);
     }
     for (lookup& l : found) l.epoch = epoch;
 
@@ -16607,7 +16548,7 @@ class redis_store : redis_store_core {
       lookup& l = found[slot[i]];
       const bool repeat = visited[slot[i]];
       visited[slot[i]] = true;
-      if (l.hit) {
+      if (l.is_hit) {
         // The read counted the first position's hit.
         if (repeat) counts_.hits.fetch_add(1, std::memory_order_relaxed);
         outcome.life.remaining_ms = l.remaining_ms;
@@ -16676,7 +16617,7 @@ class redis_store : redis_store_core {
         std::vector<entry_write> entries;
         entries.reserve(writes.size());
         for (pending_write& w : writes) entries.push_back(std::move(w.entry));
-        co_await on_io(rt, write_many(rt, std::move(entries), std::move(permit)));
+        co_await write_many_on_io(rt, std::move(entries), std::move(permit));
       }
     }
     led.clear();
@@ -16687,12 +16628,6 @@ class redis_store : redis_store_core {
   void count_miss() {
     std::lock_guard lock(flights_mutex_);
     count_locked(counts_.misses);
-  }
-
-  [[noreturn]] static void throw_recursion() {
-    throw cachet::error(
-        "cachet::cached: the function called its own cache with the same arguments while "
-        "computing them, which would wait for itself forever; break the recursion");
   }
 
   // Whether the coroutine about to wait for `f` is part of f's own computation, which would
@@ -16745,17 +16680,6 @@ class redis_store : redis_store_core {
       f->load_slot = state.slot();
     }
     co_return co_await load();
-  }
-
-  // Redis operations of coroutines run where the link they use lives: on the caller's own
-  // thread when it runs the application's io_context the backend was given (its link lives
-  // there), else on the backend's I/O thread, so that a client's strand and its
-  // reference-counted executors stay on the threads of its io_context and the caller's executor
-  // only sees the hop there and back.
-  template <class T>
-  static boost::asio::awaitable<T> on_io(redis_runtime& rt, boost::asio::awaitable<T> op) {
-    if (rt.serves_this_thread()) return op;
-    return boost::asio::co_spawn(rt.context(), std::move(op), boost::asio::use_awaitable);
   }
 
   // A coroutine function called from a blocking call runs to completion on this thread.
@@ -17011,6 +16935,262 @@ CACHET_DECL boost::asio::awaitable<void> redis_store_core::give_up_lease(redis_r
     failure = std::current_exception();
   }
   if (failure) operation_failed(t, failure);
+}
+
+CACHET_DECL bool redis_store_core::classify(const resp3::value& reply, read_state& out,
+                                            std::size_t index, hit_decoder decode) {
+  if (reply.is_error()) {
+    // OOM under noeviction, say: Redis answered, but this read gave no permit.
+    counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  const auto& parts = reply.as_array();
+  const std::int64_t status = parts.empty() ? 2 : parts[0].as_int();
+  if (status == 1) {
+    // {1, v, f or ''}, and the PTTL when this store asked for it (see store_entry.hpp).
+    if (parts.size() != (reports_hit_lifetime_ ? 4u : 3u)) {
+      throw resp3::request_error(resp3::error::unexpected_reply,
+                                 "cachet::redis: the read script's hit has " +
+                                     std::to_string(parts.size()) + " parts, expected " +
+                                     (reports_hit_lifetime_ ? "4" : "3") +
+                                     "; a script of another cachet version answered");
+    }
+    const std::string& f = parts[2].as_string();
+    std::int64_t until = 0;
+    auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
+    if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
+    if (reports_hit_lifetime_) {
+      const std::int64_t pttl = parts[3].as_int();
+      if (pttl >= 0) out.remaining_ms = pttl;
+    }
+    if (out.fresh_until >= 0) {
+      const std::int64_t fresh_for = std::max<std::int64_t>(out.fresh_until - now_ms(), 0);
+      if (out.remaining_ms < 0 || fresh_for < out.remaining_ms) out.remaining_ms = fresh_for;
+    }
+    if (!decode(index, parts[1].as_string())) {
+      counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    out.is_hit = true;
+    counts_.hits.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (status == 0 && parts.size() >= 4) {
+    out.stamp = parts[1].as_string();
+    out.permit = parts[2].as_string();
+    if (parts.size() >= 5) out.lease = parts[4].as_string();
+    const std::string& why = parts[3].as_string();
+    if (why == "expired") {
+      counts_.expirations.fetch_add(1, std::memory_order_relaxed);
+    } else if (why == "invalidated") {
+      counts_.invalidations.fetch_add(1, std::memory_order_relaxed);
+    } else if (why == "malformed") {
+      counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    return false;
+  }
+  // Not cachet's: the entry or a counter is of another type. Left as it is, and not written.
+  counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<redis_store_core::read_state>>
+redis_store_core::read_many(redis_runtime& rt, const std::vector<std::string>& keys,
+                            const std::vector<std::vector<std::string>>& tags, ticket t,
+                            bool leased, const char* mode, hit_decoder decode) {
+  const std::size_t n = keys.size();
+  std::vector<read_state> out(n);
+  if (n == 0) co_return out;
+  std::exception_ptr failure;
+  if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+  if (failure) {
+    operation_failed(t, failure);
+    co_return out;
+  }
+  try {
+    std::vector<script_call> calls;
+    calls.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+      calls.push_back(read_call(rt, keys[i], tags[i], mode, leased));
+    std::vector<resp3::value> replies;
+    std::vector<script_call> scripted;
+    std::vector<std::size_t> scripted_at;
+    if (std::string_view(mode) == "load" && reads_find_entries_.load(std::memory_order_relaxed)) {
+      replies = co_await read_hits(rt, calls);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!replies[i].is_null()) continue;
+        scripted.push_back(std::move(calls[i]));
+        scripted_at.push_back(i);
+      }
+    } else {
+      scripted = std::move(calls);
+      replies.resize(n);
+      for (std::size_t i = 0; i < n; ++i) scripted_at.push_back(i);
+    }
+    if (!scripted.empty()) {
+      std::vector<resp3::value> answers =
+          co_await rt.link().eval_many(read_entry_script(), scripted);
+      for (std::size_t k = 0; k < answers.size(); ++k)
+        replies[scripted_at[k]] = std::move(answers[k]);
+    }
+    t.answered();
+    std::vector<std::size_t> unreadable;
+    std::size_t found = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (classify(replies[i], out[i], i, decode)) unreadable.push_back(i);
+      if (out[i].is_hit) ++found;
+    }
+    reads_find_entries_.store(2 * found >= n, std::memory_order_relaxed);
+    if (!unreadable.empty()) {
+      std::vector<script_call> again;
+      for (std::size_t i : unreadable)
+        again.push_back(read_call(rt, keys[i], tags[i], "reload", leased));
+      replies = co_await rt.link().eval_many(read_entry_script(), again);
+      for (std::size_t k = 0; k < unreadable.size(); ++k) {
+        classify(replies[k], out[unreadable[k]], unreadable[k], decode);
+      }
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    operation_failed(t, failure);
+    co_return std::vector<read_state>(n);
+  }
+  co_return out;
+}
+
+CACHET_DECL boost::asio::awaitable<redis_store_core::read_state> redis_store_core::read(
+    redis_runtime& rt, const std::string& key, const std::vector<std::string>& tags, ticket t,
+    const char* mode, hit_decoder decode) {
+  std::vector<std::string> keys{key};
+  std::vector<std::vector<std::string>> tag_lists{tags};
+  std::vector<read_state> found =
+      co_await read_many(rt, keys, tag_lists, std::move(t), /*leased=*/true, mode, decode);
+  co_return std::move(found.front());
+}
+
+CACHET_DECL redis_store_core::read_state redis_store_core::read_now(
+    redis_runtime& rt, const std::string& key, const std::vector<std::string>& tags, ticket t,
+    const char* mode, hit_decoder decode) {
+  return rt.run(read(rt, key, tags, std::move(t), mode, decode));
+}
+
+CACHET_DECL boost::asio::awaitable<redis_store_core::read_state> redis_store_core::read_on_io(
+    redis_runtime& rt, const std::string& key, const std::vector<std::string>& tags, ticket t,
+    hit_decoder decode) {
+  return on_io(rt, read(rt, key, tags, std::move(t), "load", decode));
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<redis_store_core::read_state>>
+redis_store_core::read_many_on_io(redis_runtime& rt, const std::vector<std::string>& keys,
+                                  const std::vector<std::vector<std::string>>& tags, ticket t,
+                                  hit_decoder decode) {
+  return on_io(rt, read_many(rt, keys, tags, std::move(t), /*leased=*/false, "load", decode));
+}
+
+CACHET_DECL boost::asio::awaitable<bool> redis_store_core::find_stored(redis_runtime& rt,
+                                                                       std::string key,
+                                                                       bool expired_too, ticket t,
+                                                                       hit_decoder decode) {
+  std::exception_ptr failure;
+  if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+  if (failure) {
+    operation_failed(t, failure);
+    co_return false;
+  }
+  try {
+    entry_location at = locate(rt, key);
+    std::vector<script_call> calls{script_call{{std::move(at.key)}, {at.bucket->counter_base}}};
+    std::vector<resp3::value> replies = co_await rt.link().eval_many(peek_entry_script(), calls);
+    t.answered();
+    const auto& parts = replies.front().as_array();
+    if (parts.empty() || parts[0].as_int() != 1 || parts.size() < 3) {
+      if (!parts.empty() && parts[0].as_int() == 2) {
+        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      }
+      co_return false;
+    }
+    if (!decode(0, parts[1].as_string())) {
+      counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      co_return false;
+    }
+    const std::string& fresh_until_text = parts[2].as_string();
+    if (fresh_until_text.empty()) co_return true;
+    std::int64_t fresh_until = 0;
+    auto [end, ec] = std::from_chars(
+        fresh_until_text.data(), fresh_until_text.data() + fresh_until_text.size(), fresh_until);
+    if (ec != std::errc{} || end != fresh_until_text.data() + fresh_until_text.size()) {
+      counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      co_return false;
+    }
+    const std::int64_t now = now_ms();
+    if (now < fresh_until) co_return true;
+    // Redis drops the entry max_stale after its freshness by the server's clock; the store's
+    // own clock (an injected one, say) must agree that it is not older than that.
+    const std::int64_t oldest =
+        now - std::chrono::ceil<std::chrono::milliseconds>(max_stale_).count();
+    co_return expired_too&& oldest < fresh_until;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) operation_failed(t, failure);
+  co_return false;
+}
+
+CACHET_DECL bool redis_store_core::find_stored_now(redis_runtime& rt, std::string key,
+                                                   bool expired_too, ticket t, hit_decoder decode) {
+  return rt.run(find_stored(rt, std::move(key), expired_too, std::move(t), decode));
+}
+
+CACHET_DECL boost::asio::awaitable<bool> redis_store_core::find_stored_on_io(
+    redis_runtime& rt, std::string key, bool expired_too, ticket t, hit_decoder decode) {
+  return on_io(rt, find_stored(rt, std::move(key), expired_too, std::move(t), decode));
+}
+
+CACHET_DECL void redis_store_core::write_now(redis_runtime& rt, entry_write w, ticket t) {
+  rt.run(write(rt, std::move(w), std::move(t)));
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::write_on_io(redis_runtime& rt,
+                                                                       entry_write w, ticket t) {
+  return on_io(rt, write(rt, std::move(w), std::move(t)));
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::write_many_on_io(
+    redis_runtime& rt, std::vector<entry_write> writes, ticket t) {
+  return on_io(rt, write_many(rt, std::move(writes), std::move(t)));
+}
+
+CACHET_DECL void redis_store_core::give_up_lease_now(redis_runtime& rt, std::string key) {
+  rt.run(give_up_lease(rt, std::move(key)));
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::give_up_lease_on_io(redis_runtime& rt,
+                                                                               std::string key) {
+  return on_io(rt, give_up_lease(rt, std::move(key)));
+}
+
+CACHET_DECL bool redis_store_core::due_for_refresh(const read_state& found) const {
+  if (refresh_percent_ == 0 || found.fresh_until < 0) return false;
+  const std::int64_t ttl_ms = std::chrono::ceil<std::chrono::milliseconds>(ttl_).count();
+  const std::int64_t left = found.fresh_until - now_ms();
+  return left * 100 < ttl_ms * static_cast<std::int64_t>(100 - refresh_percent_);
+}
+
+CACHET_DECL std::chrono::milliseconds redis_store_core::lease_pause(const std::string& lease,
+                                                                    unsigned polls) const {
+  std::int64_t until = 0;
+  std::from_chars(lease.data(), lease.data() + lease.size(), until);
+  const std::int64_t left = std::max<std::int64_t>(until - now_ms(), 0);
+  const std::int64_t growing = polls < 6 ? std::int64_t{1} << polls : 50;
+  return std::chrono::milliseconds(std::min({growing, std::int64_t{50}, left}));
+}
+
+CACHET_DECL void redis_store_core::throw_recursion() {
+  throw cachet::error(
+      "cachet::cached: the function called its own cache with the same arguments while "
+      "computing them, which would wait for itself forever; break the recursion");
 }
 
 }  // namespace cachet::detail

@@ -222,6 +222,262 @@ CACHET_DECL boost::asio::awaitable<void> redis_store_core::give_up_lease(redis_r
   if (failure) operation_failed(t, failure);
 }
 
+CACHET_DECL bool redis_store_core::classify(const resp3::value& reply, read_state& out,
+                                            std::size_t index, hit_decoder decode) {
+  if (reply.is_error()) {
+    // OOM under noeviction, say: Redis answered, but this read gave no permit.
+    counts_.backend_errors.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  const auto& parts = reply.as_array();
+  const std::int64_t status = parts.empty() ? 2 : parts[0].as_int();
+  if (status == 1) {
+    // {1, v, f or ''}, and the PTTL when this store asked for it (see store_entry.hpp).
+    if (parts.size() != (reports_hit_lifetime_ ? 4u : 3u)) {
+      throw resp3::request_error(resp3::error::unexpected_reply,
+                                 "cachet::redis: the read script's hit has " +
+                                     std::to_string(parts.size()) + " parts, expected " +
+                                     (reports_hit_lifetime_ ? "4" : "3") +
+                                     "; a script of another cachet version answered");
+    }
+    const std::string& f = parts[2].as_string();
+    std::int64_t until = 0;
+    auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), until);
+    if (ec == std::errc{} && end == f.data() + f.size()) out.fresh_until = until;
+    if (reports_hit_lifetime_) {
+      const std::int64_t pttl = parts[3].as_int();
+      if (pttl >= 0) out.remaining_ms = pttl;
+    }
+    if (out.fresh_until >= 0) {
+      const std::int64_t fresh_for = std::max<std::int64_t>(out.fresh_until - now_ms(), 0);
+      if (out.remaining_ms < 0 || fresh_for < out.remaining_ms) out.remaining_ms = fresh_for;
+    }
+    if (!decode(index, parts[1].as_string())) {
+      counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      return true;
+    }
+    out.is_hit = true;
+    counts_.hits.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (status == 0 && parts.size() >= 4) {
+    out.stamp = parts[1].as_string();
+    out.permit = parts[2].as_string();
+    if (parts.size() >= 5) out.lease = parts[4].as_string();
+    const std::string& why = parts[3].as_string();
+    if (why == "expired") {
+      counts_.expirations.fetch_add(1, std::memory_order_relaxed);
+    } else if (why == "invalidated") {
+      counts_.invalidations.fetch_add(1, std::memory_order_relaxed);
+    } else if (why == "malformed") {
+      counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    return false;
+  }
+  // Not cachet's: the entry or a counter is of another type. Left as it is, and not written.
+  counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<redis_store_core::read_state>>
+redis_store_core::read_many(redis_runtime& rt, const std::vector<std::string>& keys,
+                            const std::vector<std::vector<std::string>>& tags, ticket t,
+                            bool leased, const char* mode, hit_decoder decode) {
+  const std::size_t n = keys.size();
+  std::vector<read_state> out(n);
+  if (n == 0) co_return out;
+  std::exception_ptr failure;
+  if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+  if (failure) {
+    operation_failed(t, failure);
+    co_return out;
+  }
+  try {
+    std::vector<script_call> calls;
+    calls.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+      calls.push_back(read_call(rt, keys[i], tags[i], mode, leased));
+    std::vector<resp3::value> replies;
+    std::vector<script_call> scripted;
+    std::vector<std::size_t> scripted_at;
+    if (std::string_view(mode) == "load" && reads_find_entries_.load(std::memory_order_relaxed)) {
+      replies = co_await read_hits(rt, calls);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!replies[i].is_null()) continue;
+        scripted.push_back(std::move(calls[i]));
+        scripted_at.push_back(i);
+      }
+    } else {
+      scripted = std::move(calls);
+      replies.resize(n);
+      for (std::size_t i = 0; i < n; ++i) scripted_at.push_back(i);
+    }
+    if (!scripted.empty()) {
+      std::vector<resp3::value> answers =
+          co_await rt.link().eval_many(read_entry_script(), scripted);
+      for (std::size_t k = 0; k < answers.size(); ++k)
+        replies[scripted_at[k]] = std::move(answers[k]);
+    }
+    t.answered();
+    std::vector<std::size_t> unreadable;
+    std::size_t found = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (classify(replies[i], out[i], i, decode)) unreadable.push_back(i);
+      if (out[i].is_hit) ++found;
+    }
+    reads_find_entries_.store(2 * found >= n, std::memory_order_relaxed);
+    if (!unreadable.empty()) {
+      std::vector<script_call> again;
+      for (std::size_t i : unreadable)
+        again.push_back(read_call(rt, keys[i], tags[i], "reload", leased));
+      replies = co_await rt.link().eval_many(read_entry_script(), again);
+      for (std::size_t k = 0; k < unreadable.size(); ++k) {
+        classify(replies[k], out[unreadable[k]], unreadable[k], decode);
+      }
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    operation_failed(t, failure);
+    co_return std::vector<read_state>(n);
+  }
+  co_return out;
+}
+
+CACHET_DECL boost::asio::awaitable<redis_store_core::read_state> redis_store_core::read(
+    redis_runtime& rt, const std::string& key, const std::vector<std::string>& tags, ticket t,
+    const char* mode, hit_decoder decode) {
+  std::vector<std::string> keys{key};
+  std::vector<std::vector<std::string>> tag_lists{tags};
+  std::vector<read_state> found =
+      co_await read_many(rt, keys, tag_lists, std::move(t), /*leased=*/true, mode, decode);
+  co_return std::move(found.front());
+}
+
+CACHET_DECL redis_store_core::read_state redis_store_core::read_now(
+    redis_runtime& rt, const std::string& key, const std::vector<std::string>& tags, ticket t,
+    const char* mode, hit_decoder decode) {
+  return rt.run(read(rt, key, tags, std::move(t), mode, decode));
+}
+
+CACHET_DECL boost::asio::awaitable<redis_store_core::read_state> redis_store_core::read_on_io(
+    redis_runtime& rt, const std::string& key, const std::vector<std::string>& tags, ticket t,
+    hit_decoder decode) {
+  return on_io(rt, read(rt, key, tags, std::move(t), "load", decode));
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<redis_store_core::read_state>>
+redis_store_core::read_many_on_io(redis_runtime& rt, const std::vector<std::string>& keys,
+                                  const std::vector<std::vector<std::string>>& tags, ticket t,
+                                  hit_decoder decode) {
+  return on_io(rt, read_many(rt, keys, tags, std::move(t), /*leased=*/false, "load", decode));
+}
+
+CACHET_DECL boost::asio::awaitable<bool> redis_store_core::find_stored(redis_runtime& rt,
+                                                                       std::string key,
+                                                                       bool expired_too, ticket t,
+                                                                       hit_decoder decode) {
+  std::exception_ptr failure;
+  if (rt.pending_invalidations() != 0) failure = co_await rt.confirm_invalidations();
+  if (failure) {
+    operation_failed(t, failure);
+    co_return false;
+  }
+  try {
+    entry_location at = locate(rt, key);
+    std::vector<script_call> calls{script_call{{std::move(at.key)}, {at.bucket->counter_base}}};
+    std::vector<resp3::value> replies = co_await rt.link().eval_many(peek_entry_script(), calls);
+    t.answered();
+    const auto& parts = replies.front().as_array();
+    if (parts.empty() || parts[0].as_int() != 1 || parts.size() < 3) {
+      if (!parts.empty() && parts[0].as_int() == 2) {
+        counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      }
+      co_return false;
+    }
+    if (!decode(0, parts[1].as_string())) {
+      counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      co_return false;
+    }
+    const std::string& fresh_until_text = parts[2].as_string();
+    if (fresh_until_text.empty()) co_return true;
+    std::int64_t fresh_until = 0;
+    auto [end, ec] = std::from_chars(
+        fresh_until_text.data(), fresh_until_text.data() + fresh_until_text.size(), fresh_until);
+    if (ec != std::errc{} || end != fresh_until_text.data() + fresh_until_text.size()) {
+      counts_.decode_errors.fetch_add(1, std::memory_order_relaxed);
+      co_return false;
+    }
+    const std::int64_t now = now_ms();
+    if (now < fresh_until) co_return true;
+    // Redis drops the entry max_stale after its freshness by the server's clock; the store's
+    // own clock (an injected one, say) must agree that it is not older than that.
+    const std::int64_t oldest =
+        now - std::chrono::ceil<std::chrono::milliseconds>(max_stale_).count();
+    co_return expired_too&& oldest < fresh_until;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) operation_failed(t, failure);
+  co_return false;
+}
+
+CACHET_DECL bool redis_store_core::find_stored_now(redis_runtime& rt, std::string key,
+                                                   bool expired_too, ticket t, hit_decoder decode) {
+  return rt.run(find_stored(rt, std::move(key), expired_too, std::move(t), decode));
+}
+
+CACHET_DECL boost::asio::awaitable<bool> redis_store_core::find_stored_on_io(
+    redis_runtime& rt, std::string key, bool expired_too, ticket t, hit_decoder decode) {
+  return on_io(rt, find_stored(rt, std::move(key), expired_too, std::move(t), decode));
+}
+
+CACHET_DECL void redis_store_core::write_now(redis_runtime& rt, entry_write w, ticket t) {
+  rt.run(write(rt, std::move(w), std::move(t)));
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::write_on_io(redis_runtime& rt,
+                                                                       entry_write w, ticket t) {
+  return on_io(rt, write(rt, std::move(w), std::move(t)));
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::write_many_on_io(
+    redis_runtime& rt, std::vector<entry_write> writes, ticket t) {
+  return on_io(rt, write_many(rt, std::move(writes), std::move(t)));
+}
+
+CACHET_DECL void redis_store_core::give_up_lease_now(redis_runtime& rt, std::string key) {
+  rt.run(give_up_lease(rt, std::move(key)));
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::give_up_lease_on_io(redis_runtime& rt,
+                                                                               std::string key) {
+  return on_io(rt, give_up_lease(rt, std::move(key)));
+}
+
+CACHET_DECL bool redis_store_core::due_for_refresh(const read_state& found) const {
+  if (refresh_percent_ == 0 || found.fresh_until < 0) return false;
+  const std::int64_t ttl_ms = std::chrono::ceil<std::chrono::milliseconds>(ttl_).count();
+  const std::int64_t left = found.fresh_until - now_ms();
+  return left * 100 < ttl_ms * static_cast<std::int64_t>(100 - refresh_percent_);
+}
+
+CACHET_DECL std::chrono::milliseconds redis_store_core::lease_pause(const std::string& lease,
+                                                                    unsigned polls) const {
+  std::int64_t until = 0;
+  std::from_chars(lease.data(), lease.data() + lease.size(), until);
+  const std::int64_t left = std::max<std::int64_t>(until - now_ms(), 0);
+  const std::int64_t growing = polls < 6 ? std::int64_t{1} << polls : 50;
+  return std::chrono::milliseconds(std::min({growing, std::int64_t{50}, left}));
+}
+
+CACHET_DECL void redis_store_core::throw_recursion() {
+  throw cachet::error(
+      "cachet::cached: the function called its own cache with the same arguments while "
+      "computing them, which would wait for itself forever; break the recursion");
+}
+
 }  // namespace cachet::detail
 
 #endif
