@@ -71,9 +71,10 @@ T run(asio::io_context& io, asio::awaitable<T> op) {
 
 // The hits of an iteration, checked so that a miss (or an error) shows as a failed benchmark.
 bool all_hits(benchmark::State& state, const item_cache& items, std::uint64_t hits_before,
-              std::uint64_t expected) {
+              std::int64_t expected) {
   const cachet::stats s = items.stats();
-  if (s.hits - hits_before != expected || s.backend_errors != 0) {
+  if (expected < 0 || s.hits - hits_before != static_cast<std::uint64_t>(expected) ||
+      s.backend_errors != 0) {
     state.SkipWithError("a call was not a hit: is another process clearing the bench prefix?");
     return false;
   }

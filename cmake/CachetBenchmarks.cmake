@@ -37,6 +37,7 @@ foreach(source IN LISTS cachet_benches)
     target_link_libraries(bench_${name} PRIVATE benchmark::benchmark_main)
   endif()
   cachet_add_warnings(bench_${name})
+  cachet_add_strict_warnings(bench_${name})
   # benchmark 1.7 reads --benchmark_min_time as seconds (a plain number).
   add_test(NAME bench.${name}
     COMMAND bench_${name} --benchmark_min_time=0.01 --benchmark_filter=.)
