@@ -11229,47 +11229,43 @@ CACHET_DECL config config::from_env() {
 #endif
 // ---- end <cachet/redis/config.hpp> ----
 
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
+// OpenSSL and Asio SSL are included by impl/transport.ipp only: a unit compiled under
+// CACHET_SEPARATE_COMPILATION never touches TLS, so it does not parse them.
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <system_error>
-#include <utility>
 
 namespace cachet::resp3::detail {
 
 namespace asio = boost::asio;
 
-/// The OpenSSL context of `tls`, or null when TLS is off. Throws cachet::error naming the file
-/// that cannot be loaded, with OpenSSL's reason.
-CACHET_DECL std::shared_ptr<asio::ssl::context> make_tls_context(const tls_options& tls);
+/// OpenSSL's state for one transport: the context of its tls_options and the stream of the
+/// current connection. Defined in impl/transport.ipp.
+struct tls_session;
 
 /// A TCP socket, or a TLS stream over one; an AsyncReadStream and AsyncWriteStream either way.
+/// The templates that read, write and shake hands are defined in impl/transport.ipp, beside the
+/// connection bodies that use them.
 class transport {
  public:
   using executor_type = asio::any_io_executor;
   using socket_type = asio::ip::tcp::socket;
-  using tls_stream_type = asio::ssl::stream<socket_type>;
 
   /// Throws cachet::error when the TLS files of `tls` cannot be loaded.
   CACHET_DECL transport(const executor_type& ex, const tls_options& tls);
+  CACHET_DECL ~transport();
+  transport(const transport&) = delete;
+  transport& operator=(const transport&) = delete;
 
   executor_type get_executor() const noexcept { return executor_; }
 
   /// The TCP socket to connect, set options on, and close.
-  socket_type& socket() noexcept { return tls_ ? tls_->next_layer() : plain_; }
-  bool is_open() const noexcept { return tls_ ? tls_->next_layer().is_open() : plain_.is_open(); }
+  CACHET_DECL socket_type& socket() noexcept;
+  CACHET_DECL bool is_open() const noexcept;
 
   /// Fresh, unconnected socket (and TLS session) for the next connection attempt.
   CACHET_DECL void renew();
@@ -11284,51 +11280,24 @@ class transport {
   /// an IP address. On failure, failure() holds OpenSSL's reason. A coroutine on `Executor`, the
   /// executor of the connection's own coroutines (awaitables only await their own kind).
   template <class Executor>
-  asio::awaitable<std::error_code, Executor> tls_handshake(const std::string& host) {
-    failure_.clear();
-    if (!tls_) co_return std::error_code{};
-    const std::string& name = tls_options_.sni.empty() ? host : tls_options_.sni;
-    boost::system::error_code not_an_address;
-    asio::ip::make_address(name, not_an_address);
-    // SSL_set_tlsext_host_name, without the macro's C cast; OpenSSL copies the name.
-    if (not_an_address) {
-      ::SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                 const_cast<char*>(name.c_str()));
-    }
-    if (tls_options_.verify_peer)
-      tls_->set_verify_callback(asio::ssl::host_name_verification(name));
-    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client,
-                                               asio::as_tuple(asio::use_awaitable_t<Executor>{}));
-    if (!ec) co_return std::error_code{};
-    failure_ = ec.message();
-    const long verdict = ::SSL_get_verify_result(tls_->native_handle());
-    if (verdict != X509_V_OK) {
-      failure_ += std::string(": ") + ::X509_verify_cert_error_string(verdict);
-    }
-    co_return std::error_code(ec);
-  }
+  asio::awaitable<std::error_code, Executor> tls_handshake(const std::string& host);
 
   /// Why the last tls_handshake() failed, in OpenSSL's words.
   const std::string& failure() const noexcept { return failure_; }
 
   template <class MutableBuffers, class Token>
-  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    if (tls_) return tls_->async_read_some(buffers, std::forward<Token>(token));
-    return plain_.async_read_some(buffers, std::forward<Token>(token));
-  }
+  auto async_read_some(const MutableBuffers& buffers, Token&& token);
 
   template <class ConstBuffers, class Token>
-  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    if (tls_) return tls_->async_write_some(buffers, std::forward<Token>(token));
-    return plain_.async_write_some(buffers, std::forward<Token>(token));
-  }
+  auto async_write_some(const ConstBuffers& buffers, Token&& token);
 
  private:
   executor_type executor_;
   tls_options tls_options_;
-  std::shared_ptr<asio::ssl::context> tls_context_;
   socket_type plain_;
-  std::optional<tls_stream_type> tls_;  // engaged when TLS is on
+  // Null without TLS, so plain TCP pays no indirection; with TLS, one allocation per transport,
+  // as the shared context alone used to be.
+  std::unique_ptr<tls_session> tls_;
   std::string failure_;
 };
 
@@ -11342,12 +11311,34 @@ class transport {
 // Bodies of <cachet/detail/redis/transport.hpp>; see <cachet/detail/linkage.hpp>.
 
 
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <optional>
+#include <utility>
+
 namespace cachet::resp3::detail {
 
-CACHET_DECL std::shared_ptr<asio::ssl::context> make_tls_context(const tls_options& tls) {
+struct tls_session {
+  explicit tls_session(asio::ssl::context::method method) : context(method) {}
+
+  asio::ssl::context context;
+  std::optional<asio::ssl::stream<asio::ip::tcp::socket>> stream;  // engaged by renew()
+};
+
+/// OpenSSL's state for `tls`, or null when TLS is off. Throws cachet::error naming the file that
+/// cannot be loaded, with OpenSSL's reason.
+CACHET_DECL std::unique_ptr<tls_session> make_tls_session(const tls_options& tls) {
   if (!tls.enabled) return nullptr;
-  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  ::SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  auto session = std::make_unique<tls_session>(asio::ssl::context::tls_client);
+  asio::ssl::context& context = session->context;
+  ::SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
   auto check = [](boost::system::error_code ec, const char* field, const std::string& file,
                   const char* fix) {
     if (ec) {
@@ -11357,35 +11348,45 @@ CACHET_DECL std::shared_ptr<asio::ssl::context> make_tls_context(const tls_optio
   };
   boost::system::error_code ec;
   if (tls.verify_peer) {
-    context->set_verify_mode(asio::ssl::verify_peer, ec);
+    context.set_verify_mode(asio::ssl::verify_peer, ec);
     if (tls.ca_file.empty()) {
-      context->set_default_verify_paths(ec);
+      context.set_default_verify_paths(ec);
       check(ec, "tls.ca_file", "(system default)", "give a PEM file of CA certificates");
     } else {
-      context->load_verify_file(tls.ca_file, ec);
+      context.load_verify_file(tls.ca_file, ec);
       check(ec, "tls.ca_file", tls.ca_file, "give a readable PEM file of CA certificates");
     }
   } else {
-    context->set_verify_mode(asio::ssl::verify_none, ec);
+    context.set_verify_mode(asio::ssl::verify_none, ec);
   }
   if (!tls.cert_file.empty()) {
-    context->use_certificate_chain_file(tls.cert_file, ec);
+    context.use_certificate_chain_file(tls.cert_file, ec);
     check(ec, "tls.cert_file", tls.cert_file, "give a readable PEM client certificate");
     const std::string& key = tls.key_file.empty() ? tls.cert_file : tls.key_file;
-    context->use_private_key_file(key, asio::ssl::context::pem, ec);
+    context.use_private_key_file(key, asio::ssl::context::pem, ec);
     check(ec, "tls.key_file", key, "give the PEM private key of tls.cert_file");
   }
-  return context;
+  return session;
 }
 
 CACHET_DECL transport::transport(const executor_type& ex, const tls_options& tls)
-    : executor_(ex), tls_options_(tls), tls_context_(make_tls_context(tls)), plain_(ex) {
+    : executor_(ex), tls_options_(tls), plain_(ex), tls_(make_tls_session(tls)) {
   renew();
 }
 
+CACHET_DECL transport::~transport() = default;
+
+CACHET_DECL transport::socket_type& transport::socket() noexcept {
+  return tls_ ? tls_->stream->next_layer() : plain_;
+}
+
+CACHET_DECL bool transport::is_open() const noexcept {
+  return tls_ ? tls_->stream->next_layer().is_open() : plain_.is_open();
+}
+
 CACHET_DECL void transport::renew() {
-  if (tls_context_) {
-    tls_.emplace(executor_, *tls_context_);
+  if (tls_) {
+    tls_->stream.emplace(executor_, tls_->context);
   } else {
     plain_ = socket_type(executor_);
   }
@@ -11397,6 +11398,43 @@ CACHET_DECL void transport::shutdown(socket_type::shutdown_type what,
 }
 
 CACHET_DECL void transport::close(boost::system::error_code& ec) { socket().close(ec); }
+
+template <class Executor>
+asio::awaitable<std::error_code, Executor> transport::tls_handshake(const std::string& host) {
+  failure_.clear();
+  if (!tls_) co_return std::error_code{};
+  auto& stream = *tls_->stream;
+  const std::string& name = tls_options_.sni.empty() ? host : tls_options_.sni;
+  boost::system::error_code not_an_address;
+  asio::ip::make_address(name, not_an_address);
+  // SSL_set_tlsext_host_name, without the macro's C cast; OpenSSL copies the name.
+  if (not_an_address) {
+    ::SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(name.c_str()));
+  }
+  if (tls_options_.verify_peer) stream.set_verify_callback(asio::ssl::host_name_verification(name));
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client,
+                                              asio::as_tuple(asio::use_awaitable_t<Executor>{}));
+  if (!ec) co_return std::error_code{};
+  failure_ = ec.message();
+  const long verdict = ::SSL_get_verify_result(stream.native_handle());
+  if (verdict != X509_V_OK) {
+    failure_ += std::string(": ") + ::X509_verify_cert_error_string(verdict);
+  }
+  co_return std::error_code(ec);
+}
+
+template <class MutableBuffers, class Token>
+auto transport::async_read_some(const MutableBuffers& buffers, Token&& token) {
+  if (tls_) return tls_->stream->async_read_some(buffers, std::forward<Token>(token));
+  return plain_.async_read_some(buffers, std::forward<Token>(token));
+}
+
+template <class ConstBuffers, class Token>
+auto transport::async_write_some(const ConstBuffers& buffers, Token&& token) {
+  if (tls_) return tls_->stream->async_write_some(buffers, std::forward<Token>(token));
+  return plain_.async_write_some(buffers, std::forward<Token>(token));
+}
 
 }  // namespace cachet::resp3::detail
 
@@ -11626,23 +11664,14 @@ class request {
 #endif
 // ---- end <cachet/redis/request.hpp> ----
 
-#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/container/small_vector.hpp>
 
-#include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -11912,6 +11941,18 @@ class connection : public std::enable_shared_from_this<connection> {
 
 // Bodies of <cachet/detail/redis/connection.hpp>; see <cachet/detail/linkage.hpp>.
 
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <charconv>
 
 namespace cachet::resp3 {
 namespace detail {
@@ -13227,7 +13268,9 @@ class cluster_client {
   // only on its strand. (A class member rather than local to run_groups: g++ refuses a type
   // local to a non-inline coroutine in its frame, -Wsubobject-linkage, as separately compiled.)
   struct countdown {
-    explicit countdown(const strand_type& ex, std::size_t n) : left(n), finished(ex) {}
+    // Out of line: binding the timer to a strand instantiates a good part of Asio's executor
+    // machinery, which a unit that never builds one should not pay for.
+    CACHET_DECL explicit countdown(const strand_type& ex, std::size_t n);
     std::size_t left;
     std::exception_ptr first_failure;
     boost::asio::steady_timer finished;
@@ -13274,6 +13317,9 @@ CACHET_DECL cluster_client::cluster_client(executor_type ex, config cfg,
         "cachet::redis::cluster_client: max_redirects or refresh_interval is negative; give "
         "0 or more");
 }
+
+CACHET_DECL cluster_client::countdown::countdown(const strand_type& ex, std::size_t n)
+    : left(n), finished(ex) {}
 
 CACHET_DECL cluster_client::~cluster_client() {
   if (!state_) return;

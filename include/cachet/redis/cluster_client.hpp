@@ -273,7 +273,9 @@ class cluster_client {
   // only on its strand. (A class member rather than local to run_groups: g++ refuses a type
   // local to a non-inline coroutine in its frame, -Wsubobject-linkage, as separately compiled.)
   struct countdown {
-    explicit countdown(const strand_type& ex, std::size_t n) : left(n), finished(ex) {}
+    // Out of line: binding the timer to a strand instantiates a good part of Asio's executor
+    // machinery, which a unit that never builds one should not pay for.
+    CACHET_DECL explicit countdown(const strand_type& ex, std::size_t n);
     std::size_t left;
     std::exception_ptr first_failure;
     boost::asio::steady_timer finished;

@@ -21,6 +21,9 @@ CACHET_DECL cluster_client::cluster_client(executor_type ex, config cfg,
         "0 or more");
 }
 
+CACHET_DECL cluster_client::countdown::countdown(const strand_type& ex, std::size_t n)
+    : left(n), finished(ex) {}
+
 CACHET_DECL cluster_client::~cluster_client() {
   if (!state_) return;
   std::lock_guard lock(state_->mutex);

@@ -5,12 +5,34 @@
 
 #include <cachet/detail/redis/transport.hpp>
 
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <optional>
+#include <utility>
+
 namespace cachet::resp3::detail {
 
-CACHET_DECL std::shared_ptr<asio::ssl::context> make_tls_context(const tls_options& tls) {
+struct tls_session {
+  explicit tls_session(asio::ssl::context::method method) : context(method) {}
+
+  asio::ssl::context context;
+  std::optional<asio::ssl::stream<asio::ip::tcp::socket>> stream;  // engaged by renew()
+};
+
+/// OpenSSL's state for `tls`, or null when TLS is off. Throws cachet::error naming the file that
+/// cannot be loaded, with OpenSSL's reason.
+CACHET_DECL std::unique_ptr<tls_session> make_tls_session(const tls_options& tls) {
   if (!tls.enabled) return nullptr;
-  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
-  ::SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  auto session = std::make_unique<tls_session>(asio::ssl::context::tls_client);
+  asio::ssl::context& context = session->context;
+  ::SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
   auto check = [](boost::system::error_code ec, const char* field, const std::string& file,
                   const char* fix) {
     if (ec) {
@@ -20,35 +42,45 @@ CACHET_DECL std::shared_ptr<asio::ssl::context> make_tls_context(const tls_optio
   };
   boost::system::error_code ec;
   if (tls.verify_peer) {
-    context->set_verify_mode(asio::ssl::verify_peer, ec);
+    context.set_verify_mode(asio::ssl::verify_peer, ec);
     if (tls.ca_file.empty()) {
-      context->set_default_verify_paths(ec);
+      context.set_default_verify_paths(ec);
       check(ec, "tls.ca_file", "(system default)", "give a PEM file of CA certificates");
     } else {
-      context->load_verify_file(tls.ca_file, ec);
+      context.load_verify_file(tls.ca_file, ec);
       check(ec, "tls.ca_file", tls.ca_file, "give a readable PEM file of CA certificates");
     }
   } else {
-    context->set_verify_mode(asio::ssl::verify_none, ec);
+    context.set_verify_mode(asio::ssl::verify_none, ec);
   }
   if (!tls.cert_file.empty()) {
-    context->use_certificate_chain_file(tls.cert_file, ec);
+    context.use_certificate_chain_file(tls.cert_file, ec);
     check(ec, "tls.cert_file", tls.cert_file, "give a readable PEM client certificate");
     const std::string& key = tls.key_file.empty() ? tls.cert_file : tls.key_file;
-    context->use_private_key_file(key, asio::ssl::context::pem, ec);
+    context.use_private_key_file(key, asio::ssl::context::pem, ec);
     check(ec, "tls.key_file", key, "give the PEM private key of tls.cert_file");
   }
-  return context;
+  return session;
 }
 
 CACHET_DECL transport::transport(const executor_type& ex, const tls_options& tls)
-    : executor_(ex), tls_options_(tls), tls_context_(make_tls_context(tls)), plain_(ex) {
+    : executor_(ex), tls_options_(tls), plain_(ex), tls_(make_tls_session(tls)) {
   renew();
 }
 
+CACHET_DECL transport::~transport() = default;
+
+CACHET_DECL transport::socket_type& transport::socket() noexcept {
+  return tls_ ? tls_->stream->next_layer() : plain_;
+}
+
+CACHET_DECL bool transport::is_open() const noexcept {
+  return tls_ ? tls_->stream->next_layer().is_open() : plain_.is_open();
+}
+
 CACHET_DECL void transport::renew() {
-  if (tls_context_) {
-    tls_.emplace(executor_, *tls_context_);
+  if (tls_) {
+    tls_->stream.emplace(executor_, tls_->context);
   } else {
     plain_ = socket_type(executor_);
   }
@@ -60,6 +92,43 @@ CACHET_DECL void transport::shutdown(socket_type::shutdown_type what,
 }
 
 CACHET_DECL void transport::close(boost::system::error_code& ec) { socket().close(ec); }
+
+template <class Executor>
+asio::awaitable<std::error_code, Executor> transport::tls_handshake(const std::string& host) {
+  failure_.clear();
+  if (!tls_) co_return std::error_code{};
+  auto& stream = *tls_->stream;
+  const std::string& name = tls_options_.sni.empty() ? host : tls_options_.sni;
+  boost::system::error_code not_an_address;
+  asio::ip::make_address(name, not_an_address);
+  // SSL_set_tlsext_host_name, without the macro's C cast; OpenSSL copies the name.
+  if (not_an_address) {
+    ::SSL_ctrl(stream.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(name.c_str()));
+  }
+  if (tls_options_.verify_peer) stream.set_verify_callback(asio::ssl::host_name_verification(name));
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client,
+                                              asio::as_tuple(asio::use_awaitable_t<Executor>{}));
+  if (!ec) co_return std::error_code{};
+  failure_ = ec.message();
+  const long verdict = ::SSL_get_verify_result(stream.native_handle());
+  if (verdict != X509_V_OK) {
+    failure_ += std::string(": ") + ::X509_verify_cert_error_string(verdict);
+  }
+  co_return std::error_code(ec);
+}
+
+template <class MutableBuffers, class Token>
+auto transport::async_read_some(const MutableBuffers& buffers, Token&& token) {
+  if (tls_) return tls_->stream->async_read_some(buffers, std::forward<Token>(token));
+  return plain_.async_read_some(buffers, std::forward<Token>(token));
+}
+
+template <class ConstBuffers, class Token>
+auto transport::async_write_some(const ConstBuffers& buffers, Token&& token) {
+  if (tls_) return tls_->stream->async_write_some(buffers, std::forward<Token>(token));
+  return plain_.async_write_some(buffers, std::forward<Token>(token));
+}
 
 }  // namespace cachet::resp3::detail
 
