@@ -8,13 +8,18 @@
 
 #include <string>
 
-namespace {
+// A named namespace, not an unnamed one: *_separate.cpp include this file, and g++ warns
+// (-Wsubobject-linkage) when an included file's unnamed-namespace types reach a template's
+// coroutine frame.
+namespace bench {
 
 std::string quote(const std::string& symbol) { return symbol + "@1.5"; }
 
 using cached_quote = cachet::cached<&quote, cachet::backend<cachet::redis>, cachet::ttl<30>>;
 
-}  // namespace
+}  // namespace bench
+
+using namespace bench;
 
 int main() {
   cachet::redis backend(cachet::redis::config::from_env());

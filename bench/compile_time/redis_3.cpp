@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
-namespace {
+// A named namespace, not an unnamed one: *_separate.cpp include this file, and g++ warns
+// (-Wsubobject-linkage) when an included file's unnamed-namespace types reach a template's
+// coroutine frame.
+namespace bench {
 
 std::string quote(const std::string& symbol) { return symbol + "@1.5"; }
 long volume(int day) { return day * 100L; }
@@ -20,7 +23,9 @@ using cached_volume = cachet::cached<&volume, cachet::backend<cachet::redis>, ca
 using cached_history = cachet::cached<&history, cachet::backend<cachet::redis>,
                                       cachet::key<"history:{}">, cachet::tags<"history">>;
 
-}  // namespace
+}  // namespace bench
+
+using namespace bench;
 
 int main() {
   cachet::redis backend(cachet::redis::config::from_env());
