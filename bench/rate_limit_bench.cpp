@@ -182,7 +182,9 @@ void latency(benchmark::State& state, Call&& call) {
     return;
   }
   std::sort(us.begin(), us.end());
-  auto at = [&](double q) { return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))]; };
+  auto at = [&](double q) {
+    return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))];
+  };
   state.counters["p50_us"] = at(0.50);
   state.counters["p99_us"] = at(0.99);
 }
@@ -243,7 +245,8 @@ void redis_get_async(benchmark::State& state) {
     }
     std::sort(us.begin(), us.end());
     state.counters["p50_us"] = us[(us.size() - 1) / 2];
-    state.counters["p99_us"] = us[static_cast<std::size_t>(0.99 * static_cast<double>(us.size() - 1))];
+    state.counters["p99_us"] =
+        us[static_cast<std::size_t>(0.99 * static_cast<double>(us.size() - 1))];
   });
 }
 
@@ -260,7 +263,8 @@ void redis_check_async(benchmark::State& state) {
     }
     std::sort(us.begin(), us.end());
     state.counters["p50_us"] = us[(us.size() - 1) / 2];
-    state.counters["p99_us"] = us[static_cast<std::size_t>(0.99 * static_cast<double>(us.size() - 1))];
+    state.counters["p99_us"] =
+        us[static_cast<std::size_t>(0.99 * static_cast<double>(us.size() - 1))];
   });
   require_no_fallbacks(state, before);
 }

@@ -176,7 +176,9 @@ void propagation(benchmark::State& state) {
               .count());
     }
     std::sort(us.begin(), us.end());
-    auto at = [&](double q) { return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))]; };
+    auto at = [&](double q) {
+      return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))];
+    };
     state.counters["p50_us"] = at(0.50);
     state.counters["p99_us"] = at(0.99);
   } catch (const std::exception& e) {
@@ -342,7 +344,9 @@ void propagation_processes(benchmark::State& state) {
     }
     if (!reader.finish()) throw std::runtime_error("tiered_bench: the follower failed");
     std::sort(us.begin(), us.end());
-    auto at = [&](double q) { return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))]; };
+    auto at = [&](double q) {
+      return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))];
+    };
     state.counters["p50_us"] = at(0.50);
     state.counters["p99_us"] = at(0.99);
     state.counters["max_us"] = us.back();
