@@ -69,7 +69,13 @@ class redis_store_core {
  protected:
   using ticket = redis_backend_breaker::ticket;
 
-  CACHET_DECL redis_store_core(const store_settings& settings, lifetime_reports lifetimes);
+  struct flight_base;
+  // Makes the typed store's flight (see flight_base).
+  using flight_maker = std::shared_ptr<flight_base> (*)(std::string key, std::string stamp,
+                                                        std::string permit, std::uint64_t epoch);
+
+  CACHET_DECL redis_store_core(const store_settings& settings, lifetime_reports lifetimes,
+                               flight_maker make_flight);
 
   redis_store_core(const redis_store_core&) = delete;
   redis_store_core& operator=(const redis_store_core&) = delete;
@@ -285,6 +291,160 @@ class redis_store_core {
 
   [[noreturn]] CACHET_DECL static void throw_recursion();
 
+  // A waiting coroutine: resumed on its own executor, which it keeps from running out of work.
+  struct async_waiter {
+    virtual ~async_waiter() = default;
+    virtual void resume() = 0;
+  };
+  template <class Handler>
+  struct async_waiter_of final : async_waiter {
+    explicit async_waiter_of(Handler h)
+        : handler(std::move(h)), work(boost::asio::make_work_guard(handler)) {}
+    void resume() override {
+      auto ex = boost::asio::get_associated_executor(handler);
+      boost::asio::post(ex, std::move(handler));
+    }
+    Handler handler;
+    boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler>> work;
+  };
+
+  // A computation of one key under way in this process (single flight), but for its result,
+  // which the typed store's flight adds.
+  struct flight_base {
+    flight_base(std::string k, std::string s, std::string p, std::uint64_t e)
+        : key(std::move(k)), stamp(std::move(s)), permit(std::move(p)), epoch(e) {}
+    flight_base(const flight_base&) = delete;
+    flight_base& operator=(const flight_base&) = delete;
+    std::string key;
+    std::string stamp;
+    std::string permit;
+    std::uint64_t epoch;
+    bool holds_lease = false;  // the leader's read gave it the lease: its write or failure ends it
+    std::thread::id leader = std::this_thread::get_id();
+    // A blocking call leads it: its thread runs nothing but the function until it is done.
+    bool led_blocking = false;
+    // Set (under m) as an async leader's load starts: the cancellation slot of the awaitable
+    // thread the load runs on, which names it to the coroutines that load awaits.
+    boost::asio::cancellation_slot load_slot;
+    bool doomed = false;      // guarded by flights_mutex_
+    std::size_t joiners = 0;  // guarded by flights_mutex_
+    std::mutex m;
+    std::condition_variable done_cv;
+    bool done = false;
+    std::exception_ptr error;
+    std::vector<std::unique_ptr<async_waiter>> async_waiters;
+  };
+
+  // A computation that did not read Redis, as its caller first enters it in the table: no flight
+  // yet, only what a second caller needs to decide whether it may join. Lives in the caller's
+  // frame; reached only under flights_mutex_.
+  struct claim {
+    explicit claim(std::uint64_t e) : epoch(e) {}
+    std::uint64_t epoch;
+    std::thread::id leader = std::this_thread::get_id();
+    bool doomed = false;
+    std::shared_ptr<flight_base> joined;  // made by the first caller that joins
+  };
+
+  // What the table holds for a key: a flight, a claim, or a claim that a caller joined (both).
+  struct flight_entry {
+    std::shared_ptr<flight_base> f;
+    claim* c = nullptr;
+
+    // A caller that read another permit saw the entry deleted (an invalidate) since this
+    // computation's read: it must not get its result.
+    bool joinable(const read_state& found) const {
+      if (f) {
+        return !f->doomed && f->stamp == found.stamp && f->permit == found.permit &&
+               f->epoch == found.epoch;
+      }
+      return !c->doomed && found.stamp.empty() && c->epoch == found.epoch;
+    }
+
+    void doom() {
+      if (f) f->doomed = true;
+      if (c) c->doomed = true;
+    }
+  };
+
+  // A claim turns into a flight when the first caller joins it. Under flights_mutex_.
+  CACHET_DECL std::shared_ptr<flight_base> join(flight_entry& entry, const std::string& key);
+
+  // Misses are counted here, under the lock that publishes flights, so that once `misses`
+  // reaches N every one of N callers has led or joined a flight. Returns the flight and whether
+  // this caller leads it.
+  CACHET_DECL std::pair<std::shared_ptr<flight_base>, bool> enter_flight(const std::string& key,
+                                                                         read_state found,
+                                                                         bool blocking);
+
+  // A reload's flight, entered only when no load of the key is under way here.
+  CACHET_DECL std::shared_ptr<flight_base> enter_flight_if_alone(const std::string& key,
+                                                                 read_state found);
+
+  // An unread computation's claim (see redis_store::load_unread); returns the flight to wait
+  // for instead when the key's computation may be joined.
+  CACHET_DECL std::shared_ptr<flight_base> enter_claim(const std::string& key, claim& mine,
+                                                       bool skipped);
+
+  // Takes `mine` out of the table; returns the flight of the callers that joined it, if any.
+  CACHET_DECL std::shared_ptr<flight_base> leave(const std::string& key, claim& mine, bool loaded);
+
+  // A read made while waiting for the lease's holder missed again: the flight computes (when
+  // the lease is this store's now, or Redis did not answer) or waits on, under what that read
+  // gave, since the entry may have been invalidated and given a new permit meanwhile. Without a
+  // permit (Redis failed or was skipped), nothing is written. Returns the read's lease.
+  CACHET_DECL std::string adopt(flight_base& f, read_state& again);
+
+  CACHET_DECL bool may_write(const flight_base& f);
+  CACHET_DECL void doom(std::string_view key);
+  CACHET_DECL void doom_all();
+
+  // The flight leaves the table only after its write, so that a caller whose read raced the
+  // write joins it instead of computing again. Returns whether any caller joined it.
+  CACHET_DECL bool retire(const flight_base& f);
+
+  // A miss that leads or joins no flight (a position of a batch that shares another's).
+  CACHET_DECL void count_miss();
+
+  // cachet::lease: extended while this leader computes (lease_keeper.hpp).
+  CACHET_DECL void keep_lease(std::optional<lease_keeper>& keeper, redis_runtime& rt,
+                              const flight_base& f);
+
+  // f is done (its typed result set, if any, under f.m): records `error`, wakes its waiters.
+  CACHET_DECL static void complete(flight_base& f, std::exception_ptr error);
+
+  // wait_done_async's initiation: the awaiting coroutine's handler waits with f, or resumes at
+  // once when f is done. A member type, not a lambda: a non-inline coroutine's frame may not
+  // hold a type without linkage (g++ -Wsubobject-linkage).
+  struct done_initiation {
+    flight_base* waited;
+    template <class Handler>
+    void operator()(Handler handler) const {
+      std::unique_lock lock(waited->m);
+      if (!waited->done) {
+        waited->async_waiters.push_back(
+            std::make_unique<async_waiter_of<Handler>>(std::move(handler)));
+        return;
+      }
+      lock.unlock();
+      auto ex = boost::asio::get_associated_executor(handler);
+      boost::asio::post(ex, std::move(handler));
+    }
+  };
+
+  // Until f is done; a leader's own thread waiting would wait for itself.
+  CACHET_DECL static void wait_done(flight_base& f);
+  CACHET_DECL static boost::asio::awaitable<void> wait_done_async(flight_base& f);
+
+  // Whether the coroutine about to wait for `f` is part of f's own computation, which would
+  // then wait for itself. A blocking leader's thread runs nothing but its function until the
+  // flight is done (a coroutine function on a private io_context), so a coroutine on that thread
+  // is part of it. An async leader's load runs on an awaitable thread of its own (lead_load()),
+  // and every coroutine it awaits shares that thread's cancellation state.
+  CACHET_DECL static boost::asio::awaitable<bool> is_own_load(flight_base& f);
+
+  CACHET_DECL cachet::stats stats() const;
+
   // Redis operations of coroutines run where the link they use lives: on the caller's own
   // thread when it runs the application's io_context the backend was given (its link lives
   // there), else on the backend's I/O thread, so that a client's strand and its
@@ -311,6 +471,9 @@ class redis_store_core {
   // mode tries read_hits() first, else the script alone (a miss would pay a round trip for
   // nothing). Any thread; a stale view costs at most one round trip.
   std::atomic<bool> reads_find_entries_{false};
+  flight_maker make_flight_;
+  std::mutex flights_mutex_;
+  boost::unordered_flat_map<std::string, flight_entry, string_hash, std::equal_to<>> flights_;
 };
 
 // The results of one cached function in Redis. See store_entry.hpp for what is stored and the
@@ -355,10 +518,12 @@ class redis_store : redis_store_core {
  public:
   redis_store(Backend& backend, const store_settings& settings,
               lifetime_reports lifetimes = lifetime_reports::off)
-      : redis_store_core(settings, lifetimes), backend_(&backend) {}
+      : redis_store_core(settings, lifetimes, &redis_store::make_flight), backend_(&backend) {}
 
   redis_store(const redis_store&) = delete;
   redis_store& operator=(const redis_store&) = delete;
+
+  using redis_store_core::stats;
 
   // Blocking: Redis is reached on a connection this thread drives (redis_runtime::run); the
   // function runs on the caller's thread (a coroutine function on a private io_context, also on
@@ -410,7 +575,8 @@ class redis_store : redis_store_core {
     if (held_by_another(found.lease)) return false;
     const bool holds_lease = found.lease == "mine";
     found.epoch = epoch;
-    std::shared_ptr<flight> unique = lead_if_alone(owned_key, std::move(found));
+    std::shared_ptr<flight> unique =
+        std::static_pointer_cast<flight>(enter_flight_if_alone(owned_key, std::move(found)));
     if (!unique) {
       if (holds_lease) give_up_lease_now(rt, owned_key);
       return false;
@@ -474,7 +640,7 @@ class redis_store : redis_store_core {
         if (life != nullptr) life->remaining_ms = again.remaining_ms;
         return std::move(*again.hit);
       }
-      lease = adopt(f, again);
+      lease = adopt(*f, again);
     }
     f->holds_lease = lease == "mine";
     std::optional<Value> result;
@@ -543,7 +709,7 @@ class redis_store : redis_store_core {
           if (life != nullptr) life->remaining_ms = again.remaining_ms;
           co_return std::move(*again.hit);
         }
-        lease = adopt(f, again);
+        lease = adopt(*f, again);
       }
     }
     f->holds_lease = lease == "mine";
@@ -694,28 +860,8 @@ class redis_store : redis_store_core {
   void clear() {
     redis_runtime& rt = backend_->runtime();
     rt.require_off_io_thread("clear");
-    {
-      std::lock_guard lock(flights_mutex_);
-      for (auto& [k, entry] : flights_) entry.doom();
-    }
+    doom_all();
     rt.run(rt.bump_generation(function_counter()));
-  }
-
-  cachet::stats stats() const {
-    cachet::stats s;
-    s.hits = counts_.hits.load(std::memory_order_relaxed);
-    s.misses = counts_.misses.load(std::memory_order_relaxed);
-    s.loads = counts_.loads.load(std::memory_order_relaxed) +
-              counts_.unread_loads.load(std::memory_order_relaxed);
-    s.load_errors = counts_.load_errors.load(std::memory_order_relaxed);
-    s.expirations = counts_.expirations.load(std::memory_order_relaxed);
-    s.invalidations = counts_.invalidations.load(std::memory_order_relaxed);
-    s.decode_errors = counts_.decode_errors.load(std::memory_order_relaxed);
-    s.backend_errors = counts_.backend_errors.load(std::memory_order_relaxed);
-    s.stale_served = counts_.stale_served.load(std::memory_order_relaxed);
-    s.backend_skipped = counts_.backend_skipped.load(std::memory_order_relaxed) +
-                        counts_.unread_skips.load(std::memory_order_relaxed);
-    return s;
   }
 
  private:
@@ -747,90 +893,16 @@ class redis_store : redis_store_core {
     return out;
   }
 
-  // A waiting coroutine: resumed on its own executor, which it keeps from running out of work.
-  struct async_waiter {
-    virtual ~async_waiter() = default;
-    virtual void resume() = 0;
-  };
-  template <class Handler>
-  struct async_waiter_of final : async_waiter {
-    explicit async_waiter_of(Handler h)
-        : handler(std::move(h)), work(boost::asio::make_work_guard(handler)) {}
-    void resume() override {
-      auto ex = boost::asio::get_associated_executor(handler);
-      boost::asio::post(ex, std::move(handler));
-    }
-    Handler handler;
-    boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler>> work;
+  // A computation under way, with its result once it is done.
+  struct flight final : flight_base {
+    using flight_base::flight_base;
+    std::optional<Value> value;  // guarded by m
   };
 
-  struct flight {
-    flight(std::string k, std::string s, std::string p, std::uint64_t e)
-        : key(std::move(k)), stamp(std::move(s)), permit(std::move(p)), epoch(e) {}
-    std::string key;
-    std::string stamp;
-    std::string permit;
-    std::uint64_t epoch;
-    bool holds_lease = false;  // the leader's read gave it the lease: its write or failure ends it
-    std::thread::id leader = std::this_thread::get_id();
-    // A blocking call leads it: its thread runs nothing but the function until it is done.
-    bool led_blocking = false;
-    // Set (under m) as an async leader's load starts: the cancellation slot of the awaitable
-    // thread the load runs on, which names it to the coroutines that load awaits.
-    boost::asio::cancellation_slot load_slot;
-    bool doomed = false;      // guarded by flights_mutex_
-    std::size_t joiners = 0;  // guarded by flights_mutex_
-    std::mutex m;
-    std::condition_variable done_cv;
-    bool done = false;
-    std::optional<Value> value;
-    std::exception_ptr error;
-    std::vector<std::unique_ptr<async_waiter>> async_waiters;
-  };
-
-  // A computation that did not read Redis, as its caller first enters it in the table: no flight
-  // yet, only what a second caller needs to decide whether it may join. Lives in the caller's
-  // frame; reached only under flights_mutex_.
-  struct claim {
-    explicit claim(std::uint64_t e) : epoch(e) {}
-    std::uint64_t epoch;
-    std::thread::id leader = std::this_thread::get_id();
-    bool doomed = false;
-    std::shared_ptr<flight> joined;  // made by the first caller that joins
-  };
-
-  // What the table holds for a key: a flight, a claim, or a claim that a caller joined (both).
-  struct flight_entry {
-    std::shared_ptr<flight> f;
-    claim* c = nullptr;
-
-    // A caller that read another permit saw the entry deleted (an invalidate) since this
-    // computation's read: it must not get its result.
-    bool joinable(const lookup& found) const {
-      if (f) {
-        return !f->doomed && f->stamp == found.stamp && f->permit == found.permit &&
-               f->epoch == found.epoch;
-      }
-      return !c->doomed && found.stamp.empty() && c->epoch == found.epoch;
-    }
-
-    // A claim turns into a flight when the first caller joins it.
-    std::shared_ptr<flight> join(const std::string& key) {
-      if (!f) {
-        f = std::make_shared<flight>(key, std::string(), std::string(), c->epoch);
-        f->leader = c->leader;
-        f->led_blocking = true;
-        c->joined = f;
-      }
-      ++f->joiners;
-      return f;
-    }
-
-    void doom() {
-      if (f) f->doomed = true;
-      if (c) c->doomed = true;
-    }
-  };
+  static std::shared_ptr<flight_base> make_flight(std::string key, std::string stamp,
+                                                  std::string permit, std::uint64_t epoch) {
+    return std::make_shared<flight>(std::move(key), std::move(stamp), std::move(permit), epoch);
+  }
 
   std::optional<Value> served(std::optional<Value> value) {
     if (value) counts_.stale_served.fetch_add(1, std::memory_order_relaxed);
@@ -872,7 +944,7 @@ class redis_store : redis_store_core {
   std::optional<prepared_write> prepare_write(redis_runtime& rt, const std::shared_ptr<flight>& f,
                                               const Value& value,
                                               const std::vector<std::string>& tags) {
-    if (!may_write(f)) return std::nullopt;
+    if (!may_write(*f)) return std::nullopt;
     std::optional<entry_write> w = encode(value, f, tags);
     if (!w) return std::nullopt;
     ticket permit = admit(rt);
@@ -880,26 +952,11 @@ class redis_store : redis_store_core {
     return prepared_write{std::move(*w), std::move(permit)};
   }
 
-  // Misses are counted here, under the lock that publishes flights, so that once `misses`
-  // reaches N every one of N callers has led or joined a flight.
   std::pair<std::shared_ptr<flight>, bool> join_or_lead(const std::string& key, lookup found,
                                                         bool blocking) {
-    std::lock_guard lock(flights_mutex_);
-    count_locked(counts_.misses);
-    auto it = flights_.find(key);
-    if (it != flights_.end() && it->second.joinable(found)) {
-      return {it->second.join(key), false};
-    }
-    auto f =
-        std::make_shared<flight>(key, std::move(found.stamp), std::move(found.permit), found.epoch);
-    f->led_blocking = blocking;
-    if (it != flights_.end()) {
-      // The older flight (or claim) still answers its waiters but no longer writes.
-      it->second = flight_entry{f};
-    } else {
-      flights_.emplace(f->key, flight_entry{f});
-    }
-    return {std::move(f), true};
+    std::pair<std::shared_ptr<flight_base>, bool> entered =
+        enter_flight(key, std::move(found), blocking);
+    return {std::static_pointer_cast<flight>(std::move(entered.first)), entered.second};
   }
 
   // A blocking call whose Redis read was skipped (the breaker is open) or failed: the function's
@@ -913,65 +970,24 @@ class redis_store : redis_store_core {
   template <class Load>
   Value load_unread(std::string key, std::uint64_t epoch, Load& load, bool skipped) {
     claim mine(epoch);
-    std::shared_ptr<flight> joined;
-    {
-      std::lock_guard lock(flights_mutex_);
-      count_locked(counts_.misses);
-      if (skipped) count_locked(counts_.unread_skips);
-      auto [it, entered] = flights_.try_emplace(key);
-      lookup unread;
-      unread.epoch = epoch;
-      if (!entered && it->second.joinable(unread)) {
-        joined = it->second.join(key);
-      } else {
-        it->second = flight_entry{nullptr, &mine};  // an older one still answers its waiters
-      }
+    if (std::shared_ptr<flight_base> joined = enter_claim(key, mine, skipped)) {
+      return wait(static_cast<flight&>(*joined));
     }
-    if (joined) return wait(*joined);
 
     std::optional<Value> result;
     try {
       result.emplace(run_load(load, std::string_view(key)));
     } catch (...) {
       counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
-      if (std::shared_ptr<flight> f = leave(key, mine, false)) {
-        publish(*f, nullptr, std::current_exception());
+      if (std::shared_ptr<flight_base> f = leave(key, mine, false)) {
+        publish(static_cast<flight&>(*f), nullptr, std::current_exception());
       }
       throw;
     }
-    if (std::shared_ptr<flight> f = leave(key, mine, true)) publish(*f, &*result, nullptr);
-    return std::move(*result);
-  }
-
-  // Takes `mine` out of the table; returns the flight of the callers that joined it, if any.
-  std::shared_ptr<flight> leave(const std::string& key, claim& mine, bool loaded) {
-    std::lock_guard lock(flights_mutex_);
-    if (loaded) count_locked(counts_.unread_loads);
-    if (auto it = flights_.find(key); it != flights_.end() && it->second.c == &mine) {
-      flights_.erase(it);
+    if (std::shared_ptr<flight_base> f = leave(key, mine, true)) {
+      publish(static_cast<flight&>(*f), &*result, nullptr);
     }
-    return std::move(mine.joined);
-  }
-
-  bool may_write(const std::shared_ptr<flight>& f) {
-    if (f->stamp.empty()) return false;  // no permit: Redis was not read, it is not written
-    std::lock_guard lock(flights_mutex_);
-    auto it = flights_.find(f->key);
-    return it != flights_.end() && it->second.f == f && !f->doomed;
-  }
-
-  void doom(std::string_view key) {
-    std::lock_guard lock(flights_mutex_);
-    if (auto it = flights_.find(key); it != flights_.end()) it->second.doom();
-  }
-
-  // The flight leaves the table only after its write, so that a caller whose read raced the
-  // write joins it instead of computing again. Returns whether any caller joined it.
-  bool retire(const std::shared_ptr<flight>& f) {
-    std::lock_guard lock(flights_mutex_);
-    auto it = flights_.find(f->key);
-    if (it != flights_.end() && it->second.f == f) flights_.erase(it);
-    return f->joiners > 0;
+    return std::move(*result);
   }
 
   // The caller that computes a flight. Whatever ends the computation (a result, an exception,
@@ -987,7 +1003,7 @@ class redis_store : redis_store_core {
                     "cachet::redis: the computation this call waited for was abandoned (its "
                     "coroutine was destroyed before it finished); call again")));
       }
-      if (!retired) store->retire(f);
+      if (!retired) store->retire(*f);
     }
     void succeed(const Value& value) {
       store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
@@ -1000,7 +1016,7 @@ class redis_store : redis_store_core {
       store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
       published = true;
       retired = true;
-      publish(*f, store->retire(f) ? &value : nullptr, nullptr);
+      publish(*f, store->retire(*f) ? &value : nullptr, nullptr);
     }
     void fail(std::exception_ptr error) {
       store->counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
@@ -1011,7 +1027,7 @@ class redis_store : redis_store_core {
     void answer(const Value& value) {
       published = true;
       retired = true;
-      publish(*f, store->retire(f) ? &value : nullptr, nullptr);
+      publish(*f, store->retire(*f) ? &value : nullptr, nullptr);
     }
     redis_store* store;
     std::shared_ptr<flight> f;
@@ -1020,49 +1036,13 @@ class redis_store : redis_store_core {
     unsigned polls = 0;  // reads made while another process held the lease
   };
 
-  // A reload's flight, entered only when no load of the key is under way here.
-  std::shared_ptr<flight> lead_if_alone(const std::string& key, lookup found) {
-    std::lock_guard lock(flights_mutex_);
-    if (flights_.contains(key)) return nullptr;
-    auto f =
-        std::make_shared<flight>(key, std::move(found.stamp), std::move(found.permit), found.epoch);
-    f->led_blocking = true;
-    flights_.emplace(f->key, flight_entry{f});
-    return f;
-  }
-
-  // A read made while waiting for the lease's holder missed again: the flight computes (when
-  // the lease is this store's now, or Redis did not answer) or waits on, under what that read
-  // gave, since the entry may have been invalidated and given a new permit meanwhile. Without a
-  // permit (Redis failed or was skipped), nothing is written. Returns the read's lease.
-  std::string adopt(const std::shared_ptr<flight>& f, lookup& again) {
-    std::lock_guard lock(flights_mutex_);
-    f->stamp = std::move(again.stamp);
-    f->permit = std::move(again.permit);
-    return std::move(again.lease);
-  }
-
-  // cachet::lease: extended while this leader computes (lease_keeper.hpp).
-  void keep_lease(std::optional<lease_keeper>& keeper, redis_runtime& rt, const flight& f) {
-    if (!f.holds_lease) return;
-    keeper.emplace(rt, locate(rt, f.key).key, rt.lease_holder(), lease_ms_,
-                   [this] { return now_ms(); });
-  }
-
+  // Answers f's waiters: with `value` if given, else with `error`.
   static void publish(flight& f, const Value* value, std::exception_ptr error) {
-    std::vector<std::unique_ptr<async_waiter>> waiters;
-    {
+    if (value) {
       std::lock_guard lock(f.m);
-      if (value) {
-        f.value.emplace(*value);
-      } else {
-        f.error = std::move(error);
-      }
-      f.done = true;
-      waiters.swap(f.async_waiters);
+      f.value.emplace(*value);
     }
-    f.done_cv.notify_all();
-    for (auto& w : waiters) w->resume();
+    complete(f, std::move(error));
   }
 
   static Value result_of(flight& f) {
@@ -1072,31 +1052,13 @@ class redis_store : redis_store_core {
   }
 
   static Value wait(flight& f) {
-    if (f.leader == std::this_thread::get_id()) throw_recursion();
-    {
-      std::unique_lock lock(f.m);
-      f.done_cv.wait(lock, [&] { return f.done; });
-    }
+    wait_done(f);
     return result_of(f);
   }
 
+  // The frame keeps the flight alive while it is awaited.
   static boost::asio::awaitable<Value> wait_async(std::shared_ptr<flight> f) {
-    // The frame keeps the flight alive. The initiation is a named, trivially destructible
-    // object: g++ 12 mishandles temporaries with destructors in a co_await expression.
-    flight* waited = f.get();
-    auto initiation = [waited](auto handler) {
-      std::unique_lock lock(waited->m);
-      if (!waited->done) {
-        waited->async_waiters.push_back(
-            std::make_unique<async_waiter_of<decltype(handler)>>(std::move(handler)));
-        return;
-      }
-      lock.unlock();
-      auto ex = boost::asio::get_associated_executor(handler);
-      boost::asio::post(ex, std::move(handler));
-    };
-    co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
-        initiation, boost::asio::use_awaitable);
+    co_await wait_done_async(*f);
     co_return result_of(*f);
   }
 
@@ -1219,7 +1181,7 @@ class redis_store : redis_store_core {
         continue;
       }
       led.back()->succeed(*outcome.value);
-      if (may_write(f)) {
+      if (may_write(*f)) {
         if (std::optional<entry_write> w = encode(*outcome.value, f, tags[i])) {
           writes.push_back({f, std::move(*w)});
         }
@@ -1237,32 +1199,6 @@ class redis_store : redis_store_core {
     }
     led.clear();
     co_return outcomes;
-  }
-
-  // A miss that leads or joins no flight (a position of a batch that shares another's).
-  void count_miss() {
-    std::lock_guard lock(flights_mutex_);
-    count_locked(counts_.misses);
-  }
-
-  // Whether the coroutine about to wait for `f` is part of f's own computation, which would
-  // then wait for itself. A blocking leader's thread runs nothing but its function until the
-  // flight is done (a coroutine function on a private io_context), so a coroutine on that thread
-  // is part of it. An async leader's load runs on an awaitable thread of its own (lead_load()),
-  // and every coroutine it awaits shares that thread's cancellation state.
-  static boost::asio::awaitable<bool> is_own_load(flight& f) {
-    const boost::asio::cancellation_state state =
-        co_await boost::asio::this_coro::cancellation_state;
-    const boost::asio::cancellation_slot mine = state.slot();
-    bool own = false;
-    {
-      std::lock_guard lock(f.m);
-      if (!f.done) {
-        own = f.led_blocking ? f.leader == std::this_thread::get_id()
-                             : mine.is_connected() && mine == f.load_slot;
-      }
-    }
-    co_return own;
   }
 
   // An async leader runs a coroutine function on an awaitable thread of its own, spawned on its
@@ -1321,8 +1257,6 @@ class redis_store : redis_store_core {
   }
 
   Backend* backend_;
-  std::mutex flights_mutex_;
-  boost::unordered_flat_map<std::string, flight_entry, string_hash, std::equal_to<>> flights_;
 };
 
 }  // namespace cachet::detail

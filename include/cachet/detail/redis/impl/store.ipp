@@ -8,7 +8,7 @@
 namespace cachet::detail {
 
 CACHET_DECL redis_store_core::redis_store_core(const store_settings& settings,
-                                               lifetime_reports lifetimes)
+                                               lifetime_reports lifetimes, flight_maker make_flight)
     : ttl_(settings.ttl),
       jitter_percent_(settings.jitter_percent),
       refresh_percent_(settings.refresh_percent),
@@ -18,7 +18,8 @@ CACHET_DECL redis_store_core::redis_store_core(const store_settings& settings,
       clock_(settings.clock),
       name_(settings.name),
       key_template_(settings.key_template),
-      has_key_template_(settings.has_key_template) {
+      has_key_template_(settings.has_key_template),
+      make_flight_(make_flight) {
   if (name_.empty() && !has_key_template_) {
     throw cachet::error(
         "cachet::backend<cachet::redis>: a function object has no name that is stable across "
@@ -476,6 +477,170 @@ CACHET_DECL void redis_store_core::throw_recursion() {
   throw cachet::error(
       "cachet::cached: the function called its own cache with the same arguments while "
       "computing them, which would wait for itself forever; break the recursion");
+}
+
+CACHET_DECL std::shared_ptr<redis_store_core::flight_base> redis_store_core::join(
+    flight_entry& entry, const std::string& key) {
+  if (!entry.f) {
+    entry.f = make_flight_(key, std::string(), std::string(), entry.c->epoch);
+    entry.f->leader = entry.c->leader;
+    entry.f->led_blocking = true;
+    entry.c->joined = entry.f;
+  }
+  ++entry.f->joiners;
+  return entry.f;
+}
+
+CACHET_DECL std::pair<std::shared_ptr<redis_store_core::flight_base>, bool>
+redis_store_core::enter_flight(const std::string& key, read_state found, bool blocking) {
+  std::lock_guard lock(flights_mutex_);
+  count_locked(counts_.misses);
+  auto it = flights_.find(key);
+  if (it != flights_.end() && it->second.joinable(found)) return {join(it->second, key), false};
+  std::shared_ptr<flight_base> f =
+      make_flight_(key, std::move(found.stamp), std::move(found.permit), found.epoch);
+  f->led_blocking = blocking;
+  if (it != flights_.end()) {
+    // The older flight (or claim) still answers its waiters but no longer writes.
+    it->second = flight_entry{f};
+  } else {
+    flights_.emplace(f->key, flight_entry{f});
+  }
+  return {std::move(f), true};
+}
+
+CACHET_DECL std::shared_ptr<redis_store_core::flight_base> redis_store_core::enter_flight_if_alone(
+    const std::string& key, read_state found) {
+  std::lock_guard lock(flights_mutex_);
+  if (flights_.contains(key)) return nullptr;
+  std::shared_ptr<flight_base> f =
+      make_flight_(key, std::move(found.stamp), std::move(found.permit), found.epoch);
+  f->led_blocking = true;
+  flights_.emplace(f->key, flight_entry{f});
+  return f;
+}
+
+CACHET_DECL std::shared_ptr<redis_store_core::flight_base> redis_store_core::enter_claim(
+    const std::string& key, claim& mine, bool skipped) {
+  std::lock_guard lock(flights_mutex_);
+  count_locked(counts_.misses);
+  if (skipped) count_locked(counts_.unread_skips);
+  auto [it, entered] = flights_.try_emplace(key);
+  read_state unread;
+  unread.epoch = mine.epoch;
+  if (!entered && it->second.joinable(unread)) return join(it->second, key);
+  it->second = flight_entry{nullptr, &mine};  // an older one still answers its waiters
+  return nullptr;
+}
+
+CACHET_DECL std::shared_ptr<redis_store_core::flight_base> redis_store_core::leave(
+    const std::string& key, claim& mine, bool loaded) {
+  std::lock_guard lock(flights_mutex_);
+  if (loaded) count_locked(counts_.unread_loads);
+  if (auto it = flights_.find(key); it != flights_.end() && it->second.c == &mine) {
+    flights_.erase(it);
+  }
+  return std::move(mine.joined);
+}
+
+CACHET_DECL std::string redis_store_core::adopt(flight_base& f, read_state& again) {
+  std::lock_guard lock(flights_mutex_);
+  f.stamp = std::move(again.stamp);
+  f.permit = std::move(again.permit);
+  return std::move(again.lease);
+}
+
+CACHET_DECL bool redis_store_core::may_write(const flight_base& f) {
+  if (f.stamp.empty()) return false;  // no permit: Redis was not read, it is not written
+  std::lock_guard lock(flights_mutex_);
+  auto it = flights_.find(f.key);
+  return it != flights_.end() && it->second.f.get() == &f && !f.doomed;
+}
+
+CACHET_DECL void redis_store_core::doom(std::string_view key) {
+  std::lock_guard lock(flights_mutex_);
+  if (auto it = flights_.find(key); it != flights_.end()) it->second.doom();
+}
+
+CACHET_DECL void redis_store_core::doom_all() {
+  std::lock_guard lock(flights_mutex_);
+  for (auto& [key, entry] : flights_) entry.doom();
+}
+
+CACHET_DECL bool redis_store_core::retire(const flight_base& f) {
+  std::lock_guard lock(flights_mutex_);
+  auto it = flights_.find(f.key);
+  if (it != flights_.end() && it->second.f.get() == &f) flights_.erase(it);
+  return f.joiners > 0;
+}
+
+CACHET_DECL void redis_store_core::count_miss() {
+  std::lock_guard lock(flights_mutex_);
+  count_locked(counts_.misses);
+}
+
+CACHET_DECL void redis_store_core::keep_lease(std::optional<lease_keeper>& keeper,
+                                              redis_runtime& rt, const flight_base& f) {
+  if (!f.holds_lease) return;
+  keeper.emplace(rt, locate(rt, f.key).key, rt.lease_holder(), lease_ms_,
+                 [this] { return now_ms(); });
+}
+
+CACHET_DECL void redis_store_core::complete(flight_base& f, std::exception_ptr error) {
+  std::vector<std::unique_ptr<async_waiter>> waiters;
+  {
+    std::lock_guard lock(f.m);
+    if (error) f.error = std::move(error);
+    f.done = true;
+    waiters.swap(f.async_waiters);
+  }
+  f.done_cv.notify_all();
+  for (auto& w : waiters) w->resume();
+}
+
+CACHET_DECL void redis_store_core::wait_done(flight_base& f) {
+  if (f.leader == std::this_thread::get_id()) throw_recursion();
+  std::unique_lock lock(f.m);
+  f.done_cv.wait(lock, [&] { return f.done; });
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::wait_done_async(flight_base& f) {
+  // The initiation is a named, trivially destructible object: g++ 12 mishandles temporaries
+  // with destructors in a co_await expression.
+  const done_initiation initiation{&f};
+  co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
+      initiation, boost::asio::use_awaitable);
+}
+
+CACHET_DECL boost::asio::awaitable<bool> redis_store_core::is_own_load(flight_base& f) {
+  const boost::asio::cancellation_state state = co_await boost::asio::this_coro::cancellation_state;
+  const boost::asio::cancellation_slot mine = state.slot();
+  bool own = false;
+  {
+    std::lock_guard lock(f.m);
+    if (!f.done) {
+      own = f.led_blocking ? f.leader == std::this_thread::get_id()
+                           : mine.is_connected() && mine == f.load_slot;
+    }
+  }
+  co_return own;
+}
+
+CACHET_DECL cachet::stats redis_store_core::stats() const {
+  cachet::stats s;
+  s.hits = counts_.hits.load(std::memory_order_relaxed);
+  s.misses = counts_.misses.load(std::memory_order_relaxed);
+  s.loads = counts_.loads.load(std::memory_order_relaxed) +
+            counts_.unread_loads.load(std::memory_order_relaxed);
+  s.load_errors = counts_.load_errors.load(std::memory_order_relaxed);
+  s.expirations = counts_.expirations.load(std::memory_order_relaxed);
+  s.invalidations = counts_.invalidations.load(std::memory_order_relaxed);
+  s.decode_errors = counts_.decode_errors.load(std::memory_order_relaxed);
+  s.backend_errors = counts_.backend_errors.load(std::memory_order_relaxed);
+  s.stale_served = counts_.stale_served.load(std::memory_order_relaxed);
+  s.backend_skipped = counts_.backend_skipped.load(std::memory_order_relaxed) +
+                      counts_.unread_skips.load(std::memory_order_relaxed);
+  return s;
 }
 
 }  // namespace cachet::detail
