@@ -178,4 +178,46 @@ void cached_hit_blocking(benchmark::State& state) {
 }
 BENCHMARK(cached_hit_blocking)->Name("allocations/cached_hit_blocking")->UseRealTime();
 
+// 64 coroutines on the application's io_context, which the backend was given
+// (redis_options::async_context), every call a hit: co_await get_value.async(42).
+void cached_hit_async_app_context(benchmark::State& state) {
+  try {
+    asio::io_context io{1};
+    cachet::redis backend{bench_config(), {.key_prefix = prefix(), .async_context = &io}};
+    cached_value get_value{backend};
+    get_value(42);
+    std::exception_ptr failure;
+    auto round = [&] {
+      int running = coroutines;
+      io.restart();
+      for (int i = 0; i < coroutines; ++i) {
+        asio::co_spawn(
+            io,
+            [&]() -> asio::awaitable<void> {
+              for (int n = 0; n < calls_per_coroutine; ++n) {
+                std::string v = co_await get_value.async(42);
+                benchmark::DoNotOptimize(v);
+              }
+            },
+            [&](std::exception_ptr e) {
+              if (e && !failure) failure = e;
+              if (--running == 0) io.stop();
+            });
+      }
+      io.run();  // the backend's connection keeps it busy: the last coroutine stops it
+      if (failure) std::rethrow_exception(failure);
+    };
+    round();  // connects, warms up buffers and the recycling allocators
+    const allocation_counts before;
+    for (auto _ : state) round();
+    report(state, before,
+           static_cast<std::size_t>(state.iterations()) * coroutines * calls_per_coroutine);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+BENCHMARK(cached_hit_async_app_context)
+    ->Name("allocations/cached_hit_async_app_context_64")
+    ->UseRealTime();
+
 }  // namespace

@@ -11235,8 +11235,10 @@ CACHET_DECL config config::from_env() {
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace cachet::resp3::detail {
@@ -11290,6 +11292,12 @@ class transport {
 
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token);
+
+  /// Writes what the socket takes at once, without waiting: the bytes written; 0 when it would
+  /// block, on an error (left for the next asynchronous write to meet) and always under TLS,
+  /// whose records cannot be handed over in part. A write that completes here saves the turn
+  /// through the io_context that an asynchronous write's completion costs.
+  CACHET_DECL std::size_t write_now(std::string_view data) noexcept;
 
  private:
   executor_type executor_;
@@ -11382,6 +11390,15 @@ CACHET_DECL transport::socket_type& transport::socket() noexcept {
 
 CACHET_DECL bool transport::is_open() const noexcept {
   return tls_ ? tls_->stream->next_layer().is_open() : plain_.is_open();
+}
+
+CACHET_DECL std::size_t transport::write_now(std::string_view data) noexcept {
+  if (tls_ || !plain_.is_open()) return 0;
+  boost::system::error_code ec;
+  if (!plain_.non_blocking()) plain_.non_blocking(true, ec);
+  if (ec) return 0;
+  const std::size_t n = plain_.write_some(asio::buffer(data.data(), data.size()), ec);
+  return ec ? 0 : n;
 }
 
 CACHET_DECL void transport::renew() {
@@ -11758,6 +11775,11 @@ class connection : public std::enable_shared_from_this<connection> {
   std::function<void(value&&)> on_push;
   /// Called after each successful handshake (replaying subscriptions, for instance).
   std::function<void()> on_connected;
+  /// For a connection that serves one caller at a time (a blocking caller's own): a request
+  /// made while nothing else is queued, in flight or being written goes to the socket in its
+  /// caller's turn on the strand, saving the turn that waking the writer costs. Off by
+  /// default: requests that many coroutines make together then leave in one write, not two.
+  bool write_when_idle = false;
   /// Called each time an established connection drops (not for failed attempts): what the
   /// server pushed on it (client tracking, say) must be set up again on the next one.
   std::function<void()> on_disconnected;
@@ -11844,6 +11866,10 @@ class connection : public std::enable_shared_from_this<connection> {
 
   CACHET_DECL void close_transport(std::error_code reason, std::string why);
 
+  // write_when_idle's write. Returns whether `p` was handed to the socket (in part: the rest
+  // waits in unsent_ for the writer).
+  CACHET_DECL bool write_idle(const std::shared_ptr<pending_request>& p);
+
   // Reads until one whole reply is parsed.
   CACHET_DECL strand_awaitable<std::error_code> read_value(std::optional<value>& out);
 
@@ -11915,6 +11941,8 @@ class connection : public std::enable_shared_from_this<connection> {
   std::size_t rpos_ = 0;  // parsed up to here
   std::size_t rend_ = 0;  // received up to here
   std::deque<std::shared_ptr<pending_request>> write_queue_;
+  std::string unsent_;        // the tail of a request write_idle() wrote in part: written next
+  bool writer_idle_ = false;  // the writer waits for requests (no write of its own under way)
   std::deque<std::shared_ptr<pending_request>> in_flight_;
   clock::time_point last_read_ = clock::now();
   std::string last_failure_;
@@ -12019,7 +12047,28 @@ CACHET_DECL void connection::stop() {
   fail_all(error::connection_lost, "the client was closed before the request was written");
 }
 
+CACHET_DECL bool connection::write_idle(const std::shared_ptr<pending_request>& p) {
+  if (!write_when_idle || !connected_ || !writer_idle_ || !write_queue_.empty() ||
+      !in_flight_.empty() || !unsent_.empty())
+    return false;
+  const std::string_view payload = p->commands.payload();
+  const std::size_t n = socket_.write_now(payload);
+  if (n == 0) return false;
+  p->written = true;
+  if (n < payload.size()) {
+    unsent_.assign(payload.substr(n));
+    writer_wake_.cancel();
+  }
+  if (p->expected == 0) {
+    complete(p, {});
+  } else {
+    in_flight_.push_back(p);
+  }
+  return true;
+}
+
 CACHET_DECL void connection::enqueue(const std::shared_ptr<pending_request>& p) {
+  if (write_idle(p)) return;
   write_queue_.push_back(p);
   writer_wake_.cancel();
   start();
@@ -12159,6 +12208,7 @@ CACHET_DECL void connection::close_transport(std::error_code reason, std::string
     socket_.close(ignored);
     last_failure_ = std::move(why) + " (" + reason.message() + ")";
   }
+  unsent_.clear();  // part of a request written on this connection; fail_in_flight() decides
   writer_wake_.cancel();
   health_timer_.cancel();
 }
@@ -12413,14 +12463,17 @@ CACHET_DECL strand_awaitable<void> connection::writer_loop() {
   std::string batch;
   for (;;) {
     if (!socket_.is_open()) co_return;
-    if (write_queue_.empty()) {
+    if (write_queue_.empty() && unsent_.empty()) {
       writer_wake_.expires_at(clock::time_point::max());
       boost::system::error_code ignored;
+      writer_idle_ = true;
       co_await writer_wake_.async_wait(asio::redirect_error(on_strand, ignored));
+      writer_idle_ = false;
       continue;
     }
     // Everything queued so far goes out in one write: automatic pipelining.
-    batch.clear();
+    batch.swap(unsent_);
+    unsent_.clear();
     while (!write_queue_.empty()) {
       auto p = std::move(write_queue_.front());
       write_queue_.pop_front();
@@ -12432,8 +12485,11 @@ CACHET_DECL strand_awaitable<void> connection::writer_loop() {
         in_flight_.push_back(std::move(p));
       }
     }
-    auto [ec, n] =
-        co_await asio::async_write(socket_, asio::buffer(batch), asio::as_tuple(on_strand));
+    // What the socket takes at once needs no round through the io_context.
+    const std::size_t now = socket_.write_now(batch);
+    if (now == batch.size()) continue;
+    auto [ec, n] = co_await asio::async_write(
+        socket_, asio::buffer(batch.data() + now, batch.size() - now), asio::as_tuple(on_strand));
     (void)n;
     if (ec) {
       close_transport(ec, "writing failed");
@@ -12507,6 +12563,7 @@ CACHET_DECL strand_awaitable<void> connection::run(std::shared_ptr<connection> s
     } else {
       self->backoff_.reset();
       self->refused_ = false;
+      self->writer_idle_ = false;  // until the writer below waits for requests
       self->connected_ = true;
       self->set_last_error({});
       self->last_read_ = clock::now();
@@ -12652,6 +12709,15 @@ class client {
     if (conn_) conn_->on_connected = std::move(f);
   }
 
+  /// For a client that serves one caller at a time (a thread's own connection): a request made
+  /// while the connection is idle is written in the caller's turn instead of by the
+  /// connection's writer, one wake-up less per request. Requests that several coroutines make
+  /// together then go out in two writes instead of one, so a shared client leaves it off (the
+  /// default). Set it before start() and the first exec().
+  void write_when_idle(bool on) {
+    if (conn_) conn_->write_when_idle = on;
+  }
+
   /// Connects in the background now instead of on the first exec(). Idempotent.
   CACHET_DECL void start();
 
@@ -12684,6 +12750,10 @@ class client {
   /// order. Error replies are returned as values (value::is_error()), not thrown; transport
   /// problems throw request_error. An empty request completes at once with no replies.
   CACHET_DECL boost::asio::awaitable<std::vector<value>> exec(const request& req,
+                                                              const request_options& options = {});
+
+  /// exec(req, options) that takes the encoded commands over instead of copying them.
+  CACHET_DECL boost::asio::awaitable<std::vector<value>> exec(request&& req,
                                                               const request_options& options = {});
 
  private:
@@ -12890,8 +12960,13 @@ CACHET_DECL void client::close() {
 
 CACHET_DECL boost::asio::awaitable<std::vector<value>> client::exec(
     const request& req, const request_options& options) {
+  return exec(request(req), options);
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<value>> client::exec(
+    request&& req, const request_options& options) {
   auto p = make_pending();  // first: it rejects a moved-from client
-  p->commands = req;
+  p->commands = std::move(req);
   return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
                                      void(std::exception_ptr, std::vector<value>)>(
       initiate_exec<std::vector<value>>{}, boost::asio::use_awaitable, conn_, std::move(p),
@@ -14098,7 +14173,7 @@ CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> backend_link::exec
     for (const resp3::cluster_command& c : commands) {
       pipeline.push(c.args.front(), std::span<const std::string>(c.args).subspan(1));
     }
-    co_return co_await server_->exec(pipeline, options);
+    co_return co_await server_->exec(std::move(pipeline), options);
   }
   co_return co_await tracked(cluster_->exec_many(std::move(commands), options));
 }
@@ -14112,7 +14187,7 @@ CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> backend_link::eval
     for (const script_call& c : calls) {
       pipeline.push("EVALSHA", script.sha1(), c.keys.size(), c.keys, c.args);
     }
-    replies = co_await server_->exec(pipeline, options);
+    replies = co_await server_->exec(std::move(pipeline), options);
   } else {
     std::vector<resp3::cluster_command> commands;
     commands.reserve(calls.size());
@@ -14136,7 +14211,7 @@ CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> backend_link::eval
     for (std::size_t i : unknown) {
       again.push("EVAL", script.source(), calls[i].keys.size(), calls[i].keys, calls[i].args);
     }
-    retried = co_await server_->exec(again, options);
+    retried = co_await server_->exec(std::move(again), options);
   } else {
     std::vector<resp3::cluster_command> again;
     for (std::size_t i : unknown)
@@ -14700,19 +14775,27 @@ class redis_runtime {
     std::exception_ptr failure;
     std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
     bool finished = false;
+    // One run() for the whole drive, ended by the completion, rather than run_one() per
+    // handler: Asio recycles coroutine frames and handler memory per run, so the drive's
+    // operations reuse each other's blocks instead of allocating their own.
     if constexpr (std::is_void_v<T>) {
       boost::asio::co_spawn(l.io, std::move(op), [&](std::exception_ptr e) {
         failure = e;
         finished = true;
+        l.io.stop();
       });
     } else {
       boost::asio::co_spawn(l.io, std::move(op), [&](std::exception_ptr e, T v) {
         failure = e;
         if (!e) value.emplace(std::move(v));
         finished = true;
+        l.io.stop();
       });
     }
-    while (!finished) l.io.run_one();
+    while (!finished) {
+      l.io.restart();
+      l.io.run();
+    }
     if (failure) std::rethrow_exception(failure);
     if constexpr (!std::is_void_v<T>) return std::move(*value);
   }
@@ -14906,7 +14989,9 @@ CACHET_DECL boost::asio::awaitable<void> redis_runtime::replay_invalidations() {
 
 CACHET_DECL redis_runtime::lane::lane(redis_runtime* o, const resp3::config& cfg,
                                       std::uint64_t handshakes_before)
-    : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {}
+    : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {
+  client.write_when_idle(true);  // one caller at a time drives a lane
+}
 
 CACHET_DECL redis_runtime::lane::~lane() {
   client.close();
@@ -15477,6 +15562,7 @@ CACHET_DECL boost::asio::awaitable<void> lease_keeper::keep(std::shared_ptr<stat
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -15580,10 +15666,20 @@ class redis_store_core {
     backend_failed(e);
   }
 
-  // `leased`: a call's read, which takes or reports cachet::lease (a batch's does neither: it
-  // does not wait for another's computation, so it takes no lease that would make others wait).
-  CACHET_DECL script_call read_call(redis_runtime& rt, std::string_view key,
-                                    const std::vector<std::string>& tags, const char* mode,
+  // What a read asks for: the entry's key, then the counters it depends on (entry_keys), and
+  // their bucket.
+  struct read_target {
+    std::vector<std::string> keys;
+    const key_bucket* bucket;
+  };
+
+  CACHET_DECL read_target read_keys(const redis_runtime& rt, std::string_view key,
+                                    const std::vector<std::string>& tags) const;
+
+  // The read script's call for `target`. `leased`: a call's read, which takes or reports
+  // cachet::lease (a batch's does neither: it does not wait for another's computation, so it
+  // takes no lease that would make others wait).
+  CACHET_DECL script_call read_call(redis_runtime& rt, read_target target, const char* mode,
                                     bool leased);
 
   // While this store's reads keep finding current entries, a read first asks for the entry and
@@ -15602,11 +15698,11 @@ class redis_store_core {
   // Returns, per call, the read script's hit reply ({1, v, f or '', [pttl]}) for an entry found
   // current and fresh, else a null value.
   CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> read_hits(
-      redis_runtime& rt, const std::vector<script_call>& calls);
+      redis_runtime& rt, const std::vector<read_target>& targets);
 
   // The read script's test of a hit in load mode, on the replies of HMGET v g f and MGET of the
-  // counters (script_call's KEYS[2..], under the base ARGV[5]).
-  CACHET_DECL static bool current_and_fresh(const script_call& call, const resp3::value& entry,
+  // counters (the target's keys after the entry, under its bucket's counter base).
+  CACHET_DECL static bool current_and_fresh(const read_target& target, const resp3::value& entry,
                                             const resp3::value& tokens, std::int64_t now);
 
   // What the write script of one result needs.
@@ -15667,8 +15763,8 @@ class redis_store_core {
   // decoded are read again in reload mode (a second pipeline), which gives them a permit.
   // `mode` "reload": a miss whatever the entry holds, for a refresh's permit (store_entry.hpp).
   CACHET_DECL boost::asio::awaitable<std::vector<read_state>> read_many(
-      redis_runtime& rt, const std::vector<std::string>& keys,
-      const std::vector<std::vector<std::string>>& tags, ticket t, bool leased, const char* mode,
+      redis_runtime& rt, std::span<const std::string> keys,
+      std::span<const std::vector<std::string>> tags, ticket t, bool leased, const char* mode,
       hit_decoder decode);
 
   // One call's read (leased), as a blocking call makes it and as a coroutine awaits it.
@@ -16226,53 +16322,23 @@ class redis_store : redis_store_core {
 
   // The fresh stored value, without computing one; hits and misses are not counted. Redis
   // failing (or skipped by the breaker) reads as nothing stored.
-  std::optional<Value> peek(std::string_view key) {
-    redis_runtime& rt = backend_->runtime();
-    rt.require_off_io_thread("peek");
-    ticket t = admit(rt);
-    if (!t.admitted()) return std::nullopt;
-    std::optional<Value> value;
-    auto decode = decoder(value);
-    if (!find_stored_now(rt, std::string(key), false, std::move(t), decode)) return std::nullopt;
-    return value;
-  }
+  std::optional<Value> peek(std::string_view key) { return stored_now(key, false, "peek"); }
 
   // peek() for coroutines, on any executor.
   boost::asio::awaitable<std::optional<Value>> async_peek(std::string key) {
-    redis_runtime& rt = backend_->runtime();
-    ticket t = admit(rt);
-    if (!t.admitted()) co_return std::nullopt;
-    std::optional<Value> value;
-    auto decode = decoder(value);
-    const bool found = co_await find_stored_on_io(rt, std::move(key), false, std::move(t), decode);
-    if (!found) co_return std::nullopt;
-    co_return value;
+    return stored_on_io(std::move(key), false);
   }
 
   // cachet::fail_safe, after a call failed: the stored value, fresh or past its ttl (kept
   // max_stale longer), unless it was invalidated or cannot be decoded. Never throws because of
   // Redis: failing, or skipped by the breaker, it finds nothing. Counts stale_served.
   std::optional<Value> stale(std::string_view key) {
-    redis_runtime& rt = backend_->runtime();
-    rt.require_off_io_thread("a cached call");
-    ticket t = admit(rt);
-    if (!t.admitted()) return std::nullopt;
-    std::optional<Value> value;
-    auto decode = decoder(value);
-    if (!find_stored_now(rt, std::string(key), true, std::move(t), decode)) return std::nullopt;
-    return served(std::move(value));
+    return served(stored_now(key, true, "a cached call"));
   }
 
   // stale() for coroutines, on any executor.
   boost::asio::awaitable<std::optional<Value>> async_stale(std::string key) {
-    redis_runtime& rt = backend_->runtime();
-    ticket t = admit(rt);
-    if (!t.admitted()) co_return std::nullopt;
-    std::optional<Value> value;
-    auto decode = decoder(value);
-    const bool found = co_await find_stored_on_io(rt, std::move(key), true, std::move(t), decode);
-    if (!found) co_return std::nullopt;
-    co_return served(std::move(value));
+    co_return served(co_await stored_on_io(std::move(key), true));
   }
 
   // Removes the entry. Unlike reads, this throws when Redis fails (request_error, server_error),
@@ -16333,6 +16399,31 @@ class redis_store : redis_store_core {
   static std::shared_ptr<flight_base> make_flight(std::string key, std::string stamp,
                                                   std::string permit, std::uint64_t epoch) {
     return std::make_shared<flight>(std::move(key), std::move(stamp), std::move(permit), epoch);
+  }
+
+  // What peek() and stale() find (`expired_too`: stale's reach), blocking (`what` names the
+  // operation if called on the I/O thread) or awaited.
+  std::optional<Value> stored_now(std::string_view key, bool expired_too, const char* what) {
+    redis_runtime& rt = backend_->runtime();
+    rt.require_off_io_thread(what);
+    ticket t = admit(rt);
+    if (!t.admitted()) return std::nullopt;
+    std::optional<Value> value;
+    auto decode = decoder(value);
+    if (!find_stored_now(rt, std::string(key), expired_too, std::move(t), decode))
+      return std::nullopt;
+    return value;
+  }
+
+  boost::asio::awaitable<std::optional<Value>> stored_on_io(std::string key, bool expired_too) {
+    redis_runtime& rt = backend_->runtime();
+    ticket t = admit(rt);
+    if (!t.admitted()) co_return std::nullopt;
+    std::optional<Value> value;
+    auto decode = decoder(value);
+    if (!co_await find_stored_on_io(rt, std::move(key), expired_too, std::move(t), decode))
+      co_return std::nullopt;
+    co_return value;
   }
 
   std::optional<Value> served(std::optional<Value> value) {
@@ -16778,41 +16869,58 @@ CACHET_DECL std::vector<std::string> redis_store_core::entry_keys(
   return keys;
 }
 
-CACHET_DECL script_call redis_store_core::read_call(redis_runtime& rt, std::string_view key,
-                                                    const std::vector<std::string>& tags,
-                                                    const char* mode, bool leased) {
+CACHET_DECL redis_store_core::read_target redis_store_core::read_keys(
+    const redis_runtime& rt, std::string_view key, const std::vector<std::string>& tags) const {
   entry_location at = locate(rt, key);
-  const key_bucket& bucket = *at.bucket;
+  const key_bucket* bucket = at.bucket;
+  return {entry_keys(std::move(at), tags), bucket};
+}
+
+CACHET_DECL script_call redis_store_core::read_call(redis_runtime& rt, read_target target,
+                                                    const char* mode, bool leased) {
   return script_call{
-      entry_keys(std::move(at), tags),
+      std::move(target.keys),
       {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
-       bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
+       target.bucket->counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
        reports_hit_lifetime_ ? "1" : "0"}};
 }
 
 CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> redis_store_core::read_hits(
-    redis_runtime& rt, const std::vector<script_call>& calls) {
+    redis_runtime& rt, const std::vector<read_target>& targets) {
   const std::size_t per_call = reports_hit_lifetime_ ? 3 : 2;
-  std::vector<resp3::cluster_command> commands;
-  commands.reserve(calls.size() * per_call);
-  for (const script_call& c : calls) {
-    const std::string& entry = c.keys.front();
-    commands.push_back({entry, {"HMGET", entry, "v", "g", "f"}});
-    resp3::cluster_command tokens{entry, {"MGET"}};
-    tokens.args.insert(tokens.args.end(), c.keys.begin() + 1, c.keys.end());
-    commands.push_back(std::move(tokens));
-    if (reports_hit_lifetime_) commands.push_back({entry, {"PTTL", entry}});
+  std::vector<resp3::value> replies;
+  if (resp3::client* server = rt.link().server()) {
+    // Encoded straight into one request: a cluster's commands carry their keys for routing.
+    resp3::request pipeline;
+    for (const read_target& t : targets) {
+      const std::string& entry = t.keys.front();
+      pipeline.push("HMGET", entry, "v", "g", "f");
+      pipeline.push("MGET", std::span<const std::string>(t.keys).subspan(1));
+      if (reports_hit_lifetime_) pipeline.push("PTTL", entry);
+    }
+    replies = co_await server->exec(std::move(pipeline));
+  } else {
+    std::vector<resp3::cluster_command> commands;
+    commands.reserve(targets.size() * per_call);
+    for (const read_target& t : targets) {
+      const std::string& entry = t.keys.front();
+      commands.push_back({entry, {"HMGET", entry, "v", "g", "f"}});
+      resp3::cluster_command tokens{entry, {"MGET"}};
+      tokens.args.insert(tokens.args.end(), t.keys.begin() + 1, t.keys.end());
+      commands.push_back(std::move(tokens));
+      if (reports_hit_lifetime_) commands.push_back({entry, {"PTTL", entry}});
+    }
+    replies = co_await rt.link().exec_many(std::move(commands));
   }
-  std::vector<resp3::value> replies = co_await rt.link().exec_many(std::move(commands));
-  if (replies.size() != calls.size() * per_call) {
+  if (replies.size() != targets.size() * per_call) {
     throw resp3::request_error(resp3::error::unexpected_reply,
                                "cachet::redis: a pipelined read got the wrong number of replies");
   }
   const std::int64_t now = now_ms();
-  std::vector<resp3::value> hits(calls.size());
-  for (std::size_t i = 0; i < calls.size(); ++i) {
+  std::vector<resp3::value> hits(targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
     resp3::value* at = &replies[i * per_call];
-    if (!current_and_fresh(calls[i], at[0], at[1], now)) continue;
+    if (!current_and_fresh(targets[i], at[0], at[1], now)) continue;
     if (reports_hit_lifetime_ && at[2].type != resp3::type::number) continue;
     resp3::value& hit = hits[i];
     hit.type = resp3::type::array;
@@ -16827,22 +16935,22 @@ CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> redis_store_core::
   co_return hits;
 }
 
-CACHET_DECL bool redis_store_core::current_and_fresh(const script_call& call,
+CACHET_DECL bool redis_store_core::current_and_fresh(const read_target& target,
                                                      const resp3::value& entry,
                                                      const resp3::value& tokens, std::int64_t now) {
+  const std::vector<std::string>& keys = target.keys;
   if (entry.type != resp3::type::array || entry.elements.size() != 3) return false;
-  if (tokens.type != resp3::type::array || tokens.elements.size() + 1 != call.keys.size())
-    return false;
+  if (tokens.type != resp3::type::array || tokens.elements.size() + 1 != keys.size()) return false;
   const resp3::value& v = entry.elements[0];
   const resp3::value& g = entry.elements[1];
   const resp3::value& f = entry.elements[2];
   if (!v.is_string() || !g.is_string()) return false;
-  const std::string& base = call.args[4];
+  const std::string& base = target.bucket->counter_base;
   std::string_view stamp = g.text;
-  for (std::size_t k = 1; k < call.keys.size(); ++k) {
+  for (std::size_t k = 1; k < keys.size(); ++k) {
     const resp3::value& token = tokens.elements[k - 1];
     if (!token.is_string()) return false;  // missing (the script creates it), or not a string
-    const std::string_view name = std::string_view(call.keys[k]).substr(base.size());
+    const std::string_view name = std::string_view(keys[k]).substr(base.size());
     const std::size_t line = name.size() + 1 + token.text.size() + 1;
     if (stamp.size() < line || !stamp.starts_with(name) || stamp[name.size()] != '=' ||
         stamp.substr(name.size() + 1, token.text.size()) != token.text || stamp[line - 1] != '\n') {
@@ -16976,9 +17084,9 @@ CACHET_DECL bool redis_store_core::classify(const resp3::value& reply, read_stat
 }
 
 CACHET_DECL boost::asio::awaitable<std::vector<redis_store_core::read_state>>
-redis_store_core::read_many(redis_runtime& rt, const std::vector<std::string>& keys,
-                            const std::vector<std::vector<std::string>>& tags, ticket t,
-                            bool leased, const char* mode, hit_decoder decode) {
+redis_store_core::read_many(redis_runtime& rt, std::span<const std::string> keys,
+                            std::span<const std::vector<std::string>> tags, ticket t, bool leased,
+                            const char* mode, hit_decoder decode) {
   const std::size_t n = keys.size();
   std::vector<read_state> out(n);
   if (n == 0) co_return out;
@@ -16989,24 +17097,24 @@ redis_store_core::read_many(redis_runtime& rt, const std::vector<std::string>& k
     co_return out;
   }
   try {
-    std::vector<script_call> calls;
-    calls.reserve(n);
-    for (std::size_t i = 0; i < n; ++i)
-      calls.push_back(read_call(rt, keys[i], tags[i], mode, leased));
+    std::vector<read_target> targets;
+    targets.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) targets.push_back(read_keys(rt, keys[i], tags[i]));
     std::vector<resp3::value> replies;
+    const bool hits_first =
+        std::string_view(mode) == "load" && reads_find_entries_.load(std::memory_order_relaxed);
+    if (hits_first) {
+      replies = co_await read_hits(rt, targets);
+    } else {
+      replies.resize(n);
+    }
+    // The script's arguments only for the reads it makes.
     std::vector<script_call> scripted;
     std::vector<std::size_t> scripted_at;
-    if (std::string_view(mode) == "load" && reads_find_entries_.load(std::memory_order_relaxed)) {
-      replies = co_await read_hits(rt, calls);
-      for (std::size_t i = 0; i < n; ++i) {
-        if (!replies[i].is_null()) continue;
-        scripted.push_back(std::move(calls[i]));
-        scripted_at.push_back(i);
-      }
-    } else {
-      scripted = std::move(calls);
-      replies.resize(n);
-      for (std::size_t i = 0; i < n; ++i) scripted_at.push_back(i);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (hits_first && !replies[i].is_null()) continue;
+      scripted.push_back(read_call(rt, std::move(targets[i]), mode, leased));
+      scripted_at.push_back(i);
     }
     if (!scripted.empty()) {
       std::vector<resp3::value> answers =
@@ -17025,7 +17133,7 @@ redis_store_core::read_many(redis_runtime& rt, const std::vector<std::string>& k
     if (!unreadable.empty()) {
       std::vector<script_call> again;
       for (std::size_t i : unreadable)
-        again.push_back(read_call(rt, keys[i], tags[i], "reload", leased));
+        again.push_back(read_call(rt, read_keys(rt, keys[i], tags[i]), "reload", leased));
       replies = co_await rt.link().eval_many(read_entry_script(), again);
       for (std::size_t k = 0; k < unreadable.size(); ++k) {
         classify(replies[k], out[unreadable[k]], unreadable[k], decode);
@@ -17044,10 +17152,9 @@ redis_store_core::read_many(redis_runtime& rt, const std::vector<std::string>& k
 CACHET_DECL boost::asio::awaitable<redis_store_core::read_state> redis_store_core::read(
     redis_runtime& rt, const std::string& key, const std::vector<std::string>& tags, ticket t,
     const char* mode, hit_decoder decode) {
-  std::vector<std::string> keys{key};
-  std::vector<std::vector<std::string>> tag_lists{tags};
   std::vector<read_state> found =
-      co_await read_many(rt, keys, tag_lists, std::move(t), /*leased=*/true, mode, decode);
+      co_await read_many(rt, std::span(&key, 1), std::span(&tags, 1), std::move(t),
+                         /*leased=*/true, mode, decode);
   co_return std::move(found.front());
 }
 

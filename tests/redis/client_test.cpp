@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -168,6 +169,45 @@ TEST(RedisClient, ManyConcurrentCoroutinesGetTheirOwnReplies) {
       co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     EXPECT_EQ(finished, n);
     EXPECT_EQ(correct, n);
+  });
+}
+
+// A client that writes in its caller's turn when idle (what a blocking caller's lane uses): a
+// request larger than the socket takes at once goes out whole (its tail through the writer), and
+// requests made together, which the writer then sends, keep their replies in step.
+TEST(RedisClient, WritingWhenIdleKeepsRequestsWholeAndRepliesInStep) {
+  run_async([](asio::any_io_executor ex) -> asio::awaitable<void> {
+    client c(ex, fast_config(cachet_test::shared_redis_url()));
+    c.write_when_idle(true);
+    EXPECT_EQ((co_await c.exec("PING")).text, "PONG");  // connected: later requests write at once
+    std::string big(8 * 1024 * 1024 + 3, '\0');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 167) % 253);
+    EXPECT_EQ((co_await c.exec("SET", unique_key("idle-big"), big, "PX", 10000)).text, "OK");
+    EXPECT_EQ((co_await c.exec("STRLEN", unique_key("idle-big"))).as_int(),
+              static_cast<std::int64_t>(big.size()));
+    EXPECT_TRUE((co_await c.exec("GET", unique_key("idle-big"))).as_string() == big);
+    constexpr int n = 100;
+    int finished = 0;
+    int correct = 0;
+    asio::steady_timer all_done(ex, clock_type::time_point::max());
+    auto worker = [](client& c, int i) -> asio::awaitable<bool> {
+      const auto key = unique_key("idle-" + std::to_string(i));
+      const auto val = std::string(static_cast<std::size_t>(i) * 997, 'v');
+      auto set = co_await c.exec("SET", key, val, "PX", 10000);
+      auto len = co_await c.exec("STRLEN", key);
+      co_return set.text == "OK" && len.as_int() == static_cast<std::int64_t>(val.size());
+    };
+    for (int i = 0; i < n; ++i) {
+      asio::co_spawn(ex, worker(c, i), [&](std::exception_ptr e, bool ok) {
+        if (!e && ok) ++correct;
+        if (++finished == n) all_done.cancel();
+      });
+    }
+    boost::system::error_code ignored;
+    if (finished < n)
+      co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    EXPECT_EQ(correct, n);
+    EXPECT_EQ((co_await c.exec("ECHO", "after")).as_string(), "after");
   });
 }
 
@@ -405,6 +445,31 @@ TEST(RedisClientPrivate, ReconnectsAfterServerRestart) {
     EXPECT_TRUE(r.is_null());  // a fresh server without persistence
     EXPECT_EQ((co_await c.exec("SET", "after", "2")).text, "OK");
     EXPECT_EQ((co_await c.exec("GET", "after")).as_string(), "2");
+  });
+}
+
+// The same when the client writes in its caller's turn: a request written at once to a
+// connection the server has dropped is either re-sent (idempotent) or reported, never matched
+// with another request's reply.
+TEST(RedisClientPrivate, WritingWhenIdleReconnectsAfterClientKill) {
+  cachet_test::private_redis_server server;
+  run_async([&](asio::any_io_executor ex) -> asio::awaitable<void> {
+    client c(ex, fast_config(server.url()));
+    c.write_when_idle(true);
+    client admin(ex, fast_config(server.url()));
+    auto id1 = (co_await c.exec("CLIENT", "ID")).as_int();
+    EXPECT_EQ((co_await admin.exec("CLIENT", "KILL", "ID", id1)).as_int(), 1);
+    auto id2 = (co_await c.exec(request_options{.idempotent = true}, "CLIENT", "ID")).as_int();
+    EXPECT_NE(id1, id2);
+    EXPECT_EQ((co_await admin.exec("CLIENT", "KILL", "ID", id2)).as_int(), 1);
+    std::error_code outcome;
+    try {
+      EXPECT_EQ((co_await c.exec("ECHO", "maybe")).as_string(), "maybe");
+    } catch (const redis::request_error& e) {
+      outcome = e.code();
+    }
+    EXPECT_TRUE(!outcome || outcome == redis::error::outcome_unknown) << outcome.message();
+    EXPECT_EQ((co_await c.exec("ECHO", "again")).as_string(), "again");
   });
 }
 

@@ -117,6 +117,15 @@ class client {
     if (conn_) conn_->on_connected = std::move(f);
   }
 
+  /// For a client that serves one caller at a time (a thread's own connection): a request made
+  /// while the connection is idle is written in the caller's turn instead of by the
+  /// connection's writer, one wake-up less per request. Requests that several coroutines make
+  /// together then go out in two writes instead of one, so a shared client leaves it off (the
+  /// default). Set it before start() and the first exec().
+  void write_when_idle(bool on) {
+    if (conn_) conn_->write_when_idle = on;
+  }
+
   /// Connects in the background now instead of on the first exec(). Idempotent.
   CACHET_DECL void start();
 
@@ -149,6 +158,10 @@ class client {
   /// order. Error replies are returned as values (value::is_error()), not thrown; transport
   /// problems throw request_error. An empty request completes at once with no replies.
   CACHET_DECL boost::asio::awaitable<std::vector<value>> exec(const request& req,
+                                                              const request_options& options = {});
+
+  /// exec(req, options) that takes the encoded commands over instead of copying them.
+  CACHET_DECL boost::asio::awaitable<std::vector<value>> exec(request&& req,
                                                               const request_options& options = {});
 
  private:

@@ -234,19 +234,27 @@ class redis_runtime {
     std::exception_ptr failure;
     std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
     bool finished = false;
+    // One run() for the whole drive, ended by the completion, rather than run_one() per
+    // handler: Asio recycles coroutine frames and handler memory per run, so the drive's
+    // operations reuse each other's blocks instead of allocating their own.
     if constexpr (std::is_void_v<T>) {
       boost::asio::co_spawn(l.io, std::move(op), [&](std::exception_ptr e) {
         failure = e;
         finished = true;
+        l.io.stop();
       });
     } else {
       boost::asio::co_spawn(l.io, std::move(op), [&](std::exception_ptr e, T v) {
         failure = e;
         if (!e) value.emplace(std::move(v));
         finished = true;
+        l.io.stop();
       });
     }
-    while (!finished) l.io.run_one();
+    while (!finished) {
+      l.io.restart();
+      l.io.run();
+    }
     if (failure) std::rethrow_exception(failure);
     if constexpr (!std::is_void_v<T>) return std::move(*value);
   }

@@ -104,6 +104,11 @@ class connection : public std::enable_shared_from_this<connection> {
   std::function<void(value&&)> on_push;
   /// Called after each successful handshake (replaying subscriptions, for instance).
   std::function<void()> on_connected;
+  /// For a connection that serves one caller at a time (a blocking caller's own): a request
+  /// made while nothing else is queued, in flight or being written goes to the socket in its
+  /// caller's turn on the strand, saving the turn that waking the writer costs. Off by
+  /// default: requests that many coroutines make together then leave in one write, not two.
+  bool write_when_idle = false;
   /// Called each time an established connection drops (not for failed attempts): what the
   /// server pushed on it (client tracking, say) must be set up again on the next one.
   std::function<void()> on_disconnected;
@@ -190,6 +195,10 @@ class connection : public std::enable_shared_from_this<connection> {
 
   CACHET_DECL void close_transport(std::error_code reason, std::string why);
 
+  // write_when_idle's write. Returns whether `p` was handed to the socket (in part: the rest
+  // waits in unsent_ for the writer).
+  CACHET_DECL bool write_idle(const std::shared_ptr<pending_request>& p);
+
   // Reads until one whole reply is parsed.
   CACHET_DECL strand_awaitable<std::error_code> read_value(std::optional<value>& out);
 
@@ -261,6 +270,8 @@ class connection : public std::enable_shared_from_this<connection> {
   std::size_t rpos_ = 0;  // parsed up to here
   std::size_t rend_ = 0;  // received up to here
   std::deque<std::shared_ptr<pending_request>> write_queue_;
+  std::string unsent_;        // the tail of a request write_idle() wrote in part: written next
+  bool writer_idle_ = false;  // the writer waits for requests (no write of its own under way)
   std::deque<std::shared_ptr<pending_request>> in_flight_;
   clock::time_point last_read_ = clock::now();
   std::string last_failure_;

@@ -46,6 +46,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -149,10 +150,20 @@ class redis_store_core {
     backend_failed(e);
   }
 
-  // `leased`: a call's read, which takes or reports cachet::lease (a batch's does neither: it
-  // does not wait for another's computation, so it takes no lease that would make others wait).
-  CACHET_DECL script_call read_call(redis_runtime& rt, std::string_view key,
-                                    const std::vector<std::string>& tags, const char* mode,
+  // What a read asks for: the entry's key, then the counters it depends on (entry_keys), and
+  // their bucket.
+  struct read_target {
+    std::vector<std::string> keys;
+    const key_bucket* bucket;
+  };
+
+  CACHET_DECL read_target read_keys(const redis_runtime& rt, std::string_view key,
+                                    const std::vector<std::string>& tags) const;
+
+  // The read script's call for `target`. `leased`: a call's read, which takes or reports
+  // cachet::lease (a batch's does neither: it does not wait for another's computation, so it
+  // takes no lease that would make others wait).
+  CACHET_DECL script_call read_call(redis_runtime& rt, read_target target, const char* mode,
                                     bool leased);
 
   // While this store's reads keep finding current entries, a read first asks for the entry and
@@ -171,11 +182,11 @@ class redis_store_core {
   // Returns, per call, the read script's hit reply ({1, v, f or '', [pttl]}) for an entry found
   // current and fresh, else a null value.
   CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> read_hits(
-      redis_runtime& rt, const std::vector<script_call>& calls);
+      redis_runtime& rt, const std::vector<read_target>& targets);
 
   // The read script's test of a hit in load mode, on the replies of HMGET v g f and MGET of the
-  // counters (script_call's KEYS[2..], under the base ARGV[5]).
-  CACHET_DECL static bool current_and_fresh(const script_call& call, const resp3::value& entry,
+  // counters (the target's keys after the entry, under its bucket's counter base).
+  CACHET_DECL static bool current_and_fresh(const read_target& target, const resp3::value& entry,
                                             const resp3::value& tokens, std::int64_t now);
 
   // What the write script of one result needs.
@@ -236,8 +247,8 @@ class redis_store_core {
   // decoded are read again in reload mode (a second pipeline), which gives them a permit.
   // `mode` "reload": a miss whatever the entry holds, for a refresh's permit (store_entry.hpp).
   CACHET_DECL boost::asio::awaitable<std::vector<read_state>> read_many(
-      redis_runtime& rt, const std::vector<std::string>& keys,
-      const std::vector<std::vector<std::string>>& tags, ticket t, bool leased, const char* mode,
+      redis_runtime& rt, std::span<const std::string> keys,
+      std::span<const std::vector<std::string>> tags, ticket t, bool leased, const char* mode,
       hit_decoder decode);
 
   // One call's read (leased), as a blocking call makes it and as a coroutine awaits it.
@@ -795,53 +806,23 @@ class redis_store : redis_store_core {
 
   // The fresh stored value, without computing one; hits and misses are not counted. Redis
   // failing (or skipped by the breaker) reads as nothing stored.
-  std::optional<Value> peek(std::string_view key) {
-    redis_runtime& rt = backend_->runtime();
-    rt.require_off_io_thread("peek");
-    ticket t = admit(rt);
-    if (!t.admitted()) return std::nullopt;
-    std::optional<Value> value;
-    auto decode = decoder(value);
-    if (!find_stored_now(rt, std::string(key), false, std::move(t), decode)) return std::nullopt;
-    return value;
-  }
+  std::optional<Value> peek(std::string_view key) { return stored_now(key, false, "peek"); }
 
   // peek() for coroutines, on any executor.
   boost::asio::awaitable<std::optional<Value>> async_peek(std::string key) {
-    redis_runtime& rt = backend_->runtime();
-    ticket t = admit(rt);
-    if (!t.admitted()) co_return std::nullopt;
-    std::optional<Value> value;
-    auto decode = decoder(value);
-    const bool found = co_await find_stored_on_io(rt, std::move(key), false, std::move(t), decode);
-    if (!found) co_return std::nullopt;
-    co_return value;
+    return stored_on_io(std::move(key), false);
   }
 
   // cachet::fail_safe, after a call failed: the stored value, fresh or past its ttl (kept
   // max_stale longer), unless it was invalidated or cannot be decoded. Never throws because of
   // Redis: failing, or skipped by the breaker, it finds nothing. Counts stale_served.
   std::optional<Value> stale(std::string_view key) {
-    redis_runtime& rt = backend_->runtime();
-    rt.require_off_io_thread("a cached call");
-    ticket t = admit(rt);
-    if (!t.admitted()) return std::nullopt;
-    std::optional<Value> value;
-    auto decode = decoder(value);
-    if (!find_stored_now(rt, std::string(key), true, std::move(t), decode)) return std::nullopt;
-    return served(std::move(value));
+    return served(stored_now(key, true, "a cached call"));
   }
 
   // stale() for coroutines, on any executor.
   boost::asio::awaitable<std::optional<Value>> async_stale(std::string key) {
-    redis_runtime& rt = backend_->runtime();
-    ticket t = admit(rt);
-    if (!t.admitted()) co_return std::nullopt;
-    std::optional<Value> value;
-    auto decode = decoder(value);
-    const bool found = co_await find_stored_on_io(rt, std::move(key), true, std::move(t), decode);
-    if (!found) co_return std::nullopt;
-    co_return served(std::move(value));
+    co_return served(co_await stored_on_io(std::move(key), true));
   }
 
   // Removes the entry. Unlike reads, this throws when Redis fails (request_error, server_error),
@@ -902,6 +883,31 @@ class redis_store : redis_store_core {
   static std::shared_ptr<flight_base> make_flight(std::string key, std::string stamp,
                                                   std::string permit, std::uint64_t epoch) {
     return std::make_shared<flight>(std::move(key), std::move(stamp), std::move(permit), epoch);
+  }
+
+  // What peek() and stale() find (`expired_too`: stale's reach), blocking (`what` names the
+  // operation if called on the I/O thread) or awaited.
+  std::optional<Value> stored_now(std::string_view key, bool expired_too, const char* what) {
+    redis_runtime& rt = backend_->runtime();
+    rt.require_off_io_thread(what);
+    ticket t = admit(rt);
+    if (!t.admitted()) return std::nullopt;
+    std::optional<Value> value;
+    auto decode = decoder(value);
+    if (!find_stored_now(rt, std::string(key), expired_too, std::move(t), decode))
+      return std::nullopt;
+    return value;
+  }
+
+  boost::asio::awaitable<std::optional<Value>> stored_on_io(std::string key, bool expired_too) {
+    redis_runtime& rt = backend_->runtime();
+    ticket t = admit(rt);
+    if (!t.admitted()) co_return std::nullopt;
+    std::optional<Value> value;
+    auto decode = decoder(value);
+    if (!co_await find_stored_on_io(rt, std::move(key), expired_too, std::move(t), decode))
+      co_return std::nullopt;
+    co_return value;
   }
 
   std::optional<Value> served(std::optional<Value> value) {

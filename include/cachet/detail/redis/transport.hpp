@@ -15,8 +15,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace cachet::resp3::detail {
@@ -70,6 +72,12 @@ class transport {
 
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token);
+
+  /// Writes what the socket takes at once, without waiting: the bytes written; 0 when it would
+  /// block, on an error (left for the next asynchronous write to meet) and always under TLS,
+  /// whose records cannot be handed over in part. A write that completes here saves the turn
+  /// through the io_context that an asynchronous write's completion costs.
+  CACHET_DECL std::size_t write_now(std::string_view data) noexcept;
 
  private:
   executor_type executor_;

@@ -39,8 +39,13 @@ CACHET_DECL void client::close() {
 
 CACHET_DECL boost::asio::awaitable<std::vector<value>> client::exec(
     const request& req, const request_options& options) {
+  return exec(request(req), options);
+}
+
+CACHET_DECL boost::asio::awaitable<std::vector<value>> client::exec(
+    request&& req, const request_options& options) {
   auto p = make_pending();  // first: it rejects a moved-from client
-  p->commands = req;
+  p->commands = std::move(req);
   return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
                                      void(std::exception_ptr, std::vector<value>)>(
       initiate_exec<std::vector<value>>{}, boost::asio::use_awaitable, conn_, std::move(p),

@@ -45,7 +45,7 @@ CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> backend_link::exec
     for (const resp3::cluster_command& c : commands) {
       pipeline.push(c.args.front(), std::span<const std::string>(c.args).subspan(1));
     }
-    co_return co_await server_->exec(pipeline, options);
+    co_return co_await server_->exec(std::move(pipeline), options);
   }
   co_return co_await tracked(cluster_->exec_many(std::move(commands), options));
 }
@@ -59,7 +59,7 @@ CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> backend_link::eval
     for (const script_call& c : calls) {
       pipeline.push("EVALSHA", script.sha1(), c.keys.size(), c.keys, c.args);
     }
-    replies = co_await server_->exec(pipeline, options);
+    replies = co_await server_->exec(std::move(pipeline), options);
   } else {
     std::vector<resp3::cluster_command> commands;
     commands.reserve(calls.size());
@@ -83,7 +83,7 @@ CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> backend_link::eval
     for (std::size_t i : unknown) {
       again.push("EVAL", script.source(), calls[i].keys.size(), calls[i].keys, calls[i].args);
     }
-    retried = co_await server_->exec(again, options);
+    retried = co_await server_->exec(std::move(again), options);
   } else {
     std::vector<resp3::cluster_command> again;
     for (std::size_t i : unknown)

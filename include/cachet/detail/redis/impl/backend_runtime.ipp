@@ -128,7 +128,9 @@ CACHET_DECL boost::asio::awaitable<void> redis_runtime::replay_invalidations() {
 
 CACHET_DECL redis_runtime::lane::lane(redis_runtime* o, const resp3::config& cfg,
                                       std::uint64_t handshakes_before)
-    : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {}
+    : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {
+  client.write_when_idle(true);  // one caller at a time drives a lane
+}
 
 CACHET_DECL redis_runtime::lane::~lane() {
   client.close();

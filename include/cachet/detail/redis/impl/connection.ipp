@@ -82,7 +82,28 @@ CACHET_DECL void connection::stop() {
   fail_all(error::connection_lost, "the client was closed before the request was written");
 }
 
+CACHET_DECL bool connection::write_idle(const std::shared_ptr<pending_request>& p) {
+  if (!write_when_idle || !connected_ || !writer_idle_ || !write_queue_.empty() ||
+      !in_flight_.empty() || !unsent_.empty())
+    return false;
+  const std::string_view payload = p->commands.payload();
+  const std::size_t n = socket_.write_now(payload);
+  if (n == 0) return false;
+  p->written = true;
+  if (n < payload.size()) {
+    unsent_.assign(payload.substr(n));
+    writer_wake_.cancel();
+  }
+  if (p->expected == 0) {
+    complete(p, {});
+  } else {
+    in_flight_.push_back(p);
+  }
+  return true;
+}
+
 CACHET_DECL void connection::enqueue(const std::shared_ptr<pending_request>& p) {
+  if (write_idle(p)) return;
   write_queue_.push_back(p);
   writer_wake_.cancel();
   start();
@@ -222,6 +243,7 @@ CACHET_DECL void connection::close_transport(std::error_code reason, std::string
     socket_.close(ignored);
     last_failure_ = std::move(why) + " (" + reason.message() + ")";
   }
+  unsent_.clear();  // part of a request written on this connection; fail_in_flight() decides
   writer_wake_.cancel();
   health_timer_.cancel();
 }
@@ -476,14 +498,17 @@ CACHET_DECL strand_awaitable<void> connection::writer_loop() {
   std::string batch;
   for (;;) {
     if (!socket_.is_open()) co_return;
-    if (write_queue_.empty()) {
+    if (write_queue_.empty() && unsent_.empty()) {
       writer_wake_.expires_at(clock::time_point::max());
       boost::system::error_code ignored;
+      writer_idle_ = true;
       co_await writer_wake_.async_wait(asio::redirect_error(on_strand, ignored));
+      writer_idle_ = false;
       continue;
     }
     // Everything queued so far goes out in one write: automatic pipelining.
-    batch.clear();
+    batch.swap(unsent_);
+    unsent_.clear();
     while (!write_queue_.empty()) {
       auto p = std::move(write_queue_.front());
       write_queue_.pop_front();
@@ -495,8 +520,11 @@ CACHET_DECL strand_awaitable<void> connection::writer_loop() {
         in_flight_.push_back(std::move(p));
       }
     }
-    auto [ec, n] =
-        co_await asio::async_write(socket_, asio::buffer(batch), asio::as_tuple(on_strand));
+    // What the socket takes at once needs no round through the io_context.
+    const std::size_t now = socket_.write_now(batch);
+    if (now == batch.size()) continue;
+    auto [ec, n] = co_await asio::async_write(
+        socket_, asio::buffer(batch.data() + now, batch.size() - now), asio::as_tuple(on_strand));
     (void)n;
     if (ec) {
       close_transport(ec, "writing failed");
@@ -570,6 +598,7 @@ CACHET_DECL strand_awaitable<void> connection::run(std::shared_ptr<connection> s
     } else {
       self->backoff_.reset();
       self->refused_ = false;
+      self->writer_idle_ = false;  // until the writer below waits for requests
       self->connected_ = true;
       self->set_last_error({});
       self->last_read_ = clock::now();

@@ -83,41 +83,58 @@ CACHET_DECL std::vector<std::string> redis_store_core::entry_keys(
   return keys;
 }
 
-CACHET_DECL script_call redis_store_core::read_call(redis_runtime& rt, std::string_view key,
-                                                    const std::vector<std::string>& tags,
-                                                    const char* mode, bool leased) {
+CACHET_DECL redis_store_core::read_target redis_store_core::read_keys(
+    const redis_runtime& rt, std::string_view key, const std::vector<std::string>& tags) const {
   entry_location at = locate(rt, key);
-  const key_bucket& bucket = *at.bucket;
+  const key_bucket* bucket = at.bucket;
+  return {entry_keys(std::move(at), tags), bucket};
+}
+
+CACHET_DECL script_call redis_store_core::read_call(redis_runtime& rt, read_target target,
+                                                    const char* mode, bool leased) {
   return script_call{
-      entry_keys(std::move(at), tags),
+      std::move(target.keys),
       {mode, std::to_string(now_ms()), rt.fresh_token(), std::to_string(load_window_ms()),
-       bucket.counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
+       target.bucket->counter_base, std::to_string(leased ? lease_ms_ : 0), rt.lease_holder(),
        reports_hit_lifetime_ ? "1" : "0"}};
 }
 
 CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> redis_store_core::read_hits(
-    redis_runtime& rt, const std::vector<script_call>& calls) {
+    redis_runtime& rt, const std::vector<read_target>& targets) {
   const std::size_t per_call = reports_hit_lifetime_ ? 3 : 2;
-  std::vector<resp3::cluster_command> commands;
-  commands.reserve(calls.size() * per_call);
-  for (const script_call& c : calls) {
-    const std::string& entry = c.keys.front();
-    commands.push_back({entry, {"HMGET", entry, "v", "g", "f"}});
-    resp3::cluster_command tokens{entry, {"MGET"}};
-    tokens.args.insert(tokens.args.end(), c.keys.begin() + 1, c.keys.end());
-    commands.push_back(std::move(tokens));
-    if (reports_hit_lifetime_) commands.push_back({entry, {"PTTL", entry}});
+  std::vector<resp3::value> replies;
+  if (resp3::client* server = rt.link().server()) {
+    // Encoded straight into one request: a cluster's commands carry their keys for routing.
+    resp3::request pipeline;
+    for (const read_target& t : targets) {
+      const std::string& entry = t.keys.front();
+      pipeline.push("HMGET", entry, "v", "g", "f");
+      pipeline.push("MGET", std::span<const std::string>(t.keys).subspan(1));
+      if (reports_hit_lifetime_) pipeline.push("PTTL", entry);
+    }
+    replies = co_await server->exec(std::move(pipeline));
+  } else {
+    std::vector<resp3::cluster_command> commands;
+    commands.reserve(targets.size() * per_call);
+    for (const read_target& t : targets) {
+      const std::string& entry = t.keys.front();
+      commands.push_back({entry, {"HMGET", entry, "v", "g", "f"}});
+      resp3::cluster_command tokens{entry, {"MGET"}};
+      tokens.args.insert(tokens.args.end(), t.keys.begin() + 1, t.keys.end());
+      commands.push_back(std::move(tokens));
+      if (reports_hit_lifetime_) commands.push_back({entry, {"PTTL", entry}});
+    }
+    replies = co_await rt.link().exec_many(std::move(commands));
   }
-  std::vector<resp3::value> replies = co_await rt.link().exec_many(std::move(commands));
-  if (replies.size() != calls.size() * per_call) {
+  if (replies.size() != targets.size() * per_call) {
     throw resp3::request_error(resp3::error::unexpected_reply,
                                "cachet::redis: a pipelined read got the wrong number of replies");
   }
   const std::int64_t now = now_ms();
-  std::vector<resp3::value> hits(calls.size());
-  for (std::size_t i = 0; i < calls.size(); ++i) {
+  std::vector<resp3::value> hits(targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
     resp3::value* at = &replies[i * per_call];
-    if (!current_and_fresh(calls[i], at[0], at[1], now)) continue;
+    if (!current_and_fresh(targets[i], at[0], at[1], now)) continue;
     if (reports_hit_lifetime_ && at[2].type != resp3::type::number) continue;
     resp3::value& hit = hits[i];
     hit.type = resp3::type::array;
@@ -132,22 +149,22 @@ CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> redis_store_core::
   co_return hits;
 }
 
-CACHET_DECL bool redis_store_core::current_and_fresh(const script_call& call,
+CACHET_DECL bool redis_store_core::current_and_fresh(const read_target& target,
                                                      const resp3::value& entry,
                                                      const resp3::value& tokens, std::int64_t now) {
+  const std::vector<std::string>& keys = target.keys;
   if (entry.type != resp3::type::array || entry.elements.size() != 3) return false;
-  if (tokens.type != resp3::type::array || tokens.elements.size() + 1 != call.keys.size())
-    return false;
+  if (tokens.type != resp3::type::array || tokens.elements.size() + 1 != keys.size()) return false;
   const resp3::value& v = entry.elements[0];
   const resp3::value& g = entry.elements[1];
   const resp3::value& f = entry.elements[2];
   if (!v.is_string() || !g.is_string()) return false;
-  const std::string& base = call.args[4];
+  const std::string& base = target.bucket->counter_base;
   std::string_view stamp = g.text;
-  for (std::size_t k = 1; k < call.keys.size(); ++k) {
+  for (std::size_t k = 1; k < keys.size(); ++k) {
     const resp3::value& token = tokens.elements[k - 1];
     if (!token.is_string()) return false;  // missing (the script creates it), or not a string
-    const std::string_view name = std::string_view(call.keys[k]).substr(base.size());
+    const std::string_view name = std::string_view(keys[k]).substr(base.size());
     const std::size_t line = name.size() + 1 + token.text.size() + 1;
     if (stamp.size() < line || !stamp.starts_with(name) || stamp[name.size()] != '=' ||
         stamp.substr(name.size() + 1, token.text.size()) != token.text || stamp[line - 1] != '\n') {
@@ -281,9 +298,9 @@ CACHET_DECL bool redis_store_core::classify(const resp3::value& reply, read_stat
 }
 
 CACHET_DECL boost::asio::awaitable<std::vector<redis_store_core::read_state>>
-redis_store_core::read_many(redis_runtime& rt, const std::vector<std::string>& keys,
-                            const std::vector<std::vector<std::string>>& tags, ticket t,
-                            bool leased, const char* mode, hit_decoder decode) {
+redis_store_core::read_many(redis_runtime& rt, std::span<const std::string> keys,
+                            std::span<const std::vector<std::string>> tags, ticket t, bool leased,
+                            const char* mode, hit_decoder decode) {
   const std::size_t n = keys.size();
   std::vector<read_state> out(n);
   if (n == 0) co_return out;
@@ -294,24 +311,24 @@ redis_store_core::read_many(redis_runtime& rt, const std::vector<std::string>& k
     co_return out;
   }
   try {
-    std::vector<script_call> calls;
-    calls.reserve(n);
-    for (std::size_t i = 0; i < n; ++i)
-      calls.push_back(read_call(rt, keys[i], tags[i], mode, leased));
+    std::vector<read_target> targets;
+    targets.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) targets.push_back(read_keys(rt, keys[i], tags[i]));
     std::vector<resp3::value> replies;
+    const bool hits_first =
+        std::string_view(mode) == "load" && reads_find_entries_.load(std::memory_order_relaxed);
+    if (hits_first) {
+      replies = co_await read_hits(rt, targets);
+    } else {
+      replies.resize(n);
+    }
+    // The script's arguments only for the reads it makes.
     std::vector<script_call> scripted;
     std::vector<std::size_t> scripted_at;
-    if (std::string_view(mode) == "load" && reads_find_entries_.load(std::memory_order_relaxed)) {
-      replies = co_await read_hits(rt, calls);
-      for (std::size_t i = 0; i < n; ++i) {
-        if (!replies[i].is_null()) continue;
-        scripted.push_back(std::move(calls[i]));
-        scripted_at.push_back(i);
-      }
-    } else {
-      scripted = std::move(calls);
-      replies.resize(n);
-      for (std::size_t i = 0; i < n; ++i) scripted_at.push_back(i);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (hits_first && !replies[i].is_null()) continue;
+      scripted.push_back(read_call(rt, std::move(targets[i]), mode, leased));
+      scripted_at.push_back(i);
     }
     if (!scripted.empty()) {
       std::vector<resp3::value> answers =
@@ -330,7 +347,7 @@ redis_store_core::read_many(redis_runtime& rt, const std::vector<std::string>& k
     if (!unreadable.empty()) {
       std::vector<script_call> again;
       for (std::size_t i : unreadable)
-        again.push_back(read_call(rt, keys[i], tags[i], "reload", leased));
+        again.push_back(read_call(rt, read_keys(rt, keys[i], tags[i]), "reload", leased));
       replies = co_await rt.link().eval_many(read_entry_script(), again);
       for (std::size_t k = 0; k < unreadable.size(); ++k) {
         classify(replies[k], out[unreadable[k]], unreadable[k], decode);
@@ -349,10 +366,9 @@ redis_store_core::read_many(redis_runtime& rt, const std::vector<std::string>& k
 CACHET_DECL boost::asio::awaitable<redis_store_core::read_state> redis_store_core::read(
     redis_runtime& rt, const std::string& key, const std::vector<std::string>& tags, ticket t,
     const char* mode, hit_decoder decode) {
-  std::vector<std::string> keys{key};
-  std::vector<std::vector<std::string>> tag_lists{tags};
   std::vector<read_state> found =
-      co_await read_many(rt, keys, tag_lists, std::move(t), /*leased=*/true, mode, decode);
+      co_await read_many(rt, std::span(&key, 1), std::span(&tags, 1), std::move(t),
+                         /*leased=*/true, mode, decode);
   co_return std::move(found.front());
 }
 

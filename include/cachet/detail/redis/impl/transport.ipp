@@ -78,6 +78,15 @@ CACHET_DECL bool transport::is_open() const noexcept {
   return tls_ ? tls_->stream->next_layer().is_open() : plain_.is_open();
 }
 
+CACHET_DECL std::size_t transport::write_now(std::string_view data) noexcept {
+  if (tls_ || !plain_.is_open()) return 0;
+  boost::system::error_code ec;
+  if (!plain_.non_blocking()) plain_.non_blocking(true, ec);
+  if (ec) return 0;
+  const std::size_t n = plain_.write_some(asio::buffer(data.data(), data.size()), ec);
+  return ec ? 0 : n;
+}
+
 CACHET_DECL void transport::renew() {
   if (tls_) {
     tls_->stream.emplace(executor_, tls_->context);
