@@ -1012,6 +1012,12 @@ struct stats {
 
 namespace cachet::detail {
 
+// Whether this program can read load durations: true before main in every program that has a
+// unit including <cachet/prometheus.hpp>, the histograms' only reader (and again when a
+// prometheus_collector is made). Timing a load reads the precise clock twice, about 50 ns, as much
+// as the rest of an in-memory miss; a program that cannot read the histograms does not pay it.
+inline std::atomic<bool> load_durations_wanted{false};
+
 // How long a cached function's loads took, in the buckets Prometheus clients use by default.
 class load_histogram {
  public:
@@ -1441,13 +1447,15 @@ class observed_cache {
     if (tags_mean_miss_) missed(seen);
   }
 
-  // The function's call, timed for the load-duration histogram and the observer.
+  // The function's call, timed for the load-duration histogram and the observer when either can
+  // read the time.
   template <class Value, class Load>
   Value timed_load(call& seen, Load&& load) {
     if constexpr (has_observer) {
       missed(seen);
       seen.loaded = true;
     }
+    if (!timed()) return std::forward<Load>(load)();
     const auto start = std::chrono::steady_clock::now();
     try {
       Value result = std::forward<Load>(load)();
@@ -1471,6 +1479,7 @@ class observed_cache {
       missed(seen);
       seen.loaded = true;
     }
+    if (!timed()) co_return co_await std::move(load);
     const auto start = std::chrono::steady_clock::now();
     try {
       auto result = co_await std::move(load);
@@ -1529,6 +1538,14 @@ class observed_cache {
   }
 
  private:
+  static bool timed() noexcept {
+    if constexpr (observes<event_kind::load, T> || observes<event_kind::load_error, T>) {
+      return true;
+    } else {
+      return load_durations_wanted.load(std::memory_order_relaxed);
+    }
+  }
+
   static std::chrono::nanoseconds since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                                 start);
@@ -10802,14 +10819,6 @@ CACHET_DECL bool parser::parse_double(std::string_view line, double& out) noexce
 
 #endif
 // ---- end <cachet/detail/redis/parser.hpp> ----
-// ---- begin <cachet/detail/redis/transport.hpp> ----
-#ifndef CACHET_DETAIL_REDIS_TRANSPORT_HPP
-#define CACHET_DETAIL_REDIS_TRANSPORT_HPP
-
-// The byte stream under a connection: a TCP socket, or TLS (OpenSSL through Asio SSL) over one.
-// The connection reads and writes through it without knowing which; only connecting differs
-// (tls_handshake() after the TCP connect).
-
 // ---- begin <cachet/redis/config.hpp> ----
 #ifndef CACHET_REDIS_CONFIG_HPP
 #define CACHET_REDIS_CONFIG_HPP
@@ -11228,6 +11237,526 @@ CACHET_DECL config config::from_env() {
 
 #endif
 // ---- end <cachet/redis/config.hpp> ----
+// ---- begin <cachet/redis/request.hpp> ----
+#ifndef CACHET_REDIS_REQUEST_HPP
+#define CACHET_REDIS_REQUEST_HPP
+
+
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <iterator>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace cachet::resp3 {
+
+namespace detail {
+
+template <class T>
+inline constexpr bool is_character_v =
+    std::is_same_v<T, char> || std::is_same_v<T, wchar_t> || std::is_same_v<T, char8_t> ||
+    std::is_same_v<T, char16_t> || std::is_same_v<T, char32_t>;
+
+template <class T>
+inline constexpr bool is_duration_v = false;
+template <class Rep, class Period>
+inline constexpr bool is_duration_v<std::chrono::duration<Rep, Period>> = true;
+
+template <class T>
+inline constexpr bool is_pair_v = false;
+template <class A, class B>
+inline constexpr bool is_pair_v<std::pair<A, B>> = true;
+
+template <class T>
+inline constexpr bool is_char_array_v = false;
+template <std::size_t N>
+inline constexpr bool is_char_array_v<char[N]> = true;
+
+// One argument: a number or a string. (T has no cv-ref qualifiers.)
+template <class T>
+concept scalar_argument =
+    !std::is_same_v<T, bool> && !is_character_v<T> && !is_duration_v<T> &&
+    (std::is_integral_v<T> || std::is_floating_point_v<T> || is_char_array_v<T> ||
+     std::is_same_v<T, const char*> || std::is_same_v<T, char*> ||
+     (!std::is_pointer_v<T> && !std::is_array_v<T> && !std::is_null_pointer_v<T> &&
+      std::is_convertible_v<const T&, std::string_view>));
+
+// A pair of arguments, e.g. a field and its value from a std::map for HSET.
+template <class T>
+concept pair_argument =
+    is_pair_v<T> && scalar_argument<std::remove_cvref_t<typename T::first_type>> &&
+    scalar_argument<std::remove_cvref_t<typename T::second_type>>;
+
+template <class T>
+concept element_argument = scalar_argument<T> || pair_argument<T>;
+
+// A range expands to one argument per element; it is traversed twice (count, then encode).
+template <class T>
+concept range_argument =
+    !scalar_argument<T> && std::ranges::forward_range<const T> &&
+    element_argument<std::remove_cvref_t<std::ranges::range_reference_t<const T>>>;
+
+/// True if T can be passed to request::push (after removing cv and references).
+template <class T>
+concept request_argument =
+    element_argument<std::remove_cvref_t<T>> || range_argument<std::remove_cvref_t<T>>;
+
+// Fires one static_assert naming the rule a rejected argument type breaks.
+template <class T>
+constexpr void check_argument() {
+  using U = std::remove_cvref_t<T>;
+  if constexpr (request_argument<U>) {
+    return;
+  } else if constexpr (std::is_same_v<U, bool>) {
+    static_assert(cachet::detail::wrong<T>,
+                  "cachet::redis::request: bool is not a Redis argument; pass 1/0 or a string");
+  } else if constexpr (is_character_v<U>) {
+    static_assert(cachet::detail::wrong<T>,
+                  "cachet::redis::request: a single character is ambiguous (number or text?); "
+                  "pass std::string_view(&c, 1) or an integer type");
+  } else if constexpr (is_duration_v<U>) {
+    static_assert(cachet::detail::wrong<T>,
+                  "cachet::redis::request: a std::chrono duration has no unit on the wire; "
+                  "pass .count() of the unit the command expects (EX: seconds, PX: ms)");
+  } else if constexpr (std::ranges::range<const U>) {
+    static_assert(cachet::detail::wrong<T>,
+                  "cachet::redis::request: a range argument must be a forward range of numbers, "
+                  "strings or pairs of them; convert the elements or collect them in a vector");
+  } else {
+    static_assert(cachet::detail::wrong<T>,
+                  "cachet::redis::request: unsupported argument type; pass an integer, floating "
+                  "point, string (std::string, std::string_view, const char*) or a range of them");
+  }
+}
+
+template <class T>
+std::size_t argument_count(const T& arg) {
+  if constexpr (scalar_argument<T>) {
+    return 1;
+  } else if constexpr (pair_argument<T>) {
+    return 2;
+  } else {
+    using element = std::remove_cvref_t<std::ranges::range_reference_t<const T>>;
+    const auto n = static_cast<std::size_t>(std::ranges::distance(arg));
+    return pair_argument<element> ? 2 * n : n;
+  }
+}
+
+}  // namespace detail
+
+/// Several Redis commands encoded into one buffer, to be written to the server in one go
+/// (pipelining). Each command is a RESP array of blob strings: `*<n>\r\n$<len>\r\n<bytes>\r\n...`.
+///   cachet::redis::request req;
+///   req.push("SET", "user:42", payload, "EX", 300);
+///   req.push("MGET", std::vector<std::string>{"a", "b"});  // ranges expand: MGET a b
+///   write(socket, req.payload());                          // req.size() replies will follow
+/// Arguments: integers (decimal), floating point (shortest text that reads back the same value),
+/// strings (std::string, std::string_view, const char*, char arrays: binary-safe), std::pair of
+/// those (two arguments), and forward ranges of any of these. bool, characters, durations and
+/// anything else are rejected at compile time.
+class request {
+ public:
+  /// Appends one command with its arguments. If it throws (a null `const char*`, or no memory),
+  /// the request is unchanged.
+  template <class... Args>
+  void push(std::string_view command, const Args&... args) {
+    (detail::check_argument<Args>(), ...);
+    // Only valid arguments are encoded, so a rejected one yields its static_assert alone.
+    if constexpr ((detail::request_argument<Args> && ...)) {
+      const std::size_t old_size = payload_.size();
+      // One allocation for the whole command in the common case (strings and numbers).
+      payload_.reserve(old_size + 16 + command.size() + (std::size_t{0} + ... + size_hint(args)));
+      try {
+        append_header('*', 1 + (std::size_t{0} + ... + detail::argument_count(args)));
+        append_bulk(command);
+        (append_argument(args), ...);
+      } catch (...) {
+        payload_.resize(old_size);
+        throw;
+      }
+      ++size_;
+    }
+  }
+
+  /// The number of commands pushed (the number of replies to expect).
+  std::size_t size() const noexcept { return size_; }
+
+  /// The encoding of all commands pushed so far, ready to write to the socket.
+  std::string_view payload() const noexcept { return payload_; }
+
+  /// Removes all commands; keeps the buffer's capacity for reuse.
+  void clear() noexcept {
+    payload_.clear();
+    size_ = 0;
+  }
+
+ private:
+  // Roughly the encoded size of a string or number argument; ranges grow the buffer as needed.
+  template <class T>
+  static std::size_t size_hint(const T& arg) {
+    if constexpr (std::is_convertible_v<const T&, std::string_view> && !std::is_pointer_v<T> &&
+                  !detail::is_char_array_v<T>) {
+      return std::string_view(arg).size() + 16;
+    } else {
+      return 32;
+    }
+  }
+
+  void append_header(char marker, std::size_t n) {
+    char buffer[24];
+    buffer[0] = marker;
+    const auto result = std::to_chars(buffer + 1, buffer + sizeof buffer, n);
+    payload_.append(buffer, result.ptr);
+    payload_ += "\r\n";
+  }
+
+  void append_bulk(std::string_view bytes) {
+    append_header('$', bytes.size());
+    payload_ += bytes;
+    payload_ += "\r\n";
+  }
+
+  template <class T>
+  void append_argument(const T& arg) {
+    if constexpr (std::is_integral_v<T> || std::is_floating_point_v<T>) {
+      char buffer[64];  // fits the shortest form of any integer, double or long double
+      const auto result = std::to_chars(buffer, buffer + sizeof buffer, arg);
+      append_bulk(std::string_view(buffer, static_cast<std::size_t>(result.ptr - buffer)));
+    } else if constexpr (detail::is_char_array_v<T>) {
+      // A literal ends in its terminator; a filled buffer may not have one.
+      std::size_t n = 0;
+      while (n < std::extent_v<T> && arg[n] != '\0') ++n;
+      append_bulk(std::string_view(arg, n));
+    } else if constexpr (std::is_pointer_v<T>) {
+      if (arg == nullptr) {
+        throw cachet::error(
+            "cachet::redis::request: a null const char* argument; pass a string (\"\" for empty)");
+      }
+      append_bulk(std::string_view(arg));
+    } else if constexpr (detail::scalar_argument<T>) {
+      append_bulk(std::string_view(arg));
+    } else if constexpr (detail::pair_argument<T>) {
+      append_argument(arg.first);
+      append_argument(arg.second);
+    } else {
+      for (const auto& element : arg) append_argument(element);
+    }
+  }
+
+  std::string payload_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace cachet::resp3
+
+#endif
+// ---- end <cachet/redis/request.hpp> ----
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace cachet::resp3 {
+
+namespace detail {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+
+/// The executor a connection's state lives on.
+using strand_type = asio::strand<asio::any_io_executor>;
+
+/// Coroutines that run on a connection's strand are typed on it: a strand does not fit
+/// any_io_executor's small buffer, so erasing it there would cost allocations on every co_spawn,
+/// wait and completion.
+template <class T>
+using strand_awaitable = asio::awaitable<T, strand_type>;
+inline constexpr asio::use_awaitable_t<strand_type> on_strand{};
+
+/// One request (one or more commands) on its way through a connection.
+struct pending_request {
+  // The timer is bound to the strand's inner executor, not to the strand: a strand converted to
+  // any_io_executor does not fit its small buffer and would cost an allocation per request. Its
+  // waiter (a coroutine, or client::exec's operation, whose handler is bound to the strand) runs
+  // on the strand, which is where the wait completes either way.
+  explicit pending_request(const strand_type& strand) : wake(strand.get_inner_executor()) {}
+
+  request commands;          // encoded once, by the caller, and written from here
+  std::size_t expected = 0;  // replies that complete it
+  // Room for one reply inline: most requests are one command, and this saves their allocation.
+  boost::container::small_vector<value, 1> replies;
+  clock::time_point deadline = clock::time_point::max();
+  std::chrono::milliseconds timeout{0};
+  bool idempotent = false;
+  bool internal = false;   // sent by the connection itself (health-check PING): no waiter
+  bool written = false;    // handed to the socket: its outcome is unknown if the connection drops
+  bool abandoned = false;  // the waiter gave up; its replies are read and discarded
+  bool cancel_requested = false;  // client::exec's caller cancelled; its waiter sees it on wake
+  bool done = false;
+  std::error_code ec;
+  std::string message;      // what() for ec
+  asio::steady_timer wake;  // the waiter sleeps on it until the deadline; cancel() wakes it
+};
+
+/// Whether `name` (any case) is a command whose replies arrive as push messages, which would
+/// desynchronise reply matching.
+CACHET_DECL bool is_push_reply_command(std::string_view name);
+
+/// The first command of an encoded payload (arrays of bulk strings) that is_push_reply_command
+/// refuses, as written; empty if there is none.
+CACHET_DECL std::string_view first_push_reply_command(std::string_view payload);
+
+inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
+
+/// One logical connection to a Redis server: a background coroutine that connects, performs the
+/// handshake, then runs one reader loop, one writer loop and a health check, reconnecting with
+/// backoff until stop(). Requests from any number of coroutines are queued, coalesced into one
+/// write and matched with replies in FIFO order. All state lives on one strand; the public
+/// client reaches it by dispatching its operation onto that strand (client::exec).
+class connection : public std::enable_shared_from_this<connection> {
+ public:
+  using strand_type = detail::strand_type;
+
+  CACHET_DECL connection(const asio::any_io_executor& ex, config cfg);
+  CACHET_DECL ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  const config& cfg() const { return cfg_; }
+  const strand_type& strand() const { return strand_; }
+
+  // Everything below runs on the strand.
+
+  /// Receives every push message ('>'); without one, pushes are dropped.
+  std::function<void(value&&)> on_push;
+  /// Called after each successful handshake (replaying subscriptions, for instance).
+  std::function<void()> on_connected;
+  /// For a connection that serves one caller at a time (a blocking caller's own): a request
+  /// made while nothing else is queued, in flight or being written goes to the socket in its
+  /// caller's turn on the strand, saving the turn that waking the writer costs. Off by
+  /// default: requests that many coroutines make together then leave in one write, not two.
+  bool write_when_idle = false;
+  /// Called each time an established connection drops (not for failed attempts): what the
+  /// server pushed on it (client tracking, say) must be set up again on the next one.
+  std::function<void()> on_disconnected;
+
+  bool connected() const { return connected_; }
+  bool stopped() const { return stopped_; }
+
+  /// Starts the background coroutine unless it runs or the connection was stopped.
+  CACHET_DECL void start();
+
+  /// Stops for good: closes the socket, fails queued requests with connection_lost and written
+  /// ones with outcome_unknown. The background coroutine then finishes on its own.
+  CACHET_DECL void stop();
+
+  /// Queues a request built by the caller (payload, expected reply count) for the writer and
+  /// starts the connection on first use.
+  CACHET_DECL void enqueue(const std::shared_ptr<pending_request>& p);
+
+  /// Queues a request that must be written before any queued request (subscriptions replayed
+  /// right after the handshake).
+  CACHET_DECL void enqueue_front(const std::shared_ptr<pending_request>& p);
+
+  /// The waiter gave up on `p` (deadline or cancellation): drop it if it was never written;
+  /// otherwise its reply still arrives and is discarded, keeping replies in step.
+  CACHET_DECL void abandon(const std::shared_ptr<pending_request>& p);
+
+  /// The last connection failure (a refused or lost connection, the server's text refusing the
+  /// handshake); empty once a handshake succeeds. Any thread.
+  std::string last_error() const {
+    std::lock_guard lock(last_error_mutex_);
+    return last_error_;
+  }
+
+  /// Why the connection is (or last was) down, for error messages.
+  CACHET_DECL std::string down_reason() const;
+
+  /// Sets `p`'s deadline from `timeout` (zero: none), queues it and awaits it (see wait_for).
+  /// Runs on the strand. Throws request_error(not_connected) once the connection was stopped.
+  CACHET_DECL static strand_awaitable<void> submit(std::shared_ptr<connection> self,
+                                                   std::shared_ptr<pending_request> p,
+                                                   std::chrono::milliseconds timeout);
+
+  /// submit() without the wait, for callers that await wait_for() in their own frame: returns
+  /// whether `p` was queued (false: it expects no reply and is complete). Runs on the strand.
+  CACHET_DECL bool admit(const std::shared_ptr<pending_request>& p,
+                         std::chrono::milliseconds timeout);
+
+  /// Awaits `p` on the strand until it completes, its deadline passes, or the caller cancels.
+  /// Throws request_error on anything but a complete set of replies (left in p->replies).
+  CACHET_DECL static strand_awaitable<void> wait_for(std::shared_ptr<connection> self,
+                                                     std::shared_ptr<pending_request> p);
+
+  /// The waiter of `p` gives up on it, `why` being error::cancelled (by its caller) or
+  /// error::request_timeout (its deadline passed): abandons it and returns the error to report.
+  /// The one wording for wait_for() and client::exec(). Runs on the strand.
+  CACHET_DECL request_error given_up(const std::shared_ptr<pending_request>& p, error why);
+
+  /// The error of a complete `p` that failed (p.ec set: connection lost, outcome unknown, ...).
+  static request_error failure_of(const pending_request& p) {
+    return request_error(p.ec, p.message.empty() ? "cachet::redis: " + p.ec.message() : p.message);
+  }
+
+ private:
+  std::string refusal_message() const {
+    return "cachet::redis: the server refused the handshake (HELLO/AUTH/SETNAME/SELECT): " +
+           handshake_refusal_ + "; check config.username, password and database";
+  }
+
+  CACHET_DECL static void complete(const std::shared_ptr<pending_request>& p, std::error_code ec,
+                                   std::string message = {});
+
+  CACHET_DECL void fail_queued(std::error_code ec, const std::string& message);
+
+  void set_last_error(std::string text) {
+    std::lock_guard lock(last_error_mutex_);
+    last_error_ = std::move(text);
+  }
+
+  CACHET_DECL void fail_all(error queued_error, const std::string& why);
+
+  // The connection dropped: written requests cannot be answered any more. Idempotent ones go back
+  // to the front of the queue, in their original order, unless the connection is stopping.
+  CACHET_DECL void fail_in_flight(const std::string& why);
+
+  CACHET_DECL void close_transport(std::error_code reason, std::string why);
+
+  // write_when_idle's write. Returns whether `p` was handed to the socket (in part: the rest
+  // waits in unsent_ for the writer).
+  CACHET_DECL bool write_idle(const std::shared_ptr<pending_request>& p);
+
+  // Reads until one whole reply is parsed.
+  CACHET_DECL strand_awaitable<std::error_code> read_value(std::optional<value>& out);
+
+  // A deadline for one connection phase. When it passes, `expire` (cancelling the resolver or
+  // closing the socket) makes the phase's operation finish with an error; this does not rely on
+  // per-operation cancellation, which the resolver does not support. A generation number keeps a
+  // late expiry from touching the next phase.
+  template <class Expire>
+  void arm_guard(std::chrono::milliseconds limit, Expire expire) {
+    ++guard_generation_;
+    guard_fired_ = false;
+    if (limit.count() == 0) return;
+    guard_timer_.expires_after(limit);
+    guard_timer_.async_wait([self = shared_from_this(), generation = guard_generation_,
+                             expire](boost::system::error_code ec) {
+      if (ec || generation != self->guard_generation_) return;
+      self->guard_fired_ = true;
+      expire(*self);
+    });
+  }
+
+  // Returns whether the deadline had passed.
+  CACHET_DECL bool disarm_guard();
+
+  CACHET_DECL static void close_socket(connection& c);
+
+  // TCP, then TLS when configured (within the handshake's limit).
+  CACHET_DECL strand_awaitable<std::error_code> resolve_and_connect(const std::string& host,
+                                                                    std::uint16_t port);
+
+  bool behind_sentinel() const { return !cfg_.sentinel.addresses.empty(); }
+
+  // Asks the sentinels in turn for the master's address; the one that answers is asked first
+  // next time.
+  CACHET_DECL strand_awaitable<std::error_code> ask_sentinels(std::string& host,
+                                                              std::uint16_t& port);
+
+  CACHET_DECL strand_awaitable<std::error_code> ask_sentinel(
+      const sentinel_options::address& sentinel, std::string& host, std::uint16_t& port,
+      std::string& why);
+
+  CACHET_DECL void reset_reader();
+
+  CACHET_DECL strand_awaitable<std::error_code> handshake_steps();
+
+  CACHET_DECL strand_awaitable<std::error_code> connect_and_handshake();
+
+  CACHET_DECL strand_awaitable<void> reader_loop();
+
+  CACHET_DECL strand_awaitable<void> writer_loop();
+
+  CACHET_DECL strand_awaitable<void> health_loop();
+
+  CACHET_DECL static strand_awaitable<void> run(std::shared_ptr<connection> self);
+
+  config cfg_;
+  strand_type strand_;
+  // The socket (TCP, or TLS over it) and the resolver, defined in impl/connection.ipp: a unit
+  // compiled under CACHET_SEPARATE_COMPILATION parses neither Asio's TCP nor the transport.
+  struct network;
+  std::unique_ptr<network> net_;
+  asio::steady_timer writer_wake_;
+  asio::steady_timer health_timer_;
+  asio::steady_timer retry_timer_;
+  asio::steady_timer guard_timer_;
+  std::uint64_t guard_generation_ = 0;
+  bool guard_fired_ = false;
+  ::cachet::detail::backoff_schedule backoff_;
+  parser parser_;
+  std::string rbuf_;
+  std::size_t rpos_ = 0;  // parsed up to here
+  std::size_t rend_ = 0;  // received up to here
+  std::deque<std::shared_ptr<pending_request>> write_queue_;
+  std::string unsent_;        // the tail of a request write_idle() wrote in part: written next
+  bool writer_idle_ = false;  // the writer waits for requests (no write of its own under way)
+  std::deque<std::shared_ptr<pending_request>> in_flight_;
+  clock::time_point last_read_ = clock::now();
+  std::string last_failure_;
+  std::string handshake_refusal_;
+  std::string target_;           // host:port of the last connection attempt
+  std::string connect_refusal_;  // why TLS or Sentinel failed the last attempt
+  std::size_t next_sentinel_ = 0;
+  bool running_ = false;
+  bool stopped_ = false;
+  bool connected_ = false;
+  bool refused_ = false;  // the last handshake was refused: fail requests fast until one succeeds
+  bool backing_off_ = false;  // waiting out the backoff before the next connection attempt
+  mutable std::mutex last_error_mutex_;
+  std::string last_error_;  // last_failure_ for other threads, empty while connected
+};
+
+}  // namespace detail
+}  // namespace cachet::resp3
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/redis/impl/connection.ipp> ----
+#ifndef CACHET_DETAIL_REDIS_IMPL_CONNECTION_IPP
+#define CACHET_DETAIL_REDIS_IMPL_CONNECTION_IPP
+
+// Bodies of <cachet/detail/redis/connection.hpp>; see <cachet/detail/linkage.hpp>.
+
+// ---- begin <cachet/detail/redis/transport.hpp> ----
+#ifndef CACHET_DETAIL_REDIS_TRANSPORT_HPP
+#define CACHET_DETAIL_REDIS_TRANSPORT_HPP
+
+// The byte stream under a connection: a TCP socket, or TLS (OpenSSL through Asio SSL) over one.
+// The connection reads and writes through it without knowing which; only connecting differs
+// (tls_handshake() after the TCP connect).
+
 
 // OpenSSL and Asio SSL are included by impl/transport.ipp only: a unit compiled under
 // CACHET_SEPARATE_COMPILATION never touches TLS, so it does not parse them.
@@ -11461,520 +11990,13 @@ auto transport::async_write_some(const ConstBuffers& buffers, Token&& token) {
 
 #endif
 // ---- end <cachet/detail/redis/transport.hpp> ----
-// ---- begin <cachet/redis/request.hpp> ----
-#ifndef CACHET_REDIS_REQUEST_HPP
-#define CACHET_REDIS_REQUEST_HPP
-
-
-#include <charconv>
-#include <chrono>
-#include <cstddef>
-#include <iterator>
-#include <ranges>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <type_traits>
-#include <utility>
-
-namespace cachet::resp3 {
-
-namespace detail {
-
-template <class T>
-inline constexpr bool is_character_v =
-    std::is_same_v<T, char> || std::is_same_v<T, wchar_t> || std::is_same_v<T, char8_t> ||
-    std::is_same_v<T, char16_t> || std::is_same_v<T, char32_t>;
-
-template <class T>
-inline constexpr bool is_duration_v = false;
-template <class Rep, class Period>
-inline constexpr bool is_duration_v<std::chrono::duration<Rep, Period>> = true;
-
-template <class T>
-inline constexpr bool is_pair_v = false;
-template <class A, class B>
-inline constexpr bool is_pair_v<std::pair<A, B>> = true;
-
-template <class T>
-inline constexpr bool is_char_array_v = false;
-template <std::size_t N>
-inline constexpr bool is_char_array_v<char[N]> = true;
-
-// One argument: a number or a string. (T has no cv-ref qualifiers.)
-template <class T>
-concept scalar_argument =
-    !std::is_same_v<T, bool> && !is_character_v<T> && !is_duration_v<T> &&
-    (std::is_integral_v<T> || std::is_floating_point_v<T> || is_char_array_v<T> ||
-     std::is_same_v<T, const char*> || std::is_same_v<T, char*> ||
-     (!std::is_pointer_v<T> && !std::is_array_v<T> && !std::is_null_pointer_v<T> &&
-      std::is_convertible_v<const T&, std::string_view>));
-
-// A pair of arguments, e.g. a field and its value from a std::map for HSET.
-template <class T>
-concept pair_argument =
-    is_pair_v<T> && scalar_argument<std::remove_cvref_t<typename T::first_type>> &&
-    scalar_argument<std::remove_cvref_t<typename T::second_type>>;
-
-template <class T>
-concept element_argument = scalar_argument<T> || pair_argument<T>;
-
-// A range expands to one argument per element; it is traversed twice (count, then encode).
-template <class T>
-concept range_argument =
-    !scalar_argument<T> && std::ranges::forward_range<const T> &&
-    element_argument<std::remove_cvref_t<std::ranges::range_reference_t<const T>>>;
-
-/// True if T can be passed to request::push (after removing cv and references).
-template <class T>
-concept request_argument =
-    element_argument<std::remove_cvref_t<T>> || range_argument<std::remove_cvref_t<T>>;
-
-// Fires one static_assert naming the rule a rejected argument type breaks.
-template <class T>
-constexpr void check_argument() {
-  using U = std::remove_cvref_t<T>;
-  if constexpr (request_argument<U>) {
-    return;
-  } else if constexpr (std::is_same_v<U, bool>) {
-    static_assert(cachet::detail::wrong<T>,
-                  "cachet::redis::request: bool is not a Redis argument; pass 1/0 or a string");
-  } else if constexpr (is_character_v<U>) {
-    static_assert(cachet::detail::wrong<T>,
-                  "cachet::redis::request: a single character is ambiguous (number or text?); "
-                  "pass std::string_view(&c, 1) or an integer type");
-  } else if constexpr (is_duration_v<U>) {
-    static_assert(cachet::detail::wrong<T>,
-                  "cachet::redis::request: a std::chrono duration has no unit on the wire; "
-                  "pass .count() of the unit the command expects (EX: seconds, PX: ms)");
-  } else if constexpr (std::ranges::range<const U>) {
-    static_assert(cachet::detail::wrong<T>,
-                  "cachet::redis::request: a range argument must be a forward range of numbers, "
-                  "strings or pairs of them; convert the elements or collect them in a vector");
-  } else {
-    static_assert(cachet::detail::wrong<T>,
-                  "cachet::redis::request: unsupported argument type; pass an integer, floating "
-                  "point, string (std::string, std::string_view, const char*) or a range of them");
-  }
-}
-
-template <class T>
-std::size_t argument_count(const T& arg) {
-  if constexpr (scalar_argument<T>) {
-    return 1;
-  } else if constexpr (pair_argument<T>) {
-    return 2;
-  } else {
-    using element = std::remove_cvref_t<std::ranges::range_reference_t<const T>>;
-    const auto n = static_cast<std::size_t>(std::ranges::distance(arg));
-    return pair_argument<element> ? 2 * n : n;
-  }
-}
-
-}  // namespace detail
-
-/// Several Redis commands encoded into one buffer, to be written to the server in one go
-/// (pipelining). Each command is a RESP array of blob strings: `*<n>\r\n$<len>\r\n<bytes>\r\n...`.
-///   cachet::redis::request req;
-///   req.push("SET", "user:42", payload, "EX", 300);
-///   req.push("MGET", std::vector<std::string>{"a", "b"});  // ranges expand: MGET a b
-///   write(socket, req.payload());                          // req.size() replies will follow
-/// Arguments: integers (decimal), floating point (shortest text that reads back the same value),
-/// strings (std::string, std::string_view, const char*, char arrays: binary-safe), std::pair of
-/// those (two arguments), and forward ranges of any of these. bool, characters, durations and
-/// anything else are rejected at compile time.
-class request {
- public:
-  /// Appends one command with its arguments. If it throws (a null `const char*`, or no memory),
-  /// the request is unchanged.
-  template <class... Args>
-  void push(std::string_view command, const Args&... args) {
-    (detail::check_argument<Args>(), ...);
-    // Only valid arguments are encoded, so a rejected one yields its static_assert alone.
-    if constexpr ((detail::request_argument<Args> && ...)) {
-      const std::size_t old_size = payload_.size();
-      // One allocation for the whole command in the common case (strings and numbers).
-      payload_.reserve(old_size + 16 + command.size() + (std::size_t{0} + ... + size_hint(args)));
-      try {
-        append_header('*', 1 + (std::size_t{0} + ... + detail::argument_count(args)));
-        append_bulk(command);
-        (append_argument(args), ...);
-      } catch (...) {
-        payload_.resize(old_size);
-        throw;
-      }
-      ++size_;
-    }
-  }
-
-  /// The number of commands pushed (the number of replies to expect).
-  std::size_t size() const noexcept { return size_; }
-
-  /// The encoding of all commands pushed so far, ready to write to the socket.
-  std::string_view payload() const noexcept { return payload_; }
-
-  /// Removes all commands; keeps the buffer's capacity for reuse.
-  void clear() noexcept {
-    payload_.clear();
-    size_ = 0;
-  }
-
- private:
-  // Roughly the encoded size of a string or number argument; ranges grow the buffer as needed.
-  template <class T>
-  static std::size_t size_hint(const T& arg) {
-    if constexpr (std::is_convertible_v<const T&, std::string_view> && !std::is_pointer_v<T> &&
-                  !detail::is_char_array_v<T>) {
-      return std::string_view(arg).size() + 16;
-    } else {
-      return 32;
-    }
-  }
-
-  void append_header(char marker, std::size_t n) {
-    char buffer[24];
-    buffer[0] = marker;
-    const auto result = std::to_chars(buffer + 1, buffer + sizeof buffer, n);
-    payload_.append(buffer, result.ptr);
-    payload_ += "\r\n";
-  }
-
-  void append_bulk(std::string_view bytes) {
-    append_header('$', bytes.size());
-    payload_ += bytes;
-    payload_ += "\r\n";
-  }
-
-  template <class T>
-  void append_argument(const T& arg) {
-    if constexpr (std::is_integral_v<T> || std::is_floating_point_v<T>) {
-      char buffer[64];  // fits the shortest form of any integer, double or long double
-      const auto result = std::to_chars(buffer, buffer + sizeof buffer, arg);
-      append_bulk(std::string_view(buffer, static_cast<std::size_t>(result.ptr - buffer)));
-    } else if constexpr (detail::is_char_array_v<T>) {
-      // A literal ends in its terminator; a filled buffer may not have one.
-      std::size_t n = 0;
-      while (n < std::extent_v<T> && arg[n] != '\0') ++n;
-      append_bulk(std::string_view(arg, n));
-    } else if constexpr (std::is_pointer_v<T>) {
-      if (arg == nullptr) {
-        throw cachet::error(
-            "cachet::redis::request: a null const char* argument; pass a string (\"\" for empty)");
-      }
-      append_bulk(std::string_view(arg));
-    } else if constexpr (detail::scalar_argument<T>) {
-      append_bulk(std::string_view(arg));
-    } else if constexpr (detail::pair_argument<T>) {
-      append_argument(arg.first);
-      append_argument(arg.second);
-    } else {
-      for (const auto& element : arg) append_argument(element);
-    }
-  }
-
-  std::string payload_;
-  std::size_t size_ = 0;
-};
-
-}  // namespace cachet::resp3
-
-#endif
-// ---- end <cachet/redis/request.hpp> ----
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/container/small_vector.hpp>
-
-#include <chrono>
-#include <cstddef>
-#include <cstdint>
-#include <deque>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <utility>
-#include <vector>
-
-namespace cachet::resp3 {
-
-namespace detail {
-
-namespace asio = boost::asio;
-using clock = std::chrono::steady_clock;
-
-/// The executor a connection's state lives on.
-using strand_type = asio::strand<asio::any_io_executor>;
-
-/// Coroutines that run on a connection's strand are typed on it: a strand does not fit
-/// any_io_executor's small buffer, so erasing it there would cost allocations on every co_spawn,
-/// wait and completion.
-template <class T>
-using strand_awaitable = asio::awaitable<T, strand_type>;
-inline constexpr asio::use_awaitable_t<strand_type> on_strand{};
-
-/// One request (one or more commands) on its way through a connection.
-struct pending_request {
-  // The timer is bound to the strand's inner executor, not to the strand: a strand converted to
-  // any_io_executor does not fit its small buffer and would cost an allocation per request. Its
-  // waiter (a coroutine, or client::exec's operation, whose handler is bound to the strand) runs
-  // on the strand, which is where the wait completes either way.
-  explicit pending_request(const strand_type& strand) : wake(strand.get_inner_executor()) {}
-
-  request commands;          // encoded once, by the caller, and written from here
-  std::size_t expected = 0;  // replies that complete it
-  // Room for one reply inline: most requests are one command, and this saves their allocation.
-  boost::container::small_vector<value, 1> replies;
-  clock::time_point deadline = clock::time_point::max();
-  std::chrono::milliseconds timeout{0};
-  bool idempotent = false;
-  bool internal = false;   // sent by the connection itself (health-check PING): no waiter
-  bool written = false;    // handed to the socket: its outcome is unknown if the connection drops
-  bool abandoned = false;  // the waiter gave up; its replies are read and discarded
-  bool cancel_requested = false;  // client::exec's caller cancelled; its waiter sees it on wake
-  bool done = false;
-  std::error_code ec;
-  std::string message;      // what() for ec
-  asio::steady_timer wake;  // the waiter sleeps on it until the deadline; cancel() wakes it
-};
-
-/// Whether `name` (any case) is a command whose replies arrive as push messages, which would
-/// desynchronise reply matching.
-CACHET_DECL bool is_push_reply_command(std::string_view name);
-
-/// The first command of an encoded payload (arrays of bulk strings) that is_push_reply_command
-/// refuses, as written; empty if there is none.
-CACHET_DECL std::string_view first_push_reply_command(std::string_view payload);
-
-inline std::string millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
-
-/// One logical connection to a Redis server: a background coroutine that connects, performs the
-/// handshake, then runs one reader loop, one writer loop and a health check, reconnecting with
-/// backoff until stop(). Requests from any number of coroutines are queued, coalesced into one
-/// write and matched with replies in FIFO order. All state lives on one strand; the public
-/// client reaches it by dispatching its operation onto that strand (client::exec).
-class connection : public std::enable_shared_from_this<connection> {
- public:
-  using strand_type = detail::strand_type;
-
-  CACHET_DECL connection(const asio::any_io_executor& ex, config cfg);
-
-  const config& cfg() const { return cfg_; }
-  const strand_type& strand() const { return strand_; }
-
-  // Everything below runs on the strand.
-
-  /// Receives every push message ('>'); without one, pushes are dropped.
-  std::function<void(value&&)> on_push;
-  /// Called after each successful handshake (replaying subscriptions, for instance).
-  std::function<void()> on_connected;
-  /// For a connection that serves one caller at a time (a blocking caller's own): a request
-  /// made while nothing else is queued, in flight or being written goes to the socket in its
-  /// caller's turn on the strand, saving the turn that waking the writer costs. Off by
-  /// default: requests that many coroutines make together then leave in one write, not two.
-  bool write_when_idle = false;
-  /// Called each time an established connection drops (not for failed attempts): what the
-  /// server pushed on it (client tracking, say) must be set up again on the next one.
-  std::function<void()> on_disconnected;
-
-  bool connected() const { return connected_; }
-  bool stopped() const { return stopped_; }
-
-  /// Starts the background coroutine unless it runs or the connection was stopped.
-  CACHET_DECL void start();
-
-  /// Stops for good: closes the socket, fails queued requests with connection_lost and written
-  /// ones with outcome_unknown. The background coroutine then finishes on its own.
-  CACHET_DECL void stop();
-
-  /// Queues a request built by the caller (payload, expected reply count) for the writer and
-  /// starts the connection on first use.
-  CACHET_DECL void enqueue(const std::shared_ptr<pending_request>& p);
-
-  /// Queues a request that must be written before any queued request (subscriptions replayed
-  /// right after the handshake).
-  CACHET_DECL void enqueue_front(const std::shared_ptr<pending_request>& p);
-
-  /// The waiter gave up on `p` (deadline or cancellation): drop it if it was never written;
-  /// otherwise its reply still arrives and is discarded, keeping replies in step.
-  CACHET_DECL void abandon(const std::shared_ptr<pending_request>& p);
-
-  /// The last connection failure (a refused or lost connection, the server's text refusing the
-  /// handshake); empty once a handshake succeeds. Any thread.
-  std::string last_error() const {
-    std::lock_guard lock(last_error_mutex_);
-    return last_error_;
-  }
-
-  /// Why the connection is (or last was) down, for error messages.
-  CACHET_DECL std::string down_reason() const;
-
-  /// Sets `p`'s deadline from `timeout` (zero: none), queues it and awaits it (see wait_for).
-  /// Runs on the strand. Throws request_error(not_connected) once the connection was stopped.
-  CACHET_DECL static strand_awaitable<void> submit(std::shared_ptr<connection> self,
-                                                   std::shared_ptr<pending_request> p,
-                                                   std::chrono::milliseconds timeout);
-
-  /// submit() without the wait, for callers that await wait_for() in their own frame: returns
-  /// whether `p` was queued (false: it expects no reply and is complete). Runs on the strand.
-  CACHET_DECL bool admit(const std::shared_ptr<pending_request>& p,
-                         std::chrono::milliseconds timeout);
-
-  /// Awaits `p` on the strand until it completes, its deadline passes, or the caller cancels.
-  /// Throws request_error on anything but a complete set of replies (left in p->replies).
-  CACHET_DECL static strand_awaitable<void> wait_for(std::shared_ptr<connection> self,
-                                                     std::shared_ptr<pending_request> p);
-
-  /// The waiter of `p` gives up on it, `why` being error::cancelled (by its caller) or
-  /// error::request_timeout (its deadline passed): abandons it and returns the error to report.
-  /// The one wording for wait_for() and client::exec(). Runs on the strand.
-  CACHET_DECL request_error given_up(const std::shared_ptr<pending_request>& p, error why);
-
-  /// The error of a complete `p` that failed (p.ec set: connection lost, outcome unknown, ...).
-  static request_error failure_of(const pending_request& p) {
-    return request_error(p.ec, p.message.empty() ? "cachet::redis: " + p.ec.message() : p.message);
-  }
-
- private:
-  std::string refusal_message() const {
-    return "cachet::redis: the server refused the handshake (HELLO/AUTH/SETNAME/SELECT): " +
-           handshake_refusal_ + "; check config.username, password and database";
-  }
-
-  CACHET_DECL static void complete(const std::shared_ptr<pending_request>& p, std::error_code ec,
-                                   std::string message = {});
-
-  CACHET_DECL void fail_queued(std::error_code ec, const std::string& message);
-
-  void set_last_error(std::string text) {
-    std::lock_guard lock(last_error_mutex_);
-    last_error_ = std::move(text);
-  }
-
-  CACHET_DECL void fail_all(error queued_error, const std::string& why);
-
-  // The connection dropped: written requests cannot be answered any more. Idempotent ones go back
-  // to the front of the queue, in their original order, unless the connection is stopping.
-  CACHET_DECL void fail_in_flight(const std::string& why);
-
-  CACHET_DECL void close_transport(std::error_code reason, std::string why);
-
-  // write_when_idle's write. Returns whether `p` was handed to the socket (in part: the rest
-  // waits in unsent_ for the writer).
-  CACHET_DECL bool write_idle(const std::shared_ptr<pending_request>& p);
-
-  // Reads until one whole reply is parsed.
-  CACHET_DECL strand_awaitable<std::error_code> read_value(std::optional<value>& out);
-
-  // A deadline for one connection phase. When it passes, `expire` (cancelling the resolver or
-  // closing the socket) makes the phase's operation finish with an error; this does not rely on
-  // per-operation cancellation, which the resolver does not support. A generation number keeps a
-  // late expiry from touching the next phase.
-  template <class Expire>
-  void arm_guard(std::chrono::milliseconds limit, Expire expire) {
-    ++guard_generation_;
-    guard_fired_ = false;
-    if (limit.count() == 0) return;
-    guard_timer_.expires_after(limit);
-    guard_timer_.async_wait([self = shared_from_this(), generation = guard_generation_,
-                             expire](boost::system::error_code ec) {
-      if (ec || generation != self->guard_generation_) return;
-      self->guard_fired_ = true;
-      expire(*self);
-    });
-  }
-
-  // Returns whether the deadline had passed.
-  CACHET_DECL bool disarm_guard();
-
-  CACHET_DECL static void close_socket(connection& c);
-
-  // TCP, then TLS when configured (within the handshake's limit).
-  CACHET_DECL strand_awaitable<std::error_code> resolve_and_connect(const std::string& host,
-                                                                    std::uint16_t port);
-
-  bool behind_sentinel() const { return !cfg_.sentinel.addresses.empty(); }
-
-  // Asks the sentinels in turn for the master's address; the one that answers is asked first
-  // next time.
-  CACHET_DECL strand_awaitable<std::error_code> ask_sentinels(std::string& host,
-                                                              std::uint16_t& port);
-
-  CACHET_DECL strand_awaitable<std::error_code> ask_sentinel(
-      const sentinel_options::address& sentinel, std::string& host, std::uint16_t& port,
-      std::string& why);
-
-  CACHET_DECL void reset_reader();
-
-  CACHET_DECL strand_awaitable<std::error_code> handshake_steps();
-
-  CACHET_DECL strand_awaitable<std::error_code> connect_and_handshake();
-
-  CACHET_DECL strand_awaitable<void> reader_loop();
-
-  CACHET_DECL strand_awaitable<void> writer_loop();
-
-  CACHET_DECL strand_awaitable<void> health_loop();
-
-  CACHET_DECL static strand_awaitable<void> run(std::shared_ptr<connection> self);
-
-  config cfg_;
-  strand_type strand_;
-  transport socket_;  // the TCP socket, or TLS over it
-  asio::ip::tcp::resolver resolver_;
-  asio::steady_timer writer_wake_;
-  asio::steady_timer health_timer_;
-  asio::steady_timer retry_timer_;
-  asio::steady_timer guard_timer_;
-  std::uint64_t guard_generation_ = 0;
-  bool guard_fired_ = false;
-  ::cachet::detail::backoff_schedule backoff_;
-  parser parser_;
-  std::string rbuf_;
-  std::size_t rpos_ = 0;  // parsed up to here
-  std::size_t rend_ = 0;  // received up to here
-  std::deque<std::shared_ptr<pending_request>> write_queue_;
-  std::string unsent_;        // the tail of a request write_idle() wrote in part: written next
-  bool writer_idle_ = false;  // the writer waits for requests (no write of its own under way)
-  std::deque<std::shared_ptr<pending_request>> in_flight_;
-  clock::time_point last_read_ = clock::now();
-  std::string last_failure_;
-  std::string handshake_refusal_;
-  std::string target_;           // host:port of the last connection attempt
-  std::string connect_refusal_;  // why TLS or Sentinel failed the last attempt
-  std::size_t next_sentinel_ = 0;
-  bool running_ = false;
-  bool stopped_ = false;
-  bool connected_ = false;
-  bool refused_ = false;  // the last handshake was refused: fail requests fast until one succeeds
-  bool backing_off_ = false;  // waiting out the backoff before the next connection attempt
-  mutable std::mutex last_error_mutex_;
-  std::string last_error_;  // last_failure_ for other threads, empty while connected
-};
-
-}  // namespace detail
-}  // namespace cachet::resp3
-
-#if CACHET_INCLUDE_BODIES
-// ---- begin <cachet/detail/redis/impl/connection.ipp> ----
-#ifndef CACHET_DETAIL_REDIS_IMPL_CONNECTION_IPP
-#define CACHET_DETAIL_REDIS_IMPL_CONNECTION_IPP
-
-// Bodies of <cachet/detail/redis/connection.hpp>; see <cachet/detail/linkage.hpp>.
-
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
@@ -12020,16 +12042,24 @@ CACHET_DECL std::string_view first_push_reply_command(std::string_view payload) 
   return {};
 }
 
+struct connection::network {
+  network(const strand_type& strand, const tls_options& tls)
+      : socket(strand, tls), resolver(strand) {}
+  transport socket;
+  asio::ip::tcp::resolver resolver;
+};
+
 CACHET_DECL connection::connection(const asio::any_io_executor& ex, config cfg)
     : cfg_(std::move(cfg)),
       strand_(asio::make_strand(ex)),
-      socket_(strand_, cfg_.tls),
-      resolver_(strand_),
+      net_(std::make_unique<network>(strand_, cfg_.tls)),
       writer_wake_(strand_),
       health_timer_(strand_),
       retry_timer_(strand_),
       guard_timer_(strand_),
       backoff_(cfg_.reconnect_min_delay, cfg_.reconnect_max_delay) {}
+
+CACHET_DECL connection::~connection() = default;
 
 CACHET_DECL void connection::start() {
   if (running_ || stopped_) return;
@@ -12041,7 +12071,7 @@ CACHET_DECL void connection::stop() {
   if (stopped_) return;
   stopped_ = true;
   close_transport(make_error_code(error::not_connected), "the client was closed");
-  resolver_.cancel();
+  net_->resolver.cancel();
   retry_timer_.cancel();
   disarm_guard();
   fail_all(error::connection_lost, "the client was closed before the request was written");
@@ -12052,7 +12082,7 @@ CACHET_DECL bool connection::write_idle(const std::shared_ptr<pending_request>& 
       !in_flight_.empty() || !unsent_.empty())
     return false;
   const std::string_view payload = p->commands.payload();
-  const std::size_t n = socket_.write_now(payload);
+  const std::size_t n = net_->socket.write_now(payload);
   if (n == 0) return false;
   p->written = true;
   if (n < payload.size()) {
@@ -12202,10 +12232,10 @@ CACHET_DECL void connection::fail_in_flight(const std::string& why) {
 }
 
 CACHET_DECL void connection::close_transport(std::error_code reason, std::string why) {
-  if (socket_.is_open()) {
+  if (net_->socket.is_open()) {
     boost::system::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    net_->socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    net_->socket.close(ignored);
     last_failure_ = std::move(why) + " (" + reason.message() + ")";
   }
   unsent_.clear();  // part of a request written on this connection; fail_in_flight() decides
@@ -12232,8 +12262,8 @@ CACHET_DECL strand_awaitable<std::error_code> connection::read_value(std::option
     }
     constexpr std::size_t chunk = 16 * 1024;
     if (rbuf_.size() < rend_ + chunk) rbuf_.resize(rend_ + chunk);
-    auto [rec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
-                                                     asio::as_tuple(on_strand));
+    auto [rec, n] = co_await net_->socket.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
+                                                          asio::as_tuple(on_strand));
     rend_ += n;
     if (rec) co_return std::error_code(rec);
     last_read_ = clock::now();
@@ -12248,22 +12278,22 @@ CACHET_DECL bool connection::disarm_guard() {
 
 CACHET_DECL void connection::close_socket(connection& c) {
   boost::system::error_code ignored;
-  c.socket_.close(ignored);
+  c.net_->socket.close(ignored);
 }
 
 CACHET_DECL strand_awaitable<std::error_code> connection::resolve_and_connect(
     const std::string& host, std::uint16_t port) {
-  arm_guard(cfg_.resolve_timeout, [](connection& c) { c.resolver_.cancel(); });
+  arm_guard(cfg_.resolve_timeout, [](connection& c) { c.net_->resolver.cancel(); });
   auto [rec, endpoints] =
-      co_await resolver_.async_resolve(host, std::to_string(port), asio::as_tuple(on_strand));
+      co_await net_->resolver.async_resolve(host, std::to_string(port), asio::as_tuple(on_strand));
   if (disarm_guard()) co_return make_error_code(error::resolve_timeout);
   if (rec) co_return std::error_code(rec);
   if (stopped_) co_return make_error_code(error::not_connected);
 
-  socket_.renew();
+  net_->socket.renew();
   arm_guard(cfg_.connect_timeout, close_socket);
   auto [cec, endpoint] =
-      co_await asio::async_connect(socket_.socket(), endpoints, asio::as_tuple(on_strand));
+      co_await asio::async_connect(net_->socket.socket(), endpoints, asio::as_tuple(on_strand));
   (void)endpoint;
   if (disarm_guard()) {
     close_socket(*this);
@@ -12271,9 +12301,9 @@ CACHET_DECL strand_awaitable<std::error_code> connection::resolve_and_connect(
   }
   if (cec) co_return std::error_code(cec);
   boost::system::error_code ignored;
-  socket_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  net_->socket.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   arm_guard(cfg_.handshake_timeout, close_socket);
-  auto tls_ec = co_await socket_.tls_handshake<strand_type>(host);
+  auto tls_ec = co_await net_->socket.tls_handshake<strand_type>(host);
   if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
   if (tls_ec) co_return make_error_code(error::tls_handshake_failed);
   co_return std::error_code{};
@@ -12288,7 +12318,7 @@ CACHET_DECL strand_awaitable<std::error_code> connection::ask_sentinels(std::str
     std::string why;
     auto ec = co_await ask_sentinel(sentinels[index], host, port, why);
     boost::system::error_code ignored;
-    socket_.close(ignored);
+    net_->socket.close(ignored);
     if (stopped_) co_return make_error_code(error::not_connected);
     if (!ec) {
       next_sentinel_ = index;
@@ -12308,14 +12338,14 @@ CACHET_DECL strand_awaitable<std::error_code> connection::ask_sentinel(
   reset_reader();
   auto ec = co_await resolve_and_connect(sentinel.host, sentinel.port);
   if (ec) {
-    why = ec == error::tls_handshake_failed ? socket_.failure() : ec.message();
+    why = ec == error::tls_handshake_failed ? net_->socket.failure() : ec.message();
     co_return ec;
   }
   request ask;
   ask.push("SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg_.sentinel.master_name);
   arm_guard(cfg_.handshake_timeout, close_socket);
-  auto [wec, n] =
-      co_await asio::async_write(socket_, asio::buffer(ask.payload()), asio::as_tuple(on_strand));
+  auto [wec, n] = co_await asio::async_write(net_->socket, asio::buffer(ask.payload()),
+                                             asio::as_tuple(on_strand));
   (void)n;
   std::optional<value> reply;
   ec = wec;
@@ -12364,8 +12394,8 @@ CACHET_DECL strand_awaitable<std::error_code> connection::handshake_steps() {
   // Behind Sentinel, the server named may have been demoted since: it must say it is a master.
   if (behind_sentinel()) hello.push("ROLE");
 
-  auto [wec, n] =
-      co_await asio::async_write(socket_, asio::buffer(hello.payload()), asio::as_tuple(on_strand));
+  auto [wec, n] = co_await asio::async_write(net_->socket, asio::buffer(hello.payload()),
+                                             asio::as_tuple(on_strand));
   (void)n;
   if (wec) co_return std::error_code(wec);
   std::string refused;
@@ -12406,7 +12436,7 @@ CACHET_DECL strand_awaitable<std::error_code> connection::connect_and_handshake(
   target_ = host + ":" + std::to_string(port);
   auto connect_ec = co_await resolve_and_connect(host, port);
   if (connect_ec == error::tls_handshake_failed)
-    connect_refusal_ = "the TLS handshake with " + target_ + " failed: " + socket_.failure();
+    connect_refusal_ = "the TLS handshake with " + target_ + " failed: " + net_->socket.failure();
   if (connect_ec) co_return connect_ec;
   if (stopped_) co_return make_error_code(error::not_connected);
   arm_guard(cfg_.handshake_timeout, close_socket);
@@ -12462,7 +12492,7 @@ CACHET_DECL strand_awaitable<void> connection::reader_loop() {
 CACHET_DECL strand_awaitable<void> connection::writer_loop() {
   std::string batch;
   for (;;) {
-    if (!socket_.is_open()) co_return;
+    if (!net_->socket.is_open()) co_return;
     if (write_queue_.empty() && unsent_.empty()) {
       writer_wake_.expires_at(clock::time_point::max());
       boost::system::error_code ignored;
@@ -12486,10 +12516,11 @@ CACHET_DECL strand_awaitable<void> connection::writer_loop() {
       }
     }
     // What the socket takes at once needs no round through the io_context.
-    const std::size_t now = socket_.write_now(batch);
+    const std::size_t now = net_->socket.write_now(batch);
     if (now == batch.size()) continue;
-    auto [ec, n] = co_await asio::async_write(
-        socket_, asio::buffer(batch.data() + now, batch.size() - now), asio::as_tuple(on_strand));
+    auto [ec, n] = co_await asio::async_write(net_->socket,
+                                              asio::buffer(batch.data() + now, batch.size() - now),
+                                              asio::as_tuple(on_strand));
     (void)n;
     if (ec) {
       close_transport(ec, "writing failed");
@@ -12501,7 +12532,7 @@ CACHET_DECL strand_awaitable<void> connection::writer_loop() {
 CACHET_DECL strand_awaitable<void> connection::health_loop() {
   const auto interval = cfg_.health_check_interval;
   for (;;) {
-    if (!socket_.is_open()) co_return;
+    if (!net_->socket.is_open()) co_return;
     boost::system::error_code ignored;
     const auto idle_since = last_read_;
     if (interval.count() == 0 || clock::now() < idle_since + interval) {
@@ -12520,7 +12551,7 @@ CACHET_DECL strand_awaitable<void> connection::health_loop() {
     enqueue(ping);
     ping->wake.expires_after(interval);
     co_await ping->wake.async_wait(asio::redirect_error(on_strand, ignored));
-    if (!socket_.is_open()) co_return;
+    if (!net_->socket.is_open()) co_return;
     if (!ping->done) {
       close_transport(make_error_code(error::health_check_failed),
                       "the health-check PING was not answered within " + millis(interval));
@@ -12536,7 +12567,7 @@ CACHET_DECL strand_awaitable<void> connection::run(std::shared_ptr<connection> s
     if (self->stopped_) break;
     if (ec) {
       boost::system::error_code ignored;
-      self->socket_.close(ignored);
+      self->net_->socket.close(ignored);
       if (ec == error::handshake_failed) {
         self->last_failure_ = "the server refused the handshake: " + self->handshake_refusal_;
         // A refused handshake is a configuration problem: fail waiting requests now instead of

@@ -247,6 +247,20 @@ void run_coroutine(Body body) {
 using cachet_test::report_of;
 using cachet_test::timed_loads;
 
+// This program has no unit that includes <cachet/prometheus.hpp>, so nothing in it could read a
+// load's duration unless its observer asks for it: a load without such an observer is not timed.
+TEST_F(observer_test, loads_are_timed_only_where_something_reads_their_duration) {
+  cachet::cached<&square, cachet::ttl<60>, cachet::key<"untimed:{}">> plain{backend};
+  cachet::cached<&square, cachet::ttl<60>, cachet::key<"timed:{}">, cachet::observer<recorder>>
+      observed{backend};
+  EXPECT_EQ(plain(3), 9);
+  EXPECT_EQ(observed(3), 9);
+  EXPECT_FALSE(cachet::detail::load_durations_wanted.load());
+  EXPECT_EQ(report_of("untimed:{}").stats.loads, 1u);
+  EXPECT_EQ(timed_loads(report_of("untimed:{}")), 0u);
+  EXPECT_EQ(timed_loads(report_of("timed:{}")), 1u);
+}
+
 TEST_F(observer_test, async_reports_a_miss_its_timed_load_and_a_hit) {
   cachet::cached<&square, cachet::ttl<60>, cachet::key<"asq:{}">, cachet::observer<recorder>> sq{
       backend};

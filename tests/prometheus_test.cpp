@@ -7,11 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -21,6 +23,12 @@ using cachet_test::family;
 using cachet_test::metric;
 
 int twice(int x) { return 2 * x; }
+
+// A load that takes a known least time, for the histogram's sum.
+int slow_twice(int x) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  return 2 * x;
+}
 
 bool fail = false;
 int flaky(int x) {
@@ -71,6 +79,19 @@ TEST(prometheus_test, counts_are_those_of_the_cache_labelled_with_its_name) {
   EXPECT_TRUE(std::isinf(h->histogram.bucket.back().upper_bound));
   EXPECT_EQ(h->histogram.bucket.back().cumulative_count, 3u);
   EXPECT_GE(h->histogram.sample_sum, 0.0);
+}
+
+// Every test runs in a process of its own: here no collector has been made before the loads.
+TEST(prometheus_test, loads_before_the_first_collector_are_timed) {
+  cachet::memory backend;
+  cachet::cached<&slow_twice, cachet::name<"early">> c{backend};
+  EXPECT_EQ(c(1), 2);
+  EXPECT_EQ(c(2), 4);
+  auto h =
+      metric(cachet::prometheus_collector{}.Collect(), "cachet_load_duration_seconds", "early");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->histogram.sample_count, 2u);
+  EXPECT_GE(h->histogram.sample_sum, 0.004);
 }
 
 TEST(prometheus_test, resilience_counts_are_reported) {

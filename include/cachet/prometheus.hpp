@@ -38,6 +38,8 @@ namespace cachet {
 /// blocking calls). Collecting takes each store's stats() and so briefly each of its locks.
 class prometheus_collector : public ::prometheus::Collectable {
  public:
+  prometheus_collector() noexcept { detail::load_durations_wanted.store(true); }
+
   std::vector<::prometheus::MetricFamily> Collect() const override {
     std::map<std::string_view, detail::cache_report> by_name;
     detail::cache_registry::instance().for_each(
@@ -128,6 +130,14 @@ class prometheus_collector : public ::prometheus::Collectable {
     into.load_durations.sum_seconds += r.load_durations.sum_seconds;
   }
 };
+
+namespace detail {
+// Loads are timed from the start of every program that can collect them (registry.hpp).
+inline const bool prometheus_wants_load_durations = [] {
+  load_durations_wanted.store(true);
+  return true;
+}();
+}  // namespace detail
 
 }  // namespace cachet
 

@@ -93,13 +93,15 @@ class observed_cache {
     if (tags_mean_miss_) missed(seen);
   }
 
-  // The function's call, timed for the load-duration histogram and the observer.
+  // The function's call, timed for the load-duration histogram and the observer when either can
+  // read the time.
   template <class Value, class Load>
   Value timed_load(call& seen, Load&& load) {
     if constexpr (has_observer) {
       missed(seen);
       seen.loaded = true;
     }
+    if (!timed()) return std::forward<Load>(load)();
     const auto start = std::chrono::steady_clock::now();
     try {
       Value result = std::forward<Load>(load)();
@@ -123,6 +125,7 @@ class observed_cache {
       missed(seen);
       seen.loaded = true;
     }
+    if (!timed()) co_return co_await std::move(load);
     const auto start = std::chrono::steady_clock::now();
     try {
       auto result = co_await std::move(load);
@@ -181,6 +184,14 @@ class observed_cache {
   }
 
  private:
+  static bool timed() noexcept {
+    if constexpr (observes<event_kind::load, T> || observes<event_kind::load_error, T>) {
+      return true;
+    } else {
+      return load_durations_wanted.load(std::memory_order_relaxed);
+    }
+  }
+
   static std::chrono::nanoseconds since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                                 start);
