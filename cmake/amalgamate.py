@@ -25,7 +25,8 @@ OWN_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](cachet(?:/[^>"]+|\.hpp))[>"]')
 # Conditional compilation around an own include would make "inline it the first time" wrong: the
 # first copy could land in a branch the preprocessor drops. Only the include guard may enclose one,
 # with one exception: a header's `impl/*.ipp` bodies (see <cachet/detail/linkage.hpp>), which only
-# that header includes, and which may include nothing of cachet that is not already inlined.
+# that header includes, and what those bodies alone need (a connection's transport): a header first
+# inlined there must never be included again outside such a condition.
 OPENS_CONDITION = re.compile(r"^\s*#\s*if")
 CLOSES_CONDITION = re.compile(r"^\s*#\s*endif")
 
@@ -44,14 +45,21 @@ UPDATE_COMMAND = "python3 cmake/amalgamate.py --include-dir include --update sin
 
 def amalgamate(include_dir: pathlib.Path, roots: list) -> str:
     seen = set()
+    seen_only_in_bodies = set()
     out = []
 
     def inline(name: str, included_from: str, conditional: bool = False) -> None:
         if name in seen:
+            if not conditional and name in seen_only_in_bodies:
+                raise AmalgamationError(
+                    f"{included_from}: <{name}> was first inlined by an impl/*.ipp, which the "
+                    "preprocessor may drop; include it from a header before that")
             return
         if conditional and not name.endswith(".ipp"):
-            raise AmalgamationError(
-                f"{included_from}: cachet headers may not be included conditionally")
+            if not included_from.split(":")[0].endswith(".ipp"):
+                raise AmalgamationError(
+                    f"{included_from}: cachet headers may not be included conditionally")
+            seen_only_in_bodies.add(name)
         seen.add(name)
         path = include_dir / name
         if not path.is_file():

@@ -3,7 +3,6 @@
 
 #include <cachet/detail/linkage.hpp>
 #include <cachet/detail/redis/parser.hpp>
-#include <cachet/detail/redis/transport.hpp>
 #include <cachet/detail/resilience/backoff.hpp>
 #include <cachet/redis/config.hpp>
 #include <cachet/redis/error.hpp>
@@ -12,7 +11,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -94,6 +92,9 @@ class connection : public std::enable_shared_from_this<connection> {
   using strand_type = detail::strand_type;
 
   CACHET_DECL connection(const asio::any_io_executor& ex, config cfg);
+  CACHET_DECL ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
 
   const config& cfg() const { return cfg_; }
   const strand_type& strand() const { return strand_; }
@@ -256,8 +257,10 @@ class connection : public std::enable_shared_from_this<connection> {
 
   config cfg_;
   strand_type strand_;
-  transport socket_;  // the TCP socket, or TLS over it
-  asio::ip::tcp::resolver resolver_;
+  // The socket (TCP, or TLS over it) and the resolver, defined in impl/connection.ipp: a unit
+  // compiled under CACHET_SEPARATE_COMPILATION parses neither Asio's TCP nor the transport.
+  struct network;
+  std::unique_ptr<network> net_;
   asio::steady_timer writer_wake_;
   asio::steady_timer health_timer_;
   asio::steady_timer retry_timer_;

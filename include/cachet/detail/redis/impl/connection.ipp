@@ -4,12 +4,14 @@
 // Bodies of <cachet/detail/redis/connection.hpp>; see <cachet/detail/linkage.hpp>.
 
 #include <cachet/detail/redis/connection.hpp>
+#include <cachet/detail/redis/transport.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
@@ -55,16 +57,24 @@ CACHET_DECL std::string_view first_push_reply_command(std::string_view payload) 
   return {};
 }
 
+struct connection::network {
+  network(const strand_type& strand, const tls_options& tls)
+      : socket(strand, tls), resolver(strand) {}
+  transport socket;
+  asio::ip::tcp::resolver resolver;
+};
+
 CACHET_DECL connection::connection(const asio::any_io_executor& ex, config cfg)
     : cfg_(std::move(cfg)),
       strand_(asio::make_strand(ex)),
-      socket_(strand_, cfg_.tls),
-      resolver_(strand_),
+      net_(std::make_unique<network>(strand_, cfg_.tls)),
       writer_wake_(strand_),
       health_timer_(strand_),
       retry_timer_(strand_),
       guard_timer_(strand_),
       backoff_(cfg_.reconnect_min_delay, cfg_.reconnect_max_delay) {}
+
+CACHET_DECL connection::~connection() = default;
 
 CACHET_DECL void connection::start() {
   if (running_ || stopped_) return;
@@ -76,7 +86,7 @@ CACHET_DECL void connection::stop() {
   if (stopped_) return;
   stopped_ = true;
   close_transport(make_error_code(error::not_connected), "the client was closed");
-  resolver_.cancel();
+  net_->resolver.cancel();
   retry_timer_.cancel();
   disarm_guard();
   fail_all(error::connection_lost, "the client was closed before the request was written");
@@ -87,7 +97,7 @@ CACHET_DECL bool connection::write_idle(const std::shared_ptr<pending_request>& 
       !in_flight_.empty() || !unsent_.empty())
     return false;
   const std::string_view payload = p->commands.payload();
-  const std::size_t n = socket_.write_now(payload);
+  const std::size_t n = net_->socket.write_now(payload);
   if (n == 0) return false;
   p->written = true;
   if (n < payload.size()) {
@@ -237,10 +247,10 @@ CACHET_DECL void connection::fail_in_flight(const std::string& why) {
 }
 
 CACHET_DECL void connection::close_transport(std::error_code reason, std::string why) {
-  if (socket_.is_open()) {
+  if (net_->socket.is_open()) {
     boost::system::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    net_->socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    net_->socket.close(ignored);
     last_failure_ = std::move(why) + " (" + reason.message() + ")";
   }
   unsent_.clear();  // part of a request written on this connection; fail_in_flight() decides
@@ -267,8 +277,8 @@ CACHET_DECL strand_awaitable<std::error_code> connection::read_value(std::option
     }
     constexpr std::size_t chunk = 16 * 1024;
     if (rbuf_.size() < rend_ + chunk) rbuf_.resize(rend_ + chunk);
-    auto [rec, n] = co_await socket_.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
-                                                     asio::as_tuple(on_strand));
+    auto [rec, n] = co_await net_->socket.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
+                                                          asio::as_tuple(on_strand));
     rend_ += n;
     if (rec) co_return std::error_code(rec);
     last_read_ = clock::now();
@@ -283,22 +293,22 @@ CACHET_DECL bool connection::disarm_guard() {
 
 CACHET_DECL void connection::close_socket(connection& c) {
   boost::system::error_code ignored;
-  c.socket_.close(ignored);
+  c.net_->socket.close(ignored);
 }
 
 CACHET_DECL strand_awaitable<std::error_code> connection::resolve_and_connect(
     const std::string& host, std::uint16_t port) {
-  arm_guard(cfg_.resolve_timeout, [](connection& c) { c.resolver_.cancel(); });
+  arm_guard(cfg_.resolve_timeout, [](connection& c) { c.net_->resolver.cancel(); });
   auto [rec, endpoints] =
-      co_await resolver_.async_resolve(host, std::to_string(port), asio::as_tuple(on_strand));
+      co_await net_->resolver.async_resolve(host, std::to_string(port), asio::as_tuple(on_strand));
   if (disarm_guard()) co_return make_error_code(error::resolve_timeout);
   if (rec) co_return std::error_code(rec);
   if (stopped_) co_return make_error_code(error::not_connected);
 
-  socket_.renew();
+  net_->socket.renew();
   arm_guard(cfg_.connect_timeout, close_socket);
   auto [cec, endpoint] =
-      co_await asio::async_connect(socket_.socket(), endpoints, asio::as_tuple(on_strand));
+      co_await asio::async_connect(net_->socket.socket(), endpoints, asio::as_tuple(on_strand));
   (void)endpoint;
   if (disarm_guard()) {
     close_socket(*this);
@@ -306,9 +316,9 @@ CACHET_DECL strand_awaitable<std::error_code> connection::resolve_and_connect(
   }
   if (cec) co_return std::error_code(cec);
   boost::system::error_code ignored;
-  socket_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  net_->socket.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   arm_guard(cfg_.handshake_timeout, close_socket);
-  auto tls_ec = co_await socket_.tls_handshake<strand_type>(host);
+  auto tls_ec = co_await net_->socket.tls_handshake<strand_type>(host);
   if (disarm_guard()) co_return make_error_code(error::handshake_timeout);
   if (tls_ec) co_return make_error_code(error::tls_handshake_failed);
   co_return std::error_code{};
@@ -323,7 +333,7 @@ CACHET_DECL strand_awaitable<std::error_code> connection::ask_sentinels(std::str
     std::string why;
     auto ec = co_await ask_sentinel(sentinels[index], host, port, why);
     boost::system::error_code ignored;
-    socket_.close(ignored);
+    net_->socket.close(ignored);
     if (stopped_) co_return make_error_code(error::not_connected);
     if (!ec) {
       next_sentinel_ = index;
@@ -343,14 +353,14 @@ CACHET_DECL strand_awaitable<std::error_code> connection::ask_sentinel(
   reset_reader();
   auto ec = co_await resolve_and_connect(sentinel.host, sentinel.port);
   if (ec) {
-    why = ec == error::tls_handshake_failed ? socket_.failure() : ec.message();
+    why = ec == error::tls_handshake_failed ? net_->socket.failure() : ec.message();
     co_return ec;
   }
   request ask;
   ask.push("SENTINEL", "GET-MASTER-ADDR-BY-NAME", cfg_.sentinel.master_name);
   arm_guard(cfg_.handshake_timeout, close_socket);
-  auto [wec, n] =
-      co_await asio::async_write(socket_, asio::buffer(ask.payload()), asio::as_tuple(on_strand));
+  auto [wec, n] = co_await asio::async_write(net_->socket, asio::buffer(ask.payload()),
+                                             asio::as_tuple(on_strand));
   (void)n;
   std::optional<value> reply;
   ec = wec;
@@ -399,8 +409,8 @@ CACHET_DECL strand_awaitable<std::error_code> connection::handshake_steps() {
   // Behind Sentinel, the server named may have been demoted since: it must say it is a master.
   if (behind_sentinel()) hello.push("ROLE");
 
-  auto [wec, n] =
-      co_await asio::async_write(socket_, asio::buffer(hello.payload()), asio::as_tuple(on_strand));
+  auto [wec, n] = co_await asio::async_write(net_->socket, asio::buffer(hello.payload()),
+                                             asio::as_tuple(on_strand));
   (void)n;
   if (wec) co_return std::error_code(wec);
   std::string refused;
@@ -441,7 +451,7 @@ CACHET_DECL strand_awaitable<std::error_code> connection::connect_and_handshake(
   target_ = host + ":" + std::to_string(port);
   auto connect_ec = co_await resolve_and_connect(host, port);
   if (connect_ec == error::tls_handshake_failed)
-    connect_refusal_ = "the TLS handshake with " + target_ + " failed: " + socket_.failure();
+    connect_refusal_ = "the TLS handshake with " + target_ + " failed: " + net_->socket.failure();
   if (connect_ec) co_return connect_ec;
   if (stopped_) co_return make_error_code(error::not_connected);
   arm_guard(cfg_.handshake_timeout, close_socket);
@@ -497,7 +507,7 @@ CACHET_DECL strand_awaitable<void> connection::reader_loop() {
 CACHET_DECL strand_awaitable<void> connection::writer_loop() {
   std::string batch;
   for (;;) {
-    if (!socket_.is_open()) co_return;
+    if (!net_->socket.is_open()) co_return;
     if (write_queue_.empty() && unsent_.empty()) {
       writer_wake_.expires_at(clock::time_point::max());
       boost::system::error_code ignored;
@@ -521,10 +531,11 @@ CACHET_DECL strand_awaitable<void> connection::writer_loop() {
       }
     }
     // What the socket takes at once needs no round through the io_context.
-    const std::size_t now = socket_.write_now(batch);
+    const std::size_t now = net_->socket.write_now(batch);
     if (now == batch.size()) continue;
-    auto [ec, n] = co_await asio::async_write(
-        socket_, asio::buffer(batch.data() + now, batch.size() - now), asio::as_tuple(on_strand));
+    auto [ec, n] = co_await asio::async_write(net_->socket,
+                                              asio::buffer(batch.data() + now, batch.size() - now),
+                                              asio::as_tuple(on_strand));
     (void)n;
     if (ec) {
       close_transport(ec, "writing failed");
@@ -536,7 +547,7 @@ CACHET_DECL strand_awaitable<void> connection::writer_loop() {
 CACHET_DECL strand_awaitable<void> connection::health_loop() {
   const auto interval = cfg_.health_check_interval;
   for (;;) {
-    if (!socket_.is_open()) co_return;
+    if (!net_->socket.is_open()) co_return;
     boost::system::error_code ignored;
     const auto idle_since = last_read_;
     if (interval.count() == 0 || clock::now() < idle_since + interval) {
@@ -555,7 +566,7 @@ CACHET_DECL strand_awaitable<void> connection::health_loop() {
     enqueue(ping);
     ping->wake.expires_after(interval);
     co_await ping->wake.async_wait(asio::redirect_error(on_strand, ignored));
-    if (!socket_.is_open()) co_return;
+    if (!net_->socket.is_open()) co_return;
     if (!ping->done) {
       close_transport(make_error_code(error::health_check_failed),
                       "the health-check PING was not answered within " + millis(interval));
@@ -571,7 +582,7 @@ CACHET_DECL strand_awaitable<void> connection::run(std::shared_ptr<connection> s
     if (self->stopped_) break;
     if (ec) {
       boost::system::error_code ignored;
-      self->socket_.close(ignored);
+      self->net_->socket.close(ignored);
       if (ec == error::handshake_failed) {
         self->last_failure_ = "the server refused the handshake: " + self->handshake_refusal_;
         // A refused handshake is a configuration problem: fail waiting requests now instead of
