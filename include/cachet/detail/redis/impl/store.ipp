@@ -102,6 +102,9 @@ CACHET_DECL script_call redis_store_core::read_call(redis_runtime& rt, read_targ
 CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> redis_store_core::read_hits(
     redis_runtime& rt, const std::vector<read_target>& targets) {
   const std::size_t per_call = reports_hit_lifetime_ ? 3 : 2;
+  // Reads only: written to a connection that drops before the replies, they go again on the next
+  // one instead of failing with outcome_unknown.
+  const resp3::request_options reads{.idempotent = true};
   std::vector<resp3::value> replies;
   if (resp3::client* server = rt.link().server()) {
     // Encoded straight into one request: a cluster's commands carry their keys for routing.
@@ -112,7 +115,7 @@ CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> redis_store_core::
       pipeline.push("MGET", std::span<const std::string>(t.keys).subspan(1));
       if (reports_hit_lifetime_) pipeline.push("PTTL", entry);
     }
-    replies = co_await server->exec(std::move(pipeline));
+    replies = co_await server->exec(std::move(pipeline), reads);
   } else {
     std::vector<resp3::cluster_command> commands;
     commands.reserve(targets.size() * per_call);
@@ -124,7 +127,7 @@ CACHET_DECL boost::asio::awaitable<std::vector<resp3::value>> redis_store_core::
       commands.push_back(std::move(tokens));
       if (reports_hit_lifetime_) commands.push_back({entry, {"PTTL", entry}});
     }
-    replies = co_await rt.link().exec_many(std::move(commands));
+    replies = co_await rt.link().exec_many(std::move(commands), reads);
   }
   if (replies.size() != targets.size() * per_call) {
     throw resp3::request_error(resp3::error::unexpected_reply,
