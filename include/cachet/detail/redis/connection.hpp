@@ -14,7 +14,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/container/small_vector.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -47,6 +46,45 @@ template <class T>
 using strand_awaitable = asio::awaitable<T, strand_type>;
 inline constexpr asio::use_awaitable_t<strand_type> on_strand{};
 
+/// A request's replies, in order, the first one inline: most requests are one command, and this
+/// saves their allocation.
+class reply_list {
+ public:
+  bool empty() const noexcept { return count_ == 0; }
+  std::size_t size() const noexcept { return count_; }
+  value& front() noexcept { return first_; }
+
+  void push_back(value&& v) {
+    if (count_ == 0) {
+      first_ = std::move(v);
+    } else {
+      rest_.push_back(std::move(v));
+    }
+    ++count_;
+  }
+
+  void clear() noexcept {
+    first_ = value{};
+    rest_.clear();
+    count_ = 0;
+  }
+
+  /// Moves the replies out, in order, into one vector.
+  std::vector<value> take() {
+    std::vector<value> all;
+    all.reserve(count_);
+    if (count_ > 0) all.push_back(std::move(first_));
+    for (value& v : rest_) all.push_back(std::move(v));
+    clear();
+    return all;
+  }
+
+ private:
+  value first_;
+  std::vector<value> rest_;
+  std::size_t count_ = 0;
+};
+
 /// One request (one or more commands) on its way through a connection.
 struct pending_request {
   // The timer is bound to the strand's inner executor, not to the strand: a strand converted to
@@ -57,8 +95,7 @@ struct pending_request {
 
   request commands;          // encoded once, by the caller, and written from here
   std::size_t expected = 0;  // replies that complete it
-  // Room for one reply inline: most requests are one command, and this saves their allocation.
-  boost::container::small_vector<value, 1> replies;
+  reply_list replies;
   clock::time_point deadline = clock::time_point::max();
   std::chrono::milliseconds timeout{0};
   bool idempotent = false;

@@ -84,8 +84,7 @@ CACHET_DECL value client::take_result(detail::pending_request& p, value*, std::e
 
 CACHET_DECL std::vector<value> client::take_result(detail::pending_request& p, std::vector<value>*,
                                                    std::exception_ptr&) {
-  return std::vector<value>(std::make_move_iterator(p.replies.begin()),
-                            std::make_move_iterator(p.replies.end()));
+  return p.replies.take();
 }
 
 CACHET_DECL void client::canceller::operator()(boost::asio::cancellation_type type) const {
