@@ -2852,12 +2852,81 @@ struct instance_key : detail::policy<detail::instance_key_kind> {
 #ifndef CACHET_JITTER_HPP
 #define CACHET_JITTER_HPP
 
+// ---- begin <cachet/detail/random_bits.hpp> ----
+#ifndef CACHET_DETAIL_RANDOM_BITS_HPP
+#define CACHET_DETAIL_RANDOM_BITS_HPP
+
+// The randomness of jitter (a write's ttl under jitter<>, a retry's or a reconnection's delay):
+// it spreads processes and threads that would otherwise act together, and guards no secret. A
+// splitmix64 stream per thread, seeded from the system's entropy (getrandom on Linux), else from
+// the clocks and the stream's address. Not <random>'s engines: that header is about 11,000
+// lines, which every unit that includes cachet would parse for these few draws.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
+
+namespace cachet::detail {
+
+// splitmix64's finaliser: every bit of the result depends on every bit of `z`.
+constexpr std::uint64_t mix_bits(std::uint64_t z) noexcept {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+inline std::uint64_t random_seed(const void* stream) noexcept {
+  std::uint64_t seed = 0;
+#if defined(__linux__)
+  if (::getrandom(&seed, sizeof seed, GRND_NONBLOCK) == static_cast<ssize_t>(sizeof seed)) {
+    return seed;
+  }
+#endif
+  // Streams seeded in the same nanosecond still differ by their number in this process, and
+  // processes by their address space layout.
+  static std::atomic<std::uint64_t> streams{0};
+  const auto steady = std::chrono::steady_clock::now().time_since_epoch().count();
+  const auto wall = std::chrono::system_clock::now().time_since_epoch().count();
+  return mix_bits(static_cast<std::uint64_t>(steady)) ^ static_cast<std::uint64_t>(wall) ^
+         mix_bits(reinterpret_cast<std::uintptr_t>(stream)) ^
+         mix_bits(streams.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+// 64 random bits from this thread's stream.
+inline std::uint64_t random_bits() noexcept {
+  thread_local std::uint64_t state = 0;
+  thread_local bool seeded = false;
+  if (!seeded) {
+    state = random_seed(&state);
+    seeded = true;
+  }
+  state += 0x9e3779b97f4a7c15ULL;
+  return mix_bits(state);
+}
+
+// Uniform in [0, 1), in steps of 2^-53.
+inline double random_unit() noexcept {
+  return static_cast<double>(random_bits() >> 11) * 0x1.0p-53;
+}
+
+// Uniform in [0, most]; the modulo's bias is below most / 2^64.
+inline std::uint64_t random_at_most(std::uint64_t most) noexcept {
+  const std::uint64_t bits = random_bits();
+  return most == UINT64_MAX ? bits : bits % (most + 1);
+}
+
+}  // namespace cachet::detail
+
+#endif
+// ---- end <cachet/detail/random_bits.hpp> ----
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <random>
-#include <thread>
 
 namespace cachet {
 namespace detail {
@@ -2874,20 +2943,15 @@ struct no_jitter {
 // clamped), and never 0, which would mean "never expires". A ttl of 0 stays 0.
 inline std::chrono::nanoseconds jittered_ttl(std::chrono::nanoseconds ttl, unsigned percent) {
   if (percent == 0 || ttl.count() <= 0) return ttl;
-  // Per thread, so that writes from many threads share no generator and no lock; seeded once
-  // per thread from random_device and the thread's id, so that processes started together, and
-  // threads of one process, do not draw the same sequence.
-  thread_local std::mt19937_64 engine{
-      (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^
-      static_cast<std::uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()))};
   const std::int64_t t = ttl.count();
   // t * percent / 100 without overflowing: t is at most max_ttl (about 3.2e18 ns).
   const std::int64_t spread = t / 100 * percent + t % 100 * percent / 100;
   const std::int64_t low = std::max<std::int64_t>(t - spread, 1);
   const std::int64_t high = t + spread;
-  std::uniform_real_distribution<double> u(-static_cast<double>(percent) / 100.0,
-                                           static_cast<double>(percent) / 100.0);
-  const double drawn = static_cast<double>(t) * (1.0 + u(engine));
+  // Per thread (detail::random_bits): writes from many threads share no generator and no lock,
+  // and processes started together do not draw the same sequence.
+  const double u = (2.0 * random_unit() - 1.0) * static_cast<double>(percent) / 100.0;
+  const double drawn = static_cast<double>(t) * (1.0 + u);
   // high + spread stays far below INT64_MAX (ttl <= max_ttl, percent < 100), so the cast of a
   // value clamped to [low, high] is exact enough and defined.
   const double clamped = std::clamp(drawn, static_cast<double>(low), static_cast<double>(high));
@@ -8021,13 +8085,14 @@ struct rate_limit : detail::policy<detail::rate_limit_kind> {
 #define CACHET_DETAIL_RESILIENCE_BACKOFF_HPP
 
 // The one backoff of cachet: cachet::retry's delays and the Redis client's reconnect delays. It
-// depends on nothing but the standard library, so the RESP3 client includes it without depending
-// on the cache.
+// depends on nothing but the standard library (and detail/random_bits.hpp, which neither), so
+// the RESP3 client includes it without depending on the cache.
+
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
-#include <random>
+#include <cstdint>
 #include <thread>
 
 namespace cachet::detail {
@@ -8044,9 +8109,9 @@ inline std::chrono::nanoseconds backoff_cap(std::size_t attempt, std::chrono::na
 
 // "Full jitter": uniform in [0, cap], so clients that failed together do not retry together.
 inline std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds cap) {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  std::uniform_int_distribution<std::chrono::nanoseconds::rep> pick(0, cap.count());
-  return std::chrono::nanoseconds(pick(generator));
+  if (cap.count() <= 0) return std::chrono::nanoseconds(0);
+  return std::chrono::nanoseconds(
+      static_cast<std::int64_t>(random_at_most(static_cast<std::uint64_t>(cap.count()))));
 }
 
 /// Successive delays of one reconnecting client: full jitter under a cap that doubles from

@@ -2,12 +2,11 @@
 #define CACHET_JITTER_HPP
 
 #include <cachet/detail/policy.hpp>
+#include <cachet/detail/random_bits.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <random>
-#include <thread>
 
 namespace cachet {
 namespace detail {
@@ -24,20 +23,15 @@ struct no_jitter {
 // clamped), and never 0, which would mean "never expires". A ttl of 0 stays 0.
 inline std::chrono::nanoseconds jittered_ttl(std::chrono::nanoseconds ttl, unsigned percent) {
   if (percent == 0 || ttl.count() <= 0) return ttl;
-  // Per thread, so that writes from many threads share no generator and no lock; seeded once
-  // per thread from random_device and the thread's id, so that processes started together, and
-  // threads of one process, do not draw the same sequence.
-  thread_local std::mt19937_64 engine{
-      (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^
-      static_cast<std::uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()))};
   const std::int64_t t = ttl.count();
   // t * percent / 100 without overflowing: t is at most max_ttl (about 3.2e18 ns).
   const std::int64_t spread = t / 100 * percent + t % 100 * percent / 100;
   const std::int64_t low = std::max<std::int64_t>(t - spread, 1);
   const std::int64_t high = t + spread;
-  std::uniform_real_distribution<double> u(-static_cast<double>(percent) / 100.0,
-                                           static_cast<double>(percent) / 100.0);
-  const double drawn = static_cast<double>(t) * (1.0 + u(engine));
+  // Per thread (detail::random_bits): writes from many threads share no generator and no lock,
+  // and processes started together do not draw the same sequence.
+  const double u = (2.0 * random_unit() - 1.0) * static_cast<double>(percent) / 100.0;
+  const double drawn = static_cast<double>(t) * (1.0 + u);
   // high + spread stays far below INT64_MAX (ttl <= max_ttl, percent < 100), so the cast of a
   // value clamped to [low, high] is exact enough and defined.
   const double clamped = std::clamp(drawn, static_cast<double>(low), static_cast<double>(high));

@@ -2,13 +2,15 @@
 #define CACHET_DETAIL_RESILIENCE_BACKOFF_HPP
 
 // The one backoff of cachet: cachet::retry's delays and the Redis client's reconnect delays. It
-// depends on nothing but the standard library, so the RESP3 client includes it without depending
-// on the cache.
+// depends on nothing but the standard library (and detail/random_bits.hpp, which neither), so
+// the RESP3 client includes it without depending on the cache.
+
+#include <cachet/detail/random_bits.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
-#include <random>
+#include <cstdint>
 #include <thread>
 
 namespace cachet::detail {
@@ -25,9 +27,9 @@ inline std::chrono::nanoseconds backoff_cap(std::size_t attempt, std::chrono::na
 
 // "Full jitter": uniform in [0, cap], so clients that failed together do not retry together.
 inline std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds cap) {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  std::uniform_int_distribution<std::chrono::nanoseconds::rep> pick(0, cap.count());
-  return std::chrono::nanoseconds(pick(generator));
+  if (cap.count() <= 0) return std::chrono::nanoseconds(0);
+  return std::chrono::nanoseconds(
+      static_cast<std::int64_t>(random_at_most(static_cast<std::uint64_t>(cap.count()))));
 }
 
 /// Successive delays of one reconnecting client: full jitter under a cap that doubles from

@@ -5,6 +5,9 @@
 
 #include <cachet/detail/redis/backend_runtime.hpp>
 
+#include <cstdio>
+#include <random>
+
 namespace cachet::detail {
 
 CACHET_DECL redis_runtime::redis_runtime(resp3::config cfg, key_layout layout,
