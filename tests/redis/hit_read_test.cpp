@@ -145,40 +145,32 @@ class reply_cutter {
           tcp::endpoint(asio::ip::address_v4::loopback(), upstream_port_),
           asio::as_tuple(asio::use_awaitable));
       if (connect_ec) continue;
-      asio::co_spawn(io_, to_server(s), asio::detached);
-      asio::co_spawn(io_, to_client(s), asio::detached);
+      asio::co_spawn(io_, pump(s, true), asio::detached);
+      asio::co_spawn(io_, pump(s, false), asio::detached);
     }
   }
 
-  asio::awaitable<void> to_server(std::shared_ptr<session> s) {
+  // Passes what arrives on one side of `s` to the other until either closes. A chunk from the
+  // client that carries an HMGET while armed marks the session; the server's next chunk on it
+  // then closes both sides instead.
+  asio::awaitable<void> pump(std::shared_ptr<session> s, bool from_client) {
+    tcp::socket& from = from_client ? s->client : s->server;
+    tcp::socket& to = from_client ? s->server : s->client;
     std::array<char, 65536> buf;
     for (;;) {
-      auto [ec, n] = co_await s->client.async_read_some(asio::buffer(buf),
-                                                        asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] =
+          co_await from.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
       if (ec) break;
-      if (armed_ && std::string_view(buf.data(), n).find("HMGET") != std::string_view::npos) {
+      const std::string_view chunk(buf.data(), n);
+      if (from_client && armed_ && chunk.find("HMGET") != std::string_view::npos) {
         armed_ = false;
         s->cut_next_reply = true;
-      }
-      auto [write_ec, written] = co_await asio::async_write(s->server, asio::buffer(buf.data(), n),
-                                                            asio::as_tuple(asio::use_awaitable));
-      if (write_ec) break;
-    }
-    close(*s);
-  }
-
-  asio::awaitable<void> to_client(std::shared_ptr<session> s) {
-    std::array<char, 65536> buf;
-    for (;;) {
-      auto [ec, n] = co_await s->server.async_read_some(asio::buffer(buf),
-                                                        asio::as_tuple(asio::use_awaitable));
-      if (ec) break;
-      if (s->cut_next_reply) {
+      } else if (!from_client && s->cut_next_reply) {
         ++cuts_;
         break;
       }
-      auto [write_ec, written] = co_await asio::async_write(s->client, asio::buffer(buf.data(), n),
-                                                            asio::as_tuple(asio::use_awaitable));
+      auto [write_ec, written] =
+          co_await asio::async_write(to, asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
       if (write_ec) break;
     }
     close(*s);
