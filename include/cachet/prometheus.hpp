@@ -35,7 +35,8 @@ namespace cachet {
 /// cachet_invalidations_total, cachet_stale_served_total, cachet_rate_limited_total,
 /// cachet_circuit_open_total, cachet_backend_errors_total, cachet_backend_skipped_total,
 /// cachet_decode_errors_total; histogram cachet_load_duration_seconds (successful loads of
-/// blocking calls). Collecting takes each store's stats() and so briefly each of its locks.
+/// blocking and coroutine calls, timed in every program that includes this header, from before
+/// main). Collecting takes each store's stats() and so briefly each of its locks.
 class prometheus_collector : public ::prometheus::Collectable {
  public:
   prometheus_collector() noexcept { detail::load_durations_wanted.store(true); }

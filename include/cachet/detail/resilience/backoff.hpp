@@ -2,8 +2,8 @@
 #define CACHET_DETAIL_RESILIENCE_BACKOFF_HPP
 
 // The one backoff of cachet: cachet::retry's delays and the Redis client's reconnect delays. It
-// depends on nothing but the standard library (and detail/random_bits.hpp, which neither), so
-// the RESP3 client includes it without depending on the cache.
+// depends on nothing but the standard library and detail/random_bits.hpp (which includes nothing
+// of cachet), so the RESP3 client includes it without depending on the cache.
 
 #include <cachet/detail/random_bits.hpp>
 
