@@ -55,8 +55,14 @@ unsigned short master_port_by(const private_redis_server& sentinel) {
   }
 }
 
+// The server's role ("master", "slave"), or empty while it cannot be asked: Sentinel makes a
+// server it reconfigures drop its clients, ours too.
 std::string role_of(const private_redis_server& server) {
-  return raw_command(server.url(), "ROLE").elements.at(0).text;
+  try {
+    return raw_command(server.url(), "ROLE").elements.at(0).text;
+  } catch (const cachet::error&) {
+    return {};
+  }
 }
 
 // One master, its replica, three sentinels monitoring it as "mymaster" with a quorum of two.
@@ -269,14 +275,15 @@ TEST(RedisSentinel, AsyncCallsOnTheApplicationsContextFollowAForcedFailover) {
   EXPECT_EQ(wrong, 0);
   ::testing::Test::RecordProperty("calls_during_failover", std::to_string(calls));
   ::testing::Test::RecordProperty("failed_requests", std::to_string(cube.stats().backend_errors));
-  // A write through the application's connection: a cleared function computes once, and its
-  // result is stored, which only the new master now accepts. The connection may first meet the
-  // old master, now a replica, whose READONLY sends it back to Sentinel: a few rounds at most.
+  // A write through the application's connection: a key never asked before computes once, and
+  // its result is stored, which only the new master now accepts. The connection may first meet
+  // the old master, now a replica, whose READONLY sends it back to Sentinel: a few keys at most.
+  long fresh_key = 100;
   const bool writes_arrive = wait_until([&] {
-    cube.clear();
+    const long x = fresh_key++;
     const int computed = app::sentinel_calls;
-    EXPECT_EQ(call(2), 8);
-    EXPECT_EQ(call(2), 8);
+    EXPECT_EQ(call(x), x * x * x);
+    EXPECT_EQ(call(x), x * x * x);
     return app::sentinel_calls - computed == 1;
   });
   EXPECT_TRUE(writes_arrive) << "backend: " << backend.last_error();
