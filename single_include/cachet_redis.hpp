@@ -2898,12 +2898,7 @@ inline std::uint64_t random_seed(const void* stream) noexcept {
 
 // 64 random bits from this thread's stream.
 inline std::uint64_t random_bits() noexcept {
-  thread_local std::uint64_t state = 0;
-  thread_local bool seeded = false;
-  if (!seeded) {
-    state = random_seed(&state);
-    seeded = true;
-  }
+  thread_local std::uint64_t state = random_seed(&state);  // seeded on the thread's first draw
   state += 0x9e3779b97f4a7c15ULL;
   return mix_bits(state);
 }
