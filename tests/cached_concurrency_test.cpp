@@ -145,6 +145,49 @@ TEST(cached_concurrency, waiters_of_a_load_replaced_during_it_get_that_loads_res
   EXPECT_EQ(s.misses, static_cast<std::uint64_t>(first_group + second_group));
 }
 
+// A bounded cache this small keeps one shard, so all these loads are under way in it at once,
+// more than its table of loads keeps in its own slots: each key still computes once for all its
+// callers, and an invalidation during the loads keeps exactly its own key's result out.
+TEST(cached_concurrency, many_loads_under_way_in_one_shard_each_compute_once) {
+  constexpr int keys = 10;
+  constexpr int callers_per_key = 3;
+  cachet::memory backend;
+  gate release;
+  std::vector<std::atomic<int>> calls(keys);
+  auto slow = cachet::make_cached<cachet::capacity<100>>(
+      [&](int x) {
+        ++calls[static_cast<std::size_t>(x)];
+        release.wait();
+        return x * 10;
+      },
+      backend);
+
+  std::vector<int> results(keys * callers_per_key);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < keys * callers_per_key; ++i) {
+    pool.emplace_back([&, i] { results[static_cast<std::size_t>(i)] = slow(i % keys); });
+  }
+  wait_for_misses(slow, keys * callers_per_key);
+  for (int k = 0; k < keys; k += 3) slow.invalidate(k);
+  release.open();
+  for (auto& t : pool) t.join();
+
+  for (int k = 0; k < keys; ++k) EXPECT_EQ(calls[static_cast<std::size_t>(k)].load(), 1) << k;
+  for (int i = 0; i < keys * callers_per_key; ++i) {
+    EXPECT_EQ(results[static_cast<std::size_t>(i)], i % keys * 10) << i;
+  }
+  for (int k = 0; k < keys; ++k) {
+    if (k % 3 == 0) {
+      EXPECT_FALSE(slow.peek(k).has_value()) << k;
+    } else {
+      EXPECT_EQ(slow.peek(k), k * 10) << k;
+    }
+  }
+  const cachet::stats s = slow.stats();
+  EXPECT_EQ(s.loads, static_cast<std::uint64_t>(keys));
+  EXPECT_EQ(s.misses, static_cast<std::uint64_t>(keys * callers_per_key));
+}
+
 // Many rounds of one leader and a changing number of waiters (none in the first round): every
 // round computes once, and every caller of a round gets that round's result.
 TEST(cached_concurrency, rounds_of_waiters_each_share_exactly_one_load) {

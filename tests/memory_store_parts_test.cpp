@@ -1,17 +1,24 @@
 // The value-independent parts of the in-memory store (include/cachet/detail/memory/): the
-// compact key and the index-linked LRU order. The store itself is tested through cached<>.
+// compact key, the index-linked LRU order and the table of loads under way. The store itself is
+// tested through cached<>.
 
+#include <cachet/detail/memory/flight_table.hpp>
 #include <cachet/detail/memory/lru_order.hpp>
 #include <cachet/detail/memory/stored_key.hpp>
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 
 namespace {
 
+using cachet::detail::flight_header;
+using cachet::detail::flight_table;
+using cachet::detail::hashed_key;
 using cachet::detail::lru_order;
 using cachet::detail::stored_key;
 
@@ -82,6 +89,55 @@ TEST(lru_order, pushed_within_counts_pushes_and_moves_since_a_nodes_last) {
   EXPECT_TRUE(order.pushed_within(a, 2));
   order.move_to_front(a);
   EXPECT_TRUE(order.pushed_within(a, 0));
+}
+
+// Flights whose keys share one hash (as colliding keys would), so that only the keys' bytes tell
+// them apart, in the table's own slots and in its map beyond them.
+std::deque<flight_header> colliding_flights(int n) {
+  std::deque<flight_header> flights;
+  for (int i = 0; i < n; ++i) flights.emplace_back("key-" + std::to_string(i), 42);
+  return flights;
+}
+
+TEST(flight_table, finds_every_flight_beyond_its_own_slots_by_the_keys_bytes) {
+  std::deque<flight_header> flights = colliding_flights(10);
+  flight_table table;
+  for (flight_header& f : flights) table.add(f);
+  for (flight_header& f : flights) EXPECT_EQ(table.find(f.hashed()), &f) << f.key;
+  EXPECT_EQ(table.find(hashed_key{"key-10", 42}), nullptr);
+  EXPECT_EQ(table.find(hashed_key{"key-1", 43}), nullptr);
+  std::set<const flight_header*> visited;
+  table.for_each([&](flight_header& f) { EXPECT_TRUE(visited.insert(&f).second) << f.key; });
+  EXPECT_EQ(visited.size(), flights.size());
+}
+
+TEST(flight_table, remove_tells_whether_the_flight_was_still_its_keys) {
+  std::deque<flight_header> flights = colliding_flights(8);
+  flight_table table;
+  for (flight_header& f : flights) table.add(f);
+  for (int i : {1, 6}) {  // one in the table's own slots, one in its map
+    flight_header& replaced = flights[static_cast<std::size_t>(i)];
+    flight_header& newer = flights.emplace_back(replaced.key, replaced.hash);
+    EXPECT_TRUE(table.remove(replaced)) << i;
+    table.add(newer);
+    EXPECT_EQ(table.find(replaced.hashed()), &newer) << i;
+    EXPECT_FALSE(table.remove(replaced)) << i;  // replaced: its result is not stored
+    EXPECT_EQ(table.find(replaced.hashed()), &newer) << i;
+    EXPECT_TRUE(table.remove(newer)) << i;
+    EXPECT_EQ(table.find(replaced.hashed()), nullptr) << i;
+  }
+  // A slot freed is taken again, and the others are still found.
+  flight_header later("later", 42);
+  table.add(later);
+  for (std::size_t i = 0; i < 8; ++i) {
+    if (i != 1 && i != 6) {
+      EXPECT_EQ(table.find(flights[i].hashed()), &flights[i]) << i;
+    }
+  }
+  EXPECT_EQ(table.find(later.hashed()), &later);
+  int left = 0;
+  table.for_each([&](flight_header&) { ++left; });
+  EXPECT_EQ(left, 7);
 }
 
 }  // namespace

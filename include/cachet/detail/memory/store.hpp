@@ -5,6 +5,7 @@
 #include <cachet/detail/hash.hpp>
 #include <cachet/detail/inline.hpp>
 #include <cachet/detail/memory/expiry_queue.hpp>
+#include <cachet/detail/memory/flight_table.hpp>
 #include <cachet/detail/memory/lru_order.hpp>
 #include <cachet/detail/memory/reader_slots.hpp>
 #include <cachet/detail/memory/stored_key.hpp>
@@ -38,38 +39,6 @@
 #include <vector>
 
 namespace cachet::detail {
-
-// A key with its hash, computed once per call: it picks the shard and probes the map.
-struct hashed_key {
-  std::string_view text;
-  std::uint64_t hash;
-};
-
-struct hashed_key_hash {
-  using is_avalanching = void;
-  std::size_t operator()(const hashed_key& k) const noexcept { return k.hash; }
-};
-
-struct hashed_key_equal {
-  bool operator()(const hashed_key& a, const hashed_key& b) const noexcept {
-    return a.hash == b.hash && same_bytes(a.text, b.text);
-  }
-};
-
-// The part of an in-memory store's load under way that does not depend on the value type, so
-// that every store shares one type of map of them (memory_store::flight has the rest).
-struct flight_header {
-  flight_header(std::string_view k, std::uint64_t h) : key(k), hash(h) {}
-  hashed_key hashed() const noexcept { return {key, hash}; }
-  std::string key;  // the store's copy, which the load is given
-  std::uint64_t hash;
-  std::thread::id leader = std::this_thread::get_id();
-  bool doomed = false;  // erased or cleared during the load: its result is not stored
-};
-
-// Loads under way in a shard, keyed by views of their own keys.
-using flight_map =
-    boost::unordered_flat_map<hashed_key, flight_header*, hashed_key_hash, hashed_key_equal>;
 
 // Names a bounded shard's entry by its node in the shard's lru_order.
 struct lru_ref {
@@ -206,9 +175,9 @@ class memory_store {
     std::optional<flight> own;
     {
       exclusive lock(*this, s);
-      if (s.flights.contains(key)) return false;
+      if (s.flights.find(key) != nullptr) return false;
       own.emplace(key.text, key.hash, stamps);
-      s.flights.emplace(own->hashed(), &*own);
+      s.flights.add(*own);
     }
     try {
       lead(s, *own, for_whole_ttl(load));
@@ -275,7 +244,7 @@ class memory_store {
     exclusive lock(*this, s);
     if (auto it = s.entries.find(key); it != s.entries.end()) remove(s, it);
     // A load already running started before this call: its result must not be stored.
-    if (auto it = s.flights.find(key); it != s.flights.end()) it->second->doomed = true;
+    if (flight_header* f = s.flights.find(key)) f->doomed = true;
   }
 
   // cached<>::put and refresh: computes the value for key with load(stable_key) even when a
@@ -294,8 +263,8 @@ class memory_store {
       exclusive lock(*this, s);
       ++s.counts.misses;
       // The older load's waiters still get its result; out of the map, it is not stored.
-      if (auto it = s.flights.find(key); it != s.flights.end()) s.flights.erase(it);
-      s.flights.emplace(own.hashed(), &own);
+      if (flight_header* older = s.flights.find(key)) s.flights.remove(*older);
+      s.flights.add(own);
     }
     return lead(s, own, for_whole_ttl(load));
   }
@@ -305,7 +274,7 @@ class memory_store {
       shard& s = shards_[i];
       exclusive lock(*this, s);
       drop_all(s);
-      for (auto& [key, f] : s.flights) f->doomed = true;
+      s.flights.for_each([](flight_header& f) { f.doomed = true; });
     }
   }
 
@@ -378,7 +347,7 @@ class memory_store {
     std::exception_ptr error;
   };
 
-  // A load under way, on its leader's stack; the shard's `flights` map points at it while other
+  // A load under way, on its leader's stack; the shard's `flights` table points at it while other
   // callers may join it. Guarded by the shard's lock.
   struct flight : flight_header {
     flight(std::string_view k, std::uint64_t h, const tag_stamps& s)
@@ -474,7 +443,7 @@ class memory_store {
     std::uint32_t number = 0;  // index + 1, as reader slots record it
     reader_bias bias;          // whether readers may enter without a fence
     entry_table entries;
-    flight_map flights;   // of this store's flights
+    flight_table flights;
     lru_order lru;        // bounded stores only: one node per entry
     expiry_queue expiry;  // unbounded stores with a ttl only
     std::size_t capacity = 0;
@@ -620,9 +589,9 @@ class memory_store {
       exclusive lock(*this, s);
       ++s.counts.misses;
       if (const Value* hit = find_fresh(s, key, true, due)) return *hit;
-      auto it = s.flights.find(key);
-      if (it != s.flights.end() && joinable(*it->second)) {
-        flight& f = static_cast<flight&>(*it->second);
+      flight_header* under_way = s.flights.find(key);
+      if (under_way != nullptr && joinable(*under_way)) {
+        flight& f = static_cast<flight&>(*under_way);
         if (f.leader == std::this_thread::get_id()) {
           throw cachet::error(
               "cachet::cached: the function called its own cache with the same arguments while "
@@ -632,8 +601,9 @@ class memory_store {
         joined = f.result;
       } else {
         own.emplace(key.text, key.hash, stamps);
-        if (it != s.flights.end()) s.flights.erase(it);  // its waiters still get its result
-        s.flights.emplace(own->hashed(), &*own);
+        // Its waiters still get its result.
+        if (under_way != nullptr) s.flights.remove(*under_way);
+        s.flights.add(*own);
       }
     }
     if (own) return lead(s, *own, load);
@@ -702,10 +672,8 @@ class memory_store {
     std::shared_ptr<flight_result> result;
     {
       exclusive lock(*this, s);
-      auto it = s.flights.find(f.hashed());
-      const bool current = it != s.flights.end() && it->second == &f;
-      // Once out of the map, no caller can join: the waiters it has keep `result` alive.
-      if (current) s.flights.erase(it);
+      // Once out of the table, no caller can join: the waiters it has keep `result` alive.
+      const bool current = s.flights.remove(f);
       if (value) {
         ++s.counts.loads;
         if (current && !f.doomed) {
