@@ -52,13 +52,8 @@ struct flight_header {
 class flight_table {
  public:
   flight_header* find(const hashed_key& key) const noexcept {
-    for (std::size_t i = 0; i < near_slots; ++i) {
-      flight_header* f = near_[i];
-      if (near_hashes_[i] == key.hash && f != nullptr && same_bytes(f->key, key.text)) return f;
-    }
-    if (far_.empty()) return nullptr;
-    const auto it = far_.find(key);
-    return it == far_.end() ? nullptr : it->second;
+    if (near_used_ == 0 && far_.empty()) return nullptr;  // most lookups, on a miss
+    return scan(key);
   }
 
   // f's key must have no flight here (remove the older one first).
@@ -67,6 +62,7 @@ class flight_table {
       if (near_[i] == nullptr) {
         near_[i] = &f;
         near_hashes_[i] = f.hash;
+        ++near_used_;
         return;
       }
     }
@@ -80,6 +76,7 @@ class flight_table {
       if (near_[i] == &f) {
         near_[i] = nullptr;
         near_hashes_[i] = 0;
+        --near_used_;
         return true;
       }
     }
@@ -99,9 +96,20 @@ class flight_table {
   }
 
  private:
+  flight_header* scan(const hashed_key& key) const noexcept {
+    for (std::size_t i = 0; i < near_slots; ++i) {
+      flight_header* f = near_[i];
+      if (near_hashes_[i] == key.hash && f != nullptr && same_bytes(f->key, key.text)) return f;
+    }
+    if (far_.empty()) return nullptr;
+    const auto it = far_.find(key);
+    return it == far_.end() ? nullptr : it->second;
+  }
+
   static constexpr std::size_t near_slots = 4;
   std::array<std::uint64_t, near_slots> near_hashes_{};
   std::array<flight_header*, near_slots> near_{};
+  std::uint32_t near_used_ = 0;
   boost::unordered_flat_map<hashed_key, flight_header*, hashed_key_hash, hashed_key_equal> far_;
 };
 

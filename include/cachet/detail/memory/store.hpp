@@ -325,6 +325,7 @@ class memory_store {
   // invalidation of one of them during it.
   tag_stamps stamps_of(tag_source tags) const {
     tag_stamps stamps{};
+    if constexpr (TagCount == 0) return stamps;  // nothing to render
     std::size_t tag_index = 0;
     tags([&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
     return stamps;
