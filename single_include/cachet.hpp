@@ -4696,10 +4696,11 @@ class memory_store {
   }
 
   // The tags' counters as they are now: a load stamped before it runs is kept out by an
-  // invalidation of one of them during it.
+  // invalidation of one of them during it. Called once per miss even with no tags to render:
+  // that call is how cached<>'s observer learns of the miss before the caller waits for a load
+  // (observed_cache::tags_rendered).
   tag_stamps stamps_of(tag_source tags) const {
     tag_stamps stamps{};
-    if constexpr (TagCount == 0) return stamps;  // nothing to render
     std::size_t tag_index = 0;
     tags([&](std::string_view tag) { stamps[tag_index++] = backend_->tag_counters().stamp(tag); });
     return stamps;
