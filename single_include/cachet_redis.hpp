@@ -11743,6 +11743,13 @@ class connection : public std::enable_shared_from_this<connection> {
   /// caller's turn on the strand, saving the turn that waking the writer costs. Off by
   /// default: requests that many coroutines make together then leave in one write, not two.
   bool write_when_idle = false;
+  /// For a connection on an io_context of its own that one thread runs only while it waits for
+  /// its own request (a blocking caller's lane): a request write_when_idle wrote whole is also
+  /// read in its caller's turn, the thread waiting on the socket itself (poll) until the reply
+  /// or the deadline instead of going back to the io_context. Nothing else on that io_context
+  /// runs meanwhile. The reader coroutine then reads only while something else is in flight.
+  /// Plain TCP only: under TLS the io_context reads, as without it.
+  bool caller_reads = false;
   /// Called each time an established connection drops (not for failed attempts): what the
   /// server pushed on it (client tracking, say) must be set up again on the next one.
   std::function<void()> on_disconnected;
@@ -11836,6 +11843,39 @@ class connection : public std::enable_shared_from_this<connection> {
   // Reads until one whole reply is parsed.
   CACHET_DECL strand_awaitable<std::error_code> read_value(std::optional<value>& out);
 
+  // Room for the next read (read_chunk bytes) at the end of the read buffer, after what is
+  // parsed was dropped.
+  static constexpr std::size_t read_chunk = 16 * 1024;
+  CACHET_DECL char* read_space();
+
+  // A value the server sent: a push goes to on_push, a reply to the oldest request in flight.
+  // Returns false when it ended the connection (no request waited for it; READONLY behind
+  // Sentinel).
+  CACHET_DECL bool take(value&& reply);
+
+  // caller_reads' read, right after write_idle() wrote `p` whole: on this thread, until `p` is
+  // complete, its deadline passes, the connection fails (then closed, for run() to fail or
+  // re-send what was in flight) or the health check would be due. Whatever is still in flight
+  // afterwards is left to the reader.
+  CACHET_DECL void read_in_caller_turn(const std::shared_ptr<pending_request>& p);
+
+  // Whether the connection was closed by its peer, failed, or was sent a reply nobody asked for
+  // while idle (then closed here), looked at without waiting before a caller_reads write: the
+  // reader does not watch an idle lane's socket.
+  CACHET_DECL bool dropped_while_idle();
+
+  // Parses and takes every whole value in the read buffer. Returns false when that ended the
+  // connection (malformed bytes, or see take()).
+  CACHET_DECL bool take_buffered();
+
+  // caller_reads: something is in flight that the caller does not read itself. The reader
+  // counts as reading from here on, so that no caller reads beside it.
+  void arm_reader() {
+    if (!reader_idle_) return;
+    reader_idle_ = false;
+    reader_wake_.cancel();
+  }
+
   // A deadline for one connection phase. When it passes, `expire` (cancelling the resolver or
   // closing the socket) makes the phase's operation finish with an error; this does not rely on
   // per-operation cancellation, which the resolver does not support. A generation number keeps a
@@ -11895,6 +11935,7 @@ class connection : public std::enable_shared_from_this<connection> {
   struct network;
   std::unique_ptr<network> net_;
   asio::steady_timer writer_wake_;
+  asio::steady_timer reader_wake_;  // caller_reads: the reader waits on it while nothing is due
   asio::steady_timer health_timer_;
   asio::steady_timer retry_timer_;
   asio::steady_timer guard_timer_;
@@ -11908,6 +11949,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::deque<std::shared_ptr<pending_request>> write_queue_;
   std::string unsent_;        // the tail of a request write_idle() wrote in part: written next
   bool writer_idle_ = false;  // the writer waits for requests (no write of its own under way)
+  bool reader_idle_ = false;  // caller_reads: the reader waits on reader_wake_, not the socket
   std::deque<std::shared_ptr<pending_request>> in_flight_;
   clock::time_point last_read_ = clock::now();
   std::string last_failure_;
@@ -11949,6 +11991,7 @@ class connection : public std::enable_shared_from_this<connection> {
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -12013,6 +12056,20 @@ class transport {
   /// through the io_context that an asynchronous write's completion costs.
   CACHET_DECL std::size_t write_now(std::string_view data) noexcept;
 
+  /// Whether the bytes are TCP's own (no TLS), so that a caller may wait for them and read them
+  /// on its own thread (wait_readable(), read_now()).
+  bool plain() const noexcept { return !tls_; }
+
+  /// Blocks the calling thread until the plain socket has something to read (or an error, or
+  /// the peer's close) or `deadline` passes: whether it has. Only for a socket no asynchronous
+  /// read waits on, and never under TLS.
+  CACHET_DECL bool wait_readable(std::chrono::steady_clock::time_point deadline) noexcept;
+
+  /// Reads what the plain socket holds, without waiting: the bytes read, 0 with `ec` set when
+  /// nothing has arrived (would_block), at the peer's close (eof) or on an error.
+  CACHET_DECL std::size_t read_now(char* data, std::size_t size,
+                                   boost::system::error_code& ec) noexcept;
+
  private:
   executor_type executor_;
   tls_options tls_options_;
@@ -12035,6 +12092,7 @@ class transport {
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <poll.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -12042,6 +12100,7 @@ class transport {
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cerrno>
 #include <optional>
 #include <utility>
 
@@ -12113,6 +12172,35 @@ CACHET_DECL std::size_t transport::write_now(std::string_view data) noexcept {
   if (ec) return 0;
   const std::size_t n = plain_.write_some(asio::buffer(data.data(), data.size()), ec);
   return ec ? 0 : n;
+}
+
+CACHET_DECL bool transport::wait_readable(std::chrono::steady_clock::time_point deadline) noexcept {
+  using std::chrono::steady_clock;
+  ::pollfd watched{};
+  watched.fd = plain_.native_handle();
+  watched.events = POLLIN;
+  for (;;) {
+    int wait_ms = -1;
+    if (deadline != steady_clock::time_point::max()) {
+      const auto left = deadline - steady_clock::now();
+      if (left <= steady_clock::duration::zero()) return false;
+      // Rounded up: poll() counts whole milliseconds, and waking before the deadline would only
+      // poll again.
+      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+      wait_ms = ms > 60'000 ? 60'000 : static_cast<int>(ms);
+    }
+    const int ready = ::poll(&watched, 1, wait_ms);
+    if (ready > 0) return true;
+    if (ready < 0 && errno != EINTR) return true;  // the read that follows reports the error
+  }
+}
+
+CACHET_DECL std::size_t transport::read_now(char* data, std::size_t size,
+                                            boost::system::error_code& ec) noexcept {
+  ec.clear();
+  if (!plain_.non_blocking()) plain_.non_blocking(true, ec);
+  if (ec) return 0;
+  return plain_.read_some(asio::buffer(data, size), ec);
 }
 
 CACHET_DECL void transport::renew() {
@@ -12239,6 +12327,7 @@ CACHET_DECL connection::connection(const asio::any_io_executor& ex, config cfg)
       strand_(asio::make_strand(ex)),
       net_(std::make_unique<network>(strand_, cfg_.tls)),
       writer_wake_(strand_),
+      reader_wake_(strand_),
       health_timer_(strand_),
       retry_timer_(strand_),
       guard_timer_(strand_),
@@ -12266,6 +12355,12 @@ CACHET_DECL bool connection::write_idle(const std::shared_ptr<pending_request>& 
   if (!write_when_idle || !connected_ || !writer_idle_ || !write_queue_.empty() ||
       !in_flight_.empty() || !unsent_.empty())
     return false;
+  // The connection's own requests (the health check's PING) are watched by the io_context.
+  const bool read_here =
+      caller_reads && reader_idle_ && net_->socket.plain() && p->expected > 0 && !p->internal;
+  // Nothing watched the idle socket: what came meanwhile (a close, a reply nobody asked for) is
+  // looked for before writing, so that it is not taken for this request's reply.
+  if (read_here && dropped_while_idle()) return false;
   const std::string_view payload = p->commands.payload();
   const std::size_t n = net_->socket.write_now(payload);
   if (n == 0) return false;
@@ -12279,7 +12374,63 @@ CACHET_DECL bool connection::write_idle(const std::shared_ptr<pending_request>& 
   } else {
     in_flight_.push_back(p);
   }
+  if (read_here && n == payload.size()) {
+    read_in_caller_turn(p);
+  } else if (caller_reads && !in_flight_.empty()) {
+    arm_reader();
+  }
   return true;
+}
+
+CACHET_DECL bool connection::dropped_while_idle() {
+  boost::system::error_code ec;
+  const std::size_t n = net_->socket.read_now(read_space(), read_chunk, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) return false;
+  if (ec) {
+    close_transport(ec, "the connection dropped while idle");
+    return true;
+  }
+  rend_ += n;
+  last_read_ = clock::now();
+  // What arrived meanwhile (a push, say) is taken as the reader would have taken it.
+  return !take_buffered();
+}
+
+CACHET_DECL void connection::read_in_caller_turn(const std::shared_ptr<pending_request>& p) {
+  // A server that stops answering is the health check's to find: waiting longer than its
+  // interval here would keep it from running, so such a wait goes on in the io_context.
+  const auto health = cfg_.health_check_interval;
+  clock::time_point until = p->deadline;
+  if (health.count() > 0 && (p->timeout.count() == 0 || p->timeout > health))
+    until = std::min(until, clock::now() + health);
+  while (!p->done) {
+    if (!net_->socket.wait_readable(until)) break;  // the waiter reports a passed deadline
+    boost::system::error_code ec;
+    const std::size_t n = net_->socket.read_now(read_space(), read_chunk, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) {
+      close_transport(ec, "reading failed");
+      return;
+    }
+    rend_ += n;
+    last_read_ = clock::now();
+    if (!take_buffered()) return;
+  }
+  if (!in_flight_.empty()) arm_reader();  // a late reply, read and dropped by the reader
+}
+
+CACHET_DECL bool connection::take_buffered() {
+  for (;;) {
+    std::optional<value> reply;
+    std::error_code ec;
+    rpos_ += parser_.parse(std::string_view(rbuf_.data() + rpos_, rend_ - rpos_), reply, ec);
+    if (ec) {
+      close_transport(ec, "reading failed");
+      return false;
+    }
+    if (!reply) return true;
+    if (!take(std::move(*reply))) return false;
+  }
 }
 
 CACHET_DECL void connection::enqueue(const std::shared_ptr<pending_request>& p) {
@@ -12425,6 +12576,7 @@ CACHET_DECL void connection::close_transport(std::error_code reason, std::string
   }
   unsent_.clear();  // part of a request written on this connection; fail_in_flight() decides
   writer_wake_.cancel();
+  reader_wake_.cancel();
   health_timer_.cancel();
 }
 
@@ -12437,22 +12589,52 @@ CACHET_DECL strand_awaitable<std::error_code> connection::read_value(std::option
     rpos_ += used;
     if (ec) co_return ec;
     if (out) co_return std::error_code{};
-    // Compacted once per read. The buffer only grows, and its size is not the filled part
-    // (rend_), so a read does not zero-fill the chunk it is about to overwrite.
-    if (rpos_ > 0) {
-      std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(rpos_),
-                rbuf_.begin() + static_cast<std::ptrdiff_t>(rend_), rbuf_.begin());
-      rend_ -= rpos_;
-      rpos_ = 0;
-    }
-    constexpr std::size_t chunk = 16 * 1024;
-    if (rbuf_.size() < rend_ + chunk) rbuf_.resize(rend_ + chunk);
-    auto [rec, n] = co_await net_->socket.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
+    auto [rec, n] = co_await net_->socket.async_read_some(asio::buffer(read_space(), read_chunk),
                                                           asio::as_tuple(on_strand));
     rend_ += n;
     if (rec) co_return std::error_code(rec);
     last_read_ = clock::now();
   }
+}
+
+CACHET_DECL char* connection::read_space() {
+  // Compacted once per read. The buffer only grows, and its size is not the filled part
+  // (rend_), so a read does not zero-fill the chunk it is about to overwrite.
+  if (rpos_ > 0) {
+    std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(rpos_),
+              rbuf_.begin() + static_cast<std::ptrdiff_t>(rend_), rbuf_.begin());
+    rend_ -= rpos_;
+    rpos_ = 0;
+  }
+  if (rbuf_.size() < rend_ + read_chunk) rbuf_.resize(rend_ + read_chunk);
+  return rbuf_.data() + rend_;
+}
+
+CACHET_DECL bool connection::take(value&& reply) {
+  if (reply.type == type::push) {
+    if (on_push) on_push(std::move(reply));
+    return true;
+  }
+  if (in_flight_.empty()) {
+    close_transport(make_error_code(error::unexpected_reply),
+                    "the server sent a reply no request was waiting for");
+    return false;
+  }
+  // A master demoted by a failover refuses writes: ask Sentinel again.
+  const bool demoted = behind_sentinel() && reply.is_error() && reply.text.starts_with("READONLY");
+  auto& front = in_flight_.front();
+  front->replies.push_back(std::move(reply));
+  if (front->replies.size() == front->expected) {
+    auto p = std::move(front);
+    in_flight_.pop_front();
+    complete(p, {});
+  }
+  if (demoted) {
+    close_transport(make_error_code(error::not_master),
+                    target_ + " answered READONLY: it is a replica now");
+    return false;
+  }
+  return true;
 }
 
 CACHET_DECL bool connection::disarm_guard() {
@@ -12640,37 +12822,24 @@ CACHET_DECL strand_awaitable<std::error_code> connection::connect_and_handshake(
 }
 
 CACHET_DECL strand_awaitable<void> connection::reader_loop() {
+  const bool on_demand = caller_reads && net_->socket.plain();
   for (;;) {
+    if (on_demand && in_flight_.empty() && rpos_ == rend_) {
+      reader_wake_.expires_at(clock::time_point::max());
+      reader_idle_ = true;
+      boost::system::error_code ignored;
+      co_await reader_wake_.async_wait(asio::redirect_error(on_strand, ignored));
+      reader_idle_ = false;
+      if (!net_->socket.is_open()) co_return;
+      continue;
+    }
     std::optional<value> reply;
     auto ec = co_await read_value(reply);
     if (ec) {
       close_transport(ec, "reading failed");
       co_return;
     }
-    if (reply->type == type::push) {
-      if (on_push) on_push(std::move(*reply));
-      continue;
-    }
-    if (in_flight_.empty()) {
-      close_transport(make_error_code(error::unexpected_reply),
-                      "the server sent a reply no request was waiting for");
-      co_return;
-    }
-    // A master demoted by a failover refuses writes: ask Sentinel again.
-    const bool demoted =
-        behind_sentinel() && reply->is_error() && reply->text.starts_with("READONLY");
-    auto& front = in_flight_.front();
-    front->replies.push_back(std::move(*reply));
-    if (front->replies.size() == front->expected) {
-      auto p = std::move(front);
-      in_flight_.pop_front();
-      complete(p, {});
-    }
-    if (demoted) {
-      close_transport(make_error_code(error::not_master),
-                      target_ + " answered READONLY: it is a replica now");
-      co_return;
-    }
+    if (!take(std::move(*reply))) co_return;
   }
 }
 
@@ -12700,6 +12869,7 @@ CACHET_DECL strand_awaitable<void> connection::writer_loop() {
         in_flight_.push_back(std::move(p));
       }
     }
+    if (!in_flight_.empty()) arm_reader();
     // What the socket takes at once needs no round through the io_context.
     const std::size_t now = net_->socket.write_now(batch);
     if (now == batch.size()) continue;
@@ -12934,6 +13104,18 @@ class client {
     if (conn_) conn_->write_when_idle = on;
   }
 
+  /// For a client on an io_context of its own that one thread runs only while it waits for its
+  /// own request (a blocking caller's connection): a request written in its caller's turn
+  /// (write_when_idle) is read there too, the thread waiting on the socket until the reply or
+  /// the deadline instead of through the io_context (a look for anything the server sent while
+  /// the client was idle, the write, a poll and a read: no turn of the io_context, no reader
+  /// waiting on the socket between requests). Nothing else on that io_context
+  /// runs meanwhile, so never set it on one that serves anything else. Plain TCP only; under
+  /// TLS the io_context reads as before. Set it before start() and the first exec().
+  void caller_reads(bool on) {
+    if (conn_) conn_->caller_reads = on;
+  }
+
   /// Connects in the background now instead of on the first exec(). Idempotent.
   CACHET_DECL void start();
 
@@ -13054,6 +13236,14 @@ class client {
       // caller has it (the caller may free it on its own thread while this one still unwinds).
       if (refused) return finish(std::move(refused), true);
       if (!waiting) return finish(nullptr, true);
+      if (p_->done && caller_turn_resumptions < max_caller_turn_resumptions) {
+        // Answered in this very turn (connection::caller_reads, which only a thread's own
+        // connection sets): the caller, which runs on this thread, resumes here instead of
+        // after a turn through the io_context. Bounded, so that a coroutine whose every request
+        // is answered this way does not nest without end.
+        const caller_turn_resumption nested;
+        return wait(false);
+      }
       wait(true);
     }
 
@@ -13102,6 +13292,16 @@ class client {
     std::shared_ptr<detail::connection> conn_;
     std::shared_ptr<detail::pending_request> p_;
     request_options options_;
+  };
+
+  // exec() calls resumed inside the initiation of another on this thread (see exec_op).
+  static constexpr int max_caller_turn_resumptions = 8;
+  static inline thread_local int caller_turn_resumptions = 0;
+  struct caller_turn_resumption {
+    caller_turn_resumption() noexcept { ++caller_turn_resumptions; }
+    caller_turn_resumption(const caller_turn_resumption&) = delete;
+    caller_turn_resumption& operator=(const caller_turn_resumption&) = delete;
+    ~caller_turn_resumption() { --caller_turn_resumptions; }
   };
 
   template <class Result>
@@ -14934,8 +15134,10 @@ class redis_runtime {
 
  private:
   // A connection a blocking caller drives on its own thread. Its io_context runs only while a
-  // caller drives it; between calls the connection waits, and the next caller first handles
-  // what arrived meanwhile (a dropped connection, a health check that came due).
+  // caller drives it; between calls the connection waits, nothing watching its socket. On plain
+  // TCP the caller writes its request and waits for the reply on the socket itself
+  // (resp3::client::caller_reads), looking first whether the server closed the connection
+  // meanwhile; what else came due (a health check, a reconnection) runs in the drive.
   struct lane {
     CACHET_DECL lane(redis_runtime* o, const resp3::config& cfg, std::uint64_t handshakes_before);
     lane(const lane&) = delete;
@@ -14984,8 +15186,6 @@ class redis_runtime {
     // and a stopped io_context never runs this drive's operation. Held from before the restart,
     // this guard keeps the count above zero for the whole drive.
     const auto held = boost::asio::make_work_guard(l.io);
-    l.io.restart();
-    l.io.poll();
     std::exception_ptr failure;
     std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
     bool finished = false;
@@ -15207,7 +15407,9 @@ CACHET_DECL boost::asio::awaitable<void> redis_runtime::replay_invalidations() {
 CACHET_DECL redis_runtime::lane::lane(redis_runtime* o, const resp3::config& cfg,
                                       std::uint64_t handshakes_before)
     : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {
-  client.write_when_idle(true);  // one caller at a time drives a lane
+  // One caller at a time drives a lane, and nothing else runs on its io_context.
+  client.write_when_idle(true);
+  client.caller_reads(true);
 }
 
 CACHET_DECL redis_runtime::lane::~lane() {

@@ -126,6 +126,18 @@ class client {
     if (conn_) conn_->write_when_idle = on;
   }
 
+  /// For a client on an io_context of its own that one thread runs only while it waits for its
+  /// own request (a blocking caller's connection): a request written in its caller's turn
+  /// (write_when_idle) is read there too, the thread waiting on the socket until the reply or
+  /// the deadline instead of through the io_context (a look for anything the server sent while
+  /// the client was idle, the write, a poll and a read: no turn of the io_context, no reader
+  /// waiting on the socket between requests). Nothing else on that io_context
+  /// runs meanwhile, so never set it on one that serves anything else. Plain TCP only; under
+  /// TLS the io_context reads as before. Set it before start() and the first exec().
+  void caller_reads(bool on) {
+    if (conn_) conn_->caller_reads = on;
+  }
+
   /// Connects in the background now instead of on the first exec(). Idempotent.
   CACHET_DECL void start();
 
@@ -246,6 +258,14 @@ class client {
       // caller has it (the caller may free it on its own thread while this one still unwinds).
       if (refused) return finish(std::move(refused), true);
       if (!waiting) return finish(nullptr, true);
+      if (p_->done && caller_turn_resumptions < max_caller_turn_resumptions) {
+        // Answered in this very turn (connection::caller_reads, which only a thread's own
+        // connection sets): the caller, which runs on this thread, resumes here instead of
+        // after a turn through the io_context. Bounded, so that a coroutine whose every request
+        // is answered this way does not nest without end.
+        const caller_turn_resumption nested;
+        return wait(false);
+      }
       wait(true);
     }
 
@@ -294,6 +314,16 @@ class client {
     std::shared_ptr<detail::connection> conn_;
     std::shared_ptr<detail::pending_request> p_;
     request_options options_;
+  };
+
+  // exec() calls resumed inside the initiation of another on this thread (see exec_op).
+  static constexpr int max_caller_turn_resumptions = 8;
+  static inline thread_local int caller_turn_resumptions = 0;
+  struct caller_turn_resumption {
+    caller_turn_resumption() noexcept { ++caller_turn_resumptions; }
+    caller_turn_resumption(const caller_turn_resumption&) = delete;
+    caller_turn_resumption& operator=(const caller_turn_resumption&) = delete;
+    ~caller_turn_resumption() { --caller_turn_resumptions; }
   };
 
   template <class Result>

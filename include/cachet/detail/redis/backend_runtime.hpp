@@ -178,8 +178,10 @@ class redis_runtime {
 
  private:
   // A connection a blocking caller drives on its own thread. Its io_context runs only while a
-  // caller drives it; between calls the connection waits, and the next caller first handles
-  // what arrived meanwhile (a dropped connection, a health check that came due).
+  // caller drives it; between calls the connection waits, nothing watching its socket. On plain
+  // TCP the caller writes its request and waits for the reply on the socket itself
+  // (resp3::client::caller_reads), looking first whether the server closed the connection
+  // meanwhile; what else came due (a health check, a reconnection) runs in the drive.
   struct lane {
     CACHET_DECL lane(redis_runtime* o, const resp3::config& cfg, std::uint64_t handshakes_before);
     lane(const lane&) = delete;
@@ -228,8 +230,6 @@ class redis_runtime {
     // and a stopped io_context never runs this drive's operation. Held from before the restart,
     // this guard keeps the count above zero for the whole drive.
     const auto held = boost::asio::make_work_guard(l.io);
-    l.io.restart();
-    l.io.poll();
     std::exception_ptr failure;
     std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
     bool finished = false;

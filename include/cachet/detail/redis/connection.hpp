@@ -147,6 +147,13 @@ class connection : public std::enable_shared_from_this<connection> {
   /// caller's turn on the strand, saving the turn that waking the writer costs. Off by
   /// default: requests that many coroutines make together then leave in one write, not two.
   bool write_when_idle = false;
+  /// For a connection on an io_context of its own that one thread runs only while it waits for
+  /// its own request (a blocking caller's lane): a request write_when_idle wrote whole is also
+  /// read in its caller's turn, the thread waiting on the socket itself (poll) until the reply
+  /// or the deadline instead of going back to the io_context. Nothing else on that io_context
+  /// runs meanwhile. The reader coroutine then reads only while something else is in flight.
+  /// Plain TCP only: under TLS the io_context reads, as without it.
+  bool caller_reads = false;
   /// Called each time an established connection drops (not for failed attempts): what the
   /// server pushed on it (client tracking, say) must be set up again on the next one.
   std::function<void()> on_disconnected;
@@ -240,6 +247,39 @@ class connection : public std::enable_shared_from_this<connection> {
   // Reads until one whole reply is parsed.
   CACHET_DECL strand_awaitable<std::error_code> read_value(std::optional<value>& out);
 
+  // Room for the next read (read_chunk bytes) at the end of the read buffer, after what is
+  // parsed was dropped.
+  static constexpr std::size_t read_chunk = 16 * 1024;
+  CACHET_DECL char* read_space();
+
+  // A value the server sent: a push goes to on_push, a reply to the oldest request in flight.
+  // Returns false when it ended the connection (no request waited for it; READONLY behind
+  // Sentinel).
+  CACHET_DECL bool take(value&& reply);
+
+  // caller_reads' read, right after write_idle() wrote `p` whole: on this thread, until `p` is
+  // complete, its deadline passes, the connection fails (then closed, for run() to fail or
+  // re-send what was in flight) or the health check would be due. Whatever is still in flight
+  // afterwards is left to the reader.
+  CACHET_DECL void read_in_caller_turn(const std::shared_ptr<pending_request>& p);
+
+  // Whether the connection was closed by its peer, failed, or was sent a reply nobody asked for
+  // while idle (then closed here), looked at without waiting before a caller_reads write: the
+  // reader does not watch an idle lane's socket.
+  CACHET_DECL bool dropped_while_idle();
+
+  // Parses and takes every whole value in the read buffer. Returns false when that ended the
+  // connection (malformed bytes, or see take()).
+  CACHET_DECL bool take_buffered();
+
+  // caller_reads: something is in flight that the caller does not read itself. The reader
+  // counts as reading from here on, so that no caller reads beside it.
+  void arm_reader() {
+    if (!reader_idle_) return;
+    reader_idle_ = false;
+    reader_wake_.cancel();
+  }
+
   // A deadline for one connection phase. When it passes, `expire` (cancelling the resolver or
   // closing the socket) makes the phase's operation finish with an error; this does not rely on
   // per-operation cancellation, which the resolver does not support. A generation number keeps a
@@ -299,6 +339,7 @@ class connection : public std::enable_shared_from_this<connection> {
   struct network;
   std::unique_ptr<network> net_;
   asio::steady_timer writer_wake_;
+  asio::steady_timer reader_wake_;  // caller_reads: the reader waits on it while nothing is due
   asio::steady_timer health_timer_;
   asio::steady_timer retry_timer_;
   asio::steady_timer guard_timer_;
@@ -312,6 +353,7 @@ class connection : public std::enable_shared_from_this<connection> {
   std::deque<std::shared_ptr<pending_request>> write_queue_;
   std::string unsent_;        // the tail of a request write_idle() wrote in part: written next
   bool writer_idle_ = false;  // the writer waits for requests (no write of its own under way)
+  bool reader_idle_ = false;  // caller_reads: the reader waits on reader_wake_, not the socket
   std::deque<std::shared_ptr<pending_request>> in_flight_;
   clock::time_point last_read_ = clock::now();
   std::string last_failure_;

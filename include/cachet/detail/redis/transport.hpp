@@ -15,6 +15,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -78,6 +79,20 @@ class transport {
   /// whose records cannot be handed over in part. A write that completes here saves the turn
   /// through the io_context that an asynchronous write's completion costs.
   CACHET_DECL std::size_t write_now(std::string_view data) noexcept;
+
+  /// Whether the bytes are TCP's own (no TLS), so that a caller may wait for them and read them
+  /// on its own thread (wait_readable(), read_now()).
+  bool plain() const noexcept { return !tls_; }
+
+  /// Blocks the calling thread until the plain socket has something to read (or an error, or
+  /// the peer's close) or `deadline` passes: whether it has. Only for a socket no asynchronous
+  /// read waits on, and never under TLS.
+  CACHET_DECL bool wait_readable(std::chrono::steady_clock::time_point deadline) noexcept;
+
+  /// Reads what the plain socket holds, without waiting: the bytes read, 0 with `ec` set when
+  /// nothing has arrived (would_block), at the peer's close (eof) or on an error.
+  CACHET_DECL std::size_t read_now(char* data, std::size_t size,
+                                   boost::system::error_code& ec) noexcept;
 
  private:
   executor_type executor_;

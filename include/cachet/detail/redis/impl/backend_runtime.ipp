@@ -132,7 +132,9 @@ CACHET_DECL boost::asio::awaitable<void> redis_runtime::replay_invalidations() {
 CACHET_DECL redis_runtime::lane::lane(redis_runtime* o, const resp3::config& cfg,
                                       std::uint64_t handshakes_before)
     : owner(o), made_after(handshakes_before), client(io.get_executor(), cfg), link(client) {
-  client.write_when_idle(true);  // one caller at a time drives a lane
+  // One caller at a time drives a lane, and nothing else runs on its io_context.
+  client.write_when_idle(true);
+  client.caller_reads(true);
 }
 
 CACHET_DECL redis_runtime::lane::~lane() {

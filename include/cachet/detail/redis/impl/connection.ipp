@@ -69,6 +69,7 @@ CACHET_DECL connection::connection(const asio::any_io_executor& ex, config cfg)
       strand_(asio::make_strand(ex)),
       net_(std::make_unique<network>(strand_, cfg_.tls)),
       writer_wake_(strand_),
+      reader_wake_(strand_),
       health_timer_(strand_),
       retry_timer_(strand_),
       guard_timer_(strand_),
@@ -96,6 +97,12 @@ CACHET_DECL bool connection::write_idle(const std::shared_ptr<pending_request>& 
   if (!write_when_idle || !connected_ || !writer_idle_ || !write_queue_.empty() ||
       !in_flight_.empty() || !unsent_.empty())
     return false;
+  // The connection's own requests (the health check's PING) are watched by the io_context.
+  const bool read_here =
+      caller_reads && reader_idle_ && net_->socket.plain() && p->expected > 0 && !p->internal;
+  // Nothing watched the idle socket: what came meanwhile (a close, a reply nobody asked for) is
+  // looked for before writing, so that it is not taken for this request's reply.
+  if (read_here && dropped_while_idle()) return false;
   const std::string_view payload = p->commands.payload();
   const std::size_t n = net_->socket.write_now(payload);
   if (n == 0) return false;
@@ -109,7 +116,63 @@ CACHET_DECL bool connection::write_idle(const std::shared_ptr<pending_request>& 
   } else {
     in_flight_.push_back(p);
   }
+  if (read_here && n == payload.size()) {
+    read_in_caller_turn(p);
+  } else if (caller_reads && !in_flight_.empty()) {
+    arm_reader();
+  }
   return true;
+}
+
+CACHET_DECL bool connection::dropped_while_idle() {
+  boost::system::error_code ec;
+  const std::size_t n = net_->socket.read_now(read_space(), read_chunk, ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) return false;
+  if (ec) {
+    close_transport(ec, "the connection dropped while idle");
+    return true;
+  }
+  rend_ += n;
+  last_read_ = clock::now();
+  // What arrived meanwhile (a push, say) is taken as the reader would have taken it.
+  return !take_buffered();
+}
+
+CACHET_DECL void connection::read_in_caller_turn(const std::shared_ptr<pending_request>& p) {
+  // A server that stops answering is the health check's to find: waiting longer than its
+  // interval here would keep it from running, so such a wait goes on in the io_context.
+  const auto health = cfg_.health_check_interval;
+  clock::time_point until = p->deadline;
+  if (health.count() > 0 && (p->timeout.count() == 0 || p->timeout > health))
+    until = std::min(until, clock::now() + health);
+  while (!p->done) {
+    if (!net_->socket.wait_readable(until)) break;  // the waiter reports a passed deadline
+    boost::system::error_code ec;
+    const std::size_t n = net_->socket.read_now(read_space(), read_chunk, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) {
+      close_transport(ec, "reading failed");
+      return;
+    }
+    rend_ += n;
+    last_read_ = clock::now();
+    if (!take_buffered()) return;
+  }
+  if (!in_flight_.empty()) arm_reader();  // a late reply, read and dropped by the reader
+}
+
+CACHET_DECL bool connection::take_buffered() {
+  for (;;) {
+    std::optional<value> reply;
+    std::error_code ec;
+    rpos_ += parser_.parse(std::string_view(rbuf_.data() + rpos_, rend_ - rpos_), reply, ec);
+    if (ec) {
+      close_transport(ec, "reading failed");
+      return false;
+    }
+    if (!reply) return true;
+    if (!take(std::move(*reply))) return false;
+  }
 }
 
 CACHET_DECL void connection::enqueue(const std::shared_ptr<pending_request>& p) {
@@ -255,6 +318,7 @@ CACHET_DECL void connection::close_transport(std::error_code reason, std::string
   }
   unsent_.clear();  // part of a request written on this connection; fail_in_flight() decides
   writer_wake_.cancel();
+  reader_wake_.cancel();
   health_timer_.cancel();
 }
 
@@ -267,22 +331,52 @@ CACHET_DECL strand_awaitable<std::error_code> connection::read_value(std::option
     rpos_ += used;
     if (ec) co_return ec;
     if (out) co_return std::error_code{};
-    // Compacted once per read. The buffer only grows, and its size is not the filled part
-    // (rend_), so a read does not zero-fill the chunk it is about to overwrite.
-    if (rpos_ > 0) {
-      std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(rpos_),
-                rbuf_.begin() + static_cast<std::ptrdiff_t>(rend_), rbuf_.begin());
-      rend_ -= rpos_;
-      rpos_ = 0;
-    }
-    constexpr std::size_t chunk = 16 * 1024;
-    if (rbuf_.size() < rend_ + chunk) rbuf_.resize(rend_ + chunk);
-    auto [rec, n] = co_await net_->socket.async_read_some(asio::buffer(rbuf_.data() + rend_, chunk),
+    auto [rec, n] = co_await net_->socket.async_read_some(asio::buffer(read_space(), read_chunk),
                                                           asio::as_tuple(on_strand));
     rend_ += n;
     if (rec) co_return std::error_code(rec);
     last_read_ = clock::now();
   }
+}
+
+CACHET_DECL char* connection::read_space() {
+  // Compacted once per read. The buffer only grows, and its size is not the filled part
+  // (rend_), so a read does not zero-fill the chunk it is about to overwrite.
+  if (rpos_ > 0) {
+    std::copy(rbuf_.begin() + static_cast<std::ptrdiff_t>(rpos_),
+              rbuf_.begin() + static_cast<std::ptrdiff_t>(rend_), rbuf_.begin());
+    rend_ -= rpos_;
+    rpos_ = 0;
+  }
+  if (rbuf_.size() < rend_ + read_chunk) rbuf_.resize(rend_ + read_chunk);
+  return rbuf_.data() + rend_;
+}
+
+CACHET_DECL bool connection::take(value&& reply) {
+  if (reply.type == type::push) {
+    if (on_push) on_push(std::move(reply));
+    return true;
+  }
+  if (in_flight_.empty()) {
+    close_transport(make_error_code(error::unexpected_reply),
+                    "the server sent a reply no request was waiting for");
+    return false;
+  }
+  // A master demoted by a failover refuses writes: ask Sentinel again.
+  const bool demoted = behind_sentinel() && reply.is_error() && reply.text.starts_with("READONLY");
+  auto& front = in_flight_.front();
+  front->replies.push_back(std::move(reply));
+  if (front->replies.size() == front->expected) {
+    auto p = std::move(front);
+    in_flight_.pop_front();
+    complete(p, {});
+  }
+  if (demoted) {
+    close_transport(make_error_code(error::not_master),
+                    target_ + " answered READONLY: it is a replica now");
+    return false;
+  }
+  return true;
 }
 
 CACHET_DECL bool connection::disarm_guard() {
@@ -470,37 +564,24 @@ CACHET_DECL strand_awaitable<std::error_code> connection::connect_and_handshake(
 }
 
 CACHET_DECL strand_awaitable<void> connection::reader_loop() {
+  const bool on_demand = caller_reads && net_->socket.plain();
   for (;;) {
+    if (on_demand && in_flight_.empty() && rpos_ == rend_) {
+      reader_wake_.expires_at(clock::time_point::max());
+      reader_idle_ = true;
+      boost::system::error_code ignored;
+      co_await reader_wake_.async_wait(asio::redirect_error(on_strand, ignored));
+      reader_idle_ = false;
+      if (!net_->socket.is_open()) co_return;
+      continue;
+    }
     std::optional<value> reply;
     auto ec = co_await read_value(reply);
     if (ec) {
       close_transport(ec, "reading failed");
       co_return;
     }
-    if (reply->type == type::push) {
-      if (on_push) on_push(std::move(*reply));
-      continue;
-    }
-    if (in_flight_.empty()) {
-      close_transport(make_error_code(error::unexpected_reply),
-                      "the server sent a reply no request was waiting for");
-      co_return;
-    }
-    // A master demoted by a failover refuses writes: ask Sentinel again.
-    const bool demoted =
-        behind_sentinel() && reply->is_error() && reply->text.starts_with("READONLY");
-    auto& front = in_flight_.front();
-    front->replies.push_back(std::move(*reply));
-    if (front->replies.size() == front->expected) {
-      auto p = std::move(front);
-      in_flight_.pop_front();
-      complete(p, {});
-    }
-    if (demoted) {
-      close_transport(make_error_code(error::not_master),
-                      target_ + " answered READONLY: it is a replica now");
-      co_return;
-    }
+    if (!take(std::move(*reply))) co_return;
   }
 }
 
@@ -530,6 +611,7 @@ CACHET_DECL strand_awaitable<void> connection::writer_loop() {
         in_flight_.push_back(std::move(p));
       }
     }
+    if (!in_flight_.empty()) arm_reader();
     // What the socket takes at once needs no round through the io_context.
     const std::size_t now = net_->socket.write_now(batch);
     if (now == batch.size()) continue;

@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <poll.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -14,6 +15,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cerrno>
 #include <optional>
 #include <utility>
 
@@ -85,6 +87,35 @@ CACHET_DECL std::size_t transport::write_now(std::string_view data) noexcept {
   if (ec) return 0;
   const std::size_t n = plain_.write_some(asio::buffer(data.data(), data.size()), ec);
   return ec ? 0 : n;
+}
+
+CACHET_DECL bool transport::wait_readable(std::chrono::steady_clock::time_point deadline) noexcept {
+  using std::chrono::steady_clock;
+  ::pollfd watched{};
+  watched.fd = plain_.native_handle();
+  watched.events = POLLIN;
+  for (;;) {
+    int wait_ms = -1;
+    if (deadline != steady_clock::time_point::max()) {
+      const auto left = deadline - steady_clock::now();
+      if (left <= steady_clock::duration::zero()) return false;
+      // Rounded up: poll() counts whole milliseconds, and waking before the deadline would only
+      // poll again.
+      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+      wait_ms = ms > 60'000 ? 60'000 : static_cast<int>(ms);
+    }
+    const int ready = ::poll(&watched, 1, wait_ms);
+    if (ready > 0) return true;
+    if (ready < 0 && errno != EINTR) return true;  // the read that follows reports the error
+  }
+}
+
+CACHET_DECL std::size_t transport::read_now(char* data, std::size_t size,
+                                            boost::system::error_code& ec) noexcept {
+  ec.clear();
+  if (!plain_.non_blocking()) plain_.non_blocking(true, ec);
+  if (ec) return 0;
+  return plain_.read_some(asio::buffer(data, size), ec);
 }
 
 CACHET_DECL void transport::renew() {
