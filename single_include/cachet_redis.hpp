@@ -8644,9 +8644,34 @@ struct retry : detail::policy<detail::retry_kind> {
 // Base64 with the standard alphabet and padding (RFC 4648, section 4), the form every language's
 // library reads, for the bytes of strings that are not UTF-8.
 
-#include <array>
-#include <cstddef>
-#include <cstdint>
+// ---- begin <cachet/detail/linkage.hpp> ----
+#ifndef CACHET_DETAIL_LINKAGE_HPP
+#define CACHET_DETAIL_LINKAGE_HPP
+
+/// CACHET_DECL marks a function of cachet that does not depend on the caller's types (the Redis
+/// client and connection, the backend's runtime, the value-independent half of its stores).
+/// Their bodies live in `impl/*.ipp` files beside their headers.
+///
+/// Header-only (the default), the headers include those files and CACHET_DECL is `inline`: every
+/// unit that includes them compiles them again. A program that defines CACHET_SEPARATE_COMPILATION
+/// in every unit compiles them once instead, in the one unit that includes <cachet/src.hpp>;
+/// elsewhere they are declarations only, which is most of a Redis unit's compile time.
+#if defined(CACHET_SEPARATE_COMPILATION)
+#define CACHET_DECL
+#else
+#define CACHET_DECL inline
+#endif
+
+/// Whether a header includes its `impl/*.ipp` bodies: header-only, or in <cachet/src.hpp>.
+#if !defined(CACHET_SEPARATE_COMPILATION) || defined(CACHET_SOURCE)
+#define CACHET_INCLUDE_BODIES 1
+#else
+#define CACHET_INCLUDE_BODIES 0
+#endif
+
+#endif
+// ---- end <cachet/detail/linkage.hpp> ----
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -8656,7 +8681,31 @@ namespace cachet::detail::json {
 inline constexpr std::string_view base64_alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-inline std::string encode_base64(std::string_view bytes) {
+/// `bytes` in base64, padded.
+CACHET_DECL std::string encode_base64(std::string_view bytes);
+
+/// The bytes `text` encodes; nullopt unless it is the canonical form (padded, no whitespace,
+/// unused bits zero), so that each byte string has one text and a corrupted one is noticed
+/// rather than read as other bytes.
+CACHET_DECL std::optional<std::string> decode_base64(std::string_view text);
+
+}  // namespace cachet::detail::json
+
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/json/impl/base64.ipp> ----
+#ifndef CACHET_DETAIL_JSON_IMPL_BASE64_IPP
+#define CACHET_DETAIL_JSON_IMPL_BASE64_IPP
+
+// Bodies of <cachet/detail/json/base64.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace cachet::detail::json {
+
+CACHET_DECL std::string encode_base64(std::string_view bytes) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
@@ -8680,9 +8729,7 @@ inline std::string encode_base64(std::string_view bytes) {
   return out;
 }
 
-// Only the canonical form is accepted (padded, no whitespace, unused bits zero), so that each byte
-// string has one text and a corrupted one is noticed rather than read as other bytes.
-inline std::optional<std::string> decode_base64(std::string_view text) {
+CACHET_DECL std::optional<std::string> decode_base64(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
   constexpr auto digit_values = [] {
     std::array<int, 256> values{};
@@ -8717,6 +8764,10 @@ inline std::optional<std::string> decode_base64(std::string_view text) {
 }
 
 }  // namespace cachet::detail::json
+
+#endif
+// ---- end <cachet/detail/json/impl/base64.ipp> ----
+#endif
 
 #endif
 // ---- end <cachet/detail/json/base64.hpp> ----
@@ -9014,25 +9065,11 @@ T read_floating(const boost::json::value& json) {
 
 // ---- strings
 
-inline boost::json::value write_string(std::string_view bytes) {
-  if (utf8::valid(bytes)) return boost::json::value(bytes);
-  boost::json::value out;
-  out.emplace_object()["base64"] = encode_base64(bytes);
-  return out;
-}
+/// A string's bytes as JSON: the string when they are UTF-8, else {"base64": "..."}.
+CACHET_DECL boost::json::value write_string(std::string_view bytes);
 
-inline std::string read_string(const boost::json::value& json) {
-  if (const auto* text = json.if_string()) return std::string(text->data(), text->size());
-  if (const auto* object = json.if_object(); object != nullptr && object->size() == 1) {
-    if (const auto* encoded = object->if_contains("base64"); encoded && encoded->is_string()) {
-      const boost::json::string& text = encoded->get_string();
-      if (auto bytes = decode_base64(std::string_view(text.data(), text.size()))) return *bytes;
-      throw std::invalid_argument("the \"base64\" string is not canonical padded base64");
-    }
-  }
-  throw std::invalid_argument(
-      "expected a JSON string, or {\"base64\": \"...\"} for bytes that are not UTF-8");
-}
+/// What write_string() wrote. \throws std::invalid_argument on anything else.
+CACHET_DECL std::string read_string(const boost::json::value& json);
 
 // ---- what a user's own conversion wrote
 
@@ -9226,6 +9263,46 @@ T read(const boost::json::value& json) {
 
 }  // namespace cachet::detail::json
 
+#if CACHET_INCLUDE_BODIES
+// ---- begin <cachet/detail/json/impl/convert.ipp> ----
+#ifndef CACHET_DETAIL_JSON_IMPL_CONVERT_IPP
+#define CACHET_DETAIL_JSON_IMPL_CONVERT_IPP
+
+// Bodies of <cachet/detail/json/convert.hpp>; see <cachet/detail/linkage.hpp>.
+
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace cachet::detail::json {
+
+CACHET_DECL boost::json::value write_string(std::string_view bytes) {
+  if (utf8::valid(bytes)) return boost::json::value(bytes);
+  boost::json::value out;
+  out.emplace_object()["base64"] = encode_base64(bytes);
+  return out;
+}
+
+CACHET_DECL std::string read_string(const boost::json::value& json) {
+  if (const auto* text = json.if_string()) return std::string(text->data(), text->size());
+  if (const auto* object = json.if_object(); object != nullptr && object->size() == 1) {
+    if (const auto* encoded = object->if_contains("base64"); encoded && encoded->is_string()) {
+      const boost::json::string& text = encoded->get_string();
+      if (auto bytes = decode_base64(std::string_view(text.data(), text.size()))) return *bytes;
+      throw std::invalid_argument("the \"base64\" string is not canonical padded base64");
+    }
+  }
+  throw std::invalid_argument(
+      "expected a JSON string, or {\"base64\": \"...\"} for bytes that are not UTF-8");
+}
+
+}  // namespace cachet::detail::json
+
+#endif
+// ---- end <cachet/detail/json/impl/convert.ipp> ----
+#endif
+
 #endif
 // ---- end <cachet/detail/json/convert.hpp> ----
 // ---- begin <cachet/detail/json/parse.hpp> ----
@@ -9239,33 +9316,6 @@ T read(const boost::json::value& json) {
 // shortest text that reads back exactly. So this parser takes Boost.JSON's tokens but converts
 // the text of each non-integer number itself, with std::from_chars, which rounds correctly.
 
-// ---- begin <cachet/detail/linkage.hpp> ----
-#ifndef CACHET_DETAIL_LINKAGE_HPP
-#define CACHET_DETAIL_LINKAGE_HPP
-
-/// CACHET_DECL marks a function of cachet that does not depend on the caller's types (the Redis
-/// client and connection, the backend's runtime, the value-independent half of its stores).
-/// Their bodies live in `impl/*.ipp` files beside their headers.
-///
-/// Header-only (the default), the headers include those files and CACHET_DECL is `inline`: every
-/// unit that includes them compiles them again. A program that defines CACHET_SEPARATE_COMPILATION
-/// in every unit compiles them once instead, in the one unit that includes <cachet/src.hpp>;
-/// elsewhere they are declarations only, which is most of a Redis unit's compile time.
-#if defined(CACHET_SEPARATE_COMPILATION)
-#define CACHET_DECL
-#else
-#define CACHET_DECL inline
-#endif
-
-/// Whether a header includes its `impl/*.ipp` bodies: header-only, or in <cachet/src.hpp>.
-#if !defined(CACHET_SEPARATE_COMPILATION) || defined(CACHET_SOURCE)
-#define CACHET_INCLUDE_BODIES 1
-#else
-#define CACHET_INCLUDE_BODIES 0
-#endif
-
-#endif
-// ---- end <cachet/detail/linkage.hpp> ----
 
 #include <boost/json/error.hpp>
 #include <boost/json/value.hpp>

@@ -21,6 +21,7 @@
 
 #include <cachet/detail/json/base64.hpp>
 #include <cachet/detail/json/hana.hpp>
+#include <cachet/detail/linkage.hpp>
 #include <cachet/detail/utf8.hpp>
 #include <cachet/error.hpp>
 
@@ -166,25 +167,11 @@ T read_floating(const boost::json::value& json) {
 
 // ---- strings
 
-inline boost::json::value write_string(std::string_view bytes) {
-  if (utf8::valid(bytes)) return boost::json::value(bytes);
-  boost::json::value out;
-  out.emplace_object()["base64"] = encode_base64(bytes);
-  return out;
-}
+/// A string's bytes as JSON: the string when they are UTF-8, else {"base64": "..."}.
+CACHET_DECL boost::json::value write_string(std::string_view bytes);
 
-inline std::string read_string(const boost::json::value& json) {
-  if (const auto* text = json.if_string()) return std::string(text->data(), text->size());
-  if (const auto* object = json.if_object(); object != nullptr && object->size() == 1) {
-    if (const auto* encoded = object->if_contains("base64"); encoded && encoded->is_string()) {
-      const boost::json::string& text = encoded->get_string();
-      if (auto bytes = decode_base64(std::string_view(text.data(), text.size()))) return *bytes;
-      throw std::invalid_argument("the \"base64\" string is not canonical padded base64");
-    }
-  }
-  throw std::invalid_argument(
-      "expected a JSON string, or {\"base64\": \"...\"} for bytes that are not UTF-8");
-}
+/// What write_string() wrote. \throws std::invalid_argument on anything else.
+CACHET_DECL std::string read_string(const boost::json::value& json);
 
 // ---- what a user's own conversion wrote
 
@@ -377,5 +364,9 @@ T read(const boost::json::value& json) {
 }
 
 }  // namespace cachet::detail::json
+
+#if CACHET_INCLUDE_BODIES
+#include <cachet/detail/json/impl/convert.ipp>
+#endif
 
 #endif
