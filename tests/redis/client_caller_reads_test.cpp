@@ -25,6 +25,7 @@ namespace {
 namespace asio = boost::asio;
 namespace redis = cachet::resp3;
 using namespace std::chrono_literals;
+using cachet_test::error_of;
 using cachet_test::fast_config;
 using cachet_test::run_async;
 using cachet_test::unique_key;
@@ -35,15 +36,6 @@ redis::client caller_reading_client(const asio::any_io_executor& ex, const std::
   c.write_when_idle(true);
   c.caller_reads(true);
   return c;
-}
-
-asio::awaitable<std::error_code> error_of(asio::awaitable<redis::value> call) {
-  try {
-    co_await std::move(call);
-  } catch (const redis::request_error& e) {
-    co_return e.code();
-  }
-  co_return std::error_code{};
 }
 
 TEST(CallerReads, RepliesStayInStepAcrossLargeRepliesPipelinesAndLongRuns) {

@@ -26,6 +26,7 @@ namespace {
 namespace asio = boost::asio;
 namespace redis = cachet::resp3;
 using namespace std::chrono_literals;
+using cachet_test::error_of;
 using cachet_test::fast_config;
 using cachet_test::run_async;
 using cachet_test::unique_key;
@@ -35,19 +36,6 @@ using redis::request_options;
 using redis::type;
 using redis::value;
 using clock_type = std::chrono::steady_clock;
-
-// Awaits `op` and returns the request_error code it throws (fails the test if it does not).
-template <class T>
-asio::awaitable<std::error_code> error_of(asio::awaitable<T> op, std::string* what = nullptr) {
-  try {
-    co_await std::move(op);
-  } catch (const redis::request_error& e) {
-    if (what) *what = e.what();
-    co_return e.code();
-  }
-  ADD_FAILURE() << "expected a request_error";
-  co_return std::error_code{};
-}
 
 // ---------------------------------------------------------------------------------------------
 // Basics on the shared server

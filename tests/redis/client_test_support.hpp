@@ -1,8 +1,8 @@
 #ifndef CACHET_TESTS_REDIS_CLIENT_TEST_SUPPORT_HPP
 #define CACHET_TESTS_REDIS_CLIENT_TEST_SUPPORT_HPP
 
-// Shared helpers of the redis client tests: run a test coroutine on an io_context, wait on a
-// server-side condition, unique key names.
+// Shared helpers of the redis client tests: run a test coroutine on an io_context, the error a
+// request fails with, wait on a server-side condition, unique key names.
 
 #include <cachet/redis/client.hpp>
 
@@ -19,6 +19,8 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <utility>
 
 /// ASSERT_* for coroutines (gtest's ASSERT_* uses `return`): fails and ends the coroutine.
 #define CACHET_CO_ASSERT(condition)                     \
@@ -56,6 +58,20 @@ inline void run_async(const std::function<asio::awaitable<void>(asio::any_io_exe
       FAIL() << "test coroutine threw: " << e.what();
     }
   }
+}
+
+/// Awaits `op` and returns the request_error code it throws (fails the test if it does not); with
+/// `what`, also the error's text.
+template <class T>
+asio::awaitable<std::error_code> error_of(asio::awaitable<T> op, std::string* what = nullptr) {
+  try {
+    co_await std::move(op);
+  } catch (const cachet::resp3::request_error& e) {
+    if (what) *what = e.what();
+    co_return e.code();
+  }
+  ADD_FAILURE() << "expected a request_error";
+  co_return std::error_code{};
 }
 
 /// Suspends the calling coroutine (a polling interval, never a synchronisation device).
