@@ -169,7 +169,8 @@ class connection : public std::enable_shared_from_this<connection> {
   CACHET_DECL void stop();
 
   /// Queues a request built by the caller (payload, expected reply count) for the writer and
-  /// starts the connection on first use.
+  /// starts the connection on first use. `p` expects at least one reply: admit() completes a
+  /// request without replies at once, and only enqueue_front() queues one (subscriptions).
   CACHET_DECL void enqueue(const std::shared_ptr<pending_request>& p);
 
   /// Queues a request that must be written before any queued request (subscriptions replayed

@@ -98,8 +98,7 @@ CACHET_DECL bool connection::write_idle(const std::shared_ptr<pending_request>& 
       !in_flight_.empty() || !unsent_.empty())
     return false;
   // The connection's own requests (the health check's PING) are watched by the io_context.
-  const bool read_here =
-      caller_reads && reader_idle_ && net_->socket.plain() && p->expected > 0 && !p->internal;
+  const bool read_here = caller_reads && reader_idle_ && net_->socket.plain() && !p->internal;
   // Nothing watched the idle socket: what came meanwhile (a close, a reply nobody asked for) is
   // looked for before writing, so that it is not taken for this request's reply.
   if (read_here && dropped_while_idle()) return false;
@@ -111,11 +110,7 @@ CACHET_DECL bool connection::write_idle(const std::shared_ptr<pending_request>& 
     unsent_.assign(payload.substr(n));
     writer_wake_.cancel();
   }
-  if (p->expected == 0) {
-    complete(p, {});
-  } else {
-    in_flight_.push_back(p);
-  }
+  in_flight_.push_back(p);
   if (read_here && n == payload.size()) {
     read_in_caller_turn(p);
   } else if (caller_reads && !in_flight_.empty()) {
