@@ -141,7 +141,8 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag,
                     Load&& load) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), no_gate{}, nullptr);
+    return find_or_load(hashed_key{text, hash_bytes(text)}, tag_source(for_each_tag),
+                        for_whole_ttl(load), no_gate{}, nullptr);
   }
 
   // cachet::early_refresh: the same, and `due` tells whether the value came from an entry due
@@ -149,7 +150,8 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     refresh_due& due) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), no_gate{}, &due.value);
+    return find_or_load(hashed_key{text, hash_bytes(text)}, tag_source(for_each_tag),
+                        for_whole_ttl(load), no_gate{}, &due.value);
   }
 
   // The memory tier of cachet::tiered: load(stable_key, keep_at_most) may shorten what the entry
@@ -158,8 +160,8 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load_bounded(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                             refresh_due* due) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{},
-                        due != nullptr ? &due->value : nullptr);
+    return find_or_load(hashed_key{text, hash_bytes(text)}, tag_source(for_each_tag), loader(load),
+                        no_gate{}, due != nullptr ? &due->value : nullptr);
   }
 
   // cachet::early_refresh: computes key again with load while its entry is still served, and
@@ -192,7 +194,8 @@ class memory_store {
   template <class ForEachTag, class Load, class G = Gate>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     const G& gate) requires gated {
-    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), gate, nullptr);
+    return find_or_load(hashed_key{text, hash_bytes(text)}, tag_source(for_each_tag),
+                        for_whole_ttl(load), gate, nullptr);
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
@@ -503,11 +506,12 @@ class memory_store {
   }
 
   // get_or_load's body. Without a gate (a no_gate), `admitted` is a constant and every step of
-  // the gate is compiled out: the path of a hit is that of a store without gates.
+  // the gate is compiled out: the path of a hit is that of a store without gates. The key comes
+  // hashed from get_or_load, which is inlined into cached<>: there a key of numbers has a length
+  // the compiler knows, and its hash is a few instructions instead of a loop over any length.
   template <class G>
-  Value find_or_load(std::string_view text, tag_source for_each_tag, loader load, const G& gate,
+  Value find_or_load(const hashed_key key, tag_source for_each_tag, loader load, const G& gate,
                      bool* due) {
-    const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     bool admitted = !gated;
     [[maybe_unused]] gate_decision<G> decision{};
