@@ -1,6 +1,8 @@
 #ifndef CACHET_DETAIL_MEMORY_EXPIRY_QUEUE_HPP
 #define CACHET_DETAIL_MEMORY_EXPIRY_QUEUE_HPP
 
+#include <cachet/detail/callback_ref.hpp>
+
 #include <boost/unordered/unordered_flat_set.hpp>
 
 #include <chrono>
@@ -32,9 +34,9 @@ class expiry_queue {
   // are dropped in one pass, with duplicates (an entry stored again under the same key and
   // deadline): the pass is paid for by the inserts since the last one, so the queue costs O(1)
   // per insert and stays within about twice the entries. `is_live(record)` tells whether an
-  // entry with that key hash and deadline is stored.
-  template <class IsLive>
-  void push(record r, std::size_t live, IsLive&& is_live) {
+  // entry with that key hash and deadline is stored. (A reference, not a template on the
+  // store's lambda: the pass and its set are compiled once, not once per store type.)
+  void push(record r, std::size_t live, callback_ref<bool(const record&)> is_live) {
     const std::size_t pending = records_.size() - next_;
     if (pending >= 2 * live + 16) {
       boost::unordered_flat_set<record, record_hash, record_equal> kept;
