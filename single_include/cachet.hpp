@@ -3702,6 +3702,7 @@ struct string_hash {
 #ifndef CACHET_DETAIL_MEMORY_EXPIRY_QUEUE_HPP
 #define CACHET_DETAIL_MEMORY_EXPIRY_QUEUE_HPP
 
+
 #include <boost/unordered/unordered_flat_set.hpp>
 
 #include <chrono>
@@ -3733,9 +3734,9 @@ class expiry_queue {
   // are dropped in one pass, with duplicates (an entry stored again under the same key and
   // deadline): the pass is paid for by the inserts since the last one, so the queue costs O(1)
   // per insert and stays within about twice the entries. `is_live(record)` tells whether an
-  // entry with that key hash and deadline is stored.
-  template <class IsLive>
-  void push(record r, std::size_t live, IsLive&& is_live) {
+  // entry with that key hash and deadline is stored. (A reference, not a template on the
+  // store's lambda: the pass and its set are compiled once, not once per store type.)
+  void push(record r, std::size_t live, callback_ref<bool(const record&)> is_live) {
     const std::size_t pending = records_.size() - next_;
     if (pending >= 2 * live + 16) {
       boost::unordered_flat_set<record, record_hash, record_equal> kept;
@@ -4515,7 +4516,8 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag,
                     Load&& load) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), no_gate{}, nullptr);
+    return find_or_load(hashed_key{text, hash_bytes(text)}, tag_source(for_each_tag),
+                        for_whole_ttl(load), no_gate{}, nullptr);
   }
 
   // cachet::early_refresh: the same, and `due` tells whether the value came from an entry due
@@ -4523,7 +4525,8 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     refresh_due& due) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), no_gate{}, &due.value);
+    return find_or_load(hashed_key{text, hash_bytes(text)}, tag_source(for_each_tag),
+                        for_whole_ttl(load), no_gate{}, &due.value);
   }
 
   // The memory tier of cachet::tiered: load(stable_key, keep_at_most) may shorten what the entry
@@ -4532,8 +4535,8 @@ class memory_store {
   template <class ForEachTag, class Load>
   Value get_or_load_bounded(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                             refresh_due* due) requires(!gated) {
-    return find_or_load(text, tag_source(for_each_tag), loader(load), no_gate{},
-                        due != nullptr ? &due->value : nullptr);
+    return find_or_load(hashed_key{text, hash_bytes(text)}, tag_source(for_each_tag), loader(load),
+                        no_gate{}, due != nullptr ? &due->value : nullptr);
   }
 
   // cachet::early_refresh: computes key again with load while its entry is still served, and
@@ -4566,7 +4569,8 @@ class memory_store {
   template <class ForEachTag, class Load, class G = Gate>
   Value get_or_load(std::string_view text, ForEachTag&& for_each_tag, Load&& load,
                     const G& gate) requires gated {
-    return find_or_load(text, tag_source(for_each_tag), for_whole_ttl(load), gate, nullptr);
+    return find_or_load(hashed_key{text, hash_bytes(text)}, tag_source(for_each_tag),
+                        for_whole_ttl(load), gate, nullptr);
   }
 
   // The fresh stored value, without computing one; neither counted nor made more recent.
@@ -4877,11 +4881,12 @@ class memory_store {
   }
 
   // get_or_load's body. Without a gate (a no_gate), `admitted` is a constant and every step of
-  // the gate is compiled out: the path of a hit is that of a store without gates.
+  // the gate is compiled out: the path of a hit is that of a store without gates. The key comes
+  // hashed from get_or_load, which is inlined into cached<>: there a key of numbers has a length
+  // the compiler knows, and its hash is a few instructions instead of a loop over any length.
   template <class G>
-  Value find_or_load(std::string_view text, tag_source for_each_tag, loader load, const G& gate,
+  Value find_or_load(const hashed_key key, tag_source for_each_tag, loader load, const G& gate,
                      bool* due) {
-    const hashed_key key{text, hash_bytes(text)};
     shard& s = shard_for(key);
     bool admitted = !gated;
     [[maybe_unused]] gate_decision<G> decision{};
