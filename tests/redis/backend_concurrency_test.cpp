@@ -47,15 +47,6 @@ std::unique_ptr<cachet::redis> make_backend() {
                                                info->name()});
 }
 
-// Bounded polling of a condition (never a sleep standing in for synchronisation).
-template <class Condition>
-void wait_until(Condition done) {
-  const auto give_up = std::chrono::steady_clock::now() + 10s;
-  while (!done() && std::chrono::steady_clock::now() < give_up) {
-    std::this_thread::sleep_for(1ms);
-  }
-}
-
 }  // namespace
 
 namespace app {
@@ -65,7 +56,8 @@ std::function<cachet::stats()> current_stats;
 
 // Returns only once every caller has missed, so that all of them meet the one computation.
 int slow_square(int x) {
-  wait_until([] { return current_stats().misses >= callers; });
+  EXPECT_TRUE(cachet_test::wait_until([] { return current_stats().misses >= callers; }))
+      << "the callers never all missed";
   ++slow_loads;
   return x * x;
 }
@@ -142,7 +134,8 @@ TEST(RedisBackendConcurrency, AFailedComputationReachesEveryWaiter) {
       *backend, {.name = "failing", .ttl = {}, .capacity = 0, .has_key_template = true}};
   const std::string key = "f:1";
   auto load = [&](auto&&...) -> int {
-    wait_until([&] { return s.stats().misses >= callers; });
+    EXPECT_TRUE(cachet_test::wait_until([&] { return s.stats().misses >= callers; }))
+        << "the callers never all missed";
     throw std::runtime_error("no");
   };
   std::atomic<int> failures{0};
