@@ -5098,17 +5098,11 @@ class memory_store {
   void store(shard& s, const flight& f, const Value& value) {
     if (auto it = s.entries.find(f.hashed()); it != s.entries.end()) remove(s, it);
     const time_point now = this->now();
-    if (ttl_.count() != 0) {
-      if (s.capacity != 0) {
-        reclaim_least_recent(s, now);
-      } else {
-        reclaim_expired(s, now);
-      }
-    }
-    if (s.capacity != 0 && s.entries.size() >= s.capacity) {
-      ++s.counts.evictions;
-      const std::uint32_t oldest = s.lru.back();
-      remove(s, s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest}));
+    if (s.capacity != 0) {
+      // Without a ttl nothing expires: the LRU order is looked at only to evict.
+      if (ttl_.count() != 0 || s.entries.size() >= s.capacity) make_room(s, now);
+    } else if (ttl_.count() != 0) {
+      reclaim_expired(s, now);
     }
     time_point expires = ttl_.count() == 0 ? never : now + jittered_ttl(ttl_, jitter_percent_);
     if (f.keep_at_most != std::chrono::nanoseconds::max() && expires - now > f.keep_at_most) {
@@ -5130,15 +5124,24 @@ class memory_store {
   }
 
   // A bounded cache reclaims expired entries from the least recent end of its LRU order, a
-  // couple per insert: an entry nobody reads drifts there, the entry to evict when the shard is
-  // full is the one looked at anyway, and no expiry record is kept per entry.
-  void reclaim_least_recent(shard& s, time_point now) {
-    for (int reclaimed = 0; reclaimed < 2 && s.lru.back() != lru_order::none; ++reclaimed) {
+  // couple per insert: an entry nobody reads drifts there, and no expiry record is kept per
+  // entry. Then, if the shard is still full, it evicts the least recent entry: the one it looked
+  // at last, found once for both.
+  void make_room(shard& s, time_point now) {
+    for (int reclaimed = 0; s.lru.back() != lru_order::none;) {
       const std::uint32_t oldest = s.lru.back();
       const auto it = s.entries.find(lru_ref{s.lru.hash_of(oldest), oldest});
-      if (now < kept_until(*it)) return;
-      ++s.counts.expirations;
-      remove(s, it);
+      if (reclaimed < 2 && now >= kept_until(*it)) {
+        ++s.counts.expirations;
+        remove(s, it);
+        ++reclaimed;
+        continue;
+      }
+      if (s.entries.size() >= s.capacity) {
+        ++s.counts.evictions;
+        remove(s, it);
+      }
+      return;
     }
   }
 

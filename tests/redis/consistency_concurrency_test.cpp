@@ -112,10 +112,10 @@ TEST_P(ConsistencyAcrossBackends, NoReadIsOlderThanAConfirmedInvalidation) {
   std::vector<std::unique_ptr<cachet::redis>> backends;
   std::vector<std::unique_ptr<row_cache>> reader_caches;
   for (int b = 0; b < reader_backends; ++b) {
-    backends.push_back(cachet_test::make_test_backend(url, 2s, prefix));
+    backends.push_back(cachet_test::make_patient_backend(url, prefix));
     reader_caches.push_back(std::make_unique<row_cache>(*backends.back()));
   }
-  auto writer_backend = cachet_test::make_test_backend(url, 2s, prefix);
+  auto writer_backend = cachet_test::make_patient_backend(url, prefix);
   row_cache writer_cache{*writer_backend};
 
   for (auto& version : app::row_versions) version.store(0);
@@ -169,7 +169,7 @@ int run_reader_process(const std::string& url, const std::string& prefix,
   return cachet_test::run_child(
       "consistency reader", url, app::data, [&](cachet_test::data_connection& data) {
         app::data_prefix = data_prefix;
-        auto backend = cachet_test::make_test_backend(url, 2s, prefix);
+        auto backend = cachet_test::make_patient_backend(url, prefix);
         remote_row_cache cache{*backend};
         data.exec("INCR", app::data_key("ready"));
         long reads = 0;
@@ -207,7 +207,7 @@ TEST_P(ConsistencyAcrossProcesses, NoReadIsOlderThanAConfirmedInvalidation) {
   cachet_test::child_processes readers;
   ASSERT_TRUE(readers.start(reader_flag, {url, prefix, app::data_prefix}, reader_processes))
       << "fork failed";
-  auto writer_backend = cachet_test::make_test_backend(url, 2s, prefix);
+  auto writer_backend = cachet_test::make_patient_backend(url, prefix);
   remote_row_cache writer_cache{*writer_backend};
 
   ASSERT_TRUE(cachet_test::wait_until(

@@ -88,8 +88,8 @@ class RedisWrites : public WritesTest {
  protected:
   void SetUp() override {
     WritesTest::SetUp();
-    a = cachet_test::make_test_backend(url, 2s, prefix);
-    b = cachet_test::make_test_backend(url, 2s, prefix);
+    a = cachet_test::make_patient_backend(url, prefix);
+    b = cachet_test::make_patient_backend(url, prefix);
   }
   std::unique_ptr<cachet::redis> a;
   std::unique_ptr<cachet::redis> b;
@@ -228,8 +228,8 @@ TEST_F(RedisWrites, CoroutineFunctions) {
 class TieredWrites : public WritesTest {};
 
 TEST_F(TieredWrites, PutDropsAnotherReplicasMemoryTier) {
-  replica a(url, prefix);
-  replica b(url, prefix);
+  replica a(cachet_test::patient_config(url), prefix);
+  replica b(cachet_test::patient_config(url), prefix);
   ASSERT_TRUE(a.both.wait_coherent(10s) && b.both.wait_coherent(10s));
   name_cache<tiers> a_names{a.both};
   name_cache<tiers> b_names{b.both};
@@ -251,8 +251,8 @@ TEST_F(TieredWrites, PutDropsAnotherReplicasMemoryTier) {
 }
 
 TEST_F(TieredWrites, ALoadUnderWayDoesNotOverwriteAPut) {
-  replica a(url, prefix);
-  replica b(url, prefix);
+  replica a(cachet_test::patient_config(url), prefix);
+  replica b(cachet_test::patient_config(url), prefix);
   ASSERT_TRUE(a.both.wait_coherent(10s) && b.both.wait_coherent(10s));
   name_cache<tiers> a_names{a.both};
   name_cache<tiers> b_names{b.both};
@@ -273,8 +273,8 @@ TEST_F(TieredWrites, ALoadUnderWayDoesNotOverwriteAPut) {
 }
 
 TEST_F(TieredWrites, RefreshAndWarm) {
-  replica a(url, prefix);
-  replica b(url, prefix);
+  replica a(cachet_test::patient_config(url), prefix);
+  replica b(cachet_test::patient_config(url), prefix);
   ASSERT_TRUE(a.both.wait_coherent(10s) && b.both.wait_coherent(10s));
   name_cache<tiers> a_names{a.both};
   name_cache<tiers> b_names{b.both};
@@ -295,8 +295,8 @@ TEST_F(TieredWrites, RefreshAndWarm) {
 }
 
 TEST_F(TieredWrites, MemberFunctionsAndTags) {
-  replica a(url, prefix);
-  replica b(url, prefix);
+  replica a(cachet_test::patient_config(url), prefix);
+  replica b(cachet_test::patient_config(url), prefix);
   ASSERT_TRUE(a.both.wait_coherent(10s) && b.both.wait_coherent(10s));
   cachet::cached<&app::repo::find, cachet::ttl<60>, cachet::key<"find:{}">,
                  cachet::tags<"find-tag:{}">, cachet::backend<tiers>>

@@ -43,7 +43,7 @@ using user_cache =
 
 struct replica {
   explicit replica(const std::string& url, const std::string& prefix)
-      : remote(cachet_test::make_test_backend(url, 5s, prefix)), both(mem, *remote) {}
+      : remote(cachet_test::make_patient_backend(url, prefix)), both(mem, *remote) {}
   cachet::memory mem;
   std::unique_ptr<cachet::redis> remote;
   tiers both;

@@ -23,8 +23,11 @@ struct tiered_replica {
   /// `health_check`: the Redis backend's PING interval (0: none), which notices a hung server.
   tiered_replica(const std::string& url, const std::string& prefix,
                  std::chrono::milliseconds health_check = std::chrono::milliseconds(0))
-      : remote(config(url, health_check), cachet::redis_options{.key_prefix = prefix}),
-        both(mem, remote) {}
+      : tiered_replica(config(url, health_check), prefix) {}
+
+  /// With limits of the test's own (patient_config, say).
+  tiered_replica(const cachet::redis::config& cfg, const std::string& prefix)
+      : remote(cfg, cachet::redis_options{.key_prefix = prefix}), both(mem, remote) {}
 
   /// degraded_config's short limits, with that health check.
   static cachet::redis::config config(const std::string& url,
