@@ -16381,7 +16381,7 @@ class redis_store_core {
   CACHET_DECL std::shared_ptr<flight_base> enter_flight_if_alone(const std::string& key,
                                                                  read_state found);
 
-  // An unread computation's claim (see redis_store::load_unread); returns the flight to wait
+  // An unread computation's claim (see unread_miss()); returns the flight to wait
   // for instead when the key's computation may be joined.
   CACHET_DECL std::shared_ptr<flight_base> enter_claim(const std::string& key, claim& mine,
                                                        bool skipped);
@@ -16439,9 +16439,105 @@ class redis_store_core {
   // Whether the coroutine about to wait for `f` is part of f's own computation, which would
   // then wait for itself. A blocking leader's thread runs nothing but its function until the
   // flight is done (a coroutine function on a private io_context), so a coroutine on that thread
-  // is part of it. An async leader's load runs on an awaitable thread of its own (lead_load()),
+  // is part of it. An async leader's load runs on an awaitable thread of its own (lead_into()),
   // and every coroutine it awaits shares that thread's cancellation state.
   CACHET_DECL static boost::asio::awaitable<bool> is_own_load(flight_base& f);
+
+  // What the paths of a miss need of the value type, as plain functions, so that the paths are
+  // compiled once for every value type (#10). A `slot` is an std::optional<Value>, engaged where
+  // it is read.
+  struct value_ops {
+    void (*keep)(flight_base& f, const void* slot);  // f's result := *slot's value (under f.m)
+    void (*take)(flight_base& f, void* slot);        // *slot := a copy of f's result (under f.m)
+    std::string (*encode)(const void* slot);         // the codec's text of *slot's value
+  };
+
+  // Answers f's waiters: with the value in `slot` if given, else with `error`.
+  CACHET_DECL static void publish(flight_base& f, const value_ops& ops, const void* slot,
+                                  std::exception_ptr error);
+
+  // f's result into `slot`, or f's exception thrown; f is done.
+  CACHET_DECL static void take_result(flight_base& f, const value_ops& ops, void* slot);
+
+  // The caller that computes a flight. Whatever ends the computation (a result, an exception,
+  // or the coroutine being destroyed mid-way), its waiters are answered and the flight retired.
+  struct leader {
+    leader(redis_store_core* s, std::shared_ptr<flight_base> fl, const value_ops& o)
+        : store(s), f(std::move(fl)), ops(&o) {}
+    leader(const leader&) = delete;
+    leader& operator=(const leader&) = delete;
+    CACHET_DECL ~leader();
+    CACHET_DECL void succeed(const void* slot);
+    // A result that is not written (Redis was not read): with no write to wait for, the flight
+    // leaves the table first, and its value is copied for waiters only if a caller joined.
+    CACHET_DECL void succeed_unwritten(const void* slot);
+    CACHET_DECL void fail(std::exception_ptr error);
+    // The lease's holder wrote the value while this flight waited for it: no load, no write.
+    CACHET_DECL void answer(const void* slot);
+
+    redis_store_core* store;
+    std::shared_ptr<flight_base> f;
+    const value_ops* ops;
+    bool published = false;
+    bool retired = false;
+    unsigned polls = 0;  // reads made while another process held the lease
+  };
+
+  // Encoding happens before any write is sent; a value that cannot be encoded is not stored
+  // (and counted like a failed write), the call still returns it.
+  CACHET_DECL std::optional<entry_write> encode(const redis_runtime& rt, const flight_base& f,
+                                                const std::vector<std::string>& tags,
+                                                const value_ops& ops, const void* slot);
+
+  struct prepared_write {
+    entry_write entry;
+    ticket admission;  // the breaker's leave for the write
+  };
+
+  // What the leader of `f` writes: nothing if the flight may not write, the value cannot be
+  // encoded, or the breaker (asked last, so that no probe is spent on nothing) refuses.
+  CACHET_DECL std::optional<prepared_write> prepare_write(redis_runtime& rt, const flight_base& f,
+                                                          const std::vector<std::string>& tags,
+                                                          const value_ops& ops, const void* slot);
+
+  // What a call's miss is given by its typed caller: where its result goes, how a hit read while
+  // it waits for another's lease is decoded into it, and the caller's hit_lifetime, if any.
+  struct miss_target {
+    const value_ops* ops;
+    void* slot;
+    hit_decoder decode;  // into slot
+    hit_lifetime* life;
+  };
+
+  // A call that read Redis and missed (`found`, with its epoch): it joins the key's computation
+  // under way here, or leads one (waiting first while another process holds the lease), runs
+  // `compute`, which puts the result into the slot, and writes it. The result is in the slot
+  // when this returns; an exception of `compute` (or of the computation joined) is thrown.
+  CACHET_DECL void blocking_miss(redis_runtime& rt, const std::string& key,
+                                 const std::vector<std::string>& tags, read_state found,
+                                 miss_target to, callback_ref<void(std::string_view)> compute);
+
+  // The same for a coroutine. Its `compute` starts the computation (see redis_store::lead_into),
+  // given the flight, and its read may have been skipped by the breaker (no stamp): then the
+  // result is not written.
+  using async_compute =
+      callback_ref<boost::asio::awaitable<void>(const std::shared_ptr<flight_base>&)>;
+  CACHET_DECL boost::asio::awaitable<void> async_miss(redis_runtime& rt, const std::string& key,
+                                                      const std::vector<std::string>& tags,
+                                                      read_state found, miss_target to,
+                                                      async_compute compute);
+
+  // A blocking call whose Redis read was skipped (the breaker is open) or failed: the function's
+  // result is returned and not written. Single flight still holds, since an outage must not turn
+  // into a stampede on the origin, but in the form a call costing nanoseconds can afford: the
+  // caller that computes enters only a claim in the table (no allocation for a short key, one
+  // lock to enter it, one to leave), and a flight with its lock and condition variable is made
+  // only when a second caller comes for the same key (flight_entry::join). Measured (bench/
+  // RESULTS.md, "Degraded mode"): a flight per call made a degraded call add ~200 ns; with the
+  // claim it adds ~115 ns, of which the claim is ~45 ns.
+  CACHET_DECL void unread_miss(const std::string& key, std::uint64_t epoch, bool skipped,
+                               const value_ops& ops, void* slot,
+                               callback_ref<void(std::string_view)> compute);
 
   CACHET_DECL cachet::stats stats() const;
 
@@ -16568,37 +16664,37 @@ class redis_store : redis_store_core {
     tags.reserve(TagCount);
     for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
     std::string owned_key(key);
-    lookup found = read_blocking(rt, owned_key, tags, std::move(t), "reload");
+    std::optional<Value> result;
+    auto decode = decoder(result);  // a read in reload mode finds no hit to decode
+    read_state found = read_now(rt, owned_key, tags, std::move(t), "reload", decode);
     if (found.stamp.empty()) return false;
     // With cachet::lease the refresh is the fleet's: another process holding the lease refreshes
     // (or computes) this entry now.
     if (held_by_another(found.lease)) return false;
     const bool holds_lease = found.lease == "mine";
     found.epoch = epoch;
-    std::shared_ptr<flight> unique =
-        std::static_pointer_cast<flight>(enter_flight_if_alone(owned_key, std::move(found)));
+    std::shared_ptr<flight_base> unique = enter_flight_if_alone(owned_key, std::move(found));
     if (!unique) {
       if (holds_lease) give_up_lease_now(rt, owned_key);
       return false;
     }
-    leader lead{this, std::move(unique)};
-    const std::shared_ptr<flight>& f = lead.f;
-    f->holds_lease = holds_lease;
-    std::optional<Value> result;
+    leader lead{this, std::move(unique), ops};
+    flight_base& f = *lead.f;
+    f.holds_lease = holds_lease;
     try {
       std::optional<lease_keeper> keeper;
-      keep_lease(keeper, rt, *f);
-      result.emplace(run_load(load, std::string_view(f->key)));
+      keep_lease(keeper, rt, f);
+      result.emplace(run_load(load, std::string_view(f.key)));
     } catch (...) {
       lead.fail(std::current_exception());
-      if (f->holds_lease) give_up_lease_now(rt, f->key);
+      if (f.holds_lease) give_up_lease_now(rt, f.key);
       return true;
     }
-    lead.succeed(*result);
-    if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
+    lead.succeed(&result);
+    if (std::optional<prepared_write> w = prepare_write(rt, f, tags, ops, &result)) {
       write_now(rt, std::move(w->entry), std::move(w->admission));
-    } else if (f->holds_lease) {
-      give_up_lease_now(rt, f->key);
+    } else if (f.holds_lease) {
+      give_up_lease_now(rt, f.key);
     }
     return true;
   }
@@ -16613,51 +16709,28 @@ class redis_store : redis_store_core {
     const std::uint64_t epoch = rt.tag_epoch();
     // Skipped by the breaker: nothing else is asked of Redis, so no tag is rendered either. The
     // skip is counted with the miss, under the lock the claim takes anyway.
+    std::optional<Value> result;
+    auto compute = [&](std::string_view k) { result.emplace(run_load(load, k)); };
     ticket t = rt.breaker().admit();
-    if (!t.admitted()) return load_unread(std::move(owned_key), epoch, load, true);
+    if (!t.admitted()) {
+      unread_miss(owned_key, epoch, true, ops, &result, compute);
+      return std::move(*result);
+    }
     std::vector<std::string> tags;
     tags.reserve(TagCount);
     for_each_tag([&](std::string_view tag) { tags.emplace_back(tag); });
-    lookup found = read_blocking(rt, owned_key, tags, std::move(t));
+    auto decode = decoder(result);
+    read_state found = read_now(rt, owned_key, tags, std::move(t), "load", decode);
     if (found.is_hit) {
       if (due != nullptr) *due = due_for_refresh(found);
       if (life != nullptr) life->remaining_ms = found.remaining_ms;
-      return std::move(*found.hit);
+      return std::move(*result);
     }
-    if (found.stamp.empty()) return load_unread(std::move(owned_key), epoch, load, false);
-    found.epoch = epoch;
-    std::string lease = found.lease;
-    auto [joined, leading] = join_or_lead(owned_key, std::move(found), /*blocking=*/true);
-    if (!leading) return wait(*joined);
-
-    leader lead{this, std::move(joined)};
-    const std::shared_ptr<flight>& f = lead.f;
-    while (held_by_another(lease)) {
-      std::this_thread::sleep_for(lease_pause(lease, lead.polls++));
-      lookup again = read_blocking(rt, f->key, tags, admit(rt));
-      if (again.is_hit) {
-        lead.answer(*again.hit);
-        if (life != nullptr) life->remaining_ms = again.remaining_ms;
-        return std::move(*again.hit);
-      }
-      lease = adopt(*f, again);
-    }
-    f->holds_lease = lease == "mine";
-    std::optional<Value> result;
-    try {
-      std::optional<lease_keeper> keeper;
-      keep_lease(keeper, rt, *f);
-      result.emplace(run_load(load, std::string_view(f->key)));
-    } catch (...) {
-      lead.fail(std::current_exception());
-      if (f->holds_lease) give_up_lease_now(rt, f->key);
-      throw;
-    }
-    lead.succeed(*result);
-    if (std::optional<prepared_write> w = prepare_write(rt, f, *result, tags)) {
-      write_now(rt, std::move(w->entry), std::move(w->admission));
-    } else if (f->holds_lease) {
-      give_up_lease_now(rt, f->key);
+    if (found.stamp.empty()) {
+      unread_miss(owned_key, epoch, false, ops, &result, compute);
+    } else {
+      found.epoch = epoch;
+      blocking_miss(rt, owned_key, tags, std::move(found), {&ops, &result, decode, life}, compute);
     }
     return std::move(*result);
   }
@@ -16672,72 +16745,23 @@ class redis_store : redis_store_core {
                                                   hit_lifetime* life = nullptr) {
     redis_runtime& rt = backend_->runtime();
     const std::uint64_t epoch = rt.tag_epoch();
-    lookup found;
+    std::optional<Value> result;
+    const auto decode = decoder(result);
+    read_state found;
     ticket t = admit(rt);
     if (t.admitted()) {
-      auto decode = decoder(found.hit);
-      static_cast<read_state&>(found) = co_await read_on_io(rt, key, tags, std::move(t), decode);
+      found = co_await read_on_io(rt, key, tags, std::move(t), decode);
       if (found.is_hit) {
         if (due != nullptr) due->value = due_for_refresh(found);
         if (life != nullptr) life->remaining_ms = found.remaining_ms;
-        co_return std::move(*found.hit);
+        co_return std::move(*result);
       }
     }
     found.epoch = epoch;
-    std::string lease = found.lease;
-    // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
-    std::pair<std::shared_ptr<flight>, bool> joined =
-        join_or_lead(key, std::move(found), /*blocking=*/false);
-    if (!joined.second) {
-      const bool own = co_await is_own_load(*joined.first);
-      if (own) throw_recursion();
-      co_return co_await wait_async(std::move(joined.first));
-    }
-
-    leader lead{this, std::move(joined.first)};
-    const std::shared_ptr<flight>& f = lead.f;
-    if (held_by_another(lease)) {
-      boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
-      while (held_by_another(lease)) {
-        pause.expires_after(lease_pause(lease, lead.polls++));
-        co_await pause.async_wait(boost::asio::use_awaitable);
-        lookup again;
-        auto decode = decoder(again.hit);
-        static_cast<read_state&>(again) = co_await read_on_io(rt, f->key, tags, admit(rt), decode);
-        if (again.is_hit) {
-          lead.answer(*again.hit);
-          if (life != nullptr) life->remaining_ms = again.remaining_ms;
-          co_return std::move(*again.hit);
-        }
-        lease = adopt(*f, again);
-      }
-    }
-    f->holds_lease = lease == "mine";
-    std::optional<Value> result;
-    std::exception_ptr failure;
-    try {
-      std::optional<lease_keeper> keeper;
-      keep_lease(keeper, rt, *f);
-      result.emplace(co_await lead_load(f, load));
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure) {
-      lead.fail(failure);
-      if (f->holds_lease) co_await give_up_lease_on_io(rt, f->key);
-      std::rethrow_exception(failure);
-    }
-    if (f->stamp.empty()) {
-      lead.succeed_unwritten(*result);
-      co_return std::move(*result);
-    }
-    lead.succeed(*result);
-    std::optional<prepared_write> w = prepare_write(rt, f, *result, tags);
-    if (w) {
-      co_await write_on_io(rt, std::move(w->entry), std::move(w->admission));
-    } else if (f->holds_lease) {
-      co_await give_up_lease_on_io(rt, f->key);
-    }
+    const auto compute = [&](const std::shared_ptr<flight_base>& f) {
+      return lead_into(result, f, load);
+    };
+    co_await async_miss(rt, key, tags, std::move(found), {&ops, &result, decode, life}, compute);
     co_return std::move(*result);
   }
 
@@ -16854,15 +16878,6 @@ class redis_store : redis_store_core {
     return [&slot](std::size_t, const std::string& stored) { return decode_into(slot, stored); };
   }
 
-  // A blocking call's read of one key.
-  lookup read_blocking(redis_runtime& rt, const std::string& key,
-                       const std::vector<std::string>& tags, ticket t, const char* mode = "load") {
-    lookup out;
-    auto decode = decoder(out.hit);
-    static_cast<read_state&>(out) = read_now(rt, key, tags, std::move(t), mode, decode);
-    return out;
-  }
-
   // A computation under way, with its result once it is done.
   struct flight final : flight_base {
     using flight_base::flight_base;
@@ -16873,6 +16888,18 @@ class redis_store : redis_store_core {
                                                   std::string permit, std::uint64_t epoch) {
     return std::make_shared<flight>(std::move(key), std::move(stamp), std::move(permit), epoch);
   }
+
+  static const Value& value_in(const void* slot) {
+    return **static_cast<const std::optional<Value>*>(slot);
+  }
+  static void keep(flight_base& f, const void* slot) {
+    static_cast<flight&>(f).value.emplace(value_in(slot));
+  }
+  static void take(flight_base& f, void* slot) {
+    static_cast<std::optional<Value>*>(slot)->emplace(*static_cast<flight&>(f).value);
+  }
+  static std::string encode_value(const void* slot) { return codec_encode<Codec>(value_in(slot)); }
+  static constexpr value_ops ops{&keep, &take, &encode_value};
 
   // What peek() and stale() find (`expired_too`: stale's reach), blocking (`what` names the
   // operation if called on the I/O thread) or awaited.
@@ -16902,159 +16929,6 @@ class redis_store : redis_store_core {
   std::optional<Value> served(std::optional<Value> value) {
     if (value) counts_.stale_served.fetch_add(1, std::memory_order_relaxed);
     return value;
-  }
-
-  // Encoding happens before any write is sent; a value that cannot be encoded is not stored
-  // (and counted like a failed write), the call still returns it.
-  std::optional<entry_write> encode(const Value& value, const std::shared_ptr<flight>& f,
-                                    const std::vector<std::string>& tags) {
-    try {
-      entry_write w{f->key,
-                    tags,
-                    f->stamp,
-                    f->permit,
-                    codec_encode<Codec>(value),
-                    {},
-                    {},
-                    jittered_ttl(ttl_, jitter_percent_)};
-      if (f->holds_lease) w.lease_holder = backend_->runtime().lease_holder();
-      if (max_stale_.count() > 0 || refresh_percent_ > 0) {
-        w.fresh_until =
-            std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(w.ttl).count());
-      }
-      return w;
-    } catch (...) {
-      backend_failed(std::current_exception());
-      return std::nullopt;
-    }
-  }
-
-  struct prepared_write {
-    entry_write entry;
-    ticket admission;  // the breaker's leave for the write
-  };
-
-  // What the leader of `f` writes: nothing if the flight may not write, the value cannot be
-  // encoded, or the breaker (asked last, so that no probe is spent on nothing) refuses.
-  std::optional<prepared_write> prepare_write(redis_runtime& rt, const std::shared_ptr<flight>& f,
-                                              const Value& value,
-                                              const std::vector<std::string>& tags) {
-    if (!may_write(*f)) return std::nullopt;
-    std::optional<entry_write> w = encode(value, f, tags);
-    if (!w) return std::nullopt;
-    ticket permit = admit(rt);
-    if (!permit.admitted()) return std::nullopt;
-    return prepared_write{std::move(*w), std::move(permit)};
-  }
-
-  std::pair<std::shared_ptr<flight>, bool> join_or_lead(const std::string& key, lookup found,
-                                                        bool blocking) {
-    std::pair<std::shared_ptr<flight_base>, bool> entered =
-        enter_flight(key, std::move(found), blocking);
-    return {std::static_pointer_cast<flight>(std::move(entered.first)), entered.second};
-  }
-
-  // A blocking call whose Redis read was skipped (the breaker is open) or failed: the function's
-  // result is returned and not written. Single flight still holds, since an outage must not turn
-  // into a stampede on the origin, but in the form a call costing nanoseconds can afford: the
-  // caller that computes enters only a claim in the table (no allocation for a short key, one
-  // lock to enter it, one to leave), and a flight with its lock and condition variable is made
-  // only when a second caller comes for the same key (flight_entry::join). Measured (bench/
-  // RESULTS.md, "Degraded mode"): a flight per call made a degraded call add ~200 ns; with the
-  // claim it adds ~115 ns, of which the claim is ~45 ns.
-  template <class Load>
-  Value load_unread(std::string key, std::uint64_t epoch, Load& load, bool skipped) {
-    claim mine(epoch);
-    if (std::shared_ptr<flight_base> joined = enter_claim(key, mine, skipped)) {
-      return wait(static_cast<flight&>(*joined));
-    }
-
-    std::optional<Value> result;
-    try {
-      result.emplace(run_load(load, std::string_view(key)));
-    } catch (...) {
-      counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
-      if (std::shared_ptr<flight_base> f = leave(key, mine, false)) {
-        publish(static_cast<flight&>(*f), nullptr, std::current_exception());
-      }
-      throw;
-    }
-    if (std::shared_ptr<flight_base> f = leave(key, mine, true)) {
-      publish(static_cast<flight&>(*f), &*result, nullptr);
-    }
-    return std::move(*result);
-  }
-
-  // The caller that computes a flight. Whatever ends the computation (a result, an exception,
-  // or the coroutine being destroyed mid-way), its waiters are answered and the flight retired.
-  struct leader {
-    leader(redis_store* s, std::shared_ptr<flight> fl) : store(s), f(std::move(fl)) {}
-    leader(const leader&) = delete;
-    leader& operator=(const leader&) = delete;
-    ~leader() {
-      if (!published) {
-        publish(*f, nullptr,
-                std::make_exception_ptr(cachet::error(
-                    "cachet::redis: the computation this call waited for was abandoned (its "
-                    "coroutine was destroyed before it finished); call again")));
-      }
-      if (!retired) store->retire(*f);
-    }
-    void succeed(const Value& value) {
-      store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
-      published = true;
-      publish(*f, &value, nullptr);
-    }
-    // A result that is not written (Redis was not read): with no write to wait for, the flight
-    // leaves the table first, and its value is copied for waiters only if a caller joined.
-    void succeed_unwritten(const Value& value) {
-      store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
-      published = true;
-      retired = true;
-      publish(*f, store->retire(*f) ? &value : nullptr, nullptr);
-    }
-    void fail(std::exception_ptr error) {
-      store->counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
-      published = true;
-      publish(*f, nullptr, std::move(error));
-    }
-    // The lease's holder wrote the value while this flight waited for it: no load, no write.
-    void answer(const Value& value) {
-      published = true;
-      retired = true;
-      publish(*f, store->retire(*f) ? &value : nullptr, nullptr);
-    }
-    redis_store* store;
-    std::shared_ptr<flight> f;
-    bool published = false;
-    bool retired = false;
-    unsigned polls = 0;  // reads made while another process held the lease
-  };
-
-  // Answers f's waiters: with `value` if given, else with `error`.
-  static void publish(flight& f, const Value* value, std::exception_ptr error) {
-    if (value) {
-      std::lock_guard lock(f.m);
-      f.value.emplace(*value);
-    }
-    complete(f, std::move(error));
-  }
-
-  static Value result_of(flight& f) {
-    std::lock_guard lock(f.m);
-    if (f.error) std::rethrow_exception(f.error);
-    return *f.value;
-  }
-
-  static Value wait(flight& f) {
-    wait_done(f);
-    return result_of(f);
-  }
-
-  // The frame keeps the flight alive while it is awaited.
-  static boost::asio::awaitable<Value> wait_async(std::shared_ptr<flight> f) {
-    co_await wait_done_async(*f);
-    co_return result_of(*f);
   }
 
   // The batches of async_get_or_load_many and async_settle_many. `may_load` is empty when every
@@ -17105,11 +16979,7 @@ class redis_store : redis_store_core {
     }
     for (lookup& l : found) l.epoch = epoch;
 
-    struct pending_write {
-      std::shared_ptr<flight> f;
-      entry_write entry;
-    };
-    std::vector<pending_write> writes;
+    std::vector<entry_write> writes;
     std::vector<std::unique_ptr<leader>> led;  // retired when this returns, after the writes
     std::vector<bool> visited(distinct_keys.size(), false);
     boost::unordered_flat_map<std::string_view, std::size_t, string_hash, std::equal_to<>>
@@ -17148,25 +17018,26 @@ class redis_store : redis_store_core {
         continue;
       }
       first_index.emplace(keys[i], i);
-      std::pair<std::shared_ptr<flight>, bool> joined =
-          join_or_lead(keys[i], std::move(l), /*blocking=*/false);
-      std::shared_ptr<flight> f = std::move(joined.first);
+      std::pair<std::shared_ptr<flight_base>, bool> joined =
+          enter_flight(keys[i], std::move(l), /*blocking=*/false);
+      std::shared_ptr<flight_base> f = std::move(joined.first);
       if (!joined.second) {
-        // The helper rethrows the leader's exception, which is this position's answer too.
+        // take_result rethrows the leader's exception, which is this position's answer too.
         try {
           const bool own = co_await is_own_load(*f);
           if (own) throw_recursion();
-          outcome.value.emplace(co_await wait_async(f));
+          co_await wait_done_async(*f);
+          take_result(*f, ops, &outcome.value);
         } catch (...) {
           outcome.failure = std::current_exception();
         }
         stopped = stop_at_failure && outcome.failure;
         continue;
       }
-      led.push_back(std::make_unique<leader>(this, f));
+      led.push_back(std::make_unique<leader>(static_cast<redis_store_core*>(this), f, ops));
       try {
         auto load_here = [&] { return load_at(i); };
-        outcome.value.emplace(co_await lead_load(f, load_here));
+        co_await lead_into(outcome.value, f, load_here);
       } catch (...) {
         outcome.failure = std::current_exception();
       }
@@ -17175,22 +17046,17 @@ class redis_store : redis_store_core {
         stopped = stop_at_failure;
         continue;
       }
-      led.back()->succeed(*outcome.value);
+      led.back()->succeed(&outcome.value);
       if (may_write(*f)) {
-        if (std::optional<entry_write> w = encode(*outcome.value, f, tags[i])) {
-          writes.push_back({f, std::move(*w)});
+        if (std::optional<entry_write> w = encode(rt, *f, tags[i], ops, &outcome.value)) {
+          writes.push_back(std::move(*w));
         }
       }
     }
     // Results computed before a failure are still worth keeping.
     if (!writes.empty()) {
       ticket permit = admit(rt);
-      if (permit.admitted()) {
-        std::vector<entry_write> entries;
-        entries.reserve(writes.size());
-        for (pending_write& w : writes) entries.push_back(std::move(w.entry));
-        co_await write_many_on_io(rt, std::move(entries), std::move(permit));
-      }
+      if (permit.admitted()) co_await write_many_on_io(rt, std::move(writes), std::move(permit));
     }
     led.clear();
     co_return outcomes;
@@ -17202,8 +17068,10 @@ class redis_store : redis_store_core {
   // not cancel the load, which other callers may be waiting for. A plain function runs right
   // here, on the thread that entered the flight, where a blocking call it makes to its own cache
   // is recognised as recursion (wait()).
+  // The result goes into `slot`.
   template <class Load>
-  static boost::asio::awaitable<Value> lead_load(std::shared_ptr<flight> f, Load& load) {
+  static boost::asio::awaitable<void> lead_into(std::optional<Value>& slot,
+                                                std::shared_ptr<flight_base> f, Load& load) {
     if constexpr (is_awaitable<std::invoke_result_t<Load&>>) {
       boost::asio::cancellation_signal own_signal;
       const auto executor = co_await boost::asio::this_coro::executor;
@@ -17211,14 +17079,14 @@ class redis_store : redis_store_core {
           boost::asio::bind_cancellation_slot(own_signal.slot(), boost::asio::use_awaitable);
       boost::asio::awaitable<Value> spawned =
           boost::asio::co_spawn(executor, run_recorded(std::move(f), load), token);
-      co_return co_await std::move(spawned);
+      slot.emplace(co_await std::move(spawned));
     } else {
-      co_return load();
+      slot.emplace(load());
     }
   }
 
   template <class Load>
-  static boost::asio::awaitable<Value> run_recorded(std::shared_ptr<flight> f, Load& load) {
+  static boost::asio::awaitable<Value> run_recorded(std::shared_ptr<flight_base> f, Load& load) {
     const boost::asio::cancellation_state state =
         co_await boost::asio::this_coro::cancellation_state;
     {
@@ -17902,6 +17770,212 @@ CACHET_DECL boost::asio::awaitable<bool> redis_store_core::is_own_load(flight_ba
     }
   }
   co_return own;
+}
+
+CACHET_DECL void redis_store_core::publish(flight_base& f, const value_ops& ops, const void* slot,
+                                           std::exception_ptr error) {
+  if (slot != nullptr) {
+    std::lock_guard lock(f.m);
+    ops.keep(f, slot);
+  }
+  complete(f, std::move(error));
+}
+
+CACHET_DECL void redis_store_core::take_result(flight_base& f, const value_ops& ops, void* slot) {
+  std::lock_guard lock(f.m);
+  if (f.error) std::rethrow_exception(f.error);
+  ops.take(f, slot);
+}
+
+CACHET_DECL redis_store_core::leader::~leader() {
+  if (!published) {
+    publish(*f, *ops, nullptr,
+            std::make_exception_ptr(cachet::error(
+                "cachet::redis: the computation this call waited for was abandoned (its "
+                "coroutine was destroyed before it finished); call again")));
+  }
+  if (!retired) store->retire(*f);
+}
+
+CACHET_DECL void redis_store_core::leader::succeed(const void* slot) {
+  store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
+  published = true;
+  publish(*f, *ops, slot, nullptr);
+}
+
+CACHET_DECL void redis_store_core::leader::succeed_unwritten(const void* slot) {
+  store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
+  published = true;
+  retired = true;
+  publish(*f, *ops, store->retire(*f) ? slot : nullptr, nullptr);
+}
+
+CACHET_DECL void redis_store_core::leader::fail(std::exception_ptr error) {
+  store->counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
+  published = true;
+  publish(*f, *ops, nullptr, std::move(error));
+}
+
+CACHET_DECL void redis_store_core::leader::answer(const void* slot) {
+  published = true;
+  retired = true;
+  publish(*f, *ops, store->retire(*f) ? slot : nullptr, nullptr);
+}
+
+CACHET_DECL std::optional<redis_store_core::entry_write> redis_store_core::encode(
+    const redis_runtime& rt, const flight_base& f, const std::vector<std::string>& tags,
+    const value_ops& ops, const void* slot) {
+  try {
+    entry_write w{f.key,
+                  tags,
+                  f.stamp,
+                  f.permit,
+                  ops.encode(slot),
+                  {},
+                  {},
+                  jittered_ttl(ttl_, jitter_percent_)};
+    if (f.holds_lease) w.lease_holder = rt.lease_holder();
+    if (max_stale_.count() > 0 || refresh_percent_ > 0) {
+      w.fresh_until =
+          std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(w.ttl).count());
+    }
+    return w;
+  } catch (...) {
+    backend_failed(std::current_exception());
+    return std::nullopt;
+  }
+}
+
+CACHET_DECL std::optional<redis_store_core::prepared_write> redis_store_core::prepare_write(
+    redis_runtime& rt, const flight_base& f, const std::vector<std::string>& tags,
+    const value_ops& ops, const void* slot) {
+  if (!may_write(f)) return std::nullopt;
+  std::optional<entry_write> w = encode(rt, f, tags, ops, slot);
+  if (!w) return std::nullopt;
+  ticket permit = admit(rt);
+  if (!permit.admitted()) return std::nullopt;
+  return prepared_write{std::move(*w), std::move(permit)};
+}
+
+CACHET_DECL void redis_store_core::blocking_miss(redis_runtime& rt, const std::string& key,
+                                                 const std::vector<std::string>& tags,
+                                                 read_state found, miss_target to,
+                                                 callback_ref<void(std::string_view)> compute) {
+  std::string lease = found.lease;
+  std::pair<std::shared_ptr<flight_base>, bool> joined =
+      enter_flight(key, std::move(found), /*blocking=*/true);
+  if (!joined.second) {
+    wait_done(*joined.first);
+    take_result(*joined.first, *to.ops, to.slot);
+    return;
+  }
+  leader lead{this, std::move(joined.first), *to.ops};
+  flight_base& f = *lead.f;
+  while (held_by_another(lease)) {
+    std::this_thread::sleep_for(lease_pause(lease, lead.polls++));
+    read_state again = read_now(rt, f.key, tags, admit(rt), "load", to.decode);
+    if (again.is_hit) {
+      lead.answer(to.slot);
+      if (to.life != nullptr) to.life->remaining_ms = again.remaining_ms;
+      return;
+    }
+    lease = adopt(f, again);
+  }
+  f.holds_lease = lease == "mine";
+  try {
+    std::optional<lease_keeper> keeper;
+    keep_lease(keeper, rt, f);
+    compute(f.key);
+  } catch (...) {
+    lead.fail(std::current_exception());
+    if (f.holds_lease) give_up_lease_now(rt, f.key);
+    throw;
+  }
+  lead.succeed(to.slot);
+  if (std::optional<prepared_write> w = prepare_write(rt, f, tags, *to.ops, to.slot)) {
+    write_now(rt, std::move(w->entry), std::move(w->admission));
+  } else if (f.holds_lease) {
+    give_up_lease_now(rt, f.key);
+  }
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::async_miss(
+    redis_runtime& rt, const std::string& key, const std::vector<std::string>& tags,
+    read_state found, miss_target to, async_compute compute) {
+  std::string lease = found.lease;
+  // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
+  std::pair<std::shared_ptr<flight_base>, bool> joined =
+      enter_flight(key, std::move(found), /*blocking=*/false);
+  if (!joined.second) {
+    const bool own = co_await is_own_load(*joined.first);
+    if (own) throw_recursion();
+    co_await wait_done_async(*joined.first);
+    take_result(*joined.first, *to.ops, to.slot);
+    co_return;
+  }
+
+  leader lead{this, std::move(joined.first), *to.ops};
+  flight_base& f = *lead.f;
+  if (held_by_another(lease)) {
+    boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+    while (held_by_another(lease)) {
+      pause.expires_after(lease_pause(lease, lead.polls++));
+      co_await pause.async_wait(boost::asio::use_awaitable);
+      read_state again = co_await read_on_io(rt, f.key, tags, admit(rt), to.decode);
+      if (again.is_hit) {
+        lead.answer(to.slot);
+        if (to.life != nullptr) to.life->remaining_ms = again.remaining_ms;
+        co_return;
+      }
+      lease = adopt(f, again);
+    }
+  }
+  f.holds_lease = lease == "mine";
+  std::exception_ptr failure;
+  try {
+    std::optional<lease_keeper> keeper;
+    keep_lease(keeper, rt, f);
+    co_await compute(lead.f);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    lead.fail(failure);
+    if (f.holds_lease) co_await give_up_lease_on_io(rt, f.key);
+    std::rethrow_exception(failure);
+  }
+  if (f.stamp.empty()) {
+    lead.succeed_unwritten(to.slot);
+    co_return;
+  }
+  lead.succeed(to.slot);
+  std::optional<prepared_write> w = prepare_write(rt, f, tags, *to.ops, to.slot);
+  if (w) {
+    co_await write_on_io(rt, std::move(w->entry), std::move(w->admission));
+  } else if (f.holds_lease) {
+    co_await give_up_lease_on_io(rt, f.key);
+  }
+}
+
+CACHET_DECL void redis_store_core::unread_miss(const std::string& key, std::uint64_t epoch,
+                                               bool skipped, const value_ops& ops, void* slot,
+                                               callback_ref<void(std::string_view)> compute) {
+  claim mine(epoch);
+  if (std::shared_ptr<flight_base> joined = enter_claim(key, mine, skipped)) {
+    wait_done(*joined);
+    take_result(*joined, ops, slot);
+    return;
+  }
+  try {
+    compute(key);
+  } catch (...) {
+    counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
+    if (std::shared_ptr<flight_base> f = leave(key, mine, false)) {
+      publish(*f, ops, nullptr, std::current_exception());
+    }
+    throw;
+  }
+  if (std::shared_ptr<flight_base> f = leave(key, mine, true)) publish(*f, ops, slot, nullptr);
 }
 
 CACHET_DECL cachet::stats redis_store_core::stats() const {

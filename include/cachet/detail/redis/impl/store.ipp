@@ -645,6 +645,212 @@ CACHET_DECL boost::asio::awaitable<bool> redis_store_core::is_own_load(flight_ba
   co_return own;
 }
 
+CACHET_DECL void redis_store_core::publish(flight_base& f, const value_ops& ops, const void* slot,
+                                           std::exception_ptr error) {
+  if (slot != nullptr) {
+    std::lock_guard lock(f.m);
+    ops.keep(f, slot);
+  }
+  complete(f, std::move(error));
+}
+
+CACHET_DECL void redis_store_core::take_result(flight_base& f, const value_ops& ops, void* slot) {
+  std::lock_guard lock(f.m);
+  if (f.error) std::rethrow_exception(f.error);
+  ops.take(f, slot);
+}
+
+CACHET_DECL redis_store_core::leader::~leader() {
+  if (!published) {
+    publish(*f, *ops, nullptr,
+            std::make_exception_ptr(cachet::error(
+                "cachet::redis: the computation this call waited for was abandoned (its "
+                "coroutine was destroyed before it finished); call again")));
+  }
+  if (!retired) store->retire(*f);
+}
+
+CACHET_DECL void redis_store_core::leader::succeed(const void* slot) {
+  store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
+  published = true;
+  publish(*f, *ops, slot, nullptr);
+}
+
+CACHET_DECL void redis_store_core::leader::succeed_unwritten(const void* slot) {
+  store->counts_.loads.fetch_add(1, std::memory_order_relaxed);
+  published = true;
+  retired = true;
+  publish(*f, *ops, store->retire(*f) ? slot : nullptr, nullptr);
+}
+
+CACHET_DECL void redis_store_core::leader::fail(std::exception_ptr error) {
+  store->counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
+  published = true;
+  publish(*f, *ops, nullptr, std::move(error));
+}
+
+CACHET_DECL void redis_store_core::leader::answer(const void* slot) {
+  published = true;
+  retired = true;
+  publish(*f, *ops, store->retire(*f) ? slot : nullptr, nullptr);
+}
+
+CACHET_DECL std::optional<redis_store_core::entry_write> redis_store_core::encode(
+    const redis_runtime& rt, const flight_base& f, const std::vector<std::string>& tags,
+    const value_ops& ops, const void* slot) {
+  try {
+    entry_write w{f.key,
+                  tags,
+                  f.stamp,
+                  f.permit,
+                  ops.encode(slot),
+                  {},
+                  {},
+                  jittered_ttl(ttl_, jitter_percent_)};
+    if (f.holds_lease) w.lease_holder = rt.lease_holder();
+    if (max_stale_.count() > 0 || refresh_percent_ > 0) {
+      w.fresh_until =
+          std::to_string(now_ms() + std::chrono::ceil<std::chrono::milliseconds>(w.ttl).count());
+    }
+    return w;
+  } catch (...) {
+    backend_failed(std::current_exception());
+    return std::nullopt;
+  }
+}
+
+CACHET_DECL std::optional<redis_store_core::prepared_write> redis_store_core::prepare_write(
+    redis_runtime& rt, const flight_base& f, const std::vector<std::string>& tags,
+    const value_ops& ops, const void* slot) {
+  if (!may_write(f)) return std::nullopt;
+  std::optional<entry_write> w = encode(rt, f, tags, ops, slot);
+  if (!w) return std::nullopt;
+  ticket permit = admit(rt);
+  if (!permit.admitted()) return std::nullopt;
+  return prepared_write{std::move(*w), std::move(permit)};
+}
+
+CACHET_DECL void redis_store_core::blocking_miss(redis_runtime& rt, const std::string& key,
+                                                 const std::vector<std::string>& tags,
+                                                 read_state found, miss_target to,
+                                                 callback_ref<void(std::string_view)> compute) {
+  std::string lease = found.lease;
+  std::pair<std::shared_ptr<flight_base>, bool> joined =
+      enter_flight(key, std::move(found), /*blocking=*/true);
+  if (!joined.second) {
+    wait_done(*joined.first);
+    take_result(*joined.first, *to.ops, to.slot);
+    return;
+  }
+  leader lead{this, std::move(joined.first), *to.ops};
+  flight_base& f = *lead.f;
+  while (held_by_another(lease)) {
+    std::this_thread::sleep_for(lease_pause(lease, lead.polls++));
+    read_state again = read_now(rt, f.key, tags, admit(rt), "load", to.decode);
+    if (again.is_hit) {
+      lead.answer(to.slot);
+      if (to.life != nullptr) to.life->remaining_ms = again.remaining_ms;
+      return;
+    }
+    lease = adopt(f, again);
+  }
+  f.holds_lease = lease == "mine";
+  try {
+    std::optional<lease_keeper> keeper;
+    keep_lease(keeper, rt, f);
+    compute(f.key);
+  } catch (...) {
+    lead.fail(std::current_exception());
+    if (f.holds_lease) give_up_lease_now(rt, f.key);
+    throw;
+  }
+  lead.succeed(to.slot);
+  if (std::optional<prepared_write> w = prepare_write(rt, f, tags, *to.ops, to.slot)) {
+    write_now(rt, std::move(w->entry), std::move(w->admission));
+  } else if (f.holds_lease) {
+    give_up_lease_now(rt, f.key);
+  }
+}
+
+CACHET_DECL boost::asio::awaitable<void> redis_store_core::async_miss(
+    redis_runtime& rt, const std::string& key, const std::vector<std::string>& tags,
+    read_state found, miss_target to, async_compute compute) {
+  std::string lease = found.lease;
+  // No structured bindings in coroutines: g++ 12 destroys their hidden object twice.
+  std::pair<std::shared_ptr<flight_base>, bool> joined =
+      enter_flight(key, std::move(found), /*blocking=*/false);
+  if (!joined.second) {
+    const bool own = co_await is_own_load(*joined.first);
+    if (own) throw_recursion();
+    co_await wait_done_async(*joined.first);
+    take_result(*joined.first, *to.ops, to.slot);
+    co_return;
+  }
+
+  leader lead{this, std::move(joined.first), *to.ops};
+  flight_base& f = *lead.f;
+  if (held_by_another(lease)) {
+    boost::asio::steady_timer pause(co_await boost::asio::this_coro::executor);
+    while (held_by_another(lease)) {
+      pause.expires_after(lease_pause(lease, lead.polls++));
+      co_await pause.async_wait(boost::asio::use_awaitable);
+      read_state again = co_await read_on_io(rt, f.key, tags, admit(rt), to.decode);
+      if (again.is_hit) {
+        lead.answer(to.slot);
+        if (to.life != nullptr) to.life->remaining_ms = again.remaining_ms;
+        co_return;
+      }
+      lease = adopt(f, again);
+    }
+  }
+  f.holds_lease = lease == "mine";
+  std::exception_ptr failure;
+  try {
+    std::optional<lease_keeper> keeper;
+    keep_lease(keeper, rt, f);
+    co_await compute(lead.f);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure) {
+    lead.fail(failure);
+    if (f.holds_lease) co_await give_up_lease_on_io(rt, f.key);
+    std::rethrow_exception(failure);
+  }
+  if (f.stamp.empty()) {
+    lead.succeed_unwritten(to.slot);
+    co_return;
+  }
+  lead.succeed(to.slot);
+  std::optional<prepared_write> w = prepare_write(rt, f, tags, *to.ops, to.slot);
+  if (w) {
+    co_await write_on_io(rt, std::move(w->entry), std::move(w->admission));
+  } else if (f.holds_lease) {
+    co_await give_up_lease_on_io(rt, f.key);
+  }
+}
+
+CACHET_DECL void redis_store_core::unread_miss(const std::string& key, std::uint64_t epoch,
+                                               bool skipped, const value_ops& ops, void* slot,
+                                               callback_ref<void(std::string_view)> compute) {
+  claim mine(epoch);
+  if (std::shared_ptr<flight_base> joined = enter_claim(key, mine, skipped)) {
+    wait_done(*joined);
+    take_result(*joined, ops, slot);
+    return;
+  }
+  try {
+    compute(key);
+  } catch (...) {
+    counts_.load_errors.fetch_add(1, std::memory_order_relaxed);
+    if (std::shared_ptr<flight_base> f = leave(key, mine, false)) {
+      publish(*f, ops, nullptr, std::current_exception());
+    }
+    throw;
+  }
+  if (std::shared_ptr<flight_base> f = leave(key, mine, true)) publish(*f, ops, slot, nullptr);
+}
+
 CACHET_DECL cachet::stats redis_store_core::stats() const {
   cachet::stats s;
   s.hits = counts_.hits.load(std::memory_order_relaxed);
