@@ -26,6 +26,7 @@
 #include <system_error>
 #include <vector>
 
+#include "redis/client_test_support.hpp"
 #include "redis/degraded_test_support.hpp"
 #include "support/redis_server.hpp"
 
@@ -71,9 +72,11 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using cachet_test::command;
 using cachet_test::command_calls;
+using cachet_test::condition_limit;
 using cachet_test::make_test_backend;
 using cachet_test::private_redis_server;
 using cachet_test::shared_redis_url;
+using cachet_test::wait_for_condition;
 
 std::string base(cachet::redis& backend) { return backend.key_options().key_prefix + ":v1:"; }
 std::string counters(cachet::redis& backend) { return backend.key_options().key_prefix + ":v1#"; }
@@ -449,19 +452,28 @@ TEST(RedisBackend, ACallerAfterAnInvalidationDoesNotJoinAnOlderComputation) {
           first = co_await s.async_get_or_load(key, tags, [&]() -> asio::awaitable<std::string> {
             first_loading = true;
             // Bounded: if the second caller wrongly joined this flight, it ends and the test fails.
-            for (int i = 0; !second_done && i < 3000; ++i) co_await pause(1ms);
+            const bool second_computed =
+                co_await wait_for_condition([&] { return second_done; }, condition_limit, 1ms);
+            EXPECT_TRUE(second_computed) << "the second caller never ran its own computation";
             co_return std::string("old");
           });
         },
         asio::detached);
-    while (!first_loading) co_await pause(1ms);
+    const bool loading =
+        co_await wait_for_condition([&] { return first_loading; }, condition_limit, 1ms);
+    if (!loading) {
+      ADD_FAILURE() << "the first caller's computation never started";
+      co_return;
+    }
     co_await backend->async_invalidate_tag(tags[0]);
     const std::string second = co_await s.async_get_or_load(key, tags, [&] {
       second_done = true;
       return std::string("new");
     });
     EXPECT_EQ(second, std::string("new"));
-    while (!first) co_await pause(1ms);
+    const bool first_done =
+        co_await wait_for_condition([&] { return first.has_value(); }, condition_limit, 1ms);
+    EXPECT_TRUE(first_done) << "the first caller never got its computation's result";
   }());
   EXPECT_EQ(first, "old");  // the older caller gets its own computation's result
   EXPECT_EQ(s.stats().loads, 2u);

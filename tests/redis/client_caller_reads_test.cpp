@@ -97,10 +97,13 @@ TEST(CallerReadsPrivate, AConnectionClosedWhileIdleIsFoundBeforeTheNextWrite) {
     const auto first = (co_await c.exec("CLIENT", "ID")).as_int();
     EXPECT_EQ((co_await admin.exec("CLIENT", "KILL", "ID", first)).as_int(), 1);
     const std::string id_field = "id=" + std::to_string(first) + " ";
-    for (int i = 0; i < 2000; ++i) {
+    const bool gone = co_await cachet_test::wait_for_condition([&]() -> asio::awaitable<bool> {
       const auto list = (co_await admin.exec("CLIENT", "LIST")).as_string();
-      if (list.find(id_field) == std::string::npos) break;
-      co_await cachet_test::pause_for(5ms);
+      co_return list.find(id_field) == std::string::npos;
+    });
+    if (!gone) {
+      ADD_FAILURE() << "the killed connection " << first << " never left CLIENT LIST";
+      co_return;
     }
     const auto second = (co_await c.exec("CLIENT", "ID")).as_int();
     EXPECT_NE(second, first);

@@ -144,15 +144,27 @@ TEST_P(RedisClientProtocolFaults, MalformedAndUnaskedRepliesCloseTheConnectionAn
     // until it has: a reply that arrives after a request was written cannot be told from that
     // request's), a caller-reading client before its next write.
     server.send_unasked();
-    for (int i = 0; i < 2000 && !server.unasked_sent; ++i) co_await cachet_test::pause_for(1ms);
-    CACHET_CO_ASSERT(server.unasked_sent);
+    const auto limit = cachet_test::condition_limit;
+    const bool sent = co_await cachet_test::wait_for_condition(
+        [&] { return server.unasked_sent.load(); }, limit, 1ms);
+    if (!sent) {
+      ADD_FAILURE() << "the fake server never sent the unasked reply";
+      co_return;
+    }
     const bool caller_reads = GetParam();
-    for (int i = 0; i < 2000 && !caller_reads && !server.second_closed_by_client; ++i)
-      co_await cachet_test::pause_for(1ms);
+    if (!caller_reads) {
+      // The reader closes the connection when the reply arrives: awaited before the next request.
+      const bool closed_by_reader = co_await cachet_test::wait_for_condition(
+          [&] { return server.second_closed_by_client.load(); }, limit, 1ms);
+      if (!closed_by_reader) {
+        ADD_FAILURE() << "the reader never closed the connection the unasked reply came on";
+        co_return;
+      }
+    }
     EXPECT_EQ((co_await c.exec(redis::request_options{.timeout = 5s}, "PING")).text, "PONG");
-    for (int i = 0; i < 2000 && !server.second_closed_by_client; ++i)
-      co_await cachet_test::pause_for(5ms);
-    EXPECT_TRUE(server.second_closed_by_client);
+    const bool closed = co_await cachet_test::wait_for_condition(
+        [&] { return server.second_closed_by_client.load(); });
+    EXPECT_TRUE(closed) << "the client never closed the connection the unasked reply came on";
     EXPECT_EQ(server.connections, 3);
   });
 }

@@ -375,16 +375,15 @@ TEST(RedisClientPrivate, RefusedHandshakeRecoversOnceTheServerAcceptsUs) {
     EXPECT_EQ(co_await error_of(user.exec("PING")), redis::error::handshake_failed);
     co_await admin.exec("ACL", "SETUSER", "late_user", "on", ">pw", "~*", "+@all");
     // The background retries (backoff) eventually succeed; poll the condition, bounded.
-    bool accepted = false;
-    for (int i = 0; i < 1000 && !accepted; ++i) {
+    const bool accepted = co_await cachet_test::wait_for_condition([&]() -> asio::awaitable<bool> {
       try {
-        accepted = (co_await user.exec("ACL", "WHOAMI")).as_string() == "late_user";
+        co_return (co_await user.exec("ACL", "WHOAMI")).as_string() == "late_user";
       } catch (const redis::request_error& e) {
         EXPECT_EQ(e.code(), redis::error::handshake_failed);
       }
-      if (!accepted) co_await cachet_test::pause_for(5ms);
-    }
-    EXPECT_TRUE(accepted);
+      co_return false;
+    });
+    EXPECT_TRUE(accepted) << "the client's handshake as late_user never succeeded";
   });
 }
 
@@ -660,13 +659,11 @@ TEST(RedisClientPrivate, HealthCheckPingsAnIdleConnectionAndKeepsIt) {
     client admin(ex, fast_config(server.url()));
     const auto id = (co_await c.exec("CLIENT", "ID")).as_int();
     // Condition: the server saw our idle connection send PING (bounded polling).
-    bool pinged = false;
-    for (int i = 0; i < 2000 && !pinged; ++i) {
+    const bool pinged = co_await cachet_test::wait_for_condition([&]() -> asio::awaitable<bool> {
       auto list = (co_await admin.exec("CLIENT", "LIST", "ID", id)).as_string();
-      pinged = list.find("cmd=ping") != std::string::npos;
-      if (!pinged) co_await cachet_test::pause_for(5ms);
-    }
-    EXPECT_TRUE(pinged);
+      co_return list.find("cmd=ping") != std::string::npos;
+    });
+    EXPECT_TRUE(pinged) << "the server never saw the idle connection's health-check PING";
     // Answered pings keep the connection: same id, no reconnect.
     EXPECT_EQ((co_await c.exec("CLIENT", "ID")).as_int(), id);
   });

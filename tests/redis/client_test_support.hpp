@@ -2,7 +2,7 @@
 #define CACHET_TESTS_REDIS_CLIENT_TEST_SUPPORT_HPP
 
 // Shared helpers of the redis client tests: run a test coroutine on an io_context, the error a
-// request fails with, wait on a server-side condition, unique key names.
+// request fails with, wait on a condition (bounded by real time), unique key names.
 
 #include <cachet/redis/client.hpp>
 
@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 /// ASSERT_* for coroutines (gtest's ASSERT_* uses `return`): fails and ends the coroutine.
@@ -36,11 +37,17 @@ namespace cachet_test {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
+/// How long a test waits for a condition (wait_for_condition): real time far beyond the
+/// operations' own timeouts (fast_config's are 5 s at most), so that on a loaded machine only a
+/// condition that never comes ends a wait.
+inline constexpr std::chrono::seconds condition_limit{60};
+
 /// Runs `body(executor)` to completion on a fresh io_context. Fails the test if it throws, if it
 /// has not finished within `limit`, or if the io_context still has work once it finished (a
-/// client left a coroutine behind after close()/destruction).
+/// client left a coroutine behind after close()/destruction). The limit is well beyond
+/// condition_limit, so that a wait that times out fails the test with its own message.
 inline void run_async(const std::function<asio::awaitable<void>(asio::any_io_executor)>& body,
-                      std::chrono::seconds limit = std::chrono::seconds(30)) {
+                      std::chrono::seconds limit = 2 * condition_limit) {
   asio::io_context io;
   bool finished = false;
   std::exception_ptr failure;
@@ -80,6 +87,27 @@ inline asio::awaitable<void> pause_for(std::chrono::milliseconds d) {
   co_await t.async_wait(asio::use_awaitable);
 }
 
+/// Bounded polling of a condition, by real time: awaits until `condition()` holds, checking it
+/// every `interval`; whether it held within `limit` (std::chrono::steady_clock). `condition`
+/// returns bool or asio::awaitable<bool> (a check that asks a server). When it returns false the
+/// caller fails the test, naming what never happened.
+template <class Condition>
+asio::awaitable<bool> wait_for_condition(
+    Condition condition, std::chrono::steady_clock::duration limit = condition_limit,
+    std::chrono::milliseconds interval = 5ms) {
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    bool held = false;
+    if constexpr (std::is_same_v<std::invoke_result_t<Condition&>, asio::awaitable<bool>>)
+      held = co_await condition();
+    else
+      held = static_cast<bool>(condition());
+    if (held) co_return true;
+    if (std::chrono::steady_clock::now() >= give_up) co_return false;
+    co_await pause_for(interval);
+  }
+}
+
 /// The integer after "<field>:" in an INFO reply.
 inline long long info_field(const std::string& info, const std::string& field) {
   auto at = info.find(field + ":");
@@ -87,15 +115,17 @@ inline long long info_field(const std::string& info, const std::string& field) {
   return std::stoll(info.substr(at + field.size() + 1));
 }
 
-/// Waits (bounded polling of the condition) until the server reports exactly `n` clients blocked
-/// in a blocking command such as BLPOP.
+/// Waits (wait_for_condition) until the server reports exactly `n` clients blocked in a blocking
+/// command such as BLPOP; throws (failing run_async's test) if it never does.
 inline asio::awaitable<void> wait_blocked_clients(cachet::resp3::client& admin, long long n) {
-  for (int i = 0; i < 2000; ++i) {
+  const bool reached = co_await wait_for_condition([&]() -> asio::awaitable<bool> {
     auto info = co_await admin.exec("INFO", "clients");
-    if (info_field(info.as_string(), "blocked_clients") == n) co_return;
-    co_await pause_for(std::chrono::milliseconds(5));
+    co_return info_field(info.as_string(), "blocked_clients") == n;
+  });
+  if (!reached) {
+    throw std::runtime_error("blocked_clients never reached " + std::to_string(n) + " within " +
+                             std::to_string(condition_limit.count()) + " s");
   }
-  throw std::runtime_error("blocked_clients never reached " + std::to_string(n));
 }
 
 /// A key name unique to this process and test.

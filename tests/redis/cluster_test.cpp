@@ -181,9 +181,9 @@ TEST_F(RedisCluster, ExecManySplitsByNodeAndKeepsTheOrder) {
 
 // A MOVED fetches the map in the background: bounded polling until it was installed.
 asio::awaitable<void> wait_for_refresh_beyond(const cluster_client& c, std::size_t refreshes) {
-  for (int i = 0; i < 1000 && c.refresh_count() <= refreshes; ++i)
-    co_await cachet_test::pause_for(2ms);
-  EXPECT_GT(c.refresh_count(), refreshes) << "no slot map was fetched after MOVED";
+  const bool fetched = co_await cachet_test::wait_for_condition(
+      [&] { return c.refresh_count() > refreshes; }, cachet_test::condition_limit, 2ms);
+  EXPECT_TRUE(fetched) << "no slot map was fetched after MOVED";
 }
 
 asio::awaitable<std::string> node_id(redis::client& node) {

@@ -84,12 +84,13 @@ TEST(RedisSubscriber, SubscriptionsAreReplayedAfterReconnect) {
     co_await sub.psubscribe("metrics.*");
     EXPECT_EQ((co_await pub.exec("CLIENT", "KILL", "TYPE", "pubsub")).as_int(), 1);
     // Wait (bounded polling) until the subscriber is back: PUBLISH reports one receiver.
-    bool back = false;
-    for (int i = 0; i < 2000 && !back; ++i) {
-      back = (co_await pub.exec("PUBLISH", "alerts", "after")).as_int() == 1;
-      if (!back) co_await cachet_test::pause_for(5ms);
+    const bool back = co_await cachet_test::wait_for_condition([&]() -> asio::awaitable<bool> {
+      co_return (co_await pub.exec("PUBLISH", "alerts", "after")).as_int() == 1;
+    });
+    if (!back) {
+      ADD_FAILURE() << "the subscriber never resubscribed after its connection was killed";
+      co_return;
     }
-    CACHET_CO_ASSERT(back);
     EXPECT_EQ((co_await pub.exec("PUBLISH", "metrics.cpu", "42")).as_int(), 1);
     auto m = co_await sub.receive();
     EXPECT_EQ(m.channel, "alerts");
