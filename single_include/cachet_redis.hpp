@@ -892,7 +892,11 @@ constexpr function_identity identity_of() {
 // of one function may share a template (two instances, different ttls). Thread-safe. Held by
 // shared_ptr: a registration keeps it alive, so a cached object destroyed after its backend
 // (which the backend's contract forbids, but a test or a shutdown may do) touches no freed memory.
-class key_registry : public std::enable_shared_from_this<key_registry> {
+//
+// A template only so that its map's code is instantiated by the units that cache a function
+// with a cachet::key<>, not by every unit that includes a backend.
+template <class Unused = void>
+class basic_key_registry : public std::enable_shared_from_this<basic_key_registry<Unused>> {
  public:
   // Holds a template for one cached object until it is destroyed; empty when it holds nothing.
   class registration {
@@ -905,17 +909,17 @@ class key_registry : public std::enable_shared_from_this<key_registry> {
     }
 
    private:
-    friend class key_registry;
-    registration(std::shared_ptr<key_registry> registry, std::string_view key_template)
+    friend class basic_key_registry;
+    registration(std::shared_ptr<basic_key_registry> registry, std::string_view key_template)
         : registry_(std::move(registry)), key_template_(key_template) {}
 
-    std::shared_ptr<key_registry> registry_;
+    std::shared_ptr<basic_key_registry> registry_;
     std::string key_template_;
   };
 
-  key_registry() = default;
-  key_registry(const key_registry&) = delete;
-  key_registry& operator=(const key_registry&) = delete;
+  basic_key_registry() = default;
+  basic_key_registry(const basic_key_registry&) = delete;
+  basic_key_registry& operator=(const basic_key_registry&) = delete;
 
   // Records that `function` renders its keys from `key_template`.
   // \throws cachet::error when another function already does, naming both.
@@ -929,7 +933,7 @@ class key_registry : public std::enable_shared_from_this<key_registry> {
                           " would read its results; give one of them a different key template");
     }
     ++it->second.objects;
-    return registration(shared_from_this(), key_template);
+    return registration(this->shared_from_this(), key_template);
   }
 
  private:
@@ -947,6 +951,8 @@ class key_registry : public std::enable_shared_from_this<key_registry> {
   mutable std::mutex mutex_;
   std::map<std::string, owner, std::less<>> owners_;
 };
+
+using key_registry = basic_key_registry<>;
 
 }  // namespace cachet::detail
 
@@ -2593,13 +2599,18 @@ struct no_early_refresh {
 // once destroyed. One thread per object, not a pool shared by all: a refresh calls the user's
 // function, which may take long or call other caches, and one object's slow function must not
 // hold back another's refreshes; an object that never refreshes never starts its thread.
-class refresh_worker {
+//
+// A template only so that its members (the queue's, the set's, std::function's and the thread's
+// code) are instantiated by the units whose cached<> has an early_refresh<>, not by every unit
+// that includes <cachet.hpp>.
+template <class = void>
+class basic_refresh_worker {
  public:
-  refresh_worker() = default;
-  refresh_worker(const refresh_worker&) = delete;
-  refresh_worker& operator=(const refresh_worker&) = delete;
+  basic_refresh_worker() = default;
+  basic_refresh_worker(const basic_refresh_worker&) = delete;
+  basic_refresh_worker& operator=(const basic_refresh_worker&) = delete;
 
-  ~refresh_worker() {
+  ~basic_refresh_worker() {
     {
       std::lock_guard lock(m_);
       stopping_ = true;
@@ -2670,6 +2681,8 @@ class refresh_worker {
   bool stopping_ = false;
   std::thread thread_;  // last: started after, joined before, everything it uses
 };
+
+using refresh_worker = basic_refresh_worker<>;
 
 // The member cached<> has without early_refresh<>: nothing.
 struct no_refresh_worker {};
@@ -15037,7 +15050,6 @@ CACHET_DECL key_layout key_layout::cluster(const std::string& prefix, std::uint6
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15169,18 +15181,23 @@ class redis_runtime {
     if (lane_lease lease = take_lane(); lease.taken != nullptr) {
       return drive(*lease.taken, std::move(op));
     }
-    auto result = std::make_shared<std::promise<T>>();
-    auto ready = result->get_future();
+    // The completion handler stores the result here before it fulfils the wait's promise, and
+    // this thread reads it only once the future is ready.
+    std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
+    io_wait wait = make_io_wait();
     if constexpr (std::is_void_v<T>) {
-      boost::asio::co_spawn(io_, std::move(op), [result](std::exception_ptr e) {
-        e ? result->set_exception(e) : result->set_value();
-      });
+      boost::asio::co_spawn(
+          io_, std::move(op),
+          [done = std::move(wait.promise)](std::exception_ptr e) { fulfil(*done, e); });
     } else {
-      boost::asio::co_spawn(io_, std::move(op), [result](std::exception_ptr e, T value) {
-        e ? result->set_exception(e) : result->set_value(std::move(value));
-      });
+      boost::asio::co_spawn(io_, std::move(op),
+                            [done = std::move(wait.promise), &value](std::exception_ptr e, T v) {
+                              if (!e) value.emplace(std::move(v));
+                              fulfil(*done, e);
+                            });
     }
-    return ready.get();
+    wait_for(*wait.future);
+    if constexpr (!std::is_void_v<T>) return std::move(*value);
   }
 
   /// Lanes made at most; callers beyond them are served by the I/O thread.
@@ -15275,6 +15292,22 @@ class redis_runtime {
 
   CACHET_DECL static std::string random_origin();
 
+  // What run() waits with on the I/O thread: a std::promise<void>, held by the operation's
+  // completion handler (destroyed unfulfilled, it breaks the promise), and its std::future, held
+  // by the caller. They are defined in impl/backend_runtime.ipp, so that a unit compiled under
+  // CACHET_SEPARATE_COMPILATION does not parse <future>.
+  struct io_promise;
+  struct io_future;
+  struct io_wait {
+    std::shared_ptr<io_promise> promise;
+    std::shared_ptr<io_future> future;
+  };
+  CACHET_DECL static io_wait make_io_wait();
+  // Sets the promise's exception, or its value when `e` is null.
+  CACHET_DECL static void fulfil(io_promise& p, std::exception_ptr e);
+  // Waits for the future; rethrows what the promise holds (std::future_error when broken).
+  CACHET_DECL static void wait_for(io_future& f);
+
   // One replay request; operations that need Redis meanwhile wait for its outcome.
   struct replay_round {
     CACHET_DECL explicit replay_round(boost::asio::io_context::executor_type ex);
@@ -15335,6 +15368,7 @@ class redis_runtime {
 
 
 #include <cstdio>
+#include <future>
 #include <random>
 
 namespace cachet::detail {
@@ -15356,6 +15390,26 @@ CACHET_DECL redis_runtime::redis_runtime(resp3::config cfg, key_layout layout,
   }
   thread_ = std::thread([this] { io_.run(); });
 }
+
+struct redis_runtime::io_promise {
+  std::promise<void> promise;
+};
+
+struct redis_runtime::io_future {
+  std::future<void> future;
+};
+
+CACHET_DECL redis_runtime::io_wait redis_runtime::make_io_wait() {
+  auto promise = std::make_shared<io_promise>();
+  auto future = std::make_shared<io_future>(io_future{promise->promise.get_future()});
+  return {std::move(promise), std::move(future)};
+}
+
+CACHET_DECL void redis_runtime::fulfil(io_promise& p, std::exception_ptr e) {
+  e ? p.promise.set_exception(e) : p.promise.set_value();
+}
+
+CACHET_DECL void redis_runtime::wait_for(io_future& f) { f.future.get(); }
 
 CACHET_DECL redis_runtime::~redis_runtime() {
   idle_lanes_.clear();                // while the I/O thread runs: a lane's last turn may need it
@@ -16031,7 +16085,6 @@ CACHET_DECL boost::asio::awaitable<void> lease_keeper::keep(std::shared_ptr<stat
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>

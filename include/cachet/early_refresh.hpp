@@ -32,13 +32,18 @@ struct no_early_refresh {
 // once destroyed. One thread per object, not a pool shared by all: a refresh calls the user's
 // function, which may take long or call other caches, and one object's slow function must not
 // hold back another's refreshes; an object that never refreshes never starts its thread.
-class refresh_worker {
+//
+// A template only so that its members (the queue's, the set's, std::function's and the thread's
+// code) are instantiated by the units whose cached<> has an early_refresh<>, not by every unit
+// that includes <cachet.hpp>.
+template <class = void>
+class basic_refresh_worker {
  public:
-  refresh_worker() = default;
-  refresh_worker(const refresh_worker&) = delete;
-  refresh_worker& operator=(const refresh_worker&) = delete;
+  basic_refresh_worker() = default;
+  basic_refresh_worker(const basic_refresh_worker&) = delete;
+  basic_refresh_worker& operator=(const basic_refresh_worker&) = delete;
 
-  ~refresh_worker() {
+  ~basic_refresh_worker() {
     {
       std::lock_guard lock(m_);
       stopping_ = true;
@@ -109,6 +114,8 @@ class refresh_worker {
   bool stopping_ = false;
   std::thread thread_;  // last: started after, joined before, everything it uses
 };
+
+using refresh_worker = basic_refresh_worker<>;
 
 // The member cached<> has without early_refresh<>: nothing.
 struct no_refresh_worker {};

@@ -53,7 +53,11 @@ constexpr function_identity identity_of() {
 // of one function may share a template (two instances, different ttls). Thread-safe. Held by
 // shared_ptr: a registration keeps it alive, so a cached object destroyed after its backend
 // (which the backend's contract forbids, but a test or a shutdown may do) touches no freed memory.
-class key_registry : public std::enable_shared_from_this<key_registry> {
+//
+// A template only so that its map's code is instantiated by the units that cache a function
+// with a cachet::key<>, not by every unit that includes a backend.
+template <class Unused = void>
+class basic_key_registry : public std::enable_shared_from_this<basic_key_registry<Unused>> {
  public:
   // Holds a template for one cached object until it is destroyed; empty when it holds nothing.
   class registration {
@@ -66,17 +70,17 @@ class key_registry : public std::enable_shared_from_this<key_registry> {
     }
 
    private:
-    friend class key_registry;
-    registration(std::shared_ptr<key_registry> registry, std::string_view key_template)
+    friend class basic_key_registry;
+    registration(std::shared_ptr<basic_key_registry> registry, std::string_view key_template)
         : registry_(std::move(registry)), key_template_(key_template) {}
 
-    std::shared_ptr<key_registry> registry_;
+    std::shared_ptr<basic_key_registry> registry_;
     std::string key_template_;
   };
 
-  key_registry() = default;
-  key_registry(const key_registry&) = delete;
-  key_registry& operator=(const key_registry&) = delete;
+  basic_key_registry() = default;
+  basic_key_registry(const basic_key_registry&) = delete;
+  basic_key_registry& operator=(const basic_key_registry&) = delete;
 
   // Records that `function` renders its keys from `key_template`.
   // \throws cachet::error when another function already does, naming both.
@@ -90,7 +94,7 @@ class key_registry : public std::enable_shared_from_this<key_registry> {
                           " would read its results; give one of them a different key template");
     }
     ++it->second.objects;
-    return registration(shared_from_this(), key_template);
+    return registration(this->shared_from_this(), key_template);
   }
 
  private:
@@ -108,6 +112,8 @@ class key_registry : public std::enable_shared_from_this<key_registry> {
   mutable std::mutex mutex_;
   std::map<std::string, owner, std::less<>> owners_;
 };
+
+using key_registry = basic_key_registry<>;
 
 }  // namespace cachet::detail
 

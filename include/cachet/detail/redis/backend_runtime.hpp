@@ -27,7 +27,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -159,18 +158,23 @@ class redis_runtime {
     if (lane_lease lease = take_lane(); lease.taken != nullptr) {
       return drive(*lease.taken, std::move(op));
     }
-    auto result = std::make_shared<std::promise<T>>();
-    auto ready = result->get_future();
+    // The completion handler stores the result here before it fulfils the wait's promise, and
+    // this thread reads it only once the future is ready.
+    std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
+    io_wait wait = make_io_wait();
     if constexpr (std::is_void_v<T>) {
-      boost::asio::co_spawn(io_, std::move(op), [result](std::exception_ptr e) {
-        e ? result->set_exception(e) : result->set_value();
-      });
+      boost::asio::co_spawn(
+          io_, std::move(op),
+          [done = std::move(wait.promise)](std::exception_ptr e) { fulfil(*done, e); });
     } else {
-      boost::asio::co_spawn(io_, std::move(op), [result](std::exception_ptr e, T value) {
-        e ? result->set_exception(e) : result->set_value(std::move(value));
-      });
+      boost::asio::co_spawn(io_, std::move(op),
+                            [done = std::move(wait.promise), &value](std::exception_ptr e, T v) {
+                              if (!e) value.emplace(std::move(v));
+                              fulfil(*done, e);
+                            });
     }
-    return ready.get();
+    wait_for(*wait.future);
+    if constexpr (!std::is_void_v<T>) return std::move(*value);
   }
 
   /// Lanes made at most; callers beyond them are served by the I/O thread.
@@ -264,6 +268,22 @@ class redis_runtime {
   }
 
   CACHET_DECL static std::string random_origin();
+
+  // What run() waits with on the I/O thread: a std::promise<void>, held by the operation's
+  // completion handler (destroyed unfulfilled, it breaks the promise), and its std::future, held
+  // by the caller. They are defined in impl/backend_runtime.ipp, so that a unit compiled under
+  // CACHET_SEPARATE_COMPILATION does not parse <future>.
+  struct io_promise;
+  struct io_future;
+  struct io_wait {
+    std::shared_ptr<io_promise> promise;
+    std::shared_ptr<io_future> future;
+  };
+  CACHET_DECL static io_wait make_io_wait();
+  // Sets the promise's exception, or its value when `e` is null.
+  CACHET_DECL static void fulfil(io_promise& p, std::exception_ptr e);
+  // Waits for the future; rethrows what the promise holds (std::future_error when broken).
+  CACHET_DECL static void wait_for(io_future& f);
 
   // One replay request; operations that need Redis meanwhile wait for its outcome.
   struct replay_round {

@@ -6,6 +6,7 @@
 #include <cachet/detail/redis/backend_runtime.hpp>
 
 #include <cstdio>
+#include <future>
 #include <random>
 
 namespace cachet::detail {
@@ -27,6 +28,26 @@ CACHET_DECL redis_runtime::redis_runtime(resp3::config cfg, key_layout layout,
   }
   thread_ = std::thread([this] { io_.run(); });
 }
+
+struct redis_runtime::io_promise {
+  std::promise<void> promise;
+};
+
+struct redis_runtime::io_future {
+  std::future<void> future;
+};
+
+CACHET_DECL redis_runtime::io_wait redis_runtime::make_io_wait() {
+  auto promise = std::make_shared<io_promise>();
+  auto future = std::make_shared<io_future>(io_future{promise->promise.get_future()});
+  return {std::move(promise), std::move(future)};
+}
+
+CACHET_DECL void redis_runtime::fulfil(io_promise& p, std::exception_ptr e) {
+  e ? p.promise.set_exception(e) : p.promise.set_value();
+}
+
+CACHET_DECL void redis_runtime::wait_for(io_future& f) { f.future.get(); }
 
 CACHET_DECL redis_runtime::~redis_runtime() {
   idle_lanes_.clear();                // while the I/O thread runs: a lane's last turn may need it
